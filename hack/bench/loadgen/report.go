@@ -1,0 +1,188 @@
+package main
+
+import (
+	"bufio"
+	"encoding/json"
+	"flag"
+	"fmt"
+	"io"
+	"os"
+	"path/filepath"
+	"runtime"
+	"strings"
+	"text/tabwriter"
+	"time"
+)
+
+func jsonDecode(r io.Reader, v any) error { return json.NewDecoder(r).Decode(v) }
+
+func readJSON(path string, v any) bool {
+	data, err := os.ReadFile(path)
+	if err != nil {
+		return false
+	}
+	return json.Unmarshal(data, v) == nil
+}
+
+func cpuModel() string {
+	f, err := os.Open("/proc/cpuinfo")
+	if err != nil {
+		return "unknown"
+	}
+	defer f.Close()
+	sc := bufio.NewScanner(f)
+	for sc.Scan() {
+		if k, v, ok := strings.Cut(sc.Text(), ":"); ok && strings.TrimSpace(k) == "model name" {
+			return strings.TrimSpace(v)
+		}
+	}
+	return "unknown"
+}
+
+func kernel() string {
+	b, err := os.ReadFile("/proc/sys/kernel/osrelease")
+	if err != nil {
+		return "unknown"
+	}
+	return strings.TrimSpace(string(b))
+}
+
+// cmdReport prints one table from the JSON results in -dir:
+// shard.json, redis.json, postgres.json, shard-half.json, recovery.json, memory.json.
+func cmdReport(args []string) error {
+	fs := flag.NewFlagSet("report", flag.ExitOnError)
+	dir := fs.String("dir", "", "directory of JSON results")
+	versions := fs.String("versions", "", "versions line for the header (for example \"redis 7.0.15, postgres 15.18\")")
+	out := fs.String("out", "", "also write the report to this file")
+	fs.Parse(args)
+
+	var b strings.Builder
+	p := func(format string, a ...any) { fmt.Fprintf(&b, format, a...) }
+
+	p("Box office benchmark, %s\n", time.Now().UTC().Format("2006-01-02 15:04 MST"))
+	p("machine: %d CPU (%s), linux %s, %s", runtime.NumCPU(), cpuModel(), kernel(), runtime.Version())
+	if *versions != "" {
+		p(", %s", *versions)
+	}
+	p("\n")
+
+	load := func(name string) *RunResult {
+		var r RunResult
+		if !readJSON(filepath.Join(*dir, name+".json"), &r) {
+			return nil
+		}
+		return &r
+	}
+	shard, redis, pg, half := load("shard"), load("redis"), load("postgres"), load("shard-half")
+	var first *RunResult
+	for _, r := range []*RunResult{shard, redis, pg} {
+		if r != nil {
+			first = r
+			break
+		}
+	}
+	if first != nil {
+		p("workload: %d seats, %d clients, each op holds 1-4 random unsold seats then confirms (%.0f%%) or releases;\n",
+			first.Seats, first.Clients, first.ConfirmRatio*100)
+		p("          %.0f s warm-up + %.0f s measured per system; latencies from exact samples, in ms\n\n",
+			first.WarmupSec, first.WindowSec)
+	}
+
+	tw := tabwriter.NewWriter(&b, 0, 0, 2, ' ', tabwriter.AlignRight)
+	fmt.Fprintln(tw, "system\tholds/s\tconflicts/s\thold p50\thold p99\tconflict p50\tconflict p99\tconfirm|release p99\terrors\t")
+	row := func(label string, r *RunResult) {
+		if r == nil {
+			fmt.Fprintf(tw, "%s\t(not run)\t\t\t\t\t\t\t\t\n", label)
+			return
+		}
+		fmt.Fprintf(tw, "%s\t%.0f\t%.0f\t%.2f\t%.2f\t%.2f\t%.2f\t%.2f\t%d\t\n", label,
+			r.HoldsPerSec, r.ConflictsPerSec, r.Hold.P50, r.Hold.P99, r.Conflict.P50, r.Conflict.P99, r.Finish.P99, r.Errors)
+	}
+	row("shard", shard)
+	row("redis", redis)
+	row("postgres", pg)
+	if half != nil {
+		row(fmt.Sprintf("shard, paced %.0f/s", half.TargetRate), half)
+	}
+	tw.Flush()
+
+	ratio := func(a, c *RunResult) string {
+		if a == nil || c == nil || c.HoldsPerSec == 0 {
+			return "n/a"
+		}
+		return fmt.Sprintf("%.2fx", a.HoldsPerSec/c.HoldsPerSec)
+	}
+	p("\nthroughput ratios (accepted holds/s): shard/redis %s, shard/postgres %s\n", ratio(shard, redis), ratio(shard, pg))
+	for _, r := range []*RunResult{shard, redis, pg, half} {
+		if r == nil {
+			continue
+		}
+		if r.SoldOut || r.ConfirmsAsRelease > 0 {
+			p("note: %s reached the sold cap (%d seats sold; %d confirms turned into releases%s)\n",
+				r.System, r.SoldSeats, r.ConfirmsAsRelease, map[bool]string{true: "; venue sold out", false: ""}[r.SoldOut])
+		}
+		if r.Late > 0 {
+			p("note: %s: %d paced operations could not be queued on time\n", r.System, r.Late)
+		}
+		for _, e := range r.FirstErrors {
+			p("error (%s): %s\n", r.System, e)
+		}
+	}
+
+	var rec RecoveryResult
+	haveRec := readJSON(filepath.Join(*dir, "recovery.json"), &rec)
+	if haveRec {
+		p("\nrecovery, %d seats: %d acknowledged writes (holds + releases) logged in %.0f s (%.0f/s, %d errors), data dir %.1f MB;\n",
+			rec.Seats, rec.Writes, rec.FillSec, rec.WritesPerSec, rec.Errors, mb(rec.DataBytes))
+		p("  SIGTERM -> exit %.0f ms (clean: %v); restart -> /readyz 200 in %.0f ms; after SIGKILL, restart -> /readyz 200 in %.0f ms (fresh start: %.0f ms)\n",
+			rec.StopMs, rec.StopClean, rec.ReadyMs, rec.KillReadyMs, rec.FreshReadyMs)
+		for _, e := range rec.FirstErrors {
+			p("error (recovery fill): %s\n", e)
+		}
+	}
+	var mem MemoryResult
+	haveMem := readJSON(filepath.Join(*dir, "memory.json"), &mem)
+	if haveMem {
+		p("memory, %d seats: VmRSS %.1f MB when ready, %.1f MB after a burst of %d holds (%d seats held), peak (VmHWM) %.1f MB\n",
+			mem.Seats, mb(mem.RSSReady), mb(mem.RSSAfter), mem.BurstHolds, mem.BurstSeats, mb(mem.HWM))
+		for _, e := range mem.FirstErrors {
+			p("error (memory burst): %s\n", e)
+		}
+	}
+
+	// Targets, reported (never asserted).
+	p("\ntargets (measured on this run; informative, not a pass/fail gate):\n")
+	mark := func(ok bool) string {
+		if ok {
+			return "met"
+		}
+		return "NOT met"
+	}
+	if shard != nil && redis != nil {
+		p("  throughput >= redis:             %s (%s)\n", mark(shard.HoldsPerSec >= redis.HoldsPerSec), ratio(shard, redis))
+	}
+	if shard != nil && pg != nil {
+		p("  throughput >= 10x postgres:      %s (%s)\n", mark(shard.HoldsPerSec >= 10*pg.HoldsPerSec), ratio(shard, pg))
+	}
+	if half != nil {
+		p("  hold p99 <= 5 ms at half rate:   %s (%.2f ms at %.0f/s)\n", mark(half.Hold.N > 0 && half.Hold.P99 <= 5), half.Hold.P99, half.TargetRate)
+		if half.Conflict.N > 0 {
+			p("  conflict p99 <= 1 ms, half rate: %s (%.2f ms, %d conflicts)\n", mark(half.Conflict.P99 <= 1), half.Conflict.P99, half.Conflict.N)
+		}
+	}
+	if shard != nil && shard.Conflict.N > 0 {
+		p("  conflict p99 <= 1 ms, max rate:  %s (%.2f ms, %d conflicts)\n", mark(shard.Conflict.P99 <= 1), shard.Conflict.P99, shard.Conflict.N)
+	}
+	if haveRec {
+		p("  recovery <= 1 s:                 %s (%.0f ms after %d writes)\n", mark(rec.ReadyMs > 0 && rec.ReadyMs <= 1000), rec.ReadyMs, rec.Writes)
+	}
+	if haveMem {
+		p("  memory <= 200 MB at %d seats: %s (%.1f MB after the burst, peak %.1f MB)\n", mem.Seats, mark(mem.RSSAfter <= 200<<20), mb(mem.RSSAfter), mb(mem.HWM))
+	}
+
+	fmt.Print(b.String())
+	if *out != "" {
+		return os.WriteFile(*out, []byte(b.String()), 0o644)
+	}
+	return nil
+}

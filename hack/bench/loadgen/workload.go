@@ -1,0 +1,467 @@
+package main
+
+import (
+	"context"
+	"encoding/json"
+	"flag"
+	"fmt"
+	"math"
+	"math/rand/v2"
+	"os"
+	"os/signal"
+	"path/filepath"
+	"slices"
+	"strconv"
+	"sync"
+	"sync/atomic"
+	"syscall"
+	"time"
+)
+
+// RunResult is what one `run` measured; `report` reads it back.
+type RunResult struct {
+	System       string  `json:"system"`
+	Mode         string  `json:"mode"` // closed (as fast as the clients go) or open (paced)
+	TargetRate   float64 `json:"targetRate,omitempty"`
+	Clients      int     `json:"clients"`
+	Seats        int     `json:"seats"`
+	ConfirmRatio float64 `json:"confirmRatio"`
+	WarmupSec    float64 `json:"warmupSec"`
+	WindowSec    float64 `json:"windowSec"`
+
+	Holds       int64    `json:"holds"`
+	Conflicts   int64    `json:"conflicts"`
+	Confirms    int64    `json:"confirms"`
+	Releases    int64    `json:"releases"`
+	Errors      int64    `json:"errors"`
+	FirstErrors []string `json:"firstErrors,omitempty"`
+	// ConfirmsAsRelease counts confirms turned into releases because the
+	// venue reached the sold cap (see -max-sold).
+	ConfirmsAsRelease int64 `json:"confirmsAsRelease"`
+	SoldSeats         int64 `json:"soldSeats"`
+	SoldOut           bool  `json:"soldOut"`
+	// Late counts paced operations that could not be queued on time (open loop).
+	Late int64 `json:"late,omitempty"`
+
+	HoldsPerSec     float64 `json:"holdsPerSec"`
+	ConflictsPerSec float64 `json:"conflictsPerSec"`
+	AttemptsPerSec  float64 `json:"attemptsPerSec"`
+	Hold            Lat     `json:"hold"`
+	Conflict        Lat     `json:"conflict"`
+	Finish          Lat     `json:"finish"` // confirm or release
+}
+
+// Lat summarises exact latency samples, in milliseconds.
+type Lat struct {
+	N    int     `json:"n"`
+	P50  float64 `json:"p50ms"`
+	P90  float64 `json:"p90ms"`
+	P99  float64 `json:"p99ms"`
+	P999 float64 `json:"p999ms"`
+	Max  float64 `json:"maxms"`
+}
+
+func summarize(s []time.Duration) Lat {
+	if len(s) == 0 {
+		return Lat{}
+	}
+	slices.Sort(s)
+	q := func(p float64) float64 {
+		i := int(math.Ceil(p*float64(len(s)))) - 1
+		i = max(0, min(i, len(s)-1))
+		return ms(s[i])
+	}
+	return Lat{N: len(s), P50: q(0.50), P90: q(0.90), P99: q(0.99), P999: q(0.999), Max: ms(s[len(s)-1])}
+}
+
+func ms(d time.Duration) float64 { return float64(d) / float64(time.Millisecond) }
+
+// workload is one run's settings and shared state.
+type workload struct {
+	b            Backend
+	pool         *seatPool
+	clients      int
+	confirmRatio float64
+	maxSold      int64
+	refPrefix    string
+
+	mu          sync.Mutex
+	holdLat     []time.Duration
+	conflictLat []time.Duration
+	finishLat   []time.Duration
+	res         RunResult
+}
+
+// clientStats is one client's tally; merged at the end so the hot path takes no lock.
+type clientStats struct {
+	holdLat, conflictLat, finishLat                      []time.Duration
+	holds, conflicts, confirms, releases, errors, capped int64
+	errs                                                 []string
+}
+
+func (w *workload) merge(c *clientStats) {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	w.holdLat = append(w.holdLat, c.holdLat...)
+	w.conflictLat = append(w.conflictLat, c.conflictLat...)
+	w.finishLat = append(w.finishLat, c.finishLat...)
+	w.res.Holds += c.holds
+	w.res.Conflicts += c.conflicts
+	w.res.Confirms += c.confirms
+	w.res.Releases += c.releases
+	w.res.Errors += c.errors
+	w.res.ConfirmsAsRelease += c.capped
+	for _, e := range c.errs {
+		if len(w.res.FirstErrors) < 5 {
+			w.res.FirstErrors = append(w.res.FirstErrors, e)
+		}
+	}
+}
+
+// op runs one operation: hold 1-4 random seats, then confirm or release. t0 is
+// when the operation was due (now for closed loop, its slot for open loop), so
+// paced latencies include any wait for a free client. rec says whether to count it.
+func (w *workload) op(ctx context.Context, r *rand.Rand, c *clientStats, ref string, t0 time.Time, rec bool, idxBuf []int, seatBuf []string) ([]int, []string, bool) {
+	k := 1 + r.IntN(4)
+	idx := w.pool.pick(r, k, idxBuf)
+	if idx == nil {
+		return idxBuf, seatBuf, false // sold out
+	}
+	seats := seatBuf[:0]
+	for _, i := range idx {
+		seats = append(seats, w.pool.ids[i])
+	}
+	id, conflict, err := w.b.Hold(ctx, ref, seats)
+	lat := time.Since(t0)
+	if err != nil {
+		if ctx.Err() != nil {
+			return idx, seats, true
+		}
+		if rec {
+			c.errors++
+			if len(c.errs) < 2 {
+				c.errs = append(c.errs, err.Error())
+			}
+		}
+		time.Sleep(5 * time.Millisecond)
+		return idx, seats, true
+	}
+	if conflict {
+		if rec {
+			c.conflicts++
+			c.conflictLat = append(c.conflictLat, lat)
+		}
+		return idx, seats, true
+	}
+	if rec {
+		c.holds++
+		c.holdLat = append(c.holdLat, lat)
+	}
+	confirm := r.Float64() < w.confirmRatio
+	if confirm && w.pool.nSold.Load()+int64(len(idx)) > w.maxSold {
+		confirm = false
+		if rec {
+			c.capped++
+		}
+	}
+	t1 := time.Now()
+	if confirm {
+		err = w.b.Confirm(ctx, id, seats, "order-"+ref)
+		if err == nil {
+			w.pool.markSold(idx)
+		}
+	} else {
+		err = w.b.Release(ctx, id, seats)
+	}
+	if rec {
+		switch {
+		case err != nil && ctx.Err() == nil:
+			c.errors++
+			if len(c.errs) < 2 {
+				c.errs = append(c.errs, err.Error())
+			}
+		case err == nil && confirm:
+			c.confirms++
+			c.finishLat = append(c.finishLat, time.Since(t1))
+		case err == nil:
+			c.releases++
+			c.finishLat = append(c.finishLat, time.Since(t1))
+		}
+	}
+	return idx, seats, true
+}
+
+// closedLoop runs clients that each start the next operation as soon as the
+// last one finished: the system's maximum rate at this concurrency.
+func (w *workload) closedLoop(ctx context.Context, warmup, dur time.Duration) {
+	start := time.Now()
+	mStart, mEnd := start.Add(warmup), start.Add(warmup+dur)
+	var soldOut atomic.Bool
+	var wg sync.WaitGroup
+	for ci := range w.clients {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			r := rand.New(rand.NewPCG(uint64(ci)+1, 0x5eed))
+			c := &clientStats{}
+			idxBuf, seatBuf := make([]int, 0, 4), make([]string, 0, 4)
+			for n := 0; ctx.Err() == nil; n++ {
+				t0 := time.Now()
+				if !t0.Before(mEnd) {
+					break
+				}
+				rec := !t0.Before(mStart)
+				ref := w.refPrefix + strconv.Itoa(ci) + "-" + strconv.Itoa(n)
+				var ok bool
+				idxBuf, seatBuf, ok = w.op(ctx, r, c, ref, t0, rec, idxBuf, seatBuf)
+				if !ok {
+					soldOut.Store(true)
+					break
+				}
+			}
+			w.merge(c)
+		}()
+	}
+	wg.Wait()
+	w.res.Mode = "closed"
+	w.res.WarmupSec = warmup.Seconds()
+	w.res.WindowSec = min(time.Since(mStart), dur).Seconds()
+	w.res.SoldOut = soldOut.Load()
+}
+
+// openLoop paces operations at rate per second (warm-up included) whatever
+// the answers, and measures each from its slot (no coordinated omission).
+func (w *workload) openLoop(ctx context.Context, rate float64, warmup, dur time.Duration) {
+	interval := time.Duration(float64(time.Second) / rate)
+	start := time.Now()
+	mStart, mEnd := start.Add(warmup), start.Add(warmup+dur)
+	slots := make(chan time.Time, 1<<16)
+	var late atomic.Int64
+	go func() {
+		defer close(slots)
+		next := start
+		for ctx.Err() == nil && next.Before(mEnd) {
+			if d := time.Until(next); d > 0 {
+				time.Sleep(d)
+			}
+			// Emit every slot that is due (the sleep may overshoot).
+			now := time.Now()
+			for !next.After(now) && next.Before(mEnd) {
+				select {
+				case slots <- next:
+				default:
+					if !next.Before(mStart) {
+						late.Add(1)
+					}
+				}
+				next = next.Add(interval)
+			}
+		}
+	}()
+	var soldOut atomic.Bool
+	var wg sync.WaitGroup
+	for ci := range w.clients {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			r := rand.New(rand.NewPCG(uint64(ci)+1, 0x0bee))
+			c := &clientStats{}
+			idxBuf, seatBuf := make([]int, 0, 4), make([]string, 0, 4)
+			n := 0
+			for t0 := range slots {
+				if ctx.Err() != nil || soldOut.Load() {
+					continue // drain
+				}
+				rec := !t0.Before(mStart)
+				ref := w.refPrefix + strconv.Itoa(ci) + "-" + strconv.Itoa(n)
+				n++
+				var ok bool
+				idxBuf, seatBuf, ok = w.op(ctx, r, c, ref, t0, rec, idxBuf, seatBuf)
+				if !ok {
+					soldOut.Store(true)
+				}
+			}
+			w.merge(c)
+		}()
+	}
+	wg.Wait()
+	w.res.Mode = "open"
+	w.res.TargetRate = rate
+	w.res.WarmupSec = warmup.Seconds()
+	w.res.WindowSec = dur.Seconds()
+	w.res.Late = late.Load()
+	w.res.SoldOut = soldOut.Load()
+}
+
+func (w *workload) finish() RunResult {
+	r := w.res
+	r.Clients = w.clients
+	r.Seats = len(w.pool.ids)
+	r.ConfirmRatio = w.confirmRatio
+	r.SoldSeats = w.pool.nSold.Load()
+	if r.WindowSec > 0 {
+		r.HoldsPerSec = float64(r.Holds) / r.WindowSec
+		r.ConflictsPerSec = float64(r.Conflicts) / r.WindowSec
+		r.AttemptsPerSec = float64(r.Holds+r.Conflicts+r.Errors) / r.WindowSec
+	}
+	r.Hold = summarize(w.holdLat)
+	r.Conflict = summarize(w.conflictLat)
+	r.Finish = summarize(w.finishLat)
+	return r
+}
+
+// signalContext is cancelled on SIGINT or SIGTERM so runs stop and spawned
+// shards are stopped on the way out.
+func signalContext() (context.Context, context.CancelFunc) {
+	return signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+}
+
+func cmdPrep(args []string) error {
+	fs := flag.NewFlagSet("prep", flag.ExitOnError)
+	backend := fs.String("backend", "", "redis or postgres")
+	addr := fs.String("addr", "", "redis host:port")
+	dsn := fs.String("dsn", "", "postgres connection string")
+	seats := fs.Int("seats", 50000, "venue size")
+	fs.Parse(args)
+	ids, _, err := venueSeats(*seats)
+	if err != nil {
+		return err
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
+	defer cancel()
+	switch *backend {
+	case "redis":
+		return prepRedis(ctx, *addr, ids)
+	case "postgres":
+		return prepPostgres(ctx, *dsn, ids)
+	}
+	return fmt.Errorf("unknown backend %q", *backend)
+}
+
+func cmdRun(args []string) error {
+	fs := flag.NewFlagSet("run", flag.ExitOnError)
+	backend := fs.String("backend", "", "shard, redis or postgres")
+	name := fs.String("name", "", "system name in the report (default: backend)")
+	addr := fs.String("addr", "", "redis host:port")
+	dsn := fs.String("dsn", "", "postgres connection string")
+	shardURL := fs.String("shard-url", "", "base URL of a running shard (or use -shard-bin)")
+	tokenFile := fs.String("token-file", "", "shard bearer token file (with -shard-url)")
+	var sp spawnFlags
+	sp.register(fs)
+	seats := fs.Int("seats", 50000, "venue size")
+	clients := fs.Int("clients", 64, "concurrent clients")
+	warmup := fs.Duration("warmup", 5*time.Second, "warm-up, not measured")
+	dur := fs.Duration("duration", 20*time.Second, "measured window")
+	confirm := fs.Float64("confirm", 0.1, "share of accepted holds that are confirmed (the rest are released)")
+	maxSold := fs.Float64("max-sold", 0.5, "once this share of the venue is sold, confirms become releases")
+	rate := fs.Float64("rate", 0, "open loop: operations per second (0: closed loop)")
+	rateFrom := fs.String("rate-from", "", "open loop: take the rate from this result file's holds/s")
+	rateFactor := fs.Float64("rate-factor", 0.5, "with -rate-from: share of that rate")
+	out := fs.String("out", "", "write the JSON result here")
+	fs.Parse(args)
+
+	ids, _, err := venueSeats(*seats)
+	if err != nil {
+		return err
+	}
+	if *rateFrom != "" {
+		var prev RunResult
+		data, err := os.ReadFile(*rateFrom)
+		if err != nil {
+			return err
+		}
+		if err := json.Unmarshal(data, &prev); err != nil {
+			return err
+		}
+		*rate = prev.HoldsPerSec * *rateFactor
+		if *rate < 1 {
+			return fmt.Errorf("%s: holds/s %.1f too low to pace from", *rateFrom, prev.HoldsPerSec)
+		}
+	}
+	ctx, cancel := signalContext()
+	defer cancel()
+
+	var b Backend
+	var proc *shardProc
+	switch *backend {
+	case "redis":
+		b = newRedisBackend(*addr, *clients)
+	case "postgres":
+		pb, err := newPGBackend(ctx, *dsn, *clients)
+		if err != nil {
+			return err
+		}
+		b = pb
+	case "shard":
+		url, tok := *shardURL, *tokenFile
+		if sp.bin != "" {
+			proc, err = sp.start(ctx, "run", *seats)
+			if err != nil {
+				return err
+			}
+			defer proc.stop(30 * time.Second)
+			if _, err := proc.waitReady(60 * time.Second); err != nil {
+				return err
+			}
+			url, tok = proc.url, proc.tokenFile
+		}
+		sb, err := newShardBackend(url, tok, *clients)
+		if err != nil {
+			return err
+		}
+		b = sb
+	default:
+		return fmt.Errorf("unknown backend %q", *backend)
+	}
+	defer b.Close()
+
+	if *name == "" {
+		*name = *backend
+	}
+	w := &workload{
+		b:            b,
+		pool:         newSeatPool(ids),
+		clients:      *clients,
+		confirmRatio: *confirm,
+		maxSold:      int64(*maxSold * float64(len(ids))),
+		refPrefix:    fmt.Sprintf("bench-%d-", time.Now().UnixNano()%1e9),
+	}
+	w.res.System = *name
+	if *rate > 0 {
+		fmt.Fprintf(os.Stderr, "  %s: open loop at %.0f holds/s, %d clients, %s warm-up + %s\n", *name, *rate, *clients, *warmup, *dur)
+		w.openLoop(ctx, *rate, *warmup, *dur)
+	} else {
+		fmt.Fprintf(os.Stderr, "  %s: closed loop, %d clients, %s warm-up + %s\n", *name, *clients, *warmup, *dur)
+		w.closedLoop(ctx, *warmup, *dur)
+	}
+	if ctx.Err() != nil {
+		return ctx.Err()
+	}
+	res := w.finish()
+	fmt.Fprintf(os.Stderr, "  %s: %.0f holds/s, %.0f conflicts/s, hold p50 %.2f ms p99 %.2f ms, conflict p50 %.2f ms p99 %.2f ms, errors %d\n",
+		res.System, res.HoldsPerSec, res.ConflictsPerSec, res.Hold.P50, res.Hold.P99, res.Conflict.P50, res.Conflict.P99, res.Errors)
+	for _, e := range res.FirstErrors {
+		fmt.Fprintf(os.Stderr, "    error: %s\n", e)
+	}
+	if proc != nil {
+		if rss, err := readVmRSS(proc.pid()); err == nil {
+			fmt.Fprintf(os.Stderr, "  %s: shard VmRSS after the run: %.1f MB\n", res.System, float64(rss)/(1<<20))
+		}
+	}
+	return writeJSON(*out, res)
+}
+
+func writeJSON(path string, v any) error {
+	data, err := json.MarshalIndent(v, "", "  ")
+	if err != nil {
+		return err
+	}
+	if path == "" {
+		_, err = os.Stdout.Write(append(data, '\n'))
+		return err
+	}
+	if err := os.MkdirAll(filepath.Dir(path), 0o755); err != nil {
+		return err
+	}
+	return os.WriteFile(path, append(data, '\n'), 0o644)
+}
