@@ -20,6 +20,7 @@ package main
 import (
 	"fmt"
 	"os"
+	"runtime/debug"
 )
 
 func main() {
@@ -36,6 +37,9 @@ func main() {
 		"memory":   cmdMemory,
 		"report":   cmdReport,
 	}
+	// Fewer collections: the generator shares the CPUs with the system under
+	// test, and its latency samples are kept in memory until the end.
+	debug.SetGCPercent(400)
 	f, ok := cmds[os.Args[1]]
 	if !ok {
 		usage()

@@ -39,6 +39,14 @@ func cpuModel() string {
 	return "unknown"
 }
 
+func loadAvg() string {
+	b, err := os.ReadFile("/proc/loadavg")
+	if err != nil {
+		return "?"
+	}
+	return strings.Fields(string(b))[0]
+}
+
 func kernel() string {
 	b, err := os.ReadFile("/proc/sys/kernel/osrelease")
 	if err != nil {
@@ -84,19 +92,19 @@ func cmdReport(args []string) error {
 	if first != nil {
 		p("workload: %d seats, %d clients, each op holds 1-4 random unsold seats then confirms (%.0f%%) or releases;\n",
 			first.Seats, first.Clients, first.ConfirmRatio*100)
-		p("          %.0f s warm-up + %.0f s measured per system; latencies from exact samples, in ms\n\n",
-			first.WarmupSec, first.WindowSec)
+		p("          %.0f s warm-up + %.0f s measured per system; latencies from exact samples, in ms;\n", first.WarmupSec, first.WindowSec)
+		p("          load = 1-minute load average at the end of the run (the CPUs are shared with the generator and anything else)\n\n")
 	}
 
 	tw := tabwriter.NewWriter(&b, 0, 0, 2, ' ', tabwriter.AlignRight)
-	fmt.Fprintln(tw, "system\tholds/s\tconflicts/s\thold p50\thold p99\tconflict p50\tconflict p99\tconfirm|release p99\terrors\t")
+	fmt.Fprintln(tw, "system\tholds/s\tconflicts/s\thold p50\thold p99\tconflict p50\tconflict p99\tconfirm|release p99\terrors\tload\t")
 	row := func(label string, r *RunResult) {
 		if r == nil {
-			fmt.Fprintf(tw, "%s\t(not run)\t\t\t\t\t\t\t\t\n", label)
+			fmt.Fprintf(tw, "%s\t(not run)\t\t\t\t\t\t\t\t\t\n", label)
 			return
 		}
-		fmt.Fprintf(tw, "%s\t%.0f\t%.0f\t%.2f\t%.2f\t%.2f\t%.2f\t%.2f\t%d\t\n", label,
-			r.HoldsPerSec, r.ConflictsPerSec, r.Hold.P50, r.Hold.P99, r.Conflict.P50, r.Conflict.P99, r.Finish.P99, r.Errors)
+		fmt.Fprintf(tw, "%s\t%.0f\t%.0f\t%.2f\t%.2f\t%.2f\t%.2f\t%.2f\t%d\t%s\t\n", label,
+			r.HoldsPerSec, r.ConflictsPerSec, r.Hold.P50, r.Hold.P99, r.Conflict.P50, r.Conflict.P99, r.Finish.P99, r.Errors, r.LoadAvg)
 	}
 	row("shard", shard)
 	row("redis", redis)

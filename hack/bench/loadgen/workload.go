@@ -49,6 +49,9 @@ type RunResult struct {
 	Hold            Lat     `json:"hold"`
 	Conflict        Lat     `json:"conflict"`
 	Finish          Lat     `json:"finish"` // confirm or release
+	// LoadAvg is the 1-minute load average at the end of the run: the
+	// machine is shared, and this says how much else was running.
+	LoadAvg string `json:"loadAvg"`
 }
 
 // Lat summarises exact latency samples, in milliseconds.
@@ -307,6 +310,7 @@ func (w *workload) finish() RunResult {
 	r.Hold = summarize(w.holdLat)
 	r.Conflict = summarize(w.conflictLat)
 	r.Finish = summarize(w.finishLat)
+	r.LoadAvg = loadAvg()
 	return r
 }
 
@@ -353,7 +357,7 @@ func cmdRun(args []string) error {
 	warmup := fs.Duration("warmup", 5*time.Second, "warm-up, not measured")
 	dur := fs.Duration("duration", 20*time.Second, "measured window")
 	confirm := fs.Float64("confirm", 0.1, "share of accepted holds that are confirmed (the rest are released)")
-	maxSold := fs.Float64("max-sold", 0.5, "once this share of the venue is sold, confirms become releases")
+	maxSold := fs.Float64("max-sold", 0.8, "once this share of the venue is sold, confirms become releases")
 	rate := fs.Float64("rate", 0, "open loop: operations per second (0: closed loop)")
 	rateFrom := fs.String("rate-from", "", "open loop: take the rate from this result file's holds/s")
 	rateFactor := fs.Float64("rate-factor", 0.5, "with -rate-from: share of that rate")
