@@ -45,7 +45,12 @@ case $BENCH_OUT in
 esac
 BENCH_KEEP=${BENCH_KEEP:-}
 
-PGBIN=/usr/lib/postgresql/15/bin
+# PostgreSQL 15 (Debian bookworm's `postgresql`); another major if that is what is there.
+pgbin() {
+  if [[ -x /usr/lib/postgresql/15/bin/initdb ]]; then echo /usr/lib/postgresql/15/bin; return; fi
+  ls -d /usr/lib/postgresql/*/bin 2>/dev/null | sort -V | tail -1
+}
+PGBIN=$(pgbin)
 
 log() { printf '==> %s\n' "$*" >&2; }
 want() { [[ " $BENCH_SYSTEMS " == *" $1 "* ]]; }
@@ -53,7 +58,7 @@ want() { [[ " $BENCH_SYSTEMS " == *" $1 "* ]]; }
 # ---- packages -------------------------------------------------------------
 missing=()
 if want redis && ! command -v redis-server >/dev/null; then missing+=(redis-server); fi
-if want postgres && [[ ! -x $PGBIN/initdb ]]; then missing+=(postgresql-15); fi
+if want postgres && [[ ! -x $PGBIN/initdb ]]; then missing+=(postgresql); fi
 if ((${#missing[@]})); then
   if [[ $(id -u) != 0 ]]; then
     echo "bench: missing ${missing[*]}; run as root or install them (apt-get install ${missing[*]})" >&2
@@ -66,6 +71,7 @@ if ((${#missing[@]})); then
     apt_get update >/dev/null
     apt_get install -y --no-install-recommends "${missing[@]}" >/dev/null
   }
+  PGBIN=$(pgbin)
 fi
 
 # ---- scratch space and cleanup ----------------------------------------------

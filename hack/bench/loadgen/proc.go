@@ -53,14 +53,18 @@ type shardProc struct {
 	bin       string
 }
 
-// start prepares a shard directory (seat map of n seats, token, data dir) under
-// workdir/name and starts the shard.
+// start prepares a new shard directory (seat map of n seats, token, empty data
+// dir) under workdir and starts the shard.
 func (s *spawnFlags) start(ctx context.Context, name string, n int) (*shardProc, error) {
 	if s.workdir == "" {
 		return nil, errors.New("-workdir is required with -shard-bin")
 	}
-	dir := filepath.Join(s.workdir, name)
-	if err := os.MkdirAll(dir, 0o755); err != nil {
+	if err := os.MkdirAll(s.workdir, 0o755); err != nil {
+		return nil, err
+	}
+	// A new directory every time: each measurement starts from an empty log.
+	dir, err := os.MkdirTemp(s.workdir, name+"-")
+	if err != nil {
 		return nil, err
 	}
 	_, data, err := venueSeats(n)

@@ -121,6 +121,15 @@ func cmdReport(args []string) error {
 		return fmt.Sprintf("%.2fx", a.HoldsPerSec/c.HoldsPerSec)
 	}
 	p("\nthroughput ratios (accepted holds/s): shard/redis %s, shard/postgres %s\n", ratio(shard, redis), ratio(shard, pg))
+	var gen []string
+	for _, r := range []*RunResult{shard, redis, pg, half} {
+		if r != nil {
+			gen = append(gen, fmt.Sprintf("%s %.2f", r.System, r.GenCPU))
+		}
+	}
+	if len(gen) > 0 {
+		p("generator CPU (cores busy in the load generator itself, on the same machine): %s\n", strings.Join(gen, ", "))
+	}
 	for _, r := range []*RunResult{shard, redis, pg, half} {
 		if r == nil {
 			continue

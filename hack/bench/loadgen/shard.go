@@ -123,6 +123,9 @@ func (b *shardBackend) Hold(ctx context.Context, ref string, seats []string) (st
 	case code == http.StatusCreated && r.ID != "":
 		return r.ID, false, nil
 	case code == http.StatusConflict && r.Error == "seats_unavailable":
+		if os.Getenv("LG_DEBUG") != "" { // LG_DEBUG=1: show every conflict
+			fmt.Fprintf(os.Stderr, "conflict %s %v: %s %v\n", ref, seats, r.Message, r.Seats)
+		}
 		return "", true, nil
 	}
 	return "", false, fmt.Errorf("POST /v1/holds: %d %s: %s", code, r.Error, r.Message)

@@ -52,6 +52,9 @@ type RunResult struct {
 	// LoadAvg is the 1-minute load average at the end of the run: the
 	// machine is shared, and this says how much else was running.
 	LoadAvg string `json:"loadAvg"`
+	// GenCPU is the CPU time the generator itself used per second of the run
+	// (warm-up included): what it took away from the system under test.
+	GenCPU float64 `json:"generatorCpu"`
 }
 
 // Lat summarises exact latency samples, in milliseconds.
@@ -431,6 +434,7 @@ func cmdRun(args []string) error {
 		refPrefix:    fmt.Sprintf("bench-%d-", time.Now().UnixNano()%1e9),
 	}
 	w.res.System = *name
+	cpu0, t0 := selfCPU(), time.Now()
 	if *rate > 0 {
 		fmt.Fprintf(os.Stderr, "  %s: open loop at %.0f holds/s, %d clients, %s warm-up + %s\n", *name, *rate, *clients, *warmup, *dur)
 		w.openLoop(ctx, *rate, *warmup, *dur)
@@ -442,6 +446,7 @@ func cmdRun(args []string) error {
 		return ctx.Err()
 	}
 	res := w.finish()
+	res.GenCPU = (selfCPU() - cpu0).Seconds() / time.Since(t0).Seconds()
 	fmt.Fprintf(os.Stderr, "  %s: %.0f holds/s, %.0f conflicts/s, hold p50 %.2f ms p99 %.2f ms, conflict p50 %.2f ms p99 %.2f ms, errors %d\n",
 		res.System, res.HoldsPerSec, res.ConflictsPerSec, res.Hold.P50, res.Hold.P99, res.Conflict.P50, res.Conflict.P99, res.Errors)
 	for _, e := range res.FirstErrors {
@@ -453,6 +458,15 @@ func cmdRun(args []string) error {
 		}
 	}
 	return writeJSON(*out, res)
+}
+
+// selfCPU is the user plus system CPU time this process has used.
+func selfCPU() time.Duration {
+	var ru syscall.Rusage
+	if syscall.Getrusage(syscall.RUSAGE_SELF, &ru) != nil {
+		return 0
+	}
+	return time.Duration(ru.Utime.Nano() + ru.Stime.Nano())
 }
 
 func writeJSON(path string, v any) error {
