@@ -1,0 +1,332 @@
+package frontend
+
+import (
+	"crypto/sha256"
+	"encoding/json"
+	"fmt"
+	"io"
+	"net/http"
+	"net/http/httptest"
+	"strconv"
+	"sync"
+	"sync/atomic"
+	"time"
+)
+
+// fakeShard speaks the shard contract (SHARD-API.md) closely enough for the
+// front end's own tests: holds, idempotency, per-holder limit, confirm,
+// await-payment, release, the event stream with Last-Event-ID resume. It has
+// no disk and no expiry. Tests that need the real thing use the real binary.
+type fakeShard struct {
+	srv      *httptest.Server
+	token    string
+	showtime string
+	maxSeats int
+
+	mu        sync.Mutex
+	order     []string
+	seats     map[string]string
+	version   uint64
+	holds     map[string]*Hold
+	idem      map[string]fakeIdem
+	log       []seatsEvent // retained events, oldest first
+	changed   chan struct{}
+	nextID    int
+	streamsWG sync.WaitGroup
+
+	eventsConns  atomic.Int64
+	seatsCalls   atomic.Int64
+	fail503      atomic.Int64 // answer this many /v1 writes with 503 first
+	lastEventIDs chan string
+	closeStreams chan struct{}
+}
+
+type fakeIdem struct {
+	sum    [32]byte
+	status int
+	body   []byte
+}
+
+func newFakeShard(showtime string, ids []string) *fakeShard {
+	f := &fakeShard{token: "fake-token", showtime: showtime, maxSeats: 8,
+		seats: map[string]string{}, holds: map[string]*Hold{}, idem: map[string]fakeIdem{},
+		changed: make(chan struct{}), lastEventIDs: make(chan string, 100), closeStreams: make(chan struct{}), version: 1}
+	for _, id := range ids {
+		f.order = append(f.order, id)
+		f.seats[id] = StateFree
+	}
+	mux := http.NewServeMux()
+	mux.HandleFunc("GET /v1/seats", f.getSeats)
+	mux.HandleFunc("GET /v1/status", f.status)
+	mux.HandleFunc("POST /v1/holds", f.hold)
+	mux.HandleFunc("GET /v1/holds/{id}", f.getHold)
+	mux.HandleFunc("POST /v1/holds/{id}/confirm", f.confirm)
+	mux.HandleFunc("POST /v1/holds/{id}/await-payment", f.awaitPayment)
+	mux.HandleFunc("DELETE /v1/holds/{id}", f.release)
+	mux.HandleFunc("GET /v1/events", f.events)
+	f.srv = httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if r.Header.Get("Authorization") != "Bearer "+f.token {
+			writeErr(w, 401, "unauthorized", "bad token")
+			return
+		}
+		if r.Method != http.MethodGet && f.fail503.Load() > 0 {
+			f.fail503.Add(-1)
+			writeErr(w, 503, "not_ready", "starting")
+			return
+		}
+		mux.ServeHTTP(w, r)
+	}))
+	return f
+}
+
+func (f *fakeShard) Close() {
+	f.dropStreams()
+	f.srv.Close()
+}
+
+// dropStreams ends every open event stream, as a shard restart would.
+func (f *fakeShard) dropStreams() {
+	f.mu.Lock()
+	close(f.closeStreams)
+	f.closeStreams = make(chan struct{})
+	f.mu.Unlock()
+}
+
+func (f *fakeShard) status(w http.ResponseWriter, r *http.Request) {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	writeJSON(w, 200, map[string]any{"showtime": f.showtime, "version": f.version, "epoch": 1})
+}
+
+func (f *fakeShard) getSeats(w http.ResponseWriter, r *http.Request) {
+	f.seatsCalls.Add(1)
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	writeJSON(w, 200, map[string]any{"showtime": f.showtime, "version": f.version, "seats": f.snapshotLocked()})
+}
+
+func (f *fakeShard) snapshotLocked() []SeatState {
+	out := make([]SeatState, len(f.order))
+	for i, id := range f.order {
+		out[i] = SeatState{ID: id, State: f.seats[id]}
+	}
+	return out
+}
+
+// commitLocked records a change and wakes streams.
+func (f *fakeShard) commitLocked(changes []SeatState) uint64 {
+	f.version++
+	for _, c := range changes {
+		f.seats[c.ID] = c.State
+	}
+	f.log = append(f.log, seatsEvent{Version: f.version, Changes: changes})
+	if len(f.log) > 1000 {
+		f.log = f.log[1:]
+	}
+	close(f.changed)
+	f.changed = make(chan struct{})
+	return f.version
+}
+
+// idempotent replays a stored answer, or records the one fn gives.
+func (f *fakeShard) idempotent(w http.ResponseWriter, r *http.Request, body []byte, fn func() (int, any)) {
+	key := r.Header.Get("Idempotency-Key")
+	sum := sha256.Sum256(append([]byte(r.URL.Path+"\x00"), body...))
+	if key != "" {
+		if e, ok := f.idem[key]; ok {
+			if e.sum != sum {
+				writeErr(w, 422, "idempotency_mismatch", "key reused with another body")
+				return
+			}
+			writeRaw(w, e.status, e.body)
+			return
+		}
+	}
+	status, v := fn()
+	b, _ := json.Marshal(v)
+	if key != "" {
+		f.idem[key] = fakeIdem{sum: sum, status: status, body: b}
+	}
+	writeRaw(w, status, b)
+}
+
+func (f *fakeShard) hold(w http.ResponseWriter, r *http.Request) {
+	body, _ := io.ReadAll(r.Body)
+	var req struct {
+		Seats  []string `json:"seats"`
+		Holder string   `json:"holder"`
+	}
+	if json.Unmarshal(body, &req) != nil || len(req.Seats) == 0 || req.Holder == "" {
+		writeErr(w, 400, "invalid_request", "bad hold")
+		return
+	}
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	f.idempotent(w, r, body, func() (int, any) {
+		var busy []string
+		for _, id := range req.Seats {
+			st, ok := f.seats[id]
+			if !ok {
+				return 400, apiError{Error: "unknown_seat", Message: id, Seats: []string{id}}
+			}
+			if st != StateFree {
+				busy = append(busy, id)
+			}
+		}
+		if len(busy) > 0 {
+			return 409, apiError{Error: "seats_unavailable", Message: "taken", Seats: busy}
+		}
+		n := len(req.Seats)
+		for _, h := range f.holds {
+			if h.Holder == req.Holder && (h.State == StateHeld || h.State == StateAwaitingPayment) {
+				n += len(h.Seats)
+			}
+		}
+		if n > f.maxSeats {
+			return 422, apiError{Error: "too_many_seats", Message: "limit"}
+		}
+		f.nextID++
+		ch := make([]SeatState, len(req.Seats))
+		for i, id := range req.Seats {
+			ch[i] = SeatState{ID: id, State: StateHeld}
+		}
+		h := &Hold{ID: "h" + strconv.Itoa(f.nextID), Seats: req.Seats, Holder: req.Holder, State: StateHeld,
+			ExpiresAt: time.Now().Add(10 * time.Minute).UTC().Format(time.RFC3339)}
+		h.Version = f.commitLocked(ch)
+		f.holds[h.ID] = h
+		return 201, h
+	})
+}
+
+func (f *fakeShard) getHold(w http.ResponseWriter, r *http.Request) {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	h, ok := f.holds[r.PathValue("id")]
+	if !ok {
+		writeErr(w, 404, "hold_not_found", "no hold")
+		return
+	}
+	writeJSON(w, 200, h)
+}
+
+func (f *fakeShard) setHoldLocked(h *Hold, holdState, seatState string) {
+	h.State = holdState
+	ch := make([]SeatState, len(h.Seats))
+	for i, id := range h.Seats {
+		ch[i] = SeatState{ID: id, State: seatState}
+	}
+	h.Version = f.commitLocked(ch)
+}
+
+func (f *fakeShard) confirm(w http.ResponseWriter, r *http.Request) {
+	body, _ := io.ReadAll(r.Body)
+	var req struct {
+		OrderID string `json:"orderId"`
+	}
+	_ = json.Unmarshal(body, &req)
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	f.idempotent(w, r, body, func() (int, any) {
+		h, ok := f.holds[r.PathValue("id")]
+		if !ok {
+			return 404, apiError{Error: "hold_not_found"}
+		}
+		switch h.State {
+		case StateSold:
+			if h.OrderID == req.OrderID {
+				return 200, h
+			}
+			return 409, apiError{Error: "hold_sold"}
+		case StateHeld, StateAwaitingPayment:
+			h.OrderID = req.OrderID
+			f.setHoldLocked(h, StateSold, StateSold)
+			return 200, h
+		}
+		return 409, apiError{Error: "hold_expired"}
+	})
+}
+
+func (f *fakeShard) awaitPayment(w http.ResponseWriter, r *http.Request) {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	h, ok := f.holds[r.PathValue("id")]
+	if !ok {
+		writeErr(w, 404, "hold_not_found", "")
+		return
+	}
+	if h.State != StateHeld && h.State != StateAwaitingPayment {
+		writeErr(w, 409, "hold_expired", "")
+		return
+	}
+	if h.State == StateHeld {
+		f.setHoldLocked(h, StateAwaitingPayment, StateAwaitingPayment)
+	}
+	writeJSON(w, 200, h)
+}
+
+func (f *fakeShard) release(w http.ResponseWriter, r *http.Request) {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	h, ok := f.holds[r.PathValue("id")]
+	if !ok {
+		writeErr(w, 404, "hold_not_found", "")
+		return
+	}
+	switch h.State {
+	case StateSold:
+		writeErr(w, 409, "hold_sold", "")
+		return
+	case StateHeld, StateAwaitingPayment:
+		f.setHoldLocked(h, "released", StateFree)
+	}
+	writeJSON(w, 200, h)
+}
+
+func (f *fakeShard) events(w http.ResponseWriter, r *http.Request) {
+	f.eventsConns.Add(1)
+	last := r.Header.Get("Last-Event-ID")
+	select {
+	case f.lastEventIDs <- last:
+	default:
+	}
+	w.Header().Set("Content-Type", "text/event-stream")
+	w.WriteHeader(200)
+	f.mu.Lock()
+	closing := f.closeStreams
+	var sent uint64
+	v, err := strconv.ParseUint(last, 10, 64)
+	if err == nil && v <= f.version && (len(f.log) == 0 || v+1 >= f.log[0].Version) {
+		sent = v
+	} else {
+		_, _ = w.Write(encodeEvent("snapshot", f.version, snapshotEvent{Version: f.version, Seats: f.snapshotLocked()}))
+		sent = f.version
+	}
+	f.mu.Unlock()
+	for {
+		f.mu.Lock()
+		var out []byte
+		for _, e := range f.log {
+			if e.Version > sent {
+				out = append(out, encodeEvent("seats", e.Version, e)...)
+				sent = e.Version
+			}
+		}
+		changed := f.changed
+		f.mu.Unlock()
+		if len(out) > 0 {
+			if _, err := w.Write(out); err != nil {
+				return
+			}
+		}
+		w.(http.Flusher).Flush()
+		select {
+		case <-changed:
+		case <-closing:
+			return
+		case <-r.Context().Done():
+			return
+		}
+	}
+}
+
+func (f *fakeShard) String() string { return fmt.Sprintf("fakeShard(%s)", f.srv.URL) }

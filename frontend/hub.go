@@ -1,0 +1,472 @@
+package frontend
+
+import (
+	"bytes"
+	"encoding/json"
+	"log/slog"
+	"slices"
+	"strconv"
+	"strings"
+	"sync"
+	"time"
+
+	"boxoffice.dev/boxoffice/internal/seatmap"
+)
+
+// Seat states as the shard names them.
+const (
+	StateFree            = "free"
+	StateHeld            = "held"
+	StateAwaitingPayment = "awaiting_payment"
+	StateSold            = "sold"
+)
+
+// SeatState is one seat's id and state, as on the shard's wire.
+type SeatState struct {
+	ID    string `json:"id"`
+	State string `json:"state"`
+}
+
+// LayoutSection, LayoutRow describe how the page lays seats out.
+type LayoutSection struct {
+	Name string      `json:"name"`
+	Rows []LayoutRow `json:"rows"`
+}
+
+type LayoutRow struct {
+	Name  string `json:"name"`
+	Seats []int  `json:"seats"`
+}
+
+// frame is one pre-encoded server-sent event shared by every browser stream.
+type frame struct {
+	version   uint64
+	data      []byte
+	at        time.Time // when the oldest change in it reached this pod
+	heartbeat bool
+}
+
+// subscriber is one browser stream.
+type subscriber struct {
+	ch      chan *frame
+	dropped chan struct{} // closed when the hub disconnects a slow subscriber
+}
+
+// hub is the pod's in-memory copy of the seat states and the fan-out to
+// browser streams. The upstream reader applies shard events to it; a ticker
+// merges what changed since the last tick into one frame, encodes it once and
+// offers it to every subscriber without blocking. A subscriber whose buffer
+// is full is disconnected; it comes back with Last-Event-ID and gets the
+// frames it missed from a ring of recent frames, or a snapshot from memory if
+// it fell out of the ring.
+type hub struct {
+	log       *slog.Logger
+	m         *metrics
+	coalesce  time.Duration
+	bufSize   int
+	maxFrames int
+	fixed     *seatmap.Layout // from --seat-map, or nil
+
+	mu           sync.Mutex
+	loaded       bool
+	loadedCh     chan struct{}
+	ids          []string
+	index        map[string]int
+	states       []string
+	layout       []LayoutSection
+	version      uint64 // version of the copy, including unflushed changes
+	pending      map[int]struct{}
+	pendingSince time.Time
+	flushed      uint64   // version of the last frame
+	frames       []*frame // ring of recent frames, oldest first
+	base         uint64   // a Last-Event-ID in [base, version] can be resumed from frames
+	subs         map[*subscriber]struct{}
+	snap         []byte // cached snapshot frame
+	snapVersion  uint64
+	layoutJSON   []byte
+}
+
+func newHub(log *slog.Logger, m *metrics, coalesce time.Duration, bufSize int, fixed *seatmap.Layout) *hub {
+	return &hub{
+		log: log, m: m, coalesce: coalesce, bufSize: bufSize, maxFrames: 2048, fixed: fixed,
+		loadedCh: make(chan struct{}),
+		pending:  map[int]struct{}{},
+		subs:     map[*subscriber]struct{}{},
+	}
+}
+
+// Loaded is closed once the first snapshot is in memory.
+func (h *hub) Loaded() <-chan struct{} { return h.loadedCh }
+
+// Version is the version of the in-memory copy.
+func (h *hub) Version() uint64 {
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	return h.version
+}
+
+// buildLayout orders seats for the page: from the seat-map file when given,
+// else sections and rows in order of first appearance, seats by number.
+func buildLayout(fixed *seatmap.Layout, seats []SeatState, log *slog.Logger) ([]string, []LayoutSection) {
+	if fixed != nil {
+		var ids []string
+		out := make([]LayoutSection, 0, len(fixed.Sections))
+		for _, s := range fixed.Sections {
+			ls := LayoutSection{Name: s.Name}
+			for _, r := range s.Rows {
+				ls.Rows = append(ls.Rows, LayoutRow{Name: r.Name, Seats: r.Seats})
+				for _, n := range r.Seats {
+					ids = append(ids, seatmap.ID(s.Name, r.Name, n))
+				}
+			}
+			out = append(out, ls)
+		}
+		return ids, out
+	}
+	type rowAcc struct {
+		name  string
+		seats []int
+	}
+	type secAcc struct {
+		name   string
+		rows   []*rowAcc
+		byName map[string]*rowAcc
+	}
+	var secs []*secAcc
+	byName := map[string]*secAcc{}
+	for _, s := range seats {
+		parts := strings.Split(s.ID, "/")
+		if len(parts) != 3 {
+			log.Warn("seat id is not SECTION/ROW/NUMBER; left off the page", "id", s.ID)
+			continue
+		}
+		n, err := strconv.Atoi(parts[2])
+		if err != nil {
+			log.Warn("seat number is not a number; left off the page", "id", s.ID)
+			continue
+		}
+		sec := byName[parts[0]]
+		if sec == nil {
+			sec = &secAcc{name: parts[0], byName: map[string]*rowAcc{}}
+			byName[parts[0]] = sec
+			secs = append(secs, sec)
+		}
+		row := sec.byName[parts[1]]
+		if row == nil {
+			row = &rowAcc{name: parts[1]}
+			sec.byName[parts[1]] = row
+			sec.rows = append(sec.rows, row)
+		}
+		row.seats = append(row.seats, n)
+	}
+	var ids []string
+	out := make([]LayoutSection, 0, len(secs))
+	for _, sec := range secs {
+		ls := LayoutSection{Name: sec.name}
+		for _, r := range sec.rows {
+			slices.Sort(r.seats)
+			r.seats = slices.Compact(r.seats)
+			ls.Rows = append(ls.Rows, LayoutRow{Name: r.name, Seats: r.seats})
+			for _, n := range r.seats {
+				ids = append(ids, seatmap.ID(sec.name, r.name, n))
+			}
+		}
+		out = append(out, ls)
+	}
+	return ids, out
+}
+
+// applySnapshot replaces the copy with a full snapshot from the shard. After
+// the first one, only seats whose state differs become changes for browsers.
+func (h *hub) applySnapshot(version uint64, seats []SeatState, at time.Time) {
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	if !h.loaded {
+		h.resetLocked(version, seats)
+		h.loaded = true
+		close(h.loadedCh)
+		h.log.Info("seat snapshot loaded", "version", version, "seats", len(h.ids))
+		return
+	}
+	same := len(seats) == len(h.ids) || h.fixed != nil
+	if same {
+		for _, s := range seats {
+			if _, ok := h.index[s.ID]; !ok {
+				same = false
+				break
+			}
+		}
+	}
+	if version < h.version || !same {
+		// The shard's history is not a continuation of ours (a different seat
+		// map, or a shard that lost its log). Start over and make every
+		// browser fetch a fresh snapshot.
+		h.log.Warn("shard snapshot does not continue our copy; resetting browser streams",
+			"ourVersion", h.version, "shardVersion", version)
+		h.resetLocked(version, seats)
+		for s := range h.subs {
+			h.dropLocked(s)
+		}
+		return
+	}
+	for _, s := range seats {
+		h.setLocked(s.ID, s.State, at)
+	}
+	h.version = version
+}
+
+func (h *hub) resetLocked(version uint64, seats []SeatState) {
+	ids, layout := buildLayout(h.fixed, seats, h.log)
+	h.ids = ids
+	h.layout = layout
+	h.index = make(map[string]int, len(ids))
+	h.states = make([]string, len(ids))
+	for i, id := range ids {
+		h.index[id] = i
+		h.states[i] = StateFree
+	}
+	for _, s := range seats {
+		if i, ok := h.index[s.ID]; ok {
+			h.states[i] = internState(s.State)
+		} else {
+			h.log.Warn("shard reports a seat that is not in the seat map", "id", s.ID)
+		}
+	}
+	h.version = version
+	h.flushed = version
+	h.frames = nil
+	h.base = version + 1 // nothing before a reset can be resumed
+	h.pending = map[int]struct{}{}
+	h.snap = nil
+	lj, _ := json.Marshal(h.layout)
+	h.layoutJSON = lj
+	h.m.seatVersion.Set(float64(version))
+}
+
+func internState(s string) string {
+	switch s {
+	case StateFree:
+		return StateFree
+	case StateHeld:
+		return StateHeld
+	case StateAwaitingPayment:
+		return StateAwaitingPayment
+	case StateSold:
+		return StateSold
+	}
+	return s
+}
+
+func (h *hub) setLocked(id, state string, at time.Time) {
+	i, ok := h.index[id]
+	if !ok || h.states[i] == state {
+		return
+	}
+	h.states[i] = internState(state)
+	if len(h.pending) == 0 {
+		h.pendingSince = at
+	}
+	h.pending[i] = struct{}{}
+}
+
+// applyChanges applies one shard "seats" event.
+func (h *hub) applyChanges(version uint64, changes []SeatState, at time.Time) {
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	if !h.loaded {
+		return
+	}
+	for _, c := range changes {
+		h.setLocked(c.ID, c.State, at)
+	}
+	if version > h.version {
+		h.version = version
+		h.m.seatVersion.Set(float64(version))
+	}
+}
+
+// run flushes merged changes every coalesce interval and sends heartbeats.
+func (h *hub) run(stop <-chan struct{}) {
+	t := time.NewTicker(h.coalesce)
+	defer t.Stop()
+	hb := time.NewTicker(15 * time.Second)
+	defer hb.Stop()
+	heartbeat := &frame{data: []byte(": keep-alive\n\n"), heartbeat: true}
+	for {
+		select {
+		case <-stop:
+			return
+		case <-t.C:
+			h.flush()
+		case <-hb.C:
+			h.mu.Lock()
+			h.broadcastLocked(heartbeat)
+			h.mu.Unlock()
+		}
+	}
+}
+
+type seatsEvent struct {
+	Version uint64      `json:"version"`
+	Changes []SeatState `json:"changes"`
+}
+
+type snapshotEvent struct {
+	Version uint64      `json:"version"`
+	Seats   []SeatState `json:"seats"`
+}
+
+func encodeEvent(event string, id uint64, v any) []byte {
+	var b bytes.Buffer
+	b.WriteString("id: ")
+	b.WriteString(strconv.FormatUint(id, 10))
+	b.WriteString("\nevent: ")
+	b.WriteString(event)
+	b.WriteString("\ndata: ")
+	_ = json.NewEncoder(&b).Encode(v) // ends with \n
+	b.WriteString("\n")
+	return b.Bytes()
+}
+
+// flush turns pending changes into one frame and offers it to every stream.
+func (h *hub) flush() {
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	if !h.loaded || (len(h.pending) == 0 && h.version == h.flushed) {
+		return
+	}
+	idx := make([]int, 0, len(h.pending))
+	for i := range h.pending {
+		idx = append(idx, i)
+	}
+	slices.Sort(idx)
+	ev := seatsEvent{Version: h.version, Changes: make([]SeatState, len(idx))}
+	for k, i := range idx {
+		ev.Changes[k] = SeatState{ID: h.ids[i], State: h.states[i]}
+	}
+	at := h.pendingSince
+	if len(h.pending) == 0 {
+		at = time.Now()
+	}
+	f := &frame{version: h.version, data: encodeEvent("seats", h.version, ev), at: at}
+	clear(h.pending)
+	h.flushed = h.version
+	h.frames = append(h.frames, f)
+	if len(h.frames) > h.maxFrames {
+		drop := len(h.frames) - h.maxFrames
+		h.base = h.frames[drop-1].version
+		h.frames = slices.Delete(h.frames, 0, drop)
+	}
+	h.broadcastLocked(f)
+}
+
+func (h *hub) broadcastLocked(f *frame) {
+	for s := range h.subs {
+		select {
+		case s.ch <- f:
+		default:
+			h.dropLocked(s)
+			h.m.streamsDropped.Inc()
+		}
+	}
+}
+
+func (h *hub) dropLocked(s *subscriber) {
+	if _, ok := h.subs[s]; !ok {
+		return
+	}
+	delete(h.subs, s)
+	close(s.dropped)
+}
+
+// snapshotLocked returns the snapshot frame of the current copy, cached per version.
+func (h *hub) snapshotLocked() []byte {
+	if h.snap != nil && h.snapVersion == h.version {
+		return h.snap
+	}
+	ev := snapshotEvent{Version: h.version, Seats: make([]SeatState, len(h.ids))}
+	for i, id := range h.ids {
+		ev.Seats[i] = SeatState{ID: id, State: h.states[i]}
+	}
+	h.snap = encodeEvent("snapshot", h.version, ev)
+	h.snapVersion = h.version
+	return h.snap
+}
+
+// subscribe registers a browser stream. lastID is the Last-Event-ID the
+// browser sent (0 if none). The first frames to write are returned: the
+// frames after lastID when it can be resumed, otherwise a snapshot.
+func (h *hub) subscribe(lastID uint64, haveLast bool) (*subscriber, [][]byte) {
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	s := &subscriber{ch: make(chan *frame, h.bufSize), dropped: make(chan struct{})}
+	h.subs[s] = struct{}{}
+	var first [][]byte
+	if haveLast && lastID >= h.base && lastID <= h.version {
+		for _, f := range h.frames {
+			if f.version > lastID {
+				first = append(first, f.data)
+			}
+		}
+		h.m.streamResumes.WithLabelValues("frames").Inc()
+	} else {
+		first = append(first, h.snapshotLocked())
+		if haveLast {
+			h.m.streamResumes.WithLabelValues("snapshot").Inc()
+		}
+	}
+	return s, first
+}
+
+func (h *hub) unsubscribe(s *subscriber) {
+	h.mu.Lock()
+	h.dropLocked(s)
+	h.mu.Unlock()
+}
+
+// seatsView is the buyer API's seat map: layout and states from memory.
+type seatsView struct {
+	Showtime     string            `json:"showtime"`
+	Version      uint64            `json:"version"`
+	DemoPayments bool              `json:"demoPayments"`
+	Sections     json.RawMessage   `json:"sections"`
+	Seats        []SeatState       `json:"seats"`
+	Counts       map[string]int    `json:"counts"`
+	PaymentURL   string            `json:"paymentUrl,omitempty"`
+}
+
+func (h *hub) view() (seatsView, bool) {
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	if !h.loaded {
+		return seatsView{}, false
+	}
+	v := seatsView{
+		Version:  h.version,
+		Sections: json.RawMessage(h.layoutJSON),
+		Seats:    make([]SeatState, len(h.ids)),
+		Counts:   map[string]int{StateFree: 0, StateHeld: 0, StateAwaitingPayment: 0, StateSold: 0},
+	}
+	for i, id := range h.ids {
+		v.Seats[i] = SeatState{ID: id, State: h.states[i]}
+		v.Counts[h.states[i]]++
+	}
+	return v, true
+}
+
+// stateOf returns a seat's state from memory.
+func (h *hub) stateOf(id string) (string, bool) {
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	i, ok := h.index[id]
+	if !ok {
+		return "", false
+	}
+	return h.states[i], true
+}
+
+func (h *hub) subscribers() int {
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	return len(h.subs)
+}

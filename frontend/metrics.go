@@ -1,0 +1,58 @@
+package frontend
+
+import (
+	"github.com/prometheus/client_golang/prometheus"
+	"github.com/prometheus/client_golang/prometheus/collectors"
+)
+
+type metrics struct {
+	reg                *prometheus.Registry
+	streams            prometheus.GaugeFunc
+	streamsDropped     prometheus.Counter
+	streamResumes      *prometheus.CounterVec
+	requests           *prometheus.CounterVec
+	upstreamLatency    *prometheus.HistogramVec
+	upstreamRetries    *prometheus.CounterVec
+	upstreamConnected  prometheus.Gauge
+	upstreamReconnects prometheus.Counter
+	upstreamEvents     *prometheus.CounterVec
+	fanoutDelay        prometheus.Histogram
+	seatVersion        prometheus.Gauge
+	rateLimited        prometheus.Counter
+}
+
+func newMetrics(streams func() float64) *metrics {
+	const ns = "boxoffice_frontend"
+	m := &metrics{reg: prometheus.NewRegistry()}
+	m.streams = prometheus.NewGaugeFunc(prometheus.GaugeOpts{Namespace: ns, Name: "streams_connected",
+		Help: "Browser event streams connected to this pod."}, streams)
+	m.streamsDropped = prometheus.NewCounter(prometheus.CounterOpts{Namespace: ns, Name: "streams_dropped_total",
+		Help: "Browser streams disconnected because their buffer was full."})
+	m.streamResumes = prometheus.NewCounterVec(prometheus.CounterOpts{Namespace: ns, Name: "stream_resumes_total",
+		Help: "Browser streams that came back with Last-Event-ID, by how they were served (frames or snapshot)."}, []string{"from"})
+	m.requests = prometheus.NewCounterVec(prometheus.CounterOpts{Namespace: ns, Name: "requests_total",
+		Help: "Buyer API requests by route and result (HTTP status, or error code)."}, []string{"route", "result"})
+	m.upstreamLatency = prometheus.NewHistogramVec(prometheus.HistogramOpts{Namespace: ns, Name: "upstream_request_duration_seconds",
+		Help:    "Latency of one request to the shard, by operation and status (error when none).",
+		Buckets: []float64{.001, .0025, .005, .01, .025, .05, .1, .25, .5, 1, 2.5, 5}}, []string{"op", "status"})
+	m.upstreamRetries = prometheus.NewCounterVec(prometheus.CounterOpts{Namespace: ns, Name: "upstream_retries_total",
+		Help: "Shard requests retried because the shard was unreachable or not ready."}, []string{"op"})
+	m.upstreamConnected = prometheus.NewGauge(prometheus.GaugeOpts{Namespace: ns, Name: "upstream_stream_connected",
+		Help: "1 while the event stream from the shard is connected."})
+	m.upstreamReconnects = prometheus.NewCounter(prometheus.CounterOpts{Namespace: ns, Name: "upstream_stream_reconnects_total",
+		Help: "Times the event stream from the shard was re-established."})
+	m.upstreamEvents = prometheus.NewCounterVec(prometheus.CounterOpts{Namespace: ns, Name: "upstream_events_total",
+		Help: "Events received from the shard, by type."}, []string{"event"})
+	m.fanoutDelay = prometheus.NewHistogram(prometheus.HistogramOpts{Namespace: ns, Name: "fanout_delay_seconds",
+		Help:    "Time from a change reaching this pod to its write to a browser stream.",
+		Buckets: []float64{.005, .01, .025, .05, .1, .15, .2, .3, .5, 1, 2, 5}})
+	m.seatVersion = prometheus.NewGauge(prometheus.GaugeOpts{Namespace: ns, Name: "seat_version",
+		Help: "Seat-map version of this pod's in-memory copy."})
+	m.rateLimited = prometheus.NewCounter(prometheus.CounterOpts{Namespace: ns, Name: "rate_limited_total",
+		Help: "Requests refused by the per-client rate limit."})
+	m.reg.MustRegister(m.streams, m.streamsDropped, m.streamResumes, m.requests, m.upstreamLatency,
+		m.upstreamRetries, m.upstreamConnected, m.upstreamReconnects, m.upstreamEvents, m.fanoutDelay,
+		m.seatVersion, m.rateLimited,
+		collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
+	return m
+}

@@ -1,0 +1,650 @@
+// Package frontend is the Box office booking front end: a stateless web
+// server that serves the seat-map page and a buyer JSON API, forwards holds,
+// payments and releases to the showtime's shard, and fans the shard's single
+// event stream out to every connected browser.
+package frontend
+
+import (
+	"context"
+	"crypto/hmac"
+	"crypto/sha256"
+	"embed"
+	"encoding/hex"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"io/fs"
+	"log/slog"
+	"net"
+	"net/http"
+	"net/url"
+	"os"
+	"regexp"
+	"strconv"
+	"strings"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/prometheus/client_golang/prometheus/promhttp"
+
+	"boxoffice.dev/boxoffice/internal/seatmap"
+)
+
+//go:embed web
+var webFS embed.FS
+
+// Server is one front-end pod.
+type Server struct {
+	cfg       Config
+	log       *slog.Logger
+	m         *metrics
+	hub       *hub
+	shard     *shardClient
+	up        *upstream
+	sess      *sessions
+	lim       *limiter
+	paySecret []byte
+	handler   http.Handler
+
+	streams   atomic.Int64
+	closing   chan struct{}
+	closeOnce sync.Once
+}
+
+// New reads the secret files named in cfg and builds a server. Start begins
+// the upstream stream; Handler serves requests.
+func New(cfg Config, log *slog.Logger) (*Server, error) {
+	if err := cfg.Validate(); err != nil {
+		return nil, err
+	}
+	key, err := readSecret("session-key-file", cfg.SessionKeyFile, 16)
+	if err != nil {
+		return nil, err
+	}
+	var token []byte
+	if cfg.ShardTokenFile != "" {
+		if token, err = readSecret("shard-token-file", cfg.ShardTokenFile, 1); err != nil {
+			return nil, err
+		}
+	}
+	var paySecret []byte
+	if cfg.PaymentSecretFile != "" {
+		if paySecret, err = readSecret("payment-secret-file", cfg.PaymentSecretFile, 16); err != nil {
+			return nil, err
+		}
+	}
+	var fixed *seatmap.Layout
+	if cfg.SeatMapFile != "" {
+		b, err := os.ReadFile(cfg.SeatMapFile)
+		if err != nil {
+			return nil, fmt.Errorf("--seat-map: %v", err)
+		}
+		if fixed, err = seatmap.Parse(b); err != nil {
+			return nil, fmt.Errorf("--seat-map %s: %v", cfg.SeatMapFile, err)
+		}
+	}
+	s := &Server{cfg: cfg, log: log, sess: &sessions{key: key, secure: cfg.SecureCookies},
+		lim: newLimiter(cfg.RateLimit, cfg.RateBurst), paySecret: paySecret, closing: make(chan struct{})}
+	s.m = newMetrics(func() float64 { return float64(s.streams.Load()) })
+	s.hub = newHub(log, s.m, cfg.Coalesce, cfg.ClientBuffer, fixed)
+	s.shard = newShardClient(cfg.ShardURL, string(token), cfg.RetryBudget, s.m)
+	s.up = &upstream{c: s.shard, hub: s.hub, log: log, m: s.m, showtime: cfg.Showtime}
+	s.handler = s.routes()
+	return s, nil
+}
+
+// Start runs the upstream stream and the fan-out until ctx ends.
+func (s *Server) Start(ctx context.Context) {
+	go s.up.run(ctx)
+	go s.hub.run(ctx.Done())
+}
+
+// Handler is the HTTP handler for buyers, probes and metrics.
+func (s *Server) Handler() http.Handler { return s.handler }
+
+// CloseStreams ends every browser stream (used on shutdown so that
+// http.Server.Shutdown does not wait for them).
+func (s *Server) CloseStreams() { s.closeOnce.Do(func() { close(s.closing) }) }
+
+// Run serves on cfg.Listen until ctx ends, then shuts down gracefully.
+func Run(ctx context.Context, cfg Config, log *slog.Logger) error {
+	s, err := New(cfg, log)
+	if err != nil {
+		return err
+	}
+	ln, err := net.Listen("tcp", cfg.Listen)
+	if err != nil {
+		return fmt.Errorf("--listen %s: %v", cfg.Listen, err)
+	}
+	ctx, cancel := context.WithCancel(ctx)
+	defer cancel()
+	s.Start(ctx)
+	srv := &http.Server{
+		Handler:           s.Handler(),
+		ReadHeaderTimeout: 10 * time.Second,
+		ReadTimeout:       30 * time.Second,
+		IdleTimeout:       120 * time.Second,
+		MaxHeaderBytes:    32 << 10,
+	}
+	log.Info("front end listening", "addr", ln.Addr().String(), "shard", cfg.ShardURL,
+		"showtime", cfg.Showtime, "demoPayments", cfg.DemoPayments)
+	errc := make(chan error, 1)
+	go func() { errc <- srv.Serve(ln) }()
+	select {
+	case err := <-errc:
+		return err
+	case <-ctx.Done():
+	}
+	s.CloseStreams()
+	sctx, scancel := context.WithTimeout(context.Background(), 20*time.Second)
+	defer scancel()
+	if err := srv.Shutdown(sctx); err != nil {
+		return err
+	}
+	return nil
+}
+
+// apiError is the error body, same shape as the shard's.
+type apiError struct {
+	Error   string   `json:"error"`
+	Message string   `json:"message"`
+	Seats   []string `json:"seats,omitempty"`
+}
+
+func writeJSON(w http.ResponseWriter, code int, v any) {
+	w.Header().Set("Content-Type", "application/json")
+	w.Header().Set("Cache-Control", "no-store")
+	w.WriteHeader(code)
+	_ = json.NewEncoder(w).Encode(v)
+}
+
+func writeErr(w http.ResponseWriter, code int, errCode, msg string) {
+	writeJSON(w, code, apiError{Error: errCode, Message: msg})
+}
+
+func writeRaw(w http.ResponseWriter, code int, body []byte) {
+	w.Header().Set("Content-Type", "application/json")
+	w.Header().Set("Cache-Control", "no-store")
+	w.WriteHeader(code)
+	_, _ = w.Write(body)
+}
+
+// recorder notes the status for metrics and still lets handlers flush.
+type recorder struct {
+	http.ResponseWriter
+	code int
+}
+
+func (r *recorder) WriteHeader(code int) {
+	if r.code == 0 {
+		r.code = code
+	}
+	r.ResponseWriter.WriteHeader(code)
+}
+
+func (r *recorder) Write(b []byte) (int, error) {
+	if r.code == 0 {
+		r.code = http.StatusOK
+	}
+	return r.ResponseWriter.Write(b)
+}
+
+func (r *recorder) Unwrap() http.ResponseWriter { return r.ResponseWriter }
+
+func (s *Server) routes() http.Handler {
+	mux := http.NewServeMux()
+	static, _ := fs.Sub(webFS, "web")
+	fileServer := http.FileServerFS(static)
+
+	mux.HandleFunc("GET /{$}", s.handleIndex)
+	mux.Handle("GET /static/", http.StripPrefix("/static/", fileServer))
+	mux.HandleFunc("GET /healthz", func(w http.ResponseWriter, r *http.Request) { _, _ = io.WriteString(w, "ok\n") })
+	mux.HandleFunc("GET /readyz", s.handleReady)
+	mux.Handle("GET /metrics", promhttp.HandlerFor(s.m.reg, promhttp.HandlerOpts{Registry: s.m.reg}))
+
+	api := func(route string, h http.HandlerFunc) http.Handler { return s.apiMiddleware(route, h) }
+	mux.Handle("GET /api/session", api("session", s.handleSession))
+	mux.Handle("GET /api/seats", api("seats", s.handleSeats))
+	mux.Handle("GET /api/events", api("events", s.handleEvents))
+	mux.Handle("POST /api/holds", api("hold", s.handleHold))
+	mux.Handle("GET /api/holds/{id}", api("hold_status", s.handleHoldStatus))
+	mux.Handle("POST /api/holds/{id}/pay", api("pay", s.handlePay))
+	mux.Handle("DELETE /api/holds/{id}", api("release", s.handleRelease))
+	mux.Handle("POST /payments/callback", s.countOnly("payment_callback", s.handlePaymentCallback))
+	return mux
+}
+
+func (s *Server) countOnly(route string, h http.HandlerFunc) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		rec := &recorder{ResponseWriter: w}
+		r.Body = http.MaxBytesReader(rec, r.Body, s.cfg.MaxBodyBytes)
+		h(rec, r)
+		s.m.requests.WithLabelValues(route, strconv.Itoa(max(rec.code, 200))).Inc()
+	})
+}
+
+type ctxKey int
+
+const holderKey ctxKey = 0
+
+// apiMiddleware applies the rate limit, the body limit, the JSON content-type
+// rule for writes (which also forces a CORS preflight on cross-site writes)
+// and the session, then counts the result.
+func (s *Server) apiMiddleware(route string, h http.HandlerFunc) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		rec := &recorder{ResponseWriter: w}
+		defer func() { s.m.requests.WithLabelValues(route, strconv.Itoa(max(rec.code, 200))).Inc() }()
+		holder := s.sess.fromRequest(r)
+		key := holder
+		if key == "" {
+			key = "addr:" + clientAddr(r)
+		}
+		if !s.lim.allow(key) {
+			s.m.rateLimited.Inc()
+			rec.Header().Set("Retry-After", "1")
+			writeErr(rec, http.StatusTooManyRequests, "rate_limited", "too many requests; slow down")
+			return
+		}
+		if r.Method == http.MethodPost {
+			ct := r.Header.Get("Content-Type")
+			if ct != "" && !strings.HasPrefix(ct, "application/json") {
+				writeErr(rec, http.StatusUnsupportedMediaType, "invalid_request", "send JSON with Content-Type: application/json")
+				return
+			}
+		}
+		r.Body = http.MaxBytesReader(rec, r.Body, s.cfg.MaxBodyBytes)
+		if holder == "" {
+			holder = s.sess.ensure(rec, r)
+		}
+		h(rec, r.WithContext(context.WithValue(r.Context(), holderKey, holder)))
+	})
+}
+
+func clientAddr(r *http.Request) string {
+	host, _, err := net.SplitHostPort(r.RemoteAddr)
+	if err != nil {
+		return r.RemoteAddr
+	}
+	return host
+}
+
+func holderOf(r *http.Request) string { v, _ := r.Context().Value(holderKey).(string); return v }
+
+func (s *Server) handleIndex(w http.ResponseWriter, r *http.Request) {
+	s.sess.ensure(w, r)
+	b, err := webFS.ReadFile("web/index.html")
+	if err != nil {
+		http.Error(w, err.Error(), http.StatusInternalServerError)
+		return
+	}
+	w.Header().Set("Content-Type", "text/html; charset=utf-8")
+	w.Header().Set("Cache-Control", "no-store")
+	w.Header().Set("Content-Security-Policy", "default-src 'self'; img-src 'self' data:; base-uri 'none'; frame-ancestors 'none'")
+	w.Header().Set("X-Content-Type-Options", "nosniff")
+	_, _ = w.Write(b)
+}
+
+func (s *Server) handleReady(w http.ResponseWriter, r *http.Request) {
+	select {
+	case <-s.hub.Loaded():
+		_, _ = io.WriteString(w, "ok\n")
+	default:
+		http.Error(w, "seat snapshot not loaded from the shard yet", http.StatusServiceUnavailable)
+	}
+}
+
+func (s *Server) handleSession(w http.ResponseWriter, r *http.Request) {
+	writeJSON(w, http.StatusOK, map[string]any{
+		"holder": holderOf(r), "showtime": s.cfg.Showtime, "demoPayments": s.cfg.DemoPayments,
+	})
+}
+
+func (s *Server) handleSeats(w http.ResponseWriter, r *http.Request) {
+	v, ok := s.hub.view()
+	if !ok {
+		writeErr(w, http.StatusServiceUnavailable, "not_ready", "the seat map is not loaded yet; retry shortly")
+		return
+	}
+	v.Showtime = s.cfg.Showtime
+	v.DemoPayments = s.cfg.DemoPayments
+	v.PaymentURL = s.cfg.PaymentURL
+	writeJSON(w, http.StatusOK, v)
+}
+
+var idemKeyRe = regexp.MustCompile(`^[A-Za-z0-9._:-]{1,128}$`)
+var holdIDRe = regexp.MustCompile(`^[A-Za-z0-9._-]{1,128}$`)
+
+// idempotencyKey scopes the browser's key to its session, or makes one.
+func idempotencyKey(r *http.Request, holder, action string) (string, bool) {
+	k := r.Header.Get("Idempotency-Key")
+	if k == "" {
+		return "fe:" + holder + ":" + action + ":" + randomHex(12), true
+	}
+	if !idemKeyRe.MatchString(k) {
+		return "", false
+	}
+	return "fe:" + holder + ":" + action + ":" + k, true
+}
+
+func decodeBody(w http.ResponseWriter, r *http.Request, v any) bool {
+	dec := json.NewDecoder(r.Body)
+	dec.DisallowUnknownFields()
+	if err := dec.Decode(v); err != nil {
+		var mbe *http.MaxBytesError
+		if errors.As(err, &mbe) {
+			writeErr(w, http.StatusRequestEntityTooLarge, "payload_too_large", fmt.Sprintf("request body is larger than %d bytes", mbe.Limit))
+			return false
+		}
+		writeErr(w, http.StatusBadRequest, "invalid_request", "body is not valid JSON for this request: "+err.Error())
+		return false
+	}
+	return true
+}
+
+// shardAnswer relays a shard answer or explains why there was none.
+func (s *Server) shardAnswer(w http.ResponseWriter, resp *shardResponse, err error) {
+	if err != nil {
+		if errors.Is(err, context.Canceled) {
+			return
+		}
+		s.log.Warn("shard request failed", "err", err)
+		w.Header().Set("Retry-After", "2")
+		writeErr(w, http.StatusServiceUnavailable, "shard_unavailable", "the box office is briefly unavailable; your request is safe to retry")
+		return
+	}
+	if resp.Status == http.StatusUnauthorized {
+		s.log.Error("shard refused our token; check --shard-token-file")
+		writeErr(w, http.StatusBadGateway, "upstream_misconfigured", "the box office is misconfigured")
+		return
+	}
+	writeRaw(w, resp.Status, resp.Body)
+}
+
+type holdReq struct {
+	Seats      []string `json:"seats"`
+	TTLSeconds int      `json:"ttlSeconds,omitempty"`
+}
+
+func (s *Server) handleHold(w http.ResponseWriter, r *http.Request) {
+	holder := holderOf(r)
+	var req holdReq
+	if !decodeBody(w, r, &req) {
+		return
+	}
+	if len(req.Seats) == 0 || len(req.Seats) > 100 {
+		writeErr(w, http.StatusBadRequest, "invalid_request", "name between 1 and 100 seats")
+		return
+	}
+	key, ok := idempotencyKey(r, holder, "hold")
+	if !ok {
+		writeErr(w, http.StatusBadRequest, "invalid_request", "Idempotency-Key must be 1-128 characters of A-Z a-z 0-9 . _ : -")
+		return
+	}
+	body, _ := json.Marshal(struct {
+		Seats      []string `json:"seats"`
+		Holder     string   `json:"holder"`
+		TTLSeconds int      `json:"ttlSeconds,omitempty"`
+	}{req.Seats, holder, req.TTLSeconds})
+	resp, err := s.shard.do(r.Context(), "hold", http.MethodPost, "/v1/holds", body, key)
+	s.shardAnswer(w, resp, err)
+}
+
+// Hold is the shard's hold.
+type Hold struct {
+	ID        string   `json:"id"`
+	Seats     []string `json:"seats"`
+	Holder    string   `json:"holder"`
+	State     string   `json:"state"`
+	ExpiresAt string   `json:"expiresAt"`
+	OrderID   string   `json:"orderId"`
+	Version   uint64   `json:"version"`
+}
+
+// ownHold fetches a hold and checks that the caller's session holds it. A
+// hold of another buyer answers exactly like a missing one.
+func (s *Server) ownHold(w http.ResponseWriter, r *http.Request, holder, id string) (*Hold, []byte, bool) {
+	if !holdIDRe.MatchString(id) {
+		writeErr(w, http.StatusNotFound, "hold_not_found", "no such hold")
+		return nil, nil, false
+	}
+	resp, err := s.shard.do(r.Context(), "get_hold", http.MethodGet, "/v1/holds/"+url.PathEscape(id), nil, "")
+	if err != nil || resp.Status != http.StatusOK {
+		s.shardAnswer(w, resp, err)
+		return nil, nil, false
+	}
+	var h Hold
+	if err := json.Unmarshal(resp.Body, &h); err != nil {
+		writeErr(w, http.StatusBadGateway, "bad_upstream", "unexpected answer from the shard")
+		return nil, nil, false
+	}
+	if h.Holder != holder {
+		writeErr(w, http.StatusNotFound, "hold_not_found", "no such hold")
+		return nil, nil, false
+	}
+	return &h, resp.Body, true
+}
+
+func (s *Server) handleHoldStatus(w http.ResponseWriter, r *http.Request) {
+	if _, body, ok := s.ownHold(w, r, holderOf(r), r.PathValue("id")); ok {
+		writeRaw(w, http.StatusOK, body)
+	}
+}
+
+func (s *Server) handleRelease(w http.ResponseWriter, r *http.Request) {
+	id := r.PathValue("id")
+	if _, _, ok := s.ownHold(w, r, holderOf(r), id); !ok {
+		return
+	}
+	resp, err := s.shard.do(r.Context(), "release", http.MethodDelete, "/v1/holds/"+url.PathEscape(id), nil, "")
+	s.shardAnswer(w, resp, err)
+}
+
+func (s *Server) handlePay(w http.ResponseWriter, r *http.Request) {
+	holder := holderOf(r)
+	id := r.PathValue("id")
+	h, body, ok := s.ownHold(w, r, holder, id)
+	if !ok {
+		return
+	}
+	if s.cfg.DemoPayments {
+		if h.State == StateSold {
+			writeRaw(w, http.StatusOK, body)
+			return
+		}
+		key, ok := idempotencyKey(r, holder, "pay")
+		if !ok {
+			writeErr(w, http.StatusBadRequest, "invalid_request", "bad Idempotency-Key")
+			return
+		}
+		cb, _ := json.Marshal(map[string]string{"orderId": "demo-" + id})
+		resp, err := s.shard.do(r.Context(), "confirm", http.MethodPost, "/v1/holds/"+url.PathEscape(id)+"/confirm", cb, key)
+		s.shardAnswer(w, resp, err)
+		return
+	}
+	// A real payment: park the hold as awaiting_payment (a longer expiry) and
+	// send the buyer to the payment service, which calls back when done.
+	if h.State == StateHeld {
+		resp, err := s.shard.do(r.Context(), "await_payment", http.MethodPost, "/v1/holds/"+url.PathEscape(id)+"/await-payment", []byte(`{}`), "")
+		if err != nil || resp.Status != http.StatusOK {
+			s.shardAnswer(w, resp, err)
+			return
+		}
+		body = resp.Body
+	} else if h.State != StateAwaitingPayment {
+		writeRaw(w, http.StatusOK, body)
+		return
+	}
+	out := map[string]any{"hold": json.RawMessage(body)}
+	if s.cfg.PaymentURL != "" {
+		out["paymentUrl"] = s.cfg.PaymentURL + "?hold=" + url.QueryEscape(id)
+	}
+	writeJSON(w, http.StatusAccepted, out)
+}
+
+// PaymentCallback is what a payment service posts to /payments/callback.
+type PaymentCallback struct {
+	HoldID  string `json:"holdId"`
+	OrderID string `json:"orderId"`
+	Status  string `json:"status"` // "paid" or "failed"
+}
+
+// SignatureHeader carries "t=<unix seconds>,v1=<hex HMAC-SHA256(secret, t + "." + body)>".
+const SignatureHeader = "Boxoffice-Signature"
+
+// SignPayment computes the SignatureHeader value for a callback body.
+func SignPayment(secret, body []byte, t time.Time) string {
+	ts := strconv.FormatInt(t.Unix(), 10)
+	m := hmac.New(sha256.New, secret)
+	m.Write([]byte(ts))
+	m.Write([]byte("."))
+	m.Write(body)
+	return "t=" + ts + ",v1=" + hex.EncodeToString(m.Sum(nil))
+}
+
+func verifyPayment(secret, body []byte, header string, now time.Time) bool {
+	var ts, sig string
+	for _, part := range strings.Split(header, ",") {
+		k, v, _ := strings.Cut(strings.TrimSpace(part), "=")
+		switch k {
+		case "t":
+			ts = v
+		case "v1":
+			sig = v
+		}
+	}
+	sec, err := strconv.ParseInt(ts, 10, 64)
+	if err != nil || sig == "" {
+		return false
+	}
+	if d := now.Sub(time.Unix(sec, 0)); d > 5*time.Minute || d < -5*time.Minute {
+		return false
+	}
+	want := SignPayment(secret, body, time.Unix(sec, 0))
+	return hmac.Equal([]byte(want), []byte("t="+ts+",v1="+sig))
+}
+
+func (s *Server) handlePaymentCallback(w http.ResponseWriter, r *http.Request) {
+	if s.paySecret == nil {
+		writeErr(w, http.StatusNotFound, "payments_disabled", "no --payment-secret-file configured")
+		return
+	}
+	body, err := io.ReadAll(r.Body)
+	if err != nil {
+		writeErr(w, http.StatusRequestEntityTooLarge, "payload_too_large", "body too large")
+		return
+	}
+	if !verifyPayment(s.paySecret, body, r.Header.Get(SignatureHeader), time.Now()) {
+		writeErr(w, http.StatusUnauthorized, "bad_signature", "missing, stale or wrong "+SignatureHeader)
+		return
+	}
+	var cb PaymentCallback
+	if err := json.Unmarshal(body, &cb); err != nil || !holdIDRe.MatchString(cb.HoldID) {
+		writeErr(w, http.StatusBadRequest, "invalid_request", "body must be {\"holdId\",\"orderId\",\"status\"}")
+		return
+	}
+	path := "/v1/holds/" + url.PathEscape(cb.HoldID)
+	switch cb.Status {
+	case "paid":
+		if cb.OrderID == "" || !idemKeyRe.MatchString(cb.OrderID) {
+			writeErr(w, http.StatusBadRequest, "invalid_request", "orderId must be 1-128 characters of A-Z a-z 0-9 . _ : -")
+			return
+		}
+		cbody, _ := json.Marshal(map[string]string{"orderId": cb.OrderID})
+		resp, err := s.shard.do(r.Context(), "confirm", http.MethodPost, path+"/confirm", cbody, "pay:"+cb.HoldID+":"+cb.OrderID)
+		s.shardAnswer(w, resp, err)
+	case "failed":
+		resp, err := s.shard.do(r.Context(), "release", http.MethodDelete, path, nil, "")
+		s.shardAnswer(w, resp, err)
+	default:
+		writeErr(w, http.StatusBadRequest, "invalid_request", "status must be \"paid\" or \"failed\"")
+	}
+}
+
+// handleEvents is the browser event stream, served from memory.
+func (s *Server) handleEvents(w http.ResponseWriter, r *http.Request) {
+	if s.cfg.MaxStreams > 0 && s.streams.Load() >= int64(s.cfg.MaxStreams) {
+		w.Header().Set("Retry-After", "5")
+		writeErr(w, http.StatusServiceUnavailable, "too_many_streams", "this server is full; retry shortly")
+		return
+	}
+	select {
+	case <-s.hub.Loaded():
+	case <-time.After(10 * time.Second):
+		writeErr(w, http.StatusServiceUnavailable, "not_ready", "the seat map is not loaded yet; retry shortly")
+		return
+	case <-r.Context().Done():
+		return
+	}
+	lastStr := r.Header.Get("Last-Event-ID")
+	if lastStr == "" {
+		lastStr = r.URL.Query().Get("lastEventId")
+	}
+	last, perr := strconv.ParseUint(lastStr, 10, 64)
+	have := lastStr != "" && perr == nil
+
+	s.streams.Add(1)
+	defer s.streams.Add(-1)
+	sub, first := s.hub.subscribe(last, have)
+	defer s.hub.unsubscribe(sub)
+
+	rc := http.NewResponseController(w)
+	h := w.Header()
+	h.Set("Content-Type", "text/event-stream")
+	h.Set("Cache-Control", "no-store")
+	h.Set("X-Accel-Buffering", "no")
+	w.WriteHeader(http.StatusOK)
+	write := func(b []byte) bool {
+		_ = rc.SetWriteDeadline(time.Now().Add(15 * time.Second))
+		_, err := w.Write(b)
+		return err == nil
+	}
+	if !write([]byte("retry: 1000\n\n")) {
+		return
+	}
+	for _, b := range first {
+		if !write(b) {
+			return
+		}
+	}
+	if rc.Flush() != nil {
+		return
+	}
+	var batch []*frame
+	for {
+		select {
+		case f := <-sub.ch:
+			batch = append(batch[:0], f)
+		drain:
+			for len(batch) < 64 {
+				select {
+				case f := <-sub.ch:
+					batch = append(batch, f)
+				default:
+					break drain
+				}
+			}
+			for _, f := range batch {
+				if !write(f.data) {
+					return
+				}
+			}
+			if rc.Flush() != nil {
+				return
+			}
+			now := time.Now()
+			for _, f := range batch {
+				if !f.heartbeat {
+					s.m.fanoutDelay.Observe(now.Sub(f.at).Seconds())
+				}
+			}
+		case <-sub.dropped:
+			return
+		case <-s.closing:
+			return
+		case <-r.Context().Done():
+			return
+		}
+	}
+}

@@ -1,0 +1,128 @@
+package frontend
+
+import (
+	"bytes"
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"math/rand/v2"
+	"net"
+	"net/http"
+	"strings"
+	"time"
+)
+
+// shardClient calls the shard's /v1 API. Every call is retried with
+// exponential backoff while the shard is unreachable or answers 502/503/504,
+// for at most the retry budget. Writes carry an Idempotency-Key where the
+// contract supports it, so a retry after a lost answer returns the first
+// answer instead of acting twice.
+type shardClient struct {
+	base    string
+	token   string
+	hc      *http.Client
+	budget  time.Duration
+	attempt time.Duration // timeout of one attempt
+	m       *metrics
+}
+
+type shardResponse struct {
+	Status int
+	Body   []byte
+}
+
+// errShardUnavailable is returned when the budget ran out.
+var errShardUnavailable = errors.New("shard unavailable")
+
+func newShardClient(base, token string, budget time.Duration, m *metrics) *shardClient {
+	tr := &http.Transport{
+		Proxy:               nil,
+		DialContext:         (&net.Dialer{Timeout: 2 * time.Second, KeepAlive: 30 * time.Second}).DialContext,
+		MaxIdleConns:        256,
+		MaxIdleConnsPerHost: 256,
+		IdleConnTimeout:     90 * time.Second,
+	}
+	return &shardClient{
+		base:    strings.TrimRight(base, "/"),
+		token:   token,
+		hc:      &http.Client{Transport: tr},
+		budget:  budget,
+		attempt: 5 * time.Second,
+		m:       m,
+	}
+}
+
+func retryableStatus(code int) bool {
+	return code == http.StatusBadGateway || code == http.StatusServiceUnavailable || code == http.StatusGatewayTimeout
+}
+
+// do sends one logical request, retrying as described on shardClient. op
+// names the call in metrics.
+func (c *shardClient) do(ctx context.Context, op, method, path string, body []byte, idemKey string) (*shardResponse, error) {
+	deadline := time.Now().Add(c.budget)
+	backoff := 50 * time.Millisecond
+	var lastErr error
+	for try := 0; ; try++ {
+		if try > 0 {
+			c.m.upstreamRetries.WithLabelValues(op).Inc()
+		}
+		resp, err := c.once(ctx, op, method, path, body, idemKey)
+		if err == nil && !retryableStatus(resp.Status) {
+			return resp, nil
+		}
+		if ctx.Err() != nil {
+			return nil, ctx.Err()
+		}
+		if err != nil {
+			lastErr = err
+		} else {
+			lastErr = fmt.Errorf("shard answered %d: %s", resp.Status, bytes.TrimSpace(resp.Body))
+		}
+		sleep := backoff/2 + rand.N(backoff/2+1)
+		if time.Now().Add(sleep).After(deadline) {
+			return nil, fmt.Errorf("%w: %v", errShardUnavailable, lastErr)
+		}
+		select {
+		case <-time.After(sleep):
+		case <-ctx.Done():
+			return nil, ctx.Err()
+		}
+		backoff = min(backoff*2, time.Second)
+	}
+}
+
+func (c *shardClient) once(ctx context.Context, op, method, path string, body []byte, idemKey string) (*shardResponse, error) {
+	ctx, cancel := context.WithTimeout(ctx, c.attempt)
+	defer cancel()
+	var rd io.Reader
+	if body != nil {
+		rd = bytes.NewReader(body)
+	}
+	req, err := http.NewRequestWithContext(ctx, method, c.base+path, rd)
+	if err != nil {
+		return nil, err
+	}
+	if body != nil {
+		req.Header.Set("Content-Type", "application/json")
+	}
+	if c.token != "" {
+		req.Header.Set("Authorization", "Bearer "+c.token)
+	}
+	if idemKey != "" {
+		req.Header.Set("Idempotency-Key", idemKey)
+	}
+	start := time.Now()
+	resp, err := c.hc.Do(req)
+	if err != nil {
+		c.m.upstreamLatency.WithLabelValues(op, "error").Observe(time.Since(start).Seconds())
+		return nil, err
+	}
+	defer resp.Body.Close()
+	b, err := io.ReadAll(io.LimitReader(resp.Body, 16<<20))
+	c.m.upstreamLatency.WithLabelValues(op, fmt.Sprint(resp.StatusCode)).Observe(time.Since(start).Seconds())
+	if err != nil {
+		return nil, err
+	}
+	return &shardResponse{Status: resp.StatusCode, Body: b}, nil
+}

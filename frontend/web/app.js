@@ -1,0 +1,350 @@
+// Box office seat-map page. Plain JavaScript, no dependencies.
+// The map is built once; live updates touch only the seats that changed.
+"use strict";
+(function () {
+  const STATE_TEXT = { free: "free", held: "held", awaiting_payment: "awaiting payment", sold: "sold" };
+  const seats = [];          // index -> {id, el, state, label, row, pos}
+  const byId = new Map();    // id -> seat
+  const rows = [];           // row -> [seat index]
+  const selected = new Set();
+  let hold = null;           // current hold of this buyer
+  let mineIds = new Set();   // seat ids in this buyer's hold
+  let version = 0;
+  let es = null;
+  let focusIdx = 0;
+  let demoPayments = false;
+  let countdownTimer = null;
+
+  const $ = (id) => document.getElementById(id);
+  const msg = (text) => { $("msg").textContent = text; };
+
+  function newKey() {
+    const b = new Uint8Array(16);
+    crypto.getRandomValues(b);
+    return Array.from(b, (x) => x.toString(16).padStart(2, "0")).join("");
+  }
+
+  // api sends one buyer action. The same Idempotency-Key is reused while the
+  // request is retried, so a retry never holds or pays twice.
+  async function api(method, path, body) {
+    const key = newKey();
+    for (let attempt = 0; ; attempt++) {
+      let r;
+      try {
+        r = await fetch(path, {
+          method, credentials: "same-origin",
+          headers: body !== undefined ? { "Content-Type": "application/json", "Idempotency-Key": key } : { "Idempotency-Key": key },
+          body: body !== undefined ? JSON.stringify(body) : undefined,
+        });
+      } catch (e) {
+        r = null;
+      }
+      if (r && r.status !== 503 && r.status !== 429) {
+        let data = null;
+        try { data = await r.json(); } catch (e) { /* empty */ }
+        return { status: r.status, data };
+      }
+      if (attempt >= 5) return { status: r ? r.status : 0, data: { message: "The box office is busy; please try again." } };
+      msg("Still working on it…");
+      await new Promise((res) => setTimeout(res, 500 * (attempt + 1)));
+    }
+  }
+
+  function seatClass(s) {
+    let c = "seat s-" + (selected.has(s.idx) ? "selected" : s.state);
+    if (mineIds.has(s.id)) c += " mine";
+    return c;
+  }
+
+  function seatText(s) {
+    if (selected.has(s.idx)) return "selected";
+    if (mineIds.has(s.id)) return s.state === "sold" ? "bought by you" : "held by you";
+    return STATE_TEXT[s.state] || s.state;
+  }
+
+  function paint(s) {
+    const cls = seatClass(s);
+    if (s.el.className !== cls) s.el.className = cls;
+    s.el.setAttribute("aria-label", s.label + ", " + seatText(s));
+    s.el.setAttribute("aria-pressed", selected.has(s.idx) ? "true" : "false");
+    s.el.setAttribute("aria-disabled", s.state === "free" ? "false" : "true");
+  }
+
+  function build(sections, states) {
+    const map = $("map");
+    const frag = document.createDocumentFragment();
+    const stateOf = new Map(states.map((x) => [x.id, x.state]));
+    for (const sec of sections) {
+      const se = document.createElement("section");
+      se.className = "sec";
+      const h = document.createElement("h3");
+      h.textContent = sec.name;
+      h.id = "sec-" + sec.name;
+      se.setAttribute("aria-labelledby", h.id);
+      se.appendChild(h);
+      for (const row of sec.rows) {
+        const re = document.createElement("div");
+        re.className = "row";
+        re.setAttribute("role", "group");
+        re.setAttribute("aria-label", sec.name + " row " + row.name);
+        const rn = document.createElement("span");
+        rn.className = "rowname";
+        rn.setAttribute("aria-hidden", "true");
+        rn.textContent = row.name;
+        re.appendChild(rn);
+        const rowIdx = rows.length;
+        const list = [];
+        row.seats.forEach((n, pos) => {
+          const id = sec.name + "/" + row.name + "/" + n;
+          const b = document.createElement("button");
+          b.type = "button";
+          b.tabIndex = -1;
+          b.textContent = n;
+          b.dataset.id = id;
+          const s = { idx: seats.length, id, el: b, state: stateOf.get(id) || "free",
+            label: sec.name + " row " + row.name + " seat " + n, row: rowIdx, pos };
+          b.dataset.i = s.idx;
+          seats.push(s);
+          byId.set(id, s);
+          list.push(s.idx);
+          paint(s);
+          re.appendChild(b);
+        });
+        rows.push(list);
+        se.appendChild(re);
+      }
+      frag.appendChild(se);
+    }
+    map.replaceChildren(frag);
+    if (seats.length) seats[0].el.tabIndex = 0;
+    map.addEventListener("click", onSeatClick);
+    map.addEventListener("keydown", onKey);
+    updateCounts();
+  }
+
+  function setFocus(i, move) {
+    if (i < 0 || i >= seats.length) return;
+    seats[focusIdx].el.tabIndex = -1;
+    focusIdx = i;
+    seats[i].el.tabIndex = 0;
+    if (move) seats[i].el.focus();
+  }
+
+  function onKey(ev) {
+    const t = ev.target;
+    if (!t.dataset || t.dataset.i === undefined) return;
+    const s = seats[+t.dataset.i];
+    const row = rows[s.row];
+    let next = -1;
+    switch (ev.key) {
+      case "ArrowRight": next = s.idx + 1; break;
+      case "ArrowLeft": next = s.idx - 1; break;
+      case "Home": next = row[0]; break;
+      case "End": next = row[row.length - 1]; break;
+      case "ArrowDown": case "ArrowUp": {
+        const r = rows[s.row + (ev.key === "ArrowDown" ? 1 : -1)];
+        if (r) next = r[Math.min(s.pos, r.length - 1)];
+        break;
+      }
+      default: return;
+    }
+    ev.preventDefault();
+    setFocus(next, true);
+  }
+
+  function onSeatClick(ev) {
+    const b = ev.target.closest("button.seat");
+    if (!b) return;
+    const s = seats[+b.dataset.i];
+    setFocus(s.idx, false);
+    if (selected.has(s.idx)) {
+      selected.delete(s.idx);
+    } else if (s.state === "free" && !mineIds.has(s.id)) {
+      selected.add(s.idx);
+    } else {
+      msg(s.label + " is " + seatText(s) + ".");
+      return;
+    }
+    paint(s);
+    updateSelection();
+  }
+
+  function updateSelection() {
+    const list = $("sel-list");
+    const items = [];
+    for (const i of selected) {
+      const li = document.createElement("li");
+      li.textContent = seats[i].label;
+      items.push(li);
+    }
+    list.replaceChildren(...items);
+    $("sel-summary").textContent = selected.size ? selected.size + " seat" + (selected.size > 1 ? "s" : "") + " selected." : "No seats selected.";
+    $("hold-btn").disabled = selected.size === 0 || (hold && hold.state === "held");
+    $("clear-btn").disabled = selected.size === 0;
+  }
+
+  let countsPending = false;
+  function updateCounts() {
+    if (countsPending) return;
+    countsPending = true;
+    requestAnimationFrame(() => {
+      countsPending = false;
+      const c = { free: 0, held: 0, awaiting_payment: 0, sold: 0 };
+      for (const s of seats) c[s.state] = (c[s.state] || 0) + 1;
+      $("counts").textContent = c.free + " free · " + (c.held + c.awaiting_payment) + " held · " + c.sold + " sold";
+    });
+  }
+
+  function applyState(id, state) {
+    const s = byId.get(id);
+    if (!s || s.state === state) return;
+    s.state = state;
+    if (state !== "free" && selected.has(s.idx)) {
+      selected.delete(s.idx);
+      msg(s.label + " was just taken by someone else.");
+      updateSelection();
+    }
+    paint(s);
+  }
+
+  function connect() {
+    if (es) es.close();
+    es = new EventSource("/api/events?lastEventId=" + version);
+    es.addEventListener("open", () => { $("conn").textContent = "Live"; $("conn").classList.remove("bad"); });
+    es.addEventListener("snapshot", (ev) => {
+      const d = JSON.parse(ev.data);
+      for (const x of d.seats) applyState(x.id, x.state);
+      version = d.version;
+      updateCounts();
+    });
+    es.addEventListener("seats", (ev) => {
+      const d = JSON.parse(ev.data);
+      for (const x of d.changes) applyState(x.id, x.state);
+      version = d.version;
+      updateCounts();
+    });
+    es.addEventListener("error", () => {
+      $("conn").textContent = "Reconnecting…";
+      $("conn").classList.add("bad");
+      if (es.readyState === EventSource.CLOSED) setTimeout(connect, 2000);
+    });
+  }
+
+  function setHold(h) {
+    const old = mineIds;
+    hold = h;
+    mineIds = new Set(h && h.state !== "released" && h.state !== "expired" ? h.seats : []);
+    for (const id of new Set([...old, ...mineIds])) { const s = byId.get(id); if (s) paint(s); }
+    if (!h || h.state === "released" || h.state === "expired") {
+      sessionStorage.removeItem("boxoffice-hold");
+      $("hold").hidden = true;
+      clearInterval(countdownTimer);
+      updateSelection();
+      return;
+    }
+    sessionStorage.setItem("boxoffice-hold", h.id);
+    $("hold").hidden = false;
+    $("hold-seats").textContent = h.seats.map((id) => (byId.get(id) || { label: id }).label).join("; ");
+    const sold = h.state === "sold";
+    $("hold-state").textContent = sold ? "Paid. Order " + h.orderId + "." :
+      h.state === "awaiting_payment" ? "Waiting for your payment." : "Held for you.";
+    $("pay-btn").hidden = sold;
+    $("release-btn").hidden = sold;
+    $("pay-btn").textContent = demoPayments ? "Pay (demo)" : "Pay";
+    clearInterval(countdownTimer);
+    if (sold) { $("countdown").textContent = ""; } else { tick(); countdownTimer = setInterval(tick, 1000); }
+    updateSelection();
+  }
+
+  function tick() {
+    if (!hold) return;
+    const left = Math.max(0, Math.round((Date.parse(hold.expiresAt) - Date.now()) / 1000));
+    const el = $("countdown");
+    el.textContent = Math.floor(left / 60) + ":" + String(left % 60).padStart(2, "0") + " left";
+    el.classList.toggle("low", left < 60);
+    if (left === 60) msg("One minute left on your hold.");
+    if (left === 0) {
+      msg("Your hold expired; the seats are free again.");
+      setHold(null);
+    }
+  }
+
+  async function doHold() {
+    const ids = [...selected].map((i) => seats[i].id);
+    if (!ids.length) return;
+    $("hold-btn").disabled = true;
+    msg("Holding " + ids.length + " seats…");
+    const r = await api("POST", "/api/holds", { seats: ids });
+    if (r.status === 201 || r.status === 200) {
+      for (const i of [...selected]) { selected.delete(i); }
+      setHold(r.data);
+      for (const id of ids) paint(byId.get(id));
+      msg("Held " + ids.length + " seats. Pay before the timer runs out.");
+      $("pay-btn").focus();
+    } else {
+      const d = r.data || {};
+      if (d.error === "seats_unavailable" && d.seats) {
+        for (const id of d.seats) { const s = byId.get(id); if (s) { selected.delete(s.idx); paint(s); } }
+        msg("Some seats were just taken: " + d.seats.join(", ") + ". Nothing was held.");
+      } else {
+        msg(d.message || "Could not hold the seats.");
+      }
+    }
+    updateSelection();
+  }
+
+  async function doPay() {
+    if (!hold) return;
+    msg("Paying…");
+    const r = await api("POST", "/api/holds/" + encodeURIComponent(hold.id) + "/pay", {});
+    if (r.status === 200) {
+      setHold(r.data);
+      msg("Paid. Enjoy the show!");
+    } else if (r.status === 202) {
+      setHold(r.data.hold);
+      if (r.data.paymentUrl) { window.location.assign(r.data.paymentUrl); } else { msg("Waiting for the payment service."); }
+    } else {
+      msg((r.data && r.data.message) || "Payment failed.");
+      if (r.data && (r.data.error === "hold_expired" || r.data.error === "hold_not_found")) setHold(null);
+    }
+  }
+
+  async function doRelease() {
+    if (!hold) return;
+    const r = await api("DELETE", "/api/holds/" + encodeURIComponent(hold.id));
+    if (r.status === 200) { setHold(null); msg("Released. The seats are free again."); }
+    else msg((r.data && r.data.message) || "Could not release.");
+  }
+
+  async function init() {
+    $("hold-btn").addEventListener("click", doHold);
+    $("clear-btn").addEventListener("click", () => {
+      const was = [...selected]; selected.clear(); for (const i of was) paint(seats[i]); updateSelection();
+    });
+    $("pay-btn").addEventListener("click", doPay);
+    $("release-btn").addEventListener("click", doRelease);
+    let d;
+    for (;;) {
+      try {
+        const r = await fetch("/api/seats", { credentials: "same-origin" });
+        if (r.ok) { d = await r.json(); break; }
+      } catch (e) { /* retry */ }
+      $("conn").textContent = "Waiting for the box office…";
+      await new Promise((res) => setTimeout(res, 1000));
+    }
+    demoPayments = d.demoPayments;
+    document.title = "Box office: " + d.showtime;
+    $("title").textContent = d.showtime;
+    version = d.version;
+    build(d.sections, d.seats);
+    document.body.dataset.ready = "true";
+    connect();
+    const saved = sessionStorage.getItem("boxoffice-hold");
+    if (saved) {
+      const r = await api("GET", "/api/holds/" + encodeURIComponent(saved));
+      if (r.status === 200) setHold(r.data); else sessionStorage.removeItem("boxoffice-hold");
+    }
+  }
+
+  init();
+})();
