@@ -1,0 +1,358 @@
+package seats
+
+import (
+	"container/heap"
+	"encoding/binary"
+	"errors"
+	"fmt"
+	"slices"
+)
+
+// Binary encodings of commands (log records) and of the whole state
+// (snapshots). Both are little-endian varints; decoders never trust lengths.
+
+var errShort = errors.New("seats: truncated encoding")
+
+type reader struct {
+	b   []byte
+	err error
+}
+
+func (r *reader) uvarint() uint64 {
+	if r.err != nil {
+		return 0
+	}
+	v, n := binary.Uvarint(r.b)
+	if n <= 0 {
+		r.err = errShort
+		return 0
+	}
+	r.b = r.b[n:]
+	return v
+}
+
+func (r *reader) varint() int64 {
+	if r.err != nil {
+		return 0
+	}
+	v, n := binary.Varint(r.b)
+	if n <= 0 {
+		r.err = errShort
+		return 0
+	}
+	r.b = r.b[n:]
+	return v
+}
+
+func (r *reader) byte() byte {
+	if r.err != nil || len(r.b) < 1 {
+		r.err = errShort
+		return 0
+	}
+	v := r.b[0]
+	r.b = r.b[1:]
+	return v
+}
+
+func (r *reader) bytes(n int) []byte {
+	if r.err != nil || n < 0 || len(r.b) < n {
+		r.err = errShort
+		return nil
+	}
+	v := r.b[:n:n]
+	r.b = r.b[n:]
+	return v
+}
+
+func (r *reader) string(max int) string {
+	n := r.uvarint()
+	if n > uint64(max) {
+		r.fail("string of %d bytes, at most %d", n, max)
+		return ""
+	}
+	return string(r.bytes(int(n)))
+}
+
+func (r *reader) fail(format string, a ...any) {
+	if r.err == nil {
+		r.err = fmt.Errorf("seats: "+format, a...)
+	}
+}
+
+// count reads a length and checks it against a bound and the bytes left
+// (each element takes at least min bytes).
+func (r *reader) count(max int, min int) int {
+	n := r.uvarint()
+	if n > uint64(max) || n*uint64(min) > uint64(len(r.b)) {
+		r.fail("count %d out of range", n)
+		return 0
+	}
+	return int(n)
+}
+
+func appendString(b []byte, s string) []byte {
+	b = binary.AppendUvarint(b, uint64(len(s)))
+	return append(b, s...)
+}
+
+// Bounds on decoded fields.
+const (
+	MaxStringLen       = 1024
+	MaxSeatsPerCommand = 1024
+)
+
+// AppendBinary appends the command's encoding.
+func (c *Command) AppendBinary(b []byte) []byte {
+	b = append(b, byte(c.Op))
+	b = binary.AppendVarint(b, c.Now)
+	switch c.Op {
+	case OpHold:
+		b = appendString(b, c.Holder)
+		b = binary.AppendUvarint(b, uint64(len(c.Seats)))
+		for _, s := range c.Seats {
+			b = binary.AppendUvarint(b, uint64(s))
+		}
+		b = binary.AppendVarint(b, c.TTL)
+		b = binary.AppendUvarint(b, uint64(c.MaxSeats))
+		b = appendString(b, c.IdempotencyKey)
+		b = append(b, c.Fingerprint[:]...)
+	case OpExtend, OpAwaitPayment:
+		b = binary.AppendUvarint(b, c.HoldID)
+		b = binary.AppendVarint(b, c.TTL)
+	case OpConfirm:
+		b = binary.AppendUvarint(b, c.HoldID)
+		b = appendString(b, c.OrderID)
+		b = appendString(b, c.IdempotencyKey)
+		b = append(b, c.Fingerprint[:]...)
+	case OpRelease, OpGet:
+		b = binary.AppendUvarint(b, c.HoldID)
+	}
+	return b
+}
+
+// DecodeCommand decodes one command from exactly b. Seats reuses c.Seats'
+// backing array.
+func DecodeCommand(b []byte, c *Command) error {
+	r := reader{b: b}
+	seats := c.Seats[:0]
+	*c = Command{Op: Op(r.byte()), Now: r.varint()}
+	switch c.Op {
+	case OpHold:
+		c.Holder = r.string(MaxStringLen)
+		n := r.count(MaxSeatsPerCommand, 1)
+		for i := 0; i < n; i++ {
+			v := r.uvarint()
+			if v > 1<<31-1 {
+				r.fail("seat index %d out of range", v)
+			}
+			seats = append(seats, int32(v))
+		}
+		c.Seats = seats
+		c.TTL = r.varint()
+		ms := r.uvarint()
+		if ms > 1<<31-1 {
+			r.fail("seat limit %d out of range", ms)
+		}
+		c.MaxSeats = int32(ms)
+		c.IdempotencyKey = r.string(MaxStringLen)
+		copy(c.Fingerprint[:], r.bytes(16))
+	case OpExtend, OpAwaitPayment:
+		c.HoldID = r.uvarint()
+		c.TTL = r.varint()
+	case OpConfirm:
+		c.HoldID = r.uvarint()
+		c.OrderID = r.string(MaxStringLen)
+		c.IdempotencyKey = r.string(MaxStringLen)
+		copy(c.Fingerprint[:], r.bytes(16))
+	case OpRelease, OpGet:
+		c.HoldID = r.uvarint()
+	case OpTick:
+	default:
+		r.fail("unknown command %d", c.Op)
+	}
+	if r.err == nil && len(r.b) != 0 {
+		r.fail("%d trailing bytes", len(r.b))
+	}
+	if c.Seats == nil {
+		c.Seats = seats
+	}
+	return r.err
+}
+
+const stateMagic = "BOXSEAT1"
+
+func appendView(b []byte, v *HoldView) []byte {
+	b = binary.AppendUvarint(b, v.ID)
+	b = binary.AppendUvarint(b, uint64(len(v.Seats)))
+	for _, s := range v.Seats {
+		b = binary.AppendUvarint(b, uint64(s))
+	}
+	b = appendString(b, v.Holder)
+	b = append(b, byte(v.State))
+	b = binary.AppendVarint(b, v.ExpiresAt)
+	b = appendString(b, v.OrderID)
+	return binary.AppendUvarint(b, v.Version)
+}
+
+func (r *reader) view(nSeats int) HoldView {
+	var v HoldView
+	v.ID = r.uvarint()
+	n := r.count(MaxSeatsPerCommand, 1)
+	if n > 0 {
+		v.Seats = make([]int32, n)
+	}
+	for i := range v.Seats {
+		s := r.uvarint()
+		if s >= uint64(nSeats) {
+			r.fail("seat index %d out of range", s)
+		}
+		v.Seats[i] = int32(s)
+	}
+	v.Holder = r.string(MaxStringLen)
+	v.State = HoldState(r.byte())
+	if v.State > HoldExpired {
+		r.fail("bad hold state %d", v.State)
+	}
+	v.ExpiresAt = r.varint()
+	v.OrderID = r.string(MaxStringLen)
+	v.Version = r.uvarint()
+	return v
+}
+
+// AppendState appends the machine's whole state. Equal states give equal bytes.
+func (m *Machine) AppendState(b []byte) []byte {
+	b = append(b, stateMagic...)
+	h := m.ix.Hash()
+	b = append(b, h[:]...)
+	b = binary.AppendUvarint(b, m.version)
+	b = binary.AppendUvarint(b, m.nextID)
+	b = binary.AppendVarint(b, m.now)
+	ids := make([]uint64, 0, len(m.holds))
+	for id := range m.holds {
+		ids = append(ids, id)
+	}
+	slices.Sort(ids)
+	b = binary.AppendUvarint(b, uint64(len(ids)))
+	for _, id := range ids {
+		h := m.holds[id]
+		v := h.view()
+		b = appendView(b, &v)
+		b = binary.AppendVarint(b, h.endedAt)
+	}
+	b = binary.AppendUvarint(b, uint64(m.ended.len()))
+	m.ended.each(func(id uint64) { b = binary.AppendUvarint(b, id) })
+	b = binary.AppendUvarint(b, uint64(m.idemQ.len()))
+	m.idemQ.each(func(e *idemEntry) {
+		b = appendString(b, e.key)
+		b = binary.AppendVarint(b, e.at)
+		b = append(b, e.fp[:]...)
+		b = append(b, byte(e.res.Code))
+		var flags byte
+		if e.res.Created {
+			flags |= 1
+		}
+		b = append(b, flags)
+		b = appendView(b, &e.res.Hold)
+		b = binary.AppendUvarint(b, uint64(len(e.res.Seats)))
+		for _, s := range e.res.Seats {
+			b = binary.AppendUvarint(b, uint64(s))
+		}
+	})
+	return b
+}
+
+// Restore rebuilds a machine from AppendState's bytes. The seat map must be
+// the one the state was written with.
+func Restore(ix *Index, opts Options, data []byte) (*Machine, error) {
+	m := New(ix, opts)
+	r := reader{b: data}
+	if string(r.bytes(len(stateMagic))) != stateMagic {
+		return nil, errors.New("seats: not a state encoding")
+	}
+	h := ix.Hash()
+	if string(r.bytes(32)) != string(h[:]) {
+		return nil, errors.New("seats: the state was written for a different seat map")
+	}
+	m.version = r.uvarint()
+	m.nextID = r.uvarint()
+	m.now = r.varint()
+	n := r.count(1<<40, 8)
+	for i := 0; i < n && r.err == nil; i++ {
+		v := r.view(ix.Len())
+		endedAt := r.varint()
+		if r.err != nil {
+			break
+		}
+		if _, dup := m.holds[v.ID]; dup || v.State == 0 || v.ID >= m.nextID {
+			r.fail("bad hold %d", v.ID)
+			break
+		}
+		hd := &hold{id: v.ID, seats: v.Seats, holder: v.Holder, state: v.State, expiresAt: v.ExpiresAt,
+			endedAt: endedAt, orderID: v.OrderID, version: v.Version}
+		m.holds[v.ID] = hd
+		var st SeatState
+		switch v.State {
+		case HoldHeld:
+			st = Held
+		case HoldAwaitingPayment:
+			st = AwaitingPayment
+		case HoldSold:
+			st = Sold
+		default:
+			continue
+		}
+		for _, s := range hd.seats {
+			if m.seat[s] != Free {
+				r.fail("seat %d in two holds", s)
+				break
+			}
+			m.counts[Free]--
+			m.seat[s] = st
+			m.counts[st]++
+			m.owner[s] = hd.id
+		}
+		if st != Sold {
+			m.holderSeats[hd.holder] += int32(len(hd.seats))
+			m.exp = append(m.exp, expEntry{at: hd.expiresAt, id: hd.id})
+		}
+	}
+	heap.Init(&m.exp)
+	n = r.count(1<<40, 1)
+	for i := 0; i < n && r.err == nil; i++ {
+		m.ended.push(r.uvarint())
+	}
+	n = r.count(1<<40, 20)
+	for i := 0; i < n && r.err == nil; i++ {
+		e := &idemEntry{key: r.string(MaxStringLen + 2), at: r.varint()}
+		copy(e.fp[:], r.bytes(16))
+		e.res.Code = Code(r.byte())
+		if e.res.Code >= numCodes {
+			r.fail("bad result code %d", e.res.Code)
+		}
+		e.res.Created = r.byte()&1 != 0
+		e.res.Hold = r.view(ix.Len())
+		if e.res.Hold.State == 0 {
+			e.res.Hold = HoldView{}
+		}
+		k := r.count(MaxSeatsPerCommand, 1)
+		for j := 0; j < k; j++ {
+			s := r.uvarint()
+			if s >= uint64(ix.Len()) {
+				r.fail("seat index %d out of range", s)
+			}
+			e.res.Seats = append(e.res.Seats, int32(s))
+		}
+		if _, dup := m.idem[e.key]; dup {
+			r.fail("duplicate idempotency key")
+		}
+		m.idem[e.key] = e
+		m.idemQ.push(e)
+	}
+	if r.err == nil && len(r.b) != 0 {
+		r.fail("%d trailing bytes", len(r.b))
+	}
+	if r.err != nil {
+		return nil, r.err
+	}
+	return m, nil
+}

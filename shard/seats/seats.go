@@ -1,0 +1,661 @@
+// Package seats is the seat state machine of a shard: the only place where seat
+// rules live.
+//
+// It is pure: no I/O, no goroutines and no clock of its own. Every command
+// carries the time at which it is applied, and everything a command needs that
+// could change between runs (ttl after defaults and caps, the per-holder limit)
+// is resolved by the caller and carried in the command. Applying the same
+// commands to the same starting state therefore always gives the same state,
+// the same versions and the same answers, which is what lets the shard rebuild
+// itself from a snapshot and a log of commands.
+//
+// Rules:
+//   - A hold takes all of its seats or none (ErrUnavailable lists the seats
+//     that were not free).
+//   - A holder's active holds (held or awaiting payment) together hold at most
+//     Command.MaxSeats seats.
+//   - A hold expires at its deadline: before any command runs, every hold whose
+//     deadline is at or before the command's time expires, in (deadline, id)
+//     order, from a heap (one entry per deadline set, stale entries skipped).
+//   - Extend and await-payment set a new deadline; await-payment moves the seats
+//     to awaiting_payment. Confirm sells (idempotent for the same order id).
+//     Release frees; releasing a released or expired hold is a no-op; releasing
+//     a sold hold is ErrSold.
+//   - Idempotency keys (holds and confirms) remember the first answer for
+//     Options.Retention (at least 24h), bounded by Options.MaxIdempotencyKeys.
+//   - The version counts applied seat changes: every command or expiry that
+//     changes seat states increments it once.
+//   - Released and expired holds are forgotten Options.Retention after they
+//     ended; sold holds are kept.
+package seats
+
+import (
+	"container/heap"
+	"crypto/sha256"
+	"encoding/binary"
+	"errors"
+	"fmt"
+	"slices"
+	"time"
+)
+
+// SeatState is the state of one seat.
+type SeatState uint8
+
+const (
+	Free SeatState = iota
+	Held
+	AwaitingPayment
+	Sold
+	numSeatStates
+)
+
+var seatStateNames = [...]string{"free", "held", "awaiting_payment", "sold"}
+
+func (s SeatState) String() string {
+	if int(s) < len(seatStateNames) {
+		return seatStateNames[s]
+	}
+	return fmt.Sprintf("SeatState(%d)", s)
+}
+
+// HoldState is the state of a hold.
+type HoldState uint8
+
+const (
+	HoldHeld HoldState = iota + 1
+	HoldAwaitingPayment
+	HoldSold
+	HoldReleased
+	HoldExpired
+)
+
+var holdStateNames = [...]string{"", "held", "awaiting_payment", "sold", "released", "expired"}
+
+func (s HoldState) String() string {
+	if int(s) < len(holdStateNames) && s != 0 {
+		return holdStateNames[s]
+	}
+	return fmt.Sprintf("HoldState(%d)", s)
+}
+
+func (s HoldState) active() bool { return s == HoldHeld || s == HoldAwaitingPayment }
+
+// Code is the outcome of a command.
+type Code uint8
+
+const (
+	OK Code = iota
+	ErrInvalid
+	ErrUnknownSeat
+	ErrNotFound
+	ErrUnavailable
+	ErrExpired
+	ErrSold
+	ErrTooMany
+	ErrIdempotencyMismatch
+	numCodes
+)
+
+var codeNames = [...]string{"ok", "invalid_request", "unknown_seat", "hold_not_found", "seats_unavailable",
+	"hold_expired", "hold_sold", "too_many_seats", "idempotency_mismatch"}
+
+// String is the error code of the HTTP contract ("ok" for OK).
+func (c Code) String() string {
+	if int(c) < len(codeNames) {
+		return codeNames[c]
+	}
+	return fmt.Sprintf("Code(%d)", c)
+}
+
+// Op is a command kind.
+type Op uint8
+
+const (
+	OpHold Op = iota + 1
+	OpExtend
+	OpAwaitPayment
+	OpConfirm
+	OpRelease
+	OpTick
+	OpGet
+	maxOp
+)
+
+// Command is one request to the machine. Seats is only read during Apply.
+type Command struct {
+	Op  Op
+	Now int64 // unix nanoseconds
+	// HoldID names the hold (all but OpHold, OpTick).
+	HoldID uint64
+	// Hold: the holder, the seats (indexes into the Index), the ttl in
+	// nanoseconds after defaults and caps, and the per-holder seat limit.
+	Holder   string
+	Seats    []int32
+	TTL      int64
+	MaxSeats int32
+	// Confirm: the order id.
+	OrderID string
+	// IdempotencyKey (hold, confirm) and the fingerprint of the request body.
+	IdempotencyKey string
+	Fingerprint    [16]byte
+}
+
+// HoldView is a hold as answered to clients. Seats is shared and must not be
+// modified.
+type HoldView struct {
+	ID        uint64
+	Seats     []int32
+	Holder    string
+	State     HoldState
+	ExpiresAt int64
+	OrderID   string
+	Version   uint64
+}
+
+// Result is the answer to a command.
+type Result struct {
+	Code Code
+	// Hold is set when Code is OK (and for OpGet).
+	Hold HoldView
+	// Seats lists the seats that were not free (ErrUnavailable).
+	Seats []int32
+	// Created is true for a new hold (HTTP 201).
+	Created bool
+	// Replayed is true when the answer came from the idempotency table.
+	Replayed bool
+	// Log is true when the command changed the state (seats, holds, deadlines,
+	// expiries, idempotency table) and so must be logged before it is answered.
+	Log bool
+}
+
+// Change is one seat changing state, at a version.
+type Change struct {
+	Version uint64
+	Seat    int32
+	State   SeatState
+}
+
+// Options are fixed for the life of a data directory (they affect replay).
+type Options struct {
+	Retention          time.Duration
+	MaxIdempotencyKeys int
+}
+
+// DefaultOptions keeps idempotency keys and finished holds for 24 hours.
+func DefaultOptions() Options {
+	return Options{Retention: 24 * time.Hour, MaxIdempotencyKeys: 500_000}
+}
+
+// Index maps seat ids to dense indexes. It is immutable and safe to share.
+type Index struct {
+	ids  []string
+	byID map[string]int32
+	hash [32]byte
+}
+
+// NewIndex builds an index over ids (in map order).
+func NewIndex(ids []string) (*Index, error) {
+	x := &Index{ids: ids, byID: make(map[string]int32, len(ids))}
+	h := sha256.New()
+	var lb [4]byte
+	for i, id := range ids {
+		if _, dup := x.byID[id]; dup {
+			return nil, fmt.Errorf("duplicate seat id %q", id)
+		}
+		x.byID[id] = int32(i)
+		binary.LittleEndian.PutUint32(lb[:], uint32(len(id)))
+		h.Write(lb[:])
+		h.Write([]byte(id))
+	}
+	copy(x.hash[:], h.Sum(nil))
+	return x, nil
+}
+
+// Lookup gives the index of a seat id.
+func (x *Index) Lookup(id string) (int32, bool) { i, ok := x.byID[id]; return i, ok }
+
+// ID gives the seat id at an index.
+func (x *Index) ID(i int32) string { return x.ids[i] }
+
+// Len is the number of seats.
+func (x *Index) Len() int { return len(x.ids) }
+
+// Hash identifies the seat map (ids and order).
+func (x *Index) Hash() [32]byte { return x.hash }
+
+type hold struct {
+	id        uint64
+	seats     []int32
+	holder    string
+	state     HoldState
+	expiresAt int64
+	endedAt   int64
+	orderID   string
+	version   uint64
+}
+
+func (h *hold) view() HoldView {
+	return HoldView{ID: h.id, Seats: h.seats, Holder: h.holder, State: h.state, ExpiresAt: h.expiresAt, OrderID: h.orderID, Version: h.version}
+}
+
+type idemEntry struct {
+	key string
+	at  int64
+	fp  [16]byte
+	res Result
+}
+
+type expEntry struct {
+	at int64
+	id uint64
+}
+
+type expHeap []expEntry
+
+func (h expHeap) Len() int { return len(h) }
+func (h expHeap) Less(i, j int) bool {
+	return h[i].at < h[j].at || h[i].at == h[j].at && h[i].id < h[j].id
+}
+func (h expHeap) Swap(i, j int) { h[i], h[j] = h[j], h[i] }
+func (h *expHeap) Push(x any)   { *h = append(*h, x.(expEntry)) }
+func (h *expHeap) Pop() any {
+	old := *h
+	e := old[len(old)-1]
+	*h = old[:len(old)-1]
+	return e
+}
+
+// fifo is a queue with amortised O(1) pops.
+type fifo[T any] struct {
+	items []T
+	head  int
+}
+
+func (q *fifo[T]) push(v T) { q.items = append(q.items, v) }
+func (q *fifo[T]) len() int { return len(q.items) - q.head }
+func (q *fifo[T]) peek() T  { return q.items[q.head] }
+func (q *fifo[T]) pop() T {
+	v := q.items[q.head]
+	var zero T
+	q.items[q.head] = zero
+	q.head++
+	if q.head > 1024 && q.head*2 > len(q.items) {
+		n := copy(q.items, q.items[q.head:])
+		clear(q.items[n:])
+		q.items = q.items[:n]
+		q.head = 0
+	}
+	return v
+}
+func (q *fifo[T]) each(f func(T)) {
+	for _, v := range q.items[q.head:] {
+		f(v)
+	}
+}
+
+// Machine is the seat state of one showtime. It is not safe for concurrent use.
+type Machine struct {
+	ix   *Index
+	opts Options
+
+	seat        []SeatState
+	owner       []uint64
+	counts      [numSeatStates]int
+	holds       map[uint64]*hold
+	holderSeats map[string]int32
+	exp         expHeap
+	ended       fifo[uint64]
+	idem        map[string]*idemEntry
+	idemQ       fifo[*idemEntry]
+
+	version uint64
+	nextID  uint64
+	now     int64
+
+	changes []Change
+	dirty   bool
+}
+
+// New gives a machine with every seat free.
+func New(ix *Index, opts Options) *Machine {
+	if opts.Retention <= 0 || opts.MaxIdempotencyKeys <= 0 {
+		panic("seats: options must be positive")
+	}
+	n := ix.Len()
+	m := &Machine{
+		ix: ix, opts: opts,
+		seat:        make([]SeatState, n),
+		owner:       make([]uint64, n),
+		holds:       map[uint64]*hold{},
+		holderSeats: map[string]int32{},
+		idem:        map[string]*idemEntry{},
+		nextID:      1,
+	}
+	m.counts[Free] = n
+	return m
+}
+
+// Index is the seat index the machine was built with.
+func (m *Machine) Index() *Index { return m.ix }
+
+// Version is the seat-map version: the number of applied seat changes.
+func (m *Machine) Version() uint64 { return m.version }
+
+// Now is the latest command time seen.
+func (m *Machine) Now() int64 { return m.now }
+
+// Counts gives the number of seats in each state.
+func (m *Machine) Counts() [4]int { return m.counts }
+
+// Seat gives a seat's state.
+func (m *Machine) Seat(i int32) SeatState { return m.seat[i] }
+
+// Holds is the number of holds remembered.
+func (m *Machine) Holds() int { return len(m.holds) }
+
+// IdempotencyKeys is the number of idempotency keys remembered.
+func (m *Machine) IdempotencyKeys() int { return len(m.idem) }
+
+// NextDeadline gives the earliest pending hold deadline (possibly a stale one).
+func (m *Machine) NextDeadline() (int64, bool) {
+	if len(m.exp) == 0 {
+		return 0, false
+	}
+	return m.exp[0].at, true
+}
+
+// TakeChanges returns the seat changes applied since the last call. The slice
+// is reused by later commands: copy what must outlive the next Apply.
+func (m *Machine) TakeChanges() []Change {
+	c := m.changes
+	m.changes = m.changes[:0]
+	return c
+}
+
+// View gives a hold without applying anything.
+func (m *Machine) View(id uint64) (HoldView, bool) {
+	h, ok := m.holds[id]
+	if !ok {
+		return HoldView{}, false
+	}
+	return h.view(), true
+}
+
+// ValidateHold checks a hold request's shape (the rules that do not depend on
+// state): at least one seat, no seat twice, a holder, a positive ttl.
+func ValidateHold(holder string, seats []int32, ttl int64) error {
+	if len(seats) == 0 {
+		return errors.New("a hold names at least one seat")
+	}
+	if holder == "" {
+		return errors.New("holder is required")
+	}
+	if ttl <= 0 {
+		return errors.New("ttlSeconds must be positive")
+	}
+	for i := 1; i < len(seats); i++ {
+		for j := 0; j < i; j++ {
+			if seats[i] == seats[j] {
+				return errors.New("a seat is named twice")
+			}
+		}
+	}
+	return nil
+}
+
+// Apply runs one command at c.Now (clamped so time never goes backwards).
+func (m *Machine) Apply(c *Command) Result {
+	now := c.Now
+	if now < m.now {
+		now = m.now
+	}
+	m.now = now
+	m.dirty = false
+	m.expire(now)
+	m.prune(now)
+	var r Result
+	switch c.Op {
+	case OpHold:
+		r = m.applyHold(c)
+	case OpExtend:
+		r = m.withHold(c, m.extend)
+	case OpAwaitPayment:
+		r = m.withHold(c, m.awaitPayment)
+	case OpConfirm:
+		r = m.confirm(c)
+	case OpRelease:
+		r = m.withHold(c, m.release)
+	case OpTick:
+	case OpGet:
+		r = m.withHold(c, func(h *hold, _ *Command) Result { return Result{Hold: h.view()} })
+	default:
+		r = Result{Code: ErrInvalid}
+	}
+	r.Log = m.dirty
+	return r
+}
+
+func (m *Machine) setSeat(s int32, st SeatState, owner uint64) {
+	m.counts[m.seat[s]]--
+	m.seat[s] = st
+	m.counts[st]++
+	m.owner[s] = owner
+	m.changes = append(m.changes, Change{Version: m.version, Seat: s, State: st})
+}
+
+func (m *Machine) bump() { m.version++; m.dirty = true }
+
+func (m *Machine) expire(now int64) {
+	for len(m.exp) > 0 && m.exp[0].at <= now {
+		e := heap.Pop(&m.exp).(expEntry)
+		h := m.holds[e.id]
+		if h == nil || !h.state.active() || h.expiresAt != e.at {
+			continue
+		}
+		m.end(h, HoldExpired, now)
+	}
+}
+
+// end moves an active hold to released or expired and frees its seats.
+func (m *Machine) end(h *hold, st HoldState, now int64) {
+	m.bump()
+	h.state = st
+	h.version = m.version
+	h.endedAt = now
+	for _, s := range h.seats {
+		m.setSeat(s, Free, 0)
+	}
+	m.dropHolderSeats(h)
+	m.ended.push(h.id)
+}
+
+func (m *Machine) dropHolderSeats(h *hold) {
+	n := m.holderSeats[h.holder] - int32(len(h.seats))
+	if n <= 0 {
+		delete(m.holderSeats, h.holder)
+	} else {
+		m.holderSeats[h.holder] = n
+	}
+}
+
+func (m *Machine) prune(now int64) {
+	cut := now - int64(m.opts.Retention)
+	for m.ended.len() > 0 {
+		h := m.holds[m.ended.peek()]
+		if h != nil && h.endedAt > cut {
+			break
+		}
+		m.ended.pop()
+		if h != nil {
+			delete(m.holds, h.id)
+			m.dirty = true
+		}
+	}
+	for m.idemQ.len() > 0 && (m.idemQ.peek().at <= cut || m.idemQ.len() > m.opts.MaxIdempotencyKeys) {
+		e := m.idemQ.pop()
+		delete(m.idem, e.key)
+		m.dirty = true
+	}
+}
+
+func idemScope(op Op, key string) string {
+	if op == OpHold {
+		return "h:" + key
+	}
+	return "c:" + key
+}
+
+// idempotent answers from the table, or runs f and records its answer.
+func (m *Machine) idempotent(c *Command, f func(*Command) Result) Result {
+	if c.IdempotencyKey == "" {
+		return f(c)
+	}
+	k := idemScope(c.Op, c.IdempotencyKey)
+	if e, ok := m.idem[k]; ok {
+		if e.fp != c.Fingerprint {
+			return Result{Code: ErrIdempotencyMismatch}
+		}
+		r := e.res
+		r.Replayed = true
+		return r
+	}
+	r := f(c)
+	e := &idemEntry{key: k, at: m.now, fp: c.Fingerprint, res: r}
+	m.idem[k] = e
+	m.idemQ.push(e)
+	m.dirty = true
+	if m.idemQ.len() > m.opts.MaxIdempotencyKeys {
+		old := m.idemQ.pop()
+		delete(m.idem, old.key)
+	}
+	return r
+}
+
+func (m *Machine) applyHold(c *Command) Result { return m.idempotent(c, m.hold) }
+
+func (m *Machine) hold(c *Command) Result {
+	if ValidateHold(c.Holder, c.Seats, c.TTL) != nil {
+		return Result{Code: ErrInvalid}
+	}
+	for _, s := range c.Seats {
+		if s < 0 || int(s) >= len(m.seat) {
+			return Result{Code: ErrUnknownSeat}
+		}
+	}
+	if int64(m.holderSeats[c.Holder])+int64(len(c.Seats)) > int64(c.MaxSeats) {
+		return Result{Code: ErrTooMany}
+	}
+	var busy []int32
+	for _, s := range c.Seats {
+		if m.seat[s] != Free {
+			busy = append(busy, s)
+		}
+	}
+	if busy != nil {
+		return Result{Code: ErrUnavailable, Seats: busy}
+	}
+	m.bump()
+	h := &hold{id: m.nextID, seats: slices.Clone(c.Seats), holder: c.Holder, state: HoldHeld,
+		expiresAt: m.now + c.TTL, version: m.version}
+	m.nextID++
+	m.holds[h.id] = h
+	for _, s := range h.seats {
+		m.setSeat(s, Held, h.id)
+	}
+	m.holderSeats[h.holder] += int32(len(h.seats))
+	heap.Push(&m.exp, expEntry{at: h.expiresAt, id: h.id})
+	return Result{Hold: h.view(), Created: true}
+}
+
+func (m *Machine) withHold(c *Command, f func(*hold, *Command) Result) Result {
+	h, ok := m.holds[c.HoldID]
+	if !ok {
+		return Result{Code: ErrNotFound}
+	}
+	return f(h, c)
+}
+
+func (m *Machine) setDeadline(h *hold, ttl int64) {
+	h.expiresAt = m.now + ttl
+	heap.Push(&m.exp, expEntry{at: h.expiresAt, id: h.id})
+	m.dirty = true
+}
+
+func inactive(h *hold) Result {
+	if h.state == HoldSold {
+		return Result{Code: ErrSold}
+	}
+	return Result{Code: ErrExpired}
+}
+
+func (m *Machine) extend(h *hold, c *Command) Result {
+	if !h.state.active() {
+		return inactive(h)
+	}
+	if c.TTL <= 0 {
+		return Result{Code: ErrInvalid}
+	}
+	m.setDeadline(h, c.TTL)
+	return Result{Hold: h.view()}
+}
+
+func (m *Machine) awaitPayment(h *hold, c *Command) Result {
+	if !h.state.active() {
+		return inactive(h)
+	}
+	if c.TTL <= 0 {
+		return Result{Code: ErrInvalid}
+	}
+	if h.state == HoldHeld {
+		m.bump()
+		h.state = HoldAwaitingPayment
+		h.version = m.version
+		for _, s := range h.seats {
+			m.setSeat(s, AwaitingPayment, h.id)
+		}
+	}
+	m.setDeadline(h, c.TTL)
+	return Result{Hold: h.view()}
+}
+
+func (m *Machine) confirm(c *Command) Result {
+	return m.idempotent(c, func(c *Command) Result {
+		if c.OrderID == "" {
+			return Result{Code: ErrInvalid}
+		}
+		return m.withHold(c, m.sell)
+	})
+}
+
+func (m *Machine) sell(h *hold, c *Command) Result {
+	switch h.state {
+	case HoldSold:
+		if h.orderID == c.OrderID {
+			return Result{Hold: h.view()}
+		}
+		return Result{Code: ErrSold}
+	case HoldReleased, HoldExpired:
+		return Result{Code: ErrExpired}
+	}
+	m.bump()
+	h.state = HoldSold
+	h.orderID = c.OrderID
+	h.version = m.version
+	for _, s := range h.seats {
+		m.setSeat(s, Sold, h.id)
+	}
+	m.dropHolderSeats(h)
+	return Result{Hold: h.view()}
+}
+
+func (m *Machine) release(h *hold, _ *Command) Result {
+	switch h.state {
+	case HoldSold:
+		return Result{Code: ErrSold}
+	case HoldReleased, HoldExpired:
+		return Result{Hold: h.view()}
+	}
+	m.end(h, HoldReleased, m.now)
+	return Result{Hold: h.view()}
+}

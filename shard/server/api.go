@@ -1,0 +1,490 @@
+package server
+
+import (
+	"bytes"
+	"crypto/sha256"
+	"crypto/subtle"
+	"encoding/json"
+	"errors"
+	"io"
+	"net/http"
+	"strconv"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/prometheus/client_golang/prometheus"
+	"github.com/prometheus/client_golang/prometheus/promhttp"
+
+	"boxoffice.dev/boxoffice/shard/seats"
+)
+
+// Limits on what a request may carry.
+const (
+	MaxHolderLen         = 256
+	MaxOrderIDLen        = 256
+	MaxIdempotencyKeyLen = 255
+)
+
+// Handler serves the shard contract.
+func (s *Server) Handler() http.Handler {
+	mux := http.NewServeMux()
+	mux.HandleFunc("GET /healthz", func(w http.ResponseWriter, r *http.Request) {
+		w.Header().Set("Content-Type", "text/plain; charset=utf-8")
+		io.WriteString(w, "ok\n")
+	})
+	mux.HandleFunc("GET /readyz", func(w http.ResponseWriter, r *http.Request) {
+		w.Header().Set("Content-Type", "text/plain; charset=utf-8")
+		if !s.ready.Load() {
+			w.WriteHeader(http.StatusServiceUnavailable)
+			io.WriteString(w, "not ready\n")
+			return
+		}
+		io.WriteString(w, "ok\n")
+	})
+	mux.Handle("GET /metrics", promhttp.HandlerFor(s.met.reg, promhttp.HandlerOpts{Registry: s.met.reg}))
+	v1 := func(pattern, route string, h func(http.ResponseWriter, *http.Request)) {
+		obs := s.met.latency.WithLabelValues(route)
+		mux.Handle(pattern, s.guard(obs, route == "events", h))
+	}
+	v1("GET /v1/seats", "seats", s.getSeats)
+	v1("POST /v1/holds", "hold", s.postHold)
+	v1("GET /v1/holds/{id}", "get_hold", s.holdOp(seats.OpGet))
+	v1("POST /v1/holds/{id}/extend", "extend", s.holdOp(seats.OpExtend))
+	v1("POST /v1/holds/{id}/await-payment", "await_payment", s.holdOp(seats.OpAwaitPayment))
+	v1("POST /v1/holds/{id}/confirm", "confirm", s.holdOp(seats.OpConfirm))
+	v1("DELETE /v1/holds/{id}", "release", s.holdOp(seats.OpRelease))
+	v1("GET /v1/events", "events", s.events)
+	v1("GET /v1/status", "status", s.status)
+	mux.HandleFunc("/v1/", func(w http.ResponseWriter, r *http.Request) {
+		if !s.authorized(r) {
+			writeError(w, http.StatusUnauthorized, "unauthorized", "a bearer token is required", nil)
+			return
+		}
+		writeError(w, http.StatusNotFound, "not_found", "no such endpoint: "+r.Method+" "+r.URL.Path, nil)
+	})
+	return mux
+}
+
+func (s *Server) authorized(r *http.Request) bool {
+	if s.cfg.Token == "" {
+		return true
+	}
+	h := r.Header.Get("Authorization")
+	const prefix = "Bearer "
+	if len(h) < len(prefix) || !strings.EqualFold(h[:len(prefix)], prefix) {
+		return false
+	}
+	// Compare digests so neither the content nor the length of the token leaks
+	// through timing.
+	got := sha256.Sum256([]byte(h[len(prefix):]))
+	want := sha256.Sum256([]byte(s.cfg.Token))
+	return subtle.ConstantTimeCompare(got[:], want[:]) == 1
+}
+
+// guard checks the token and readiness and observes latency.
+func (s *Server) guard(obs prometheus.Observer, stream bool, h func(http.ResponseWriter, *http.Request)) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		t0 := time.Now()
+		if !s.authorized(r) {
+			w.Header().Set("WWW-Authenticate", `Bearer realm="boxoffice-shard"`)
+			writeError(w, http.StatusUnauthorized, "unauthorized", "a valid bearer token is required", nil)
+			return
+		}
+		if !s.ready.Load() {
+			w.Header().Set("Retry-After", "1")
+			writeError(w, http.StatusServiceUnavailable, "not_ready", "the shard is starting or stopping; retry", nil)
+			return
+		}
+		r.Body = http.MaxBytesReader(w, r.Body, s.cfg.MaxBodyBytes)
+		h(w, r)
+		if !stream {
+			obs.Observe(time.Since(t0).Seconds())
+		}
+	})
+}
+
+var bufPool = sync.Pool{New: func() any { return new(bytes.Buffer) }}
+
+func getBuf() *bytes.Buffer {
+	b := bufPool.Get().(*bytes.Buffer)
+	b.Reset()
+	return b
+}
+
+func putBuf(b *bytes.Buffer) {
+	if b.Cap() <= 256<<10 {
+		bufPool.Put(b)
+	}
+}
+
+func writeJSON(w http.ResponseWriter, status int, body []byte) {
+	h := w.Header()
+	h.Set("Content-Type", "application/json")
+	h.Set("Content-Length", strconv.Itoa(len(body)))
+	w.WriteHeader(status)
+	w.Write(body)
+}
+
+func writeError(w http.ResponseWriter, status int, code, msg string, seatIDs []string) {
+	b := getBuf()
+	out := appendError(b.AvailableBuffer(), code, msg, seatIDs)
+	writeJSON(w, status, out)
+	b.Write(out)
+	putBuf(b)
+}
+
+// readBody reads the body; false means an error answer was written.
+func readBody(w http.ResponseWriter, r *http.Request, buf *bytes.Buffer) bool {
+	if _, err := buf.ReadFrom(r.Body); err != nil {
+		var mbe *http.MaxBytesError
+		if errors.As(err, &mbe) {
+			writeError(w, http.StatusRequestEntityTooLarge, "payload_too_large",
+				"the body is larger than "+strconv.FormatInt(mbe.Limit, 10)+" bytes", nil)
+			return false
+		}
+		writeError(w, http.StatusBadRequest, "invalid_request", "reading the body: "+err.Error(), nil)
+		return false
+	}
+	return true
+}
+
+// HoldRequest is the body of POST /v1/holds.
+type HoldRequest struct {
+	Seats      []string `json:"seats"`
+	Holder     string   `json:"holder"`
+	TTLSeconds *int64   `json:"ttlSeconds"`
+}
+
+// TTLRequest is the body of extend and await-payment.
+type TTLRequest struct {
+	TTLSeconds *int64 `json:"ttlSeconds"`
+}
+
+// ConfirmRequest is the body of confirm.
+type ConfirmRequest struct {
+	OrderID string `json:"orderId"`
+}
+
+// RequestError is a request that breaks the contract's shape rules.
+type RequestError struct {
+	Status int
+	Code   string
+	Msg    string
+	Seats  []string
+}
+
+func (e *RequestError) Error() string { return e.Code + ": " + e.Msg }
+
+func invalid(msg string) *RequestError {
+	return &RequestError{Status: http.StatusBadRequest, Code: "invalid_request", Msg: msg}
+}
+
+// decodeJSON decodes an optional JSON object body (empty means {}).
+func decodeJSON(body []byte, v any) *RequestError {
+	if len(bytes.TrimSpace(body)) == 0 {
+		return nil
+	}
+	if err := json.Unmarshal(body, v); err != nil {
+		return invalid("the body is not valid JSON for this request: " + err.Error())
+	}
+	return nil
+}
+
+// ttl resolves an optional ttlSeconds: absent gives def, capped by max,
+// zero or negative is invalid.
+func ttl(sec *int64, def, max time.Duration) (int64, *RequestError) {
+	if sec == nil {
+		return int64(def), nil
+	}
+	if *sec <= 0 {
+		return 0, invalid("ttlSeconds must be positive")
+	}
+	if *sec >= int64(max/time.Second) {
+		return int64(max), nil
+	}
+	return *sec * int64(time.Second), nil
+}
+
+// DecodeHold turns a hold body into a command (seats resolved, shape
+// validated). It is what the handler runs on untrusted bytes.
+func DecodeHold(body []byte, ix *seats.Index, holdTTL, maxTTL time.Duration, maxSeats int, c *seats.Command) *RequestError {
+	var req HoldRequest
+	if len(bytes.TrimSpace(body)) == 0 {
+		return invalid("a body is required")
+	}
+	if e := decodeJSON(body, &req); e != nil {
+		return e
+	}
+	if len(req.Seats) == 0 {
+		return invalid("seats must name at least one seat")
+	}
+	if req.Holder == "" {
+		return invalid("holder is required")
+	}
+	if len(req.Holder) > MaxHolderLen {
+		return invalid("holder is longer than " + strconv.Itoa(MaxHolderLen) + " bytes")
+	}
+	t, e := ttl(req.TTLSeconds, holdTTL, maxTTL)
+	if e != nil {
+		return e
+	}
+	if len(req.Seats) > maxSeats {
+		return &RequestError{Status: http.StatusUnprocessableEntity, Code: "too_many_seats",
+			Msg: "a holder may hold at most " + strconv.Itoa(maxSeats) + " seats"}
+	}
+	var unknown []string
+	c.Seats = c.Seats[:0]
+	for i, id := range req.Seats {
+		for _, prev := range req.Seats[:i] {
+			if prev == id {
+				return invalid("seat " + strconv.Quote(id) + " is named twice")
+			}
+		}
+		x, ok := ix.Lookup(id)
+		if !ok {
+			unknown = append(unknown, id)
+			continue
+		}
+		c.Seats = append(c.Seats, x)
+	}
+	if unknown != nil {
+		return &RequestError{Status: http.StatusBadRequest, Code: "unknown_seat", Msg: "no such seat in this showtime's map", Seats: unknown}
+	}
+	c.Op = seats.OpHold
+	c.Holder = req.Holder
+	c.TTL = t
+	c.MaxSeats = int32(maxSeats)
+	// The fingerprint covers the request as given (ttl as written or absent).
+	h := sha256.New()
+	io.WriteString(h, "hold\x00")
+	io.WriteString(h, req.Holder)
+	if req.TTLSeconds == nil {
+		io.WriteString(h, "\x00-")
+	} else {
+		io.WriteString(h, "\x00"+strconv.FormatInt(*req.TTLSeconds, 10))
+	}
+	for _, id := range req.Seats {
+		io.WriteString(h, "\x00"+id)
+	}
+	var sum [32]byte
+	copy(c.Fingerprint[:], h.Sum(sum[:0]))
+	return nil
+}
+
+func idempotencyKey(r *http.Request) (string, *RequestError) {
+	k := r.Header.Get("Idempotency-Key")
+	if len(k) > MaxIdempotencyKeyLen {
+		return "", invalid("Idempotency-Key is longer than " + strconv.Itoa(MaxIdempotencyKeyLen) + " bytes")
+	}
+	return k, nil
+}
+
+func writeReqError(w http.ResponseWriter, e *RequestError) {
+	writeError(w, e.Status, e.Code, e.Msg, e.Seats)
+}
+
+func (s *Server) postHold(w http.ResponseWriter, r *http.Request) {
+	buf := getBuf()
+	defer putBuf(buf)
+	if !readBody(w, r, buf) {
+		return
+	}
+	req := getRequest()
+	defer putRequest(req)
+	if e := DecodeHold(buf.Bytes(), s.ix, s.cfg.HoldTTL, s.cfg.MaxHoldTTL, s.cfg.MaxSeatsPerHolder, &req.cmd); e != nil {
+		if e.Code == "too_many_seats" {
+			s.met.holdResult[seats.ErrTooMany].Inc()
+		}
+		writeReqError(w, e)
+		return
+	}
+	k, e := idempotencyKey(r)
+	if e != nil {
+		writeReqError(w, e)
+		return
+	}
+	req.cmd.IdempotencyKey = k
+	if err := s.submit(req); err != nil {
+		writeError(w, http.StatusServiceUnavailable, "not_ready", err.Error(), nil)
+		return
+	}
+	s.met.holdResult[req.res.Code].Inc()
+	s.answer(w, buf, req)
+}
+
+// answer renders a machine result.
+func (s *Server) answer(w http.ResponseWriter, buf *bytes.Buffer, req *request) {
+	res := &req.res
+	if res.Code == seats.OK {
+		status := http.StatusOK
+		if res.Created {
+			status = http.StatusCreated
+		}
+		out := appendHold(buf.AvailableBuffer()[:0], s.ix, &res.Hold)
+		writeJSON(w, status, out)
+		buf.Write(out)
+		return
+	}
+	var ids []string
+	for _, x := range res.Seats {
+		ids = append(ids, s.ix.ID(x))
+	}
+	status, msg := http.StatusConflict, ""
+	switch res.Code {
+	case seats.ErrUnavailable:
+		msg = "some seats are not free; nothing was held"
+	case seats.ErrExpired:
+		msg = "the hold has expired or was released"
+	case seats.ErrSold:
+		msg = "the hold is sold"
+		if req.cmd.Op == seats.OpConfirm {
+			msg = "the hold is already sold with another order id"
+		}
+	case seats.ErrNotFound:
+		status, msg = http.StatusNotFound, "no such hold"
+	case seats.ErrTooMany:
+		status, msg = http.StatusUnprocessableEntity, "a holder may hold at most "+strconv.Itoa(s.cfg.MaxSeatsPerHolder)+" seats; nothing was held"
+	case seats.ErrIdempotencyMismatch:
+		status, msg = http.StatusUnprocessableEntity, "this Idempotency-Key was used with another request"
+	case seats.ErrInvalid:
+		status, msg = http.StatusBadRequest, "invalid request"
+	case seats.ErrUnknownSeat:
+		status, msg = http.StatusBadRequest, "no such seat"
+	}
+	writeError(w, status, res.Code.String(), msg, ids)
+}
+
+// holdOp serves the per-hold endpoints.
+func (s *Server) holdOp(op seats.Op) func(http.ResponseWriter, *http.Request) {
+	return func(w http.ResponseWriter, r *http.Request) {
+		buf := getBuf()
+		defer putBuf(buf)
+		if !readBody(w, r, buf) {
+			return
+		}
+		req := getRequest()
+		defer putRequest(req)
+		if e := DecodeHoldOp(op, r.PathValue("id"), buf.Bytes(), s.cfg.HoldTTL, s.cfg.MaxHoldTTL, &req.cmd); e != nil {
+			if e.Code == "hold_not_found" || e.Code == "invalid_request" && op == seats.OpConfirm {
+				if op == seats.OpConfirm {
+					s.met.confirmResult[codeOf(e.Code)].Inc()
+				}
+			}
+			writeReqError(w, e)
+			return
+		}
+		if op == seats.OpConfirm {
+			k, e := idempotencyKey(r)
+			if e != nil {
+				writeReqError(w, e)
+				return
+			}
+			req.cmd.IdempotencyKey = k
+		}
+		if err := s.submit(req); err != nil {
+			writeError(w, http.StatusServiceUnavailable, "not_ready", err.Error(), nil)
+			return
+		}
+		if op == seats.OpConfirm {
+			s.met.confirmResult[req.res.Code].Inc()
+		}
+		s.answer(w, buf, req)
+	}
+}
+
+func codeOf(code string) seats.Code {
+	for c := seats.OK; c <= seats.ErrIdempotencyMismatch; c++ {
+		if c.String() == code {
+			return c
+		}
+	}
+	return seats.ErrInvalid
+}
+
+// DecodeHoldOp turns a per-hold request (id from the path, body) into a command.
+func DecodeHoldOp(op seats.Op, id string, body []byte, holdTTL, maxTTL time.Duration, c *seats.Command) *RequestError {
+	hid, ok := parseHoldID(id)
+	if !ok {
+		return &RequestError{Status: http.StatusNotFound, Code: "hold_not_found", Msg: "no such hold"}
+	}
+	c.Op, c.HoldID = op, hid
+	switch op {
+	case seats.OpExtend, seats.OpAwaitPayment:
+		var req TTLRequest
+		if e := decodeJSON(body, &req); e != nil {
+			return e
+		}
+		def := holdTTL
+		if op == seats.OpAwaitPayment {
+			// Offline payment gets the longest allowed window unless asked.
+			def = maxTTL
+		}
+		t, e := ttl(req.TTLSeconds, def, maxTTL)
+		if e != nil {
+			return e
+		}
+		c.TTL = t
+	case seats.OpConfirm:
+		var req ConfirmRequest
+		if e := decodeJSON(body, &req); e != nil {
+			return e
+		}
+		if req.OrderID == "" {
+			return invalid("orderId is required")
+		}
+		if len(req.OrderID) > MaxOrderIDLen {
+			return invalid("orderId is longer than " + strconv.Itoa(MaxOrderIDLen) + " bytes")
+		}
+		c.OrderID = req.OrderID
+		sum := sha256.Sum256([]byte("confirm\x00" + id + "\x00" + req.OrderID))
+		copy(c.Fingerprint[:], sum[:])
+	}
+	return nil
+}
+
+func (s *Server) getSeats(w http.ResponseWriter, r *http.Request) {
+	v, counts, arr := s.hub.seatsJSON()
+	b := make([]byte, 0, len(arr)+256)
+	b = append(b, `{"showtime":`...)
+	b = appendJSONString(b, s.cfg.Showtime)
+	b = append(b, `,"version":`...)
+	b = strconv.AppendUint(b, v, 10)
+	b = append(b, `,"seats":`...)
+	b = append(b, arr...)
+	b = append(b, `,"counts":`...)
+	b = appendCounts(b, counts)
+	b = append(b, '}')
+	writeJSON(w, http.StatusOK, b)
+}
+
+func (s *Server) status(w http.ResponseWriter, r *http.Request) {
+	v, counts := s.hub.snapshotCounts()
+	b := make([]byte, 0, 512)
+	b = append(b, `{"showtime":`...)
+	b = appendJSONString(b, s.cfg.Showtime)
+	b = append(b, `,"version":`...)
+	b = strconv.AppendUint(b, v, 10)
+	b = append(b, `,"epoch":`...)
+	b = strconv.AppendUint(b, s.epoch.Load(), 10)
+	b = append(b, `,"counts":`...)
+	b = appendCounts(b, counts)
+	b = append(b, `,"total":`...)
+	b = strconv.AppendInt(b, int64(s.ix.Len()), 10)
+	b = append(b, `,"ready":`...)
+	b = strconv.AppendBool(b, s.ready.Load())
+	b = append(b, `,"holdTTLSeconds":`...)
+	b = strconv.AppendInt(b, int64(s.cfg.HoldTTL/time.Second), 10)
+	b = append(b, `,"maxHoldTTLSeconds":`...)
+	b = strconv.AppendInt(b, int64(s.cfg.MaxHoldTTL/time.Second), 10)
+	b = append(b, `,"maxSeatsPerHolder":`...)
+	b = strconv.AppendInt(b, int64(s.cfg.MaxSeatsPerHolder), 10)
+	b = append(b, `,"streamClients":`...)
+	b = strconv.AppendInt(b, int64(s.hub.clientCount()), 10)
+	if l := s.walLog.Load(); l != nil {
+		b = append(b, `,"logBytes":`...)
+		b = strconv.AppendInt(b, l.Bytes(), 10)
+	}
+	b = append(b, '}')
+	writeJSON(w, http.StatusOK, b)
+}

@@ -1,0 +1,84 @@
+package server
+
+import (
+	"github.com/prometheus/client_golang/prometheus"
+	"github.com/prometheus/client_golang/prometheus/collectors"
+
+	"boxoffice.dev/boxoffice/shard/seats"
+)
+
+type metrics struct {
+	reg        *prometheus.Registry
+	holds      *prometheus.CounterVec
+	confirms   *prometheus.CounterVec
+	latency    *prometheus.HistogramVec
+	fsync      prometheus.Histogram
+	groupSize  prometheus.Histogram
+	recovery   prometheus.Gauge
+	epoch      prometheus.Gauge
+	streamDrop prometheus.Counter
+	snapshots  *prometheus.CounterVec
+
+	holdResult    [16]prometheus.Counter
+	confirmResult [16]prometheus.Counter
+}
+
+var routes = []string{"seats", "hold", "get_hold", "extend", "await_payment", "confirm", "release", "status", "events"}
+
+func newMetrics(s *Server) *metrics {
+	m := &metrics{reg: prometheus.NewRegistry()}
+	const ns = "boxoffice_shard"
+	m.holds = prometheus.NewCounterVec(prometheus.CounterOpts{Namespace: ns, Name: "holds_total",
+		Help: "Hold requests answered by the state machine, by result."}, []string{"result"})
+	m.confirms = prometheus.NewCounterVec(prometheus.CounterOpts{Namespace: ns, Name: "confirms_total",
+		Help: "Confirm requests answered by the state machine, by result."}, []string{"result"})
+	m.latency = prometheus.NewHistogramVec(prometheus.HistogramOpts{Namespace: ns, Name: "request_duration_seconds",
+		Help:    "HTTP request latency by route.",
+		Buckets: []float64{.0001, .00025, .0005, .001, .0025, .005, .01, .025, .05, .1, .25, 1}}, []string{"route"})
+	m.fsync = prometheus.NewHistogram(prometheus.HistogramOpts{Namespace: ns, Name: "wal_fsync_duration_seconds",
+		Help:    "Time to write and fsync one group of log records.",
+		Buckets: []float64{.00005, .0001, .00025, .0005, .001, .0025, .005, .01, .025, .05, .1, .5}})
+	m.groupSize = prometheus.NewHistogram(prometheus.HistogramOpts{Namespace: ns, Name: "wal_group_size",
+		Help: "Commands per group commit.", Buckets: prometheus.ExponentialBuckets(1, 2, 12)})
+	m.recovery = prometheus.NewGauge(prometheus.GaugeOpts{Namespace: ns, Name: "recovery_duration_seconds",
+		Help: "Time spent loading the snapshot and replaying the log at start-up."})
+	m.epoch = prometheus.NewGauge(prometheus.GaugeOpts{Namespace: ns, Name: "epoch",
+		Help: "Owner epoch of this shard process (incremented on every start)."})
+	m.streamDrop = prometheus.NewCounter(prometheus.CounterOpts{Namespace: ns, Name: "stream_clients_dropped_total",
+		Help: "Event-stream clients disconnected for falling behind or writing too slowly."})
+	m.snapshots = prometheus.NewCounterVec(prometheus.CounterOpts{Namespace: ns, Name: "snapshots_total",
+		Help: "Snapshots written, by result."}, []string{"result"})
+	for st := seats.Free; st <= seats.Sold; st++ {
+		st := st
+		m.reg.MustRegister(prometheus.NewGaugeFunc(prometheus.GaugeOpts{Namespace: ns, Name: "seats",
+			Help: "Seats by state (durable view).", ConstLabels: prometheus.Labels{"state": st.String()}},
+			func() float64 { _, c := s.hub.snapshotCounts(); return float64(c[st]) }))
+	}
+	m.reg.MustRegister(
+		prometheus.NewGaugeFunc(prometheus.GaugeOpts{Namespace: ns, Name: "stream_clients",
+			Help: "Connected event-stream clients."}, func() float64 { return float64(s.hub.clientCount()) }),
+		prometheus.NewGaugeFunc(prometheus.GaugeOpts{Namespace: ns, Name: "wal_bytes",
+			Help: "Bytes in log segments."}, func() float64 {
+			if l := s.walLog.Load(); l != nil {
+				return float64(l.Bytes())
+			}
+			return 0
+		}),
+		prometheus.NewGaugeFunc(prometheus.GaugeOpts{Namespace: ns, Name: "version",
+			Help: "Durable seat-map version."}, func() float64 { v, _ := s.hub.snapshotCounts(); return float64(v) }),
+		prometheus.NewGaugeFunc(prometheus.GaugeOpts{Namespace: ns, Name: "ready",
+			Help: "1 when the shard accepts writes."}, func() float64 {
+			if s.ready.Load() {
+				return 1
+			}
+			return 0
+		}),
+		m.holds, m.confirms, m.latency, m.fsync, m.groupSize, m.recovery, m.epoch, m.streamDrop, m.snapshots,
+		collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}),
+	)
+	for c := seats.OK; c <= seats.ErrIdempotencyMismatch; c++ {
+		m.holdResult[c] = m.holds.WithLabelValues(c.String())
+		m.confirmResult[c] = m.confirms.WithLabelValues(c.String())
+	}
+	return m
+}
