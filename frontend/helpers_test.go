@@ -63,6 +63,13 @@ type testFrontend struct {
 
 func startFrontend(t testing.TB, shardURL, token string, mut func(*Config)) *testFrontend {
 	t.Helper()
+	return startFrontendHook(t, shardURL, token, mut, nil)
+}
+
+// startFrontendHook is startFrontend with a hook that may adjust the server
+// (its shard transport, say) before it starts.
+func startFrontendHook(t testing.TB, shardURL, token string, mut func(*Config), hook func(*Server)) *testFrontend {
+	t.Helper()
 	dir := t.TempDir()
 	cfg := DefaultConfig()
 	cfg.ShardURL = shardURL
@@ -78,6 +85,9 @@ func startFrontend(t testing.TB, shardURL, token string, mut func(*Config)) *tes
 	s, err := New(cfg, testLogger(t))
 	if err != nil {
 		t.Fatal(err)
+	}
+	if hook != nil {
+		hook(s)
 	}
 	ctx, cancel := context.WithCancel(context.Background())
 	s.Start(ctx)

@@ -1,0 +1,221 @@
+package frontend
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"fmt"
+	"io"
+	"net"
+	"net/http"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"syscall"
+	"testing"
+	"time"
+)
+
+// boxofficeBin is the binary built from this checkout for tests that run the
+// real shard; shardMissing says why those tests cannot run.
+var (
+	boxofficeBin string
+	shardMissing string
+)
+
+func TestMain(m *testing.M) {
+	os.Exit(runTests(m))
+}
+
+func runTests(m *testing.M) int {
+	dir, err := os.MkdirTemp("", "boxoffice-frontend-test-")
+	if err != nil {
+		fmt.Fprintln(os.Stderr, err)
+		return 1
+	}
+	defer os.RemoveAll(dir)
+	root, err := moduleRoot()
+	if err != nil {
+		fmt.Fprintln(os.Stderr, "finding the module root:", err)
+		return 1
+	}
+	boxofficeBin = filepath.Join(dir, "boxoffice")
+	build := exec.Command("go", "build", "-o", boxofficeBin, "./cmd/boxoffice")
+	build.Dir = root
+	if out, err := build.CombinedOutput(); err != nil {
+		fmt.Fprintf(os.Stderr, "go build ./cmd/boxoffice failed: %v\n%s", err, out)
+		return 1
+	}
+	out, _ := exec.Command(boxofficeBin, "shard", "-h").CombinedOutput()
+	if bytes.Contains(out, []byte("unknown command")) {
+		shardMissing = "the boxoffice binary has no shard subcommand yet"
+	}
+	return m.Run()
+}
+
+func moduleRoot() (string, error) {
+	out, err := exec.Command("go", "env", "GOMOD").Output()
+	if err != nil {
+		return "", err
+	}
+	gomod := strings.TrimSpace(string(out))
+	if gomod == "" || gomod == os.DevNull {
+		return "", fmt.Errorf("not inside a module")
+	}
+	return filepath.Dir(gomod), nil
+}
+
+// realShard is a shard process started from the built binary.
+type realShard struct {
+	t       testing.TB
+	dir     string
+	addr    string
+	token   string
+	args    []string
+	cmd     *exec.Cmd
+	exited  chan struct{}
+	logFile *os.File
+}
+
+func requireShard(t testing.TB) {
+	t.Helper()
+	if shardMissing != "" {
+		t.Skip("skipping the real-shard test: " + shardMissing)
+	}
+}
+
+func freeAddr(t testing.TB) string {
+	l, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer l.Close()
+	return l.Addr().String()
+}
+
+func startRealShard(t testing.TB, seatMap string, extra ...string) *realShard {
+	t.Helper()
+	requireShard(t)
+	dir := t.TempDir()
+	s := &realShard{t: t, dir: dir, addr: freeAddr(t), token: "shard-test-token-" + randomHex(4)}
+	writeFile(t, dir, "seatmap.yaml", seatMap)
+	writeFile(t, dir, "token", s.token+"\n")
+	s.args = append([]string{"shard", "--showtime", testShowtime, "--seat-map", filepath.Join(dir, "seatmap.yaml"),
+		"--data-dir", filepath.Join(dir, "data"), "--listen", s.addr, "--token-file", filepath.Join(dir, "token")}, extra...)
+	lf, err := os.Create(filepath.Join(dir, "shard.log"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	s.logFile = lf
+	s.start()
+	t.Cleanup(func() {
+		s.kill()
+		lf.Close()
+		if t.Failed() {
+			b, _ := os.ReadFile(lf.Name())
+			t.Logf("shard log:\n%s", tail(b, 4000))
+		}
+	})
+	return s
+}
+
+func tail(b []byte, n int) []byte {
+	if len(b) > n {
+		return b[len(b)-n:]
+	}
+	return b
+}
+
+func (s *realShard) url() string { return "http://" + s.addr }
+
+func (s *realShard) start() {
+	s.t.Helper()
+	cmd := exec.Command(boxofficeBin, s.args...)
+	cmd.Stdout = s.logFile
+	cmd.Stderr = s.logFile
+	if err := cmd.Start(); err != nil {
+		s.t.Fatal(err)
+	}
+	s.cmd = cmd
+	s.exited = make(chan struct{})
+	go func() { _ = cmd.Wait(); close(s.exited) }()
+	s.waitReady()
+}
+
+func (s *realShard) waitReady() {
+	s.t.Helper()
+	deadline := time.Now().Add(20 * time.Second)
+	for {
+		resp, err := http.Get(s.url() + "/readyz")
+		if err == nil {
+			resp.Body.Close()
+			if resp.StatusCode == 200 {
+				return
+			}
+		}
+		select {
+		case <-s.exited:
+			s.t.Fatalf("shard exited before it was ready")
+		default:
+		}
+		if time.Now().After(deadline) {
+			s.t.Fatalf("shard not ready within 20s at %s", s.addr)
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+}
+
+// kill ends the shard with SIGKILL and waits for it.
+func (s *realShard) kill() {
+	if s.cmd == nil {
+		return
+	}
+	_ = s.cmd.Process.Signal(syscall.SIGKILL)
+	<-s.exited
+	s.cmd = nil
+}
+
+// restart starts the shard again on the same address and data.
+func (s *realShard) restart() { s.start() }
+
+func (s *realShard) get(path string, v any) {
+	s.t.Helper()
+	req, _ := http.NewRequest("GET", s.url()+path, nil)
+	req.Header.Set("Authorization", "Bearer "+s.token)
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		s.t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	b, _ := io.ReadAll(resp.Body)
+	if resp.StatusCode != 200 {
+		s.t.Fatalf("GET %s: %d %s", path, resp.StatusCode, b)
+	}
+	if err := json.Unmarshal(b, v); err != nil {
+		s.t.Fatal(err)
+	}
+}
+
+// post writes directly at the shard (as another front-end pod would).
+func (s *realShard) post(path string, body any) int {
+	s.t.Helper()
+	j, _ := json.Marshal(body)
+	req, _ := http.NewRequest("POST", s.url()+path, bytes.NewReader(j))
+	req.Header.Set("Authorization", "Bearer "+s.token)
+	req.Header.Set("Content-Type", "application/json")
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	resp, err := http.DefaultClient.Do(req.WithContext(ctx))
+	if err != nil {
+		s.t.Fatal(err)
+	}
+	resp.Body.Close()
+	return resp.StatusCode
+}
+
+type shardSeats struct {
+	Version uint64         `json:"version"`
+	Seats   []SeatState    `json:"seats"`
+	Counts  map[string]int `json:"counts"`
+}
