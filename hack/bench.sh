@@ -55,34 +55,6 @@ PGBIN=$(pgbin)
 log() { printf '==> %s\n' "$*" >&2; }
 want() { [[ " $BENCH_SYSTEMS " == *" $1 "* ]]; }
 
-# ---- packages -------------------------------------------------------------
-missing=()
-if want redis && ! command -v redis-server >/dev/null; then missing+=(redis-server); fi
-if want postgres && [[ ! -x $PGBIN/initdb ]]; then missing+=(postgresql); fi
-if ((${#missing[@]})); then
-  if [[ $(id -u) != 0 ]]; then
-    echo "bench: missing ${missing[*]}; run as root or install them (apt-get install ${missing[*]})" >&2
-    exit 1
-  fi
-  log "installing ${missing[*]}"
-  export DEBIAN_FRONTEND=noninteractive
-  apt_get() { apt-get -o DPkg::Lock::Timeout=300 "$@"; }
-  apt_get install -y --no-install-recommends "${missing[@]}" >/dev/null 2>&1 || {
-    apt_get update >/dev/null
-    apt_get install -y --no-install-recommends "${missing[@]}" >/dev/null
-  }
-  PGBIN=$(pgbin)
-fi
-
-# ---- scratch space and cleanup ----------------------------------------------
-TMP=$(mktemp -d /tmp/boxoffice-bench.XXXXXX)
-chmod 755 "$TMP"
-RES=$TMP/results
-mkdir -p "$RES"
-PIDFILE=$TMP/shard.pids
-REDIS_PID=
-PG_STARTED=
-
 # Run a command as the PostgreSQL user when we are root (initdb refuses root).
 as_pg() {
   if [[ $(id -u) == 0 ]]; then runuser -u postgres -- "$@"; else "$@"; fi
@@ -91,8 +63,15 @@ as_pg() {
 cleanup() {
   local rc=$?
   trap - EXIT INT TERM
+  # Shards the generator started and left behind (it stops them itself unless
+  # it was killed): by pid, and only if the pid is still one of ours.
   if [[ -f $PIDFILE ]]; then
-    while read -r pid; do kill -KILL "$pid" 2>/dev/null || true; done <"$PIDFILE"
+    local pid
+    while read -r pid; do
+      if tr '\0' ' ' <"/proc/$pid/cmdline" 2>/dev/null | grep -qF -- "$TMP/"; then
+        kill -KILL "$pid" 2>/dev/null || true
+      fi
+    done <"$PIDFILE"
   fi
   if [[ -n $REDIS_PID ]]; then
     kill -TERM "$REDIS_PID" 2>/dev/null || true
@@ -108,116 +87,169 @@ cleanup() {
   fi
   exit "$rc"
 }
-trap cleanup EXIT
-trap 'exit 130' INT
-trap 'exit 143' TERM
 
-# ---- builds -----------------------------------------------------------------
-log "building the load generator"
-go build -o "$TMP/loadgen" ./hack/bench/loadgen
-LG=$TMP/loadgen
-
-SHARD_OK=
-if want shard; then
-  log "building bin/boxoffice"
-  mkdir -p bin
-  go build -o bin/boxoffice ./cmd/boxoffice || {
-    echo "bench: bin/boxoffice does not build; the shard is skipped" >&2
-    rm -f bin/boxoffice
-  }
-  if [[ -x bin/boxoffice ]] && bin/boxoffice shard -h 2>&1 | grep -q -- '--seat-map\|-seat-map'; then
-    SHARD_OK=1
-  else
-    echo "bench: bin/boxoffice has no working 'shard' subcommand; the shard is skipped" >&2
+install_missing() {
+  missing=()
+  if want redis && ! command -v redis-server >/dev/null; then missing+=(redis-server); fi
+  if want postgres && [[ ! -x $PGBIN/initdb ]]; then missing+=(postgresql); fi
+  if ((${#missing[@]})); then
+    if [[ $(id -u) != 0 ]]; then
+      echo "bench: missing ${missing[*]}; run as root or install them (apt-get install ${missing[*]})" >&2
+      exit 1
+    fi
+    log "installing ${missing[*]}"
+    export DEBIAN_FRONTEND=noninteractive
+    apt_get() { apt-get -o DPkg::Lock::Timeout=300 "$@"; }
+    apt_get install -y --no-install-recommends "${missing[@]}" >/dev/null 2>&1 || {
+      apt_get update >/dev/null
+      apt_get install -y --no-install-recommends "${missing[@]}" >/dev/null
+    }
+    PGBIN=$(pgbin)
   fi
-fi
-SPAWN=(-shard-bin "$ROOT/bin/boxoffice" -workdir "$TMP/shard" -pidfile "$PIDFILE")
-RUN=(-seats "$BENCH_SEATS" -clients "$BENCH_CLIENTS" -warmup "$BENCH_WARMUP" -duration "$BENCH_DURATION" -confirm "$BENCH_CONFIRM")
+}
 
-versions=()
+build() {
+  log "building the load generator"
+  go build -o "$TMP/loadgen" ./hack/bench/loadgen
+  LG=$TMP/loadgen
 
-# ---- shard --------------------------------------------------------------------
-if [[ -n $SHARD_OK ]]; then
-  log "shard: $BENCH_SEATS seats, closed loop"
-  "$LG" run -backend shard -name shard "${SPAWN[@]}" "${RUN[@]}" -out "$RES/shard.json" ||
-    echo "bench: shard run failed" >&2
-fi
-
-# ---- Redis --------------------------------------------------------------------
-if want redis; then
-  port=$("$LG" freeport)
-  mkdir -p "$TMP/redis"
-  [[ $(id -u) == 0 ]] && chown redis: "$TMP/redis" 2>/dev/null || true
-  log "redis: starting on 127.0.0.1:$port (appendonly yes, appendfsync always)"
-  redis_cmd=(redis-server --bind 127.0.0.1 --port "$port" --dir "$TMP/redis" --daemonize no
-    --appendonly yes --appendfsync always --save "" --protected-mode yes --logfile "$TMP/redis/redis.log"
-    --maxclients 1000)
-  if [[ $(id -u) == 0 ]] && id redis >/dev/null 2>&1; then
-    # setpriv execs redis-server itself (no session wrapper between us and its pid)
-    setpriv --reuid=redis --regid=redis --init-groups -- "${redis_cmd[@]}" &
-  else
-    "${redis_cmd[@]}" &
+  SHARD_OK=
+  if want shard; then
+    log "building bin/boxoffice"
+    mkdir -p bin
+    built=1
+    go build -o bin/boxoffice ./cmd/boxoffice || {
+      echo "bench: bin/boxoffice does not build; the shard is skipped" >&2
+      built=
+    }
+    if [[ -n $built ]] && bin/boxoffice shard -h 2>&1 | grep -q -- 'seat-map'; then
+      SHARD_OK=1
+    else
+      echo "bench: bin/boxoffice has no working 'shard' subcommand; the shard is skipped" >&2
+    fi
   fi
-  REDIS_PID=$!
-  for _ in $(seq 100); do
-    redis-cli -h 127.0.0.1 -p "$port" ping >/dev/null 2>&1 && break
-    sleep 0.1
-  done
-  versions+=("redis $(redis-server --version | sed -n 's/.*v=\([^ ]*\).*/\1/p')")
-  "$LG" prep -backend redis -addr "127.0.0.1:$port" -seats "$BENCH_SEATS"
-  log "redis: closed loop"
-  "$LG" run -backend redis -addr "127.0.0.1:$port" "${RUN[@]}" -out "$RES/redis.json" ||
-    echo "bench: redis run failed" >&2
-  kill -TERM "$REDIS_PID" 2>/dev/null || true
-  wait "$REDIS_PID" 2>/dev/null || true
+  SPAWN=(-shard-bin "$ROOT/bin/boxoffice" -workdir "$TMP/shard" -pidfile "$PIDFILE")
+  RUN=(-seats "$BENCH_SEATS" -clients "$BENCH_CLIENTS" -warmup "$BENCH_WARMUP" -duration "$BENCH_DURATION" -confirm "$BENCH_CONFIRM")
+}
+
+bench_shard() {
+  if [[ -n $SHARD_OK ]]; then
+    log "shard: $BENCH_SEATS seats, closed loop"
+    "$LG" run -backend shard -name shard "${SPAWN[@]}" "${RUN[@]}" -out "$RES/shard.json" ||
+      echo "bench: shard run failed" >&2
+  fi
+}
+
+bench_redis() {
+  local port redis_cmd
+  if want redis; then
+    port=$("$LG" freeport)
+    mkdir -p "$TMP/redis"
+    [[ $(id -u) == 0 ]] && chown redis: "$TMP/redis" 2>/dev/null || true
+    log "redis: starting on 127.0.0.1:$port (appendonly yes, appendfsync always)"
+    redis_cmd=(redis-server --bind 127.0.0.1 --port "$port" --dir "$TMP/redis" --daemonize no
+      --appendonly yes --appendfsync always --save "" --protected-mode yes --logfile "$TMP/redis/redis.log"
+      --maxclients 1000)
+    if [[ $(id -u) == 0 ]] && id redis >/dev/null 2>&1; then
+      # setpriv execs redis-server itself (no session wrapper between us and its pid)
+      setpriv --reuid=redis --regid=redis --init-groups -- "${redis_cmd[@]}" &
+    else
+      "${redis_cmd[@]}" &
+    fi
+    REDIS_PID=$!
+    for _ in $(seq 100); do
+      redis-cli -h 127.0.0.1 -p "$port" ping >/dev/null 2>&1 && break
+      sleep 0.1
+    done
+    versions+=("redis $(redis-server --version | sed -n 's/.*v=\([^ ]*\).*/\1/p')")
+    "$LG" prep -backend redis -addr "127.0.0.1:$port" -seats "$BENCH_SEATS"
+    log "redis: closed loop"
+    "$LG" run -backend redis -addr "127.0.0.1:$port" "${RUN[@]}" -out "$RES/redis.json" ||
+      echo "bench: redis run failed" >&2
+    kill -TERM "$REDIS_PID" 2>/dev/null || true
+    wait "$REDIS_PID" 2>/dev/null || true
+    REDIS_PID=
+  fi
+}
+
+bench_postgres() {
+  local port dsn
+  if want postgres; then
+    port=$("$LG" freeport)
+    mkdir -p "$TMP/pg/sock"
+    [[ $(id -u) == 0 ]] && chown -R postgres: "$TMP/pg"
+    log "postgres: initdb and start on 127.0.0.1:$port (fsync on, synchronous_commit on)"
+    as_pg "$PGBIN/initdb" -D "$TMP/pg/data" -U bench --auth=trust --encoding=UTF8 --no-instructions >"$TMP/pg/initdb.log" 2>&1 ||
+      { cat "$TMP/pg/initdb.log" >&2; exit 1; }
+    PG_STARTED=1
+    as_pg "$PGBIN/pg_ctl" -D "$TMP/pg/data" -l "$TMP/pg/postgres.log" -w -t 60 start -o \
+      "-c listen_addresses=127.0.0.1 -p $port -c unix_socket_directories=$TMP/pg/sock -c fsync=on -c synchronous_commit=on -c full_page_writes=on -c max_connections=200 -c shared_buffers=256MB" >/dev/null
+    versions+=("postgres $("$PGBIN/postgres" --version | sed -n 's/.*(PostgreSQL) \([^ ]*\).*/\1/p')")
+    dsn="postgres://bench@127.0.0.1:$port/postgres?sslmode=disable"
+    "$LG" prep -backend postgres -dsn "$dsn" -seats "$BENCH_SEATS"
+    log "postgres: closed loop"
+    "$LG" run -backend postgres -dsn "$dsn" "${RUN[@]}" -out "$RES/postgres.json" ||
+      echo "bench: postgres run failed" >&2
+    as_pg "$PGBIN/pg_ctl" -D "$TMP/pg/data" -m fast -w stop >/dev/null || true
+    PG_STARTED=
+  fi
+}
+
+bench_shard_more() {
+  if [[ -n $SHARD_OK ]]; then
+    if [[ $BENCH_HALF != 0 && -s $RES/shard.json ]]; then
+      log "shard: paced at half the measured rate (fresh shard)"
+      "$LG" run -backend shard -name "shard, half rate" "${SPAWN[@]}" "${RUN[@]}" \
+        -rate-from "$RES/shard.json" -rate-factor 0.5 -out "$RES/shard-half.json" ||
+        echo "bench: paced shard run failed" >&2
+    fi
+    if [[ $BENCH_RECOVERY_WRITES != 0 ]]; then
+      log "shard: recovery after $BENCH_RECOVERY_WRITES logged writes"
+      "$LG" recovery "${SPAWN[@]}" -seats "$BENCH_SEATS" -writes "$BENCH_RECOVERY_WRITES" \
+        -max-fill "$BENCH_RECOVERY_MAX" -out "$RES/recovery.json" ||
+        echo "bench: recovery measurement failed" >&2
+    fi
+    if [[ $BENCH_MEMORY_SEATS != 0 ]]; then
+      log "shard: memory at $BENCH_MEMORY_SEATS seats"
+      "$LG" memory "${SPAWN[@]}" -seats "$BENCH_MEMORY_SEATS" -holds "$BENCH_MEMORY_HOLDS" \
+        -clients "$BENCH_CLIENTS" -out "$RES/memory.json" ||
+        echo "bench: memory measurement failed" >&2
+    fi
+    local rev
+    rev=$(git log -1 --format=%h 2>/dev/null || echo '?')
+    if [[ -n $(git status --porcelain -- shard cmd internal 2>/dev/null) ]]; then rev+=" + uncommitted changes"; fi
+    versions+=("shard at $rev")
+  fi
+}
+
+report() {
+  local vline
+  echo
+  vline=$(IFS=,; echo "${versions[*]}" | sed 's/,/, /g')
+  "$LG" report -dir "$RES" -versions "$vline" ${BENCH_OUT:+-out "$BENCH_OUT"}
+}
+
+# Everything runs from main, so the whole file is read before anything starts
+# (editing the script during a run cannot change the run).
+main() {
+  install_missing
+  TMP=$(mktemp -d /tmp/boxoffice-bench.XXXXXX)
+  chmod 755 "$TMP"
+  RES=$TMP/results
+  mkdir -p "$RES"
+  PIDFILE=$TMP/shard.pids
   REDIS_PID=
-fi
-
-# ---- PostgreSQL -----------------------------------------------------------------
-if want postgres; then
-  port=$("$LG" freeport)
-  mkdir -p "$TMP/pg/sock"
-  [[ $(id -u) == 0 ]] && chown -R postgres: "$TMP/pg"
-  log "postgres: initdb and start on 127.0.0.1:$port (fsync on, synchronous_commit on)"
-  as_pg "$PGBIN/initdb" -D "$TMP/pg/data" -U bench --auth=trust --encoding=UTF8 --no-instructions >"$TMP/pg/initdb.log" 2>&1 ||
-    { cat "$TMP/pg/initdb.log" >&2; exit 1; }
-  PG_STARTED=1
-  as_pg "$PGBIN/pg_ctl" -D "$TMP/pg/data" -l "$TMP/pg/postgres.log" -w -t 60 start -o \
-    "-c listen_addresses=127.0.0.1 -p $port -c unix_socket_directories=$TMP/pg/sock -c fsync=on -c synchronous_commit=on -c full_page_writes=on -c max_connections=200 -c shared_buffers=256MB" >/dev/null
-  versions+=("postgres $("$PGBIN/postgres" --version | sed -n 's/.*(PostgreSQL) \([^ ]*\).*/\1/p')")
-  dsn="postgres://bench@127.0.0.1:$port/postgres?sslmode=disable"
-  "$LG" prep -backend postgres -dsn "$dsn" -seats "$BENCH_SEATS"
-  log "postgres: closed loop"
-  "$LG" run -backend postgres -dsn "$dsn" "${RUN[@]}" -out "$RES/postgres.json" ||
-    echo "bench: postgres run failed" >&2
-  as_pg "$PGBIN/pg_ctl" -D "$TMP/pg/data" -m fast -w stop >/dev/null || true
   PG_STARTED=
-fi
+  trap cleanup EXIT
+  trap 'exit 130' INT
+  trap 'exit 143' TERM
+  build
+  versions=()
+  bench_shard
+  if want redis; then bench_redis; fi
+  if want postgres; then bench_postgres; fi
+  bench_shard_more
+  report
+}
 
-# ---- shard: half rate, recovery, memory ---------------------------------------------
-if [[ -n $SHARD_OK ]]; then
-  if [[ $BENCH_HALF != 0 && -s $RES/shard.json ]]; then
-    log "shard: paced at half the measured rate (fresh shard)"
-    "$LG" run -backend shard -name "shard, half rate" "${SPAWN[@]}" "${RUN[@]}" \
-      -rate-from "$RES/shard.json" -rate-factor 0.5 -out "$RES/shard-half.json" ||
-      echo "bench: paced shard run failed" >&2
-  fi
-  if [[ $BENCH_RECOVERY_WRITES != 0 ]]; then
-    log "shard: recovery after $BENCH_RECOVERY_WRITES logged writes"
-    "$LG" recovery "${SPAWN[@]}" -seats "$BENCH_SEATS" -writes "$BENCH_RECOVERY_WRITES" \
-      -max-fill "$BENCH_RECOVERY_MAX" -out "$RES/recovery.json" ||
-      echo "bench: recovery measurement failed" >&2
-  fi
-  if [[ $BENCH_MEMORY_SEATS != 0 ]]; then
-    log "shard: memory at $BENCH_MEMORY_SEATS seats"
-    "$LG" memory "${SPAWN[@]}" -seats "$BENCH_MEMORY_SEATS" -holds "$BENCH_MEMORY_HOLDS" \
-      -clients "$BENCH_CLIENTS" -out "$RES/memory.json" ||
-      echo "bench: memory measurement failed" >&2
-  fi
-  versions+=("shard $(git log -1 --format=%h 2>/dev/null || echo '?')")
-fi
-
-# ---- report -----------------------------------------------------------------------
-echo
-vline=$(IFS=,; echo "${versions[*]}" | sed 's/,/, /g')
-"$LG" report -dir "$RES" -versions "$vline" ${BENCH_OUT:+-out "$BENCH_OUT"}
+main "$@"
