@@ -1,0 +1,152 @@
+package frontend
+
+import (
+	"context"
+	"fmt"
+	"os"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/chromedp/chromedp"
+	"github.com/chromedp/chromedp/kb"
+)
+
+const chromiumPath = "/usr/bin/chromium"
+
+// requireChromium skips without the browser, except in CI where the browser
+// test is required and its absence is a failure.
+func requireChromium(t *testing.T) {
+	t.Helper()
+	if _, err := os.Stat(chromiumPath); err != nil {
+		msg := fmt.Sprintf("headless Chromium not found at %s (install the Debian package: apt-get install -y chromium): %v", chromiumPath, err)
+		if os.Getenv("CI") == "true" {
+			t.Fatal(msg + "; CI=true, so the browser test must run")
+		}
+		t.Skip(msg)
+	}
+}
+
+func seatSel(id string) string { return fmt.Sprintf(`button[data-id=%q]`, id) }
+
+func TestBrowserTwoBuyersSeeEachOtherLive(t *testing.T) {
+	requireChromium(t)
+	sh := startRealShard(t, testSeatMap)
+	fe := startFrontend(t, sh.url(), sh.token, nil)
+
+	allocCtx, cancelAlloc := chromedp.NewExecAllocator(context.Background(),
+		chromedp.ExecPath(chromiumPath),
+		chromedp.Headless,
+		chromedp.NoSandbox,
+		chromedp.DisableGPU,
+		chromedp.NoFirstRun,
+		chromedp.Flag("disable-quic", true),
+		chromedp.Flag("disable-background-networking", true),
+		chromedp.Flag("disable-component-update", true),
+		chromedp.Flag("disable-sync", true),
+		chromedp.UserDataDir(t.TempDir()),
+		chromedp.WindowSize(1280, 900),
+	)
+	defer cancelAlloc()
+	browser, cancelBrowser := chromedp.NewContext(allocCtx)
+	defer cancelBrowser()
+	// Bound the whole test: a hung browser cancels everything.
+	watchdog := time.AfterFunc(90*time.Second, cancelAlloc)
+	defer watchdog.Stop()
+	if err := chromedp.Do(browser, chromedp.Navigate("about:blank")); err != nil {
+		t.Fatalf("starting chromium: %v", err)
+	}
+	// Two buyers: separate browser contexts, so separate cookies and sessions.
+	one, cancelOne := chromedp.NewContext(browser, chromedp.WithNewBrowserContext())
+	defer cancelOne()
+	two, cancelTwo := chromedp.NewContext(browser, chromedp.WithNewBrowserContext())
+	defer cancelTwo()
+
+	run := func(ctx context.Context, what string, steps ...chromedp.Action[chromedp.Void]) {
+		t.Helper()
+		if err := chromedp.Do(ctx, steps...); err != nil {
+			t.Fatalf("%s: %v", what, err)
+		}
+	}
+	poll := func(ctx context.Context, what, expr string, timeout time.Duration) {
+		t.Helper()
+		if _, err := chromedp.Run(ctx, chromedp.Poll[chromedp.Void](expr,
+			chromedp.WithPollingTimeout(timeout), chromedp.WithPollingInterval(10*time.Millisecond))); err != nil {
+			t.Fatalf("%s: %v", what, err)
+		}
+	}
+	eval := func(ctx context.Context, expr string) string {
+		t.Helper()
+		v, err := chromedp.Run(ctx, chromedp.Evaluate[string](expr))
+		if err != nil {
+			t.Fatalf("evaluate %s: %v", expr, err)
+		}
+		return v
+	}
+	classOf := func(id string) string {
+		return fmt.Sprintf(`document.querySelector(%q).className`, seatSel(id))
+	}
+
+	for _, b := range []context.Context{one, two} {
+		run(b, "open the page", chromedp.Navigate(fe.url+"/"))
+		poll(b, "page ready and live", `document.body.dataset.ready === "true" && document.getElementById("conn").textContent === "Live"`, 15*time.Second)
+	}
+	if n := eval(two, `String(document.querySelectorAll("button.seat").length)`); n != "52" {
+		t.Fatalf("buyer two's page shows %s seats, want 52", n)
+	}
+	if l := eval(two, `document.querySelector('button[data-id="stalls/B/3"]').getAttribute("aria-label")`); l != "stalls row B seat 3, free" {
+		t.Fatalf("aria-label %q", l)
+	}
+
+	// Buyer one selects two seats and holds them.
+	run(one, "select seats",
+		chromedp.Click(chromedp.CSS(seatSel("stalls/B/3"))),
+		chromedp.Click(chromedp.CSS(seatSel("stalls/B/4"))))
+	if p := eval(one, fmt.Sprintf(`document.querySelector(%q).getAttribute("aria-pressed")`, seatSel("stalls/B/4"))); p != "true" {
+		t.Fatalf("selected seat aria-pressed=%s", p)
+	}
+	run(one, "hold", chromedp.Click(chromedp.CSS("#hold-btn")))
+	poll(one, "buyer one's hold", `!document.getElementById("hold").hidden`, 10*time.Second)
+	held := time.Now()
+	poll(two, "buyer two sees the seats held within a second",
+		classOf("stalls/B/3")+`.includes("s-held") && `+classOf("stalls/B/4")+`.includes("s-held")`, time.Second)
+	t.Logf("buyer two saw the hold %v after buyer one's page showed it", time.Since(held).Round(time.Millisecond))
+	if l := eval(two, fmt.Sprintf(`document.querySelector(%q).getAttribute("aria-label")`, seatSel("stalls/B/3"))); l != "stalls row B seat 3, held" {
+		t.Fatalf("buyer two's aria-label %q", l)
+	}
+	if l := eval(one, fmt.Sprintf(`document.querySelector(%q).getAttribute("aria-label")`, seatSel("stalls/B/3"))); l != "stalls row B seat 3, held by you" {
+		t.Fatalf("buyer one's aria-label %q", l)
+	}
+	cd := eval(one, `document.getElementById("countdown").textContent`)
+	if !strings.HasSuffix(cd, " left") || !strings.Contains(cd, ":") {
+		t.Fatalf("countdown shows %q", cd)
+	}
+
+	// Buyer one pays (demo); both pages show the seats sold.
+	run(one, "pay", chromedp.Click(chromedp.CSS("#pay-btn")))
+	for name, b := range map[string]context.Context{"one": one, "two": two} {
+		poll(b, "buyer "+name+" sees the seats sold",
+			classOf("stalls/B/3")+`.includes("s-sold") && `+classOf("stalls/B/4")+`.includes("s-sold")`, 5*time.Second)
+	}
+	if s := eval(one, `document.getElementById("hold-state").textContent`); !strings.HasPrefix(s, "Paid") {
+		t.Fatalf("buyer one's hold panel says %q", s)
+	}
+
+	// Keyboard: buyer two moves along a row with the arrow keys and selects
+	// with Enter; the selection shows in aria-pressed.
+	run(two, "keyboard",
+		chromedp.Focus(chromedp.CSS(seatSel("stalls/A/1"))),
+		chromedp.SendKeys(chromedp.CSS(seatSel("stalls/A/1")), kb.ArrowRight),
+	)
+	if id := eval(two, `document.activeElement.dataset.id`); id != "stalls/A/2" {
+		t.Fatalf("after ArrowRight focus is on %q", id)
+	}
+	run(two, "select by keyboard", chromedp.SendKeys(chromedp.CSS(seatSel("stalls/A/2")), kb.Enter))
+	poll(two, "keyboard selection", fmt.Sprintf(`document.querySelector(%q).getAttribute("aria-pressed") === "true"`, seatSel("stalls/A/2")), 2*time.Second)
+	// And release flow: two holds it by keyboard-selected seat and releases.
+	run(two, "hold by two", chromedp.Click(chromedp.CSS("#hold-btn")))
+	poll(two, "two's hold", `!document.getElementById("hold").hidden`, 10*time.Second)
+	poll(one, "one sees two's hold", classOf("stalls/A/2")+`.includes("s-held")`, 5*time.Second)
+	run(two, "release", chromedp.Click(chromedp.CSS("#release-btn")))
+	poll(one, "one sees the release", classOf("stalls/A/2")+`.includes("s-free")`, 5*time.Second)
+}
