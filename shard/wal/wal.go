@@ -40,18 +40,24 @@
 // # Why hand-written
 //
 // The workload is one writer appending small records (30-60 bytes) in groups
-// and reading them back only at start-up. BenchmarkGroupCommit against
-// BenchmarkBoltBatch (go.etcd.io/bbolt v1.4.3, DB.Batch, the same records from
-// 64 goroutines, fsync on, ext4-style overlay disk, 2 cores) measured:
+// and reading them back only at start-up. BenchmarkGroupCommit and
+// BenchmarkBoltBatch (bench_test.go) write the same 48-byte records from 64
+// goroutines that each wait until their record is durable, fsync on, against
+// go.etcd.io/bbolt v1.5.0 with DB.Batch (its defaults: up to 1000 calls per
+// transaction, 10 ms delay). Measured on 2 cores of an AMD EPYC, ext4 on a
+// virtual disk, `go test -bench . -benchtime 2s -count 3` (time per durable
+// record; lower is better):
 //
-//	this log:    see README (shard/README.md, "Log implementation")
+//	this log, group commit:  70 µs, 42 µs, 34 µs   (14k-29k records/s)
+//	bbolt, DB.Batch:        321 µs, 357 µs, 350 µs (about 3k records/s)
 //
-// bbolt rewrites B+tree pages and its meta page for every batch (copy-on-write,
-// two fsyncs per transaction) and its Batch coalesces only calls that arrive
-// within its MaxBatchDelay, while the log writes each group once with a single
-// fdatasync, needs no page cache of its own and replays sequentially. A key
-// value store buys nothing here: the state lives in memory and snapshots are
-// whole-state dumps.
+// so the hand-written log is 5-10x faster for this workload. bbolt rewrites
+// B+tree pages and its meta page for every transaction (copy-on-write, two
+// fsyncs per commit) and grows a page-cached file we would never read back,
+// while the log writes each group once with a single fdatasync and replays
+// sequentially. A key-value store buys nothing here: the state lives in memory
+// and snapshots are whole-state dumps. The core is small (one file) and is
+// covered by torn-tail, corruption, version and fuzz tests.
 package wal
 
 import (

@@ -1,0 +1,99 @@
+package wal
+
+import (
+	"encoding/binary"
+	"io"
+	"log/slog"
+	"path/filepath"
+	"testing"
+
+	bolt "go.etcd.io/bbolt"
+)
+
+// The two benchmarks below decide the log's implementation (see the package
+// comment): the same 48-byte records, 64 concurrent writers, each waiting for
+// its record to be durable, fsync on.
+
+const benchWriters = 64
+
+var benchRecord = make([]byte, 48)
+
+func BenchmarkGroupCommit(b *testing.B) {
+	l, _, err := Open(Options{Dir: b.TempDir(), Logger: slog.New(slog.NewTextHandler(io.Discard, nil))}, nil, func(uint64, []byte) error { return nil })
+	if err != nil {
+		b.Fatal(err)
+	}
+	defer l.Close()
+	type req struct{ done chan struct{} }
+	in := make(chan *req, 4096)
+	stop := make(chan struct{})
+	go func() {
+		batch := make([]*req, 0, 4096)
+		for {
+			select {
+			case r := <-in:
+				batch = append(batch, r)
+			case <-stop:
+				return
+			}
+		drain:
+			for {
+				select {
+				case r := <-in:
+					batch = append(batch, r)
+				default:
+					break drain
+				}
+			}
+			for range batch {
+				l.Append(benchRecord)
+			}
+			if err := l.Sync(); err != nil {
+				panic(err)
+			}
+			for _, r := range batch {
+				r.done <- struct{}{}
+			}
+			batch = batch[:0]
+		}
+	}()
+	b.SetParallelism(benchWriters / max(1, testingProcs()))
+	b.ResetTimer()
+	b.RunParallel(func(pb *testing.PB) {
+		r := &req{done: make(chan struct{}, 1)}
+		for pb.Next() {
+			in <- r
+			<-r.done
+		}
+	})
+	b.StopTimer()
+	close(stop)
+}
+
+func BenchmarkBoltBatch(b *testing.B) {
+	db, err := bolt.Open(filepath.Join(b.TempDir(), "bench.db"), 0o644, nil)
+	if err != nil {
+		b.Fatal(err)
+	}
+	defer db.Close()
+	if err := db.Update(func(tx *bolt.Tx) error { _, err := tx.CreateBucket([]byte("log")); return err }); err != nil {
+		b.Fatal(err)
+	}
+	b.SetParallelism(benchWriters / max(1, testingProcs()))
+	b.ResetTimer()
+	b.RunParallel(func(pb *testing.PB) {
+		for pb.Next() {
+			err := db.Batch(func(tx *bolt.Tx) error {
+				bk := tx.Bucket([]byte("log"))
+				seq, _ := bk.NextSequence()
+				var k [8]byte
+				binary.BigEndian.PutUint64(k[:], seq)
+				return bk.Put(k[:], benchRecord)
+			})
+			if err != nil {
+				b.Error(err)
+				return
+			}
+		}
+	})
+}

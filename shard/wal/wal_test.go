@@ -1,0 +1,284 @@
+package wal
+
+import (
+	"bytes"
+	"encoding/binary"
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+)
+
+var testHash = [32]byte{1, 2, 3}
+
+func open(t *testing.T, dir string, logBuf io.Writer) (*Log, *Recovered, [][]byte, error) {
+	t.Helper()
+	if logBuf == nil {
+		logBuf = io.Discard
+	}
+	var got [][]byte
+	l, rec, err := Open(Options{Dir: dir, MapHash: testHash, SegmentSize: 4096, Logger: slog.New(slog.NewTextHandler(logBuf, nil))},
+		nil, func(i uint64, p []byte) error {
+			if want := uint64(len(got)) + 1; i != want {
+				return fmt.Errorf("index %d, want %d", i, want)
+			}
+			got = append(got, bytes.Clone(p))
+			return nil
+		})
+	return l, rec, got, err
+}
+
+func payload(i int) []byte { return []byte(fmt.Sprintf("record-%05d-%s", i, strings.Repeat("x", i%37))) }
+
+func writeN(t *testing.T, l *Log, from, n, group int) {
+	t.Helper()
+	for i := from; i < from+n; i++ {
+		l.Append(payload(i))
+		if (i+1)%group == 0 {
+			if err := l.Sync(); err != nil {
+				t.Fatal(err)
+			}
+		}
+	}
+	if err := l.Sync(); err != nil {
+		t.Fatal(err)
+	}
+}
+
+func TestAppendReplayEpoch(t *testing.T) {
+	dir := t.TempDir()
+	l, rec, got, err := open(t, dir, nil)
+	if err != nil || len(got) != 0 || rec.PrevEpoch != 0 || l.Epoch() != 1 {
+		t.Fatalf("fresh: %v %v %d", err, rec, l.Epoch())
+	}
+	writeN(t, l, 0, 500, 7)
+	l.Close()
+	segs, _ := filepath.Glob(filepath.Join(dir, "wal-*.log"))
+	if len(segs) < 3 {
+		t.Fatalf("expected several segments, got %d", len(segs))
+	}
+	for epoch := uint64(2); epoch < 5; epoch++ {
+		l, _, got, err = open(t, dir, nil)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if l.Epoch() != epoch {
+			t.Fatalf("epoch %d, want %d", l.Epoch(), epoch)
+		}
+		if len(got) != 500 {
+			t.Fatalf("replayed %d records", len(got))
+		}
+		for i, p := range got {
+			if !bytes.Equal(p, payload(i)) {
+				t.Fatalf("record %d = %q", i, p)
+			}
+		}
+		l.Close()
+	}
+}
+
+func TestSnapshotBoundsReplay(t *testing.T) {
+	dir := t.TempDir()
+	l, _, _, _ := open(t, dir, nil)
+	writeN(t, l, 0, 300, 10)
+	if err := l.Roll(); err != nil {
+		t.Fatal(err)
+	}
+	idx := l.NextIndex() - 1
+	if err := l.WriteSnapshot([]byte("state@300"), idx); err != nil {
+		t.Fatal(err)
+	}
+	writeN(t, l, 300, 20, 10)
+	l.Close()
+	segs, _ := filepath.Glob(filepath.Join(dir, "wal-*.log"))
+	if len(segs) != 1 {
+		t.Fatalf("old segments not removed: %v", segs)
+	}
+	var snap []byte
+	l, rec, err := Open(Options{Dir: dir, MapHash: testHash, Logger: slog.New(slog.NewTextHandler(io.Discard, nil))},
+		func(r *Recovered) error { snap = r.Snapshot; return nil },
+		func(i uint64, p []byte) error {
+			if i <= idx || !bytes.Equal(p, payload(int(i-1))) {
+				return fmt.Errorf("unexpected record %d %q", i, p)
+			}
+			return nil
+		})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if string(snap) != "state@300" || rec.SnapshotIndex != 300 || rec.Records != 20 {
+		t.Fatalf("recovered %q %+v", snap, rec)
+	}
+	l.Close()
+	// A snapshot for another seat map is refused.
+	if _, _, err := Open(Options{Dir: dir, MapHash: [32]byte{9}}, nil, func(uint64, []byte) error { return nil }); err == nil || !strings.Contains(err.Error(), "different seat map") {
+		t.Fatalf("other map: %v", err)
+	}
+}
+
+func lastSegment(t *testing.T, dir string) string {
+	segs, _ := filepath.Glob(filepath.Join(dir, "wal-*.log"))
+	return segs[len(segs)-1]
+}
+
+// TestTornTail builds the files a crash leaves behind: every prefix of the last
+// group is accepted, the partial record truncated with a log line.
+func TestTornTail(t *testing.T) {
+	base := t.TempDir()
+	l, _, _, _ := open(t, base, nil)
+	writeN(t, l, 0, 10, 10)
+	l.Append(payload(10))
+	l.Append(payload(11))
+	l.Sync()
+	l.Close()
+	seg := lastSegment(t, base)
+	full, _ := os.ReadFile(seg)
+	lastLen := recHeaderSize + len(payload(11))
+	cuts := []int{1, 5, recHeaderSize, recHeaderSize + 3, lastLen - 1}
+	for _, cut := range cuts {
+		t.Run(fmt.Sprintf("cut%d", cut), func(t *testing.T) {
+			dir := t.TempDir()
+			copyDir(t, base, dir)
+			os.WriteFile(filepath.Join(dir, filepath.Base(seg)), full[:len(full)-cut], 0o644)
+			var logs bytes.Buffer
+			l, rec, got, err := open(t, dir, &logs)
+			if err != nil {
+				t.Fatal(err)
+			}
+			defer l.Close()
+			if len(got) != 11 || rec.Truncated == 0 || !strings.Contains(logs.String(), "truncating torn tail") {
+				t.Fatalf("got %d records, truncated %d, logs %q", len(got), rec.Truncated, logs.String())
+			}
+		})
+	}
+	t.Run("zeros", func(t *testing.T) {
+		dir := t.TempDir()
+		copyDir(t, base, dir)
+		os.WriteFile(filepath.Join(dir, filepath.Base(seg)), append(bytes.Clone(full), make([]byte, 4096)...), 0o644)
+		l, _, got, err := open(t, dir, nil)
+		if err != nil || len(got) != 12 {
+			t.Fatalf("%v %d", err, len(got))
+		}
+		l.Close()
+	})
+	t.Run("flipped last payload", func(t *testing.T) {
+		dir := t.TempDir()
+		copyDir(t, base, dir)
+		b := bytes.Clone(full)
+		b[len(b)-2] ^= 0xff
+		os.WriteFile(filepath.Join(dir, filepath.Base(seg)), b, 0o644)
+		l, _, got, err := open(t, dir, nil)
+		if err != nil || len(got) != 11 {
+			t.Fatalf("%v %d", err, len(got))
+		}
+		l.Close()
+	})
+}
+
+// TestCorruptMiddle: damage before the tail refuses to start, naming the file
+// and the offset of the damaged record.
+func TestCorruptMiddle(t *testing.T) {
+	base := t.TempDir()
+	l, _, _, _ := open(t, base, nil)
+	writeN(t, l, 0, 20, 5)
+	l.Close()
+	segs, _ := filepath.Glob(filepath.Join(base, "wal-*.log"))
+	seg := segs[0]
+	full, _ := os.ReadFile(seg)
+	// Offset of the 4th record.
+	off := segHeaderSize
+	for i := 0; i < 3; i++ {
+		off += recHeaderSize + len(payload(i))
+	}
+	for name, mutate := range map[string]func([]byte){
+		"payload": func(b []byte) { b[off+recHeaderSize+2] ^= 1 },
+		"length":  func(b []byte) { b[off] ^= 0x40 },
+	} {
+		t.Run(name, func(t *testing.T) {
+			dir := t.TempDir()
+			copyDir(t, base, dir)
+			b := bytes.Clone(full)
+			mutate(b)
+			os.WriteFile(filepath.Join(dir, filepath.Base(seg)), b, 0o644)
+			_, _, _, err := open(t, dir, nil)
+			var ce *CorruptError
+			if !errors.As(err, &ce) || ce.File != filepath.Base(seg) || ce.Offset != int64(off) {
+				t.Fatalf("want corruption at %s offset %d, got %v", filepath.Base(seg), off, err)
+			}
+			if !strings.Contains(err.Error(), filepath.Base(seg)) || !strings.Contains(err.Error(), fmt.Sprint(off)) {
+				t.Fatalf("message does not name file and offset: %v", err)
+			}
+		})
+	}
+}
+
+func TestNewerFormatRefused(t *testing.T) {
+	dir := t.TempDir()
+	l, _, _, _ := open(t, dir, nil)
+	writeN(t, l, 0, 3, 3)
+	l.Close()
+	segs, _ := filepath.Glob(filepath.Join(dir, "wal-*.log"))
+	b, _ := os.ReadFile(segs[0])
+	binary.LittleEndian.PutUint32(b[8:], FormatVersion+1)
+	binary.LittleEndian.PutUint32(b[60:], crc(b[:60]))
+	os.WriteFile(segs[0], b, 0o644)
+	_, _, _, err := open(t, dir, nil)
+	var ve *VersionError
+	if !errors.As(err, &ve) || !strings.Contains(err.Error(), "newer version") {
+		t.Fatalf("want a version error, got %v", err)
+	}
+}
+
+func TestMissingRecordsRefused(t *testing.T) {
+	dir := t.TempDir()
+	l, _, _, _ := open(t, dir, nil)
+	writeN(t, l, 0, 400, 10)
+	l.Close()
+	segs, _ := filepath.Glob(filepath.Join(dir, "wal-*.log"))
+	os.Remove(segs[1])
+	_, _, _, err := open(t, dir, nil)
+	var ce *CorruptError
+	if !errors.As(err, &ce) || !strings.Contains(err.Error(), "missing") {
+		t.Fatalf("want missing records, got %v", err)
+	}
+}
+
+func copyDir(t *testing.T, from, to string) {
+	ents, _ := os.ReadDir(from)
+	for _, e := range ents {
+		b, err := os.ReadFile(filepath.Join(from, e.Name()))
+		if err != nil {
+			t.Fatal(err)
+		}
+		os.WriteFile(filepath.Join(to, e.Name()), b, 0o644)
+	}
+}
+
+func FuzzReplay(f *testing.F) {
+	dir := f.TempDir()
+	l, _, err := Open(Options{Dir: dir, MapHash: testHash, Logger: slog.New(slog.NewTextHandler(io.Discard, nil))}, nil, func(uint64, []byte) error { return nil })
+	if err != nil {
+		f.Fatal(err)
+	}
+	for i := 0; i < 5; i++ {
+		l.Append(payload(i))
+	}
+	l.Sync()
+	l.Close()
+	segs, _ := filepath.Glob(filepath.Join(dir, "wal-*.log"))
+	b, _ := os.ReadFile(segs[0])
+	f.Add(b)
+	f.Add(b[:len(b)-3])
+	f.Fuzz(func(t *testing.T, data []byte) {
+		d := t.TempDir()
+		os.WriteFile(filepath.Join(d, segName(1)), data, 0o644)
+		l, _, err := Open(Options{Dir: d, MapHash: testHash, Logger: slog.New(slog.NewTextHandler(io.Discard, nil))}, nil, func(uint64, []byte) error { return nil })
+		if err == nil {
+			l.Close()
+		}
+	})
+}
