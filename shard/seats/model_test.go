@@ -59,7 +59,9 @@ func (r *ref) apply(c *Command) Result {
 			due = append(due, h)
 		}
 	}
-	slices.SortFunc(due, func(a, b *HoldView) int { return cmp.Or(cmp.Compare(a.ExpiresAt, b.ExpiresAt), cmp.Compare(a.ID, b.ID)) })
+	slices.SortFunc(due, func(a, b *HoldView) int {
+		return cmp.Or(cmp.Compare(a.ExpiresAt, b.ExpiresAt), cmp.Compare(a.ID, b.ID))
+	})
 	for _, h := range due {
 		r.ver++
 		h.State, h.Version = HoldExpired, r.ver

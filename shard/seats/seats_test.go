@@ -28,7 +28,9 @@ func newHold(now int64, holder string, ttl int64, seats ...int32) *Command {
 	return &Command{Op: OpHold, Now: now, Holder: holder, Seats: seats, TTL: ttl, MaxSeats: 4}
 }
 
-func onHold(op Op, now int64, id uint64) *Command { return &Command{Op: op, Now: now, HoldID: id, TTL: 100 * sec} }
+func onHold(op Op, now int64, id uint64) *Command {
+	return &Command{Op: op, Now: now, HoldID: id, TTL: 100 * sec}
+}
 
 func confirm(now int64, id uint64, order string) *Command {
 	return &Command{Op: OpConfirm, Now: now, HoldID: id, OrderID: order}

@@ -201,7 +201,7 @@ func (s *Server) Recover() error {
 	s.lastSnap = rec.SnapshotIndex
 	s.m.TakeChanges()
 	// Holds whose deadline passed while the shard was down.
-	tick := seats.Command{Op: seats.OpTick, Now: s.cfg.Now().UnixNano()}
+	tick := seats.Command{Op: seats.OpTick, Now: max(s.cfg.Now().UnixNano(), s.m.Now())}
 	if r := s.m.Apply(&tick); r.Log {
 		s.appendCmd(&tick)
 		if err := l.Sync(); err != nil {
@@ -297,7 +297,9 @@ func (s *Server) writer() {
 
 // runBatch applies, logs, syncs, publishes and answers one group.
 func (s *Server) runBatch(batch []*request) error {
-	now := s.cfg.Now().UnixNano()
+	// Logged times never run backwards, even if the wall clock does, so that
+	// replay sees exactly the times the commands were applied at.
+	now := max(s.cfg.Now().UnixNano(), s.m.Now())
 	logged := 0
 	for _, r := range batch {
 		r.cmd.Now = now

@@ -32,7 +32,9 @@ func open(t *testing.T, dir string, logBuf io.Writer) (*Log, *Recovered, [][]byt
 	return l, rec, got, err
 }
 
-func payload(i int) []byte { return []byte(fmt.Sprintf("record-%05d-%s", i, strings.Repeat("x", i%37))) }
+func payload(i int) []byte {
+	return []byte(fmt.Sprintf("record-%05d-%s", i, strings.Repeat("x", i%37)))
+}
 
 func writeN(t *testing.T, l *Log, from, n, group int) {
 	t.Helper()
