@@ -13,7 +13,7 @@
 #   BENCH_CONFIRM=0.1    share of accepted holds confirmed (the rest released)
 #   BENCH_SYSTEMS="shard redis postgres"   any subset, for quick runs
 #   BENCH_RECOVERY_WRITES=1000000  writes logged before the restart (0: skip)
-#   BENCH_RECOVERY_MAX=150s        cap on the time spent logging them
+#   BENCH_RECOVERY_MAX=180s        cap on the time spent logging them (the report says how many)
 #   BENCH_MEMORY_SEATS=100000      BENCH_MEMORY_HOLDS=20000 (BENCH_MEMORY_SEATS=0: skip)
 #   BENCH_HALF=1         paced run of the shard at half its measured rate (0: skip)
 #   BENCH_OUT=FILE       also write the table to FILE (BENCH_OUT=1: ./bench-results.txt)
@@ -32,7 +32,7 @@ BENCH_SEATS=${BENCH_SEATS:-50000}
 BENCH_CONFIRM=${BENCH_CONFIRM:-0.1}
 BENCH_SYSTEMS=${BENCH_SYSTEMS:-shard redis postgres}
 BENCH_RECOVERY_WRITES=${BENCH_RECOVERY_WRITES:-1000000}
-BENCH_RECOVERY_MAX=${BENCH_RECOVERY_MAX:-150s}
+BENCH_RECOVERY_MAX=${BENCH_RECOVERY_MAX:-180s}
 BENCH_MEMORY_SEATS=${BENCH_MEMORY_SEATS:-100000}
 BENCH_MEMORY_HOLDS=${BENCH_MEMORY_HOLDS:-20000}
 BENCH_HALF=${BENCH_HALF:-1}
@@ -68,7 +68,7 @@ cleanup() {
   if [[ -f $PIDFILE ]]; then
     local pid
     while read -r pid; do
-      if tr '\0' ' ' <"/proc/$pid/cmdline" 2>/dev/null | grep -qF -- "$TMP/"; then
+      if { tr '\0' ' ' <"/proc/$pid/cmdline"; } 2>/dev/null | grep -qF -- "$TMP/"; then
         kill -KILL "$pid" 2>/dev/null || true
       fi
     done <"$PIDFILE"
