@@ -164,7 +164,7 @@ bench_redis() {
     versions+=("redis $(redis-server --version | sed -n 's/.*v=\([^ ]*\).*/\1/p')")
     "$LG" prep -backend redis -addr "127.0.0.1:$port" -seats "$BENCH_SEATS"
     log "redis: closed loop"
-    "$LG" run -backend redis -addr "127.0.0.1:$port" "${RUN[@]}" -out "$RES/redis.json" ||
+    "$LG" run -backend redis -addr "127.0.0.1:$port" -server-pid "$REDIS_PID" "${RUN[@]}" -out "$RES/redis.json" ||
       echo "bench: redis run failed" >&2
     kill -TERM "$REDIS_PID" 2>/dev/null || true
     wait "$REDIS_PID" 2>/dev/null || true
@@ -188,7 +188,7 @@ bench_postgres() {
     dsn="postgres://bench@127.0.0.1:$port/postgres?sslmode=disable"
     "$LG" prep -backend postgres -dsn "$dsn" -seats "$BENCH_SEATS"
     log "postgres: closed loop"
-    "$LG" run -backend postgres -dsn "$dsn" "${RUN[@]}" -out "$RES/postgres.json" ||
+    "$LG" run -backend postgres -dsn "$dsn" -server-pid "$(head -1 "$TMP/pg/data/postmaster.pid")" "${RUN[@]}" -out "$RES/postgres.json" ||
       echo "bench: postgres run failed" >&2
     as_pg "$PGBIN/pg_ctl" -D "$TMP/pg/data" -m fast -w stop >/dev/null || true
     PG_STARTED=

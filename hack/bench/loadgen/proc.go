@@ -218,6 +218,46 @@ func readStatusKB(pid int, name string) (int64, error) {
 
 func readVmRSS(pid int) (int64, error) { return readStatusKB(pid, "VmRSS") }
 
+// statFields returns the fields of /proc/PID/stat after the command name.
+func statFields(pid int) []string {
+	b, err := os.ReadFile(fmt.Sprintf("/proc/%d/stat", pid))
+	if err != nil {
+		return nil
+	}
+	i := strings.LastIndexByte(string(b), ')')
+	if i < 0 {
+		return nil
+	}
+	return strings.Fields(string(b[i+1:]))
+}
+
+// treeCPU is the CPU time (user + system) of pid and its direct children
+// (PostgreSQL's backends are children of the postmaster), as counted now.
+func treeCPU(pid int) time.Duration {
+	const tick = 10 * time.Millisecond // USER_HZ is 100 on Linux
+	cpu := func(f []string) time.Duration {
+		if len(f) < 13 {
+			return 0
+		}
+		u, _ := strconv.ParseInt(f[11], 10, 64)
+		s, _ := strconv.ParseInt(f[12], 10, 64)
+		return time.Duration(u+s) * tick
+	}
+	total := cpu(statFields(pid))
+	ents, _ := os.ReadDir("/proc")
+	want := strconv.Itoa(pid)
+	for _, e := range ents {
+		child, err := strconv.Atoi(e.Name())
+		if err != nil || child == pid {
+			continue
+		}
+		if f := statFields(child); len(f) > 1 && f[1] == want {
+			total += cpu(f)
+		}
+	}
+	return total
+}
+
 func dirSize(dir string) int64 {
 	var n int64
 	filepath.WalkDir(dir, func(_ string, d fs.DirEntry, err error) error {

@@ -121,14 +121,21 @@ func cmdReport(args []string) error {
 		return fmt.Sprintf("%.2fx", a.HoldsPerSec/c.HoldsPerSec)
 	}
 	p("\nthroughput ratios (accepted holds/s): shard/redis %s, shard/postgres %s\n", ratio(shard, redis), ratio(shard, pg))
-	var gen []string
+	var gen, srv []string
 	for _, r := range []*RunResult{shard, redis, pg, half} {
-		if r != nil {
-			gen = append(gen, fmt.Sprintf("%s %.2f", r.System, r.GenCPU))
+		if r == nil {
+			continue
+		}
+		gen = append(gen, fmt.Sprintf("%s %.2f", r.System, r.GenCPU))
+		if r.ServerCPU > 0 {
+			srv = append(srv, fmt.Sprintf("%s %.2f (%.0f holds per CPU-second)", r.System, r.ServerCPU, r.HoldsPerSec/r.ServerCPU))
 		}
 	}
+	if len(srv) > 0 {
+		p("CPU cores used by the system under test: %s\n", strings.Join(srv, ", "))
+	}
 	if len(gen) > 0 {
-		p("generator CPU (cores busy in the load generator itself, on the same machine): %s\n", strings.Join(gen, ", "))
+		p("CPU cores used by the load generator (same machine): %s\n", strings.Join(gen, ", "))
 	}
 	for _, r := range []*RunResult{shard, redis, pg, half} {
 		if r == nil {

@@ -55,6 +55,9 @@ type RunResult struct {
 	// GenCPU is the CPU time the generator itself used per second of the run
 	// (warm-up included): what it took away from the system under test.
 	GenCPU float64 `json:"generatorCpu"`
+	// ServerCPU is the same for the system under test (its process and
+	// direct children), when its pid is known; 0 otherwise.
+	ServerCPU float64 `json:"serverCpu"`
 }
 
 // Lat summarises exact latency samples, in milliseconds.
@@ -365,6 +368,7 @@ func cmdRun(args []string) error {
 	rateFrom := fs.String("rate-from", "", "open loop: take the rate from this result file's holds/s")
 	rateFactor := fs.Float64("rate-factor", 0.5, "with -rate-from: share of that rate")
 	out := fs.String("out", "", "write the JSON result here")
+	serverPid := fs.Int("server-pid", 0, "pid of the system under test, to report its CPU use (shards started here: automatic)")
 	fs.Parse(args)
 
 	ids, _, err := venueSeats(*seats)
@@ -434,6 +438,13 @@ func cmdRun(args []string) error {
 		refPrefix:    fmt.Sprintf("bench-%d-", time.Now().UnixNano()%1e9),
 	}
 	w.res.System = *name
+	if proc != nil {
+		*serverPid = proc.pid()
+	}
+	var srv0 time.Duration
+	if *serverPid > 0 {
+		srv0 = treeCPU(*serverPid)
+	}
 	cpu0, t0 := selfCPU(), time.Now()
 	if *rate > 0 {
 		fmt.Fprintf(os.Stderr, "  %s: open loop at %.0f holds/s, %d clients, %s warm-up + %s\n", *name, *rate, *clients, *warmup, *dur)
@@ -446,7 +457,11 @@ func cmdRun(args []string) error {
 		return ctx.Err()
 	}
 	res := w.finish()
-	res.GenCPU = (selfCPU() - cpu0).Seconds() / time.Since(t0).Seconds()
+	elapsed := time.Since(t0).Seconds()
+	res.GenCPU = (selfCPU() - cpu0).Seconds() / elapsed
+	if *serverPid > 0 {
+		res.ServerCPU = (treeCPU(*serverPid) - srv0).Seconds() / elapsed
+	}
 	fmt.Fprintf(os.Stderr, "  %s: %.0f holds/s, %.0f conflicts/s, hold p50 %.2f ms p99 %.2f ms, conflict p50 %.2f ms p99 %.2f ms, errors %d\n",
 		res.System, res.HoldsPerSec, res.ConflictsPerSec, res.Hold.P50, res.Hold.P99, res.Conflict.P50, res.Conflict.P99, res.Errors)
 	for _, e := range res.FirstErrors {
