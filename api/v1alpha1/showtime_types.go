@@ -1,0 +1,284 @@
+package v1alpha1
+
+import (
+	corev1 "k8s.io/api/core/v1"
+	"k8s.io/apimachinery/pkg/api/resource"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+)
+
+// ShowtimeSpec describes one showtime on sale: its seats, its sale window and
+// how its shard runs.
+type ShowtimeSpec struct {
+	// title is shown to buyers.
+	// +required
+	// +kubebuilder:validation:MinLength=1
+	// +kubebuilder:validation:MaxLength=200
+	Title string `json:"title"`
+
+	// startsAt is when the show starts.
+	// +required
+	StartsAt metav1.Time `json:"startsAt"`
+
+	// seatMap lists the sections, rows and seats. It cannot change once the
+	// showtime exists: changing seats mid-sale is how seats get double-sold.
+	// +required
+	// +kubebuilder:validation:XValidation:rule="self == oldSelf",message="spec.seatMap is immutable once the showtime is created; create a new Showtime for a different seat map"
+	SeatMap SeatMap `json:"seatMap"`
+
+	// sales says when tickets are on sale and the rules for holds.
+	// +required
+	Sales Sales `json:"sales"`
+
+	// shard configures the seat-locking shard of this showtime.
+	// +optional
+	Shard ShardSpec `json:"shard,omitzero"`
+}
+
+// SeatMap is the seat map, in the same format as the shard's --seat-map file.
+// +kubebuilder:validation:XValidation:rule="self.sections.all(s, self.sections.exists_one(t, t.name == s.name))",message="spec.seatMap.sections: section names must be unique"
+type SeatMap struct {
+	// sections of the venue, at least one.
+	// +required
+	// +kubebuilder:validation:MaxItems=64
+	// +kubebuilder:validation:XValidation:rule="size(self) >= 1",message="spec.seatMap.sections: at least one section is required"
+	// +listType=atomic
+	Sections []SeatSection `json:"sections"`
+}
+
+// SeatSection is one named section of the venue.
+type SeatSection struct {
+	// name of the section, [a-z0-9-]{1,32}; part of every seat id (SECTION/ROW/NUMBER).
+	// +required
+	// +kubebuilder:validation:MaxLength=32
+	// +kubebuilder:validation:XValidation:rule="self.matches('^[a-z0-9-]{1,32}$')",message="spec.seatMap.sections[].name must match [a-z0-9-]{1,32}"
+	Name string `json:"name"`
+
+	// rows of the section, at least one.
+	// +required
+	// +kubebuilder:validation:MaxItems=256
+	// +kubebuilder:validation:XValidation:rule="size(self) >= 1",message="spec.seatMap.sections[].rows: at least one row is required"
+	// +listType=atomic
+	Rows []SeatRow `json:"rows"`
+}
+
+// SeatRow is a line of rows that share seat numbers.
+type SeatRow struct {
+	// names of the rows: a letter range ("A-H"), a number range ("1-12") or a comma list ("J,K").
+	// +required
+	// +kubebuilder:validation:MinLength=1
+	// +kubebuilder:validation:MaxLength=128
+	Names string `json:"names"`
+
+	// seats numbers in each row: a range ("1-24") or a comma list of ranges ("1-10,13-30").
+	// +required
+	// +kubebuilder:validation:MinLength=1
+	// +kubebuilder:validation:MaxLength=128
+	Seats string `json:"seats"`
+}
+
+// Sales is the sale window and the rules for holds.
+// +kubebuilder:validation:XValidation:rule="timestamp(self.closesAt) > timestamp(self.opensAt)",message="spec.sales.closesAt must be after spec.sales.opensAt"
+type Sales struct {
+	// opensAt is when tickets go on sale.
+	// +required
+	OpensAt metav1.Time `json:"opensAt"`
+
+	// closesAt is when the sale ends.
+	// +required
+	ClosesAt metav1.Time `json:"closesAt"`
+
+	// holdTTL is how long a hold keeps its seats before they are free again, 1m to 2h.
+	// +optional
+	// +kubebuilder:default="10m"
+	// +kubebuilder:validation:Type=string
+	// +kubebuilder:validation:MaxLength=32
+	// +kubebuilder:validation:XValidation:rule="self.matches('^([0-9]+(\\\\.[0-9]+)?(ns|us|ms|s|m|h))+$') && duration(self) >= duration('1m') && duration(self) <= duration('2h')",message="spec.sales.holdTTL must be a duration between 1m and 2h"
+	HoldTTL metav1.Duration `json:"holdTTL,omitzero"`
+
+	// maxSeatsPerHolder caps the seats one buyer's active holds may hold together, 1 to 50.
+	// +optional
+	// +kubebuilder:default=8
+	// +kubebuilder:validation:XValidation:rule="self >= 1 && self <= 50",message="spec.sales.maxSeatsPerHolder must be between 1 and 50"
+	MaxSeatsPerHolder int32 `json:"maxSeatsPerHolder,omitempty"`
+}
+
+// AccessMode of the shard's data volume.
+// +kubebuilder:validation:Enum=ReadWriteOncePod;ReadWriteOnce
+type AccessMode string
+
+const (
+	// AccessModeReadWriteOncePod lets one pod only mount the volume: the
+	// single-writer guarantee at the storage layer. The default.
+	AccessModeReadWriteOncePod AccessMode = "ReadWriteOncePod"
+	// AccessModeReadWriteOnce is for storage classes without ReadWriteOncePod.
+	AccessModeReadWriteOnce AccessMode = "ReadWriteOnce"
+)
+
+// RetentionPolicy says what happens to the shard's volume when the showtime is deleted.
+// +kubebuilder:validation:Enum=Retain;Delete
+type RetentionPolicy string
+
+const (
+	// RetainVolume keeps the sales log after the showtime is deleted. The default.
+	RetainVolume RetentionPolicy = "Retain"
+	// DeleteVolume deletes it with the showtime.
+	DeleteVolume RetentionPolicy = "Delete"
+)
+
+// ShardSpec configures the seat-locking shard.
+type ShardSpec struct {
+	// image of the shard; empty means the operator's own image.
+	// +optional
+	// +kubebuilder:validation:MaxLength=512
+	Image string `json:"image,omitempty"`
+
+	// resources of the shard container.
+	// +optional
+	Resources corev1.ResourceRequirements `json:"resources,omitzero"`
+
+	// storage of the shard's log and snapshots. Immutable once created.
+	// +optional
+	// +kubebuilder:validation:XValidation:rule="self == oldSelf",message="spec.shard.storage is immutable once the showtime is created"
+	Storage ShardStorage `json:"storage,omitzero"`
+}
+
+// ShardStorage is the shard's data volume.
+type ShardStorage struct {
+	// size of the volume.
+	// +optional
+	// +kubebuilder:default="1Gi"
+	Size resource.Quantity `json:"size,omitzero"`
+
+	// storageClassName of the volume; empty means the cluster default.
+	// +optional
+	// +kubebuilder:validation:MaxLength=253
+	StorageClassName string `json:"storageClassName,omitempty"`
+
+	// accessMode of the volume: ReadWriteOncePod (default) where the storage
+	// class supports it, ReadWriteOnce otherwise.
+	// +optional
+	// +kubebuilder:default=ReadWriteOncePod
+	AccessMode AccessMode `json:"accessMode,omitempty"`
+
+	// whenDeleted says whether the volume is kept (Retain, default) or deleted
+	// when the showtime is deleted.
+	// +optional
+	// +kubebuilder:default=Retain
+	WhenDeleted RetentionPolicy `json:"whenDeleted,omitempty"`
+}
+
+// ShowtimePhase is the showtime's place in its life.
+// +kubebuilder:validation:Enum=Pending;Provisioning;Ready;OnSale;SoldOut;Closed;Degraded
+type ShowtimePhase string
+
+// Phases.
+const (
+	PhasePending      ShowtimePhase = "Pending"
+	PhaseProvisioning ShowtimePhase = "Provisioning"
+	PhaseReady        ShowtimePhase = "Ready"
+	PhaseOnSale       ShowtimePhase = "OnSale"
+	PhaseSoldOut      ShowtimePhase = "SoldOut"
+	PhaseClosed       ShowtimePhase = "Closed"
+	PhaseDegraded     ShowtimePhase = "Degraded"
+)
+
+// Condition types.
+const (
+	ConditionSeatMapValid = "SeatMapValid"
+	ConditionShardReady   = "ShardReady"
+	ConditionOnSale       = "OnSale"
+)
+
+// ShowtimeStatus is what the operator observed.
+type ShowtimeStatus struct {
+	// phase summarises the conditions.
+	// +optional
+	Phase ShowtimePhase `json:"phase,omitempty"`
+
+	// observedGeneration is the generation last reconciled successfully.
+	// +optional
+	ObservedGeneration int64 `json:"observedGeneration,omitempty"`
+
+	// conditions: SeatMapValid, ShardReady, OnSale.
+	// +optional
+	// +listType=map
+	// +listMapKey=type
+	Conditions []metav1.Condition `json:"conditions,omitempty"`
+
+	// shard is the shard pod as last seen.
+	// +optional
+	Shard ShardStatus `json:"shard,omitzero"`
+
+	// seats are the seat counts read from the shard.
+	// +optional
+	Seats SeatCounts `json:"seats,omitzero"`
+}
+
+// ShardStatus is the shard pod as last seen.
+type ShardStatus struct {
+	// pod is the shard pod's name.
+	// +optional
+	Pod string `json:"pod,omitempty"`
+	// image the shard pod runs.
+	// +optional
+	Image string `json:"image,omitempty"`
+	// ready is true when the shard pod is ready.
+	// +optional
+	Ready bool `json:"ready,omitempty"`
+	// epoch of the shard's log: it increases each time a new pod takes ownership.
+	// +optional
+	Epoch int64 `json:"epoch,omitempty"`
+	// version of the seat map: it increases with each change.
+	// +optional
+	Version int64 `json:"version,omitempty"`
+}
+
+// SeatCounts counts seats by state.
+type SeatCounts struct {
+	// +optional
+	Total int32 `json:"total,omitempty"`
+	// +optional
+	Available int32 `json:"available,omitempty"`
+	// +optional
+	Held int32 `json:"held,omitempty"`
+	// +optional
+	AwaitingPayment int32 `json:"awaitingPayment,omitempty"`
+	// +optional
+	Sold int32 `json:"sold,omitempty"`
+}
+
+// Showtime is one performance on sale, with its own seat-locking shard.
+// +kubebuilder:object:root=true
+// +kubebuilder:subresource:status
+// +kubebuilder:resource:shortName=st,categories=boxoffice
+// +kubebuilder:printcolumn:name="Phase",type=string,JSONPath=`.status.phase`
+// +kubebuilder:printcolumn:name="Available",type=integer,JSONPath=`.status.seats.available`
+// +kubebuilder:printcolumn:name="Held",type=integer,JSONPath=`.status.seats.held`
+// +kubebuilder:printcolumn:name="Sold",type=integer,JSONPath=`.status.seats.sold`
+// +kubebuilder:printcolumn:name="Shard",type=string,JSONPath=`.status.conditions[?(@.type=="ShardReady")].status`
+// +kubebuilder:printcolumn:name="Opens",type=string,format=date-time,JSONPath=`.spec.sales.opensAt`
+// +kubebuilder:printcolumn:name="Age",type=date,JSONPath=`.metadata.creationTimestamp`
+type Showtime struct {
+	metav1.TypeMeta `json:",inline"`
+	// +optional
+	metav1.ObjectMeta `json:"metadata,omitzero"`
+
+	// +required
+	Spec ShowtimeSpec `json:"spec"`
+
+	// +optional
+	Status ShowtimeStatus `json:"status,omitzero"`
+}
+
+// ShowtimeList is a list of Showtimes.
+// +kubebuilder:object:root=true
+type ShowtimeList struct {
+	metav1.TypeMeta `json:",inline"`
+	// +optional
+	metav1.ListMeta `json:"metadata,omitzero"`
+	Items           []Showtime `json:"items"`
+}
+
+func init() {
+	SchemeBuilder.Register(&Showtime{}, &ShowtimeList{})
+}

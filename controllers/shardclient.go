@@ -1,0 +1,83 @@
+package controllers
+
+import (
+	"context"
+	"encoding/json"
+	"fmt"
+	"io"
+	"net"
+	"net/http"
+	"strconv"
+	"time"
+)
+
+// ShardReport is the part of a shard's GET /v1/status the operator reads.
+type ShardReport struct {
+	Showtime string      `json:"showtime"`
+	Version  int64       `json:"version"`
+	Epoch    int64       `json:"epoch"`
+	Counts   ShardCounts `json:"counts"`
+}
+
+// ShardCounts are seats by state as the shard reports them.
+type ShardCounts struct {
+	Free            int64 `json:"free"`
+	Held            int64 `json:"held"`
+	AwaitingPayment int64 `json:"awaiting_payment"`
+	Sold            int64 `json:"sold"`
+}
+
+// ShardClient reads a shard's status at its pod IP.
+type ShardClient interface {
+	Status(ctx context.Context, podIP, token string) (*ShardReport, error)
+}
+
+// HTTPShardClient speaks the shard contract's GET /v1/status.
+type HTTPShardClient struct {
+	HTTP *http.Client
+	// Port of the shard; tests point it at an httptest server.
+	Port int
+}
+
+// NewHTTPShardClient returns a client with short timeouts: a slow shard must
+// not stall the reconcile loop.
+func NewHTTPShardClient(port int) *HTTPShardClient {
+	return &HTTPShardClient{
+		HTTP: &http.Client{
+			Timeout: 3 * time.Second,
+			Transport: &http.Transport{
+				DialContext:         (&net.Dialer{Timeout: 2 * time.Second}).DialContext,
+				MaxIdleConnsPerHost: 2,
+				IdleConnTimeout:     30 * time.Second,
+			},
+		},
+		Port: port,
+	}
+}
+
+// Status implements ShardClient.
+func (c *HTTPShardClient) Status(ctx context.Context, podIP, token string) (*ShardReport, error) {
+	url := "http://" + net.JoinHostPort(podIP, strconv.Itoa(c.Port)) + "/v1/status"
+	req, err := http.NewRequestWithContext(ctx, http.MethodGet, url, nil)
+	if err != nil {
+		return nil, err
+	}
+	req.Header.Set("Authorization", "Bearer "+token)
+	resp, err := c.HTTP.Do(req)
+	if err != nil {
+		return nil, fmt.Errorf("GET %s: %w", url, err)
+	}
+	defer resp.Body.Close()
+	body, err := io.ReadAll(io.LimitReader(resp.Body, 1<<20))
+	if err != nil {
+		return nil, fmt.Errorf("GET %s: reading body: %w", url, err)
+	}
+	if resp.StatusCode != http.StatusOK {
+		return nil, fmt.Errorf("GET %s: status %d", url, resp.StatusCode)
+	}
+	var r ShardReport
+	if err := json.Unmarshal(body, &r); err != nil {
+		return nil, fmt.Errorf("GET %s: decoding: %w", url, err)
+	}
+	return &r, nil
+}

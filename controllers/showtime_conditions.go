@@ -1,0 +1,103 @@
+package controllers
+
+import (
+	"fmt"
+	"time"
+
+	boxv1 "boxoffice.dev/boxoffice/api/v1alpha1"
+	"boxoffice.dev/boxoffice/controllers/specs"
+	"k8s.io/apimachinery/pkg/api/meta"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+)
+
+// One setter per condition: each reads the scope and sets exactly its own condition.
+
+func setCondition(st *boxv1.Showtime, typ string, ok bool, reason, msg string) {
+	status := metav1.ConditionFalse
+	if ok {
+		status = metav1.ConditionTrue
+	}
+	meta.SetStatusCondition(&st.Status.Conditions, metav1.Condition{
+		Type:               typ,
+		Status:             status,
+		Reason:             reason,
+		Message:            msg,
+		ObservedGeneration: st.Generation,
+	})
+}
+
+func setSeatMapValidCondition(s *scope) {
+	if s.seatMapErr != nil {
+		setCondition(s.st, boxv1.ConditionSeatMapValid, false, "InvalidSeatMap", s.seatMapErr.Error())
+		return
+	}
+	setCondition(s.st, boxv1.ConditionSeatMapValid, true, "Valid",
+		fmt.Sprintf("%d seats in %d sections", s.layout.Total, len(s.layout.Sections)))
+}
+
+func setShardReadyCondition(s *scope) {
+	st := s.st
+	switch {
+	case s.seatMapErr != nil:
+		setCondition(st, boxv1.ConditionShardReady, false, "SeatMapInvalid", "the shard is not created while the seat map is invalid")
+	case s.pod == nil:
+		setCondition(st, boxv1.ConditionShardReady, false, "PodMissing",
+			fmt.Sprintf("waiting for pod %s to be created", specs.ShardPodName(st)))
+	case !s.podReady:
+		setCondition(st, boxv1.ConditionShardReady, false, "PodNotReady",
+			fmt.Sprintf("pod %s is %s and not ready", s.pod.Name, s.pod.Status.Phase))
+	case s.scrapeErr != nil:
+		setCondition(st, boxv1.ConditionShardReady, false, "StatusUnreachable",
+			fmt.Sprintf("pod %s is ready but its /v1/status failed: %v", s.pod.Name, s.scrapeErr))
+	default:
+		setCondition(st, boxv1.ConditionShardReady, true, "Ready",
+			fmt.Sprintf("pod %s serves epoch %d", s.pod.Name, st.Status.Shard.Epoch))
+	}
+}
+
+func setOnSaleCondition(s *scope) {
+	st := s.st
+	opens, closes := st.Spec.Sales.OpensAt.Time, st.Spec.Sales.ClosesAt.Time
+	switch {
+	case s.now.Before(opens):
+		setCondition(st, boxv1.ConditionOnSale, false, "NotYetOpen", "sale opens at "+opens.Format(time.RFC3339))
+	case !s.now.Before(closes):
+		setCondition(st, boxv1.ConditionOnSale, false, "SaleClosed", "sale closed at "+closes.Format(time.RFC3339))
+	case st.Status.Phase == boxv1.PhaseSoldOut:
+		setCondition(st, boxv1.ConditionOnSale, false, "SoldOut", "every seat is sold")
+	case !meta.IsStatusConditionTrue(st.Status.Conditions, boxv1.ConditionShardReady):
+		setCondition(st, boxv1.ConditionOnSale, false, "ShardNotReady", "inside the sale window but the shard is not ready")
+	default:
+		setCondition(st, boxv1.ConditionOnSale, true, "SaleOpen", "on sale until "+closes.Format(time.RFC3339))
+	}
+}
+
+// computePhase summarises the conditions into one word for kubectl get.
+func computePhase(s *scope) boxv1.ShowtimePhase {
+	st := s.st
+	prev := st.Status.Phase
+	shardReady := meta.IsStatusConditionTrue(st.Status.Conditions, boxv1.ConditionShardReady)
+	switch {
+	case s.seatMapErr != nil:
+		return boxv1.PhaseDegraded
+	case !s.now.Before(st.Spec.Sales.ClosesAt.Time):
+		return boxv1.PhaseClosed
+	case !shardReady:
+		// A shard that was serving and stopped is an incident; one that has
+		// never served yet is still being provisioned.
+		switch prev {
+		case boxv1.PhaseReady, boxv1.PhaseOnSale, boxv1.PhaseSoldOut, boxv1.PhaseDegraded:
+			return boxv1.PhaseDegraded
+		}
+		if s.sts == nil {
+			return boxv1.PhasePending
+		}
+		return boxv1.PhaseProvisioning
+	case s.now.Before(st.Spec.Sales.OpensAt.Time):
+		return boxv1.PhaseReady
+	case st.Status.Seats.Total > 0 && st.Status.Seats.Sold >= st.Status.Seats.Total:
+		return boxv1.PhaseSoldOut
+	default:
+		return boxv1.PhaseOnSale
+	}
+}

@@ -1,0 +1,497 @@
+// Package controllers holds one reconciler per Box office kind.
+package controllers
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"sync"
+	"time"
+
+	boxv1 "boxoffice.dev/boxoffice/api/v1alpha1"
+	"boxoffice.dev/boxoffice/controllers/specs"
+	"boxoffice.dev/boxoffice/internal/seatmap"
+	appsv1 "k8s.io/api/apps/v1"
+	corev1 "k8s.io/api/core/v1"
+	networkingv1 "k8s.io/api/networking/v1"
+	policyv1 "k8s.io/api/policy/v1"
+	"k8s.io/apimachinery/pkg/api/equality"
+	apierrors "k8s.io/apimachinery/pkg/api/errors"
+	"k8s.io/apimachinery/pkg/runtime"
+	"k8s.io/apimachinery/pkg/types"
+	appsv1ac "k8s.io/client-go/applyconfigurations/apps/v1"
+	corev1ac "k8s.io/client-go/applyconfigurations/core/v1"
+	networkingv1ac "k8s.io/client-go/applyconfigurations/networking/v1"
+	policyv1ac "k8s.io/client-go/applyconfigurations/policy/v1"
+	"k8s.io/client-go/tools/events"
+	"k8s.io/utils/clock"
+	ctrl "sigs.k8s.io/controller-runtime"
+	"sigs.k8s.io/controller-runtime/pkg/builder"
+	"sigs.k8s.io/controller-runtime/pkg/client"
+	"sigs.k8s.io/controller-runtime/pkg/handler"
+	logf "sigs.k8s.io/controller-runtime/pkg/log"
+	"sigs.k8s.io/controller-runtime/pkg/predicate"
+)
+
+// DefaultScrapeInterval bounds how often one showtime's shard is asked for its counts.
+const DefaultScrapeInterval = 5 * time.Second
+
+// ShowtimeReconciler runs one shard (and its supporting objects) per Showtime
+// and reports seats and phase in the Showtime's status.
+type ShowtimeReconciler struct {
+	client.Client
+	Scheme   *runtime.Scheme
+	Recorder events.EventRecorder
+	// Clock is injectable so time-driven phases can be tested exactly.
+	Clock   clock.PassiveClock
+	Options specs.Options
+	Shards  ShardClient
+	// ScrapeInterval is the least time between two status reads of one shard.
+	ScrapeInterval time.Duration
+
+	mu      sync.Mutex
+	scrapes map[types.NamespacedName]scrapeEntry
+}
+
+type scrapeEntry struct {
+	at     time.Time
+	podUID types.UID
+	report *ShardReport
+	err    error
+}
+
+// scope is what one reconcile learns as its phases run.
+type scope struct {
+	st         *boxv1.Showtime
+	now        time.Time
+	layout     *seatmap.Layout
+	seatMapErr error
+	token      string
+	sts        *appsv1.StatefulSet
+	pod        *corev1.Pod
+	podReady   bool
+	scrapeErr  error
+	// requeueAfter is the soonest moment a phase wants to look again.
+	requeueAfter time.Duration
+	// stop ends the phase list early without an error.
+	stop bool
+}
+
+func (s *scope) requeue(d time.Duration) {
+	if d <= 0 {
+		d = time.Millisecond
+	}
+	if s.requeueAfter == 0 || d < s.requeueAfter {
+		s.requeueAfter = d
+	}
+}
+
+type phaseFunc func(ctx context.Context, s *scope) error
+
+// +kubebuilder:rbac:groups=boxoffice.dev,resources=showtimes,verbs=get;list;watch
+// +kubebuilder:rbac:groups=boxoffice.dev,resources=showtimes/status,verbs=get;update;patch
+// +kubebuilder:rbac:groups=boxoffice.dev,resources=showtimes/finalizers,verbs=update
+// +kubebuilder:rbac:groups="",resources=configmaps;services,verbs=get;list;watch;create;update;patch
+// +kubebuilder:rbac:groups="",resources=secrets,verbs=get;list;watch;create
+// +kubebuilder:rbac:groups="",resources=pods,verbs=get;list;watch
+// +kubebuilder:rbac:groups=apps,resources=statefulsets,verbs=get;list;watch;create;update;patch
+// +kubebuilder:rbac:groups=policy,resources=poddisruptionbudgets,verbs=get;list;watch;create;update;patch
+// +kubebuilder:rbac:groups=networking.k8s.io,resources=networkpolicies,verbs=get;list;watch;create;update;patch
+// +kubebuilder:rbac:groups=events.k8s.io,resources=events,verbs=create;patch
+
+// Reconcile brings one Showtime's owned objects to their desired state and
+// writes its status when, and only when, it changed.
+func (r *ShowtimeReconciler) Reconcile(ctx context.Context, req ctrl.Request) (ctrl.Result, error) {
+	st := &boxv1.Showtime{}
+	if err := r.Get(ctx, req.NamespacedName, st); err != nil {
+		if apierrors.IsNotFound(err) {
+			r.forgetScrape(req.NamespacedName)
+		}
+		return ctrl.Result{}, client.IgnoreNotFound(err)
+	}
+	if !st.DeletionTimestamp.IsZero() {
+		// Owner references let the garbage collector remove what we own.
+		return ctrl.Result{}, nil
+	}
+
+	before := st.DeepCopy()
+	s := &scope{st: st, now: r.Clock.Now()}
+	phases := []phaseFunc{
+		r.reconcileSeatMap,
+		r.reconcileToken,
+		r.reconcileShardObjects,
+		r.reconcileShardPod,
+		r.reconcileSeats,
+	}
+	var phaseErr error
+	for _, phase := range phases {
+		if err := phase(ctx, s); err != nil {
+			phaseErr = err
+			break
+		}
+		if s.stop {
+			break
+		}
+	}
+
+	setSeatMapValidCondition(s)
+	setShardReadyCondition(s)
+	st.Status.Phase = computePhase(s)
+	setOnSaleCondition(s)
+	if phaseErr == nil {
+		st.Status.ObservedGeneration = st.Generation
+	}
+	r.scheduleBoundaries(s)
+
+	if err := r.writeStatus(ctx, before, st); err != nil {
+		return ctrl.Result{}, errors.Join(phaseErr, err)
+	}
+	if phaseErr != nil {
+		return ctrl.Result{}, phaseErr
+	}
+	return ctrl.Result{RequeueAfter: s.requeueAfter}, nil
+}
+
+// reconcileSeatMap parses the seat map with the shared parser. The CRD's CEL
+// rules catch the shape; the parser catches ranges and duplicates.
+func (r *ShowtimeReconciler) reconcileSeatMap(ctx context.Context, s *scope) error {
+	layout, err := seatmap.Expand(specs.SeatMapSpec(s.st))
+	if err != nil {
+		s.seatMapErr = err
+		s.stop = true
+		if !isConditionFalse(s.st, boxv1.ConditionSeatMapValid) {
+			r.Recorder.Eventf(s.st, nil, corev1.EventTypeWarning, "InvalidSeatMap", "Validate", "%v", err)
+		}
+		return nil
+	}
+	s.layout = layout
+	s.st.Status.Seats.Total = int32(layout.Total)
+	return nil
+}
+
+// reconcileToken creates the shard's bearer token once. It is never logged,
+// never re-applied and never rotated under a running shard.
+func (r *ShowtimeReconciler) reconcileToken(ctx context.Context, s *scope) error {
+	sec := &corev1.Secret{}
+	key := types.NamespacedName{Namespace: s.st.Namespace, Name: specs.TokenName(s.st)}
+	err := r.Get(ctx, key, sec)
+	switch {
+	case err == nil:
+		tok := sec.Data[specs.TokenKey]
+		if len(tok) == 0 {
+			return fmt.Errorf("secret %s has no %q key; delete it to have a new token made", key, specs.TokenKey)
+		}
+		s.token = string(tok)
+		return nil
+	case apierrors.IsNotFound(err):
+		tok, err := specs.NewToken()
+		if err != nil {
+			return fmt.Errorf("making shard token: %w", err)
+		}
+		if err := r.Create(ctx, specs.TokenSecret(s.st, tok), client.FieldOwner(specs.FieldOwner)); err != nil && !apierrors.IsAlreadyExists(err) {
+			return fmt.Errorf("creating secret %s: %w", key, err)
+		}
+		s.token = tok
+		return nil
+	default:
+		return fmt.Errorf("reading secret %s: %w", key, err)
+	}
+}
+
+// reconcileShardObjects applies the shard's ConfigMap, Service, StatefulSet,
+// PodDisruptionBudget and NetworkPolicy.
+func (r *ShowtimeReconciler) reconcileShardObjects(ctx context.Context, s *scope) error {
+	st := s.st
+	cm, err := specs.SeatMapConfigMap(st)
+	if err != nil {
+		return fmt.Errorf("building seat-map configmap: %w", err)
+	}
+	if err := applyOwned(ctx, r, cm, &corev1.ConfigMap{}, func(o *corev1.ConfigMap) (any, error) {
+		return corev1ac.ExtractConfigMap(o, specs.FieldOwner)
+	}); err != nil {
+		return err
+	}
+	if err := applyOwned(ctx, r, specs.ShardService(st), &corev1.Service{}, func(o *corev1.Service) (any, error) {
+		return corev1ac.ExtractService(o, specs.FieldOwner)
+	}); err != nil {
+		return err
+	}
+	sts := &appsv1.StatefulSet{}
+	if err := applyOwned(ctx, r, specs.ShardStatefulSet(st, r.Options), sts, func(o *appsv1.StatefulSet) (any, error) {
+		return appsv1ac.ExtractStatefulSet(o, specs.FieldOwner)
+	}); err != nil {
+		return err
+	}
+	s.sts = sts
+	if err := applyOwned(ctx, r, specs.ShardPDB(st, s.now), &policyv1.PodDisruptionBudget{}, func(o *policyv1.PodDisruptionBudget) (any, error) {
+		return policyv1ac.ExtractPodDisruptionBudget(o, specs.FieldOwner)
+	}); err != nil {
+		return err
+	}
+	return applyOwned(ctx, r, specs.ShardNetworkPolicy(st, r.Options), &networkingv1.NetworkPolicy{}, func(o *networkingv1.NetworkPolicy) (any, error) {
+		return networkingv1ac.ExtractNetworkPolicy(o, specs.FieldOwner)
+	})
+}
+
+// applyable is an apply configuration that knows its own name.
+type applyable interface {
+	runtime.ApplyConfiguration
+	GetName() *string
+	GetNamespace() *string
+}
+
+// applyOwned applies desired with server-side apply, but only when the fields
+// this operator owns on the live object differ from desired: a reconcile with
+// nothing to do makes no API write. A field someone else took over (kubectl
+// edit) shows up as a difference and is taken back. live receives the object.
+func applyOwned[T client.Object](ctx context.Context, r *ShowtimeReconciler, desired applyable, live T,
+	extract func(T) (any, error)) error {
+	key := types.NamespacedName{Namespace: *desired.GetNamespace(), Name: *desired.GetName()}
+	kind := fmt.Sprintf("%T", live)
+	err := r.Get(ctx, key, live)
+	if err == nil {
+		owned, xerr := extract(live)
+		if xerr == nil && ownsDesired(owned, desired) {
+			return nil
+		}
+	} else if !apierrors.IsNotFound(err) {
+		return fmt.Errorf("reading %s %s: %w", kind, key, err)
+	}
+	if err := r.Apply(ctx, desired, client.FieldOwner(specs.FieldOwner), client.ForceOwnership); err != nil {
+		return fmt.Errorf("applying %s %s: %w", kind, key, err)
+	}
+	logf.FromContext(ctx).V(1).Info("applied", "kind", kind, "object", key)
+	return r.Get(ctx, key, live)
+}
+
+// ownsDesired reports whether every field of desired is already on the live
+// object's owned fields with the same value. Fields the API server filled in
+// by default inside atomic lists (a PVC template's volumeMode) are extra on
+// the live side and do not count as drift.
+func ownsDesired(owned, desired any) bool {
+	var o, d any
+	if !roundTrip(owned, &o) || !roundTrip(desired, &d) {
+		return false
+	}
+	return jsonSubset(d, o)
+}
+
+func roundTrip(v any, out *any) bool {
+	b, err := json.Marshal(v)
+	return err == nil && json.Unmarshal(b, out) == nil
+}
+
+func jsonSubset(want, have any) bool {
+	switch w := want.(type) {
+	case map[string]any:
+		h, ok := have.(map[string]any)
+		if !ok {
+			return false
+		}
+		for k, wv := range w {
+			hv, present := h[k]
+			if !present {
+				if isZeroJSON(wv) {
+					continue
+				}
+				return false
+			}
+			if !jsonSubset(wv, hv) {
+				return false
+			}
+		}
+		return true
+	case []any:
+		h, ok := have.([]any)
+		if !ok || len(h) != len(w) {
+			return false
+		}
+		for i := range w {
+			if !jsonSubset(w[i], h[i]) {
+				return false
+			}
+		}
+		return true
+	default:
+		return want == have
+	}
+}
+
+func isZeroJSON(v any) bool {
+	switch x := v.(type) {
+	case nil:
+		return true
+	case string:
+		return x == ""
+	case map[string]any:
+		return len(x) == 0
+	}
+	return false
+}
+
+// reconcileShardPod reads the shard pod the StatefulSet made.
+func (r *ShowtimeReconciler) reconcileShardPod(ctx context.Context, s *scope) error {
+	pod := &corev1.Pod{}
+	err := r.Get(ctx, types.NamespacedName{Namespace: s.st.Namespace, Name: specs.ShardPodName(s.st)}, pod)
+	if apierrors.IsNotFound(err) {
+		s.st.Status.Shard = boxv1.ShardStatus{}
+		return nil
+	}
+	if err != nil {
+		return fmt.Errorf("reading shard pod: %w", err)
+	}
+	s.pod = pod
+	s.podReady = pod.DeletionTimestamp.IsZero() && isPodReady(pod)
+	image := ""
+	for _, c := range pod.Spec.Containers {
+		if c.Name == specs.ComponentShard {
+			image = c.Image
+		}
+	}
+	s.st.Status.Shard.Pod = pod.Name
+	s.st.Status.Shard.Image = image
+	s.st.Status.Shard.Ready = s.podReady
+	return nil
+}
+
+// reconcileSeats reads the ready shard's counts, at most every ScrapeInterval.
+func (r *ShowtimeReconciler) reconcileSeats(ctx context.Context, s *scope) error {
+	if !s.podReady || s.pod.Status.PodIP == "" {
+		return nil
+	}
+	key := client.ObjectKeyFromObject(s.st)
+	e, fresh := r.cachedScrape(key, s.pod.UID, s.now)
+	if !fresh {
+		rep, err := r.Shards.Status(ctx, s.pod.Status.PodIP, s.token)
+		if err == nil && rep.Showtime != "" && rep.Showtime != specs.ShowtimeID(s.st) {
+			err = fmt.Errorf("shard reports showtime %q, expected %q", rep.Showtime, specs.ShowtimeID(s.st))
+		}
+		e = scrapeEntry{at: s.now, podUID: s.pod.UID, report: rep, err: err}
+		r.storeScrape(key, e)
+		if err != nil {
+			logf.FromContext(ctx).Info("shard status unreachable", "pod", s.pod.Name, "error", err.Error())
+		}
+	}
+	s.requeue(r.scrapeInterval() - s.now.Sub(e.at))
+	if e.err != nil {
+		s.scrapeErr = e.err
+		return nil
+	}
+	c := e.report.Counts
+	s.st.Status.Seats.Available = int32(c.Free)
+	s.st.Status.Seats.Held = int32(c.Held)
+	s.st.Status.Seats.AwaitingPayment = int32(c.AwaitingPayment)
+	s.st.Status.Seats.Sold = int32(c.Sold)
+	s.st.Status.Shard.Epoch = e.report.Epoch
+	s.st.Status.Shard.Version = e.report.Version
+	recordSeatMetrics(s.st)
+	return nil
+}
+
+// scheduleBoundaries asks to look again at the exact next opening or closing
+// moment, and at the next PDB change, instead of polling.
+func (r *ShowtimeReconciler) scheduleBoundaries(s *scope) {
+	for _, t := range []time.Time{s.st.Spec.Sales.OpensAt.Time, s.st.Spec.Sales.ClosesAt.Time} {
+		if d := t.Sub(s.now); d > 0 {
+			s.requeue(d)
+		}
+	}
+}
+
+// writeStatus patches the status only when it differs from what was read.
+func (r *ShowtimeReconciler) writeStatus(ctx context.Context, before, st *boxv1.Showtime) error {
+	if equality.Semantic.DeepEqual(before.Status, st.Status) {
+		return nil
+	}
+	if before.Status.Phase != st.Status.Phase {
+		typ := corev1.EventTypeNormal
+		if st.Status.Phase == boxv1.PhaseDegraded {
+			typ = corev1.EventTypeWarning
+		}
+		from := string(before.Status.Phase)
+		if from == "" {
+			from = "(new)"
+		}
+		r.Recorder.Eventf(st, nil, typ, "Phase"+string(st.Status.Phase), "Reconcile", "phase %s -> %s", from, st.Status.Phase)
+	}
+	recordPhaseMetric(st)
+	if err := r.Status().Patch(ctx, st, client.MergeFrom(before)); err != nil {
+		return fmt.Errorf("writing status: %w", err)
+	}
+	return nil
+}
+
+func (r *ShowtimeReconciler) scrapeInterval() time.Duration {
+	if r.ScrapeInterval > 0 {
+		return r.ScrapeInterval
+	}
+	return DefaultScrapeInterval
+}
+
+func (r *ShowtimeReconciler) cachedScrape(key types.NamespacedName, podUID types.UID, now time.Time) (scrapeEntry, bool) {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	e, ok := r.scrapes[key]
+	return e, ok && e.podUID == podUID && now.Sub(e.at) < r.scrapeInterval() && !now.Before(e.at)
+}
+
+func (r *ShowtimeReconciler) storeScrape(key types.NamespacedName, e scrapeEntry) {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	if r.scrapes == nil {
+		r.scrapes = map[types.NamespacedName]scrapeEntry{}
+	}
+	r.scrapes[key] = e
+}
+
+func (r *ShowtimeReconciler) forgetScrape(key types.NamespacedName) {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	delete(r.scrapes, key)
+	forgetMetrics(key)
+}
+
+func isPodReady(p *corev1.Pod) bool {
+	for _, c := range p.Status.Conditions {
+		if c.Type == corev1.PodReady {
+			return c.Status == corev1.ConditionTrue
+		}
+	}
+	return false
+}
+
+func isConditionFalse(st *boxv1.Showtime, typ string) bool {
+	for _, c := range st.Status.Conditions {
+		if c.Type == typ {
+			return c.Status == "False"
+		}
+	}
+	return false
+}
+
+// SetupWithManager watches Showtimes, what they own, and their shard pods.
+func (r *ShowtimeReconciler) SetupWithManager(mgr ctrl.Manager) error {
+	if r.Clock == nil {
+		r.Clock = clock.RealClock{}
+	}
+	podToShowtime := handler.EnqueueRequestsFromMapFunc(func(ctx context.Context, o client.Object) []ctrl.Request {
+		name, ok := o.GetLabels()[specs.LabelShowtime]
+		if !ok || o.GetLabels()[specs.LabelComponent] != specs.ComponentShard {
+			return nil
+		}
+		return []ctrl.Request{{NamespacedName: types.NamespacedName{Namespace: o.GetNamespace(), Name: name}}}
+	})
+	return ctrl.NewControllerManagedBy(mgr).
+		For(&boxv1.Showtime{}, builder.WithPredicates(predicate.Or(
+			predicate.GenerationChangedPredicate{}, predicate.LabelChangedPredicate{}, predicate.AnnotationChangedPredicate{}))).
+		Owns(&appsv1.StatefulSet{}).
+		Owns(&corev1.ConfigMap{}).
+		Owns(&corev1.Service{}).
+		Owns(&corev1.Secret{}).
+		Owns(&policyv1.PodDisruptionBudget{}).
+		Owns(&networkingv1.NetworkPolicy{}).
+		Watches(&corev1.Pod{}, podToShowtime).
+		Named("showtime").
+		Complete(r)
+}

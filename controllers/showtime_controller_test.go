@@ -1,0 +1,683 @@
+package controllers
+
+import (
+	"context"
+	"encoding/json"
+	"fmt"
+	"net"
+	"net/http"
+	"net/http/httptest"
+	"strconv"
+	"strings"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	boxv1 "boxoffice.dev/boxoffice/api/v1alpha1"
+	"boxoffice.dev/boxoffice/controllers/specs"
+	"boxoffice.dev/boxoffice/internal/seatmap"
+	. "github.com/onsi/ginkgo/v2"
+	. "github.com/onsi/gomega"
+	appsv1 "k8s.io/api/apps/v1"
+	corev1 "k8s.io/api/core/v1"
+	networkingv1 "k8s.io/api/networking/v1"
+	policyv1 "k8s.io/api/policy/v1"
+	"k8s.io/apimachinery/pkg/api/meta"
+	"k8s.io/apimachinery/pkg/api/resource"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/runtime"
+	"k8s.io/apimachinery/pkg/types"
+	"k8s.io/apimachinery/pkg/util/intstr"
+	"k8s.io/client-go/tools/events"
+	clocktesting "k8s.io/utils/clock/testing"
+	ctrl "sigs.k8s.io/controller-runtime"
+	"sigs.k8s.io/controller-runtime/pkg/client"
+	"sigs.k8s.io/controller-runtime/pkg/client/interceptor"
+)
+
+const testImage = "registry.example/boxoffice:v1.2.3"
+
+// fakeShard stands in for a shard's GET /v1/status.
+type fakeShard struct {
+	srv    *httptest.Server
+	token  atomic.Value // string
+	hits   atomic.Int64
+	mu     sync.Mutex
+	report ShardReport
+	fail   bool
+}
+
+func newFakeShard() *fakeShard {
+	f := &fakeShard{}
+	f.token.Store("")
+	f.srv = httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		f.hits.Add(1)
+		if r.URL.Path != "/v1/status" {
+			http.NotFound(w, r)
+			return
+		}
+		if r.Header.Get("Authorization") != "Bearer "+f.token.Load().(string) {
+			w.WriteHeader(http.StatusUnauthorized)
+			_, _ = w.Write([]byte(`{"error":"unauthorized","message":"bad token"}`))
+			return
+		}
+		f.mu.Lock()
+		defer f.mu.Unlock()
+		if f.fail {
+			w.WriteHeader(http.StatusServiceUnavailable)
+			_, _ = w.Write([]byte(`{"error":"not_ready","message":"replaying"}`))
+			return
+		}
+		_ = json.NewEncoder(w).Encode(f.report)
+	}))
+	return f
+}
+
+func (f *fakeShard) port() int {
+	_, p, _ := net.SplitHostPort(f.srv.Listener.Addr().String())
+	n, _ := strconv.Atoi(p)
+	return n
+}
+
+func (f *fakeShard) set(fn func(r *ShardReport)) {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	fn(&f.report)
+}
+
+// writeCounter counts the API writes a reconciler makes.
+type writeCounter struct{ n atomic.Int64 }
+
+func (w *writeCounter) client(c client.Client) client.Client {
+	wc, err := client.NewWithWatch(cfg, client.Options{Scheme: scheme})
+	Expect(err).NotTo(HaveOccurred())
+	_ = c
+	return interceptor.NewClient(wc, interceptor.Funcs{
+		Create: func(ctx context.Context, c client.WithWatch, o client.Object, opts ...client.CreateOption) error {
+			w.n.Add(1)
+			return c.Create(ctx, o, opts...)
+		},
+		Update: func(ctx context.Context, c client.WithWatch, o client.Object, opts ...client.UpdateOption) error {
+			w.n.Add(1)
+			return c.Update(ctx, o, opts...)
+		},
+		Patch: func(ctx context.Context, c client.WithWatch, o client.Object, p client.Patch, opts ...client.PatchOption) error {
+			w.n.Add(1)
+			return c.Patch(ctx, o, p, opts...)
+		},
+		Apply: func(ctx context.Context, c client.WithWatch, o runtime.ApplyConfiguration, opts ...client.ApplyOption) error {
+			w.n.Add(1)
+			return c.Apply(ctx, o, opts...)
+		},
+		Delete: func(ctx context.Context, c client.WithWatch, o client.Object, opts ...client.DeleteOption) error {
+			w.n.Add(1)
+			return c.Delete(ctx, o, opts...)
+		},
+		SubResourcePatch: func(ctx context.Context, c client.Client, sub string, o client.Object, p client.Patch, opts ...client.SubResourcePatchOption) error {
+			w.n.Add(1)
+			return c.SubResource(sub).Patch(ctx, o, p, opts...)
+		},
+		SubResourceUpdate: func(ctx context.Context, c client.Client, sub string, o client.Object, opts ...client.SubResourceUpdateOption) error {
+			w.n.Add(1)
+			return c.SubResource(sub).Update(ctx, o, opts...)
+		},
+	})
+}
+
+// fixture is one Showtime in its own namespace with its reconciler.
+type fixture struct {
+	ns       string
+	st       *boxv1.Showtime
+	r        *ShowtimeReconciler
+	clock    *clocktesting.FakePassiveClock
+	recorder *events.FakeRecorder
+	shard    *fakeShard
+	writes   *writeCounter
+	opens    time.Time
+	closes   time.Time
+}
+
+var baseTime = time.Date(2026, 11, 25, 2, 0, 0, 0, time.UTC)
+
+// sampleSeatMap is 2 sections: stalls 8x24 + 2x30 = 252, circle 5x20 = 100.
+func sampleSeatMap() boxv1.SeatMap {
+	return boxv1.SeatMap{Sections: []boxv1.SeatSection{
+		{Name: "stalls", Rows: []boxv1.SeatRow{{Names: "A-H", Seats: "1-24"}, {Names: "J-K", Seats: "1-30"}}},
+		{Name: "circle", Rows: []boxv1.SeatRow{{Names: "1-5", Seats: "1-20"}}},
+	}}
+}
+
+const sampleTotal = 8*24 + 2*30 + 5*20
+
+func newNamespace() string {
+	ns := &corev1.Namespace{ObjectMeta: metav1.ObjectMeta{GenerateName: "st-"}}
+	Expect(k8sClient.Create(ctx, ns)).To(Succeed())
+	return ns.Name
+}
+
+func newShowtime(ns, name string, opens, closes time.Time) *boxv1.Showtime {
+	return &boxv1.Showtime{
+		ObjectMeta: metav1.ObjectMeta{Name: name, Namespace: ns},
+		Spec: boxv1.ShowtimeSpec{
+			Title:    "Stand-up 10, night 1",
+			StartsAt: metav1.NewTime(closes.Add(time.Hour)),
+			SeatMap:  sampleSeatMap(),
+			Sales: boxv1.Sales{
+				OpensAt:  metav1.NewTime(opens),
+				ClosesAt: metav1.NewTime(closes),
+			},
+		},
+	}
+}
+
+func newFixture(mutate ...func(*boxv1.Showtime)) *fixture {
+	f := &fixture{
+		ns:       newNamespace(),
+		clock:    clocktesting.NewFakePassiveClock(baseTime),
+		recorder: events.NewFakeRecorder(100),
+		shard:    newFakeShard(),
+		writes:   &writeCounter{},
+		opens:    baseTime.Add(2 * time.Hour),
+		closes:   baseTime.Add(26 * time.Hour),
+	}
+	DeferCleanup(f.shard.srv.Close)
+	f.st = newShowtime(f.ns, "standup", f.opens, f.closes)
+	for _, m := range mutate {
+		m(f.st)
+	}
+	Expect(k8sClient.Create(ctx, f.st)).To(Succeed())
+	f.r = &ShowtimeReconciler{
+		Client:   f.writes.client(k8sClient),
+		Scheme:   scheme,
+		Recorder: f.recorder,
+		Clock:    f.clock,
+		Options: specs.Options{
+			DefaultImage:      testImage,
+			OperatorNamespace: "boxoffice-system",
+			OperatorPodLabels: map[string]string{"control-plane": "boxoffice-operator"},
+			MaxHoldTTL:        2 * time.Hour,
+		},
+		Shards:         NewHTTPShardClient(f.shard.port()),
+		ScrapeInterval: 5 * time.Second,
+	}
+	return f
+}
+
+func (f *fixture) key() types.NamespacedName { return types.NamespacedName{Namespace: f.ns, Name: "standup"} }
+
+func (f *fixture) reconcile() ctrl.Result {
+	res, err := f.r.Reconcile(ctx, ctrl.Request{NamespacedName: f.key()})
+	Expect(err).NotTo(HaveOccurred())
+	return res
+}
+
+func (f *fixture) showtime() *boxv1.Showtime {
+	st := &boxv1.Showtime{}
+	Expect(k8sClient.Get(ctx, f.key(), st)).To(Succeed())
+	return st
+}
+
+func (f *fixture) get(name string, obj client.Object) {
+	Expect(k8sClient.Get(ctx, types.NamespacedName{Namespace: f.ns, Name: name}, obj)).To(Succeed())
+}
+
+func (f *fixture) token() string {
+	sec := &corev1.Secret{}
+	f.get("standup-shard-token", sec)
+	return string(sec.Data["token"])
+}
+
+// makeShardPod does what the StatefulSet controller and kubelet would: a pod
+// named <sts>-0, ready at 127.0.0.1 (envtest has no kubelet).
+func (f *fixture) makeShardPod(ready bool) *corev1.Pod {
+	st := f.showtime()
+	pod := &corev1.Pod{
+		ObjectMeta: metav1.ObjectMeta{Name: "standup-shard-0", Namespace: f.ns, Labels: specs.Labels(st, specs.ComponentShard)},
+		Spec:       corev1.PodSpec{Containers: []corev1.Container{{Name: "shard", Image: testImage}}},
+	}
+	Expect(k8sClient.Create(ctx, pod)).To(Succeed())
+	f.setPodReady(pod, ready)
+	return pod
+}
+
+func (f *fixture) setPodReady(pod *corev1.Pod, ready bool) {
+	status := corev1.ConditionFalse
+	if ready {
+		status = corev1.ConditionTrue
+	}
+	Expect(k8sClient.Get(ctx, client.ObjectKeyFromObject(pod), pod)).To(Succeed())
+	pod.Status.Phase = corev1.PodRunning
+	pod.Status.PodIP = "127.0.0.1"
+	pod.Status.PodIPs = []corev1.PodIP{{IP: "127.0.0.1"}}
+	pod.Status.Conditions = []corev1.PodCondition{{Type: corev1.PodReady, Status: status, LastTransitionTime: metav1.Now()}}
+	Expect(k8sClient.Status().Update(ctx, pod)).To(Succeed())
+}
+
+func (f *fixture) serveCounts(free, held, awaiting, sold int64) {
+	f.shard.token.Store(f.token())
+	f.shard.set(func(r *ShardReport) {
+		*r = ShardReport{Showtime: f.ns + "/standup", Version: 42, Epoch: 3,
+			Counts: ShardCounts{Free: free, Held: held, AwaitingPayment: awaiting, Sold: sold}}
+	})
+}
+
+func cond(st *boxv1.Showtime, typ string) *metav1.Condition {
+	return meta.FindStatusCondition(st.Status.Conditions, typ)
+}
+
+func drainEvents(r *events.FakeRecorder) []string {
+	var out []string
+	for {
+		select {
+		case e := <-r.Events:
+			out = append(out, e)
+		default:
+			return out
+		}
+	}
+}
+
+var _ = Describe("Showtime controller", func() {
+	Context("owned objects", func() {
+		It("builds the seat map, token, service, shard statefulset, PDB and network policy", func() {
+			f := newFixture()
+			f.reconcile()
+			st := f.showtime()
+			isOwned := func(o client.Object) {
+				refs := o.GetOwnerReferences()
+				Expect(refs).To(HaveLen(1), "owner references of %s", o.GetName())
+				Expect(refs[0].UID).To(Equal(st.UID))
+				Expect(refs[0].Kind).To(Equal("Showtime"))
+				Expect(*refs[0].Controller).To(BeTrue())
+				Expect(*refs[0].BlockOwnerDeletion).To(BeTrue())
+				Expect(o.GetLabels()).To(HaveKeyWithValue("boxoffice.dev/showtime", "standup"))
+				Expect(o.GetLabels()).To(HaveKeyWithValue("app.kubernetes.io/managed-by", "boxoffice-operator"))
+				Expect(o.GetLabels()).To(HaveKeyWithValue("app.kubernetes.io/part-of", "boxoffice"))
+				Expect(o.GetLabels()).To(HaveKeyWithValue("app.kubernetes.io/instance", "standup"))
+				Expect(o.GetLabels()).To(HaveKeyWithValue("app.kubernetes.io/component", "shard"))
+			}
+
+			cm := &corev1.ConfigMap{}
+			f.get("standup-seatmap", cm)
+			isOwned(cm)
+			layout, err := seatmap.Parse([]byte(cm.Data["seatmap.yaml"]))
+			Expect(err).NotTo(HaveOccurred())
+			Expect(layout.Total).To(Equal(sampleTotal))
+
+			sec := &corev1.Secret{}
+			f.get("standup-shard-token", sec)
+			isOwned(sec)
+			Expect(sec.Data["token"]).To(HaveLen(43), "32 random bytes, base64url")
+			Expect(*sec.Immutable).To(BeTrue())
+
+			svc := &corev1.Service{}
+			f.get("standup-shard", svc)
+			isOwned(svc)
+			Expect(svc.Spec.ClusterIP).To(Equal(corev1.ClusterIPNone))
+			Expect(svc.Spec.Selector).To(Equal(specs.SelectorLabels(st, "shard")))
+			Expect(svc.Spec.Ports).To(HaveLen(1))
+			Expect(svc.Spec.Ports[0].Port).To(BeEquivalentTo(7070))
+
+			sts := &appsv1.StatefulSet{}
+			f.get("standup-shard", sts)
+			isOwned(sts)
+			Expect(*sts.Spec.Replicas).To(BeEquivalentTo(1))
+			Expect(sts.Spec.ServiceName).To(Equal("standup-shard"))
+			Expect(sts.Spec.PersistentVolumeClaimRetentionPolicy.WhenDeleted).To(Equal(appsv1.RetainPersistentVolumeClaimRetentionPolicyType))
+			Expect(sts.Spec.VolumeClaimTemplates).To(HaveLen(1))
+			pvc := sts.Spec.VolumeClaimTemplates[0]
+			Expect(pvc.Spec.AccessModes).To(Equal([]corev1.PersistentVolumeAccessMode{corev1.ReadWriteOncePod}))
+			Expect(pvc.Spec.Resources.Requests[corev1.ResourceStorage]).To(Equal(resource.MustParse("1Gi")))
+			Expect(pvc.Spec.StorageClassName).To(BeNil())
+			pod := sts.Spec.Template.Spec
+			Expect(*pod.SecurityContext.RunAsNonRoot).To(BeTrue())
+			Expect(pod.SecurityContext.SeccompProfile.Type).To(Equal(corev1.SeccompProfileTypeRuntimeDefault))
+			Expect(*pod.AutomountServiceAccountToken).To(BeFalse())
+			Expect(pod.Containers).To(HaveLen(1))
+			c := pod.Containers[0]
+			Expect(c.Image).To(Equal(testImage))
+			Expect(c.Args).To(Equal([]string{
+				"shard",
+				"--showtime=" + f.ns + "/standup",
+				"--seat-map=/etc/boxoffice/seatmap/seatmap.yaml",
+				"--data-dir=/var/lib/boxoffice",
+				"--listen=:7070",
+				"--token-file=/etc/boxoffice/token/token",
+				"--hold-ttl=10m0s",
+				"--max-seats-per-holder=8",
+				"--max-hold-ttl=2h0m0s",
+			}))
+			Expect(c.ReadinessProbe.HTTPGet.Path).To(Equal("/readyz"))
+			Expect(c.LivenessProbe.HTTPGet.Path).To(Equal("/healthz"))
+			Expect(c.ReadinessProbe.HTTPGet.Port).To(Equal(intstr.FromString("http")))
+			sc := c.SecurityContext
+			Expect(*sc.RunAsNonRoot).To(BeTrue())
+			Expect(*sc.ReadOnlyRootFilesystem).To(BeTrue())
+			Expect(*sc.AllowPrivilegeEscalation).To(BeFalse())
+			Expect(sc.Capabilities.Drop).To(ConsistOf(corev1.Capability("ALL")))
+			Expect(sc.SeccompProfile.Type).To(Equal(corev1.SeccompProfileTypeRuntimeDefault))
+			Expect(c.Resources.Requests).To(HaveKey(corev1.ResourceCPU))
+			mounts := map[string]string{}
+			for _, m := range c.VolumeMounts {
+				mounts[m.Name] = m.MountPath
+			}
+			Expect(mounts).To(Equal(map[string]string{"data": "/var/lib/boxoffice", "seatmap": "/etc/boxoffice/seatmap", "token": "/etc/boxoffice/token"}))
+
+			pdb := &policyv1.PodDisruptionBudget{}
+			f.get("standup-shard", pdb)
+			isOwned(pdb)
+			Expect(pdb.Spec.MaxUnavailable.IntValue()).To(Equal(1), "before the sale a drain may move the shard")
+			Expect(pdb.Spec.Selector.MatchLabels).To(Equal(specs.SelectorLabels(st, "shard")))
+
+			np := &networkingv1.NetworkPolicy{}
+			f.get("standup-shard", np)
+			isOwned(np)
+			Expect(np.Spec.PodSelector.MatchLabels).To(Equal(specs.SelectorLabels(st, "shard")))
+			Expect(np.Spec.PolicyTypes).To(Equal([]networkingv1.PolicyType{networkingv1.PolicyTypeIngress}))
+			Expect(np.Spec.Ingress).To(HaveLen(1))
+			Expect(np.Spec.Ingress[0].Ports[0].Port.IntValue()).To(Equal(7070))
+			from := np.Spec.Ingress[0].From
+			Expect(from).To(HaveLen(2))
+			Expect(from[0].PodSelector.MatchLabels).To(Equal(specs.SelectorLabels(st, "frontend")))
+			Expect(from[0].NamespaceSelector).To(BeNil(), "front ends of this namespace only")
+			Expect(from[1].NamespaceSelector.MatchLabels).To(Equal(map[string]string{"kubernetes.io/metadata.name": "boxoffice-system"}))
+			Expect(from[1].PodSelector.MatchLabels).To(Equal(map[string]string{"control-plane": "boxoffice-operator"}))
+		})
+
+		It("honours the shard image, storage options and limits of the spec", func() {
+			f := newFixture(func(st *boxv1.Showtime) {
+				st.Spec.Shard.Image = "registry.example/boxoffice:canary"
+				st.Spec.Shard.Storage = boxv1.ShardStorage{
+					Size: resource.MustParse("5Gi"), StorageClassName: "fast",
+					AccessMode: boxv1.AccessModeReadWriteOnce, WhenDeleted: boxv1.DeleteVolume,
+				}
+				st.Spec.Sales.HoldTTL = metav1.Duration{Duration: 15 * time.Minute}
+				st.Spec.Sales.MaxSeatsPerHolder = 4
+			})
+			f.reconcile()
+			sts := &appsv1.StatefulSet{}
+			f.get("standup-shard", sts)
+			c := sts.Spec.Template.Spec.Containers[0]
+			Expect(c.Image).To(Equal("registry.example/boxoffice:canary"))
+			Expect(c.Args).To(ContainElements("--hold-ttl=15m0s", "--max-seats-per-holder=4"))
+			pvc := sts.Spec.VolumeClaimTemplates[0]
+			Expect(pvc.Spec.AccessModes).To(Equal([]corev1.PersistentVolumeAccessMode{corev1.ReadWriteOnce}))
+			Expect(*pvc.Spec.StorageClassName).To(Equal("fast"))
+			Expect(pvc.Spec.Resources.Requests[corev1.ResourceStorage]).To(Equal(resource.MustParse("5Gi")))
+			Expect(sts.Spec.PersistentVolumeClaimRetentionPolicy.WhenDeleted).To(Equal(appsv1.DeletePersistentVolumeClaimRetentionPolicyType))
+		})
+
+		It("keeps the token once created and takes back fields someone edited", func() {
+			f := newFixture()
+			f.reconcile()
+			tok := f.token()
+			sts := &appsv1.StatefulSet{}
+			f.get("standup-shard", sts)
+			sts.Spec.Template.Spec.Containers[0].Image = "someone/else:latest"
+			Expect(k8sClient.Update(ctx, sts)).To(Succeed())
+
+			f.reconcile()
+			Expect(f.token()).To(Equal(tok), "the token is never rotated under a running shard")
+			f.get("standup-shard", sts)
+			Expect(sts.Spec.Template.Spec.Containers[0].Image).To(Equal(testImage), "drift is reverted")
+		})
+	})
+
+	Context("no-op reconcile", func() {
+		It("makes no API write when nothing changed", func() {
+			f := newFixture()
+			pod := f.makeShardPod(true)
+			_ = pod
+			f.reconcile()
+			f.serveCounts(sampleTotal, 0, 0, 0)
+			f.reconcile()
+			f.clock.SetTime(baseTime.Add(10 * time.Second)) // past the scrape interval
+			f.reconcile()
+
+			rv := map[string]string{}
+			record := func() map[string]string {
+				out := map[string]string{}
+				for name, obj := range map[string]client.Object{
+					"showtime": &boxv1.Showtime{}, "sts": &appsv1.StatefulSet{}, "svc": &corev1.Service{},
+					"cm": &corev1.ConfigMap{}, "pdb": &policyv1.PodDisruptionBudget{}, "np": &networkingv1.NetworkPolicy{},
+				} {
+					n := "standup-shard"
+					switch name {
+					case "showtime":
+						n = "standup"
+					case "cm":
+						n = "standup-seatmap"
+					}
+					f.get(n, obj)
+					out[name] = obj.GetResourceVersion()
+				}
+				return out
+			}
+			rv = record()
+			before := f.writes.n.Load()
+			f.clock.SetTime(baseTime.Add(20 * time.Second)) // scrapes again, same counts
+			f.reconcile()
+			f.reconcile()
+			Expect(f.writes.n.Load()).To(Equal(before), "no write calls on a no-op reconcile")
+			Expect(record()).To(Equal(rv))
+		})
+	})
+
+	Context("status", func() {
+		It("moves through Provisioning, Ready, OnSale, SoldOut, Degraded and Closed at the right moments", func() {
+			f := newFixture()
+			res := f.reconcile()
+			st := f.showtime()
+			Expect(st.Status.Phase).To(Equal(boxv1.PhaseProvisioning))
+			Expect(cond(st, "ShardReady").Status).To(Equal(metav1.ConditionFalse))
+			Expect(cond(st, "ShardReady").Reason).To(Equal("PodMissing"))
+			Expect(cond(st, "SeatMapValid").Status).To(Equal(metav1.ConditionTrue))
+			Expect(cond(st, "OnSale").Reason).To(Equal("NotYetOpen"))
+			Expect(st.Status.Seats.Total).To(BeEquivalentTo(sampleTotal))
+			Expect(st.Status.ObservedGeneration).To(Equal(st.Generation))
+			Expect(res.RequeueAfter).To(Equal(2*time.Hour), "wakes exactly when the sale opens")
+			Expect(drainEvents(f.recorder)).To(ContainElement(ContainSubstring("PhaseProvisioning")))
+
+			pod := f.makeShardPod(false)
+			f.reconcile()
+			Expect(cond(f.showtime(), "ShardReady").Reason).To(Equal("PodNotReady"))
+
+			f.serveCounts(sampleTotal-5, 3, 1, 1)
+			f.setPodReady(pod, true)
+			res = f.reconcile()
+			st = f.showtime()
+			Expect(st.Status.Phase).To(Equal(boxv1.PhaseReady))
+			Expect(cond(st, "ShardReady").Status).To(Equal(metav1.ConditionTrue))
+			Expect(st.Status.Seats).To(Equal(boxv1.SeatCounts{Total: sampleTotal, Available: sampleTotal - 5, Held: 3, AwaitingPayment: 1, Sold: 1}))
+			Expect(st.Status.Shard).To(Equal(boxv1.ShardStatus{Pod: "standup-shard-0", Image: testImage, Ready: true, Epoch: 3, Version: 42}))
+			Expect(res.RequeueAfter).To(Equal(5*time.Second), "the shard is read again after the scrape interval")
+
+			// The sale opens: exactly at opensAt.
+			f.clock.SetTime(f.opens.Add(-time.Nanosecond))
+			f.reconcile()
+			Expect(f.showtime().Status.Phase).To(Equal(boxv1.PhaseReady))
+			f.clock.SetTime(f.opens)
+			f.reconcile()
+			st = f.showtime()
+			Expect(st.Status.Phase).To(Equal(boxv1.PhaseOnSale))
+			Expect(cond(st, "OnSale").Status).To(Equal(metav1.ConditionTrue))
+			pdb := &policyv1.PodDisruptionBudget{}
+			f.get("standup-shard", pdb)
+			Expect(pdb.Spec.MaxUnavailable.IntValue()).To(Equal(0), "no voluntary eviction while on sale")
+
+			f.serveCounts(0, 0, 0, sampleTotal)
+			f.clock.SetTime(f.opens.Add(10 * time.Second))
+			f.reconcile()
+			st = f.showtime()
+			Expect(st.Status.Phase).To(Equal(boxv1.PhaseSoldOut))
+			Expect(cond(st, "OnSale").Reason).To(Equal("SoldOut"))
+
+			f.setPodReady(pod, false)
+			f.clock.SetTime(f.opens.Add(20 * time.Second))
+			f.reconcile()
+			Expect(f.showtime().Status.Phase).To(Equal(boxv1.PhaseDegraded))
+			Expect(drainEvents(f.recorder)).To(ContainElement(And(ContainSubstring("Warning"), ContainSubstring("PhaseDegraded"))))
+
+			f.setPodReady(pod, true)
+			f.clock.SetTime(f.closes)
+			f.reconcile()
+			Expect(f.showtime().Status.Phase).To(Equal(boxv1.PhaseClosed))
+			f.get("standup-shard", pdb)
+			Expect(pdb.Spec.MaxUnavailable.IntValue()).To(Equal(1), "after the sale the shard may be moved")
+		})
+
+		It("reads seats at most once per interval and reports an unreachable shard", func() {
+			f := newFixture()
+			f.reconcile()
+			pod := f.makeShardPod(true)
+			f.serveCounts(sampleTotal, 0, 0, 0)
+			f.reconcile()
+			f.reconcile()
+			f.reconcile()
+			Expect(f.shard.hits.Load()).To(BeEquivalentTo(1))
+
+			f.shard.set(func(r *ShardReport) {})
+			f.shard.mu.Lock()
+			f.shard.fail = true
+			f.shard.mu.Unlock()
+			f.clock.SetTime(baseTime.Add(6 * time.Second))
+			f.reconcile()
+			Expect(f.shard.hits.Load()).To(BeEquivalentTo(2))
+			c := cond(f.showtime(), "ShardReady")
+			Expect(c.Status).To(Equal(metav1.ConditionFalse))
+			Expect(c.Reason).To(Equal("StatusUnreachable"))
+			Expect(c.Message).To(ContainSubstring("status 503"))
+
+			// A new pod (new UID) is read at once, not after the interval.
+			Expect(k8sClient.Delete(ctx, pod)).To(Succeed())
+			Eventually(func() error { return k8sClient.Get(ctx, client.ObjectKeyFromObject(pod), &corev1.Pod{}) }).ShouldNot(Succeed())
+			f.shard.mu.Lock()
+			f.shard.fail = false
+			f.shard.mu.Unlock()
+			f.serveCounts(sampleTotal, 0, 0, 0)
+			f.makeShardPod(true)
+			f.reconcile()
+			Expect(f.shard.hits.Load()).To(BeEquivalentTo(3))
+			Expect(cond(f.showtime(), "ShardReady").Status).To(Equal(metav1.ConditionTrue))
+		})
+
+		It("flags a seat map the CRD accepts but the parser rejects, and creates no shard", func() {
+			f := newFixture(func(st *boxv1.Showtime) {
+				st.Spec.SeatMap.Sections[0].Rows = append(st.Spec.SeatMap.Sections[0].Rows, boxv1.SeatRow{Names: "H-A", Seats: "1-4"})
+			})
+			f.reconcile()
+			st := f.showtime()
+			c := cond(st, "SeatMapValid")
+			Expect(c.Status).To(Equal(metav1.ConditionFalse))
+			Expect(c.Reason).To(Equal("InvalidSeatMap"))
+			Expect(c.Message).To(And(ContainSubstring(`section "stalls"`), ContainSubstring("row line 3"), ContainSubstring(`"H-A"`)))
+			Expect(st.Status.Phase).To(Equal(boxv1.PhaseDegraded))
+			evs := drainEvents(f.recorder)
+			Expect(evs).To(ContainElement(And(ContainSubstring("Warning"), ContainSubstring("InvalidSeatMap"), ContainSubstring("H-A"))))
+			err := k8sClient.Get(ctx, types.NamespacedName{Namespace: f.ns, Name: "standup-shard"}, &appsv1.StatefulSet{})
+			Expect(err).To(HaveOccurred(), "no shard for an invalid map")
+
+			// The event is not repeated on every reconcile.
+			f.reconcile()
+			Expect(drainEvents(f.recorder)).NotTo(ContainElement(ContainSubstring("InvalidSeatMap")))
+		})
+	})
+})
+
+var _ = Describe("Showtime CRD validation", func() {
+	var ns string
+	BeforeEach(func() { ns = newNamespace() })
+
+	valid := func() *boxv1.Showtime {
+		return newShowtime(ns, "", baseTime, baseTime.Add(time.Hour))
+	}
+
+	DescribeTable("rejects an invalid spec with a message that names the field",
+		func(mutate func(st *boxv1.Showtime), want string) {
+			st := valid()
+			st.GenerateName = "bad-"
+			mutate(st)
+			err := k8sClient.Create(ctx, st)
+			Expect(err).To(HaveOccurred())
+			Expect(err.Error()).To(ContainSubstring(want))
+		},
+		Entry("closesAt before opensAt", func(st *boxv1.Showtime) {
+			st.Spec.Sales.ClosesAt = metav1.NewTime(st.Spec.Sales.OpensAt.Add(-time.Minute))
+		}, "spec.sales.closesAt must be after spec.sales.opensAt"),
+		Entry("closesAt equal to opensAt", func(st *boxv1.Showtime) {
+			st.Spec.Sales.ClosesAt = st.Spec.Sales.OpensAt
+		}, "spec.sales.closesAt must be after spec.sales.opensAt"),
+		Entry("holdTTL below 1m", func(st *boxv1.Showtime) {
+			st.Spec.Sales.HoldTTL = metav1.Duration{Duration: 30 * time.Second}
+		}, "spec.sales.holdTTL must be a duration between 1m and 2h"),
+		Entry("holdTTL above 2h", func(st *boxv1.Showtime) {
+			st.Spec.Sales.HoldTTL = metav1.Duration{Duration: 3 * time.Hour}
+		}, "spec.sales.holdTTL must be a duration between 1m and 2h"),
+		Entry("maxSeatsPerHolder above 50", func(st *boxv1.Showtime) {
+			st.Spec.Sales.MaxSeatsPerHolder = 51
+		}, "spec.sales.maxSeatsPerHolder must be between 1 and 50"),
+		Entry("maxSeatsPerHolder negative", func(st *boxv1.Showtime) {
+			st.Spec.Sales.MaxSeatsPerHolder = -1
+		}, "spec.sales.maxSeatsPerHolder must be between 1 and 50"),
+		Entry("section name with capitals", func(st *boxv1.Showtime) {
+			st.Spec.SeatMap.Sections[0].Name = "Stalls"
+		}, "spec.seatMap.sections[].name must match [a-z0-9-]{1,32}"),
+		Entry("duplicate section names", func(st *boxv1.Showtime) {
+			st.Spec.SeatMap.Sections[1].Name = "stalls"
+		}, "spec.seatMap.sections: section names must be unique"),
+		Entry("no sections", func(st *boxv1.Showtime) {
+			st.Spec.SeatMap.Sections = []boxv1.SeatSection{}
+		}, "spec.seatMap.sections: at least one section is required"),
+		Entry("section without rows", func(st *boxv1.Showtime) {
+			st.Spec.SeatMap.Sections[1].Rows = []boxv1.SeatRow{}
+		}, "spec.seatMap.sections[].rows: at least one row is required"),
+	)
+
+	It("defaults holdTTL, maxSeatsPerHolder and storage", func() {
+		st := valid()
+		st.Name = "defaults"
+		Expect(k8sClient.Create(ctx, st)).To(Succeed())
+		Expect(st.Spec.Sales.HoldTTL.Duration).To(Equal(10 * time.Minute))
+		Expect(st.Spec.Sales.MaxSeatsPerHolder).To(BeEquivalentTo(8))
+	})
+
+	It("keeps the seat map and storage immutable", func() {
+		st := valid()
+		st.Name = "immutable"
+		st.Spec.Shard.Storage.Size = resource.MustParse("2Gi")
+		Expect(k8sClient.Create(ctx, st)).To(Succeed())
+
+		changed := st.DeepCopy()
+		changed.Spec.SeatMap.Sections[0].Rows[0].Seats = "1-30"
+		err := k8sClient.Update(ctx, changed)
+		Expect(err).To(HaveOccurred())
+		Expect(err.Error()).To(ContainSubstring("spec.seatMap is immutable once the showtime is created"))
+
+		changed = st.DeepCopy()
+		changed.Spec.Shard.Storage.Size = resource.MustParse("3Gi")
+		err = k8sClient.Update(ctx, changed)
+		Expect(err).To(HaveOccurred())
+		Expect(err.Error()).To(ContainSubstring("spec.shard.storage is immutable"))
+
+		changed = st.DeepCopy()
+		changed.Spec.Title = "A new title is fine"
+		changed.Spec.Sales.MaxSeatsPerHolder = 4
+		Expect(k8sClient.Update(ctx, changed)).To(Succeed())
+	})
+
+	It("accepts the sample showtime in config/samples", func() {
+		data, err := readSample()
+		Expect(err).NotTo(HaveOccurred())
+		st := &boxv1.Showtime{}
+		Expect(yamlUnmarshal(data, st)).To(Succeed())
+		st.Namespace = ns
+		Expect(k8sClient.Create(ctx, st)).To(Succeed())
+		l, err := seatmap.Expand(specs.SeatMapSpec(st))
+		Expect(err).NotTo(HaveOccurred())
+		Expect(l.Total).To(Equal(2000), "the sample is a 2,000-seat hall")
+		Expect(l.Sections).To(HaveLen(2))
+	})
+})
+
+var _ = fmt.Sprintf
+var _ = strings.Contains

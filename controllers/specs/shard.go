@@ -1,0 +1,222 @@
+package specs
+
+import (
+	"time"
+
+	boxv1 "boxoffice.dev/boxoffice/api/v1alpha1"
+	appsv1 "k8s.io/api/apps/v1"
+	corev1 "k8s.io/api/core/v1"
+	networkingv1 "k8s.io/api/networking/v1"
+	"k8s.io/apimachinery/pkg/api/resource"
+	"k8s.io/apimachinery/pkg/util/intstr"
+	appsv1ac "k8s.io/client-go/applyconfigurations/apps/v1"
+	corev1ac "k8s.io/client-go/applyconfigurations/core/v1"
+	metav1ac "k8s.io/client-go/applyconfigurations/meta/v1"
+	networkingv1ac "k8s.io/client-go/applyconfigurations/networking/v1"
+	policyv1ac "k8s.io/client-go/applyconfigurations/policy/v1"
+)
+
+// ShardArgs are the shard's command line, per the shard contract.
+func ShardArgs(st *boxv1.Showtime, o Options) []string {
+	args := []string{
+		"shard",
+		"--showtime=" + ShowtimeID(st),
+		"--seat-map=" + SeatMapDir + "/" + SeatMapKey,
+		"--data-dir=" + ShardDataDir,
+		"--listen=:" + itoa(ShardPort),
+		"--token-file=" + TokenDir + "/" + TokenKey,
+		"--hold-ttl=" + HoldTTL(st).String(),
+		"--max-seats-per-holder=" + itoa(int(MaxSeatsPerHolder(st))),
+	}
+	if o.MaxHoldTTL > 0 {
+		args = append(args, "--max-hold-ttl="+o.MaxHoldTTL.String())
+	}
+	return args
+}
+
+// ShardService is the headless Service that gives the shard pod a stable name.
+func ShardService(st *boxv1.Showtime) *corev1ac.ServiceApplyConfiguration {
+	return corev1ac.Service(ShardName(st), st.Namespace).
+		WithLabels(Labels(st, ComponentShard)).
+		WithOwnerReferences(OwnerReference(st)).
+		WithSpec(corev1ac.ServiceSpec().
+			WithClusterIP(corev1.ClusterIPNone).
+			WithSelector(SelectorLabels(st, ComponentShard)).
+			WithPorts(corev1ac.ServicePort().
+				WithName(ShardPortName).
+				WithProtocol(corev1.ProtocolTCP).
+				WithPort(ShardPort).
+				WithTargetPort(intstr.FromString(ShardPortName))))
+}
+
+func restrictedContainerSecurity() *corev1ac.SecurityContextApplyConfiguration {
+	return corev1ac.SecurityContext().
+		WithRunAsNonRoot(true).
+		WithRunAsUser(NonRootUID).
+		WithRunAsGroup(NonRootUID).
+		WithAllowPrivilegeEscalation(false).
+		WithReadOnlyRootFilesystem(true).
+		WithCapabilities(corev1ac.Capabilities().WithDrop("ALL")).
+		WithSeccompProfile(corev1ac.SeccompProfile().WithType(corev1.SeccompProfileTypeRuntimeDefault))
+}
+
+func resourcesApply(r corev1.ResourceRequirements) *corev1ac.ResourceRequirementsApplyConfiguration {
+	out := corev1ac.ResourceRequirements()
+	if len(r.Requests) > 0 {
+		out.WithRequests(r.Requests)
+	}
+	if len(r.Limits) > 0 {
+		out.WithLimits(r.Limits)
+	}
+	return out
+}
+
+// DefaultShardResources apply when a Showtime names none: the shard is one
+// goroutine-heavy process whose memory grows with seats and open holds.
+var DefaultShardResources = corev1.ResourceRequirements{
+	Requests: corev1.ResourceList{
+		corev1.ResourceCPU:    resource.MustParse("500m"),
+		corev1.ResourceMemory: resource.MustParse("256Mi"),
+	},
+	Limits: corev1.ResourceList{
+		corev1.ResourceMemory: resource.MustParse("1Gi"),
+	},
+}
+
+// ShardStatefulSet runs exactly one shard pod: the only writer of the
+// showtime's seats. One replica, a ReadWriteOncePod volume by default, and the
+// epoch in the shard's log keep it a single writer.
+func ShardStatefulSet(st *boxv1.Showtime, o Options) *appsv1ac.StatefulSetApplyConfiguration {
+	storage := st.Spec.Shard.Storage
+	size := storage.Size
+	if size.IsZero() {
+		size = resource.MustParse("1Gi")
+	}
+	access := corev1.ReadWriteOncePod
+	if storage.AccessMode == boxv1.AccessModeReadWriteOnce {
+		access = corev1.ReadWriteOnce
+	}
+	whenDeleted := appsv1.RetainPersistentVolumeClaimRetentionPolicyType
+	if storage.WhenDeleted == boxv1.DeleteVolume {
+		whenDeleted = appsv1.DeletePersistentVolumeClaimRetentionPolicyType
+	}
+	res := st.Spec.Shard.Resources
+	if len(res.Requests) == 0 && len(res.Limits) == 0 {
+		res = DefaultShardResources
+	}
+
+	pvcSpec := corev1ac.PersistentVolumeClaimSpec().
+		WithAccessModes(access).
+		WithResources(corev1ac.VolumeResourceRequirements().
+			WithRequests(corev1.ResourceList{corev1.ResourceStorage: size}))
+	if storage.StorageClassName != "" {
+		pvcSpec.WithStorageClassName(storage.StorageClassName)
+	}
+
+	probe := func(path string, period, failures int32) *corev1ac.ProbeApplyConfiguration {
+		return corev1ac.Probe().
+			WithHTTPGet(corev1ac.HTTPGetAction().WithPath(path).WithPort(intstr.FromString(ShardPortName))).
+			WithPeriodSeconds(period).
+			WithTimeoutSeconds(2).
+			WithFailureThreshold(failures)
+	}
+
+	container := corev1ac.Container().
+		WithName(ComponentShard).
+		WithImage(ShardImage(st, o)).
+		WithImagePullPolicy(corev1.PullIfNotPresent).
+		WithArgs(ShardArgs(st, o)...).
+		WithPorts(corev1ac.ContainerPort().WithName(ShardPortName).WithContainerPort(ShardPort).WithProtocol(corev1.ProtocolTCP)).
+		// Replaying a long log may take a while: startup allows a minute
+		// before liveness applies.
+		WithStartupProbe(probe("/healthz", 2, 30)).
+		WithLivenessProbe(probe("/healthz", 10, 3)).
+		WithReadinessProbe(probe("/readyz", 2, 1)).
+		WithResources(resourcesApply(res)).
+		WithSecurityContext(restrictedContainerSecurity()).
+		WithVolumeMounts(
+			corev1ac.VolumeMount().WithName(DataVolume).WithMountPath(ShardDataDir),
+			corev1ac.VolumeMount().WithName("seatmap").WithMountPath(SeatMapDir).WithReadOnly(true),
+			corev1ac.VolumeMount().WithName("token").WithMountPath(TokenDir).WithReadOnly(true),
+		)
+
+	pod := corev1ac.PodTemplateSpec().
+		WithLabels(Labels(st, ComponentShard)).
+		WithSpec(corev1ac.PodSpec().
+			WithAutomountServiceAccountToken(false).
+			WithEnableServiceLinks(false).
+			// SIGTERM lets the shard finish acknowledged work and flush.
+			WithTerminationGracePeriodSeconds(30).
+			WithSecurityContext(corev1ac.PodSecurityContext().
+				WithRunAsNonRoot(true).
+				WithFSGroup(NonRootUID).
+				WithSeccompProfile(corev1ac.SeccompProfile().WithType(corev1.SeccompProfileTypeRuntimeDefault))).
+			WithContainers(container).
+			WithVolumes(
+				corev1ac.Volume().WithName("seatmap").WithConfigMap(
+					corev1ac.ConfigMapVolumeSource().WithName(SeatMapName(st)).WithDefaultMode(0o444)),
+				corev1ac.Volume().WithName("token").WithSecret(
+					corev1ac.SecretVolumeSource().WithSecretName(TokenName(st)).WithDefaultMode(0o440)),
+			))
+
+	return appsv1ac.StatefulSet(ShardName(st), st.Namespace).
+		WithLabels(Labels(st, ComponentShard)).
+		WithOwnerReferences(OwnerReference(st)).
+		WithSpec(appsv1ac.StatefulSetSpec().
+			WithReplicas(1).
+			WithServiceName(ShardName(st)).
+			WithPodManagementPolicy(appsv1.OrderedReadyPodManagement).
+			WithUpdateStrategy(appsv1ac.StatefulSetUpdateStrategy().WithType(appsv1.RollingUpdateStatefulSetStrategyType)).
+			WithSelector(metav1ac.LabelSelector().WithMatchLabels(SelectorLabels(st, ComponentShard))).
+			WithPersistentVolumeClaimRetentionPolicy(appsv1ac.StatefulSetPersistentVolumeClaimRetentionPolicy().
+				WithWhenDeleted(whenDeleted).
+				WithWhenScaled(appsv1.RetainPersistentVolumeClaimRetentionPolicyType)).
+			WithTemplate(pod).
+			// A claim template carries no kind or namespace of its own.
+			WithVolumeClaimTemplates((&corev1ac.PersistentVolumeClaimApplyConfiguration{}).
+				WithName(DataVolume).
+				WithLabels(Labels(st, ComponentShard)).
+				WithSpec(pvcSpec)))
+}
+
+// ShardPDB forbids voluntary eviction of the shard while the showtime is on
+// sale (a drain would stop every booking) and allows it otherwise.
+func ShardPDB(st *boxv1.Showtime, now time.Time) *policyv1ac.PodDisruptionBudgetApplyConfiguration {
+	maxUnavailable := intstr.FromInt32(1)
+	if OnSale(st, now) {
+		maxUnavailable = intstr.FromInt32(0)
+	}
+	return policyv1ac.PodDisruptionBudget(ShardName(st), st.Namespace).
+		WithLabels(Labels(st, ComponentShard)).
+		WithOwnerReferences(OwnerReference(st)).
+		WithSpec(policyv1ac.PodDisruptionBudgetSpec().
+			WithMaxUnavailable(maxUnavailable).
+			WithSelector(metav1ac.LabelSelector().WithMatchLabels(SelectorLabels(st, ComponentShard))))
+}
+
+// ShardNetworkPolicy lets only this showtime's front-end pods and the
+// operator reach the shard port; nothing else may talk to the shard.
+func ShardNetworkPolicy(st *boxv1.Showtime, o Options) *networkingv1ac.NetworkPolicyApplyConfiguration {
+	from := []*networkingv1ac.NetworkPolicyPeerApplyConfiguration{
+		networkingv1ac.NetworkPolicyPeer().
+			WithPodSelector(metav1ac.LabelSelector().WithMatchLabels(SelectorLabels(st, ComponentFrontend))),
+	}
+	if o.OperatorNamespace != "" && len(o.OperatorPodLabels) > 0 {
+		from = append(from, networkingv1ac.NetworkPolicyPeer().
+			WithNamespaceSelector(metav1ac.LabelSelector().WithMatchLabels(map[string]string{
+				"kubernetes.io/metadata.name": o.OperatorNamespace,
+			})).
+			WithPodSelector(metav1ac.LabelSelector().WithMatchLabels(o.OperatorPodLabels)))
+	}
+	return networkingv1ac.NetworkPolicy(ShardName(st), st.Namespace).
+		WithLabels(Labels(st, ComponentShard)).
+		WithOwnerReferences(OwnerReference(st)).
+		WithSpec(networkingv1ac.NetworkPolicySpec().
+			WithPodSelector(metav1ac.LabelSelector().WithMatchLabels(SelectorLabels(st, ComponentShard))).
+			WithPolicyTypes(networkingv1.PolicyTypeIngress).
+			WithIngress(networkingv1ac.NetworkPolicyIngressRule().
+				WithFrom(from...).
+				WithPorts(networkingv1ac.NetworkPolicyPort().
+					WithProtocol(corev1.ProtocolTCP).
+					WithPort(intstr.FromInt32(ShardPort)))))
+}

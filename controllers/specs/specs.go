@@ -1,0 +1,129 @@
+// Package specs builds the objects a Showtime owns. Every function here is
+// pure: it takes the Showtime and the operator's settings and returns an apply
+// configuration, so the content of each owned object can be tested without a
+// cluster and applied with server-side apply by one field owner.
+package specs
+
+import (
+	"strconv"
+	"time"
+
+	boxv1 "boxoffice.dev/boxoffice/api/v1alpha1"
+	metav1ac "k8s.io/client-go/applyconfigurations/meta/v1"
+)
+
+// Well-known names, labels and paths shared by the operator and its pods.
+const (
+	// FieldOwner is the server-side apply field manager of the operator.
+	FieldOwner = "boxoffice-operator"
+
+	LabelName      = "app.kubernetes.io/name"
+	LabelInstance  = "app.kubernetes.io/instance"
+	LabelComponent = "app.kubernetes.io/component"
+	LabelPartOf    = "app.kubernetes.io/part-of"
+	LabelManagedBy = "app.kubernetes.io/managed-by"
+	LabelVersion   = "app.kubernetes.io/version"
+	LabelShowtime  = "boxoffice.dev/showtime"
+
+	PartOf    = "boxoffice"
+	ManagedBy = "boxoffice-operator"
+
+	ComponentShard    = "shard"
+	ComponentFrontend = "frontend"
+
+	ShardPort     = 7070
+	ShardPortName = "http"
+
+	SeatMapKey   = "seatmap.yaml"
+	TokenKey     = "token"
+	SeatMapDir   = "/etc/boxoffice/seatmap"
+	TokenDir     = "/etc/boxoffice/token"
+	ShardDataDir = "/var/lib/boxoffice"
+	DataVolume   = "data"
+
+	// NonRootUID is the user the images run as (distroless nonroot).
+	NonRootUID = 65532
+)
+
+// Options are the operator-wide settings the builders need.
+type Options struct {
+	// DefaultImage is the operator's own image, used for shards unless a
+	// Showtime names another.
+	DefaultImage string
+	// OperatorNamespace is where the operator runs; its pods may reach shards.
+	OperatorNamespace string
+	// OperatorPodLabels select the operator's pods in OperatorNamespace.
+	OperatorPodLabels map[string]string
+	// MaxHoldTTL is passed to shards as --max-hold-ttl.
+	MaxHoldTTL time.Duration
+}
+
+// Names of the owned objects.
+func ShardName(st *boxv1.Showtime) string    { return st.Name + "-shard" }
+func SeatMapName(st *boxv1.Showtime) string  { return st.Name + "-seatmap" }
+func TokenName(st *boxv1.Showtime) string    { return st.Name + "-shard-token" }
+func ShardPodName(st *boxv1.Showtime) string { return ShardName(st) + "-0" }
+
+// ShowtimeID is NAMESPACE/NAME, the identity a shard reports.
+func ShowtimeID(st *boxv1.Showtime) string { return st.Namespace + "/" + st.Name }
+
+// SelectorLabels select one component of one showtime. They never change.
+func SelectorLabels(st *boxv1.Showtime, component string) map[string]string {
+	return map[string]string{
+		LabelName:     PartOf + "-" + component,
+		LabelInstance: st.Name,
+		LabelShowtime: st.Name,
+	}
+}
+
+// Labels are the full label set of an owned object.
+func Labels(st *boxv1.Showtime, component string) map[string]string {
+	l := SelectorLabels(st, component)
+	l[LabelComponent] = component
+	l[LabelPartOf] = PartOf
+	l[LabelManagedBy] = ManagedBy
+	return l
+}
+
+// ShardImage is the image the shard runs.
+func ShardImage(st *boxv1.Showtime, o Options) string {
+	if st.Spec.Shard.Image != "" {
+		return st.Spec.Shard.Image
+	}
+	return o.DefaultImage
+}
+
+// OwnerReference makes the Showtime the controller owner of an object, so
+// deleting the Showtime garbage-collects it.
+func OwnerReference(st *boxv1.Showtime) *metav1ac.OwnerReferenceApplyConfiguration {
+	return metav1ac.OwnerReference().
+		WithAPIVersion(boxv1.GroupVersion.String()).
+		WithKind("Showtime").
+		WithName(st.Name).
+		WithUID(st.UID).
+		WithController(true).
+		WithBlockOwnerDeletion(true)
+}
+
+// OnSale reports whether now is inside the sale window [opensAt, closesAt).
+func OnSale(st *boxv1.Showtime, now time.Time) bool {
+	return !now.Before(st.Spec.Sales.OpensAt.Time) && now.Before(st.Spec.Sales.ClosesAt.Time)
+}
+
+// HoldTTL is the showtime's hold lifetime with its default.
+func HoldTTL(st *boxv1.Showtime) time.Duration {
+	if st.Spec.Sales.HoldTTL.Duration > 0 {
+		return st.Spec.Sales.HoldTTL.Duration
+	}
+	return 10 * time.Minute
+}
+
+// MaxSeatsPerHolder is the showtime's per-holder limit with its default.
+func MaxSeatsPerHolder(st *boxv1.Showtime) int32 {
+	if st.Spec.Sales.MaxSeatsPerHolder > 0 {
+		return st.Spec.Sales.MaxSeatsPerHolder
+	}
+	return 8
+}
+
+func itoa(i int) string { return strconv.Itoa(i) }

@@ -1,0 +1,43 @@
+package specs
+
+import (
+	"crypto/rand"
+	"encoding/base64"
+
+	boxv1 "boxoffice.dev/boxoffice/api/v1alpha1"
+	corev1 "k8s.io/api/core/v1"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+)
+
+// NewToken returns a random bearer token: 32 bytes from the system's CSPRNG.
+func NewToken() (string, error) {
+	b := make([]byte, 32)
+	if _, err := rand.Read(b); err != nil {
+		return "", err
+	}
+	return base64.RawURLEncoding.EncodeToString(b), nil
+}
+
+// TokenSecret is the shard's bearer token. It is created once and never
+// re-applied: re-applying would rotate the token under running pods.
+func TokenSecret(st *boxv1.Showtime, token string) *corev1.Secret {
+	t := true
+	return &corev1.Secret{
+		ObjectMeta: metav1.ObjectMeta{
+			Name:      TokenName(st),
+			Namespace: st.Namespace,
+			Labels:    Labels(st, ComponentShard),
+			OwnerReferences: []metav1.OwnerReference{{
+				APIVersion:         boxv1.GroupVersion.String(),
+				Kind:               "Showtime",
+				Name:               st.Name,
+				UID:                st.UID,
+				Controller:         &t,
+				BlockOwnerDeletion: &t,
+			}},
+		},
+		Type:      corev1.SecretTypeOpaque,
+		Immutable: &t,
+		Data:      map[string][]byte{TokenKey: []byte(token)},
+	}
+}
