@@ -143,16 +143,17 @@ func (w *workload) op(ctx context.Context, r *rand.Rand, c *clientStats, ref str
 	id, conflict, err := w.b.Hold(ctx, ref, seats)
 	lat := time.Since(t0)
 	if err != nil {
-		if ctx.Err() != nil {
-			return idx, seats, true
-		}
+		// Counted even when the run's deadline cut it short: a stuck
+		// operation is a failure of the system under test.
 		if rec {
 			c.errors++
 			if len(c.errs) < 2 {
 				c.errs = append(c.errs, err.Error())
 			}
 		}
-		time.Sleep(5 * time.Millisecond)
+		if ctx.Err() == nil {
+			time.Sleep(5 * time.Millisecond)
+		}
 		return idx, seats, true
 	}
 	if conflict {
@@ -184,7 +185,7 @@ func (w *workload) op(ctx context.Context, r *rand.Rand, c *clientStats, ref str
 	}
 	if rec {
 		switch {
-		case err != nil && ctx.Err() == nil:
+		case err != nil:
 			c.errors++
 			if len(c.errs) < 2 {
 				c.errs = append(c.errs, err.Error())
@@ -205,6 +206,9 @@ func (w *workload) op(ctx context.Context, r *rand.Rand, c *clientStats, ref str
 func (w *workload) closedLoop(ctx context.Context, warmup, dur time.Duration) {
 	start := time.Now()
 	mStart, mEnd := start.Add(warmup), start.Add(warmup+dur)
+	// Bounded: an operation still stuck 10 s after the end is abandoned.
+	ctx, cancel := context.WithDeadline(ctx, mEnd.Add(10*time.Second))
+	defer cancel()
 	var soldOut atomic.Bool
 	var wg sync.WaitGroup
 	for ci := range w.clients {
@@ -244,6 +248,8 @@ func (w *workload) openLoop(ctx context.Context, rate float64, warmup, dur time.
 	interval := time.Duration(float64(time.Second) / rate)
 	start := time.Now()
 	mStart, mEnd := start.Add(warmup), start.Add(warmup+dur)
+	ctx, cancel := context.WithDeadline(ctx, mEnd.Add(10*time.Second))
+	defer cancel()
 	slots := make(chan time.Time, 1<<16)
 	var late atomic.Int64
 	go func() {
