@@ -53,6 +53,13 @@ pgbin() {
 PGBIN=$(pgbin)
 
 log() { printf '==> %s\n' "$*" >&2; }
+
+# Let the previous system's writes reach the disk first (a database's shutdown
+# checkpoint would otherwise slow the next system's fsyncs).
+settle() {
+  sync
+  sleep "${BENCH_SETTLE:-2}"
+}
 want() { [[ " $BENCH_SYSTEMS " == *" $1 "* ]]; }
 
 # Run a command as the PostgreSQL user when we are root (initdb refuses root).
@@ -134,9 +141,17 @@ build() {
 
 bench_shard() {
   if [[ -n $SHARD_OK ]]; then
+    settle
     log "shard: $BENCH_SEATS seats, closed loop"
     "$LG" run -backend shard -name shard "${SPAWN[@]}" "${RUN[@]}" -out "$RES/shard.json" ||
       echo "bench: shard run failed" >&2
+    if [[ $BENCH_HALF != 0 && -s $RES/shard.json ]]; then
+      settle
+      log "shard: paced at half the measured rate (fresh shard)"
+      "$LG" run -backend shard -name "shard, half rate" "${SPAWN[@]}" "${RUN[@]}" \
+        -rate-from "$RES/shard.json" -rate-factor 0.5 -out "$RES/shard-half.json" ||
+        echo "bench: paced shard run failed" >&2
+    fi
   fi
 }
 
@@ -163,6 +178,7 @@ bench_redis() {
     done
     versions+=("redis $(redis-server --version | sed -n 's/.*v=\([^ ]*\).*/\1/p')")
     "$LG" prep -backend redis -addr "127.0.0.1:$port" -seats "$BENCH_SEATS"
+    settle
     log "redis: closed loop"
     "$LG" run -backend redis -addr "127.0.0.1:$port" -server-pid "$REDIS_PID" "${RUN[@]}" -out "$RES/redis.json" ||
       echo "bench: redis run failed" >&2
@@ -187,6 +203,7 @@ bench_postgres() {
     versions+=("postgres $("$PGBIN/postgres" --version | sed -n 's/.*(PostgreSQL) \([^ ]*\).*/\1/p')")
     dsn="postgres://bench@127.0.0.1:$port/postgres?sslmode=disable"
     "$LG" prep -backend postgres -dsn "$dsn" -seats "$BENCH_SEATS"
+    settle
     log "postgres: closed loop"
     "$LG" run -backend postgres -dsn "$dsn" -server-pid "$(head -1 "$TMP/pg/data/postmaster.pid")" "${RUN[@]}" -out "$RES/postgres.json" ||
       echo "bench: postgres run failed" >&2
@@ -197,19 +214,15 @@ bench_postgres() {
 
 bench_shard_more() {
   if [[ -n $SHARD_OK ]]; then
-    if [[ $BENCH_HALF != 0 && -s $RES/shard.json ]]; then
-      log "shard: paced at half the measured rate (fresh shard)"
-      "$LG" run -backend shard -name "shard, half rate" "${SPAWN[@]}" "${RUN[@]}" \
-        -rate-from "$RES/shard.json" -rate-factor 0.5 -out "$RES/shard-half.json" ||
-        echo "bench: paced shard run failed" >&2
-    fi
     if [[ $BENCH_RECOVERY_WRITES != 0 ]]; then
+      settle
       log "shard: recovery after $BENCH_RECOVERY_WRITES logged writes"
       "$LG" recovery "${SPAWN[@]}" -seats "$BENCH_SEATS" -writes "$BENCH_RECOVERY_WRITES" \
         -max-fill "$BENCH_RECOVERY_MAX" -out "$RES/recovery.json" ||
         echo "bench: recovery measurement failed" >&2
     fi
     if [[ $BENCH_MEMORY_SEATS != 0 ]]; then
+      settle
       log "shard: memory at $BENCH_MEMORY_SEATS seats"
       "$LG" memory "${SPAWN[@]}" -seats "$BENCH_MEMORY_SEATS" -holds "$BENCH_MEMORY_HOLDS" \
         -clients "$BENCH_CLIENTS" -out "$RES/memory.json" ||
