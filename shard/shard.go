@@ -36,6 +36,7 @@ type Options struct {
 	MaxHoldTTL        time.Duration
 	MaxSeatsPerHolder int
 	ShutdownTimeout   time.Duration
+	SnapshotEvery     uint64
 }
 
 // EnvName is the environment variable read for a flag.
@@ -58,6 +59,7 @@ func ParseFlags(args []string, getenv func(string) string, stderr io.Writer) (*O
 	fs.DurationVar(&o.HoldTTL, "hold-ttl", 10*time.Minute, "default hold lifetime")
 	fs.DurationVar(&o.MaxHoldTTL, "max-hold-ttl", 2*time.Hour, "upper bound for any requested or extended ttl")
 	fs.IntVar(&o.MaxSeatsPerHolder, "max-seats-per-holder", 8, "seats a holder's active holds may hold together")
+	fs.Uint64Var(&o.SnapshotEvery, "snapshot-every", 100000, "log records between snapshots (bounds replay time)")
 	fs.DurationVar(&o.ShutdownTimeout, "shutdown-timeout", 25*time.Second, "how long SIGTERM waits for requests in flight")
 	fs.Usage = func() {
 		fmt.Fprintf(stderr, "usage: boxoffice shard --showtime NS/NAME --seat-map FILE --data-dir DIR [flags]\n\n")
@@ -157,6 +159,7 @@ func loadConfig(o *Options, log *slog.Logger) (server.Config, error) {
 	cfg := server.Config{
 		Showtime: o.Showtime, SeatIDs: layout.SeatIDs(), DataDir: o.DataDir,
 		HoldTTL: o.HoldTTL, MaxHoldTTL: o.MaxHoldTTL, MaxSeatsPerHolder: o.MaxSeatsPerHolder, Logger: log,
+		SnapshotEvery: o.SnapshotEvery,
 	}
 	if o.Auth == "token" {
 		tok, err := os.ReadFile(o.TokenFile)

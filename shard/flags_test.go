@@ -1,0 +1,42 @@
+package shard_test
+
+import (
+	"io"
+	"testing"
+	"time"
+
+	"boxoffice.dev/boxoffice/shard"
+)
+
+func TestFlagsFromEnvironment(t *testing.T) {
+	env := map[string]string{
+		"BOXOFFICE_SHARD_SHOWTIME":             "venues/x",
+		"BOXOFFICE_SHARD_SEAT_MAP":             "/m.yaml",
+		"BOXOFFICE_SHARD_DATA_DIR":             "/data",
+		"BOXOFFICE_SHARD_TOKEN_FILE":           "/tok",
+		"BOXOFFICE_SHARD_HOLD_TTL":             "5m",
+		"BOXOFFICE_SHARD_MAX_SEATS_PER_HOLDER": "6",
+		"BOXOFFICE_SHARD_LISTEN":               ":9000",
+	}
+	o, err := shard.ParseFlags([]string{"--listen", "127.0.0.1:1234"}, func(k string) string { return env[k] }, io.Discard)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if o.Showtime != "venues/x" || o.SeatMap != "/m.yaml" || o.DataDir != "/data" || o.TokenFile != "/tok" ||
+		o.HoldTTL != 5*time.Minute || o.MaxSeatsPerHolder != 6 || o.MaxHoldTTL != 2*time.Hour {
+		t.Fatalf("%+v", o)
+	}
+	if o.Listen != "127.0.0.1:1234" {
+		t.Fatalf("the command line must win over the environment: %q", o.Listen)
+	}
+	if shard.EnvName("max-hold-ttl") != "BOXOFFICE_SHARD_MAX_HOLD_TTL" {
+		t.Fatal(shard.EnvName("max-hold-ttl"))
+	}
+	d, err := shard.ParseFlags([]string{"--showtime", "a/b", "--seat-map", "m", "--data-dir", "d", "--auth", "none"}, func(string) string { return "" }, io.Discard)
+	if err != nil || d.Listen != ":7070" || d.HoldTTL != 10*time.Minute || d.MaxHoldTTL != 2*time.Hour || d.MaxSeatsPerHolder != 8 {
+		t.Fatalf("defaults: %+v %v", d, err)
+	}
+	if _, err := shard.ParseFlags([]string{"--showtime", "a/b", "--seat-map", "m", "--data-dir", "d", "--auth", "maybe"}, func(string) string { return "" }, io.Discard); err == nil {
+		t.Fatal("accepted --auth maybe")
+	}
+}
