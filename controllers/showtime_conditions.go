@@ -55,6 +55,23 @@ func setShardReadyCondition(s *scope) {
 	}
 }
 
+func setFrontendReadyCondition(s *scope) {
+	st := s.st
+	f := st.Status.Frontend
+	switch {
+	case s.seatMapErr != nil:
+		setCondition(st, boxv1.ConditionFrontendReady, false, "SeatMapInvalid", "the front end is not created while the seat map is invalid")
+	case s.deployment == nil:
+		setCondition(st, boxv1.ConditionFrontendReady, false, "DeploymentMissing", "waiting for the front-end deployment")
+	case f.ReadyReplicas == 0:
+		setCondition(st, boxv1.ConditionFrontendReady, false, "NoReadyReplicas",
+			fmt.Sprintf("0 of %d front-end replicas ready (floor %d)", f.Replicas, f.MinReplicas))
+	default:
+		setCondition(st, boxv1.ConditionFrontendReady, true, "Ready",
+			fmt.Sprintf("%d of %d front-end replicas ready (floor %d)", f.ReadyReplicas, f.Replicas, f.MinReplicas))
+	}
+}
+
 func setOnSaleCondition(s *scope) {
 	st := s.st
 	opens, closes := st.Spec.Sales.OpensAt.Time, st.Spec.Sales.ClosesAt.Time
@@ -67,6 +84,8 @@ func setOnSaleCondition(s *scope) {
 		setCondition(st, boxv1.ConditionOnSale, false, "SoldOut", "every seat is sold")
 	case !meta.IsStatusConditionTrue(st.Status.Conditions, boxv1.ConditionShardReady):
 		setCondition(st, boxv1.ConditionOnSale, false, "ShardNotReady", "inside the sale window but the shard is not ready")
+	case !meta.IsStatusConditionTrue(st.Status.Conditions, boxv1.ConditionFrontendReady):
+		setCondition(st, boxv1.ConditionOnSale, false, "FrontendNotReady", "inside the sale window but no front-end replica is ready")
 	default:
 		setCondition(st, boxv1.ConditionOnSale, true, "SaleOpen", "on sale until "+closes.Format(time.RFC3339))
 	}
@@ -77,14 +96,15 @@ func computePhase(s *scope) boxv1.ShowtimePhase {
 	st := s.st
 	prev := st.Status.Phase
 	shardReady := meta.IsStatusConditionTrue(st.Status.Conditions, boxv1.ConditionShardReady)
+	frontendReady := meta.IsStatusConditionTrue(st.Status.Conditions, boxv1.ConditionFrontendReady)
 	switch {
 	case s.seatMapErr != nil:
 		return boxv1.PhaseDegraded
 	case !s.now.Before(st.Spec.Sales.ClosesAt.Time):
 		return boxv1.PhaseClosed
-	case !shardReady:
-		// A shard that was serving and stopped is an incident; one that has
-		// never served yet is still being provisioned.
+	case !shardReady || !frontendReady:
+		// A shard or front end that was serving and stopped is an incident;
+		// one that has never served yet is still being provisioned.
 		switch prev {
 		case boxv1.PhaseReady, boxv1.PhaseOnSale, boxv1.PhaseSoldOut, boxv1.PhaseDegraded:
 			return boxv1.PhaseDegraded

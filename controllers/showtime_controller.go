@@ -13,6 +13,7 @@ import (
 	"boxoffice.dev/boxoffice/controllers/specs"
 	"boxoffice.dev/boxoffice/internal/seatmap"
 	appsv1 "k8s.io/api/apps/v1"
+	autoscalingv2 "k8s.io/api/autoscaling/v2"
 	corev1 "k8s.io/api/core/v1"
 	networkingv1 "k8s.io/api/networking/v1"
 	policyv1 "k8s.io/api/policy/v1"
@@ -21,6 +22,7 @@ import (
 	"k8s.io/apimachinery/pkg/runtime"
 	"k8s.io/apimachinery/pkg/types"
 	appsv1ac "k8s.io/client-go/applyconfigurations/apps/v1"
+	autoscalingv2ac "k8s.io/client-go/applyconfigurations/autoscaling/v2"
 	corev1ac "k8s.io/client-go/applyconfigurations/core/v1"
 	networkingv1ac "k8s.io/client-go/applyconfigurations/networking/v1"
 	policyv1ac "k8s.io/client-go/applyconfigurations/policy/v1"
@@ -69,6 +71,7 @@ type scope struct {
 	seatMapErr error
 	token      string
 	sts        *appsv1.StatefulSet
+	deployment *appsv1.Deployment
 	pod        *corev1.Pod
 	podReady   bool
 	scrapeErr  error
@@ -95,7 +98,8 @@ type phaseFunc func(ctx context.Context, s *scope) error
 // +kubebuilder:rbac:groups="",resources=configmaps;services,verbs=get;list;watch;create;update;patch
 // +kubebuilder:rbac:groups="",resources=secrets,verbs=get;list;watch;create
 // +kubebuilder:rbac:groups="",resources=pods,verbs=get;list;watch
-// +kubebuilder:rbac:groups=apps,resources=statefulsets,verbs=get;list;watch;create;update;patch
+// +kubebuilder:rbac:groups=apps,resources=statefulsets;deployments,verbs=get;list;watch;create;update;patch
+// +kubebuilder:rbac:groups=autoscaling,resources=horizontalpodautoscalers,verbs=get;list;watch;create;update;patch
 // +kubebuilder:rbac:groups=policy,resources=poddisruptionbudgets,verbs=get;list;watch;create;update;patch
 // +kubebuilder:rbac:groups=networking.k8s.io,resources=networkpolicies,verbs=get;list;watch;create;update;patch
 // +kubebuilder:rbac:groups=events.k8s.io,resources=events,verbs=create;patch
@@ -123,6 +127,7 @@ func (r *ShowtimeReconciler) Reconcile(ctx context.Context, req ctrl.Request) (c
 		r.reconcileShardObjects,
 		r.reconcileShardPod,
 		r.reconcileSeats,
+		r.reconcileFrontend,
 	}
 	var phaseErr error
 	for _, phase := range phases {
@@ -137,6 +142,7 @@ func (r *ShowtimeReconciler) Reconcile(ctx context.Context, req ctrl.Request) (c
 
 	setSeatMapValidCondition(s)
 	setShardReadyCondition(s)
+	setFrontendReadyCondition(s)
 	st.Status.Phase = computePhase(s)
 	setOnSaleCondition(s)
 	if phaseErr == nil {
@@ -173,30 +179,83 @@ func (r *ShowtimeReconciler) reconcileSeatMap(ctx context.Context, s *scope) err
 // reconcileToken creates the shard's bearer token once. It is never logged,
 // never re-applied and never rotated under a running shard.
 func (r *ShowtimeReconciler) reconcileToken(ctx context.Context, s *scope) error {
+	tok, err := r.ensureRandomSecret(ctx, s.st, specs.TokenName(s.st), specs.ComponentShard, specs.TokenKey)
+	s.token = tok
+	return err
+}
+
+// ensureRandomSecret returns the value of a generated Secret, creating it with
+// a fresh random value the first time.
+func (r *ShowtimeReconciler) ensureRandomSecret(ctx context.Context, st *boxv1.Showtime, name, component, dataKey string) (string, error) {
 	sec := &corev1.Secret{}
-	key := types.NamespacedName{Namespace: s.st.Namespace, Name: specs.TokenName(s.st)}
+	key := types.NamespacedName{Namespace: st.Namespace, Name: name}
 	err := r.Get(ctx, key, sec)
 	switch {
 	case err == nil:
-		tok := sec.Data[specs.TokenKey]
-		if len(tok) == 0 {
-			return fmt.Errorf("secret %s has no %q key; delete it to have a new token made", key, specs.TokenKey)
+		v := sec.Data[dataKey]
+		if len(v) == 0 {
+			return "", fmt.Errorf("secret %s has no %q key; delete it to have a new one made", key, dataKey)
 		}
-		s.token = string(tok)
-		return nil
+		return string(v), nil
 	case apierrors.IsNotFound(err):
-		tok, err := specs.NewToken()
+		v, err := specs.NewToken()
 		if err != nil {
-			return fmt.Errorf("making shard token: %w", err)
+			return "", fmt.Errorf("making secret %s: %w", key, err)
 		}
-		if err := r.Create(ctx, specs.TokenSecret(s.st, tok), client.FieldOwner(specs.FieldOwner)); err != nil && !apierrors.IsAlreadyExists(err) {
-			return fmt.Errorf("creating secret %s: %w", key, err)
+		if err := r.Create(ctx, specs.RandomSecret(st, name, component, dataKey, v), client.FieldOwner(specs.FieldOwner)); err != nil {
+			if apierrors.IsAlreadyExists(err) {
+				return r.ensureRandomSecret(ctx, st, name, component, dataKey)
+			}
+			return "", fmt.Errorf("creating secret %s: %w", key, err)
 		}
-		s.token = tok
-		return nil
+		return v, nil
 	default:
-		return fmt.Errorf("reading secret %s: %w", key, err)
+		return "", fmt.Errorf("reading secret %s: %w", key, err)
 	}
+}
+
+// reconcileFrontend applies the booking front end: its secrets, Deployment,
+// Service, PodDisruptionBudget and autoscaler, and reads its replicas.
+func (r *ShowtimeReconciler) reconcileFrontend(ctx context.Context, s *scope) error {
+	st := s.st
+	if _, err := r.ensureRandomSecret(ctx, st, specs.SessionSecretName(st), specs.ComponentFrontend, specs.SessionKeyKey); err != nil {
+		return err
+	}
+	if specs.PaymentSecretName(st) == specs.GeneratedPaymentName(st) {
+		if _, err := r.ensureRandomSecret(ctx, st, specs.GeneratedPaymentName(st), specs.ComponentFrontend, specs.PaymentSecretKey); err != nil {
+			return err
+		}
+	}
+	dep := &appsv1.Deployment{}
+	if err := applyOwned(ctx, r, specs.FrontendDeployment(st, r.Options), dep, func(o *appsv1.Deployment) (any, error) {
+		return appsv1ac.ExtractDeployment(o, specs.FieldOwner)
+	}); err != nil {
+		return err
+	}
+	s.deployment = dep
+	if err := applyOwned(ctx, r, specs.FrontendService(st), &corev1.Service{}, func(o *corev1.Service) (any, error) {
+		return corev1ac.ExtractService(o, specs.FieldOwner)
+	}); err != nil {
+		return err
+	}
+	if err := applyOwned(ctx, r, specs.FrontendPDB(st), &policyv1.PodDisruptionBudget{}, func(o *policyv1.PodDisruptionBudget) (any, error) {
+		return policyv1ac.ExtractPodDisruptionBudget(o, specs.FieldOwner)
+	}); err != nil {
+		return err
+	}
+	if err := applyOwned(ctx, r, specs.FrontendHPA(st, s.now), &autoscalingv2.HorizontalPodAutoscaler{}, func(o *autoscalingv2.HorizontalPodAutoscaler) (any, error) {
+		return autoscalingv2ac.ExtractHorizontalPodAutoscaler(o, specs.FieldOwner)
+	}); err != nil {
+		return err
+	}
+	st.Status.Frontend = boxv1.FrontendStatus{
+		Replicas:      dep.Status.Replicas,
+		ReadyReplicas: dep.Status.ReadyReplicas,
+		MinReplicas:   specs.FrontendFloor(st, s.now),
+		PreScaled:     specs.InPreScale(st, s.now),
+		Image:         specs.FrontendImage(st, r.Options),
+	}
+	return nil
 }
 
 // reconcileShardObjects applies the shard's ConfigMap, Service, StatefulSet,
@@ -390,9 +449,13 @@ func (r *ShowtimeReconciler) reconcileSeats(ctx context.Context, s *scope) error
 }
 
 // scheduleBoundaries asks to look again at the exact next opening or closing
-// moment, and at the next PDB change, instead of polling.
+// moment, pre-scale start and end, and PDB change, instead of polling.
 func (r *ShowtimeReconciler) scheduleBoundaries(s *scope) {
-	for _, t := range []time.Time{s.st.Spec.Sales.OpensAt.Time, s.st.Spec.Sales.ClosesAt.Time} {
+	boundaries := []time.Time{s.st.Spec.Sales.OpensAt.Time, s.st.Spec.Sales.ClosesAt.Time}
+	if start, end, ok := specs.PreScaleWindow(s.st); ok {
+		boundaries = append(boundaries, start, end)
+	}
+	for _, t := range boundaries {
 		if d := t.Sub(s.now); d > 0 {
 			s.requeue(d)
 		}
@@ -486,6 +549,8 @@ func (r *ShowtimeReconciler) SetupWithManager(mgr ctrl.Manager) error {
 		For(&boxv1.Showtime{}, builder.WithPredicates(predicate.Or(
 			predicate.GenerationChangedPredicate{}, predicate.LabelChangedPredicate{}, predicate.AnnotationChangedPredicate{}))).
 		Owns(&appsv1.StatefulSet{}).
+		Owns(&appsv1.Deployment{}).
+		Owns(&autoscalingv2.HorizontalPodAutoscaler{}).
 		Owns(&corev1.ConfigMap{}).
 		Owns(&corev1.Service{}).
 		Owns(&corev1.Secret{}).

@@ -19,6 +19,7 @@ import (
 	. "github.com/onsi/ginkgo/v2"
 	. "github.com/onsi/gomega"
 	appsv1 "k8s.io/api/apps/v1"
+	autoscalingv2 "k8s.io/api/autoscaling/v2"
 	corev1 "k8s.io/api/core/v1"
 	networkingv1 "k8s.io/api/networking/v1"
 	policyv1 "k8s.io/api/policy/v1"
@@ -203,7 +204,9 @@ func newFixture(mutate ...func(*boxv1.Showtime)) *fixture {
 	return f
 }
 
-func (f *fixture) key() types.NamespacedName { return types.NamespacedName{Namespace: f.ns, Name: "standup"} }
+func (f *fixture) key() types.NamespacedName {
+	return types.NamespacedName{Namespace: f.ns, Name: "standup"}
+}
 
 func (f *fixture) reconcile() ctrl.Result {
 	res, err := f.r.Reconcile(ctx, ctrl.Request{NamespacedName: f.key()})
@@ -251,6 +254,17 @@ func (f *fixture) setPodReady(pod *corev1.Pod, ready bool) {
 	pod.Status.PodIPs = []corev1.PodIP{{IP: "127.0.0.1"}}
 	pod.Status.Conditions = []corev1.PodCondition{{Type: corev1.PodReady, Status: status, LastTransitionTime: metav1.Now()}}
 	Expect(k8sClient.Status().Update(ctx, pod)).To(Succeed())
+}
+
+// setFrontendReady does what the Deployment controller would.
+func (f *fixture) setFrontendReady(ready int32) {
+	dep := &appsv1.Deployment{}
+	f.get("standup-frontend", dep)
+	dep.Status.Replicas = 2
+	dep.Status.ReadyReplicas = ready
+	dep.Status.AvailableReplicas = ready
+	dep.Status.ObservedGeneration = dep.Generation
+	Expect(k8sClient.Status().Update(ctx, dep)).To(Succeed())
 }
 
 func (f *fixture) serveCounts(free, held, awaiting, sold int64) {
@@ -426,9 +440,9 @@ var _ = Describe("Showtime controller", func() {
 	Context("no-op reconcile", func() {
 		It("makes no API write when nothing changed", func() {
 			f := newFixture()
-			pod := f.makeShardPod(true)
-			_ = pod
+			f.makeShardPod(true)
 			f.reconcile()
+			f.setFrontendReady(2)
 			f.serveCounts(sampleTotal, 0, 0, 0)
 			f.reconcile()
 			f.clock.SetTime(baseTime.Add(10 * time.Second)) // past the scrape interval
@@ -440,6 +454,8 @@ var _ = Describe("Showtime controller", func() {
 				for name, obj := range map[string]client.Object{
 					"showtime": &boxv1.Showtime{}, "sts": &appsv1.StatefulSet{}, "svc": &corev1.Service{},
 					"cm": &corev1.ConfigMap{}, "pdb": &policyv1.PodDisruptionBudget{}, "np": &networkingv1.NetworkPolicy{},
+					"deploy": &appsv1.Deployment{}, "hpa": &autoscalingv2.HorizontalPodAutoscaler{},
+					"fsvc": &corev1.Service{}, "fpdb": &policyv1.PodDisruptionBudget{},
 				} {
 					n := "standup-shard"
 					switch name {
@@ -447,6 +463,8 @@ var _ = Describe("Showtime controller", func() {
 						n = "standup"
 					case "cm":
 						n = "standup-seatmap"
+					case "deploy", "hpa", "fsvc", "fpdb":
+						n = "standup-frontend"
 					}
 					f.get(n, obj)
 					out[name] = obj.GetResourceVersion()
@@ -484,8 +502,15 @@ var _ = Describe("Showtime controller", func() {
 
 			f.serveCounts(sampleTotal-5, 3, 1, 1)
 			f.setPodReady(pod, true)
+			f.reconcile()
+			st = f.showtime()
+			Expect(st.Status.Phase).To(Equal(boxv1.PhaseProvisioning), "no front end yet")
+			Expect(cond(st, "FrontendReady").Reason).To(Equal("NoReadyReplicas"))
+			f.setFrontendReady(2)
 			res = f.reconcile()
 			st = f.showtime()
+			Expect(cond(st, "FrontendReady").Status).To(Equal(metav1.ConditionTrue))
+			Expect(st.Status.Frontend).To(Equal(boxv1.FrontendStatus{Replicas: 2, ReadyReplicas: 2, MinReplicas: 2, Image: testImage}))
 			Expect(st.Status.Phase).To(Equal(boxv1.PhaseReady))
 			Expect(cond(st, "ShardReady").Status).To(Equal(metav1.ConditionTrue))
 			Expect(st.Status.Seats).To(Equal(boxv1.SeatCounts{Total: sampleTotal, Available: sampleTotal - 5, Held: 3, AwaitingPayment: 1, Sold: 1}))
@@ -581,6 +606,151 @@ var _ = Describe("Showtime controller", func() {
 			f.reconcile()
 			Expect(drainEvents(f.recorder)).NotTo(ContainElement(ContainSubstring("InvalidSeatMap")))
 		})
+	})
+})
+
+var _ = Describe("Showtime front end", func() {
+	It("builds the front-end deployment, service, PDB and autoscaler", func() {
+		f := newFixture()
+		f.reconcile()
+		st := f.showtime()
+
+		dep := &appsv1.Deployment{}
+		f.get("standup-frontend", dep)
+		Expect(dep.OwnerReferences[0].UID).To(Equal(st.UID))
+		Expect(dep.Spec.Replicas).NotTo(BeNil())
+		Expect(dep.Spec.Selector.MatchLabels).To(Equal(specs.SelectorLabels(st, "frontend")))
+		Expect(dep.Spec.Strategy.RollingUpdate.MaxUnavailable.IntValue()).To(Equal(0))
+		c := dep.Spec.Template.Spec.Containers[0]
+		Expect(c.Image).To(Equal(testImage))
+		Expect(c.Args).To(Equal([]string{
+			"frontend",
+			"--showtime=" + f.ns + "/standup",
+			"--shard-url=http://standup-shard." + f.ns + ".svc:7070",
+			"--shard-token-file=/etc/boxoffice/token/token",
+			"--session-key-file=/etc/boxoffice/session/key",
+			"--seat-map=/etc/boxoffice/seatmap/seatmap.yaml",
+			"--listen=:8080",
+			"--payment-secret-file=/etc/boxoffice/payment/secret",
+		}))
+		Expect(c.ReadinessProbe.HTTPGet.Path).To(Equal("/readyz"))
+		Expect(c.LivenessProbe.HTTPGet.Path).To(Equal("/healthz"))
+		Expect(*c.SecurityContext.ReadOnlyRootFilesystem).To(BeTrue())
+		Expect(c.Resources.Requests).To(HaveKey(corev1.ResourceCPU), "the autoscaler's CPU target needs a request")
+		vols := map[string]string{}
+		for _, v := range dep.Spec.Template.Spec.Volumes {
+			if v.Secret != nil {
+				vols[v.Name] = v.Secret.SecretName
+			}
+		}
+		Expect(vols).To(Equal(map[string]string{"token": "standup-shard-token", "session": "standup-frontend-session", "payment": "standup-payment-callback"}))
+
+		for _, name := range []string{"standup-frontend-session", "standup-payment-callback"} {
+			sec := &corev1.Secret{}
+			f.get(name, sec)
+			Expect(sec.Data).To(HaveLen(1))
+			for _, v := range sec.Data {
+				Expect(v).To(HaveLen(43))
+			}
+		}
+
+		svc := &corev1.Service{}
+		f.get("standup-frontend", svc)
+		Expect(svc.Spec.Type).To(Equal(corev1.ServiceTypeClusterIP))
+		Expect(svc.Spec.Ports[0].Port).To(BeEquivalentTo(80))
+		Expect(svc.Spec.Selector).To(Equal(specs.SelectorLabels(st, "frontend")))
+
+		pdb := &policyv1.PodDisruptionBudget{}
+		f.get("standup-frontend", pdb)
+		Expect(pdb.Spec.MaxUnavailable.IntValue()).To(Equal(1))
+
+		hpa := &autoscalingv2.HorizontalPodAutoscaler{}
+		f.get("standup-frontend", hpa)
+		Expect(hpa.Spec.ScaleTargetRef.Name).To(Equal("standup-frontend"))
+		Expect(hpa.Spec.ScaleTargetRef.Kind).To(Equal("Deployment"))
+		Expect(*hpa.Spec.MinReplicas).To(BeEquivalentTo(2))
+		Expect(hpa.Spec.MaxReplicas).To(BeEquivalentTo(50))
+		Expect(*hpa.Spec.Metrics[0].Resource.Target.AverageUtilization).To(BeEquivalentTo(60))
+		Expect(*hpa.Spec.Behavior.ScaleUp.StabilizationWindowSeconds).To(BeEquivalentTo(0), "scale up at once")
+		Expect(*hpa.Spec.Behavior.ScaleDown.StabilizationWindowSeconds).To(BeEquivalentTo(300), "scale down slowly")
+		Expect(*hpa.Spec.Behavior.ScaleDown.SelectPolicy).To(Equal(autoscalingv2.MinChangePolicySelect))
+	})
+
+	It("uses demo payments and the front-end image when asked", func() {
+		f := newFixture(func(st *boxv1.Showtime) {
+			st.Spec.Frontend.Image = "registry.example/boxoffice-frontend:v2"
+			st.Spec.Frontend.Payments.Demo = true
+		})
+		f.reconcile()
+		dep := &appsv1.Deployment{}
+		f.get("standup-frontend", dep)
+		c := dep.Spec.Template.Spec.Containers[0]
+		Expect(c.Image).To(Equal("registry.example/boxoffice-frontend:v2"))
+		Expect(c.Args).To(ContainElement("--demo-payments"))
+		Expect(c.Args).NotTo(ContainElement(HavePrefix("--payment-secret-file")))
+		err := k8sClient.Get(ctx, types.NamespacedName{Namespace: f.ns, Name: "standup-payment-callback"}, &corev1.Secret{})
+		Expect(err).To(HaveOccurred(), "no callback secret in demo mode")
+	})
+
+	It("raises the floor and disables scale-down exactly inside the pre-scale window", func() {
+		f := newFixture(func(st *boxv1.Showtime) {
+			st.Spec.Frontend.Autoscaling = boxv1.FrontendAutoscaling{
+				MinReplicas: 2, MaxReplicas: 40, TargetCPUUtilizationPercentage: 70,
+				PreScale: &boxv1.PreScale{Replicas: 20, Lead: metav1.Duration{Duration: 30 * time.Minute}, Hold: metav1.Duration{Duration: 2 * time.Hour}},
+			}
+		})
+		start, end := f.opens.Add(-30*time.Minute), f.opens.Add(2*time.Hour)
+		hpa := &autoscalingv2.HorizontalPodAutoscaler{}
+		floorAt := func(t time.Time) (int32, ctrl.Result) {
+			f.clock.SetTime(t)
+			res := f.reconcile()
+			f.get("standup-frontend", hpa)
+			return *hpa.Spec.MinReplicas, res
+		}
+
+		floor, res := floorAt(baseTime)
+		Expect(floor).To(BeEquivalentTo(2))
+		Expect(res.RequeueAfter).To(Equal(start.Sub(baseTime)), "wakes exactly when the window opens")
+		Expect(*hpa.Spec.Behavior.ScaleDown.SelectPolicy).To(Equal(autoscalingv2.MinChangePolicySelect))
+
+		floor, _ = floorAt(start.Add(-time.Nanosecond))
+		Expect(floor).To(BeEquivalentTo(2))
+
+		floor, res = floorAt(start)
+		Expect(floor).To(BeEquivalentTo(20))
+		Expect(*hpa.Spec.Behavior.ScaleDown.SelectPolicy).To(Equal(autoscalingv2.DisabledPolicySelect))
+		Expect(hpa.Spec.MaxReplicas).To(BeEquivalentTo(40))
+		Expect(res.RequeueAfter).To(Equal(30*time.Minute), "next: the sale opens")
+		st := f.showtime()
+		Expect(st.Status.Frontend.PreScaled).To(BeTrue())
+		Expect(st.Status.Frontend.MinReplicas).To(BeEquivalentTo(20))
+
+		floor, res = floorAt(f.opens)
+		Expect(floor).To(BeEquivalentTo(20))
+		Expect(res.RequeueAfter).To(Equal(2*time.Hour), "next: the window closes")
+
+		floor, _ = floorAt(end.Add(-time.Nanosecond))
+		Expect(floor).To(BeEquivalentTo(20))
+
+		floor, _ = floorAt(end)
+		Expect(floor).To(BeEquivalentTo(2))
+		Expect(*hpa.Spec.Behavior.ScaleDown.SelectPolicy).To(Equal(autoscalingv2.MinChangePolicySelect))
+		Expect(f.showtime().Status.Frontend.PreScaled).To(BeFalse())
+	})
+
+	It("rejects pre-scale replicas outside the autoscaling bounds", func() {
+		st := newShowtime(newNamespace(), "bad-prescale", baseTime, baseTime.Add(time.Hour))
+		st.Spec.Frontend.Autoscaling = boxv1.FrontendAutoscaling{MinReplicas: 2, MaxReplicas: 10, TargetCPUUtilizationPercentage: 60,
+			PreScale: &boxv1.PreScale{Replicas: 20}}
+		err := k8sClient.Create(ctx, st)
+		Expect(err).To(HaveOccurred())
+		Expect(err.Error()).To(ContainSubstring("spec.frontend.autoscaling.preScale.replicas must be between minReplicas and maxReplicas"))
+
+		st = newShowtime(st.Namespace, "bad-bounds", baseTime, baseTime.Add(time.Hour))
+		st.Spec.Frontend.Autoscaling = boxv1.FrontendAutoscaling{MinReplicas: 5, MaxReplicas: 3, TargetCPUUtilizationPercentage: 60}
+		err = k8sClient.Create(ctx, st)
+		Expect(err).To(HaveOccurred())
+		Expect(err.Error()).To(ContainSubstring("spec.frontend.autoscaling.minReplicas must not exceed maxReplicas"))
 	})
 })
 

@@ -32,6 +32,103 @@ type ShowtimeSpec struct {
 	// shard configures the seat-locking shard of this showtime.
 	// +optional
 	Shard ShardSpec `json:"shard,omitzero"`
+
+	// frontend configures the booking front end and its autoscaling.
+	// +optional
+	Frontend FrontendSpec `json:"frontend,omitzero"`
+}
+
+// FrontendSpec configures the stateless booking front end buyers talk to.
+type FrontendSpec struct {
+	// image of the front end; empty means the operator's own image.
+	// +optional
+	// +kubebuilder:validation:MaxLength=512
+	Image string `json:"image,omitempty"`
+
+	// resources of each front-end container. The CPU request is what the
+	// autoscaler's utilisation target is measured against.
+	// +optional
+	Resources corev1.ResourceRequirements `json:"resources,omitzero"`
+
+	// autoscaling of the front end.
+	// +optional
+	Autoscaling FrontendAutoscaling `json:"autoscaling,omitzero"`
+
+	// payments says how a hold becomes sold.
+	// +optional
+	Payments Payments `json:"payments,omitzero"`
+}
+
+// Payments configures how the front end confirms paid holds.
+type Payments struct {
+	// demo makes "pay" confirm a hold at once. For demos and tests only.
+	// +optional
+	Demo bool `json:"demo,omitempty"`
+
+	// callbackSecretName names a Secret in the showtime's namespace whose key
+	// "secret" signs the payment service's callbacks. Empty (and not demo):
+	// the operator creates SHOWTIME-payment-callback with a random secret for
+	// the payment service to read.
+	// +optional
+	// +kubebuilder:validation:MaxLength=253
+	CallbackSecretName string `json:"callbackSecretName,omitempty"`
+}
+
+// FrontendAutoscaling drives the front end's HorizontalPodAutoscaler.
+// +kubebuilder:validation:XValidation:rule="self.minReplicas <= self.maxReplicas",message="spec.frontend.autoscaling.minReplicas must not exceed maxReplicas"
+// +kubebuilder:validation:XValidation:rule="!has(self.preScale) || (self.preScale.replicas >= self.minReplicas && self.preScale.replicas <= self.maxReplicas)",message="spec.frontend.autoscaling.preScale.replicas must be between minReplicas and maxReplicas"
+type FrontendAutoscaling struct {
+	// minReplicas is the floor outside the pre-scale window.
+	// +optional
+	// +kubebuilder:default=2
+	// +kubebuilder:validation:Minimum=1
+	// +kubebuilder:validation:Maximum=1000
+	MinReplicas int32 `json:"minReplicas,omitempty"`
+
+	// maxReplicas is the ceiling.
+	// +optional
+	// +kubebuilder:default=50
+	// +kubebuilder:validation:Minimum=1
+	// +kubebuilder:validation:Maximum=1000
+	MaxReplicas int32 `json:"maxReplicas,omitempty"`
+
+	// targetCPUUtilizationPercentage is the autoscaler's CPU target.
+	// +optional
+	// +kubebuilder:default=60
+	// +kubebuilder:validation:Minimum=10
+	// +kubebuilder:validation:Maximum=100
+	TargetCPUUtilizationPercentage int32 `json:"targetCPUUtilizationPercentage,omitempty"`
+
+	// preScale raises the floor ahead of the sale: an autoscaler reacting to
+	// CPU is minutes too late for a ticket drop.
+	// +optional
+	PreScale *PreScale `json:"preScale,omitempty"`
+}
+
+// PreScale holds the front end at a floor from opensAt-lead until opensAt+hold,
+// with scale-down disabled.
+type PreScale struct {
+	// replicas is the floor inside the window.
+	// +required
+	// +kubebuilder:validation:Minimum=1
+	// +kubebuilder:validation:Maximum=1000
+	Replicas int32 `json:"replicas"`
+
+	// lead is how long before opensAt the window starts.
+	// +optional
+	// +kubebuilder:default="30m"
+	// +kubebuilder:validation:Type=string
+	// +kubebuilder:validation:MaxLength=32
+	// +kubebuilder:validation:XValidation:rule="self.matches('^([0-9]+(\\\\.[0-9]+)?(ns|us|ms|s|m|h))+$') && duration(self) >= duration('0s') && duration(self) <= duration('168h')",message="spec.frontend.autoscaling.preScale.lead must be a duration between 0s and 168h"
+	Lead metav1.Duration `json:"lead,omitzero"`
+
+	// hold is how long after opensAt the window lasts.
+	// +optional
+	// +kubebuilder:default="2h"
+	// +kubebuilder:validation:Type=string
+	// +kubebuilder:validation:MaxLength=32
+	// +kubebuilder:validation:XValidation:rule="self.matches('^([0-9]+(\\\\.[0-9]+)?(ns|us|ms|s|m|h))+$') && duration(self) >= duration('0s') && duration(self) <= duration('168h')",message="spec.frontend.autoscaling.preScale.hold must be a duration between 0s and 168h"
+	Hold metav1.Duration `json:"hold,omitzero"`
 }
 
 // SeatMap is the seat map, in the same format as the shard's --seat-map file.
@@ -184,9 +281,10 @@ const (
 
 // Condition types.
 const (
-	ConditionSeatMapValid = "SeatMapValid"
-	ConditionShardReady   = "ShardReady"
-	ConditionOnSale       = "OnSale"
+	ConditionSeatMapValid  = "SeatMapValid"
+	ConditionShardReady    = "ShardReady"
+	ConditionOnSale        = "OnSale"
+	ConditionFrontendReady = "FrontendReady"
 )
 
 // ShowtimeStatus is what the operator observed.
@@ -212,6 +310,30 @@ type ShowtimeStatus struct {
 	// seats are the seat counts read from the shard.
 	// +optional
 	Seats SeatCounts `json:"seats,omitzero"`
+
+	// frontend is the booking front end as last seen.
+	// +optional
+	Frontend FrontendStatus `json:"frontend,omitzero"`
+}
+
+// FrontendStatus is the front end as last seen.
+type FrontendStatus struct {
+	// replicas the front end's Deployment wants now.
+	// +optional
+	Replicas int32 `json:"replicas,omitempty"`
+	// readyReplicas serving buyers.
+	// +optional
+	ReadyReplicas int32 `json:"readyReplicas,omitempty"`
+	// minReplicas is the autoscaler's floor now: the pre-scale replicas inside
+	// the pre-scale window, the configured floor outside.
+	// +optional
+	MinReplicas int32 `json:"minReplicas,omitempty"`
+	// preScaled is true inside the pre-scale window.
+	// +optional
+	PreScaled bool `json:"preScaled,omitempty"`
+	// image the front end runs.
+	// +optional
+	Image string `json:"image,omitempty"`
 }
 
 // ShardStatus is the shard pod as last seen.
@@ -256,6 +378,7 @@ type SeatCounts struct {
 // +kubebuilder:printcolumn:name="Held",type=integer,JSONPath=`.status.seats.held`
 // +kubebuilder:printcolumn:name="Sold",type=integer,JSONPath=`.status.seats.sold`
 // +kubebuilder:printcolumn:name="Shard",type=string,JSONPath=`.status.conditions[?(@.type=="ShardReady")].status`
+// +kubebuilder:printcolumn:name="Front ends",type=integer,JSONPath=`.status.frontend.readyReplicas`
 // +kubebuilder:printcolumn:name="Opens",type=string,format=date-time,JSONPath=`.spec.sales.opensAt`
 // +kubebuilder:printcolumn:name="Age",type=date,JSONPath=`.metadata.creationTimestamp`
 type Showtime struct {

@@ -21,12 +21,18 @@ func NewToken() (string, error) {
 // TokenSecret is the shard's bearer token. It is created once and never
 // re-applied: re-applying would rotate the token under running pods.
 func TokenSecret(st *boxv1.Showtime, token string) *corev1.Secret {
+	return RandomSecret(st, TokenName(st), ComponentShard, TokenKey, token)
+}
+
+// RandomSecret is an immutable Secret holding one generated value (a token,
+// a session key, a callback secret), owned by the Showtime.
+func RandomSecret(st *boxv1.Showtime, name, component, key, value string) *corev1.Secret {
 	t := true
 	return &corev1.Secret{
 		ObjectMeta: metav1.ObjectMeta{
-			Name:      TokenName(st),
+			Name:      name,
 			Namespace: st.Namespace,
-			Labels:    Labels(st, ComponentShard),
+			Labels:    Labels(st, component),
 			OwnerReferences: []metav1.OwnerReference{{
 				APIVersion:         boxv1.GroupVersion.String(),
 				Kind:               "Showtime",
@@ -38,6 +44,6 @@ func TokenSecret(st *boxv1.Showtime, token string) *corev1.Secret {
 		},
 		Type:      corev1.SecretTypeOpaque,
 		Immutable: &t,
-		Data:      map[string][]byte{TokenKey: []byte(token)},
+		Data:      map[string][]byte{key: []byte(value)},
 	}
 }
