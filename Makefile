@@ -1,6 +1,8 @@
 # Box office Makefile. Tools are pinned and installed into bin/ from the Go module proxy.
 
 IMG ?= boxoffice:latest
+# Extra manager flags for `make run`.
+RUN_ARGS ?=
 KUBE_VERSION ?= 1.37.1
 ETCD_VERSION ?= 3.6.16
 CONTROLLER_TOOLS_VERSION ?= v0.23.0
@@ -72,7 +74,7 @@ build: fmt vet ## Build bin/boxoffice.
 
 .PHONY: run
 run: manifests generate fmt vet ## Run the manager against the current kubeconfig.
-	go run ./cmd/boxoffice manager
+	go run ./cmd/boxoffice manager --default-image=$(IMG) $(RUN_ARGS)
 
 .PHONY: docker-build
 docker-build: ## Build the image (needs a container engine).
