@@ -281,14 +281,78 @@ type RecoveryResult struct {
 	FirstErrors    []string `json:"firstErrors,omitempty"`
 	FillSec        float64  `json:"fillSec"`
 	WritesPerSec   float64  `json:"writesPerSec"`
-	FreshReadyMs   float64  `json:"freshReadyMs"`  // empty data dir
-	StopMs         float64  `json:"stopMs"`        // SIGTERM to exit
-	StopClean      bool     `json:"stopClean"`     // exit 0 within the grace period
-	DataBytes      int64    `json:"dataBytes"`     // data dir size after the fill
-	ReadyMs        float64  `json:"readyMs"`       // restart after SIGTERM: start to /readyz 200
-	KillReadyMs    float64  `json:"killReadyMs"`   // then SIGKILL, restart: start to /readyz 200
-	StatusVersion  int64    `json:"statusVersion"` // /v1/status version after the restart
-	StatusHeldSeat int64    `json:"statusHeld"`    // seats still held after the restart (should be 0: all released)
+	FreshReadyMs   float64  `json:"freshReadyMs"` // empty data dir
+	StopMs         float64  `json:"stopMs"`       // SIGTERM to exit
+	StopClean      bool     `json:"stopClean"`    // exit 0 within the grace period
+	DataBytes      int64    `json:"dataBytes"`    // data dir size after the fill
+	ReadyMs        float64  `json:"readyMs"`      // restart after SIGTERM: start to /readyz 200
+	StatusVersion  int64    `json:"statusVersion"`
+	StatusHeldSeat int64    `json:"statusHeld"` // seats held after the restart (0: every hold was released)
+	// Crash: more writes on top, SIGKILL while they are in flight, restart.
+	KillWrites  int64   `json:"killWrites"`
+	KillReadyMs float64 `json:"killReadyMs"`
+}
+
+// fillStats counts what a fill did.
+type fillStats struct {
+	writes, conflicts, errors atomic.Int64
+	mu                        sync.Mutex
+	firstErrs                 []string
+}
+
+// fill drives hold+release pairs (two logged writes each) with the given
+// concurrency until target writes were acknowledged or ctx ends. progress,
+// when set, is called every 100,000 writes.
+func fill(ctx context.Context, sb *shardBackend, pool *seatPool, clients int, target int64, tag string, st *fillStats, progress func(int64)) {
+	var wg sync.WaitGroup
+	for ci := range clients {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			r := mrand.New(mrand.NewPCG(uint64(ci)+1, uint64(len(tag))))
+			idxBuf, seats := make([]int, 0, 4), make([]string, 0, 4)
+			fail := func(err error) {
+				if ctx.Err() != nil {
+					return
+				}
+				st.errors.Add(1)
+				st.mu.Lock()
+				if len(st.firstErrs) < 5 {
+					st.firstErrs = append(st.firstErrs, err.Error())
+				}
+				st.mu.Unlock()
+				time.Sleep(5 * time.Millisecond)
+			}
+			for n := 0; ctx.Err() == nil && st.writes.Load() < target; n++ {
+				if e := st.errors.Load(); e > 1000 && e > st.writes.Load() {
+					return
+				}
+				idx := pool.pick(r, 1+r.IntN(4), idxBuf)
+				seats = seats[:0]
+				for _, i := range idx {
+					seats = append(seats, pool.ids[i])
+				}
+				id, conflict, err := sb.Hold(ctx, tag+strconv.Itoa(ci)+"-"+strconv.Itoa(n), seats)
+				if err != nil {
+					fail(err)
+					continue
+				}
+				if conflict {
+					st.conflicts.Add(1)
+					continue
+				}
+				st.writes.Add(1)
+				if err := sb.Release(ctx, id, seats); err != nil {
+					fail(err)
+					continue
+				}
+				if v := st.writes.Add(1); progress != nil && v%100000 < 2 {
+					progress(v)
+				}
+			}
+		}()
+	}
+	wg.Wait()
 }
 
 func cmdRecovery(args []string) error {
@@ -299,6 +363,7 @@ func cmdRecovery(args []string) error {
 	writes := fset.Int64("writes", 1000000, "acknowledged writes (holds + releases) to log before the restart")
 	clients := fset.Int("clients", 128, "concurrent clients while filling the log")
 	maxFill := fset.Duration("max-fill", 5*time.Minute, "stop filling after this long even if short of -writes")
+	killWrites := fset.Int64("kill-writes", 100000, "crash variant: writes on top before the SIGKILL (0: skip)")
 	out := fset.String("out", "", "write the JSON result here")
 	fset.Parse(args)
 	if sp.bin == "" {
@@ -326,79 +391,27 @@ func cmdRecovery(args []string) error {
 	}
 	ids, _, _ := venueSeats(*seats)
 	pool := newSeatPool(ids)
-	var done, conflicts, errs atomic.Int64
-	var firstErrs []string
-	var mu sync.Mutex
 	fillCtx, fillCancel := context.WithTimeout(ctx, *maxFill)
 	defer fillCancel()
 	t0 := time.Now()
-	var lastReport atomic.Int64
-	var wg sync.WaitGroup
-	for ci := range *clients {
-		wg.Add(1)
-		go func() {
-			defer wg.Done()
-			r := mrand.New(mrand.NewPCG(uint64(ci)+1, 0xf111))
-			idxBuf, seats := make([]int, 0, 4), make([]string, 0, 4)
-			fail := func(err error) {
-				if fillCtx.Err() != nil {
-					return
-				}
-				errs.Add(1)
-				mu.Lock()
-				if len(firstErrs) < 5 {
-					firstErrs = append(firstErrs, err.Error())
-				}
-				mu.Unlock()
-				time.Sleep(5 * time.Millisecond)
-			}
-			for n := 0; fillCtx.Err() == nil && done.Load() < *writes; n++ {
-				idx := pool.pick(r, 1+r.IntN(4), idxBuf)
-				seats = seats[:0]
-				for _, i := range idx {
-					seats = append(seats, ids[i])
-				}
-				id, conflict, err := sb.Hold(fillCtx, fmt.Sprintf("fill-%d-%d", ci, n), seats)
-				if err != nil {
-					fail(err)
-					continue
-				}
-				if conflict {
-					conflicts.Add(1)
-					continue
-				}
-				done.Add(1)
-				if err := sb.Release(fillCtx, id, seats); err != nil {
-					fail(err)
-					continue
-				}
-				v := done.Add(1)
-				if v/100000 > lastReport.Load() {
-					lastReport.Store(v / 100000)
-					el := time.Since(t0).Seconds()
-					fmt.Fprintf(os.Stderr, "  recovery: %d writes in %.0f s (%.0f/s)\n", v, el, float64(v)/el)
-				}
-				if errs.Load() > 1000 && errs.Load() > done.Load() {
-					return
-				}
-			}
-		}()
-	}
-	wg.Wait()
+	var st fillStats
+	fill(fillCtx, sb, pool, *clients, *writes, "fill-", &st, func(v int64) {
+		el := time.Since(t0).Seconds()
+		fmt.Fprintf(os.Stderr, "  recovery: %d writes in %.0f s (%.0f/s)\n", v, el, float64(v)/el)
+	})
 	sb.Close()
 	res.FillSec = time.Since(t0).Seconds()
-	res.Writes, res.Conflicts, res.Errors, res.FirstErrors = done.Load(), conflicts.Load(), errs.Load(), firstErrs
+	res.Writes, res.Conflicts, res.Errors, res.FirstErrors = st.writes.Load(), st.conflicts.Load(), st.errors.Load(), st.firstErrs
 	res.WritesPerSec = float64(res.Writes) / res.FillSec
 	if ctx.Err() != nil {
 		return ctx.Err()
 	}
 	fmt.Fprintf(os.Stderr, "  recovery: %d writes in %.1f s (%.0f/s), %d errors\n", res.Writes, res.FillSec, res.WritesPerSec, res.Errors)
 
+	// SIGTERM, restart: the number the target is about.
 	sd, clean := p.stop(60 * time.Second)
 	res.StopMs, res.StopClean = ms(sd), clean
 	res.DataBytes = dirSize(p.dataDir)
-
-	// Restart after SIGTERM: the number the target is about.
 	if err := p.launch(); err != nil {
 		return err
 	}
@@ -409,18 +422,44 @@ func cmdRecovery(args []string) error {
 	if st, err := shardStatus(p); err == nil {
 		res.StatusVersion, res.StatusHeldSeat = st.Version, st.Counts.Held
 	}
-	fmt.Fprintf(os.Stderr, "  recovery: restart after SIGTERM ready in %.0f ms (data dir %.1f MB)\n", res.ReadyMs, float64(res.DataBytes)/(1<<20))
+	fmt.Fprintf(os.Stderr, "  recovery: SIGTERM took %.0f ms; restart ready in %.0f ms (data dir %.1f MB)\n", res.StopMs, res.ReadyMs, float64(res.DataBytes)/(1<<20))
 
-	// And a crash: SIGKILL, restart.
-	p.kill()
-	if err := p.launch(); err != nil {
-		return err
+	// Crash: more writes, SIGKILL while they are still coming, restart.
+	if *killWrites > 0 {
+		sb, err := newShardBackend(p.url, p.tokenFile, *clients)
+		if err != nil {
+			return err
+		}
+		kctx, kcancel := context.WithTimeout(ctx, 30*time.Second)
+		var kst fillStats
+		reached := make(chan struct{})
+		var once sync.Once
+		go func() {
+			fill(kctx, sb, pool, *clients, 1<<62, "crash-", &kst, nil)
+		}()
+		go func() {
+			for kctx.Err() == nil && kst.writes.Load() < *killWrites {
+				time.Sleep(5 * time.Millisecond)
+			}
+			once.Do(func() { close(reached) })
+		}()
+		<-reached
+		p.kill() // mid-load: requests in flight get cut off
+		kcancel()
+		sb.Close()
+		res.KillWrites = kst.writes.Load()
+		if ctx.Err() != nil {
+			return ctx.Err()
+		}
+		if err := p.launch(); err != nil {
+			return err
+		}
+		if d, err = p.waitReady(5 * time.Minute); err != nil {
+			return err
+		}
+		res.KillReadyMs = ms(d)
+		fmt.Fprintf(os.Stderr, "  recovery: %d more writes, SIGKILL under load, restart ready in %.0f ms\n", res.KillWrites, res.KillReadyMs)
 	}
-	if d, err = p.waitReady(5 * time.Minute); err != nil {
-		return err
-	}
-	res.KillReadyMs = ms(d)
-	fmt.Fprintf(os.Stderr, "  recovery: restart after SIGKILL ready in %.0f ms\n", res.KillReadyMs)
 	return writeJSON(*out, res)
 }
 

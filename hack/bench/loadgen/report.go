@@ -158,8 +158,11 @@ func cmdReport(args []string) error {
 	if haveRec {
 		p("\nrecovery, %d seats: %d acknowledged writes (holds + releases) logged in %.0f s (%.0f/s, %d errors), data dir %.1f MB;\n",
 			rec.Seats, rec.Writes, rec.FillSec, rec.WritesPerSec, rec.Errors, mb(rec.DataBytes))
-		p("  SIGTERM -> exit %.0f ms (clean: %v); restart -> /readyz 200 in %.0f ms; after SIGKILL, restart -> /readyz 200 in %.0f ms (fresh start: %.0f ms)\n",
-			rec.StopMs, rec.StopClean, rec.ReadyMs, rec.KillReadyMs, rec.FreshReadyMs)
+		p("  SIGTERM -> exit in %.0f ms (clean: %v); restart -> /readyz 200 in %.0f ms (an empty shard: %.0f ms)\n",
+			rec.StopMs, rec.StopClean, rec.ReadyMs, rec.FreshReadyMs)
+		if rec.KillReadyMs > 0 {
+			p("  then %d more writes, SIGKILL under load, restart -> /readyz 200 in %.0f ms\n", rec.KillWrites, rec.KillReadyMs)
+		}
 		for _, e := range rec.FirstErrors {
 			p("error (recovery fill): %s\n", e)
 		}
