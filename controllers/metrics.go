@@ -1,8 +1,11 @@
 package controllers
 
 import (
+	"time"
+
 	boxv1 "boxoffice.dev/boxoffice/api/v1alpha1"
 	"github.com/prometheus/client_golang/prometheus"
+	dto "github.com/prometheus/client_model/go"
 	"k8s.io/apimachinery/pkg/types"
 	"sigs.k8s.io/controller-runtime/pkg/metrics"
 )
@@ -17,13 +20,39 @@ var (
 		Name: "boxoffice_showtime_phase",
 		Help: "1 for the showtime's current phase, 0 for the others.",
 	}, []string{"namespace", "showtime", "phase"})
+
+	showtimeShardReady = prometheus.NewGaugeVec(prometheus.GaugeOpts{
+		Name: "boxoffice_showtime_shard_ready",
+		Help: "1 when the showtime's shard is ready and answering, else 0.",
+	}, []string{"namespace", "showtime"})
+
+	showtimeOnSaleWindow = prometheus.NewGaugeVec(prometheus.GaugeOpts{
+		Name: "boxoffice_showtime_sale_window_open",
+		Help: "1 between the showtime's sales.opensAt and sales.closesAt, else 0.",
+	}, []string{"namespace", "showtime"})
+
+	showtimeOpens = prometheus.NewGaugeVec(prometheus.GaugeOpts{
+		Name: "boxoffice_showtime_opens_timestamp_seconds",
+		Help: "When the showtime's sale opens (Unix seconds).",
+	}, []string{"namespace", "showtime"})
+
+	showtimeSoldOut = prometheus.NewGaugeVec(prometheus.GaugeOpts{
+		Name: "boxoffice_showtime_sold_out_timestamp_seconds",
+		Help: "When the showtime was first seen sold out (Unix seconds); absent until then.",
+	}, []string{"namespace", "showtime"})
+
+	frontendReplicas = prometheus.NewGaugeVec(prometheus.GaugeOpts{
+		Name: "boxoffice_frontend_replicas",
+		Help: "Front-end replicas by kind: current, ready, min (the autoscaler's floor now) and max (its ceiling).",
+	}, []string{"namespace", "showtime", "kind"})
 )
 
 var allPhases = []boxv1.ShowtimePhase{boxv1.PhasePending, boxv1.PhaseProvisioning, boxv1.PhaseReady,
 	boxv1.PhaseOnSale, boxv1.PhaseSoldOut, boxv1.PhaseClosed, boxv1.PhaseDegraded}
 
 func init() {
-	metrics.Registry.MustRegister(showtimeSeats, showtimePhase)
+	metrics.Registry.MustRegister(showtimeSeats, showtimePhase, showtimeShardReady, showtimeOnSaleWindow,
+		showtimeOpens, showtimeSoldOut, frontendReplicas)
 }
 
 func recordSeatMetrics(st *boxv1.Showtime) {
@@ -43,7 +72,42 @@ func recordPhaseMetric(st *boxv1.Showtime) {
 	}
 }
 
+// recordShowtimeMetrics publishes what the alerts and the dashboard read.
+func recordShowtimeMetrics(st *boxv1.Showtime, shardReady, saleOpen bool, maxReplicas int32, now time.Time) {
+	b := func(v bool) float64 {
+		if v {
+			return 1
+		}
+		return 0
+	}
+	showtimeShardReady.WithLabelValues(st.Namespace, st.Name).Set(b(shardReady))
+	showtimeOnSaleWindow.WithLabelValues(st.Namespace, st.Name).Set(b(saleOpen))
+	showtimeOpens.WithLabelValues(st.Namespace, st.Name).Set(float64(st.Spec.Sales.OpensAt.Unix()))
+	if st.Status.Phase == boxv1.PhaseSoldOut {
+		g := showtimeSoldOut.WithLabelValues(st.Namespace, st.Name)
+		if metricValue(g) == 0 {
+			g.Set(float64(now.Unix()))
+		}
+	}
+	f := st.Status.Frontend
+	frontendReplicas.WithLabelValues(st.Namespace, st.Name, "current").Set(float64(f.Replicas))
+	frontendReplicas.WithLabelValues(st.Namespace, st.Name, "ready").Set(float64(f.ReadyReplicas))
+	frontendReplicas.WithLabelValues(st.Namespace, st.Name, "min").Set(float64(f.MinReplicas))
+	frontendReplicas.WithLabelValues(st.Namespace, st.Name, "max").Set(float64(maxReplicas))
+}
+
+func metricValue(g prometheus.Gauge) float64 {
+	m := &dto.Metric{}
+	if err := g.Write(m); err != nil || m.Gauge == nil {
+		return 0
+	}
+	return m.Gauge.GetValue()
+}
+
 func forgetMetrics(key types.NamespacedName) {
-	showtimeSeats.DeletePartialMatch(prometheus.Labels{"namespace": key.Namespace, "showtime": key.Name})
-	showtimePhase.DeletePartialMatch(prometheus.Labels{"namespace": key.Namespace, "showtime": key.Name})
+	l := prometheus.Labels{"namespace": key.Namespace, "showtime": key.Name}
+	for _, v := range []*prometheus.GaugeVec{showtimeSeats, showtimePhase, showtimeShardReady, showtimeOnSaleWindow,
+		showtimeOpens, showtimeSoldOut, frontendReplicas} {
+		v.DeletePartialMatch(l)
+	}
 }

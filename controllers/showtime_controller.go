@@ -18,6 +18,7 @@ import (
 	networkingv1 "k8s.io/api/networking/v1"
 	policyv1 "k8s.io/api/policy/v1"
 	"k8s.io/apimachinery/pkg/api/equality"
+	"k8s.io/apimachinery/pkg/api/meta"
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	"k8s.io/apimachinery/pkg/runtime"
 	"k8s.io/apimachinery/pkg/types"
@@ -149,6 +150,8 @@ func (r *ShowtimeReconciler) Reconcile(ctx context.Context, req ctrl.Request) (c
 		st.Status.ObservedGeneration = st.Generation
 	}
 	r.scheduleBoundaries(s)
+	recordShowtimeMetrics(st, meta.IsStatusConditionTrue(st.Status.Conditions, boxv1.ConditionShardReady),
+		specs.OnSale(st, s.now), specs.FrontendMax(st), s.now)
 
 	if err := r.writeStatus(ctx, before, st); err != nil {
 		return ctrl.Result{}, errors.Join(phaseErr, err)

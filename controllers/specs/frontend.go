@@ -75,6 +75,12 @@ func autoscaling(st *boxv1.Showtime) (minR, maxR, cpu int32) {
 	return minR, maxR, cpu
 }
 
+// FrontendMax is the autoscaler's ceiling.
+func FrontendMax(st *boxv1.Showtime) int32 {
+	_, maxR, _ := autoscaling(st)
+	return maxR
+}
+
 // PreScaleWindow is [opensAt-lead, opensAt+hold), and ok is false without preScale.
 func PreScaleWindow(st *boxv1.Showtime) (start, end time.Time, ok bool) {
 	p := st.Spec.Frontend.Autoscaling.PreScale
