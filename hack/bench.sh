@@ -14,6 +14,7 @@
 #   BENCH_SYSTEMS="shard redis postgres"   any subset, for quick runs
 #   BENCH_RECOVERY_WRITES=1000000  writes logged before the restart (0: skip)
 #   BENCH_RECOVERY_MAX=180s        cap on the time spent logging them (the report says how many)
+#   BENCH_CRASH_WRITES=50000       then this many more writes, SIGKILL under load, restart (0: skip)
 #   BENCH_MEMORY_SEATS=100000      BENCH_MEMORY_HOLDS=20000 (BENCH_MEMORY_SEATS=0: skip)
 #   BENCH_HALF=1         paced run of the shard at half its measured rate (0: skip)
 #   BENCH_OUT=FILE       also write the table to FILE (BENCH_OUT=1: ./bench-results.txt)
@@ -33,6 +34,7 @@ BENCH_CONFIRM=${BENCH_CONFIRM:-0.1}
 BENCH_SYSTEMS=${BENCH_SYSTEMS:-shard redis postgres}
 BENCH_RECOVERY_WRITES=${BENCH_RECOVERY_WRITES:-1000000}
 BENCH_RECOVERY_MAX=${BENCH_RECOVERY_MAX:-180s}
+BENCH_CRASH_WRITES=${BENCH_CRASH_WRITES:-50000}
 BENCH_MEMORY_SEATS=${BENCH_MEMORY_SEATS:-100000}
 BENCH_MEMORY_HOLDS=${BENCH_MEMORY_HOLDS:-20000}
 BENCH_HALF=${BENCH_HALF:-1}
@@ -218,7 +220,7 @@ bench_shard_more() {
       settle
       log "shard: recovery after $BENCH_RECOVERY_WRITES logged writes"
       "$LG" recovery "${SPAWN[@]}" -seats "$BENCH_SEATS" -writes "$BENCH_RECOVERY_WRITES" \
-        -max-fill "$BENCH_RECOVERY_MAX" -out "$RES/recovery.json" ||
+        -max-fill "$BENCH_RECOVERY_MAX" -kill-writes "$BENCH_CRASH_WRITES" -out "$RES/recovery.json" ||
         echo "bench: recovery measurement failed" >&2
     fi
     if [[ $BENCH_MEMORY_SEATS != 0 ]]; then
