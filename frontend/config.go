@@ -31,6 +31,7 @@ type Config struct {
 	Coalesce          time.Duration // fan-out coalescing interval
 	ClientBuffer      int           // frames buffered per browser stream before it is dropped
 	SecureCookies     bool          // set the Secure attribute on the session cookie
+	PprofListen       string        // optional address for net/http/pprof (debugging)
 }
 
 // DefaultConfig returns the defaults used when a flag is not given.
@@ -77,6 +78,7 @@ func ParseFlags(args []string, out io.Writer) (Config, error) {
 	fs.DurationVar(&c.Coalesce, "coalesce", c.Coalesce, "interval at which seat changes are merged and sent to browsers")
 	fs.IntVar(&c.ClientBuffer, "client-buffer", c.ClientBuffer, "updates buffered per browser before a slow browser is disconnected")
 	fs.BoolVar(&c.SecureCookies, "secure-cookies", false, "mark the session cookie Secure (set when served over HTTPS)")
+	fs.StringVar(&c.PprofListen, "pprof-listen", "", "optional separate address (e.g. 127.0.0.1:6060) serving Go profiles; off when empty")
 
 	set := map[string]bool{}
 	if err := fs.Parse(args); err != nil {

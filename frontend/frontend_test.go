@@ -195,7 +195,7 @@ func TestFanOutUsesOneUpstreamStream(t *testing.T) {
 		views[i] = &seatView{}
 		streams[i].waitFor(t, views[i], 5*time.Second, "snapshot", func(v *seatView) bool { return v.snapshots == 1 })
 	}
-	waitUntil(t, time.Second, "stream gauge", func() bool { return fe.s.streams.Load() == n })
+	waitUntil(t, time.Second, "stream gauge", func() bool { return fe.s.hub.subscribers() == n })
 	a := newBuyer(t, fe.url)
 	mustStatus(t, a.hold("balcony/A/1", "balcony/A/2"), 201, "hold")
 	for i := range streams {
@@ -425,4 +425,3 @@ func TestPageIsEmbedded(t *testing.T) {
 		}
 	}
 }
-

@@ -8,6 +8,7 @@ import (
 	"strconv"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"boxoffice.dev/boxoffice/internal/seatmap"
@@ -81,6 +82,9 @@ type hub struct {
 	frames       []*frame // ring of recent frames, oldest first
 	base         uint64   // a Last-Event-ID in [base, version] can be resumed from frames
 	subs         map[*subscriber]struct{}
+	direct       map[*directConn]struct{}
+	nsubs        atomic.Int64
+	scratch      []*directConn // reused by the run goroutine
 	snap         []byte // cached snapshot frame
 	snapVersion  uint64
 	layoutJSON   []byte
@@ -92,6 +96,7 @@ func newHub(log *slog.Logger, m *metrics, coalesce time.Duration, bufSize int, f
 		loadedCh: make(chan struct{}),
 		pending:  map[int]struct{}{},
 		subs:     map[*subscriber]struct{}{},
+		direct:   map[*directConn]struct{}{},
 	}
 }
 
@@ -207,6 +212,11 @@ func (h *hub) applySnapshot(version uint64, seats []SeatState, at time.Time) {
 		for s := range h.subs {
 			h.dropLocked(s)
 		}
+		for d := range h.direct {
+			d.close()
+			delete(h.direct, d)
+			h.nsubs.Add(-1)
+		}
 		return
 	}
 	for _, s := range seats {
@@ -301,7 +311,9 @@ func (h *hub) run(stop <-chan struct{}) {
 		case <-hb.C:
 			h.mu.Lock()
 			h.broadcastLocked(heartbeat)
+			conns := h.directListLocked()
 			h.mu.Unlock()
+			h.sendDirect(conns, heartbeat)
 		}
 	}
 }
@@ -328,11 +340,21 @@ func encodeEvent(event string, id uint64, v any) []byte {
 	return b.Bytes()
 }
 
+func (h *hub) directListLocked() []*directConn {
+	h.scratch = h.scratch[:0]
+	for d := range h.direct {
+		h.scratch = append(h.scratch, d)
+	}
+	return h.scratch
+}
+
 // flush turns pending changes into one frame and offers it to every stream.
+// Only the run goroutine calls it, so rounds never overlap: a frame reaches
+// every stream before the next one is built.
 func (h *hub) flush() {
 	h.mu.Lock()
-	defer h.mu.Unlock()
 	if !h.loaded || (len(h.pending) == 0 && h.version == h.flushed) {
+		h.mu.Unlock()
 		return
 	}
 	idx := make([]int, 0, len(h.pending))
@@ -358,6 +380,9 @@ func (h *hub) flush() {
 		h.frames = slices.Delete(h.frames, 0, drop)
 	}
 	h.broadcastLocked(f)
+	conns := h.directListLocked()
+	h.mu.Unlock()
+	h.sendDirect(conns, f)
 }
 
 func (h *hub) broadcastLocked(f *frame) {
@@ -376,6 +401,7 @@ func (h *hub) dropLocked(s *subscriber) {
 		return
 	}
 	delete(h.subs, s)
+	h.nsubs.Add(-1)
 	close(s.dropped)
 }
 
@@ -401,6 +427,12 @@ func (h *hub) subscribe(lastID uint64, haveLast bool) (*subscriber, [][]byte) {
 	defer h.mu.Unlock()
 	s := &subscriber{ch: make(chan *frame, h.bufSize), dropped: make(chan struct{})}
 	h.subs[s] = struct{}{}
+	h.nsubs.Add(1)
+	return s, h.firstFramesLocked(lastID, haveLast)
+}
+
+// firstFramesLocked is what a new stream must be sent before live frames.
+func (h *hub) firstFramesLocked(lastID uint64, haveLast bool) [][]byte {
 	var first [][]byte
 	if haveLast && lastID >= h.base && lastID <= h.version {
 		for _, f := range h.frames {
@@ -415,7 +447,7 @@ func (h *hub) subscribe(lastID uint64, haveLast bool) (*subscriber, [][]byte) {
 			h.m.streamResumes.WithLabelValues("snapshot").Inc()
 		}
 	}
-	return s, first
+	return first
 }
 
 func (h *hub) unsubscribe(s *subscriber) {
@@ -426,13 +458,13 @@ func (h *hub) unsubscribe(s *subscriber) {
 
 // seatsView is the buyer API's seat map: layout and states from memory.
 type seatsView struct {
-	Showtime     string            `json:"showtime"`
-	Version      uint64            `json:"version"`
-	DemoPayments bool              `json:"demoPayments"`
-	Sections     json.RawMessage   `json:"sections"`
-	Seats        []SeatState       `json:"seats"`
-	Counts       map[string]int    `json:"counts"`
-	PaymentURL   string            `json:"paymentUrl,omitempty"`
+	Showtime     string          `json:"showtime"`
+	Version      uint64          `json:"version"`
+	DemoPayments bool            `json:"demoPayments"`
+	Sections     json.RawMessage `json:"sections"`
+	Seats        []SeatState     `json:"seats"`
+	Counts       map[string]int  `json:"counts"`
+	PaymentURL   string          `json:"paymentUrl,omitempty"`
 }
 
 func (h *hub) view() (seatsView, bool) {
@@ -465,8 +497,18 @@ func (h *hub) stateOf(id string) (string, bool) {
 	return h.states[i], true
 }
 
-func (h *hub) subscribers() int {
+func (h *hub) subscribers() int64 { return h.nsubs.Load() }
+
+// closeAll disconnects every stream (shutdown).
+func (h *hub) closeAll() {
 	h.mu.Lock()
 	defer h.mu.Unlock()
-	return len(h.subs)
+	for s := range h.subs {
+		h.dropLocked(s)
+	}
+	for d := range h.direct {
+		d.close()
+		delete(h.direct, d)
+		h.nsubs.Add(-1)
+	}
 }

@@ -18,13 +18,13 @@ import (
 	"log/slog"
 	"net"
 	"net/http"
+	"net/http/pprof"
 	"net/url"
 	"os"
 	"regexp"
 	"strconv"
 	"strings"
 	"sync"
-	"sync/atomic"
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus/promhttp"
@@ -48,7 +48,6 @@ type Server struct {
 	paySecret []byte
 	handler   http.Handler
 
-	streams   atomic.Int64
 	closing   chan struct{}
 	closeOnce sync.Once
 }
@@ -87,7 +86,7 @@ func New(cfg Config, log *slog.Logger) (*Server, error) {
 	}
 	s := &Server{cfg: cfg, log: log, sess: &sessions{key: key, secure: cfg.SecureCookies},
 		lim: newLimiter(cfg.RateLimit, cfg.RateBurst), paySecret: paySecret, closing: make(chan struct{})}
-	s.m = newMetrics(func() float64 { return float64(s.streams.Load()) })
+	s.m = newMetrics(func() float64 { return float64(s.hub.subscribers()) })
 	s.hub = newHub(log, s.m, cfg.Coalesce, cfg.ClientBuffer, fixed)
 	s.shard = newShardClient(cfg.ShardURL, string(token), cfg.RetryBudget, s.m)
 	s.up = &upstream{c: s.shard, hub: s.hub, log: log, m: s.m, showtime: cfg.Showtime}
@@ -106,7 +105,12 @@ func (s *Server) Handler() http.Handler { return s.handler }
 
 // CloseStreams ends every browser stream (used on shutdown so that
 // http.Server.Shutdown does not wait for them).
-func (s *Server) CloseStreams() { s.closeOnce.Do(func() { close(s.closing) }) }
+func (s *Server) CloseStreams() {
+	s.closeOnce.Do(func() {
+		close(s.closing)
+		s.hub.closeAll()
+	})
+}
 
 // Run serves on cfg.Listen until ctx ends, then shuts down gracefully.
 func Run(ctx context.Context, cfg Config, log *slog.Logger) error {
@@ -127,6 +131,19 @@ func Run(ctx context.Context, cfg Config, log *slog.Logger) error {
 		ReadTimeout:       30 * time.Second,
 		IdleTimeout:       120 * time.Second,
 		MaxHeaderBytes:    32 << 10,
+	}
+	if cfg.PprofListen != "" {
+		pm := http.NewServeMux()
+		pm.HandleFunc("/debug/pprof/", pprof.Index)
+		pm.HandleFunc("/debug/pprof/profile", pprof.Profile)
+		pm.HandleFunc("/debug/pprof/symbol", pprof.Symbol)
+		pm.HandleFunc("/debug/pprof/trace", pprof.Trace)
+		go func() {
+			log.Info("profiles served", "addr", cfg.PprofListen)
+			if err := http.ListenAndServe(cfg.PprofListen, pm); err != nil {
+				log.Error("--pprof-listen", "err", err)
+			}
+		}()
 	}
 	log.Info("front end listening", "addr", ln.Addr().String(), "shard", cfg.ShardURL,
 		"showtime", cfg.Showtime, "demoPayments", cfg.DemoPayments)
@@ -564,7 +581,7 @@ func (s *Server) handlePaymentCallback(w http.ResponseWriter, r *http.Request) {
 
 // handleEvents is the browser event stream, served from memory.
 func (s *Server) handleEvents(w http.ResponseWriter, r *http.Request) {
-	if s.cfg.MaxStreams > 0 && s.streams.Load() >= int64(s.cfg.MaxStreams) {
+	if s.cfg.MaxStreams > 0 && s.hub.subscribers() >= int64(s.cfg.MaxStreams) {
 		w.Header().Set("Retry-After", "5")
 		writeErr(w, http.StatusServiceUnavailable, "too_many_streams", "this server is full; retry shortly")
 		return
@@ -584,57 +601,68 @@ func (s *Server) handleEvents(w http.ResponseWriter, r *http.Request) {
 	last, perr := strconv.ParseUint(lastStr, 10, 64)
 	have := lastStr != "" && perr == nil
 
-	s.streams.Add(1)
-	defer s.streams.Add(-1)
+	// On HTTP/1.1 the connection is taken over: the response is written
+	// without chunk framing, and on a plain socket the hub writes frames to it
+	// directly from its fan-out workers (see directConn), so an idle browser
+	// costs no goroutine. Elsewhere (HTTP/2 through a proxy, TLS) a goroutine
+	// per stream writes through the ResponseWriter or the connection.
+	var out sink
+	if r.ProtoMajor == 1 {
+		if conn, _, err := http.NewResponseController(w).Hijack(); err == nil {
+			head := []byte("HTTP/1.1 200 OK\r\nContent-Type: text/event-stream\r\n" +
+				"Cache-Control: no-store\r\nX-Accel-Buffering: no\r\nConnection: close\r\n\r\nretry: 1000\n\n")
+			if d, ok := newDirectConn(conn, s.cfg.ClientBuffer); ok {
+				if !s.hub.subscribeDirect(d, last, have, head) {
+					d.close()
+				}
+				return
+			}
+			defer conn.Close()
+			out = &connSink{conn: conn}
+			if err := out.write([][]byte{head[:len(head)-len("retry: 1000\n\n")]}); err != nil {
+				return
+			}
+		}
+	}
+	if out == nil {
+		h := w.Header()
+		h.Set("Content-Type", "text/event-stream")
+		h.Set("Cache-Control", "no-store")
+		h.Set("X-Accel-Buffering", "no")
+		w.WriteHeader(http.StatusOK)
+		out = &httpSink{w: w, rc: http.NewResponseController(w)}
+	}
+
 	sub, first := s.hub.subscribe(last, have)
 	defer s.hub.unsubscribe(sub)
 
-	rc := http.NewResponseController(w)
-	h := w.Header()
-	h.Set("Content-Type", "text/event-stream")
-	h.Set("Cache-Control", "no-store")
-	h.Set("X-Accel-Buffering", "no")
-	w.WriteHeader(http.StatusOK)
-	write := func(b []byte) bool {
-		_ = rc.SetWriteDeadline(time.Now().Add(15 * time.Second))
-		_, err := w.Write(b)
-		return err == nil
-	}
-	if !write([]byte("retry: 1000\n\n")) {
+	if out.write(append([][]byte{[]byte("retry: 1000\n\n")}, first...)) != nil {
 		return
 	}
-	for _, b := range first {
-		if !write(b) {
-			return
-		}
-	}
-	if rc.Flush() != nil {
-		return
-	}
-	var batch []*frame
+	batch := make([][]byte, 0, 8)
+	var frames []*frame
 	for {
 		select {
 		case f := <-sub.ch:
-			batch = append(batch[:0], f)
+			frames = append(frames[:0], f)
 		drain:
-			for len(batch) < 64 {
+			for len(frames) < 64 {
 				select {
 				case f := <-sub.ch:
-					batch = append(batch, f)
+					frames = append(frames, f)
 				default:
 					break drain
 				}
 			}
-			for _, f := range batch {
-				if !write(f.data) {
-					return
-				}
+			batch = batch[:0]
+			for _, f := range frames {
+				batch = append(batch, f.data)
 			}
-			if rc.Flush() != nil {
+			if out.write(batch) != nil {
 				return
 			}
 			now := time.Now()
-			for _, f := range batch {
+			for _, f := range frames {
 				if !f.heartbeat {
 					s.m.fanoutDelay.Observe(now.Sub(f.at).Seconds())
 				}
@@ -647,4 +675,50 @@ func (s *Server) handleEvents(w http.ResponseWriter, r *http.Request) {
 			return
 		}
 	}
+}
+
+// sink writes event-stream bytes to one browser.
+type sink interface {
+	write(bufs [][]byte) error
+}
+
+// streamWriteTimeout bounds how long a write to a browser may block. The
+// deadline is refreshed only now and then, not per write, to keep timer
+// updates off the hot path.
+const streamWriteTimeout = 20 * time.Second
+
+type connSink struct {
+	conn     net.Conn
+	deadline time.Time
+}
+
+func (c *connSink) write(bufs [][]byte) error {
+	now := time.Now()
+	if c.deadline.Sub(now) < streamWriteTimeout/2 {
+		c.deadline = now.Add(streamWriteTimeout)
+		_ = c.conn.SetWriteDeadline(c.deadline)
+	}
+	nb := net.Buffers(bufs)
+	_, err := nb.WriteTo(c.conn)
+	return err
+}
+
+type httpSink struct {
+	w        http.ResponseWriter
+	rc       *http.ResponseController
+	deadline time.Time
+}
+
+func (h *httpSink) write(bufs [][]byte) error {
+	now := time.Now()
+	if h.deadline.Sub(now) < streamWriteTimeout/2 {
+		h.deadline = now.Add(streamWriteTimeout)
+		_ = h.rc.SetWriteDeadline(h.deadline)
+	}
+	for _, b := range bufs {
+		if _, err := h.w.Write(b); err != nil {
+			return err
+		}
+	}
+	return h.rc.Flush()
 }

@@ -1,0 +1,225 @@
+package frontend
+
+import (
+	"net"
+	"runtime"
+	"sync"
+	"syscall"
+	"time"
+)
+
+// directConn is a browser stream whose connection the hub writes to itself.
+// Frames go straight to the socket with a non-blocking write from the
+// fan-out workers, so a frame costs one write system call per browser and no
+// goroutine wake-up. What the socket does not take is queued; a short-lived
+// goroutine drains the queue with ordinary blocking writes. A browser whose
+// queue grows past the budget is disconnected and resumes with
+// Last-Event-ID.
+type directConn struct {
+	conn net.Conn
+	raw  syscall.RawConn
+	max  int // queued frames before the browser is dropped
+
+	mu       sync.Mutex
+	backlog  [][]byte
+	off      int // bytes of backlog[0] already written
+	flushing bool
+	closed   bool
+	dropped  bool // closed for being slow
+	onClose  func(*directConn)
+}
+
+func newDirectConn(conn net.Conn, max int) (*directConn, bool) {
+	if !directWrites {
+		return nil, false
+	}
+	sc, ok := conn.(syscall.Conn)
+	if !ok {
+		return nil, false
+	}
+	raw, err := sc.SyscallConn()
+	if err != nil {
+		return nil, false
+	}
+	return &directConn{conn: conn, raw: raw, max: max}, true
+}
+
+// send queues frames and writes what the socket takes now. It reports false
+// when the connection is closed, either before or because of this call.
+func (d *directConn) send(frames ...[]byte) bool {
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	if d.closed {
+		return false
+	}
+	if len(d.backlog) == 0 {
+		for i, f := range frames {
+			n, err := d.tryWrite(f)
+			if err != nil {
+				d.closeLocked()
+				return false
+			}
+			if n < len(f) {
+				d.backlog = append(d.backlog, frames[i:]...)
+				d.off = n
+				break
+			}
+		}
+	} else {
+		d.backlog = append(d.backlog, frames...)
+	}
+	if len(d.backlog) > d.max {
+		d.dropped = true
+		d.closeLocked()
+		return false
+	}
+	if len(d.backlog) > 0 && !d.flushing {
+		d.flushing = true
+		go d.flush()
+	}
+	return true
+}
+
+// tryWrite writes as much of b as the socket accepts without waiting.
+func (d *directConn) tryWrite(b []byte) (int, error) {
+	n := 0
+	var werr error
+	err := d.raw.Write(func(fd uintptr) bool {
+		for len(b) > 0 {
+			m, again, e := writeNonblock(fd, b)
+			if again {
+				break
+			}
+			if e != nil {
+				werr = e
+				break
+			}
+			n += m
+			b = b[m:]
+		}
+		return true // never wait for the socket here
+	})
+	if werr != nil {
+		return n, werr
+	}
+	return n, err
+}
+
+// flush drains the queue with blocking writes bounded by a deadline.
+func (d *directConn) flush() {
+	for {
+		d.mu.Lock()
+		if d.closed || len(d.backlog) == 0 {
+			d.flushing = false
+			closed := d.closed
+			d.mu.Unlock()
+			if closed && d.onClose != nil {
+				d.onClose(d)
+			}
+			return
+		}
+		buf := d.backlog[0][d.off:]
+		d.mu.Unlock()
+		_ = d.conn.SetWriteDeadline(time.Now().Add(streamWriteTimeout))
+		_, err := d.conn.Write(buf)
+		d.mu.Lock()
+		if err != nil {
+			d.closeLocked()
+		} else {
+			d.backlog[0] = nil
+			d.backlog = d.backlog[1:]
+			d.off = 0
+		}
+		d.mu.Unlock()
+	}
+}
+
+func (d *directConn) closeLocked() {
+	if !d.closed {
+		d.closed = true
+		d.backlog = nil
+		_ = d.conn.Close()
+	}
+}
+
+func (d *directConn) close() {
+	d.mu.Lock()
+	d.closeLocked()
+	d.mu.Unlock()
+}
+
+// subscribeDirect registers a hijacked connection. head is written first
+// (the HTTP response head), then the frames the browser is missing.
+func (h *hub) subscribeDirect(d *directConn, lastID uint64, haveLast bool, head []byte) bool {
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	first := h.firstFramesLocked(lastID, haveLast)
+	if !d.send(append([][]byte{head}, first...)...) {
+		return false
+	}
+	d.onClose = h.removeDirect
+	h.direct[d] = struct{}{}
+	h.nsubs.Add(1)
+	return true
+}
+
+func (h *hub) removeDirect(d *directConn) {
+	h.mu.Lock()
+	if _, ok := h.direct[d]; ok {
+		delete(h.direct, d)
+		h.nsubs.Add(-1)
+	}
+	h.mu.Unlock()
+}
+
+// sendDirect offers a frame to every direct connection, on as many workers
+// as there are processors, then forgets the connections that closed.
+func (h *hub) sendDirect(conns []*directConn, f *frame) {
+	if len(conns) == 0 {
+		return
+	}
+	workers := min(runtime.GOMAXPROCS(0), (len(conns)+255)/256)
+	var wg sync.WaitGroup
+	var mu sync.Mutex
+	var gone []*directConn
+	chunk := (len(conns) + workers - 1) / workers
+	for w := 0; w < workers; w++ {
+		part := conns[min(w*chunk, len(conns)):min((w+1)*chunk, len(conns))]
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			var mine []*directConn
+			for _, d := range part {
+				if !d.send(f.data) {
+					mine = append(mine, d)
+					continue
+				}
+				if !f.heartbeat {
+					h.m.fanoutDelay.Observe(time.Since(f.at).Seconds())
+				}
+			}
+			if len(mine) > 0 {
+				mu.Lock()
+				gone = append(gone, mine...)
+				mu.Unlock()
+			}
+		}()
+	}
+	wg.Wait()
+	if len(gone) == 0 {
+		return
+	}
+	h.mu.Lock()
+	for _, d := range gone {
+		if _, ok := h.direct[d]; ok {
+			delete(h.direct, d)
+			h.nsubs.Add(-1)
+			d.mu.Lock()
+			if d.dropped {
+				h.m.streamsDropped.Inc()
+			}
+			d.mu.Unlock()
+		}
+	}
+	h.mu.Unlock()
+}
