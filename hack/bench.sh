@@ -17,6 +17,7 @@
 #   BENCH_CRASH_WRITES=50000       then this many more writes, SIGKILL under load, restart (0: skip)
 #   BENCH_MEMORY_SEATS=100000      BENCH_MEMORY_HOLDS=20000 (BENCH_MEMORY_SEATS=0: skip)
 #   BENCH_HALF=1         paced run of the shard at half its measured rate (0: skip)
+#   BENCH_REDIS_PACED=1  also Redis paced at that same rate (off by default: +30 s)
 #   BENCH_OUT=FILE       also write the table to FILE (BENCH_OUT=1: ./bench-results.txt)
 #   BENCH_KEEP=1         keep the temporary directory (logs, data, JSON results)
 # Quick check: BENCH_DURATION=3s BENCH_WARMUP=1s BENCH_RECOVERY_WRITES=20000 hack/bench.sh
@@ -38,6 +39,7 @@ BENCH_CRASH_WRITES=${BENCH_CRASH_WRITES:-50000}
 BENCH_MEMORY_SEATS=${BENCH_MEMORY_SEATS:-100000}
 BENCH_MEMORY_HOLDS=${BENCH_MEMORY_HOLDS:-20000}
 BENCH_HALF=${BENCH_HALF:-1}
+BENCH_REDIS_PACED=${BENCH_REDIS_PACED:-}
 BENCH_OUT=${BENCH_OUT:-}
 case $BENCH_OUT in
   "" | 0) BENCH_OUT= ;;
@@ -184,6 +186,16 @@ bench_redis() {
     log "redis: closed loop"
     "$LG" run -backend redis -addr "127.0.0.1:$port" -server-pid "$REDIS_PID" "${RUN[@]}" -out "$RES/redis.json" ||
       echo "bench: redis run failed" >&2
+    if [[ -n $BENCH_REDIS_PACED && $BENCH_REDIS_PACED != 0 && -s $RES/shard.json ]]; then
+      # Same paced rate as the shard's half-rate run: the latency floor of this
+      # machine for a durable store, for comparison.
+      "$LG" prep -backend redis -addr "127.0.0.1:$port" -seats "$BENCH_SEATS"
+      settle
+      log "redis: paced at the shard's half rate"
+      "$LG" run -backend redis -name "redis, shard's half rate" -addr "127.0.0.1:$port" -server-pid "$REDIS_PID" "${RUN[@]}" \
+        -rate-from "$RES/shard.json" -rate-factor 0.5 -out "$RES/redis-half.json" ||
+        echo "bench: paced redis run failed" >&2
+    fi
     kill -TERM "$REDIS_PID" 2>/dev/null || true
     wait "$REDIS_PID" 2>/dev/null || true
     REDIS_PID=

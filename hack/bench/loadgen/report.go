@@ -82,6 +82,7 @@ func cmdReport(args []string) error {
 		return &r
 	}
 	shard, redis, pg, half := load("shard"), load("redis"), load("postgres"), load("shard-half")
+	redisHalf := load("redis-half")
 	var first *RunResult
 	for _, r := range []*RunResult{shard, redis, pg} {
 		if r != nil {
@@ -112,6 +113,9 @@ func cmdReport(args []string) error {
 	if half != nil {
 		row(fmt.Sprintf("shard, paced %.0f/s", half.TargetRate), half)
 	}
+	if redisHalf != nil {
+		row(fmt.Sprintf("redis, paced %.0f/s", redisHalf.TargetRate), redisHalf)
+	}
 	tw.Flush()
 
 	ratio := func(a, c *RunResult) string {
@@ -122,7 +126,7 @@ func cmdReport(args []string) error {
 	}
 	p("\nthroughput ratios (accepted holds/s): shard/redis %s, shard/postgres %s\n", ratio(shard, redis), ratio(shard, pg))
 	var gen, srv []string
-	for _, r := range []*RunResult{shard, redis, pg, half} {
+	for _, r := range []*RunResult{shard, redis, pg, half, redisHalf} {
 		if r == nil {
 			continue
 		}
@@ -137,7 +141,7 @@ func cmdReport(args []string) error {
 	if len(gen) > 0 {
 		p("CPU cores used by the load generator (same machine): %s\n", strings.Join(gen, ", "))
 	}
-	for _, r := range []*RunResult{shard, redis, pg, half} {
+	for _, r := range []*RunResult{shard, redis, pg, half, redisHalf} {
 		if r == nil {
 			continue
 		}
