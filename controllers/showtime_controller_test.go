@@ -391,11 +391,13 @@ var _ = Describe("Showtime controller", func() {
 			Expect(np.Spec.Ingress).To(HaveLen(1))
 			Expect(np.Spec.Ingress[0].Ports[0].Port.IntValue()).To(Equal(7070))
 			from := np.Spec.Ingress[0].From
-			Expect(from).To(HaveLen(2))
+			Expect(from).To(HaveLen(3))
 			Expect(from[0].PodSelector.MatchLabels).To(Equal(specs.SelectorLabels(st, "frontend")))
 			Expect(from[0].NamespaceSelector).To(BeNil(), "front ends of this namespace only")
-			Expect(from[1].NamespaceSelector.MatchLabels).To(Equal(map[string]string{"kubernetes.io/metadata.name": "boxoffice-system"}))
-			Expect(from[1].PodSelector.MatchLabels).To(Equal(map[string]string{"control-plane": "boxoffice-operator"}))
+			Expect(from[1].NamespaceSelector.MatchLabels).To(Equal(map[string]string{"boxoffice.dev/metrics-scraper": "true"}))
+			Expect(from[1].PodSelector).To(BeNil())
+			Expect(from[2].NamespaceSelector.MatchLabels).To(Equal(map[string]string{"kubernetes.io/metadata.name": "boxoffice-system"}))
+			Expect(from[2].PodSelector.MatchLabels).To(Equal(map[string]string{"control-plane": "boxoffice-operator"}))
 		})
 
 		It("honours the shard image, storage options and limits of the spec", func() {
@@ -493,7 +495,7 @@ var _ = Describe("Showtime controller", func() {
 			Expect(cond(st, "OnSale").Reason).To(Equal("NotYetOpen"))
 			Expect(st.Status.Seats.Total).To(BeEquivalentTo(sampleTotal))
 			Expect(st.Status.ObservedGeneration).To(Equal(st.Generation))
-			Expect(res.RequeueAfter).To(Equal(2*time.Hour), "wakes exactly when the sale opens")
+			Expect(res.RequeueAfter).To(Equal(90*time.Minute), "wakes exactly when the sale freeze starts, 30m before the sale opens")
 			Expect(drainEvents(f.recorder)).To(ContainElement(ContainSubstring("PhaseProvisioning")))
 
 			pod := f.makeShardPod(false)

@@ -194,13 +194,21 @@ func ShardPDB(st *boxv1.Showtime, now time.Time) *policyv1ac.PodDisruptionBudget
 			WithSelector(metav1ac.LabelSelector().WithMatchLabels(SelectorLabels(st, ComponentShard))))
 }
 
-// ShardNetworkPolicy lets only this showtime's front-end pods and the
-// operator reach the shard port; nothing else may talk to the shard.
+// MetricsScraperLabel marks namespaces whose pods may scrape shards' /metrics.
+const MetricsScraperLabel = "boxoffice.dev/metrics-scraper"
+
+// ShardNetworkPolicy lets only this showtime's front-end pods, the operator
+// and metrics scrapers reach the shard port; nothing else may talk to the shard.
 func ShardNetworkPolicy(st *boxv1.Showtime, o Options) *networkingv1ac.NetworkPolicyApplyConfiguration {
 	from := []*networkingv1ac.NetworkPolicyPeerApplyConfiguration{
 		networkingv1ac.NetworkPolicyPeer().
 			WithPodSelector(metav1ac.LabelSelector().WithMatchLabels(SelectorLabels(st, ComponentFrontend))),
 	}
+	// Prometheus (or any scraper) runs in a namespace labelled
+	// boxoffice.dev/metrics-scraper=true. The port also serves the API, which
+	// still needs the bearer token.
+	from = append(from, networkingv1ac.NetworkPolicyPeer().
+		WithNamespaceSelector(metav1ac.LabelSelector().WithMatchLabels(map[string]string{MetricsScraperLabel: "true"})))
 	if o.OperatorNamespace != "" && len(o.OperatorPodLabels) > 0 {
 		from = append(from, networkingv1ac.NetworkPolicyPeer().
 			WithNamespaceSelector(metav1ac.LabelSelector().WithMatchLabels(map[string]string{
