@@ -85,7 +85,7 @@ type hub struct {
 	direct       map[*directConn]struct{}
 	nsubs        atomic.Int64
 	scratch      []*directConn // reused by the run goroutine
-	snap         []byte // cached snapshot frame
+	snap         []byte        // cached snapshot frame
 	snapVersion  uint64
 	layoutJSON   []byte
 }

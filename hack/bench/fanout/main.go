@@ -1,3 +1,5 @@
+//go:build linux
+
 // Command fanout measures the booking front end's event fan-out: one shard
 // process, one front-end process, N browser-like SSE clients connected to the
 // front end, and seat changes committed at the shard at a steady rate. It
@@ -28,6 +30,7 @@ import (
 	"net/http"
 	"os"
 	"os/exec"
+	"os/signal"
 	"path/filepath"
 	"slices"
 	"strconv"
@@ -52,6 +55,14 @@ func main() {
 		feExtra  = flag.String("frontend-flags", "", "extra flags for the front end, space-separated (e.g. --pprof-listen=127.0.0.1:6060)")
 	)
 	flag.Parse()
+	// SIGINT/SIGTERM: exit so the children (killed with us) go too.
+	sigs := make(chan os.Signal, 1)
+	signal.Notify(sigs, syscall.SIGINT, syscall.SIGTERM)
+	go func() {
+		s := <-sigs
+		fmt.Fprintln(os.Stderr, "fanout: stopped by", s)
+		os.Exit(1)
+	}()
 	if err := run(*bin, *clients, *rate, *duration, *addrs, *seatRows, *workDir, *jsonOut, *coalesce, strings.Fields(*feExtra)); err != nil {
 		fmt.Fprintln(os.Stderr, "fanout:", err)
 		os.Exit(1)
@@ -205,6 +216,8 @@ func startProc(dir, name, bin string, args ...string) (*proc, error) {
 	}
 	cmd := exec.Command(bin, args...)
 	cmd.Stdout, cmd.Stderr = lf, lf
+	// The shard and front end die with the benchmark, even on SIGKILL.
+	cmd.SysProcAttr = &syscall.SysProcAttr{Pdeathsig: syscall.SIGKILL}
 	if err := cmd.Start(); err != nil {
 		return nil, fmt.Errorf("starting %s: %v", name, err)
 	}
