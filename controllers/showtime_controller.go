@@ -76,6 +76,7 @@ type scope struct {
 	pod        *corev1.Pod
 	podReady   bool
 	scrapeErr  error
+	freeze     *freezeScope
 	// requeueAfter is the soonest moment a phase wants to look again.
 	requeueAfter time.Duration
 	// stop ends the phase list early without an error.
@@ -123,6 +124,7 @@ func (r *ShowtimeReconciler) Reconcile(ctx context.Context, req ctrl.Request) (c
 	before := st.DeepCopy()
 	s := &scope{st: st, now: r.Clock.Now()}
 	phases := []phaseFunc{
+		r.reconcileFreeze,
 		r.reconcileSeatMap,
 		r.reconcileToken,
 		r.reconcileShardObjects,
@@ -146,6 +148,7 @@ func (r *ShowtimeReconciler) Reconcile(ctx context.Context, req ctrl.Request) (c
 	setFrontendReadyCondition(s)
 	st.Status.Phase = computePhase(s)
 	setOnSaleCondition(s)
+	setFrozenCondition(s)
 	if phaseErr == nil {
 		st.Status.ObservedGeneration = st.Generation
 	}
@@ -458,6 +461,7 @@ func (r *ShowtimeReconciler) scheduleBoundaries(s *scope) {
 	if start, end, ok := specs.PreScaleWindow(s.st); ok {
 		boundaries = append(boundaries, start, end)
 	}
+	boundaries = append(boundaries, freezeBoundaries(s)...)
 	for _, t := range boundaries {
 		if d := t.Sub(s.now); d > 0 {
 			s.requeue(d)
@@ -560,6 +564,7 @@ func (r *ShowtimeReconciler) SetupWithManager(mgr ctrl.Manager) error {
 		Owns(&policyv1.PodDisruptionBudget{}).
 		Owns(&networkingv1.NetworkPolicy{}).
 		Watches(&corev1.Pod{}, podToShowtime).
+		Watches(&boxv1.FreezeWindow{}, r.freezeWindowToShowtimes()).
 		Named("showtime").
 		Complete(r)
 }

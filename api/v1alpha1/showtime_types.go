@@ -197,6 +197,12 @@ type Sales struct {
 	// +kubebuilder:default=8
 	// +kubebuilder:validation:XValidation:rule="self >= 1 && self <= 50",message="spec.sales.maxSeatsPerHolder must be between 1 and 50"
 	MaxSeatsPerHolder int32 `json:"maxSeatsPerHolder,omitempty"`
+
+	// freeze is the showtime's own change freeze around opensAt (on by
+	// default, 30m before to 2h after).
+	// +optional
+	// +kubebuilder:default={}
+	Freeze SaleFreeze `json:"freeze,omitzero"`
 }
 
 // AccessMode of the shard's data volume.
@@ -314,6 +320,11 @@ type ShowtimeStatus struct {
 	// frontend is the booking front end as last seen.
 	// +optional
 	Frontend FrontendStatus `json:"frontend,omitzero"`
+
+	// versions are the shard and front-end images seen running, current and
+	// previous: changing back to the previous one is a rollback.
+	// +optional
+	Versions VersionHistory `json:"versions,omitzero"`
 }
 
 // FrontendStatus is the front end as last seen.
