@@ -277,6 +277,10 @@ func Restore(ix *Index, opts Options, data []byte) (*Machine, error) {
 	m.nextID = r.uvarint()
 	m.now = r.varint()
 	n := r.count(1<<40, 8)
+	// One allocation for all holds and presized maps: restore time is
+	// recovery time.
+	slab := make([]hold, n)
+	m.holds = make(map[uint64]*hold, n)
 	for i := 0; i < n && r.err == nil; i++ {
 		v := r.view(ix.Len())
 		endedAt := r.varint()
@@ -287,7 +291,8 @@ func Restore(ix *Index, opts Options, data []byte) (*Machine, error) {
 			r.fail("bad hold %d", v.ID)
 			break
 		}
-		hd := &hold{id: v.ID, seats: v.Seats, holder: v.Holder, state: v.State, expiresAt: v.ExpiresAt,
+		hd := &slab[i]
+		*hd = hold{id: v.ID, seats: v.Seats, holder: v.Holder, state: v.State, expiresAt: v.ExpiresAt,
 			endedAt: endedAt, orderID: v.OrderID, version: v.Version}
 		m.holds[v.ID] = hd
 		var st SeatState

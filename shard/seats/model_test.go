@@ -174,7 +174,7 @@ func sameResult(a, b Result) bool {
 // model, compares every answer and seat, and checks that replaying only the
 // logged commands (as recovery does) rebuilds exactly the same state.
 func TestAgainstModel(t *testing.T) {
-	opts := Options{Retention: 1000 * time.Hour, MaxIdempotencyKeys: 1 << 20}
+	opts := Options{Retention: 1000 * time.Hour, MaxIdempotencyKeys: 1 << 20, MaxEndedHolds: 1 << 20}
 	for seed := uint64(0); seed < 60; seed++ {
 		rng := rand.New(rand.NewPCG(seed, 99))
 		nSeats := 3 + rng.IntN(10)

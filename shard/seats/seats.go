@@ -26,7 +26,8 @@
 //   - The version counts applied seat changes: every command or expiry that
 //     changes seat states increments it once.
 //   - Released and expired holds are forgotten Options.Retention after they
-//     ended; sold holds are kept.
+//     ended (or when more than Options.MaxEndedHolds ended later); sold holds
+//     are kept.
 package seats
 
 import (
@@ -178,13 +179,19 @@ type Change struct {
 
 // Options are fixed for the life of a data directory (they affect replay).
 type Options struct {
-	Retention          time.Duration
+	// Retention: how long idempotency keys and released or expired holds are
+	// remembered.
+	Retention time.Duration
+	// MaxIdempotencyKeys and MaxEndedHolds bound memory, snapshot size and so
+	// recovery time: beyond them the oldest are forgotten first.
 	MaxIdempotencyKeys int
+	MaxEndedHolds      int
 }
 
-// DefaultOptions keeps idempotency keys and finished holds for 24 hours.
+// DefaultOptions keeps idempotency keys and finished holds for 24 hours, at
+// most 500,000 keys and 100,000 released or expired holds.
 func DefaultOptions() Options {
-	return Options{Retention: 24 * time.Hour, MaxIdempotencyKeys: 500_000}
+	return Options{Retention: 24 * time.Hour, MaxIdempotencyKeys: 500_000, MaxEndedHolds: 100_000}
 }
 
 // Index maps seat ids to dense indexes. It is immutable and safe to share.
@@ -319,7 +326,7 @@ type Machine struct {
 
 // New gives a machine with every seat free.
 func New(ix *Index, opts Options) *Machine {
-	if opts.Retention <= 0 || opts.MaxIdempotencyKeys <= 0 {
+	if opts.Retention <= 0 || opts.MaxIdempotencyKeys <= 0 || opts.MaxEndedHolds <= 0 {
 		panic("seats: options must be positive")
 	}
 	n := ix.Len()
@@ -483,7 +490,7 @@ func (m *Machine) prune(now int64) {
 	cut := now - int64(m.opts.Retention)
 	for m.ended.len() > 0 {
 		h := m.holds[m.ended.peek()]
-		if h != nil && h.endedAt > cut {
+		if h != nil && h.endedAt > cut && m.ended.len() <= m.opts.MaxEndedHolds {
 			break
 		}
 		m.ended.pop()

@@ -205,7 +205,7 @@ func TestExpiry(t *testing.T) {
 }
 
 func TestIdempotency(t *testing.T) {
-	m := New(testIndex(t, 4), Options{Retention: 24 * time.Hour, MaxIdempotencyKeys: 2})
+	m := New(testIndex(t, 4), Options{Retention: 24 * time.Hour, MaxIdempotencyKeys: 2, MaxEndedHolds: 10})
 	c := newHold(sec, "a", 10*sec, 0)
 	c.IdempotencyKey, c.Fingerprint = "k", [16]byte{1}
 	r1 := m.Apply(c)
@@ -348,4 +348,23 @@ func randomCommand(rng *rand.Rand, nSeats int, now int64) *Command {
 		c.Fingerprint[0] = byte(rng.IntN(2))
 	}
 	return c
+}
+
+func TestEndedHoldsBounded(t *testing.T) {
+	m := New(testIndex(t, 4), Options{Retention: 24 * time.Hour, MaxIdempotencyKeys: 10, MaxEndedHolds: 2})
+	for i := 1; i <= 3; i++ {
+		m.Apply(newHold(sec, "a", 10*sec, 0))
+		m.Apply(onHold(OpRelease, sec, uint64(i)))
+	}
+	m.Apply(newHold(sec, "a", 10*sec, 1))
+	m.Apply(confirm(sec, 4, "o"))
+	m.Apply(&Command{Op: OpTick, Now: 2 * sec})
+	if _, ok := m.View(1); ok {
+		t.Fatal("the oldest ended hold is kept beyond the bound")
+	}
+	for _, id := range []uint64{2, 3, 4} {
+		if _, ok := m.View(id); !ok {
+			t.Fatalf("hold %d forgotten", id)
+		}
+	}
 }

@@ -17,6 +17,7 @@ import (
 	"github.com/prometheus/client_golang/prometheus/promhttp"
 
 	"boxoffice.dev/boxoffice/shard/seats"
+	"boxoffice.dev/boxoffice/shard/wal"
 )
 
 // Limits on what a request may carry.
@@ -57,13 +58,17 @@ func (s *Server) Handler() http.Handler {
 	v1("GET /v1/events", "events", s.events)
 	v1("GET /v1/status", "status", s.status)
 	mux.HandleFunc("/v1/", func(w http.ResponseWriter, r *http.Request) {
-		if !s.authorized(r) {
-			writeError(w, http.StatusUnauthorized, "unauthorized", "a bearer token is required", nil)
-			return
-		}
 		writeError(w, http.StatusNotFound, "not_found", "no such endpoint: "+r.Method+" "+r.URL.Path, nil)
 	})
-	return mux
+	// /v1/* needs the token whatever the method or path (also for 404 and 405).
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if strings.HasPrefix(r.URL.Path, "/v1/") && !s.authorized(r) {
+			w.Header().Set("WWW-Authenticate", `Bearer realm="boxoffice-shard"`)
+			writeError(w, http.StatusUnauthorized, "unauthorized", "a valid bearer token is required", nil)
+			return
+		}
+		mux.ServeHTTP(w, r)
+	})
 }
 
 func (s *Server) authorized(r *http.Request) bool {
@@ -82,15 +87,11 @@ func (s *Server) authorized(r *http.Request) bool {
 	return subtle.ConstantTimeCompare(got[:], want[:]) == 1
 }
 
-// guard checks the token and readiness and observes latency.
+// guard checks readiness, limits the body and observes latency (the token is
+// checked before routing).
 func (s *Server) guard(obs prometheus.Observer, stream bool, h func(http.ResponseWriter, *http.Request)) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		t0 := time.Now()
-		if !s.authorized(r) {
-			w.Header().Set("WWW-Authenticate", `Bearer realm="boxoffice-shard"`)
-			writeError(w, http.StatusUnauthorized, "unauthorized", "a valid bearer token is required", nil)
-			return
-		}
 		if !s.ready.Load() {
 			w.Header().Set("Retry-After", "1")
 			writeError(w, http.StatusServiceUnavailable, "not_ready", "the shard is starting or stopping; retry", nil)
@@ -353,7 +354,7 @@ func (s *Server) answer(w http.ResponseWriter, buf *bytes.Buffer, req *request) 
 	case seats.ErrNotFound:
 		status, msg = http.StatusNotFound, "no such hold"
 	case seats.ErrTooMany:
-		status, msg = http.StatusUnprocessableEntity, "a holder may hold at most "+strconv.Itoa(s.cfg.MaxSeatsPerHolder)+" seats; nothing was held"
+		status, msg = http.StatusUnprocessableEntity, "the holder's active holds would exceed the per-holder seat limit; nothing was held"
 	case seats.ErrIdempotencyMismatch:
 		status, msg = http.StatusUnprocessableEntity, "this Idempotency-Key was used with another request"
 	case seats.ErrInvalid:
@@ -476,6 +477,9 @@ func (s *Server) status(w http.ResponseWriter, r *http.Request) {
 	b = strconv.AppendUint(b, v, 10)
 	b = append(b, `,"epoch":`...)
 	b = strconv.AppendUint(b, s.epoch.Load(), 10)
+	// logFormat is the log format this binary writes (and the newest it reads).
+	b = append(b, `,"logFormat":`...)
+	b = strconv.AppendInt(b, wal.FormatVersion, 10)
 	b = append(b, `,"counts":`...)
 	b = appendCounts(b, counts)
 	b = append(b, `,"total":`...)

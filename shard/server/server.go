@@ -78,10 +78,11 @@ type Server struct {
 	epoch      atomic.Uint64
 	stopOnce   sync.Once
 
-	snapBusy atomic.Bool
-	snapWG   sync.WaitGroup
-	lastSnap uint64
-	encBuf   []byte
+	snapBusy     atomic.Bool
+	snapWG       sync.WaitGroup
+	lastSnap     uint64
+	lastSnapSize int
+	encBuf       []byte
 }
 
 const maxBatch = 4096
@@ -172,8 +173,10 @@ func (s *Server) Epoch() uint64 { return s.epoch.Load() }
 // holds whose deadline passed while down, and starts the writer.
 func (s *Server) Recover() error {
 	t0 := time.Now()
+	var restoreDur time.Duration
 	var replayCmd seats.Command
 	before := func(rec *wal.Recovered) error {
+		defer func() { restoreDur = time.Since(t0) }()
 		if rec.Snapshot == nil {
 			s.m = seats.New(s.ix, s.cfg.Options)
 			return nil
@@ -216,7 +219,8 @@ func (s *Server) Recover() error {
 	s.met.recovery.Set(d.Seconds())
 	s.log.Info("recovered", "epoch", l.Epoch(), "previousEpoch", rec.PrevEpoch, "version", s.m.Version(),
 		"snapshotIndex", rec.SnapshotIndex, "replayedRecords", rec.Records, "truncatedBytes", rec.Truncated,
-		"holds", s.m.Holds(), "idempotencyKeys", s.m.IdempotencyKeys(), "duration", d.String())
+		"holds", s.m.Holds(), "idempotencyKeys", s.m.IdempotencyKeys(), "duration", d.String(),
+		"snapshotLoad", restoreDur.String())
 	s.started.Store(true)
 	go s.writer()
 	s.ready.Store(true)
@@ -345,21 +349,24 @@ func (s *Server) snapshot(wait bool) {
 	if index == s.lastSnap {
 		return
 	}
-	state := s.m.AppendState(nil)
+	t0 := time.Now()
+	state := s.m.AppendState(make([]byte, 0, s.lastSnapSize+s.lastSnapSize/4))
+	encode := time.Since(t0)
+	s.lastSnapSize = len(state)
 	s.lastSnap = index
 	s.snapBusy.Store(true)
 	s.snapWG.Add(1)
 	write := func() {
 		defer s.snapWG.Done()
 		defer s.snapBusy.Store(false)
-		t0 := time.Now()
+		t1 := time.Now()
 		if err := s.wl.WriteSnapshot(state, index); err != nil {
 			s.met.snapshots.WithLabelValues("error").Inc()
 			s.log.Error("writing snapshot (the log still holds everything)", "err", err, "index", index)
 			return
 		}
 		s.met.snapshots.WithLabelValues("ok").Inc()
-		s.log.Info("snapshot written", "index", index, "bytes", len(state), "duration", time.Since(t0).String())
+		s.log.Info("snapshot written", "index", index, "bytes", len(state), "encode", encode.String(), "write", time.Since(t1).String())
 	}
 	if wait {
 		write()

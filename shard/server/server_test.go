@@ -447,3 +447,27 @@ func TestHubRingBounds(t *testing.T) {
 		t.Fatal("retained window wrong")
 	}
 }
+
+// TestExpiredWhileDown: a hold whose deadline passes while the shard is down
+// comes back expired, its seats free, before the shard reports ready.
+func TestExpiredWhileDown(t *testing.T) {
+	clk := &clock{}
+	clk.ns.Store(time.Date(2026, 11, 25, 10, 0, 0, 0, time.UTC).UnixNano())
+	dir := t.TempDir()
+	h := start(t, dir, func(c *Config) { c.Now = clk.now; c.TickInterval = time.Hour })
+	h.expect(h.do("POST", "/v1/holds", `{"seats":["stalls/A/1"],"holder":"a","ttlSeconds":30}`), 201, "")
+	h.expect(h.do("POST", "/v1/holds", `{"seats":["stalls/A/2"],"holder":"b","ttlSeconds":300}`), 201, "")
+	h.stop()
+	clk.advance(time.Minute)
+	h = start(t, dir, func(c *Config) { c.Now = clk.now; c.TickInterval = time.Hour })
+	if g := h.expect(h.do("GET", "/v1/holds/h1", ""), 200, ""); g["state"] != "expired" {
+		t.Fatalf("h1 %v", g["state"])
+	}
+	s := h.expect(h.do("GET", "/v1/seats", ""), 200, "")
+	if c := s["counts"].(map[string]any); c["held"] != 1.0 || c["free"] != 39.0 || s["version"] != 3.0 {
+		t.Fatalf("after restart: %v version %v", c, s["version"])
+	}
+	if a := h.do("PUT", "/v1/holds", "", "Authorization", ""); a.status != 401 {
+		t.Fatalf("unauthenticated PUT: %d", a.status)
+	}
+}
