@@ -3,7 +3,7 @@
 # CRDs, RBAC and deepcopy code must be committed and current. Outside CI it
 # only warns, so work in progress is not blocked.
 set -euo pipefail
-paths=(config/crd/bases config/rbac/role.yaml config/webhook api)
+paths=(config/crd config/rbac/role.yaml config/webhook api charts/boxoffice/crds charts/boxoffice/files)
 changed="$(git status --porcelain -- "${paths[@]}" 2>/dev/null | grep -v '^??' || true)"
 untracked="$(git status --porcelain -- "${paths[@]}" 2>/dev/null | grep '^??' | grep -E 'zz_generated|config/' || true)"
 if [ -n "$changed$untracked" ]; then

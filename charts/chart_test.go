@@ -1,0 +1,267 @@
+// Package charts tests the Helm chart: lint, render with default and with
+// every option, and check the rendered manifests hold what kustomize's
+// config/default holds (same RBAC rules, same webhook rules, same CRDs).
+package charts
+
+import (
+	"bytes"
+	"encoding/json"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"reflect"
+	"sort"
+	"strings"
+	"testing"
+
+	"sigs.k8s.io/yaml"
+)
+
+const chartDir = "boxoffice"
+
+// kubeVersion is what the chart is rendered for (helm's default is older than
+// the chart's kubeVersion constraint).
+const kubeVersion = "1.37.1"
+
+func tool(t *testing.T, env, name string) string {
+	t.Helper()
+	p := os.Getenv(env)
+	if p == "" {
+		p = filepath.Join("..", "bin", name)
+	}
+	if abs, err := filepath.Abs(p); err == nil {
+		p = abs
+	}
+	if _, err := os.Stat(p); err != nil {
+		if os.Getenv("CI") == "true" {
+			t.Fatalf("%s not found at %s: `make test` installs it into bin/", name, p)
+		}
+		t.Skipf("%s not found at %s; run `make %s` or `make test`", name, p, name)
+	}
+	return p
+}
+
+func run(t *testing.T, bin string, args ...string) []byte {
+	t.Helper()
+	cmd := exec.Command(bin, args...)
+	var out, errb bytes.Buffer
+	cmd.Stdout, cmd.Stderr = &out, &errb
+	if err := cmd.Run(); err != nil {
+		t.Fatalf("%s %s: %v\n%s\n%s", filepath.Base(bin), strings.Join(args, " "), err, out.String(), errb.String())
+	}
+	return out.Bytes()
+}
+
+// docs splits a multi-document YAML stream into objects.
+func docs(t *testing.T, stream []byte) []map[string]any {
+	t.Helper()
+	var out []map[string]any
+	for _, d := range strings.Split(string(stream), "\n---") {
+		d = strings.TrimSpace(strings.TrimPrefix(d, "---"))
+		if d == "" || strings.Trim(d, "# \n") == "" {
+			continue
+		}
+		var m map[string]any
+		if err := yaml.Unmarshal([]byte(d), &m); err != nil {
+			t.Fatalf("bad YAML document: %v\n%s", err, d)
+		}
+		if m != nil {
+			out = append(out, m)
+		}
+	}
+	return out
+}
+
+func byKind(objs []map[string]any, kind string) []map[string]any {
+	var out []map[string]any
+	for _, o := range objs {
+		if o["kind"] == kind {
+			out = append(out, o)
+		}
+	}
+	return out
+}
+
+func name(o map[string]any) string {
+	return o["metadata"].(map[string]any)["name"].(string)
+}
+
+// normRules sorts every list inside each rule and the rules themselves, so two
+// renderings of the same permissions compare equal.
+func normRules(rules any) []string {
+	var out []string
+	for _, r := range rules.([]any) {
+		m := r.(map[string]any)
+		keys := make([]string, 0, len(m))
+		for k := range m {
+			keys = append(keys, k)
+		}
+		sort.Strings(keys)
+		var parts []string
+		for _, k := range keys {
+			var vals []string
+			for _, v := range m[k].([]any) {
+				vals = append(vals, v.(string))
+			}
+			sort.Strings(vals)
+			parts = append(parts, k+"="+strings.Join(vals, ","))
+		}
+		out = append(out, strings.Join(parts, ";"))
+	}
+	sort.Strings(out)
+	return out
+}
+
+func helmTemplate(t *testing.T, helm string, extra ...string) []map[string]any {
+	args := append([]string{"template", "box", chartDir, "--namespace", "boxoffice-system", "--include-crds", "--kube-version", kubeVersion}, extra...)
+	return docs(t, run(t, helm, args...))
+}
+
+func TestLint(t *testing.T) {
+	helm := tool(t, "HELM", "helm")
+	run(t, helm, "lint", "--strict", "--kube-version", kubeVersion, chartDir)
+	run(t, helm, "lint", "--strict", "--kube-version", kubeVersion, chartDir, "-f", filepath.Join(chartDir, "ci", "all-options-values.yaml"))
+}
+
+func TestTemplateDefault(t *testing.T) {
+	helm := tool(t, "HELM", "helm")
+	objs := helmTemplate(t, helm)
+	for _, kind := range []string{"Deployment", "ServiceAccount", "ClusterRole", "ClusterRoleBinding", "Role", "RoleBinding", "Service", "CustomResourceDefinition"} {
+		if len(byKind(objs, kind)) == 0 {
+			t.Errorf("default render has no %s", kind)
+		}
+	}
+	for _, kind := range []string{"ServiceMonitor", "PodMonitor", "PrometheusRule"} {
+		if len(byKind(objs, kind)) != 0 {
+			t.Errorf("default render has a %s; it must be off by default", kind)
+		}
+	}
+	dep := byKind(objs, "Deployment")[0]
+	b, _ := json.Marshal(dep)
+	for _, want := range []string{`"--leader-elect"`, `"readinessProbe"`, `"livenessProbe"`, `"readOnlyRootFilesystem":true`,
+		`"runAsNonRoot":true`, `"POD_NAME"`, `"image":"boxoffice:0.1.0"`, `"control-plane":"boxoffice-operator"`} {
+		if !strings.Contains(string(b), want) {
+			t.Errorf("manager Deployment lacks %s", want)
+		}
+	}
+}
+
+func TestTemplateAllOptions(t *testing.T) {
+	helm := tool(t, "HELM", "helm")
+	objs := helmTemplate(t, helm, "-f", filepath.Join(chartDir, "ci", "all-options-values.yaml"))
+	for _, kind := range []string{"ServiceMonitor", "PodMonitor", "PrometheusRule"} {
+		if len(byKind(objs, kind)) != 1 {
+			t.Errorf("all-options render has %d %s, want 1", len(byKind(objs, kind)), kind)
+		}
+	}
+	rule := byKind(objs, "PrometheusRule")[0]
+	b, _ := json.Marshal(rule)
+	for _, alert := range []string{"BoxofficeShardNotReadyOnSale", "BoxofficeShardWriteErrors", "BoxofficeShardFsyncSlow",
+		"BoxofficeHoldLatencyHigh", "BoxofficeFrontendAtCeiling", "BoxofficeRolloutRolledBack", "BoxofficeBreakGlassUsed"} {
+		if !strings.Contains(string(b), alert) {
+			t.Errorf("PrometheusRule lacks alert %s", alert)
+		}
+	}
+	var dash map[string]any
+	for _, cm := range byKind(objs, "ConfigMap") {
+		if strings.HasSuffix(name(cm), "-dashboard") {
+			data := cm["data"].(map[string]any)["boxoffice.json"].(string)
+			if err := json.Unmarshal([]byte(data), &dash); err != nil {
+				t.Fatalf("dashboard is not JSON: %v", err)
+			}
+		}
+	}
+	if dash == nil || len(dash["panels"].([]any)) < 10 {
+		t.Fatalf("dashboard missing or too small: %v", dash != nil)
+	}
+	dep := byKind(objs, "Deployment")[0]
+	if r := dep["spec"].(map[string]any)["replicas"]; r != float64(2) {
+		t.Errorf("replicas %v, want 2", r)
+	}
+}
+
+func TestSchemaRejectsBadValues(t *testing.T) {
+	helm := tool(t, "HELM", "helm")
+	// The defaults render, so a failure below is the schema's doing.
+	helmTemplate(t, helm)
+	for _, set := range []string{"replicaCount=0", "image.pullPolicy=Sometimes", "manager.maxHoldTTL=forever", "unknownKey=1"} {
+		cmd := exec.Command(helm, "template", "box", chartDir, "--kube-version", kubeVersion, "--set", set)
+		out, err := cmd.CombinedOutput()
+		if err == nil {
+			t.Errorf("--set %s rendered; the schema should reject it:\n%s", set, out)
+		} else if !strings.Contains(string(out), "values don't meet the specifications of the schema") {
+			t.Errorf("--set %s failed for another reason than the schema:\n%s", set, out)
+		}
+	}
+}
+
+// TestSameAsKustomize: the chart grants the manager the same permissions,
+// installs the same webhooks and the same CRDs as config/default.
+func TestSameAsKustomize(t *testing.T) {
+	helm := tool(t, "HELM", "helm")
+	kustomize := tool(t, "KUSTOMIZE", "kustomize")
+	k := docs(t, run(t, kustomize, "build", filepath.Join("..", "config", "default")))
+	h := helmTemplate(t, helm)
+
+	find := func(objs []map[string]any, kind, suffix string) map[string]any {
+		for _, o := range byKind(objs, kind) {
+			if strings.HasSuffix(name(o), suffix) {
+				return o
+			}
+		}
+		t.Fatalf("no %s named *%s", kind, suffix)
+		return nil
+	}
+	kr := normRules(find(k, "ClusterRole", "-manager-role")["rules"])
+	hr := normRules(find(h, "ClusterRole", "-manager")["rules"])
+	if !reflect.DeepEqual(kr, hr) {
+		t.Errorf("manager rules differ\nkustomize: %v\nhelm:      %v", kr, hr)
+	}
+
+	crdNames := func(objs []map[string]any) []string {
+		var out []string
+		for _, c := range byKind(objs, "CustomResourceDefinition") {
+			out = append(out, name(c))
+		}
+		sort.Strings(out)
+		return out
+	}
+	if kc, hc := crdNames(k), crdNames(h); !reflect.DeepEqual(kc, hc) {
+		t.Errorf("CRDs differ: kustomize %v, helm %v", kc, hc)
+	}
+
+	webhookRules := func(objs []map[string]any) map[string]string {
+		out := map[string]string{}
+		for _, kind := range []string{"ValidatingWebhookConfiguration", "MutatingWebhookConfiguration"} {
+			for _, cfg := range byKind(objs, kind) {
+				whs, _ := cfg["webhooks"].([]any)
+				for _, w := range whs {
+					m := w.(map[string]any)
+					sig, _ := json.Marshal(map[string]any{"rules": m["rules"], "failurePolicy": m["failurePolicy"],
+						"sideEffects": m["sideEffects"], "objectSelector": m["objectSelector"], "path": m["clientConfig"].(map[string]any)["service"].(map[string]any)["path"]})
+					out[kind+"/"+m["name"].(string)] = string(sig)
+				}
+			}
+		}
+		return out
+	}
+	if kw, hw := webhookRules(k), webhookRules(h); !reflect.DeepEqual(kw, hw) {
+		t.Errorf("webhooks differ\nkustomize: %v\nhelm:      %v", kw, hw)
+	}
+}
+
+// TestCRDsCurrent: the chart's crds/ are the generated CRDs.
+func TestCRDsCurrent(t *testing.T) {
+	gen, _ := filepath.Glob(filepath.Join("..", "config", "crd", "bases", "*.yaml"))
+	chart, _ := filepath.Glob(filepath.Join(chartDir, "crds", "*.yaml"))
+	if len(gen) == 0 || len(gen) != len(chart) {
+		t.Fatalf("config/crd/bases has %d CRDs, the chart %d: run `make manifests`", len(gen), len(chart))
+	}
+	for _, g := range gen {
+		a, _ := os.ReadFile(g)
+		b, err := os.ReadFile(filepath.Join(chartDir, "crds", filepath.Base(g)))
+		if err != nil || !bytes.Equal(a, b) {
+			t.Errorf("%s differs in the chart: run `make manifests`", filepath.Base(g))
+		}
+	}
+}
