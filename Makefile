@@ -56,23 +56,23 @@ vet: ## go vet.
 
 .PHONY: envtest-assets
 envtest-assets: ## Build kube-apiserver and etcd from the module proxy (cached outside the checkout).
-	@hack/envtest-bins.sh kube-apiserver etcd
+	@bash hack/envtest-bins.sh kube-apiserver etcd
 
 .PHONY: test
 test: manifests generate fmt vet kustomize helm ## Run every test: pure packages, the shard with -race, envtest suites, the Helm chart.
-	@hack/check-generated.sh
-	KUBEBUILDER_ASSETS="$$(hack/envtest-bins.sh kube-apiserver etcd)" HELM=$(HELM) KUSTOMIZE=$(KUSTOMIZE) \
+	@bash hack/check-generated.sh
+	KUBEBUILDER_ASSETS="$$(bash hack/envtest-bins.sh kube-apiserver etcd)" HELM=$(HELM) KUSTOMIZE=$(KUSTOMIZE) \
 		$(GOTEST) -timeout $(TEST_TIMEOUT) ./...
 	$(GOTEST) -race -timeout $(TEST_TIMEOUT) ./shard/... ./internal/seatmap/...
 
 .PHONY: fuzz
 fuzz: ## Run each fuzz target for FUZZTIME (default 30s).
-	@hack/fuzz.sh $${FUZZTIME:-30s}
+	@bash hack/fuzz.sh $${FUZZTIME:-30s}
 
 .PHONY: bench
 bench: build ## Benchmarks: shard against Redis and PostgreSQL, front-end fan-out. Prints ratios.
-	hack/bench.sh
-	@if [ -x hack/bench-fanout.sh ]; then hack/bench-fanout.sh; fi
+	bash hack/bench.sh
+	@if [ -f hack/bench-fanout.sh ]; then bash hack/bench-fanout.sh; fi
 
 ##@ Build
 
