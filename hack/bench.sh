@@ -181,7 +181,11 @@ bench_redis() {
       sleep 0.1
     done
     versions+=("redis $(redis-server --version | sed -n 's/.*v=\([^ ]*\).*/\1/p')")
-    "$LG" prep -backend redis -addr "127.0.0.1:$port" -seats "$BENCH_SEATS"
+    if ! "$LG" prep -backend redis -addr "127.0.0.1:$port" -seats "$BENCH_SEATS"; then
+      echo "bench: redis did not come up or could not be loaded; see $TMP/redis/redis.log (BENCH_KEEP=1 keeps it)" >&2
+      tail -5 "$TMP/redis/redis.log" >&2 || true
+      return 0
+    fi
     settle
     log "redis: closed loop"
     "$LG" run -backend redis -addr "127.0.0.1:$port" -server-pid "$REDIS_PID" "${RUN[@]}" -out "$RES/redis.json" ||
@@ -189,12 +193,13 @@ bench_redis() {
     if [[ -n $BENCH_REDIS_PACED && $BENCH_REDIS_PACED != 0 && -s $RES/shard.json ]]; then
       # Same paced rate as the shard's half-rate run: the latency floor of this
       # machine for a durable store, for comparison.
-      "$LG" prep -backend redis -addr "127.0.0.1:$port" -seats "$BENCH_SEATS"
-      settle
-      log "redis: paced at the shard's half rate"
-      "$LG" run -backend redis -name "redis, shard's half rate" -addr "127.0.0.1:$port" -server-pid "$REDIS_PID" "${RUN[@]}" \
-        -rate-from "$RES/shard.json" -rate-factor 0.5 -out "$RES/redis-half.json" ||
-        echo "bench: paced redis run failed" >&2
+      if "$LG" prep -backend redis -addr "127.0.0.1:$port" -seats "$BENCH_SEATS"; then
+        settle
+        log "redis: paced at the shard's half rate"
+        "$LG" run -backend redis -name "redis, shard's half rate" -addr "127.0.0.1:$port" -server-pid "$REDIS_PID" "${RUN[@]}" \
+          -rate-from "$RES/shard.json" -rate-factor 0.5 -out "$RES/redis-half.json" ||
+          echo "bench: paced redis run failed" >&2
+      fi
     fi
     kill -TERM "$REDIS_PID" 2>/dev/null || true
     wait "$REDIS_PID" 2>/dev/null || true
@@ -209,14 +214,24 @@ bench_postgres() {
     mkdir -p "$TMP/pg/sock"
     [[ $(id -u) == 0 ]] && chown -R postgres: "$TMP/pg"
     log "postgres: initdb and start on 127.0.0.1:$port (fsync on, synchronous_commit on)"
-    as_pg "$PGBIN/initdb" -D "$TMP/pg/data" -U bench --auth=trust --encoding=UTF8 --no-instructions >"$TMP/pg/initdb.log" 2>&1 ||
-      { cat "$TMP/pg/initdb.log" >&2; exit 1; }
+    if ! as_pg "$PGBIN/initdb" -D "$TMP/pg/data" -U bench --auth=trust --encoding=UTF8 --no-instructions >"$TMP/pg/initdb.log" 2>&1; then
+      echo "bench: initdb failed; postgres skipped" >&2
+      tail -5 "$TMP/pg/initdb.log" >&2
+      return 0
+    fi
     PG_STARTED=1
-    as_pg "$PGBIN/pg_ctl" -D "$TMP/pg/data" -l "$TMP/pg/postgres.log" -w -t 60 start -o \
-      "-c listen_addresses=127.0.0.1 -p $port -c unix_socket_directories=$TMP/pg/sock -c fsync=on -c synchronous_commit=on -c full_page_writes=on -c max_connections=200 -c shared_buffers=256MB" >/dev/null
+    if ! as_pg "$PGBIN/pg_ctl" -D "$TMP/pg/data" -l "$TMP/pg/postgres.log" -w -t 60 start -o \
+      "-c listen_addresses=127.0.0.1 -p $port -c unix_socket_directories=$TMP/pg/sock -c fsync=on -c synchronous_commit=on -c full_page_writes=on -c max_connections=200 -c shared_buffers=256MB" >/dev/null; then
+      echo "bench: postgres did not start; skipped" >&2
+      tail -5 "$TMP/pg/postgres.log" >&2 || true
+      return 0
+    fi
     versions+=("postgres $("$PGBIN/postgres" --version | sed -n 's/.*(PostgreSQL) \([^ ]*\).*/\1/p')")
     dsn="postgres://bench@127.0.0.1:$port/postgres?sslmode=disable"
-    "$LG" prep -backend postgres -dsn "$dsn" -seats "$BENCH_SEATS"
+    if ! "$LG" prep -backend postgres -dsn "$dsn" -seats "$BENCH_SEATS"; then
+      echo "bench: postgres could not be loaded; skipped" >&2
+      return 0
+    fi
     settle
     log "postgres: closed loop"
     "$LG" run -backend postgres -dsn "$dsn" -server-pid "$(head -1 "$TMP/pg/data/postmaster.pid")" "${RUN[@]}" -out "$RES/postgres.json" ||
