@@ -315,6 +315,7 @@ func Restore(ix *Index, opts Options, data []byte) (*Machine, error) {
 			m.seat[s] = st
 			m.counts[st]++
 			m.owner[s] = hd.id
+			m.seatVer[s] = hd.version
 		}
 		if st != Sold {
 			m.holderSeats[hd.holder] += int32(len(hd.seats))

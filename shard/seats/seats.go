@@ -307,6 +307,7 @@ type Machine struct {
 	opts Options
 
 	seat        []SeatState
+	seatVer     []uint64 // version of each seat's last change
 	owner       []uint64
 	counts      [numSeatStates]int
 	holds       map[uint64]*hold
@@ -333,6 +334,7 @@ func New(ix *Index, opts Options) *Machine {
 	m := &Machine{
 		ix: ix, opts: opts,
 		seat:        make([]SeatState, n),
+		seatVer:     make([]uint64, n),
 		owner:       make([]uint64, n),
 		holds:       map[uint64]*hold{},
 		holderSeats: map[string]int32{},
@@ -378,6 +380,18 @@ func (m *Machine) TakeChanges() []Change {
 	c := m.changes
 	m.changes = m.changes[:0]
 	return c
+}
+
+// SeatsSettled reports whether none of the seats changed after version v.
+// An answer that only read such seats (a conflict) depends on nothing newer
+// than v, so it may be given as soon as v is durable.
+func (m *Machine) SeatsSettled(seats []int32, v uint64) bool {
+	for _, s := range seats {
+		if s < 0 || int(s) >= len(m.seatVer) || m.seatVer[s] > v {
+			return false
+		}
+	}
+	return true
 }
 
 // View gives a hold without applying anything.
@@ -448,6 +462,7 @@ func (m *Machine) setSeat(s int32, st SeatState, owner uint64) {
 	m.seat[s] = st
 	m.counts[st]++
 	m.owner[s] = owner
+	m.seatVer[s] = m.version
 	m.changes = append(m.changes, Change{Version: m.version, Seat: s, State: st})
 }
 

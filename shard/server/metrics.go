@@ -18,6 +18,7 @@ type metrics struct {
 	epoch      prometheus.Gauge
 	streamDrop prometheus.Counter
 	snapshots  *prometheus.CounterVec
+	early      prometheus.Counter
 
 	holdResult    [16]prometheus.Counter
 	confirmResult [16]prometheus.Counter
@@ -48,6 +49,9 @@ func newMetrics(s *Server) *metrics {
 		Help: "Event-stream clients disconnected for falling behind or writing too slowly."})
 	m.snapshots = prometheus.NewCounterVec(prometheus.CounterOpts{Namespace: ns, Name: "snapshots_total",
 		Help: "Snapshots written, by result."}, []string{"result"})
+	m.early = prometheus.NewCounter(prometheus.CounterOpts{Namespace: ns, Name: "early_conflicts_total",
+		Help: "Conflicts answered before the group's fsync because they read only seats already on disk."})
+	m.reg.MustRegister(m.early)
 	for st := seats.Free; st <= seats.Sold; st++ {
 		st := st
 		m.reg.MustRegister(prometheus.NewGaugeFunc(prometheus.GaugeOpts{Namespace: ns, Name: "seats",

@@ -4,22 +4,30 @@
 //
 // # Writer loop
 //
-// One goroutine owns the seats.Machine and the wal.Log. Handlers decode and
+// One goroutine (the writer) owns the seats.Machine. Handlers decode and
 // validate a request on their own goroutine, then hand a command to the
-// writer through a channel and wait. The writer takes every command waiting
-// (up to maxBatch), applies them in order, appends those that changed the
-// state to the log, writes and fsyncs the group once, then publishes the
-// group's seat changes to the hub and only then answers the handlers. A
-// failed write or fsync stops the shard (applied state that is not on disk
-// must never be answered). The same loop runs expiry: every tick, if the
-// earliest deadline has passed, a tick command expires the holds (logged like
-// any other command), so seats are free again within a tick plus an fsync of
-// their deadline. Snapshots are encoded in the loop and written to disk on
-// another goroutine.
+// writer through a channel and wait. The writer applies commands in order and
+// frames those that changed the state as log records into the current group.
+// A second goroutine (the syncer) takes a group whenever it is idle, writes it
+// with one write and one fdatasync, publishes the group's seat changes to the
+// hub and only then answers the group's requests. While the syncer is busy the
+// next group fills up, so group size follows load (group commit) and the
+// writer never waits for the disk. A failed write or fsync stops the shard:
+// nothing of that group or later is acknowledged.
 //
-// Reads of single holds go through the writer too (answered with the group
-// they land in); the seat list and the event stream read the hub's durable
-// view, which is updated after fsync, before the answers of the group.
+// Conflicts (409 seats_unavailable) that changed nothing and read only seats
+// whose last change is already on disk are answered at once. Every other
+// answer, reads of single holds included, waits for its group's fsync, so no
+// answer depends on state that a crash could still lose.
+//
+// Expiry: every tick the writer checks the earliest deadline and, if it has
+// passed, applies a tick command (logged like any other), so seats are free
+// again within a tick plus an fsync of their deadline. Snapshots are encoded by
+// the writer after the command that reaches the interval, and written once
+// the group holding that command is on disk (the log rolls to a new segment
+// first, so the older segments can go).
+//
+// The seat list and the event stream read the hub's durable view.
 package server
 
 import (
@@ -81,8 +89,9 @@ type Server struct {
 	snapBusy     atomic.Bool
 	snapWG       sync.WaitGroup
 	lastSnap     uint64
+	durable      atomic.Uint64 // seat-map version on disk
+	broken       atomic.Bool   // a log write failed
 	lastSnapSize int
-	encBuf       []byte
 }
 
 const maxBatch = 4096
@@ -212,6 +221,7 @@ func (s *Server) Recover() error {
 		}
 	}
 	s.m.TakeChanges()
+	s.durable.Store(s.m.Version())
 	s.hub.reset(s.m)
 	s.epoch.Store(l.Epoch())
 	s.met.epoch.Set(float64(l.Epoch()))
@@ -228,8 +238,7 @@ func (s *Server) Recover() error {
 }
 
 func (s *Server) appendCmd(c *seats.Command) {
-	s.encBuf = c.AppendBinary(s.encBuf[:0])
-	s.wl.Append(s.encBuf)
+	s.wl.AppendFunc(c.AppendBinary)
 }
 
 // submit hands a command to the writer and waits for its answer.
@@ -254,130 +263,230 @@ func (s *Server) submit(r *request) error {
 	return nil
 }
 
+// group is what the syncer writes, makes durable, publishes and answers.
+type group struct {
+	buf     []byte // framed log records
+	records int
+	reqs    []*request
+	changes []seats.Change
+	version uint64 // seat-map version after the group
+	// A snapshot of the state after the group's last record, written once
+	// the group is on disk (the log rolls to a new segment first).
+	snap      []byte
+	snapIndex uint64
+}
+
+func (g *group) empty() bool {
+	return len(g.reqs) == 0 && g.records == 0 && len(g.changes) == 0 && g.snap == nil
+}
+
+func (g *group) reset() {
+	clear(g.reqs)
+	g.reqs = g.reqs[:0]
+	g.changes = g.changes[:0]
+	g.records = 0
+	g.snap = nil
+	if cap(g.buf) > 4<<20 {
+		g.buf = nil
+	}
+	g.buf = g.buf[:0]
+}
+
+// writer applies commands in order into the current group and hands the
+// group to the syncer as soon as the syncer is idle: while one group is being
+// written and fsynced, the next one fills up (group commit), and conflicts
+// that read only durable seats are answered at once.
 func (s *Server) writer() {
 	defer close(s.writerDone)
-	batch := make([]*request, 0, maxBatch)
+	free := make(chan *group, 2)
+	free <- &group{}
+	free <- &group{}
+	toSync := make(chan *group)
+	syncerDone := make(chan struct{})
+	go s.syncer(toSync, free, syncerDone)
+	cur := &group{}
 	ticker := time.NewTicker(s.cfg.TickInterval)
 	defer ticker.Stop()
-	stopping := false
 	for {
+		var out chan *group
+		if !cur.empty() {
+			out = toSync
+		}
 		select {
 		case r := <-s.reqs:
-			batch = append(batch, r)
+			s.apply(cur, r)
+		drain:
+			for len(cur.reqs) < maxBatch {
+				select {
+				case r := <-s.reqs:
+					s.apply(cur, r)
+				default:
+					break drain
+				}
+			}
+			continue
+		case out <- cur:
+			cur = <-free
+			continue
 		case <-ticker.C:
+			s.expire(cur)
+			continue
 		case <-s.stop:
-			stopping = true
 		}
-	drain:
-		for len(batch) < maxBatch {
+		// Stopping: everything already handed over is applied and synced.
+		for {
 			select {
 			case r := <-s.reqs:
-				batch = append(batch, r)
+				s.apply(cur, r)
+				continue
 			default:
-				break drain
 			}
+			break
 		}
-		if err := s.runBatch(batch); err != nil {
-			s.ready.Store(false)
-			s.log.Error("log write failed; the shard stops (nothing of this group was acknowledged)", "err", err)
-			for _, r := range batch {
+		if !cur.empty() {
+			toSync <- cur
+		}
+		close(toSync)
+		<-syncerDone
+		if !s.broken.Load() {
+			s.finish()
+		}
+		return
+	}
+}
+
+// apply runs one command into the current group.
+func (s *Server) apply(g *group, r *request) {
+	// Logged times never run backwards, even if the wall clock does, so that
+	// replay sees exactly the times the commands were applied at.
+	r.cmd.Now = max(s.cfg.Now().UnixNano(), s.m.Now())
+	r.res = s.m.Apply(&r.cmd)
+	switch {
+	case r.res.Log:
+		s.appendRecord(g, &r.cmd)
+	case r.res.Code == seats.ErrUnavailable && !r.res.Replayed && s.m.SeatsSettled(r.cmd.Seats, s.durable.Load()):
+		// A conflict that changed nothing and read only seats whose state
+		// is already on disk: answer it now rather than after an fsync
+		// (conflicts are most answers at a sale's peak).
+		s.met.early.Inc()
+		r.done <- struct{}{}
+		return
+	}
+	g.reqs = append(g.reqs, r)
+	s.endCommand(g)
+}
+
+// expire applies a tick when the earliest deadline has passed.
+func (s *Server) expire(g *group) {
+	now := max(s.cfg.Now().UnixNano(), s.m.Now())
+	if d, ok := s.m.NextDeadline(); !ok || d > now {
+		return
+	}
+	tick := seats.Command{Op: seats.OpTick, Now: now}
+	if s.m.Apply(&tick).Log {
+		s.appendRecord(g, &tick)
+	}
+	s.endCommand(g)
+}
+
+func (s *Server) appendRecord(g *group, c *seats.Command) {
+	var start int
+	g.buf, start = wal.BeginRecord(g.buf)
+	g.buf = c.AppendBinary(g.buf)
+	g.buf, _ = s.wl.EndRecord(g.buf, start)
+	g.records++
+}
+
+// endCommand moves the command's seat changes into the group and starts a
+// snapshot when enough records were logged since the last one.
+func (s *Server) endCommand(g *group) {
+	g.changes = append(g.changes, s.m.TakeChanges()...)
+	g.version = s.m.Version()
+	if s.wl.NextIndex()-1-s.lastSnap >= s.cfg.SnapshotEvery && !s.snapBusy.Load() && g.snap == nil {
+		t0 := time.Now()
+		g.snap = s.m.AppendState(make([]byte, 0, s.lastSnapSize+s.lastSnapSize/4))
+		g.snapIndex = s.wl.NextIndex() - 1
+		s.lastSnapSize = len(g.snap)
+		s.lastSnap = g.snapIndex
+		s.snapBusy.Store(true)
+		s.log.Debug("snapshot encoded", "index", g.snapIndex, "duration", time.Since(t0).String())
+	}
+}
+
+// syncer writes and fsyncs each group, then publishes its changes and
+// answers its requests, in group order.
+func (s *Server) syncer(in <-chan *group, free chan<- *group, done chan<- struct{}) {
+	defer close(done)
+	for g := range in {
+		var err error
+		if s.broken.Load() {
+			err = ErrStopped
+		} else if g.records > 0 {
+			t0 := time.Now()
+			err = s.wl.Write(g.buf, g.records)
+			s.met.fsync.Observe(time.Since(t0).Seconds())
+			s.met.groupSize.Observe(float64(g.records))
+		}
+		if err != nil {
+			if !s.broken.Swap(true) {
+				s.ready.Store(false)
+				s.log.Error("log write failed; the shard stops (nothing of this group was acknowledged)", "err", err)
+				select {
+				case s.fatal <- err:
+				default:
+				}
+			}
+			for _, r := range g.reqs {
 				r.failed = true
 				r.done <- struct{}{}
 			}
-			select {
-			case s.fatal <- err:
-			default:
+		} else {
+			s.durable.Store(g.version)
+			s.hub.publish(g.changes, g.version)
+			for _, r := range g.reqs {
+				r.done <- struct{}{}
 			}
-			return
+			if g.snap != nil {
+				s.writeSnapshot(g.snap, g.snapIndex)
+			}
 		}
-		clear(batch)
-		batch = batch[:0]
-		if stopping && len(s.reqs) == 0 {
-			s.finish()
-			return
-		}
+		g.reset()
+		free <- g
 	}
 }
 
-// runBatch applies, logs, syncs, publishes and answers one group.
-func (s *Server) runBatch(batch []*request) error {
-	// Logged times never run backwards, even if the wall clock does, so that
-	// replay sees exactly the times the commands were applied at.
-	now := max(s.cfg.Now().UnixNano(), s.m.Now())
-	logged := 0
-	for _, r := range batch {
-		r.cmd.Now = now
-		r.res = s.m.Apply(&r.cmd)
-		if r.res.Log {
-			s.appendCmd(&r.cmd)
-			logged++
-		}
-	}
-	if d, ok := s.m.NextDeadline(); ok && d <= now {
-		tick := seats.Command{Op: seats.OpTick, Now: now}
-		if s.m.Apply(&tick).Log {
-			s.appendCmd(&tick)
-			logged++
-		}
-	}
-	changes := s.m.TakeChanges()
-	if logged > 0 {
-		t0 := time.Now()
-		if err := s.wl.Sync(); err != nil {
-			return err
-		}
-		s.met.fsync.Observe(time.Since(t0).Seconds())
-		s.met.groupSize.Observe(float64(logged))
-	}
-	s.hub.publish(changes, s.m.Version())
-	for _, r := range batch {
-		r.done <- struct{}{}
-	}
-	if s.wl.NextIndex()-1-s.lastSnap >= s.cfg.SnapshotEvery && !s.snapBusy.Load() {
-		s.snapshot(false)
-	}
-	return nil
-}
-
-// snapshot encodes the state and writes it (in the background unless wait).
-func (s *Server) snapshot(wait bool) {
+// writeSnapshot rolls the log (the group holding the snapshot's last record
+// is on disk) and writes the snapshot in the background.
+func (s *Server) writeSnapshot(state []byte, index uint64) {
 	if err := s.wl.Roll(); err != nil {
 		s.log.Error("rolling the log segment", "err", err)
+		s.snapBusy.Store(false)
 		return
 	}
-	index := s.wl.NextIndex() - 1
-	if index == s.lastSnap {
-		return
-	}
-	t0 := time.Now()
-	state := s.m.AppendState(make([]byte, 0, s.lastSnapSize+s.lastSnapSize/4))
-	encode := time.Since(t0)
-	s.lastSnapSize = len(state)
-	s.lastSnap = index
-	s.snapBusy.Store(true)
 	s.snapWG.Add(1)
-	write := func() {
+	go func() {
 		defer s.snapWG.Done()
 		defer s.snapBusy.Store(false)
-		t1 := time.Now()
+		t0 := time.Now()
 		if err := s.wl.WriteSnapshot(state, index); err != nil {
 			s.met.snapshots.WithLabelValues("error").Inc()
 			s.log.Error("writing snapshot (the log still holds everything)", "err", err, "index", index)
 			return
 		}
 		s.met.snapshots.WithLabelValues("ok").Inc()
-		s.log.Info("snapshot written", "index", index, "bytes", len(state), "encode", encode.String(), "write", time.Since(t1).String())
-	}
-	if wait {
-		write()
-	} else {
-		go write()
-	}
+		s.log.Info("snapshot written", "index", index, "bytes", len(state), "duration", time.Since(t0).String())
+	}()
 }
 
+// finish runs after the syncer stopped: a final snapshot, then close.
 func (s *Server) finish() {
 	s.snapWG.Wait()
-	s.snapshot(true)
+	if index := s.wl.NextIndex() - 1; index != s.lastSnap {
+		s.snapBusy.Store(true)
+		s.writeSnapshot(s.m.AppendState(nil), index)
+		s.snapWG.Wait()
+		s.lastSnap = index
+	}
 	if err := s.wl.Close(); err != nil {
 		s.log.Error("closing the log", "err", err)
 	}

@@ -151,12 +151,14 @@ type Log struct {
 	log   *slog.Logger
 	epoch uint64
 
-	f      *os.File
-	size   int64 // bytes in the current segment
-	next   uint64
-	buf    []byte
-	cur    segment
-	closed bool
+	f       *os.File
+	size    int64  // bytes in the current segment
+	next    uint64 // index of the next record framed (appender)
+	written uint64 // index after the last record written (writer)
+	buf     []byte // own buffer for Append and Sync
+	pending int
+	cur     segment
+	closed  bool
 
 	mu   sync.Mutex // segs
 	segs []segment  // all segments, oldest first, including cur
@@ -237,7 +239,7 @@ func Open(opts Options, before func(rec *Recovered) error, apply func(index uint
 		rec.PrevEpoch = max(rec.PrevEpoch, ep)
 	}
 	l.segs = slices.DeleteFunc(l.segs, func(s segment) bool { return s.path == "" })
-	l.next = next
+	l.next, l.written = next, next
 	l.epoch = rec.PrevEpoch + 1
 	if err := l.startSegment(); err != nil {
 		return nil, nil, err
@@ -424,7 +426,7 @@ func syncDir(dir string) error {
 }
 
 func (l *Log) startSegment() error {
-	s := segment{path: filepath.Join(l.opts.Dir, segName(l.next)), first: l.next}
+	s := segment{path: filepath.Join(l.opts.Dir, segName(l.written)), first: l.written}
 	// Written under a temporary name and renamed, so an empty segment left by
 	// an earlier start at the same index is replaced atomically and a crash
 	// never leaves a segment without its header.
@@ -437,7 +439,7 @@ func (l *Log) startSegment() error {
 	copy(h, segMagic)
 	binary.LittleEndian.PutUint32(h[8:], FormatVersion)
 	binary.LittleEndian.PutUint64(h[12:], l.epoch)
-	binary.LittleEndian.PutUint64(h[20:], l.next)
+	binary.LittleEndian.PutUint64(h[20:], l.written)
 	copy(h[28:60], l.opts.MapHash[:])
 	binary.LittleEndian.PutUint32(h[60:], crc(h[:60]))
 	_, err = f.Write(h)
@@ -485,40 +487,73 @@ func (l *Log) NextIndex() uint64 { return l.next }
 // Bytes is the size of all segments.
 func (l *Log) Bytes() int64 { return l.bytes.Load() }
 
-// Buffered is the number of bytes appended but not yet synced.
-func (l *Log) Buffered() int { return len(l.buf) }
+// BeginRecord starts a record at the end of buf. Append the payload to the
+// returned slice, then call EndRecord with the returned start.
+func BeginRecord(buf []byte) ([]byte, int) {
+	start := len(buf)
+	return append(buf, make([]byte, recHeaderSize)...), start
+}
 
-// AppendFunc appends one record whose payload enc writes (appending to its
-// argument). It returns the record's index. Nothing is on disk until Sync.
-func (l *Log) AppendFunc(enc func([]byte) []byte) uint64 {
-	start := len(l.buf)
-	l.buf = append(l.buf, make([]byte, recHeaderSize)...)
-	l.buf = enc(l.buf)
-	p := l.buf[start+recHeaderSize:]
-	h := l.buf[start : start+recHeaderSize]
+// EndRecord frames the record begun at start and gives it the next index.
+// Records framed by EndRecord reach the disk through Write, in order.
+// EndRecord and NextIndex belong to one goroutine (the appender); Write, Roll
+// and Close to one goroutine (the writer), which may be another.
+func (l *Log) EndRecord(buf []byte, start int) ([]byte, uint64) {
+	p := buf[start+recHeaderSize:]
+	h := buf[start : start+recHeaderSize]
 	binary.LittleEndian.PutUint32(h, uint32(len(p)))
 	binary.LittleEndian.PutUint32(h[4:], crc(p))
 	binary.LittleEndian.PutUint32(h[8:], crc(h[:8]))
 	i := l.next
 	l.next++
+	return buf, i
+}
+
+// AppendFunc appends one record to the log's own buffer (enc appends the
+// payload to its argument) and returns its index. Nothing is on disk until
+// Sync.
+func (l *Log) AppendFunc(enc func([]byte) []byte) uint64 {
+	var start int
+	l.buf, start = BeginRecord(l.buf)
+	l.buf = enc(l.buf)
+	var i uint64
+	l.buf, i = l.EndRecord(l.buf, start)
+	l.pending++
 	return i
 }
 
-// Append appends one record.
+// Append appends one record to the log's own buffer.
 func (l *Log) Append(payload []byte) uint64 {
-	return l.AppendFunc(func(b []byte) []byte { return append(b, payload...) })
+	var start int
+	l.buf, start = BeginRecord(l.buf)
+	l.buf = append(l.buf, payload...)
+	var i uint64
+	l.buf, i = l.EndRecord(l.buf, start)
+	l.pending++
+	return i
 }
 
-// Sync writes every appended record with one write and makes it durable. A
-// failed Sync leaves the log unusable: the caller must stop.
+// Sync writes the log's own buffer with one write and makes it durable.
 func (l *Log) Sync() error {
+	b, n := l.buf, l.pending
+	l.buf, l.pending = b[:0], 0
+	if cap(b) > 4<<20 {
+		l.buf = nil
+	}
+	return l.Write(b, n)
+}
+
+// Write writes n records framed by EndRecord (the next ones in index order)
+// with one write and one fdatasync, then starts a new segment if the current
+// one is full. A failed Write leaves the log unusable: the caller must stop.
+func (l *Log) Write(buf []byte, n int) error {
 	if l.closed {
 		return errors.New("wal: closed")
 	}
-	if len(l.buf) == 0 {
+	if len(buf) == 0 {
 		return nil
 	}
-	if _, err := l.f.Write(l.buf); err != nil {
+	if _, err := l.f.Write(buf); err != nil {
 		l.closed = true
 		return fmt.Errorf("wal: write: %w", err)
 	}
@@ -528,13 +563,9 @@ func (l *Log) Sync() error {
 			return fmt.Errorf("wal: fsync: %w", err)
 		}
 	}
-	l.size += int64(len(l.buf))
-	l.bytes.Add(int64(len(l.buf)))
-	if cap(l.buf) > 4<<20 {
-		l.buf = nil
-	} else {
-		l.buf = l.buf[:0]
-	}
+	l.written += uint64(n)
+	l.size += int64(len(buf))
+	l.bytes.Add(int64(len(buf)))
 	if l.size >= l.opts.SegmentSize {
 		return l.Roll()
 	}
