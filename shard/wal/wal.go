@@ -159,6 +159,7 @@ type Log struct {
 	pending int
 	cur     segment
 	closed  bool
+	lock    *os.File
 
 	mu   sync.Mutex // segs
 	segs []segment  // all segments, oldest first, including cur
@@ -190,6 +191,17 @@ func Open(opts Options, before func(rec *Recovered) error, apply func(index uint
 	if err := os.MkdirAll(opts.Dir, 0o755); err != nil {
 		return nil, nil, fmt.Errorf("wal: create data dir: %w", err)
 	}
+	lock, err := lockDir(opts.Dir)
+	if err != nil {
+		return nil, nil, err
+	}
+	ok := false
+	defer func() {
+		if !ok && lock != nil {
+			lock.Close()
+		}
+	}()
+	l.lock = lock
 	ents, err := os.ReadDir(opts.Dir)
 	if err != nil {
 		return nil, nil, fmt.Errorf("wal: read data dir: %w", err)
@@ -244,6 +256,7 @@ func Open(opts Options, before func(rec *Recovered) error, apply func(index uint
 	if err := l.startSegment(); err != nil {
 		return nil, nil, err
 	}
+	ok = true
 	return l, rec, nil
 }
 
@@ -663,6 +676,9 @@ func (l *Log) Close() error {
 	l.closed = true
 	if cerr := l.f.Close(); err == nil {
 		err = cerr
+	}
+	if l.lock != nil {
+		l.lock.Close()
 	}
 	return err
 }

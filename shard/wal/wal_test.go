@@ -284,3 +284,20 @@ func FuzzReplay(f *testing.F) {
 		}
 	})
 }
+
+func TestOneOwner(t *testing.T) {
+	dir := t.TempDir()
+	l, _, _, err := open(t, dir, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, _, _, err := open(t, dir, nil); err == nil || !strings.Contains(err.Error(), "in use by another process") {
+		t.Fatalf("second owner: %v", err)
+	}
+	l.Close()
+	l, _, _, err = open(t, dir, nil)
+	if err != nil {
+		t.Fatalf("after close: %v", err)
+	}
+	l.Close()
+}
