@@ -219,6 +219,45 @@ func (r *reader) view(nSeats int) HoldView {
 	return v
 }
 
+// viewShared decodes a hold view, sharing the seats and holder of the hold
+// with the same id when they are equal (the usual case for remembered
+// answers), which keeps restore time and memory down.
+func (r *reader) viewShared(nSeats int, m *Machine, scratch *[]int32) HoldView {
+	var v HoldView
+	v.ID = r.uvarint()
+	n := r.count(MaxSeatsPerCommand, 1)
+	buf := (*scratch)[:0]
+	for i := 0; i < n; i++ {
+		s := r.uvarint()
+		if s >= uint64(nSeats) {
+			r.fail("seat index %d out of range", s)
+		}
+		buf = append(buf, int32(s))
+	}
+	*scratch = buf
+	h := m.holds[v.ID]
+	if h != nil && slices.Equal(h.seats, buf) {
+		v.Seats = h.seats
+	} else if n > 0 {
+		v.Seats = slices.Clone(buf)
+	}
+	hn := r.count(MaxStringLen, 1)
+	hb := r.bytes(hn)
+	if h != nil && h.holder == string(hb) {
+		v.Holder = h.holder
+	} else {
+		v.Holder = string(hb)
+	}
+	v.State = HoldState(r.byte())
+	if v.State > HoldExpired {
+		r.fail("bad hold state %d", v.State)
+	}
+	v.ExpiresAt = r.varint()
+	v.OrderID = r.string(MaxStringLen)
+	v.Version = r.uvarint()
+	return v
+}
+
 // AppendState appends the machine's whole state. Equal states give equal bytes.
 func (m *Machine) AppendState(b []byte) []byte {
 	b = append(b, stateMagic...)
@@ -328,15 +367,20 @@ func Restore(ix *Index, opts Options, data []byte) (*Machine, error) {
 		m.ended.push(r.uvarint())
 	}
 	n = r.count(1<<40, 20)
+	ents := make([]idemEntry, n)
+	m.idem = make(map[string]*idemEntry, n)
+	m.idemQ.items = make([]*idemEntry, 0, n)
+	var scratch []int32
 	for i := 0; i < n && r.err == nil; i++ {
-		e := &idemEntry{key: r.string(MaxStringLen + 2), at: r.varint()}
+		e := &ents[i]
+		*e = idemEntry{key: r.string(MaxStringLen + 2), at: r.varint()}
 		copy(e.fp[:], r.bytes(16))
 		e.res.Code = Code(r.byte())
 		if e.res.Code >= numCodes {
 			r.fail("bad result code %d", e.res.Code)
 		}
 		e.res.Created = r.byte()&1 != 0
-		e.res.Hold = r.view(ix.Len())
+		e.res.Hold = r.viewShared(ix.Len(), m, &scratch)
 		if e.res.Hold.State == 0 {
 			e.res.Hold = HoldView{}
 		}

@@ -189,9 +189,9 @@ type Options struct {
 }
 
 // DefaultOptions keeps idempotency keys and finished holds for 24 hours, at
-// most 500,000 keys and 100,000 released or expired holds.
+// most 250,000 keys and 100,000 released or expired holds.
 func DefaultOptions() Options {
-	return Options{Retention: 24 * time.Hour, MaxIdempotencyKeys: 500_000, MaxEndedHolds: 100_000}
+	return Options{Retention: 24 * time.Hour, MaxIdempotencyKeys: 250_000, MaxEndedHolds: 100_000}
 }
 
 // Index maps seat ids to dense indexes. It is immutable and safe to share.

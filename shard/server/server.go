@@ -202,6 +202,7 @@ func (s *Server) Recover() error {
 			return err
 		}
 		s.m.Apply(&replayCmd)
+		s.m.TakeChanges() // the hub starts from the recovered state
 		return nil
 	}
 	l, rec, err := wal.Open(wal.Options{Dir: s.cfg.DataDir, SegmentSize: s.cfg.SegmentSize, MapHash: s.ix.Hash(), Logger: s.log}, before, apply)
