@@ -1,0 +1,439 @@
+package main
+
+import (
+	"context"
+	"fmt"
+	"os"
+	"runtime"
+	"sort"
+	"strings"
+	"sync"
+	"time"
+
+	coordinationv1 "k8s.io/api/coordination/v1"
+	corev1 "k8s.io/api/core/v1"
+	discoveryv1 "k8s.io/api/discovery/v1"
+	storagev1 "k8s.io/api/storage/v1"
+	apierrors "k8s.io/apimachinery/pkg/api/errors"
+	"k8s.io/apimachinery/pkg/api/resource"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/types"
+	"k8s.io/client-go/informers"
+	"k8s.io/client-go/kubernetes"
+	"k8s.io/client-go/tools/cache"
+)
+
+// Names the agent gives to what it makes in the cluster.
+const (
+	nodeName         = "localcluster"
+	storageClassName = "local"
+	provisionerName  = "localcluster.boxoffice.dev/hostpath"
+)
+
+// agent is the in-process node agent: it registers the node, binds pending
+// pods to it, provisions volumes for the local storage class, and runs pods.
+type agent struct {
+	ctx      context.Context
+	cs       kubernetes.Interface
+	stateDir string
+	self     string
+	images   map[string]string
+	net      *podNetwork
+	rec      *record
+	logf     func(string, ...any)
+
+	factory   informers.SharedInformerFactory
+	podInf    cache.SharedIndexInformer
+	svcInf    cache.SharedIndexInformer
+	sliceInf  cache.SharedIndexInformer
+	hostsKick chan struct{}
+
+	mu      sync.Mutex
+	runners map[types.UID]*podRunner
+	binding map[types.UID]bool
+	svcs    []svcHosts
+}
+
+func (a *agent) imageList() string {
+	var l []string
+	for k, v := range a.images {
+		l = append(l, k+"="+v)
+	}
+	sort.Strings(l)
+	return strings.Join(l, ",")
+}
+
+func (a *agent) currentServices() []svcHosts {
+	a.mu.Lock()
+	defer a.mu.Unlock()
+	return a.svcs
+}
+
+func (a *agent) cachedPod(ns, name string) *corev1.Pod {
+	obj, ok, err := a.podInf.GetStore().GetByKey(ns + "/" + name)
+	if err != nil || !ok {
+		return nil
+	}
+	return obj.(*corev1.Pod)
+}
+
+func (a *agent) start() error {
+	a.runners = map[types.UID]*podRunner{}
+	a.binding = map[types.UID]bool{}
+	a.hostsKick = make(chan struct{}, 1)
+	if err := a.registerNode(); err != nil {
+		return fmt.Errorf("registering node: %w", err)
+	}
+	if err := a.ensureStorageClass(); err != nil {
+		return fmt.Errorf("storage class: %w", err)
+	}
+	a.factory = informers.NewSharedInformerFactory(a.cs, 10*time.Minute)
+	a.podInf = a.factory.Core().V1().Pods().Informer()
+	a.svcInf = a.factory.Core().V1().Services().Informer()
+	a.sliceInf = a.factory.Discovery().V1().EndpointSlices().Informer()
+	pvcInf := a.factory.Core().V1().PersistentVolumeClaims().Informer()
+
+	podHandler := cache.ResourceEventHandlerFuncs{
+		AddFunc:    func(o any) { a.onPod(o.(*corev1.Pod)) },
+		UpdateFunc: func(_, o any) { a.onPod(o.(*corev1.Pod)) },
+		DeleteFunc: func(o any) {
+			if t, ok := o.(cache.DeletedFinalStateUnknown); ok {
+				o = t.Obj
+			}
+			if p, ok := o.(*corev1.Pod); ok {
+				a.mu.Lock()
+				r := a.runners[p.UID]
+				a.mu.Unlock()
+				if r != nil {
+					r.update(nil)
+				}
+			}
+		},
+	}
+	kick := cache.ResourceEventHandlerFuncs{
+		AddFunc:    func(any) { kick(a.hostsKick) },
+		UpdateFunc: func(any, any) { kick(a.hostsKick) },
+		DeleteFunc: func(any) { kick(a.hostsKick) },
+	}
+	pvcHandler := cache.ResourceEventHandlerFuncs{
+		AddFunc:    func(o any) { a.onClaim(o.(*corev1.PersistentVolumeClaim)) },
+		UpdateFunc: func(_, o any) { a.onClaim(o.(*corev1.PersistentVolumeClaim)) },
+	}
+	for _, h := range []struct {
+		inf cache.SharedIndexInformer
+		h   cache.ResourceEventHandler
+	}{{a.podInf, podHandler}, {a.svcInf, kick}, {a.sliceInf, kick}, {pvcInf, pvcHandler}} {
+		if _, err := h.inf.AddEventHandler(h.h); err != nil {
+			return err
+		}
+	}
+	a.factory.Start(a.ctx.Done())
+	for typ, ok := range a.factory.WaitForCacheSync(a.ctx.Done()) {
+		if !ok {
+			return fmt.Errorf("informer for %v did not sync", typ)
+		}
+	}
+	go a.hostsLoop()
+	go a.heartbeat()
+	return nil
+}
+
+// stop waits (bounded) for every pod's containers to stop and its network to go.
+func (a *agent) wait(timeout time.Duration) {
+	a.mu.Lock()
+	var rs []*podRunner
+	for _, r := range a.runners {
+		rs = append(rs, r)
+	}
+	a.mu.Unlock()
+	deadline := time.After(timeout)
+	for _, r := range rs {
+		select {
+		case <-r.done:
+		case <-deadline:
+			a.logf("pods still stopping after %s; the state cleanup removes the rest", timeout)
+			return
+		}
+	}
+}
+
+func (a *agent) onPod(p *corev1.Pod) {
+	if p.Spec.NodeName == "" {
+		if p.DeletionTimestamp == nil && (p.Spec.SchedulerName == "" || p.Spec.SchedulerName == corev1.DefaultSchedulerName) {
+			a.bind(p)
+		}
+		return
+	}
+	if p.Spec.NodeName != nodeName {
+		return
+	}
+	a.mu.Lock()
+	r := a.runners[p.UID]
+	if r == nil {
+		if p.DeletionTimestamp != nil || p.Status.Phase == corev1.PodSucceeded || p.Status.Phase == corev1.PodFailed || a.ctx.Err() != nil {
+			a.mu.Unlock()
+			if p.DeletionTimestamp != nil {
+				// Never started here (or left by an earlier run): finish the delete.
+				uid := p.UID
+				go func() {
+					_ = a.cs.CoreV1().Pods(p.Namespace).Delete(a.ctx, p.Name, metav1.DeleteOptions{GracePeriodSeconds: new(int64), Preconditions: &metav1.Preconditions{UID: &uid}})
+				}()
+			}
+			return
+		}
+		r = newPodRunner(a, p)
+		a.runners[p.UID] = r
+		a.mu.Unlock()
+		go func() {
+			r.run()
+			a.mu.Lock()
+			delete(a.runners, p.UID)
+			a.mu.Unlock()
+		}()
+		return
+	}
+	a.mu.Unlock()
+	r.update(p)
+}
+
+// bind plays the scheduler: there is one node, so every pod goes there.
+func (a *agent) bind(p *corev1.Pod) {
+	a.mu.Lock()
+	if a.binding[p.UID] {
+		a.mu.Unlock()
+		return
+	}
+	a.binding[p.UID] = true
+	a.mu.Unlock()
+	go func() {
+		err := a.cs.CoreV1().Pods(p.Namespace).Bind(a.ctx, &corev1.Binding{
+			ObjectMeta: metav1.ObjectMeta{Name: p.Name, Namespace: p.Namespace, UID: p.UID},
+			Target:     corev1.ObjectReference{Kind: "Node", Name: nodeName},
+		}, metav1.CreateOptions{})
+		if err != nil && a.ctx.Err() == nil && !apierrors.IsNotFound(err) && !apierrors.IsConflict(err) {
+			a.logf("binding pod %s/%s: %v", p.Namespace, p.Name, err)
+			a.mu.Lock()
+			delete(a.binding, p.UID)
+			a.mu.Unlock()
+		}
+	}()
+}
+
+func (a *agent) registerNode() error {
+	ctx := a.ctx
+	node := &corev1.Node{
+		ObjectMeta: metav1.ObjectMeta{Name: nodeName, Labels: map[string]string{
+			"kubernetes.io/hostname": nodeName, "kubernetes.io/os": "linux", "kubernetes.io/arch": runtime.GOARCH,
+			"node.kubernetes.io/instance-type": "localcluster",
+		}},
+		Spec: corev1.NodeSpec{PodCIDR: a.net.prefix.String(), PodCIDRs: []string{a.net.prefix.String()}},
+	}
+	_ = a.cs.CoreV1().Nodes().Delete(ctx, nodeName, metav1.DeleteOptions{})
+	created, err := a.cs.CoreV1().Nodes().Create(ctx, node, metav1.CreateOptions{})
+	if err != nil {
+		return err
+	}
+	// Generous capacity: requests are for real clusters; here they only need to fit.
+	capacity := corev1.ResourceList{
+		corev1.ResourceCPU:              resource.MustParse("32"),
+		corev1.ResourceMemory:           resource.MustParse("64Gi"),
+		corev1.ResourcePods:             resource.MustParse("110"),
+		corev1.ResourceEphemeralStorage: resource.MustParse("100Gi"),
+	}
+	created.Status = corev1.NodeStatus{
+		Capacity: capacity, Allocatable: capacity,
+		Addresses: []corev1.NodeAddress{{Type: corev1.NodeInternalIP, Address: a.net.hostIP.String()}, {Type: corev1.NodeHostName, Address: nodeName}},
+		NodeInfo: corev1.NodeSystemInfo{
+			OperatingSystem: "linux", Architecture: runtime.GOARCH,
+			KubeletVersion: "v0.0.0-localcluster", ContainerRuntimeVersion: "localcluster://processes",
+		},
+		Conditions: a.nodeConditions(),
+	}
+	_, err = a.cs.CoreV1().Nodes().UpdateStatus(ctx, created, metav1.UpdateOptions{})
+	return err
+}
+
+func (a *agent) nodeConditions() []corev1.NodeCondition {
+	t := metav1.Now()
+	c := func(typ corev1.NodeConditionType, s corev1.ConditionStatus, reason string) corev1.NodeCondition {
+		return corev1.NodeCondition{Type: typ, Status: s, Reason: reason, LastHeartbeatTime: t, LastTransitionTime: t}
+	}
+	return []corev1.NodeCondition{
+		c(corev1.NodeReady, corev1.ConditionTrue, "LocalClusterReady"),
+		c(corev1.NodeMemoryPressure, corev1.ConditionFalse, "Fine"),
+		c(corev1.NodeDiskPressure, corev1.ConditionFalse, "Fine"),
+		c(corev1.NodePIDPressure, corev1.ConditionFalse, "Fine"),
+	}
+}
+
+// heartbeat renews the node's lease and Ready condition.
+func (a *agent) heartbeat() {
+	leases := a.cs.CoordinationV1().Leases(corev1.NamespaceNodeLease)
+	dur := int32(40)
+	for {
+		nowM := metav1.NewMicroTime(time.Now())
+		l, err := leases.Get(a.ctx, nodeName, metav1.GetOptions{})
+		if apierrors.IsNotFound(err) {
+			holder := nodeName
+			_, _ = leases.Create(a.ctx, &coordinationv1.Lease{
+				ObjectMeta: metav1.ObjectMeta{Name: nodeName, Namespace: corev1.NamespaceNodeLease},
+				Spec:       coordinationv1.LeaseSpec{HolderIdentity: &holder, LeaseDurationSeconds: &dur, RenewTime: &nowM},
+			}, metav1.CreateOptions{})
+		} else if err == nil {
+			l.Spec.RenewTime = &nowM
+			_, _ = leases.Update(a.ctx, l, metav1.UpdateOptions{})
+		}
+		if n, err := a.cs.CoreV1().Nodes().Get(a.ctx, nodeName, metav1.GetOptions{}); err == nil {
+			n.Status.Conditions = a.nodeConditions()
+			_, _ = a.cs.CoreV1().Nodes().UpdateStatus(a.ctx, n, metav1.UpdateOptions{})
+		}
+		select {
+		case <-a.ctx.Done():
+			return
+		case <-time.After(20 * time.Second):
+		}
+	}
+}
+
+func (a *agent) ensureStorageClass() error {
+	retain := corev1.PersistentVolumeReclaimRetain
+	immediate := storagev1.VolumeBindingImmediate
+	sc := &storagev1.StorageClass{
+		ObjectMeta: metav1.ObjectMeta{Name: storageClassName, Annotations: map[string]string{
+			"storageclass.kubernetes.io/is-default-class": "true",
+		}},
+		Provisioner:       provisionerName,
+		ReclaimPolicy:     &retain,
+		VolumeBindingMode: &immediate,
+	}
+	_, err := a.cs.StorageV1().StorageClasses().Create(a.ctx, sc, metav1.CreateOptions{})
+	if apierrors.IsAlreadyExists(err) {
+		return nil
+	}
+	return err
+}
+
+// onClaim provisions a host directory volume for an unbound claim of the
+// local class, pre-bound to the claim; the PV controller finishes the binding.
+func (a *agent) onClaim(pvc *corev1.PersistentVolumeClaim) {
+	if pvc.Spec.VolumeName != "" || pvc.DeletionTimestamp != nil || pvc.Spec.StorageClassName == nil || *pvc.Spec.StorageClassName != storageClassName {
+		return
+	}
+	name := "pvc-" + string(pvc.UID)
+	size := pvc.Spec.Resources.Requests[corev1.ResourceStorage]
+	if size.IsZero() {
+		size = resource.MustParse("1Gi")
+	}
+	dir := a.stateDir + "/volumes/" + name
+	if err := os.MkdirAll(dir, 0o755); err != nil {
+		a.logf("provisioning %s: %v", name, err)
+		return
+	}
+	dirOrCreate := corev1.HostPathDirectoryOrCreate
+	pv := &corev1.PersistentVolume{
+		ObjectMeta: metav1.ObjectMeta{Name: name, Annotations: map[string]string{"pv.kubernetes.io/provisioned-by": provisionerName}},
+		Spec: corev1.PersistentVolumeSpec{
+			Capacity:                      corev1.ResourceList{corev1.ResourceStorage: size},
+			AccessModes:                   pvc.Spec.AccessModes,
+			PersistentVolumeReclaimPolicy: corev1.PersistentVolumeReclaimRetain,
+			StorageClassName:              storageClassName,
+			VolumeMode:                    pvc.Spec.VolumeMode,
+			ClaimRef: &corev1.ObjectReference{
+				Kind: "PersistentVolumeClaim", APIVersion: "v1", Namespace: pvc.Namespace, Name: pvc.Name, UID: pvc.UID,
+			},
+			PersistentVolumeSource: corev1.PersistentVolumeSource{HostPath: &corev1.HostPathVolumeSource{Path: dir, Type: &dirOrCreate}},
+		},
+	}
+	if _, err := a.cs.CoreV1().PersistentVolumes().Create(a.ctx, pv, metav1.CreateOptions{}); err != nil && !apierrors.IsAlreadyExists(err) && a.ctx.Err() == nil {
+		a.logf("provisioning %s for %s/%s: %v", name, pvc.Namespace, pvc.Name, err)
+	}
+}
+
+// hostsLoop recomputes Service names from Services and EndpointSlices and
+// rewrites every pod's hosts file when they change.
+func (a *agent) hostsLoop() {
+	for {
+		select {
+		case <-a.ctx.Done():
+			return
+		case <-a.hostsKick:
+		}
+		time.Sleep(50 * time.Millisecond)
+		svcs := a.computeServices()
+		a.mu.Lock()
+		a.svcs = svcs
+		var rs []*podRunner
+		for _, r := range a.runners {
+			rs = append(rs, r)
+		}
+		a.mu.Unlock()
+		for _, r := range rs {
+			if err := r.writeHosts(svcs); err != nil && a.ctx.Err() == nil {
+				r.logf("hosts file: %v", err)
+			}
+		}
+	}
+}
+
+func (a *agent) computeServices() []svcHosts {
+	type key struct{ ns, name string }
+	ready := map[key][]string{}
+	hostnames := map[key]map[string]string{}
+	for _, o := range a.sliceInf.GetStore().List() {
+		es := o.(*discoveryv1.EndpointSlice)
+		svc := es.Labels[discoveryv1.LabelServiceName]
+		if svc == "" || es.AddressType != discoveryv1.AddressTypeIPv4 {
+			continue
+		}
+		k := key{es.Namespace, svc}
+		for _, ep := range es.Endpoints {
+			if ep.Conditions.Ready != nil && !*ep.Conditions.Ready {
+				continue
+			}
+			for _, addr := range ep.Addresses {
+				ready[k] = append(ready[k], addr)
+				if ep.Hostname != nil && *ep.Hostname != "" {
+					if hostnames[k] == nil {
+						hostnames[k] = map[string]string{}
+					}
+					hostnames[k][addr] = *ep.Hostname
+				}
+			}
+		}
+	}
+	var out []svcHosts
+	for _, o := range a.svcInf.GetStore().List() {
+		s := o.(*corev1.Service)
+		if s.Spec.Type == corev1.ServiceTypeExternalName {
+			continue
+		}
+		k := key{s.Namespace, s.Name}
+		ips := append([]string(nil), ready[k]...)
+		sort.Strings(ips)
+		ips = dedupe(ips)
+		if s.Spec.ClusterIP != corev1.ClusterIPNone && len(ips) > 1 {
+			// No kube-proxy: a ClusterIP would not route, so the name points
+			// at one ready endpoint instead.
+			ips = ips[:1]
+		}
+		if len(ips) == 0 {
+			continue
+		}
+		sh := svcHosts{Namespace: s.Namespace, Name: s.Name, IPs: ips}
+		if s.Spec.ClusterIP == corev1.ClusterIPNone {
+			sh.Hostnames = hostnames[k]
+		}
+		out = append(out, sh)
+	}
+	return out
+}
+
+func dedupe(s []string) []string {
+	out := s[:0]
+	for i, v := range s {
+		if i == 0 || v != s[i-1] {
+			out = append(out, v)
+		}
+	}
+	return out
+}

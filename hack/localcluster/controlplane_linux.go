@@ -1,0 +1,252 @@
+package main
+
+import (
+	"context"
+	"crypto/tls"
+	"crypto/x509"
+	"fmt"
+	"net/http"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"syscall"
+	"time"
+)
+
+// component is one control-plane process.
+type component struct {
+	name string
+	cmd  *exec.Cmd
+	done chan struct{}
+	err  error
+}
+
+// controlPlane is etcd, kube-apiserver and kube-controller-manager.
+type controlPlane struct {
+	bins, dir, logDir string
+	rec               *record
+	logf              func(string, ...any)
+	pki               *pki
+	adminCert         string
+	adminKey          string
+	Server            string
+	Kubeconfig        string
+	comps             []*component
+}
+
+func (cp *controlPlane) start(name string, args ...string) (*component, error) {
+	bin := filepath.Join(cp.bins, name)
+	if _, err := os.Stat(bin); err != nil {
+		return nil, fmt.Errorf("%s not found in %s (build it with hack/envtest-bins.sh %s): %w", name, cp.bins, name, err)
+	}
+	logFile, err := os.OpenFile(filepath.Join(cp.logDir, name+".log"), os.O_CREATE|os.O_WRONLY|os.O_APPEND, 0o644)
+	if err != nil {
+		return nil, err
+	}
+	cmd := exec.Command(bin, args...)
+	cmd.Stdout, cmd.Stderr = logFile, logFile
+	cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true, Pdeathsig: syscall.SIGKILL}
+	if err := cmd.Start(); err != nil {
+		logFile.Close()
+		return nil, fmt.Errorf("starting %s: %w", name, err)
+	}
+	cp.rec.add(cmd.Process.Pid, name)
+	c := &component{name: name, cmd: cmd, done: make(chan struct{})}
+	go func() {
+		c.err = cmd.Wait()
+		logFile.Close()
+		cp.rec.remove(cmd.Process.Pid)
+		close(c.done)
+	}()
+	cp.comps = append(cp.comps, c)
+	return c, nil
+}
+
+// exited reports a control-plane process that stopped on its own.
+func (cp *controlPlane) exited() <-chan string {
+	ch := make(chan string, len(cp.comps))
+	for _, c := range cp.comps {
+		go func() {
+			<-c.done
+			ch <- fmt.Sprintf("%s exited (%v); see %s", c.name, c.err, filepath.Join(cp.logDir, c.name+".log"))
+		}()
+	}
+	return ch
+}
+
+// stop ends the processes in reverse start order: SIGTERM, then SIGKILL.
+func (cp *controlPlane) stop() {
+	for i := len(cp.comps) - 1; i >= 0; i-- {
+		c := cp.comps[i]
+		select {
+		case <-c.done:
+			continue
+		default:
+		}
+		_ = c.cmd.Process.Signal(syscall.SIGTERM)
+		select {
+		case <-c.done:
+		case <-time.After(10 * time.Second):
+			_ = c.cmd.Process.Kill()
+			<-c.done
+		}
+	}
+}
+
+// waitHTTP polls url until it answers 200 or the deadline passes.
+func waitHTTP(ctx context.Context, client *http.Client, url string, timeout time.Duration, died <-chan struct{}) error {
+	deadline := time.Now().Add(timeout)
+	var last string
+	for time.Now().Before(deadline) {
+		req, _ := http.NewRequestWithContext(ctx, http.MethodGet, url, nil)
+		resp, err := client.Do(req)
+		if err == nil {
+			resp.Body.Close()
+			if resp.StatusCode == http.StatusOK {
+				return nil
+			}
+			last = resp.Status
+		} else {
+			last = err.Error()
+		}
+		select {
+		case <-ctx.Done():
+			return ctx.Err()
+		case <-died:
+			return fmt.Errorf("process exited while waiting for %s", url)
+		case <-time.After(500 * time.Millisecond):
+		}
+	}
+	return fmt.Errorf("%s not ready after %s: %s", url, timeout, last)
+}
+
+// controllers run by kube-controller-manager: what Deployments, StatefulSets,
+// Services, garbage collection, autoscaling, volumes and service accounts need.
+var kcmControllers = []string{
+	"deployment-controller", "replicaset-controller", "statefulset-controller",
+	"endpointslice-controller", "endpointslice-mirroring-controller", "endpoints-controller",
+	"garbage-collector-controller", "horizontal-pod-autoscaler-controller",
+	"serviceaccount-controller", "serviceaccount-token-controller", "root-ca-certificate-publisher-controller",
+	"namespace-controller", "persistentvolume-binder-controller",
+	"persistentvolumeclaim-protection-controller", "persistentvolume-protection-controller",
+	"disruption-controller", "pod-garbage-collector-controller", "job-controller", "cronjob-controller",
+	"ttl-after-finished-controller",
+}
+
+func (cp *controlPlane) up(ctx context.Context, hostIP string) error {
+	for _, d := range []string{cp.dir, cp.logDir} {
+		if err := os.MkdirAll(d, 0o700); err != nil {
+			return err
+		}
+	}
+	p, err := newPKI(filepath.Join(cp.dir, "pki"))
+	if err != nil {
+		return fmt.Errorf("certificates: %w", err)
+	}
+	cp.pki = p
+	servCert, servKey, err := p.issue("apiserver", "kube-apiserver", nil,
+		[]string{"127.0.0.1", "localhost", "10.96.0.1", hostIP, "kubernetes", "kubernetes.default", "kubernetes.default.svc", "kubernetes.default.svc." + clusterDomain})
+	if err != nil {
+		return err
+	}
+	if cp.adminCert, cp.adminKey, err = p.issue("admin", "boxoffice-admin", []string{"system:masters"}, nil); err != nil {
+		return err
+	}
+	saKey, saPub, err := p.serviceAccountKeys()
+	if err != nil {
+		return err
+	}
+
+	ports := map[string]int{}
+	for _, n := range []string{"etcd", "etcd-peer", "apiserver", "kcm"} {
+		if ports[n], err = freePort(); err != nil {
+			return err
+		}
+	}
+	etcdURL := fmt.Sprintf("http://127.0.0.1:%d", ports["etcd"])
+	peerURL := fmt.Sprintf("http://127.0.0.1:%d", ports["etcd-peer"])
+	cp.logf("starting etcd on %s", etcdURL)
+	etcd, err := cp.start("etcd",
+		"--name=localcluster", "--data-dir="+filepath.Join(cp.dir, "etcd"),
+		"--listen-client-urls="+etcdURL, "--advertise-client-urls="+etcdURL,
+		"--listen-peer-urls="+peerURL, "--initial-advertise-peer-urls="+peerURL,
+		"--initial-cluster=localcluster="+peerURL,
+		// A throwaway development cluster: fsync would only slow it down.
+		"--unsafe-no-fsync=true", "--log-level=warn")
+	if err != nil {
+		return err
+	}
+	if err := waitHTTP(ctx, http.DefaultClient, etcdURL+"/health", 2*time.Minute, etcd.done); err != nil {
+		return fmt.Errorf("etcd: %w", err)
+	}
+
+	cp.Server = fmt.Sprintf("https://127.0.0.1:%d", ports["apiserver"])
+	cp.logf("starting kube-apiserver on %s", cp.Server)
+	api, err := cp.start("kube-apiserver",
+		"--etcd-servers="+etcdURL,
+		"--bind-address=127.0.0.1", "--advertise-address=127.0.0.1",
+		fmt.Sprintf("--secure-port=%d", ports["apiserver"]),
+		"--cert-dir="+filepath.Join(cp.dir, "apiserver"),
+		"--tls-cert-file="+servCert, "--tls-private-key-file="+servKey,
+		"--client-ca-file="+p.CAFile,
+		"--service-account-issuer=https://kubernetes.default.svc."+clusterDomain,
+		"--service-account-key-file="+saPub, "--service-account-signing-key-file="+saKey,
+		"--service-cluster-ip-range=10.96.0.0/16",
+		"--authorization-mode=RBAC", "--allow-privileged=true",
+		"--enable-priority-and-fairness=false", "--profiling=false",
+		"--endpoint-reconciler-type=none", "--v=1")
+	if err != nil {
+		return err
+	}
+	tlsClient, err := cp.httpClient()
+	if err != nil {
+		return err
+	}
+	if err := waitHTTP(ctx, tlsClient, cp.Server+"/readyz", 4*time.Minute, api.done); err != nil {
+		return fmt.Errorf("kube-apiserver: %w", err)
+	}
+	kc, err := kubeconfig(cp.Server, p.CAFile, cp.adminCert, cp.adminKey)
+	if err != nil {
+		return err
+	}
+	cp.Kubeconfig = filepath.Join(cp.dir, "kubeconfig")
+	if err := os.WriteFile(cp.Kubeconfig, kc, 0o600); err != nil {
+		return err
+	}
+
+	cp.logf("starting kube-controller-manager")
+	kcm, err := cp.start("kube-controller-manager",
+		"--kubeconfig="+cp.Kubeconfig,
+		"--authentication-kubeconfig="+cp.Kubeconfig, "--authorization-kubeconfig="+cp.Kubeconfig,
+		"--bind-address=127.0.0.1", fmt.Sprintf("--secure-port=%d", ports["kcm"]),
+		"--cert-dir="+filepath.Join(cp.dir, "kcm"),
+		"--leader-elect=false",
+		"--controllers="+strings.Join(kcmControllers, ","),
+		"--service-account-private-key-file="+saKey, "--root-ca-file="+p.CAFile,
+		"--use-service-account-credentials=false",
+		"--v=1")
+	if err != nil {
+		return err
+	}
+	insecure := &http.Client{Timeout: 2 * time.Second, Transport: &http.Transport{TLSClientConfig: &tls.Config{InsecureSkipVerify: true}}}
+	if err := waitHTTP(ctx, insecure, fmt.Sprintf("https://127.0.0.1:%d/healthz", ports["kcm"]), 3*time.Minute, kcm.done); err != nil {
+		return fmt.Errorf("kube-controller-manager: %w", err)
+	}
+	return nil
+}
+
+// httpClient talks to the API server as the cluster admin.
+func (cp *controlPlane) httpClient() (*http.Client, error) {
+	ca, err := os.ReadFile(cp.pki.CAFile)
+	if err != nil {
+		return nil, err
+	}
+	pool := x509.NewCertPool()
+	pool.AppendCertsFromPEM(ca)
+	cert, err := tls.LoadX509KeyPair(cp.adminCert, cp.adminKey)
+	if err != nil {
+		return nil, err
+	}
+	return &http.Client{Timeout: 5 * time.Second, Transport: &http.Transport{TLSClientConfig: &tls.Config{RootCAs: pool, Certificates: []tls.Certificate{cert}}}}, nil
+}

@@ -1,0 +1,21 @@
+package main
+
+import (
+	"encoding/base64"
+	"net"
+	"strconv"
+)
+
+func encodeB64(b []byte) string { return base64.StdEncoding.EncodeToString(b) }
+
+// freePort asks the kernel for a free loopback TCP port.
+func freePort() (int, error) {
+	l, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		return 0, err
+	}
+	defer l.Close()
+	return l.Addr().(*net.TCPAddr).Port, nil
+}
+
+func itoa(i int) string { return strconv.Itoa(i) }
