@@ -91,7 +91,7 @@ type Server struct {
 	lastSnap     uint64
 	durable      atomic.Uint64 // seat-map version on disk
 	broken       atomic.Bool   // a log write failed
-	lastSnapSize int
+	lastSnapSize atomic.Int64
 }
 
 const maxBatch = 4096
@@ -273,7 +273,7 @@ type group struct {
 	version uint64 // seat-map version after the group
 	// A snapshot of the state after the group's last record, written once
 	// the group is on disk (the log rolls to a new segment first).
-	snap      []byte
+	snap      *seats.Capture
 	snapIndex uint64
 }
 
@@ -405,12 +405,11 @@ func (s *Server) endCommand(g *group) {
 	g.version = s.m.Version()
 	if s.wl.NextIndex()-1-s.lastSnap >= s.cfg.SnapshotEvery && !s.snapBusy.Load() && g.snap == nil {
 		t0 := time.Now()
-		g.snap = s.m.AppendState(make([]byte, 0, s.lastSnapSize+s.lastSnapSize/4))
+		g.snap = s.m.Capture()
 		g.snapIndex = s.wl.NextIndex() - 1
-		s.lastSnapSize = len(g.snap)
 		s.lastSnap = g.snapIndex
 		s.snapBusy.Store(true)
-		s.log.Debug("snapshot encoded", "index", g.snapIndex, "duration", time.Since(t0).String())
+		s.log.Debug("state captured for a snapshot", "index", g.snapIndex, "duration", time.Since(t0).String())
 	}
 }
 
@@ -458,7 +457,7 @@ func (s *Server) syncer(in <-chan *group, free chan<- *group, done chan<- struct
 
 // writeSnapshot rolls the log (the group holding the snapshot's last record
 // is on disk) and writes the snapshot in the background.
-func (s *Server) writeSnapshot(state []byte, index uint64) {
+func (s *Server) writeSnapshot(c *seats.Capture, index uint64) {
 	if err := s.wl.Roll(); err != nil {
 		s.log.Error("rolling the log segment", "err", err)
 		s.snapBusy.Store(false)
@@ -469,13 +468,16 @@ func (s *Server) writeSnapshot(state []byte, index uint64) {
 		defer s.snapWG.Done()
 		defer s.snapBusy.Store(false)
 		t0 := time.Now()
+		state := c.AppendTo(make([]byte, 0, s.lastSnapSize.Load()+s.lastSnapSize.Load()/4))
+		s.lastSnapSize.Store(int64(len(state)))
+		encode := time.Since(t0)
 		if err := s.wl.WriteSnapshot(state, index); err != nil {
 			s.met.snapshots.WithLabelValues("error").Inc()
 			s.log.Error("writing snapshot (the log still holds everything)", "err", err, "index", index)
 			return
 		}
 		s.met.snapshots.WithLabelValues("ok").Inc()
-		s.log.Info("snapshot written", "index", index, "bytes", len(state), "duration", time.Since(t0).String())
+		s.log.Info("snapshot written", "index", index, "bytes", len(state), "encode", encode.String(), "duration", time.Since(t0).String())
 	}()
 }
 
@@ -484,7 +486,7 @@ func (s *Server) finish() {
 	s.snapWG.Wait()
 	if index := s.wl.NextIndex() - 1; index != s.lastSnap {
 		s.snapBusy.Store(true)
-		s.writeSnapshot(s.m.AppendState(nil), index)
+		s.writeSnapshot(s.m.Capture(), index)
 		s.snapWG.Wait()
 		s.lastSnap = index
 	}
