@@ -274,6 +274,12 @@ report() {
 # Everything runs from main, so the whole file is read before anything starts
 # (editing the script during a run cannot change the run).
 main() {
+  local load1 ncpu
+  read -r load1 _ </proc/loadavg
+  ncpu=$(nproc)
+  if awk -v l="$load1" -v n="$ncpu" 'BEGIN { exit !(l > n) }'; then
+    echo "bench: warning: the machine is busy (load average $load1 on $ncpu CPUs); expect noisy numbers" >&2
+  fi
   install_missing
   TMP=$(mktemp -d /tmp/boxoffice-bench.XXXXXX)
   chmod 755 "$TMP"
