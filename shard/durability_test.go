@@ -359,19 +359,51 @@ func verify(t *testing.T, p *proc, tr *track, round int, full bool) {
 		m := s.(map[string]any)
 		state[m["id"].(string)] = m["state"].(string)
 	}
+	// Every hold that exists: acknowledged ones, and unacknowledged ones a
+	// kill left on disk (their ids are at most a few above the highest id
+	// the clients saw). Fetched by 8 workers.
+	maxID := 0
+	for id := range tr.holds {
+		n, _ := strconv.Atoi(id[1:])
+		maxID = max(maxID, n)
+	}
+	maxID += 64
+	type fetched struct {
+		code int
+		m    map[string]any
+		err  error
+	}
+	got := make([]fetched, maxID+1)
+	ids := make(chan int)
+	var wg sync.WaitGroup
+	for w := 0; w < 8; w++ {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			for i := range ids {
+				code, m, err := p.call("GET", "/v1/holds/h"+strconv.Itoa(i), "")
+				got[i] = fetched{code, m, err}
+			}
+		}()
+	}
+	for i := 1; i <= maxID; i++ {
+		ids <- i
+	}
+	close(ids)
+	wg.Wait()
 	owner := map[string]string{}
-	misses := 0
-	for i := 1; misses < 50; i++ {
-		id := "h" + strconv.Itoa(i)
-		code, m, err := p.call("GET", "/v1/holds/"+id, "")
-		if err != nil {
-			t.Fatal(err)
+	for i := 1; i <= maxID; i++ {
+		f := got[i]
+		if f.err != nil {
+			t.Fatal(f.err)
 		}
-		if code == 404 {
-			misses++
+		if f.code == 404 {
 			continue
 		}
-		misses = 0
+		if i > maxID-8 {
+			t.Fatalf("round %d: hold h%d exists, far above every id the clients saw", round, i)
+		}
+		id, m := "h"+strconv.Itoa(i), f.m
 		st := m["state"].(string)
 		if st != "held" && st != "awaiting_payment" && st != "sold" {
 			continue
