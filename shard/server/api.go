@@ -303,9 +303,7 @@ func (s *Server) postHold(w http.ResponseWriter, r *http.Request) {
 	req := getRequest()
 	defer putRequest(req)
 	if e := DecodeHold(buf.Bytes(), s.ix, s.cfg.HoldTTL, s.cfg.MaxHoldTTL, s.cfg.MaxSeatsPerHolder, &req.cmd); e != nil {
-		if e.Code == "too_many_seats" {
-			s.met.holdResult[seats.ErrTooMany].Inc()
-		}
+		s.met.holdResult[codeOf(e.Code)].Inc()
 		writeReqError(w, e)
 		return
 	}
@@ -376,10 +374,8 @@ func (s *Server) holdOp(op seats.Op) func(http.ResponseWriter, *http.Request) {
 		req := getRequest()
 		defer putRequest(req)
 		if e := DecodeHoldOp(op, r.PathValue("id"), buf.Bytes(), s.cfg.HoldTTL, s.cfg.MaxHoldTTL, &req.cmd); e != nil {
-			if e.Code == "hold_not_found" || e.Code == "invalid_request" && op == seats.OpConfirm {
-				if op == seats.OpConfirm {
-					s.met.confirmResult[codeOf(e.Code)].Inc()
-				}
+			if op == seats.OpConfirm {
+				s.met.confirmResult[codeOf(e.Code)].Inc()
 			}
 			writeReqError(w, e)
 			return
