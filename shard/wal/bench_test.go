@@ -5,6 +5,7 @@ import (
 	"io"
 	"log/slog"
 	"path/filepath"
+	"runtime"
 	"testing"
 
 	bolt "go.etcd.io/bbolt"
@@ -57,7 +58,7 @@ func BenchmarkGroupCommit(b *testing.B) {
 			batch = batch[:0]
 		}
 	}()
-	b.SetParallelism(benchWriters / max(1, testingProcs()))
+	b.SetParallelism(benchWriters / max(1, runtime.GOMAXPROCS(0)))
 	b.ResetTimer()
 	b.RunParallel(func(pb *testing.PB) {
 		r := &req{done: make(chan struct{}, 1)}
@@ -79,7 +80,7 @@ func BenchmarkBoltBatch(b *testing.B) {
 	if err := db.Update(func(tx *bolt.Tx) error { _, err := tx.CreateBucket([]byte("log")); return err }); err != nil {
 		b.Fatal(err)
 	}
-	b.SetParallelism(benchWriters / max(1, testingProcs()))
+	b.SetParallelism(benchWriters / max(1, runtime.GOMAXPROCS(0)))
 	b.ResetTimer()
 	b.RunParallel(func(pb *testing.PB) {
 		for pb.Next() {

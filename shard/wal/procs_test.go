@@ -1,5 +1,0 @@
-package wal
-
-import "runtime"
-
-func testingProcs() int { return runtime.GOMAXPROCS(0) }
