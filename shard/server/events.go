@@ -19,9 +19,10 @@ func (s *Server) events(w http.ResponseWriter, r *http.Request) {
 	// The server's read and write timeouts do not apply to a stream.
 	rc.SetReadDeadline(time.Time{})
 	rc.SetWriteDeadline(time.Time{})
-	c, ok := s.hub.subscribe()
+	c, ok := s.hub.subscribe(s.cfg.MaxStreams)
 	if !ok {
-		writeError(w, http.StatusServiceUnavailable, "not_ready", "the shard is stopping", nil)
+		w.Header().Set("Retry-After", "5")
+		writeError(w, http.StatusServiceUnavailable, "not_ready", "the shard is stopping or serves as many event streams as it allows", nil)
 		return
 	}
 	defer s.hub.unsubscribe(c)

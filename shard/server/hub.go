@@ -124,10 +124,10 @@ func (h *hub) seatsJSON() (uint64, [4]int, []byte) {
 	return v, counts, b
 }
 
-func (h *hub) subscribe() (*streamClient, bool) {
+func (h *hub) subscribe(limit int) (*streamClient, bool) {
 	h.mu.Lock()
 	defer h.mu.Unlock()
-	if h.closed {
+	if h.closed || len(h.clients) >= limit {
 		return nil, false
 	}
 	c := &streamClient{notify: make(chan struct{}, 1)}

@@ -61,6 +61,7 @@ type Config struct {
 	RingSize           int           // retained seat changes for stream resume (65536)
 	MaxBodyBytes       int64         // request body limit (64 KiB)
 	StreamWriteTimeout time.Duration // a stream write slower than this drops the client (10s)
+	MaxStreams         int           // concurrent event-stream clients (1024)
 	Now                func() time.Time
 	Options            seats.Options // machine options (zero: seats.DefaultOptions)
 }
@@ -150,6 +151,9 @@ func New(cfg Config) (*Server, error) {
 	}
 	if cfg.StreamWriteTimeout <= 0 {
 		cfg.StreamWriteTimeout = 10 * time.Second
+	}
+	if cfg.MaxStreams <= 0 {
+		cfg.MaxStreams = 1024
 	}
 	if cfg.Now == nil {
 		cfg.Now = time.Now
