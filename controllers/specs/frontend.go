@@ -213,6 +213,9 @@ func FrontendDeployment(st *boxv1.Showtime, o Options) *appsv1ac.DeploymentApply
 					WithTerminationGracePeriodSeconds(30).
 					WithSecurityContext(corev1ac.PodSecurityContext().
 						WithRunAsNonRoot(true).
+						// The secret volumes are mode 0440: the non-root user
+						// reads them through this group.
+						WithFSGroup(NonRootUID).
 						WithSeccompProfile(corev1ac.SeccompProfile().WithType(corev1.SeccompProfileTypeRuntimeDefault))).
 					WithContainers(container).
 					WithVolumes(volumes...))))

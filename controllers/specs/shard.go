@@ -60,6 +60,15 @@ func restrictedContainerSecurity() *corev1ac.SecurityContextApplyConfiguration {
 		WithSeccompProfile(corev1ac.SeccompProfile().WithType(corev1.SeccompProfileTypeRuntimeDefault))
 }
 
+// httpProbe checks path on the container's "http" port.
+func httpProbe(path string, period, failures int32) *corev1ac.ProbeApplyConfiguration {
+	return corev1ac.Probe().
+		WithHTTPGet(corev1ac.HTTPGetAction().WithPath(path).WithPort(intstr.FromString(ShardPortName))).
+		WithPeriodSeconds(period).
+		WithTimeoutSeconds(2).
+		WithFailureThreshold(failures)
+}
+
 func resourcesApply(r corev1.ResourceRequirements) *corev1ac.ResourceRequirementsApplyConfiguration {
 	out := corev1ac.ResourceRequirements()
 	if len(r.Requests) > 0 {
@@ -113,14 +122,6 @@ func ShardStatefulSet(st *boxv1.Showtime, o Options) *appsv1ac.StatefulSetApplyC
 		pvcSpec.WithStorageClassName(storage.StorageClassName)
 	}
 
-	probe := func(path string, period, failures int32) *corev1ac.ProbeApplyConfiguration {
-		return corev1ac.Probe().
-			WithHTTPGet(corev1ac.HTTPGetAction().WithPath(path).WithPort(intstr.FromString(ShardPortName))).
-			WithPeriodSeconds(period).
-			WithTimeoutSeconds(2).
-			WithFailureThreshold(failures)
-	}
-
 	container := corev1ac.Container().
 		WithName(ComponentShard).
 		WithImage(ShardImage(st, o)).
@@ -129,9 +130,9 @@ func ShardStatefulSet(st *boxv1.Showtime, o Options) *appsv1ac.StatefulSetApplyC
 		WithPorts(corev1ac.ContainerPort().WithName(ShardPortName).WithContainerPort(ShardPort).WithProtocol(corev1.ProtocolTCP)).
 		// Replaying a long log may take a while: startup allows a minute
 		// before liveness applies.
-		WithStartupProbe(probe("/healthz", 2, 30)).
-		WithLivenessProbe(probe("/healthz", 10, 3)).
-		WithReadinessProbe(probe("/readyz", 2, 1)).
+		WithStartupProbe(httpProbe("/healthz", 2, 30)).
+		WithLivenessProbe(httpProbe("/healthz", 10, 3)).
+		WithReadinessProbe(httpProbe("/readyz", 2, 1)).
 		WithResources(resourcesApply(res)).
 		WithSecurityContext(restrictedContainerSecurity()).
 		WithVolumeMounts(
