@@ -157,13 +157,6 @@ func FrontendDeployment(st *boxv1.Showtime, o Options) *appsv1ac.DeploymentApply
 	if len(res.Requests) == 0 && len(res.Limits) == 0 {
 		res = DefaultFrontendResources
 	}
-	probe := func(path string, period, failures int32) *corev1ac.ProbeApplyConfiguration {
-		return corev1ac.Probe().
-			WithHTTPGet(corev1ac.HTTPGetAction().WithPath(path).WithPort(intstr.FromString(ShardPortName))).
-			WithPeriodSeconds(period).
-			WithTimeoutSeconds(2).
-			WithFailureThreshold(failures)
-	}
 	mounts := []*corev1ac.VolumeMountApplyConfiguration{
 		corev1ac.VolumeMount().WithName("seatmap").WithMountPath(SeatMapDir).WithReadOnly(true),
 		corev1ac.VolumeMount().WithName("token").WithMountPath(TokenDir).WithReadOnly(true),
@@ -189,8 +182,8 @@ func FrontendDeployment(st *boxv1.Showtime, o Options) *appsv1ac.DeploymentApply
 		WithImagePullPolicy(corev1.PullIfNotPresent).
 		WithArgs(FrontendArgs(st)...).
 		WithPorts(corev1ac.ContainerPort().WithName(ShardPortName).WithContainerPort(FrontendPort).WithProtocol(corev1.ProtocolTCP)).
-		WithLivenessProbe(probe("/healthz", 10, 3)).
-		WithReadinessProbe(probe("/readyz", 2, 2)).
+		WithLivenessProbe(httpProbe("/healthz", 10, 3)).
+		WithReadinessProbe(httpProbe("/readyz", 2, 2)).
 		WithResources(resourcesApply(res)).
 		WithSecurityContext(restrictedContainerSecurity()).
 		WithVolumeMounts(mounts...)
