@@ -46,7 +46,7 @@ func (s *Server) Handler() http.Handler {
 	mux.Handle("GET /metrics", promhttp.HandlerFor(s.met.reg, promhttp.HandlerOpts{Registry: s.met.reg}))
 	v1 := func(pattern, route string, h func(http.ResponseWriter, *http.Request)) {
 		obs := s.met.latency.WithLabelValues(route)
-		mux.Handle(pattern, s.guard(obs, route == "events", h))
+		mux.Handle(pattern, s.guard(obs, s.met.codeCounters(route), route == "events", h))
 	}
 	v1("GET /v1/seats", "seats", s.getSeats)
 	v1("POST /v1/holds", "hold", s.postHold)
@@ -89,20 +89,40 @@ func (s *Server) authorized(r *http.Request) bool {
 
 // guard checks readiness, limits the body and observes latency (the token is
 // checked before routing).
-func (s *Server) guard(obs prometheus.Observer, stream bool, h func(http.ResponseWriter, *http.Request)) http.Handler {
+func (s *Server) guard(obs prometheus.Observer, codes *[6]prometheus.Counter, stream bool, h func(http.ResponseWriter, *http.Request)) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		t0 := time.Now()
 		if !s.ready.Load() {
 			w.Header().Set("Retry-After", "1")
 			writeError(w, http.StatusServiceUnavailable, "not_ready", "the shard is starting or stopping; retry", nil)
+			codes[5].Inc()
 			return
 		}
 		r.Body = http.MaxBytesReader(w, r.Body, s.cfg.MaxBodyBytes)
-		h(w, r)
-		if !stream {
-			obs.Observe(time.Since(t0).Seconds())
+		if stream {
+			// The stream keeps the plain writer: it needs http.Flusher.
+			codes[2].Inc()
+			h(w, r)
+			return
+		}
+		cw := &codeWriter{ResponseWriter: w, code: http.StatusOK}
+		h(cw, r)
+		obs.Observe(time.Since(t0).Seconds())
+		if c := cw.code / 100; c >= 1 && c <= 5 {
+			codes[c].Inc()
 		}
 	})
+}
+
+// codeWriter remembers the status code of an answer, for requests_total.
+type codeWriter struct {
+	http.ResponseWriter
+	code int
+}
+
+func (c *codeWriter) WriteHeader(code int) {
+	c.code = code
+	c.ResponseWriter.WriteHeader(code)
 }
 
 var bufPool = sync.Pool{New: func() any { return new(bytes.Buffer) }}

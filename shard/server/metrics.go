@@ -3,6 +3,7 @@ package server
 import (
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/prometheus/client_golang/prometheus/collectors"
+	"strconv"
 
 	"boxoffice.dev/boxoffice/shard/seats"
 )
@@ -12,6 +13,7 @@ type metrics struct {
 	holds      *prometheus.CounterVec
 	confirms   *prometheus.CounterVec
 	latency    *prometheus.HistogramVec
+	requests   *prometheus.CounterVec
 	fsync      prometheus.Histogram
 	groupSize  prometheus.Histogram
 	recovery   prometheus.Gauge
@@ -49,6 +51,10 @@ func newMetrics(s *Server) *metrics {
 		Help: "Event-stream clients disconnected for falling behind or writing too slowly."})
 	m.snapshots = prometheus.NewCounterVec(prometheus.CounterOpts{Namespace: ns, Name: "snapshots_total",
 		Help: "Snapshots written, by result."}, []string{"result"})
+	m.requests = prometheus.NewCounterVec(prometheus.CounterOpts{Namespace: ns, Name: "requests_total",
+		Help: "HTTP answers by route and status class (2xx, 4xx, 5xx): 5xx on write routes is the write error ratio."},
+		[]string{"route", "code"})
+	m.reg.MustRegister(m.requests)
 	m.early = prometheus.NewCounter(prometheus.CounterOpts{Namespace: ns, Name: "early_conflicts_total",
 		Help: "Conflicts answered before the group's fsync because they read only seats already on disk."})
 	m.reg.MustRegister(m.early)
@@ -85,4 +91,14 @@ func newMetrics(s *Server) *metrics {
 		m.confirmResult[c] = m.confirms.WithLabelValues(c.String())
 	}
 	return m
+}
+
+// codeCounters are route's answers counted by status class, index = code/100.
+func (m *metrics) codeCounters(route string) *[6]prometheus.Counter {
+	var c [6]prometheus.Counter
+	for i := 1; i <= 5; i++ {
+		c[i] = m.requests.WithLabelValues(route, strconv.Itoa(i)+"xx")
+	}
+	c[0] = c[5]
+	return &c
 }
