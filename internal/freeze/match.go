@@ -60,6 +60,28 @@ type compiled struct {
 	nsSel labels.Selector
 	stSel labels.Selector
 	err   error
+
+	// The last state computed and the instant it was computed at. It holds
+	// for any later instant before its boundary: inside a merged period the
+	// end and the next start do not move, and between periods neither does
+	// the next start. Admission then costs a comparison per window, not a
+	// walk through the cron schedule.
+	mu     sync.Mutex
+	state  State
+	from   time.Time
+	cached bool
+}
+
+func (c *compiled) at(now time.Time) State {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if c.cached && !now.Before(c.from) {
+		if b := c.state.Boundary(); b.IsZero() || now.Before(b) {
+			return c.state
+		}
+	}
+	c.state, c.from, c.cached = c.sched.At(now), now, true
+	return c.state
 }
 
 type cacheKey struct {
@@ -145,7 +167,7 @@ func ActiveWindows(ws []boxv1.FreezeWindow, nsLabels, stLabels map[string]string
 		if c.err != nil || !c.nsSel.Matches(labels.Set(nsLabels)) || !c.stSel.Matches(labels.Set(stLabels)) {
 			continue
 		}
-		if s := c.sched.At(now); s.Active {
+		if s := c.at(now); s.Active {
 			hits = append(hits, Hit{Window: w.Name, Reason: w.Spec.Reason, End: s.End, Location: c.sched.Location})
 		}
 	}
@@ -161,7 +183,7 @@ func Boundaries(ws []boxv1.FreezeWindow, nsLabels, stLabels map[string]string, n
 		if c.err != nil || !c.nsSel.Matches(labels.Set(nsLabels)) || !c.stSel.Matches(labels.Set(stLabels)) {
 			continue
 		}
-		if b := c.sched.At(now).Boundary(); !b.IsZero() {
+		if b := c.at(now).Boundary(); !b.IsZero() {
 			out = append(out, b)
 		}
 	}

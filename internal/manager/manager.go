@@ -50,6 +50,7 @@ type Config struct {
 	MaxHoldTTL       time.Duration
 	EnableHTTP2      bool
 	OperatorPodLabel string
+	Freeze           FreezeConfig
 }
 
 func envOr(name, def string) string {
@@ -72,6 +73,7 @@ func parseFlags(args []string) (*Config, *zap.Options, error) {
 	fs.DurationVar(&c.ScrapeInterval, "shard-status-interval", controllers.DefaultScrapeInterval, "Least time between two status reads of one shard.")
 	fs.DurationVar(&c.MaxHoldTTL, "max-hold-ttl", 2*time.Hour, "Upper bound passed to every shard as --max-hold-ttl.")
 	fs.BoolVar(&c.EnableHTTP2, "enable-http2", false, "Serve metrics and webhooks over HTTP/2 too (off: HTTP/2 rapid-reset exposure).")
+	bindFreezeFlags(fs, &c.Freeze)
 	opts := &zap.Options{Development: false}
 	opts.BindFlags(fs)
 	if err := fs.Parse(args); err != nil {
@@ -136,6 +138,7 @@ func Main(args []string) int {
 		Scheme:                 Scheme(),
 		Metrics:                metricsOpts,
 		HealthProbeBindAddress: c.ProbeAddr,
+		WebhookServer:          webhookServer(c, tlsOpts),
 		LeaderElection:         c.LeaderElect,
 		LeaderElectionID:       "boxoffice-operator.boxoffice.dev",
 		Cache: cache.Options{
@@ -178,6 +181,10 @@ func Main(args []string) int {
 	}
 	if err := r.SetupWithManager(mgr); err != nil {
 		log.Error(err, "unable to set up controller", "controller", "showtime")
+		return 1
+	}
+	if err := setupFreeze(mgr, c, log); err != nil {
+		log.Error(err, "unable to set up freeze windows")
 		return 1
 	}
 	if err := mgr.AddHealthzCheck("healthz", healthz.Ping); err != nil {

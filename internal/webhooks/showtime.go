@@ -1,0 +1,190 @@
+package webhooks
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"strings"
+
+	boxv1 "boxoffice.dev/boxoffice/api/v1alpha1"
+	"boxoffice.dev/boxoffice/controllers/specs"
+	"boxoffice.dev/boxoffice/internal/seatmap"
+	"k8s.io/apimachinery/pkg/api/equality"
+	apierrors "k8s.io/apimachinery/pkg/api/errors"
+	"k8s.io/apimachinery/pkg/util/validation/field"
+	"sigs.k8s.io/controller-runtime/pkg/webhook/admission"
+)
+
+// +kubebuilder:webhook:path=/validate-boxoffice-dev-v1alpha1-showtime,mutating=false,failurePolicy=fail,sideEffects=NoneOnDryRun,groups=boxoffice.dev,resources=showtimes,verbs=create;update;delete,versions=v1alpha1,name=vshowtime.boxoffice.dev,admissionReviewVersions=v1,timeoutSeconds=5
+
+// ShowtimeValidator checks a Showtime's seat map with the shared parser and
+// denies creates, updates and deletes during a freeze that applies to it.
+// Status writes go to the status subresource, which this webhook does not
+// intercept, so they are never blocked.
+type ShowtimeValidator struct {
+	g *gate
+}
+
+var _ admission.Validator[*boxv1.Showtime] = &ShowtimeValidator{}
+
+const showtimeAllowed = "Allowed during a freeze: a rollback of spec.shard.image or spec.frontend.image to the version the showtime ran before, and raising spec.frontend.autoscaling minReplicas, maxReplicas or preScale.replicas. "
+
+// ValidateCreate checks the seat map and the freeze windows that would select
+// the new showtime. Its own sale freeze does not stop a create: there is
+// nothing running yet to protect.
+func (v *ShowtimeValidator) ValidateCreate(ctx context.Context, st *boxv1.Showtime) (admission.Warnings, error) {
+	if err := validateSeatMap(st); err != nil {
+		return nil, err
+	}
+	req, err := admission.RequestFromContext(ctx)
+	if err != nil {
+		return nil, err
+	}
+	if v.g.isOperator(req.UserInfo) {
+		return nil, nil
+	}
+	hits, err := v.g.hitsFor(ctx, v.g.now(), st)
+	if err != nil {
+		return nil, err
+	}
+	windows := hits[:0]
+	for _, h := range hits {
+		if !h.Sale() {
+			windows = append(windows, h)
+		}
+	}
+	return nil, v.g.decide(ctx, v.change(req, "create", st, st), windows)
+}
+
+// ValidateUpdate denies a spec or label change during a freeze unless it is
+// only a rollback and/or a scale-up, or breaks glass.
+func (v *ShowtimeValidator) ValidateUpdate(ctx context.Context, old, st *boxv1.Showtime) (admission.Warnings, error) {
+	if err := validateSeatMap(st); err != nil {
+		return nil, err
+	}
+	req, err := admission.RequestFromContext(ctx)
+	if err != nil {
+		return nil, err
+	}
+	if v.g.isOperator(req.UserInfo) || !st.DeletionTimestamp.IsZero() {
+		// The operator, and finalizer removal on the way out, always pass.
+		return nil, nil
+	}
+	if equality.Semantic.DeepEqual(old.Spec, st.Spec) && equality.Semantic.DeepEqual(old.Labels, st.Labels) {
+		// Annotation-only changes (including adding break-glass) are free.
+		return nil, nil
+	}
+	hits, err := v.g.hitsFor(ctx, v.g.now(), old, st)
+	if err != nil || len(hits) == 0 {
+		return nil, err
+	}
+	if kinds, ok := v.onlyExceptions(old, st); ok {
+		for _, k := range kinds {
+			freezeExceptions.WithLabelValues("Showtime", k).Inc()
+		}
+		return admission.Warnings{fmt.Sprintf("allowed during the freeze as a %s: %s", strings.Join(kinds, " and "), frozenBy(hits))}, nil
+	}
+	return nil, v.g.decide(ctx, v.change(req, "update", st, st), hits)
+}
+
+// ValidateDelete denies deleting a frozen showtime (which would take its
+// shard and front end down mid-sale) unless it breaks glass; annotate the
+// showtime with the reason before deleting.
+func (v *ShowtimeValidator) ValidateDelete(ctx context.Context, st *boxv1.Showtime) (admission.Warnings, error) {
+	req, err := admission.RequestFromContext(ctx)
+	if err != nil {
+		return nil, err
+	}
+	if v.g.isOperator(req.UserInfo) {
+		return nil, nil
+	}
+	hits, err := v.g.hitsFor(ctx, v.g.now(), st)
+	if err != nil {
+		return nil, err
+	}
+	return nil, v.g.decide(ctx, v.change(req, "delete", st, st), hits)
+}
+
+func (v *ShowtimeValidator) change(req admission.Request, op string, st *boxv1.Showtime, regarding *boxv1.Showtime) change {
+	return change{
+		op: op, kind: "Showtime", namespace: st.Namespace, name: st.Name,
+		user: req.UserInfo, dryRun: req.DryRun != nil && *req.DryRun,
+		annotations: st.Annotations, regarding: regarding, allowedHint: showtimeAllowed,
+	}
+}
+
+// onlyExceptions reports whether the update changes nothing but images back
+// to a version the showtime ran and autoscaling bounds upward; it returns
+// which of the two it is.
+func (v *ShowtimeValidator) onlyExceptions(old, st *boxv1.Showtime) ([]string, bool) {
+	if !equality.Semantic.DeepEqual(old.Labels, st.Labels) {
+		return nil, false
+	}
+	n, o := st.Spec.DeepCopy(), old.Spec.DeepCopy()
+	// A first write of spec.frontend.autoscaling brings the CRD's defaults
+	// with it; compare with those filled in on both sides.
+	defaultAutoscaling(&n.Frontend.Autoscaling)
+	defaultAutoscaling(&o.Frontend.Autoscaling)
+	var kinds []string
+	vers := old.Status.Versions
+	rollback := false
+	if n.Shard.Image != old.Spec.Shard.Image && isRollbackTarget(vers.Shard, v.g.effectiveImage(n.Shard.Image)) {
+		n.Shard.Image, rollback = old.Spec.Shard.Image, true
+	}
+	if n.Frontend.Image != old.Spec.Frontend.Image && isRollbackTarget(vers.Frontend, v.g.effectiveImage(n.Frontend.Image)) {
+		n.Frontend.Image, rollback = old.Spec.Frontend.Image, true
+	}
+	if rollback {
+		kinds = append(kinds, "rollback")
+	}
+	na, oa := &n.Frontend.Autoscaling, o.Frontend.Autoscaling
+	scaled := false
+	if na.MinReplicas > oa.MinReplicas {
+		na.MinReplicas, scaled = oa.MinReplicas, true
+	}
+	if na.MaxReplicas > oa.MaxReplicas {
+		na.MaxReplicas, scaled = oa.MaxReplicas, true
+	}
+	if na.PreScale != nil && oa.PreScale != nil && na.PreScale.Replicas > oa.PreScale.Replicas {
+		na.PreScale.Replicas, scaled = oa.PreScale.Replicas, true
+	}
+	if scaled {
+		kinds = append(kinds, "scale-up")
+	}
+	return kinds, len(kinds) > 0 && equality.Semantic.DeepEqual(n, o)
+}
+
+// defaultAutoscaling fills in what the CRD defaults.
+func defaultAutoscaling(a *boxv1.FrontendAutoscaling) {
+	if a.MinReplicas == 0 {
+		a.MinReplicas = 2
+	}
+	if a.MaxReplicas == 0 {
+		a.MaxReplicas = 50
+	}
+	if a.TargetCPUUtilizationPercentage == 0 {
+		a.TargetCPUUtilizationPercentage = 60
+	}
+}
+
+// validateSeatMap runs the shard's own parser over the seat map, so a map
+// the shard would refuse never gets in; the error names the bad row.
+func validateSeatMap(st *boxv1.Showtime) error {
+	if _, err := seatmap.Expand(specs.SeatMapSpec(st)); err != nil {
+		path := field.NewPath("spec", "seatMap")
+		msg := err.Error()
+		var se *seatmap.Error
+		if errors.As(err, &se) {
+			p := path.String() + "." + se.Path
+			detail := se.Msg
+			if se.Where != "" {
+				detail = se.Where + ": " + se.Msg
+			}
+			return apierrors.NewInvalid(boxv1.GroupVersion.WithKind("Showtime").GroupKind(), st.Name,
+				field.ErrorList{field.Invalid(field.NewPath(p), field.OmitValueType{}, detail)})
+		}
+		return apierrors.NewInvalid(boxv1.GroupVersion.WithKind("Showtime").GroupKind(), st.Name,
+			field.ErrorList{field.Invalid(path, field.OmitValueType{}, msg)})
+	}
+	return nil
+}
