@@ -325,6 +325,11 @@ type ShowtimeStatus struct {
 	// previous: changing back to the previous one is a rollback.
 	// +optional
 	Versions VersionHistory `json:"versions,omitzero"`
+
+	// rollout is the ShardRollout that last moved this showtime and where it
+	// stands in it. Written by the rollout controller only.
+	// +optional
+	Rollout *ShowtimeRolloutStatus `json:"rollout,omitempty"`
 }
 
 // FrontendStatus is the front end as last seen.

@@ -183,6 +183,16 @@ func Main(args []string) int {
 		log.Error(err, "unable to set up controller", "controller", "showtime")
 		return 1
 	}
+	if err := (&controllers.ShardRolloutReconciler{
+		Client:       mgr.GetClient(),
+		Recorder:     mgr.GetEventRecorder("boxoffice-rollout"),
+		Clock:        clock.RealClock{},
+		Shards:       controllers.NewHTTPShardProber(specs.ShardPort),
+		DefaultImage: c.DefaultImage,
+	}).SetupWithManager(mgr); err != nil {
+		log.Error(err, "unable to set up controller", "controller", "shardrollout")
+		return 1
+	}
 	if err := setupFreeze(mgr, c, log); err != nil {
 		log.Error(err, "unable to set up freeze windows")
 		return 1

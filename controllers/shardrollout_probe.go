@@ -1,0 +1,272 @@
+package controllers
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"math"
+	"net"
+	"net/http"
+	"net/url"
+	"sort"
+	"strconv"
+	"strings"
+	"time"
+
+	dto "github.com/prometheus/client_model/go"
+	"github.com/prometheus/common/expfmt"
+	"github.com/prometheus/common/model"
+)
+
+// ShardProbeStatus is the part of a shard's GET /v1/status a rollout reads.
+type ShardProbeStatus struct {
+	Showtime string `json:"showtime"`
+	Epoch    int64  `json:"epoch"`
+	Ready    *bool  `json:"ready,omitempty"`
+	// LogFormat is the log format the shard writes and the newest it reads.
+	// Shards from before the field existed do not send it: they know format 1.
+	LogFormat int64 `json:"logFormat"`
+}
+
+// ShardMetrics is what a rollout reads from a shard's /metrics.
+type ShardMetrics struct {
+	// Writes are holds and confirms answered, ServerErrors those of them
+	// whose result is not a business answer of the shard contract.
+	Writes, ServerErrors float64
+	// HoldP99 is the 99th percentile of the hold route's latency; HoldCount
+	// the number of hold requests it is computed from.
+	HoldP99   time.Duration
+	HoldCount float64
+	// RecoverySeconds is the time the shard spent replaying its log.
+	RecoverySeconds float64
+}
+
+// ShardProber reads what the rollout judges a shard on.
+type ShardProber interface {
+	Status(ctx context.Context, podIP, token string) (*ShardProbeStatus, error)
+	Metrics(ctx context.Context, podIP string) (*ShardMetrics, error)
+}
+
+// HTTPShardProber speaks to shards at their pod IP.
+type HTTPShardProber struct {
+	HTTP *http.Client
+	// Port of the shard; tests point it at an httptest server.
+	Port int
+}
+
+// NewHTTPShardProber returns a prober with short timeouts.
+func NewHTTPShardProber(port int) *HTTPShardProber {
+	return &HTTPShardProber{HTTP: NewHTTPShardClient(port).HTTP, Port: port}
+}
+
+func (p *HTTPShardProber) get(ctx context.Context, podIP, path, token string) ([]byte, error) {
+	u := "http://" + net.JoinHostPort(podIP, strconv.Itoa(p.Port)) + path
+	req, err := http.NewRequestWithContext(ctx, http.MethodGet, u, nil)
+	if err != nil {
+		return nil, err
+	}
+	if token != "" {
+		req.Header.Set("Authorization", "Bearer "+token)
+	}
+	resp, err := p.HTTP.Do(req)
+	if err != nil {
+		return nil, fmt.Errorf("GET %s: %w", u, err)
+	}
+	defer resp.Body.Close()
+	body, err := io.ReadAll(io.LimitReader(resp.Body, 8<<20))
+	if err != nil {
+		return nil, fmt.Errorf("GET %s: reading body: %w", u, err)
+	}
+	if resp.StatusCode != http.StatusOK {
+		return nil, fmt.Errorf("GET %s: status %d", u, resp.StatusCode)
+	}
+	return body, nil
+}
+
+// Status implements ShardProber.
+func (p *HTTPShardProber) Status(ctx context.Context, podIP, token string) (*ShardProbeStatus, error) {
+	body, err := p.get(ctx, podIP, "/v1/status", token)
+	if err != nil {
+		return nil, err
+	}
+	var s ShardProbeStatus
+	if err := json.Unmarshal(body, &s); err != nil {
+		return nil, fmt.Errorf("decoding /v1/status: %w", err)
+	}
+	if s.LogFormat == 0 {
+		s.LogFormat = 1
+	}
+	return &s, nil
+}
+
+// Metrics implements ShardProber.
+func (p *HTTPShardProber) Metrics(ctx context.Context, podIP string) (*ShardMetrics, error) {
+	body, err := p.get(ctx, podIP, "/metrics", "")
+	if err != nil {
+		return nil, err
+	}
+	return ParseShardMetrics(body)
+}
+
+// businessResults are the results of the shard contract that answer the
+// buyer (a conflict, a bad request): the shard worked. Any other result label
+// is a server error.
+var businessResults = map[string]bool{
+	"ok": true, "invalid_request": true, "unknown_seat": true, "hold_not_found": true,
+	"seats_unavailable": true, "hold_expired": true, "hold_sold": true,
+	"too_many_seats": true, "idempotency_mismatch": true,
+}
+
+// Metric names the analysis reads.
+const (
+	metricHolds    = "boxoffice_shard_holds_total"
+	metricConfirms = "boxoffice_shard_confirms_total"
+	metricLatency  = "boxoffice_shard_request_duration_seconds"
+	metricRecovery = "boxoffice_shard_recovery_duration_seconds"
+)
+
+// ParseShardMetrics reads the Prometheus text exposition of a shard.
+func ParseShardMetrics(body []byte) (*ShardMetrics, error) {
+	parser := expfmt.NewTextParser(model.UTF8Validation)
+	fams, err := parser.TextToMetricFamilies(strings.NewReader(string(body)))
+	if err != nil {
+		return nil, fmt.Errorf("parsing /metrics: %w", err)
+	}
+	m := &ShardMetrics{}
+	for _, name := range []string{metricHolds, metricConfirms} {
+		f := fams[name]
+		if f == nil {
+			continue
+		}
+		for _, s := range f.GetMetric() {
+			v := s.GetCounter().GetValue()
+			m.Writes += v
+			if !businessResults[labelValue(s, "result")] {
+				m.ServerErrors += v
+			}
+		}
+	}
+	if f := fams[metricLatency]; f != nil {
+		for _, s := range f.GetMetric() {
+			if labelValue(s, "route") != "hold" || s.GetHistogram() == nil {
+				continue
+			}
+			h := s.GetHistogram()
+			m.HoldCount = float64(h.GetSampleCount())
+			m.HoldP99 = histogramQuantile(0.99, h)
+		}
+	}
+	if f := fams[metricRecovery]; f != nil && len(f.GetMetric()) > 0 {
+		m.RecoverySeconds = f.GetMetric()[0].GetGauge().GetValue()
+	}
+	return m, nil
+}
+
+func labelValue(m *dto.Metric, name string) string {
+	for _, l := range m.GetLabel() {
+		if l.GetName() == name {
+			return l.GetValue()
+		}
+	}
+	return ""
+}
+
+// histogramQuantile interpolates linearly inside the bucket that holds the
+// quantile, as PromQL's histogram_quantile does. A quantile in the +Inf
+// bucket is reported as the highest finite bound.
+func histogramQuantile(q float64, h *dto.Histogram) time.Duration {
+	total := float64(h.GetSampleCount())
+	if total == 0 {
+		return 0
+	}
+	type bucket struct{ upper, count float64 }
+	var bs []bucket
+	for _, b := range h.GetBucket() {
+		bs = append(bs, bucket{b.GetUpperBound(), float64(b.GetCumulativeCount())})
+	}
+	sort.Slice(bs, func(i, j int) bool { return bs[i].upper < bs[j].upper })
+	rank := q * total
+	lower, below := 0.0, 0.0
+	for _, b := range bs {
+		if b.count >= rank {
+			if math.IsInf(b.upper, 1) {
+				return seconds(lower)
+			}
+			if b.count == below {
+				return seconds(b.upper)
+			}
+			return seconds(lower + (b.upper-lower)*(rank-below)/(b.count-below))
+		}
+		lower, below = b.upper, b.count
+	}
+	return seconds(lower)
+}
+
+func seconds(s float64) time.Duration { return time.Duration(s * float64(time.Second)) }
+
+// PrometheusQuerier runs an instant query and returns the first sample's value.
+type PrometheusQuerier interface {
+	Query(ctx context.Context, baseURL, query string) (float64, error)
+}
+
+// HTTPPrometheus queries Prometheus's HTTP API.
+type HTTPPrometheus struct{ HTTP *http.Client }
+
+// Query implements PrometheusQuerier.
+func (p HTTPPrometheus) Query(ctx context.Context, baseURL, query string) (float64, error) {
+	hc := p.HTTP
+	if hc == nil {
+		hc = &http.Client{Timeout: 5 * time.Second}
+	}
+	u := strings.TrimRight(baseURL, "/") + "/api/v1/query?query=" + url.QueryEscape(query)
+	req, err := http.NewRequestWithContext(ctx, http.MethodGet, u, nil)
+	if err != nil {
+		return 0, err
+	}
+	resp, err := hc.Do(req)
+	if err != nil {
+		return 0, err
+	}
+	defer resp.Body.Close()
+	var out struct {
+		Status string `json:"status"`
+		Error  string `json:"error"`
+		Data   struct {
+			ResultType string          `json:"resultType"`
+			Result     json.RawMessage `json:"result"`
+		} `json:"data"`
+	}
+	if err := json.NewDecoder(io.LimitReader(resp.Body, 4<<20)).Decode(&out); err != nil {
+		return 0, fmt.Errorf("decoding the answer: %w", err)
+	}
+	if out.Status != "success" {
+		return 0, fmt.Errorf("query failed: %s", out.Error)
+	}
+	var pair []any
+	switch out.Data.ResultType {
+	case "scalar":
+		if err := json.Unmarshal(out.Data.Result, &pair); err != nil {
+			return 0, err
+		}
+	case "vector":
+		var vec []struct {
+			Value []any `json:"value"`
+		}
+		if err := json.Unmarshal(out.Data.Result, &vec); err != nil {
+			return 0, err
+		}
+		if len(vec) == 0 {
+			return 0, errors.New("the query returned no sample")
+		}
+		pair = vec[0].Value
+	default:
+		return 0, fmt.Errorf("unsupported result type %q", out.Data.ResultType)
+	}
+	if len(pair) != 2 {
+		return 0, errors.New("malformed sample")
+	}
+	s, _ := pair[1].(string)
+	return strconv.ParseFloat(s, 64)
+}

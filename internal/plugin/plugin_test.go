@@ -1,0 +1,185 @@
+package plugin
+
+import (
+	"context"
+	"encoding/json"
+	"strings"
+	"testing"
+	"time"
+
+	boxv1 "boxoffice.dev/boxoffice/api/v1alpha1"
+	autoscalingv2 "k8s.io/api/autoscaling/v2"
+	corev1 "k8s.io/api/core/v1"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/runtime"
+	"k8s.io/cli-runtime/pkg/genericiooptions"
+	clientgoscheme "k8s.io/client-go/kubernetes/scheme"
+	"k8s.io/utils/ptr"
+	"sigs.k8s.io/controller-runtime/pkg/client"
+	"sigs.k8s.io/controller-runtime/pkg/client/fake"
+)
+
+var now = time.Date(2026, 11, 25, 2, 0, 0, 0, time.UTC)
+
+func fixture(t *testing.T) client.Client {
+	t.Helper()
+	s := runtime.NewScheme()
+	_ = clientgoscheme.AddToScheme(s)
+	_ = boxv1.AddToScheme(s)
+	st := &boxv1.Showtime{
+		ObjectMeta: metav1.ObjectMeta{Name: "standup", Namespace: "venues", Generation: 3},
+		Spec: boxv1.ShowtimeSpec{
+			Title: "Stand-up 10, night 1",
+			Sales: boxv1.Sales{OpensAt: metav1.NewTime(now.Add(10 * time.Minute)), ClosesAt: metav1.NewTime(now.Add(48 * time.Hour))},
+		},
+		Status: boxv1.ShowtimeStatus{
+			Phase: boxv1.PhaseReady, ObservedGeneration: 3,
+			Seats:    boxv1.SeatCounts{Total: 252, Available: 120, Held: 12, AwaitingPayment: 3, Sold: 117},
+			Shard:    boxv1.ShardStatus{Pod: "standup-shard-0", Image: "reg/boxoffice:v1.3.0", Ready: true, Epoch: 4, Version: 81234},
+			Frontend: boxv1.FrontendStatus{Replicas: 20, ReadyReplicas: 20, Image: "reg/boxoffice:v1.2.3", PreScaled: true},
+			Rollout:  &boxv1.ShowtimeRolloutStatus{Name: "canary-130", Step: 1, State: boxv1.ShowtimeBaking, Message: "ready on the target"},
+		},
+	}
+	hpa := &autoscalingv2.HorizontalPodAutoscaler{
+		ObjectMeta: metav1.ObjectMeta{Name: "standup-frontend", Namespace: "venues"},
+		Spec:       autoscalingv2.HorizontalPodAutoscalerSpec{MinReplicas: ptr.To[int32](20), MaxReplicas: 50},
+		Status:     autoscalingv2.HorizontalPodAutoscalerStatus{DesiredReplicas: 20},
+	}
+	ro := &boxv1.ShardRollout{
+		ObjectMeta: metav1.ObjectMeta{Name: "canary-130"},
+		Spec: boxv1.ShardRolloutSpec{Target: boxv1.RolloutTarget{ShardImage: "reg/boxoffice:v1.3.0"},
+			Steps: []boxv1.RolloutStep{{Count: ptr.To[int32](1)}, {Percent: ptr.To[int32](100)}}},
+		Status: boxv1.ShardRolloutStatus{
+			Phase: boxv1.RolloutProgressing, Reason: "Baking", Message: "step 1: baking until 2026-11-25T02:01:00Z",
+			CurrentStep: 1, Steps: 2, StepTarget: 1, Total: 2, InProgress: 1, BakeUntil: ptr.To(metav1.NewTime(now.Add(time.Minute))),
+			Showtimes: []boxv1.RolloutShowtime{
+				{Namespace: "venues", Name: "standup", State: boxv1.ShowtimeBaking, Step: 1, WritePause: "1.2s", Analysis: boxv1.AnalysisPassed, Message: "ready, 0 restarts; write errors 0/150"},
+				{Namespace: "venues", Name: "standup-2", State: boxv1.ShowtimePending},
+			},
+		},
+	}
+	fw := &boxv1.FreezeWindow{
+		ObjectMeta: metav1.ObjectMeta{Name: "singles-day"},
+		Spec: boxv1.FreezeWindowSpec{Reason: "11.11 sale", TimeZone: "Asia/Bangkok",
+			OneOff: &boxv1.OneOffPeriod{Start: metav1.NewTime(now.Add(24 * time.Hour)), End: metav1.NewTime(now.Add(48 * time.Hour))}},
+	}
+	ns := &corev1.Namespace{ObjectMeta: metav1.ObjectMeta{Name: "venues"}}
+	return fake.NewClientBuilder().WithScheme(s).WithObjects(st, hpa, ro, fw, ns).WithStatusSubresource(st, ro).Build()
+}
+
+func run(t *testing.T, c client.Client, args ...string) (string, int) {
+	t.Helper()
+	var out strings.Builder
+	env := &Env{Client: c, Streams: genericiooptions.IOStreams{Out: &out, ErrOut: &out}, Now: func() time.Time { return now }}
+	code := Main(context.Background(), append(args, "-n", "venues"), env)
+	return out.String(), code
+}
+
+func TestStatusForPeople(t *testing.T) {
+	out, code := run(t, fixture(t), "status", "standup")
+	if code != 0 {
+		t.Fatalf("exit %d: %s", code, out)
+	}
+	for _, want := range []string{
+		`Showtime:   venues/standup  "Stand-up 10, night 1"`,
+		"Phase:      Ready",
+		"Seats:      252 total: 120 available, 12 held, 3 awaiting payment, 117 sold",
+		"Shard:      standup-shard-0  ready  epoch 4  version 81234",
+		"image reg/boxoffice:v1.3.0",
+		"Front end:  20/20 ready  HPA min 20 max 50 desired 20  (pre-scaled for the sale)",
+		"Freeze:     FROZEN until 2026-11-25T04:10:00Z",
+		"by the showtime's own sale freeze",
+		"Rollout:    canary-130 (Progressing): step 1 of 2, Baking",
+	} {
+		if !strings.Contains(out, want) {
+			t.Errorf("missing %q in:\n%s", want, out)
+		}
+	}
+}
+
+func TestStatusJSONAndNotFound(t *testing.T) {
+	c := fixture(t)
+	out, code := run(t, c, "status", "standup", "-o", "json")
+	if code != 0 {
+		t.Fatalf("exit %d: %s", code, out)
+	}
+	var v ShowtimeView
+	if err := json.Unmarshal([]byte(out), &v); err != nil {
+		t.Fatalf("not JSON: %v\n%s", err, out)
+	}
+	if v.Seats.Sold != 117 || !v.Freeze.Frozen || v.Rollout == nil || v.Rollout.Name != "canary-130" || v.Frontend.HPAMax != 50 {
+		t.Errorf("unexpected view: %+v", v)
+	}
+	if out, code := run(t, c, "status", "nope"); code != ExitNotFound || !strings.Contains(out, "not found") {
+		t.Errorf("exit %d, want %d: %s", code, ExitNotFound, out)
+	}
+	if _, code := run(t, c, "status"); code != ExitUsage {
+		t.Errorf("no argument: exit %d, want %d", code, ExitUsage)
+	}
+	if _, code := run(t, c, "status", "standup", "-o", "xml"); code != ExitUsage {
+		t.Errorf("-o xml: exit %d, want %d", code, ExitUsage)
+	}
+	if _, code := run(t, c, "--no-such-flag"); code != ExitUsage {
+		t.Errorf("unknown flag: exit %d, want %d", code, ExitUsage)
+	}
+}
+
+func TestRolloutStatusAndActions(t *testing.T) {
+	c := fixture(t)
+	out, code := run(t, c, "rollout", "status", "canary-130")
+	if code != 0 {
+		t.Fatalf("exit %d: %s", code, out)
+	}
+	for _, want := range []string{
+		"Phase:      Progressing (Baking)",
+		"Step:       1 of 2, 1 showtimes on the target when done, baking until 2026-11-25T02:01:00Z",
+		"Showtimes:  2 total, 0 upgraded, 1 in progress, 0 waiting, 0 rolled back",
+		"SHOWTIME          STATE    STEP  PAUSE  ANALYSIS  MESSAGE",
+		"venues/standup    Baking   1     1.2s   Passed    ready, 0 restarts; write errors 0/150",
+		"venues/standup-2  Pending  -     -      -",
+	} {
+		if !strings.Contains(out, want) {
+			t.Errorf("missing %q in:\n%s", want, out)
+		}
+	}
+	// Not at a gate: promote is refused, --full goes through.
+	if out, code := run(t, c, "rollout", "promote", "canary-130"); code != ExitFailure || !strings.Contains(out, "does not wait at a manual gate") {
+		t.Errorf("promote: exit %d: %s", code, out)
+	}
+	if out, code := run(t, c, "rollout", "promote", "canary-130", "--full"); code != 0 {
+		t.Errorf("promote --full: exit %d: %s", code, out)
+	}
+	if out, code := run(t, c, "rollout", "abort", "canary-130"); code != 0 || !strings.Contains(out, "abort requested") {
+		t.Errorf("abort: exit %d: %s", code, out)
+	}
+	ro, err := GetRollout(context.Background(), c, "canary-130")
+	if err != nil || !ro.Spec.Abort || !ro.Spec.PromoteFull {
+		t.Fatalf("spec not set: %+v %v", ro.Spec, err)
+	}
+	// A rolled-back rollout: status exits 4.
+	ro.Status.Phase, ro.Status.Reason, ro.Status.Message = boxv1.RolloutRolledBack, "AnalysisFailed", "venues/standup: write error ratio 0.2"
+	if err := c.Status().Update(context.Background(), ro); err != nil {
+		t.Fatal(err)
+	}
+	if out, code := run(t, c, "rollout", "status", "canary-130"); code != ExitRolledBack || !strings.Contains(out, "RolledBack (AnalysisFailed)") {
+		t.Errorf("rolled back: exit %d: %s", code, out)
+	}
+	if out, code := run(t, c, "rollout", "status", "canary-130", "-o", "yaml"); code != ExitRolledBack || !strings.Contains(out, "phase: RolledBack") {
+		t.Errorf("yaml: exit %d: %s", code, out)
+	}
+	if _, code := run(t, c, "rollout", "undo", "nope"); code != ExitNotFound {
+		t.Errorf("undo of a missing rollout: exit %d", code)
+	}
+}
+
+func TestFreezeList(t *testing.T) {
+	out, code := run(t, fixture(t), "freeze", "list")
+	if code != 0 {
+		t.Fatalf("exit %d: %s", code, out)
+	}
+	for _, want := range []string{"NAME", "singles-day", "upcoming", "2026-11-26 09:00 +07 to 2026-11-27 09:00 +07", "Asia/Bangkok", "all showtimes", "11.11 sale"} {
+		if !strings.Contains(out, want) {
+			t.Errorf("missing %q in:\n%s", want, out)
+		}
+	}
+}

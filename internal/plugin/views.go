@@ -1,0 +1,431 @@
+package plugin
+
+import (
+	"context"
+	"encoding/json"
+	"fmt"
+	"io"
+	"sort"
+	"strings"
+	"text/tabwriter"
+	"time"
+
+	boxv1 "boxoffice.dev/boxoffice/api/v1alpha1"
+	"boxoffice.dev/boxoffice/internal/freeze"
+	autoscalingv2 "k8s.io/api/autoscaling/v2"
+	apierrors "k8s.io/apimachinery/pkg/api/errors"
+	"k8s.io/apimachinery/pkg/api/meta"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/types"
+	"sigs.k8s.io/controller-runtime/pkg/client"
+	"sigs.k8s.io/yaml"
+)
+
+// Print writes v as JSON or YAML, or calls human for the people's view.
+func Print(w io.Writer, format string, v any, human func(io.Writer)) error {
+	switch format {
+	case "", "text", "wide":
+		human(w)
+		return nil
+	case "json":
+		b, err := json.MarshalIndent(v, "", "  ")
+		if err != nil {
+			return err
+		}
+		_, err = fmt.Fprintln(w, string(b))
+		return err
+	case "yaml":
+		b, err := yaml.Marshal(v)
+		if err != nil {
+			return err
+		}
+		_, err = w.Write(b)
+		return err
+	}
+	return exitf(ExitUsage, "unknown output format %q: use json or yaml", format)
+}
+
+// ShowtimeView is everything on-call reads about one showtime.
+type ShowtimeView struct {
+	Namespace          string             `json:"namespace"`
+	Name               string             `json:"name"`
+	Title              string             `json:"title"`
+	Phase              string             `json:"phase"`
+	ObservedGeneration int64              `json:"observedGeneration"`
+	Generation         int64              `json:"generation"`
+	OpensAt            time.Time          `json:"opensAt"`
+	ClosesAt           time.Time          `json:"closesAt"`
+	Seats              boxv1.SeatCounts   `json:"seats"`
+	Shard              boxv1.ShardStatus  `json:"shard"`
+	Frontend           FrontendView       `json:"frontend"`
+	Freeze             FreezeView         `json:"freeze"`
+	Rollout            *RolloutRef        `json:"rollout,omitempty"`
+	Conditions         []metav1.Condition `json:"conditions,omitempty"`
+}
+
+// FrontendView is the front end and its autoscaler.
+type FrontendView struct {
+	Image         string `json:"image,omitempty"`
+	Replicas      int32  `json:"replicas"`
+	ReadyReplicas int32  `json:"readyReplicas"`
+	HPAMin        int32  `json:"hpaMinReplicas,omitempty"`
+	HPAMax        int32  `json:"hpaMaxReplicas,omitempty"`
+	HPADesired    int32  `json:"hpaDesiredReplicas,omitempty"`
+	PreScaled     bool   `json:"preScaled,omitempty"`
+}
+
+// FreezeView says whether changes are frozen and until when.
+type FreezeView struct {
+	Frozen  bool       `json:"frozen"`
+	Until   *time.Time `json:"until,omitempty"`
+	By      []string   `json:"by,omitempty"`
+	Message string     `json:"message,omitempty"`
+}
+
+// RolloutRef is the rollout that last moved the showtime.
+type RolloutRef struct {
+	boxv1.ShowtimeRolloutStatus `json:",inline"`
+	Steps                       int32 `json:"steps,omitempty"`
+}
+
+// ShowtimeStatus gathers the view of one showtime.
+func ShowtimeStatus(ctx context.Context, c client.Reader, namespace, name string, now time.Time) (*ShowtimeView, error) {
+	st := &boxv1.Showtime{}
+	if err := c.Get(ctx, types.NamespacedName{Namespace: namespace, Name: name}, st); err != nil {
+		if apierrors.IsNotFound(err) {
+			return nil, exitf(ExitNotFound, "showtime %s/%s not found", namespace, name)
+		}
+		return nil, fmt.Errorf("reading showtime %s/%s: %w", namespace, name, err)
+	}
+	v := &ShowtimeView{
+		Namespace: st.Namespace, Name: st.Name, Title: st.Spec.Title, Phase: string(st.Status.Phase),
+		ObservedGeneration: st.Status.ObservedGeneration, Generation: st.Generation,
+		OpensAt: st.Spec.Sales.OpensAt.Time, ClosesAt: st.Spec.Sales.ClosesAt.Time,
+		Seats: st.Status.Seats, Shard: st.Status.Shard, Conditions: st.Status.Conditions,
+		Frontend: FrontendView{
+			Image: st.Status.Frontend.Image, Replicas: st.Status.Frontend.Replicas,
+			ReadyReplicas: st.Status.Frontend.ReadyReplicas, PreScaled: st.Status.Frontend.PreScaled,
+		},
+	}
+	hpa := &autoscalingv2.HorizontalPodAutoscaler{}
+	if err := c.Get(ctx, types.NamespacedName{Namespace: namespace, Name: name + "-frontend"}, hpa); err == nil {
+		if hpa.Spec.MinReplicas != nil {
+			v.Frontend.HPAMin = *hpa.Spec.MinReplicas
+		}
+		v.Frontend.HPAMax = hpa.Spec.MaxReplicas
+		v.Frontend.HPADesired = hpa.Status.DesiredReplicas
+	}
+	// Freezes: computed now from the windows (the same code admission uses);
+	// without permission to read them, the showtime's Frozen condition.
+	if hits, err := freeze.BlockingShowtime(ctx, c, st, now); err == nil {
+		for _, h := range hits {
+			v.Freeze.Frozen = true
+			v.Freeze.By = append(v.Freeze.By, h.String())
+			if v.Freeze.Until == nil || h.End.After(*v.Freeze.Until) {
+				end := h.End
+				v.Freeze.Until = &end
+			}
+		}
+		if !v.Freeze.Frozen {
+			if start, end, ok := freeze.SaleFreezeWindow(st); ok && now.Before(start) {
+				v.Freeze.Message = fmt.Sprintf("the sale freeze runs from %s to %s", start.UTC().Format(time.RFC3339), end.UTC().Format(time.RFC3339))
+			}
+		}
+	} else if cnd := meta.FindStatusCondition(st.Status.Conditions, boxv1.ConditionFrozen); cnd != nil {
+		v.Freeze.Frozen = cnd.Status == metav1.ConditionTrue
+		v.Freeze.Message = cnd.Message
+	}
+	if ro := st.Status.Rollout; ro != nil {
+		v.Rollout = &RolloutRef{ShowtimeRolloutStatus: *ro}
+		sr := &boxv1.ShardRollout{}
+		if err := c.Get(ctx, types.NamespacedName{Name: ro.Name}, sr); err == nil {
+			v.Rollout.Phase = sr.Status.Phase
+			v.Rollout.Steps = sr.Status.Steps
+		}
+	}
+	return v, nil
+}
+
+// WriteShowtime renders the people's view.
+func WriteShowtime(w io.Writer, v *ShowtimeView) {
+	tw := tabwriter.NewWriter(w, 0, 0, 2, ' ', 0)
+	p := func(k, format string, args ...any) { fmt.Fprintf(tw, "%s\t%s\n", k, fmt.Sprintf(format, args...)) }
+	p("Showtime:", "%s/%s  %q", v.Namespace, v.Name, v.Title)
+	phase := v.Phase
+	if phase == "" {
+		phase = "(not reconciled yet)"
+	}
+	if v.ObservedGeneration < v.Generation {
+		phase += fmt.Sprintf("  (generation %d not yet reconciled, status is from %d)", v.Generation, v.ObservedGeneration)
+	}
+	p("Phase:", "%s", phase)
+	p("Sales:", "%s to %s", v.OpensAt.UTC().Format(time.RFC3339), v.ClosesAt.UTC().Format(time.RFC3339))
+	s := v.Seats
+	p("Seats:", "%d total: %d available, %d held, %d awaiting payment, %d sold", s.Total, s.Available, s.Held, s.AwaitingPayment, s.Sold)
+	if v.Shard.Pod == "" {
+		p("Shard:", "no pod")
+	} else {
+		ready := "NOT READY"
+		if v.Shard.Ready {
+			ready = "ready"
+		}
+		p("Shard:", "%s  %s  epoch %d  version %d", v.Shard.Pod, ready, v.Shard.Epoch, v.Shard.Version)
+		p("", "image %s", v.Shard.Image)
+	}
+	fe := fmt.Sprintf("%d/%d ready", v.Frontend.ReadyReplicas, v.Frontend.Replicas)
+	if v.Frontend.HPAMax > 0 {
+		fe += fmt.Sprintf("  HPA min %d max %d desired %d", v.Frontend.HPAMin, v.Frontend.HPAMax, v.Frontend.HPADesired)
+	}
+	if v.Frontend.PreScaled {
+		fe += "  (pre-scaled for the sale)"
+	}
+	p("Front end:", "%s", fe)
+	if v.Frontend.Image != "" {
+		p("", "image %s", v.Frontend.Image)
+	}
+	switch {
+	case v.Freeze.Frozen && v.Freeze.Until != nil:
+		p("Freeze:", "FROZEN until %s", v.Freeze.Until.UTC().Format(time.RFC3339))
+		for _, b := range v.Freeze.By {
+			p("", "by %s", b)
+		}
+	case v.Freeze.Frozen:
+		p("Freeze:", "FROZEN: %s", v.Freeze.Message)
+	case v.Freeze.Message != "":
+		p("Freeze:", "not frozen; %s", v.Freeze.Message)
+	default:
+		p("Freeze:", "not frozen")
+	}
+	if r := v.Rollout; r != nil {
+		step := fmt.Sprintf("step %d", r.Step)
+		if r.Steps > 0 {
+			step = fmt.Sprintf("step %d of %d", r.Step, r.Steps)
+		}
+		if r.Step == 0 {
+			step = "not moved yet"
+		}
+		p("Rollout:", "%s (%s): %s, %s", r.Name, r.Phase, step, r.State)
+		if r.Message != "" {
+			p("", "%s", r.Message)
+		}
+	} else {
+		p("Rollout:", "none")
+	}
+	var bad []string
+	for _, c := range v.Conditions {
+		if (c.Status != metav1.ConditionTrue && c.Type != boxv1.ConditionFrozen && c.Type != boxv1.ConditionOnSale) ||
+			(c.Status == metav1.ConditionTrue && c.Type == "Degraded") {
+			bad = append(bad, fmt.Sprintf("%s=%s (%s: %s)", c.Type, c.Status, c.Reason, c.Message))
+		}
+	}
+	for i, b := range bad {
+		k := ""
+		if i == 0 {
+			k = "Attention:"
+		}
+		p(k, "%s", b)
+	}
+	_ = tw.Flush()
+}
+
+// WriteRollout renders a rollout for people.
+func WriteRollout(w io.Writer, ro *boxv1.ShardRollout) {
+	s := ro.Status
+	tw := tabwriter.NewWriter(w, 0, 0, 2, ' ', 0)
+	p := func(k, format string, args ...any) { fmt.Fprintf(tw, "%s\t%s\n", k, fmt.Sprintf(format, args...)) }
+	p("Rollout:", "%s", ro.Name)
+	var target []string
+	if t := ro.Spec.Target.ShardImage; t != "" {
+		target = append(target, "shard "+t)
+	}
+	if t := ro.Spec.Target.FrontendImage; t != "" {
+		target = append(target, "front end "+t)
+	}
+	p("Target:", "%s", strings.Join(target, ", "))
+	phase := string(s.Phase)
+	if phase == "" {
+		phase = "Pending"
+	}
+	if s.Reason != "" {
+		phase += " (" + s.Reason + ")"
+	}
+	p("Phase:", "%s", phase)
+	if s.Message != "" {
+		p("", "%s", s.Message)
+	}
+	step := fmt.Sprintf("%d of %d", s.CurrentStep, s.Steps)
+	if s.StepTarget > 0 {
+		step += fmt.Sprintf(", %d showtimes on the target when done", s.StepTarget)
+	}
+	if s.BakeUntil != nil {
+		step += ", baking until " + s.BakeUntil.UTC().Format(time.RFC3339)
+	}
+	if s.WaitingForPromotion {
+		step += ", WAITING FOR PROMOTION (kubectl boxoffice rollout promote " + ro.Name + ")"
+	}
+	p("Step:", "%s", step)
+	p("Showtimes:", "%d total, %d upgraded, %d in progress, %d waiting, %d rolled back", s.Total, s.Upgraded, s.InProgress, s.Waiting, s.RolledBack)
+	if s.StableHoldP99 != "" {
+		p("Stable p99:", "%s (hold)", s.StableHoldP99)
+	}
+	_ = tw.Flush()
+	if len(s.Showtimes) == 0 {
+		return
+	}
+	fmt.Fprintln(w)
+	tw = tabwriter.NewWriter(w, 0, 0, 2, ' ', 0)
+	fmt.Fprintln(tw, "SHOWTIME\tSTATE\tSTEP\tPAUSE\tANALYSIS\tMESSAGE")
+	for _, e := range s.Showtimes {
+		pause := e.WritePause
+		if pause == "" {
+			pause = "-"
+		}
+		an := string(e.Analysis)
+		if an == "" {
+			an = "-"
+		}
+		st := "-"
+		if e.Step > 0 {
+			st = fmt.Sprint(e.Step)
+		}
+		fmt.Fprintf(tw, "%s/%s\t%s\t%s\t%s\t%s\t%s\n", e.Namespace, e.Name, e.State, st, pause, an, oneLine(e.Message, 100))
+	}
+	_ = tw.Flush()
+}
+
+func oneLine(s string, max int) string {
+	s = strings.ReplaceAll(s, "\n", " ")
+	if len(s) > max {
+		return s[:max-3] + "..."
+	}
+	return s
+}
+
+// RolloutExitCode is what `rollout status` exits with for a phase.
+func RolloutExitCode(ro *boxv1.ShardRollout) int {
+	switch ro.Status.Phase {
+	case boxv1.RolloutRolledBack, boxv1.RolloutRollingBack, boxv1.RolloutFailed:
+		return ExitRolledBack
+	}
+	return ExitOK
+}
+
+// FreezeEntry is one window in `freeze list`.
+type FreezeEntry struct {
+	Name      string     `json:"name"`
+	Reason    string     `json:"reason"`
+	Active    bool       `json:"active"`
+	Until     *time.Time `json:"until,omitempty"`
+	NextStart *time.Time `json:"nextStart,omitempty"`
+	NextEnd   *time.Time `json:"nextEnd,omitempty"`
+	TimeZone  string     `json:"timeZone"`
+	Scope     string     `json:"scope"`
+	Error     string     `json:"error,omitempty"`
+}
+
+// FreezeList lists the windows active now or starting later, active first,
+// then by next start.
+func FreezeList(ctx context.Context, c client.Reader, now time.Time) ([]FreezeEntry, error) {
+	list := &boxv1.FreezeWindowList{}
+	if err := c.List(ctx, list); err != nil {
+		return nil, fmt.Errorf("listing freeze windows: %w", err)
+	}
+	var out []FreezeEntry
+	for i := range list.Items {
+		w := &list.Items[i]
+		e := FreezeEntry{Name: w.Name, Reason: w.Spec.Reason, TimeZone: w.Spec.TimeZone, Scope: scopeString(w)}
+		if e.TimeZone == "" {
+			e.TimeZone = "UTC"
+		}
+		sched, err := freeze.CompileWindow(w)
+		if err != nil {
+			e.Error = err.Error()
+			out = append(out, e)
+			continue
+		}
+		st := sched.At(now)
+		if !st.Active && st.Next.IsZero() {
+			continue // over for good
+		}
+		e.Active = st.Active
+		if st.Active {
+			end := st.End
+			e.Until = &end
+		}
+		if !st.Next.IsZero() {
+			next := st.Next
+			e.NextStart = &next
+			if ns := sched.At(next); ns.Active {
+				ne := ns.End
+				e.NextEnd = &ne
+			}
+		}
+		out = append(out, e)
+	}
+	sort.SliceStable(out, func(i, j int) bool {
+		if out[i].Active != out[j].Active {
+			return out[i].Active
+		}
+		a, b := out[i].NextStart, out[j].NextStart
+		switch {
+		case a == nil && b == nil:
+			return out[i].Name < out[j].Name
+		case a == nil:
+			return false
+		case b == nil:
+			return true
+		}
+		return a.Before(*b)
+	})
+	return out, nil
+}
+
+func scopeString(w *boxv1.FreezeWindow) string {
+	var parts []string
+	if s := w.Spec.NamespaceSelector; s != nil && (len(s.MatchLabels) > 0 || len(s.MatchExpressions) > 0) {
+		parts = append(parts, "namespaces "+metav1.FormatLabelSelector(s))
+	}
+	if s := w.Spec.ShowtimeSelector; s != nil && (len(s.MatchLabels) > 0 || len(s.MatchExpressions) > 0) {
+		parts = append(parts, "showtimes "+metav1.FormatLabelSelector(s))
+	}
+	if len(parts) == 0 {
+		return "all showtimes"
+	}
+	return strings.Join(parts, ", ")
+}
+
+// WriteFreezeList renders freeze windows for people, times in each window's
+// time zone.
+func WriteFreezeList(w io.Writer, entries []FreezeEntry) {
+	if len(entries) == 0 {
+		fmt.Fprintln(w, "No active or upcoming freeze windows.")
+		return
+	}
+	tw := tabwriter.NewWriter(w, 0, 0, 2, ' ', 0)
+	fmt.Fprintln(tw, "NAME\tSTATE\tUNTIL\tNEXT\tZONE\tSCOPE\tREASON")
+	for _, e := range entries {
+		loc, err := time.LoadLocation(e.TimeZone)
+		if err != nil {
+			loc = time.UTC
+		}
+		f := func(t *time.Time) string {
+			if t == nil {
+				return "-"
+			}
+			return t.In(loc).Format("2006-01-02 15:04 MST")
+		}
+		state := "upcoming"
+		if e.Active {
+			state = "ACTIVE"
+		}
+		if e.Error != "" {
+			state = "INVALID: " + e.Error
+		}
+		next := f(e.NextStart)
+		if e.NextEnd != nil {
+			next += " to " + f(e.NextEnd)
+		}
+		fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\t%s\t%s\n", e.Name, state, f(e.Until), next, e.TimeZone, e.Scope, e.Reason)
+	}
+	_ = tw.Flush()
+}
