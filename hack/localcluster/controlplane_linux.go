@@ -32,7 +32,12 @@ type controlPlane struct {
 	adminKey          string
 	Server            string
 	Kubeconfig        string
-	comps             []*component
+	// ManagerKubeconfig is the operator's own identity, so that freezes
+	// (which exempt the operator) apply to the admin user.
+	ManagerKubeconfig string
+	// BreakGlassKubeconfig is a user in the break-glass group.
+	BreakGlassKubeconfig string
+	comps                []*component
 }
 
 func (cp *controlPlane) start(name string, args ...string) (*component, error) {
@@ -120,6 +125,9 @@ func waitHTTP(ctx context.Context, client *http.Client, url string, timeout time
 	}
 	return fmt.Errorf("%s not ready after %s: %s", url, timeout, last)
 }
+
+// BreakGlassGroup is the group the manager lets break a freeze on this cluster.
+const BreakGlassGroup = "boxoffice:break-glass"
 
 // controllers run by kube-controller-manager: what Deployments, StatefulSets,
 // Services, garbage collection, autoscaling, volumes and service accounts need.
@@ -213,6 +221,27 @@ func (cp *controlPlane) up(ctx context.Context, hostIP string) error {
 	cp.Kubeconfig = filepath.Join(cp.dir, "kubeconfig")
 	if err := os.WriteFile(cp.Kubeconfig, kc, 0o600); err != nil {
 		return err
+	}
+	for _, u := range []struct {
+		name, cn string
+		orgs     []string
+		path     *string
+	}{
+		{"manager", "boxoffice-manager", []string{"system:masters"}, &cp.ManagerKubeconfig},
+		{"breakglass", "boxoffice-breakglass", []string{"system:masters", BreakGlassGroup}, &cp.BreakGlassKubeconfig},
+	} {
+		crt, key, err := p.issue(u.name, u.cn, u.orgs, nil)
+		if err != nil {
+			return err
+		}
+		b, err := kubeconfig(cp.Server, p.CAFile, crt, key)
+		if err != nil {
+			return err
+		}
+		*u.path = filepath.Join(cp.dir, u.name+".kubeconfig")
+		if err := os.WriteFile(*u.path, b, 0o600); err != nil {
+			return err
+		}
 	}
 
 	cp.logf("starting kube-controller-manager")

@@ -22,8 +22,8 @@ import (
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
 	"k8s.io/apimachinery/pkg/runtime/schema"
-	utilyaml "k8s.io/apimachinery/pkg/util/yaml"
 	"k8s.io/apimachinery/pkg/util/wait"
+	utilyaml "k8s.io/apimachinery/pkg/util/yaml"
 	"k8s.io/client-go/dynamic"
 	"k8s.io/client-go/kubernetes"
 	"k8s.io/client-go/rest"
@@ -170,7 +170,7 @@ func (d *devSession) startManager(ctx context.Context) (*component, error) {
 		return nil, err
 	}
 	cmd := exec.Command(bin, args...)
-	cmd.Env = append(os.Environ(), "KUBECONFIG="+d.cp.Kubeconfig)
+	cmd.Env = append(os.Environ(), "KUBECONFIG="+d.cp.ManagerKubeconfig)
 	cmd.Stdout, cmd.Stderr = logFile, logFile
 	cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true, Pdeathsig: syscall.SIGKILL}
 	if err := cmd.Start(); err != nil {
@@ -187,7 +187,7 @@ func (d *devSession) startManager(ctx context.Context) (*component, error) {
 	}()
 	d.logf("started the manager (%s %s); log %s", bin, strings.Join(args, " "), logPath)
 	if err := waitHTTP(ctx, http.DefaultClient, fmt.Sprintf("http://127.0.0.1:%d/readyz", probePort), 2*time.Minute, c.done); err != nil {
-		return c, fmt.Errorf("manager: %w (log %s)", err, logPath)
+		return c, fmt.Errorf("manager: %w; its log ends:\n%s", err, tail(logPath, 3000))
 	}
 	return c, nil
 }
@@ -199,9 +199,9 @@ func (d *devSession) startManager(ctx context.Context) (*component, error) {
 func (d *devSession) webhookSetup(ctx context.Context, help string) ([]string, error) {
 	manifests := filepath.Join(d.o.repo, "config", "webhook", "manifests.yaml")
 	_, statErr := os.Stat(manifests)
-	if !d.o.webhooks || !strings.Contains(help, "-enable-webhooks") || statErr != nil {
+	if !d.o.webhooks || !hasFlag(help, "-enable-webhooks") || statErr != nil {
 		d.logf("admission webhooks: not served (the manager has no --enable-webhooks flag, or config/webhook/manifests.yaml is missing, or --webhooks=false)")
-		return []string{"--enable-webhooks=false"}[:boolInt(strings.Contains(help, "-enable-webhooks"))], nil
+		return []string{"--enable-webhooks=false"}[:boolInt(hasFlag(help, "-enable-webhooks"))], nil
 	}
 	port, err := freePort()
 	if err != nil {
@@ -251,6 +251,7 @@ func (d *devSession) webhookSetup(ctx context.Context, help string) ([]string, e
 			hooks[i] = m
 		}
 		_ = unstructured.SetNestedSlice(u.Object, hooks, "webhooks")
+		u.SetName("boxoffice-" + u.GetName())
 		gvr := vwcGVR
 		if u.GetKind() == "MutatingWebhookConfiguration" {
 			gvr = mwcGVR
@@ -261,16 +262,36 @@ func (d *devSession) webhookSetup(ctx context.Context, help string) ([]string, e
 	}
 	d.webhooks = true
 	args := []string{"--enable-webhooks=true"}
-	if strings.Contains(help, "-webhook-cert-path") {
-		args = append(args, "--webhook-cert-path="+dir)
+	for _, f := range []string{"-webhook-cert-dir", "-webhook-cert-path"} {
+		if hasFlag(help, f) {
+			args = append(args, "-"+f+"="+dir)
+		}
 	}
-	if strings.Contains(help, "-webhook-port") {
+	// The certificate and the CA bundle are made here.
+	if hasFlag(help, "-cert-rotation") {
+		args = append(args, "--cert-rotation=false")
+	}
+	if hasFlag(help, "-break-glass-groups") {
+		args = append(args, "--break-glass-groups="+BreakGlassGroup)
+	}
+	if hasFlag(help, "-webhook-port") {
 		args = append(args, fmt.Sprintf("--webhook-port=%d", port))
-	} else if strings.Contains(help, "-webhook-bind-address") {
+	} else if hasFlag(help, "-webhook-bind-address") {
 		args = append(args, fmt.Sprintf("--webhook-bind-address=127.0.0.1:%d", port))
 	}
 	d.logf("admission webhooks: served by the manager at https://127.0.0.1:%d", port)
 	return args, nil
+}
+
+// hasFlag reports whether a Go flag usage text lists -name.
+func hasFlag(help, name string) bool {
+	for _, line := range strings.Split(help, "\n") {
+		f := strings.Fields(line)
+		if len(f) > 0 && (f[0] == name || f[0] == "-"+name) {
+			return true
+		}
+	}
+	return false
 }
 
 func boolInt(b bool) int {

@@ -35,14 +35,14 @@ func TestExpandVars(t *testing.T) {
 	env := map[string]string{"A": "1", "POD": "p-0"}
 	lookup := func(k string) (string, bool) { v, ok := env[k]; return v, ok }
 	for in, want := range map[string]string{
-		"plain":         "plain",
-		"--x=$(A)":      "--x=1",
-		"$(POD).$(A)":   "p-0.1",
-		"$$(A)":         "$(A)",
-		"$(MISSING)":    "$(MISSING)",
-		"$(unclosed":    "$(unclosed",
-		"cost $5":       "cost $5",
-		"trailing $":    "trailing $",
+		"plain":       "plain",
+		"--x=$(A)":    "--x=1",
+		"$(POD).$(A)": "p-0.1",
+		"$$(A)":       "$(A)",
+		"$(MISSING)":  "$(MISSING)",
+		"$(unclosed":  "$(unclosed",
+		"cost $5":     "cost $5",
+		"trailing $":  "trailing $",
 	} {
 		if got := expandVars(in, lookup); got != want {
 			t.Errorf("expandVars(%q) = %q, want %q", in, got, want)

@@ -154,7 +154,9 @@ type readyInfo struct {
 	Bins       string `json:"bins"`
 	HostIP     string `json:"hostIP"`
 	ManagerLog string `json:"managerLog,omitempty"`
-	Webhooks   bool   `json:"webhooks"`
+	// BreakGlassKubeconfig is a user in the manager's break-glass group.
+	BreakGlassKubeconfig string `json:"breakGlassKubeconfig"`
+	Webhooks             bool   `json:"webhooks"`
 }
 
 func resolveBins(o *options) (string, error) {
@@ -256,7 +258,7 @@ func up(o *options) (retErr error) {
 	}
 	logf("control plane and node up in %s; KUBECONFIG=%s", time.Since(began).Round(time.Second), cp.Kubeconfig)
 
-	info := readyInfo{Kubeconfig: cp.Kubeconfig, Server: cp.Server, StateDir: o.stateDir, Bins: bins, HostIP: pn.hostIP.String()}
+	info := readyInfo{Kubeconfig: cp.Kubeconfig, BreakGlassKubeconfig: cp.BreakGlassKubeconfig, Server: cp.Server, StateDir: o.stateDir, Bins: bins, HostIP: pn.hostIP.String()}
 	var dev *devSession
 	if o.manager != "" {
 		dev = &devSession{o: o, cp: cp, cfg: cfg, cs: cs, logf: logf}
@@ -295,7 +297,7 @@ func up(o *options) (retErr error) {
 	case msg := <-exited:
 		return errors.New(msg)
 	case <-mgrDone:
-		return fmt.Errorf("the manager exited (%v); see %s", extra[0].err, info.ManagerLog)
+		return fmt.Errorf("the manager exited (%v); its log ends:\n%s", extra[0].err, tail(info.ManagerLog, 3000))
 	}
 }
 

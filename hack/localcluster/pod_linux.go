@@ -82,7 +82,7 @@ func newPodRunner(a *agent, pod *corev1.Pod) *podRunner {
 	r := &podRunner{
 		a: a, uid: pod.UID, ns: pod.Namespace, name: pod.Name,
 		dir:      filepath.Join(a.stateDir, "pods", pod.Namespace+"_"+pod.Name+"_"+string(pod.UID)),
-		netns:    netnsPrefix + short,
+		netns:    netnsPrefix(a.net.bridge) + short,
 		veth:     vethPrefix + short,
 		pod:      pod.DeepCopy(),
 		nudge:    make(chan struct{}, 1),

@@ -15,10 +15,11 @@ import (
 
 // Names of everything the local cluster makes outside its state directory,
 // so that a later start can find and remove them after a crash.
-const (
-	netnsPrefix = "bxlc-"
-	vethPrefix  = "bxv"
-)
+// Pod network namespaces are named BRIDGE-UIDPREFIX, so two clusters with
+// different bridges never touch each other's.
+func netnsPrefix(bridge string) string { return bridge + "-" }
+
+const vethPrefix = "bxv"
 
 // record lists the host processes the cluster started; it is rewritten on
 // every change so a crash leaves an accurate list behind.
@@ -114,7 +115,7 @@ func cleanupStale(stateDir, bridge string, logf func(string, ...any)) {
 	if out, err := exec.Command("ip", "netns", "list").Output(); err == nil {
 		for _, line := range strings.Split(string(out), "\n") {
 			f := strings.Fields(line)
-			if len(f) == 0 || !strings.HasPrefix(f[0], netnsPrefix) {
+			if len(f) == 0 || !strings.HasPrefix(f[0], netnsPrefix(bridge)) {
 				continue
 			}
 			if pids, err := exec.Command("ip", "netns", "pids", f[0]).Output(); err == nil {
