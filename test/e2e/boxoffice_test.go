@@ -1,0 +1,374 @@
+//go:build e2e
+
+package e2e
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"fmt"
+	"io"
+	"net/http"
+	"net/http/cookiejar"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"sort"
+	"strings"
+	"sync"
+	"time"
+
+	. "github.com/onsi/ginkgo/v2"
+	. "github.com/onsi/gomega"
+	corev1 "k8s.io/api/core/v1"
+	discoveryv1 "k8s.io/api/discovery/v1"
+	apierrors "k8s.io/apimachinery/pkg/api/errors"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
+	"k8s.io/apimachinery/pkg/runtime/schema"
+	"sigs.k8s.io/yaml"
+)
+
+const ns = "e2e"
+
+var (
+	showtimes    = schema.GroupVersionResource{Group: "boxoffice.dev", Version: "v1alpha1", Resource: "showtimes"}
+	freezeWindow = schema.GroupVersionResource{Group: "boxoffice.dev", Version: "v1alpha1", Resource: "freezewindows"}
+)
+
+// sampleShowtime is config/samples' Showtime, on sale since a minute ago,
+// with demo payments.
+func sampleShowtime() *unstructured.Unstructured {
+	b, err := os.ReadFile(filepath.Join(repo, "config", "samples", "boxoffice_v1alpha1_showtime.yaml"))
+	Expect(err).NotTo(HaveOccurred())
+	var m map[string]any
+	Expect(yaml.Unmarshal(b, &m)).To(Succeed())
+	u := &unstructured.Unstructured{Object: m}
+	u.SetNamespace(ns)
+	Expect(unstructured.SetNestedField(m, time.Now().Add(-time.Minute).UTC().Format(time.RFC3339), "spec", "sales", "opensAt")).To(Succeed())
+	Expect(unstructured.SetNestedField(m, time.Now().Add(30*24*time.Hour).UTC().Format(time.RFC3339), "spec", "sales", "closesAt")).To(Succeed())
+	Expect(unstructured.SetNestedField(m, time.Now().Add(31*24*time.Hour).UTC().Format(time.RFC3339), "spec", "startsAt")).To(Succeed())
+	Expect(unstructured.SetNestedField(m, true, "spec", "frontend", "payments", "demo")).To(Succeed())
+	return u
+}
+
+func getShowtime(ctx context.Context, name string) *unstructured.Unstructured {
+	u, err := dyn.Resource(showtimes).Namespace(ns).Get(ctx, name, metav1.GetOptions{})
+	Expect(err).NotTo(HaveOccurred())
+	return u
+}
+
+func seatCount(u *unstructured.Unstructured, field string) int64 {
+	v, _, _ := unstructured.NestedInt64(u.Object, "status", "seats", field)
+	return v
+}
+
+func readyAddresses(ctx context.Context, svc string) []string {
+	l, err := kube.DiscoveryV1().EndpointSlices(ns).List(ctx, metav1.ListOptions{LabelSelector: discoveryv1.LabelServiceName + "=" + svc})
+	Expect(err).NotTo(HaveOccurred())
+	var ips []string
+	for _, es := range l.Items {
+		for _, ep := range es.Endpoints {
+			if ep.Conditions.Ready == nil || *ep.Conditions.Ready {
+				ips = append(ips, ep.Addresses...)
+			}
+		}
+	}
+	sort.Strings(ips)
+	return ips
+}
+
+func podReady(p *corev1.Pod) bool {
+	for _, c := range p.Status.Conditions {
+		if c.Type == corev1.PodReady {
+			return c.Status == corev1.ConditionTrue
+		}
+	}
+	return false
+}
+
+// buyer is one browser: a cookie jar (the session is the holder) and a front-end pod.
+type buyer struct {
+	c    *http.Client
+	base string
+}
+
+func newBuyer(frontendIP string) *buyer {
+	jar, _ := cookiejar.New(nil)
+	return &buyer{c: &http.Client{Jar: jar, Timeout: 30 * time.Second}, base: "http://" + frontendIP + ":8080"}
+}
+
+func (b *buyer) do(method, path string, body any) (int, map[string]any) {
+	var r io.Reader
+	if body != nil {
+		j, _ := json.Marshal(body)
+		r = bytes.NewReader(j)
+	}
+	req, err := http.NewRequest(method, b.base+path, r)
+	Expect(err).NotTo(HaveOccurred())
+	if body != nil {
+		req.Header.Set("Content-Type", "application/json")
+	}
+	resp, err := b.c.Do(req)
+	if err != nil {
+		return 0, map[string]any{"error": err.Error()}
+	}
+	defer resp.Body.Close()
+	out := map[string]any{}
+	raw, _ := io.ReadAll(resp.Body)
+	_ = json.Unmarshal(raw, &out)
+	return resp.StatusCode, out
+}
+
+func (b *buyer) hold(seats ...string) (int, map[string]any) {
+	return b.do(http.MethodPost, "/api/holds", map[string]any{"seats": seats})
+}
+
+func kubectl(args ...string) string {
+	kc := filepath.Join(lc.Bins, "kubectl")
+	if _, err := os.Stat(kc); err != nil {
+		Skip("kubectl is not built in " + lc.Bins + " (hack/envtest-bins.sh kubectl)")
+	}
+	out, err := exec.Command(kc, append([]string{"--kubeconfig", lc.Kubeconfig}, args...)...).CombinedOutput()
+	Expect(err).NotTo(HaveOccurred(), string(out))
+	return string(out)
+}
+
+var _ = Describe("Box office on the local cluster", Ordered, func() {
+	var (
+		ctx       = context.Background()
+		name      string
+		seatIDs   []string
+		frontends []string
+		// holds acknowledged to buyers: hold id -> (buyer, state)
+		acked = map[string]struct {
+			b     *buyer
+			state string
+		}{}
+	)
+
+	BeforeAll(func() {
+		_, err := kube.CoreV1().Namespaces().Create(ctx, &corev1.Namespace{ObjectMeta: metav1.ObjectMeta{Name: ns}}, metav1.CreateOptions{})
+		if err != nil && !apierrors.IsAlreadyExists(err) {
+			Expect(err).NotTo(HaveOccurred())
+		}
+	})
+
+	It("runs the sample Showtime: shard and front ends Ready, every seat free", func() {
+		st := sampleShowtime()
+		name = st.GetName()
+		began := time.Now()
+		_, err := dyn.Resource(showtimes).Namespace(ns).Apply(ctx, name, st, metav1.ApplyOptions{FieldManager: "e2e", Force: true})
+		Expect(err).NotTo(HaveOccurred())
+		Eventually(func(g Gomega) {
+			u := getShowtime(ctx, name)
+			phase, _, _ := unstructured.NestedString(u.Object, "status", "phase")
+			g.Expect(phase).To(BeElementOf("Ready", "OnSale"))
+		}).WithTimeout(5 * time.Minute).WithPolling(500 * time.Millisecond).Should(Succeed())
+		timings["apply -> Showtime Ready"] = time.Since(began)
+
+		shard, err := kube.CoreV1().Pods(ns).Get(ctx, name+"-shard-0", metav1.GetOptions{})
+		Expect(err).NotTo(HaveOccurred())
+		Expect(podReady(shard)).To(BeTrue())
+		Eventually(func(g Gomega) {
+			pods, err := kube.CoreV1().Pods(ns).List(ctx, metav1.ListOptions{LabelSelector: "app.kubernetes.io/component=frontend,boxoffice.dev/showtime=" + name})
+			g.Expect(err).NotTo(HaveOccurred())
+			ready := 0
+			for i := range pods.Items {
+				if podReady(&pods.Items[i]) {
+					ready++
+				}
+			}
+			g.Expect(ready).To(BeNumerically(">=", 2))
+			frontends = readyAddresses(ctx, name+"-frontend")
+			g.Expect(len(frontends)).To(BeNumerically(">=", 2))
+		}).WithTimeout(2 * time.Minute).WithPolling(time.Second).Should(Succeed())
+		timings["apply -> front ends Ready"] = time.Since(began)
+
+		Eventually(func(g Gomega) {
+			u := getShowtime(ctx, name)
+			g.Expect(seatCount(u, "total")).To(BeEquivalentTo(2000))
+			g.Expect(seatCount(u, "available")).To(BeEquivalentTo(2000))
+		}).WithTimeout(time.Minute).WithPolling(time.Second).Should(Succeed())
+
+		code, seats := newBuyer(frontends[0]).do(http.MethodGet, "/api/seats", nil)
+		Expect(code).To(Equal(http.StatusOK))
+		list, _ := seats["seats"].([]any)
+		Expect(list).To(HaveLen(2000))
+		for _, s := range list {
+			m := s.(map[string]any)
+			Expect(m["state"]).To(Equal("free"))
+			seatIDs = append(seatIDs, m["id"].(string))
+		}
+	})
+
+	It("books through the front end: a seat goes to one buyer only; kubectl shows held and sold", func() {
+		// Eight buyers race for the same two seats, spread over both front ends.
+		contested := seatIDs[:2]
+		var wg sync.WaitGroup
+		var mu sync.Mutex
+		wins, conflicts := 0, 0
+		for i := 0; i < 8; i++ {
+			wg.Add(1)
+			go func() {
+				defer GinkgoRecover()
+				defer wg.Done()
+				b := newBuyer(frontends[i%len(frontends)])
+				code, body := b.hold(contested...)
+				mu.Lock()
+				defer mu.Unlock()
+				switch code {
+				case http.StatusCreated:
+					wins++
+					acked[body["id"].(string)] = struct {
+						b     *buyer
+						state string
+					}{b, "held"}
+				case http.StatusConflict:
+					conflicts++
+					Expect(body["error"]).To(Equal("seats_unavailable"))
+				default:
+					Fail(fmt.Sprintf("hold answered %d %v", code, body))
+				}
+			}()
+		}
+		wg.Wait()
+		Expect(wins).To(Equal(1), "exactly one buyer gets the contested seats")
+		Expect(conflicts).To(Equal(7))
+
+		// Six more buyers hold three seats each; three of them pay.
+		for i := 0; i < 6; i++ {
+			b := newBuyer(frontends[i%len(frontends)])
+			code, body := b.hold(seatIDs[10+3*i : 13+3*i]...)
+			Expect(code).To(Equal(http.StatusCreated), "%v", body)
+			id := body["id"].(string)
+			state := "held"
+			if i%2 == 0 {
+				code, body = b.do(http.MethodPost, "/api/holds/"+id+"/pay", map[string]any{})
+				Expect(code).To(Equal(http.StatusOK), "%v", body)
+				Expect(body["state"]).To(Equal("sold"))
+				state = "sold"
+			}
+			acked[id] = struct {
+				b     *buyer
+				state string
+			}{b, state}
+		}
+		// held: 2 contested + 3 buyers x 3 = 11; sold: 3 x 3 = 9
+		Eventually(func(g Gomega) {
+			u := getShowtime(ctx, name)
+			g.Expect(seatCount(u, "held")).To(BeEquivalentTo(11))
+			g.Expect(seatCount(u, "sold")).To(BeEquivalentTo(9))
+			g.Expect(seatCount(u, "available")).To(BeEquivalentTo(2000 - 20))
+		}).WithTimeout(time.Minute).WithPolling(time.Second).Should(Succeed())
+		out := kubectl("get", "showtimes", "-n", ns)
+		GinkgoWriter.Println(out)
+		lines := strings.Split(strings.TrimSpace(out), "\n")
+		Expect(lines).To(HaveLen(2))
+		header, row := strings.Fields(lines[0]), strings.Fields(lines[1])
+		col := func(h string) string {
+			for i, f := range header {
+				if f == h && i < len(row) {
+					return row[i]
+				}
+			}
+			return ""
+		}
+		Expect(col("HELD")).To(Equal("11"))
+		Expect(col("SOLD")).To(Equal("9"))
+		Expect(col("AVAILABLE")).To(Equal("1980"))
+	})
+
+	It("loses nothing acknowledged when the shard pod is deleted during holds", func() {
+		pvc, err := kube.CoreV1().PersistentVolumeClaims(ns).Get(ctx, "data-"+name+"-shard-0", metav1.GetOptions{})
+		Expect(err).NotTo(HaveOccurred())
+		old, err := kube.CoreV1().Pods(ns).Get(ctx, name+"-shard-0", metav1.GetOptions{})
+		Expect(err).NotTo(HaveOccurred())
+
+		began := time.Now()
+		Expect(kube.CoreV1().Pods(ns).Delete(ctx, old.Name, metav1.DeleteOptions{})).To(Succeed())
+		// A buyer keeps booking through the front end; the front end retries
+		// through the restart within its budget, the buyer retries after that.
+		b := newBuyer(frontends[0])
+		var holdID string
+		Eventually(func(g Gomega) {
+			code, body := b.hold(seatIDs[100])
+			g.Expect(code).To(Equal(http.StatusCreated), "%v", body)
+			holdID = body["id"].(string)
+		}).WithTimeout(3 * time.Minute).WithPolling(200 * time.Millisecond).Should(Succeed())
+		timings["shard pod deleted -> serving holds again"] = time.Since(began)
+		acked[holdID] = struct {
+			b     *buyer
+			state string
+		}{b, "held"}
+
+		now, err := kube.CoreV1().Pods(ns).Get(ctx, name+"-shard-0", metav1.GetOptions{})
+		Expect(err).NotTo(HaveOccurred())
+		Expect(now.UID).NotTo(Equal(old.UID), "a new shard pod")
+		pvc2, err := kube.CoreV1().PersistentVolumeClaims(ns).Get(ctx, pvc.Name, metav1.GetOptions{})
+		Expect(err).NotTo(HaveOccurred())
+		Expect(pvc2.UID).To(Equal(pvc.UID))
+		Expect(pvc2.Spec.VolumeName).To(Equal(pvc.Spec.VolumeName), "the same volume")
+
+		for id, a := range acked {
+			code, body := a.b.do(http.MethodGet, "/api/holds/"+id, nil)
+			Expect(code).To(Equal(http.StatusOK), "hold %s: %v", id, body)
+			Expect(body["state"]).To(Equal(a.state), "hold %s", id)
+		}
+		Eventually(func(g Gomega) {
+			u := getShowtime(ctx, name)
+			g.Expect(seatCount(u, "held")).To(BeEquivalentTo(12))
+			g.Expect(seatCount(u, "sold")).To(BeEquivalentTo(9))
+		}).WithTimeout(time.Minute).WithPolling(time.Second).Should(Succeed())
+	})
+
+	It("refuses an edit of the Showtime inside a FreezeWindow", func() {
+		if !lc.Webhooks {
+			Skip("the manager's admission webhooks are not served on this local cluster (no --enable-webhooks flag in this build); freeze enforcement is covered by the envtest suites")
+		}
+		fw := &unstructured.Unstructured{Object: map[string]any{
+			"apiVersion": "boxoffice.dev/v1alpha1", "kind": "FreezeWindow",
+			"metadata": map[string]any{"name": "e2e-freeze"},
+			"spec": map[string]any{
+				"reason": "end-to-end freeze",
+				"start":  time.Now().Add(-time.Minute).UTC().Format(time.RFC3339),
+				"end":    time.Now().Add(time.Hour).UTC().Format(time.RFC3339),
+			},
+		}}
+		_, err := dyn.Resource(freezeWindow).Create(ctx, fw, metav1.CreateOptions{})
+		Expect(err).NotTo(HaveOccurred())
+		DeferCleanup(func() { _ = dyn.Resource(freezeWindow).Delete(ctx, "e2e-freeze", metav1.DeleteOptions{}) })
+		Eventually(func() error {
+			u := getShowtime(ctx, name)
+			_ = unstructured.SetNestedField(u.Object, "Stand-up 10, night 1 (moved)", "spec", "title")
+			_, err := dyn.Resource(showtimes).Namespace(ns).Update(ctx, u, metav1.UpdateOptions{})
+			return err
+		}).WithTimeout(30 * time.Second).Should(MatchError(ContainSubstring("e2e-freeze")))
+	})
+
+	It("deleting the Showtime removes what it owns and keeps the shard's volume", func() {
+		Expect(dyn.Resource(showtimes).Namespace(ns).Delete(ctx, name, metav1.DeleteOptions{})).To(Succeed())
+		Eventually(func(g Gomega) {
+			_, err := kube.AppsV1().StatefulSets(ns).Get(ctx, name+"-shard", metav1.GetOptions{})
+			g.Expect(apierrors.IsNotFound(err)).To(BeTrue(), "statefulset")
+			_, err = kube.AppsV1().Deployments(ns).Get(ctx, name+"-frontend", metav1.GetOptions{})
+			g.Expect(apierrors.IsNotFound(err)).To(BeTrue(), "deployment")
+			_, err = kube.CoreV1().Services(ns).Get(ctx, name+"-shard", metav1.GetOptions{})
+			g.Expect(apierrors.IsNotFound(err)).To(BeTrue(), "shard service")
+			_, err = kube.CoreV1().Services(ns).Get(ctx, name+"-frontend", metav1.GetOptions{})
+			g.Expect(apierrors.IsNotFound(err)).To(BeTrue(), "front-end service")
+			_, err = kube.CoreV1().ConfigMaps(ns).Get(ctx, name+"-seatmap", metav1.GetOptions{})
+			g.Expect(apierrors.IsNotFound(err)).To(BeTrue(), "seat map")
+			_, err = kube.CoreV1().Secrets(ns).Get(ctx, name+"-shard-token", metav1.GetOptions{})
+			g.Expect(apierrors.IsNotFound(err)).To(BeTrue(), "token")
+			_, err = kube.AutoscalingV2().HorizontalPodAutoscalers(ns).Get(ctx, name+"-frontend", metav1.GetOptions{})
+			g.Expect(apierrors.IsNotFound(err)).To(BeTrue(), "autoscaler")
+			pods, err := kube.CoreV1().Pods(ns).List(ctx, metav1.ListOptions{LabelSelector: "boxoffice.dev/showtime=" + name})
+			g.Expect(err).NotTo(HaveOccurred())
+			g.Expect(pods.Items).To(BeEmpty(), "pods")
+		}).WithTimeout(3 * time.Minute).WithPolling(time.Second).Should(Succeed())
+		pvc, err := kube.CoreV1().PersistentVolumeClaims(ns).Get(ctx, "data-"+name+"-shard-0", metav1.GetOptions{})
+		Expect(err).NotTo(HaveOccurred(), "the volume is retained (storage.whenDeleted: Retain)")
+		Expect(pvc.DeletionTimestamp).To(BeNil())
+	})
+})

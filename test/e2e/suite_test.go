@@ -1,0 +1,122 @@
+//go:build e2e
+
+// Package e2e runs Box office end to end on the local cluster
+// (hack/localcluster) with the real manager, shard and front end. It needs
+// root; run it with `make test-e2e`.
+package e2e
+
+import (
+	"encoding/json"
+	"fmt"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"syscall"
+	"testing"
+	"time"
+
+	. "github.com/onsi/ginkgo/v2"
+	. "github.com/onsi/gomega"
+	"k8s.io/client-go/dynamic"
+	"k8s.io/client-go/kubernetes"
+	"k8s.io/client-go/rest"
+	"k8s.io/client-go/tools/clientcmd"
+)
+
+func TestE2E(t *testing.T) {
+	RegisterFailHandler(Fail)
+	RunSpecs(t, "Box office end to end")
+}
+
+// cluster is what the local cluster reports in its ready file.
+type cluster struct {
+	Kubeconfig string `json:"kubeconfig"`
+	Server     string `json:"server"`
+	StateDir   string `json:"stateDir"`
+	Bins       string `json:"bins"`
+	HostIP     string `json:"hostIP"`
+	ManagerLog string `json:"managerLog"`
+	Webhooks   bool   `json:"webhooks"`
+}
+
+var (
+	lc      cluster
+	lcCmd   *exec.Cmd
+	lcDone  chan struct{}
+	cfg     *rest.Config
+	kube    kubernetes.Interface
+	dyn     dynamic.Interface
+	repo    string
+	timings = map[string]time.Duration{}
+)
+
+func env(name string) string {
+	v := os.Getenv(name)
+	if v == "" {
+		Fail(fmt.Sprintf("%s is not set: run the suite with `make test-e2e`", name))
+	}
+	return v
+}
+
+var _ = BeforeSuite(func() {
+	if os.Geteuid() != 0 {
+		Fail("the end-to-end suite needs root: the local cluster creates network namespaces and a bridge (run `sudo make test-e2e`)")
+	}
+	var err error
+	repo, err = filepath.Abs("../..")
+	Expect(err).NotTo(HaveOccurred())
+	bin := env("LOCALCLUSTER")
+	box := env("BOXOFFICE_BIN")
+	bins := env("LOCALCLUSTER_BINS")
+	ready := filepath.Join(GinkgoT().TempDir(), "ready.json")
+	state := "/var/tmp/boxoffice-e2e"
+	lcCmd = exec.Command(bin, "up",
+		"--state-dir="+state, "--bridge=bxe2e0", "--pod-cidr=10.244.7.0/24",
+		"--bins="+bins, "--repo="+repo,
+		"--image=boxoffice:dev="+box, "--manager="+box,
+		"--ready-file="+ready)
+	logPath := filepath.Join(os.TempDir(), "boxoffice-e2e-localcluster.log")
+	logFile, err := os.Create(logPath)
+	Expect(err).NotTo(HaveOccurred())
+	lcCmd.Stdout, lcCmd.Stderr = logFile, logFile
+	lcCmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true}
+	began := time.Now()
+	Expect(lcCmd.Start()).To(Succeed())
+	lcDone = make(chan struct{})
+	go func() { _ = lcCmd.Wait(); logFile.Close(); close(lcDone) }()
+	GinkgoWriter.Printf("local cluster starting (log %s)\n", logPath)
+	Eventually(func() error {
+		select {
+		case <-lcDone:
+			b, _ := os.ReadFile(logPath)
+			StopTrying("the local cluster exited:\n" + string(b)).Now()
+		default:
+		}
+		b, err := os.ReadFile(ready)
+		if err != nil {
+			return err
+		}
+		return json.Unmarshal(b, &lc)
+	}).WithTimeout(10 * time.Minute).WithPolling(time.Second).Should(Succeed())
+	timings["cluster and manager up"] = time.Since(began)
+	cfg, err = clientcmd.BuildConfigFromFlags("", lc.Kubeconfig)
+	Expect(err).NotTo(HaveOccurred())
+	kube = kubernetes.NewForConfigOrDie(cfg)
+	dyn = dynamic.NewForConfigOrDie(cfg)
+})
+
+var _ = AfterSuite(func() {
+	for name, d := range timings {
+		fmt.Printf("e2e timing: %-45s %s\n", name, d.Round(100*time.Millisecond))
+	}
+	if lcCmd == nil || lcCmd.Process == nil {
+		return
+	}
+	_ = lcCmd.Process.Signal(syscall.SIGTERM)
+	select {
+	case <-lcDone:
+	case <-time.After(90 * time.Second):
+		_ = syscall.Kill(-lcCmd.Process.Pid, syscall.SIGKILL)
+		<-lcDone
+	}
+})
