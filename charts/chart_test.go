@@ -212,10 +212,12 @@ func TestSameAsKustomize(t *testing.T) {
 		t.Fatalf("no %s named *%s", kind, suffix)
 		return nil
 	}
-	kr := normRules(find(k, "ClusterRole", "-manager-role")["rules"])
-	hr := normRules(find(h, "ClusterRole", "-manager")["rules"])
-	if !reflect.DeepEqual(kr, hr) {
-		t.Errorf("manager rules differ\nkustomize: %v\nhelm:      %v", kr, hr)
+	for _, kind := range []string{"ClusterRole", "Role"} {
+		kr := normRules(find(k, kind, "-manager-role")["rules"])
+		hr := normRules(find(h, kind, "-manager")["rules"])
+		if !reflect.DeepEqual(kr, hr) {
+			t.Errorf("manager %s rules differ\nkustomize: %v\nhelm:      %v", kind, kr, hr)
+		}
 	}
 
 	crdNames := func(objs []map[string]any) []string {
@@ -245,7 +247,11 @@ func TestSameAsKustomize(t *testing.T) {
 		}
 		return out
 	}
-	if kw, hw := webhookRules(k), webhookRules(h); !reflect.DeepEqual(kw, hw) {
+	kw, hw := webhookRules(k), webhookRules(h)
+	if len(kw) == 0 {
+		t.Errorf("config/default installs no webhooks")
+	}
+	if !reflect.DeepEqual(kw, hw) {
 		t.Errorf("webhooks differ\nkustomize: %v\nhelm:      %v", kw, hw)
 	}
 }

@@ -3,6 +3,8 @@ package controllers
 import (
 	"context"
 	"fmt"
+	"github.com/prometheus/client_golang/prometheus"
+	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	"time"
 
 	boxv1 "boxoffice.dev/boxoffice/api/v1alpha1"
@@ -39,6 +41,9 @@ type FreezeWindowReconciler struct {
 func (r *FreezeWindowReconciler) Reconcile(ctx context.Context, req ctrl.Request) (ctrl.Result, error) {
 	fw := &boxv1.FreezeWindow{}
 	if err := r.Get(ctx, req.NamespacedName, fw); err != nil {
+		if apierrors.IsNotFound(err) {
+			freezeWindowActive.DeletePartialMatch(prometheus.Labels{"window": req.Name})
+		}
 		return ctrl.Result{}, client.IgnoreNotFound(err)
 	}
 	now := r.Clock.Now()
@@ -58,6 +63,11 @@ func (r *FreezeWindowReconciler) Reconcile(ctx context.Context, req ctrl.Request
 	}
 	state := sched.At(now)
 	st.Active = state.Active
+	active := 0.0
+	if state.Active {
+		active = 1
+	}
+	freezeWindowActive.WithLabelValues(fw.Name).Set(active)
 	st.CurrentStart, st.CurrentEnd, st.NextStart = timePtr(state.Start), timePtr(state.End), timePtr(state.Next)
 	setFWCondition(fw, boxv1.ConditionValid, true, "Valid", "schedule and time zone "+sched.Location.String()+" are valid")
 	if state.Active {

@@ -41,6 +41,16 @@ var (
 		Help: "When the showtime was first seen sold out (Unix seconds); absent until then.",
 	}, []string{"namespace", "showtime"})
 
+	rolloutRollbacks = prometheus.NewCounterVec(prometheus.CounterOpts{
+		Name: "boxoffice_rollout_rollbacks_total",
+		Help: "Rollouts that rolled every moved showtime back, by rollout and reason.",
+	}, []string{"rollout", "reason"})
+
+	freezeWindowActive = prometheus.NewGaugeVec(prometheus.GaugeOpts{
+		Name: "boxoffice_freeze_window_active",
+		Help: "1 while the FreezeWindow is in one of its periods, else 0.",
+	}, []string{"window"})
+
 	frontendReplicas = prometheus.NewGaugeVec(prometheus.GaugeOpts{
 		Name: "boxoffice_frontend_replicas",
 		Help: "Front-end replicas by kind: current, ready, min (the autoscaler's floor now) and max (its ceiling).",
@@ -52,7 +62,7 @@ var allPhases = []boxv1.ShowtimePhase{boxv1.PhasePending, boxv1.PhaseProvisionin
 
 func init() {
 	metrics.Registry.MustRegister(showtimeSeats, showtimePhase, showtimeShardReady, showtimeOnSaleWindow,
-		showtimeOpens, showtimeSoldOut, frontendReplicas)
+		showtimeOpens, showtimeSoldOut, frontendReplicas, freezeWindowActive, rolloutRollbacks)
 }
 
 func recordSeatMetrics(st *boxv1.Showtime) {

@@ -952,6 +952,7 @@ func (r *ShardRolloutReconciler) finishRollback(s *rolloutScope) {
 	}
 	ro.Status.Phase = boxv1.RolloutRolledBack
 	ro.Status.CompletedAt = ptrTime(s.now)
+	rolloutRollbacks.WithLabelValues(ro.Name, ro.Status.Reason).Inc()
 	r.Recorder.Eventf(ro, nil, corev1.EventTypeWarning, "RolledBack", "Rollback", "%s: %s; every moved showtime is back on its previous version", ro.Status.Reason, ro.Status.Message)
 }
 
