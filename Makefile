@@ -74,6 +74,21 @@ bench: build ## Benchmarks: shard against Redis and PostgreSQL, front-end fan-ou
 	bash hack/bench.sh
 	@if [ -f hack/bench-fanout.sh ]; then bash hack/bench-fanout.sh; fi
 
+LOCALCLUSTER_BINS_CMD = hack/envtest-bins.sh etcd kube-apiserver kube-controller-manager kubectl
+
+.PHONY: dev
+dev: build ## Run Box office on a local cluster (needs root): control plane, node agent, operator, the sample Showtime on sale. Ctrl-C removes it all.
+	go build -o $(LOCALBIN)/localcluster ./hack/localcluster
+	$(LOCALBIN)/localcluster up --bins "$$($(LOCALCLUSTER_BINS_CMD))" \
+		--image boxoffice:dev=$(LOCALBIN)/boxoffice --manager $(LOCALBIN)/boxoffice \
+		--sample config/samples/boxoffice_v1alpha1_showtime.yaml
+
+.PHONY: test-e2e
+test-e2e: build ## End-to-end suite on a local cluster with the real manager, shard and front end (needs root).
+	go build -o $(LOCALBIN)/localcluster ./hack/localcluster
+	LOCALCLUSTER_BINS="$$($(LOCALCLUSTER_BINS_CMD))" LOCALCLUSTER=$(LOCALBIN)/localcluster BOXOFFICE_BIN=$(LOCALBIN)/boxoffice \
+		$(GOTEST) -tags e2e -timeout 30m -count=1 -v ./test/e2e/ $(E2E_ARGS)
+
 ##@ Build
 
 .PHONY: build
