@@ -70,9 +70,10 @@ fuzz: ## Run each fuzz target for FUZZTIME (default 30s).
 	@bash hack/fuzz.sh $${FUZZTIME:-30s}
 
 .PHONY: bench
-bench: build ## Benchmarks: shard against Redis and PostgreSQL, front-end fan-out. Prints ratios.
+bench: build ## Benchmarks: shard against Redis and PostgreSQL (ratios), front-end fan-out, admission latency.
 	bash hack/bench.sh
-	@if [ -f hack/bench-fanout.sh ]; then bash hack/bench-fanout.sh; fi
+	bash hack/bench-fanout.sh
+	bash hack/bench-admission.sh
 
 LOCALCLUSTER_BINS_CMD = hack/envtest-bins.sh etcd kube-apiserver kube-controller-manager kubectl
 
