@@ -2,7 +2,7 @@
 
 IMG ?= boxoffice:latest
 # Extra manager flags for `make run`.
-RUN_ARGS ?=
+RUN_ARGS ?= --enable-webhooks=false
 KUBE_VERSION ?= 1.37.1
 ETCD_VERSION ?= 3.6.16
 CONTROLLER_TOOLS_VERSION ?= v0.23.0
