@@ -14,6 +14,12 @@ type podNetwork struct {
 	prefix netip.Prefix
 	hostIP netip.Addr
 	used   map[netip.Addr]string
+	// last is the address handed out most recently. Allocation goes round
+	// the range instead of reusing the lowest free address: a pod that comes
+	// back at once on the address of the pod it replaces would be
+	// unreachable from other pods until their neighbour (ARP) entries for
+	// the old interface expire, which takes tens of seconds.
+	last netip.Addr
 }
 
 func newPodNetwork(bridge, cidr string) (*podNetwork, error) {
@@ -42,12 +48,20 @@ func (n *podNetwork) down() {
 func (n *podNetwork) allocate(owner string) (netip.Addr, error) {
 	n.mu.Lock()
 	defer n.mu.Unlock()
-	for a := n.hostIP.Next(); n.prefix.Contains(a); a = a.Next() {
-		if !n.prefix.Contains(a.Next()) { // broadcast
-			break
+	first := n.hostIP.Next()
+	size := 1 << (32 - n.prefix.Bits())
+	a := n.last
+	if !a.IsValid() {
+		a = n.hostIP
+	}
+	for i := 0; i < size; i++ {
+		a = a.Next()
+		if !n.prefix.Contains(a) || !n.prefix.Contains(a.Next()) { // past the end, or broadcast
+			a = first
 		}
 		if _, taken := n.used[a]; !taken {
 			n.used[a] = owner
+			n.last = a
 			return a, nil
 		}
 	}

@@ -1,0 +1,31 @@
+//go:build linux
+
+package main
+
+import "testing"
+
+func TestAllocateGoesRound(t *testing.T) {
+	n, err := newPodNetwork("test0", "10.9.0.0/28") // .1 is the bridge, pods .2-.14, broadcast .15
+	if err != nil {
+		t.Fatal(err)
+	}
+	a, _ := n.allocate("a")
+	b, _ := n.allocate("b")
+	if a.String() != "10.9.0.2" || b.String() != "10.9.0.3" {
+		t.Fatalf("got %s %s", a, b)
+	}
+	n.release(a)
+	c, _ := n.allocate("c")
+	if c.String() != "10.9.0.4" {
+		t.Fatalf("a released address is not reused at once: got %s", c)
+	}
+	for _, want := range []string{"10.9.0.5", "10.9.0.6", "10.9.0.7", "10.9.0.8", "10.9.0.9", "10.9.0.10", "10.9.0.11", "10.9.0.12", "10.9.0.13", "10.9.0.14", "10.9.0.2"} {
+		got, err := n.allocate("x")
+		if err != nil || got.String() != want {
+			t.Fatalf("got %s %v, want %s", got, err, want)
+		}
+	}
+	if _, err := n.allocate("full"); err == nil {
+		t.Fatal("want an error when the range is full")
+	}
+}
