@@ -77,16 +77,19 @@ bench: build ## Benchmarks: shard against Redis and PostgreSQL (ratios), front-e
 
 LOCALCLUSTER_BINS_CMD = hack/envtest-bins.sh etcd kube-apiserver kube-controller-manager kubectl
 
-.PHONY: dev
-dev: build ## Run Box office on a local cluster (needs root): control plane, node agent, operator, the sample Showtime on sale. Ctrl-C removes it all.
+.PHONY: localcluster-bins
+localcluster-bins: ## Build bin/boxoffice and bin/localcluster (no fmt or vet: used by dev and test-e2e).
+	CGO_ENABLED=0 go build -o $(LOCALBIN)/boxoffice ./cmd/boxoffice
 	go build -o $(LOCALBIN)/localcluster ./hack/localcluster
+
+.PHONY: dev
+dev: localcluster-bins ## Run Box office on a local cluster (needs root): control plane, node agent, operator, the sample Showtime on sale. Ctrl-C removes it all.
 	$(LOCALBIN)/localcluster up --bins "$$($(LOCALCLUSTER_BINS_CMD))" \
 		--image boxoffice:dev=$(LOCALBIN)/boxoffice --manager $(LOCALBIN)/boxoffice \
 		--sample config/samples/boxoffice_v1alpha1_showtime.yaml
 
 .PHONY: test-e2e
-test-e2e: build ## End-to-end suite on a local cluster with the real manager, shard and front end (needs root).
-	go build -o $(LOCALBIN)/localcluster ./hack/localcluster
+test-e2e: localcluster-bins ## End-to-end suite on a local cluster with the real manager, shard and front end (needs root).
 	LOCALCLUSTER_BINS="$$($(LOCALCLUSTER_BINS_CMD))" LOCALCLUSTER=$(LOCALBIN)/localcluster BOXOFFICE_BIN=$(LOCALBIN)/boxoffice \
 		$(GOTEST) -tags e2e -timeout 30m -count=1 -v ./test/e2e/ $(E2E_ARGS)
 
