@@ -37,6 +37,8 @@ type cluster struct {
 	HostIP     string `json:"hostIP"`
 	ManagerLog string `json:"managerLog"`
 	Webhooks   bool   `json:"webhooks"`
+	// BreakGlassKubeconfig is a user in the manager's break-glass group.
+	BreakGlassKubeconfig string `json:"breakGlassKubeconfig"`
 }
 
 var (
