@@ -117,7 +117,7 @@ func lock(stateDir string) (func(), error) {
 		f.Close()
 		return nil, fmt.Errorf("another local cluster is running with state dir %s (lock %s)", stateDir, path)
 	}
-	return func() { f.Close() }, nil
+	return func() { os.Remove(path); f.Close() }, nil
 }
 
 func upMain(args []string) int {
