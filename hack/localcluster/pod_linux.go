@@ -14,6 +14,7 @@ import (
 	"strconv"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"syscall"
 	"time"
 
@@ -471,12 +472,12 @@ func (r *podRunner) runOnce(c *ctr) (int, string, error) {
 
 	exited := make(chan struct{})
 	var unhealthy sync.Once
-	var killedUnhealthy bool
+	var killedUnhealthy atomic.Bool
 	probeCtx, cancel := context.WithCancel(r.a.ctx)
 	go r.probeLoop(probeCtx, c, func(why string) {
 		unhealthy.Do(func() {
 			r.logf("container %s %s; restarting it", c.spec.Name, why)
-			killedUnhealthy = true
+			killedUnhealthy.Store(true)
 			go r.killGroup(pid, exited, r.graceFor(r.latest()))
 		})
 	})
@@ -512,7 +513,7 @@ func (r *podRunner) runOnce(c *ctr) (int, string, error) {
 	c.ready, c.pid = false, 0
 	r.mu.Unlock()
 	r.changed()
-	if killedUnhealthy {
+	if killedUnhealthy.Load() {
 		return code, "Unhealthy", nil
 	}
 	return code, "", nil
