@@ -368,6 +368,7 @@ func (d *devSession) applySample(ctx context.Context, pn *podNetwork) error {
     kubectl get pods,svc,pvc -o wide           # shard and front-end pods with their IPs
     kubectl describe showtime %[1]s
     kubectl delete pod %[1]s-shard-0     # the shard comes back on the same volume
+    kubectl label showtime %[1]s tier=headline   # refused: the sale freeze (webhook)
     book seats in the page, then kubectl get showtimes again
   Logs: manager %[2]s/logs/manager.log, pods %[2]s/pods/*/<container>.log
   Ctrl-C stops everything and removes what it made.
