@@ -34,8 +34,9 @@ import (
 const ns = "e2e"
 
 var (
-	showtimes    = schema.GroupVersionResource{Group: "boxoffice.dev", Version: "v1alpha1", Resource: "showtimes"}
-	freezeWindow = schema.GroupVersionResource{Group: "boxoffice.dev", Version: "v1alpha1", Resource: "freezewindows"}
+	showtimes     = schema.GroupVersionResource{Group: "boxoffice.dev", Version: "v1alpha1", Resource: "showtimes"}
+	freezeWindow  = schema.GroupVersionResource{Group: "boxoffice.dev", Version: "v1alpha1", Resource: "freezewindows"}
+	shardRollouts = schema.GroupVersionResource{Group: "boxoffice.dev", Version: "v1alpha1", Resource: "shardrollouts"}
 )
 
 // sampleShowtime is config/samples' Showtime, on sale since a minute ago,
@@ -399,6 +400,114 @@ var _ = Describe("Box office on the local cluster", Ordered, func() {
 		lifted = true
 	})
 
+	It("upgrades the shard under booking load through a ShardRollout, then rolls a broken version back by itself", func() {
+		shardImage := func() string {
+			sts, err := kube.AppsV1().StatefulSets(ns).Get(ctx, name+"-shard", metav1.GetOptions{})
+			Expect(err).NotTo(HaveOccurred())
+			return sts.Spec.Template.Spec.Containers[0].Image
+		}
+		stable := shardImage()
+		Expect(stable).To(Equal("boxoffice:dev"))
+
+		// Buyers keep booking through both front ends while the shard moves:
+		// each hold is one new buyer and one seat no one else asks for, so
+		// every answer is 201 or a failure. Bounded in count and time.
+		ld := startLoad(frontends, seatIDs[200:], 90*time.Second)
+
+		runRollout := func(rolloutName, image string, wantPhase string, timeout time.Duration) *unstructured.Unstructured {
+			ro := &unstructured.Unstructured{Object: map[string]any{
+				"apiVersion": "boxoffice.dev/v1alpha1", "kind": "ShardRollout",
+				"metadata": map[string]any{"name": rolloutName},
+				"spec": map[string]any{
+					"target": map[string]any{"shardImage": image},
+					"scope": map[string]any{"namespaceSelector": map[string]any{
+						"matchLabels": map[string]any{"kubernetes.io/metadata.name": ns}}},
+					"steps":            []any{map[string]any{"count": int64(1), "bake": "15s"}},
+					"analysis":         map[string]any{"readyDeadline": "20s", "interval": "3s", "minWrites": int64(5)},
+					"logCompatibility": map[string]any{"targetLogFormat": int64(1)},
+				},
+			}}
+			_, err := dyn.Resource(shardRollouts).Create(ctx, ro, metav1.CreateOptions{})
+			Expect(err).NotTo(HaveOccurred())
+			DeferCleanup(func() { _ = dyn.Resource(shardRollouts).Delete(ctx, rolloutName, metav1.DeleteOptions{}) })
+			var got *unstructured.Unstructured
+			Eventually(func(g Gomega) {
+				u, err := dyn.Resource(shardRollouts).Get(ctx, rolloutName, metav1.GetOptions{})
+				g.Expect(err).NotTo(HaveOccurred())
+				phase, _, _ := unstructured.NestedString(u.Object, "status", "phase")
+				g.Expect(phase).NotTo(BeElementOf("Failed"), "%v", u.Object["status"])
+				g.Expect(phase).To(Equal(wantPhase), "%v", u.Object["status"])
+				got = u
+			}).WithTimeout(timeout).WithPolling(time.Second).Should(Succeed())
+			return got
+		}
+		entry := func(ro *unstructured.Unstructured) map[string]any {
+			list, _, _ := unstructured.NestedSlice(ro.Object, "status", "showtimes")
+			Expect(list).To(HaveLen(1))
+			return list[0].(map[string]any)
+		}
+
+		// A healthy version: the one showtime moves, bakes, and stays.
+		began := time.Now()
+		ro := runRollout("e2e-next", "boxoffice:next", "Succeeded", 3*time.Minute)
+		timings["rollout to a healthy version: create -> Succeeded"] = time.Since(began)
+		e := entry(ro)
+		Expect(e["state"]).To(Equal("Upgraded"))
+		pause, err := time.ParseDuration(fmt.Sprint(e["writePause"]))
+		Expect(err).NotTo(HaveOccurred(), "writePause %v", e["writePause"])
+		timings["rollout: shard write pause (status.showtimes[].writePause)"] = pause
+		Expect(shardImage()).To(Equal("boxoffice:next"))
+		Eventually(func(g Gomega) {
+			p, err := kube.CoreV1().Pods(ns).Get(ctx, name+"-shard-0", metav1.GetOptions{})
+			g.Expect(err).NotTo(HaveOccurred())
+			g.Expect(p.Spec.Containers[0].Image).To(Equal("boxoffice:next"))
+			g.Expect(podReady(p)).To(BeTrue())
+		}).WithTimeout(time.Minute).WithPolling(time.Second).Should(Succeed())
+		u := getShowtime(ctx, name)
+		img, _, _ := unstructured.NestedString(u.Object, "spec", "shard", "image")
+		Expect(img).To(Equal("boxoffice:next"))
+
+		// A broken version (its binary exits at once): never ready, so the
+		// rollout puts the showtime back on boxoffice:next without a human.
+		began = time.Now()
+		brokenStarted := began
+		ro = runRollout("e2e-broken", "boxoffice:broken", "RolledBack", 3*time.Minute)
+		timings["rollout to a broken version: create -> RolledBack"] = time.Since(began)
+		reason, _, _ := unstructured.NestedString(ro.Object, "status", "reason")
+		Expect(reason).NotTo(BeEmpty())
+		Expect(entry(ro)["state"]).To(Equal("RolledBack"))
+		Expect(shardImage()).To(Equal("boxoffice:next"))
+		Eventually(func(g Gomega) {
+			p, err := kube.CoreV1().Pods(ns).Get(ctx, name+"-shard-0", metav1.GetOptions{})
+			g.Expect(err).NotTo(HaveOccurred())
+			g.Expect(p.Spec.Containers[0].Image).To(Equal("boxoffice:next"))
+			g.Expect(podReady(p)).To(BeTrue())
+		}).WithTimeout(2 * time.Minute).WithPolling(time.Second).Should(Succeed())
+
+		res := ld.stop()
+		timings["rollout: longest hold a buyer waited for"] = res.maxWait
+		GinkgoWriter.Printf("booking load during the rollouts: %d holds acknowledged, %d failed, longest wait %s\n",
+			len(res.acked), len(res.failures), res.maxWait)
+		Expect(len(res.acked)).To(BeNumerically(">", 20), "the load ran")
+		for _, f := range res.failures {
+			GinkgoWriter.Printf("  failed hold at %s: %s\n", f.at.Format(time.RFC3339Nano), f.why)
+		}
+		// Through the healthy upgrade buyers waited, they saw no error. (The
+		// broken version never served: holds that outlived the front end's
+		// retry budget while it was rolled back may fail.)
+		Expect(res.failedBefore(brokenStarted)).To(BeEmpty(), "holds failed during the healthy upgrade")
+		// Every acknowledged hold is there, held, after both restarts.
+		for id, b := range res.acked {
+			code, body := b.do(http.MethodGet, "/api/holds/"+id, nil)
+			Expect(code).To(Equal(http.StatusOK), "hold %s: %v", id, body)
+			Expect(body["state"]).To(Equal("held"), "hold %s", id)
+			acked[id] = struct {
+				b     *buyer
+				state string
+			}{b, "held"}
+		}
+	})
+
 	It("deleting the Showtime removes what it owns and keeps the shard's volume", func() {
 		Expect(dyn.Resource(showtimes).Namespace(ns).Delete(ctx, name, metav1.DeleteOptions{})).To(Succeed())
 		Eventually(func(g Gomega) {
@@ -425,3 +534,86 @@ var _ = Describe("Box office on the local cluster", Ordered, func() {
 		Expect(pvc.DeletionTimestamp).To(BeNil())
 	})
 })
+
+// load is buyers booking in the background: each hold is a new buyer (a new
+// session) asking for one seat no other buyer asks for.
+type load struct {
+	stopc chan struct{}
+	done  sync.WaitGroup
+	mu    sync.Mutex
+	res   loadResult
+}
+
+type loadFailure struct {
+	at  time.Time
+	why string
+}
+
+type loadResult struct {
+	acked    map[string]*buyer
+	failures []loadFailure
+	maxWait  time.Duration
+}
+
+// startLoad runs one booking loop per front end until stop, the seats run
+// out or limit passes.
+func startLoad(frontends, seats []string, limit time.Duration) *load {
+	l := &load{stopc: make(chan struct{}), res: loadResult{acked: map[string]*buyer{}}}
+	var next sync.Mutex
+	i := 0
+	deadline := time.Now().Add(limit)
+	for _, fe := range frontends {
+		l.done.Add(1)
+		go func() {
+			defer GinkgoRecover()
+			defer l.done.Done()
+			for time.Now().Before(deadline) {
+				select {
+				case <-l.stopc:
+					return
+				case <-time.After(50 * time.Millisecond):
+				}
+				next.Lock()
+				if i >= len(seats) {
+					next.Unlock()
+					return
+				}
+				seat := seats[i]
+				i++
+				next.Unlock()
+				b := newBuyer(fe)
+				t := time.Now()
+				code, body := b.hold(seat)
+				wait := time.Since(t)
+				l.mu.Lock()
+				l.res.maxWait = max(l.res.maxWait, wait)
+				if code == http.StatusCreated {
+					l.res.acked[body["id"].(string)] = b
+				} else {
+					l.res.failures = append(l.res.failures, loadFailure{t, fmt.Sprintf("%s: %d %v after %s", seat, code, body, wait.Round(time.Millisecond))})
+				}
+				l.mu.Unlock()
+			}
+		}()
+	}
+	return l
+}
+
+// failedBefore lists the failures that started before t.
+func (r loadResult) failedBefore(t time.Time) []string {
+	var out []string
+	for _, f := range r.failures {
+		if f.at.Before(t) {
+			out = append(out, f.why)
+		}
+	}
+	return out
+}
+
+func (l *load) stop() loadResult {
+	close(l.stopc)
+	l.done.Wait()
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return l.res
+}

@@ -75,7 +75,10 @@ var _ = BeforeSuite(func() {
 	lcCmd = exec.Command(bin, "up",
 		"--state-dir="+state, "--bridge=bxe2e0", "--pod-cidr=10.244.7.0/24",
 		"--bins="+bins, "--repo="+repo,
-		"--image=boxoffice:dev="+box, "--manager="+box,
+		// boxoffice:next is a second version of the same binary for the
+		// rollout spec; boxoffice:broken is a version that exits at once.
+		"--image=boxoffice:dev="+box, "--image=boxoffice:next="+box, "--image=boxoffice:broken=/bin/false",
+		"--manager="+box,
 		"--ready-file="+ready)
 	logPath := filepath.Join(os.TempDir(), "boxoffice-e2e-localcluster.log")
 	logFile, err := os.Create(logPath)
