@@ -6,6 +6,8 @@ import (
 	boxv1 "boxoffice.dev/boxoffice/api/v1alpha1"
 	"github.com/prometheus/client_golang/prometheus"
 	dto "github.com/prometheus/client_model/go"
+	"k8s.io/apimachinery/pkg/api/meta"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/types"
 	"sigs.k8s.io/controller-runtime/pkg/metrics"
 )
@@ -41,6 +43,11 @@ var (
 		Help: "When the showtime was first seen sold out (Unix seconds); absent until then.",
 	}, []string{"namespace", "showtime"})
 
+	showtimeFrozen = prometheus.NewGaugeVec(prometheus.GaugeOpts{
+		Name: "boxoffice_showtime_frozen",
+		Help: "1 while the showtime's Frozen condition is True (a freeze window or its own sale freeze is in force), 0 while False; absent while Unknown.",
+	}, []string{"namespace", "showtime"})
+
 	rolloutRollbacks = prometheus.NewCounterVec(prometheus.CounterOpts{
 		Name: "boxoffice_rollout_rollbacks_total",
 		Help: "Rollouts that rolled every moved showtime back, by rollout and reason.",
@@ -62,7 +69,7 @@ var allPhases = []boxv1.ShowtimePhase{boxv1.PhasePending, boxv1.PhaseProvisionin
 
 func init() {
 	metrics.Registry.MustRegister(showtimeSeats, showtimePhase, showtimeShardReady, showtimeOnSaleWindow,
-		showtimeOpens, showtimeSoldOut, frontendReplicas, freezeWindowActive, rolloutRollbacks)
+		showtimeOpens, showtimeSoldOut, showtimeFrozen, frontendReplicas, freezeWindowActive, rolloutRollbacks)
 }
 
 func recordSeatMetrics(st *boxv1.Showtime) {
@@ -93,6 +100,15 @@ func recordShowtimeMetrics(st *boxv1.Showtime, shardReady, saleOpen bool, maxRep
 	showtimeShardReady.WithLabelValues(st.Namespace, st.Name).Set(b(shardReady))
 	showtimeOnSaleWindow.WithLabelValues(st.Namespace, st.Name).Set(b(saleOpen))
 	showtimeOpens.WithLabelValues(st.Namespace, st.Name).Set(float64(st.Spec.Sales.OpensAt.Unix()))
+	// The reconcile sets Frozen before it records these.
+	switch c := meta.FindStatusCondition(st.Status.Conditions, boxv1.ConditionFrozen); {
+	case c != nil && c.Status == metav1.ConditionTrue:
+		showtimeFrozen.WithLabelValues(st.Namespace, st.Name).Set(1)
+	case c != nil && c.Status == metav1.ConditionFalse:
+		showtimeFrozen.WithLabelValues(st.Namespace, st.Name).Set(0)
+	default:
+		showtimeFrozen.DeleteLabelValues(st.Namespace, st.Name)
+	}
 	if st.Status.Phase == boxv1.PhaseSoldOut {
 		g := showtimeSoldOut.WithLabelValues(st.Namespace, st.Name)
 		if metricValue(g) == 0 {
@@ -117,7 +133,7 @@ func metricValue(g prometheus.Gauge) float64 {
 func forgetMetrics(key types.NamespacedName) {
 	l := prometheus.Labels{"namespace": key.Namespace, "showtime": key.Name}
 	for _, v := range []*prometheus.GaugeVec{showtimeSeats, showtimePhase, showtimeShardReady, showtimeOnSaleWindow,
-		showtimeOpens, showtimeSoldOut, frontendReplicas} {
+		showtimeOpens, showtimeSoldOut, showtimeFrozen, frontendReplicas} {
 		v.DeletePartialMatch(l)
 	}
 }
