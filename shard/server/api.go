@@ -337,7 +337,11 @@ func (s *Server) postHold(w http.ResponseWriter, r *http.Request) {
 		writeError(w, http.StatusServiceUnavailable, "not_ready", err.Error(), nil)
 		return
 	}
-	s.met.holdResult[req.res.Code].Inc()
+	if req.res.Replayed {
+		s.met.holdReplay.Inc()
+	} else {
+		s.met.holdResult[req.res.Code].Inc()
+	}
 	s.answer(w, buf, req)
 }
 
@@ -413,7 +417,11 @@ func (s *Server) holdOp(op seats.Op) func(http.ResponseWriter, *http.Request) {
 			return
 		}
 		if op == seats.OpConfirm {
-			s.met.confirmResult[req.res.Code].Inc()
+			if req.res.Replayed {
+				s.met.confirmReplay.Inc()
+			} else {
+				s.met.confirmResult[req.res.Code].Inc()
+			}
 		}
 		s.answer(w, buf, req)
 	}

@@ -24,7 +24,15 @@ type metrics struct {
 
 	holdResult    [16]prometheus.Counter
 	confirmResult [16]prometheus.Counter
+	// Answers replayed from the idempotency table: a retry, not a new hold
+	// or sale, so they are kept out of the business results.
+	holdReplay    prometheus.Counter
+	confirmReplay prometheus.Counter
 }
+
+// resultReplay is the result label of an answer replayed from the
+// idempotency table, whatever the first answer was.
+const resultReplay = "replay"
 
 var routes = []string{"seats", "hold", "get_hold", "extend", "await_payment", "confirm", "release", "status", "events"}
 
@@ -32,9 +40,9 @@ func newMetrics(s *Server) *metrics {
 	m := &metrics{reg: prometheus.NewRegistry()}
 	const ns = "boxoffice_shard"
 	m.holds = prometheus.NewCounterVec(prometheus.CounterOpts{Namespace: ns, Name: "holds_total",
-		Help: "Hold requests answered by the state machine, by result."}, []string{"result"})
+		Help: "Hold requests answered by the state machine, by result (replay: answered again from the idempotency table)."}, []string{"result"})
 	m.confirms = prometheus.NewCounterVec(prometheus.CounterOpts{Namespace: ns, Name: "confirms_total",
-		Help: "Confirm requests answered by the state machine, by result."}, []string{"result"})
+		Help: "Confirm requests answered by the state machine, by result (replay: answered again from the idempotency table)."}, []string{"result"})
 	m.latency = prometheus.NewHistogramVec(prometheus.HistogramOpts{Namespace: ns, Name: "request_duration_seconds",
 		Help:    "HTTP request latency by route.",
 		Buckets: []float64{.0001, .00025, .0005, .001, .0025, .005, .01, .025, .05, .1, .25, 1}}, []string{"route"})
@@ -90,6 +98,8 @@ func newMetrics(s *Server) *metrics {
 		m.holdResult[c] = m.holds.WithLabelValues(c.String())
 		m.confirmResult[c] = m.confirms.WithLabelValues(c.String())
 	}
+	m.holdReplay = m.holds.WithLabelValues(resultReplay)
+	m.confirmReplay = m.confirms.WithLabelValues(resultReplay)
 	return m
 }
 

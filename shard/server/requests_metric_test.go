@@ -27,3 +27,53 @@ func TestRequestsByStatusClass(t *testing.T) {
 		}
 	}
 }
+
+// TestReplaysCountedApart: an answer replayed from the idempotency table is a
+// retry, not a new hold or sale: holds_total and confirms_total count it as
+// result="replay", not under the first answer's result.
+func TestReplaysCountedApart(t *testing.T) {
+	h := start(t, t.TempDir(), nil)
+	body := `{"seats":["stalls/A/1"],"holder":"b1"}`
+	hold := h.expect(h.do("POST", "/v1/holds", body, "Idempotency-Key", "k1"), 201, "")
+	h.expect(h.do("POST", "/v1/holds", body, "Idempotency-Key", "k1"), 201, "")
+	// A replayed conflict is a replay too.
+	taken := `{"seats":["stalls/A/1"],"holder":"b2"}`
+	h.expect(h.do("POST", "/v1/holds", taken, "Idempotency-Key", "k2"), 409, "seats_unavailable")
+	h.expect(h.do("POST", "/v1/holds", taken, "Idempotency-Key", "k2"), 409, "seats_unavailable")
+	// The same key with another request is a mismatch, not a replay.
+	h.expect(h.do("POST", "/v1/holds", `{"seats":["stalls/A/2"],"holder":"b1"}`, "Idempotency-Key", "k1"), 422, "idempotency_mismatch")
+
+	id := hold["id"].(string)
+	h.expect(h.do("POST", "/v1/holds/"+id+"/confirm", `{"orderId":"o1"}`, "Idempotency-Key", "c1"), 200, "")
+	h.expect(h.do("POST", "/v1/holds/"+id+"/confirm", `{"orderId":"o1"}`, "Idempotency-Key", "c1"), 200, "")
+	h.expect(h.do("POST", "/v1/holds/"+id+"/confirm", `{"orderId":"o1"}`, "Idempotency-Key", "c1"), 200, "")
+
+	m := h.do("GET", "/metrics", "")
+	for _, want := range []string{
+		`boxoffice_shard_holds_total{result="ok"} 1`,
+		`boxoffice_shard_holds_total{result="seats_unavailable"} 1`,
+		`boxoffice_shard_holds_total{result="idempotency_mismatch"} 1`,
+		`boxoffice_shard_holds_total{result="replay"} 2`,
+		`boxoffice_shard_confirms_total{result="ok"} 1`,
+		`boxoffice_shard_confirms_total{result="replay"} 2`,
+		// Every answer is still an answer of its route.
+		`boxoffice_shard_requests_total{code="2xx",route="hold"} 2`,
+		`boxoffice_shard_requests_total{code="2xx",route="confirm"} 3`,
+	} {
+		if !strings.Contains(m.body, want) {
+			t.Errorf("metrics lack %s", want)
+		}
+	}
+}
+
+// TestReplayCounterFromStart: the replay series exist before any replay, so
+// rate() and increase() see the first one.
+func TestReplayCounterFromStart(t *testing.T) {
+	h := start(t, t.TempDir(), nil)
+	m := h.do("GET", "/metrics", "")
+	for _, want := range []string{`boxoffice_shard_holds_total{result="replay"} 0`, `boxoffice_shard_confirms_total{result="replay"} 0`} {
+		if !strings.Contains(m.body, want) {
+			t.Errorf("metrics lack %s", want)
+		}
+	}
+}
