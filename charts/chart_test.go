@@ -19,6 +19,9 @@ import (
 
 const chartDir = "boxoffice"
 
+// conversionRule is the recording rule the dashboard's conversion panel reads.
+const conversionRule = "namespace_showtime:boxoffice_conversion:ratio_1h"
+
 // kubeVersion is what the chart is rendered for (helm's default is older than
 // the chart's kubeVersion constraint).
 const kubeVersion = "1.37.1"
@@ -136,6 +139,11 @@ func TestTemplateDefault(t *testing.T) {
 			t.Errorf("default render has a %s; it must be off by default", kind)
 		}
 	}
+	for _, crb := range byKind(objs, "ClusterRoleBinding") {
+		if strings.HasSuffix(name(crb), "-metrics-reader") {
+			t.Errorf("default render binds the metrics-reader ClusterRole; it must be off by default")
+		}
+	}
 	dep := byKind(objs, "Deployment")[0]
 	b, _ := json.Marshal(dep)
 	for _, want := range []string{`"--leader-elect"`, `"readinessProbe"`, `"livenessProbe"`, `"readOnlyRootFilesystem":true`,
@@ -149,17 +157,70 @@ func TestTemplateDefault(t *testing.T) {
 func TestTemplateAllOptions(t *testing.T) {
 	helm := tool(t, "HELM", "helm")
 	objs := helmTemplate(t, helm, "-f", filepath.Join(chartDir, "ci", "all-options-values.yaml"))
-	for _, kind := range []string{"ServiceMonitor", "PodMonitor", "PrometheusRule"} {
-		if len(byKind(objs, kind)) != 1 {
-			t.Errorf("all-options render has %d %s, want 1", len(byKind(objs, kind)), kind)
+	for kind, n := range map[string]int{"ServiceMonitor": 1, "PodMonitor": 2, "PrometheusRule": 1} {
+		if len(byKind(objs, kind)) != n {
+			t.Errorf("all-options render has %d %s, want %d", len(byKind(objs, kind)), kind, n)
 		}
 	}
+	if sms := byKind(objs, "ServiceMonitor"); len(sms) == 1 {
+		checkHonorLabels(t, "chart ServiceMonitor", sms[0])
+	}
+	pms := map[string]map[string]any{}
+	for _, pm := range byKind(objs, "PodMonitor") {
+		pms[name(pm)] = pm
+	}
+	for _, n := range []string{"box-boxoffice-shards", "box-boxoffice-frontends"} {
+		if pms[n] == nil {
+			t.Errorf("all-options render has no PodMonitor %s", n)
+		}
+	}
+
 	rule := byKind(objs, "PrometheusRule")[0]
-	b, _ := json.Marshal(rule)
+	rules := map[string]string{}
+	for _, g := range rule["spec"].(map[string]any)["groups"].([]any) {
+		for _, r := range g.(map[string]any)["rules"].([]any) {
+			m := r.(map[string]any)
+			n, _ := m["alert"].(string)
+			if n == "" {
+				n, _ = m["record"].(string)
+			}
+			rules[n] = m["expr"].(string)
+		}
+	}
 	for _, alert := range []string{"BoxofficeShardNotReadyOnSale", "BoxofficeShardWriteErrors", "BoxofficeShardFsyncSlow",
-		"BoxofficeHoldLatencyHigh", "BoxofficeFrontendAtCeiling", "BoxofficeRolloutRolledBack", "BoxofficeBreakGlassUsed"} {
-		if !strings.Contains(string(b), alert) {
-			t.Errorf("PrometheusRule lacks alert %s", alert)
+		"BoxofficeHoldLatencyHigh", "BoxofficeFrontendAtCeiling", "BoxofficeRolloutRolledBack", "BoxofficeBreakGlassUsed",
+		conversionRule} {
+		if rules[alert] == "" {
+			t.Errorf("PrometheusRule lacks %s", alert)
+		}
+	}
+	// Counters born at 1 with their first event: increase() alone misses it,
+	// so the alerts also fire for a series that is new in the window.
+	for alert, counter := range map[string]string{"BoxofficeRolloutRolledBack": "boxoffice_rollout_rollbacks_total",
+		"BoxofficeBreakGlassUsed": "boxoffice_freeze_break_glass_total"} {
+		if want := counter + " unless " + counter + " offset "; !strings.Contains(rules[alert], want) {
+			t.Errorf("%s does not fire on the counter's first event (no %q): %s", alert, want, rules[alert])
+		}
+	}
+	if c := rules[conversionRule]; !strings.Contains(c, `boxoffice_shard_confirms_total{result="ok"}`) ||
+		!strings.Contains(c, `boxoffice_shard_holds_total{result="ok"}`) || !strings.Contains(c, "[1h]") {
+		t.Errorf("%s is not confirms ok / holds ok over 1h: %s", conversionRule, c)
+	}
+
+	var reader map[string]any
+	for _, crb := range byKind(objs, "ClusterRoleBinding") {
+		if strings.HasSuffix(name(crb), "-metrics-reader") {
+			reader = crb
+		}
+	}
+	if reader == nil {
+		t.Errorf("metrics.readerBinding.serviceAccount set, but no metrics-reader ClusterRoleBinding")
+	} else {
+		b, _ := json.Marshal(reader)
+		for _, want := range []string{`"name":"box-boxoffice-metrics-reader"`, `"kind":"ServiceAccount","name":"prometheus-k8s","namespace":"monitoring"`} {
+			if !strings.Contains(string(b), want) {
+				t.Errorf("metrics-reader ClusterRoleBinding lacks %s: %s", want, b)
+			}
 		}
 	}
 	var dash map[string]any
@@ -174,6 +235,21 @@ func TestTemplateAllOptions(t *testing.T) {
 	if dash == nil || len(dash["panels"].([]any)) < 10 {
 		t.Fatalf("dashboard missing or too small: %v", dash != nil)
 	}
+	var exprs []string
+	for _, p := range dash["panels"].([]any) {
+		for _, tg := range p.(map[string]any)["targets"].([]any) {
+			exprs = append(exprs, tg.(map[string]any)["expr"].(string))
+		}
+	}
+	all := strings.Join(exprs, "\n")
+	for _, want := range []string{conversionRule + "{", "boxoffice_showtime_frozen{", "boxoffice_frontend_streams_connected{",
+		"boxoffice_frontend_fanout_delay_seconds_bucket{", "boxoffice_frontend_requests_total{",
+		"boxoffice_rollout_rollbacks_total unless boxoffice_rollout_rollbacks_total offset",
+		"boxoffice_freeze_break_glass_total unless boxoffice_freeze_break_glass_total offset"} {
+		if !strings.Contains(all, want) {
+			t.Errorf("dashboard has no expression with %s", want)
+		}
+	}
 	dep := byKind(objs, "Deployment")[0]
 	if r := dep["spec"].(map[string]any)["replicas"]; r != float64(2) {
 		t.Errorf("replicas %v, want 2", r)
@@ -184,7 +260,8 @@ func TestSchemaRejectsBadValues(t *testing.T) {
 	helm := tool(t, "HELM", "helm")
 	// The defaults render, so a failure below is the schema's doing.
 	helmTemplate(t, helm)
-	for _, set := range []string{"replicaCount=0", "image.pullPolicy=Sometimes", "manager.maxHoldTTL=forever", "unknownKey=1"} {
+	for _, set := range []string{"replicaCount=0", "image.pullPolicy=Sometimes", "manager.maxHoldTTL=forever", "unknownKey=1",
+		"metrics.readerBinding.serviceAccount.name=prometheus", "metrics.frontendPodMonitor.interval=often"} {
 		cmd := exec.Command(helm, "template", "box", chartDir, "--kube-version", kubeVersion, "--set", set)
 		out, err := cmd.CombinedOutput()
 		if err == nil {
@@ -203,20 +280,55 @@ func TestSameAsKustomize(t *testing.T) {
 	k := docs(t, run(t, kustomize, "build", filepath.Join("..", "config", "default")))
 	h := helmTemplate(t, helm)
 
-	find := func(objs []map[string]any, kind, suffix string) map[string]any {
-		for _, o := range byKind(objs, kind) {
-			if strings.HasSuffix(name(o), suffix) {
-				return o
+	// Every Role and ClusterRole, by name suffix: kustomize names them
+	// boxoffice-<name>[-role], the chart <release>-boxoffice-<name>.
+	roles := func(objs []map[string]any, prefix string) map[string]map[string]any {
+		out := map[string]map[string]any{}
+		for _, kind := range []string{"ClusterRole", "Role"} {
+			for _, o := range byKind(objs, kind) {
+				n := name(o)
+				if !strings.HasPrefix(n, prefix) {
+					t.Errorf("%s %s is not named %s*", kind, n, prefix)
+					continue
+				}
+				out[kind+"/"+strings.TrimSuffix(strings.TrimPrefix(n, prefix), "-role")] = o
 			}
 		}
-		t.Fatalf("no %s named *%s", kind, suffix)
-		return nil
+		return out
 	}
-	for _, kind := range []string{"ClusterRole", "Role"} {
-		kr := normRules(find(k, kind, "-manager-role")["rules"])
-		hr := normRules(find(h, kind, "-manager")["rules"])
-		if !reflect.DeepEqual(kr, hr) {
-			t.Errorf("manager %s rules differ\nkustomize: %v\nhelm:      %v", kind, kr, hr)
+	kroles, hroles := roles(k, "boxoffice-"), roles(h, "box-boxoffice-")
+	for _, want := range []string{"ClusterRole/manager", "Role/manager", "Role/leader-election", "ClusterRole/metrics-auth",
+		"ClusterRole/metrics-reader", "ClusterRole/showtime-editor", "ClusterRole/showtime-viewer"} {
+		if kroles[want] == nil {
+			t.Errorf("config/default has no %s", want)
+		}
+	}
+	aggregation := func(o map[string]any) map[string]string {
+		out := map[string]string{}
+		labels, _ := o["metadata"].(map[string]any)["labels"].(map[string]any)
+		for k, v := range labels {
+			if strings.HasPrefix(k, "rbac.authorization.k8s.io/aggregate-to-") {
+				out[k] = v.(string)
+			}
+		}
+		return out
+	}
+	for key, kr := range kroles {
+		hr := hroles[key]
+		if hr == nil {
+			t.Errorf("config/default has %s (%s), the chart has none", key, name(kr))
+			continue
+		}
+		if a, b := normRules(kr["rules"]), normRules(hr["rules"]); !reflect.DeepEqual(a, b) {
+			t.Errorf("%s rules differ\nkustomize: %v\nhelm:      %v", key, a, b)
+		}
+		if a, b := aggregation(kr), aggregation(hr); !reflect.DeepEqual(a, b) {
+			t.Errorf("%s aggregation labels differ: kustomize %v, helm %v", key, a, b)
+		}
+	}
+	for key, hr := range hroles {
+		if kroles[key] == nil {
+			t.Errorf("the chart has %s (%s), config/default has none", key, name(hr))
 		}
 	}
 
@@ -253,6 +365,55 @@ func TestSameAsKustomize(t *testing.T) {
 	}
 	if !reflect.DeepEqual(kw, hw) {
 		t.Errorf("webhooks differ\nkustomize: %v\nhelm:      %v", kw, hw)
+	}
+}
+
+// TestChartVersion: the chart and the operator move together.
+func TestChartVersion(t *testing.T) {
+	b, err := os.ReadFile(filepath.Join(chartDir, "Chart.yaml"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	var c struct {
+		Version    string `json:"version"`
+		AppVersion string `json:"appVersion"`
+	}
+	if err := yaml.Unmarshal(b, &c); err != nil {
+		t.Fatal(err)
+	}
+	if c.Version == "" || c.Version != c.AppVersion {
+		t.Errorf("Chart.yaml version %q != appVersion %q", c.Version, c.AppVersion)
+	}
+}
+
+// TestKustomizeServiceMonitorHonorsLabels: config/prometheus keeps the
+// manager's own namespace label, as the chart does.
+func TestKustomizeServiceMonitorHonorsLabels(t *testing.T) {
+	b, err := os.ReadFile(filepath.Join("..", "config", "prometheus", "monitor.yaml"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	sms := byKind(docs(t, b), "ServiceMonitor")
+	if len(sms) != 1 {
+		t.Fatalf("config/prometheus/monitor.yaml has %d ServiceMonitors, want 1", len(sms))
+	}
+	checkHonorLabels(t, "config/prometheus ServiceMonitor", sms[0])
+}
+
+// checkHonorLabels: the manager's per-showtime series carry the Showtime's
+// namespace; without honorLabels the Prometheus Operator replaces it with the
+// manager pod's (renaming it exported_namespace), which breaks the alerts'
+// `on (namespace, showtime)` joins and the dashboard's namespace variable.
+func checkHonorLabels(t *testing.T, what string, sm map[string]any) {
+	t.Helper()
+	eps, _ := sm["spec"].(map[string]any)["endpoints"].([]any)
+	if len(eps) == 0 {
+		t.Errorf("%s has no endpoints", what)
+	}
+	for i, ep := range eps {
+		if ep.(map[string]any)["honorLabels"] != true {
+			t.Errorf("%s endpoint %d lacks honorLabels: true", what, i)
+		}
 	}
 }
 
