@@ -39,4 +39,22 @@ func TestFlagsFromEnvironment(t *testing.T) {
 	if _, err := shard.ParseFlags([]string{"--showtime", "a/b", "--seat-map", "m", "--data-dir", "d", "--auth", "maybe"}, func(string) string { return "" }, io.Discard); err == nil {
 		t.Fatal("accepted --auth maybe")
 	}
+	// --max-hold-ttl alone caps the default hold ttl; an explicit longer
+	// --hold-ttl is refused.
+	base := []string{"--showtime", "a/b", "--seat-map", "m", "--data-dir", "d", "--auth", "none"}
+	c, err := shard.ParseFlags(append(base, "--max-hold-ttl", "5s"), func(string) string { return "" }, io.Discard)
+	if err != nil || c.HoldTTL != 5*time.Second || c.MaxHoldTTL != 5*time.Second {
+		t.Fatalf("--max-hold-ttl 5s alone: %+v %v", c, err)
+	}
+	if _, err := shard.ParseFlags(append(base, "--max-hold-ttl", "5s", "--hold-ttl", "1m"), func(string) string { return "" }, io.Discard); err == nil {
+		t.Fatal("accepted --hold-ttl 1m with --max-hold-ttl 5s")
+	}
+	if _, err := shard.ParseFlags(append(base, "--max-hold-ttl", "5s"), func(k string) string {
+		if k == "BOXOFFICE_SHARD_HOLD_TTL" {
+			return "1m"
+		}
+		return ""
+	}, io.Discard); err == nil {
+		t.Fatal("accepted BOXOFFICE_SHARD_HOLD_TTL=1m with --max-hold-ttl 5s")
+	}
 }

@@ -114,10 +114,16 @@ func ParseFlags(args []string, getenv func(string) string, stderr io.Writer) (*O
 		problems = append(problems, fmt.Sprintf("--max-hold-ttl %v: must be positive", o.MaxHoldTTL))
 	}
 	if o.HoldTTL > o.MaxHoldTTL && o.MaxHoldTTL > 0 {
-		problems = append(problems, fmt.Sprintf("--hold-ttl %v is longer than --max-hold-ttl %v", o.HoldTTL, o.MaxHoldTTL))
+		if set["hold-ttl"] || getenv(EnvName("hold-ttl")) != "" {
+			problems = append(problems, fmt.Sprintf("--hold-ttl %v is longer than --max-hold-ttl %v", o.HoldTTL, o.MaxHoldTTL))
+		} else {
+			// Only --max-hold-ttl was given: it caps the default hold ttl
+			// like any other ttl.
+			o.HoldTTL = o.MaxHoldTTL
+		}
 	}
 	if o.HoldTTL%time.Second != 0 || o.MaxHoldTTL%time.Second != 0 {
-		problems = append(problems, "--hold-ttl and --max-hold-ttl must be whole seconds")
+		problems = append(problems, "--hold-ttl and --max-hold-ttl must be whole seconds (ttls are counted in seconds: ttlSeconds)")
 	}
 	if o.MaxSeatsPerHolder < 1 || o.MaxSeatsPerHolder > 1024 {
 		problems = append(problems, fmt.Sprintf("--max-seats-per-holder %d: must be between 1 and 1024", o.MaxSeatsPerHolder))

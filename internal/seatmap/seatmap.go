@@ -12,6 +12,7 @@ package seatmap
 import (
 	"fmt"
 	"regexp"
+	"slices"
 	"strconv"
 	"strings"
 
@@ -123,7 +124,8 @@ func Expand(s Spec) (*Layout, error) {
 			return nil, &Error{Path: spath + ".rows", Where: fmt.Sprintf("section %q", sec.Name), Msg: "section has no rows"}
 		}
 		out := Section{Name: sec.Name}
-		rowSeen := map[string]int{} // row name -> row line index
+		rowSeen := map[string]int{} // row name -> index in out.Rows
+		rowLine := map[string]int{} // row name -> first row line that defined it
 		for ri, r := range sec.Rows {
 			rpath := fmt.Sprintf("%s.rows[%d]", spath, ri)
 			where := fmt.Sprintf("section %q, row line %d {names: %q, seats: %q}", sec.Name, ri+1, r.Names, r.Seats)
@@ -136,16 +138,31 @@ func Expand(s Spec) (*Layout, error) {
 				return nil, &Error{Path: rpath + ".seats", Where: where, Msg: err.Error()}
 			}
 			for _, n := range names {
-				if prev, dup := rowSeen[n]; dup {
-					return nil, &Error{Path: rpath + ".names", Where: where,
-						Msg: fmt.Sprintf("duplicate seats: row %s already defined by row line %d (seat %s)", n, prev+1, ID(sec.Name, n, seats[0]))}
-				}
-				rowSeen[n] = ri
 				l.Total += len(seats)
 				if l.Total > MaxSeats {
 					return nil, &Error{Path: rpath, Where: where, Msg: fmt.Sprintf("map has more than %d seats", MaxSeats)}
 				}
-				out.Rows = append(out.Rows, Row{Name: n, Seats: seats})
+				prev, again := rowSeen[n]
+				if !again {
+					rowSeen[n], rowLine[n] = len(out.Rows), ri
+					out.Rows = append(out.Rows, Row{Name: n, Seats: seats})
+					continue
+				}
+				// A row may be split over several lines (for example
+				// around an aisle) as long as no seat is named twice.
+				row := &out.Rows[prev]
+				have := make(map[int]bool, len(row.Seats))
+				for _, x := range row.Seats {
+					have[x] = true
+				}
+				for _, x := range seats {
+					if have[x] {
+						return nil, &Error{Path: rpath + ".names", Where: where,
+							Msg: fmt.Sprintf("duplicate seats: seat %s is also in row line %d", ID(sec.Name, n, x), rowLine[n]+1)}
+					}
+				}
+				row.Seats = append(slices.Clone(row.Seats), seats...)
+				slices.Sort(row.Seats)
 			}
 		}
 		l.Sections = append(l.Sections, out)

@@ -17,6 +17,7 @@ func TestParseValid(t *testing.T) {
 		{"comma rows and split seats", "sections:\n- name: stalls\n  rows:\n  - {names: \"J,K\", seats: \"1-10,13-30\"}\n", 2 * 28, "stalls/J/1", "stalls/K/30"},
 		{"number rows", `{"sections":[{"name":"circle","rows":[{"names":"1-3","seats":"5"}]}]}`, 3, "circle/1/5", "circle/3/5"},
 		{"mixed list", "sections:\n- name: a\n  rows:\n  - {names: \"A-C,E\", seats: \"1-2\"}\n- name: b-2\n  rows:\n  - {names: \"a-b\", seats: \"7,9\"}\n", 4*2 + 2*2, "a/A/1", "b-2/b/9"},
+		{"row split over lines around an aisle", "sections:\n- name: s\n  rows:\n  - {names: \"A-B\", seats: \"6-9\"}\n  - {names: \"A\", seats: \"1-5\"}\n", 2*4 + 5, "s/A/1", "s/B/9"},
 		{"spaces tolerated", "sections:\n- name: s\n  rows:\n  - {names: \" A - B \", seats: \" 1 - 3 , 5 \"}\n", 8, "s/A/1", "s/B/5"},
 	}
 	for _, c := range cases {
@@ -65,7 +66,7 @@ func TestParseRejects(t *testing.T) {
 		{"backwards rows", "sections:\n- name: s\n  rows:\n  - {names: \"H-A\", seats: \"1-2\"}\n", []string{"sections[0].rows[0].names", `"H-A"`, "backwards"}},
 		{"backwards seats", "sections:\n- name: s\n  rows:\n  - {names: A, seats: \"9-1\"}\n", []string{"sections[0].rows[0].seats", "backwards"}},
 		{"zero seat", "sections:\n- name: s\n  rows:\n  - {names: A, seats: \"0-3\"}\n", []string{"seats", "outside"}},
-		{"duplicate row across lines", "sections:\n- name: s\n  rows:\n  - {names: \"A-C\", seats: \"1-2\"}\n  - {names: \"C-D\", seats: \"3-4\"}\n", []string{"sections[0].rows[1].names", "row line 2", "duplicate seats", "row C", "row line 1"}},
+		{"duplicate seat across lines", "sections:\n- name: s\n  rows:\n  - {names: \"A-C\", seats: \"1-2\"}\n  - {names: \"C-D\", seats: \"2-4\"}\n", []string{"sections[0].rows[1].names", "row line 2", "duplicate seats", "seat s/C/2", "row line 1"}},
 		{"duplicate seat in list", "sections:\n- name: s\n  rows:\n  - {names: A, seats: \"1-5,5\"}\n", []string{"duplicate seats", "seat 5"}},
 		{"duplicate row in list", "sections:\n- name: s\n  rows:\n  - {names: \"A,A\", seats: \"1\"}\n", []string{"row A listed twice"}},
 		{"mixed case range", "sections:\n- name: s\n  rows:\n  - {names: \"a-H\", seats: \"1\"}\n", []string{"mixes upper and lower"}},

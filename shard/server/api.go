@@ -258,6 +258,16 @@ func DecodeHold(body []byte, ix *seats.Index, holdTTL, maxTTL time.Duration, max
 		return e
 	}
 	if len(req.Seats) > maxSeats {
+		// A malformed request is 400 whatever its size; the map keeps this
+		// linear for long lists (the quadratic check below sees at most
+		// maxSeats ids).
+		named := make(map[string]struct{}, len(req.Seats))
+		for _, id := range req.Seats {
+			if _, dup := named[id]; dup {
+				return invalid("seat " + strconv.Quote(id) + " is named twice")
+			}
+			named[id] = struct{}{}
+		}
 		return &RequestError{Status: http.StatusUnprocessableEntity, Code: "too_many_seats",
 			Msg: "a holder may hold at most " + strconv.Itoa(maxSeats) + " seats"}
 	}

@@ -194,6 +194,8 @@ func TestContract(t *testing.T) {
 	// Per-holder limit (4): buyer-1 holds 2.
 	h.expect(h.do("POST", "/v1/holds", `{"seats":["stalls/B/1","stalls/B/2","stalls/B/3"],"holder":"buyer-1"}`), 422, "too_many_seats")
 	h.expect(h.do("POST", "/v1/holds", `{"seats":["stalls/B/1","stalls/B/2","stalls/B/3","stalls/B/4","stalls/B/5"],"holder":"new"}`), 422, "too_many_seats")
+	// Malformed beats too many: five seats (over the limit) with one twice.
+	h.expect(h.do("POST", "/v1/holds", `{"seats":["stalls/B/1","stalls/B/2","stalls/B/3","stalls/B/4","stalls/B/1"],"holder":"new"}`), 400, "invalid_request")
 	// Body limit.
 	big := `{"seats":["` + strings.Repeat("x", 70<<10) + `"],"holder":"x"}`
 	h.expect(h.do("POST", "/v1/holds", big), 413, "payload_too_large")
