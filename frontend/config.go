@@ -25,6 +25,9 @@ type Config struct {
 	PaymentURL        string        // optional: where the page sends buyers to pay
 	RateLimit         float64       // requests per second per client; 0 disables
 	RateBurst         int           // burst per client
+	NewSessionRate    float64       // new session cookies per second per client address; 0 disables
+	NewSessionBurst   int           // burst of new session cookies per client address
+	TrustedProxyHops  int           // proxies in front that append to X-Forwarded-For; 0 = use the peer address
 	MaxBodyBytes      int64         // request body limit
 	MaxStreams        int           // concurrent browser streams per pod; 0 = unlimited
 	RetryBudget       time.Duration // how long one write may be retried through a shard outage
@@ -37,14 +40,16 @@ type Config struct {
 // DefaultConfig returns the defaults used when a flag is not given.
 func DefaultConfig() Config {
 	return Config{
-		Listen:       ":8080",
-		RateLimit:    10,
-		RateBurst:    30,
-		MaxBodyBytes: 16 << 10,
-		MaxStreams:   50000,
-		RetryBudget:  15 * time.Second,
-		Coalesce:     100 * time.Millisecond,
-		ClientBuffer: 64,
+		Listen:          ":8080",
+		RateLimit:       10,
+		RateBurst:       30,
+		NewSessionRate:  2,
+		NewSessionBurst: 40,
+		MaxBodyBytes:    16 << 10,
+		MaxStreams:      50000,
+		RetryBudget:     15 * time.Second,
+		Coalesce:        100 * time.Millisecond,
+		ClientBuffer:    64,
 	}
 }
 
@@ -64,7 +69,7 @@ func ParseFlags(args []string, out io.Writer) (Config, error) {
 	fs.StringVar(&c.ShardURL, "shard-url", "", "base URL of the showtime's shard, e.g. http://standup-shard:7070 (required)")
 	fs.StringVar(&c.ShardTokenFile, "shard-token-file", "", "file holding the shard's bearer token (omit only if the shard runs with --auth=none)")
 	fs.StringVar(&c.Listen, "listen", c.Listen, "address for the buyer page, API, probes and metrics")
-	fs.StringVar(&c.SessionKeyFile, "session-key-file", "", "file holding the HMAC key for session cookies, at least 32 bytes, same on every replica (required)")
+	fs.StringVar(&c.SessionKeyFile, "session-key-file", "", "file holding the HMAC key for session cookies, at least 32 bytes (surrounding whitespace is ignored), same on every replica (required)")
 	fs.StringVar(&c.Showtime, "showtime", "", "showtime as NAMESPACE/NAME; must match the shard (required)")
 	fs.StringVar(&c.SeatMapFile, "seat-map", "", "optional seat-map file (same format as the shard's) used to lay out the page; without it the layout comes from the shard's seat ids")
 	fs.BoolVar(&c.DemoPayments, "demo-payments", false, "make \"pay\" confirm a hold immediately (demos and tests only)")
@@ -72,6 +77,9 @@ func ParseFlags(args []string, out io.Writer) (Config, error) {
 	fs.StringVar(&c.PaymentURL, "payment-url", "", "optional URL of the payment page; the hold id is appended as ?hold=ID")
 	fs.Float64Var(&c.RateLimit, "rate-limit", c.RateLimit, "API requests per second per client (session, else address); 0 disables")
 	fs.IntVar(&c.RateBurst, "rate-burst", c.RateBurst, "burst of API requests per client")
+	fs.Float64Var(&c.NewSessionRate, "new-session-rate", c.NewSessionRate, "new session cookies per second per client address (the page and API hand one to every request without a valid cookie); 0 disables")
+	fs.IntVar(&c.NewSessionBurst, "new-session-burst", c.NewSessionBurst, "burst of new session cookies per client address")
+	fs.IntVar(&c.TrustedProxyHops, "trusted-proxy-hops", c.TrustedProxyHops, "number of trusted proxies in front of the front end that append the client address to X-Forwarded-For; rate limits then key on the address the outermost one saw. 0: use the connection's peer address and ignore X-Forwarded-For")
 	fs.Int64Var(&c.MaxBodyBytes, "max-body-bytes", c.MaxBodyBytes, "largest accepted request body")
 	fs.IntVar(&c.MaxStreams, "max-streams", c.MaxStreams, "most concurrent browser event streams on this pod; 0 means no limit")
 	fs.DurationVar(&c.RetryBudget, "retry-budget", c.RetryBudget, "how long a buyer's write is retried while the shard is unreachable")
@@ -126,6 +134,12 @@ func (c Config) Validate() error {
 	}
 	if c.RateLimit < 0 || (c.RateLimit > 0 && c.RateBurst < 1) {
 		errs = append(errs, errors.New("--rate-limit must be >= 0 and --rate-burst >= 1"))
+	}
+	if c.NewSessionRate < 0 || (c.NewSessionRate > 0 && c.NewSessionBurst < 1) {
+		errs = append(errs, errors.New("--new-session-rate must be >= 0 and --new-session-burst >= 1"))
+	}
+	if c.TrustedProxyHops < 0 || c.TrustedProxyHops > 16 {
+		errs = append(errs, errors.New("--trusted-proxy-hops must be between 0 and 16"))
 	}
 	if c.MaxBodyBytes < 256 {
 		errs = append(errs, errors.New("--max-body-bytes must be at least 256"))

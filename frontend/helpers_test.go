@@ -79,6 +79,8 @@ func startFrontendHook(t testing.TB, shardURL, token string, mut func(*Config), 
 	cfg.DemoPayments = true
 	cfg.RateLimit = 1000
 	cfg.RateBurst = 1000
+	cfg.NewSessionRate = 1000 // every test buyer comes from 127.0.0.1
+	cfg.NewSessionBurst = 1000
 	if mut != nil {
 		mut(&cfg)
 	}

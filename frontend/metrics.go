@@ -19,6 +19,7 @@ type metrics struct {
 	fanoutDelay        prometheus.Histogram
 	seatVersion        prometheus.Gauge
 	rateLimited        prometheus.Counter
+	sessionsLimited    prometheus.Counter
 }
 
 func newMetrics(streams func() float64) *metrics {
@@ -50,9 +51,11 @@ func newMetrics(streams func() float64) *metrics {
 		Help: "Seat-map version of this pod's in-memory copy."})
 	m.rateLimited = prometheus.NewCounter(prometheus.CounterOpts{Namespace: ns, Name: "rate_limited_total",
 		Help: "Requests refused by the per-client rate limit."})
+	m.sessionsLimited = prometheus.NewCounter(prometheus.CounterOpts{Namespace: ns, Name: "new_sessions_limited_total",
+		Help: "New session cookies refused by the per-address limit (API requests answered 429, pages served without a cookie)."})
 	m.reg.MustRegister(m.streams, m.streamsDropped, m.streamResumes, m.requests, m.upstreamLatency,
 		m.upstreamRetries, m.upstreamConnected, m.upstreamReconnects, m.upstreamEvents, m.fanoutDelay,
-		m.seatVersion, m.rateLimited,
+		m.seatVersion, m.rateLimited, m.sessionsLimited,
 		collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
 	return m
 }

@@ -16,6 +16,7 @@ import (
 	"io"
 	"io/fs"
 	"log/slog"
+	"math"
 	"net"
 	"net/http"
 	"net/http/pprof"
@@ -44,7 +45,8 @@ type Server struct {
 	shard     *shardClient
 	up        *upstream
 	sess      *sessions
-	lim       *limiter
+	lim       *limiter // API requests, per session (else per address)
+	newSess   *limiter // new session cookies, per address
 	paySecret []byte
 	handler   http.Handler
 
@@ -58,7 +60,7 @@ func New(cfg Config, log *slog.Logger) (*Server, error) {
 	if err := cfg.Validate(); err != nil {
 		return nil, err
 	}
-	key, err := readSecret("session-key-file", cfg.SessionKeyFile, 16)
+	key, err := readSecret("session-key-file", cfg.SessionKeyFile, minSessionKeyBytes)
 	if err != nil {
 		return nil, err
 	}
@@ -85,7 +87,9 @@ func New(cfg Config, log *slog.Logger) (*Server, error) {
 		}
 	}
 	s := &Server{cfg: cfg, log: log, sess: &sessions{key: key, secure: cfg.SecureCookies},
-		lim: newLimiter(cfg.RateLimit, cfg.RateBurst), paySecret: paySecret, closing: make(chan struct{})}
+		lim:       newLimiter(cfg.RateLimit, cfg.RateBurst, limiterMaxKeys),
+		newSess:   newLimiter(cfg.NewSessionRate, cfg.NewSessionBurst, limiterMaxKeys),
+		paySecret: paySecret, closing: make(chan struct{})}
 	s.m = newMetrics(func() float64 { return float64(s.hub.subscribers()) })
 	s.hub = newHub(log, s.m, cfg.Coalesce, cfg.ClientBuffer, fixed)
 	s.shard = newShardClient(cfg.ShardURL, string(token), cfg.RetryBudget, s.m)
@@ -254,14 +258,23 @@ func (s *Server) apiMiddleware(route string, h http.HandlerFunc) http.Handler {
 		rec := &recorder{ResponseWriter: w}
 		defer func() { s.m.requests.WithLabelValues(route, strconv.Itoa(max(rec.code, 200))).Inc() }()
 		holder := s.sess.fromRequest(r)
+		addr := clientAddr(r, s.cfg.TrustedProxyHops)
 		key := holder
 		if key == "" {
-			key = "addr:" + clientAddr(r)
+			key = "addr:" + addr
 		}
 		if !s.lim.allow(key) {
 			s.m.rateLimited.Inc()
 			rec.Header().Set("Retry-After", "1")
 			writeErr(rec, http.StatusTooManyRequests, "rate_limited", "too many requests; slow down")
+			return
+		}
+		// A request without a valid cookie gets a new session, and with it a
+		// fresh bucket above; new sessions are therefore limited per address.
+		if holder == "" && !s.newSess.allow(addr) {
+			s.m.sessionsLimited.Inc()
+			rec.Header().Set("Retry-After", s.newSessionRetryAfter())
+			writeErr(rec, http.StatusTooManyRequests, "rate_limited", "too many new sessions from your address; retry shortly")
 			return
 		}
 		if r.Method == http.MethodPost {
@@ -273,24 +286,31 @@ func (s *Server) apiMiddleware(route string, h http.HandlerFunc) http.Handler {
 		}
 		r.Body = http.MaxBytesReader(rec, r.Body, s.cfg.MaxBodyBytes)
 		if holder == "" {
-			holder = s.sess.ensure(rec, r)
+			holder = s.sess.issue(rec)
 		}
 		h(rec, r.WithContext(context.WithValue(r.Context(), holderKey, holder)))
 	})
 }
 
-func clientAddr(r *http.Request) string {
-	host, _, err := net.SplitHostPort(r.RemoteAddr)
-	if err != nil {
-		return r.RemoteAddr
-	}
-	return host
+// newSessionRetryAfter is the Retry-After for a refused new session: the
+// time one new session takes to become available again.
+func (s *Server) newSessionRetryAfter() string {
+	return strconv.Itoa(max(1, int(math.Ceil(1/s.cfg.NewSessionRate))))
 }
 
 func holderOf(r *http.Request) string { v, _ := r.Context().Value(holderKey).(string); return v }
 
 func (s *Server) handleIndex(w http.ResponseWriter, r *http.Request) {
-	s.sess.ensure(w, r)
+	// The page itself is static and served to anyone; a session cookie comes
+	// with it only while the client's address may have new sessions. Without
+	// one the page's first API call asks again (and waits when refused).
+	if s.sess.fromRequest(r) == "" {
+		if s.newSess.allow(clientAddr(r, s.cfg.TrustedProxyHops)) {
+			s.sess.issue(w)
+		} else {
+			s.m.sessionsLimited.Inc()
+		}
+	}
 	b, err := webFS.ReadFile("web/index.html")
 	if err != nil {
 		http.Error(w, err.Error(), http.StatusInternalServerError)

@@ -16,6 +16,11 @@ const SessionCookie = "boxoffice_session"
 
 const sessionMaxAge = 7 * 24 * time.Hour
 
+// minSessionKeyBytes is the shortest accepted session key (after trimming
+// surrounding whitespace). The operator generates 32 random bytes, base64
+// encoded (43 characters).
+const minSessionKeyBytes = 32
+
 // sessions signs and checks buyer session cookies. The cookie value is
 // "<holder>.<mac>", where holder is a random id and mac is HMAC-SHA256 of the
 // holder under the session key. The holder is what the shard records as the
@@ -56,12 +61,8 @@ func (s *sessions) fromRequest(r *http.Request) string {
 	return s.decode(c.Value)
 }
 
-// ensure returns the request's holder, issuing a new session cookie when the
-// request has none (or a forged one).
-func (s *sessions) ensure(w http.ResponseWriter, r *http.Request) string {
-	if h := s.fromRequest(r); h != "" {
-		return h
-	}
+// issue makes a new holder and sets its session cookie on the response.
+func (s *sessions) issue(w http.ResponseWriter) string {
 	holder := newHolderID()
 	http.SetCookie(w, &http.Cookie{
 		Name:     SessionCookie,
