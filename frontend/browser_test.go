@@ -29,11 +29,11 @@ func requireChromium(t *testing.T) {
 
 func seatSel(id string) string { return fmt.Sprintf(`button[data-id=%q]`, id) }
 
-func TestBrowserTwoBuyersSeeEachOtherLive(t *testing.T) {
-	requireChromium(t)
-	sh := startRealShard(t, testSeatMap)
-	fe := startFrontend(t, sh.url(), sh.token, nil)
-
+// startChromium launches headless Chromium for one test and returns its
+// browser context. The browser is closed when the test ends, and at the
+// latest after limit, so a hung browser cannot hang the test.
+func startChromium(t *testing.T, limit time.Duration) context.Context {
+	t.Helper()
 	allocCtx, cancelAlloc := chromedp.NewExecAllocator(context.Background(),
 		chromedp.ExecPath(chromiumPath),
 		chromedp.Headless,
@@ -47,15 +47,50 @@ func TestBrowserTwoBuyersSeeEachOtherLive(t *testing.T) {
 		chromedp.UserDataDir(t.TempDir()),
 		chromedp.WindowSize(1280, 900),
 	)
-	defer cancelAlloc()
 	browser, cancelBrowser := chromedp.NewContext(allocCtx)
-	defer cancelBrowser()
-	// Bound the whole test: a hung browser cancels everything.
-	watchdog := time.AfterFunc(90*time.Second, cancelAlloc)
-	defer watchdog.Stop()
+	watchdog := time.AfterFunc(limit, cancelAlloc)
+	t.Cleanup(func() {
+		watchdog.Stop()
+		cancelBrowser()
+		cancelAlloc()
+	})
 	if err := chromedp.Do(browser, chromedp.Navigate("about:blank")); err != nil {
 		t.Fatalf("starting chromium: %v", err)
 	}
+	return browser
+}
+
+func cdRun(ctx context.Context, t *testing.T, what string, steps ...chromedp.Action[chromedp.Void]) {
+	t.Helper()
+	if err := chromedp.Do(ctx, steps...); err != nil {
+		t.Fatalf("%s: %v", what, err)
+	}
+}
+
+// cdPoll waits in the page until expr is truthy.
+func cdPoll(ctx context.Context, t *testing.T, what, expr string, timeout time.Duration) {
+	t.Helper()
+	if _, err := chromedp.Run(ctx, chromedp.Poll[chromedp.Void](expr,
+		chromedp.WithPollingTimeout(timeout), chromedp.WithPollingInterval(10*time.Millisecond))); err != nil {
+		t.Fatalf("%s: %v", what, err)
+	}
+}
+
+func cdEval[T any](ctx context.Context, t *testing.T, expr string) T {
+	t.Helper()
+	v, err := chromedp.Run(ctx, chromedp.Evaluate[T](expr))
+	if err != nil {
+		t.Fatalf("evaluate %s: %v", expr, err)
+	}
+	return v
+}
+
+func TestBrowserTwoBuyersSeeEachOtherLive(t *testing.T) {
+	requireChromium(t)
+	sh := startRealShard(t, testSeatMap)
+	fe := startFrontend(t, sh.url(), sh.token, nil)
+
+	browser := startChromium(t, 90*time.Second)
 	// Two buyers: separate browser contexts, so separate cookies and sessions.
 	one, cancelOne := chromedp.NewContext(browser, chromedp.WithNewBrowserContext())
 	defer cancelOne()
@@ -64,24 +99,15 @@ func TestBrowserTwoBuyersSeeEachOtherLive(t *testing.T) {
 
 	run := func(ctx context.Context, what string, steps ...chromedp.Action[chromedp.Void]) {
 		t.Helper()
-		if err := chromedp.Do(ctx, steps...); err != nil {
-			t.Fatalf("%s: %v", what, err)
-		}
+		cdRun(ctx, t, what, steps...)
 	}
 	poll := func(ctx context.Context, what, expr string, timeout time.Duration) {
 		t.Helper()
-		if _, err := chromedp.Run(ctx, chromedp.Poll[chromedp.Void](expr,
-			chromedp.WithPollingTimeout(timeout), chromedp.WithPollingInterval(10*time.Millisecond))); err != nil {
-			t.Fatalf("%s: %v", what, err)
-		}
+		cdPoll(ctx, t, what, expr, timeout)
 	}
 	eval := func(ctx context.Context, expr string) string {
 		t.Helper()
-		v, err := chromedp.Run(ctx, chromedp.Evaluate[string](expr))
-		if err != nil {
-			t.Fatalf("evaluate %s: %v", expr, err)
-		}
-		return v
+		return cdEval[string](ctx, t, expr)
 	}
 	classOf := func(id string) string {
 		return fmt.Sprintf(`document.querySelector(%q).className`, seatSel(id))

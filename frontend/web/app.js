@@ -336,7 +336,13 @@
     document.title = "Box office: " + d.showtime;
     $("title").textContent = d.showtime;
     version = d.version;
+    // Marks for measuring the page (the large-map browser test reads them):
+    // seatmap-built after the DOM is built, seatmap-painted after the first
+    // frame with the map has been rendered.
+    performance.mark("seatmap-build-start");
     build(d.sections, d.seats);
+    performance.mark("seatmap-built");
+    requestAnimationFrame(() => setTimeout(() => performance.mark("seatmap-painted"), 0));
     document.body.dataset.ready = "true";
     connect();
     const saved = sessionStorage.getItem("boxoffice-hold");
