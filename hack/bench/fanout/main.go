@@ -5,7 +5,10 @@
 // front end, and seat changes committed at the shard at a steady rate. It
 // reports, per N, the delay from the shard's commit to each client's receipt
 // (p50, p99, max), the front end's resident memory per client, and the CPU
-// time the shard and the front end spent during the measured window.
+// time the shard and the front end spent during the measured window. It ends
+// with one line per target: p99 at most 200 ms at 10,000 clients, and the
+// shard's CPU per commit unchanged between 10 and 10,000 clients (printed,
+// not asserted).
 //
 // A commit's instant is when the shard's 2xx answer reached the writer (the
 // change is on disk then). An event that overtakes that answer is timed from
@@ -86,6 +89,7 @@ type phaseResult struct {
 	FrontCPUSeconds     float64 `json:"frontendCpuSeconds"`
 	WindowSeconds       float64 `json:"windowSeconds"`
 	ShardCPUPerCommitMs float64 `json:"shardCpuPerCommitMs"`
+	ShardCPUPrecise     bool    `json:"shardCpuPrecise"` // from schedstat (ns), else /proc stat ticks (10 ms)
 	BenchCPUSeconds     float64 `json:"benchClientsCpuSeconds"`
 	FEWriteP99ms        float64 `json:"frontendWriteDelayP99Ms"`
 }
@@ -93,6 +97,9 @@ type phaseResult struct {
 func log(format string, a ...any) { fmt.Fprintf(os.Stderr, "==> "+format+"\n", a...) }
 
 func run(bin, clientList string, rate float64, duration time.Duration, nAddrs, rows int, workDir, jsonOut string, coalesce time.Duration, feExtra []string) error {
+	if nAddrs < 1 || nAddrs > 250 {
+		return fmt.Errorf("--source-addrs must be between 1 and 250 (127.0.0.2 to 127.0.0.251)")
+	}
 	var counts []int
 	maxClients := 0
 	for _, s := range strings.Split(clientList, ",") {
@@ -198,6 +205,95 @@ func report(rs []phaseResult, rate float64, d time.Duration, coalesce time.Durat
 		fmt.Printf("shard CPU per commit with %d clients / with %d clients: %.2fx\n", hi.Clients, lo.Clients,
 			hi.ShardCPUPerCommitMs/lo.ShardCPUPerCommitMs)
 	}
+	fmt.Println()
+	for _, line := range targetLines(rs) {
+		fmt.Println(line)
+	}
+}
+
+// The targets the fan-out is built for: p99 delivery delay at most 200 ms
+// with 10,000 browsers on one front end, and the shard's CPU per commit the
+// same whether 10 or 10,000 browsers watch (it serves one stream per front
+// end, not one per browser).
+const (
+	targetClients   = 10000
+	targetP99ms     = 200
+	cpuFewClients   = 10
+	cpuTolerance    = 0.25 // "unchanged": the ratio is within 1/1.25 .. 1.25
+	missingAllowed  = 0.01 // more undelivered changes than this and the p99 is not met
+	ticksResolution = 0.01 // seconds per /proc stat tick
+)
+
+// targetLines compares the results with the targets. They are reports, not
+// assertions: the benchmark's exit status does not depend on them.
+func targetLines(rs []phaseResult) []string {
+	find := func(n int) *phaseResult {
+		for i := range rs {
+			if rs[i].Clients == n {
+				return &rs[i]
+			}
+		}
+		return nil
+	}
+	metOr := func(ok bool) string {
+		if ok {
+			return "met"
+		}
+		return "NOT met"
+	}
+	var out []string
+
+	p99 := fmt.Sprintf("target p99 <= %d ms at %d clients: ", targetP99ms, targetClients)
+	if r := find(targetClients); r == nil {
+		largest := slices.MaxFunc(rs, func(a, b phaseResult) int { return a.Clients - b.Clients })
+		p99 += fmt.Sprintf("not measured (no %d-client phase; largest: %d clients, p99 %.1f ms)",
+			targetClients, largest.Clients, largest.P99ms)
+	} else {
+		missing := r.Expected - r.Deliveries
+		ok := r.P99ms <= targetP99ms && float64(missing) <= missingAllowed*float64(r.Expected)
+		detail := fmt.Sprintf("p99 %.1f ms", r.P99ms)
+		if missing > 0 {
+			detail += fmt.Sprintf(", %d of %d deliveries missing", missing, r.Expected)
+		}
+		p99 += metOr(ok) + " (" + detail + ")"
+	}
+	out = append(out, p99)
+
+	cpu := fmt.Sprintf("shard CPU unchanged %d vs %d clients: ", cpuFewClients, targetClients)
+	few, many := find(cpuFewClients), find(targetClients)
+	label := ""
+	if few == nil || many == nil {
+		// Compare the smallest and largest phases instead, and say so.
+		lo := slices.MinFunc(rs, func(a, b phaseResult) int { return a.Clients - b.Clients })
+		hi := slices.MaxFunc(rs, func(a, b phaseResult) int { return a.Clients - b.Clients })
+		few, many = &lo, &hi
+		label = fmt.Sprintf("measured %d vs %d clients only: ", few.Clients, many.Clients)
+	}
+	switch {
+	case few.Clients == many.Clients:
+		cpu += "not measured (one client count only)"
+	case few.Commits == 0 || many.Commits == 0 || few.ShardCPUPerCommitMs <= 0:
+		cpu += "not measured (no shard CPU recorded)"
+	default:
+		ratio := many.ShardCPUPerCommitMs / few.ShardCPUPerCommitMs
+		ok := ratio <= 1+cpuTolerance && ratio >= 1/(1+cpuTolerance)
+		src := "schedstat"
+		if !few.ShardCPUPrecise || !many.ShardCPUPrecise {
+			// Tick accounting: two ticks of slack spread over the commits.
+			src = "/proc stat ticks"
+			slack := 2 * ticksResolution * 1000 / float64(min(few.Commits, many.Commits))
+			ok = ok || math.Abs(many.ShardCPUPerCommitMs-few.ShardCPUPerCommitMs) <= slack
+		}
+		state := metOr(ok)
+		if label != "" {
+			state = label + state
+		}
+		cpu += fmt.Sprintf("%s (%.3f vs %.3f ms CPU per commit, ratio %.2fx; %.2f s over %d commits vs %.2f s over %d; from %s; unchanged = within %.0f%%)",
+			state, few.ShardCPUPerCommitMs, many.ShardCPUPerCommitMs, ratio,
+			few.ShardCPUSeconds, few.Commits, many.ShardCPUSeconds, many.Commits, src, 100*cpuTolerance)
+	}
+	out = append(out, cpu)
+	return out
 }
 
 // ---- processes ----
@@ -275,6 +371,33 @@ func raiseNoFile(want uint64) error {
 	return nil
 }
 
+// cpuSample is a process's CPU time read two ways: utime+stime from
+// /proc/PID/stat (10 ms ticks, includes exited threads) and the sum of its
+// threads' run time from /proc/PID/task/*/schedstat (nanoseconds, but a
+// thread that exits takes its time with it).
+type cpuSample struct {
+	ticks float64 // seconds, from /proc/PID/stat
+	sched float64 // seconds, from schedstat; < 0 when unavailable
+}
+
+func cpuNow(pid int) cpuSample {
+	return cpuSample{ticks: cpuSeconds(pid), sched: schedSeconds(pid)}
+}
+
+// since is the CPU time used between two samples and where it came from:
+// schedstat when it is available and agrees with the ticks (no thread
+// exited in between), else the ticks.
+func (c cpuSample) since(before cpuSample) (float64, string) {
+	dt := c.ticks - before.ticks
+	if c.sched >= 0 && before.sched >= 0 {
+		ds := c.sched - before.sched
+		if ds >= 0 && math.Abs(ds-dt) <= 0.02+0.05*dt {
+			return ds, "schedstat"
+		}
+	}
+	return dt, "ticks"
+}
+
 // cpuSeconds is utime+stime of a process from /proc/PID/stat.
 func cpuSeconds(pid int) float64 {
 	b, err := os.ReadFile(fmt.Sprintf("/proc/%d/stat", pid))
@@ -288,6 +411,33 @@ func cpuSeconds(pid int) float64 {
 	ut, _ := strconv.ParseFloat(f[11], 64)
 	st, _ := strconv.ParseFloat(f[12], 64)
 	return (ut + st) / 100 // USER_HZ is 100 on Linux
+}
+
+// schedSeconds sums the on-CPU time of a process's threads from
+// /proc/PID/task/TID/schedstat, or returns -1 when that is not available.
+func schedSeconds(pid int) float64 {
+	dir := fmt.Sprintf("/proc/%d/task", pid)
+	tasks, err := os.ReadDir(dir)
+	if err != nil || len(tasks) == 0 {
+		return -1
+	}
+	var ns float64
+	for _, t := range tasks {
+		b, err := os.ReadFile(filepath.Join(dir, t.Name(), "schedstat"))
+		if err != nil {
+			continue // the thread just exited
+		}
+		f := strings.Fields(string(b))
+		if len(f) < 1 {
+			return -1
+		}
+		v, err := strconv.ParseFloat(f[0], 64)
+		if err != nil {
+			return -1
+		}
+		ns += v
+	}
+	return ns / 1e9
 }
 
 func rssBytes(pid int) int64 {
@@ -596,7 +746,7 @@ func phase(w *writer, feAddr string, n, nAddrs int, rate float64, duration time.
 	if err != nil {
 		return r, err
 	}
-	shardCPU0, feCPU0, self0 := cpuSeconds(shardPID), cpuSeconds(fePID), cpuSeconds(os.Getpid())
+	shardCPU0, feCPU0, self0 := cpuNow(shardPID), cpuNow(fePID), cpuNow(os.Getpid())
 	t0 := time.Now()
 	interval := time.Duration(float64(time.Second) / rate)
 	tick := time.NewTicker(interval)
@@ -615,9 +765,11 @@ func phase(w *writer, feAddr string, n, nAddrs int, rate float64, duration time.
 	tick.Stop()
 	w.endWindow(lastVersion)
 	r.WindowSeconds = time.Since(t0).Seconds()
-	r.ShardCPUSeconds = cpuSeconds(shardPID) - shardCPU0
-	r.FrontCPUSeconds = cpuSeconds(fePID) - feCPU0
-	r.BenchCPUSeconds = cpuSeconds(os.Getpid()) - self0
+	var shardSrc string
+	r.ShardCPUSeconds, shardSrc = cpuNow(shardPID).since(shardCPU0)
+	r.ShardCPUPrecise = shardSrc == "schedstat"
+	r.FrontCPUSeconds, _ = cpuNow(fePID).since(feCPU0)
+	r.BenchCPUSeconds, _ = cpuNow(os.Getpid()).since(self0)
 	if r.Commits > 0 {
 		r.ShardCPUPerCommitMs = 1000 * r.ShardCPUSeconds / float64(r.Commits)
 	}
