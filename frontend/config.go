@@ -43,7 +43,7 @@ func DefaultConfig() Config {
 		Listen:          ":8080",
 		RateLimit:       10,
 		RateBurst:       30,
-		NewSessionRate:  2,
+		NewSessionRate:  0, // off: safe only once --trusted-proxy-hops says where clients come from
 		NewSessionBurst: 40,
 		MaxBodyBytes:    16 << 10,
 		MaxStreams:      50000,
