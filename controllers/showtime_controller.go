@@ -241,17 +241,17 @@ func (r *ShowtimeReconciler) reconcileFrontend(ctx context.Context, s *scope) er
 		return err
 	}
 	s.deployment = dep
-	if err := applyOwned(ctx, r, specs.FrontendService(st), &corev1.Service{}, func(o *corev1.Service) (any, error) {
+	if err := applyOwned(ctx, r, specs.FrontendService(st, r.Options), &corev1.Service{}, func(o *corev1.Service) (any, error) {
 		return corev1ac.ExtractService(o, specs.FieldOwner)
 	}); err != nil {
 		return err
 	}
-	if err := applyOwned(ctx, r, specs.FrontendPDB(st), &policyv1.PodDisruptionBudget{}, func(o *policyv1.PodDisruptionBudget) (any, error) {
+	if err := applyOwned(ctx, r, specs.FrontendPDB(st, r.Options), &policyv1.PodDisruptionBudget{}, func(o *policyv1.PodDisruptionBudget) (any, error) {
 		return policyv1ac.ExtractPodDisruptionBudget(o, specs.FieldOwner)
 	}); err != nil {
 		return err
 	}
-	if err := applyOwned(ctx, r, specs.FrontendHPA(st, s.now), &autoscalingv2.HorizontalPodAutoscaler{}, func(o *autoscalingv2.HorizontalPodAutoscaler) (any, error) {
+	if err := applyOwned(ctx, r, specs.FrontendHPA(st, r.Options, s.now), &autoscalingv2.HorizontalPodAutoscaler{}, func(o *autoscalingv2.HorizontalPodAutoscaler) (any, error) {
 		return autoscalingv2ac.ExtractHorizontalPodAutoscaler(o, specs.FieldOwner)
 	}); err != nil {
 		return err
@@ -270,7 +270,7 @@ func (r *ShowtimeReconciler) reconcileFrontend(ctx context.Context, s *scope) er
 // PodDisruptionBudget and NetworkPolicy.
 func (r *ShowtimeReconciler) reconcileShardObjects(ctx context.Context, s *scope) error {
 	st := s.st
-	cm, err := specs.SeatMapConfigMap(st)
+	cm, err := specs.SeatMapConfigMap(st, r.Options)
 	if err != nil {
 		return fmt.Errorf("building seat-map configmap: %w", err)
 	}
@@ -279,7 +279,7 @@ func (r *ShowtimeReconciler) reconcileShardObjects(ctx context.Context, s *scope
 	}); err != nil {
 		return err
 	}
-	if err := applyOwned(ctx, r, specs.ShardService(st), &corev1.Service{}, func(o *corev1.Service) (any, error) {
+	if err := applyOwned(ctx, r, specs.ShardService(st, r.Options), &corev1.Service{}, func(o *corev1.Service) (any, error) {
 		return corev1ac.ExtractService(o, specs.FieldOwner)
 	}); err != nil {
 		return err
@@ -291,7 +291,7 @@ func (r *ShowtimeReconciler) reconcileShardObjects(ctx context.Context, s *scope
 		return err
 	}
 	s.sts = sts
-	if err := applyOwned(ctx, r, specs.ShardPDB(st, s.now), &policyv1.PodDisruptionBudget{}, func(o *policyv1.PodDisruptionBudget) (any, error) {
+	if err := applyOwned(ctx, r, specs.ShardPDB(st, r.Options, s.now), &policyv1.PodDisruptionBudget{}, func(o *policyv1.PodDisruptionBudget) (any, error) {
 		return policyv1ac.ExtractPodDisruptionBudget(o, specs.FieldOwner)
 	}); err != nil {
 		return err

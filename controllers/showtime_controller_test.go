@@ -309,6 +309,11 @@ var _ = Describe("Showtime controller", func() {
 				Expect(o.GetLabels()).To(HaveKeyWithValue("app.kubernetes.io/part-of", "boxoffice"))
 				Expect(o.GetLabels()).To(HaveKeyWithValue("app.kubernetes.io/instance", "standup"))
 				Expect(o.GetLabels()).To(HaveKeyWithValue("app.kubernetes.io/component", "shard"))
+				if _, isSecret := o.(*corev1.Secret); isSecret {
+					Expect(o.GetLabels()).NotTo(HaveKey("app.kubernetes.io/version"), "a generated secret is never re-applied")
+				} else {
+					Expect(o.GetLabels()).To(HaveKeyWithValue("app.kubernetes.io/version", "v1.2.3"), "the tag of %s", testImage)
+				}
 			}
 
 			cm := &corev1.ConfigMap{}
@@ -336,6 +341,9 @@ var _ = Describe("Showtime controller", func() {
 			f.get("standup-shard", sts)
 			isOwned(sts)
 			Expect(*sts.Spec.Replicas).To(BeEquivalentTo(1))
+			Expect(sts.Spec.Template.Labels).NotTo(HaveKey("app.kubernetes.io/version"), "a release must not restart the shard by label alone")
+			Expect(sts.Spec.Selector.MatchLabels).NotTo(HaveKey("app.kubernetes.io/version"))
+			Expect(sts.Spec.VolumeClaimTemplates[0].Labels).NotTo(HaveKey("app.kubernetes.io/version"), "claim templates are immutable")
 			Expect(sts.Spec.ServiceName).To(Equal("standup-shard"))
 			Expect(sts.Spec.PersistentVolumeClaimRetentionPolicy.WhenDeleted).To(Equal(appsv1.RetainPersistentVolumeClaimRetentionPolicyType))
 			Expect(sts.Spec.VolumeClaimTemplates).To(HaveLen(1))
@@ -415,6 +423,7 @@ var _ = Describe("Showtime controller", func() {
 			f.get("standup-shard", sts)
 			c := sts.Spec.Template.Spec.Containers[0]
 			Expect(c.Image).To(Equal("registry.example/boxoffice:canary"))
+			Expect(sts.Labels).To(HaveKeyWithValue("app.kubernetes.io/version", "canary"))
 			Expect(c.Args).To(ContainElements("--hold-ttl=15m0s", "--max-seats-per-holder=4"))
 			pvc := sts.Spec.VolumeClaimTemplates[0]
 			Expect(pvc.Spec.AccessModes).To(Equal([]corev1.PersistentVolumeAccessMode{corev1.ReadWriteOnce}))
@@ -676,6 +685,13 @@ var _ = Describe("Showtime front end", func() {
 		Expect(*hpa.Spec.Behavior.ScaleUp.StabilizationWindowSeconds).To(BeEquivalentTo(0), "scale up at once")
 		Expect(*hpa.Spec.Behavior.ScaleDown.StabilizationWindowSeconds).To(BeEquivalentTo(300), "scale down slowly")
 		Expect(*hpa.Spec.Behavior.ScaleDown.SelectPolicy).To(Equal(autoscalingv2.MinChangePolicySelect))
+
+		for _, o := range []client.Object{dep, svc, pdb, hpa} {
+			Expect(o.GetLabels()).To(HaveKeyWithValue("app.kubernetes.io/version", "v1.2.3"), "version label of %T", o)
+		}
+		Expect(dep.Spec.Template.Labels).NotTo(HaveKey("app.kubernetes.io/version"))
+		Expect(dep.Spec.Selector.MatchLabels).NotTo(HaveKey("app.kubernetes.io/version"))
+		Expect(svc.Spec.Selector).NotTo(HaveKey("app.kubernetes.io/version"))
 	})
 
 	It("uses demo payments and the front-end image when asked", func() {
@@ -688,6 +704,11 @@ var _ = Describe("Showtime front end", func() {
 		f.get("standup-frontend", dep)
 		c := dep.Spec.Template.Spec.Containers[0]
 		Expect(c.Image).To(Equal("registry.example/boxoffice-frontend:v2"))
+		Expect(dep.Labels).To(HaveKeyWithValue("app.kubernetes.io/version", "v2"), "the front end's own tag")
+		Expect(dep.Spec.Template.Labels).NotTo(HaveKey("app.kubernetes.io/version"))
+		sts := &appsv1.StatefulSet{}
+		f.get("standup-shard", sts)
+		Expect(sts.Labels).To(HaveKeyWithValue("app.kubernetes.io/version", "v1.2.3"), "the shard keeps the default image's tag")
 		Expect(c.Args).To(ContainElement("--demo-payments"))
 		Expect(c.Args).NotTo(ContainElement(HavePrefix("--payment-secret-file")))
 		err := k8sClient.Get(ctx, types.NamespacedName{Namespace: f.ns, Name: "standup-payment-callback"}, &corev1.Secret{})

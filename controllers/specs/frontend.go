@@ -189,7 +189,7 @@ func FrontendDeployment(st *boxv1.Showtime, o Options) *appsv1ac.DeploymentApply
 		WithVolumeMounts(mounts...)
 
 	return appsv1ac.Deployment(FrontendName(st), st.Namespace).
-		WithLabels(Labels(st, ComponentFrontend)).
+		WithLabels(ObjectLabels(st, ComponentFrontend, FrontendImage(st, o))).
 		WithOwnerReferences(OwnerReference(st)).
 		WithSpec(appsv1ac.DeploymentSpec().
 			WithSelector(metav1ac.LabelSelector().WithMatchLabels(SelectorLabels(st, ComponentFrontend))).
@@ -215,9 +215,9 @@ func FrontendDeployment(st *boxv1.Showtime, o Options) *appsv1ac.DeploymentApply
 }
 
 // FrontendService is the buyers' entry point (behind the cluster's ingress).
-func FrontendService(st *boxv1.Showtime) *corev1ac.ServiceApplyConfiguration {
+func FrontendService(st *boxv1.Showtime, o Options) *corev1ac.ServiceApplyConfiguration {
 	return corev1ac.Service(FrontendName(st), st.Namespace).
-		WithLabels(Labels(st, ComponentFrontend)).
+		WithLabels(ObjectLabels(st, ComponentFrontend, FrontendImage(st, o))).
 		WithOwnerReferences(OwnerReference(st)).
 		WithSpec(corev1ac.ServiceSpec().
 			WithType(corev1.ServiceTypeClusterIP).
@@ -230,9 +230,9 @@ func FrontendService(st *boxv1.Showtime) *corev1ac.ServiceApplyConfiguration {
 }
 
 // FrontendPDB lets a drain take one front-end pod at a time.
-func FrontendPDB(st *boxv1.Showtime) *policyv1ac.PodDisruptionBudgetApplyConfiguration {
+func FrontendPDB(st *boxv1.Showtime, o Options) *policyv1ac.PodDisruptionBudgetApplyConfiguration {
 	return policyv1ac.PodDisruptionBudget(FrontendName(st), st.Namespace).
-		WithLabels(Labels(st, ComponentFrontend)).
+		WithLabels(ObjectLabels(st, ComponentFrontend, FrontendImage(st, o))).
 		WithOwnerReferences(OwnerReference(st)).
 		WithSpec(policyv1ac.PodDisruptionBudgetSpec().
 			WithMaxUnavailable(intstr.FromInt32(1)).
@@ -243,7 +243,7 @@ func FrontendPDB(st *boxv1.Showtime) *policyv1ac.PodDisruptionBudgetApplyConfigu
 // 15 s, no stabilisation), down slowly (10% a minute after 5 minutes calm).
 // Inside the pre-scale window the floor is preScale.replicas and scale-down
 // is disabled.
-func FrontendHPA(st *boxv1.Showtime, now time.Time) *autoscalingv2ac.HorizontalPodAutoscalerApplyConfiguration {
+func FrontendHPA(st *boxv1.Showtime, o Options, now time.Time) *autoscalingv2ac.HorizontalPodAutoscalerApplyConfiguration {
 	_, maxR, cpu := autoscaling(st)
 	floor := FrontendFloor(st, now)
 	down := autoscalingv2ac.HPAScalingRules().
@@ -254,7 +254,7 @@ func FrontendHPA(st *boxv1.Showtime, now time.Time) *autoscalingv2ac.HorizontalP
 		down = autoscalingv2ac.HPAScalingRules().WithSelectPolicy(autoscalingv2.DisabledPolicySelect)
 	}
 	return autoscalingv2ac.HorizontalPodAutoscaler(FrontendName(st), st.Namespace).
-		WithLabels(Labels(st, ComponentFrontend)).
+		WithLabels(ObjectLabels(st, ComponentFrontend, FrontendImage(st, o))).
 		WithOwnerReferences(OwnerReference(st)).
 		WithSpec(autoscalingv2ac.HorizontalPodAutoscalerSpec().
 			WithScaleTargetRef(autoscalingv2ac.CrossVersionObjectReference().

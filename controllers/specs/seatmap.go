@@ -21,13 +21,13 @@ func SeatMapSpec(st *boxv1.Showtime) seatmap.Spec {
 }
 
 // SeatMapConfigMap holds the seat map file the shard reads with --seat-map.
-func SeatMapConfigMap(st *boxv1.Showtime) (*corev1ac.ConfigMapApplyConfiguration, error) {
+func SeatMapConfigMap(st *boxv1.Showtime, o Options) (*corev1ac.ConfigMapApplyConfiguration, error) {
 	doc, err := yaml.Marshal(SeatMapSpec(st))
 	if err != nil {
 		return nil, err
 	}
 	return corev1ac.ConfigMap(SeatMapName(st), st.Namespace).
-		WithLabels(Labels(st, ComponentShard)).
+		WithLabels(ObjectLabels(st, ComponentShard, ShardImage(st, o))).
 		WithOwnerReferences(OwnerReference(st)).
 		WithData(map[string]string{SeatMapKey: string(doc)}), nil
 }

@@ -35,9 +35,9 @@ func ShardArgs(st *boxv1.Showtime, o Options) []string {
 }
 
 // ShardService is the headless Service that gives the shard pod a stable name.
-func ShardService(st *boxv1.Showtime) *corev1ac.ServiceApplyConfiguration {
+func ShardService(st *boxv1.Showtime, o Options) *corev1ac.ServiceApplyConfiguration {
 	return corev1ac.Service(ShardName(st), st.Namespace).
-		WithLabels(Labels(st, ComponentShard)).
+		WithLabels(ObjectLabels(st, ComponentShard, ShardImage(st, o))).
 		WithOwnerReferences(OwnerReference(st)).
 		WithSpec(corev1ac.ServiceSpec().
 			WithClusterIP(corev1.ClusterIPNone).
@@ -161,7 +161,7 @@ func ShardStatefulSet(st *boxv1.Showtime, o Options) *appsv1ac.StatefulSetApplyC
 			))
 
 	return appsv1ac.StatefulSet(ShardName(st), st.Namespace).
-		WithLabels(Labels(st, ComponentShard)).
+		WithLabels(ObjectLabels(st, ComponentShard, ShardImage(st, o))).
 		WithOwnerReferences(OwnerReference(st)).
 		WithSpec(appsv1ac.StatefulSetSpec().
 			WithReplicas(1).
@@ -182,13 +182,13 @@ func ShardStatefulSet(st *boxv1.Showtime, o Options) *appsv1ac.StatefulSetApplyC
 
 // ShardPDB forbids voluntary eviction of the shard while the showtime is on
 // sale (a drain would stop every booking) and allows it otherwise.
-func ShardPDB(st *boxv1.Showtime, now time.Time) *policyv1ac.PodDisruptionBudgetApplyConfiguration {
+func ShardPDB(st *boxv1.Showtime, o Options, now time.Time) *policyv1ac.PodDisruptionBudgetApplyConfiguration {
 	maxUnavailable := intstr.FromInt32(1)
 	if OnSale(st, now) {
 		maxUnavailable = intstr.FromInt32(0)
 	}
 	return policyv1ac.PodDisruptionBudget(ShardName(st), st.Namespace).
-		WithLabels(Labels(st, ComponentShard)).
+		WithLabels(ObjectLabels(st, ComponentShard, ShardImage(st, o))).
 		WithOwnerReferences(OwnerReference(st)).
 		WithSpec(policyv1ac.PodDisruptionBudgetSpec().
 			WithMaxUnavailable(maxUnavailable).
@@ -218,7 +218,7 @@ func ShardNetworkPolicy(st *boxv1.Showtime, o Options) *networkingv1ac.NetworkPo
 			WithPodSelector(metav1ac.LabelSelector().WithMatchLabels(o.OperatorPodLabels)))
 	}
 	return networkingv1ac.NetworkPolicy(ShardName(st), st.Namespace).
-		WithLabels(Labels(st, ComponentShard)).
+		WithLabels(ObjectLabels(st, ComponentShard, ShardImage(st, o))).
 		WithOwnerReferences(OwnerReference(st)).
 		WithSpec(networkingv1ac.NetworkPolicySpec().
 			WithPodSelector(metav1ac.LabelSelector().WithMatchLabels(SelectorLabels(st, ComponentShard))).

@@ -6,9 +6,11 @@ package specs
 
 import (
 	"strconv"
+	"strings"
 	"time"
 
 	boxv1 "boxoffice.dev/boxoffice/api/v1alpha1"
+	"k8s.io/apimachinery/pkg/util/validation"
 	metav1ac "k8s.io/client-go/applyconfigurations/meta/v1"
 )
 
@@ -83,6 +85,56 @@ func Labels(st *boxv1.Showtime, component string) map[string]string {
 	l[LabelPartOf] = PartOf
 	l[LabelManagedBy] = ManagedBy
 	return l
+}
+
+// ObjectLabels are the labels of an owned object's own metadata: Labels plus
+// app.kubernetes.io/version when the component's image has a usable tag.
+// Pod templates, claim templates and selectors use Labels, never these: a
+// version there would restart pods on every release or break an immutable
+// selector.
+func ObjectLabels(st *boxv1.Showtime, component, image string) map[string]string {
+	l := Labels(st, component)
+	if v := VersionFromImage(image); v != "" {
+		l[LabelVersion] = v
+	}
+	return l
+}
+
+// VersionFromImage is the tag of an image reference as a label value: the
+// part after the last ':' when that comes after the last '/'. It is "" for
+// an image without a tag or pinned only by digest. Characters a label value
+// may not hold become '-', and the result is cut to 63 characters and
+// trimmed to start and end with a letter or digit.
+func VersionFromImage(image string) string {
+	if i := strings.IndexByte(image, '@'); i >= 0 {
+		image = image[:i] // name:tag@digest keeps its tag; name@digest has none
+	}
+	colon := strings.LastIndexByte(image, ':')
+	if colon < 0 || colon < strings.LastIndexByte(image, '/') {
+		return ""
+	}
+	b := []byte(image[colon+1:])
+	for i, c := range b {
+		if !isLabelValueByte(c) {
+			b[i] = '-'
+		}
+	}
+	if len(b) > validation.LabelValueMaxLength {
+		b = b[:validation.LabelValueMaxLength]
+	}
+	v := strings.TrimFunc(string(b), func(r rune) bool { return !isAlnum(byte(r)) })
+	if len(validation.IsValidLabelValue(v)) > 0 {
+		return ""
+	}
+	return v
+}
+
+func isAlnum(c byte) bool {
+	return c >= 'a' && c <= 'z' || c >= 'A' && c <= 'Z' || c >= '0' && c <= '9'
+}
+
+func isLabelValueByte(c byte) bool {
+	return isAlnum(c) || c == '-' || c == '_' || c == '.'
 }
 
 // ShardImage is the image the shard runs.

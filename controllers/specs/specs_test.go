@@ -1,11 +1,13 @@
 package specs
 
 import (
+	"strings"
 	"testing"
 	"time"
 
 	boxv1 "boxoffice.dev/boxoffice/api/v1alpha1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/util/validation"
 )
 
 func showtime() *boxv1.Showtime {
@@ -28,7 +30,7 @@ func TestOnSaleBoundaries(t *testing.T) {
 		if got := OnSale(st, tc.at); got != tc.want {
 			t.Errorf("OnSale(%s) = %v, want %v", tc.at, got, tc.want)
 		}
-		pdb := ShardPDB(st, tc.at)
+		pdb := ShardPDB(st, Options{}, tc.at)
 		want := 1
 		if tc.want {
 			want = 0
@@ -84,5 +86,92 @@ func TestTokensAreRandom(t *testing.T) {
 	b, _ := NewToken()
 	if a == b || len(a) != 43 {
 		t.Fatalf("tokens %q %q", a, b)
+	}
+}
+
+func TestVersionFromImage(t *testing.T) {
+	long := "v1." + strings.Repeat("9", 80)
+	for _, tc := range []struct{ image, want string }{
+		{"registry.example/boxoffice:v1.2.3", "v1.2.3"},
+		{"boxoffice:1.0", "1.0"},
+		{"ghcr.io/acme/boxoffice:2026.11.25_rc-1", "2026.11.25_rc-1"},
+		{"localhost:5000/boxoffice", ""},       // a registry port is not a tag
+		{"localhost:5000/boxoffice:v2", "v2"},  // but a tag after it is
+		{"registry.example/boxoffice", ""},     // no tag
+		{"boxoffice@sha256:0123abcd", ""},      // digest only
+		{"boxoffice:v3@sha256:0123abcd", "v3"}, // tag and digest: the tag
+		{"boxoffice:_internal.", "internal"},   // trimmed to alphanumeric ends
+		{"boxoffice:" + long, long[:63]},
+		{"boxoffice:" + strings.Repeat("9", 62) + ".x", strings.Repeat("9", 62)},
+		{"boxoffice:", ""},
+		{"boxoffice:---", ""},
+		{"", ""},
+	} {
+		got := VersionFromImage(tc.image)
+		if got != tc.want {
+			t.Errorf("VersionFromImage(%q) = %q, want %q", tc.image, got, tc.want)
+		}
+		if got != "" {
+			if errs := validation.IsValidLabelValue(got); len(errs) > 0 {
+				t.Errorf("VersionFromImage(%q) = %q is not a label value: %v", tc.image, got, errs)
+			}
+		}
+	}
+}
+
+// The version label is on every applied object's own metadata, per its
+// component's image, and never on a pod template, claim template or selector.
+func TestVersionLabelOnObjectsOnly(t *testing.T) {
+	st := showtime()
+	st.Spec.Frontend.Image = "registry.example/boxoffice-frontend:v2.0.1"
+	o := Options{DefaultImage: "registry.example/boxoffice:v1.2.3"}
+	now := st.Spec.Sales.OpensAt.Time
+	cm, err := SeatMapConfigMap(st, o)
+	if err != nil {
+		t.Fatal(err)
+	}
+	sts := ShardStatefulSet(st, o)
+	dep := FrontendDeployment(st, o)
+	for _, tc := range []struct {
+		name   string
+		labels map[string]string
+		want   string
+	}{
+		{"seat-map configmap", cm.Labels, "v1.2.3"},
+		{"shard service", ShardService(st, o).Labels, "v1.2.3"},
+		{"shard statefulset", sts.Labels, "v1.2.3"},
+		{"shard pdb", ShardPDB(st, o, now).Labels, "v1.2.3"},
+		{"shard networkpolicy", ShardNetworkPolicy(st, o).Labels, "v1.2.3"},
+		{"frontend deployment", dep.Labels, "v2.0.1"},
+		{"frontend service", FrontendService(st, o).Labels, "v2.0.1"},
+		{"frontend pdb", FrontendPDB(st, o).Labels, "v2.0.1"},
+		{"frontend hpa", FrontendHPA(st, o, now).Labels, "v2.0.1"},
+	} {
+		if got := tc.labels[LabelVersion]; got != tc.want {
+			t.Errorf("%s: %s = %q, want %q", tc.name, LabelVersion, got, tc.want)
+		}
+	}
+	for name, labels := range map[string]map[string]string{
+		"shard pod template":        sts.Spec.Template.Labels,
+		"shard claim template":      sts.Spec.VolumeClaimTemplates[0].Labels,
+		"shard selector":            sts.Spec.Selector.MatchLabels,
+		"shard service selector":    ShardService(st, o).Spec.Selector,
+		"shard pdb selector":        ShardPDB(st, o, now).Spec.Selector.MatchLabels,
+		"shard networkpolicy pods":  ShardNetworkPolicy(st, o).Spec.PodSelector.MatchLabels,
+		"frontend pod template":     dep.Spec.Template.Labels,
+		"frontend selector":         dep.Spec.Selector.MatchLabels,
+		"frontend service selector": FrontendService(st, o).Spec.Selector,
+		"frontend pdb selector":     FrontendPDB(st, o).Spec.Selector.MatchLabels,
+		"generated secret":          RandomSecret(st, "s", ComponentShard, TokenKey, "x").Labels,
+	} {
+		if v, ok := labels[LabelVersion]; ok {
+			t.Errorf("%s has %s=%q; it must not", name, LabelVersion, v)
+		}
+	}
+
+	// A digest-pinned image has no version to show.
+	o.DefaultImage = "registry.example/boxoffice@sha256:0123abcd"
+	if v, ok := ShardStatefulSet(st, o).Labels[LabelVersion]; ok {
+		t.Errorf("digest-pinned shard has %s=%q", LabelVersion, v)
 	}
 }

@@ -25,7 +25,9 @@ func TokenSecret(st *boxv1.Showtime, token string) *corev1.Secret {
 }
 
 // RandomSecret is an immutable Secret holding one generated value (a token,
-// a session key, a callback secret), owned by the Showtime.
+// a session key, a callback secret), owned by the Showtime. It carries no
+// version label: it is created once and never re-applied, so one would go
+// stale at the first release.
 func RandomSecret(st *boxv1.Showtime, name, component, key, value string) *corev1.Secret {
 	t := true
 	return &corev1.Secret{
