@@ -27,12 +27,16 @@ func setCondition(st *boxv1.Showtime, typ string, ok bool, reason, msg string) {
 }
 
 func setSeatMapValidCondition(s *scope) {
-	if s.seatMapErr != nil {
-		setCondition(s.st, boxv1.ConditionSeatMapValid, false, "InvalidSeatMap", s.seatMapErr.Error())
+	switch {
+	case s.seatMapErr == nil && s.layout == nil:
+		// The seat map was not reached: keep what was known.
 		return
+	case s.seatMapErr != nil:
+		setCondition(s.st, boxv1.ConditionSeatMapValid, false, "InvalidSeatMap", s.seatMapErr.Error())
+	default:
+		setCondition(s.st, boxv1.ConditionSeatMapValid, true, "Valid",
+			fmt.Sprintf("%d seats in %d sections", s.layout.Total, len(s.layout.Sections)))
 	}
-	setCondition(s.st, boxv1.ConditionSeatMapValid, true, "Valid",
-		fmt.Sprintf("%d seats in %d sections", s.layout.Total, len(s.layout.Sections)))
 }
 
 func setShardReadyCondition(s *scope) {
@@ -119,5 +123,16 @@ func computePhase(s *scope) boxv1.ShowtimePhase {
 		return boxv1.PhaseSoldOut
 	default:
 		return boxv1.PhaseOnSale
+	}
+}
+
+// keepSummaryOnFailure is the status summary of a reconcile whose step failed.
+// What the failed step and those after it would have read is unknown, not
+// missing: ShardReady, FrontendReady, OnSale and the phase keep their last
+// values, so a transient API error never reads as an outage. A showtime that
+// has no phase yet is Pending.
+func keepSummaryOnFailure(s *scope) {
+	if s.st.Status.Phase == "" {
+		s.st.Status.Phase = boxv1.PhasePending
 	}
 }

@@ -8,6 +8,7 @@ import (
 	"fmt"
 	"sync"
 	"time"
+	"unicode/utf8"
 
 	boxv1 "boxoffice.dev/boxoffice/api/v1alpha1"
 	"boxoffice.dev/boxoffice/controllers/specs"
@@ -92,6 +93,8 @@ func (s *scope) requeue(d time.Duration) {
 	}
 }
 
+// phaseFunc is one step of a reconcile. An error ends the reconcile: it is
+// retried, and what the step would have observed is treated as unknown.
 type phaseFunc func(ctx context.Context, s *scope) error
 
 // +kubebuilder:rbac:groups=boxoffice.dev,resources=showtimes,verbs=get;list;watch
@@ -125,19 +128,20 @@ func (r *ShowtimeReconciler) Reconcile(ctx context.Context, req ctrl.Request) (c
 
 	before := st.DeepCopy()
 	s := &scope{st: st, now: r.Clock.Now()}
-	phases := []phaseFunc{
-		r.reconcileFreeze,
-		r.reconcileSeatMap,
-		r.reconcileToken,
-		r.reconcileShardObjects,
-		r.reconcileShardPod,
-		r.reconcileSeats,
-		r.reconcileFrontend,
+	steps := []step{
+		{"freeze windows", r.reconcileFreeze},
+		{"seat map", r.reconcileSeatMap},
+		{"shard token", r.reconcileToken},
+		{"shard objects", r.reconcileShardObjects},
+		{"shard pod", r.reconcileShardPod},
+		{"seat counts", r.reconcileSeats},
+		{"front end", r.reconcileFrontend},
 	}
-	var phaseErr error
-	for _, phase := range phases {
-		if err := phase(ctx, s); err != nil {
-			phaseErr = err
+	var failed string
+	var stepErr error
+	for _, p := range steps {
+		if err := p.run(ctx, s); err != nil {
+			failed, stepErr = p.name, err
 			break
 		}
 		if s.stop {
@@ -146,25 +150,55 @@ func (r *ShowtimeReconciler) Reconcile(ctx context.Context, req ctrl.Request) (c
 	}
 
 	setSeatMapValidCondition(s)
-	setShardReadyCondition(s)
-	setFrontendReadyCondition(s)
-	st.Status.Phase = computePhase(s)
-	setOnSaleCondition(s)
-	setFrozenCondition(s)
-	if phaseErr == nil {
+	if stepErr == nil {
+		setShardReadyCondition(s)
+		setFrontendReadyCondition(s)
+		st.Status.Phase = computePhase(s)
+		setOnSaleCondition(s)
+		// Cluster API style: observedGeneration says the whole spec was acted on.
 		st.Status.ObservedGeneration = st.Generation
+	} else {
+		keepSummaryOnFailure(s)
+		r.Recorder.Eventf(st, nil, corev1.EventTypeWarning, "ReconcileFailed", "Reconcile", "%s", failureNote(failed, stepErr))
+		stepErr = fmt.Errorf("%s: %w", failed, stepErr)
 	}
+	setFrozenCondition(s)
 	r.scheduleBoundaries(s)
 	recordShowtimeMetrics(st, meta.IsStatusConditionTrue(st.Status.Conditions, boxv1.ConditionShardReady),
 		specs.OnSale(st, s.now), specs.FrontendMax(st), s.now)
 
 	if err := r.writeStatus(ctx, before, st); err != nil {
-		return ctrl.Result{}, errors.Join(phaseErr, err)
+		return ctrl.Result{}, errors.Join(stepErr, err)
 	}
-	if phaseErr != nil {
-		return ctrl.Result{}, phaseErr
+	if stepErr != nil {
+		return ctrl.Result{}, stepErr
 	}
 	return ctrl.Result{RequeueAfter: s.requeueAfter}, nil
+}
+
+// step is one named phase of a reconcile; the name goes in the
+// ReconcileFailed event when it fails.
+type step struct {
+	name string
+	run  phaseFunc
+}
+
+// maxEventNote keeps a ReconcileFailed note within the events API's limit
+// (1 kB) with room to spare.
+const maxEventNote = 900
+
+// failureNote names the failed step and its error. Errors here come from the
+// API server or from this package and carry object names, never secret data.
+func failureNote(step string, err error) string {
+	note := fmt.Sprintf("%s: %v", step, err)
+	if len(note) <= maxEventNote {
+		return note
+	}
+	n := maxEventNote
+	for n > 0 && !utf8.RuneStart(note[n]) {
+		n--
+	}
+	return note[:n] + "..."
 }
 
 // reconcileSeatMap parses the seat map with the shared parser. The CRD's CEL

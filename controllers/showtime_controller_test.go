@@ -3,6 +3,7 @@ package controllers
 import (
 	"context"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"net"
 	"net/http"
@@ -23,6 +24,7 @@ import (
 	corev1 "k8s.io/api/core/v1"
 	networkingv1 "k8s.io/api/networking/v1"
 	policyv1 "k8s.io/api/policy/v1"
+	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	"k8s.io/apimachinery/pkg/api/meta"
 	"k8s.io/apimachinery/pkg/api/resource"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
@@ -560,6 +562,112 @@ var _ = Describe("Showtime controller", func() {
 			Expect(f.showtime().Status.Phase).To(Equal(boxv1.PhaseClosed))
 			f.get("standup-shard", pdb)
 			Expect(pdb.Spec.MaxUnavailable.IntValue()).To(Equal(1), "after the sale the shard may be moved")
+		})
+
+		It("keeps an on-sale showtime OnSale when a step fails, reports ReconcileFailed and retries", func() {
+			f := newFixture()
+			f.reconcile()
+			f.makeShardPod(true)
+			f.serveCounts(sampleTotal-1, 0, 0, 1)
+			f.setFrontendReady(2)
+			f.clock.SetTime(f.opens)
+			f.reconcile()
+			st := f.showtime()
+			Expect(st.Status.Phase).To(Equal(boxv1.PhaseOnSale))
+			summary := func(st *boxv1.Showtime) []metav1.Condition {
+				var out []metav1.Condition
+				for _, typ := range []string{"ShardReady", "FrontendReady", "OnSale"} {
+					c := cond(st, typ)
+					Expect(c).NotTo(BeNil(), typ)
+					out = append(out, *c)
+				}
+				return out
+			}
+			healthy := summary(st)
+			Expect(healthy[0].Status).To(Equal(metav1.ConditionTrue))
+			drainEvents(f.recorder)
+
+			// A spec change lands, then the API server stumbles while the
+			// reconcile reads the shard pod.
+			st.Spec.Title = "Stand-up 10, night 1 (late show)"
+			Expect(k8sClient.Update(ctx, st)).To(Succeed())
+			acted := st.Status.ObservedGeneration
+			Expect(st.Generation).To(BeNumerically(">", acted))
+			healthyClient := f.r.Client
+			wc, err := client.NewWithWatch(cfg, client.Options{Scheme: scheme})
+			Expect(err).NotTo(HaveOccurred())
+			f.r.Client = interceptor.NewClient(wc, interceptor.Funcs{
+				Get: func(ctx context.Context, c client.WithWatch, key client.ObjectKey, o client.Object, opts ...client.GetOption) error {
+					if _, ok := o.(*corev1.Pod); ok {
+						return apierrors.NewInternalError(errors.New("etcdserver: request timed out"))
+					}
+					return c.Get(ctx, key, o, opts...)
+				},
+			})
+			_, err = f.r.Reconcile(ctx, ctrl.Request{NamespacedName: f.key()})
+			Expect(err).To(MatchError(ContainSubstring("reading shard pod")), "returned so it is retried")
+			st = f.showtime()
+			Expect(st.Status.Phase).To(Equal(boxv1.PhaseOnSale), "a transient API error is not an outage")
+			Expect(summary(st)).To(Equal(healthy), "ShardReady, FrontendReady and OnSale are left as they were")
+			Expect(st.Status.ObservedGeneration).To(Equal(acted), "the new generation was not fully acted on")
+			evs := drainEvents(f.recorder)
+			Expect(evs).To(ContainElement(And(ContainSubstring("Warning"), ContainSubstring("ReconcileFailed"),
+				ContainSubstring("shard pod:"), ContainSubstring("request timed out"))))
+			Expect(evs).NotTo(ContainElement(ContainSubstring("PhaseDegraded")))
+
+			// Someone replaces the token Secret with one that lacks its key.
+			f.r.Client = healthyClient
+			tok := f.token()
+			replaceToken := func(data map[string][]byte) {
+				sec := &corev1.Secret{}
+				f.get("standup-shard-token", sec)
+				Expect(k8sClient.Delete(ctx, sec)).To(Succeed())
+				Eventually(func() bool {
+					return apierrors.IsNotFound(k8sClient.Get(ctx, client.ObjectKeyFromObject(sec), &corev1.Secret{}))
+				}).Should(BeTrue())
+				Expect(k8sClient.Create(ctx, &corev1.Secret{
+					ObjectMeta: metav1.ObjectMeta{Name: sec.Name, Namespace: sec.Namespace, Labels: sec.Labels, OwnerReferences: sec.OwnerReferences},
+					Data:       data,
+				})).To(Succeed())
+			}
+			replaceToken(map[string][]byte{"tokne": []byte(tok)})
+			_, err = f.r.Reconcile(ctx, ctrl.Request{NamespacedName: f.key()})
+			Expect(err).To(MatchError(ContainSubstring(`has no "token" key`)))
+			st = f.showtime()
+			Expect(st.Status.Phase).To(Equal(boxv1.PhaseOnSale))
+			Expect(summary(st)).To(Equal(healthy))
+			Expect(st.Status.ObservedGeneration).To(Equal(acted))
+			evs = drainEvents(f.recorder)
+			Expect(evs).To(ContainElement(And(ContainSubstring("Warning"), ContainSubstring("ReconcileFailed"),
+				ContainSubstring("shard token:"), ContainSubstring("standup-shard-token"))))
+			Expect(strings.Join(evs, "\n")).NotTo(ContainSubstring(tok), "no secret data in events")
+			Expect(evs).NotTo(ContainElement(ContainSubstring("PhaseDegraded")))
+
+			// Once the token is back the retry succeeds and catches up.
+			replaceToken(map[string][]byte{"token": []byte(tok)})
+			f.reconcile()
+			st = f.showtime()
+			Expect(st.Status.Phase).To(Equal(boxv1.PhaseOnSale))
+			Expect(st.Status.ObservedGeneration).To(Equal(st.Generation))
+			Expect(cond(st, "ShardReady").Status).To(Equal(metav1.ConditionTrue))
+		})
+
+		It("reports a new showtime whose first reconcile fails as Pending", func() {
+			f := newFixture()
+			wc, err := client.NewWithWatch(cfg, client.Options{Scheme: scheme})
+			Expect(err).NotTo(HaveOccurred())
+			f.r.Client = interceptor.NewClient(wc, interceptor.Funcs{
+				Apply: func(ctx context.Context, c client.WithWatch, o runtime.ApplyConfiguration, opts ...client.ApplyOption) error {
+					return apierrors.NewTooManyRequestsError("slow down")
+				},
+			})
+			_, err = f.r.Reconcile(ctx, ctrl.Request{NamespacedName: f.key()})
+			Expect(err).To(MatchError(ContainSubstring("slow down")))
+			st := f.showtime()
+			Expect(st.Status.Phase).To(Equal(boxv1.PhasePending))
+			Expect(cond(st, "ShardReady")).To(BeNil(), "nothing is known about the shard yet")
+			Expect(st.Status.ObservedGeneration).To(BeZero())
+			Expect(drainEvents(f.recorder)).To(ContainElement(And(ContainSubstring("ReconcileFailed"), ContainSubstring("shard objects:"))))
 		})
 
 		It("reads seats at most once per interval and reports an unreachable shard", func() {
