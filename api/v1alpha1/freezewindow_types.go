@@ -168,20 +168,22 @@ type SaleFreeze struct {
 	Enabled *bool `json:"enabled,omitempty"`
 
 	// before is how long before opensAt the freeze starts, 0s to 168h.
+	// Absent means 30m; 0s means the freeze starts at opensAt.
 	// +optional
 	// +kubebuilder:default="30m"
 	// +kubebuilder:validation:Type=string
 	// +kubebuilder:validation:MaxLength=32
 	// +kubebuilder:validation:XValidation:rule="self.matches('^([0-9]+(\\\\.[0-9]+)?(ns|us|ms|s|m|h))+$') && duration(self) >= duration('0s') && duration(self) <= duration('168h')",message="spec.sales.freeze.before must be a duration between 0s and 168h"
-	Before metav1.Duration `json:"before,omitzero"`
+	Before *metav1.Duration `json:"before,omitempty"`
 
 	// after is how long after opensAt the freeze lasts, 0s to 168h.
+	// Absent means 2h; 0s means the freeze ends at opensAt.
 	// +optional
 	// +kubebuilder:default="2h"
 	// +kubebuilder:validation:Type=string
 	// +kubebuilder:validation:MaxLength=32
 	// +kubebuilder:validation:XValidation:rule="self.matches('^([0-9]+(\\\\.[0-9]+)?(ns|us|ms|s|m|h))+$') && duration(self) >= duration('0s') && duration(self) <= duration('168h')",message="spec.sales.freeze.after must be a duration between 0s and 168h"
-	After metav1.Duration `json:"after,omitzero"`
+	After *metav1.Duration `json:"after,omitempty"`
 }
 
 // VersionHistory records the images a showtime's shard and front end ran,

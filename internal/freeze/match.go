@@ -190,18 +190,22 @@ func Boundaries(ws []boxv1.FreezeWindow, nsLabels, stLabels map[string]string, n
 	return out
 }
 
-// SaleFreezeWindow is [opensAt-before, opensAt+after) with the defaults
-// applied; ok is false when the sale freeze is disabled.
+// SaleFreezeWindow is [opensAt-before, opensAt+after); ok is false when the
+// sale freeze is disabled. The API server fills in absent fields from the
+// CRD's defaults; a field still absent here (an object built in Go without
+// them) takes the same defaults. A zero duration is zero: before and after
+// both 0s is an empty window, which freezes nothing.
 func SaleFreezeWindow(st *boxv1.Showtime) (start, end time.Time, ok bool) {
 	f := st.Spec.Sales.Freeze
 	if f.Enabled != nil && !*f.Enabled {
 		return time.Time{}, time.Time{}, false
 	}
-	before, after := f.Before.Duration, f.After.Duration
-	if f.Before.Duration == 0 && f.After.Duration == 0 {
-		// Absent (created before the field existed, or by a client that
-		// skipped defaulting): the defaults.
-		before, after = DefaultSaleBefore, DefaultSaleAfter
+	before, after := DefaultSaleBefore, DefaultSaleAfter
+	if f.Before != nil {
+		before = f.Before.Duration
+	}
+	if f.After != nil {
+		after = f.After.Duration
 	}
 	opens := st.Spec.Sales.OpensAt.Time
 	return opens.Add(-before), opens.Add(after), true

@@ -2,6 +2,10 @@ package freeze
 
 import (
 	"context"
+	"encoding/json"
+	"maps"
+	"reflect"
+	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -81,15 +85,88 @@ func TestSaleFreeze(t *testing.T) {
 		t.Error("frozen at the end")
 	}
 
-	st.Spec.Sales.Freeze = boxv1.SaleFreeze{Before: metav1.Duration{Duration: time.Hour}, After: metav1.Duration{Duration: 0}}
-	start, end, _ = SaleFreezeWindow(st)
-	if !start.Equal(opens.Add(-time.Hour)) || !end.Equal(opens) {
-		t.Errorf("custom window %s %s", start, end)
+}
+
+// TestSaleFreezeDurations: only an absent before/after takes the default;
+// 0s is zero, and enabled: false switches the freeze off whatever the
+// durations. The fields are what a Showtime carries as JSON, so the table
+// also checks they survive a Go client's round trip (0s is not dropped and
+// re-defaulted by the API server).
+func TestSaleFreezeDurations(t *testing.T) {
+	opens := utc("2026-11-25T03:00:00Z")
+	tests := []struct {
+		name       string
+		json       string // spec.sales.freeze as stored
+		ok         bool
+		start, end time.Time
+		frozenAt   []time.Duration // offsets from opensAt that are frozen
+		freeAt     []time.Duration // offsets that are not
+	}{
+		{name: "absent: defaults", json: `{}`, ok: true,
+			start: opens.Add(-30 * time.Minute), end: opens.Add(2 * time.Hour),
+			frozenAt: []time.Duration{-30 * time.Minute, 0, 2*time.Hour - time.Second},
+			freeAt:   []time.Duration{-31 * time.Minute, 2 * time.Hour}},
+		{name: "CRD defaults filled in", json: `{"enabled":true,"before":"30m","after":"2h"}`, ok: true,
+			start: opens.Add(-30 * time.Minute), end: opens.Add(2 * time.Hour)},
+		{name: "before 0s is zero, after absent is 2h", json: `{"before":"0s"}`, ok: true,
+			start: opens, end: opens.Add(2 * time.Hour),
+			frozenAt: []time.Duration{0, time.Hour}, freeAt: []time.Duration{-time.Second}},
+		{name: "after 0s is zero, before absent is 30m", json: `{"after":"0s"}`, ok: true,
+			start: opens.Add(-30 * time.Minute), end: opens,
+			frozenAt: []time.Duration{-time.Minute}, freeAt: []time.Duration{0, time.Minute}},
+		{name: "both 0s: an empty window, not the defaults", json: `{"before":"0s","after":"0s"}`, ok: true,
+			start: opens, end: opens,
+			freeAt: []time.Duration{-time.Minute, 0, time.Minute}},
+		{name: "custom", json: `{"before":"1h","after":"0s"}`, ok: true,
+			start: opens.Add(-time.Hour), end: opens},
+		{name: "custom both", json: `{"before":"2h30m","after":"45m"}`, ok: true,
+			start: opens.Add(-150 * time.Minute), end: opens.Add(45 * time.Minute)},
+		{name: "disabled", json: `{"enabled":false}`,
+			freeAt: []time.Duration{-time.Minute, 0, time.Minute}},
+		{name: "disabled with durations", json: `{"enabled":false,"before":"1h","after":"1h"}`,
+			freeAt: []time.Duration{0}},
+		{name: "enabled absent with 0s durations", json: `{"before":"0s","after":"0s"}`, ok: true,
+			start: opens, end: opens},
 	}
-	off := false
-	st.Spec.Sales.Freeze.Enabled = &off
-	if _, _, ok := SaleFreezeWindow(st); ok {
-		t.Error("disabled sale freeze applies")
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			var f boxv1.SaleFreeze
+			if err := json.Unmarshal([]byte(tc.json), &f); err != nil {
+				t.Fatal(err)
+			}
+			// A Go client writing the object back sends what it read.
+			out, err := json.Marshal(f)
+			if err != nil {
+				t.Fatal(err)
+			}
+			var back, in map[string]any
+			_ = json.Unmarshal(out, &back)
+			_ = json.Unmarshal([]byte(tc.json), &in)
+			if !reflect.DeepEqual(slices.Sorted(maps.Keys(back)), slices.Sorted(maps.Keys(in))) {
+				t.Errorf("round trip %s -> %s: fields dropped or added", tc.json, out)
+			}
+
+			st := &boxv1.Showtime{ObjectMeta: metav1.ObjectMeta{Name: "s", Namespace: "n"}}
+			st.Spec.Sales.OpensAt = metav1.NewTime(opens)
+			st.Spec.Sales.Freeze = f
+			start, end, ok := SaleFreezeWindow(st)
+			if ok != tc.ok {
+				t.Fatalf("ok = %v, want %v", ok, tc.ok)
+			}
+			if ok && (!start.Equal(tc.start) || !end.Equal(tc.end)) {
+				t.Errorf("window [%s, %s), want [%s, %s)", start, end, tc.start, tc.end)
+			}
+			for _, d := range tc.frozenAt {
+				if _, hit := SaleHit(st, opens.Add(d)); !hit {
+					t.Errorf("not frozen at opensAt%+v", d)
+				}
+			}
+			for _, d := range tc.freeAt {
+				if _, hit := SaleHit(st, opens.Add(d)); hit {
+					t.Errorf("frozen at opensAt%+v", d)
+				}
+			}
+		})
 	}
 }
 
