@@ -96,12 +96,42 @@ type change struct {
 	name      string
 	user      authenticationv1.UserInfo
 	dryRun    bool
-	// annotations of the change (the new object; the old one for a delete).
-	annotations map[string]string
+	// breakGlass is the break-glass reason this very request brings (see
+	// breakGlassOf); empty when it brings none.
+	breakGlass string
+	// staleBreakGlass is a break-glass annotation already on the object that
+	// this request leaves as it was: it does not count, the denial says so.
+	staleBreakGlass string
 	// regarding is the object the break-glass Event is recorded on.
 	regarding runtime.Object
 	// allowedHint says which exceptions exist for this kind.
 	allowedHint string
+	// breakGlassHint replaces the default advice on how to carry the
+	// annotation with this kind of request (a delete, a scale).
+	breakGlassHint string
+}
+
+// breakGlassOf is the break-glass reason a request carries. On an update
+// only an annotation this very request adds or gives a new value counts; one
+// left on the object by an earlier change is returned as stale, so that
+// later edits by anyone allowed to break glass do not pass silently under an
+// old reason. On a create or a delete the annotation present counts (for a
+// delete, annotate first: there is no new object to carry it).
+func breakGlassOf(op string, oldAnn, newAnn map[string]string) (reason, stale string) {
+	switch op {
+	case "create":
+		return strings.TrimSpace(newAnn[boxv1.BreakGlassAnnotation]), ""
+	case "delete":
+		return strings.TrimSpace(oldAnn[boxv1.BreakGlassAnnotation]), ""
+	}
+	n := strings.TrimSpace(newAnn[boxv1.BreakGlassAnnotation])
+	if n == "" {
+		return "", ""
+	}
+	if n == strings.TrimSpace(oldAnn[boxv1.BreakGlassAnnotation]) {
+		return "", n
+	}
+	return n, ""
 }
 
 // decide returns nil when the change may proceed through the freezes in
@@ -111,8 +141,7 @@ func (g *gate) decide(ctx context.Context, c change, hits []freeze.Hit) error {
 	if len(hits) == 0 {
 		return nil
 	}
-	why := strings.TrimSpace(c.annotations[boxv1.BreakGlassAnnotation])
-	if why != "" {
+	if why := c.breakGlass; why != "" {
 		if g.mayBreakGlass(c.user) {
 			logf.FromContext(ctx).Info("break-glass", "user", c.user.Username, "groups", c.user.Groups,
 				"kind", c.kind, "object", c.namespace+"/"+c.name, "operation", c.op, "reason", why)
@@ -132,12 +161,17 @@ func (g *gate) decide(ctx context.Context, c change, hits []freeze.Hit) error {
 			quoteList(g.cfg.BreakGlassUsers), quoteList(g.cfg.BreakGlassGroups))
 	}
 	freezeDenials.WithLabelValues(c.kind, c.op).Inc()
-	deleteHint := ""
-	if c.op == "delete" {
-		deleteHint = " (for a delete, annotate the object first)"
+	hint := c.breakGlassHint
+	if hint == "" && c.op == "delete" {
+		hint = " (for a delete, annotate the object first)"
 	}
-	return fmt.Errorf("%s of %s %s/%s denied: %s. %sTo break glass, a user or group named in the operator's --break-glass-users or --break-glass-groups adds the annotation %s: \"<reason>\" to the change%s; it is recorded as an event",
-		c.op, c.kind, c.namespace, c.name, frozenBy(hits), c.allowedHint, boxv1.BreakGlassAnnotation, deleteHint)
+	stale := ""
+	if c.staleBreakGlass != "" {
+		stale = fmt.Sprintf(". The %s annotation already on the object (%q) was set by an earlier change and does not count: break-glass is honoured only on the change that adds the annotation or gives it a new value",
+			boxv1.BreakGlassAnnotation, c.staleBreakGlass)
+	}
+	return fmt.Errorf("%s of %s %s/%s denied: %s. %sTo break glass, a user or group named in the operator's --break-glass-users or --break-glass-groups adds the annotation %s: \"<reason>\" to the change%s; it is recorded as an event%s",
+		c.op, c.kind, c.namespace, c.name, frozenBy(hits), c.allowedHint, boxv1.BreakGlassAnnotation, hint, stale)
 }
 
 func frozenBy(hits []freeze.Hit) string {

@@ -24,7 +24,7 @@ func Setup(mgr ctrl.Manager, cfg Config) error {
 		return err
 	}
 	mgr.GetWebhookServer().Register(WorkloadPath, &webhook.Admission{
-		Handler: &WorkloadGuard{g: g, decoder: admission.NewDecoder(mgr.GetScheme())},
+		Handler: &WorkloadGuard{g: g, decoder: admission.NewDecoder(mgr.GetScheme()), parents: mgr.GetAPIReader()},
 	})
 	return nil
 }

@@ -53,7 +53,7 @@ func (v *ShowtimeValidator) ValidateCreate(ctx context.Context, st *boxv1.Showti
 			windows = append(windows, h)
 		}
 	}
-	return nil, v.g.decide(ctx, v.change(req, "create", st, st), windows)
+	return nil, v.g.decide(ctx, v.change(req, "create", nil, st), windows)
 }
 
 // ValidateUpdate denies a spec or label change during a freeze unless it is
@@ -84,7 +84,7 @@ func (v *ShowtimeValidator) ValidateUpdate(ctx context.Context, old, st *boxv1.S
 		}
 		return admission.Warnings{fmt.Sprintf("allowed during the freeze as a %s: %s", strings.Join(kinds, " and "), frozenBy(hits))}, nil
 	}
-	return nil, v.g.decide(ctx, v.change(req, "update", st, st), hits)
+	return nil, v.g.decide(ctx, v.change(req, "update", old, st), hits)
 }
 
 // ValidateDelete denies deleting a frozen showtime (which would take its
@@ -102,14 +102,26 @@ func (v *ShowtimeValidator) ValidateDelete(ctx context.Context, st *boxv1.Showti
 	if err != nil {
 		return nil, err
 	}
-	return nil, v.g.decide(ctx, v.change(req, "delete", st, st), hits)
+	return nil, v.g.decide(ctx, v.change(req, "delete", st, nil), hits)
 }
 
-func (v *ShowtimeValidator) change(req admission.Request, op string, st *boxv1.Showtime, regarding *boxv1.Showtime) change {
+// change describes the request; old is nil for a create, st nil for a delete.
+func (v *ShowtimeValidator) change(req admission.Request, op string, old, st *boxv1.Showtime) change {
+	var oldAnn, newAnn map[string]string
+	subject := st
+	if old != nil {
+		oldAnn = old.Annotations
+	}
+	if st != nil {
+		newAnn = st.Annotations
+	} else {
+		subject = old
+	}
+	why, stale := breakGlassOf(op, oldAnn, newAnn)
 	return change{
-		op: op, kind: "Showtime", namespace: st.Namespace, name: st.Name,
+		op: op, kind: "Showtime", namespace: subject.Namespace, name: subject.Name,
 		user: req.UserInfo, dryRun: req.DryRun != nil && *req.DryRun,
-		annotations: st.Annotations, regarding: regarding, allowedHint: showtimeAllowed,
+		breakGlass: why, staleBreakGlass: stale, regarding: subject, allowedHint: showtimeAllowed,
 	}
 }
 

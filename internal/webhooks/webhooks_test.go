@@ -1,6 +1,7 @@
 package webhooks
 
 import (
+	"fmt"
 	"strings"
 	"time"
 
@@ -11,10 +12,12 @@ import (
 	. "github.com/onsi/gomega"
 	"github.com/prometheus/client_golang/prometheus/testutil"
 	appsv1 "k8s.io/api/apps/v1"
+	autoscalingv1 "k8s.io/api/autoscaling/v1"
 	autoscalingv2 "k8s.io/api/autoscaling/v2"
 	corev1 "k8s.io/api/core/v1"
 	eventsv1 "k8s.io/api/events/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/types"
 	"k8s.io/utils/ptr"
 	"sigs.k8s.io/controller-runtime/pkg/client"
 )
@@ -74,6 +77,29 @@ func update[T client.Object](c client.Client, obj T, mutate func(T)) error {
 	return c.Update(ctx, obj)
 }
 
+// scaleTo writes replicas through the scale subresource, as kubectl scale
+// does (a merge patch of the autoscaling/v1 Scale).
+func scaleTo(c client.Client, obj client.Object, replicas int32) error {
+	patch := client.RawPatch(types.MergePatchType, []byte(fmt.Sprintf(`{"spec":{"replicas":%d}}`, replicas)))
+	return c.SubResource("scale").Patch(ctx, obj, patch, client.WithSubResourceBody(&autoscalingv1.Scale{}))
+}
+
+// windowAt creates a one-off window from start to end selecting showtimes
+// labelled freeze=<label>.
+func windowAt(name, label string, start, end time.Time) *boxv1.FreezeWindow {
+	fw := &boxv1.FreezeWindow{
+		ObjectMeta: metav1.ObjectMeta{Name: name},
+		Spec: boxv1.FreezeWindowSpec{
+			Reason:           "not now",
+			ShowtimeSelector: &metav1.LabelSelector{MatchLabels: map[string]string{"freeze": label}},
+			OneOff:           &boxv1.OneOffPeriod{Start: metav1.NewTime(start), End: metav1.NewTime(end)},
+		},
+	}
+	Expect(admin.Create(ctx, fw)).To(Succeed())
+	DeferCleanup(func() { _ = admin.Delete(ctx, fw) })
+	return fw
+}
+
 func eventsFor(ns, name string) []eventsv1.Event {
 	list := &eventsv1.EventList{}
 	Expect(admin.List(ctx, list, client.InNamespace(ns))).To(Succeed())
@@ -112,6 +138,25 @@ var _ = Describe("Showtime webhook", func() {
 		Expect(end).To(HaveSuffix("Asia/Bangkok"))
 		Expect(err.Error()).To(ContainSubstring("Allowed during a freeze: a rollback of spec.shard.image or spec.frontend.image"))
 		Expect(err.Error()).To(ContainSubstring(`To break glass, a user or group named in the operator's --break-glass-users or --break-glass-groups adds the annotation boxoffice.dev/break-glass: "<reason>" to the change`))
+	})
+
+	It("denies a create inside a window, naming the window; the operator and break-glass may", func() {
+		label := strings.TrimPrefix(ns, "wh-")
+		err := bob.Create(ctx, showtime(ns, "encore", map[string]string{"freeze": label}, farOpens()))
+		Expect(err).To(HaveOccurred())
+		loc, _ := time.LoadLocation("Asia/Bangkok")
+		end := freeze.Hit{End: fw.Spec.OneOff.End.Time, Location: loc}.EndString()
+		Expect(err.Error()).To(ContainSubstring(
+			`admission webhook "vshowtime.boxoffice.dev" denied the request: create of Showtime ` + ns + `/encore denied: frozen by FreezeWindow "` + fw.Name + `" (reason: 11.11 sale) until ` + end))
+		Expect(err.Error()).To(ContainSubstring("To break glass"))
+
+		// Outside the window's selector the same create passes.
+		Expect(bob.Create(ctx, showtime(ns, "elsewhere", map[string]string{"freeze": "elsewhere"}, farOpens()))).To(Succeed())
+		Expect(operator.Create(ctx, showtime(ns, "encore", map[string]string{"freeze": label}, farOpens()))).To(Succeed())
+		withReason := showtime(ns, "encore-2", map[string]string{"freeze": label}, farOpens())
+		withReason.Annotations = map[string]string{boxv1.BreakGlassAnnotation: "INC-12 added date"}
+		Expect(bob.Create(ctx, withReason.DeepCopy())).To(MatchError(ContainSubstring(`user "bob"`)))
+		Expect(alice.Create(ctx, withReason)).To(Succeed())
 	})
 
 	It("denies a delete and a relabel that would leave the window", func() {
@@ -158,7 +203,24 @@ var _ = Describe("Showtime webhook", func() {
 			HaveField("Note", And(ContainSubstring("alice (groups system:masters,system:authenticated,sre-breakglass) broke glass to update Showtime standup"),
 				ContainSubstring("FreezeWindow "+fw.Name), ContainSubstring("INC-4711 wrong venue title"))),
 		)))
-		// The annotation is on the object now; a delete by the group carries it too.
+
+		// The annotation stays on the object, but it was this update's: the
+		// next edit, even by the group, does not pass under the old reason.
+		err = editTitle(alice, st, "alice again")
+		Expect(err).To(MatchError(ContainSubstring("update of Showtime " + ns + "/standup denied: frozen by FreezeWindow")))
+		Expect(err.Error()).To(ContainSubstring(`The boxoffice.dev/break-glass annotation already on the object ("INC-4711 wrong venue title") was set by an earlier change and does not count`))
+		err = editTitle(bob, st, "bob rides along")
+		Expect(err).To(MatchError(ContainSubstring("was set by an earlier change and does not count")))
+		Expect(err.Error()).NotTo(ContainSubstring("not allowed to break glass"))
+		Expect(testutil.ToFloat64(breakGlassTotal.WithLabelValues("Showtime", ns, "update"))).To(Equal(before + 1))
+		// A new reason is a new break-glass.
+		Expect(editTitle(alice, st, "alice again", func(s *boxv1.Showtime) {
+			s.Annotations[boxv1.BreakGlassAnnotation] = "INC-4712 and the date"
+		})).To(Succeed())
+		Expect(testutil.ToFloat64(breakGlassTotal.WithLabelValues("Showtime", ns, "update"))).To(Equal(before + 2))
+
+		// For a delete the annotation present counts (there is no new object to carry it).
+		Expect(bob.Delete(ctx, st)).To(MatchError(ContainSubstring(`user "bob"`)))
 		Expect(alice.Delete(ctx, st)).To(Succeed())
 	})
 
@@ -198,6 +260,27 @@ var _ = Describe("Showtime webhook", func() {
 	})
 })
 
+var _ = Describe("Showtime webhook with windows not in force", func() {
+	It("allows creates and edits under a window that has not started or has ended", func() {
+		ns := newNamespace()
+		label := strings.TrimPrefix(ns, "wh-")
+		now := time.Now().Truncate(time.Second)
+		windowAt("later-"+label, label, now.Add(time.Hour), now.Add(2*time.Hour))
+		windowAt("over-"+label, label, now.Add(-2*time.Hour), now.Add(-time.Minute))
+		// A window in force for another label, created last: once the
+		// webhook's cache has it, it has the two above.
+		frozenWindow("sentinel-"+label, "sentinel-"+label)
+		sentinel := showtime(ns, "sentinel", map[string]string{"freeze": "sentinel-" + label}, farOpens())
+		Expect(operator.Create(ctx, sentinel)).To(Succeed())
+		Eventually(func() error { return editTitle(bob, sentinel, "probe") }).Should(HaveOccurred())
+
+		st := showtime(ns, "standup", map[string]string{"freeze": label}, farOpens())
+		Expect(bob.Create(ctx, st)).To(Succeed())
+		Expect(editTitle(bob, st, "edited")).To(Succeed())
+		Expect(bob.Delete(ctx, st)).To(Succeed())
+	})
+})
+
 var _ = Describe("Showtime webhook without windows", func() {
 	It("denies changes inside the showtime's own sale freeze, naming it, but allows its creation", func() {
 		ns := newNamespace()
@@ -211,6 +294,14 @@ var _ = Describe("Showtime webhook without windows", func() {
 		late.Spec.Sales.Freeze.Enabled = &off
 		Expect(bob.Create(ctx, late)).To(Succeed())
 		Expect(editTitle(bob, late, "fine")).To(Succeed())
+
+		// 0s is zero, not "use the defaults": a window of nothing around opensAt.
+		zero := showtime(ns, "zero-freeze", nil, time.Now().Add(10*time.Minute).Truncate(time.Second))
+		zero.Spec.Sales.Freeze.Before = &metav1.Duration{}
+		zero.Spec.Sales.Freeze.After = &metav1.Duration{}
+		Expect(bob.Create(ctx, zero)).To(Succeed())
+		Expect(zero.Spec.Sales.Freeze.Before).To(HaveValue(Equal(metav1.Duration{})), "0s kept, not re-defaulted")
+		Expect(editTitle(bob, zero, "fine too")).To(Succeed())
 	})
 
 	It("rejects a seat map the shard's parser refuses, naming the row", func() {
@@ -335,8 +426,98 @@ var _ = Describe("Managed workload webhook", func() {
 		})).To(Succeed())
 		Eventually(func() []eventsv1.Event { return eventsFor(ns, "standup-seatmap") }).Should(ContainElement(And(
 			HaveField("Reason", "BreakGlass"), HaveField("Note", ContainSubstring("INC-9 hot fix")))))
+		// The annotation left on the object does not carry later edits.
 		Expect(update(bob, &corev1.ConfigMap{ObjectMeta: cm.ObjectMeta}, func(c *corev1.ConfigMap) { c.Data["z"] = "1" })).
-			To(MatchError(ContainSubstring("is not allowed to break glass")))
+			To(MatchError(And(ContainSubstring("update of ConfigMap "+ns+"/standup-seatmap denied: frozen by FreezeWindow"),
+				ContainSubstring(`annotation already on the object ("INC-9 hot fix") was set by an earlier change and does not count`))))
+		Expect(update(alice, &corev1.ConfigMap{ObjectMeta: cm.ObjectMeta}, func(c *corev1.ConfigMap) { c.Data["z"] = "1" })).
+			To(MatchError(ContainSubstring("was set by an earlier change and does not count")))
+		Expect(update(bob, &corev1.ConfigMap{ObjectMeta: cm.ObjectMeta}, func(c *corev1.ConfigMap) {
+			c.Annotations[boxv1.BreakGlassAnnotation] = "INC-10 me too"
+			c.Data["z"] = "1"
+		})).To(MatchError(ContainSubstring("is not allowed to break glass")))
+		Expect(update(alice, &corev1.ConfigMap{ObjectMeta: cm.ObjectMeta}, func(c *corev1.ConfigMap) {
+			c.Annotations[boxv1.BreakGlassAnnotation] = "INC-10 second fix"
+			c.Data["z"] = "1"
+		})).To(Succeed())
+		// Removing the annotation is metadata only: allowed, and nothing to honour.
+		Expect(update(bob, &corev1.ConfigMap{ObjectMeta: cm.ObjectMeta}, func(c *corev1.ConfigMap) {
+			delete(c.Annotations, boxv1.BreakGlassAnnotation)
+		})).To(Succeed())
+	})
+
+	It("denies a scale-down through the scale subresource and allows a scale-up", func() {
+		shard := &appsv1.StatefulSet{ObjectMeta: sts.ObjectMeta}
+		front := &appsv1.Deployment{ObjectMeta: dep.ObjectMeta}
+		Expect(sts.Name).To(Equal(specs.ShardName(st)), "the webhook's matchConditions select shard and front-end names")
+		Expect(dep.Name).To(Equal(specs.FrontendName(st)))
+		replicasOf := func(o client.Object) int32 {
+			Expect(admin.Get(ctx, client.ObjectKeyFromObject(o), o)).To(Succeed())
+			switch x := o.(type) {
+			case *appsv1.StatefulSet:
+				return *x.Spec.Replicas
+			case *appsv1.Deployment:
+				return *x.Spec.Replicas
+			}
+			return -1
+		}
+
+		// kubectl scale sts standup-shard --replicas=0, mid-freeze.
+		err := scaleTo(bob, shard, 0)
+		Expect(err).To(MatchError(ContainSubstring(`admission webhook "vworkloads-scale.boxoffice.dev" denied the request: scale-down of StatefulSet ` + ns + `/standup-shard denied: frozen by FreezeWindow`)))
+		Expect(err.Error()).To(ContainSubstring("(StatefulSet standup-shard belongs to Showtime standup; scale from 1 to 0 replicas)"))
+		Expect(err.Error()).To(ContainSubstring("Allowed during a freeze: scaling up."))
+		Expect(scaleTo(admin, shard, 0)).To(HaveOccurred(), "cluster admins are not exempt")
+		Expect(replicasOf(shard)).To(Equal(int32(1)))
+
+		// A scale-up always passes; going back down does not.
+		Expect(scaleTo(bob, shard, 2)).To(Succeed())
+		Expect(replicasOf(shard)).To(Equal(int32(2)))
+		Expect(scaleTo(bob, shard, 1)).To(MatchError(ContainSubstring("scale from 2 to 1 replicas")))
+		Expect(scaleTo(bob, front, 6)).To(Succeed())
+		Expect(scaleTo(bob, front, 3)).To(MatchError(ContainSubstring("scale-down of Deployment " + ns + "/standup-frontend denied")))
+		Expect(replicasOf(front)).To(Equal(int32(6)))
+
+		// The autoscaler may scale the front end down (within its frozen
+		// minReplicas), not the shard.
+		hpaController := impersonate("system:serviceaccount:kube-system:horizontal-pod-autoscaler")
+		Expect(scaleTo(hpaController, front, 4)).To(Succeed())
+		Expect(scaleTo(hpaController, shard, 1)).To(HaveOccurred())
+
+		// The operator may.
+		Expect(scaleTo(operator, shard, 1)).To(Succeed())
+
+		// The Scale carries no annotations: break-glass goes through the object itself.
+		err = scaleTo(alice, shard, 0)
+		Expect(err).To(MatchError(ContainSubstring("the scale subresource carries no annotations: set spec.replicas on the StatefulSet itself in the same change")))
+		Expect(update(alice, shard, func(s *appsv1.StatefulSet) {
+			s.Annotations = map[string]string{boxv1.BreakGlassAnnotation: "INC-77 drain the shard"}
+			s.Spec.Replicas = ptr.To[int32](0)
+		})).To(Succeed())
+		Expect(replicasOf(shard)).To(Equal(int32(0)))
+		Eventually(func() []eventsv1.Event { return eventsFor(ns, "standup-shard") }).Should(ContainElement(And(
+			HaveField("Reason", "BreakGlass"), HaveField("Note", ContainSubstring("INC-77 drain the shard")))))
+	})
+
+	It("leaves scale-downs of workloads it does not manage, or not frozen, alone", func() {
+		// Named like a shard, but not Box office's: the webhook reads it and lets it be.
+		own := &appsv1.StatefulSet{
+			ObjectMeta: metav1.ObjectMeta{Name: "users-own-shard", Namespace: ns, Labels: map[string]string{specs.LabelShowtime: "standup"}},
+			Spec: appsv1.StatefulSetSpec{Replicas: ptr.To[int32](3), Selector: &metav1.LabelSelector{MatchLabels: map[string]string{"app": "own"}},
+				Template: corev1.PodTemplateSpec{ObjectMeta: metav1.ObjectMeta{Labels: map[string]string{"app": "own"}},
+					Spec: corev1.PodSpec{Containers: []corev1.Container{{Name: "c", Image: "busybox"}}}}},
+		}
+		Expect(bob.Create(ctx, own)).To(Succeed())
+		Expect(scaleTo(bob, own, 1)).To(Succeed())
+
+		// Box office's, but its showtime is not frozen.
+		other := showtime(ns, "matinee", map[string]string{"freeze": "elsewhere"}, farOpens())
+		Expect(operator.Create(ctx, other)).To(Succeed())
+		free := sts.DeepCopy()
+		free.ObjectMeta = metav1.ObjectMeta{Name: specs.ShardName(other), Namespace: ns, Labels: specs.Labels(other, specs.ComponentShard)}
+		free.Spec.Replicas = ptr.To[int32](1)
+		Expect(operator.Create(ctx, free)).To(Succeed())
+		Expect(scaleTo(bob, free, 0)).To(Succeed())
 	})
 
 	It("leaves objects without the managed-by label alone", func() {

@@ -4,12 +4,15 @@ import (
 	"context"
 	"fmt"
 	"net/http"
+	"slices"
 	"strings"
 
 	boxv1 "boxoffice.dev/boxoffice/api/v1alpha1"
 	"boxoffice.dev/boxoffice/controllers/specs"
+	"boxoffice.dev/boxoffice/internal/freeze"
 	admissionv1 "k8s.io/api/admission/v1"
 	appsv1 "k8s.io/api/apps/v1"
+	autoscalingv1 "k8s.io/api/autoscaling/v1"
 	autoscalingv2 "k8s.io/api/autoscaling/v2"
 	corev1 "k8s.io/api/core/v1"
 	"k8s.io/apimachinery/pkg/api/equality"
@@ -28,21 +31,48 @@ const WorkloadPath = "/validate-boxoffice-dev-managed-workloads"
 // +kubebuilder:webhook:path=/validate-boxoffice-dev-managed-workloads,mutating=false,failurePolicy=fail,sideEffects=NoneOnDryRun,groups=autoscaling,resources=horizontalpodautoscalers,verbs=update;delete,versions=v2,name=vworkloads-autoscaling.boxoffice.dev,admissionReviewVersions=v1,timeoutSeconds=5,patch=`{"objectSelector":{"matchLabels":{"app.kubernetes.io/managed-by":"boxoffice-operator"}}}`
 // +kubebuilder:webhook:path=/validate-boxoffice-dev-managed-workloads,mutating=false,failurePolicy=fail,sideEffects=NoneOnDryRun,groups="",resources=configmaps;secrets,verbs=update;delete,versions=v1,name=vworkloads-core.boxoffice.dev,admissionReviewVersions=v1,timeoutSeconds=5,patch=`{"objectSelector":{"matchLabels":{"app.kubernetes.io/managed-by":"boxoffice-operator"}}}`
 
+// The scale subresource is matched on the parent's group and version (apps/v1)
+// although the object sent is an autoscaling/v1 Scale. A Scale has no labels
+// (the API server copies only name, namespace, UID, resourceVersion and
+// creation time from the parent), so an objectSelector would never match it
+// and is not used: the handler reads the parent to check its managed-by label.
+// matchConditions keep the webhook, and its failurePolicy Fail, to what a
+// freeze can deny, so the rest of the cluster is not affected: scale-downs
+// (a scale-up is never blocked, even while the webhook is down) of objects
+// named like a shard or a front end, other than the autoscaler's own scaling
+// of a Deployment (bounded by the HPA's minReplicas, which is frozen).
+// +kubebuilder:webhook:path=/validate-boxoffice-dev-managed-workloads,mutating=false,failurePolicy=fail,sideEffects=NoneOnDryRun,groups=apps,resources=statefulsets/scale;deployments/scale,verbs=update,versions=v1,name=vworkloads-scale.boxoffice.dev,admissionReviewVersions=v1,timeoutSeconds=5,patch=`{"matchConditions":[{"name":"scale-down","expression":"object != null && oldObject != null && (has(object.spec) && has(object.spec.replicas) ? object.spec.replicas : 0) < (has(oldObject.spec) && has(oldObject.spec.replicas) ? oldObject.spec.replicas : 0)"},{"name":"shard-or-frontend","expression":"request.name.endsWith('-shard') || request.name.endsWith('-frontend')"},{"name":"not-the-autoscaler","expression":"!(request.resource.resource == 'deployments' && request.userInfo.username in ['system:serviceaccount:kube-system:horizontal-pod-autoscaler', 'system:kube-controller-manager'])"}]}`
+
 // WorkloadGuard denies edits and deletes of the StatefulSets, Deployments,
 // HPAs, ConfigMaps and Secrets the operator manages while their showtime is
-// frozen, so kubectl edit cannot bypass the freeze. The operator itself,
-// status writes (a subresource), metadata-only changes, rollbacks to the
-// previous image and scale-ups pass.
+// frozen, so kubectl edit cannot bypass the freeze, and scale-downs of the
+// StatefulSets and Deployments through their scale subresource, so kubectl
+// scale cannot either. The operator itself, status writes, metadata-only
+// changes, rollbacks to the previous image and scale-ups pass.
 type WorkloadGuard struct {
 	g       *gate
 	decoder admission.Decoder
+	// parents reads the StatefulSet or Deployment behind a scale request
+	// from the API server, not a cache: the Scale carries none of its labels.
+	parents client.Reader
 }
 
-const workloadAllowed = "Allowed during a freeze: setting a container image back to the version the showtime ran before, raising a Deployment's replicas, and raising an autoscaler's minReplicas or maxReplicas. "
+const (
+	workloadAllowed = "Allowed during a freeze: setting a container image back to the version the showtime ran before, raising a Deployment's replicas, and raising an autoscaler's minReplicas or maxReplicas. "
+	scaleAllowed    = "Allowed during a freeze: scaling up. "
+)
 
 // Handle implements admission.Handler.
 func (w *WorkloadGuard) Handle(ctx context.Context, req admission.Request) admission.Response {
-	if req.SubResource != "" || w.g.isOperator(req.UserInfo) {
+	if w.g.isOperator(req.UserInfo) {
+		return admission.Allowed("")
+	}
+	switch req.SubResource {
+	case "":
+	case "scale":
+		return w.handleScale(ctx, req)
+	default:
+		// Status writes.
 		return admission.Allowed("")
 	}
 	if req.Operation != admissionv1.Update && req.Operation != admissionv1.Delete {
@@ -73,27 +103,9 @@ func (w *WorkloadGuard) Handle(ctx context.Context, req admission.Request) admis
 			return admission.Allowed("no change to spec, data or labels")
 		}
 	}
-	stName := oldObj.GetLabels()[specs.LabelShowtime]
-	if stName == "" {
-		return admission.Allowed("no showtime label")
-	}
-	st := &boxv1.Showtime{}
-	if err := w.g.reader.Get(ctx, client.ObjectKey{Namespace: req.Namespace, Name: stName}, st); err != nil {
-		if apierrors.IsNotFound(err) {
-			// An orphan, or the garbage collector cleaning up after a deleted showtime.
-			return admission.Allowed("showtime gone")
-		}
-		return admission.Errored(http.StatusInternalServerError, err)
-	}
-	if !st.DeletionTimestamp.IsZero() {
-		return admission.Allowed("showtime being deleted")
-	}
-	hits, err := w.g.hitsFor(ctx, w.g.now(), st)
-	if err != nil {
-		return admission.Errored(http.StatusInternalServerError, err)
-	}
-	if len(hits) == 0 {
-		return admission.Allowed("")
+	stName, st, hits, resp := w.freezes(ctx, req.Namespace, oldObj)
+	if st == nil {
+		return resp
 	}
 	if len(kinds) > 0 && w.onlyExceptions(st, oldObj, newObj) {
 		for _, k := range kinds {
@@ -102,11 +114,106 @@ func (w *WorkloadGuard) Handle(ctx context.Context, req admission.Request) admis
 		return admission.Allowed("").WithWarnings(fmt.Sprintf("allowed during the freeze as a %s: %s", strings.Join(kinds, " and "), frozenBy(hits)))
 	}
 	op := strings.ToLower(string(req.Operation))
-	ann := subject.GetAnnotations()
+	var newAnn map[string]string
+	if newObj != nil {
+		newAnn = newObj.GetAnnotations()
+	}
+	why, stale := breakGlassOf(op, oldObj.GetAnnotations(), newAnn)
 	c := change{op: op, kind: req.Kind.Kind, namespace: req.Namespace, name: req.Name, user: req.UserInfo,
-		dryRun: req.DryRun != nil && *req.DryRun, annotations: ann, regarding: subject, allowedHint: workloadAllowed}
+		dryRun: req.DryRun != nil && *req.DryRun, breakGlass: why, staleBreakGlass: stale, regarding: subject, allowedHint: workloadAllowed}
 	if err := w.g.decide(ctx, c, hits); err != nil {
 		return admission.Denied(err.Error() + fmt.Sprintf(" (%s %s belongs to Showtime %s)", req.Kind.Kind, req.Name, stName))
+	}
+	return admission.Allowed("")
+}
+
+// freezes finds the showtime a managed object belongs to (by its showtime
+// label) and the freezes in force on it. When st is nil the change is not
+// frozen, or cannot be judged, and resp is the answer.
+func (w *WorkloadGuard) freezes(ctx context.Context, namespace string, obj client.Object) (stName string, st *boxv1.Showtime, hits []freeze.Hit, resp admission.Response) {
+	stName = obj.GetLabels()[specs.LabelShowtime]
+	if stName == "" {
+		return "", nil, nil, admission.Allowed("no showtime label")
+	}
+	st = &boxv1.Showtime{}
+	if err := w.g.reader.Get(ctx, client.ObjectKey{Namespace: namespace, Name: stName}, st); err != nil {
+		if apierrors.IsNotFound(err) {
+			// An orphan, or the garbage collector cleaning up after a deleted showtime.
+			return stName, nil, nil, admission.Allowed("showtime gone")
+		}
+		return stName, nil, nil, admission.Errored(http.StatusInternalServerError, err)
+	}
+	if !st.DeletionTimestamp.IsZero() {
+		return stName, nil, nil, admission.Allowed("showtime being deleted")
+	}
+	hits, err := w.g.hitsFor(ctx, w.g.now(), st)
+	if err != nil {
+		return stName, nil, nil, admission.Errored(http.StatusInternalServerError, err)
+	}
+	if len(hits) == 0 {
+		return stName, nil, nil, admission.Allowed("")
+	}
+	return stName, st, hits, admission.Response{}
+}
+
+// scaleParents are the kinds whose scale subresource is guarded, by resource.
+var scaleParents = map[string]string{"statefulsets": "StatefulSet", "deployments": "Deployment"}
+
+// autoscalerUsers are the identities the HPA controller writes scales as:
+// its own service account (kube-controller-manager
+// --use-service-account-credentials) or the controller manager's. Its
+// scale-downs of a front end stay within the HPA's minReplicas, which is
+// frozen, so they pass; the webhook's matchConditions keep them away too.
+var autoscalerUsers = []string{"system:serviceaccount:kube-system:horizontal-pod-autoscaler", "system:kube-controller-manager"}
+
+// handleScale judges a write to the scale subresource of a StatefulSet or a
+// Deployment. A scale-up always passes; a scale-down of a managed workload
+// whose showtime is frozen is denied. A Scale has no annotations, so it
+// cannot carry break-glass: the denial says to change spec.replicas on the
+// object itself, in a request that adds the annotation.
+func (w *WorkloadGuard) handleScale(ctx context.Context, req admission.Request) admission.Response {
+	kind, ok := scaleParents[req.Resource.Resource]
+	if !ok || req.Operation != admissionv1.Update {
+		return admission.Allowed("")
+	}
+	oldScale, newScale := &autoscalingv1.Scale{}, &autoscalingv1.Scale{}
+	if err := w.decoder.DecodeRaw(req.OldObject, oldScale); err != nil {
+		return admission.Errored(http.StatusBadRequest, fmt.Errorf("decoding old Scale: %w", err))
+	}
+	if err := w.decoder.DecodeRaw(req.Object, newScale); err != nil {
+		return admission.Errored(http.StatusBadRequest, fmt.Errorf("decoding Scale: %w", err))
+	}
+	from, to := oldScale.Spec.Replicas, newScale.Spec.Replicas
+	if to >= from {
+		return admission.Allowed("not a scale-down")
+	}
+	if kind == "Deployment" && slices.Contains(autoscalerUsers, req.UserInfo.Username) {
+		return admission.Allowed("the autoscaler")
+	}
+	parent := newFor(kind)
+	if err := w.parents.Get(ctx, client.ObjectKey{Namespace: req.Namespace, Name: req.Name}, parent); err != nil {
+		if apierrors.IsNotFound(err) {
+			return admission.Allowed("no such " + kind)
+		}
+		return admission.Errored(http.StatusInternalServerError, fmt.Errorf("reading %s %s/%s: %w", kind, req.Namespace, req.Name, err))
+	}
+	if parent.GetLabels()[specs.LabelManagedBy] != specs.ManagedBy {
+		return admission.Allowed("not managed by Box office")
+	}
+	if !parent.GetDeletionTimestamp().IsZero() {
+		return admission.Allowed("being deleted")
+	}
+	stName, st, hits, resp := w.freezes(ctx, req.Namespace, parent)
+	if st == nil {
+		return resp
+	}
+	resource := strings.ToLower(kind)
+	c := change{op: "scale-down", kind: kind, namespace: req.Namespace, name: req.Name, user: req.UserInfo,
+		dryRun: req.DryRun != nil && *req.DryRun, regarding: parent, allowedHint: scaleAllowed,
+		breakGlassHint: fmt.Sprintf(" (the scale subresource carries no annotations: set spec.replicas on the %s itself in the same change, e.g. kubectl patch %s %s -p '{\"metadata\":{\"annotations\":{\"%s\":\"<reason>\"}},\"spec\":{\"replicas\":%d}}')",
+			kind, resource, req.Name, boxv1.BreakGlassAnnotation, to)}
+	if err := w.g.decide(ctx, c, hits); err != nil {
+		return admission.Denied(err.Error() + fmt.Sprintf(" (%s %s belongs to Showtime %s; scale from %d to %d replicas)", kind, req.Name, stName, from, to))
 	}
 	return admission.Allowed("")
 }
