@@ -104,7 +104,7 @@ type phaseFunc func(ctx context.Context, s *scope) error
 // an apply that makes the object. Generated secrets are created once.
 // +kubebuilder:rbac:groups="",resources=configmaps;services,verbs=get;list;watch;create;patch
 // +kubebuilder:rbac:groups="",resources=secrets,verbs=get;list;watch;create
-// +kubebuilder:rbac:groups="",resources=pods,verbs=get;list;watch
+// +kubebuilder:rbac:groups="",resources=pods,verbs=get;list;watch;delete
 // +kubebuilder:rbac:groups=apps,resources=statefulsets;deployments,verbs=get;list;watch;create;patch
 // +kubebuilder:rbac:groups=autoscaling,resources=horizontalpodautoscalers,verbs=get;list;watch;create;patch
 // +kubebuilder:rbac:groups=policy,resources=poddisruptionbudgets,verbs=get;list;watch;create;patch
@@ -444,6 +444,20 @@ func (r *ShowtimeReconciler) reconcileShardPod(ctx context.Context, s *scope) er
 	}
 	s.pod = pod
 	s.podReady = pod.DeletionTimestamp.IsZero() && isPodReady(pod)
+	if stale, why := staleBrokenShardPod(s.sts, pod); stale {
+		// A StatefulSet whose pod never became ready on a bad version does
+		// not replace it when the template is put back (the forced-rollback
+		// step of a StatefulSet's rolling update): do that step here, so a
+		// rollback, by a ShardRollout or by hand, takes effect by itself.
+		// The pod is not serving, so nothing is interrupted.
+		if err := r.Delete(ctx, pod, client.Preconditions{UID: &pod.UID}); err != nil && !apierrors.IsNotFound(err) {
+			return fmt.Errorf("replacing the shard pod that is not ready on an older version: %w", err)
+		}
+		r.Recorder.Eventf(s.st, pod, corev1.EventTypeWarning, "ShardPodReplaced", "Delete", "%s", why)
+		s.st.Status.Shard = boxv1.ShardStatus{}
+		s.pod, s.podReady = nil, false
+		return nil
+	}
 	image := ""
 	for _, c := range pod.Spec.Containers {
 		if c.Name == specs.ComponentShard {
@@ -454,6 +468,20 @@ func (r *ShowtimeReconciler) reconcileShardPod(ctx context.Context, s *scope) er
 	s.st.Status.Shard.Image = image
 	s.st.Status.Shard.Ready = s.podReady
 	return nil
+}
+
+// staleBrokenShardPod tells whether pod is a shard pod that is not ready, not
+// being deleted, and made from another revision than the one the StatefulSet
+// now wants: the StatefulSet would wait for it forever.
+func staleBrokenShardPod(sts *appsv1.StatefulSet, pod *corev1.Pod) (bool, string) {
+	if sts == nil || pod == nil || !pod.DeletionTimestamp.IsZero() || isPodReady(pod) {
+		return false, ""
+	}
+	want, have := sts.Status.UpdateRevision, pod.Labels[appsv1.ControllerRevisionHashLabelKey]
+	if want == "" || have == "" || want == have || sts.Status.ObservedGeneration < sts.Generation {
+		return false, ""
+	}
+	return true, fmt.Sprintf("shard pod %s is not ready on revision %s and the StatefulSet now runs revision %s: deleting it so the StatefulSet starts the current version", pod.Name, have, want)
 }
 
 // reconcileSeats reads the ready shard's counts, at most every ScrapeInterval.

@@ -670,6 +670,46 @@ var _ = Describe("Showtime controller", func() {
 			Expect(drainEvents(f.recorder)).To(ContainElement(And(ContainSubstring("ReconcileFailed"), ContainSubstring("shard objects:"))))
 		})
 
+		It("replaces a shard pod that is not ready on a revision the StatefulSet no longer runs (forced rollback), and only that", func() {
+			f := newFixture()
+			f.reconcile()
+			setRevisions := func(update string) {
+				sts := &appsv1.StatefulSet{}
+				f.get("standup-shard", sts)
+				sts.Status.ObservedGeneration = sts.Generation
+				sts.Status.Replicas = 1
+				sts.Status.CurrentRevision = "standup-shard-aaa"
+				sts.Status.UpdateRevision = update
+				Expect(k8sClient.Status().Update(ctx, sts)).To(Succeed())
+			}
+			labelRevision := func(pod *corev1.Pod, rev string) {
+				Expect(k8sClient.Get(ctx, client.ObjectKeyFromObject(pod), pod)).To(Succeed())
+				pod.Labels[appsv1.ControllerRevisionHashLabelKey] = rev
+				Expect(k8sClient.Update(ctx, pod)).To(Succeed())
+			}
+			// A ready pod on an older revision is the StatefulSet's to roll.
+			setRevisions("standup-shard-bbb")
+			pod := f.makeShardPod(true)
+			labelRevision(pod, "standup-shard-aaa")
+			f.serveCounts(252, 0, 0, 0)
+			f.reconcile()
+			Expect(k8sClient.Get(ctx, client.ObjectKeyFromObject(pod), &corev1.Pod{})).To(Succeed())
+			// A pod not ready on the revision the StatefulSet wants is starting: left alone.
+			labelRevision(pod, "standup-shard-bbb")
+			f.setPodReady(pod, false)
+			f.reconcile()
+			Expect(k8sClient.Get(ctx, client.ObjectKeyFromObject(pod), &corev1.Pod{})).To(Succeed())
+			Expect(drainEvents(f.recorder)).NotTo(ContainElement(ContainSubstring("ShardPodReplaced")))
+			// The template went back to aaa (a rollback) while the pod on bbb
+			// never became ready: the StatefulSet would wait for it forever.
+			setRevisions("standup-shard-aaa")
+			f.reconcile()
+			err := k8sClient.Get(ctx, client.ObjectKeyFromObject(pod), &corev1.Pod{})
+			Expect(apierrors.IsNotFound(err)).To(BeTrue(), "the broken pod is deleted: %v", err)
+			Expect(drainEvents(f.recorder)).To(ContainElement(And(ContainSubstring("ShardPodReplaced"),
+				ContainSubstring("standup-shard-bbb"), ContainSubstring("standup-shard-aaa"))))
+		})
+
 		It("reads seats at most once per interval and reports an unreachable shard", func() {
 			f := newFixture()
 			f.reconcile()

@@ -129,10 +129,13 @@ func ShardStatefulSet(st *boxv1.Showtime, o Options) *appsv1ac.StatefulSetApplyC
 		WithArgs(ShardArgs(st, o)...).
 		WithPorts(corev1ac.ContainerPort().WithName(ShardPortName).WithContainerPort(ShardPort).WithProtocol(corev1.ProtocolTCP)).
 		// Replaying a long log may take a while: startup allows a minute
-		// before liveness applies.
-		WithStartupProbe(httpProbe("/healthz", 2, 30)).
+		// before liveness applies. Startup and readiness are probed every
+		// second: a restart (an upgrade, a rescheduled pod) is a write pause
+		// for the whole showtime, and a 2 s period adds up to 2 s to it
+		// twice over. Readiness still needs two failures in a row.
+		WithStartupProbe(httpProbe("/healthz", 1, 60)).
 		WithLivenessProbe(httpProbe("/healthz", 10, 3)).
-		WithReadinessProbe(httpProbe("/readyz", 2, 1)).
+		WithReadinessProbe(httpProbe("/readyz", 1, 2)).
 		WithResources(resourcesApply(res)).
 		WithSecurityContext(restrictedContainerSecurity()).
 		WithVolumeMounts(
