@@ -3,6 +3,7 @@ package shard_test
 import (
 	"bufio"
 	"bytes"
+	bin "encoding/binary"
 	"encoding/json"
 	"fmt"
 	"io"
@@ -443,9 +444,14 @@ func TestTornTailAndCorruptionWithBinary(t *testing.T) {
 	segs, _ := filepath.Glob(filepath.Join(dataDir, "wal-*.log"))
 	seg := segs[len(segs)-1]
 	good, _ := os.ReadFile(seg)
+	w := writtenLen(good) // the segment's space is reserved: records end before its size
 
-	// Torn tail: half a record appended.
-	os.WriteFile(seg, append(bytes.Clone(good), 40, 0, 0, 0, 1, 2), 0o644)
+	// Torn tail: half a record written after the last one.
+	torn := append(bytes.Clone(good[:w]), 40, 0, 0, 0, 1, 2)
+	if len(torn) < len(good) {
+		torn = append(torn, good[len(torn):]...)
+	}
+	os.WriteFile(seg, torn, 0o644)
 	p = launch(t, dataDir, mapFile, tokenFile)
 	p.waitReady()
 	if !strings.Contains(p.logs(), "truncating torn tail") {
@@ -458,7 +464,7 @@ func TestTornTailAndCorruptionWithBinary(t *testing.T) {
 
 	// Corruption: flip a byte inside the 3rd record of the same segment (no longer the newest).
 	b, _ := os.ReadFile(seg)
-	off := 64 + 2*(len(good)-64)/10
+	off := 64 + 2*(w-64)/10
 	b[off+20] ^= 0xff
 	os.WriteFile(seg, b, 0o644)
 	p = launch(t, dataDir, mapFile, tokenFile)
@@ -498,4 +504,18 @@ func TestBadFlagsAndSeatMap(t *testing.T) {
 			t.Fatalf("%v %v: exit %v, want %d and %q in:\n%s", c.args, c.env, err, c.code, c.want, out)
 		}
 	}
+}
+
+// writtenLen is the end of the last record in a segment file (the space after
+// it, reserved when the segment was made, reads as zeros).
+func writtenLen(b []byte) int {
+	off := 64 // segment header
+	for off+12 <= len(b) {
+		n := int(bin.LittleEndian.Uint32(b[off:]))
+		if n == 0 && bin.LittleEndian.Uint64(b[off+4:]) == 0 {
+			break
+		}
+		off += 12 + n
+	}
+	return min(off, len(b))
 }

@@ -19,8 +19,16 @@ const benchWriters = 64
 
 var benchRecord = make([]byte, 48)
 
-func BenchmarkGroupCommit(b *testing.B) {
-	l, _, err := Open(Options{Dir: b.TempDir(), Logger: slog.New(slog.NewTextHandler(io.Discard, nil))}, nil, func(uint64, []byte) error { return nil })
+// BenchmarkGroupCommit is the log as the shard runs it: records written into
+// preallocated segments.
+func BenchmarkGroupCommit(b *testing.B) { benchGroupCommit(b, false) }
+
+// BenchmarkGroupCommitAppend is the same with segments that grow as they are
+// written (every fdatasync then also commits the file's new size).
+func BenchmarkGroupCommitAppend(b *testing.B) { benchGroupCommit(b, true) }
+
+func benchGroupCommit(b *testing.B, noPreallocate bool) {
+	l, _, err := Open(Options{Dir: b.TempDir(), NoPreallocate: noPreallocate, Logger: slog.New(slog.NewTextHandler(io.Discard, nil))}, nil, func(uint64, []byte) error { return nil })
 	if err != nil {
 		b.Fatal(err)
 	}
@@ -97,4 +105,25 @@ func BenchmarkBoltBatch(b *testing.B) {
 			}
 		}
 	})
+}
+
+// BenchmarkSync and BenchmarkSyncAppend: one writer, one record per
+// fdatasync, so the time per op is the latency a lone request waits for
+// its record to be durable (the floor under every write's answer).
+func BenchmarkSync(b *testing.B)       { benchSync(b, false) }
+func BenchmarkSyncAppend(b *testing.B) { benchSync(b, true) }
+
+func benchSync(b *testing.B, noPreallocate bool) {
+	l, _, err := Open(Options{Dir: b.TempDir(), NoPreallocate: noPreallocate, Logger: slog.New(slog.NewTextHandler(io.Discard, nil))}, nil, func(uint64, []byte) error { return nil })
+	if err != nil {
+		b.Fatal(err)
+	}
+	defer l.Close()
+	b.ResetTimer()
+	for range b.N {
+		l.Append(benchRecord)
+		if err := l.Sync(); err != nil {
+			b.Fatal(err)
+		}
+	}
 }

@@ -301,3 +301,75 @@ func TestOneOwner(t *testing.T) {
 	}
 	l.Close()
 }
+
+// TestPreallocated: segments reserve their space; what a crash leaves in it
+// reads back as the end of the records, torn writes inside it are still torn
+// and damage before them still refuses to start.
+func TestPreallocated(t *testing.T) {
+	base := t.TempDir()
+	l, _, _, _ := open(t, base, nil)
+	writeN(t, l, 0, 3, 3)
+	seg := lastSegment(t, base)
+	if st, _ := os.Stat(seg); st.Size() != 4096 {
+		t.Skipf("segments are not preallocated here (size %d)", st.Size())
+	}
+	// A crash: the segment is never cut back.
+	crashed := t.TempDir()
+	copyDir(t, base, crashed)
+	l.Close()
+	if st, _ := os.Stat(seg); st.Size() >= 4096 {
+		t.Fatalf("Close left the reserved space: size %d", st.Size())
+	}
+	var logs bytes.Buffer
+	l2, rec, got, err := open(t, crashed, &logs)
+	if err != nil || len(got) != 3 || rec.Truncated != 0 || strings.Contains(logs.String(), "torn") {
+		t.Fatalf("after a crash: %v, %d records, truncated %d, logs %q", err, len(got), rec.Truncated, logs.String())
+	}
+	l2.Close()
+
+	closed, _ := os.ReadFile(seg)
+	lastLen := recHeaderSize + len(payload(2))
+	reserve := func(b []byte) []byte { return append(bytes.Clone(b), make([]byte, 4096-len(b))...) }
+	for _, cut := range []int{1, 5, recHeaderSize + 3, lastLen - 1} {
+		t.Run(fmt.Sprintf("torn inside reserved space, cut %d", cut), func(t *testing.T) {
+			dir := t.TempDir()
+			copyDir(t, base, dir)
+			os.WriteFile(filepath.Join(dir, filepath.Base(seg)), reserve(closed[:len(closed)-cut]), 0o644)
+			var logs bytes.Buffer
+			l, rec, got, err := open(t, dir, &logs)
+			if err != nil || len(got) != 2 || rec.Truncated == 0 || !strings.Contains(logs.String(), "truncating torn tail") {
+				t.Fatalf("%v, %d records, truncated %d, logs %q", err, len(got), rec.Truncated, logs.String())
+			}
+			l.Close()
+		})
+	}
+	t.Run("damage before the last record, reserved space after", func(t *testing.T) {
+		dir := t.TempDir()
+		copyDir(t, base, dir)
+		b := reserve(closed)
+		b[segHeaderSize+recHeaderSize+1] ^= 1 // first record's payload
+		os.WriteFile(filepath.Join(dir, filepath.Base(seg)), b, 0o644)
+		var ce *CorruptError
+		if _, _, _, err := open(t, dir, nil); !errors.As(err, &ce) || ce.Offset != segHeaderSize {
+			t.Fatalf("want corruption at %d, got %v", segHeaderSize, err)
+		}
+	})
+	t.Run("a rolled segment whose reserved space was not cut back", func(t *testing.T) {
+		dir := t.TempDir()
+		copyDir(t, base, dir)
+		// Reopen (a new segment after seg), then give seg its reserved space
+		// back as if the cut had been lost in a crash.
+		l, _, _, err := open(t, dir, nil)
+		if err != nil {
+			t.Fatal(err)
+		}
+		writeN(t, l, 3, 2, 2)
+		l.Close()
+		os.WriteFile(filepath.Join(dir, filepath.Base(seg)), reserve(closed), 0o644)
+		l, _, got, err := open(t, dir, nil)
+		if err != nil || len(got) != 5 {
+			t.Fatalf("%v, %d records", err, len(got))
+		}
+		l.Close()
+	})
+}
