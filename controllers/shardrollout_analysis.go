@@ -121,9 +121,10 @@ func (r *ShardRolloutReconciler) analyzeOne(ctx context.Context, s *rolloutScope
 	return ""
 }
 
+// checks runs every check that applies to one upgraded showtime: the front
+// end's, the shard's, then the optional Prometheus query.
 func (r *ShardRolloutReconciler) checks(ctx context.Context, s *rolloutScope, e *boxv1.RolloutShowtime, st *boxv1.Showtime) (boxv1.AnalysisResult, []string) {
 	ro := s.ro
-	a := ro.Spec.Analysis
 	var notes []string
 	if e.ToFrontendImage != "" {
 		dep := &appsv1.Deployment{}
@@ -136,9 +137,27 @@ func (r *ShardRolloutReconciler) checks(ctx context.Context, s *rolloutScope, e 
 		}
 		notes = append(notes, "front end available")
 	}
-	if e.ToShardImage == "" {
-		return boxv1.AnalysisPassed, notes
+	if e.ToShardImage != "" {
+		result, shardNotes := r.checkShard(ctx, s, e, st)
+		if result != boxv1.AnalysisPassed {
+			return result, shardNotes
+		}
+		notes = append(notes, shardNotes...)
 	}
+	// The optional Prometheus query, for shard and front-end targets alike.
+	if result, note := r.checkPrometheus(ctx, ro, st); result == boxv1.AnalysisFailed {
+		return result, []string{note}
+	} else if note != "" {
+		notes = append(notes, note)
+	}
+	return boxv1.AnalysisPassed, notes
+}
+
+// checkShard judges the upgraded shard on its pod, /v1/status and /metrics.
+func (r *ShardRolloutReconciler) checkShard(ctx context.Context, s *rolloutScope, e *boxv1.RolloutShowtime, st *boxv1.Showtime) (boxv1.AnalysisResult, []string) {
+	ro := s.ro
+	a := ro.Spec.Analysis
+	var notes []string
 	pod := &corev1.Pod{}
 	if err := r.Get(ctx, types.NamespacedName{Namespace: st.Namespace, Name: st.Name + "-shard-0"}, pod); err != nil {
 		return boxv1.AnalysisFailed, []string{"shard pod gone during analysis: " + err.Error()}
@@ -206,20 +225,29 @@ func (r *ShardRolloutReconciler) checks(ctx context.Context, s *rolloutScope, e 
 		}
 	}
 
-	if p := a.Prometheus; p != nil && r.Prometheus != nil {
-		q := strings.NewReplacer("$namespace", st.Namespace, "$showtime", st.Name).Replace(p.Query)
-		v, err := r.Prometheus.Query(ctx, p.URL, q)
-		limit := parseDecimal(p.Threshold, 0)
-		switch {
-		case err != nil:
-			notes = append(notes, "prometheus check not run: "+err.Error())
-		case v > limit:
-			return boxv1.AnalysisFailed, []string{fmt.Sprintf("prometheus query value %g above threshold %s", v, p.Threshold)}
-		default:
-			notes = append(notes, fmt.Sprintf("prometheus %g <= %s", v, p.Threshold))
-		}
-	}
 	return boxv1.AnalysisPassed, notes
+}
+
+// checkPrometheus runs spec.analysis.prometheus, when set, for one showtime:
+// Failed when the first sample is above the threshold. A query that cannot
+// run (unreachable, an error answer, no sample) is reported in the note and
+// not counted as a failure. The note is empty when there is no query.
+func (r *ShardRolloutReconciler) checkPrometheus(ctx context.Context, ro *boxv1.ShardRollout, st *boxv1.Showtime) (boxv1.AnalysisResult, string) {
+	p := ro.Spec.Analysis.Prometheus
+	if p == nil || r.Prometheus == nil {
+		return boxv1.AnalysisPassed, ""
+	}
+	q := strings.NewReplacer("$namespace", st.Namespace, "$showtime", st.Name).Replace(p.Query)
+	v, err := r.Prometheus.Query(ctx, p.URL, q)
+	limit := parseDecimal(p.Threshold, 0)
+	switch {
+	case err != nil:
+		return boxv1.AnalysisPassed, "prometheus check not run: " + err.Error()
+	case v > limit:
+		return boxv1.AnalysisFailed, fmt.Sprintf("prometheus query value %g above threshold %s", v, p.Threshold)
+	default:
+		return boxv1.AnalysisPassed, fmt.Sprintf("prometheus %g <= %s", v, p.Threshold)
+	}
 }
 
 // refreshBaseline reads the hold latency of a few shards still on the stable

@@ -120,8 +120,6 @@ func (r *ShardRolloutReconciler) Reconcile(ctx context.Context, req ctrl.Request
 		heldBy:    map[types.NamespacedName]string{},
 		frozen:    map[types.NamespacedName][]freeze.Hit{},
 	}
-	ro.Status.Steps = int32(len(ro.Spec.Steps))
-
 	var err error
 	switch ro.Status.Phase {
 	case "", boxv1.RolloutPending:
@@ -131,6 +129,8 @@ func (r *ShardRolloutReconciler) Reconcile(ctx context.Context, req ctrl.Request
 	default:
 		err = r.progress(ctx, s)
 	}
+	// With the implicit last step when the declared ones stop short.
+	ro.Status.Steps = r.stepCount(ro)
 	r.summarize(s)
 	if err == nil {
 		ro.Status.ObservedGeneration = ro.Generation
@@ -364,6 +364,8 @@ func (r *ShardRolloutReconciler) progress(ctx context.Context, s *rolloutScope) 
 	case boxv1.RolloutSucceeded:
 		return r.beginRollback(ctx, s, "Undone", "undo requested (spec.abort on a Succeeded rollout)")
 	case boxv1.RolloutRollingBack:
+		// Restores that failed so far are tried again.
+		r.restoreMoved(ctx, s)
 		r.finishRollback(s)
 		return nil
 	}
@@ -873,7 +875,9 @@ func (r *ShardRolloutReconciler) upgrade(ctx context.Context, s *rolloutScope, e
 }
 
 // beginRollback restores the previous images of every showtime this rollout
-// moved, whatever the freezes, and marks the rollout RollingBack.
+// moved, whatever the freezes, and marks the rollout RollingBack. A restore
+// that fails is retried by every later reconcile (see restoreMoved) until it
+// goes through.
 func (r *ShardRolloutReconciler) beginRollback(ctx context.Context, s *rolloutScope, reason, msg string) error {
 	ro := s.ro
 	ro.Status.Phase = boxv1.RolloutRollingBack
@@ -883,51 +887,68 @@ func (r *ShardRolloutReconciler) beginRollback(ctx context.Context, s *rolloutSc
 		setRolloutCondition(ro, boxv1.RolloutConditionHealthy, metav1.ConditionFalse, reason, msg)
 	}
 	r.Recorder.Eventf(ro, nil, corev1.EventTypeWarning, "RollingBack", "Rollback", "%s: %s; rolling every moved showtime back", reason, msg)
-	var errs []error
+	r.restoreMoved(ctx, s)
+	r.finishRollback(s)
+	return nil
+}
+
+// onTargetByUs reports whether the entry is a showtime this rollout moved to
+// the target and has not put back yet.
+func onTargetByUs(e *boxv1.RolloutShowtime) bool {
+	switch e.State {
+	case boxv1.ShowtimeUpgrading, boxv1.ShowtimeBaking, boxv1.ShowtimeUpgraded:
+		// Step 0 and no analysis: it was on the target before the rollout,
+		// not ours to move.
+		return e.Step != 0 || e.Analysis != boxv1.AnalysisSkipped
+	}
+	return false
+}
+
+// restoreMoved puts the previous images back on every showtime this rollout
+// moved that is still on the target, and sends the showtimes still waiting
+// back to Pending. A restore that fails leaves the entry as it was, with the
+// error in its message, to be tried again at the next reconcile (at the
+// latest one analysis interval later).
+func (r *ShardRolloutReconciler) restoreMoved(ctx context.Context, s *rolloutScope) {
+	ro := s.ro
 	for i := range ro.Status.Showtimes {
 		e := &ro.Status.Showtimes[i]
-		st := s.showtimes[entryKey(e)]
-		switch e.State {
-		case boxv1.ShowtimeUpgrading, boxv1.ShowtimeBaking, boxv1.ShowtimeUpgraded:
-		case boxv1.ShowtimeWaiting:
+		if e.State == boxv1.ShowtimeWaiting {
 			e.State, e.Message = boxv1.ShowtimePending, "not moved: the rollout is rolling back"
 			continue
-		default:
-			continue
 		}
-		if e.Analysis == boxv1.AnalysisSkipped && e.Step == 0 {
-			// Was already on the target before the rollout: not ours to move.
-			continue
-		}
-		if st == nil {
+		st := s.showtimes[entryKey(e)]
+		if !onTargetByUs(e) || st == nil {
 			continue
 		}
 		if err := r.restore(ctx, s, e, st); err != nil {
-			errs = append(errs, fmt.Errorf("rolling back %s: %w", entryKey(e), err))
-			e.Message = "rollback failed, retrying: " + err.Error()
-			r.Recorder.Eventf(ro, nil, corev1.EventTypeWarning, "RollbackFailed", "Rollback", "%s: %v", entryKey(e), err)
-			continue
+			msg := "rollback failed, retrying: " + err.Error()
+			if e.Message != msg {
+				r.Recorder.Eventf(ro, nil, corev1.EventTypeWarning, "RollbackFailed", "Rollback", "%s: %v; retrying", entryKey(e), err)
+			}
+			e.Message = msg
+			logf.FromContext(ctx).Error(err, "rolling back a showtime; retrying", "showtime", entryKey(e).String())
+			s.requeueAt(s.now.Add(r.interval(ro)))
 		}
 	}
-	r.finishRollback(s)
-	return errors.Join(errs...)
 }
 
 // restore puts the showtime's previous images back (only the fields this
-// rollout changed and still holds).
+// rollout changed and still holds). On failure st is left as it was read.
 func (r *ShardRolloutReconciler) restore(ctx context.Context, s *rolloutScope, e *boxv1.RolloutShowtime, st *boxv1.Showtime) error {
-	orig := st.DeepCopy()
-	if e.ToShardImage != "" && st.Spec.Shard.Image == e.ToShardImage {
-		st.Spec.Shard.Image = e.FromShardImage
+	upd := st.DeepCopy()
+	if e.ToShardImage != "" && upd.Spec.Shard.Image == e.ToShardImage {
+		upd.Spec.Shard.Image = e.FromShardImage
 	}
-	if e.ToFrontendImage != "" && st.Spec.Frontend.Image == e.ToFrontendImage {
-		st.Spec.Frontend.Image = e.FromFrontendImage
+	if e.ToFrontendImage != "" && upd.Spec.Frontend.Image == e.ToFrontendImage {
+		upd.Spec.Frontend.Image = e.FromFrontendImage
 	}
-	delete(st.Annotations, boxv1.AnnotationPreviousShardImage)
-	delete(st.Annotations, boxv1.AnnotationPreviousFrontendImage)
-	if err := r.Patch(ctx, st, client.MergeFrom(orig)); err != nil {
+	delete(upd.Annotations, boxv1.AnnotationPreviousShardImage)
+	delete(upd.Annotations, boxv1.AnnotationPreviousFrontendImage)
+	if err := r.Patch(ctx, upd, client.MergeFrom(st)); err != nil {
 		return err
 	}
+	*st = *upd
 	e.State, e.ChangedAt, e.PauseStartedAt, e.ReadyAt, e.WritePause = boxv1.ShowtimeRollingBack, ptrTime(s.now), nil, nil, ""
 	e.Message = "rolling back to " + imagesString(r.fromImages(e))
 	r.Recorder.Eventf(st, s.ro, corev1.EventTypeWarning, "RolloutRollingBack", "Rollback", "ShardRollout %s: %s; back to %s",
@@ -935,14 +956,18 @@ func (r *ShardRolloutReconciler) restore(ctx context.Context, s *rolloutScope, e
 	return nil
 }
 
-// finishRollback marks the rollout RolledBack once every restored showtime
-// is ready on its previous images.
+// finishRollback marks the rollout RolledBack once every showtime it moved
+// is ready on its previous images: one whose restore has not gone through
+// yet (still on the target) keeps it RollingBack, like one still restarting.
 func (r *ShardRolloutReconciler) finishRollback(s *rolloutScope) {
 	ro := s.ro
 	pending := 0
 	for i := range ro.Status.Showtimes {
 		e := &ro.Status.Showtimes[i]
-		if e.State == boxv1.ShowtimeRollingBack && s.showtimes[entryKey(e)] != nil {
+		if s.showtimes[entryKey(e)] == nil {
+			continue
+		}
+		if e.State == boxv1.ShowtimeRollingBack || onTargetByUs(e) {
 			pending++
 		}
 	}

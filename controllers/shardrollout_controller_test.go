@@ -1,10 +1,13 @@
 package controllers
 
 import (
+	"context"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"net"
 	"net/http"
+	"net/http/httptest"
 	"strconv"
 	"strings"
 	"sync"
@@ -12,6 +15,7 @@ import (
 
 	boxv1 "boxoffice.dev/boxoffice/api/v1alpha1"
 	"boxoffice.dev/boxoffice/controllers/specs"
+	"boxoffice.dev/boxoffice/internal/freeze"
 	"boxoffice.dev/boxoffice/internal/plugin"
 	. "github.com/onsi/ginkgo/v2"
 	. "github.com/onsi/gomega"
@@ -27,6 +31,7 @@ import (
 	"k8s.io/utils/ptr"
 	ctrl "sigs.k8s.io/controller-runtime"
 	"sigs.k8s.io/controller-runtime/pkg/client"
+	"sigs.k8s.io/controller-runtime/pkg/client/interceptor"
 )
 
 // Images the fake shards know. stableImage is the operator's default.
@@ -171,6 +176,9 @@ type world struct {
 	ro        *ShardRolloutReconciler
 	name      string
 	restarted map[string]bool
+	// frontends: tick also plays the Deployment controller for the front
+	// ends (front-end targets).
+	frontends bool
 }
 
 var worldSeq int
@@ -270,6 +278,27 @@ func (w *world) playStatefulSets() {
 	}
 }
 
+// playDeployments does what the Deployment controller would: each front
+// end is rolled out at once onto its template.
+func (w *world) playDeployments() {
+	for _, n := range w.names {
+		dep := &appsv1.Deployment{}
+		Expect(k8sClient.Get(ctx, types.NamespacedName{Namespace: w.ns, Name: n + "-frontend"}, dep)).To(Succeed())
+		want := int32(1)
+		if dep.Spec.Replicas != nil {
+			want = *dep.Spec.Replicas
+		}
+		st := appsv1.DeploymentStatus{
+			ObservedGeneration: dep.Generation, Replicas: want, UpdatedReplicas: want, ReadyReplicas: want, AvailableReplicas: want,
+		}
+		if dep.Status.ObservedGeneration == st.ObservedGeneration && dep.Status.UpdatedReplicas == want && dep.Status.AvailableReplicas == want {
+			continue
+		}
+		dep.Status = st
+		Expect(k8sClient.Status().Update(ctx, dep)).To(Succeed())
+	}
+}
+
 func (w *world) createPod(name string, sts *appsv1.StatefulSet, image string) {
 	pod := &corev1.Pod{
 		ObjectMeta: metav1.ObjectMeta{Name: name + "-shard-0", Namespace: w.ns, Labels: sts.Spec.Template.Labels},
@@ -344,6 +373,9 @@ func (w *world) tick() *boxv1.ShardRollout {
 	Expect(err).NotTo(HaveOccurred())
 	w.reconcileChanged()
 	w.playStatefulSets()
+	if w.frontends {
+		w.playDeployments()
+	}
 	ro := w.rollout()
 	step := res.RequeueAfter
 	for _, e := range ro.Status.Showtimes {
@@ -699,3 +731,339 @@ var _ = Describe("shard metrics analysis", func() {
 func streams(out *strings.Builder) genericiooptions.IOStreams {
 	return genericiooptions.IOStreams{In: strings.NewReader(""), Out: out, ErrOut: out}
 }
+
+// fakePrometheus answers /api/v1/query with what answer says for the query,
+// and keeps the queries it was asked.
+type fakePrometheus struct {
+	srv     *httptest.Server
+	mu      sync.Mutex
+	queries []string
+	answer  func(query string) (int, string)
+}
+
+func newFakePrometheus(answer func(query string) (int, string)) *fakePrometheus {
+	p := &fakePrometheus{answer: answer}
+	p.srv = httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if r.URL.Path != "/api/v1/query" {
+			http.NotFound(w, r)
+			return
+		}
+		q := r.URL.Query().Get("query")
+		p.mu.Lock()
+		p.queries = append(p.queries, q)
+		answer := p.answer
+		p.mu.Unlock()
+		code, body := answer(q)
+		w.Header().Set("Content-Type", "application/json")
+		w.WriteHeader(code)
+		_, _ = w.Write([]byte(body))
+	}))
+	DeferCleanup(p.srv.Close)
+	return p
+}
+
+func (p *fakePrometheus) seen() []string {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	return append([]string(nil), p.queries...)
+}
+
+// Answers as Prometheus's HTTP API gives them.
+func promVector(v string) (int, string) {
+	return http.StatusOK, fmt.Sprintf(`{"status":"success","data":{"resultType":"vector","result":[{"metric":{"showtime":"x"},"value":[1764036000.123,%q]}]}}`, v)
+}
+
+func promScalar(v string) (int, string) {
+	return http.StatusOK, fmt.Sprintf(`{"status":"success","data":{"resultType":"scalar","result":[1764036000.123,%q]}}`, v)
+}
+
+func promError(msg string) (int, string) {
+	return http.StatusBadRequest, fmt.Sprintf(`{"status":"error","errorType":"bad_data","error":%q}`, msg)
+}
+
+const promQuery = `sum(rate(boxoffice_frontend_errors_total{namespace="$namespace",showtime="$showtime"}[1m]))`
+
+func withPrometheus(url string) func(*boxv1.ShardRollout) {
+	return func(ro *boxv1.ShardRollout) {
+		ro.Spec.Steps = []boxv1.RolloutStep{{Count: ptr.To[int32](1), Bake: metav1.Duration{Duration: time.Minute}}}
+		ro.Spec.Analysis.Prometheus = &boxv1.PrometheusCheck{URL: url, Query: promQuery, Threshold: "0.5"}
+	}
+}
+
+func setSpec(name, patch string) {
+	ro := &boxv1.ShardRollout{ObjectMeta: metav1.ObjectMeta{Name: name}}
+	Expect(k8sClient.Patch(ctx, ro, client.RawPatch(types.MergePatchType, []byte(`{"spec":`+patch+`}`)))).To(Succeed())
+}
+
+var _ = Describe("ShardRollout rollback", func() {
+	It("stays RollingBack while a restore is rejected, retries it, and is RolledBack only once every showtime is back", func() {
+		w := newWorld(4, nil)
+		// The API server rejects restores (a patch that moves a showtime
+		// off the target) while reject says so: show-00 until told
+		// otherwise, show-01 once.
+		var mu sync.Mutex
+		reject := map[string]int{"show-00": 1 << 30, "show-01": 1}
+		rejected := map[string]int{}
+		wc, err := client.NewWithWatch(cfg, client.Options{Scheme: scheme})
+		Expect(err).NotTo(HaveOccurred())
+		w.ro.Client = interceptor.NewClient(wc, interceptor.Funcs{
+			Patch: func(ctx context.Context, c client.WithWatch, obj client.Object, patch client.Patch, opts ...client.PatchOption) error {
+				if st, ok := obj.(*boxv1.Showtime); ok && st.Namespace == w.ns && st.Spec.Shard.Image != badImage {
+					mu.Lock()
+					defer mu.Unlock()
+					if reject[st.Name] > 0 {
+						reject[st.Name]--
+						rejected[st.Name]++
+						return apierrors.NewInternalError(errors.New("etcdserver: request timed out"))
+					}
+				}
+				return c.Patch(ctx, obj, patch, opts...)
+			},
+		})
+		rejections := func(name string) int {
+			mu.Lock()
+			defer mu.Unlock()
+			return rejected[name]
+		}
+		w.create("restore-"+w.label, func(ro *boxv1.ShardRollout) {
+			ro.Spec.Target.ShardImage = badImage
+			ro.Spec.Steps = []boxv1.RolloutStep{{Count: ptr.To[int32](2), Bake: metav1.Duration{Duration: time.Minute}}}
+		})
+
+		// Every restore of the first attempt fails: still RollingBack.
+		ro := w.runUntil("rolling back", phaseIs(boxv1.RolloutRollingBack))
+		Expect(ro.Status.Reason).To(Equal("AnalysisFailed"))
+		Expect(rejections("show-00")).To(Equal(1))
+		Expect(rejections("show-01")).To(Equal(1))
+		for _, e := range ro.Status.Showtimes[:2] {
+			Expect(e.State).To(BeElementOf(boxv1.ShowtimeUpgrading, boxv1.ShowtimeBaking, boxv1.ShowtimeUpgraded), e.Name)
+			Expect(e.Message).To(HavePrefix("rollback failed, retrying: "), e.Name)
+			Expect(e.Message).To(ContainSubstring("etcdserver: request timed out"))
+		}
+		Expect(w.showtime("show-00").Spec.Shard.Image).To(Equal(badImage))
+		Expect(w.showtime("show-01").Spec.Shard.Image).To(Equal(badImage))
+		Expect(ro.Status.CompletedAt).To(BeNil())
+		Expect(w.rec.events()).To(ContainElement(HavePrefix("Warning RollbackFailed")))
+
+		// The next reconciles retry: show-01 goes through and is back, show-00
+		// is still rejected, so the rollout stays RollingBack.
+		ro = w.runUntil("show-01 rolled back", func(ro *boxv1.ShardRollout) bool {
+			return ro.Status.Showtimes[1].State == boxv1.ShowtimeRolledBack
+		})
+		for i := 0; i < 5; i++ {
+			ro = w.tick()
+		}
+		Expect(ro.Status.Phase).To(Equal(boxv1.RolloutRollingBack))
+		Expect(ro.Status.RolledBack).To(BeEquivalentTo(1))
+		Expect(ro.Status.Showtimes[0].Message).To(HavePrefix("rollback failed, retrying"))
+		Expect(rejections("show-00")).To(BeNumerically(">", 3), "retried at each reconcile")
+		Expect(w.showtime("show-00").Spec.Shard.Image).To(Equal(badImage))
+		Expect(w.showtime("show-01").Spec.Shard.Image).To(BeEmpty())
+		Expect(w.showtime("show-00").Status.Rollout.Phase).To(Equal(boxv1.RolloutRollingBack))
+		out := &strings.Builder{}
+		code := plugin.Main(ctx, []string{"rollout", "status", w.name}, &plugin.Env{Client: k8sClient, Streams: streams(out)})
+		Expect(code).To(Equal(plugin.ExitRolledBack), out.String())
+
+		// The API server takes it again: the rollback completes.
+		mu.Lock()
+		reject["show-00"] = 0
+		mu.Unlock()
+		ro = w.runUntil("rolled back", phaseIs(boxv1.RolloutRolledBack))
+		Expect(ro.Status.RolledBack).To(BeEquivalentTo(2))
+		Expect(ro.Status.CompletedAt).NotTo(BeNil())
+		Expect(w.shardImages()).To(HaveEach(BeEmpty()))
+		Expect(w.rec.events()).To(ContainElement(And(HavePrefix("Warning RolledBack"), ContainSubstring("every moved showtime is back"))))
+	})
+
+	It("rolls back while a freeze window is in force on the showtimes it moved", func() {
+		w := newWorld(4, nil)
+		w.create("freeze-rollback-"+w.label, func(ro *boxv1.ShardRollout) {
+			ro.Spec.Steps = []boxv1.RolloutStep{
+				{Count: ptr.To[int32](2), Bake: metav1.Duration{Duration: 5 * time.Minute}},
+				{Percent: ptr.To[int32](100), Bake: metav1.Duration{Duration: time.Minute}},
+			}
+		})
+		ro := w.runUntil("step 1 baking", func(ro *boxv1.ShardRollout) bool { return ro.Status.BakeUntil != nil })
+		Expect(countState(ro, boxv1.ShowtimeBaking)).To(Equal(2))
+		Expect(w.showtime("show-00").Spec.Shard.Image).To(Equal(goodImage))
+
+		// A freeze starts over every showtime of the rollout while it bakes.
+		start := w.clock.Now()
+		fw := &boxv1.FreezeWindow{
+			ObjectMeta: metav1.ObjectMeta{Name: "incident-" + w.label},
+			Spec: boxv1.FreezeWindowSpec{
+				Reason:           "incident freeze",
+				OneOff:           &boxv1.OneOffPeriod{Start: metav1.NewTime(start.Add(-time.Minute)), End: metav1.NewTime(start.Add(time.Hour))},
+				ShowtimeSelector: &metav1.LabelSelector{MatchLabels: map[string]string{"rollout-test": w.label}},
+			},
+		}
+		Expect(k8sClient.Create(ctx, fw)).To(Succeed())
+		DeferCleanup(func() { _ = k8sClient.Delete(ctx, fw) })
+		ro = w.tick()
+		Expect(ro.Status.Phase).To(Equal(boxv1.RolloutProgressing))
+
+		// Then the new version's shard on show-00 starts answering with
+		// server errors.
+		w.farm.set(w.ips["show-00"], w.ns+"/show-00", badImage)
+		ro = w.runUntil("rolled back", func(ro *boxv1.ShardRollout) bool {
+			if ro.Status.Phase == boxv1.RolloutRollingBack {
+				hits, err := freeze.BlockingShowtime(ctx, k8sClient, w.showtime("show-00"), w.clock.Now())
+				Expect(err).NotTo(HaveOccurred())
+				Expect(hits).NotTo(BeEmpty(), "the freeze is in force while the rollout rolls back")
+			}
+			return ro.Status.Phase == boxv1.RolloutRolledBack
+		})
+		Expect(w.clock.Now()).To(BeTemporally("<", start.Add(time.Hour)), "rolled back inside the freeze")
+		Expect(ro.Status.Reason).To(Equal("AnalysisFailed"))
+		Expect(ro.Status.Message).To(ContainSubstring("show-00: write error ratio"))
+		Expect(ro.Status.RolledBack).To(BeEquivalentTo(2))
+		Expect(w.shardImages()).To(HaveEach(BeEmpty()))
+		Expect(meta.FindStatusCondition(ro.Status.Conditions, boxv1.RolloutConditionFrozen)).To(BeNil())
+	})
+})
+
+var _ = Describe("ShardRollout pause", func() {
+	It("stops at spec.paused with analysis going on, and goes on when resumed", func() {
+		w := newWorld(4, nil)
+		w.create("paused-"+w.label, nil)
+		ro := w.runUntil("step 1 baking", func(ro *boxv1.ShardRollout) bool { return ro.Status.BakeUntil != nil })
+		Expect(ro.Status.CurrentStep).To(BeEquivalentTo(1))
+
+		setSpec(w.name, `{"paused":true}`)
+		ro = w.tick()
+		Expect(ro.Status.Phase).To(Equal(boxv1.RolloutPaused))
+		Expect(ro.Status.Reason).To(Equal("PausedByUser"))
+		c := meta.FindStatusCondition(ro.Status.Conditions, boxv1.RolloutConditionProgressing)
+		Expect(c).NotTo(BeNil())
+		Expect(c.Status).To(Equal(metav1.ConditionFalse))
+		Expect(c.Reason).To(Equal("Paused"))
+		Expect(c.Message).To(ContainSubstring("spec.paused"))
+
+		// Long past the bake: no step change, nothing new moves, but the
+		// baking shard is still analysed.
+		analyzed := ro.Status.Showtimes[0].AnalyzedAt.Time
+		for i := 0; i < 5; i++ {
+			w.clock.Step(time.Minute)
+			ro = w.tick()
+		}
+		Expect(ro.Status.Phase).To(Equal(boxv1.RolloutPaused))
+		Expect(ro.Status.CurrentStep).To(BeEquivalentTo(1))
+		Expect(ro.Status.Showtimes[0].State).To(Equal(boxv1.ShowtimeBaking))
+		Expect(ro.Status.Showtimes[0].AnalyzedAt.Time).To(BeTemporally(">", analyzed))
+		Expect(countState(ro, boxv1.ShowtimePending)).To(Equal(3))
+		Expect(w.showtime("show-01").Spec.Shard.Image).To(BeEmpty())
+		out := &strings.Builder{}
+		code := plugin.Main(ctx, []string{"rollout", "status", w.name, "--watch"}, &plugin.Env{Client: k8sClient, Streams: streams(out), Now: w.clock.Now})
+		Expect(code).To(Equal(plugin.ExitPaused), out.String())
+
+		setSpec(w.name, `{"paused":false}`)
+		ro = w.tick()
+		Expect(ro.Status.Phase).NotTo(Equal(boxv1.RolloutPaused))
+		Expect(meta.IsStatusConditionTrue(ro.Status.Conditions, boxv1.RolloutConditionProgressing)).To(BeTrue())
+		Expect(ro.Status.CurrentStep).To(BeEquivalentTo(2), "the bake was over: the next step starts at once")
+		ro = w.runUntil("manual gate", func(ro *boxv1.ShardRollout) bool { return ro.Status.WaitingForPromotion })
+		Expect(ro.Status.Upgraded).To(BeEquivalentTo(2))
+		Expect(w.showtime("show-01").Spec.Shard.Image).To(Equal(goodImage))
+	})
+})
+
+var _ = Describe("ShardRollout Prometheus check", func() {
+	It("passes a value under the threshold and reports a query that cannot run without failing", func() {
+		w := newWorld(3, nil)
+		prom := newFakePrometheus(func(q string) (int, string) {
+			if strings.Contains(q, `showtime="show-01"`) {
+				return promError(`1:5: parse error: unexpected identifier`)
+			}
+			return promVector("0.1")
+		})
+		w.ro.Prometheus = HTTPPrometheus{}
+		// One declared step over 3 showtimes: an implicit last step moves the rest.
+		w.create("prom-ok-"+w.label, withPrometheus(prom.srv.URL))
+		ro := w.runUntil("succeeded", phaseIs(boxv1.RolloutSucceeded))
+		Expect(ro.Status.Steps).To(BeEquivalentTo(2), "the implicit last step counts")
+		Expect(ro.Status.CurrentStep).To(BeEquivalentTo(2))
+		for _, e := range ro.Status.Showtimes {
+			Expect(e.Analysis).To(Equal(boxv1.AnalysisPassed), "%s: %s", e.Name, e.Message)
+			if e.Name == "show-01" {
+				Expect(e.Message).To(ContainSubstring("prometheus check not run: query failed: 1:5: parse error"))
+			} else {
+				Expect(e.Message).To(ContainSubstring("prometheus 0.1 <= 0.5"))
+			}
+		}
+		Expect(prom.seen()).To(ContainElement(fmt.Sprintf(`sum(rate(boxoffice_frontend_errors_total{namespace=%q,showtime="show-00"}[1m]))`, w.ns)))
+		out := &strings.Builder{}
+		code := plugin.Main(ctx, []string{"rollout", "status", w.name}, &plugin.Env{Client: k8sClient, Streams: streams(out)})
+		Expect(code).To(Equal(plugin.ExitOK), out.String())
+		Expect(out.String()).To(ContainSubstring("2 of 2"))
+	})
+
+	It("rolls back a shard target whose query value is over the threshold", func() {
+		w := newWorld(3, nil)
+		prom := newFakePrometheus(func(string) (int, string) { return promVector("0.9") })
+		w.ro.Prometheus = HTTPPrometheus{}
+		w.create("prom-bad-"+w.label, withPrometheus(prom.srv.URL))
+		ro := w.runUntil("rolled back", phaseIs(boxv1.RolloutRolledBack))
+		Expect(ro.Status.Reason).To(Equal("AnalysisFailed"))
+		Expect(ro.Status.Message).To(ContainSubstring("show-00: prometheus query value 0.9 above threshold 0.5"))
+		Expect(ro.Status.Showtimes[0].Analysis).To(Equal(boxv1.AnalysisFailed))
+		Expect(w.shardImages()).To(HaveEach(BeEmpty()))
+	})
+
+	It("runs the check for a front-end-only target too", func() {
+		const feImage = "registry.example/boxoffice-frontend:v2.1.0"
+		w := newWorld(2, nil)
+		w.frontends = true
+		w.playDeployments()
+		prom := newFakePrometheus(func(string) (int, string) { return promVector("3") })
+		w.ro.Prometheus = HTTPPrometheus{}
+		w.create("prom-fe-"+w.label, func(ro *boxv1.ShardRollout) {
+			withPrometheus(prom.srv.URL)(ro)
+			ro.Spec.Target = boxv1.RolloutTarget{FrontendImage: feImage}
+		})
+		ro := w.runUntil("rolled back", phaseIs(boxv1.RolloutRolledBack))
+		Expect(ro.Status.Message).To(ContainSubstring("show-00: prometheus query value 3 above threshold 0.5"))
+		Expect(prom.seen()).NotTo(BeEmpty())
+		Expect(w.showtime("show-00").Spec.Frontend.Image).To(BeEmpty())
+		Expect(w.showtime("show-01").Spec.Frontend.Image).To(BeEmpty())
+	})
+})
+
+var _ = Describe("HTTPPrometheus", func() {
+	query := func(code int, body string) (float64, error) {
+		var got string
+		srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+			got = r.URL.Path + "?" + r.URL.Query().Get("query")
+			w.WriteHeader(code)
+			_, _ = w.Write([]byte(body))
+		}))
+		defer srv.Close()
+		v, err := HTTPPrometheus{}.Query(ctx, srv.URL+"/", `up{job="shard"}`)
+		Expect(got).To(Equal(`/api/v1/query?up{job="shard"}`))
+		return v, err
+	}
+
+	It("reads the first sample of a vector", func() {
+		code, body := promVector("0.25")
+		Expect(query(code, body)).To(BeEquivalentTo(0.25))
+		v, err := query(http.StatusOK, `{"status":"success","data":{"resultType":"vector","result":[
+			{"metric":{"a":"1"},"value":[1,"7"]},{"metric":{"a":"2"},"value":[1,"9"]}]}}`)
+		Expect(err).NotTo(HaveOccurred())
+		Expect(v).To(BeEquivalentTo(7))
+	})
+
+	It("reads a scalar", func() {
+		code, body := promScalar("42")
+		Expect(query(code, body)).To(BeEquivalentTo(42))
+	})
+
+	It("reports an error answer, an empty vector and an answer that is not the API's", func() {
+		_, err := query(promError("parse error: unexpected end of input"))
+		Expect(err).To(MatchError("query failed: parse error: unexpected end of input"))
+		_, err = query(http.StatusOK, `{"status":"success","data":{"resultType":"vector","result":[]}}`)
+		Expect(err).To(MatchError("the query returned no sample"))
+		_, err = query(http.StatusOK, `{"status":"success","data":{"resultType":"matrix","result":[]}}`)
+		Expect(err).To(MatchError(ContainSubstring(`unsupported result type "matrix"`)))
+		_, err = query(http.StatusBadGateway, `<html>bad gateway</html>`)
+		Expect(err).To(MatchError(ContainSubstring("decoding the answer")))
+	})
+})
