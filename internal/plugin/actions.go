@@ -86,63 +86,80 @@ func patchSpec(ctx context.Context, c client.Client, ro *boxv1.ShardRollout, fie
 // every remaining showtime now (skipping steps, bakes and analysis). It
 // returns what it did, for people.
 func Promote(ctx context.Context, c client.Client, name string, full bool) (string, error) {
+	_, msg, err := promote(ctx, c, name, full)
+	return msg, err
+}
+
+// promote is Promote that also returns the rollout as it stands after the
+// change (nil when it could not be read).
+func promote(ctx context.Context, c client.Client, name string, full bool) (*boxv1.ShardRollout, string, error) {
 	ro, err := GetRollout(ctx, c, name)
 	if err != nil {
-		return "", err
+		return nil, "", err
 	}
 	switch ro.Status.Phase {
 	case boxv1.RolloutSucceeded, boxv1.RolloutRolledBack, boxv1.RolloutFailed, boxv1.RolloutRollingBack:
-		return "", exitf(ExitFailure, "shardrollout %q is %s: nothing to promote", name, ro.Status.Phase)
+		return ro, "", exitf(ExitFailure, "shardrollout %q is %s: nothing to promote", name, ro.Status.Phase)
 	}
 	if full {
 		if err := patchSpec(ctx, c, ro, "promoteFull"); err != nil {
-			return "", err
+			return ro, "", err
 		}
-		return fmt.Sprintf("shardrollout %s: promoting in full (remaining steps, bakes and analysis skipped)", name), nil
+		return ro, fmt.Sprintf("shardrollout %s: promoting in full (remaining steps, bakes and analysis skipped)", name), nil
 	}
 	if !ro.Status.WaitingForPromotion {
-		return "", exitf(ExitFailure, "shardrollout %q does not wait at a manual gate (phase %s, step %d: %s); use --full to skip the remaining steps",
+		return ro, "", exitf(ExitFailure, "shardrollout %q does not wait at a manual gate (phase %s, step %d: %s); use --full to skip the remaining steps",
 			name, ro.Status.Phase, ro.Status.CurrentStep, ro.Status.Message)
 	}
 	if err := patchSpec(ctx, c, ro, "promote"); err != nil {
-		return "", err
+		return ro, "", err
 	}
-	return fmt.Sprintf("shardrollout %s: manual gate after step %d approved", name, ro.Status.CurrentStep), nil
+	return ro, fmt.Sprintf("shardrollout %s: manual gate after step %d approved", name, ro.Status.CurrentStep), nil
 }
 
 // Abort rolls every showtime the rollout moved back to its previous image.
 func Abort(ctx context.Context, c client.Client, name string) (string, error) {
+	_, msg, err := abort(ctx, c, name)
+	return msg, err
+}
+
+func abort(ctx context.Context, c client.Client, name string) (*boxv1.ShardRollout, string, error) {
 	ro, err := GetRollout(ctx, c, name)
 	if err != nil {
-		return "", err
+		return nil, "", err
 	}
 	switch ro.Status.Phase {
 	case boxv1.RolloutSucceeded:
-		return "", exitf(ExitFailure, "shardrollout %q already succeeded; use `kubectl boxoffice rollout undo %s` to move its showtimes back", name, name)
+		return ro, "", exitf(ExitFailure, "shardrollout %q already succeeded; use `kubectl boxoffice rollout undo %s` to move its showtimes back", name, name)
 	case boxv1.RolloutRolledBack, boxv1.RolloutFailed, boxv1.RolloutRollingBack:
-		return "", exitf(ExitFailure, "shardrollout %q is already %s", name, ro.Status.Phase)
+		return ro, "", exitf(ExitFailure, "shardrollout %q is already %s", name, ro.Status.Phase)
 	}
 	if err := patchSpec(ctx, c, ro, "abort"); err != nil {
-		return "", err
+		return ro, "", err
 	}
-	return fmt.Sprintf("shardrollout %s: abort requested; every moved showtime goes back to its previous image", name), nil
+	return ro, fmt.Sprintf("shardrollout %s: abort requested; every moved showtime goes back to its previous image", name), nil
 }
 
 // Undo moves the showtimes of a rollout (finished or not) back to the images
 // they ran before it.
 func Undo(ctx context.Context, c client.Client, name string) (string, error) {
+	_, msg, err := undo(ctx, c, name)
+	return msg, err
+}
+
+func undo(ctx context.Context, c client.Client, name string) (*boxv1.ShardRollout, string, error) {
 	ro, err := GetRollout(ctx, c, name)
 	if err != nil {
-		return "", err
+		return nil, "", err
 	}
 	switch ro.Status.Phase {
 	case boxv1.RolloutRolledBack, boxv1.RolloutRollingBack:
-		return fmt.Sprintf("shardrollout %s is already %s", name, ro.Status.Phase), nil
+		return ro, fmt.Sprintf("shardrollout %s is already %s", name, ro.Status.Phase), nil
 	case boxv1.RolloutFailed:
-		return fmt.Sprintf("shardrollout %s failed before moving anything (%s): nothing to undo", name, ro.Status.Reason), nil
+		return ro, fmt.Sprintf("shardrollout %s failed before moving anything (%s): nothing to undo", name, ro.Status.Reason), nil
 	}
 	if err := patchSpec(ctx, c, ro, "abort"); err != nil {
-		return "", err
+		return ro, "", err
 	}
-	return fmt.Sprintf("shardrollout %s: undo requested; every moved showtime goes back to its previous image", name), nil
+	return ro, fmt.Sprintf("shardrollout %s: undo requested; every moved showtime goes back to its previous image", name), nil
 }

@@ -141,7 +141,9 @@ func NewCommand(env *Env) *cobra.Command {
 		Short: "Approve the manual gate the rollout waits at (--full: move everyone now, skipping steps and analysis)",
 		Args:  exactArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
-			return act(cmd.Context(), env, func(ctx context.Context, c client.Client) (string, error) { return Promote(ctx, c, args[0], full) })
+			return act(cmd.Context(), env, output, "promote", func(ctx context.Context, c client.Client) (*boxv1.ShardRollout, string, error) {
+				return promote(ctx, c, args[0], full)
+			})
 		},
 	}
 	promote.Flags().BoolVar(&full, "full", false, "Skip the remaining steps, bakes and analysis")
@@ -151,7 +153,9 @@ func NewCommand(env *Env) *cobra.Command {
 		Short: "Roll every showtime the rollout moved back to its previous image",
 		Args:  exactArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
-			return act(cmd.Context(), env, func(ctx context.Context, c client.Client) (string, error) { return Abort(ctx, c, args[0]) })
+			return act(cmd.Context(), env, output, "abort", func(ctx context.Context, c client.Client) (*boxv1.ShardRollout, string, error) {
+				return abort(ctx, c, args[0])
+			})
 		},
 	})
 	rollout.AddCommand(&cobra.Command{
@@ -159,7 +163,9 @@ func NewCommand(env *Env) *cobra.Command {
 		Short: "Move the showtimes of a rollout, also a succeeded one, back to the images they ran before it",
 		Args:  exactArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
-			return act(cmd.Context(), env, func(ctx context.Context, c client.Client) (string, error) { return Undo(ctx, c, args[0]) })
+			return act(cmd.Context(), env, output, "undo", func(ctx context.Context, c client.Client) (*boxv1.ShardRollout, string, error) {
+				return undo(ctx, c, args[0])
+			})
 		},
 	})
 
@@ -200,17 +206,38 @@ func noArgs(cmd *cobra.Command, args []string) error {
 	return &ExitError{Code: ExitUsage, Err: fmt.Errorf("%s: a subcommand is required; see --help", cmd.CommandPath())}
 }
 
-func act(ctx context.Context, env *Env, f func(context.Context, client.Client) (string, error)) error {
+// ActionResult is what `rollout promote|abort|undo -o json|yaml` prints: the
+// action, the rollout, its phase once the request was recorded (the
+// controller acts on it afterwards) and the message for people.
+type ActionResult struct {
+	Action  string `json:"action"`
+	Rollout string `json:"rollout"`
+	Phase   string `json:"phase"`
+	Message string `json:"message"`
+}
+
+// act runs one rollout action and prints its result: the message for people,
+// or an ActionResult with -o json|yaml. An unknown -o is refused before
+// anything is changed.
+func act(ctx context.Context, env *Env, output, action string, f func(context.Context, client.Client) (*boxv1.ShardRollout, string, error)) error {
+	if err := checkOutput(output); err != nil {
+		return err
+	}
 	c, err := env.client()
 	if err != nil {
 		return err
 	}
-	msg, err := f(ctx, c)
+	ro, msg, err := f(ctx, c)
 	if err != nil {
 		return err
 	}
-	fmt.Fprintln(env.Streams.Out, msg)
-	return nil
+	res := ActionResult{Action: action, Rollout: ro.Name, Phase: string(ro.Status.Phase), Message: msg}
+	return Print(env.Streams.Out, output, res, func(w io.Writer) { fmt.Fprintln(w, msg) })
+}
+
+// checkOutput refuses an -o value Print does not know.
+func checkOutput(format string) error {
+	return Print(io.Discard, format, struct{}{}, func(io.Writer) {})
 }
 
 // RolloutStatusCmd prints a rollout; with watch it prints each change until

@@ -183,3 +183,68 @@ func TestFreezeList(t *testing.T) {
 		}
 	}
 }
+
+func TestActionsPrintResultWithOutput(t *testing.T) {
+	c := fixture(t)
+	// An unknown -o is refused before anything changes.
+	if out, code := run(t, c, "rollout", "abort", "canary-130", "-o", "xml"); code != ExitUsage {
+		t.Errorf("abort -o xml: exit %d, want %d: %s", code, ExitUsage, out)
+	}
+	if ro, err := GetRollout(context.Background(), c, "canary-130"); err != nil || ro.Spec.Abort {
+		t.Fatalf("abort -o xml changed the rollout: %+v %v", ro.Spec, err)
+	}
+
+	out, code := run(t, c, "rollout", "promote", "canary-130", "--full", "-o", "json")
+	if code != 0 {
+		t.Fatalf("promote --full -o json: exit %d: %s", code, out)
+	}
+	var res ActionResult
+	if err := json.Unmarshal([]byte(out), &res); err != nil {
+		t.Fatalf("not JSON: %v\n%s", err, out)
+	}
+	if res.Action != "promote" || res.Rollout != "canary-130" || res.Phase != "Progressing" || !strings.Contains(res.Message, "promoting in full") {
+		t.Errorf("unexpected result: %+v", res)
+	}
+
+	out, code = run(t, c, "rollout", "abort", "canary-130", "-o", "yaml")
+	if code != 0 {
+		t.Fatalf("abort -o yaml: exit %d: %s", code, out)
+	}
+	for _, want := range []string{"action: abort", "rollout: canary-130", "phase: Progressing", "message: 'shardrollout canary-130: abort requested"} {
+		if !strings.Contains(out, want) {
+			t.Errorf("missing %q in:\n%s", want, out)
+		}
+	}
+
+	// Undo of a rollout already rolled back: exit 0, its phase in the result.
+	ro, err := GetRollout(context.Background(), c, "canary-130")
+	if err != nil {
+		t.Fatal(err)
+	}
+	ro.Status.Phase = boxv1.RolloutRolledBack
+	if err := c.Status().Update(context.Background(), ro); err != nil {
+		t.Fatal(err)
+	}
+	out, code = run(t, c, "rollout", "undo", "canary-130", "-o", "json")
+	if code != 0 {
+		t.Fatalf("undo -o json: exit %d: %s", code, out)
+	}
+	res = ActionResult{}
+	if err := json.Unmarshal([]byte(out), &res); err != nil {
+		t.Fatalf("not JSON: %v\n%s", err, out)
+	}
+	if res.Action != "undo" || res.Phase != "RolledBack" || res.Message != "shardrollout canary-130 is already RolledBack" {
+		t.Errorf("unexpected result: %+v", res)
+	}
+
+	// A refused action prints no result object, only the error, and exits 1.
+	out, code = run(t, c, "rollout", "abort", "canary-130", "-o", "json")
+	if code != ExitFailure || strings.Contains(out, `"action"`) || !strings.Contains(out, "already RolledBack") {
+		t.Errorf("refused abort -o json: exit %d: %s", code, out)
+	}
+	// Without -o: the message for people.
+	out, code = run(t, c, "rollout", "undo", "canary-130")
+	if code != 0 || out != "shardrollout canary-130 is already RolledBack\n" {
+		t.Errorf("undo: exit %d: %q", code, out)
+	}
+}
