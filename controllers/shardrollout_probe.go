@@ -117,6 +117,8 @@ var businessResults = map[string]bool{
 	"ok": true, "invalid_request": true, "unknown_seat": true, "hold_not_found": true,
 	"seats_unavailable": true, "hold_expired": true, "hold_sold": true,
 	"too_many_seats": true, "idempotency_mismatch": true,
+	// An answer replayed from the idempotency table (a client retrying).
+	"replay": true,
 }
 
 // Metric names the analysis reads.
