@@ -972,6 +972,20 @@ var _ = Describe("Showtime CRD validation", func() {
 		Entry("section without rows", func(st *boxv1.Showtime) {
 			st.Spec.SeatMap.Sections[1].Rows = []boxv1.SeatRow{}
 		}, "spec.seatMap.sections[].rows: at least one row is required"),
+		Entry("preScale.lead above 168h", func(st *boxv1.Showtime) {
+			st.Spec.Frontend.Autoscaling = boxv1.FrontendAutoscaling{MinReplicas: 2, MaxReplicas: 50,
+				PreScale: &boxv1.PreScale{Replicas: 10, Lead: metav1.Duration{Duration: 200 * time.Hour}}}
+		}, "spec.frontend.autoscaling.preScale.lead must be a duration between 0s and 168h"),
+		Entry("preScale.hold negative", func(st *boxv1.Showtime) {
+			st.Spec.Frontend.Autoscaling = boxv1.FrontendAutoscaling{MinReplicas: 2, MaxReplicas: 50,
+				PreScale: &boxv1.PreScale{Replicas: 10, Hold: metav1.Duration{Duration: -time.Minute}}}
+		}, "spec.frontend.autoscaling.preScale.hold must be a duration between 0s and 168h"),
+		Entry("sales.freeze.before above 168h", func(st *boxv1.Showtime) {
+			st.Spec.Sales.Freeze.Before = &metav1.Duration{Duration: 169 * time.Hour}
+		}, "spec.sales.freeze.before must be a duration between 0s and 168h"),
+		Entry("sales.freeze.after negative", func(st *boxv1.Showtime) {
+			st.Spec.Sales.Freeze.After = &metav1.Duration{Duration: -time.Second}
+		}, "spec.sales.freeze.after must be a duration between 0s and 168h"),
 	)
 
 	It("defaults holdTTL, maxSeatsPerHolder and storage", func() {
