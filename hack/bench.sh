@@ -133,7 +133,9 @@ build() {
       echo "bench: bin/boxoffice does not build; the shard is skipped" >&2
       built=
     }
-    if [[ -n $built ]] && bin/boxoffice shard -h 2>&1 | grep -q -- 'seat-map'; then
+    # (the help text is read whole first: grep -q closing the pipe early would
+    # kill the writer with SIGPIPE and fail the check under pipefail)
+    if [[ -n $built ]] && [[ $(bin/boxoffice shard -h 2>&1 || true) == *seat-map* ]]; then
       SHARD_OK=1
     else
       echo "bench: bin/boxoffice has no working 'shard' subcommand; the shard is skipped" >&2
