@@ -441,6 +441,14 @@ var _ = Describe("Box office on the local cluster", Ordered, func() {
 			}).WithTimeout(timeout).WithPolling(time.Second).Should(Succeed())
 			return got
 		}
+		shardPodReadyOn := func(image string, timeout time.Duration) {
+			Eventually(func(g Gomega) {
+				p, err := kube.CoreV1().Pods(ns).Get(ctx, name+"-shard-0", metav1.GetOptions{})
+				g.Expect(err).NotTo(HaveOccurred())
+				g.Expect(p.Spec.Containers[0].Image).To(Equal(image))
+				g.Expect(podReady(p)).To(BeTrue())
+			}).WithTimeout(timeout).WithPolling(time.Second).Should(Succeed())
+		}
 		entry := func(ro *unstructured.Unstructured) map[string]any {
 			list, _, _ := unstructured.NestedSlice(ro.Object, "status", "showtimes")
 			Expect(list).To(HaveLen(1))
@@ -457,12 +465,7 @@ var _ = Describe("Box office on the local cluster", Ordered, func() {
 		Expect(err).NotTo(HaveOccurred(), "writePause %v", e["writePause"])
 		timings["rollout: shard write pause (status.showtimes[].writePause)"] = pause
 		Expect(shardImage()).To(Equal("boxoffice:next"))
-		Eventually(func(g Gomega) {
-			p, err := kube.CoreV1().Pods(ns).Get(ctx, name+"-shard-0", metav1.GetOptions{})
-			g.Expect(err).NotTo(HaveOccurred())
-			g.Expect(p.Spec.Containers[0].Image).To(Equal("boxoffice:next"))
-			g.Expect(podReady(p)).To(BeTrue())
-		}).WithTimeout(time.Minute).WithPolling(time.Second).Should(Succeed())
+		shardPodReadyOn("boxoffice:next", time.Minute)
 		u := getShowtime(ctx, name)
 		img, _, _ := unstructured.NestedString(u.Object, "spec", "shard", "image")
 		Expect(img).To(Equal("boxoffice:next"))
@@ -477,12 +480,7 @@ var _ = Describe("Box office on the local cluster", Ordered, func() {
 		Expect(reason).NotTo(BeEmpty())
 		Expect(entry(ro)["state"]).To(Equal("RolledBack"))
 		Expect(shardImage()).To(Equal("boxoffice:next"))
-		Eventually(func(g Gomega) {
-			p, err := kube.CoreV1().Pods(ns).Get(ctx, name+"-shard-0", metav1.GetOptions{})
-			g.Expect(err).NotTo(HaveOccurred())
-			g.Expect(p.Spec.Containers[0].Image).To(Equal("boxoffice:next"))
-			g.Expect(podReady(p)).To(BeTrue())
-		}).WithTimeout(2 * time.Minute).WithPolling(time.Second).Should(Succeed())
+		shardPodReadyOn("boxoffice:next", 2*time.Minute)
 
 		res := ld.stop()
 		timings["rollout: longest hold a buyer waited for"] = res.maxWait
