@@ -1,11 +1,8 @@
 package controllers
 
 import (
-	"time"
-
 	boxv1 "boxoffice.dev/boxoffice/api/v1alpha1"
 	"github.com/prometheus/client_golang/prometheus"
-	dto "github.com/prometheus/client_model/go"
 	"k8s.io/apimachinery/pkg/api/meta"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/types"
@@ -90,7 +87,7 @@ func recordPhaseMetric(st *boxv1.Showtime) {
 }
 
 // recordShowtimeMetrics publishes what the alerts and the dashboard read.
-func recordShowtimeMetrics(st *boxv1.Showtime, shardReady, saleOpen bool, maxReplicas int32, now time.Time) {
+func recordShowtimeMetrics(st *boxv1.Showtime, shardReady, saleOpen bool, maxReplicas int32) {
 	b := func(v bool) float64 {
 		if v {
 			return 1
@@ -109,25 +106,16 @@ func recordShowtimeMetrics(st *boxv1.Showtime, shardReady, saleOpen bool, maxRep
 	default:
 		showtimeFrozen.DeleteLabelValues(st.Namespace, st.Name)
 	}
-	if st.Status.Phase == boxv1.PhaseSoldOut {
-		g := showtimeSoldOut.WithLabelValues(st.Namespace, st.Name)
-		if metricValue(g) == 0 {
-			g.Set(float64(now.Unix()))
-		}
+	if t := st.Status.SoldOutAt; t != nil {
+		// From the status, so a restarted or newly elected manager reports
+		// the same moment.
+		showtimeSoldOut.WithLabelValues(st.Namespace, st.Name).Set(float64(t.Unix()))
 	}
 	f := st.Status.Frontend
 	frontendReplicas.WithLabelValues(st.Namespace, st.Name, "current").Set(float64(f.Replicas))
 	frontendReplicas.WithLabelValues(st.Namespace, st.Name, "ready").Set(float64(f.ReadyReplicas))
 	frontendReplicas.WithLabelValues(st.Namespace, st.Name, "min").Set(float64(f.MinReplicas))
 	frontendReplicas.WithLabelValues(st.Namespace, st.Name, "max").Set(float64(maxReplicas))
-}
-
-func metricValue(g prometheus.Gauge) float64 {
-	m := &dto.Metric{}
-	if err := g.Write(m); err != nil || m.Gauge == nil {
-		return 0
-	}
-	return m.Gauge.GetValue()
 }
 
 func forgetMetrics(key types.NamespacedName) {

@@ -16,6 +16,7 @@ import (
 	appsv1 "k8s.io/api/apps/v1"
 	autoscalingv2 "k8s.io/api/autoscaling/v2"
 	corev1 "k8s.io/api/core/v1"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	networkingv1 "k8s.io/api/networking/v1"
 	policyv1 "k8s.io/api/policy/v1"
 	"k8s.io/apimachinery/pkg/api/equality"
@@ -154,6 +155,9 @@ func (r *ShowtimeReconciler) Reconcile(ctx context.Context, req ctrl.Request) (c
 		setShardReadyCondition(s)
 		setFrontendReadyCondition(s)
 		st.Status.Phase = computePhase(s)
+		if st.Status.Phase == boxv1.PhaseSoldOut && st.Status.SoldOutAt == nil {
+			st.Status.SoldOutAt = &metav1.Time{Time: s.now.Truncate(time.Second)}
+		}
 		setOnSaleCondition(s)
 		// Cluster API style: observedGeneration says the whole spec was acted on.
 		st.Status.ObservedGeneration = st.Generation
@@ -165,7 +169,7 @@ func (r *ShowtimeReconciler) Reconcile(ctx context.Context, req ctrl.Request) (c
 	setFrozenCondition(s)
 	r.scheduleBoundaries(s)
 	recordShowtimeMetrics(st, meta.IsStatusConditionTrue(st.Status.Conditions, boxv1.ConditionShardReady),
-		specs.OnSale(st, s.now), specs.FrontendMax(st), s.now)
+		specs.OnSale(st, s.now), specs.FrontendMax(st))
 
 	if err := r.writeStatus(ctx, before, st); err != nil {
 		return ctrl.Result{}, errors.Join(stepErr, err)

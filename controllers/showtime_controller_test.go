@@ -549,11 +549,15 @@ var _ = Describe("Showtime controller", func() {
 			st = f.showtime()
 			Expect(st.Status.Phase).To(Equal(boxv1.PhaseSoldOut))
 			Expect(cond(st, "OnSale").Reason).To(Equal("SoldOut"))
+			Expect(st.Status.SoldOutAt).NotTo(BeNil())
+			Expect(st.Status.SoldOutAt.Time).To(BeTemporally("==", f.opens.Add(10*time.Second).Truncate(time.Second)))
+			soldOutAt := *st.Status.SoldOutAt
 
 			f.setPodReady(pod, false)
 			f.clock.SetTime(f.opens.Add(20 * time.Second))
 			f.reconcile()
 			Expect(f.showtime().Status.Phase).To(Equal(boxv1.PhaseDegraded))
+			Expect(f.showtime().Status.SoldOutAt.Time).To(BeTemporally("==", soldOutAt.Time), "set once")
 			Expect(drainEvents(f.recorder)).To(ContainElement(And(ContainSubstring("Warning"), ContainSubstring("PhaseDegraded"))))
 
 			f.setPodReady(pod, true)

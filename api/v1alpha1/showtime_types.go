@@ -321,6 +321,11 @@ type ShowtimeStatus struct {
 	// +optional
 	Frontend FrontendStatus `json:"frontend,omitzero"`
 
+	// soldOutAt is when the operator first saw every seat sold (phase
+	// SoldOut). Sold is final, so it is set once.
+	// +optional
+	SoldOutAt *metav1.Time `json:"soldOutAt,omitempty"`
+
 	// versions are the shard and front-end images seen running, current and
 	// previous: changing back to the previous one is a rollback.
 	// +optional

@@ -847,6 +847,10 @@ func (in *ShowtimeStatus) DeepCopyInto(out *ShowtimeStatus) {
 	out.Shard = in.Shard
 	out.Seats = in.Seats
 	out.Frontend = in.Frontend
+	if in.SoldOutAt != nil {
+		in, out := &in.SoldOutAt, &out.SoldOutAt
+		*out = (*in).DeepCopy()
+	}
 	out.Versions = in.Versions
 	if in.Rollout != nil {
 		in, out := &in.Rollout, &out.Rollout
