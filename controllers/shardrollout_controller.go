@@ -138,7 +138,14 @@ func (r *ShardRolloutReconciler) Reconcile(ctx context.Context, req ctrl.Request
 	r.announce(before, ro)
 	err = errors.Join(err, r.syncShowtimeStatuses(ctx, s))
 	if !equality.Semantic.DeepEqual(before.Status, ro.Status) {
-		if perr := r.Status().Patch(ctx, ro, client.MergeFrom(before)); perr != nil {
+		// The status is this rollout's state machine: written only over the
+		// version it was computed from. A reconcile that read a stale copy
+		// from the cache (its own last write not seen yet) would otherwise
+		// run an earlier phase again and write it back over a later one.
+		if perr := r.Status().Patch(ctx, ro, client.MergeFromWithOptions(before, client.MergeFromWithOptimisticLock{})); perr != nil {
+			if apierrors.IsConflict(perr) && err == nil {
+				return ctrl.Result{RequeueAfter: 200 * time.Millisecond}, nil
+			}
 			return ctrl.Result{}, errors.Join(err, fmt.Errorf("writing rollout status: %w", perr))
 		}
 	}
