@@ -172,6 +172,10 @@ func (r *ShowtimeReconciler) Reconcile(ctx context.Context, req ctrl.Request) (c
 		specs.OnSale(st, s.now), specs.FrontendMax(st))
 
 	if err := r.writeStatus(ctx, before, st); err != nil {
+		if apierrors.IsConflict(err) && stepErr == nil {
+			// Read again (the cache had an older copy) and recompute.
+			return ctrl.Result{RequeueAfter: 200 * time.Millisecond}, nil
+		}
 		return ctrl.Result{}, errors.Join(stepErr, err)
 	}
 	if stepErr != nil {
@@ -542,6 +546,12 @@ func (r *ShowtimeReconciler) writeStatus(ctx context.Context, before, st *boxv1.
 	if equality.Semantic.DeepEqual(before.Status, st.Status) {
 		return nil
 	}
+	// Written only over the version it was computed from: the status keeps
+	// history (versions, soldOutAt) that a reconcile on a stale cached copy
+	// would otherwise write back over. A conflict is retried by the caller.
+	if err := r.Status().Patch(ctx, st, client.MergeFromWithOptions(before, client.MergeFromWithOptimisticLock{})); err != nil {
+		return fmt.Errorf("writing status: %w", err)
+	}
 	if before.Status.Phase != st.Status.Phase {
 		typ := corev1.EventTypeNormal
 		if st.Status.Phase == boxv1.PhaseDegraded {
@@ -554,9 +564,6 @@ func (r *ShowtimeReconciler) writeStatus(ctx context.Context, before, st *boxv1.
 		r.Recorder.Eventf(st, nil, typ, "Phase"+string(st.Status.Phase), "Reconcile", "phase %s -> %s", from, st.Status.Phase)
 	}
 	recordPhaseMetric(st)
-	if err := r.Status().Patch(ctx, st, client.MergeFrom(before)); err != nil {
-		return fmt.Errorf("writing status: %w", err)
-	}
 	return nil
 }
 
