@@ -128,12 +128,13 @@ func ShardStatefulSet(st *boxv1.Showtime, o Options) *appsv1ac.StatefulSetApplyC
 		WithImagePullPolicy(corev1.PullIfNotPresent).
 		WithArgs(ShardArgs(st, o)...).
 		WithPorts(corev1ac.ContainerPort().WithName(ShardPortName).WithContainerPort(ShardPort).WithProtocol(corev1.ProtocolTCP)).
-		// Replaying a long log may take a while: startup allows a minute
-		// before liveness applies. Startup and readiness are probed every
-		// second: a restart (an upgrade, a rescheduled pod) is a write pause
-		// for the whole showtime, and a 2 s period adds up to 2 s to it
-		// twice over. Readiness still needs two failures in a row.
-		WithStartupProbe(httpProbe("/healthz", 1, 60)).
+		// No startup probe: the shard serves /healthz from its first
+		// milliseconds, while it replays its log, so liveness is safe from
+		// the start, and /readyz turns 200 once the replay is done. A restart
+		// (an upgrade, a rescheduled pod) is a write pause for the whole
+		// showtime, so readiness is probed every second and not chained
+		// behind a startup probe's own period. Readiness still needs two
+		// failures in a row to take a serving shard out.
 		WithLivenessProbe(httpProbe("/healthz", 10, 3)).
 		WithReadinessProbe(httpProbe("/readyz", 1, 2)).
 		WithResources(resourcesApply(res)).
