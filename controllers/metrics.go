@@ -57,7 +57,7 @@ var (
 
 	frontendReplicas = prometheus.NewGaugeVec(prometheus.GaugeOpts{
 		Name: "boxoffice_frontend_replicas",
-		Help: "Front-end replicas by kind: current, ready, min (the autoscaler's floor now) and max (its ceiling).",
+		Help: "Front-end replicas by kind: desired (what the autoscaler asks for), current, ready, min (the autoscaler's floor now) and max (its ceiling).",
 	}, []string{"namespace", "showtime", "kind"})
 )
 
@@ -112,6 +112,7 @@ func recordShowtimeMetrics(st *boxv1.Showtime, shardReady, saleOpen bool, maxRep
 		showtimeSoldOut.WithLabelValues(st.Namespace, st.Name).Set(float64(t.Unix()))
 	}
 	f := st.Status.Frontend
+	frontendReplicas.WithLabelValues(st.Namespace, st.Name, "desired").Set(float64(f.DesiredReplicas))
 	frontendReplicas.WithLabelValues(st.Namespace, st.Name, "current").Set(float64(f.Replicas))
 	frontendReplicas.WithLabelValues(st.Namespace, st.Name, "ready").Set(float64(f.ReadyReplicas))
 	frontendReplicas.WithLabelValues(st.Namespace, st.Name, "min").Set(float64(f.MinReplicas))

@@ -298,12 +298,17 @@ func (r *ShowtimeReconciler) reconcileFrontend(ctx context.Context, s *scope) er
 	}); err != nil {
 		return err
 	}
+	var desired int32
+	if dep.Spec.Replicas != nil {
+		desired = *dep.Spec.Replicas
+	}
 	st.Status.Frontend = boxv1.FrontendStatus{
-		Replicas:      dep.Status.Replicas,
-		ReadyReplicas: dep.Status.ReadyReplicas,
-		MinReplicas:   specs.FrontendFloor(st, s.now),
-		PreScaled:     specs.InPreScale(st, s.now),
-		Image:         specs.FrontendImage(st, r.Options),
+		DesiredReplicas: desired,
+		Replicas:        dep.Status.Replicas,
+		ReadyReplicas:   dep.Status.ReadyReplicas,
+		MinReplicas:     specs.FrontendFloor(st, s.now),
+		PreScaled:       specs.InPreScale(st, s.now),
+		Image:           specs.FrontendImage(st, r.Options),
 	}
 	return nil
 }

@@ -33,6 +33,7 @@ import (
 	"k8s.io/apimachinery/pkg/util/intstr"
 	"k8s.io/client-go/tools/events"
 	clocktesting "k8s.io/utils/clock/testing"
+	"k8s.io/utils/ptr"
 	ctrl "sigs.k8s.io/controller-runtime"
 	"sigs.k8s.io/controller-runtime/pkg/client"
 	"sigs.k8s.io/controller-runtime/pkg/client/interceptor"
@@ -262,6 +263,8 @@ func (f *fixture) setPodReady(pod *corev1.Pod, ready bool) {
 func (f *fixture) setFrontendReady(ready int32) {
 	dep := &appsv1.Deployment{}
 	f.get("standup-frontend", dep)
+	dep.Spec.Replicas = ptr.To(int32(2)) // as the autoscaler sets it
+	Expect(k8sClient.Update(ctx, dep)).To(Succeed())
 	dep.Status.Replicas = 2
 	dep.Status.ReadyReplicas = ready
 	dep.Status.AvailableReplicas = ready
@@ -523,7 +526,7 @@ var _ = Describe("Showtime controller", func() {
 			res = f.reconcile()
 			st = f.showtime()
 			Expect(cond(st, "FrontendReady").Status).To(Equal(metav1.ConditionTrue))
-			Expect(st.Status.Frontend).To(Equal(boxv1.FrontendStatus{Replicas: 2, ReadyReplicas: 2, MinReplicas: 2, Image: testImage}))
+			Expect(st.Status.Frontend).To(Equal(boxv1.FrontendStatus{DesiredReplicas: 2, Replicas: 2, ReadyReplicas: 2, MinReplicas: 2, Image: testImage}))
 			Expect(st.Status.Phase).To(Equal(boxv1.PhaseReady))
 			Expect(cond(st, "ShardReady").Status).To(Equal(metav1.ConditionTrue))
 			Expect(st.Status.Seats).To(Equal(boxv1.SeatCounts{Total: sampleTotal, Available: sampleTotal - 5, Held: 3, AwaitingPayment: 1, Sold: 1}))

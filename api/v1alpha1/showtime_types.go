@@ -339,7 +339,12 @@ type ShowtimeStatus struct {
 
 // FrontendStatus is the front end as last seen.
 type FrontendStatus struct {
-	// replicas the front end's Deployment wants now.
+	// desiredReplicas the autoscaler asks for now (the Deployment's
+	// spec.replicas).
+	// +optional
+	DesiredReplicas int32 `json:"desiredReplicas,omitempty"`
+	// replicas the front end's Deployment runs now (during a rolling
+	// update, old and new pods).
 	// +optional
 	Replicas int32 `json:"replicas,omitempty"`
 	// readyReplicas serving buyers.
