@@ -140,6 +140,13 @@ type Command struct {
 	// IdempotencyKey (hold, confirm) and the fingerprint of the request body.
 	IdempotencyKey string
 	Fingerprint    [16]byte
+	// KeyUsedBy, with OpGet, asks instead whether IdempotencyKey was used by
+	// a request of that kind (OpHold or OpConfirm): the answer is
+	// ErrIdempotencyMismatch if it was, OK if not. It is for a request that
+	// could not even be decoded, so it cannot be the one the key was used
+	// with. It is not encoded: in the log it is an OpGet of no hold, which,
+	// like the question, changes nothing but the clock.
+	KeyUsedBy Op
 }
 
 // HoldView is a hold as answered to clients. Seats is shared and must not be
@@ -449,6 +456,12 @@ func (m *Machine) Apply(c *Command) Result {
 		r = m.withHold(c, m.release)
 	case OpTick:
 	case OpGet:
+		if c.KeyUsedBy != 0 {
+			if _, used := m.idem[idemScope(c.KeyUsedBy, c.IdempotencyKey)]; used && c.IdempotencyKey != "" {
+				r = Result{Code: ErrIdempotencyMismatch}
+			}
+			break
+		}
 		r = m.withHold(c, func(h *hold, _ *Command) Result { return Result{Hold: h.view()} })
 	default:
 		r = Result{Code: ErrInvalid}

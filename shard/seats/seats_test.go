@@ -236,6 +236,17 @@ func TestIdempotency(t *testing.T) {
 	if r := m.Apply(cc); r.Code != ErrExpired {
 		t.Fatalf("confirm with a hold's key: %v", r.Code)
 	}
+	// KeyUsedBy asks about a key without a body; the answer changes nothing.
+	for _, q := range []struct {
+		key  string
+		by   Op
+		want Code
+	}{{"k3", OpHold, ErrIdempotencyMismatch}, {"k3", OpConfirm, OK}, {"never", OpHold, OK}, {"", OpHold, OK}} {
+		v := m.Version()
+		if r := m.Apply(&Command{Op: OpGet, Now: 5 * sec, KeyUsedBy: q.by, IdempotencyKey: q.key}); r.Code != q.want || r.Log || m.Version() != v {
+			t.Fatalf("key %q used by %v: %+v (version %d -> %d)", q.key, q.by, r, v, m.Version())
+		}
+	}
 	// Bounded: at most 2 keys.
 	if m.IdempotencyKeys() != 2 {
 		t.Fatalf("keys %d", m.IdempotencyKeys())

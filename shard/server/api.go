@@ -312,6 +312,24 @@ func DecodeHold(body []byte, ix *seats.Index, holdTTL, maxTTL time.Duration, max
 	return nil
 }
 
+// keyMismatch answers a request that could not be decoded (e, a 400) whose
+// Idempotency-Key was already used, necessarily with another body: 422
+// idempotency_mismatch, as the contract says for any other body.
+func (s *Server) keyMismatch(r *http.Request, op seats.Op, e *RequestError) *RequestError {
+	k := r.Header.Get("Idempotency-Key")
+	if e.Status != http.StatusBadRequest || k == "" || len(k) > MaxIdempotencyKeyLen {
+		return e
+	}
+	q := getRequest()
+	defer putRequest(q)
+	q.cmd.Op, q.cmd.KeyUsedBy, q.cmd.IdempotencyKey = seats.OpGet, op, k
+	if s.submit(q) != nil || q.res.Code != seats.ErrIdempotencyMismatch {
+		return e
+	}
+	return &RequestError{Status: http.StatusUnprocessableEntity, Code: seats.ErrIdempotencyMismatch.String(),
+		Msg: "this Idempotency-Key was used with another request"}
+}
+
 func idempotencyKey(r *http.Request) (string, *RequestError) {
 	k := r.Header.Get("Idempotency-Key")
 	if len(k) > MaxIdempotencyKeyLen {
@@ -333,6 +351,7 @@ func (s *Server) postHold(w http.ResponseWriter, r *http.Request) {
 	req := getRequest()
 	defer putRequest(req)
 	if e := DecodeHold(buf.Bytes(), s.ix, s.cfg.HoldTTL, s.cfg.MaxHoldTTL, s.cfg.MaxSeatsPerHolder, &req.cmd); e != nil {
+		e = s.keyMismatch(r, seats.OpHold, e)
 		s.met.holdResult[codeOf(e.Code)].Inc()
 		writeReqError(w, e)
 		return
@@ -409,6 +428,7 @@ func (s *Server) holdOp(op seats.Op) func(http.ResponseWriter, *http.Request) {
 		defer putRequest(req)
 		if e := DecodeHoldOp(op, r.PathValue("id"), buf.Bytes(), s.cfg.HoldTTL, s.cfg.MaxHoldTTL, &req.cmd); e != nil {
 			if op == seats.OpConfirm {
+				e = s.keyMismatch(r, op, e)
 				s.met.confirmResult[codeOf(e.Code)].Inc()
 			}
 			writeReqError(w, e)

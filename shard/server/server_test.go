@@ -266,6 +266,16 @@ func TestContract(t *testing.T) {
 		t.Fatalf("replay differs:\n%d %s\n%d %s", first.status, first.body, second.status, second.body)
 	}
 	h.expect(h.do("POST", "/v1/holds", `{"seats":["stalls/D/2"],"holder":"buyer-9"}`, "Idempotency-Key", "key-1"), 422, "idempotency_mismatch")
+	// Another body that is not even valid is still another body; with an
+	// unused key it is just invalid.
+	h.expect(h.do("POST", "/v1/holds", `{"seats":["stalls/Z/99"],"holder":"buyer-9"}`, "Idempotency-Key", "key-1"), 422, "idempotency_mismatch")
+	h.expect(h.do("POST", "/v1/holds", `{"seats":[],"holder":"buyer-9"}`, "Idempotency-Key", "key-1"), 422, "idempotency_mismatch")
+	h.expect(h.do("POST", "/v1/holds", `{"seats":["stalls/Z/99"],"holder":"buyer-9"}`, "Idempotency-Key", "key-unused"), 400, "unknown_seat")
+	// A key used for a hold is not a confirm's key.
+	hid := first.json(t)["id"].(string)
+	h.expect(h.do("POST", "/v1/holds/"+hid+"/confirm", `{}`, "Idempotency-Key", "key-1"), 400, "invalid_request")
+	h.expect(h.do("POST", "/v1/holds/"+hid+"/confirm", `{"orderId":"ord-9"}`, "Idempotency-Key", "pay-1"), 200, "")
+	h.expect(h.do("POST", "/v1/holds/"+hid+"/confirm", `{}`, "Idempotency-Key", "pay-1"), 422, "idempotency_mismatch")
 
 	st := h.expect(h.do("GET", "/v1/status", ""), 200, "")
 	if st["showtime"] != "venues/test" || st["epoch"] != 1.0 || st["version"].(float64) < 5 {
