@@ -43,7 +43,12 @@ func (h Hit) EndString() string {
 	if loc == nil {
 		loc = time.UTC
 	}
-	return h.End.In(loc).Format("2006-01-02 15:04 MST (-07:00)") + " " + loc.String()
+	t := h.End.In(loc)
+	s := t.Format("2006-01-02 15:04 MST (-07:00)")
+	if abbr, _ := t.Zone(); abbr != loc.String() {
+		s += " " + loc.String() // "+07 (+07:00) Asia/Bangkok", but not "UTC (+00:00) UTC"
+	}
+	return s
 }
 
 // String names the freeze, its reason and its end.

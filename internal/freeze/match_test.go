@@ -193,3 +193,17 @@ func TestBlockingReadsWindowsAndNamespace(t *testing.T) {
 		t.Fatalf("after: %v %+v", err, hits)
 	}
 }
+
+func TestEndStringNamesTheZoneOnce(t *testing.T) {
+	end := time.Date(2026, 12, 1, 11, 23, 0, 0, time.UTC)
+	if got := (Hit{End: end}).EndString(); got != "2026-12-01 11:23 UTC (+00:00)" {
+		t.Fatalf("UTC: %q", got)
+	}
+	bkk, err := time.LoadLocation("Asia/Bangkok")
+	if err != nil {
+		t.Skip(err)
+	}
+	if got := (Hit{End: end, Location: bkk}).EndString(); got != "2026-12-01 18:23 +07 (+07:00) Asia/Bangkok" {
+		t.Fatalf("Bangkok: %q", got)
+	}
+}

@@ -170,7 +170,7 @@ func (g *gate) decide(ctx context.Context, c change, hits []freeze.Hit) error {
 		stale = fmt.Sprintf(". The %s annotation already on the object (%q) was set by an earlier change and does not count: break-glass is honoured only on the change that adds the annotation or gives it a new value",
 			boxv1.BreakGlassAnnotation, c.staleBreakGlass)
 	}
-	return fmt.Errorf("%s of %s %s/%s denied: %s. %sTo break glass, a user or group named in the operator's --break-glass-users or --break-glass-groups adds the annotation %s: \"<reason>\" to the change%s; it is recorded as an event%s",
+	return fmt.Errorf("%s of %s %s/%s denied: %s. %sTo break glass, a user or group named in the operator's --break-glass-users or --break-glass-groups adds the annotation %s: \"<reason>\" to the change%s; it is recorded as an event%s.",
 		c.op, c.kind, c.namespace, c.name, frozenBy(hits), c.allowedHint, boxv1.BreakGlassAnnotation, hint, stale)
 }
 
