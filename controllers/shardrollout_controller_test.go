@@ -328,6 +328,21 @@ func (w *world) setReady(pod *corev1.Pod, ready bool) {
 	Expect(k8sClient.Status().Update(ctx, pod)).To(Succeed())
 }
 
+// freezeAll creates a one-off FreezeWindow over every showtime of this world,
+// deleted when the spec ends.
+func (w *world) freezeAll(name, reason string, start, end time.Time) {
+	fw := &boxv1.FreezeWindow{
+		ObjectMeta: metav1.ObjectMeta{Name: name},
+		Spec: boxv1.FreezeWindowSpec{
+			Reason:           reason,
+			OneOff:           &boxv1.OneOffPeriod{Start: metav1.NewTime(start), End: metav1.NewTime(end)},
+			ShowtimeSelector: &metav1.LabelSelector{MatchLabels: map[string]string{"rollout-test": w.label}},
+		},
+	}
+	Expect(k8sClient.Create(ctx, fw)).To(Succeed())
+	DeferCleanup(func() { _ = k8sClient.Delete(ctx, fw) })
+}
+
 func (w *world) create(name string, mutate func(*boxv1.ShardRollout)) {
 	w.name = name
 	ro := &boxv1.ShardRollout{
@@ -585,16 +600,7 @@ var _ = Describe("ShardRollout", func() {
 
 	It("pauses promotion during a freeze window and goes on after it", func() {
 		w := newWorld(3, nil)
-		fw := &boxv1.FreezeWindow{
-			ObjectMeta: metav1.ObjectMeta{Name: "sale-day-" + w.label},
-			Spec: boxv1.FreezeWindowSpec{
-				Reason:           "11.11 sale",
-				OneOff:           &boxv1.OneOffPeriod{Start: metav1.NewTime(baseTime.Add(-time.Hour)), End: metav1.NewTime(baseTime.Add(time.Hour))},
-				ShowtimeSelector: &metav1.LabelSelector{MatchLabels: map[string]string{"rollout-test": w.label}},
-			},
-		}
-		Expect(k8sClient.Create(ctx, fw)).To(Succeed())
-		DeferCleanup(func() { _ = k8sClient.Delete(ctx, fw) })
+		w.freezeAll("sale-day-"+w.label, "11.11 sale", baseTime.Add(-time.Hour), baseTime.Add(time.Hour))
 		w.create("frozen-"+w.label, nil)
 		ro := w.tick()
 		Expect(ro.Status.Phase).To(Equal(boxv1.RolloutPaused))
@@ -889,16 +895,7 @@ var _ = Describe("ShardRollout rollback", func() {
 
 		// A freeze starts over every showtime of the rollout while it bakes.
 		start := w.clock.Now()
-		fw := &boxv1.FreezeWindow{
-			ObjectMeta: metav1.ObjectMeta{Name: "incident-" + w.label},
-			Spec: boxv1.FreezeWindowSpec{
-				Reason:           "incident freeze",
-				OneOff:           &boxv1.OneOffPeriod{Start: metav1.NewTime(start.Add(-time.Minute)), End: metav1.NewTime(start.Add(time.Hour))},
-				ShowtimeSelector: &metav1.LabelSelector{MatchLabels: map[string]string{"rollout-test": w.label}},
-			},
-		}
-		Expect(k8sClient.Create(ctx, fw)).To(Succeed())
-		DeferCleanup(func() { _ = k8sClient.Delete(ctx, fw) })
+		w.freezeAll("incident-"+w.label, "incident freeze", start.Add(-time.Minute), start.Add(time.Hour))
 		ro = w.tick()
 		Expect(ro.Status.Phase).To(Equal(boxv1.RolloutProgressing))
 

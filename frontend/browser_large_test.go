@@ -172,12 +172,8 @@ func TestBrowserLargeMapStaysResponsive(t *testing.T) {
 	if cd := cdEval[string](page, t, `document.getElementById("countdown").textContent`); !strings.HasSuffix(cd, " left") {
 		t.Fatalf("countdown shows %q", cd)
 	}
-	var st struct {
-		Counts map[string]int `json:"counts"`
-	}
-	sh.get("/v1/status", &st)
-	if st.Counts[StateHeld] != 102 {
-		t.Fatalf("shard holds %d seats, want 102", st.Counts[StateHeld])
+	if held := sh.counts()[StateHeld]; held != 102 {
+		t.Fatalf("shard holds %d seats, want 102", held)
 	}
 	cdPoll(page, t, "counts after the hold", `document.getElementById("counts").textContent === "4898 free · 102 held · 0 sold"`, browserSanityTimeout)
 	t.Logf("click-select of 2 seats took %v, hold shown %v after the click (Go clock, including DevTools round trips)",

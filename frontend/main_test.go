@@ -168,6 +168,15 @@ func (s *realShard) kill() {
 // restart starts the shard again on the same address and data.
 func (s *realShard) restart() { s.start() }
 
+// counts is the shard's seat counts by state, from /v1/status.
+func (s *realShard) counts() map[string]int {
+	var st struct {
+		Counts map[string]int `json:"counts"`
+	}
+	s.get("/v1/status", &st)
+	return st.Counts
+}
+
 func (s *realShard) get(path string, v any) {
 	s.t.Helper()
 	req, _ := http.NewRequest("GET", s.url()+path, nil)

@@ -130,12 +130,8 @@ func TestRealShardSIGKILLRetriesWithoutDuplicates(t *testing.T) {
 	if len(keys) < 2 || keys[0] != keys[len(keys)-1] || keys[0] == "" {
 		t.Fatalf("retries did not reuse one idempotency key: %q", keys)
 	}
-	var st struct {
-		Counts map[string]int `json:"counts"`
-	}
-	sh.get("/v1/status", &st)
-	if st.Counts[StateHeld] != 2 {
-		t.Fatalf("shard holds %d seats after the retried hold, want 2 (no duplicate)", st.Counts[StateHeld])
+	if held := sh.counts()[StateHeld]; held != 2 {
+		t.Fatalf("shard holds %d seats after the retried hold, want 2 (no duplicate)", held)
 	}
 	var hs Hold
 	sh.get("/v1/holds/"+h.ID, &hs)
@@ -163,9 +159,8 @@ func TestRealShardSIGKILLRetriesWithoutDuplicates(t *testing.T) {
 		t.Fatalf("after pay: %s", r.Body)
 	}
 	t.Logf("pay through a shard restart took %v", time.Since(start).Round(time.Millisecond))
-	sh.get("/v1/status", &st)
-	if st.Counts[StateSold] != 2 || st.Counts[StateHeld] != 0 {
-		t.Fatalf("after pay: counts %v", st.Counts)
+	if c := sh.counts(); c[StateSold] != 2 || c[StateHeld] != 0 {
+		t.Fatalf("after pay: counts %v", c)
 	}
 	// The browser stream saw all of it.
 	stream.waitFor(t, view, 10*time.Second, "sold on the stream", statesAre(StateSold, "stalls/C/1", "stalls/C/2"))
