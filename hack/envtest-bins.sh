@@ -10,7 +10,7 @@ set -euo pipefail
 KUBE_VERSION="${KUBE_VERSION:-1.37.1}"
 ETCD_VERSION="${ETCD_VERSION:-3.6.16}"
 CACHE_ROOT="${BOXOFFICE_CACHE:-${XDG_CACHE_HOME:-$HOME/.cache}/boxoffice}"
-OUT="${CACHE_ROOT}/k8s/${KUBE_VERSION}-etcd${ETCD_VERSION}"
+OUT="${CACHE_ROOT}/k8s/${KUBE_VERSION}-etcd${ETCD_VERSION}-v2"
 components=("$@")
 [ ${#components[@]} -eq 0 ] && components=(kube-apiserver etcd)
 
@@ -42,7 +42,17 @@ build_kube() {
     go mod edit -go="$(awk '$1=="go"{print $2; exit}' "$modfile")"
     echo 'package k8sbuild' > doc.go
     GOFLAGS=-mod=mod go get "k8s.io/kubernetes/cmd/${name}@v${KUBE_VERSION}" >/dev/null 2>&1 || GOFLAGS=-mod=mod go get "k8s.io/kubernetes/cmd/${name}@v${KUBE_VERSION}"
-    CGO_ENABLED=0 GOFLAGS=-mod=mod go build -trimpath -ldflags='-s -w' -o "$OUT/$name.tmp" "k8s.io/kubernetes/cmd/${name}"
+    # Stamp the real version (as the upstream release build does): without it the
+    # API server reports v0.0.0-master and tools that check the server version
+    # (helm's kubeVersion constraints, kubectl's skew warning) refuse or complain.
+    local vpkgs=(k8s.io/component-base/version k8s.io/client-go/pkg/version)
+    local ldflags="-s -w" p
+    for p in "${vpkgs[@]}"; do
+      ldflags+=" -X ${p}.gitVersion=v${KUBE_VERSION} -X ${p}.gitMajor=${KUBE_VERSION%%.*}"
+      ldflags+=" -X ${p}.gitMinor=$(echo "$KUBE_VERSION" | cut -d. -f2) -X ${p}.gitTreeState=clean"
+      ldflags+=" -X ${p}.buildDate=1970-01-01T00:00:00Z"
+    done
+    CGO_ENABLED=0 GOFLAGS=-mod=mod go build -trimpath -ldflags="$ldflags" -o "$OUT/$name.tmp" "k8s.io/kubernetes/cmd/${name}"
   )
   mv "$OUT/$name.tmp" "$OUT/$name"
 }
