@@ -11,6 +11,8 @@ import (
 	"path/filepath"
 	"strings"
 	"testing"
+
+	"boxoffice.dev/boxoffice/internal/testvol"
 )
 
 var testHash = [32]byte{1, 2, 3}
@@ -514,5 +516,34 @@ func TestTailClassification(t *testing.T) {
 				t.Fatalf("replayed %d records, want %d", len(got), c.records)
 			}
 		})
+	}
+}
+
+// TestLowSpace: a segment reserves its space only when the volume has two
+// segments' worth free; otherwise it grows as written, and the volume is
+// never filled by a reservation (ext4 keeps what a failed fallocate got).
+func TestLowSpace(t *testing.T) {
+	mnt := testvol.Small(t, 24<<20)
+	free := testvol.Free(t, mnt)
+	for _, segSize := range []int64{free * 3 / 4, free * 2} {
+		dir := filepath.Join(mnt, fmt.Sprintf("data-%d", segSize))
+		l, _, err := Open(Options{Dir: dir, MapHash: testHash, SegmentSize: segSize, Logger: slog.New(slog.NewTextHandler(io.Discard, nil))},
+			nil, func(uint64, []byte) error { return nil })
+		if err != nil {
+			t.Fatal(err)
+		}
+		writeN(t, l, 0, 10, 5)
+		if got := testvol.Free(t, mnt); got < free-free/10 {
+			t.Fatalf("segment size %d: free space went from %d to %d: the reservation took the volume", segSize, free, got)
+		}
+		if st, _ := os.Stat(lastSegment(t, dir)); st.Size() >= segSize/2 {
+			t.Fatalf("segment size %d: the segment reserved %d bytes on a volume with %d free", segSize, st.Size(), free)
+		}
+		if f, low, err := l.FreeBytes(); err != nil || !low || f <= 0 {
+			t.Fatalf("low space not reported: %d %v %v", f, low, err)
+		}
+		if err := l.Close(); err != nil {
+			t.Fatal(err)
+		}
 	}
 }
