@@ -572,7 +572,7 @@ func (s *Server) status(w http.ResponseWriter, r *http.Request) {
 	b = append(b, `,"total":`...)
 	b = strconv.AppendInt(b, int64(s.ix.Len()), 10)
 	b = append(b, `,"ready":`...)
-	b = strconv.AppendBool(b, s.ready.Load())
+	b = strconv.AppendBool(b, s.Ready())
 	b = append(b, `,"holdTTLSeconds":`...)
 	b = strconv.AppendInt(b, int64(s.cfg.HoldTTL/time.Second), 10)
 	b = append(b, `,"maxHoldTTLSeconds":`...)
