@@ -26,7 +26,7 @@ func TestPaidAfterExpiry(t *testing.T) {
 	h.expect(h.do("POST", "/v1/holds/h2/confirm", `{"orderId":"o-2"}`, "Idempotency-Key", "k2"), 409, "hold_expired") // released
 	h.expect(h.do("POST", "/v1/holds/h2/confirm", `{"orderId":"o-2"}`, "Idempotency-Key", "k2"), 409, "hold_expired") // replayed
 	h.expect(h.do("POST", "/v1/holds/h2/confirm", `{"orderId":"o-3"}`), 409, "hold_expired")                          // another payment
-	h.expect(h.do("POST", "/v1/holds/h2/extend", `{}`), 409, "hold_expired")                                            // not a payment
+	h.expect(h.do("POST", "/v1/holds/h2/extend", `{}`), 409, "hold_expired")                                          // not a payment
 	check := func(when string) {
 		t.Helper()
 		st := h.expect(h.do("GET", "/v1/status", ""), 200, "")

@@ -108,10 +108,10 @@ type Server struct {
 	closeErr     error // set by the writer before writerDone: the final snapshot or close failed
 
 	rep        atomic.Pointer[reports] // set by Recover
-	writeStart atomic.Int64 // when the log write in progress started (unix ns, real clock); 0 when idle
-	freeBytes  atomic.Int64 // free space on the data volume, -1 unknown
-	lowSpace   atomic.Bool  // new segments cannot be reserved
-	fullSpace  atomic.Bool  // below MinFreeBytes: writes refused
+	writeStart atomic.Int64            // when the log write in progress started (unix ns, real clock); 0 when idle
+	freeBytes  atomic.Int64            // free space on the data volume, -1 unknown
+	lowSpace   atomic.Bool             // new segments cannot be reserved
+	fullSpace  atomic.Bool             // below MinFreeBytes: writes refused
 }
 
 const maxBatch = 4096
