@@ -28,6 +28,14 @@
 // first, so the older segments can go).
 //
 // The seat list and the event stream read the hub's durable view.
+//
+// # Health and reports
+//
+// readiness (health.go) falls while a log write is stalled longer than
+// StallTimeout or the data volume is below MinFreeBytes; the requests of a
+// stalled group still get their true answer when it ends (answerBy). Payments
+// after expiry and log damage found at start-up are kept in the data
+// directory (reports.go) and shown in /v1/status.
 package server
 
 import (

@@ -38,17 +38,29 @@
 // # Recovery
 //
 // Open loads the newest snapshot and replays the records after it. Only the
-// tail of the newest segment may be damaged by a crash: an incomplete record
-// header, a record whose payload runs past the end of the file, a last record
-// whose checksum fails, or zeros to the end are a torn write; they are
-// truncated away with a log line (zeros to the end are reserved space that was
-// never written: cut back quietly). In a preallocated segment the end of the
-// file is where those trailing zeros start. Any other damage (a bad checksum with data
-// after it, a bad segment header, a missing index range) refuses to start with
-// an error naming the file and offset: it could hold acknowledged sales. A
-// format version newer than this binary refuses to start too. Each Open is a
-// new owner: it starts a new segment whose header carries the previous epoch
-// plus one.
+// tail of the newest segment can be mid-write when a crash comes (a segment
+// is rolled after its last group is on disk), and a crash leaves any subset
+// of a group's sectors: one that never reached the disk reads as zeros. At
+// the first record that does not check, classifyTail (tail.go) decides:
+// zeros to the end are reserved space (cut back quietly); a record the file
+// ends inside, or with a whole zero sector inside it, is a torn write, never
+// acknowledged (truncated with a warning); a damaged record in written
+// sectors with nothing that checks after it may have been acknowledged: it
+// is dropped and returned as Recovered.Damaged for the caller to report. Any
+// other damage (a record that checks after damage, damage in an older
+// segment, a bad or short segment header: segments are created whole, so no
+// crash leaves one; a missing index range; a damaged snapshot) refuses to
+// start with a CorruptError naming the file, its path and the offset and
+// saying how to recover. A format version newer than this binary refuses to
+// start too. Each Open is a new owner: it starts a new segment whose header
+// carries the previous epoch plus one.
+//
+// # Space
+//
+// A segment is reserved only when the volume has two segments' worth free,
+// and a reservation that fails half way is given back, so reserving never
+// fills the volume; FreeBytes reports the free space. Options.SyncData
+// replaces fdatasync (tests: a stalled disk).
 //
 // # Why hand-written
 //
