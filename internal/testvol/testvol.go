@@ -1,3 +1,5 @@
+//go:build linux
+
 // Package testvol gives tests a small file system of their own, so that a
 // full disk can be tested without filling the machine's: an ext4 image
 // mounted through a loop device. It needs root, mkfs.ext4 and a loop device;
