@@ -10,7 +10,6 @@ import (
 	"strings"
 	"sync"
 	"sync/atomic"
-	"syscall"
 	"testing"
 	"time"
 
@@ -45,7 +44,7 @@ func (d *stallableDisk) sync(f *os.File) error {
 		}
 		<-d.release
 	}
-	return syscall.Fdatasync(int(f.Fd()))
+	return f.Sync()
 }
 
 // waitFor polls cond every 10 ms for at most 10 s.
