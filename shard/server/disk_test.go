@@ -81,6 +81,7 @@ func TestStalledDisk(t *testing.T) {
 	ts := httptest.NewUnstartedServer(h.srv.Handler())
 	ts.Config = NewHTTPServer(h.srv.Handler(), h.srv.log)
 	ts.Config.WriteTimeout = 300 * time.Millisecond
+	ts.Config.ReadTimeout = 300 * time.Millisecond
 	ts.Start()
 	h.http = ts
 	h.expect(h.do("POST", "/v1/holds", `{"seats":["stalls/A/1"],"holder":"a"}`), 201, "")
