@@ -132,6 +132,11 @@ func (e *CorruptError) Error() string {
 	if path == "" {
 		path = e.File
 	}
+	if strings.HasPrefix(e.File, "snap-") {
+		return fmt.Sprintf("wal: %s at offset %d: %s; refusing to start: the log may hold acknowledged changes. "+
+			"To recover, restore the data directory from a backup (a snapshot cannot be moved away alone: the log segments it covered were removed) (shard/README.md, \"Recovery\")",
+			e.File, e.Offset, e.Reason)
+	}
 	return fmt.Sprintf("wal: %s at offset %d: %s; refusing to start: the log may hold acknowledged changes. "+
 		"To recover, restore the data directory from a backup; or, to accept losing what %s holds from offset %d on, "+
 		"move %s out of the data directory (keep it for inspection) and start again (shard/README.md, \"Recovery\")",
