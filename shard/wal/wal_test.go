@@ -547,3 +547,25 @@ func TestLowSpace(t *testing.T) {
 		}
 	}
 }
+
+// TestDamagedSnapshotRefused: a damaged snapshot refuses to start and the
+// advice is a restore (its covered segments are gone, so it cannot be moved away).
+func TestDamagedSnapshotRefused(t *testing.T) {
+	dir := t.TempDir()
+	l, _, _, _ := open(t, dir, nil)
+	writeN(t, l, 0, 20, 5)
+	l.Roll()
+	if err := l.WriteSnapshot([]byte("state@20"), l.NextIndex()-1); err != nil {
+		t.Fatal(err)
+	}
+	l.Close()
+	snaps, _ := filepath.Glob(filepath.Join(dir, "snap-*.snap"))
+	b, _ := os.ReadFile(snaps[0])
+	b[len(b)-6] ^= 1
+	os.WriteFile(snaps[0], b, 0o644)
+	_, _, _, err := open(t, dir, nil)
+	var ce *CorruptError
+	if !errors.As(err, &ce) || !strings.Contains(err.Error(), "restore the data directory") || strings.Contains(err.Error(), "move ") {
+		t.Fatalf("want a refusal advising a restore, got %v", err)
+	}
+}
