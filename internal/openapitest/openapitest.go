@@ -33,6 +33,7 @@ func init() {
 	// events are checked one by one with Checker.Event.
 	openapi3filter.RegisterBodyDecoder("text/event-stream", openapi3filter.PlainBodyDecoder)
 	openapi3filter.RegisterBodyDecoder("application/openmetrics-text", openapi3filter.PlainBodyDecoder)
+	openapi3filter.RegisterBodyDecoder("text/html", openapi3filter.PlainBodyDecoder)
 }
 
 // Doc is the path of a document under docs/api of this repository.
@@ -54,8 +55,9 @@ type Checker struct {
 // New loads and validates the document, makes every object schema that
 // lists properties closed (no other property allowed: the test holds the
 // server to exactly the fields documented, while the document itself tells
-// clients to ignore unknown fields), and routes requests to baseURL.
-func New(t testing.TB, docPath, baseURL string) *Checker {
+// clients to ignore unknown fields), and routes requests to the servers at
+// baseURLs (several servers of one API share one Checker, and its counts).
+func New(t testing.TB, docPath string, baseURLs ...string) *Checker {
 	t.Helper()
 	loader := openapi3.NewLoader()
 	doc, err := loader.LoadFromFile(docPath)
@@ -66,7 +68,10 @@ func New(t testing.TB, docPath, baseURL string) *Checker {
 		t.Fatalf("%s is not a valid OpenAPI document: %v", docPath, err)
 	}
 	closeSchemas(doc)
-	doc.Servers = openapi3.Servers{{URL: baseURL}}
+	doc.Servers = nil
+	for _, u := range baseURLs {
+		doc.Servers = append(doc.Servers, &openapi3.Server{URL: u})
+	}
 	router, err := legacy.NewRouter(doc)
 	if err != nil {
 		t.Fatalf("routing %s: %v", docPath, err)
