@@ -17,7 +17,9 @@ type recorder struct {
 	errs []string
 }
 
-func (r *recorder) Errorf(format string, args ...any) { r.errs = append(r.errs, fmt.Sprintf(format, args...)) }
+func (r *recorder) Errorf(format string, args ...any) {
+	r.errs = append(r.errs, fmt.Sprintf(format, args...))
+}
 
 func (r *recorder) has(sub string) bool {
 	return slices.ContainsFunc(r.errs, func(e string) bool { return strings.Contains(e, sub) })
