@@ -142,16 +142,12 @@ func (s *Server) holdCreated(tok, holder, holdID string) (time.Time, bool) {
 	return time.Time{}, false
 }
 
-// extendTarget is the new expiry of an extended hold: a full holdTTL from
-// now, but never past creation plus the longest hold lifetime. ok is false
-// when that would not move the expiry by at least a second.
-func extendTarget(now, created, expires time.Time, holdTTL, lifetime time.Duration) (time.Time, bool) {
-	target := now.Add(holdTTL)
-	if limit := created.Add(lifetime); target.After(limit) {
-		target = limit
-	}
-	target = target.Truncate(time.Second)
-	return target, target.Sub(expires) >= time.Second && target.Sub(now) >= time.Second
+// extendTTL is the ttl, in whole seconds, of an extension at now: a full
+// holdTTL, but never past creation plus the longest hold lifetime. ok is
+// false when it would not move the expiry by at least a second.
+func extendTTL(now, created, expires time.Time, holdTTL, lifetime time.Duration) (time.Duration, bool) {
+	ttl := min(holdTTL, created.Add(lifetime).Sub(now)).Truncate(time.Second)
+	return ttl, ttl >= time.Second && now.Add(ttl).Sub(expires) >= time.Second
 }
 
 func (s *Server) handleExtend(w http.ResponseWriter, r *http.Request) {
@@ -181,13 +177,13 @@ func (s *Server) handleExtend(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	now := time.Now()
-	target, ok := extendTarget(now, created, expires, s.cfg.HoldTTL, s.cfg.MaxHoldLifetime)
+	ttl, ok := extendTTL(now, created, expires, s.cfg.HoldTTL, s.cfg.MaxHoldLifetime)
 	if !ok {
 		writeErr(w, http.StatusConflict, "extend_limit",
 			fmt.Sprintf("this hold cannot be extended further: a hold lasts at most %v", s.cfg.MaxHoldLifetime))
 		return
 	}
-	body, _ := json.Marshal(map[string]int{"ttlSeconds": ttlSeconds(target.Sub(now))})
+	body, _ := json.Marshal(map[string]int{"ttlSeconds": ttlSeconds(ttl)})
 	resp, err := s.shard.do(r.Context(), "extend", http.MethodPost, "/v1/holds/"+url.PathEscape(id)+"/extend", body, "")
 	s.shardAnswer(w, resp, err)
 }

@@ -407,6 +407,11 @@ func (s *Server) shardAnswer(w http.ResponseWriter, resp *shardResponse, err err
 		writeErr(w, http.StatusBadGateway, "upstream_misconfigured", "the box office is misconfigured")
 		return
 	}
+	if resp.Status/100 == 3 {
+		s.log.Error("shard answered a redirect, which the contract never does; not followed", "status", resp.Status)
+		writeErr(w, http.StatusBadGateway, "bad_upstream", "unexpected answer from the box office")
+		return
+	}
 	writeRaw(w, resp.Status, resp.Body)
 }
 
