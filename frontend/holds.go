@@ -114,10 +114,10 @@ func (s *Server) withHoldToken(body []byte, holder string) []byte {
 	return out
 }
 
-// holdToken is "<created, unix seconds base 36>.<mac>", signed with the
+// holdToken is "<created, unix milliseconds base 36>.<mac>", signed with the
 // session key for one holder and hold.
 func (s *Server) holdToken(key []byte, holder, holdID string, created time.Time) string {
-	ts := strconv.FormatInt(created.Unix(), 36)
+	ts := strconv.FormatInt(created.UnixMilli(), 36)
 	return ts + "." + holdTokenMAC(key, holder, holdID, ts)
 }
 
@@ -130,13 +130,13 @@ func holdTokenMAC(key []byte, holder, holdID, ts string) string {
 // holdCreated checks a hold token and returns the hold's creation time.
 func (s *Server) holdCreated(tok, holder, holdID string) (time.Time, bool) {
 	ts, mac, ok := strings.Cut(tok, ".")
-	sec, err := strconv.ParseInt(ts, 36, 64)
+	ms, err := strconv.ParseInt(ts, 36, 64)
 	if !ok || err != nil || len(ts) > 12 {
 		return time.Time{}, false
 	}
 	for _, k := range [][]byte{s.sess.key, s.sess.prev} {
 		if k != nil && hmac.Equal([]byte(mac), []byte(holdTokenMAC(k, holder, holdID, ts))) {
-			return time.Unix(sec, 0), true
+			return time.UnixMilli(ms), true
 		}
 	}
 	return time.Time{}, false
