@@ -1,11 +1,13 @@
 package specs
 
 import (
+	"io"
 	"strings"
 	"testing"
 	"time"
 
 	boxv1 "boxoffice.dev/boxoffice/api/v1alpha1"
+	"boxoffice.dev/boxoffice/frontend"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/util/validation"
 )
@@ -213,4 +215,20 @@ func TestFrontendArgsCarryShowtimeRules(t *testing.T) {
 		"--hold-ttl=1h30m0s", "--max-hold-lifetime=2h0m0s", "--payment-ttl=5m0s", "--max-seats-per-holder=4",
 		"--client-seats=0", "--max-client-streams=0", "--new-session-rate=0.5", "--trusted-proxy-hops=1",
 		"--insecure-cookies")
+}
+
+// TestFrontendArgsParse: the front end accepts every flag the operator
+// passes, so a Showtime's rules cannot be lost to a misspelt flag.
+func TestFrontendArgsParse(t *testing.T) {
+	st := showtime()
+	st.Spec.Frontend.PlainHTTP = true
+	args := FrontendArgs(st, Options{FrontendTrustedProxyHops: 1})
+	c, err := frontend.ParseFlags(args[1:], io.Discard)
+	if err != nil {
+		t.Fatalf("front end refuses the operator's flags %v: %v", args, err)
+	}
+	if c.HoldTTL != 10*time.Minute || c.PaymentTTL != 15*time.Minute || c.ClientSeats != 32 ||
+		c.TrustedProxyHops != 1 || !c.InsecureCookies || c.NewSessionRate != 1 {
+		t.Fatalf("parsed %+v", c)
+	}
 }
