@@ -1023,6 +1023,7 @@ var _ = Describe("Showtime CRD validation", func() {
 	It("defaults the payment window and the client limits", func() {
 		st := valid()
 		st.Name = "buyer-defaults"
+		st.Spec.Frontend.Payments.Demo = true // any frontend block: its clientLimits default
 		Expect(k8sClient.Create(ctx, st)).To(Succeed())
 		Expect(st.Spec.Sales.PaymentTTL.Duration).To(Equal(15 * time.Minute))
 		Expect(st.Spec.Sales.MaxHoldLifetime).To(BeNil())
