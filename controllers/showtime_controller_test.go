@@ -795,8 +795,18 @@ var _ = Describe("Showtime front end", func() {
 			"--shard-url=http://standup-shard." + f.ns + ".svc:7070",
 			"--shard-token-file=/etc/boxoffice/token/token",
 			"--session-key-file=/etc/boxoffice/session/key",
+			"--session-previous-key-file=/etc/boxoffice/session/previous",
 			"--seat-map=/etc/boxoffice/seatmap/seatmap.yaml",
 			"--listen=:8080",
+			"--hold-ttl=10m0s",
+			"--max-hold-lifetime=20m0s",
+			"--payment-ttl=15m0s",
+			"--max-seats-per-holder=8",
+			"--client-seats=32",
+			"--max-client-streams=8",
+			"--new-session-rate=1",
+			"--new-session-burst=20",
+			"--trusted-proxy-hops=0",
 			"--payment-secret-file=/etc/boxoffice/payment/secret",
 		}))
 		Expect(c.ReadinessProbe.HTTPGet.Path).To(Equal("/readyz"))
