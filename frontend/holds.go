@@ -61,6 +61,12 @@ func (s *Server) handleHold(w http.ResponseWriter, r *http.Request) {
 			fmt.Sprintf("a hold may name at most %d seats", s.cfg.MaxSeatsPerHolder))
 		return
 	}
+	select {
+	case <-s.hub.Loaded():
+	default:
+		writeErr(w, http.StatusServiceUnavailable, "not_ready", "the seat map is not loaded yet; retry shortly")
+		return
+	}
 	for _, id := range req.Seats {
 		if _, ok := s.hub.stateOf(id); !ok {
 			writeJSON(w, http.StatusBadRequest, apiError{Error: "unknown_seat", Message: "no such seat", Seats: []string{id}})

@@ -44,7 +44,11 @@
         try { data = await r.json(); } catch (e) { /* empty */ }
         return { status: r.status, data };
       }
-      if (attempt >= 5) return { status: r ? r.status : 0, data: { message: "The box office is busy; please try again." } };
+      if (attempt >= 5) {
+        let data = null;
+        try { data = r ? await r.json() : null; } catch (e) { /* empty */ }
+        return { status: r ? r.status : 0, data: (data && data.message) ? data : { message: "The box office is busy; please try again." } };
+      }
       msg("Still working on it…");
       await new Promise((res) => setTimeout(res, 500 * (attempt + 1)));
     }
