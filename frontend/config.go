@@ -116,6 +116,7 @@ func ParseFlags(args []string, out io.Writer) (Config, error) {
 	fs.DurationVar(&c.RetryBudget, "retry-budget", c.RetryBudget, "how long a buyer's write is retried while the shard is unreachable")
 	fs.DurationVar(&c.Coalesce, "coalesce", c.Coalesce, "interval at which seat changes are merged and sent to browsers")
 	fs.IntVar(&c.ClientBuffer, "client-buffer", c.ClientBuffer, "updates buffered per browser before a slow browser is disconnected")
+	fs.Bool("secure-cookies", true, "deprecated and ignored: the cookie is Secure unless --insecure-cookies")
 	fs.BoolVar(&c.InsecureCookies, "insecure-cookies", false, "the page is served over plain HTTP (development only): leave the Secure attribute off the session cookie")
 	fs.StringVar(&c.PprofListen, "pprof-listen", "", "optional separate address (e.g. 127.0.0.1:6060) serving Go profiles; off when empty")
 
