@@ -96,7 +96,9 @@ func TestBuyerAPIMatchesOpenAPI(t *testing.T) {
 		c.DemoPayments = false
 		c.PaymentSecretFile = writeFile(t, t.TempDir(), "pay", paySecret)
 		c.PaymentURL = "https://pay.example/checkout"
-		c.MaxStreams = 1
+		c.MaxSeatsPerHolder, c.ClientSeats = 2, 3
+		c.MaxStreams, c.MaxClientStreams = 2, 1
+		c.TrustedProxyHops = 1 // streams from several addresses
 	})
 	wrongToken := unstartedFrontend(t, sh.url(), "not-the-token", nil)
 	noShard := unstartedFrontend(t, "http://"+freeAddr(t), "x", func(c *Config) { c.RateLimit, c.RateBurst = 0.001, 2 })
@@ -107,34 +109,35 @@ func TestBuyerAPIMatchesOpenAPI(t *testing.T) {
 	for _, path := range []string{"/", "/healthz", "/readyz", "/metrics", "/api/session", "/api/seats"} {
 		a.expect(a.do("GET", path, "", false), 200, "")
 	}
-	stream := openBuyerStream(t, demo.url+"/api/events")
+	stream := openBuyerStream(t, demo.url+"/api/events", "")
+	ext := a.expect(a.do("POST", "/api/holds", `{"seats":["stalls/D/9"]}`, false), 201, "")
+	extMade := time.Now()
+	buyerExtend(a, b, ext, false)
 	buyerHolds(a, b)
 	buyerPayDemo(a, b)
 	a.expect(a.do("POST", "/payments/callback", `{"holdId":"h1","orderId":"o1","status":"paid"}`, false,
 		SignatureHeader, "t=1,v1=00"), 404, "payments_disabled")
 	checkBuyerStream(t, c, stream, 0)
 	v := uint64(a.expect(a.do("GET", "/api/seats", "", false), 200, "")["version"].(float64))
-	resumed := openBuyerStream(t, fmt.Sprintf("%s/api/events?lastEventId=%d", demo.url, v))
+	resumed := openBuyerStream(t, fmt.Sprintf("%s/api/events?lastEventId=%d", demo.url, v), "")
 	a.expect(a.do("POST", "/api/holds", `{"seats":["balcony/A/1"]}`, false), 201, "")
 	checkBuyerStream(t, c, resumed, v)
 
-	buyerPayments(newCaller(t, c, paid.url, codes), []byte(paySecret))
-	first := openBuyerStream(t, paid.url+"/api/events")
+	time.Sleep(time.Until(extMade.Add(1100 * time.Millisecond))) // an extension must gain a second
+	buyerExtend(a, b, ext, true)
+
 	p := newCaller(t, c, paid.url, codes)
-	waitUntil(t, 5*time.Second, "the first stream counted", func() bool { return paid.s.hub.subscribers() == 1 })
-	ans := p.do("GET", "/api/events", "", false)
-	p.expect(ans, 503, "too_many_streams")
-	if ans.Header.Get("Retry-After") == "" {
-		t.Fatal("too_many_streams without Retry-After")
-	}
-	checkBuyerStream(t, c, first, 0)
+	buyerPayments(p, []byte(paySecret))
+	p.expect(p.do("POST", "/api/holds", `{"seats":["stalls/C/5","stalls/C/6"]}`, false), 429, "rate_limited") // 2 + 2 seats > 3
+	buyerStreamLimits(t, c, p, paid)
 
 	w := newCaller(t, c, wrongToken, codes)
 	w.expect(w.do("GET", "/readyz", "", false), 503, "")
 	w.expect(w.do("GET", "/api/seats", "", false), 503, "not_ready")
-	w.expect(w.do("POST", "/api/holds", `{"seats":["stalls/A/1"]}`, false), 502, "upstream_misconfigured")
+	w.expect(w.do("POST", "/api/holds", `{"seats":["stalls/A/1"]}`, false), 503, "not_ready")
+	w.expect(w.do("GET", "/api/holds/h1", "", false), 502, "upstream_misconfigured")
 	n := newCaller(t, c, noShard, codes)
-	n.expect(n.do("POST", "/api/holds", `{"seats":["stalls/A/1"]}`, false), 503, "shard_unavailable")
+	n.expect(n.do("DELETE", "/api/holds/h1", "", false), 503, "shard_unavailable")
 	// The first request was keyed on the address; the session it got has a
 	// bucket of its own.
 	n.expect(n.do("GET", "/api/session", "", false), 200, "")
@@ -142,7 +145,7 @@ func TestBuyerAPIMatchesOpenAPI(t *testing.T) {
 	n.expect(n.do("GET", "/api/session", "", false), 429, "rate_limited")
 
 	for _, code := range c.Enum("Error", "error") {
-		if !codes[code] && code != "bad_upstream" { // a shard answering a hold it cannot decode
+		if !codes[code] && code != "bad_upstream" { // a shard answering what it never does
 			t.Errorf("error code %s is documented but no test request got it", code)
 		}
 	}
@@ -166,7 +169,8 @@ func buyerHolds(a, b *apiCaller) {
 	for _, bad := range []string{`{"seats":[]}`, `{"seats":["stalls/B/1"],"holder":"x"}`, `not json`} {
 		a.expect(a.do("POST", "/api/holds", bad, true), 400, "invalid_request")
 	}
-	a.expect(a.do("POST", "/api/holds", `{"seats":["stalls/B/1"],"ttlSeconds":-1}`, true), 400, "invalid_request")
+	a.expect(a.do("POST", "/api/holds", `{"seats":["stalls/B/1","stalls/B/2","stalls/B/3","stalls/B/4","stalls/B/5","stalls/B/6","stalls/B/7","stalls/B/8","stalls/B/9"]}`, false), 422, "too_many_seats")
+	a.expect(a.do("POST", "/api/holds", `{"seats":["stalls/B/1"]}`, false, "Sec-Fetch-Site", "cross-site"), 403, "cross_origin")
 	a.expect(a.do("POST", "/api/holds", `{"seats":["stalls/B/1"]}`, true, "Idempotency-Key", "not a key!"), 400, "invalid_request")
 	a.expect(a.do("POST", "/api/holds", `{"seats":["stalls/B/1"]}`, true, "Content-Type", "text/plain"), 415, "invalid_request")
 	big := `{"seats":["` + strings.Repeat("stalls/B/1", 2000) + `"]}`
@@ -176,6 +180,7 @@ func buyerHolds(a, b *apiCaller) {
 	a.expect(a.do("GET", id, "", false), 200, "")
 	b.expect(b.do("GET", id, "", false), 404, "hold_not_found")
 	b.expect(b.do("DELETE", id, "", false), 404, "hold_not_found")
+	a.expect(a.do("DELETE", id, "", false, "Sec-Fetch-Site", "cross-site"), 403, "cross_origin")
 	a.expect(a.do("GET", "/api/holds/no%20such", "", true), 404, "hold_not_found")
 }
 
@@ -186,6 +191,7 @@ func buyerPayDemo(a, b *apiCaller) {
 	b.expect(b.do("POST", id+"/pay", `{}`, false), 404, "hold_not_found")
 	a.expect(a.do("POST", id+"/pay", `{}`, true, "Idempotency-Key", "no good"), 400, "invalid_request")
 	a.expect(a.do("POST", id+"/pay", `{}`, true, "Content-Type", "text/plain"), 415, "invalid_request")
+	a.expect(a.do("POST", id+"/pay", `{}`, false, "Sec-Fetch-Site", "cross-site"), 403, "cross_origin")
 	if s := a.expect(a.do("POST", id+"/pay", `{}`, false, "Idempotency-Key", "pay-1"), 200, ""); s["state"] != StateSold {
 		a.t.Fatalf("after pay: %v", s)
 	}
@@ -215,10 +221,12 @@ func buyerPayments(c *apiCaller, secret []byte) {
 	if started["paymentUrl"] != "https://pay.example/checkout?hold="+hid {
 		c.t.Fatalf("pay: %v", started)
 	}
-	c.expect(c.do("POST", "/api/holds/"+hid+"/pay", "", false), 202, "")
+	c.expect(c.do("POST", "/api/holds/"+hid+"/pay", `{}`, false), 202, "")
 	paidBody := `{"holdId":"` + hid + `","orderId":"order-1","status":"paid"}`
 	c.expect(c.do("POST", "/payments/callback", paidBody, true), 401, "bad_signature")
-	c.expect(callback(paidBody, false, "t=1,v1=00"), 401, "bad_signature")
+	if a := c.expect(callback(paidBody, false, "t=1,v1=00"), 401, "bad_signature"); a["final"] != false || a["action"] != "retry" {
+		c.t.Fatalf("a bad signature is not final: %v", a)
+	}
 	c.expect(callback(`{"holdId":"`+hid+`","status":"refunded"}`, true, ""), 400, "invalid_request")
 	c.expect(callback(`{"holdId":"`+hid+`","orderId":"`+strings.Repeat("o", 20<<10)+`","status":"paid"}`, true, ""), 413, "payload_too_large")
 	c.expect(callback(`{"holdId":"h999999","orderId":"o","status":"paid"}`, false, ""), 404, "hold_not_found")
@@ -235,7 +243,9 @@ func buyerPayments(c *apiCaller, secret []byte) {
 	if s := c.expect(callback(`{"holdId":"`+fid+`","status":"failed"}`, false, ""), 200, ""); s["state"] != "released" {
 		c.t.Fatalf("after the failed callback: %v", s)
 	}
-	c.expect(callback(`{"holdId":"`+fid+`","orderId":"order-3","status":"paid"}`, false, ""), 409, "hold_expired")
+	if a := c.expect(callback(`{"holdId":"`+fid+`","orderId":"order-3","status":"paid"}`, false, ""), 409, "hold_expired"); a["final"] != true || a["action"] != "refund" {
+		c.t.Fatalf("a payment after the hold ended must be refunded: %v", a)
+	}
 }
 
 type buyerStream struct {
@@ -245,10 +255,15 @@ type buyerStream struct {
 	cancel func()
 }
 
-func openBuyerStream(t *testing.T, url string) *buyerStream {
+// openBuyerStream opens a stream, from the client address forwardedFor
+// when it is not "" (to a front end that trusts one proxy).
+func openBuyerStream(t *testing.T, url, forwardedFor string) *buyerStream {
 	t.Helper()
 	ctx, cancel := context.WithTimeout(context.Background(), 15*time.Second)
 	req, _ := http.NewRequestWithContext(ctx, "GET", url, nil)
+	if forwardedFor != "" {
+		req.Header.Set("X-Forwarded-For", forwardedFor)
+	}
 	resp, err := http.DefaultClient.Do(req)
 	if err != nil {
 		cancel()
@@ -283,4 +298,44 @@ func checkBuyerStream(t *testing.T, c *openapitest.Checker, s *buyerStream, afte
 	c.Check(openapitest.Exchange{Req: s.req, Resp: openapitest.Answer{
 		Status: s.resp.StatusCode, Header: s.resp.Header, Body: s.st.Raw.Bytes()}})
 	return d.Version
+}
+
+// buyerExtend extends a hold: refused until it would gain a second (the
+// first call, right after the hold was made), then extended.
+func buyerExtend(a, b *apiCaller, h map[string]any, gain bool) {
+	id := "/api/holds/" + h["id"].(string) + "/extend"
+	tok := `{"holdToken":"` + h["holdToken"].(string) + `"}`
+	if !gain {
+		a.expect(a.do("POST", id, tok, false), 409, "extend_limit")
+		a.expect(a.do("POST", id, `{}`, true), 400, "invalid_request")
+		a.expect(a.do("POST", id, `{"holdToken":"1.forged"}`, false), 400, "invalid_request")
+		a.expect(a.do("POST", id, `{"holdToken":"x","more":1}`, true), 400, "invalid_request")
+		b.expect(b.do("POST", id, tok, false), 404, "hold_not_found")
+		a.expect(a.do("POST", id, tok, false, "Sec-Fetch-Site", "cross-site"), 403, "cross_origin")
+		a.expect(a.do("POST", id, tok, true, "Content-Type", "text/plain"), 415, "invalid_request")
+		a.expect(a.do("POST", id, `{"holdToken":"`+strings.Repeat("t", 20<<10)+`"}`, false), 413, "payload_too_large")
+		return
+	}
+	after := a.expect(a.do("POST", id, tok, false), 200, "")
+	if after["expiresAt"] == h["expiresAt"] {
+		a.t.Fatalf("extended hold kept its expiry: %v", after)
+	}
+	a.expect(a.do("POST", "/api/holds/"+h["id"].(string)+"/pay", `{}`, false), 200, "")
+	a.expect(a.do("POST", id, tok, false), 409, "not_extendable")
+}
+
+// buyerStreamLimits fills a front end that allows 2 streams, 1 per client
+// address: the second stream of an address is 429, a third stream 503.
+func buyerStreamLimits(t *testing.T, c *openapitest.Checker, p *apiCaller, fe *testFrontend) {
+	t.Helper()
+	first := openBuyerStream(t, fe.url+"/api/events", "10.0.0.1")
+	waitUntil(t, 5*time.Second, "the first stream counted", func() bool { return fe.s.hub.subscribers() == 1 })
+	ans := p.do("GET", "/api/events", "", false, "X-Forwarded-For", "10.0.0.1")
+	p.expect(ans, 429, "too_many_streams")
+	second := openBuyerStream(t, fe.url+"/api/events", "10.0.0.2")
+	waitUntil(t, 5*time.Second, "the second stream counted", func() bool { return fe.s.hub.subscribers() == 2 })
+	ans = p.do("GET", "/api/events", "", false, "X-Forwarded-For", "10.0.0.3")
+	p.expect(ans, 503, "too_many_streams")
+	checkBuyerStream(t, c, first, 0)
+	checkBuyerStream(t, c, second, 0)
 }
