@@ -1,0 +1,234 @@
+package server
+
+import (
+	"context"
+	"fmt"
+	"io"
+	"log/slog"
+	"net/http"
+	"net/http/httptest"
+	"os"
+	"sync"
+	"testing"
+	"time"
+
+	pb "go.etcd.io/raft/v3/raftpb"
+)
+
+// memNet connects in-process members; a member can be cut off.
+type memNet struct {
+	mu    sync.Mutex
+	nodes map[int]*Node
+	down  map[int]bool
+}
+
+type memTransport struct {
+	net  *memNet
+	slot int
+}
+
+func (t *memTransport) Start(n *Node) error {
+	t.net.mu.Lock()
+	t.net.nodes[t.slot] = n
+	t.net.mu.Unlock()
+	return nil
+}
+
+func (t *memTransport) Send(msgs []*pb.Message) {
+	t.net.mu.Lock()
+	defer t.net.mu.Unlock()
+	if t.net.down[t.slot] {
+		return
+	}
+	for _, m := range msgs {
+		to := slotOf(m.GetTo())
+		if n := t.net.nodes[to]; n != nil && !t.net.down[to] && n.opened.Load() && m.GetTo() == n.raftID {
+			n.leadURLs.Store(t.slot, fmt.Sprintf("http://member-%d", t.slot))
+			n.Step(m)
+		}
+	}
+}
+
+func (t *memTransport) Stop() {
+	t.net.mu.Lock()
+	delete(t.net.nodes, t.slot)
+	t.net.mu.Unlock()
+}
+
+func (t *memTransport) Hello(slot int) (PeerHello, error) {
+	t.net.mu.Lock()
+	n := t.net.nodes[slot]
+	t.net.mu.Unlock()
+	if n == nil {
+		return PeerHello{}, fmt.Errorf("member %d is down", slot)
+	}
+	return n.hello(), nil
+}
+
+func (t *memTransport) Join(slot int, raftID uint64) error {
+	t.net.mu.Lock()
+	n := t.net.nodes[slot]
+	t.net.mu.Unlock()
+	if n == nil || !n.opened.Load() {
+		return fmt.Errorf("member %d is down", slot)
+	}
+	_, err := n.AddMember(raftID)
+	return err
+}
+
+type memCluster struct {
+	t    *testing.T
+	net  *memNet
+	dirs map[int]string
+	srv  map[int]*Server
+	http map[int]*httptest.Server
+	mod  func(*Config)
+}
+
+func newMemCluster(t *testing.T, mod func(*Config)) *memCluster {
+	c := &memCluster{t: t, net: &memNet{nodes: map[int]*Node{}, down: map[int]bool{}},
+		dirs: map[int]string{}, srv: map[int]*Server{}, http: map[int]*httptest.Server{}, mod: mod}
+	for i := 1; i <= 3; i++ {
+		c.dirs[i] = t.TempDir()
+	}
+	var wg sync.WaitGroup
+	for i := 1; i <= 3; i++ {
+		wg.Add(1)
+		go func() { defer wg.Done(); c.start(i) }()
+	}
+	wg.Wait()
+	t.Cleanup(func() {
+		for i := range c.srv {
+			c.stop(i)
+		}
+	})
+	return c
+}
+
+func (c *memCluster) start(i int) {
+	cfg := Config{
+		Showtime: "venues/test", SeatIDs: seatIDs("ABCD", 10), DataDir: c.dirs[i], Token: testToken,
+		HoldTTL: 10 * time.Minute, MaxHoldTTL: 2 * time.Hour, MaxSeatsPerHolder: 4,
+		Logger: slog.New(slog.NewTextHandler(io.Discard, nil)), TickInterval: 20 * time.Millisecond,
+		Cluster: &ClusterConfig{ID: i, Peers: map[int]string{1: "m1", 2: "m2", 3: "m3"},
+			AdvertiseURL: fmt.Sprintf("http://member-%d", i), Transport: &memTransport{net: c.net, slot: i},
+			RaftTick: 10 * time.Millisecond},
+	}
+	if os.Getenv("RAFT_TEST_LOG") != "" {
+		cfg.Logger = slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: slog.LevelDebug})).With("m", i)
+	}
+	if c.mod != nil {
+		c.mod(&cfg)
+	}
+	s, err := New(cfg)
+	if err != nil {
+		c.t.Error(err)
+		return
+	}
+	if err := s.Recover(); err != nil {
+		c.t.Error(err)
+		return
+	}
+	c.net.mu.Lock()
+	c.srv[i] = s
+	c.http[i] = httptest.NewServer(s.Handler())
+	c.net.mu.Unlock()
+}
+
+func (c *memCluster) stop(i int) {
+	s := c.srv[i]
+	if s == nil {
+		return
+	}
+	c.http[i].Close()
+	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+	defer cancel()
+	if err := s.Close(ctx); err != nil {
+		c.t.Error(err)
+	}
+	delete(c.srv, i)
+	delete(c.http, i)
+}
+
+// leader waits for one member to lead and be ready.
+func (c *memCluster) leader() int {
+	c.t.Helper()
+	deadline := time.Now().Add(10 * time.Second)
+	for time.Now().Before(deadline) {
+		for i, s := range c.srv {
+			if s.node.isLeaderNow() && s.node.caughtUp() {
+				return i
+			}
+		}
+		time.Sleep(10 * time.Millisecond)
+	}
+	c.t.Fatal("no leader within 10s")
+	return 0
+}
+
+type canswer struct {
+	status int
+	raw    string
+	body   map[string]any
+}
+
+func (c *memCluster) do(i int, method, path, body string) canswer {
+	c.t.Helper()
+	h := &harness{t: c.t, http: c.http[i]}
+	a := h.do(method, path, body)
+	return canswer{status: a.status, raw: a.body, body: a.json(c.t)}
+}
+
+func TestClusterInMemory(t *testing.T) {
+	c := newMemCluster(t, nil)
+	l := c.leader()
+	a := c.do(l, "POST", "/v1/holds", `{"seats":["stalls/A/1","stalls/A/2"],"holder":"ann"}`)
+	if a.status != http.StatusCreated {
+		t.Fatalf("hold on the leader: %d %s", a.status, a.raw)
+	}
+	f := l%3 + 1
+	a = c.do(f, "POST", "/v1/holds", `{"seats":["stalls/A/3"],"holder":"bob"}`)
+	if a.status != http.StatusMisdirectedRequest || a.body["error"] != "not_leader" || a.body["leader"] != fmt.Sprintf("http://member-%d", l) {
+		t.Fatalf("hold on a follower: %d %s", a.status, a.raw)
+	}
+	// Everyone converges to the same seats and version.
+	c.converge()
+	// The leader goes away: another leads and the hold is still there.
+	c.stop(l)
+	l2 := c.leader()
+	a = c.do(l2, "GET", "/v1/holds/h1", "")
+	if a.status != http.StatusOK || a.body["state"] != "held" {
+		t.Fatalf("hold after failover: %d %s", a.status, a.raw)
+	}
+	a = c.do(l2, "POST", "/v1/holds", `{"seats":["stalls/A/1"],"holder":"cat"}`)
+	if a.status != http.StatusConflict {
+		t.Fatalf("seat held before failover, held again: %d %s", a.status, a.raw)
+	}
+	c.start(l)
+	c.converge()
+}
+
+func (c *memCluster) converge() {
+	c.t.Helper()
+	deadline := time.Now().Add(10 * time.Second)
+	for {
+		var want string
+		same := true
+		for i := range c.srv {
+			a := c.do(i, "GET", "/v1/seats", "")
+			got := fmt.Sprint(a.body["version"], a.body["counts"])
+			if want == "" {
+				want = got
+			} else if got != want {
+				same = false
+			}
+		}
+		if same {
+			return
+		}
+		if time.Now().After(deadline) {
+			c.t.Fatalf("members did not converge")
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+}
