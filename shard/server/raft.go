@@ -252,9 +252,12 @@ func (n *Node) open(ident identity) error {
 	}
 	n.rn = rn
 	if ident.Bootstrap && st.lastIndex() == 0 {
+		// Every member bootstraps the same entries, in slot order.
 		var peers []raft.Peer
-		for slot := range n.cfg.Peers {
-			peers = append(peers, raft.Peer{ID: uint64(slot)})
+		for slot := 1; slot <= 7; slot++ {
+			if _, ok := n.cfg.Peers[slot]; ok {
+				peers = append(peers, raft.Peer{ID: uint64(slot)})
+			}
 		}
 		if err := rn.Bootstrap(peers); err != nil {
 			return err
