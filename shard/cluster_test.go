@@ -327,10 +327,10 @@ type cHold struct {
 
 // history is what the clients did and know.
 type history struct {
-	mu      sync.Mutex
-	t0      time.Time
-	perSeat map[string][]porcupine.Operation
-	holds   map[string]*cHold
+	mu       sync.Mutex
+	t0       time.Time
+	perSeat  map[string][]porcupine.Operation
+	holds    map[string]*cHold
 	unknown  int
 	acked    atomic.Int64
 	confirms atomic.Int64
