@@ -53,6 +53,7 @@ type ClusterConfig struct {
 	Transport Transport
 
 	// Tuning; zero means the default.
+	MaxPeerBody   int64         // peer request body limit (256 MiB)
 	RaftTick      time.Duration // 50ms
 	ElectionTicks int           // 10
 	// BootstrapWait bounds how long a member with an empty data directory
@@ -123,15 +124,17 @@ type Node struct {
 	decodeCmd seats.Command
 
 	// read by handlers
-	lead      atomic.Uint64
-	term      atomic.Uint64
-	role      atomic.Value // string
-	commit    atomic.Uint64
-	appliedA  atomic.Uint64
-	members   atomic.Pointer[[]memberStatus]
-	stopped   atomic.Bool
-	opened    atomic.Bool
-	joinState atomic.Value // string
+	lead     atomic.Uint64
+	term     atomic.Uint64
+	role     atomic.Value // string
+	commit   atomic.Uint64
+	appliedA atomic.Uint64
+	members  atomic.Pointer[[]memberStatus]
+	stopped  atomic.Bool
+	opened   atomic.Bool
+	// snapsInstalled counts snapshots received from a leader.
+	snapsInstalled atomic.Int64
+	joinState      atomic.Value // string
 }
 
 type pendingRead struct {
@@ -156,6 +159,9 @@ func newNode(s *Server) *Node {
 	}
 	if cc.ElectionTicks <= 0 {
 		cc.ElectionTicks = 10
+	}
+	if cc.MaxPeerBody <= 0 {
+		cc.MaxPeerBody = MaxPeerBody
 	}
 	n := &Node{s: s, cfg: cc, log: s.log.With("member", cc.ID),
 		props: make(chan *request, maxBatch), reads: make(chan *request, maxBatch),

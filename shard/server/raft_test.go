@@ -1,7 +1,9 @@
 package server
 
 import (
+	"bytes"
 	"context"
+	"encoding/binary"
 	"fmt"
 	"io"
 	"log/slog"
@@ -13,6 +15,7 @@ import (
 	"time"
 
 	pb "go.etcd.io/raft/v3/raftpb"
+	"google.golang.org/protobuf/proto"
 )
 
 // memNet connects in-process members; a member can be cut off.
@@ -231,4 +234,105 @@ func (c *memCluster) converge() {
 		}
 		time.Sleep(20 * time.Millisecond)
 	}
+}
+
+// A member that was down while the leader compacted its log catches up from
+// a snapshot.
+func TestClusterCatchUpBySnapshot(t *testing.T) {
+	old := retainEntries
+	retainEntries = 5
+	defer func() { retainEntries = old }()
+	c := newMemCluster(t, func(cfg *Config) { cfg.SnapshotEvery = 10 })
+	l := c.leader()
+	f := l%3 + 1
+	c.stop(f)
+	for i := 0; i < 40; i++ {
+		seat := fmt.Sprintf("stalls/%c/%d", 'A'+i/10, i%10+1)
+		a := c.do(l, "POST", "/v1/holds", `{"seats":["`+seat+`"],"holder":"h`+fmt.Sprint(i)+`"}`)
+		if a.status != http.StatusCreated {
+			t.Fatalf("hold %d: %d %s", i, a.status, a.raw)
+		}
+	}
+	// The leader's snapshot is written in the background.
+	deadline := time.Now().Add(10 * time.Second)
+	for {
+		first, _ := c.srv[l].node.ms.FirstIndex()
+		if first > 10 {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatal("the leader did not compact its log")
+		}
+		time.Sleep(10 * time.Millisecond)
+	}
+	c.start(f)
+	c.converge()
+	if c.srv[f].node.snapsInstalled.Load() == 0 {
+		t.Fatal("the member caught up without a snapshot")
+	}
+	// And it restarts from what it installed.
+	c.stop(f)
+	c.start(f)
+	c.converge()
+}
+
+// Peer traffic without the token, or that does not decode into messages
+// from the sending slot to this member, is refused with the connection
+// closed; the cluster keeps working.
+func TestClusterPeerGarbage(t *testing.T) {
+	c := newMemCluster(t, func(cfg *Config) { cfg.Cluster.PeerToken = "peer-secret"; cfg.Cluster.MaxPeerBody = 1 << 20 })
+	l := c.leader()
+	f := l%3 + 1
+	peer := httptest.NewServer(c.srv[f].node.PeerHandler())
+	defer peer.Close()
+	post := func(token, from string, body []byte) *http.Response {
+		req, _ := http.NewRequest("POST", peer.URL+"/raft/msgs", bytes.NewReader(body))
+		if token != "" {
+			req.Header.Set("Authorization", "Bearer "+token)
+		}
+		req.Header.Set("X-Boxoffice-From", from)
+		resp, err := http.DefaultClient.Do(req)
+		if err != nil {
+			t.Fatal(err)
+		}
+		resp.Body.Close()
+		return resp
+	}
+	if r := post("", "1", nil); r.StatusCode != http.StatusUnauthorized {
+		t.Fatalf("no token: %d", r.StatusCode)
+	}
+	if r := post("wrong", "1", nil); r.StatusCode != http.StatusUnauthorized {
+		t.Fatalf("wrong token: %d", r.StatusCode)
+	}
+	other := l
+	msg := func(from, to uint64, typ pb.MessageType) []byte {
+		b, _ := proto.Marshal(&pb.Message{Type: typ.Enum(), From: proto.Uint64(from), To: proto.Uint64(to), Term: proto.Uint64(1)})
+		return append(binary.AppendUvarint(nil, uint64(len(b))), b...)
+	}
+	for name, body := range map[string][]byte{
+		"random bytes":         []byte("\x05garbage that is not a message"),
+		"length past the end":  binary.AppendUvarint(nil, 1<<20),
+		"undecodable protobuf": append(binary.AppendUvarint(nil, 4), 0xff, 0xff, 0xff, 0xff),
+		"wrong sender":         msg(uint64(6-f-other), uint64(f), pb.MsgHeartbeat),
+		"local message type":   msg(uint64(other), uint64(f), pb.MsgHup),
+		"to another member":    msg(uint64(other), uint64(other), pb.MsgHeartbeat),
+	} {
+		from := fmt.Sprint(other)
+		r := post("peer-secret", from, body)
+		if r.StatusCode != http.StatusBadRequest || !r.Close {
+			t.Errorf("%s: %d (close %v), want 400 and the connection closed", name, r.StatusCode, r.Close)
+		}
+	}
+	if r := post("peer-secret", "9", msg(9, uint64(f), pb.MsgHeartbeat)); r.StatusCode != http.StatusBadRequest {
+		t.Errorf("unknown slot: %d", r.StatusCode)
+	}
+	big := make([]byte, c.srv[f].node.cfg.MaxPeerBody+1)
+	if r := post("peer-secret", fmt.Sprint(other), big); r.StatusCode != http.StatusRequestEntityTooLarge {
+		t.Errorf("oversized body: %d", r.StatusCode)
+	}
+	a := c.do(l, "POST", "/v1/holds", `{"seats":["stalls/A/1"],"holder":"ann"}`)
+	if a.status != http.StatusCreated {
+		t.Fatalf("hold after garbage: %d %s", a.status, a.raw)
+	}
+	c.converge()
 }

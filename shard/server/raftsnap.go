@@ -13,8 +13,8 @@ import (
 
 // retainEntries is how many applied entries stay in memory behind a
 // snapshot, so that a follower only slightly behind gets entries rather than
-// a whole snapshot.
-const retainEntries = 5000
+// a whole snapshot (a variable for tests).
+var retainEntries uint64 = 5000
 
 // maybeSnapshot captures the machine when SnapshotEvery entries were applied
 // since the last snapshot, and writes it in the background: the wal snapshot
@@ -107,6 +107,7 @@ func (n *Node) installSnapshot(snap *pb.Snapshot, h *pb.HardState) error {
 	n.appliedA.Store(n.applied)
 	n.s.durable.Store(m.Version())
 	n.s.hub.reset(m)
+	n.snapsInstalled.Add(1)
 	n.log.Info("snapshot installed from the leader", "index", n.applied, "version", m.Version())
 	return nil
 }

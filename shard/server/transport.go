@@ -36,7 +36,7 @@ import (
 // decode into messages addressed to this member from a known slot, is 400
 // and the connection is closed; nothing of it reaches Raft.
 const (
-	MaxPeerBody      = 256 << 20
+	MaxPeerBody      = 256 << 20 // default ClusterConfig.MaxPeerBody
 	peerQueue        = 4096
 	maxMsgsPerPost   = 1024
 	advertiseHeader  = "X-Boxoffice-Advertise"
@@ -282,7 +282,7 @@ func (n *Node) serveMsgs(w http.ResponseWriter, r *http.Request) {
 		n.badPeer(w, "unknown sender slot")
 		return
 	}
-	body, err := io.ReadAll(http.MaxBytesReader(w, r.Body, MaxPeerBody))
+	body, err := io.ReadAll(http.MaxBytesReader(w, r.Body, n.cfg.MaxPeerBody))
 	if err != nil {
 		var mbe *http.MaxBytesError
 		if errors.As(err, &mbe) {
