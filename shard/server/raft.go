@@ -718,10 +718,10 @@ func (n *Node) submit(r *request) error {
 		return ErrStopped
 	}
 	if n.lead.Load() != n.raftID {
-		if n.lead.Load() == 0 {
-			return errNoLeader
+		if n.lead.Load() == 0 && ch == n.props {
+			return errNoLeader // a write: 503, retry
 		}
-		return &NotLeaderError{Leader: n.leaderURL()}
+		return &NotLeaderError{Leader: n.leaderURL()} // "" while no leader is known
 	}
 	select {
 	case ch <- r:
