@@ -165,7 +165,7 @@ func newNode(s *Server) *Node {
 	}
 	n := &Node{s: s, cfg: cc, log: s.log.With("member", cc.ID),
 		props: make(chan *request, maxBatch), reads: make(chan *request, maxBatch),
-		recv: make(chan *pb.Message, 4096), ctrl: make(chan func(), 16),
+		recv: make(chan *pb.Message, 4096), ctrl: make(chan func(), 1024),
 		stop: make(chan struct{}), done: make(chan struct{}),
 		waiters: map[uint64]*request{}, readWait: map[uint64][]*request{}}
 	n.role.Store("follower")

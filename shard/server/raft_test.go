@@ -115,7 +115,7 @@ func (c *memCluster) start(i int) {
 		Logger: slog.New(slog.NewTextHandler(io.Discard, nil)), TickInterval: 20 * time.Millisecond,
 		Cluster: &ClusterConfig{ID: i, Peers: map[int]string{1: "m1", 2: "m2", 3: "m3"},
 			AdvertiseURL: fmt.Sprintf("http://member-%d", i), Transport: &memTransport{net: c.net, slot: i},
-			RaftTick: 10 * time.Millisecond},
+			RaftTick: 20 * time.Millisecond},
 	}
 	if os.Getenv("RAFT_TEST_LOG") != "" {
 		cfg.Logger = slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: slog.LevelDebug})).With("m", i)
@@ -198,17 +198,30 @@ func TestClusterInMemory(t *testing.T) {
 	c.converge()
 	// The leader goes away: another leads and the hold is still there.
 	c.stop(l)
-	l2 := c.leader()
-	a = c.do(l2, "GET", "/v1/holds/h1", "")
+	a = c.doLeader("GET", "/v1/holds/h1", "")
 	if a.status != http.StatusOK || a.body["state"] != "held" {
 		t.Fatalf("hold after failover: %d %s", a.status, a.raw)
 	}
-	a = c.do(l2, "POST", "/v1/holds", `{"seats":["stalls/A/1"],"holder":"cat"}`)
+	a = c.doLeader("POST", "/v1/holds", `{"seats":["stalls/A/1"],"holder":"cat"}`)
 	if a.status != http.StatusConflict {
 		t.Fatalf("seat held before failover, held again: %d %s", a.status, a.raw)
 	}
 	c.start(l)
 	c.converge()
+}
+
+// doLeader sends a request to the leader, again while leadership moves
+// (421, 503): a busy machine can delay heartbeats past an election timeout.
+func (c *memCluster) doLeader(method, path, body string) canswer {
+	c.t.Helper()
+	deadline := time.Now().Add(10 * time.Second)
+	for {
+		a := c.do(c.leader(), method, path, body)
+		if (a.status != http.StatusMisdirectedRequest && a.status != http.StatusServiceUnavailable) || time.Now().After(deadline) {
+			return a
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
 }
 
 func (c *memCluster) converge() {
@@ -248,7 +261,7 @@ func TestClusterCatchUpBySnapshot(t *testing.T) {
 	c.stop(f)
 	for i := 0; i < 40; i++ {
 		seat := fmt.Sprintf("stalls/%c/%d", 'A'+i/10, i%10+1)
-		a := c.do(l, "POST", "/v1/holds", `{"seats":["`+seat+`"],"holder":"h`+fmt.Sprint(i)+`"}`)
+		a := c.doLeader("POST", "/v1/holds", `{"seats":["`+seat+`"],"holder":"h`+fmt.Sprint(i)+`"}`)
 		if a.status != http.StatusCreated {
 			t.Fatalf("hold %d: %d %s", i, a.status, a.raw)
 		}
@@ -330,7 +343,7 @@ func TestClusterPeerGarbage(t *testing.T) {
 	if r := post("peer-secret", fmt.Sprint(other), big); r.StatusCode != http.StatusRequestEntityTooLarge {
 		t.Errorf("oversized body: %d", r.StatusCode)
 	}
-	a := c.do(l, "POST", "/v1/holds", `{"seats":["stalls/A/1"],"holder":"ann"}`)
+	a := c.doLeader("POST", "/v1/holds", `{"seats":["stalls/A/1"],"holder":"ann"}`)
 	if a.status != http.StatusCreated {
 		t.Fatalf("hold after garbage: %d %s", a.status, a.raw)
 	}

@@ -51,6 +51,8 @@ type httpTransport struct {
 	ln     net.Listener
 	peers  map[int]chan *pb.Message
 	stop   chan struct{}
+	ctx    context.Context // cancelled by Stop: posts in flight end
+	cancel context.CancelFunc
 	wg     sync.WaitGroup
 }
 
@@ -60,7 +62,9 @@ func newHTTPTransport(n *Node) *httpTransport {
 		MaxIdleConnsPerHost: 4,
 		IdleConnTimeout:     90 * time.Second,
 	}
-	return &httpTransport{n: n, client: &http.Client{Transport: tr}, stop: make(chan struct{}), peers: map[int]chan *pb.Message{}}
+	ctx, cancel := context.WithCancel(context.Background())
+	return &httpTransport{n: n, client: &http.Client{Transport: tr}, stop: make(chan struct{}), peers: map[int]chan *pb.Message{},
+		ctx: ctx, cancel: cancel}
 }
 
 func (t *httpTransport) Start(n *Node) error {
@@ -91,6 +95,7 @@ func (t *httpTransport) Stop() {
 	default:
 	}
 	close(t.stop)
+	t.cancel()
 	if t.srv == nil {
 		return
 	}
@@ -188,7 +193,7 @@ func (t *httpTransport) sender(slot int, q chan *pb.Message) {
 }
 
 func (t *httpTransport) post(url string, body []byte, timeout time.Duration) error {
-	ctx, cancel := context.WithTimeout(context.Background(), timeout)
+	ctx, cancel := context.WithTimeout(t.ctx, timeout)
 	defer cancel()
 	req, err := http.NewRequestWithContext(ctx, http.MethodPost, url, bytes.NewReader(body))
 	if err != nil {
@@ -210,7 +215,7 @@ func (t *httpTransport) post(url string, body []byte, timeout time.Duration) err
 
 func (t *httpTransport) Hello(slot int) (PeerHello, error) {
 	var h PeerHello
-	ctx, cancel := context.WithTimeout(context.Background(), time.Second)
+	ctx, cancel := context.WithTimeout(t.ctx, time.Second)
 	defer cancel()
 	req, _ := http.NewRequestWithContext(ctx, http.MethodGet, strings.TrimRight(t.n.cfg.Peers[slot], "/")+"/raft/hello", nil)
 	t.authorize(req)
