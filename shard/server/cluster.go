@@ -22,8 +22,18 @@ func (s *Server) recoverCluster() error {
 	if err := s.startCluster(); err != nil {
 		return err
 	}
+	// Late payments are recorded by every member as it applies the
+	// committed confirm, so each member's reports (and /v1/status) hold them.
+	r, err := loadReports(s.cfg.DataDir)
+	if err != nil {
+		s.Close(context.Background())
+		return err
+	}
+	s.rep.Store(r)
 	s.epoch.Store(s.node.term.Load())
 	s.met.recovery.Set(time.Since(t0).Seconds())
+	s.checkSpace()
+	go s.watchSpace()
 	s.started.Store(true)
 	s.ready.Store(true)
 	return nil

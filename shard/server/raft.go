@@ -121,6 +121,7 @@ type Node struct {
 	snapBusy  atomic.Bool
 	snapWG    sync.WaitGroup
 	answered  []*request
+	late      []LatePayment
 	decodeCmd seats.Command
 
 	// read by handlers
@@ -215,11 +216,13 @@ func (s *Server) startCluster() (err error) {
 // open recovers the Raft log and the machine and builds the RawNode.
 func (n *Node) open(ident identity) error {
 	s := n.s
-	disk, st, err := openRaftDisk(wal.Options{Dir: s.cfg.DataDir, SegmentSize: s.cfg.SegmentSize, MapHash: s.ix.Hash(), Logger: s.log})
+	disk, st, err := openRaftDisk(wal.Options{Dir: s.cfg.DataDir, SegmentSize: s.cfg.SegmentSize, MapHash: s.ix.Hash(), Logger: s.log,
+		SyncData: s.cfg.SyncData})
 	if err != nil {
 		return err
 	}
 	n.disk = disk
+	s.walLog.Store(disk.wl)
 	n.ms = raft.NewMemoryStorage()
 	n.conf = &pb.ConfState{}
 	s.m = seats.New(s.ix, s.cfg.Options)
@@ -297,6 +300,7 @@ func (n *Node) report(f func(rn *raft.RawNode)) {
 
 func (n *Node) loop() {
 	defer close(n.done)
+	defer close(n.s.writerDone) // ends the free-space watch
 	ticker := time.NewTicker(n.cfg.RaftTick)
 	defer ticker.Stop()
 	for {
@@ -520,7 +524,10 @@ func (n *Node) handleReady() error {
 		if rd.HardState != nil {
 			hs = rd.HardState
 		}
-		if err := n.disk.save(hs, rd.Entries); err != nil {
+		n.s.writeStart.Store(t0.UnixNano()) // stalled-disk readiness, as in single mode
+		err := n.disk.save(hs, rd.Entries)
+		n.s.writeStart.Store(0)
+		if err != nil {
 			return err
 		}
 		n.s.met.fsync.Observe(time.Since(t0).Seconds())
@@ -624,6 +631,10 @@ func (n *Node) apply(ents []*pb.Entry) {
 		changes = append(changes, n.s.m.TakeChanges()...)
 		n.applied = e.GetIndex()
 	}
+	if len(n.late) > 0 && n.s.rep.Load() != nil {
+		n.s.recordLate(n.late) // before the confirms are answered
+		n.late = n.late[:0]
+	}
 	v := n.s.m.Version()
 	n.s.durable.Store(v)
 	n.s.hub.publish(changes, v)
@@ -659,6 +670,10 @@ func (n *Node) applyBatch(data []byte) {
 			continue
 		}
 		res := n.s.m.Apply(c)
+		if c.Op == seats.OpConfirm && res.Code == seats.ErrExpired && !res.Replayed {
+			n.late = append(n.late, LatePayment{Hold: string(appendHoldID(nil, c.HoldID)), OrderID: c.OrderID,
+				At: time.Unix(0, c.Now).UTC()})
+		}
 		if proposer == n.raftID && proposer != 0 {
 			if w, ok := n.waiters[seq+i]; ok {
 				delete(n.waiters, seq+i)

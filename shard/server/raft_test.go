@@ -349,3 +349,33 @@ func TestClusterPeerGarbage(t *testing.T) {
 	}
 	c.converge()
 }
+
+// A payment after expiry (confirm answered 409 hold_expired) is reported in
+// /v1/status by every member: each records it as it applies the committed
+// confirm.
+func TestClusterPaidAfterExpiryOnEveryMember(t *testing.T) {
+	c := newMemCluster(t, nil)
+	a := c.doLeader("POST", "/v1/holds", `{"seats":["stalls/A/1"],"holder":"ann","ttlSeconds":1}`)
+	if a.status != http.StatusCreated {
+		t.Fatalf("hold: %d %s", a.status, a.raw)
+	}
+	time.Sleep(1200 * time.Millisecond)
+	a = c.doLeader("POST", "/v1/holds/h1/confirm", `{"orderId":"o-1"}`)
+	if a.status != http.StatusConflict || a.body["error"] != "hold_expired" {
+		t.Fatalf("late confirm: %d %s", a.status, a.raw)
+	}
+	c.converge()
+	deadline := time.Now().Add(5 * time.Second)
+	for i := range c.srv {
+		for {
+			st := c.do(i, "GET", "/v1/status", "")
+			if st.body["paidAfterExpiryTotal"] == float64(1) {
+				break
+			}
+			if time.Now().After(deadline) {
+				t.Fatalf("member %d: %s", i, st.raw)
+			}
+			time.Sleep(20 * time.Millisecond)
+		}
+	}
+}

@@ -4,6 +4,9 @@ import (
 	"encoding/binary"
 	"errors"
 	"fmt"
+	"os"
+	"path/filepath"
+	"strings"
 
 	pb "go.etcd.io/raft/v3/raftpb"
 	"google.golang.org/protobuf/proto"
@@ -219,6 +222,14 @@ func (st *raftState) readSnapshot(p []byte) error {
 	return nil
 }
 
+// damagedFile marks a member's data directory whose Raft log lost a record
+// that may have been acknowledged.
+const damagedFile = "raft-log-damaged"
+
+func damagedError(what string) error {
+	return fmt.Errorf("%s; this member may have acknowledged what it lost and refuses to start on this data directory: move its contents away (keep them for inspection) and start it again, it rejoins the cluster under a new raft id and catches up from the leader", what)
+}
+
 // raftDisk writes the Raft log: one Write (one write, one fdatasync) per
 // Ready.
 type raftDisk struct {
@@ -236,9 +247,24 @@ func openRaftDisk(opts wal.Options) (*raftDisk, *raftState, error) {
 		return st.readSnapshot(rec.Snapshot)
 	}
 	apply := func(_ uint64, p []byte) error { return st.readRecord(p) }
-	wl, _, err := wal.Open(opts, before, apply)
+	if b, err := os.ReadFile(filepath.Join(opts.Dir, damagedFile)); err == nil {
+		return nil, nil, damagedError(strings.TrimSpace(string(b)))
+	}
+	wl, rec, err := wal.Open(opts, before, apply)
 	if err != nil {
 		return nil, nil, err
+	}
+	if d := rec.Damaged; d != nil {
+		// The record was fsynced, so this member may have acknowledged its
+		// entries or vote: it must not take part under this Raft id again.
+		// The mark keeps it refusing after the log was cut.
+		what := fmt.Sprintf("the Raft log's last record (%s at offset %d) was damaged: %s", d.File, d.Offset, d.Reason)
+		wl.Close()
+		if err := os.WriteFile(filepath.Join(opts.Dir, damagedFile), []byte(what+"\n"), 0o644); err != nil {
+			return nil, nil, fmt.Errorf("%s; and marking the data directory failed: %w", what, err)
+		}
+		syncDirPath(opts.Dir)
+		return nil, nil, damagedError(what)
 	}
 	// The commit index is written without fsync of its own: it may lag, but
 	// never below what a snapshot already applied, nor past the log's end.

@@ -2,6 +2,9 @@ package server
 
 import (
 	"fmt"
+	"os"
+	"path/filepath"
+	"strings"
 	"testing"
 
 	pb "go.etcd.io/raft/v3/raftpb"
@@ -83,5 +86,40 @@ func TestRaftLogGapRefused(t *testing.T) {
 	}
 	if err := st.add(ent(3, 1, "c")); err == nil {
 		t.Fatal("entry 3 after 1 accepted")
+	}
+}
+
+// A damaged (not torn) last record may hold an acknowledged entry or vote:
+// the member refuses to start on that data directory, also after the log
+// was cut.
+func TestRaftLogDamagedLastRecordRefused(t *testing.T) {
+	dir := t.TempDir()
+	opts := wal.Options{Dir: dir, SegmentSize: 1 << 20}
+	d, _, err := openRaftDisk(opts)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := d.save(hs(1, 1, 0), []*pb.Entry{ent(1, 1, "a")}); err != nil {
+		t.Fatal(err)
+	}
+	if err := d.save(hs(2, 2, 1), []*pb.Entry{ent(2, 2, "b")}); err != nil {
+		t.Fatal(err)
+	}
+	d.wl.Close()
+	segs, _ := filepath.Glob(filepath.Join(dir, "wal-*.log"))
+	var last string
+	for _, s := range segs {
+		if st, _ := os.Stat(s); st.Size() > 64 {
+			last = s
+		}
+	}
+	b, _ := os.ReadFile(last)
+	b[len(b)-1] ^= 4
+	os.WriteFile(last, b, 0o644)
+	for i := 0; i < 2; i++ {
+		_, _, err := openRaftDisk(opts)
+		if err == nil || !strings.Contains(err.Error(), "damaged") || !strings.Contains(err.Error(), "new raft id") {
+			t.Fatalf("open %d: want a refusal naming the damage, got %v", i+1, err)
+		}
 	}
 }
