@@ -22,6 +22,7 @@ package server
 // the command the leader proposes; expiry is an OpTick the leader proposes.
 
 import (
+	"crypto/rand"
 	"encoding/binary"
 	"errors"
 	"fmt"
@@ -84,7 +85,12 @@ func (e *NotLeaderError) Error() string { return "this member is not the leader"
 // Raft entry payload (format 1):
 //
 //	byte     1
-//	uvarint  proposer raft id, sequence of the first command, count
+//	uvarint  proposer session, sequence of the first command, count
+//
+// The session is random per process start (never 0; 0 is the leader's own
+// expiry ticks), so an entry proposed before a restart and committed after
+// it never answers a request of the new process.
+//
 //	per command: uvarint length, seats.Command binary
 const entryBatch = 1
 
@@ -94,6 +100,8 @@ type Node struct {
 	cfg    ClusterConfig
 	log    *slog.Logger
 	raftID uint64
+	// session identifies this process's proposals (see entryBatch).
+	session uint64
 
 	rn    *raft.RawNode
 	ms    *raft.MemoryStorage
@@ -171,6 +179,9 @@ func newNode(s *Server) *Node {
 		waiters: map[uint64]*request{}, readWait: map[uint64][]*request{}}
 	n.role.Store("follower")
 	n.joinState.Store("")
+	var sb [8]byte
+	rand.Read(sb[:])
+	n.session = binary.LittleEndian.Uint64(sb[:]) | 1
 	if n.cfg.Transport == nil {
 		n.cfg.Transport = newHTTPTransport(n)
 	}
@@ -362,7 +373,7 @@ drain:
 	now := max(n.s.cfg.Now().UnixNano(), n.s.m.Now())
 	buf := make([]byte, 0, size)
 	buf = append(buf, entryBatch)
-	buf = binary.AppendUvarint(buf, n.raftID)
+	buf = binary.AppendUvarint(buf, n.session)
 	buf = binary.AppendUvarint(buf, n.seq+1)
 	buf = binary.AppendUvarint(buf, uint64(len(batch)))
 	var cmdBuf []byte
@@ -674,7 +685,7 @@ func (n *Node) applyBatch(data []byte) {
 			n.late = append(n.late, LatePayment{Hold: string(appendHoldID(nil, c.HoldID)), OrderID: c.OrderID,
 				At: time.Unix(0, c.Now).UTC()})
 		}
-		if proposer == n.raftID && proposer != 0 {
+		if proposer == n.session {
 			if w, ok := n.waiters[seq+i]; ok {
 				delete(n.waiters, seq+i)
 				w.res = res

@@ -16,6 +16,8 @@ import (
 
 	pb "go.etcd.io/raft/v3/raftpb"
 	"google.golang.org/protobuf/proto"
+
+	"boxoffice.dev/boxoffice/shard/seats"
 )
 
 // memNet connects in-process members; a member can be cut off.
@@ -377,5 +379,40 @@ func TestClusterPaidAfterExpiryOnEveryMember(t *testing.T) {
 			}
 			time.Sleep(20 * time.Millisecond)
 		}
+	}
+}
+
+// An entry proposed by this member's previous process (same Raft id, its own
+// sequence numbers) that commits after a restart must not answer a request
+// of the new process that happens to have the same sequence number.
+func TestClusterOldProposalDoesNotAnswerNewRequest(t *testing.T) {
+	cfg := Config{
+		Showtime: "venues/test", SeatIDs: seatIDs("A", 4), DataDir: t.TempDir(),
+		HoldTTL: 10 * time.Minute, MaxHoldTTL: 2 * time.Hour, MaxSeatsPerHolder: 4,
+		Logger:  slog.New(slog.NewTextHandler(io.Discard, nil)),
+		Cluster: &ClusterConfig{ID: 1, Peers: map[int]string{1: "a", 2: "b", 3: "c"}, Transport: &memTransport{net: &memNet{nodes: map[int]*Node{}}, slot: 1}},
+	}
+	s, err := New(cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	n := s.node
+	n.raftID = 1
+	s.m = seats.New(s.ix, seats.DefaultOptions())
+	// The new process waits for its first proposal, sequence 1.
+	r := getRequest()
+	n.waiters[1] = r
+	// The old process's entry: proposer = what it put there, sequence 1.
+	c := seats.Command{Op: seats.OpHold, Now: time.Now().UnixNano(), Holder: "old", Seats: []int32{0}, TTL: int64(time.Minute), MaxSeats: 4}
+	cb := c.AppendBinary(nil)
+	data := []byte{entryBatch}
+	data = binary.AppendUvarint(data, n.raftID)
+	data = binary.AppendUvarint(data, 1)
+	data = binary.AppendUvarint(data, 1)
+	data = binary.AppendUvarint(data, uint64(len(cb)))
+	data = append(data, cb...)
+	n.applyBatch(data)
+	if len(n.answered) != 0 || n.waiters[1] != r {
+		t.Fatal("an entry of the previous process answered a request of this one")
 	}
 }
