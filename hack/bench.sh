@@ -132,7 +132,7 @@ build() {
   LG=$TMP/loadgen
 
   SHARD_OK=
-  if want shard; then
+  if want shard || want cluster || want failover; then
     log "building bin/boxoffice"
     mkdir -p bin
     built=1
@@ -153,7 +153,7 @@ build() {
 }
 
 bench_shard() {
-  if [[ -n $SHARD_OK ]]; then
+  if [[ -n $SHARD_OK ]] && want shard; then
     settle
     log "shard: $BENCH_SEATS seats, closed loop"
     "$LG" run -backend shard -name shard "${SPAWN[@]}" "${RUN[@]}" -out "$RES/shard.json" ||
@@ -322,7 +322,7 @@ bench_postgres() {
 }
 
 bench_shard_more() {
-  if [[ -n $SHARD_OK ]]; then
+  if [[ -n $SHARD_OK ]] && want shard; then
     if [[ $BENCH_RECOVERY_WRITES != 0 ]]; then
       settle
       log "shard: recovery after $BENCH_RECOVERY_WRITES logged writes"
