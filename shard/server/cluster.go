@@ -112,10 +112,12 @@ func (s *Server) HandOver(ctx context.Context) {
 	case <-n.done:
 		return
 	}
-	for n.lead.Load() == n.raftID {
+	// Until another member leads (not merely until this one stopped leading:
+	// clients are redirected to the new leader's URL).
+	for lead := n.lead.Load(); lead == n.raftID || lead == 0; lead = n.lead.Load() {
 		select {
 		case <-ctx.Done():
-			s.log.Warn("leadership hand-over did not finish in time", "waited", time.Since(t0).String())
+			s.log.Warn("leadership hand-over did not finish in time", "waited", time.Since(t0).String(), "target", slotOf(target))
 			return
 		case <-time.After(5 * time.Millisecond):
 		}
