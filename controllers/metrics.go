@@ -55,6 +55,16 @@ var (
 		Help: "1 while the FreezeWindow is in one of its periods, else 0.",
 	}, []string{"window"})
 
+	shardMembers = prometheus.NewGaugeVec(prometheus.GaugeOpts{
+		Name: "boxoffice_showtime_shard_members",
+		Help: "Members of a replicated shard by state: ready, not_ready, and quorum (the majority needed to take writes).",
+	}, []string{"namespace", "showtime", "state"})
+
+	shardLeaderChanges = prometheus.NewCounterVec(prometheus.CounterOpts{
+		Name: "boxoffice_showtime_shard_leader_changes_total",
+		Help: "Changes of a replicated shard's leader the operator saw.",
+	}, []string{"namespace", "showtime"})
+
 	frontendReplicas = prometheus.NewGaugeVec(prometheus.GaugeOpts{
 		Name: "boxoffice_frontend_replicas",
 		Help: "Front-end replicas by kind: desired (what the autoscaler asks for), current, ready, min (the autoscaler's floor now) and max (its ceiling).",
@@ -66,7 +76,8 @@ var allPhases = []boxv1.ShowtimePhase{boxv1.PhasePending, boxv1.PhaseProvisionin
 
 func init() {
 	metrics.Registry.MustRegister(showtimeSeats, showtimePhase, showtimeShardReady, showtimeOnSaleWindow,
-		showtimeOpens, showtimeSoldOut, showtimeFrozen, frontendReplicas, freezeWindowActive, rolloutRollbacks)
+		showtimeOpens, showtimeSoldOut, showtimeFrozen, frontendReplicas, freezeWindowActive, rolloutRollbacks,
+		shardMembers, shardLeaderChanges)
 }
 
 func recordSeatMetrics(st *boxv1.Showtime) {
@@ -74,6 +85,13 @@ func recordSeatMetrics(st *boxv1.Showtime) {
 	for state, v := range map[string]int32{"free": s.Available, "held": s.Held, "awaiting_payment": s.AwaitingPayment, "sold": s.Sold} {
 		showtimeSeats.WithLabelValues(st.Namespace, st.Name, state).Set(float64(v))
 	}
+}
+
+// recordMemberMetrics publishes a replicated shard's members by state.
+func recordMemberMetrics(st *boxv1.Showtime, v clusterView) {
+	shardMembers.WithLabelValues(st.Namespace, st.Name, "ready").Set(float64(v.Ready))
+	shardMembers.WithLabelValues(st.Namespace, st.Name, "not_ready").Set(float64(v.Replicas - v.Ready))
+	shardMembers.WithLabelValues(st.Namespace, st.Name, "quorum").Set(float64(v.Replicas/2 + 1))
 }
 
 func recordPhaseMetric(st *boxv1.Showtime) {
@@ -122,7 +140,8 @@ func recordShowtimeMetrics(st *boxv1.Showtime, shardReady, saleOpen bool, maxRep
 func forgetMetrics(key types.NamespacedName) {
 	l := prometheus.Labels{"namespace": key.Namespace, "showtime": key.Name}
 	for _, v := range []*prometheus.GaugeVec{showtimeSeats, showtimePhase, showtimeShardReady, showtimeOnSaleWindow,
-		showtimeOpens, showtimeSoldOut, showtimeFrozen, frontendReplicas} {
+		showtimeOpens, showtimeSoldOut, showtimeFrozen, frontendReplicas, shardMembers} {
 		v.DeletePartialMatch(l)
 	}
+	shardLeaderChanges.DeletePartialMatch(l)
 }

@@ -17,11 +17,30 @@ type ShardReport struct {
 	Version  int64       `json:"version"`
 	Epoch    int64       `json:"epoch"`
 	Counts   ShardCounts `json:"counts"`
+	// Cluster mode (contract v2); absent or "single" for a 1-member shard.
+	Role         string        `json:"role,omitempty"`
+	Term         int64         `json:"term,omitempty"`
+	Leader       string        `json:"leader,omitempty"`
+	ID           int           `json:"id,omitempty"`
+	RaftID       uint64        `json:"raftID,omitempty"`
+	CommitIndex  int64         `json:"commitIndex,omitempty"`
+	AppliedIndex int64         `json:"appliedIndex,omitempty"`
+	Joining      bool          `json:"joining,omitempty"`
+	Members      []ShardPeerAt `json:"members,omitempty"`
 	// Reports on-call must see, raised as Warning events
 	// (showtime_shardwarnings.go); absent from shards that predate them.
 	ReportsID       string             `json:"reportsId,omitempty"`
 	PaidAfterExpiry []ShardLatePayment `json:"paidAfterExpiry,omitempty"`
 	LogWarnings     []ShardLogWarning  `json:"logWarnings,omitempty"`
+}
+
+// ShardPeerAt is one member as the leader sees it: match is the highest log
+// index known stored on it.
+type ShardPeerAt struct {
+	ID      int    `json:"id"`
+	URL     string `json:"url"`
+	Match   int64  `json:"match"`
+	Healthy bool   `json:"healthy"`
 }
 
 // ShardLatePayment is a confirm with an order id that came after its hold

@@ -6,6 +6,7 @@ import (
 
 	boxv1 "boxoffice.dev/boxoffice/api/v1alpha1"
 	"boxoffice.dev/boxoffice/controllers/specs"
+	corev1 "k8s.io/api/core/v1"
 	"k8s.io/apimachinery/pkg/api/meta"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 )
@@ -44,6 +45,8 @@ func setShardReadyCondition(s *scope) {
 	switch {
 	case s.seatMapErr != nil:
 		setCondition(st, boxv1.ConditionShardReady, false, "SeatMapInvalid", "the shard is not created while the seat map is invalid")
+	case s.cluster != nil:
+		setClusterShardReady(s)
 	case s.pod == nil:
 		setCondition(st, boxv1.ConditionShardReady, false, "PodMissing",
 			fmt.Sprintf("waiting for pod %s to be created", specs.ShardPodName(st)))
@@ -56,6 +59,23 @@ func setShardReadyCondition(s *scope) {
 	default:
 		setCondition(st, boxv1.ConditionShardReady, true, "Ready",
 			fmt.Sprintf("pod %s serves epoch %d", s.pod.Name, st.Status.Shard.Epoch))
+	}
+}
+
+// setClusterShardReady: a replicated shard is ready while a majority of its
+// members serves and its leader answers; one member down is not an outage
+// (ShardRedundancy says it).
+func setClusterShardReady(s *scope) {
+	st, v := s.st, s.cluster
+	switch {
+	case !v.Quorum():
+		c := meta.FindStatusCondition(st.Status.Conditions, boxv1.ConditionShardQuorum)
+		setCondition(st, boxv1.ConditionShardReady, false, "NoQuorum", c.Message)
+	case s.scrapeErr != nil:
+		setCondition(st, boxv1.ConditionShardReady, false, "StatusUnreachable", s.scrapeErr.Error())
+	default:
+		setCondition(st, boxv1.ConditionShardReady, true, "Ready",
+			fmt.Sprintf("%s members ready, leader %s serves term %d", v.ReadyMembers(), v.Leader, v.Term))
 	}
 }
 
@@ -135,4 +155,62 @@ func keepSummaryOnFailure(s *scope) {
 	if s.st.Status.Phase == "" {
 		s.st.Status.Phase = boxv1.PhasePending
 	}
+}
+
+// setShardClusterConditions sets ShardQuorum and ShardRedundancy of a
+// replicated shard and raises the Warning on-call must see when a member is
+// lost (and the Normal event when every member serves again). A 1-member
+// shard has neither condition.
+func (r *ShowtimeReconciler) setShardClusterConditions(s *scope) {
+	st, v := s.st, s.cluster
+	if v == nil {
+		meta.RemoveStatusCondition(&st.Status.Conditions, boxv1.ConditionShardQuorum)
+		meta.RemoveStatusCondition(&st.Status.Conditions, boxv1.ConditionShardRedundancy)
+		return
+	}
+	wasRedundant := meta.IsStatusConditionTrue(st.Status.Conditions, boxv1.ConditionShardRedundancy)
+	hadQuorum := meta.IsStatusConditionTrue(st.Status.Conditions, boxv1.ConditionShardQuorum)
+	quorumReason, quorumMsg, redReason, redMsg := clusterConditionText(*v)
+	setCondition(st, boxv1.ConditionShardQuorum, v.Quorum(), quorumReason, quorumMsg)
+	setCondition(st, boxv1.ConditionShardRedundancy, v.Redundancy(), redReason, redMsg)
+	switch {
+	case hadQuorum && !v.Quorum():
+		r.Recorder.Eventf(st, nil, corev1.EventTypeWarning, "ShardQuorumLost", "Observe", "%s", quorumMsg)
+	case wasRedundant && !v.Redundancy():
+		r.Recorder.Eventf(st, nil, corev1.EventTypeWarning, "ShardRedundancyLost", "Observe", "%s", redMsg)
+	case !wasRedundant && v.Redundancy() && cond0(st, boxv1.ConditionShardRedundancy) != nil:
+		r.Recorder.Eventf(st, nil, corev1.EventTypeNormal, "ShardRedundancyRestored", "Observe", "%s", redMsg)
+	}
+}
+
+// cond0 is the condition of a type as it was set; here only to tell a
+// first setting from a change.
+func cond0(st *boxv1.Showtime, typ string) *metav1.Condition {
+	c := meta.FindStatusCondition(st.Status.Conditions, typ)
+	if c == nil || c.LastTransitionTime.IsZero() {
+		return nil
+	}
+	return c
+}
+
+// clusterConditionText is the reasons and messages of ShardQuorum and
+// ShardRedundancy.
+func clusterConditionText(v clusterView) (qReason, qMsg, rReason, rMsg string) {
+	majority := v.Replicas/2 + 1
+	switch {
+	case v.Leader == "":
+		qReason, qMsg = "NoLeader", fmt.Sprintf("no member leads; %s members ready, %d needed", v.ReadyMembers(), majority)
+	case v.Ready < majority:
+		qReason, qMsg = "MajorityLost", fmt.Sprintf("%s members ready, %d needed: writes stop until a majority serves", v.ReadyMembers(), majority)
+	default:
+		qReason, qMsg = "Majority", fmt.Sprintf("%s members ready, %s leads in term %d", v.ReadyMembers(), v.Leader, v.Term)
+	}
+	if v.Redundancy() {
+		return qReason, qMsg, "AllMembersServing", fmt.Sprintf("all %d members serve", v.Replicas)
+	}
+	down := v.Down()
+	if len(down) == 0 {
+		return qReason, qMsg, "NoQuorum", qMsg
+	}
+	return qReason, qMsg, "MembersDown", fmt.Sprintf("%s members ready; not serving: %s", v.ReadyMembers(), joinPods(down))
 }

@@ -78,6 +78,10 @@ type scope struct {
 	pod        *corev1.Pod
 	podReady   bool
 	scrapeErr  error
+	// memberPods and cluster are a replicated shard's pods by name and the
+	// summary of its members; nil for a 1-member shard.
+	memberPods map[string]*corev1.Pod
+	cluster    *clusterView
 	freeze     *freezeScope
 	// requeueAfter is the soonest moment a phase wants to look again.
 	requeueAfter time.Duration
@@ -132,9 +136,10 @@ func (r *ShowtimeReconciler) Reconcile(ctx context.Context, req ctrl.Request) (c
 	steps := []step{
 		{"freeze windows", r.reconcileFreeze},
 		{"seat map", r.reconcileSeatMap},
+		{"member count", r.keepLiveMemberCount},
 		{"shard token", r.reconcileToken},
 		{"shard objects", r.reconcileShardObjects},
-		{"shard pod", r.reconcileShardPod},
+		{"shard pod", r.reconcileShardPods},
 		{"seat counts", r.reconcileSeats},
 		{"front end", r.reconcileFrontend},
 	}
@@ -152,6 +157,7 @@ func (r *ShowtimeReconciler) Reconcile(ctx context.Context, req ctrl.Request) (c
 
 	setSeatMapValidCondition(s)
 	if stepErr == nil {
+		r.setShardClusterConditions(s)
 		setShardReadyCondition(s)
 		setFrontendReadyCondition(s)
 		st.Status.Phase = computePhase(s)
@@ -231,6 +237,12 @@ func (r *ShowtimeReconciler) reconcileSeatMap(ctx context.Context, s *scope) err
 func (r *ShowtimeReconciler) reconcileToken(ctx context.Context, s *scope) error {
 	tok, err := r.ensureRandomSecret(ctx, s.st, specs.TokenName(s.st), specs.ComponentShard, specs.TokenKey)
 	s.token = tok
+	if err != nil || !specs.Replicated(s.st) {
+		return err
+	}
+	// The members' peer secret: made once, like the token, never rotated
+	// under running members.
+	_, err = r.ensureRandomSecret(ctx, s.st, specs.PeerTokenName(s.st), specs.ComponentShard, specs.PeerTokenKey)
 	return err
 }
 
@@ -444,6 +456,15 @@ func isZeroJSON(v any) bool {
 	return false
 }
 
+// reconcileShardPods reads the shard's pods: the one pod of a single shard,
+// or every member of a replicated one.
+func (r *ShowtimeReconciler) reconcileShardPods(ctx context.Context, s *scope) error {
+	if specs.Replicated(s.st) {
+		return r.reconcileShardMembers(ctx, s)
+	}
+	return r.reconcileShardPod(ctx, s)
+}
+
 // reconcileShardPod reads the shard pod the StatefulSet made.
 func (r *ShowtimeReconciler) reconcileShardPod(ctx context.Context, s *scope) error {
 	pod := &corev1.Pod{}
@@ -480,6 +501,11 @@ func (r *ShowtimeReconciler) reconcileShardPod(ctx context.Context, s *scope) er
 	s.st.Status.Shard.Pod = pod.Name
 	s.st.Status.Shard.Image = image
 	s.st.Status.Shard.Ready = s.podReady
+	s.st.Status.Shard.Replicas = 1
+	s.st.Status.Shard.ReadyMembers = "0/1"
+	if s.podReady {
+		s.st.Status.Shard.ReadyMembers = "1/1"
+	}
 	return nil
 }
 
@@ -499,6 +525,9 @@ func staleBrokenShardPod(sts *appsv1.StatefulSet, pod *corev1.Pod) (bool, string
 
 // reconcileSeats reads the ready shard's counts, at most every ScrapeInterval.
 func (r *ShowtimeReconciler) reconcileSeats(ctx context.Context, s *scope) error {
+	if s.cluster != nil {
+		return r.clusterSeats(ctx, s)
+	}
 	if !s.podReady || s.pod.Status.PodIP == "" {
 		return nil
 	}
@@ -522,15 +551,35 @@ func (r *ShowtimeReconciler) reconcileSeats(ctx context.Context, s *scope) error
 		s.scrapeErr = e.err
 		return nil
 	}
-	c := e.report.Counts
-	s.st.Status.Seats.Available = int32(c.Free)
-	s.st.Status.Seats.Held = int32(c.Held)
-	s.st.Status.Seats.AwaitingPayment = int32(c.AwaitingPayment)
-	s.st.Status.Seats.Sold = int32(c.Sold)
-	s.st.Status.Shard.Epoch = e.report.Epoch
-	s.st.Status.Shard.Version = e.report.Version
-	recordSeatMetrics(s.st)
+	applyReport(s.st, e.report)
 	return nil
+}
+
+// clusterSeats takes the counts from the leader's status, read with the
+// other members': committed state, the same on every member.
+func (r *ShowtimeReconciler) clusterSeats(ctx context.Context, s *scope) error {
+	rep := s.cluster.LeaderReport
+	if rep == nil {
+		if s.cluster.Quorum() {
+			s.scrapeErr = fmt.Errorf("the leader %s did not answer /v1/status", s.cluster.Leader)
+		}
+		return nil
+	}
+	r.raiseShardReports(ctx, s.st, rep, s.now)
+	applyReport(s.st, rep)
+	return nil
+}
+
+// applyReport copies a shard's counts, epoch and version into the status.
+func applyReport(st *boxv1.Showtime, rep *ShardReport) {
+	c := rep.Counts
+	st.Status.Seats.Available = int32(c.Free)
+	st.Status.Seats.Held = int32(c.Held)
+	st.Status.Seats.AwaitingPayment = int32(c.AwaitingPayment)
+	st.Status.Seats.Sold = int32(c.Sold)
+	st.Status.Shard.Epoch = rep.Epoch
+	st.Status.Shard.Version = rep.Version
+	recordSeatMetrics(st)
 }
 
 // scheduleBoundaries asks to look again at the exact next opening or closing
@@ -601,6 +650,11 @@ func (r *ShowtimeReconciler) forgetScrape(key types.NamespacedName) {
 	r.mu.Lock()
 	defer r.mu.Unlock()
 	delete(r.scrapes, key)
+	// A replicated shard's members are cached by pod (at most 5 ordinals).
+	gone := &boxv1.Showtime{ObjectMeta: metav1.ObjectMeta{Namespace: key.Namespace, Name: key.Name}}
+	for i := range 5 {
+		delete(r.scrapes, types.NamespacedName{Namespace: key.Namespace, Name: specs.ShardMemberPodName(gone, i)})
+	}
 	forgetMetrics(key)
 }
 

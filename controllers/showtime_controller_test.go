@@ -170,6 +170,9 @@ func newShowtime(ns, name string, opens, closes time.Time) *boxv1.Showtime {
 				OpensAt:  metav1.NewTime(opens),
 				ClosesAt: metav1.NewTime(closes),
 			},
+			// The single shard unless a spec asks for members
+			// (showtime_members_test.go).
+			Shard: boxv1.ShardSpec{Replicas: 1},
 		},
 	}
 }
@@ -530,7 +533,8 @@ var _ = Describe("Showtime controller", func() {
 			Expect(st.Status.Phase).To(Equal(boxv1.PhaseReady))
 			Expect(cond(st, "ShardReady").Status).To(Equal(metav1.ConditionTrue))
 			Expect(st.Status.Seats).To(Equal(boxv1.SeatCounts{Total: sampleTotal, Available: sampleTotal - 5, Held: 3, AwaitingPayment: 1, Sold: 1}))
-			Expect(st.Status.Shard).To(Equal(boxv1.ShardStatus{Pod: "standup-shard-0", Image: testImage, Ready: true, Epoch: 3, Version: 42}))
+			Expect(st.Status.Shard).To(Equal(boxv1.ShardStatus{Pod: "standup-shard-0", Image: testImage, Ready: true, Epoch: 3, Version: 42,
+				Replicas: 1, ReadyMembers: "1/1"}))
 			Expect(res.RequeueAfter).To(Equal(5*time.Second), "the shard is read again after the scrape interval")
 
 			// The sale opens: exactly at opensAt.

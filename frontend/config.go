@@ -14,7 +14,7 @@ import (
 // Config is everything the front end needs to run. ParseFlags fills it from
 // the command line and BOXOFFICE_FRONTEND_* environment variables.
 type Config struct {
-	ShardURL          string        // base URL of the shard, e.g. http://shard:7070
+	ShardURL          string        // base URL of the shard, e.g. http://shard:7070; a replicated shard's member URLs, comma-separated
 	ShardTokenFile    string        // bearer token for the shard's /v1 API
 	Listen            string        // listen address for buyers, probes and metrics
 	SessionKeyFile    string        // HMAC key for session cookies (shared by all replicas)
@@ -86,7 +86,7 @@ func ParseFlags(args []string, out io.Writer) (Config, error) {
 	c := DefaultConfig()
 	fs := flag.NewFlagSet("boxoffice frontend", flag.ContinueOnError)
 	fs.SetOutput(out)
-	fs.StringVar(&c.ShardURL, "shard-url", "", "base URL of the showtime's shard, e.g. http://standup-shard:7070 (required)")
+	fs.StringVar(&c.ShardURL, "shard-url", "", "base URL of the showtime's shard, e.g. http://standup-shard:7070, or every member's URL of a replicated shard, comma-separated; writes follow the leader (required)")
 	fs.StringVar(&c.ShardTokenFile, "shard-token-file", "", "file holding the shard's bearer token (omit only if the shard runs with --auth=none)")
 	fs.StringVar(&c.Listen, "listen", c.Listen, "address for the buyer page, API, probes and metrics")
 	fs.StringVar(&c.SessionKeyFile, "session-key-file", "", "file holding the HMAC key for session cookies, at least 32 bytes (surrounding whitespace is ignored), same on every replica (required)")
@@ -150,8 +150,13 @@ func (c Config) Validate() error {
 	var errs []error
 	if c.ShardURL == "" {
 		errs = append(errs, fmt.Errorf("--shard-url (or %s) is required", EnvName("shard-url")))
-	} else if u, err := url.Parse(c.ShardURL); err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" {
-		errs = append(errs, fmt.Errorf("--shard-url %q must be an absolute http:// or https:// URL", c.ShardURL))
+	} else {
+		for _, one := range splitShardURLs(c.ShardURL) {
+			if u, err := url.Parse(one); err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" {
+				errs = append(errs, fmt.Errorf("--shard-url %q must be an absolute http:// or https:// URL, or a comma-separated list of them (a replicated shard's members)", c.ShardURL))
+				break
+			}
+		}
 	}
 	if c.SessionKeyFile == "" {
 		errs = append(errs, fmt.Errorf("--session-key-file (or %s) is required: every replica must sign session cookies with the same key", EnvName("session-key-file")))

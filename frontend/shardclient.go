@@ -9,7 +9,6 @@ import (
 	"math/rand/v2"
 	"net"
 	"net/http"
-	"strings"
 	"time"
 )
 
@@ -18,8 +17,15 @@ import (
 // for at most the retry budget. Writes carry an Idempotency-Key where the
 // contract supports it, so a retry after a lost answer returns the first
 // answer instead of acting twice.
+//
+// A replicated shard has several members (contract v2); calls go to the
+// member believed to lead. A 421 not_leader names the leader, and the call
+// is sent there at once; an unreachable member or a 503 (an election, or a
+// leader that stepped down with the outcome unknown) moves the next try to
+// the next member. Every try carries the same Idempotency-Key, so a write
+// retried on a new leader answers what the first one did.
 type shardClient struct {
-	base    string
+	members *members
 	token   string
 	hc      *http.Client
 	budget  time.Duration
@@ -35,7 +41,7 @@ type shardResponse struct {
 // errShardUnavailable is returned when the budget ran out.
 var errShardUnavailable = errors.New("shard unavailable")
 
-func newShardClient(base, token string, budget time.Duration, m *metrics) *shardClient {
+func newShardClient(urls, token string, budget time.Duration, m *metrics) *shardClient {
 	tr := &http.Transport{
 		Proxy:               nil,
 		DialContext:         (&net.Dialer{Timeout: 2 * time.Second, KeepAlive: 30 * time.Second}).DialContext,
@@ -44,7 +50,7 @@ func newShardClient(base, token string, budget time.Duration, m *metrics) *shard
 		IdleConnTimeout:     90 * time.Second,
 	}
 	return &shardClient{
-		base:    strings.TrimRight(base, "/"),
+		members: newMembers(splitShardURLs(urls)),
 		token:   token,
 		hc:      &http.Client{Transport: tr, CheckRedirect: noRedirects},
 		budget:  budget,
@@ -68,17 +74,31 @@ func (c *shardClient) do(ctx context.Context, op, method, path string, body []by
 	deadline := time.Now().Add(c.budget)
 	backoff := 50 * time.Millisecond
 	var lastErr error
+	redirects := 0
 	for try := 0; ; try++ {
 		if try > 0 {
 			c.m.upstreamRetries.WithLabelValues(op).Inc()
 		}
-		resp, err := c.once(ctx, op, method, path, body, idemKey)
+		base := c.members.leader()
+		resp, err := c.onceAt(ctx, base, op, method, path, body, idemKey)
+		if err == nil && resp.Status == http.StatusMisdirectedRequest {
+			// A follower: go to the leader it names at once (a bounded
+			// number of times: hints can chase an election).
+			if to := notLeaderHint(resp.Body); to != "" && c.members.follow(to) && redirects < 2*c.members.len() {
+				redirects++
+				continue
+			}
+			c.members.next(base)
+			err = fmt.Errorf("%s: no leader known yet", base)
+			resp = nil
+		}
 		if err == nil && !retryableStatus(resp.Status) {
 			return resp, nil
 		}
 		if ctx.Err() != nil {
 			return nil, ctx.Err()
 		}
+		c.members.next(base)
 		if err != nil {
 			lastErr = err
 		} else {
@@ -97,14 +117,19 @@ func (c *shardClient) do(ctx context.Context, op, method, path string, body []by
 	}
 }
 
+// once sends one try to the member believed to lead.
 func (c *shardClient) once(ctx context.Context, op, method, path string, body []byte, idemKey string) (*shardResponse, error) {
+	return c.onceAt(ctx, c.members.leader(), op, method, path, body, idemKey)
+}
+
+func (c *shardClient) onceAt(ctx context.Context, base, op, method, path string, body []byte, idemKey string) (*shardResponse, error) {
 	ctx, cancel := context.WithTimeout(ctx, c.attempt)
 	defer cancel()
 	var rd io.Reader
 	if body != nil {
 		rd = bytes.NewReader(body)
 	}
-	req, err := http.NewRequestWithContext(ctx, method, c.base+path, rd)
+	req, err := http.NewRequestWithContext(ctx, method, base+path, rd)
 	if err != nil {
 		return nil, err
 	}

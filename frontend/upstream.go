@@ -17,13 +17,16 @@ import (
 // upstream keeps the pod's single event stream from the shard and applies it
 // to the hub. It reconnects with Last-Event-ID set to the version of the
 // in-memory copy, so the shard sends only what was missed (or a snapshot if it
-// no longer retains that version, which the hub turns into a diff).
+// no longer retains that version, which the hub turns into a diff). Every
+// member of a replicated shard serves the stream with the same versions, so
+// after a failure it reconnects to the next member and resumes there.
 type upstream struct {
 	c        *shardClient
 	hub      *hub
 	log      *slog.Logger
 	m        *metrics
 	showtime string
+	member   int // index of the member the stream is read from
 }
 
 func (u *upstream) run(ctx context.Context) {
@@ -37,7 +40,11 @@ func (u *upstream) run(ctx context.Context) {
 		if time.Since(start) > 5*time.Second {
 			backoff = 100 * time.Millisecond
 		}
-		u.log.Warn("shard event stream ended; reconnecting", "err", err, "in", backoff)
+		from := u.c.members.at(u.member)
+		if u.c.members.len() > 1 {
+			u.member++
+		}
+		u.log.Warn("shard event stream ended; reconnecting", "err", err, "member", from, "next", u.c.members.at(u.member), "in", backoff)
 		u.m.upstreamReconnects.Inc()
 		select {
 		case <-ctx.Done():
@@ -48,10 +55,10 @@ func (u *upstream) run(ctx context.Context) {
 	}
 }
 
-func (u *upstream) checkShowtime(ctx context.Context) error {
+func (u *upstream) checkShowtime(ctx context.Context, base string) error {
 	ctx, cancel := context.WithTimeout(ctx, 5*time.Second)
 	defer cancel()
-	resp, err := u.c.once(ctx, "status", http.MethodGet, "/v1/status", nil, "")
+	resp, err := u.c.onceAt(ctx, base, "status", http.MethodGet, "/v1/status", nil, "")
 	if err != nil {
 		return err
 	}
@@ -71,10 +78,11 @@ func (u *upstream) checkShowtime(ctx context.Context) error {
 }
 
 func (u *upstream) streamOnce(ctx context.Context) error {
-	if err := u.checkShowtime(ctx); err != nil {
+	base := u.c.members.at(u.member)
+	if err := u.checkShowtime(ctx, base); err != nil {
 		return err
 	}
-	req, err := http.NewRequestWithContext(ctx, http.MethodGet, u.c.base+"/v1/events", nil)
+	req, err := http.NewRequestWithContext(ctx, http.MethodGet, base+"/v1/events", nil)
 	if err != nil {
 		return err
 	}

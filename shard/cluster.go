@@ -15,6 +15,7 @@ import (
 // clusterFlags are the contract v2 flags (cluster mode).
 type clusterFlags struct {
 	ID            int
+	Ordinal       int
 	Peers         string
 	PeerListen    string
 	AdvertiseURL  string
@@ -23,6 +24,7 @@ type clusterFlags struct {
 
 func (c *clusterFlags) register(fs *flag.FlagSet) {
 	fs.IntVar(&c.ID, "id", 0, "cluster mode: this member's id, 1..7, unique in the cluster")
+	fs.IntVar(&c.Ordinal, "ordinal", -1, "cluster mode: this member's StatefulSet ordinal (0..6); sets --id to ordinal+1 when --id is not given")
 	fs.StringVar(&c.Peers, "peers", "", "cluster mode: every member's peer URL, this one included: 1=URL,2=URL,3=URL (3 or 5 members); without it the shard runs alone (contract v1)")
 	fs.StringVar(&c.PeerListen, "peer-listen", ":7071", "cluster mode: address to serve peers on")
 	fs.StringVar(&c.AdvertiseURL, "advertise-url", "", "cluster mode: the URL clients use to reach this member's API (/v1/*); required with --peers")
@@ -57,6 +59,14 @@ func parsePeers(s string) (map[int]string, error) {
 func (c *clusterFlags) validate(auth string, problems []string) []string {
 	if c.Peers == "" {
 		return problems
+	}
+	switch {
+	case c.Ordinal >= 0 && c.ID != 0 && c.ID != c.Ordinal+1:
+		problems = append(problems, fmt.Sprintf("--id %d and --ordinal %d disagree (the id is the ordinal plus one)", c.ID, c.Ordinal))
+	case c.Ordinal >= 0 && c.ID == 0:
+		c.ID = c.Ordinal + 1
+	case c.Ordinal < -1:
+		problems = append(problems, fmt.Sprintf("--ordinal %d: must be 0 or more", c.Ordinal))
 	}
 	peers, err := parsePeers(c.Peers)
 	if err != nil {

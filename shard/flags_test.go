@@ -81,6 +81,22 @@ func TestClusterFlags(t *testing.T) {
 			t.Errorf("%s: accepted", name)
 		}
 	}
+	// A StatefulSet passes its pod's ordinal (the apps.kubernetes.io/pod-index
+	// label through the downward API); the id is the ordinal plus one.
+	o, err = shard.ParseFlags(append(append([]string{}, base...), "--ordinal", "0", "--peers", "1=http://a:1,2=http://b:1,3=http://c:1",
+		"--advertise-url", "http://a:2", "--peer-token-file", "p"), env, io.Discard)
+	if err != nil || o.Cluster.ID != 1 {
+		t.Fatalf("--ordinal 0: %+v %v", o, err)
+	}
+	for name, args := range map[string][]string{
+		"ordinal past the members": {"--ordinal", "3"},
+		"id and ordinal disagree":  {"--ordinal", "0", "--id", "2"},
+	} {
+		args = append(args, "--peers", "1=http://a:1,2=http://b:1,3=http://c:1", "--advertise-url", "http://a:2", "--peer-token-file", "p")
+		if _, err := shard.ParseFlags(append(append([]string{}, base...), args...), env, io.Discard); err == nil {
+			t.Errorf("%s: accepted", name)
+		}
+	}
 	e := map[string]string{"BOXOFFICE_SHARD_PEERS": "1=http://a:1,2=http://b:1,3=http://c:1", "BOXOFFICE_SHARD_ID": "3",
 		"BOXOFFICE_SHARD_ADVERTISE_URL": "http://c:2", "BOXOFFICE_SHARD_PEER_TOKEN_FILE": "p"}
 	o, err = shard.ParseFlags(base, func(k string) string { return e[k] }, io.Discard)

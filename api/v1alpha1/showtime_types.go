@@ -32,6 +32,7 @@ type ShowtimeSpec struct {
 
 	// shard configures the seat-locking shard of this showtime.
 	// +optional
+	// +kubebuilder:default={}
 	Shard ShardSpec `json:"shard,omitzero"`
 
 	// frontend configures the booking front end and its autoscaling.
@@ -317,6 +318,23 @@ type ShardSpec struct {
 	// +optional
 	Resources corev1.ResourceRequirements `json:"resources,omitzero"`
 
+	// replicas is the number of shard members: 1 (a single shard, as in
+	// contract v1: one pod, a ReadWriteOncePod volume and the log's epoch
+	// keep it the only writer) or 3 or 5 (a replicated shard: every member
+	// keeps the whole log, a write is acknowledged once a majority has it on
+	// disk, and the sale goes on while a minority of members is down).
+	// Default 3. It cannot change on a live showtime: the member count is
+	// fixed when the shard is first made (a 1-member data directory is not a
+	// cluster's, and shrinking a cluster during a sale is refused outright);
+	// to change it, create a new Showtime. Each member needs its own node
+	// (required anti-affinity on the hostname), so 3 needs 3 schedulable
+	// nodes.
+	// +optional
+	// +kubebuilder:default=3
+	// +kubebuilder:validation:XValidation:rule="self == 1 || self == 3 || self == 5",message="spec.shard.replicas must be 1, 3 or 5"
+	// +kubebuilder:validation:XValidation:rule="self == oldSelf",message="spec.shard.replicas cannot change on a live showtime; create a new Showtime for another member count"
+	Replicas int32 `json:"replicas,omitempty"`
+
 	// storage of the shard's log and snapshots. Immutable once created.
 	// +optional
 	// +kubebuilder:validation:XValidation:rule="self == oldSelf",message="spec.shard.storage is immutable once the showtime is created"
@@ -369,6 +387,11 @@ const (
 	ConditionShardReady    = "ShardReady"
 	ConditionOnSale        = "OnSale"
 	ConditionFrontendReady = "FrontendReady"
+	// ConditionShardQuorum is True while a majority of the shard's members
+	// serves (a leader is known and most members are ready).
+	ConditionShardQuorum = "ShardQuorum"
+	// ConditionShardRedundancy is True while every member serves.
+	ConditionShardRedundancy = "ShardRedundancy"
 )
 
 // ShowtimeStatus is what the operator observed.
@@ -381,7 +404,8 @@ type ShowtimeStatus struct {
 	// +optional
 	ObservedGeneration int64 `json:"observedGeneration,omitempty"`
 
-	// conditions: SeatMapValid, ShardReady, OnSale.
+	// conditions: SeatMapValid, ShardReady, ShardQuorum, ShardRedundancy,
+	// FrontendReady, OnSale.
 	// +optional
 	// +listType=map
 	// +listMapKey=type
@@ -457,6 +481,65 @@ type ShardStatus struct {
 	// version of the seat map: it increases with each change.
 	// +optional
 	Version int64 `json:"version,omitempty"`
+	// replicas is the number of members the shard runs.
+	// +optional
+	Replicas int32 `json:"replicas,omitempty"`
+	// readyMembers is "READY/MEMBERS", e.g. "3/3".
+	// +optional
+	ReadyMembers string `json:"readyMembers,omitempty"`
+	// leader is the pod that leads the replicated shard ("" while none is
+	// known, and for a 1-member shard).
+	// +optional
+	Leader string `json:"leader,omitempty"`
+	// term is the Raft term of the leader.
+	// +optional
+	Term int64 `json:"term,omitempty"`
+	// lastLeaderChange is when the operator last saw the leader change.
+	// +optional
+	LastLeaderChange *metav1.Time `json:"lastLeaderChange,omitempty"`
+	// members of a replicated shard, by pod name.
+	// +optional
+	// +listType=map
+	// +listMapKey=pod
+	// +kubebuilder:validation:MaxItems=5
+	Members []ShardMember `json:"members,omitempty"`
+}
+
+// ShardMemberRole is a member's Raft role as it reports it.
+// +kubebuilder:validation:Enum=leader;follower;candidate;single;unknown
+type ShardMemberRole string
+
+// Member roles.
+const (
+	RoleLeader    ShardMemberRole = "leader"
+	RoleFollower  ShardMemberRole = "follower"
+	RoleCandidate ShardMemberRole = "candidate"
+	RoleUnknown   ShardMemberRole = "unknown"
+)
+
+// ShardMember is one member of a replicated shard as last seen.
+type ShardMember struct {
+	// pod is the member's pod name (SHOWTIME-shard-ORDINAL).
+	// +required
+	// +kubebuilder:validation:MaxLength=253
+	Pod string `json:"pod"`
+	// id is the member's slot (--id), the pod's ordinal plus one.
+	// +optional
+	ID int32 `json:"id,omitempty"`
+	// node the pod runs on.
+	// +optional
+	// +kubebuilder:validation:MaxLength=253
+	Node string `json:"node,omitempty"`
+	// role the member reports; unknown when it did not answer.
+	// +optional
+	Role ShardMemberRole `json:"role,omitempty"`
+	// ready is true when the pod is ready (caught up and part of a majority).
+	// +optional
+	Ready bool `json:"ready,omitempty"`
+	// lag is how many log entries the member is behind the leader's commit
+	// index (from the leader's view of its match index); absent when unknown.
+	// +optional
+	Lag *int64 `json:"lag,omitempty"`
 }
 
 // SeatCounts counts seats by state.
@@ -482,6 +565,7 @@ type SeatCounts struct {
 // +kubebuilder:printcolumn:name="Held",type=integer,JSONPath=`.status.seats.held`
 // +kubebuilder:printcolumn:name="Sold",type=integer,JSONPath=`.status.seats.sold`
 // +kubebuilder:printcolumn:name="Shard",type=string,JSONPath=`.status.conditions[?(@.type=="ShardReady")].status`
+// +kubebuilder:printcolumn:name="Members",type=string,JSONPath=`.status.shard.readyMembers`
 // +kubebuilder:printcolumn:name="Front ends",type=integer,JSONPath=`.status.frontend.readyReplicas`
 // +kubebuilder:printcolumn:name="Opens",type=string,format=date-time,JSONPath=`.spec.sales.opensAt`
 // +kubebuilder:printcolumn:name="Age",type=date,JSONPath=`.metadata.creationTimestamp`

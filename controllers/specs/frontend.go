@@ -2,6 +2,7 @@ package specs
 
 import (
 	"strconv"
+	"strings"
 	"time"
 
 	boxv1 "boxoffice.dev/boxoffice/api/v1alpha1"
@@ -53,8 +54,13 @@ func FrontendImage(st *boxv1.Showtime, o Options) string {
 	return o.DefaultImage
 }
 
-// ShardURL is how front-end pods reach the shard: the headless Service's name.
+// ShardURL is how front-end pods reach the shard: the headless Service's
+// name; for a replicated shard, every member's stable name, comma-separated
+// (the front end follows the leader among them).
 func ShardURL(st *boxv1.Showtime) string {
+	if Replicated(st) {
+		return strings.Join(ShardMemberURLs(st), ",")
+	}
 	return "http://" + ShardName(st) + "." + st.Namespace + ".svc:" + itoa(ShardPort)
 }
 

@@ -31,22 +31,37 @@ func ShardArgs(st *boxv1.Showtime, o Options) []string {
 	if o.MaxHoldTTL > 0 {
 		args = append(args, "--max-hold-ttl="+o.MaxHoldTTL.String())
 	}
+	if Replicated(st) {
+		args = append(args, clusterArgs(st)...)
+	}
 	return args
 }
 
-// ShardService is the headless Service that gives the shard pod a stable name.
+// ShardService is the headless Service that gives each shard pod a stable
+// name. A replicated shard's members must find each other before any is
+// ready (readiness needs a majority), so its names are published for pods
+// that are not ready yet, and it carries the peer port.
 func ShardService(st *boxv1.Showtime, o Options) *corev1ac.ServiceApplyConfiguration {
+	spec := corev1ac.ServiceSpec().
+		WithClusterIP(corev1.ClusterIPNone).
+		WithSelector(SelectorLabels(st, ComponentShard)).
+		WithPorts(corev1ac.ServicePort().
+			WithName(ShardPortName).
+			WithProtocol(corev1.ProtocolTCP).
+			WithPort(ShardPort).
+			WithTargetPort(intstr.FromString(ShardPortName)))
+	if Replicated(st) {
+		spec.WithPublishNotReadyAddresses(true).
+			WithPorts(corev1ac.ServicePort().
+				WithName(PeerPortName).
+				WithProtocol(corev1.ProtocolTCP).
+				WithPort(PeerPort).
+				WithTargetPort(intstr.FromString(PeerPortName)))
+	}
 	return corev1ac.Service(ShardName(st), st.Namespace).
 		WithLabels(ObjectLabels(st, ComponentShard, ShardImage(st, o))).
 		WithOwnerReferences(OwnerReference(st)).
-		WithSpec(corev1ac.ServiceSpec().
-			WithClusterIP(corev1.ClusterIPNone).
-			WithSelector(SelectorLabels(st, ComponentShard)).
-			WithPorts(corev1ac.ServicePort().
-				WithName(ShardPortName).
-				WithProtocol(corev1.ProtocolTCP).
-				WithPort(ShardPort).
-				WithTargetPort(intstr.FromString(ShardPortName))))
+		WithSpec(spec)
 }
 
 func restrictedContainerSecurity() *corev1ac.SecurityContextApplyConfiguration {
@@ -92,9 +107,13 @@ var DefaultShardResources = corev1.ResourceRequirements{
 	},
 }
 
-// ShardStatefulSet runs exactly one shard pod: the only writer of the
-// showtime's seats. One replica, a ReadWriteOncePod volume by default, and the
-// epoch in the shard's log keep it a single writer.
+// ShardStatefulSet runs the shard's members. A 1-member shard is one pod:
+// the only writer of the showtime's seats; one replica, a ReadWriteOncePod
+// volume by default, and the epoch in the shard's log keep it a single
+// writer. A replicated shard runs every member at once (parallel pod
+// management: no member waits for another to be ready, which needs a
+// majority), each with its own volume, its id from its ordinal, its peers by
+// their stable names, and no two on one node.
 func ShardStatefulSet(st *boxv1.Showtime, o Options) *appsv1ac.StatefulSetApplyConfiguration {
 	storage := st.Spec.Shard.Storage
 	size := storage.Size
@@ -122,6 +141,7 @@ func ShardStatefulSet(st *boxv1.Showtime, o Options) *appsv1ac.StatefulSetApplyC
 		pvcSpec.WithStorageClassName(storage.StorageClassName)
 	}
 
+	replicated := Replicated(st)
 	container := corev1ac.Container().
 		WithName(ComponentShard).
 		WithImage(ShardImage(st, o)).
@@ -145,9 +165,22 @@ func ShardStatefulSet(st *boxv1.Showtime, o Options) *appsv1ac.StatefulSetApplyC
 			corev1ac.VolumeMount().WithName("token").WithMountPath(TokenDir).WithReadOnly(true),
 		)
 
+	podSpec := corev1ac.PodSpec()
+	policy := appsv1.OrderedReadyPodManagement
+	if replicated {
+		container.WithPorts(corev1ac.ContainerPort().WithName(PeerPortName).WithContainerPort(PeerPort).WithProtocol(corev1.ProtocolTCP)).
+			WithEnv(clusterEnv()...).
+			WithVolumeMounts(corev1ac.VolumeMount().WithName("peer-token").WithMountPath(PeerTokenDir).WithReadOnly(true))
+		aff, spread := memberAffinity(st)
+		podSpec.WithAffinity(aff).WithTopologySpreadConstraints(spread).
+			WithVolumes(corev1ac.Volume().WithName("peer-token").WithSecret(
+				corev1ac.SecretVolumeSource().WithSecretName(PeerTokenName(st)).WithDefaultMode(0o440)))
+		policy = appsv1.ParallelPodManagement
+	}
+
 	pod := corev1ac.PodTemplateSpec().
 		WithLabels(Labels(st, ComponentShard)).
-		WithSpec(corev1ac.PodSpec().
+		WithSpec(podSpec.
 			WithAutomountServiceAccountToken(false).
 			WithEnableServiceLinks(false).
 			// SIGTERM lets the shard finish acknowledged work and flush.
@@ -168,9 +201,9 @@ func ShardStatefulSet(st *boxv1.Showtime, o Options) *appsv1ac.StatefulSetApplyC
 		WithLabels(ObjectLabels(st, ComponentShard, ShardImage(st, o))).
 		WithOwnerReferences(OwnerReference(st)).
 		WithSpec(appsv1ac.StatefulSetSpec().
-			WithReplicas(1).
+			WithReplicas(ShardReplicas(st)).
 			WithServiceName(ShardName(st)).
-			WithPodManagementPolicy(appsv1.OrderedReadyPodManagement).
+			WithPodManagementPolicy(policy).
 			WithUpdateStrategy(appsv1ac.StatefulSetUpdateStrategy().WithType(appsv1.RollingUpdateStatefulSetStrategyType)).
 			WithSelector(metav1ac.LabelSelector().WithMatchLabels(SelectorLabels(st, ComponentShard))).
 			WithPersistentVolumeClaimRetentionPolicy(appsv1ac.StatefulSetPersistentVolumeClaimRetentionPolicy().
@@ -184,11 +217,14 @@ func ShardStatefulSet(st *boxv1.Showtime, o Options) *appsv1ac.StatefulSetApplyC
 				WithSpec(pvcSpec)))
 }
 
-// ShardPDB forbids voluntary eviction of the shard while the showtime is on
-// sale (a drain would stop every booking) and allows it otherwise.
+// ShardPDB lets a drain take at most one member at a time. A replicated
+// shard keeps its majority with one member out, so a drain moves members one
+// by one and the sale goes on, on sale or not. A 1-member shard cannot be
+// evicted while the showtime is on sale (a drain would stop every booking)
+// and can otherwise.
 func ShardPDB(st *boxv1.Showtime, o Options, now time.Time) *policyv1ac.PodDisruptionBudgetApplyConfiguration {
 	maxUnavailable := intstr.FromInt32(1)
-	if OnSale(st, now) {
+	if !Replicated(st) && OnSale(st, now) {
 		maxUnavailable = intstr.FromInt32(0)
 	}
 	return policyv1ac.PodDisruptionBudget(ShardName(st), st.Namespace).
@@ -203,7 +239,8 @@ func ShardPDB(st *boxv1.Showtime, o Options, now time.Time) *policyv1ac.PodDisru
 const MetricsScraperLabel = "boxoffice.dev/metrics-scraper"
 
 // ShardNetworkPolicy lets only this showtime's front-end pods, the operator
-// and metrics scrapers reach the shard port; nothing else may talk to the shard.
+// and metrics scrapers reach the shard port, and only the shard's own members
+// reach the peer port; nothing else may talk to the shard.
 func ShardNetworkPolicy(st *boxv1.Showtime, o Options) *networkingv1ac.NetworkPolicyApplyConfiguration {
 	from := []*networkingv1ac.NetworkPolicyPeerApplyConfiguration{
 		networkingv1ac.NetworkPolicyPeer().
@@ -221,15 +258,21 @@ func ShardNetworkPolicy(st *boxv1.Showtime, o Options) *networkingv1ac.NetworkPo
 			})).
 			WithPodSelector(metav1ac.LabelSelector().WithMatchLabels(o.OperatorPodLabels)))
 	}
+	rules := []*networkingv1ac.NetworkPolicyIngressRuleApplyConfiguration{
+		networkingv1ac.NetworkPolicyIngressRule().
+			WithFrom(from...).
+			WithPorts(networkingv1ac.NetworkPolicyPort().
+				WithProtocol(corev1.ProtocolTCP).
+				WithPort(intstr.FromInt32(ShardPort))),
+	}
+	if Replicated(st) {
+		rules = append(rules, peerIngressRule(st))
+	}
 	return networkingv1ac.NetworkPolicy(ShardName(st), st.Namespace).
 		WithLabels(ObjectLabels(st, ComponentShard, ShardImage(st, o))).
 		WithOwnerReferences(OwnerReference(st)).
 		WithSpec(networkingv1ac.NetworkPolicySpec().
 			WithPodSelector(metav1ac.LabelSelector().WithMatchLabels(SelectorLabels(st, ComponentShard))).
 			WithPolicyTypes(networkingv1.PolicyTypeIngress).
-			WithIngress(networkingv1ac.NetworkPolicyIngressRule().
-				WithFrom(from...).
-				WithPorts(networkingv1ac.NetworkPolicyPort().
-					WithProtocol(corev1.ProtocolTCP).
-					WithPort(intstr.FromInt32(ShardPort)))))
+			WithIngress(rules...))
 }

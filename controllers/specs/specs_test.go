@@ -24,6 +24,7 @@ func showtime() *boxv1.Showtime {
 
 func TestOnSaleBoundaries(t *testing.T) {
 	st := showtime()
+	st.Spec.Shard.Replicas = 1 // a single shard cannot be evicted during the sale
 	o, c := st.Spec.Sales.OpensAt.Time, st.Spec.Sales.ClosesAt.Time
 	for _, tc := range []struct {
 		at   time.Time
@@ -69,6 +70,7 @@ func TestFrontendFloor(t *testing.T) {
 
 func TestShardArgsFollowContract(t *testing.T) {
 	st := showtime()
+	st.Spec.Shard.Replicas = 1 // contract v1 flags only
 	args := ShardArgs(st, Options{})
 	want := []string{"shard", "--showtime=venues/gig", "--seat-map=/etc/boxoffice/seatmap/seatmap.yaml",
 		"--data-dir=/var/lib/boxoffice", "--listen=:7070", "--token-file=/etc/boxoffice/token/token",

@@ -24,6 +24,12 @@ func TokenSecret(st *boxv1.Showtime, token string) *corev1.Secret {
 	return RandomSecret(st, TokenName(st), ComponentShard, TokenKey, token)
 }
 
+// PeerTokenSecret is the secret a replicated shard's members present to
+// each other on the peer port. Created once, like the shard's token.
+func PeerTokenSecret(st *boxv1.Showtime, token string) *corev1.Secret {
+	return RandomSecret(st, PeerTokenName(st), ComponentShard, PeerTokenKey, token)
+}
+
 // RandomSecret is an immutable Secret holding one generated value (a token,
 // a session key, a callback secret), owned by the Showtime. It carries no
 // version label: it is created once and never re-applied, so one would go

@@ -1,0 +1,164 @@
+package controllers
+
+import (
+	"context"
+	"fmt"
+	"sync"
+	"time"
+
+	boxv1 "boxoffice.dev/boxoffice/api/v1alpha1"
+	"boxoffice.dev/boxoffice/controllers/specs"
+	appsv1 "k8s.io/api/apps/v1"
+	corev1 "k8s.io/api/core/v1"
+	apierrors "k8s.io/apimachinery/pkg/api/errors"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/types"
+	"sigs.k8s.io/controller-runtime/pkg/client"
+	logf "sigs.k8s.io/controller-runtime/pkg/log"
+)
+
+// memberScrapeTimeout bounds one round of member status reads: every member
+// is asked at once, so a dead one costs this much, not this much each.
+const memberScrapeTimeout = 3 * time.Second
+
+// keepLiveMemberCount pins the member count to the live StatefulSet's.
+// spec.shard.replicas cannot change once set (CEL), but a Showtime made
+// before the field existed reads as the default, 3, while its shard runs
+// one member on a single-mode data directory that a cluster member would
+// refuse: that showtime keeps its one member. status.shard.replicas shows
+// the count in force.
+func (r *ShowtimeReconciler) keepLiveMemberCount(ctx context.Context, s *scope) error {
+	live := &appsv1.StatefulSet{}
+	err := r.Get(ctx, types.NamespacedName{Namespace: s.st.Namespace, Name: specs.ShardName(s.st)}, live)
+	if apierrors.IsNotFound(err) {
+		return nil
+	}
+	if err != nil {
+		return fmt.Errorf("reading shard statefulset: %w", err)
+	}
+	if n := live.Spec.Replicas; n != nil && *n != specs.ShardReplicas(s.st) {
+		s.st.Spec.Shard.Replicas = *n
+	}
+	return nil
+}
+
+// reconcileShardMembers reads every member of a replicated shard: its pod
+// and its GET /v1/status at the pod IP, and writes status.shard.
+func (r *ShowtimeReconciler) reconcileShardMembers(ctx context.Context, s *scope) error {
+	st := s.st
+	pods := &corev1.PodList{}
+	if err := r.List(ctx, pods, client.InNamespace(st.Namespace), client.MatchingLabels(specs.SelectorLabels(st, specs.ComponentShard))); err != nil {
+		return fmt.Errorf("listing shard pods: %w", err)
+	}
+	byName := map[string]*corev1.Pod{}
+	for i := range pods.Items {
+		byName[pods.Items[i].Name] = &pods.Items[i]
+	}
+	s.memberPods = byName
+	for _, name := range specs.ShardMemberPodNames(st) {
+		if p := byName[name]; p != nil {
+			if stale, why := staleBrokenShardPod(s.sts, p); stale {
+				if err := r.Delete(ctx, p, client.Preconditions{UID: &p.UID}); err != nil && !apierrors.IsNotFound(err) {
+					return fmt.Errorf("replacing shard member %s that is not ready on an older version: %w", name, err)
+				}
+				r.Recorder.Eventf(st, p, corev1.EventTypeWarning, "ShardPodReplaced", "Delete", "%s", why)
+				delete(byName, name)
+			}
+		}
+	}
+	obs := r.observeMembers(ctx, s, byName)
+	view := summarizeMembers(obs, int(specs.ShardReplicas(st)))
+	s.cluster = &view
+	r.applyClusterStatus(ctx, s, view)
+	return nil
+}
+
+// observeMembers reads each member's status, all at once, at most every
+// ScrapeInterval per pod.
+func (r *ShowtimeReconciler) observeMembers(ctx context.Context, s *scope, pods map[string]*corev1.Pod) []memberObservation {
+	names := specs.ShardMemberPodNames(s.st)
+	obs := make([]memberObservation, len(names))
+	ctx, cancel := context.WithTimeout(ctx, memberScrapeTimeout)
+	defer cancel()
+	var wg sync.WaitGroup
+	for i, name := range names {
+		obs[i] = memberObservation{Ordinal: i, Pod: name}
+		p := pods[name]
+		if p == nil {
+			continue
+		}
+		o := &obs[i]
+		o.Exists, o.Node = true, p.Spec.NodeName
+		o.Ready = p.DeletionTimestamp.IsZero() && isPodReady(p)
+		if !p.DeletionTimestamp.IsZero() || p.Status.PodIP == "" {
+			continue
+		}
+		key := types.NamespacedName{Namespace: s.st.Namespace, Name: name}
+		if e, fresh := r.cachedScrape(key, p.UID, s.now); fresh {
+			o.Report, o.Err = e.report, e.err
+			s.requeue(r.scrapeInterval() - s.now.Sub(e.at))
+			continue
+		}
+		wg.Add(1)
+		go func(ip string, uid types.UID) {
+			defer wg.Done()
+			rep, err := r.Shards.Status(ctx, ip, s.token)
+			if err == nil && rep.Showtime != "" && rep.Showtime != specs.ShowtimeID(s.st) {
+				rep, err = nil, fmt.Errorf("member reports showtime %q, expected %q", rep.Showtime, specs.ShowtimeID(s.st))
+			}
+			o.Report, o.Err = rep, err
+			r.storeScrape(key, scrapeEntry{at: s.now, podUID: uid, report: rep, err: err})
+		}(p.Status.PodIP, p.UID)
+		s.requeue(r.scrapeInterval())
+	}
+	wg.Wait()
+	for _, o := range obs {
+		if o.Err != nil {
+			logf.FromContext(ctx).Info("shard member status unreachable", "pod", o.Pod, "error", o.Err.Error())
+		}
+	}
+	return obs
+}
+
+// applyClusterStatus writes the members' view into status.shard, points the
+// seat-count step at the leader, and raises the leader-change event.
+func (r *ShowtimeReconciler) applyClusterStatus(ctx context.Context, s *scope, v clusterView) {
+	st := s.st
+	before := st.Status.Shard
+	next := boxv1.ShardStatus{
+		Replicas:         int32(v.Replicas),
+		ReadyMembers:     v.ReadyMembers(),
+		Leader:           v.Leader,
+		Term:             v.Term,
+		Members:          v.Members,
+		LastLeaderChange: before.LastLeaderChange,
+		Ready:            v.Quorum(),
+		Epoch:            before.Epoch,
+		Version:          before.Version,
+	}
+	if msg := leaderChange(before, next); msg != "" {
+		next.LastLeaderChange = &metav1.Time{Time: s.now.Truncate(time.Second)}
+		if before.Leader != "" {
+			r.Recorder.Eventf(st, nil, corev1.EventTypeNormal, "ShardLeaderChanged", "Elect", "%s", msg)
+			shardLeaderChanges.WithLabelValues(st.Namespace, st.Name).Inc()
+		}
+	}
+	if v.Leader != "" {
+		p := s.memberPods[v.Leader]
+		next.Pod = v.Leader
+		next.Image = memberImage(p)
+		s.pod = p
+		s.podReady = v.Quorum() && p != nil && p.DeletionTimestamp.IsZero() && isPodReady(p)
+	} else if len(v.Members) > 0 {
+		next.Image = memberImage(s.memberPods[v.Members[0].Pod])
+	}
+	st.Status.Shard = next
+	recordMemberMetrics(st, v)
+}
+
+func memberImage(p *corev1.Pod) string {
+	if p == nil {
+		return ""
+	}
+	return shardContainerImage(p)
+}
