@@ -120,6 +120,14 @@ func (s *realShard) url() string { return "http://" + s.addr }
 
 func (s *realShard) start() {
 	s.t.Helper()
+	s.launch()
+	s.waitReady()
+}
+
+// launch starts the process without waiting for it to be ready (a cluster
+// member is ready only once a majority runs).
+func (s *realShard) launch() {
+	s.t.Helper()
 	cmd := exec.Command(boxofficeBin, s.args...)
 	cmd.Stdout = s.logFile
 	cmd.Stderr = s.logFile
@@ -129,7 +137,6 @@ func (s *realShard) start() {
 	s.cmd = cmd
 	s.exited = make(chan struct{})
 	go func() { _ = cmd.Wait(); close(s.exited) }()
-	s.waitReady()
 }
 
 func (s *realShard) waitReady() {

@@ -1,0 +1,191 @@
+package frontend
+
+import (
+	"fmt"
+	"net/http"
+	"os"
+	"path/filepath"
+	"strconv"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/prometheus/client_golang/prometheus/testutil"
+)
+
+// realCluster is a 3-member replicated shard (contract v2) of real processes
+// on loopback, sharing one API token.
+type realCluster struct {
+	t       *testing.T
+	members [3]*realShard
+}
+
+func startRealCluster(t *testing.T) *realCluster {
+	t.Helper()
+	dir := t.TempDir()
+	token := "shard-test-token-" + randomHex(4)
+	writeFile(t, dir, "seatmap.yaml", testSeatMap)
+	writeFile(t, dir, "token", token+"\n")
+	writeFile(t, dir, "peer-token", "peer-"+randomHex(8)+"\n")
+	var api, peer [3]string
+	var peers []string
+	for i := range 3 {
+		api[i], peer[i] = freeAddr(t), freeAddr(t)
+		peers = append(peers, fmt.Sprintf("%d=http://%s", i+1, peer[i]))
+	}
+	c := &realCluster{t: t}
+	for i := range 3 {
+		mdir := filepath.Join(dir, "member-"+strconv.Itoa(i+1))
+		if err := os.MkdirAll(mdir, 0o755); err != nil {
+			t.Fatal(err)
+		}
+		m := &realShard{t: t, dir: mdir, addr: api[i], token: token}
+		m.args = []string{"shard", "--showtime", testShowtime, "--seat-map", filepath.Join(dir, "seatmap.yaml"),
+			"--data-dir", filepath.Join(mdir, "data"), "--listen", api[i], "--token-file", filepath.Join(dir, "token"),
+			"--ordinal", strconv.Itoa(i), "--peers", strings.Join(peers, ","), "--peer-listen", peer[i],
+			"--advertise-url", "http://" + api[i], "--peer-token-file", filepath.Join(dir, "peer-token")}
+		lf, err := os.Create(filepath.Join(mdir, "shard.log"))
+		if err != nil {
+			t.Fatal(err)
+		}
+		m.logFile = lf
+		c.members[i] = m
+		t.Cleanup(func() {
+			m.kill()
+			lf.Close()
+			if t.Failed() {
+				b, _ := os.ReadFile(lf.Name())
+				t.Logf("member %d log:\n%s", i+1, tail(b, 3000))
+			}
+		})
+	}
+	for _, m := range c.members {
+		m.launch()
+	}
+	for _, m := range c.members {
+		m.waitReady()
+	}
+	return c
+}
+
+// leader is the index of the member that says it leads.
+func (c *realCluster) leader() int {
+	c.t.Helper()
+	deadline := time.Now().Add(15 * time.Second)
+	for time.Now().Before(deadline) {
+		for i, m := range c.members {
+			if m.cmd == nil {
+				continue
+			}
+			var st struct {
+				Role string `json:"role"`
+			}
+			m.get("/v1/status", &st)
+			if st.Role == "leader" {
+				return i
+			}
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
+	c.t.Fatal("no leader within 15s")
+	return -1
+}
+
+// urls lists the members' API URLs, first the one at index first.
+func (c *realCluster) urls(first int) string {
+	out := []string{c.members[first].url()}
+	for i, m := range c.members {
+		if i != first {
+			out = append(out, m.url())
+		}
+	}
+	return strings.Join(out, ",")
+}
+
+// The leader is SIGKILLed right after it committed a hold and before its
+// answer reached the front end, while other buyers keep holding. Every buyer
+// gets an answer, never an error; the lost answer is retried on the new
+// leader with the same Idempotency-Key and comes back as the one hold it
+// made; the event stream, read from the killed leader, resumes on another
+// member with Last-Event-ID and no snapshot.
+func TestClusterLeaderKillDuringHolds(t *testing.T) {
+	c := startRealCluster(t)
+	lead := c.leader()
+	var kt *killOnceTransport
+	fe := startFrontendHook(t, c.urls(lead), c.members[lead].token, nil, func(s *Server) {
+		kt = &killOnceTransport{
+			next:    s.shard.hc.Transport,
+			keysFor: map[string][]string{},
+			match: func(r *http.Request) bool {
+				return r.Method == "POST" && r.URL.Path == "/v1/holds" && r.Header.Get("Idempotency-Key") != "" &&
+					strings.Contains(r.Host, c.members[lead].addr)
+			},
+			onFire: func() { c.members[lead].kill() },
+		}
+		s.shard.hc.Transport = kt
+	})
+	stream := openStream(t, fe.url, "")
+	view := &seatView{}
+	stream.waitFor(t, view, 5*time.Second, "snapshot", func(v *seatView) bool { return v.snapshots == 1 })
+	first := newBuyer(t, fe.url)
+	mustStatus(t, first.hold("stalls/A/9"), 201, "hold before the failover")
+	stream.waitFor(t, view, 5*time.Second, "A9 held", statesAre(StateHeld, "stalls/A/9"))
+
+	// Buyers hold concurrently; the first hold to reach the leader kills it.
+	var wg sync.WaitGroup
+	answers := make([]apiResp, 6)
+	keys := make([]string, 6)
+	for i := range answers {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			b := newBuyer(t, fe.url)
+			keys[i] = "buy-" + strconv.Itoa(i)
+			answers[i] = b.do("POST", "/api/holds", map[string]any{"seats": []string{fmt.Sprintf("stalls/B/%d", i+1)}}, keys[i])
+		}()
+	}
+	wg.Wait()
+	if !kt.fired.Load() {
+		t.Fatal("the leader was never killed")
+	}
+	var seats []string
+	for i, r := range answers {
+		mustStatus(t, r, 201, "hold "+keys[i]+" across the leader's SIGKILL")
+		seats = append(seats, fmt.Sprintf("stalls/B/%d", i+1))
+	}
+	// The lost answer was retried with the one key the front end chose for it.
+	kt.mu.Lock()
+	sent := kt.keysFor["POST /v1/holds"]
+	kt.mu.Unlock()
+	seen := map[string]int{}
+	for _, k := range sent {
+		seen[k]++
+	}
+	retried := 0
+	for _, n := range seen {
+		if n > 1 {
+			retried++
+		}
+	}
+	if retried == 0 {
+		t.Fatalf("no hold was retried after the leader died: keys sent %q", sent)
+	}
+	// One hold each, not two: the survivors hold exactly the buyers' seats.
+	// (A follower applies what the leader committed a heartbeat later.)
+	survivor := c.members[c.leader()]
+	waitUntil(t, 5*time.Second, "the new leader holds every buyer's seat", func() bool {
+		return survivor.counts()[StateHeld] >= len(seats)+1
+	})
+	if held := survivor.counts()[StateHeld]; held != len(seats)+1 {
+		t.Fatalf("the new leader holds %d seats, want %d (a retried hold made twice?)", held, len(seats)+1)
+	}
+	// The stream moved to another member and resumed without a snapshot.
+	stream.waitFor(t, view, 10*time.Second, "holds made after the failover", statesAre(StateHeld, seats...))
+	if n := testutil.ToFloat64(fe.s.m.upstreamEvents.WithLabelValues("snapshot")); n != 1 {
+		t.Fatalf("the front end's upstream got %v snapshots; a resume on another member must not need one", n)
+	}
+	if view.snapshots != 1 {
+		t.Fatalf("browser got %d snapshots", view.snapshots)
+	}
+}
