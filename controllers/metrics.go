@@ -65,6 +65,11 @@ var (
 		Help: "Changes of a replicated shard's leader the operator saw.",
 	}, []string{"namespace", "showtime"})
 
+	shardMemberReplacements = prometheus.NewCounterVec(prometheus.CounterOpts{
+		Name: "boxoffice_showtime_shard_member_replacements_total",
+		Help: "Members of a replicated shard the operator replaced because their node was lost.",
+	}, []string{"namespace", "showtime"})
+
 	frontendReplicas = prometheus.NewGaugeVec(prometheus.GaugeOpts{
 		Name: "boxoffice_frontend_replicas",
 		Help: "Front-end replicas by kind: desired (what the autoscaler asks for), current, ready, min (the autoscaler's floor now) and max (its ceiling).",
@@ -77,7 +82,7 @@ var allPhases = []boxv1.ShowtimePhase{boxv1.PhasePending, boxv1.PhaseProvisionin
 func init() {
 	metrics.Registry.MustRegister(showtimeSeats, showtimePhase, showtimeShardReady, showtimeOnSaleWindow,
 		showtimeOpens, showtimeSoldOut, showtimeFrozen, frontendReplicas, freezeWindowActive, rolloutRollbacks,
-		shardMembers, shardLeaderChanges)
+		shardMembers, shardLeaderChanges, shardMemberReplacements)
 }
 
 func recordSeatMetrics(st *boxv1.Showtime) {
@@ -144,4 +149,5 @@ func forgetMetrics(key types.NamespacedName) {
 		v.DeletePartialMatch(l)
 	}
 	shardLeaderChanges.DeletePartialMatch(l)
+	shardMemberReplacements.DeletePartialMatch(l)
 }

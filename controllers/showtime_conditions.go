@@ -171,6 +171,9 @@ func (r *ShowtimeReconciler) setShardClusterConditions(s *scope) {
 	wasRedundant := meta.IsStatusConditionTrue(st.Status.Conditions, boxv1.ConditionShardRedundancy)
 	hadQuorum := meta.IsStatusConditionTrue(st.Status.Conditions, boxv1.ConditionShardQuorum)
 	quorumReason, quorumMsg, redReason, redMsg := clusterConditionText(*v)
+	if s.replacementBlocked != "" {
+		redReason, redMsg = "ReplacementBlocked", redMsg+"; "+s.replacementBlocked
+	}
 	setCondition(st, boxv1.ConditionShardQuorum, v.Quorum(), quorumReason, quorumMsg)
 	setCondition(st, boxv1.ConditionShardRedundancy, v.Redundancy(), redReason, redMsg)
 	switch {

@@ -54,6 +54,9 @@ type ShowtimeReconciler struct {
 	Shards  ShardClient
 	// ScrapeInterval is the least time between two status reads of one shard.
 	ScrapeInterval time.Duration
+	// NodeLostAfter is how long a replicated shard member's node may be
+	// NotReady before the member is replaced (DefaultNodeLostAfter if 0).
+	NodeLostAfter time.Duration
 
 	mu      sync.Mutex
 	scrapes map[types.NamespacedName]scrapeEntry
@@ -82,7 +85,9 @@ type scope struct {
 	// summary of its members; nil for a 1-member shard.
 	memberPods map[string]*corev1.Pod
 	cluster    *clusterView
-	freeze     *freezeScope
+	// replacementBlocked says why a lost member is not replaced.
+	replacementBlocked string
+	freeze             *freezeScope
 	// requeueAfter is the soonest moment a phase wants to look again.
 	requeueAfter time.Duration
 	// stop ends the phase list early without an error.
@@ -140,6 +145,7 @@ func (r *ShowtimeReconciler) Reconcile(ctx context.Context, req ctrl.Request) (c
 		{"shard token", r.reconcileToken},
 		{"shard objects", r.reconcileShardObjects},
 		{"shard pod", r.reconcileShardPods},
+		{"member replacement", r.reconcileMemberReplacement},
 		{"seat counts", r.reconcileSeats},
 		{"front end", r.reconcileFrontend},
 	}
@@ -700,6 +706,7 @@ func (r *ShowtimeReconciler) SetupWithManager(mgr ctrl.Manager) error {
 		Owns(&policyv1.PodDisruptionBudget{}).
 		Owns(&networkingv1.NetworkPolicy{}).
 		Watches(&corev1.Pod{}, podToShowtime).
+		Watches(&corev1.Node{}, r.nodeToShowtimes(), builder.WithPredicates(nodeReadinessChanged())).
 		Watches(&boxv1.FreezeWindow{}, r.freezeWindowToShowtimes()).
 		Named("showtime").
 		Complete(r)

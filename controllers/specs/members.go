@@ -154,3 +154,9 @@ func peerIngressRule(st *boxv1.Showtime) *networkingv1ac.NetworkPolicyIngressRul
 			WithProtocol(corev1.ProtocolTCP).
 			WithPort(intstr.FromInt32(PeerPort)))
 }
+
+// ShardClaimName is the PersistentVolumeClaim the StatefulSet makes for the
+// member with this ordinal from its "data" claim template.
+func ShardClaimName(st *boxv1.Showtime, ordinal int) string {
+	return DataVolume + "-" + ShardMemberPodName(st, ordinal)
+}

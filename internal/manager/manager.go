@@ -47,6 +47,7 @@ type Config struct {
 	DefaultImage     string
 	Namespace        string
 	ScrapeInterval   time.Duration
+	NodeLostAfter    time.Duration
 	MaxHoldTTL       time.Duration
 	TrustedHops      int
 	EnableHTTP2      bool
@@ -72,6 +73,7 @@ func parseFlags(args []string) (*Config, *zap.Options, error) {
 	fs.StringVar(&c.Namespace, "operator-namespace", envOr("POD_NAMESPACE", "boxoffice-system"), "Namespace the operator runs in; its pods may reach shards (env POD_NAMESPACE).")
 	fs.StringVar(&c.OperatorPodLabel, "operator-pod-label", "control-plane=boxoffice-operator", "Label (key=value) that selects the operator's pods in NetworkPolicies.")
 	fs.DurationVar(&c.ScrapeInterval, "shard-status-interval", controllers.DefaultScrapeInterval, "Least time between two status reads of one shard.")
+	fs.DurationVar(&c.NodeLostAfter, "shard-node-lost-after", controllers.DefaultNodeLostAfter, "How long a replicated shard member's node may be NotReady before the member is replaced on another node (a deleted node counts at once).")
 	fs.DurationVar(&c.MaxHoldTTL, "max-hold-ttl", 2*time.Hour, "Upper bound passed to every shard as --max-hold-ttl.")
 	fs.IntVar(&c.TrustedHops, "frontend-trusted-proxy-hops", 0, "Proxies in front of every front end that append to X-Forwarded-For, passed to front ends as --trusted-proxy-hops unless a Showtime sets spec.frontend.trustedProxyHops (0-16).")
 	fs.BoolVar(&c.EnableHTTP2, "enable-http2", false, "Serve metrics and webhooks over HTTP/2 too (off: HTTP/2 rapid-reset exposure).")
@@ -86,6 +88,9 @@ func parseFlags(args []string) (*Config, *zap.Options, error) {
 	}
 	if c.TrustedHops < 0 || c.TrustedHops > 16 {
 		return nil, nil, fmt.Errorf("--frontend-trusted-proxy-hops %d: must be between 0 and 16", c.TrustedHops)
+	}
+	if c.NodeLostAfter < time.Minute {
+		return nil, nil, fmt.Errorf("--shard-node-lost-after %s: at least 1m (a node that misses a few heartbeats is not lost)", c.NodeLostAfter)
 	}
 	if c.ScrapeInterval < 500*time.Millisecond {
 		return nil, nil, fmt.Errorf("--shard-status-interval %s: at least 500ms", c.ScrapeInterval)
@@ -185,6 +190,7 @@ func Main(args []string) int {
 		},
 		Shards:         controllers.NewHTTPShardClient(specs.ShardPort),
 		ScrapeInterval: c.ScrapeInterval,
+		NodeLostAfter:  c.NodeLostAfter,
 	}
 	if err := r.SetupWithManager(mgr); err != nil {
 		log.Error(err, "unable to set up controller", "controller", "showtime")
