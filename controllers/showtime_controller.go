@@ -476,7 +476,7 @@ func (r *ShowtimeReconciler) reconcileShardPod(ctx context.Context, s *scope) er
 	pod := &corev1.Pod{}
 	err := r.Get(ctx, types.NamespacedName{Namespace: s.st.Namespace, Name: specs.ShardPodName(s.st)}, pod)
 	if apierrors.IsNotFound(err) {
-		s.st.Status.Shard = boxv1.ShardStatus{}
+		s.st.Status.Shard = boxv1.ShardStatus{Replicas: 1, ReadyMembers: "0/1"}
 		return nil
 	}
 	if err != nil {
