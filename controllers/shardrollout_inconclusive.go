@@ -11,14 +11,10 @@ import (
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 )
 
-// ReasonInconclusive is the rollout's reason while it is paused because an
-// analysis had too little evidence to pass or fail.
-const ReasonInconclusive = "AnalysisInconclusive"
-
 // pausedInconclusive reports whether the rollout is paused on an
 // Inconclusive analysis.
 func pausedInconclusive(ro *boxv1.ShardRollout) bool {
-	return ro.Status.Phase == boxv1.RolloutPaused && ro.Status.Reason == ReasonInconclusive
+	return ro.Status.Phase == boxv1.RolloutPaused && ro.Status.Reason == boxv1.RolloutReasonInconclusive
 }
 
 // pauseInconclusive pauses the rollout on the showtimes of s.inconclusive:
@@ -41,10 +37,10 @@ func (r *ShardRolloutReconciler) pauseInconclusive(s *rolloutScope) {
 	msg := fmt.Sprintf("step %d: analysis inconclusive after the bake (%s); promote by hand (kubectl boxoffice rollout promote %s) or bake longer and judge again (kubectl boxoffice rollout retry %s --bake 10m)",
 		ro.Status.CurrentStep, strings.Join(firstN(parts, 3), "; "), ro.Name, ro.Name)
 	if !pausedInconclusive(ro) || ro.Status.Message != msg {
-		s.event(ro, nil, corev1.EventTypeWarning, ReasonInconclusive, "Analysis", "%s", msg)
+		s.event(ro, nil, corev1.EventTypeWarning, boxv1.RolloutReasonInconclusive, "Analysis", "%s", msg)
 	}
 	ro.Status.Phase = boxv1.RolloutPaused
-	ro.Status.Reason, ro.Status.Message = ReasonInconclusive, msg
+	ro.Status.Reason, ro.Status.Message = boxv1.RolloutReasonInconclusive, msg
 	setRolloutCondition(ro, boxv1.RolloutConditionInconclusive, metav1.ConditionTrue, reason, msg)
 	s.requeueAt(s.now.Add(r.interval(ro)))
 }

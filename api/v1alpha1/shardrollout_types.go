@@ -368,6 +368,10 @@ const (
 	RolloutConditionInconclusive = "AnalysisInconclusive"
 )
 
+// RolloutReasonInconclusive is status.reason while the rollout is paused
+// because an analysis had too little evidence to pass or fail.
+const RolloutReasonInconclusive = "AnalysisInconclusive"
+
 // Annotations the rollout puts on the Showtimes it moves.
 const (
 	// AnnotationRollout names the rollout that last moved the showtime.

@@ -169,6 +169,43 @@ func NewCommand(env *Env) *cobra.Command {
 		},
 	})
 
+	rollout.AddCommand(&cobra.Command{
+		Use:   "pause NAME",
+		Short: "Stop new upgrades and step changes (spec.paused); analysis and automatic rollback go on",
+		Args:  exactArgs(1),
+		RunE: func(cmd *cobra.Command, args []string) error {
+			return act(cmd.Context(), env, output, "pause", func(ctx context.Context, c client.Client) (*boxv1.ShardRollout, string, error) {
+				return pause(ctx, c, args[0])
+			})
+		},
+	})
+	rollout.AddCommand(&cobra.Command{
+		Use:   "resume NAME",
+		Short: "Undo rollout pause (clear spec.paused)",
+		Args:  exactArgs(1),
+		RunE: func(cmd *cobra.Command, args []string) error {
+			return act(cmd.Context(), env, output, "resume", func(ctx context.Context, c client.Client) (*boxv1.ShardRollout, string, error) {
+				return resume(ctx, c, args[0])
+			})
+		},
+	})
+	var retryBake time.Duration
+	retryCmd := &cobra.Command{
+		Use:   "retry NAME",
+		Short: "Start a RolledBack or Failed rollout over, or bake an inconclusive analysis longer and judge it again",
+		Args:  exactArgs(1),
+		RunE: func(cmd *cobra.Command, args []string) error {
+			if retryBake < 0 {
+				return &ExitError{Code: ExitUsage, Err: fmt.Errorf("--bake must not be negative")}
+			}
+			return act(cmd.Context(), env, output, "retry", func(ctx context.Context, c client.Client) (*boxv1.ShardRollout, string, error) {
+				return retry(ctx, c, args[0], retryBake)
+			})
+		},
+	}
+	retryCmd.Flags().DurationVar(&retryBake, "bake", 0, "How long the inconclusive showtimes bake again before they are judged (default: the step's bake)")
+	rollout.AddCommand(retryCmd)
+
 	freezeCmd := &cobra.Command{Use: "freeze", Short: "Freeze windows", Args: noArgs}
 	root.AddCommand(freezeCmd)
 	freezeCmd.AddCommand(&cobra.Command{
