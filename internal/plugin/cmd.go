@@ -243,7 +243,8 @@ func noArgs(cmd *cobra.Command, args []string) error {
 	return &ExitError{Code: ExitUsage, Err: fmt.Errorf("%s: a subcommand is required; see --help", cmd.CommandPath())}
 }
 
-// ActionResult is what `rollout promote|abort|undo -o json|yaml` prints: the
+// ActionResult is what `rollout promote|abort|undo|pause|resume|retry -o
+// json|yaml` prints: the
 // action, the rollout, its phase once the request was recorded (the
 // controller acts on it afterwards) and the message for people.
 type ActionResult struct {
