@@ -90,6 +90,9 @@ type rolloutScope struct {
 	stableFrontendRead bool
 	// events are recorded once the status they describe is written.
 	events []rolloutEvent
+	// wasInconclusive: the rollout was paused on an inconclusive analysis
+	// when the reconcile began.
+	wasInconclusive bool
 }
 
 func (s *rolloutScope) requeueAt(t time.Time) {
@@ -134,6 +137,7 @@ func (r *ShardRolloutReconciler) Reconcile(ctx context.Context, req ctrl.Request
 		frozen:    map[types.NamespacedName][]freeze.Hit{},
 
 		inconclusiveReason: map[types.NamespacedName]string{},
+		wasInconclusive:    pausedInconclusive(ro),
 	}
 	var err error
 	switch ro.Status.Phase {

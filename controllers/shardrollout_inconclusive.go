@@ -19,7 +19,7 @@ func pausedInconclusive(ro *boxv1.ShardRollout) bool {
 
 // pauseInconclusive pauses the rollout on the showtimes of s.inconclusive:
 // phase Paused, reason AnalysisInconclusive, condition AnalysisInconclusive
-// True, and a Warning event the first time. Analysis goes on every
+// True, and a Warning event when it starts (not at every look). Analysis goes on every
 // interval: a canary that gets its evidence is judged then.
 func (r *ShardRolloutReconciler) pauseInconclusive(s *rolloutScope) {
 	ro := s.ro
@@ -36,7 +36,7 @@ func (r *ShardRolloutReconciler) pauseInconclusive(s *rolloutScope) {
 	}
 	msg := fmt.Sprintf("step %d: analysis inconclusive after the bake (%s); promote by hand (kubectl boxoffice rollout promote %s) or bake longer and judge again (kubectl boxoffice rollout retry %s --bake 10m)",
 		ro.Status.CurrentStep, strings.Join(firstN(parts, 3), "; "), ro.Name, ro.Name)
-	if !pausedInconclusive(ro) || ro.Status.Message != msg {
+	if !s.wasInconclusive {
 		s.event(ro, nil, corev1.EventTypeWarning, boxv1.RolloutReasonInconclusive, "Analysis", "%s", msg)
 	}
 	ro.Status.Phase = boxv1.RolloutPaused
