@@ -3,10 +3,13 @@ package controllers
 import (
 	"context"
 	"fmt"
+	"os"
+	"path/filepath"
 	"strings"
 	"time"
 
 	boxv1 "boxoffice.dev/boxoffice/api/v1alpha1"
+	"boxoffice.dev/boxoffice/internal/freeze"
 	"boxoffice.dev/boxoffice/internal/plugin"
 	. "github.com/onsi/ginkgo/v2"
 	. "github.com/onsi/gomega"
@@ -14,6 +17,7 @@ import (
 	corev1 "k8s.io/api/core/v1"
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	"k8s.io/apimachinery/pkg/api/meta"
+	"k8s.io/apimachinery/pkg/labels"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/types"
 	"k8s.io/utils/ptr"
@@ -317,5 +321,29 @@ var _ = Describe("ShardRollout messages", func() {
 		Expect(after).To(BeEmpty(), "events that contradict the status: %v", after)
 		Expect(countEvents(w.rec.events(), "StepStarted")).To(BeZero())
 		Expect(countEvents(w.rec.events(), "PhasePaused")).To(BeZero())
+	})
+})
+
+var _ = Describe("make dev rollout samples", func() {
+	It("are valid: the canary showtime and the rollout onto boxoffice:next", func() {
+		st := &boxv1.Showtime{}
+		data, err := os.ReadFile(filepath.Join("..", "config", "samples", "boxoffice_v1alpha1_showtime_canary.yaml"))
+		Expect(err).NotTo(HaveOccurred())
+		Expect(yamlUnmarshal(data, st)).To(Succeed())
+		st.Namespace = newNamespace()
+		Expect(k8sClient.Create(ctx, st, client.DryRunAll)).To(Succeed())
+		hits, err := freeze.BlockingShowtime(ctx, k8sClient, st, time.Now())
+		Expect(err).NotTo(HaveOccurred())
+		Expect(hits).To(BeEmpty(), "the canary sample is in no freeze today")
+
+		ro := &boxv1.ShardRollout{}
+		data, err = os.ReadFile(filepath.Join("..", "config", "samples", "boxoffice_v1alpha1_shardrollout.yaml"))
+		Expect(err).NotTo(HaveOccurred())
+		Expect(yamlUnmarshal(data, ro)).To(Succeed())
+		Expect(ro.Spec.Target.ShardImage).To(Equal("boxoffice:next"))
+		sel, err := metav1.LabelSelectorAsSelector(ro.Spec.Scope.ShowtimeSelector)
+		Expect(err).NotTo(HaveOccurred())
+		Expect(sel.Matches(labels.Set(st.Labels))).To(BeTrue(), "the rollout selects the canary showtime")
+		Expect(k8sClient.Create(ctx, ro, client.DryRunAll)).To(Succeed())
 	})
 })
