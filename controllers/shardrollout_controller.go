@@ -617,11 +617,14 @@ func (r *ShardRolloutReconciler) token(ctx context.Context, st *boxv1.Showtime) 
 	return string(sec.Data["token"]), nil
 }
 
-// promote starts upgrades for the current step and moves to the next step
-// once the cohort is ready, baked and judged.
-func (r *ShardRolloutReconciler) promote(ctx context.Context, s *rolloutScope) error {
+// takeInputs applies what people asked through the spec before the steps
+// move: promoteFull, spec.promote and spec.retry on an inconclusive
+// analysis (or cleared when nothing waits for them), paused and resumed.
+// promoteLeft: spec.promote is still there for a manual gate; stop: the
+// rollout is paused by spec.paused.
+func (r *ShardRolloutReconciler) takeInputs(s *rolloutScope) (full, promoteLeft, stop bool) {
 	ro := s.ro
-	full := ro.Spec.PromoteFull
+	full = ro.Spec.PromoteFull
 	if full && ro.Status.Phase != boxv1.RolloutPromoting {
 		ro.Status.Phase = boxv1.RolloutPromoting
 		ro.Status.Reason, ro.Status.Message = "PromotedFull", "spec.promoteFull: moving every remaining showtime, skipping steps, bakes and analysis"
@@ -635,7 +638,7 @@ func (r *ShardRolloutReconciler) promote(ctx context.Context, s *rolloutScope) e
 	_, stepBake, _ := r.stepPlan(ro, full)
 	usedPromote := r.resolveInconclusive(s, stepBake)
 	// promoteLeft: spec.promote is still there for a manual gate.
-	promoteLeft := ro.Spec.Promote && !usedPromote
+	promoteLeft = ro.Spec.Promote && !usedPromote
 	if ro.Spec.Retry && !s.consumeRetry {
 		s.consumeRetry = true
 		s.event(ro, nil, corev1.EventTypeNormal, "RetryIgnored", "Retry", "spec.retry set while no analysis is inconclusive and the rollout is not rolled back or failed; cleared")
@@ -650,7 +653,7 @@ func (r *ShardRolloutReconciler) promote(ctx context.Context, s *rolloutScope) e
 			ro.Status.Phase = boxv1.RolloutPaused
 			ro.Status.Reason, ro.Status.Message = "PausedByUser", "spec.paused: no new upgrades and no next step; analysis and rollback go on"
 		}
-		return nil
+		return full, promoteLeft, true
 	}
 	if ro.Status.Phase == boxv1.RolloutPaused {
 		ro.Status.Phase = boxv1.RolloutProgressing
@@ -658,6 +661,17 @@ func (r *ShardRolloutReconciler) promote(ctx context.Context, s *rolloutScope) e
 		if full {
 			ro.Status.Phase = boxv1.RolloutPromoting
 		}
+	}
+	return full, promoteLeft, false
+}
+
+// promote starts upgrades for the current step and moves to the next step
+// once the cohort is ready, baked and judged.
+func (r *ShardRolloutReconciler) promote(ctx context.Context, s *rolloutScope) error {
+	ro := s.ro
+	full, promoteLeft, stop := r.takeInputs(s)
+	if stop {
+		return nil
 	}
 
 	for {

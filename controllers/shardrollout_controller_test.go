@@ -256,7 +256,7 @@ func newWorld(n int, mutate func(i int, st *boxv1.Showtime)) *world {
 	}
 	w.ro = &ShardRolloutReconciler{
 		Client: k8sClient, Recorder: w.rec, Clock: w.clock,
-		Shards: &HTTPShardProber{HTTP: NewHTTPShardClient(w.farm.port).HTTP, Port: w.farm.port, FrontendPort: w.farm.port},
+		Shards:       &HTTPShardProber{HTTP: NewHTTPShardClient(w.farm.port).HTTP, Port: w.farm.port, FrontendPort: w.farm.port},
 		DefaultImage: stableImage,
 	}
 	// Provision: objects, then pods on the stable image.
