@@ -164,10 +164,19 @@ var _ = Describe("ShardRollout evidence", func() {
 		ro = w.runUntil("paused again", phaseIs(boxv1.RolloutPaused))
 		Expect(w.clock.Now()).To(BeTemporally(">=", retriedAt.Add(2*time.Minute)))
 
-		// Promote by hand: the canary is promoted and the rest moves.
+		// Promote by hand: the canary is promoted and the rest moves (just
+		// as quiet: the rollout pauses again at step 2, and is promoted again).
 		msg, err := plugin.Promote(ctx, k8sClient, w.name, false)
 		Expect(err).NotTo(HaveOccurred())
 		Expect(msg).To(ContainSubstring("promoted by hand"))
+		ro = w.runUntil("paused at step 2", func(ro *boxv1.ShardRollout) bool {
+			return ro.Status.CurrentStep == 2 && ro.Status.Phase == boxv1.RolloutPaused
+		})
+		Expect(ro.Status.Upgraded).To(BeEquivalentTo(1))
+		Expect(w.showtime("show-02").Spec.Shard.Image).To(Equal(quietImage))
+		Expect(countEvents(w.rec.events(), "Warning AnalysisInconclusive")).To(Equal(3), "step 1, after the retry, step 2")
+		_, err = plugin.Promote(ctx, k8sClient, w.name, false)
+		Expect(err).NotTo(HaveOccurred())
 		ro = w.runUntil("succeeded", phaseIs(boxv1.RolloutSucceeded))
 		Expect(ro.Status.Showtimes[0].Analysis).To(Equal(boxv1.AnalysisPromotedByHand))
 		Expect(ro.Status.Showtimes[0].Message).To(HavePrefix("promoted by hand after an inconclusive analysis"))
@@ -237,7 +246,7 @@ var _ = Describe("ShardRollout evidence", func() {
 		})
 		ro = w2.runUntil("step 2", func(ro *boxv1.ShardRollout) bool { return ro.Status.CurrentStep == 2 })
 		Expect(ro.Status.Showtimes[0].Analysis).To(Equal(boxv1.AnalysisPassed))
-		Expect(ro.Status.Showtimes[0].Message).To(ContainSubstring("front-end 5xx 1/451; front-end retries 4; front-end p99 4.9ms (stable 4.9ms)"))
+		Expect(ro.Status.Showtimes[0].Message).To(ContainSubstring("front-end 5xx 1/451; front-end retries 4; front-end p99 4.95ms (stable 4.95ms)"))
 
 		w3 := newWorld(2, nil)
 		w3.frontends, w3.frontendPods = true, true
