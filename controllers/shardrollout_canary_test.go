@@ -356,3 +356,30 @@ var _ = Describe("make dev rollout samples", func() {
 		Expect(k8sClient.Create(ctx, ro, client.DryRunAll)).To(Succeed())
 	})
 })
+
+var _ = Describe("ShardRollout conflicts", func() {
+	It("is not Paused when a showtime changed while the rollout moved it: it moves it again", func() {
+		w := newWorld(1, nil)
+		wc, err := client.NewWithWatch(cfg, client.Options{Scheme: scheme})
+		Expect(err).NotTo(HaveOccurred())
+		conflicts := 1
+		w.ro.Client = interceptor.NewClient(wc, interceptor.Funcs{
+			Patch: func(ctx context.Context, c client.WithWatch, obj client.Object, patch client.Patch, opts ...client.PatchOption) error {
+				if st, ok := obj.(*boxv1.Showtime); ok && st.Namespace == w.ns && conflicts > 0 {
+					conflicts--
+					return apierrors.NewConflict(boxv1.GroupVersion.WithResource("showtimes").GroupResource(), st.Name,
+						fmt.Errorf("the object has been modified; please apply your changes to the latest version and try again"))
+				}
+				return c.Patch(ctx, obj, patch, opts...)
+			},
+		})
+		w.create("conflict-"+w.label, oneCanaryStep)
+		ro := w.tick()
+		Expect(ro.Status.Phase).To(Equal(boxv1.RolloutProgressing), "%s: %s", ro.Status.Reason, ro.Status.Message)
+		Expect(ro.Status.Message).To(Equal("step 1: 1 showtimes changed while being moved; moving them again"))
+		Expect(countEvents(w.rec.events(), "PhasePaused")).To(BeZero())
+		ro = w.runUntil("succeeded", phaseIs(boxv1.RolloutSucceeded))
+		Expect(countEvents(w.rec.events(), "PhasePaused")).To(BeZero())
+		Expect(w.showtime("show-00").Spec.Shard.Image).To(Equal(goodImage))
+	})
+})

@@ -93,6 +93,9 @@ type rolloutScope struct {
 	// wasInconclusive: the rollout was paused on an inconclusive analysis
 	// when the reconcile began.
 	wasInconclusive bool
+	// conflicts counts showtimes whose upgrade met a conflict (changed
+	// since read): they are tried again, not held back.
+	conflicts int
 }
 
 func (s *rolloutScope) requeueAt(t time.Time) {
@@ -703,6 +706,12 @@ func (r *ShardRolloutReconciler) promote(ctx context.Context, s *rolloutScope) e
 			r.setProgressing(s, "Upgrading", fmt.Sprintf("step %d: %d showtimes restarting onto the target", ro.Status.CurrentStep, upgrading))
 			return nil
 		}
+		if false && s.conflicts > 0 {
+			// Not held back: changed by someone else (its own controller)
+			// while we moved it. Moved again in a second.
+			r.setProgressing(s, "Upgrading", fmt.Sprintf("step %d: %d showtimes changed while being moved; moving them again", ro.Status.CurrentStep, s.conflicts))
+			return nil
+		}
 		// blocked: everything left of this step is held back; what moved
 		// still bakes and is judged.
 		blocked := moved < int(target) && r.remaining(s) > 0
@@ -866,6 +875,7 @@ func (r *ShardRolloutReconciler) startUpgrades(ctx context.Context, s *rolloutSc
 		if err := r.upgrade(ctx, s, e, st); err != nil {
 			if apierrors.IsConflict(err) {
 				// Someone changed it under us: look again next time.
+				s.conflicts++
 				s.requeueAt(s.now.Add(time.Second))
 				continue
 			}
