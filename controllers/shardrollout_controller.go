@@ -706,7 +706,7 @@ func (r *ShardRolloutReconciler) promote(ctx context.Context, s *rolloutScope) e
 			r.setProgressing(s, "Upgrading", fmt.Sprintf("step %d: %d showtimes restarting onto the target", ro.Status.CurrentStep, upgrading))
 			return nil
 		}
-		if false && s.conflicts > 0 {
+		if s.conflicts > 0 {
 			// Not held back: changed by someone else (its own controller)
 			// while we moved it. Moved again in a second.
 			r.setProgressing(s, "Upgrading", fmt.Sprintf("step %d: %d showtimes changed while being moved; moving them again", ro.Status.CurrentStep, s.conflicts))
