@@ -259,6 +259,9 @@ func Restore(data []byte) (*Machine, error) {
 	if m.configured && m.cfg.Validate() != nil {
 		r.fail("invalid configuration")
 	}
+	if m.nextID == 0 {
+		r.fail("next place id 0") // ids start at 1; 0 marks an empty slot in the line
+	}
 	r.entries(m)
 	r.order(m)
 	m.stats = r.stats()
