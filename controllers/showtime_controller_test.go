@@ -797,6 +797,8 @@ var _ = Describe("Showtime front end", func() {
 			"--session-key-file=/etc/boxoffice/session/key",
 			"--seat-map=/etc/boxoffice/seatmap/seatmap.yaml",
 			"--listen=:8080",
+			"--title=Stand-up 10, night 1",
+			"--starts-at=" + st.Spec.StartsAt.UTC().Format(time.RFC3339),
 			"--payment-secret-file=/etc/boxoffice/payment/secret",
 		}))
 		Expect(c.ReadinessProbe.HTTPGet.Path).To(Equal("/readyz"))
@@ -993,6 +995,9 @@ var _ = Describe("Showtime CRD validation", func() {
 		Entry("sales.freeze.after negative", func(st *boxv1.Showtime) {
 			st.Spec.Sales.Freeze.After = &metav1.Duration{Duration: -time.Second}
 		}, "spec.sales.freeze.after must be a duration between 0s and 168h"),
+		Entry("venue.timeZone not a zone name", func(st *boxv1.Showtime) {
+			st.Spec.Venue.TimeZone = "+07:00"
+		}, "spec.venue.timeZone must be an IANA time zone name such as Asia/Bangkok or Europe/London, or UTC"),
 	)
 
 	It("defaults holdTTL, maxSeatsPerHolder and storage", func() {

@@ -175,3 +175,37 @@ func TestVersionLabelOnObjectsOnly(t *testing.T) {
 		t.Errorf("digest-pinned shard has %s=%q", LabelVersion, v)
 	}
 }
+
+// TestFrontendArgsCarryTheShow: the booking page names the show, its start
+// and its venue; the front end gets them on its command line.
+func TestFrontendArgsCarryTheShow(t *testing.T) {
+	st := showtime()
+	st.Spec.Title = "Stand-up 10, night 1"
+	st.Spec.StartsAt = metav1.NewTime(time.Date(2026, 12, 5, 20, 0, 0, 0, time.FixedZone("+07", 7*3600)))
+	has := func(args []string, want string) bool {
+		for _, a := range args {
+			if a == want {
+				return true
+			}
+		}
+		return false
+	}
+	args := FrontendArgs(st)
+	for _, want := range []string{"--title=Stand-up 10, night 1", "--starts-at=2026-12-05T13:00:00Z"} {
+		if !has(args, want) {
+			t.Errorf("front-end args %q lack %q", args, want)
+		}
+	}
+	for _, a := range args {
+		if strings.HasPrefix(a, "--venue=") || strings.HasPrefix(a, "--time-zone=") {
+			t.Errorf("no venue given, yet %q", a)
+		}
+	}
+	st.Spec.Venue = boxv1.Venue{Name: "Riverside Hall, Bangkok", TimeZone: "Asia/Bangkok"}
+	args = FrontendArgs(st)
+	for _, want := range []string{"--venue=Riverside Hall, Bangkok", "--time-zone=Asia/Bangkok"} {
+		if !has(args, want) {
+			t.Errorf("front-end args %q lack %q", args, want)
+		}
+	}
+}
