@@ -35,6 +35,7 @@ type Config struct {
 	ClientBuffer      int           // frames buffered per browser stream before it is dropped
 	SecureCookies     bool          // set the Secure attribute on the session cookie
 	PprofListen       string        // optional address for net/http/pprof (debugging)
+	Show              ShowInfo      // what the page says about the show
 }
 
 // DefaultConfig returns the defaults used when a flag is not given.
@@ -87,6 +88,10 @@ func ParseFlags(args []string, out io.Writer) (Config, error) {
 	fs.IntVar(&c.ClientBuffer, "client-buffer", c.ClientBuffer, "updates buffered per browser before a slow browser is disconnected")
 	fs.BoolVar(&c.SecureCookies, "secure-cookies", false, "mark the session cookie Secure (set when served over HTTPS)")
 	fs.StringVar(&c.PprofListen, "pprof-listen", "", "optional separate address (e.g. 127.0.0.1:6060) serving Go profiles; off when empty")
+	fs.StringVar(&c.Show.Title, "title", "", "the show's title, shown to buyers (default: the showtime's NAMESPACE/NAME)")
+	fs.StringVar(&c.Show.StartsAt, "starts-at", "", "when the show starts, RFC 3339 (e.g. 2026-12-05T13:00:00Z), shown to buyers")
+	fs.StringVar(&c.Show.Venue, "venue", "", "the venue's name, shown to buyers")
+	fs.StringVar(&c.Show.TimeZone, "time-zone", "", "the venue's IANA time zone (e.g. Asia/Bangkok): the page shows the start in it; default UTC")
 
 	set := map[string]bool{}
 	if err := fs.Parse(args); err != nil {
@@ -156,6 +161,7 @@ func (c Config) Validate() error {
 	if c.MaxStreams < 0 {
 		errs = append(errs, errors.New("--max-streams must not be negative"))
 	}
+	errs = append(errs, c.Show.validate()...)
 	return errors.Join(errs...)
 }
 

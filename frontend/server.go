@@ -345,6 +345,7 @@ func (s *Server) handleSeats(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	v.Showtime = s.cfg.Showtime
+	v.Show = s.cfg.Show.withDefaults(s.cfg.Showtime)
 	v.DemoPayments = s.cfg.DemoPayments
 	v.PaymentURL = s.cfg.PaymentURL
 	writeJSON(w, http.StatusOK, v)
