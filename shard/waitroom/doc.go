@@ -22,6 +22,8 @@
 //     now + Config.IdleTimeout, and an admission that holds seats has none
 //     (the hold's own expiry bounds it). At its deadline it ends, as it does
 //     when the buyer leaves or buys (OpLeave); each end admits the next.
+//     Lowering MaxActive sends nobody back: admissions wait until fewer than
+//     the new number are admitted.
 //   - The queue knows the seats (OpSeats): it admits while fewer admitted
 //     buyers are still choosing (hold no seat) than seats are free. When no
 //     seat is free but some are held, waiting buyers are told seats may come

@@ -207,18 +207,25 @@ func (r *ref) fill() {
 	}
 }
 
+// rate is admissions per second over the last 64 admissions (0: unmeasured).
+func (r *ref) rate() float64 {
+	k := min(len(r.admits), rateWindow)
+	if k < 2 {
+		return 0
+	}
+	last := r.admits[len(r.admits)-k:]
+	if span := last[k-1] - last[0]; span > 0 {
+		return float64(k-1) / (float64(span) / float64(time.Second))
+	}
+	return 0
+}
+
 func (r *ref) wait(ahead int) (time.Duration, bool) {
 	if !r.configured {
 		return 0, false
 	}
-	k := min(len(r.admits), rateWindow)
-	rate, ok := 0.0, false
-	if k >= 2 {
-		last := r.admits[len(r.admits)-k:]
-		if span := last[k-1] - last[0]; span > 0 {
-			rate, ok = float64(k-1)/(float64(span)/float64(time.Second)), true
-		}
-	}
+	rate := r.rate()
+	ok := rate > 0
 	if !ok {
 		rate = float64(r.cfg.MaxActive) / (float64(r.cfg.IdleTimeout) / float64(time.Second))
 	}
@@ -360,7 +367,7 @@ func compare(t *testing.T, m *Machine, model *ref, seed uint64, step int) {
 		Active:         model.count(isState(Admitted)),
 		Choosing:       model.count(func(p *refPlace) bool { return p.state == Admitted && p.holding == 0 }),
 		Admitted:       model.admitted, TimedOut: model.timedOut, Bought: model.bought,
-		Rate: s.Rate, MedianWait: s.MedianWait, P99Wait: s.P99Wait, Seats: model.seats,
+		Rate: model.rate(), MedianWait: s.MedianWait, P99Wait: s.P99Wait, Seats: model.seats,
 	}
 	if s != want {
 		t.Fatalf("seed %d step %d: status\nmachine %+v\nmodel   %+v", seed, step, s, want)

@@ -334,3 +334,28 @@ func TestEstimate(t *testing.T) {
 		t.Fatalf("wait quantiles %+v", s)
 	}
 }
+
+// TestWaitQuantiles: waits of 1..100 s; the median (50 s) lies in the bucket
+// [45.3 s, 64 s) and the p99 (99 s) in [90.5 s, 128 s): the answers are the
+// buckets' tops, never below the true value and less than sqrt(2) above it.
+func TestWaitQuantiles(t *testing.T) {
+	var s stats
+	if s.quantile(0.5) != 0 {
+		t.Fatal("a quantile of no waits")
+	}
+	for i := int64(1); i <= 100; i++ {
+		s.admit(i*sec, i*sec)
+	}
+	if got := s.quantile(0.5); got != 64*time.Second {
+		t.Fatalf("median %v, want 64s", got)
+	}
+	if got := s.quantile(0.99); got.Round(time.Millisecond) != 128*time.Second {
+		t.Fatalf("p99 %v, want 128s", got)
+	}
+	s = stats{}
+	s.admit(0, 0)
+	s.admit(1, 400*time.Millisecond.Nanoseconds())
+	if got := s.quantile(0.99); got != time.Second {
+		t.Fatalf("sub-second waits: p99 %v, want the first bucket's top, 1s", got)
+	}
+}
