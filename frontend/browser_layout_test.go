@@ -128,6 +128,19 @@ func TestBrowserHallFitsLaptopAndPhone(t *testing.T) {
 			}
 			cdRun(page, t, "Enter", chromedp.SendKeys(chromedp.CSS(seatSel("circle/Q/50")), kb.Enter))
 			cdPoll(page, t, "selected by keyboard", fmt.Sprintf(`document.querySelector(%q).getAttribute("aria-pressed") === "true"`, seatSel("circle/Q/50")), 5*time.Second)
+			// + zooms in around the focused seat, which stays in view; 0 shows the whole hall.
+			whole := cdEval[string](page, t, `document.body.dataset.zoom`)
+			cdRun(page, t, "+", chromedp.SendKeys(chromedp.CSS(seatSel("circle/Q/50")), "+"))
+			cdPoll(page, t, "zoomed in by keyboard", `Number(document.body.dataset.zoom) > `+whole, 5*time.Second)
+			inView := cdEval[bool](page, t, fmt.Sprintf(`(() => {
+				const m = document.getElementById("map").getBoundingClientRect(), r = document.querySelector(%q).getBoundingClientRect();
+				return r.left >= m.left && r.right <= m.right && r.top >= m.top && r.bottom <= m.bottom && document.activeElement.dataset.id === "circle/Q/50";
+			})()`, seatSel("circle/Q/50")))
+			if !inView {
+				t.Fatal("after zooming in by keyboard the focused seat is out of the map's view")
+			}
+			cdRun(page, t, "0", chromedp.SendKeys(chromedp.CSS(seatSel("circle/Q/50")), "0"))
+			cdPoll(page, t, "whole hall by keyboard", `document.body.dataset.zoom === "`+whole+`"`, 5*time.Second)
 		})
 	}
 }

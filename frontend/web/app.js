@@ -195,6 +195,8 @@
     }
     return {
       setup,
+      STEP,
+      level: () => level,
       to: apply,
       tooSmall: () => hall !== null && level < TAP_BELOW,
       tapLevel: () => Math.max(1, fit),
@@ -211,6 +213,7 @@
 
   function onKey(ev) {
     const t = ev.target;
+    if (zoomKey(ev)) return;
     if (!t.dataset || t.dataset.i === undefined) return;
     const s = seats[+t.dataset.i];
     const row = rows[s.row];
@@ -229,6 +232,20 @@
     }
     ev.preventDefault();
     setFocus(next, true);
+  }
+
+  // zoomKey: + and - zoom around the focused seat, 0 shows the whole hall.
+  function zoomKey(ev) {
+    if (ev.ctrlKey || ev.metaKey || ev.altKey) return false; // the browser's own zoom
+    const f = { "+": zoom.STEP, "=": zoom.STEP, "-": 1 / zoom.STEP, "0": 0 }[ev.key];
+    if (f === undefined) return false;
+    ev.preventDefault();
+    const el = document.activeElement;
+    const r = el && el.closest && el.closest("#map") ? el.getBoundingClientRect() : null;
+    const x = r ? r.left + r.width / 2 : undefined, y = r ? r.top + r.height / 2 : undefined;
+    zoom.to(f === 0 ? 0 : zoom.level() * f, x, y);
+    if (r) el.scrollIntoView({ block: "nearest", inline: "nearest" });
+    return true;
   }
 
   function onSeatClick(ev) {
