@@ -206,9 +206,7 @@ func (m *Machine) AppendState(b []byte) []byte {
 	for _, id := range pre {
 		b = binary.AppendUvarint(b, id)
 	}
-	b = binary.AppendUvarint(b, uint64(m.line.len()))
-	m.line.each(func(id uint64) { b = binary.AppendUvarint(b, id) })
-	return m.stats.appendTo(b)
+	return m.stats.appendTo(m.line.appendTo(b))
 }
 
 func (s *stats) appendTo(b []byte) []byte {
@@ -313,31 +311,83 @@ func (r *reader) order(m *Machine) {
 	for _, e := range m.entries {
 		want[e.state]++
 	}
-	seen := map[uint64]bool{}
-	for _, st := range []State{PreQueued, Waiting} {
-		n := r.count(1)
-		if r.err == nil && n != want[st] {
-			r.fail("%d places listed as %v, %d in that state", n, st, want[st])
-		}
-		for i := 0; i < n && r.err == nil; i++ {
-			e := m.entries[r.uvarint()]
-			if e == nil || e.state != st || seen[e.id] {
-				r.fail("the %v list names a place not %v, or twice", st, st)
-				return
-			}
-			seen[e.id] = true
-			if st == PreQueued {
-				m.pre = append(m.pre, e.id)
-				m.preN++
-			} else {
-				e.seq = m.line.push(e.id)
-			}
-		}
+	n := r.count(1)
+	if r.err == nil && n != want[PreQueued] {
+		r.fail("%d places listed as pre-queued, %d in that state", n, want[PreQueued])
 	}
+	seen := map[uint64]bool{}
+	for i := 0; i < n && r.err == nil; i++ {
+		e := m.entries[r.uvarint()]
+		if e == nil || e.state != PreQueued || seen[e.id] {
+			r.fail("the pre-queue names a place not pre-queued, or twice")
+			return
+		}
+		seen[e.id] = true
+		m.pre = append(m.pre, e.id)
+		m.preN++
+	}
+	r.line(m, want[Waiting])
 	if r.err == nil && !m.opened && want[Waiting]+want[Admitted] > 0 {
 		r.fail("places in line before the sale opened")
 	}
 	if r.err == nil && m.opened && want[PreQueued] > 0 {
 		r.fail("a pre-queue after the sale opened")
 	}
+}
+
+// maxLineSpan bounds the slots a decoded line may span (memory).
+const maxLineSpan = 1 << 24
+
+// appendTo encodes the line with its slots: the head, the next slot, and
+// each waiting place as (slot - previous slot, id). Slots are kept, so a
+// place's slot is the same after a restore.
+func (l *line) appendTo(b []byte) []byte {
+	b = binary.AppendUvarint(b, uint64(l.base+l.head))
+	b = binary.AppendUvarint(b, uint64(l.base+len(l.ids)))
+	b = binary.AppendUvarint(b, uint64(l.n))
+	prev := l.base + l.head
+	for i, id := range l.ids[l.head:] {
+		if id != 0 {
+			slot := l.base + l.head + i
+			b = binary.AppendUvarint(b, uint64(slot-prev))
+			b = binary.AppendUvarint(b, id)
+			prev = slot
+		}
+	}
+	return b
+}
+
+// line reads the line; want places must be waiting.
+func (r *reader) line(m *Machine, want int) {
+	head, end := r.uvarint(), r.uvarint()
+	n := r.count(2)
+	if r.err != nil {
+		return
+	}
+	if head > end || end-head > maxLineSpan || uint64(n) > end-head || n != want {
+		r.fail("a line from slot %d to %d with %d places (%d waiting)", head, end, n, want)
+		return
+	}
+	l := &m.line
+	l.base, l.ids = int(head), make([]uint64, end-head)
+	slot := head
+	seen := make(map[uint64]bool, n)
+	for i := 0; i < n && r.err == nil; i++ {
+		d := r.uvarint()
+		if (i > 0 && d == 0) || d >= end-slot {
+			r.fail("slot out of order or beyond the line")
+			return
+		}
+		slot += d
+		e := m.entries[r.uvarint()]
+		if e == nil || e.state != Waiting || seen[e.id] {
+			r.fail("the line names a place not waiting, or twice")
+			return
+		}
+		seen[e.id] = true
+		e.seq, l.ids[slot-head] = int(slot), e.id
+	}
+	l.n = n
+	l.fen = make([]int32, len(l.ids))
+	l.rebuild()
 }

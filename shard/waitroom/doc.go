@@ -35,6 +35,11 @@
 //   - Before any command runs, every admission whose idle deadline is at or
 //     before the command's time ends, in (deadline, id) order, from a heap.
 //
+// A waiting place has a slot in the line that never changes while it waits
+// (snapshots keep it). Line summarises the line in buckets of slots, small
+// enough to broadcast to every front end, and LineSummary.AheadOf turns a
+// slot into the people ahead without asking the shard.
+//
 // Memory is a few hundred bytes per buyer in the room (an entry, two map
 // slots, a slot in the line), and positions are answered in O(log n) from a
 // Fenwick tree over the line, so 50,000 waiting buyers polling their place is

@@ -22,6 +22,7 @@ type ref struct {
 	seatsKnown bool
 	places     []*refPlace
 	nextOrder  int
+	nextSlot   int
 	admits     []int64 // admission times
 	admitted   uint64
 	timedOut   uint64
@@ -34,6 +35,7 @@ type refPlace struct {
 	state    State
 	gone     bool
 	order    int
+	slot     int // Waiting: the how-manieth place to enter the line
 	queuedAt int64
 	deadline int64
 	holding  int32
@@ -107,8 +109,9 @@ func (r *ref) do(c *Command) Result {
 		}
 		slices.SortFunc(pre, func(a, b *refPlace) int { return cmp.Compare(a.order, b.order) })
 		for _, i := range Shuffle(c.Seed, len(pre)) {
-			pre[i].state, pre[i].order, pre[i].queuedAt = Waiting, r.nextOrder, r.now
+			pre[i].state, pre[i].order, pre[i].queuedAt, pre[i].slot = Waiting, r.nextOrder, r.now, r.nextSlot
 			r.nextOrder++
+			r.nextSlot++
 		}
 	case OpSeats:
 		if c.Seats.Free < 0 || c.Seats.Held < 0 || c.Seats.Sold < 0 {
@@ -150,7 +153,8 @@ func (r *ref) join(key [16]byte) Result {
 	p := &refPlace{id: uint64(len(r.places) + 1), key: key, state: PreQueued, order: r.nextOrder, queuedAt: r.now}
 	r.nextOrder++
 	if r.opened {
-		p.state = Waiting
+		p.state, p.slot = Waiting, r.nextSlot
+		r.nextSlot++
 	}
 	r.places = append(r.places, p)
 	return Result{ID: p.id}
@@ -248,6 +252,7 @@ func (r *ref) place(id uint64) (Place, bool) {
 		v.PreQueue = r.count(func(q *refPlace) bool { return q.state == PreQueued })
 		v.Wait, v.Measured = r.wait(v.PreQueue / 2)
 	case Waiting:
+		v.Slot = p.slot
 		v.Ahead = r.count(func(q *refPlace) bool { return q.state == Waiting && q.order < p.order })
 		v.Wait, v.Measured = r.wait(v.Ahead)
 	case Admitted:
@@ -357,6 +362,7 @@ func compare(t *testing.T, m *Machine, model *ref, seed uint64, step int) {
 			t.Fatalf("seed %d step %d: place %d\nmachine %+v %v\nmodel   %+v %v", seed, step, id, got, gok, want, wok)
 		}
 	}
+	checkSummary(t, m, model, seed, step)
 	s := m.Status()
 	isState := func(st State) func(*refPlace) bool { return func(p *refPlace) bool { return p.state == st } }
 	want := Status{
@@ -420,4 +426,28 @@ func FuzzRestore(f *testing.F) {
 			t.Fatalf("state after commands does not restore: %v", err)
 		}
 	})
+}
+
+// checkSummary: for every waiting place, the ahead worked out from a line
+// summary is never below the exact count and above it by at most the places
+// that left from its bucket.
+func checkSummary(t *testing.T, m *Machine, model *ref, seed uint64, step int) {
+	t.Helper()
+	for _, size := range []int{1, 3, 8} {
+		sum := m.Line(size)
+		for _, p := range model.live() {
+			if p.state != Waiting {
+				continue
+			}
+			exact := model.count(func(q *refPlace) bool { return q.state == Waiting && q.order < p.order })
+			got, ok := sum.AheadOf(p.slot)
+			slack := size - 1
+			if size == 1 {
+				slack = 0
+			}
+			if !ok || got < exact || got > exact+slack {
+				t.Fatalf("seed %d step %d: bucket %d: slot %d has %d ahead, summary says %d %v (%+v)", seed, step, size, p.slot, exact, got, ok, sum)
+			}
+		}
+	}
 }

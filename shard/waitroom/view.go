@@ -12,6 +12,9 @@ type Place struct {
 	// place it is 0 and PreQueue says how many are drawn with it.
 	Ahead    int
 	PreQueue int
+	// Slot is a waiting place's slot in the line: it never changes while
+	// the place waits, and with a LineSummary it gives Ahead (AheadOf).
+	Slot int
 	// Wait is the estimated wait (Waiting, PreQueued): the places ahead
 	// and this one over the measured admission rate; Measured is false while
 	// too few were admitted to measure one, and the estimate then assumes
@@ -62,6 +65,7 @@ func (m *Machine) Place(id uint64) (Place, bool) {
 		p.PreQueue = m.preN
 		p.Wait, p.Measured = m.estimate(m.preN / 2)
 	case Waiting:
+		p.Slot = e.seq
 		p.Ahead = m.line.ahead(e.seq)
 		p.Wait, p.Measured = m.estimate(p.Ahead)
 	case Admitted:
@@ -120,4 +124,57 @@ func (m *Machine) Status() Status {
 		P99Wait:        m.stats.quantile(0.99),
 		Seats:          m.seats,
 	}
+}
+
+// LineSummary is the line in a few numbers, for the shard to broadcast so
+// that every waiting buyer can work out their place without asking: Head is
+// the slot of the first place that may still be waiting, Counts[i] how many
+// wait in slots [Start+i*Size, Start+(i+1)*Size).
+type LineSummary struct {
+	Head   int
+	Start  int
+	Size   int
+	Counts []int32
+}
+
+// Line summarises the line in buckets of size slots (size >= 1).
+func (m *Machine) Line(size int) LineSummary {
+	l := &m.line
+	head := l.base + l.head
+	start := head - head%size
+	end := l.base + len(l.ids)
+	s := LineSummary{Head: head, Start: start, Size: size}
+	prev := 0
+	for b := start + size; ; b += size {
+		upto := l.before(min(b, end) - l.base)
+		s.Counts = append(s.Counts, int32(upto-prev))
+		prev = upto
+		if b >= end {
+			break
+		}
+	}
+	if l.n == 0 {
+		s.Counts = nil
+	}
+	return s
+}
+
+// AheadOf is how many wait before slot, from a summary: everyone in earlier
+// buckets, and in the slot's own bucket everyone who could be before it. It
+// is never below the exact count and above it by at most the places of that
+// bucket that left from before the slot. ok is false for a slot before the
+// head (admitted, or ended).
+func (s LineSummary) AheadOf(slot int) (ahead int, ok bool) {
+	if slot < s.Head || s.Size < 1 {
+		return 0, false
+	}
+	b := (slot - s.Start) / s.Size
+	for i := 0; i < b && i < len(s.Counts); i++ {
+		ahead += int(s.Counts[i])
+	}
+	if b < len(s.Counts) {
+		from := max(s.Start+b*s.Size, s.Head)
+		ahead += min(slot-from, int(s.Counts[b])-1)
+	}
+	return max(ahead, 0), true
 }
