@@ -70,6 +70,9 @@ func (r *ref) count(f func(*refPlace) bool) int {
 }
 
 func (r *ref) apply(c *Command) Result {
+	if c.Op < OpConfigure || c.Op >= maxOp {
+		return Result{Code: ErrInvalid}
+	}
 	r.now = max(r.now, c.Now)
 	for _, p := range r.live() {
 		if p.state == Admitted && p.holding == 0 && p.deadline <= r.now {
@@ -126,9 +129,6 @@ func (r *ref) do(c *Command) Result {
 		}
 	case OpTouch, OpLeave:
 		return r.onPlace(c)
-	case OpTick:
-	default:
-		return Result{Code: ErrInvalid}
 	}
 	return Result{}
 }

@@ -198,7 +198,12 @@ func (m *Machine) NextDeadline() (int64, bool) {
 }
 
 // Apply runs one command at c.Now (clamped so time never goes backwards).
+// A command of unknown kind is refused before anything happens, so nothing
+// that cannot be encoded is ever logged.
 func (m *Machine) Apply(c *Command) Result {
+	if c.Op < OpConfigure || c.Op >= maxOp {
+		return Result{Code: ErrInvalid}
+	}
 	m.now = max(m.now, c.Now)
 	m.dirty = false
 	m.expire()
@@ -217,8 +222,6 @@ func (m *Machine) Apply(c *Command) Result {
 	case OpLeave:
 		r = m.leave(c.ID, c.Reason)
 	case OpTick:
-	default:
-		r = Result{Code: ErrInvalid}
 	}
 	m.fill()
 	r.Log = m.dirty

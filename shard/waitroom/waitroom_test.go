@@ -359,3 +359,19 @@ func TestWaitQuantiles(t *testing.T) {
 		t.Fatalf("sub-second waits: p99 %v, want the first bucket's top, 1s", got)
 	}
 }
+
+// TestUnknownCommand: refused without touching the state, so it is never
+// logged (it could not be decoded on replay).
+func TestUnknownCommand(t *testing.T) {
+	m := configured(t)
+	m.Apply(&Command{Op: OpOpen, Now: 100 * sec})
+	id := mustJoin(t, m, 100*sec, 1) // admitted, idle deadline 110 s
+	for _, op := range []Op{0, maxOp, 200} {
+		if r := m.Apply(&Command{Op: op, Now: 500 * sec}); r.Code != ErrInvalid || r.Log {
+			t.Fatalf("op %d: %+v", op, r)
+		}
+	}
+	if m.Now() != 100*sec || stateOf(m, id) != Admitted {
+		t.Fatal("an unknown command moved the clock or expired an admission")
+	}
+}
