@@ -43,6 +43,13 @@ func TestShowFlags(t *testing.T) {
 			t.Errorf("%s: error %v, want %q", flag, err, msg)
 		}
 	}
+	thai := strings.Repeat("ก", 200) // 200 characters, 600 bytes: what the CRD allows
+	if _, err := ParseFlags(append(base, "--title="+thai, "--venue="+thai), io.Discard); err != nil {
+		t.Fatalf("a 200-character title: %v", err)
+	}
+	if _, err := ParseFlags(append(base, "--title="+thai+"ก"), io.Discard); err == nil || !strings.Contains(err.Error(), "at most 200 characters") {
+		t.Fatalf("a 201-character title: %v", err)
+	}
 	if got := (ShowInfo{}).withDefaults("venues/a"); got.Title != "venues/a" {
 		t.Fatalf("without --title the page is titled %q", got.Title)
 	}

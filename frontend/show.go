@@ -4,6 +4,7 @@ import (
 	"fmt"
 	"regexp"
 	"time"
+	"unicode/utf8"
 )
 
 // ShowInfo is what the booking page says about the show: its title, start
@@ -19,8 +20,10 @@ var timeZoneRe = regexp.MustCompile(`^(UTC|[A-Za-z]+(/[A-Za-z0-9_+-]+){1,2})$`)
 
 func (s ShowInfo) validate() []error {
 	var errs []error
-	if len(s.Title) > 200 || len(s.Venue) > 200 {
-		errs = append(errs, fmt.Errorf("--title and --venue must be at most 200 bytes"))
+	// Characters, as the Showtime's CRD counts them (a Thai title of 200
+	// characters is 600 bytes).
+	if utf8.RuneCountInString(s.Title) > 200 || utf8.RuneCountInString(s.Venue) > 200 {
+		errs = append(errs, fmt.Errorf("--title and --venue must be at most 200 characters"))
 	}
 	if s.StartsAt != "" {
 		if _, err := time.Parse(time.RFC3339, s.StartsAt); err != nil {
