@@ -324,6 +324,8 @@ var _ = Describe("Showtime controller", func() {
 			cm := &corev1.ConfigMap{}
 			f.get("standup-seatmap", cm)
 			isOwned(cm)
+			Expect(cm.Data["show.json"]).To(MatchJSON(`{"title":"Stand-up 10, night 1","startsAt":"` +
+				st.Spec.StartsAt.UTC().Format(time.RFC3339) + `"}`))
 			layout, err := seatmap.Parse([]byte(cm.Data["seatmap.yaml"]))
 			Expect(err).NotTo(HaveOccurred())
 			Expect(layout.Total).To(Equal(sampleTotal))
@@ -796,9 +798,8 @@ var _ = Describe("Showtime front end", func() {
 			"--shard-token-file=/etc/boxoffice/token/token",
 			"--session-key-file=/etc/boxoffice/session/key",
 			"--seat-map=/etc/boxoffice/seatmap/seatmap.yaml",
+			"--show-file=/etc/boxoffice/seatmap/show.json",
 			"--listen=:8080",
-			"--title=Stand-up 10, night 1",
-			"--starts-at=" + st.Spec.StartsAt.UTC().Format(time.RFC3339),
 			"--payment-secret-file=/etc/boxoffice/payment/secret",
 		}))
 		Expect(c.ReadinessProbe.HTTPGet.Path).To(Equal("/readyz"))

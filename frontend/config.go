@@ -36,6 +36,7 @@ type Config struct {
 	SecureCookies     bool          // set the Secure attribute on the session cookie
 	PprofListen       string        // optional address for net/http/pprof (debugging)
 	Show              ShowInfo      // what the page says about the show
+	ShowFile          string        // optional JSON file with the show; wins over Show, read again when it changes
 }
 
 // DefaultConfig returns the defaults used when a flag is not given.
@@ -88,6 +89,7 @@ func ParseFlags(args []string, out io.Writer) (Config, error) {
 	fs.IntVar(&c.ClientBuffer, "client-buffer", c.ClientBuffer, "updates buffered per browser before a slow browser is disconnected")
 	fs.BoolVar(&c.SecureCookies, "secure-cookies", false, "mark the session cookie Secure (set when served over HTTPS)")
 	fs.StringVar(&c.PprofListen, "pprof-listen", "", "optional separate address (e.g. 127.0.0.1:6060) serving Go profiles; off when empty")
+	fs.StringVar(&c.ShowFile, "show-file", "", "optional JSON file {title, startsAt, venue, timeZone} about the show (the operator mounts one); it wins over the four flags below and is read again when it changes, so a new title needs no restart")
 	fs.StringVar(&c.Show.Title, "title", "", "the show's title, shown to buyers (default: the showtime's NAMESPACE/NAME)")
 	fs.StringVar(&c.Show.StartsAt, "starts-at", "", "when the show starts, RFC 3339 (e.g. 2026-12-05T13:00:00Z), shown to buyers")
 	fs.StringVar(&c.Show.Venue, "venue", "", "the venue's name, shown to buyers")

@@ -48,6 +48,7 @@ type Server struct {
 	lim       *limiter // API requests, per session (else per address)
 	newSess   *limiter // new session cookies, per address
 	paySecret []byte
+	show      *showSource
 	handler   http.Handler
 
 	closing   chan struct{}
@@ -86,7 +87,11 @@ func New(cfg Config, log *slog.Logger) (*Server, error) {
 			return nil, fmt.Errorf("--seat-map %s: %v", cfg.SeatMapFile, err)
 		}
 	}
-	s := &Server{cfg: cfg, log: log, sess: &sessions{key: key, secure: cfg.SecureCookies},
+	show, err := newShowSource(cfg, log)
+	if err != nil {
+		return nil, err
+	}
+	s := &Server{cfg: cfg, log: log, sess: &sessions{key: key, secure: cfg.SecureCookies}, show: show,
 		lim:       newLimiter(cfg.RateLimit, cfg.RateBurst, limiterMaxKeys),
 		newSess:   newLimiter(cfg.NewSessionRate, cfg.NewSessionBurst, limiterMaxKeys),
 		paySecret: paySecret, closing: make(chan struct{})}
@@ -345,7 +350,7 @@ func (s *Server) handleSeats(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	v.Showtime = s.cfg.Showtime
-	v.Show = s.cfg.Show.withDefaults(s.cfg.Showtime)
+	v.Show = s.show.get()
 	v.DemoPayments = s.cfg.DemoPayments
 	v.PaymentURL = s.cfg.PaymentURL
 	writeJSON(w, http.StatusOK, v)

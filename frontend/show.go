@@ -1,8 +1,13 @@
 package frontend
 
 import (
+	"encoding/json"
+	"errors"
 	"fmt"
+	"log/slog"
+	"os"
 	"regexp"
+	"sync"
 	"time"
 	"unicode/utf8"
 )
@@ -42,4 +47,72 @@ func (s ShowInfo) withDefaults(showtime string) ShowInfo {
 		s.Title = showtime
 	}
 	return s
+}
+
+// showRecheck is how often the show file is looked at again.
+const showRecheck = 5 * time.Second
+
+// showSource gives the show: from --show-file when given (read again when
+// its modification time or size changes, at most every showRecheck; a bad
+// file is logged and the last good show kept), else from the flags.
+type showSource struct {
+	path     string
+	showtime string
+	log      *slog.Logger
+
+	mu      sync.Mutex
+	show    ShowInfo
+	checked time.Time
+	stamp   [2]int64 // modification time and size of the file read
+}
+
+func newShowSource(cfg Config, log *slog.Logger) (*showSource, error) {
+	s := &showSource{path: cfg.ShowFile, showtime: cfg.Showtime, log: log, show: cfg.Show.withDefaults(cfg.Showtime)}
+	if s.path == "" {
+		return s, nil
+	}
+	if err := s.reload(time.Now()); err != nil {
+		return nil, fmt.Errorf("--show-file: %v", err)
+	}
+	return s, nil
+}
+
+func (s *showSource) get() ShowInfo {
+	if s.path == "" {
+		return s.show
+	}
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if now := time.Now(); now.Sub(s.checked) >= showRecheck {
+		if err := s.reload(now); err != nil {
+			s.log.Warn("show file not read again; the page keeps the last good show", "file", s.path, "err", err)
+		}
+	}
+	return s.show
+}
+
+// reload reads the file if it changed. s.mu is held (or s is not shared yet).
+func (s *showSource) reload(now time.Time) error {
+	s.checked = now
+	fi, err := os.Stat(s.path)
+	if err != nil {
+		return err
+	}
+	stamp := [2]int64{fi.ModTime().UnixNano(), fi.Size()}
+	if stamp == s.stamp {
+		return nil
+	}
+	b, err := os.ReadFile(s.path)
+	if err != nil {
+		return err
+	}
+	var show ShowInfo
+	if err := json.Unmarshal(b, &show); err != nil {
+		return fmt.Errorf("%s: %v", s.path, err)
+	}
+	if err := errors.Join(show.validate()...); err != nil {
+		return fmt.Errorf("%s: %v", s.path, err)
+	}
+	s.show, s.stamp = show.withDefaults(s.showtime), stamp
+	return nil
 }

@@ -128,15 +128,8 @@ func FrontendArgs(st *boxv1.Showtime) []string {
 		"--shard-token-file=" + TokenDir + "/" + TokenKey,
 		"--session-key-file=" + SessionDir + "/" + SessionKeyKey,
 		"--seat-map=" + SeatMapDir + "/" + SeatMapKey,
+		"--show-file=" + SeatMapDir + "/" + ShowKey,
 		"--listen=:" + itoa(FrontendPort),
-		"--title=" + st.Spec.Title,
-		"--starts-at=" + st.Spec.StartsAt.UTC().Format(time.RFC3339),
-	}
-	if v := st.Spec.Venue; v.Name != "" {
-		args = append(args, "--venue="+v.Name)
-	}
-	if v := st.Spec.Venue; v.TimeZone != "" {
-		args = append(args, "--time-zone="+v.TimeZone)
 	}
 	if st.Spec.Frontend.Payments.Demo {
 		args = append(args, "--demo-payments")

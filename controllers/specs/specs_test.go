@@ -1,11 +1,14 @@
 package specs
 
 import (
+	"encoding/json"
+	"slices"
 	"strings"
 	"testing"
 	"time"
 
 	boxv1 "boxoffice.dev/boxoffice/api/v1alpha1"
+	"boxoffice.dev/boxoffice/frontend"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/util/validation"
 )
@@ -176,36 +179,32 @@ func TestVersionLabelOnObjectsOnly(t *testing.T) {
 	}
 }
 
-// TestFrontendArgsCarryTheShow: the booking page names the show, its start
-// and its venue; the front end gets them on its command line.
-func TestFrontendArgsCarryTheShow(t *testing.T) {
+// TestShowFile: the booking page's show comes from a file in the seat-map
+// ConfigMap (so a fixed title reaches the pages without a restart), in the
+// JSON the front end reads.
+func TestShowFile(t *testing.T) {
 	st := showtime()
 	st.Spec.Title = "Stand-up 10, night 1"
 	st.Spec.StartsAt = metav1.NewTime(time.Date(2026, 12, 5, 20, 0, 0, 0, time.FixedZone("+07", 7*3600)))
-	has := func(args []string, want string) bool {
-		for _, a := range args {
-			if a == want {
-				return true
-			}
-		}
-		return false
-	}
-	args := FrontendArgs(st)
-	for _, want := range []string{"--title=Stand-up 10, night 1", "--starts-at=2026-12-05T13:00:00Z"} {
-		if !has(args, want) {
-			t.Errorf("front-end args %q lack %q", args, want)
-		}
-	}
-	for _, a := range args {
-		if strings.HasPrefix(a, "--venue=") || strings.HasPrefix(a, "--time-zone=") {
-			t.Errorf("no venue given, yet %q", a)
-		}
-	}
 	st.Spec.Venue = boxv1.Venue{Name: "Riverside Hall, Bangkok", TimeZone: "Asia/Bangkok"}
-	args = FrontendArgs(st)
-	for _, want := range []string{"--venue=Riverside Hall, Bangkok", "--time-zone=Asia/Bangkok"} {
-		if !has(args, want) {
-			t.Errorf("front-end args %q lack %q", args, want)
-		}
+	cm, err := SeatMapConfigMap(st, Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	var got frontend.ShowInfo
+	if err := json.Unmarshal([]byte(cm.Data[ShowKey]), &got); err != nil {
+		t.Fatal(err)
+	}
+	want := frontend.ShowInfo{Title: "Stand-up 10, night 1", StartsAt: "2026-12-05T13:00:00Z", Venue: "Riverside Hall, Bangkok", TimeZone: "Asia/Bangkok"}
+	if got != want {
+		t.Fatalf("show file %s, want %+v", cm.Data[ShowKey], want)
+	}
+	if !slices.Contains(FrontendArgs(st), "--show-file=/etc/boxoffice/seatmap/show.json") {
+		t.Fatalf("front-end args %q do not name the show file", FrontendArgs(st))
+	}
+	before := FrontendArgs(st)
+	st.Spec.Title = "Stand-up 10, night 1 (moved)"
+	if !slices.Equal(before, FrontendArgs(st)) {
+		t.Fatal("a new title changes the front end's command line, which would restart every front-end pod")
 	}
 }
