@@ -2,6 +2,7 @@ package specs
 
 import (
 	"encoding/json"
+	"io"
 	"slices"
 	"strings"
 	"testing"
@@ -199,12 +200,67 @@ func TestShowFile(t *testing.T) {
 	if got != want {
 		t.Fatalf("show file %s, want %+v", cm.Data[ShowKey], want)
 	}
-	if !slices.Contains(FrontendArgs(st), "--show-file=/etc/boxoffice/seatmap/show.json") {
-		t.Fatalf("front-end args %q do not name the show file", FrontendArgs(st))
+	if !slices.Contains(FrontendArgs(st, Options{}), "--show-file=/etc/boxoffice/seatmap/show.json") {
+		t.Fatalf("front-end args %q do not name the show file", FrontendArgs(st, Options{}))
 	}
-	before := FrontendArgs(st)
+	before := FrontendArgs(st, Options{})
 	st.Spec.Title = "Stand-up 10, night 1 (moved)"
-	if !slices.Equal(before, FrontendArgs(st)) {
+	if !slices.Equal(before, FrontendArgs(st, Options{})) {
 		t.Fatal("a new title changes the front end's command line, which would restart every front-end pod")
+	}
+}
+
+// TestFrontendArgsCarryShowtimeRules: the sale rules and client limits of
+// the Showtime reach the front end as flags it accepts, with defaults when
+// unset, 0 kept as "off", and the operator's trusted-proxy hops unless the
+// Showtime names its own.
+func TestFrontendArgsCarryShowtimeRules(t *testing.T) {
+	has := func(t *testing.T, args []string, want ...string) {
+		t.Helper()
+		joined := " " + strings.Join(args, " ") + " "
+		for _, w := range want {
+			if !strings.Contains(joined, " "+w+" ") {
+				t.Errorf("args lack %q: %v", w, args)
+			}
+		}
+	}
+	st := showtime()
+	args := FrontendArgs(st, Options{FrontendTrustedProxyHops: 2})
+	has(t, args, "--hold-ttl=10m0s", "--max-hold-lifetime=20m0s", "--payment-ttl=15m0s",
+		"--max-seats-per-holder=8", "--client-seats=32", "--max-client-streams=8",
+		"--new-session-rate=1", "--new-session-burst=20", "--trusted-proxy-hops=2",
+		"--session-previous-key-file=/etc/boxoffice/session/previous")
+	for _, a := range args {
+		if a == "--insecure-cookies" {
+			t.Error("cookies are Secure unless the Showtime says plainHTTP")
+		}
+	}
+
+	zero, one, hops := int32(0), int32(30), int32(1)
+	st.Spec.Sales.HoldTTL = metav1.Duration{Duration: 90 * time.Minute}
+	st.Spec.Sales.PaymentTTL = metav1.Duration{Duration: 5 * time.Minute}
+	st.Spec.Sales.MaxSeatsPerHolder = 4
+	st.Spec.Frontend.ClientLimits = boxv1.ClientLimits{NewSessionsPerMinute: &one, SeatsPerHoldTTL: &zero, StreamsPerClient: &zero}
+	st.Spec.Frontend.TrustedProxyHops = &hops
+	st.Spec.Frontend.PlainHTTP = true
+	has(t, FrontendArgs(st, Options{FrontendTrustedProxyHops: 2}),
+		"--hold-ttl=1h30m0s", "--max-hold-lifetime=2h0m0s", "--payment-ttl=5m0s", "--max-seats-per-holder=4",
+		"--client-seats=0", "--max-client-streams=0", "--new-session-rate=0.5", "--trusted-proxy-hops=1",
+		"--insecure-cookies")
+}
+
+// TestFrontendArgsParse: the front end accepts every flag the operator
+// passes, so a Showtime's rules cannot be lost to a misspelt flag.
+func TestFrontendArgsParse(t *testing.T) {
+	st := showtime()
+	st.Spec.Frontend.PlainHTTP = true
+	args := FrontendArgs(st, Options{FrontendTrustedProxyHops: 1})
+	c, err := frontend.ParseFlags(args[1:], io.Discard)
+	if err != nil {
+		t.Fatalf("front end refuses the operator's flags %v: %v", args, err)
+	}
+	if c.HoldTTL != 10*time.Minute || c.PaymentTTL != 15*time.Minute || c.ClientSeats != 32 ||
+		c.TrustedProxyHops != 1 || !c.InsecureCookies || c.NewSessionRate != 1 {
+		t.Fatalf("parsed %+v", c)
 	}
 }

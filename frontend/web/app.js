@@ -44,7 +44,11 @@
         try { data = await r.json(); } catch (e) { /* empty */ }
         return { status: r.status, data };
       }
-      if (attempt >= 5) return { status: r ? r.status : 0, data: { message: "The box office is busy; please try again." } };
+      if (attempt >= 5) {
+        let data = null;
+        try { data = r ? await r.json() : null; } catch (e) { /* empty */ }
+        return { status: r ? r.status : 0, data: (data && data.message) ? data : { message: "The box office is busy; please try again." } };
+      }
       msg("Still working on it…");
       await new Promise((res) => setTimeout(res, 500 * (attempt + 1)));
     }
@@ -365,10 +369,28 @@
     el.textContent = Math.floor(left / 60) + ":" + String(left % 60).padStart(2, "0") + " left";
     el.classList.toggle("low", left < 60);
     if (left === 60) msg("One minute left on your hold.");
+    if (hold.state === "awaiting_payment" && left > 0 && left % 5 === 0) paymentOutcome(hold.id);
     if (left === 0) {
-      msg("Your hold expired; the seats are free again.");
+      const h = hold;
       setHold(null);
+      if (h.state === "awaiting_payment") { paymentOutcome(h.id); } else { msg("Your hold expired; the seats are free again."); }
     }
+  }
+
+  // paymentOutcome tells a buyer who went to pay what became of it: the
+  // shard's hold state is the truth (sold, or expired before the payment
+  // service confirmed it, in which case any charge is refunded).
+  async function paymentOutcome(id) {
+    const r = await api("GET", "/api/holds/" + encodeURIComponent(id));
+    const h = r.status === 200 ? r.data : null;
+    if (h && h.state === "sold") { setHold(h); msg("Paid. Order " + h.orderId + ". Enjoy the show!"); return; }
+    if (h && h.state === "awaiting_payment") { setHold(h); return; }
+    sessionStorage.removeItem("boxoffice-paying");
+    if (hold && hold.id === id) setHold(null);
+    $("notice").hidden = false;
+    $("notice").textContent = "Your payment was not confirmed before your seats' payment window closed, so the seats were released. " +
+      "If you were charged, the payment is refunded to you; nothing else is needed from you.";
+    msg($("notice").textContent);
   }
 
   async function doHold() {
@@ -404,6 +426,7 @@
       msg("Paid. Enjoy the show!");
     } else if (r.status === 202) {
       setHold(r.data.hold);
+      sessionStorage.setItem("boxoffice-paying", hold.id);
       if (r.data.paymentUrl) { window.location.assign(r.data.paymentUrl); } else { msg("Waiting for the payment service."); }
     } else {
       msg((r.data && r.data.message) || "Payment failed.");
@@ -470,7 +493,10 @@
     const saved = sessionStorage.getItem("boxoffice-hold");
     if (saved) {
       const r = await api("GET", "/api/holds/" + encodeURIComponent(saved));
-      if (r.status === 200) setHold(r.data); else sessionStorage.removeItem("boxoffice-hold");
+      if (r.status === 200 && r.data.state === "expired" && sessionStorage.getItem("boxoffice-paying") === saved) {
+        sessionStorage.removeItem("boxoffice-hold");
+        paymentOutcome(saved);
+      } else if (r.status === 200) setHold(r.data); else sessionStorage.removeItem("boxoffice-hold");
     }
   }
 

@@ -52,6 +52,11 @@ func sampleShowtime() *unstructured.Unstructured {
 	Expect(unstructured.SetNestedField(m, time.Now().Add(30*24*time.Hour).UTC().Format(time.RFC3339), "spec", "sales", "closesAt")).To(Succeed())
 	Expect(unstructured.SetNestedField(m, time.Now().Add(31*24*time.Hour).UTC().Format(time.RFC3339), "spec", "startsAt")).To(Succeed())
 	Expect(unstructured.SetNestedField(m, true, "spec", "frontend", "payments", "demo")).To(Succeed())
+	// The suite talks plain HTTP to pod IPs, and all its buyers come from
+	// one address: no Secure cookie, no per-client limits.
+	Expect(unstructured.SetNestedField(m, true, "spec", "frontend", "plainHTTP")).To(Succeed())
+	Expect(unstructured.SetNestedMap(m, map[string]any{"newSessionsPerMinute": int64(0), "seatsPerHoldTTL": int64(0),
+		"streamsPerClient": int64(0)}, "spec", "frontend", "clientLimits")).To(Succeed())
 	// The sale freeze (on by default around opensAt) would refuse the
 	// suite's own edits and the final delete; the freeze test uses a window.
 	Expect(unstructured.SetNestedField(m, false, "spec", "sales", "freeze", "enabled")).To(Succeed())
