@@ -146,6 +146,38 @@ func ShowtimeStatus(ctx context.Context, c client.Reader, namespace, name string
 	return v, nil
 }
 
+// writeMembers renders a replicated shard: the leader and term, the last
+// leader change, and one line per member with its role, readiness, node and
+// how far it is behind the leader.
+func writeMembers(p func(k, format string, args ...any), sh boxv1.ShardStatus) {
+	leader := sh.Leader
+	if leader == "" {
+		leader = "NO LEADER"
+	}
+	p("Shard:", "%s members ready  leader %s  term %d  version %d", sh.ReadyMembers, leader, sh.Term, sh.Version)
+	if sh.LastLeaderChange != nil {
+		p("", "last leader change %s", sh.LastLeaderChange.UTC().Format(time.RFC3339))
+	}
+	for _, m := range sh.Members {
+		ready := "NOT READY"
+		if m.Ready {
+			ready = "ready"
+		}
+		lag := "lag ?"
+		if m.Lag != nil {
+			lag = fmt.Sprintf("lag %d", *m.Lag)
+		}
+		node := m.Node
+		if node == "" {
+			node = "(no node)"
+		}
+		p("", "%s  %s  %s  %s  node %s", m.Pod, m.Role, ready, lag, node)
+	}
+	if sh.Image != "" {
+		p("", "image %s", sh.Image)
+	}
+}
+
 // WriteShowtime renders the people's view.
 func WriteShowtime(w io.Writer, v *ShowtimeView) {
 	tw := tabwriter.NewWriter(w, 0, 0, 2, ' ', 0)
@@ -162,7 +194,9 @@ func WriteShowtime(w io.Writer, v *ShowtimeView) {
 	p("Sales:", "%s to %s", v.OpensAt.UTC().Format(time.RFC3339), v.ClosesAt.UTC().Format(time.RFC3339))
 	s := v.Seats
 	p("Seats:", "%d total: %d available, %d held, %d awaiting payment, %d sold", s.Total, s.Available, s.Held, s.AwaitingPayment, s.Sold)
-	if v.Shard.Pod == "" {
+	if len(v.Shard.Members) > 0 {
+		writeMembers(p, v.Shard)
+	} else if v.Shard.Pod == "" {
 		p("Shard:", "no pod")
 	} else {
 		ready := "NOT READY"
