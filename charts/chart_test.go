@@ -189,7 +189,7 @@ func TestTemplateAllOptions(t *testing.T) {
 	}
 	for _, alert := range []string{"BoxofficeShardNotReadyOnSale", "BoxofficeShardWriteErrors", "BoxofficeShardFsyncSlow",
 		"BoxofficeHoldLatencyHigh", "BoxofficeFrontendAtCeiling", "BoxofficeRolloutRolledBack", "BoxofficeBreakGlassUsed",
-		conversionRule} {
+		"BoxofficeShardRedundancyLost", "BoxofficeShardQuorumLost", "BoxofficeShardLeaderFlapping", conversionRule} {
 		if rules[alert] == "" {
 			t.Errorf("PrometheusRule lacks %s", alert)
 		}
