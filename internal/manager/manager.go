@@ -158,6 +158,8 @@ func Main(args []string) int {
 				&corev1.Pod{}:       {Label: managed},
 				&corev1.Secret{}:    {Label: managed},
 				&corev1.ConfigMap{}: {Label: managed},
+				// Shard members' claims carry the claim template's labels.
+				&corev1.PersistentVolumeClaim{}: {Label: managed},
 			},
 		},
 	})
