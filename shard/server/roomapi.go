@@ -142,7 +142,7 @@ func (s *Server) roomSubmit(w http.ResponseWriter, req *request) {
 	case req.found:
 		writeJSON(w, http.StatusOK, appendPlace(nil, &req.place))
 	case req.rcmd.Op == waitroom.OpConfigure:
-		s.roomStatus(w, nil)
+		writeJSON(w, http.StatusOK, appendRoomConfig(nil, req.rcmd.Config))
 	default:
 		writeJSON(w, http.StatusOK, []byte("{}"))
 	}
@@ -156,4 +156,19 @@ func (s *Server) roomStatus(w http.ResponseWriter, _ *http.Request) {
 		return
 	}
 	writeJSON(w, http.StatusOK, v.json)
+}
+
+// appendRoomConfig renders the configuration in force after PUT /v1/room.
+func appendRoomConfig(b []byte, c waitroom.Config) []byte {
+	b = append(b, `{"configured":true,"maxActiveBuyers":`...)
+	b = strconv.AppendInt(b, int64(c.MaxActive), 10)
+	b = append(b, `,"idleTimeoutSeconds":`...)
+	b = appendDur(b, time.Duration(c.IdleTimeout))
+	b = append(b, `,"maxSeats":`...)
+	b = strconv.AppendInt(b, int64(c.MaxSeats), 10)
+	b = append(b, `,"preQueueAt":`...)
+	b = appendTime(b, c.PreQueueAt)
+	b = append(b, `,"opensAt":`...)
+	b = appendTime(b, c.OpensAt)
+	return append(b, '}')
 }
