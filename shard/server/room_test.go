@@ -147,7 +147,10 @@ func TestRoomConfigureAndSoldOut(t *testing.T) {
 	h.expect(h.do("GET", fmt.Sprintf("/v1/room/places/%v", q["place"]), ""), http.StatusGone, "sold_out")
 	h.expect(h.do("POST", "/v1/room/join", `{"key":"`+roomKey(5)+`"}`), http.StatusGone, "sold_out")
 	waitRoom(t, "sold out in status", func() map[string]any { return h.do("GET", "/v1/status", "").json(t) },
-		func(m map[string]any) bool { r, _ := m["room"].(map[string]any); return r != nil && r["soldOut"] == true })
+		func(m map[string]any) bool {
+			r, _ := m["room"].(map[string]any)
+			return r != nil && r["soldOut"] == true
+		})
 }
 
 // The snapshot state: without a room it is the seats' state alone (format
