@@ -123,6 +123,13 @@ func (s *Server) roomSubmit(w http.ResponseWriter, req *request) {
 	switch req.rres.Code {
 	case waitroom.OK:
 	case waitroom.ErrNotConfigured:
+		if s.cfg.Room != nil {
+			// The flags say there is a room: the leader configures it at
+			// its next tick (after a start or an election).
+			w.Header().Set("Retry-After", "1")
+			writeError(w, http.StatusServiceUnavailable, "not_ready", "the waiting room is being configured; retry", nil)
+			return
+		}
 		writeError(w, http.StatusConflict, "waiting_room_not_configured", "this showtime has no waiting room", nil)
 		return
 	case waitroom.ErrTooEarly:

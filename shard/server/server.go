@@ -295,8 +295,20 @@ func (s *Server) Recover() error {
 	s.m.TakeChanges()
 	// Holds whose deadline passed while the shard was down.
 	tick := seats.Command{Op: seats.OpTick, Now: max(s.cfg.Now().UnixNano(), s.m.Now())}
+	synced := true
 	if r := s.applySeat(&tick); r.Log {
 		s.appendCmd(&tick)
+		synced = false
+	}
+	// The room as the flags say, its opening and idle expiry, before the
+	// first request.
+	for _, c := range s.roomDue(max(tick.Now, s.room.Now())) {
+		if s.applyRoom(&c).Log {
+			l.AppendFunc(func(b []byte) []byte { return appendRoomRecord(b, &c) })
+			synced = false
+		}
+	}
+	if !synced {
 		if err := l.Sync(); err != nil {
 			return err
 		}
