@@ -302,6 +302,49 @@ type Sales struct {
 	// +optional
 	// +kubebuilder:default={}
 	Freeze SaleFreeze `json:"freeze,omitzero"`
+
+	// waitingRoom puts a fair queue in front of the seats: a cap on buyers
+	// choosing seats at once, a pre-queue drawn in random order at opensAt,
+	// first come first served after that (off by default).
+	// +optional
+	// +kubebuilder:default={}
+	WaitingRoom WaitingRoom `json:"waitingRoom,omitzero"`
+}
+
+// WaitingRoom is the showtime's waiting room. The defaults suit a
+// 2,000-seat hall: 200 buyers choosing at once (with 8 seats each at most
+// 1,600 seats in play), 3 minutes of idleness, the pre-queue open 30 minutes
+// before the sale.
+type WaitingRoom struct {
+	// enabled turns the waiting room on.
+	// +optional
+	// +kubebuilder:default=false
+	Enabled bool `json:"enabled,omitempty"`
+
+	// maxActiveBuyers is how many buyers may choose seats at once, 1 to
+	// 10000. Raising it is a scale-up, which a freeze allows.
+	// +optional
+	// +kubebuilder:default=200
+	// +kubebuilder:validation:XValidation:rule="self >= 1 && self <= 10000",message="spec.sales.waitingRoom.maxActiveBuyers must be between 1 and 10000"
+	MaxActiveBuyers int32 `json:"maxActiveBuyers,omitempty"`
+
+	// idleTimeout is how long an admitted buyer holding no seat may stay
+	// idle before the next buyer is admitted in their place, 30s to 30m.
+	// +optional
+	// +kubebuilder:default="3m"
+	// +kubebuilder:validation:Type=string
+	// +kubebuilder:validation:MaxLength=32
+	// +kubebuilder:validation:XValidation:rule="self.matches('^([0-9]+(\\\\.[0-9]+)?(ns|us|ms|s|m|h))+$') && duration(self) >= duration('30s') && duration(self) <= duration('30m')",message="spec.sales.waitingRoom.idleTimeout must be a duration between 30s and 30m"
+	IdleTimeout metav1.Duration `json:"idleTimeout,omitzero"`
+
+	// preQueue is how long before opensAt visitors may join the pre-queue,
+	// 0s to 24h.
+	// +optional
+	// +kubebuilder:default="30m"
+	// +kubebuilder:validation:Type=string
+	// +kubebuilder:validation:MaxLength=32
+	// +kubebuilder:validation:XValidation:rule="self.matches('^([0-9]+(\\\\.[0-9]+)?(ns|us|ms|s|m|h))+$') && duration(self) >= duration('0s') && duration(self) <= duration('24h')",message="spec.sales.waitingRoom.preQueue must be a duration between 0s and 24h"
+	PreQueue *metav1.Duration `json:"preQueue,omitempty"`
 }
 
 // AccessMode of the shard's data volume.

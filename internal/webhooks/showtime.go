@@ -5,12 +5,14 @@ import (
 	"errors"
 	"fmt"
 	"strings"
+	"time"
 
 	boxv1 "boxoffice.dev/boxoffice/api/v1alpha1"
 	"boxoffice.dev/boxoffice/controllers/specs"
 	"boxoffice.dev/boxoffice/internal/seatmap"
 	"k8s.io/apimachinery/pkg/api/equality"
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/util/validation/field"
 	"sigs.k8s.io/controller-runtime/pkg/webhook/admission"
 )
@@ -27,7 +29,7 @@ type ShowtimeValidator struct {
 
 var _ admission.Validator[*boxv1.Showtime] = &ShowtimeValidator{}
 
-const showtimeAllowed = "Allowed during a freeze: a rollback of spec.shard.image or spec.frontend.image to the version the showtime ran before, and raising spec.frontend.autoscaling minReplicas, maxReplicas or preScale.replicas. "
+const showtimeAllowed = "Allowed during a freeze: a rollback of spec.shard.image or spec.frontend.image to the version the showtime ran before, and raising spec.frontend.autoscaling minReplicas, maxReplicas or preScale.replicas or spec.sales.waitingRoom.maxActiveBuyers. "
 
 // ValidateCreate checks the seat map and the freeze windows that would select
 // the new showtime. Its own sale freeze does not stop a create: there is
@@ -137,6 +139,8 @@ func (v *ShowtimeValidator) onlyExceptions(old, st *boxv1.Showtime) ([]string, b
 	// with it; compare with those filled in on both sides.
 	defaultAutoscaling(&n.Frontend.Autoscaling)
 	defaultAutoscaling(&o.Frontend.Autoscaling)
+	defaultWaitingRoom(&n.Sales.WaitingRoom)
+	defaultWaitingRoom(&o.Sales.WaitingRoom)
 	var kinds []string
 	vers := old.Status.Versions
 	rollback := false
@@ -160,6 +164,10 @@ func (v *ShowtimeValidator) onlyExceptions(old, st *boxv1.Showtime) ([]string, b
 	if na.PreScale != nil && oa.PreScale != nil && na.PreScale.Replicas > oa.PreScale.Replicas {
 		na.PreScale.Replicas, scaled = oa.PreScale.Replicas, true
 	}
+	// More buyers choosing seats at once is a scale-up too.
+	if nw, ow := &n.Sales.WaitingRoom, o.Sales.WaitingRoom; nw.MaxActiveBuyers > ow.MaxActiveBuyers {
+		nw.MaxActiveBuyers, scaled = ow.MaxActiveBuyers, true
+	}
 	if scaled {
 		kinds = append(kinds, "scale-up")
 	}
@@ -167,6 +175,20 @@ func (v *ShowtimeValidator) onlyExceptions(old, st *boxv1.Showtime) ([]string, b
 }
 
 // defaultAutoscaling fills in what the CRD defaults.
+// defaultWaitingRoom fills in the CRD's defaults (a first write of
+// spec.sales.waitingRoom brings them with it).
+func defaultWaitingRoom(w *boxv1.WaitingRoom) {
+	if w.MaxActiveBuyers == 0 {
+		w.MaxActiveBuyers = 200
+	}
+	if w.IdleTimeout.Duration == 0 {
+		w.IdleTimeout.Duration = 3 * time.Minute
+	}
+	if w.PreQueue == nil {
+		w.PreQueue = &metav1.Duration{Duration: 30 * time.Minute}
+	}
+}
+
 func defaultAutoscaling(a *boxv1.FrontendAutoscaling) {
 	if a.MinReplicas == 0 {
 		a.MinReplicas = 2
