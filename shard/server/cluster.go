@@ -216,7 +216,7 @@ func (m *metrics) registerCluster() {
 		Help:    "Time from proposing a write on the leader to applying it committed.",
 		Buckets: []float64{.0005, .001, .0025, .005, .01, .025, .05, .1, .25, .5, 1, 2.5}})
 	m.raftAppendRTT = prometheus.NewHistogram(prometheus.HistogramOpts{Namespace: ns, Name: "raft_append_round_trip_seconds",
-		Help: "On the leader: from sending a follower entries until it acknowledges storing them (network both ways plus the follower's log write and fsync, which the follower's wal_fsync_duration_seconds shows); one append per follower timed at a time.",
+		Help:    "On the leader: from sending a follower entries until it acknowledges storing them (network both ways plus the follower's log write and fsync, which the follower's wal_fsync_duration_seconds shows); one append per follower timed at a time.",
 		Buckets: fineBuckets})
 	m.peerRejected = prometheus.NewCounterVec(prometheus.CounterOpts{Namespace: ns, Name: "peer_requests_rejected_total",
 		Help: "Peer requests refused (unauthorized, invalid, too_large); the connection is closed."}, []string{"reason"})

@@ -58,13 +58,13 @@ func newMetrics(s *Server) *metrics {
 	m.groupSize = prometheus.NewHistogram(prometheus.HistogramOpts{Namespace: ns, Name: "wal_group_size",
 		Help: "Commands per group commit.", Buckets: prometheus.ExponentialBuckets(1, 2, 12)})
 	m.queueWait = prometheus.NewHistogram(prometheus.HistogramOpts{Namespace: ns, Name: "writer_queue_wait_seconds",
-		Help: "Time a write waits from its handler handing it over until the writer (in cluster mode the Raft loop) takes it: CPU contention and writer backlog.",
+		Help:    "Time a write waits from its handler handing it over until the writer (in cluster mode the Raft loop) takes it: CPU contention and writer backlog.",
 		Buckets: fineBuckets})
 	m.applyTime = prometheus.NewHistogram(prometheus.HistogramOpts{Namespace: ns, Name: "writer_apply_seconds",
-		Help: "Time the writer spends applying one command to the seat map and framing its log record (single mode).",
+		Help:    "Time the writer spends applying one command to the seat map and framing its log record (single mode).",
 		Buckets: fineBuckets})
 	m.commitWait = prometheus.NewHistogram(prometheus.HistogramOpts{Namespace: ns, Name: "writer_commit_wait_seconds",
-		Help: "Time from a command's apply until it is answered: waiting for the group in progress plus its own group's write and fsync (single mode).",
+		Help:    "Time from a command's apply until it is answered: waiting for the group in progress plus its own group's write and fsync (single mode).",
 		Buckets: fineBuckets})
 	m.recovery = prometheus.NewGauge(prometheus.GaugeOpts{Namespace: ns, Name: "recovery_duration_seconds",
 		Help: "Time spent loading the snapshot and replaying the log at start-up."})

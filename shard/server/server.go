@@ -141,7 +141,7 @@ type request struct {
 	queued  time.Time
 	applied time.Time
 	done    chan struct{}
-	seat     [16]int32
+	seat    [16]int32
 }
 
 var reqPool = sync.Pool{New: func() any { return &request{done: make(chan struct{}, 1)} }}
