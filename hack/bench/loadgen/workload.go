@@ -59,6 +59,13 @@ type RunResult struct {
 	// ServerCPU is the same for the system under test (its process and
 	// direct children), when its pid is known; 0 otherwise.
 	ServerCPU float64 `json:"serverCpu"`
+	// LeaderCPU is the cluster leader's share of ServerCPU.
+	LeaderCPU float64 `json:"leaderCpu,omitempty"`
+	// Times is the shard's own account of a write's time (shards only).
+	Times *ServerTimes `json:"times,omitempty"`
+	// CPUWindowSec is the span ServerCPU and Times cover: the measured
+	// window (warm-up excluded), as the throughput.
+	CPUWindowSec float64 `json:"cpuWindowSec,omitempty"`
 }
 
 // Lat summarises exact latency samples, in milliseconds.
@@ -403,7 +410,7 @@ func cmdRun(args []string) error {
 
 	var b Backend
 	var proc *shardProc
-	var clusterPids []int
+	pr := &probe{leader: 0}
 	switch *backend {
 	case "redis":
 		rb := newRedisBackend(*addr, *clients)
@@ -447,8 +454,10 @@ func cmdRun(args []string) error {
 			return err
 		}
 		for _, m := range cl.members {
-			clusterPids = append(clusterPids, m.pid())
+			pr.pids = append(pr.pids, m.pid())
+			pr.urls = append(pr.urls, m.url)
 		}
+		pr.leader = l
 		sb, err := newShardBackend(cl.members[l].url, cl.members[l].tokenFile, *clients)
 		if err != nil {
 			return err
@@ -472,15 +481,23 @@ func cmdRun(args []string) error {
 	}
 	w.res.System = *name
 	if proc != nil {
-		*serverPid = proc.pid()
+		pr.pids, pr.urls = []int{proc.pid()}, []string{proc.url}
+	} else if *serverPid > 0 {
+		pr.pids = []int{*serverPid}
+		if *backend == "shard" {
+			pr.urls = []string{*shardURL}
+		}
 	}
-	var srv0 time.Duration
-	if *serverPid > 0 {
-		srv0 = treeCPU(*serverPid)
-	}
-	for _, pid := range clusterPids {
-		srv0 += treeCPU(pid)
-	}
+	// The system's CPU and histograms are taken over the measured window
+	// only (as the throughput is): once when the warm-up ends, once after.
+	winStart := make(chan probeSnap, 1)
+	go func() {
+		select {
+		case <-time.After(*warmup):
+			winStart <- pr.snap()
+		case <-ctx.Done():
+		}
+	}()
 	cpu0, t0 := selfCPU(), time.Now()
 	if *rate > 0 {
 		fmt.Fprintf(os.Stderr, "  %s: open loop at %.0f holds/s, %d clients, %s warm-up + %s\n", *name, *rate, *clients, *warmup, *dur)
@@ -492,18 +509,16 @@ func cmdRun(args []string) error {
 	if ctx.Err() != nil {
 		return ctx.Err()
 	}
+	end := pr.snap()
 	res := w.finish()
 	elapsed := time.Since(t0).Seconds()
 	res.GenCPU = (selfCPU() - cpu0).Seconds() / elapsed
-	if *serverPid > 0 {
-		res.ServerCPU = (treeCPU(*serverPid) - srv0).Seconds() / elapsed
-	}
-	if len(clusterPids) > 0 {
-		var sum time.Duration
-		for _, pid := range clusterPids {
-			sum += treeCPU(pid)
-		}
-		res.ServerCPU = (sum - srv0).Seconds() / elapsed
+	select {
+	case start := <-winStart:
+		pr.result(start, end, &res)
+		res.CPUWindowSec = end.at.Sub(start.at).Seconds()
+	case <-time.After(10 * time.Second):
+		fmt.Fprintln(os.Stderr, "    (the window-start probe did not finish: no server CPU)")
 	}
 	fmt.Fprintf(os.Stderr, "  %s: %.0f holds/s, %.0f conflicts/s, hold p50 %.2f ms p99 %.2f ms, conflict p50 %.2f ms p99 %.2f ms, errors %d\n",
 		res.System, res.HoldsPerSec, res.ConflictsPerSec, res.Hold.P50, res.Hold.P99, res.Conflict.P50, res.Conflict.P99, res.Errors)
