@@ -25,6 +25,15 @@ func diskNote(r *RunResult) string {
 	return fmt.Sprintf("; the disk's fsync p99 was %.2f ms: the rest is ours", r.Times.FsyncMs.P99)
 }
 
+// startNote is, for a paced run, the part of the client's hold latency
+// spent waiting for a free client after the operation's slot.
+func startNote(r *RunResult) string {
+	if r.Start.N == 0 {
+		return ""
+	}
+	return fmt.Sprintf(" (of which waiting for a free client %.2f/%.2f)", r.Start.P50, r.Start.P99)
+}
+
 func fmtDist(d Dist) string {
 	if d.N == 0 {
 		return "-"
@@ -53,7 +62,7 @@ func timesSection(shard, half, cl, clHalf *RunResult) string {
 			any = true
 		}
 		t := r.Times
-		fmt.Fprintf(&b, "  %s: client hold %.2f/%.2f; shard hold %s\n", r.System, r.Hold.P50, r.Hold.P99, fmtDist(t.HoldMs))
+		fmt.Fprintf(&b, "  %s: client hold %.2f/%.2f%s; shard hold %s\n", r.System, r.Hold.P50, r.Hold.P99, startNote(r), fmtDist(t.HoldMs))
 		fmt.Fprintf(&b, "    queue wait %s; apply %s; commit wait %s\n", fmtDist(t.QueueMs), fmtDist(t.ApplyMs), fmtDist(t.CommitWaitMs))
 		fmt.Fprintf(&b, "    fsync %s over %.0f groups; group size %s\n", fmtDist(t.FsyncMs), t.FsyncMs.N, fmtDist(t.GroupSize))
 	}
@@ -66,8 +75,8 @@ func timesSection(shard, half, cl, clHalf *RunResult) string {
 			any = true
 		}
 		t := r.Times
-		fmt.Fprintf(&b, "  %s: client hold %.2f/%.2f; leader: hold %s, queue wait %s, proposal->commit %s\n",
-			r.System, r.Hold.P50, r.Hold.P99, fmtDist(t.HoldMs), fmtDist(t.QueueMs), fmtDist(t.CommitMs))
+		fmt.Fprintf(&b, "  %s: client hold %.2f/%.2f%s; leader: hold %s, queue wait %s, proposal->commit %s\n",
+			r.System, r.Hold.P50, r.Hold.P99, startNote(r), fmtDist(t.HoldMs), fmtDist(t.QueueMs), fmtDist(t.CommitMs))
 		fmt.Fprintf(&b, "    leader fsync %s; append round trip %s = network + follower fsync %s",
 			fmtDist(t.FsyncMs), fmtDist(t.RoundTripMs), fmtDist(t.FollowerFsyncMs))
 		if t.RoundTripMs.N > 0 && t.FollowerFsyncMs.N > 0 {

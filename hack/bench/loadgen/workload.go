@@ -50,6 +50,11 @@ type RunResult struct {
 	Hold            Lat     `json:"hold"`
 	Conflict        Lat     `json:"conflict"`
 	Finish          Lat     `json:"finish"` // confirm or release
+	// Start (open loop) is how long a paced operation waited for a free
+	// client after its slot: part of its hold latency, spent in the
+	// generator's queue because every client was still busy (the system was
+	// slower than the pace for a while, or the generator did not get a CPU).
+	Start Lat `json:"start,omitempty"`
 	// LoadAvg is the 1-minute load average at the end of the run: the
 	// machine is shared, and this says how much else was running.
 	LoadAvg string `json:"loadAvg"`
@@ -106,12 +111,14 @@ type workload struct {
 	holdLat     []time.Duration
 	conflictLat []time.Duration
 	finishLat   []time.Duration
+	startLat    []time.Duration
 	res         RunResult
 }
 
 // clientStats is one client's tally; merged at the end so the hot path takes no lock.
 type clientStats struct {
 	holdLat, conflictLat, finishLat                      []time.Duration
+	startLat                                             []time.Duration // open loop: slot -> a client starts it
 	holds, conflicts, confirms, releases, errors, capped int64
 	errs                                                 []string
 }
@@ -120,6 +127,7 @@ func (w *workload) merge(c *clientStats) {
 	w.mu.Lock()
 	defer w.mu.Unlock()
 	w.holdLat = append(w.holdLat, c.holdLat...)
+	w.startLat = append(w.startLat, c.startLat...)
 	w.conflictLat = append(w.conflictLat, c.conflictLat...)
 	w.finishLat = append(w.finishLat, c.finishLat...)
 	w.res.Holds += c.holds
@@ -296,6 +304,9 @@ func (w *workload) openLoop(ctx context.Context, rate float64, warmup, dur time.
 					continue // drain
 				}
 				rec := !t0.Before(mStart)
+				if rec {
+					c.startLat = append(c.startLat, time.Since(t0))
+				}
 				ref := w.refPrefix + strconv.Itoa(ci) + "-" + strconv.Itoa(n)
 				n++
 				var ok bool
@@ -330,6 +341,7 @@ func (w *workload) finish() RunResult {
 	r.Hold = summarize(w.holdLat)
 	r.Conflict = summarize(w.conflictLat)
 	r.Finish = summarize(w.finishLat)
+	r.Start = summarize(w.startLat)
 	r.LoadAvg = loadAvg()
 	return r
 }
