@@ -23,7 +23,9 @@ func TestWriteTimeAttribution(t *testing.T) {
 		`boxoffice_shard_writer_apply_seconds_count 3`,
 		`boxoffice_shard_writer_commit_wait_seconds_count 2`,
 		`boxoffice_shard_early_conflicts_total 1`,
-		`boxoffice_shard_wal_group_size_sum 2`)
+		`boxoffice_shard_wal_group_size_sum 2`,
+		// How long goroutines waited for a CPU: CPU starvation apart from work.
+		`# TYPE go_sched_latencies_seconds histogram`)
 }
 
 func msgApp(to, last uint64) *pb.Message {

@@ -3,6 +3,7 @@ package server
 import (
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/prometheus/client_golang/prometheus/collectors"
+	"regexp"
 	"strconv"
 	"time"
 
@@ -127,7 +128,12 @@ func newMetrics(s *Server) *metrics {
 			Help: "Damaged last log records dropped at start-up that may have been acknowledged; kept in the data directory across restarts."},
 			func() float64 { return float64(s.reportTotals().LogWarningsTotal) }),
 		m.holds, m.confirms, m.latency, m.fsync, m.groupSize, m.queueWait, m.applyTime, m.commitWait, m.recovery, m.epoch, m.streamDrop, m.snapshots,
-		collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}),
+		// go_sched_latencies_seconds: how long goroutines wait runnable
+		// for a CPU; with the writer histograms it tells CPU starvation
+		// from the shard's own work.
+		collectors.NewGoCollector(collectors.WithGoCollectorRuntimeMetrics(
+			collectors.GoRuntimeMetricsRule{Matcher: regexp.MustCompile(`^/sched/latencies:seconds$`)})),
+		collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}),
 	)
 	for c := seats.OK; c <= seats.ErrIdempotencyMismatch; c++ {
 		m.holdResult[c] = m.holds.WithLabelValues(c.String())

@@ -107,7 +107,7 @@ func TestCPURatioAndDiskNote(t *testing.T) {
 		t.Errorf("disk slower than the target: %q", n)
 	}
 	r.Times.FsyncMs.P99 = 1
-	if n := diskNote(r); !strings.Contains(n, "ours") {
+	if n := diskNote(r); !strings.Contains(n, "the rest is CPU") {
 		t.Errorf("disk fast, p99 missed: %q", n)
 	}
 	r.Hold.P99 = 3

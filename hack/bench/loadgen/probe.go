@@ -17,6 +17,7 @@ const (
 	mGroup      = "boxoffice_shard_wal_group_size"
 	mCommit     = "boxoffice_shard_raft_proposal_commit_seconds"
 	mRTT        = "boxoffice_shard_raft_append_round_trip_seconds"
+	mSched      = "go_sched_latencies_seconds"
 )
 
 // ServerTimes is where the system under test says its time went over the
@@ -29,6 +30,9 @@ type ServerTimes struct {
 	CommitWaitMs Dist `json:"commitWaitMs"` // single mode: apply -> answer
 	FsyncMs      Dist `json:"fsyncMs"`      // this member's log write + fsync per group
 	GroupSize    Dist `json:"groupSize"`    // single mode: commands per group
+	// SchedMs is how long the shard's goroutines waited runnable for a CPU
+	// (Go runtime): high when the machine's CPUs are oversubscribed.
+	SchedMs Dist `json:"schedMs"`
 	// Cluster mode, on the leader.
 	CommitMs        Dist `json:"commitMs,omitempty"`        // proposal -> applied committed
 	RoundTripMs     Dist `json:"roundTripMs,omitempty"`     // append -> follower's acknowledgement
@@ -95,6 +99,7 @@ func attribute(d []map[string]Hist, leader int) *ServerTimes {
 	t := &ServerTimes{
 		HoldMs: l[mHold].Dist(1000), QueueMs: l[mQueue].Dist(1000), ApplyMs: l[mApply].Dist(1000),
 		CommitWaitMs: l[mCommitWait].Dist(1000), FsyncMs: l[mFsync].Dist(1000), GroupSize: l[mGroup].Dist(1),
+		SchedMs:  l[mSched].Dist(1000),
 		CommitMs: l[mCommit].Dist(1000), RoundTripMs: l[mRTT].Dist(1000),
 	}
 	var f Hist

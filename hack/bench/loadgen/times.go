@@ -22,7 +22,8 @@ func diskNote(r *RunResult) string {
 	if r.Times.FsyncMs.P99 > 5 {
 		return fmt.Sprintf("; the disk's fsync p99 was %.2f ms: above 5 ms", r.Times.FsyncMs.P99)
 	}
-	return fmt.Sprintf("; the disk's fsync p99 was %.2f ms: the rest is ours", r.Times.FsyncMs.P99)
+	return fmt.Sprintf("; the disk's fsync p99 was %.2f ms: the rest is CPU, the shard's or other work's (load %s; goroutines' wait for a CPU p99 %.2f ms)",
+		r.Times.FsyncMs.P99, r.LoadAvg, r.Times.SchedMs.P99)
 }
 
 // startNote is, for a paced run, the part of the client's hold latency
@@ -64,7 +65,8 @@ func timesSection(shard, half, cl, clHalf *RunResult) string {
 		t := r.Times
 		fmt.Fprintf(&b, "  %s: client hold %.2f/%.2f%s; shard hold %s\n", r.System, r.Hold.P50, r.Hold.P99, startNote(r), fmtDist(t.HoldMs))
 		fmt.Fprintf(&b, "    queue wait %s; apply %s; commit wait %s\n", fmtDist(t.QueueMs), fmtDist(t.ApplyMs), fmtDist(t.CommitWaitMs))
-		fmt.Fprintf(&b, "    fsync %s over %.0f groups; group size %s\n", fmtDist(t.FsyncMs), t.FsyncMs.N, fmtDist(t.GroupSize))
+		fmt.Fprintf(&b, "    fsync %s over %.0f groups; group size %s; goroutines waiting for a CPU %s\n",
+			fmtDist(t.FsyncMs), t.FsyncMs.N, fmtDist(t.GroupSize), fmtDist(t.SchedMs))
 	}
 	for _, r := range []*RunResult{cl, clHalf} {
 		if r == nil || r.Times == nil {
@@ -77,6 +79,7 @@ func timesSection(shard, half, cl, clHalf *RunResult) string {
 		t := r.Times
 		fmt.Fprintf(&b, "  %s: client hold %.2f/%.2f%s; leader: hold %s, queue wait %s, proposal->commit %s\n",
 			r.System, r.Hold.P50, r.Hold.P99, startNote(r), fmtDist(t.HoldMs), fmtDist(t.QueueMs), fmtDist(t.CommitMs))
+		fmt.Fprintf(&b, "    leader goroutines waiting for a CPU %s\n", fmtDist(t.SchedMs))
 		fmt.Fprintf(&b, "    leader fsync %s; append round trip %s = network + follower fsync %s",
 			fmtDist(t.FsyncMs), fmtDist(t.RoundTripMs), fmtDist(t.FollowerFsyncMs))
 		if t.RoundTripMs.N > 0 && t.FollowerFsyncMs.N > 0 {
