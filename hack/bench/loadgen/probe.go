@@ -50,6 +50,7 @@ type probe struct {
 type probeSnap struct {
 	at    time.Time
 	cpu   []time.Duration
+	runq  []time.Duration
 	hists []map[string]Hist
 }
 
@@ -57,6 +58,7 @@ func (p *probe) snap() probeSnap {
 	s := probeSnap{at: time.Now()}
 	for _, pid := range p.pids {
 		s.cpu = append(s.cpu, treeCPU(pid))
+		s.runq = append(s.runq, runqWait(pid))
 	}
 	for _, u := range p.urls {
 		h, err := scrapeHists(u)
@@ -74,14 +76,16 @@ func (p *probe) result(a, b probeSnap, r *RunResult) {
 	if secs <= 0 || len(p.pids) == 0 {
 		return
 	}
-	var sum time.Duration
+	var sum, runq time.Duration
 	for i := range p.pids {
 		sum += b.cpu[i] - a.cpu[i]
+		runq += b.runq[i] - a.runq[i]
 		if i == p.leader && len(p.pids) > 1 {
 			r.LeaderCPU = (b.cpu[i] - a.cpu[i]).Seconds() / secs
 		}
 	}
 	r.ServerCPU = sum.Seconds() / secs
+	r.ServerRunqWait = runq.Seconds() / secs
 	if len(p.urls) == 0 || p.leader < 0 {
 		return
 	}

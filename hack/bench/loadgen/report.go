@@ -150,6 +150,15 @@ func cmdReport(args []string) error {
 	if len(srv) > 0 {
 		p("CPU cores used by the system under test: %s\n", strings.Join(srv, ", "))
 	}
+	var rq []string
+	for _, r := range []*RunResult{shard, redis, pg, half, redisHalf, cl, redisRep, clHalf} {
+		if r != nil && r.ServerRunqWait > 0 {
+			rq = append(rq, fmt.Sprintf("%s %.0f ms/s", r.System, r.ServerRunqWait*1000))
+		}
+	}
+	if len(rq) > 0 {
+		p("time its threads waited in the kernel's run queue for a CPU (summed over threads, per second): %s\n", strings.Join(rq, ", "))
+	}
 	if len(gen) > 0 {
 		p("CPU cores used by the load generator (same machine): %s\n", strings.Join(gen, ", "))
 	}

@@ -22,8 +22,8 @@ func diskNote(r *RunResult) string {
 	if r.Times.FsyncMs.P99 > 5 {
 		return fmt.Sprintf("; the disk's fsync p99 was %.2f ms: above 5 ms", r.Times.FsyncMs.P99)
 	}
-	return fmt.Sprintf("; the disk's fsync p99 was %.2f ms: the rest is CPU, the shard's or other work's (load %s; goroutines' wait for a CPU p99 %.2f ms)",
-		r.Times.FsyncMs.P99, r.LoadAvg, r.Times.SchedMs.P99)
+	return fmt.Sprintf("; the disk's fsync p99 was %.2f ms: the rest is CPU, the shard's or other work's (load %s; its threads waited %.0f ms/s in the run queue)",
+		r.Times.FsyncMs.P99, r.LoadAvg, r.ServerRunqWait*1000)
 }
 
 // startNote is, for a paced run, the part of the client's hold latency

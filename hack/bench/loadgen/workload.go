@@ -64,6 +64,10 @@ type RunResult struct {
 	// ServerCPU is the same for the system under test (its process and
 	// direct children), when its pid is known; 0 otherwise.
 	ServerCPU float64 `json:"serverCpu"`
+	// ServerRunqWait is how long, per second of the window, the system's
+	// threads waited runnable in the kernel's run queue (summed over
+	// threads): CPU that other work on the machine held while it needed it.
+	ServerRunqWait float64 `json:"serverRunqWait,omitempty"`
 	// LeaderCPU is the cluster leader's share of ServerCPU.
 	LeaderCPU float64 `json:"leaderCpu,omitempty"`
 	// Times is the shard's own account of a write's time (shards only).
