@@ -256,6 +256,7 @@ func (r *podRunner) setup(ctx context.Context) error {
 			return r.failSetup("CreateContainerConfigError", err.Error())
 		}
 	}
+	go r.refreshLoop(ctx, pod, vols)
 	r.changed()
 	return nil
 }

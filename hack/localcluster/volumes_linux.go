@@ -168,6 +168,10 @@ func (r *podRunner) buildEnv(ctx context.Context, pod *corev1.Pod, c *corev1.Con
 	}
 	set("PATH", "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin")
 	set("HOSTNAME", podHostname(pod))
+	for _, kv := range apiServerEnv(r.a.apiHost, r.a.apiPort) {
+		k, v, _ := strings.Cut(kv, "=")
+		set(k, v)
+	}
 	for _, ef := range c.EnvFrom {
 		var data map[string][]byte
 		var err error
@@ -500,4 +504,74 @@ func (r *podRunner) claimPath(ctx context.Context, claim string) (string, error)
 		return "", err
 	}
 	return path, nil
+}
+
+// volumeRefresh is how often a running pod's configMap and secret volumes are
+// brought up to date (the kubelet takes up to about a minute; shorter here,
+// so a certificate written into a Secret after its pod started is in the
+// pod's files within seconds).
+const volumeRefresh = 3 * time.Second
+
+// refreshLoop keeps the pod's configMap and secret volumes current until the
+// pod stops.
+func (r *podRunner) refreshLoop(ctx context.Context, pod *corev1.Pod, vols map[string]string) {
+	var fsGroup *int64
+	if sc := pod.Spec.SecurityContext; sc != nil {
+		fsGroup = sc.FSGroup
+	}
+	var watched []corev1.Volume
+	for _, v := range pod.Spec.Volumes {
+		if v.ConfigMap != nil || v.Secret != nil {
+			watched = append(watched, v)
+		}
+	}
+	if len(watched) == 0 {
+		return
+	}
+	t := time.NewTicker(volumeRefresh)
+	defer t.Stop()
+	failing := map[string]bool{}
+	for {
+		select {
+		case <-r.stopCh:
+			return
+		case <-ctx.Done():
+			return
+		case <-t.C:
+		}
+		for _, v := range watched {
+			n, err := r.refreshVolume(ctx, v, vols[v.Name], fsGroup)
+			switch {
+			case err != nil && !failing[v.Name]:
+				r.logf("volume %s: refresh: %v", v.Name, err)
+			case err == nil && n > 0:
+				r.logf("volume %s: %d files updated", v.Name, n)
+			}
+			failing[v.Name] = err != nil
+		}
+	}
+}
+
+// refreshVolume rewrites one configMap or secret volume from its object; a
+// missing object leaves the files as they are (the kubelet does the same).
+func (r *podRunner) refreshVolume(ctx context.Context, v corev1.Volume, dir string, fsGroup *int64) (int, error) {
+	var data map[string][]byte
+	var err error
+	var files []volumeFile
+	if cm := v.ConfigMap; cm != nil {
+		if data, err = r.configMapData(ctx, cm.Name); err != nil {
+			return 0, err
+		}
+		files, err = keyFiles(data, cm.Items, modeOr(cm.DefaultMode, 0o644), "configmap "+cm.Name, isOptional(cm.Optional))
+	} else {
+		s := v.Secret
+		if data, err = r.secretData(ctx, s.SecretName); err != nil {
+			return 0, err
+		}
+		files, err = keyFiles(data, s.Items, modeOr(s.DefaultMode, 0o644), "secret "+s.SecretName, isOptional(s.Optional))
+	}
+	if err != nil {
+		return 0, err
+	}
+	return refreshFiles(dir, files, fsGroup)
 }
