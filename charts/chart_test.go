@@ -274,8 +274,8 @@ func TestTemplateAllOptions(t *testing.T) {
 		}
 	}
 	dep := byKind(objs, "Deployment")[0]
-	if r := dep["spec"].(map[string]any)["replicas"]; r != float64(2) {
-		t.Errorf("replicas %v, want 2", r)
+	if r := dep["spec"].(map[string]any)["replicas"]; r != float64(3) {
+		t.Errorf("replicas %v, want 3", r)
 	}
 }
 

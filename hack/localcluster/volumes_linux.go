@@ -21,6 +21,9 @@ type volumeFile struct {
 	path string
 	data []byte
 	mode os.FileMode
+	// owner, when set, owns the file (a service-account token of a pod
+	// whose containers all run as one user, as the kubelet does).
+	owner *int64
 }
 
 func modeOr(m *int32, def int32) os.FileMode {
@@ -277,13 +280,34 @@ func writeFiles(dir string, files []volumeFile, fsGroup *int64) error {
 		if err := os.Chmod(p, f.mode); err != nil {
 			return err
 		}
+		uid, gid := 0, -1
+		if f.owner != nil {
+			uid = int(*f.owner)
+		}
 		if fsGroup != nil {
-			if err := os.Chown(p, 0, int(*fsGroup)); err != nil {
+			gid = int(*fsGroup)
+		}
+		if f.owner != nil || fsGroup != nil {
+			if err := os.Chown(p, uid, gid); err != nil {
 				return err
 			}
 		}
 	}
 	return nil
+}
+
+// podUser is the user every container of the pod runs as, or nil when they
+// differ or one runs as the image's user.
+func podUser(pod *corev1.Pod) *int64 {
+	var user *int64
+	for i := range pod.Spec.Containers {
+		uid, _, _, _, _ := securityIDs(pod, &pod.Spec.Containers[i])
+		if uid == nil || (user != nil && *user != *uid) {
+			return nil
+		}
+		user = uid
+	}
+	return user
 }
 
 // chownFSGroup gives fsGroup ownership of a writable volume, group-writable
@@ -427,7 +451,9 @@ func (r *podRunner) projectedFiles(ctx context.Context, pod *corev1.Pod, p *core
 			if err != nil {
 				return nil, fmt.Errorf("service account token: %w", err)
 			}
-			out = append(out, volumeFile{path: t.Path, data: []byte(tr.Status.Token), mode: 0o600 | def&0o040})
+			// As the kubelet does: a token is readable by the pod's user when
+			// all its containers run as one (else by root and fsGroup).
+			out = append(out, volumeFile{path: t.Path, data: []byte(tr.Status.Token), mode: 0o600 | def&0o040, owner: podUser(pod)})
 		case s.ConfigMap != nil:
 			data, err := r.configMapData(ctx, s.ConfigMap.Name)
 			if err != nil && !(apierrors.IsNotFound(err) && isOptional(s.ConfigMap.Optional)) {
