@@ -61,8 +61,17 @@ func keyFiles(data map[string][]byte, items []corev1.KeyToPath, mode os.FileMode
 	return out, nil
 }
 
+// rootCAConfigMap is published into every namespace by the control plane
+// shortly after the namespace is made; a pod of a brand-new namespace (helm
+// install --create-namespace) may start before it is there.
+const rootCAConfigMap = "kube-root-ca.crt"
+
 func (r *podRunner) configMapData(ctx context.Context, name string) (map[string][]byte, error) {
 	cm, err := r.a.cs.CoreV1().ConfigMaps(r.ns).Get(ctx, name, metav1.GetOptions{})
+	for deadline := time.Now().Add(30 * time.Second); name == rootCAConfigMap && apierrors.IsNotFound(err) && time.Now().Before(deadline); {
+		time.Sleep(500 * time.Millisecond)
+		cm, err = r.a.cs.CoreV1().ConfigMaps(r.ns).Get(ctx, name, metav1.GetOptions{})
+	}
 	if err != nil {
 		return nil, err
 	}
