@@ -10,7 +10,6 @@ import (
 	"io"
 	"log/slog"
 	"net"
-	"net/http"
 	"os"
 	"os/signal"
 	"strings"
@@ -37,6 +36,7 @@ type Options struct {
 	MaxSeatsPerHolder int
 	ShutdownTimeout   time.Duration
 	SnapshotEvery     uint64
+	Cluster           clusterFlags
 }
 
 // EnvName is the environment variable read for a flag.
@@ -61,6 +61,7 @@ func ParseFlags(args []string, getenv func(string) string, stderr io.Writer) (*O
 	fs.IntVar(&o.MaxSeatsPerHolder, "max-seats-per-holder", 8, "seats a holder's active holds may hold together")
 	fs.Uint64Var(&o.SnapshotEvery, "snapshot-every", 100000, "log records between snapshots (bounds replay time)")
 	fs.DurationVar(&o.ShutdownTimeout, "shutdown-timeout", 25*time.Second, "how long SIGTERM waits for requests in flight")
+	o.Cluster.register(fs)
 	fs.Usage = func() {
 		fmt.Fprintf(stderr, "usage: boxoffice shard --showtime NS/NAME --seat-map FILE --data-dir DIR [flags]\n\n")
 		fs.PrintDefaults()
@@ -128,6 +129,7 @@ func ParseFlags(args []string, getenv func(string) string, stderr io.Writer) (*O
 	if o.MaxSeatsPerHolder < 1 || o.MaxSeatsPerHolder > 1024 {
 		problems = append(problems, fmt.Sprintf("--max-seats-per-holder %d: must be between 1 and 1024", o.MaxSeatsPerHolder))
 	}
+	problems = o.Cluster.validate(o.Auth, problems)
 	if len(problems) > 0 {
 		return nil, errors.New(strings.Join(problems, "; "))
 	}
@@ -179,6 +181,11 @@ func loadConfig(o *Options, log *slog.Logger) (server.Config, error) {
 	} else {
 		log.Warn("serving /v1/* without authentication (--auth=none)")
 	}
+	cc, err := o.Cluster.config(o.Auth)
+	if err != nil {
+		return server.Config{}, err
+	}
+	cfg.Cluster = cc
 	return cfg, nil
 }
 
@@ -195,15 +202,7 @@ func run(o *Options, log *slog.Logger) error {
 	if err != nil {
 		return fmt.Errorf("--listen %s: %w", o.Listen, err)
 	}
-	hs := &http.Server{
-		Handler:           srv.Handler(),
-		ReadHeaderTimeout: 5 * time.Second,
-		ReadTimeout:       15 * time.Second,
-		WriteTimeout:      15 * time.Second, // cleared per request on the event stream
-		IdleTimeout:       90 * time.Second,
-		MaxHeaderBytes:    16 << 10,
-		ErrorLog:          slog.NewLogLogger(log.Handler(), slog.LevelWarn),
-	}
+	hs := server.NewHTTPServer(srv.Handler(), log)
 	serveErr := make(chan error, 1)
 	go func() { serveErr <- hs.Serve(ln) }()
 	log.Info("listening", "addr", ln.Addr().String(), "seats", len(cfg.SeatIDs), "dataDir", o.DataDir)
@@ -224,6 +223,10 @@ func run(o *Options, log *slog.Logger) error {
 	case sig := <-sigs:
 		log.Info("signal during recovery; stopping", "signal", sig.String())
 		hs.Close()
+		if cfg.Cluster != nil {
+			// A member waiting for its peers stops waiting.
+			srv.Close(context.Background())
+		}
 		if err := <-recovered; err != nil {
 			return err
 		}
@@ -240,13 +243,22 @@ func run(o *Options, log *slog.Logger) error {
 	}
 	ctx, cancel := context.WithTimeout(context.Background(), o.ShutdownTimeout)
 	defer cancel()
+	if fatal == nil {
+		// Cluster mode, on the leader: hand leadership to an up-to-date
+		// member first, so writes pause only for the hand-over.
+		hctx, hcancel := context.WithTimeout(ctx, 3*time.Second)
+		srv.HandOver(hctx)
+		hcancel()
+	}
 	srv.BeginShutdown()
 	if err := hs.Shutdown(ctx); err != nil {
 		log.Warn("http shutdown", "err", err.Error())
 		hs.Close()
 	}
 	if err := srv.Close(ctx); err != nil {
-		return fmt.Errorf("stopping the writer: %w", err)
+		// Not a clean stop (the final snapshot or the log's close failed, or
+		// the grace period ran out): exit non-zero so it is seen.
+		return fmt.Errorf("stopping: %w", err)
 	}
 	if fatal != nil {
 		return fatal
