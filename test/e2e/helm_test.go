@@ -134,11 +134,19 @@ var _ = Describe("The Helm chart on the local cluster", Ordered, func() {
 		}
 		return n
 	}
-	setShardImage := func(image string) error {
+	patchShardImage := func(image string, dryRun bool) error {
 		patch := fmt.Sprintf(`{"spec":{"shard":{"image":%q}}}`, image)
-		_, err := hdyn.Resource(showtimes).Namespace(ns).Patch(ctx, stName, types.MergePatchType, []byte(patch), metav1.PatchOptions{})
+		opts := metav1.PatchOptions{}
+		if dryRun {
+			// The webhooks judge a dry run too (sideEffects NoneOnDryRun),
+			// and a refused edit that slipped through changes nothing.
+			opts.DryRun = []string{metav1.DryRunAll}
+		}
+		_, err := hdyn.Resource(showtimes).Namespace(ns).Patch(ctx, stName, types.MergePatchType, []byte(patch), opts)
 		return err
 	}
+	setShardImage := func(image string) error { return patchShardImage(image, false) }
+	tryOtherImage := func() error { return patchShardImage("boxoffice:other", true) }
 	shardRunning := func(image string, timeout time.Duration) {
 		Eventually(func(g Gomega) {
 			u, err := hdyn.Resource(showtimes).Namespace(ns).Get(ctx, stName, metav1.GetOptions{})
@@ -212,7 +220,7 @@ var _ = Describe("The Helm chart on the local cluster", Ordered, func() {
 		}}
 		_, err := hdyn.Resource(freezeWindow).Create(ctx, fw, metav1.CreateOptions{})
 		Expect(err).NotTo(HaveOccurred())
-		Eventually(func() error { return setShardImage("boxoffice:other") }).
+		Eventually(tryOtherImage).
 			WithTimeout(20 * time.Second).WithPolling(500 * time.Millisecond).Should(MatchError(ContainSubstring("e2e-helm-freeze")))
 
 		// The leader dies as if OOM-killed: its process gets SIGKILL, and the
@@ -235,7 +243,7 @@ var _ = Describe("The Helm chart on the local cluster", Ordered, func() {
 		// The rollback passes, answered by the other replica; an ordinary
 		// edit is still refused (the webhook answers, it does not fail open).
 		Expect(setShardImage("boxoffice:dev")).To(Succeed())
-		Expect(setShardImage("boxoffice:other")).To(MatchError(ContainSubstring("e2e-helm-freeze")))
+		Expect(tryOtherImage()).To(MatchError(ContainSubstring("e2e-helm-freeze")))
 		Expect(leaderDown()).To(BeTrue(), "the killed manager pod came back before the writes: nothing was shown")
 		GinkgoWriter.Printf("rollback admitted %s after the leader was killed, with one manager pod down\n", time.Since(downSince).Round(100*time.Millisecond))
 
