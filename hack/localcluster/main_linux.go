@@ -26,6 +26,7 @@ import (
 )
 
 func main() {
+	closeInheritedOnExec()
 	args := os.Args[1:]
 	cmd := "up"
 	if len(args) > 0 && !strings.HasPrefix(args[0], "-") {

@@ -42,7 +42,8 @@ func startCluster(name, bridge, cidr string, images ...string) (cluster, func())
 	logFile, err := os.Create(logPath)
 	Expect(err).NotTo(HaveOccurred())
 	cmd.Stdout, cmd.Stderr = logFile, logFile
-	cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true}
+	// SIGTERM (a clean stop) if this test process dies without its cleanup.
+	cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true, Pdeathsig: syscall.SIGTERM}
 	Expect(cmd.Start()).To(Succeed())
 	done := make(chan struct{})
 	go func() { _ = cmd.Wait(); logFile.Close(); close(done) }()
