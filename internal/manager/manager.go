@@ -16,7 +16,6 @@ import (
 	"boxoffice.dev/boxoffice/controllers"
 	"boxoffice.dev/boxoffice/controllers/specs"
 	corev1 "k8s.io/api/core/v1"
-	"k8s.io/apimachinery/pkg/labels"
 	"k8s.io/apimachinery/pkg/runtime"
 	utilruntime "k8s.io/apimachinery/pkg/util/runtime"
 	clientgoscheme "k8s.io/client-go/kubernetes/scheme"
@@ -47,6 +46,7 @@ type Config struct {
 	DefaultImage     string
 	Namespace        string
 	ScrapeInterval   time.Duration
+	ShowtimeWorkers  int
 	MaxHoldTTL       time.Duration
 	EnableHTTP2      bool
 	OperatorPodLabel string
@@ -71,6 +71,7 @@ func parseFlags(args []string) (*Config, *zap.Options, error) {
 	fs.StringVar(&c.Namespace, "operator-namespace", envOr("POD_NAMESPACE", "boxoffice-system"), "Namespace the operator runs in; its pods may reach shards (env POD_NAMESPACE).")
 	fs.StringVar(&c.OperatorPodLabel, "operator-pod-label", "control-plane=boxoffice-operator", "Label (key=value) that selects the operator's pods in NetworkPolicies.")
 	fs.DurationVar(&c.ScrapeInterval, "shard-status-interval", controllers.DefaultScrapeInterval, "Least time between two status reads of one shard.")
+	fs.IntVar(&c.ShowtimeWorkers, "showtime-workers", controllers.DefaultMaxConcurrentReconciles, "Showtimes reconciled at once.")
 	fs.DurationVar(&c.MaxHoldTTL, "max-hold-ttl", 2*time.Hour, "Upper bound passed to every shard as --max-hold-ttl.")
 	fs.BoolVar(&c.EnableHTTP2, "enable-http2", false, "Serve metrics and webhooks over HTTP/2 too (off: HTTP/2 rapid-reset exposure).")
 	bindFreezeFlags(fs, &c.Freeze)
@@ -81,6 +82,9 @@ func parseFlags(args []string) (*Config, *zap.Options, error) {
 	}
 	if k, v, ok := strings.Cut(c.OperatorPodLabel, "="); !ok || k == "" || v == "" {
 		return nil, nil, fmt.Errorf("--operator-pod-label %q: want key=value", c.OperatorPodLabel)
+	}
+	if c.ShowtimeWorkers < 1 {
+		return nil, nil, fmt.Errorf("--showtime-workers %d: at least 1", c.ShowtimeWorkers)
 	}
 	if c.ScrapeInterval < 500*time.Millisecond {
 		return nil, nil, fmt.Errorf("--shard-status-interval %s: at least 500ms", c.ScrapeInterval)
@@ -133,7 +137,6 @@ func Main(args []string) int {
 		metricsOpts.FilterProvider = filters.WithAuthenticationAndAuthorization
 	}
 
-	managed := labels.SelectorFromSet(labels.Set{specs.LabelManagedBy: specs.ManagedBy})
 	mgr, err := ctrl.NewManager(ctrl.GetConfigOrDie(), ctrl.Options{
 		Scheme:                 Scheme(),
 		Metrics:                metricsOpts,
@@ -144,11 +147,7 @@ func Main(args []string) int {
 		Cache: cache.Options{
 			// Only cache the pods, secrets and configmaps this operator made:
 			// the cluster's others are none of its business.
-			ByObject: map[client.Object]cache.ByObject{
-				&corev1.Pod{}:       {Label: managed},
-				&corev1.Secret{}:    {Label: managed},
-				&corev1.ConfigMap{}: {Label: managed},
-			},
+			ByObject: controllers.CacheByObject(),
 		},
 	})
 	if err != nil {
@@ -166,18 +165,20 @@ func Main(args []string) int {
 	}
 	k, v, _ := strings.Cut(c.OperatorPodLabel, "=")
 	r := &controllers.ShowtimeReconciler{
-		Client:   mgr.GetClient(),
-		Scheme:   mgr.GetScheme(),
-		Recorder: mgr.GetEventRecorder("boxoffice-showtime"),
-		Clock:    clock.RealClock{},
+		Client:    mgr.GetClient(),
+		APIReader: mgr.GetAPIReader(),
+		Scheme:    mgr.GetScheme(),
+		Recorder:  mgr.GetEventRecorder("boxoffice-showtime"),
+		Clock:     clock.RealClock{},
 		Options: specs.Options{
 			DefaultImage:      c.DefaultImage,
 			OperatorNamespace: c.Namespace,
 			OperatorPodLabels: map[string]string{k: v},
 			MaxHoldTTL:        c.MaxHoldTTL,
 		},
-		Shards:         controllers.NewHTTPShardClient(specs.ShardPort),
-		ScrapeInterval: c.ScrapeInterval,
+		Shards:                  controllers.NewHTTPShardClient(specs.ShardPort),
+		ScrapeInterval:          c.ScrapeInterval,
+		MaxConcurrentReconciles: c.ShowtimeWorkers,
 	}
 	if err := r.SetupWithManager(mgr); err != nil {
 		log.Error(err, "unable to set up controller", "controller", "showtime")
