@@ -112,7 +112,7 @@ var _ = Describe("Showtime controller in a manager", Ordered, func() {
 		Expect(k8sClient.Create(ctx, foreignCM)).To(Succeed())
 
 		blocked := showtimeIn(ns, "blocked")
-		Eventually(ownedCondition(blocked)).WithTimeout(20*time.Second).Should(And(
+		Eventually(ownedCondition(blocked)).WithTimeout(20 * time.Second).Should(And(
 			HaveField("Status", metav1.ConditionFalse),
 			HaveField("Reason", "NameConflict"),
 			HaveField("Message", And(ContainSubstring("Secret "+ns+"/blocked-shard-token already exists"),
@@ -131,7 +131,7 @@ var _ = Describe("Showtime controller in a manager", Ordered, func() {
 		// are reconciled all the same.
 		cmBlocked := showtimeIn(ns, "cm-blocked")
 		other := showtimeIn(ns, "other")
-		Eventually(ownedCondition(cmBlocked)).WithTimeout(20*time.Second).Should(And(
+		Eventually(ownedCondition(cmBlocked)).WithTimeout(20 * time.Second).Should(And(
 			HaveField("Status", metav1.ConditionFalse),
 			HaveField("Message", ContainSubstring("ConfigMap "+ns+"/cm-blocked-seatmap already exists")),
 		))
