@@ -95,7 +95,7 @@ var _ = Describe("Showtime controller in a manager", Ordered, func() {
 		return out
 	}
 	ownedCondition := func(st *boxv1.Showtime) func() *metav1.Condition {
-		return func() *metav1.Condition { return cond(read(st), boxv1.ConditionObjectsOwned) }
+		return func() *metav1.Condition { return cond(read(st), "ObjectsOwned") }
 	}
 
 	It("reports a Secret or ConfigMap in the way on its showtime, adopts nothing, and goes on with every other showtime", func() {
