@@ -126,6 +126,17 @@ var _ = Describe("Showtime controller in a manager", Ordered, func() {
 			HaveField("Note", And(ContainSubstring("shard token:"), ContainSubstring("Secret "+ns+"/blocked-shard-token"),
 				ContainSubstring("delete or rename"))),
 		)))
+		// Retried every second, reported once: a repeat would make the
+		// event a series.
+		Consistently(func() []eventsv1.Event {
+			var out []eventsv1.Event
+			for _, e := range eventsFor(blocked) {
+				if e.Reason == "NameConflict" {
+					out = append(out, e)
+				}
+			}
+			return out
+		}).WithTimeout(3 * time.Second).WithPolling(500 * time.Millisecond).Should(ConsistOf(HaveField("Series", BeNil())))
 
 		// With the only worker retrying the blocked showtime, the others
 		// are reconciled all the same.
