@@ -15,6 +15,8 @@ import (
 	autoscalingv1 "k8s.io/api/autoscaling/v1"
 	autoscalingv2 "k8s.io/api/autoscaling/v2"
 	corev1 "k8s.io/api/core/v1"
+	networkingv1 "k8s.io/api/networking/v1"
+	policyv1 "k8s.io/api/policy/v1"
 	"k8s.io/apimachinery/pkg/api/equality"
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	"k8s.io/apimachinery/pkg/runtime"
@@ -29,7 +31,17 @@ const WorkloadPath = "/validate-boxoffice-dev-managed-workloads"
 // this webhook, so its failurePolicy Fail only ever concerns Box office's own.
 // +kubebuilder:webhook:path=/validate-boxoffice-dev-managed-workloads,mutating=false,failurePolicy=fail,sideEffects=NoneOnDryRun,groups=apps,resources=statefulsets;deployments,verbs=update;delete,versions=v1,name=vworkloads-apps.boxoffice.dev,admissionReviewVersions=v1,timeoutSeconds=5,patch=`{"objectSelector":{"matchLabels":{"app.kubernetes.io/managed-by":"boxoffice-operator"}}}`
 // +kubebuilder:webhook:path=/validate-boxoffice-dev-managed-workloads,mutating=false,failurePolicy=fail,sideEffects=NoneOnDryRun,groups=autoscaling,resources=horizontalpodautoscalers,verbs=update;delete,versions=v2,name=vworkloads-autoscaling.boxoffice.dev,admissionReviewVersions=v1,timeoutSeconds=5,patch=`{"objectSelector":{"matchLabels":{"app.kubernetes.io/managed-by":"boxoffice-operator"}}}`
-// +kubebuilder:webhook:path=/validate-boxoffice-dev-managed-workloads,mutating=false,failurePolicy=fail,sideEffects=NoneOnDryRun,groups="",resources=configmaps;secrets,verbs=update;delete,versions=v1,name=vworkloads-core.boxoffice.dev,admissionReviewVersions=v1,timeoutSeconds=5,patch=`{"objectSelector":{"matchLabels":{"app.kubernetes.io/managed-by":"boxoffice-operator"}}}`
+// +kubebuilder:webhook:path=/validate-boxoffice-dev-managed-workloads,mutating=false,failurePolicy=fail,sideEffects=NoneOnDryRun,groups="",resources=configmaps;secrets;services,verbs=update;delete,versions=v1,name=vworkloads-core.boxoffice.dev,admissionReviewVersions=v1,timeoutSeconds=5,patch=`{"objectSelector":{"matchLabels":{"app.kubernetes.io/managed-by":"boxoffice-operator"}}}`
+// +kubebuilder:webhook:path=/validate-boxoffice-dev-managed-workloads,mutating=false,failurePolicy=fail,sideEffects=NoneOnDryRun,groups=networking.k8s.io,resources=networkpolicies,verbs=update;delete,versions=v1,name=vworkloads-networking.boxoffice.dev,admissionReviewVersions=v1,timeoutSeconds=5,patch=`{"objectSelector":{"matchLabels":{"app.kubernetes.io/managed-by":"boxoffice-operator"}}}`
+// +kubebuilder:webhook:path=/validate-boxoffice-dev-managed-workloads,mutating=false,failurePolicy=fail,sideEffects=NoneOnDryRun,groups=policy,resources=poddisruptionbudgets,verbs=update;delete,versions=v1,name=vworkloads-policy.boxoffice.dev,admissionReviewVersions=v1,timeoutSeconds=5,patch=`{"objectSelector":{"matchLabels":{"app.kubernetes.io/managed-by":"boxoffice-operator"}}}`
+
+// The shard's volumes (made by the StatefulSet from its claim template,
+// which carries the same labels) are guarded against deletion, and against
+// a relabel that would take them out of the object selector first. Other
+// updates are the storage controllers' (binding, resizing, ownership per
+// the retention policy) and never reach the webhook: matchConditions keep
+// them away, so they go on even while the webhook is down.
+// +kubebuilder:webhook:path=/validate-boxoffice-dev-managed-workloads,mutating=false,failurePolicy=fail,sideEffects=NoneOnDryRun,groups="",resources=persistentvolumeclaims,verbs=update;delete,versions=v1,name=vworkloads-volumes.boxoffice.dev,admissionReviewVersions=v1,timeoutSeconds=5,patch=`{"objectSelector":{"matchLabels":{"app.kubernetes.io/managed-by":"boxoffice-operator"}},"matchConditions":[{"name":"delete-or-relabel","expression":"request.operation == 'DELETE' || (has(object.metadata.labels) ? object.metadata.labels : {}) != (has(oldObject.metadata.labels) ? oldObject.metadata.labels : {})"}]}`
 
 // The scale subresource is matched on the parent's group and version (apps/v1)
 // although the object sent is an autoscaling/v1 Scale. A Scale has no labels
@@ -43,12 +55,16 @@ const WorkloadPath = "/validate-boxoffice-dev-managed-workloads"
 // of a Deployment (bounded by the HPA's minReplicas, which is frozen).
 // +kubebuilder:webhook:path=/validate-boxoffice-dev-managed-workloads,mutating=false,failurePolicy=fail,sideEffects=NoneOnDryRun,groups=apps,resources=statefulsets/scale;deployments/scale,verbs=update,versions=v1,name=vworkloads-scale.boxoffice.dev,admissionReviewVersions=v1,timeoutSeconds=5,patch=`{"matchConditions":[{"name":"scale-down","expression":"object != null && oldObject != null && (has(object.spec) && has(object.spec.replicas) ? object.spec.replicas : 0) < (has(oldObject.spec) && has(oldObject.spec.replicas) ? oldObject.spec.replicas : 0)"},{"name":"shard-or-frontend","expression":"request.name.endsWith('-shard') || request.name.endsWith('-frontend')"},{"name":"not-the-autoscaler","expression":"!(request.resource.resource == 'deployments' && request.userInfo.username in ['system:serviceaccount:kube-system:horizontal-pod-autoscaler', 'system:kube-controller-manager'])"}]}`
 
-// WorkloadGuard denies edits and deletes of the StatefulSets, Deployments,
-// HPAs, ConfigMaps and Secrets the operator manages while their showtime is
-// frozen, so kubectl edit cannot bypass the freeze, and scale-downs of the
-// StatefulSets and Deployments through their scale subresource, so kubectl
-// scale cannot either. The operator itself, status writes, metadata-only
-// changes, rollbacks to the previous image and scale-ups pass.
+// WorkloadGuard denies edits and deletes of the objects the operator makes
+// for a showtime (StatefulSets, Deployments, HPAs, ConfigMaps, Secrets,
+// Services, NetworkPolicies, PodDisruptionBudgets, and the shard's
+// PersistentVolumeClaims: their deletion and relabelling) while their
+// showtime is frozen, so kubectl edit or delete cannot bypass the freeze,
+// and scale-downs of the StatefulSets and Deployments through their scale
+// subresource, so kubectl scale cannot either. The operator itself, status
+// writes, metadata-only changes, rollbacks to an image the showtime ran and
+// scale-ups pass. A delete is allowed once the owning Showtime is gone or
+// being deleted, which is how the garbage collector's deletes pass.
 type WorkloadGuard struct {
 	g       *gate
 	decoder admission.Decoder
@@ -58,7 +74,7 @@ type WorkloadGuard struct {
 }
 
 const (
-	workloadAllowed = "Allowed during a freeze: setting a container image back to the version the showtime ran before, raising a Deployment's replicas, and raising an autoscaler's minReplicas or maxReplicas. "
+	workloadAllowed = "Allowed during a freeze: setting a container image back to a version the showtime has run, raising a container's resource requests and limits (none lowered, added as a limit or removed), raising a Deployment's replicas, and raising an autoscaler's minReplicas or maxReplicas. "
 	scaleAllowed    = "Allowed during a freeze: scaling up. "
 )
 
@@ -104,6 +120,14 @@ func (w *WorkloadGuard) Handle(ctx context.Context, req admission.Request) admis
 		}
 	}
 	stName, st, hits, resp := w.freezes(ctx, req.Namespace, oldObj)
+	if st != nil && req.Operation == admissionv1.Delete {
+		// The cache may not have seen the Showtime go yet, while the garbage
+		// collector already deletes what it owned: ask the API server.
+		stName, st, hits, resp = w.freezesLive(ctx, req.Namespace, stName)
+		if st != nil && ownedByAnother(oldObj, st) {
+			return admission.Allowed("owned by an earlier showtime of that name, now gone")
+		}
+	}
 	if st == nil {
 		return resp
 	}
@@ -135,8 +159,17 @@ func (w *WorkloadGuard) freezes(ctx context.Context, namespace string, obj clien
 	if stName == "" {
 		return "", nil, nil, admission.Allowed("no showtime label")
 	}
+	return w.freezesOf(ctx, w.g.reader, namespace, stName)
+}
+
+// freezesLive is freezes with the Showtime read from the API server.
+func (w *WorkloadGuard) freezesLive(ctx context.Context, namespace, stName string) (string, *boxv1.Showtime, []freeze.Hit, admission.Response) {
+	return w.freezesOf(ctx, w.parents, namespace, stName)
+}
+
+func (w *WorkloadGuard) freezesOf(ctx context.Context, r client.Reader, namespace, stName string) (_ string, st *boxv1.Showtime, hits []freeze.Hit, resp admission.Response) {
 	st = &boxv1.Showtime{}
-	if err := w.g.reader.Get(ctx, client.ObjectKey{Namespace: namespace, Name: stName}, st); err != nil {
+	if err := r.Get(ctx, client.ObjectKey{Namespace: namespace, Name: stName}, st); err != nil {
 		if apierrors.IsNotFound(err) {
 			// An orphan, or the garbage collector cleaning up after a deleted showtime.
 			return stName, nil, nil, admission.Allowed("showtime gone")
@@ -154,6 +187,22 @@ func (w *WorkloadGuard) freezes(ctx context.Context, namespace string, obj clien
 		return stName, nil, nil, admission.Allowed("")
 	}
 	return stName, st, hits, admission.Response{}
+}
+
+// ownedByAnother reports whether obj names a Showtime owner, but not st:
+// it was made for an earlier showtime of the same name, deleted since, and
+// is the garbage collector's to remove.
+func ownedByAnother(obj client.Object, st *boxv1.Showtime) bool {
+	found := false
+	for _, ref := range obj.GetOwnerReferences() {
+		if ref.Kind == "Showtime" && ref.APIVersion == boxv1.GroupVersion.String() {
+			if ref.UID == st.UID {
+				return false
+			}
+			found = true
+		}
+	}
+	return found
 }
 
 // scaleParents are the kinds whose scale subresource is guarded, by resource.
@@ -230,6 +279,14 @@ func newFor(kind string) client.Object {
 		return &corev1.ConfigMap{}
 	case "Secret":
 		return &corev1.Secret{}
+	case "Service":
+		return &corev1.Service{}
+	case "PersistentVolumeClaim":
+		return &corev1.PersistentVolumeClaim{}
+	case "NetworkPolicy":
+		return &networkingv1.NetworkPolicy{}
+	case "PodDisruptionBudget":
+		return &policyv1.PodDisruptionBudget{}
 	}
 	return nil
 }
@@ -252,7 +309,7 @@ func (w *WorkloadGuard) decode(req admission.Request) (oldObj, newObj client.Obj
 }
 
 // content is what a change to the object is judged on: its labels and its
-// spec or data. Annotations, status and bookkeeping (the Deployment
+// spec or data (a volume claim: its labels). Annotations, status and bookkeeping (the Deployment
 // controller's revision annotation) are not frozen.
 func content(o client.Object) []any {
 	switch x := o.(type) {
@@ -266,6 +323,15 @@ func content(o client.Object) []any {
 		return []any{x.Labels, x.Data, x.BinaryData, x.Immutable}
 	case *corev1.Secret:
 		return []any{x.Labels, x.Data, x.StringData, x.Type, x.Immutable}
+	case *corev1.Service:
+		return []any{x.Labels, x.Spec}
+	case *networkingv1.NetworkPolicy:
+		return []any{x.Labels, x.Spec}
+	case *policyv1.PodDisruptionBudget:
+		return []any{x.Labels, x.Spec}
+	case *corev1.PersistentVolumeClaim:
+		// Its spec and ownership are the storage controllers' to change.
+		return []any{x.Labels}
 	}
 	return []any{o}
 }
@@ -280,17 +346,13 @@ func exceptions(oldObj, newObj client.Object) ([]string, bool) {
 	switch n := newObj.(type) {
 	case *appsv1.Deployment:
 		o := oldObj.(*appsv1.Deployment)
-		if imagesDiffer(o.Spec.Template.Spec.Containers, n.Spec.Template.Spec.Containers) {
-			kinds = append(kinds, "rollback")
-		}
-		if replicas(n.Spec.Replicas) > replicas(o.Spec.Replicas) {
-			kinds = append(kinds, "scale-up")
+		kinds = containerExceptions(o.Spec.Template.Spec.Containers, n.Spec.Template.Spec.Containers)
+		if replicas(n.Spec.Replicas) > replicas(o.Spec.Replicas) && !slices.Contains(kinds, freeze.ExceptionScaleUp) {
+			kinds = append(kinds, freeze.ExceptionScaleUp)
 		}
 	case *appsv1.StatefulSet:
 		o := oldObj.(*appsv1.StatefulSet)
-		if imagesDiffer(o.Spec.Template.Spec.Containers, n.Spec.Template.Spec.Containers) {
-			kinds = append(kinds, "rollback")
-		}
+		kinds = containerExceptions(o.Spec.Template.Spec.Containers, n.Spec.Template.Spec.Containers)
 	case *autoscalingv2.HorizontalPodAutoscaler:
 		o := oldObj.(*autoscalingv2.HorizontalPodAutoscaler)
 		if n.Spec.MaxReplicas > o.Spec.MaxReplicas || replicas(n.Spec.MinReplicas) > replicas(o.Spec.MinReplicas) {
@@ -307,16 +369,25 @@ func replicas(p *int32) int32 {
 	return *p
 }
 
-func imagesDiffer(a, b []corev1.Container) bool {
+// containerExceptions says which exceptions a change of containers might
+// be: a rollback when an image changed, a scale-up when resources changed.
+func containerExceptions(a, b []corev1.Container) []string {
 	if len(a) != len(b) {
-		return false
+		return nil
 	}
+	var image, res bool
 	for i := range a {
-		if a[i].Image != b[i].Image {
-			return true
-		}
+		image = image || a[i].Image != b[i].Image
+		res = res || !equality.Semantic.DeepEqual(a[i].Resources, b[i].Resources)
 	}
-	return false
+	var kinds []string
+	if image {
+		kinds = append(kinds, freeze.ExceptionRollback)
+	}
+	if res {
+		kinds = append(kinds, freeze.ExceptionScaleUp)
+	}
+	return kinds
 }
 
 // onlyExceptions undoes the allowed parts of the change (images set back to
@@ -354,21 +425,25 @@ func (w *WorkloadGuard) onlyExceptions(st *boxv1.Showtime, oldObj, newObj client
 }
 
 // rollBackContainers sets each changed image back to the old one when the
-// change is a rollback; it reports false when a changed image is not one.
+// change is a rollback, and each container's resources back when they are a
+// vertical scale-up (freeze.JudgeResources); it reports false when a change
+// is neither.
 func rollBackContainers(old, n []corev1.Container, h boxv1.ImageHistory) bool {
 	if len(old) != len(n) {
-		return len(old) == len(n)
+		return false
 	}
+	var v freeze.Verdict
 	for i := range n {
+		freeze.JudgeResources(&v, "resources", &old[i].Resources, &n[i].Resources)
 		if n[i].Image == old[i].Image {
 			continue
 		}
-		if !isRollbackTarget(h, n[i].Image) {
+		if !freeze.RanBefore(h, n[i].Image) {
 			return false
 		}
 		n[i].Image = old[i].Image
 	}
-	return true
+	return v.Allowed()
 }
 
 var _ runtime.Object = &appsv1.Deployment{}
