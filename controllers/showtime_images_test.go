@@ -33,7 +33,7 @@ func TestNoteImage(t *testing.T) {
 		{name: "recorded before the history existed, nothing new", h: boxv1.ImageHistory{Current: img(2), Previous: img(1)},
 			want: boxv1.ImageHistory{Current: img(2), Previous: img(1), History: []string{img(2), img(1)}}},
 		{name: "bounded: the oldest goes",
-			h: boxv1.ImageHistory{Current: img(10), Previous: img(9), History: []string{img(10), img(9), img(8), img(7), img(6), img(5), img(4), img(3), img(2), img(1)}},
+			h:       boxv1.ImageHistory{Current: img(10), Previous: img(9), History: []string{img(10), img(9), img(8), img(7), img(6), img(5), img(4), img(3), img(2), img(1)}},
 			running: img(11),
 			want: boxv1.ImageHistory{Current: img(11), Previous: img(10),
 				History: []string{img(11), img(10), img(9), img(8), img(7), img(6), img(5), img(4), img(3), img(2)}}},
