@@ -17,6 +17,29 @@ type ShardReport struct {
 	Version  int64       `json:"version"`
 	Epoch    int64       `json:"epoch"`
 	Counts   ShardCounts `json:"counts"`
+	// Reports on-call must see, raised as Warning events
+	// (showtime_shardwarnings.go); absent from shards that predate them.
+	ReportsID       string             `json:"reportsId,omitempty"`
+	PaidAfterExpiry []ShardLatePayment `json:"paidAfterExpiry,omitempty"`
+	LogWarnings     []ShardLogWarning  `json:"logWarnings,omitempty"`
+}
+
+// ShardLatePayment is a confirm with an order id that came after its hold
+// had expired or was released (the shard answered 409 hold_expired).
+type ShardLatePayment struct {
+	Seq     uint64    `json:"seq"`
+	Hold    string    `json:"hold"`
+	OrderID string    `json:"orderId"`
+	At      time.Time `json:"at"`
+}
+
+// ShardLogWarning is damage the shard found in its log at start-up.
+type ShardLogWarning struct {
+	Seq     uint64    `json:"seq"`
+	At      time.Time `json:"at"`
+	Kind    string    `json:"kind"`
+	File    string    `json:"file"`
+	Message string    `json:"message"`
 }
 
 // ShardCounts are seats by state as the shard reports them.

@@ -513,6 +513,8 @@ func (r *ShowtimeReconciler) reconcileSeats(ctx context.Context, s *scope) error
 		r.storeScrape(key, e)
 		if err != nil {
 			logf.FromContext(ctx).Info("shard status unreachable", "pod", s.pod.Name, "error", err.Error())
+		} else {
+			r.raiseShardReports(ctx, s.st, rep, s.now)
 		}
 	}
 	s.requeue(r.scrapeInterval() - s.now.Sub(e.at))

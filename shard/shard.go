@@ -10,7 +10,6 @@ import (
 	"io"
 	"log/slog"
 	"net"
-	"net/http"
 	"os"
 	"os/signal"
 	"strings"
@@ -195,15 +194,7 @@ func run(o *Options, log *slog.Logger) error {
 	if err != nil {
 		return fmt.Errorf("--listen %s: %w", o.Listen, err)
 	}
-	hs := &http.Server{
-		Handler:           srv.Handler(),
-		ReadHeaderTimeout: 5 * time.Second,
-		ReadTimeout:       15 * time.Second,
-		WriteTimeout:      15 * time.Second, // cleared per request on the event stream
-		IdleTimeout:       90 * time.Second,
-		MaxHeaderBytes:    16 << 10,
-		ErrorLog:          slog.NewLogLogger(log.Handler(), slog.LevelWarn),
-	}
+	hs := server.NewHTTPServer(srv.Handler(), log)
 	serveErr := make(chan error, 1)
 	go func() { serveErr <- hs.Serve(ln) }()
 	log.Info("listening", "addr", ln.Addr().String(), "seats", len(cfg.SeatIDs), "dataDir", o.DataDir)
@@ -246,7 +237,9 @@ func run(o *Options, log *slog.Logger) error {
 		hs.Close()
 	}
 	if err := srv.Close(ctx); err != nil {
-		return fmt.Errorf("stopping the writer: %w", err)
+		// Not a clean stop (the final snapshot or the log's close failed, or
+		// the grace period ran out): exit non-zero so it is seen.
+		return fmt.Errorf("stopping: %w", err)
 	}
 	if fatal != nil {
 		return fatal

@@ -36,17 +36,25 @@ func (s *Server) Handler() http.Handler {
 	})
 	mux.HandleFunc("GET /readyz", func(w http.ResponseWriter, r *http.Request) {
 		w.Header().Set("Content-Type", "text/plain; charset=utf-8")
-		if !s.ready.Load() {
+		if ok, why := s.readiness(); !ok {
 			w.WriteHeader(http.StatusServiceUnavailable)
-			io.WriteString(w, "not ready\n")
+			io.WriteString(w, "not ready: "+why+"\n")
 			return
 		}
 		io.WriteString(w, "ok\n")
+		if s.lowSpace.Load() {
+			io.WriteString(w, "warning: the data volume is low on space ("+strconv.FormatInt(s.freeBytes.Load(), 10)+
+				" bytes free): new log segments are not reserved; grow the volume\n")
+		}
 	})
 	mux.Handle("GET /metrics", promhttp.HandlerFor(s.met.reg, promhttp.HandlerOpts{Registry: s.met.reg}))
 	v1 := func(pattern, route string, h func(http.ResponseWriter, *http.Request)) {
 		obs := s.met.latency.WithLabelValues(route)
-		mux.Handle(pattern, s.guard(obs, s.met.codeCounters(route), route == "events", h))
+		// Routes answered by the writer wait for the disk: they are refused
+		// while it is stalled or full. Seats, events and status read the
+		// durable view and stay available.
+		writer := route != "seats" && route != "events" && route != "status"
+		mux.Handle(pattern, s.guard(obs, s.met.codeCounters(route), route == "events", writer, h))
 	}
 	v1("GET /v1/seats", "seats", s.getSeats)
 	v1("POST /v1/holds", "hold", s.postHold)
@@ -89,7 +97,7 @@ func (s *Server) authorized(r *http.Request) bool {
 
 // guard checks readiness, limits the body and observes latency (the token is
 // checked before routing).
-func (s *Server) guard(obs prometheus.Observer, codes *[6]prometheus.Counter, stream bool, h func(http.ResponseWriter, *http.Request)) http.Handler {
+func (s *Server) guard(obs prometheus.Observer, codes *[6]prometheus.Counter, stream, writer bool, h func(http.ResponseWriter, *http.Request)) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		t0 := time.Now()
 		if !s.ready.Load() {
@@ -97,6 +105,14 @@ func (s *Server) guard(obs prometheus.Observer, codes *[6]prometheus.Counter, st
 			writeError(w, http.StatusServiceUnavailable, "not_ready", "the shard is starting or stopping; retry", nil)
 			codes[5].Inc()
 			return
+		}
+		if writer && (s.fullSpace.Load() || s.writeStart.Load() != 0) {
+			if ok, why := s.readiness(); !ok {
+				w.Header().Set("Retry-After", "1")
+				writeError(w, http.StatusServiceUnavailable, "not_ready", why+"; retry", nil)
+				codes[5].Inc()
+				return
+			}
 		}
 		r.Body = http.MaxBytesReader(w, r.Body, s.cfg.MaxBodyBytes)
 		if stream {
@@ -123,6 +139,19 @@ type codeWriter struct {
 func (c *codeWriter) WriteHeader(code int) {
 	c.code = code
 	c.ResponseWriter.WriteHeader(code)
+}
+
+// Unwrap lets http.ResponseController reach the connection.
+func (c *codeWriter) Unwrap() http.ResponseWriter { return c.ResponseWriter }
+
+// answerBy gives the answer of a write that waited for the disk the whole
+// WriteTimeout from now: the server's write deadline runs from when the
+// request was read, and a commit slower than that would otherwise have its
+// true answer dropped after it was written. A client that gave up learns the
+// outcome by retrying with its Idempotency-Key (holds, confirms) or reading
+// the hold.
+func answerBy(w http.ResponseWriter) {
+	http.NewResponseController(w).SetWriteDeadline(time.Now().Add(WriteTimeout))
 }
 
 var bufPool = sync.Pool{New: func() any { return new(bytes.Buffer) }}
@@ -362,7 +391,9 @@ func (s *Server) postHold(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	req.cmd.IdempotencyKey = k
-	if err := s.submit(req); err != nil {
+	err := s.submit(req)
+	answerBy(w)
+	if err != nil {
 		writeError(w, http.StatusServiceUnavailable, "not_ready", err.Error(), nil)
 		return
 	}
@@ -442,7 +473,9 @@ func (s *Server) holdOp(op seats.Op) func(http.ResponseWriter, *http.Request) {
 			}
 			req.cmd.IdempotencyKey = k
 		}
-		if err := s.submit(req); err != nil {
+		err := s.submit(req)
+		answerBy(w)
+		if err != nil {
 			writeError(w, http.StatusServiceUnavailable, "not_ready", err.Error(), nil)
 			return
 		}
@@ -539,7 +572,7 @@ func (s *Server) status(w http.ResponseWriter, r *http.Request) {
 	b = append(b, `,"total":`...)
 	b = strconv.AppendInt(b, int64(s.ix.Len()), 10)
 	b = append(b, `,"ready":`...)
-	b = strconv.AppendBool(b, s.ready.Load())
+	b = strconv.AppendBool(b, s.Ready())
 	b = append(b, `,"holdTTLSeconds":`...)
 	b = strconv.AppendInt(b, int64(s.cfg.HoldTTL/time.Second), 10)
 	b = append(b, `,"maxHoldTTLSeconds":`...)
@@ -552,6 +585,7 @@ func (s *Server) status(w http.ResponseWriter, r *http.Request) {
 		b = append(b, `,"logBytes":`...)
 		b = strconv.AppendInt(b, l.Bytes(), 10)
 	}
+	b = s.appendHealth(b)
 	b = append(b, '}')
 	writeJSON(w, http.StatusOK, b)
 }

@@ -4,6 +4,7 @@ import (
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/prometheus/client_golang/prometheus/collectors"
 	"strconv"
+	"time"
 
 	"boxoffice.dev/boxoffice/shard/seats"
 )
@@ -85,12 +86,32 @@ func newMetrics(s *Server) *metrics {
 		prometheus.NewGaugeFunc(prometheus.GaugeOpts{Namespace: ns, Name: "version",
 			Help: "Durable seat-map version."}, func() float64 { v, _ := s.hub.snapshotCounts(); return float64(v) }),
 		prometheus.NewGaugeFunc(prometheus.GaugeOpts{Namespace: ns, Name: "ready",
-			Help: "1 when the shard accepts writes."}, func() float64 {
-			if s.ready.Load() {
-				return 1
+			Help: "1 when the shard accepts writes (0 while starting or stopping, while a log write is stalled, or when the data volume is full)."},
+			func() float64 { return b2f(s.Ready()) }),
+		prometheus.NewGaugeFunc(prometheus.GaugeOpts{Namespace: ns, Name: "wal_write_stalled",
+			Help: "1 while a log write (one group's write and fsync) has run longer than the stall timeout: the shard is not ready."},
+			func() float64 { return b2f(s.stalledFor() > 0) }),
+		prometheus.NewGaugeFunc(prometheus.GaugeOpts{Namespace: ns, Name: "wal_write_age_seconds",
+			Help: "How long the log write in progress has run (0 when none is)."}, func() float64 {
+			if t := s.writeStart.Load(); t != 0 {
+				return time.Since(time.Unix(0, t)).Seconds()
 			}
 			return 0
 		}),
+		prometheus.NewGaugeFunc(prometheus.GaugeOpts{Namespace: ns, Name: "volume_free_bytes",
+			Help: "Free space on the data volume (-1 unknown)."}, func() float64 { return float64(s.freeBytes.Load()) }),
+		prometheus.NewGaugeFunc(prometheus.GaugeOpts{Namespace: ns, Name: "volume_low",
+			Help: "1 when the data volume has less than two log segments' worth free: new segments are not reserved."},
+			func() float64 { return b2f(s.lowSpace.Load()) }),
+		prometheus.NewGaugeFunc(prometheus.GaugeOpts{Namespace: ns, Name: "volume_full",
+			Help: "1 when the data volume is below the free space writes need: writes are refused (503) and the shard is not ready."},
+			func() float64 { return b2f(s.fullSpace.Load()) }),
+		prometheus.NewCounterFunc(prometheus.CounterOpts{Namespace: ns, Name: "paid_after_expiry_total",
+			Help: "Confirms with an order id answered hold_expired (a payment after its hold ended), counted once per hold and order id; kept in the data directory across restarts."},
+			func() float64 { return float64(s.reportTotals().PaidAfterExpiryTotal) }),
+		prometheus.NewCounterFunc(prometheus.CounterOpts{Namespace: ns, Name: "wal_damaged_records_total",
+			Help: "Damaged last log records dropped at start-up that may have been acknowledged; kept in the data directory across restarts."},
+			func() float64 { return float64(s.reportTotals().LogWarningsTotal) }),
 		m.holds, m.confirms, m.latency, m.fsync, m.groupSize, m.recovery, m.epoch, m.streamDrop, m.snapshots,
 		collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}),
 	)
@@ -111,4 +132,22 @@ func (m *metrics) codeCounters(route string) *[6]prometheus.Counter {
 	}
 	c[0] = c[5]
 	return &c
+}
+
+func b2f(b bool) float64 {
+	if b {
+		return 1
+	}
+	return 0
+}
+
+// reportTotals are the durable totals (zero before recovery).
+func (s *Server) reportTotals() reportState {
+	r := s.rep.Load()
+	if r == nil {
+		return reportState{}
+	}
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	return reportState{PaidAfterExpiryTotal: r.st.PaidAfterExpiryTotal, LogWarningsTotal: r.st.LogWarningsTotal}
 }

@@ -28,6 +28,14 @@
 // first, so the older segments can go).
 //
 // The seat list and the event stream read the hub's durable view.
+//
+// # Health and reports
+//
+// readiness (health.go) falls while a log write is stalled longer than
+// StallTimeout or the data volume is below MinFreeBytes; the requests of a
+// stalled group still get their true answer when it ends (answerBy). Payments
+// after expiry and log damage found at start-up are kept in the data
+// directory (reports.go) and shown in /v1/status.
 package server
 
 import (
@@ -35,6 +43,7 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"os"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -64,6 +73,17 @@ type Config struct {
 	MaxStreams         int           // concurrent event-stream clients (1024)
 	Now                func() time.Time
 	Options            seats.Options // machine options (zero: seats.DefaultOptions)
+	// StallTimeout: a log write (write and fsync of one group) running
+	// longer than this makes the shard not ready until it ends (5s).
+	StallTimeout time.Duration
+	// MinFreeBytes: below this much free space on the data volume (plus
+	// the last snapshot's size, for the final one) writes are refused with
+	// 503 not_ready and /readyz is 503, before the disk fills (16 MiB).
+	MinFreeBytes int64
+	// SpaceCheckInterval is how often the data volume's free space is read (1s).
+	SpaceCheckInterval time.Duration
+	// SyncData replaces fdatasync of log segments (tests: a stalled disk).
+	SyncData func(*os.File) error
 }
 
 // Server is one shard.
@@ -93,6 +113,13 @@ type Server struct {
 	durable      atomic.Uint64 // seat-map version on disk
 	broken       atomic.Bool   // a log write failed
 	lastSnapSize atomic.Int64
+	closeErr     error // set by the writer before writerDone: the final snapshot or close failed
+
+	rep        atomic.Pointer[reports] // set by Recover
+	writeStart atomic.Int64            // when the log write in progress started (unix ns, real clock); 0 when idle
+	freeBytes  atomic.Int64            // free space on the data volume, -1 unknown
+	lowSpace   atomic.Bool             // new segments cannot be reserved
+	fullSpace  atomic.Bool             // below MinFreeBytes: writes refused
 }
 
 const maxBatch = 4096
@@ -158,6 +185,15 @@ func New(cfg Config) (*Server, error) {
 	if cfg.Now == nil {
 		cfg.Now = time.Now
 	}
+	if cfg.StallTimeout <= 0 {
+		cfg.StallTimeout = 5 * time.Second
+	}
+	if cfg.MinFreeBytes <= 0 {
+		cfg.MinFreeBytes = 16 << 20
+	}
+	if cfg.SpaceCheckInterval <= 0 {
+		cfg.SpaceCheckInterval = time.Second
+	}
 	if cfg.Options == (seats.Options{}) {
 		cfg.Options = seats.DefaultOptions()
 	}
@@ -176,8 +212,8 @@ func New(cfg Config) (*Server, error) {
 // Fatal reports a write failure after which the shard stopped.
 func (s *Server) Fatal() <-chan error { return s.fatal }
 
-// Ready reports whether the shard accepts writes.
-func (s *Server) Ready() bool { return s.ready.Load() }
+// Ready reports whether the shard accepts writes (see readiness).
+func (s *Server) Ready() bool { ok, _ := s.readiness(); return ok }
 
 // Epoch is the owner epoch (0 before Recover).
 func (s *Server) Epoch() uint64 { return s.epoch.Load() }
@@ -209,8 +245,13 @@ func (s *Server) Recover() error {
 		s.m.TakeChanges() // the hub starts from the recovered state
 		return nil
 	}
-	l, rec, err := wal.Open(wal.Options{Dir: s.cfg.DataDir, SegmentSize: s.cfg.SegmentSize, MapHash: s.ix.Hash(), Logger: s.log}, before, apply)
+	l, rec, err := wal.Open(wal.Options{Dir: s.cfg.DataDir, SegmentSize: s.cfg.SegmentSize, MapHash: s.ix.Hash(), Logger: s.log,
+		SyncData: s.cfg.SyncData}, before, apply)
 	if err != nil {
+		return err
+	}
+	if err := s.loadReports(l, rec); err != nil {
+		l.Close()
 		return err
 	}
 	s.wl = l
@@ -237,6 +278,8 @@ func (s *Server) Recover() error {
 		"holds", s.m.Holds(), "idempotencyKeys", s.m.IdempotencyKeys(), "duration", d.String(),
 		"snapshotLoad", restoreDur.String())
 	s.started.Store(true)
+	s.checkSpace()
+	go s.watchSpace()
 	go s.writer()
 	s.ready.Store(true)
 	return nil
@@ -279,6 +322,8 @@ type group struct {
 	// the group is on disk (the log rolls to a new segment first).
 	snap      *seats.Capture
 	snapIndex uint64
+	// late: confirms answered hold_expired, recorded before they are answered.
+	late []LatePayment
 }
 
 func (g *group) empty() bool {
@@ -291,6 +336,7 @@ func (g *group) reset() {
 	g.changes = g.changes[:0]
 	g.records = 0
 	g.snap = nil
+	g.late = g.late[:0]
 	if cap(g.buf) > 4<<20 {
 		g.buf = nil
 	}
@@ -354,7 +400,7 @@ func (s *Server) writer() {
 		close(toSync)
 		<-syncerDone
 		if !s.broken.Load() {
-			s.finish()
+			s.closeErr = s.finish()
 		}
 		return
 	}
@@ -366,6 +412,10 @@ func (s *Server) apply(g *group, r *request) {
 	// replay sees exactly the times the commands were applied at.
 	r.cmd.Now = max(s.cfg.Now().UnixNano(), s.m.Now())
 	r.res = s.m.Apply(&r.cmd)
+	if r.cmd.Op == seats.OpConfirm && r.res.Code == seats.ErrExpired && !r.res.Replayed {
+		g.late = append(g.late, LatePayment{Hold: string(appendHoldID(nil, r.cmd.HoldID)), OrderID: r.cmd.OrderID,
+			At: time.Unix(0, r.cmd.Now).UTC()})
+	}
 	switch {
 	case r.res.Log:
 		s.appendRecord(g, &r.cmd)
@@ -427,7 +477,9 @@ func (s *Server) syncer(in <-chan *group, free chan<- *group, done chan<- struct
 			err = ErrStopped
 		} else if g.records > 0 {
 			t0 := time.Now()
+			s.writeStart.Store(t0.UnixNano())
 			err = s.wl.Write(g.buf, g.records)
+			s.writeStart.Store(0)
 			s.met.fsync.Observe(time.Since(t0).Seconds())
 			s.met.groupSize.Observe(float64(g.records))
 		}
@@ -447,6 +499,9 @@ func (s *Server) syncer(in <-chan *group, free chan<- *group, done chan<- struct
 		} else {
 			s.durable.Store(g.version)
 			s.hub.publish(g.changes, g.version)
+			if len(g.late) > 0 {
+				s.recordLate(g.late)
+			}
 			for _, r := range g.reqs {
 				r.done <- struct{}{}
 			}
@@ -485,18 +540,32 @@ func (s *Server) writeSnapshot(c *seats.Capture, index uint64) {
 	}()
 }
 
-// finish runs after the syncer stopped: a final snapshot, then close.
-func (s *Server) finish() {
+// finish runs after the syncer stopped: a final snapshot, then close. An
+// error means the shard did not stop cleanly (the log still holds
+// everything; the next start replays it).
+func (s *Server) finish() error {
 	s.snapWG.Wait()
+	var err error
 	if index := s.wl.NextIndex() - 1; index != s.lastSnap {
-		s.snapBusy.Store(true)
-		s.writeSnapshot(s.m.Capture(), index)
-		s.snapWG.Wait()
-		s.lastSnap = index
+		t0 := time.Now()
+		if err = s.wl.Roll(); err == nil {
+			err = s.wl.WriteSnapshot(s.m.Capture().AppendTo(nil), index)
+		}
+		if err != nil {
+			s.met.snapshots.WithLabelValues("error").Inc()
+			err = fmt.Errorf("final snapshot (the log still holds everything; the next start replays it): %w", err)
+			s.log.Error("final snapshot failed", "err", err.Error(), "index", index)
+		} else {
+			s.met.snapshots.WithLabelValues("ok").Inc()
+			s.lastSnap = index
+			s.log.Info("final snapshot written", "index", index, "duration", time.Since(t0).String())
+		}
 	}
-	if err := s.wl.Close(); err != nil {
-		s.log.Error("closing the log", "err", err)
+	if cerr := s.wl.Close(); cerr != nil {
+		s.log.Error("closing the log", "err", cerr)
+		err = errors.Join(err, fmt.Errorf("closing the log: %w", cerr))
 	}
+	return err
 }
 
 // BeginShutdown stops answering writes (503 not_ready, /readyz 503) and ends
@@ -516,7 +585,7 @@ func (s *Server) Close(ctx context.Context) error {
 	s.stopOnce.Do(func() { close(s.stop) })
 	select {
 	case <-s.writerDone:
-		return nil
+		return s.closeErr
 	case <-ctx.Done():
 		return ctx.Err()
 	}

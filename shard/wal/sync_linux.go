@@ -20,3 +20,13 @@ func preallocate(f *os.File, size int64) error {
 		}
 	}
 }
+
+// freeSpace is the space an unprivileged writer may still use on the file
+// system holding dir.
+func freeSpace(dir string) (int64, error) {
+	var st syscall.Statfs_t
+	if err := syscall.Statfs(dir, &st); err != nil {
+		return 0, err
+	}
+	return int64(st.Bavail) * st.Bsize, nil
+}

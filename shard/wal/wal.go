@@ -38,17 +38,29 @@
 // # Recovery
 //
 // Open loads the newest snapshot and replays the records after it. Only the
-// tail of the newest segment may be damaged by a crash: an incomplete record
-// header, a record whose payload runs past the end of the file, a last record
-// whose checksum fails, or zeros to the end are a torn write; they are
-// truncated away with a log line (zeros to the end are reserved space that was
-// never written: cut back quietly). In a preallocated segment the end of the
-// file is where those trailing zeros start. Any other damage (a bad checksum with data
-// after it, a bad segment header, a missing index range) refuses to start with
-// an error naming the file and offset: it could hold acknowledged sales. A
-// format version newer than this binary refuses to start too. Each Open is a
-// new owner: it starts a new segment whose header carries the previous epoch
-// plus one.
+// tail of the newest segment can be mid-write when a crash comes (a segment
+// is rolled after its last group is on disk), and a crash leaves any subset
+// of a group's sectors: one that never reached the disk reads as zeros. At
+// the first record that does not check, classifyTail (tail.go) decides:
+// zeros to the end are reserved space (cut back quietly); a record the file
+// ends inside, or with a whole zero sector inside it, is a torn write, never
+// acknowledged (truncated with a warning); a damaged record in written
+// sectors with nothing that checks after it may have been acknowledged: it
+// is dropped and returned as Recovered.Damaged for the caller to report. Any
+// other damage (a record that checks after damage, damage in an older
+// segment, a bad or short segment header: segments are created whole, so no
+// crash leaves one; a missing index range; a damaged snapshot) refuses to
+// start with a CorruptError naming the file, its path and the offset and
+// saying how to recover. A format version newer than this binary refuses to
+// start too. Each Open is a new owner: it starts a new segment whose header
+// carries the previous epoch plus one.
+//
+// # Space
+//
+// A segment is reserved only when the volume has two segments' worth free,
+// and a reservation that fails half way is given back, so reserving never
+// fills the volume; FreeBytes reports the free space. Options.SyncData
+// replaces fdatasync (tests: a stalled disk).
 //
 // # Why hand-written
 //
@@ -86,6 +98,7 @@ import (
 	"strings"
 	"sync"
 	"sync/atomic"
+	"syscall"
 )
 
 // FormatVersion is the newest on-disk format this binary reads and writes.
@@ -105,16 +118,40 @@ var castagnoli = crc32.MakeTable(crc32.Castagnoli)
 
 func crc(b []byte) uint32 { return crc32.Checksum(b, castagnoli) }
 
-// CorruptError is damage the log will not repair by itself.
+// CorruptError is damage the log will not repair by itself: the shard
+// refuses to start, and the message names the file and says how to recover.
 type CorruptError struct {
-	File   string
+	File   string // base name
+	Path   string // full path, when known
 	Offset int64
 	Reason string
 }
 
 func (e *CorruptError) Error() string {
-	return fmt.Sprintf("wal: %s at offset %d: %s; refusing to start, the log may hold acknowledged changes (restore the data directory or move the file away to accept the loss)",
-		e.File, e.Offset, e.Reason)
+	path := e.Path
+	if path == "" {
+		path = e.File
+	}
+	if strings.HasPrefix(e.File, "snap-") {
+		return fmt.Sprintf("wal: %s at offset %d: %s; refusing to start: the log may hold acknowledged changes. "+
+			"To recover, restore the data directory from a backup (a snapshot cannot be moved away alone: the log segments it covered were removed) (shard/README.md, \"Recovery\")",
+			e.File, e.Offset, e.Reason)
+	}
+	return fmt.Sprintf("wal: %s at offset %d: %s; refusing to start: the log may hold acknowledged changes. "+
+		"To recover, restore the data directory from a backup; or, to accept losing what %s holds from offset %d on, "+
+		"move %s out of the data directory (keep it for inspection) and start again (shard/README.md, \"Recovery\")",
+		e.File, e.Offset, e.Reason, e.File, e.Offset, path)
+}
+
+// Damage is a damaged last record that recovery dropped. It lay in sectors
+// that were written, so it was not a torn write: it may have been
+// acknowledged, and the loss must be reported.
+type Damage struct {
+	File   string
+	Offset int64
+	Bytes  int64  // bytes dropped from Offset to the end of the segment
+	Index  uint64 // the index the dropped record had
+	Reason string
 }
 
 // VersionError is a log written by a newer format.
@@ -140,6 +177,9 @@ type Options struct {
 	// NoPreallocate makes segments grow as they are written instead of
 	// reserving SegmentSize up front (see "Preallocation"; benchmarks).
 	NoPreallocate bool
+	// SyncData makes a segment's written records durable; nil is
+	// fdatasync. Tests put a slow or stalled disk here.
+	SyncData func(*os.File) error
 }
 
 var errUnsupported = errors.New("not supported on this platform")
@@ -150,9 +190,13 @@ type Recovered struct {
 	// the last record it includes.
 	Snapshot      []byte
 	SnapshotIndex uint64
-	// Records replayed after the snapshot, and bytes truncated from a torn tail.
+	// Records replayed after the snapshot, and bytes truncated from the tail
+	// of the newest segment (a torn write, or Damaged).
 	Records   uint64
 	Truncated int64
+	// Damaged is set when the last record was damaged rather than torn and
+	// was dropped: it may have been acknowledged.
+	Damaged *Damage
 	// PrevEpoch is the highest epoch found; the log now runs at PrevEpoch+1.
 	PrevEpoch uint64
 }
@@ -207,6 +251,9 @@ func Open(opts Options, before func(rec *Recovered) error, apply func(index uint
 	}
 	if opts.Logger == nil {
 		opts.Logger = slog.Default()
+	}
+	if opts.SyncData == nil {
+		opts.SyncData = fdatasync
 	}
 	l := &Log{opts: opts, log: opts.Logger}
 	if err := os.MkdirAll(opts.Dir, 0o755); err != nil {
@@ -298,24 +345,24 @@ func readSnapshot(path string, idx uint64, mapHash [32]byte) ([]byte, uint64, er
 	}
 	name := filepath.Base(path)
 	if len(b) < snapHeaderLen+4 || string(b[:8]) != snapMagic {
-		return nil, 0, &CorruptError{File: name, Offset: 0, Reason: "not a snapshot (bad magic or too short)"}
+		return nil, 0, &CorruptError{File: name, Path: path, Offset: 0, Reason: "not a snapshot (bad magic or too short)"}
 	}
 	if v := binary.LittleEndian.Uint32(b[8:]); v > FormatVersion {
 		return nil, 0, &VersionError{File: name, Version: v}
 	}
 	if got, want := crc(b[:len(b)-4]), binary.LittleEndian.Uint32(b[len(b)-4:]); got != want {
-		return nil, 0, &CorruptError{File: name, Offset: int64(len(b) - 4), Reason: "snapshot checksum mismatch"}
+		return nil, 0, &CorruptError{File: name, Path: path, Offset: int64(len(b) - 4), Reason: "snapshot checksum mismatch"}
 	}
 	epoch := binary.LittleEndian.Uint64(b[12:])
 	if binary.LittleEndian.Uint64(b[20:]) != idx {
-		return nil, 0, &CorruptError{File: name, Offset: 20, Reason: "snapshot index does not match its name"}
+		return nil, 0, &CorruptError{File: name, Path: path, Offset: 20, Reason: "snapshot index does not match its name"}
 	}
 	if string(b[28:60]) != string(mapHash[:]) {
 		return nil, 0, fmt.Errorf("wal: %s was written for a different seat map; a data directory serves one seat map", name)
 	}
 	n := binary.LittleEndian.Uint64(b[60:])
 	if n != uint64(len(b)-snapHeaderLen-4) {
-		return nil, 0, &CorruptError{File: name, Offset: 60, Reason: "snapshot length mismatch"}
+		return nil, 0, &CorruptError{File: name, Path: path, Offset: 60, Reason: "snapshot length mismatch"}
 	}
 	return b[snapHeaderLen : len(b)-4], epoch, nil
 }
@@ -327,117 +374,110 @@ func (l *Log) replaySegment(s segment, last bool, rec *Recovered, next *uint64, 
 	if err != nil {
 		return 0, 0, fmt.Errorf("wal: read %s: %w", name, err)
 	}
-	if len(data) < segHeaderSize || crc(data[:segHeaderSize-4]) != binary.LittleEndian.Uint32(data[segHeaderSize-4:]) || string(data[:8]) != segMagic {
-		if last && len(data) <= segHeaderSize && string(data[:min(len(data), 8)]) == segMagic[:min(len(data), 8)] {
-			// Crash while starting this segment: nothing was ever acknowledged in it.
-			l.log.Warn("removing a segment whose header was torn", "file", name, "bytes", len(data))
-			if err := os.Remove(s.path); err != nil {
-				return 0, 0, err
-			}
-			for i := range l.segs {
-				if l.segs[i].path == s.path {
-					l.segs[i].path = ""
-				}
-			}
-			return 0, 0, nil
-		}
-		if len(data) >= 12 && string(data[:8]) == segMagic {
-			if v := binary.LittleEndian.Uint32(data[8:]); v > FormatVersion {
-				return 0, 0, &VersionError{File: name, Version: v}
-			}
-		}
-		return 0, 0, &CorruptError{File: name, Offset: 0, Reason: "bad segment header"}
+	epoch, err := l.checkHeader(s, data)
+	if err != nil {
+		return 0, 0, err
 	}
-	if v := binary.LittleEndian.Uint32(data[8:]); v > FormatVersion {
-		return 0, 0, &VersionError{File: name, Version: v}
+	if s.first > *next {
+		return 0, 0, &CorruptError{File: name, Path: s.path, Offset: 0, Reason: fmt.Sprintf("records %d to %d are missing", *next, s.first-1)}
 	}
-	epoch := binary.LittleEndian.Uint64(data[12:])
-	first := binary.LittleEndian.Uint64(data[20:])
-	if first != s.first {
-		return 0, 0, &CorruptError{File: name, Offset: 20, Reason: fmt.Sprintf("header says first record %d, name says %d", first, s.first)}
-	}
-	if string(data[28:60]) != string(l.opts.MapHash[:]) {
-		return 0, 0, fmt.Errorf("wal: %s was written for a different seat map; a data directory serves one seat map", name)
-	}
-	if first > *next {
-		return 0, 0, &CorruptError{File: name, Offset: 0, Reason: fmt.Sprintf("records %d to %d are missing", *next, first-1)}
-	}
-	idx := first
+	idx := s.first
 	off := int64(segHeaderSize)
-	// zerosFrom is where the trailing zeros of the file begin: in a
-	// preallocated segment the end of what was ever written, so the torn-tail
-	// rules below measure "the end of the file" from there.
-	zerosFrom := trailingZeros(data, off)
 	for off < int64(len(data)) {
-		rest := data[off:]
-		written := max(zerosFrom-off, 0) // bytes before the trailing zeros
-		torn, reserved := "", false
-		var payload []byte
-		switch {
-		case written == 0:
-			torn, reserved = "zeros to the end of the file", true
-		case len(rest) < recHeaderSize:
-			torn = "incomplete record header"
-		default:
-			n := binary.LittleEndian.Uint32(rest)
-			pc := binary.LittleEndian.Uint32(rest[4:])
-			if crc(rest[:8]) != binary.LittleEndian.Uint32(rest[8:]) {
-				if last && written < recHeaderSize+16 {
-					torn = "incomplete record header"
-					break
+		payload, bad := readRecord(data, off)
+		if bad == "" {
+			if idx >= *next {
+				if err := apply(idx, payload); err != nil {
+					return 0, 0, fmt.Errorf("wal: %s at offset %d (record %d): %w", name, off, idx, err)
 				}
-				return 0, 0, &CorruptError{File: name, Offset: off, Reason: "record header checksum mismatch"}
+				rec.Records++
+				*next = idx + 1
 			}
-			if n > MaxRecord {
-				return 0, 0, &CorruptError{File: name, Offset: off, Reason: fmt.Sprintf("record of %d bytes", n)}
-			}
-			end := int64(recHeaderSize) + int64(n)
-			if end > int64(len(rest)) {
-				torn = "record runs past the end of the file"
-				break
-			}
-			payload = rest[recHeaderSize:end]
-			if crc(payload) != pc {
-				if end >= written {
-					torn = "last record checksum mismatch"
-					break
-				}
-				return 0, 0, &CorruptError{File: name, Offset: off, Reason: "record checksum mismatch"}
-			}
-			off += end
+			idx++
+			off += int64(recHeaderSize + len(payload))
+			continue
 		}
-		if torn != "" {
-			if !last && !reserved {
-				return 0, 0, &CorruptError{File: name, Offset: off, Reason: torn + " in a segment that is not the newest"}
-			}
-			if reserved {
-				// Space reserved for records that never came (a crash or
-				// a roll before the segment was cut back): nothing lost.
-				l.log.Debug("cutting back reserved log space", "file", name, "offset", off, "bytes", int64(len(data))-off)
-			} else {
-				l.log.Warn("truncating torn tail of the log (a write interrupted by a crash; it was never acknowledged)",
-					"file", name, "offset", off, "bytes", int64(len(data))-off, "reason", torn)
-				rec.Truncated = int64(len(data)) - off
-			}
-			if err := truncateSync(s.path, off); err != nil {
-				return 0, 0, err
-			}
-			data = data[:off]
-			break
+		t := classifyTail(data, off)
+		if t.kind == tailReserved {
+			// Space reserved for records that never came (a crash or a roll
+			// before the segment was cut back): nothing lost.
+			l.log.Debug("cutting back reserved log space", "file", name, "offset", off, "bytes", int64(len(data))-off)
+		} else if !last {
+			// Only the newest segment is ever being written when a crash
+			// comes: a segment is rolled after its last group is on disk.
+			return 0, 0, &CorruptError{File: name, Path: s.path, Offset: off, Reason: bad + " in a segment that is not the newest"}
+		} else if t.kind == tailCorrupt {
+			return 0, 0, &CorruptError{File: name, Path: s.path, Offset: off, Reason: bad + " (" + t.reason + ")"}
+		} else if t.kind == tailTorn {
+			l.log.Warn("truncating torn tail of the log: a write interrupted by a crash, never acknowledged",
+				"file", name, "offset", off, "bytes", int64(len(data))-off, "reason", t.reason)
+			rec.Truncated = int64(len(data)) - off
+		} else {
+			d := &Damage{File: name, Offset: off, Bytes: int64(len(data)) - off, Index: idx, Reason: bad + "; " + t.reason}
+			l.log.Error("dropping a damaged last record of the log: it MAY HAVE BEEN ACKNOWLEDGED (a hold, sale or release may be lost)",
+				"file", name, "offset", off, "record", idx, "bytes", d.Bytes, "reason", d.Reason)
+			rec.Truncated = d.Bytes
+			rec.Damaged = d
 		}
-		if idx >= *next {
-			if err := apply(idx, payload); err != nil {
-				return 0, 0, fmt.Errorf("wal: %s at offset %d (record %d): %w", name, off-int64(recHeaderSize+len(payload)), idx, err)
-			}
-			rec.Records++
-			*next = idx + 1
+		if err := truncateSync(s.path, off); err != nil {
+			return 0, 0, err
 		}
-		idx++
+		data = data[:off]
 	}
 	if idx > *next {
 		*next = idx
 	}
 	return int64(len(data)), epoch, nil
+}
+
+// checkHeader checks a segment's header and returns its epoch. A segment is
+// created whole under a temporary name (header written and synced, then
+// renamed), so no crash leaves a segment with a short or damaged header:
+// whatever the size, that is damage, and the start is refused.
+func (l *Log) checkHeader(s segment, data []byte) (uint64, error) {
+	name := filepath.Base(s.path)
+	if len(data) >= 12 && string(data[:8]) == segMagic {
+		if v := binary.LittleEndian.Uint32(data[8:]); v > FormatVersion {
+			return 0, &VersionError{File: name, Version: v}
+		}
+	}
+	if len(data) < segHeaderSize || string(data[:8]) != segMagic ||
+		crc(data[:segHeaderSize-4]) != binary.LittleEndian.Uint32(data[segHeaderSize-4:]) {
+		return 0, &CorruptError{File: name, Path: s.path, Offset: 0, Reason: fmt.Sprintf(
+			"bad segment header (the file has %d bytes; segments are created whole, with a temporary file and a rename, so a crash cannot leave this: the file was damaged)", len(data))}
+	}
+	if first := binary.LittleEndian.Uint64(data[20:]); first != s.first {
+		return 0, &CorruptError{File: name, Path: s.path, Offset: 20, Reason: fmt.Sprintf("header says first record %d, name says %d", first, s.first)}
+	}
+	if string(data[28:60]) != string(l.opts.MapHash[:]) {
+		return 0, fmt.Errorf("wal: %s was written for a different seat map; a data directory serves one seat map", name)
+	}
+	return binary.LittleEndian.Uint64(data[12:]), nil
+}
+
+// readRecord reads the record at off. It returns its payload, or why the
+// record does not check ("" when it does).
+func readRecord(data []byte, off int64) ([]byte, string) {
+	rest := data[off:]
+	if len(rest) < recHeaderSize {
+		return nil, "incomplete record header"
+	}
+	if crc(rest[:8]) != binary.LittleEndian.Uint32(rest[8:]) {
+		return nil, "record header checksum mismatch"
+	}
+	n := binary.LittleEndian.Uint32(rest)
+	if n > MaxRecord {
+		return nil, fmt.Sprintf("record of %d bytes", n)
+	}
+	end := int64(recHeaderSize) + int64(n)
+	if end > int64(len(rest)) {
+		return nil, "record runs past the end of the file"
+	}
+	payload := rest[recHeaderSize:end]
+	if crc(payload) != binary.LittleEndian.Uint32(rest[4:]) {
+		return nil, "record checksum mismatch"
+	}
+	return payload, ""
 }
 
 // trailingZeros is where the run of zero bytes that ends data begins (not
@@ -485,15 +525,7 @@ func (l *Log) startSegment() error {
 	if err != nil {
 		return fmt.Errorf("wal: create segment: %w", err)
 	}
-	reserved := false
-	if !l.opts.NoPreallocate {
-		if perr := preallocate(f, l.opts.SegmentSize); perr == nil {
-			reserved = true
-		} else if !errors.Is(perr, errUnsupported) {
-			l.log.Info("log segments grow as written: space cannot be reserved here", "err", perr.Error())
-			l.opts.NoPreallocate = true
-		}
-	}
+	reserved := l.reserve(f, s)
 	h := make([]byte, segHeaderSize)
 	copy(h, segMagic)
 	binary.LittleEndian.PutUint32(h[8:], FormatVersion)
@@ -537,6 +569,51 @@ func (l *Log) startSegment() error {
 	l.mu.Unlock()
 	return nil
 }
+
+// reserve reserves the new segment's space when the volume can spare it:
+// at least two segments' worth must be free, so that reserving one never
+// fills the volume and leaves room for snapshots and the next roll. A
+// reservation that fails half way (fallocate can leave what it got before
+// running out) is given back. Without a reservation the segment grows as
+// written.
+func (l *Log) reserve(f *os.File, s segment) bool {
+	if l.opts.NoPreallocate {
+		return false
+	}
+	if free, err := freeSpace(l.opts.Dir); err == nil && free < 2*l.opts.SegmentSize {
+		l.log.Warn("not reserving space for the new log segment: the data volume is low on space (the segment grows as written)",
+			"file", filepath.Base(s.path), "freeBytes", free, "segmentBytes", l.opts.SegmentSize)
+		return false
+	}
+	perr := preallocate(f, l.opts.SegmentSize)
+	if perr == nil {
+		return true
+	}
+	if terr := f.Truncate(0); terr != nil {
+		l.log.Warn("cannot give back a failed log space reservation", "file", filepath.Base(s.path), "err", terr.Error())
+	}
+	switch {
+	case errors.Is(perr, errUnsupported):
+	case errors.Is(perr, syscall.EOPNOTSUPP):
+		l.log.Info("log segments grow as written: space cannot be reserved on this file system", "err", perr.Error())
+		l.opts.NoPreallocate = true
+	default:
+		l.log.Warn("reserving space for the new log segment failed (given back; the segment grows as written)",
+			"file", filepath.Base(s.path), "err", perr.Error())
+	}
+	return false
+}
+
+// FreeBytes is the free space of the data volume (for a writer without
+// privileges), and LowSpace whether it is below what the next segment and a
+// snapshot need (two segments' worth): new segments are then not reserved.
+func (l *Log) FreeBytes() (free int64, low bool, err error) {
+	free, err = freeSpace(l.opts.Dir)
+	return free, err == nil && free < 2*l.opts.SegmentSize, err
+}
+
+// SegmentSize is the size a segment reserves and rolls at.
+func (l *Log) SegmentSize() int64 { return l.opts.SegmentSize }
 
 // Epoch is this owner's epoch.
 func (l *Log) Epoch() uint64 { return l.epoch }
@@ -618,7 +695,7 @@ func (l *Log) Write(buf []byte, n int) error {
 		return fmt.Errorf("wal: write: %w", err)
 	}
 	if !l.opts.NoSync {
-		if err := fdatasync(l.f); err != nil {
+		if err := l.opts.SyncData(l.f); err != nil {
 			l.closed = true
 			return fmt.Errorf("wal: fsync: %w", err)
 		}

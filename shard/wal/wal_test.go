@@ -11,6 +11,8 @@ import (
 	"path/filepath"
 	"strings"
 	"testing"
+
+	"boxoffice.dev/boxoffice/internal/testvol"
 )
 
 var testHash = [32]byte{1, 2, 3}
@@ -168,16 +170,27 @@ func TestTornTail(t *testing.T) {
 		l.Close()
 	})
 	t.Run("flipped last payload", func(t *testing.T) {
+		// A bit flip in the last record is damage, not a torn write (its
+		// sectors were written): it is dropped, but reported as possibly
+		// acknowledged, not as "never acknowledged".
 		dir := t.TempDir()
 		copyDir(t, base, dir)
 		b := bytes.Clone(full)
 		b[len(b)-2] ^= 0xff
 		os.WriteFile(filepath.Join(dir, filepath.Base(seg)), b, 0o644)
-		l, _, got, err := open(t, dir, nil)
+		var logs bytes.Buffer
+		l, rec, got, err := open(t, dir, &logs)
 		if err != nil || len(got) != 11 {
 			t.Fatalf("%v %d", err, len(got))
 		}
 		l.Close()
+		d := rec.Damaged
+		if d == nil || d.File != filepath.Base(seg) || d.Offset != int64(len(full)-lastLen) || d.Index != 12 || d.Bytes != int64(lastLen) {
+			t.Fatalf("damage not reported: %+v", d)
+		}
+		if strings.Contains(logs.String(), "never acknowledged") || !strings.Contains(logs.String(), "MAY HAVE BEEN ACKNOWLEDGED") {
+			t.Fatalf("the log line does not tell the truth: %q", logs.String())
+		}
 	})
 }
 
@@ -331,14 +344,17 @@ func TestPreallocated(t *testing.T) {
 	lastLen := recHeaderSize + len(payload(2))
 	reserve := func(b []byte) []byte { return append(bytes.Clone(b), make([]byte, 4096-len(b))...) }
 	for _, cut := range []int{1, 5, recHeaderSize + 3, lastLen - 1} {
-		t.Run(fmt.Sprintf("torn inside reserved space, cut %d", cut), func(t *testing.T) {
+		// Zeros inside a sector that holds written records: a crash writes
+		// a sector whole or not at all, so this is damage to the last
+		// record (reported), not a torn write.
+		t.Run(fmt.Sprintf("zeros inside a written sector, cut %d", cut), func(t *testing.T) {
 			dir := t.TempDir()
 			copyDir(t, base, dir)
 			os.WriteFile(filepath.Join(dir, filepath.Base(seg)), reserve(closed[:len(closed)-cut]), 0o644)
 			var logs bytes.Buffer
 			l, rec, got, err := open(t, dir, &logs)
-			if err != nil || len(got) != 2 || rec.Truncated == 0 || !strings.Contains(logs.String(), "truncating torn tail") {
-				t.Fatalf("%v, %d records, truncated %d, logs %q", err, len(got), rec.Truncated, logs.String())
+			if err != nil || len(got) != 2 || rec.Damaged == nil || rec.Damaged.Offset != int64(len(closed)-lastLen) {
+				t.Fatalf("%v, %d records, damage %+v, logs %q", err, len(got), rec.Damaged, logs.String())
 			}
 			l.Close()
 		})
@@ -372,4 +388,184 @@ func TestPreallocated(t *testing.T) {
 		}
 		l.Close()
 	})
+}
+
+// TestTornHeaderRefused: segments are created whole (temporary file, rename),
+// so a newest segment with a short or damaged header is damage: the start is
+// refused with the file's name and how to recover, and nothing is deleted.
+func TestTornHeaderRefused(t *testing.T) {
+	base := t.TempDir()
+	l, _, _, _ := open(t, base, nil)
+	writeN(t, l, 0, 10, 5)
+	l.Close()
+	seg := lastSegment(t, base)
+	full, _ := os.ReadFile(seg)
+	for _, n := range []int{0, 1, 8, 40, 63, 64} {
+		t.Run(fmt.Sprintf("%d bytes", n), func(t *testing.T) {
+			dir := t.TempDir()
+			copyDir(t, base, dir)
+			b := bytes.Clone(full[:n])
+			if n == 64 {
+				b[30] ^= 1 // a whole header with a bad checksum
+			}
+			path := filepath.Join(dir, filepath.Base(seg))
+			os.WriteFile(path, b, 0o644)
+			_, _, _, err := open(t, dir, nil)
+			var ce *CorruptError
+			if !errors.As(err, &ce) || ce.File != filepath.Base(seg) {
+				t.Fatalf("want a refusal naming %s, got %v", filepath.Base(seg), err)
+			}
+			for _, want := range []string{path, "restore the data directory", "move " + path} {
+				if !strings.Contains(err.Error(), want) {
+					t.Fatalf("the error does not say %q: %v", want, err)
+				}
+			}
+			if st, err := os.Stat(path); err != nil || st.Size() != int64(n) {
+				t.Fatalf("the damaged segment was touched: %v %v", st, err)
+			}
+		})
+	}
+}
+
+// sectorLog builds a segment whose records cross the first sector boundary
+// after the header, and returns the file, the offsets of the records and the
+// index of the record that crosses offset 512.
+func sectorLog(t *testing.T) (dir, seg string, data []byte, offs []int, crossing int) {
+	t.Helper()
+	dir = t.TempDir()
+	l, _, _, _ := open(t, dir, nil)
+	writeN(t, l, 0, 30, 6)
+	l.Close()
+	seg = lastSegment(t, dir)
+	data, _ = os.ReadFile(seg)
+	off := segHeaderSize
+	crossing = -1
+	for i := 0; i < 30; i++ {
+		offs = append(offs, off)
+		end := off + recHeaderSize + len(payload(i))
+		if off < 512 && end > 512 {
+			crossing = i
+		}
+		off = end
+	}
+	if crossing < 0 || len(data) < 1024 {
+		t.Fatalf("no record crosses offset 512 (%d bytes)", len(data))
+	}
+	return dir, seg, data, offs, crossing
+}
+
+// TestTailClassification: what a crash can leave (whole sectors missing, the
+// file ending inside a record) is a torn write, never acknowledged; damage in
+// written sectors of the last record is reported as possibly acknowledged;
+// damage with a record that checks after it refuses to start.
+func TestTailClassification(t *testing.T) {
+	_, seg, data, offs, x := sectorLog(t)
+	zeroFrom := func(b []byte, from int) []byte {
+		b = bytes.Clone(b)
+		clear(b[from:])
+		return b
+	}
+	cases := []struct {
+		name    string
+		file    []byte
+		kind    tailKind
+		records int // replayed
+	}{
+		{"sector after the boundary never written", zeroFrom(data, 512), tailTorn, x},
+		{"a middle sector never written, later ones written", func() []byte {
+			b := append(bytes.Clone(data), make([]byte, 1024)...)
+			copy(b[1024:], data[512:])
+			clear(b[512:1024])
+			return b
+		}(), tailTorn, x},
+		{"file ends inside the record", data[:offs[x]+20], tailTorn, x},
+		{"flip in the last record", func() []byte { b := bytes.Clone(data); b[len(b)-1] ^= 4; return b }(), tailDamaged, 29},
+		{"flip in the last record's header", func() []byte { b := bytes.Clone(data); b[offs[29]+9] ^= 4; return b }(), tailDamaged, 29},
+		{"flip in the last record, then a torn write", func() []byte {
+			b := zeroFrom(data, 512) // record x never fully written
+			b[offs[x-1]+recHeaderSize] ^= 4
+			return b
+		}(), tailDamaged, x - 1},
+		{"flip with records after it", func() []byte { b := bytes.Clone(data); b[offs[x]+recHeaderSize] ^= 4; return b }(), tailCorrupt, 0},
+		{"flipped header with records after it", func() []byte { b := bytes.Clone(data); b[offs[x]+1] ^= 4; return b }(), tailCorrupt, 0},
+	}
+	for _, c := range cases {
+		t.Run(c.name, func(t *testing.T) {
+			dir := t.TempDir()
+			os.WriteFile(filepath.Join(dir, filepath.Base(seg)), c.file, 0o644)
+			var logs bytes.Buffer
+			l, rec, got, err := open(t, dir, &logs)
+			switch c.kind {
+			case tailCorrupt:
+				var ce *CorruptError
+				if !errors.As(err, &ce) || ce.Offset != int64(offs[x]) || !strings.Contains(err.Error(), "acknowledged") {
+					t.Fatalf("want a refusal at %d, got %v", offs[x], err)
+				}
+				return
+			case tailTorn:
+				if err != nil || rec.Damaged != nil || !strings.Contains(logs.String(), "truncating torn tail") {
+					t.Fatalf("want a torn tail: %v %+v %q", err, rec, logs.String())
+				}
+			case tailDamaged:
+				if err != nil || rec.Damaged == nil || rec.Damaged.Index != uint64(c.records+1) {
+					t.Fatalf("want a damaged last record: %v %+v %q", err, rec, logs.String())
+				}
+			}
+			l.Close()
+			if len(got) != c.records {
+				t.Fatalf("replayed %d records, want %d", len(got), c.records)
+			}
+		})
+	}
+}
+
+// TestLowSpace: a segment reserves its space only when the volume has two
+// segments' worth free; otherwise it grows as written, and the volume is
+// never filled by a reservation (ext4 keeps what a failed fallocate got).
+func TestLowSpace(t *testing.T) {
+	mnt := testvol.Small(t, 24<<20)
+	free := testvol.Free(t, mnt)
+	for _, segSize := range []int64{free * 3 / 4, free * 2} {
+		dir := filepath.Join(mnt, fmt.Sprintf("data-%d", segSize))
+		l, _, err := Open(Options{Dir: dir, MapHash: testHash, SegmentSize: segSize, Logger: slog.New(slog.NewTextHandler(io.Discard, nil))},
+			nil, func(uint64, []byte) error { return nil })
+		if err != nil {
+			t.Fatal(err)
+		}
+		writeN(t, l, 0, 10, 5)
+		if got := testvol.Free(t, mnt); got < free-free/10 {
+			t.Fatalf("segment size %d: free space went from %d to %d: the reservation took the volume", segSize, free, got)
+		}
+		if st, _ := os.Stat(lastSegment(t, dir)); st.Size() >= segSize/2 {
+			t.Fatalf("segment size %d: the segment reserved %d bytes on a volume with %d free", segSize, st.Size(), free)
+		}
+		if f, low, err := l.FreeBytes(); err != nil || !low || f <= 0 {
+			t.Fatalf("low space not reported: %d %v %v", f, low, err)
+		}
+		if err := l.Close(); err != nil {
+			t.Fatal(err)
+		}
+	}
+}
+
+// TestDamagedSnapshotRefused: a damaged snapshot refuses to start and the
+// advice is a restore (its covered segments are gone, so it cannot be moved away).
+func TestDamagedSnapshotRefused(t *testing.T) {
+	dir := t.TempDir()
+	l, _, _, _ := open(t, dir, nil)
+	writeN(t, l, 0, 20, 5)
+	l.Roll()
+	if err := l.WriteSnapshot([]byte("state@20"), l.NextIndex()-1); err != nil {
+		t.Fatal(err)
+	}
+	l.Close()
+	snaps, _ := filepath.Glob(filepath.Join(dir, "snap-*.snap"))
+	b, _ := os.ReadFile(snaps[0])
+	b[len(b)-6] ^= 1
+	os.WriteFile(snaps[0], b, 0o644)
+	_, _, _, err := open(t, dir, nil)
+	var ce *CorruptError
+	if !errors.As(err, &ce) || !strings.Contains(err.Error(), "restore the data directory") || strings.Contains(err.Error(), "move ") {
+		t.Fatalf("want a refusal advising a restore, got %v", err)
+	}
 }
