@@ -9,6 +9,7 @@ import (
 	. "github.com/onsi/ginkgo/v2"
 	. "github.com/onsi/gomega"
 	appsv1 "k8s.io/api/apps/v1"
+	autoscalingv2 "k8s.io/api/autoscaling/v2"
 	corev1 "k8s.io/api/core/v1"
 	"k8s.io/apimachinery/pkg/api/resource"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
@@ -68,7 +69,7 @@ var _ = Describe("What a freeze lets through", func() {
 		Expect(err).To(MatchError(ContainSubstring("Not allowed during a freeze: spec.title changed.")))
 	})
 
-	It("allows raising a workload's container resources, not lowering them", func() {
+	It("allows raising a workload's container resources and lowering an autoscaler's CPU target, not the reverse", func() {
 		ns := newNamespace()
 		label := strings.TrimPrefix(ns, "wh-")
 		st := showtime(ns, "standup", map[string]string{"freeze": label}, farOpens())
@@ -81,6 +82,14 @@ var _ = Describe("What a freeze lets through", func() {
 						Requests: corev1.ResourceList{corev1.ResourceMemory: resource.MustParse("512Mi")}}}}}}},
 		}
 		Expect(operator.Create(ctx, sts)).To(Succeed())
+		hpa := &autoscalingv2.HorizontalPodAutoscaler{
+			ObjectMeta: metav1.ObjectMeta{Name: specs.FrontendName(st), Namespace: ns, Labels: specs.Labels(st, specs.ComponentFrontend)},
+			Spec: autoscalingv2.HorizontalPodAutoscalerSpec{MinReplicas: ptr.To[int32](2), MaxReplicas: 50,
+				ScaleTargetRef: autoscalingv2.CrossVersionObjectReference{APIVersion: "apps/v1", Kind: "Deployment", Name: specs.FrontendName(st)},
+				Metrics: []autoscalingv2.MetricSpec{{Type: autoscalingv2.ResourceMetricSourceType, Resource: &autoscalingv2.ResourceMetricSource{
+					Name: corev1.ResourceCPU, Target: autoscalingv2.MetricTarget{Type: autoscalingv2.UtilizationMetricType, AverageUtilization: ptr.To[int32](60)}}}}},
+		}
+		Expect(operator.Create(ctx, hpa)).To(Succeed())
 		frozenWindow("wr-"+label, label)
 		Eventually(func() error { return editTitle(bob, st, "probe") }).Should(HaveOccurred())
 		setMemory := func(q string) func(*appsv1.StatefulSet) {
@@ -91,6 +100,14 @@ var _ = Describe("What a freeze lets through", func() {
 		Expect(update(bob, &appsv1.StatefulSet{ObjectMeta: sts.ObjectMeta}, setMemory("1Gi"))).To(Succeed())
 		Expect(update(bob, &appsv1.StatefulSet{ObjectMeta: sts.ObjectMeta}, setMemory("256Mi"))).
 			To(MatchError(ContainSubstring("update of StatefulSet " + ns + "/standup-shard denied")))
+		setTarget := func(pct int32) func(*autoscalingv2.HorizontalPodAutoscaler) {
+			return func(h *autoscalingv2.HorizontalPodAutoscaler) {
+				h.Spec.Metrics[0].Resource.Target.AverageUtilization = ptr.To(pct)
+			}
+		}
+		Expect(update(bob, &autoscalingv2.HorizontalPodAutoscaler{ObjectMeta: hpa.ObjectMeta}, setTarget(40))).To(Succeed())
+		Expect(update(bob, &autoscalingv2.HorizontalPodAutoscaler{ObjectMeta: hpa.ObjectMeta}, setTarget(80))).
+			To(MatchError(ContainSubstring("update of HorizontalPodAutoscaler " + ns + "/standup-frontend denied")))
 		got := &appsv1.StatefulSet{}
 		Expect(admin.Get(ctx, client.ObjectKeyFromObject(sts), got)).To(Succeed())
 		Expect(got.Spec.Template.Spec.Containers[0].Resources.Requests.Memory().String()).To(Equal("1Gi"))

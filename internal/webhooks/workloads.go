@@ -61,7 +61,7 @@ type WorkloadGuard struct {
 }
 
 const (
-	workloadAllowed = "Allowed during a freeze: setting a container image back to a version the showtime has run, raising a container's resource requests and limits (none lowered, added as a limit or removed), raising a Deployment's replicas, and raising an autoscaler's minReplicas or maxReplicas. "
+	workloadAllowed = "Allowed during a freeze: setting a container image back to a version the showtime has run, raising a container's resource requests and limits (none lowered, added as a limit or removed), raising a Deployment's replicas, raising an autoscaler's minReplicas or maxReplicas and lowering its CPU utilisation target. "
 	scaleAllowed    = "Allowed during a freeze: scaling up. "
 )
 
@@ -284,7 +284,8 @@ func exceptions(oldObj, newObj client.Object) ([]string, bool) {
 		kinds = containerExceptions(o.Spec.Template.Spec.Containers, n.Spec.Template.Spec.Containers)
 	case *autoscalingv2.HorizontalPodAutoscaler:
 		o := oldObj.(*autoscalingv2.HorizontalPodAutoscaler)
-		if n.Spec.MaxReplicas > o.Spec.MaxReplicas || replicas(n.Spec.MinReplicas) > replicas(o.Spec.MinReplicas) {
+		if n.Spec.MaxReplicas > o.Spec.MaxReplicas || replicas(n.Spec.MinReplicas) > replicas(o.Spec.MinReplicas) ||
+			restoreLoweredCPUTargets(o, n.DeepCopy()) {
 			kinds = append(kinds, "scale-up")
 		}
 	}
@@ -348,9 +349,37 @@ func (w *WorkloadGuard) onlyExceptions(st *boxv1.Showtime, oldObj, newObj client
 		if replicas(n.Spec.MinReplicas) > replicas(o.Spec.MinReplicas) {
 			n.Spec.MinReplicas = o.Spec.MinReplicas
 		}
+		restoreLoweredCPUTargets(o, n)
 		return equality.Semantic.DeepEqual(content(o), content(n))
 	}
 	return false
+}
+
+// restoreLoweredCPUTargets sets each CPU utilisation target of n that is
+// lower than the same metric's in o back to o's (a lower target scales up
+// sooner), and reports whether there was any.
+func restoreLoweredCPUTargets(o, n *autoscalingv2.HorizontalPodAutoscaler) bool {
+	lowered := false
+	for i := range n.Spec.Metrics {
+		if i >= len(o.Spec.Metrics) {
+			break
+		}
+		nt, ot := cpuUtilization(&n.Spec.Metrics[i]), cpuUtilization(&o.Spec.Metrics[i])
+		if nt != nil && ot != nil && *nt < *ot {
+			*nt, lowered = *ot, true
+		}
+	}
+	return lowered
+}
+
+// cpuUtilization is the average utilisation target of a CPU resource
+// metric, nil for any other metric.
+func cpuUtilization(m *autoscalingv2.MetricSpec) *int32 {
+	if m.Type != autoscalingv2.ResourceMetricSourceType || m.Resource == nil || m.Resource.Name != corev1.ResourceCPU ||
+		m.Resource.Target.Type != autoscalingv2.UtilizationMetricType {
+		return nil
+	}
+	return m.Resource.Target.AverageUtilization
 }
 
 // rollBackContainers sets each changed image back to the old one when the
