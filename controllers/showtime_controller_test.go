@@ -324,6 +324,8 @@ var _ = Describe("Showtime controller", func() {
 			cm := &corev1.ConfigMap{}
 			f.get("standup-seatmap", cm)
 			isOwned(cm)
+			Expect(cm.Data["show.json"]).To(MatchJSON(`{"title":"Stand-up 10, night 1","startsAt":"` +
+				st.Spec.StartsAt.UTC().Format(time.RFC3339) + `"}`))
 			layout, err := seatmap.Parse([]byte(cm.Data["seatmap.yaml"]))
 			Expect(err).NotTo(HaveOccurred())
 			Expect(layout.Total).To(Equal(sampleTotal))
@@ -795,8 +797,19 @@ var _ = Describe("Showtime front end", func() {
 			"--shard-url=http://standup-shard." + f.ns + ".svc:7070",
 			"--shard-token-file=/etc/boxoffice/token/token",
 			"--session-key-file=/etc/boxoffice/session/key",
+			"--session-previous-key-file=/etc/boxoffice/session/previous",
 			"--seat-map=/etc/boxoffice/seatmap/seatmap.yaml",
+			"--show-file=/etc/boxoffice/seatmap/show.json",
 			"--listen=:8080",
+			"--hold-ttl=10m0s",
+			"--max-hold-lifetime=20m0s",
+			"--payment-ttl=15m0s",
+			"--max-seats-per-holder=8",
+			"--client-seats=32",
+			"--max-client-streams=8",
+			"--new-session-rate=1",
+			"--new-session-burst=20",
+			"--trusted-proxy-hops=0",
 			"--payment-secret-file=/etc/boxoffice/payment/secret",
 		}))
 		Expect(c.ReadinessProbe.HTTPGet.Path).To(Equal("/readyz"))
@@ -993,7 +1006,56 @@ var _ = Describe("Showtime CRD validation", func() {
 		Entry("sales.freeze.after negative", func(st *boxv1.Showtime) {
 			st.Spec.Sales.Freeze.After = &metav1.Duration{Duration: -time.Second}
 		}, "spec.sales.freeze.after must be a duration between 0s and 168h"),
+		Entry("venue.timeZone not a zone name", func(st *boxv1.Showtime) {
+			st.Spec.Venue.TimeZone = "+07:00"
+		}, "spec.venue.timeZone must be an IANA time zone name such as Asia/Bangkok or Europe/London, or UTC"),
+		Entry("paymentTTL above 2h", func(st *boxv1.Showtime) {
+			st.Spec.Sales.PaymentTTL = metav1.Duration{Duration: 3 * time.Hour}
+		}, "spec.sales.paymentTTL must be a duration between 1m and 2h"),
+		Entry("maxHoldLifetime above 2h", func(st *boxv1.Showtime) {
+			st.Spec.Sales.MaxHoldLifetime = &metav1.Duration{Duration: 3 * time.Hour}
+		}, "spec.sales.maxHoldLifetime must be a duration between 1m and 2h"),
+		Entry("maxHoldLifetime shorter than holdTTL", func(st *boxv1.Showtime) {
+			st.Spec.Sales.HoldTTL = metav1.Duration{Duration: 30 * time.Minute}
+			st.Spec.Sales.MaxHoldLifetime = &metav1.Duration{Duration: 20 * time.Minute}
+		}, "spec.sales.maxHoldLifetime must not be shorter than spec.sales.holdTTL"),
+		Entry("clientLimits.seatsPerHoldTTL below maxSeatsPerHolder", func(st *boxv1.Showtime) {
+			st.Spec.Frontend.ClientLimits.SeatsPerHoldTTL = ptr.To[int32](4)
+		}, "spec.frontend.clientLimits.seatsPerHoldTTL must be 0 (off) or at least spec.sales.maxSeatsPerHolder"),
+		Entry("clientLimits.newSessionsPerMinute negative", func(st *boxv1.Showtime) {
+			st.Spec.Frontend.ClientLimits.NewSessionsPerMinute = ptr.To[int32](-1)
+		}, "spec.frontend.clientLimits.newSessionsPerMinute must be between 0 (off) and 60000"),
+		Entry("clientLimits.newSessionBurst zero", func(st *boxv1.Showtime) {
+			st.Spec.Frontend.ClientLimits.NewSessionBurst = ptr.To[int32](0)
+		}, "spec.frontend.clientLimits.newSessionBurst must be between 1 and 100000"),
+		Entry("clientLimits.streamsPerClient negative", func(st *boxv1.Showtime) {
+			st.Spec.Frontend.ClientLimits.StreamsPerClient = ptr.To[int32](-1)
+		}, "spec.frontend.clientLimits.streamsPerClient must be between 0 (off) and 100000"),
+		Entry("trustedProxyHops above 16", func(st *boxv1.Showtime) {
+			st.Spec.Frontend.TrustedProxyHops = ptr.To[int32](17)
+		}, "spec.frontend.trustedProxyHops must be between 0 and 16"),
 	)
+
+	It("defaults the payment window and the client limits", func() {
+		st := valid()
+		st.Name = "buyer-defaults"
+		st.Spec.Frontend.Payments.Demo = true // any frontend block: its clientLimits default
+		Expect(k8sClient.Create(ctx, st)).To(Succeed())
+		Expect(st.Spec.Sales.PaymentTTL.Duration).To(Equal(15 * time.Minute))
+		Expect(st.Spec.Sales.MaxHoldLifetime).To(BeNil())
+		l := st.Spec.Frontend.ClientLimits
+		Expect(l.NewSessionsPerMinute).To(HaveValue(BeEquivalentTo(60)))
+		Expect(l.NewSessionBurst).To(HaveValue(BeEquivalentTo(20)))
+		Expect(l.SeatsPerHoldTTL).To(HaveValue(BeEquivalentTo(32)))
+		Expect(l.StreamsPerClient).To(HaveValue(BeEquivalentTo(8)))
+
+		off := valid()
+		off.Name = "limits-off"
+		off.Spec.Frontend.ClientLimits = boxv1.ClientLimits{SeatsPerHoldTTL: ptr.To[int32](0), NewSessionsPerMinute: ptr.To[int32](0)}
+		off.Spec.Sales.MaxHoldLifetime = &metav1.Duration{Duration: 2 * time.Hour}
+		Expect(k8sClient.Create(ctx, off)).To(Succeed())
+		Expect(off.Spec.Frontend.ClientLimits.SeatsPerHoldTTL).To(HaveValue(BeEquivalentTo(0)), "0 is kept: off")
+	})
 
 	It("defaults holdTTL, maxSeatsPerHolder and storage", func() {
 		st := valid()

@@ -176,3 +176,36 @@ func TestBrowserTwoBuyersSeeEachOtherLive(t *testing.T) {
 	run(two, "release", chromedp.Click(chromedp.CSS("#release-btn")))
 	poll(one, "one sees the release", classOf("stalls/A/2")+`.includes("s-free")`, 5*time.Second)
 }
+
+// TestBrowserShowsLatePayment: a buyer who went to pay and whose hold
+// expired before the payment was confirmed is told so on the page (the
+// seats were released; a charge is refunded), not left waiting.
+func TestBrowserShowsLatePayment(t *testing.T) {
+	requireChromium(t)
+	fs := newFakeShard(testShowtime, testSeatIDs(t))
+	defer fs.Close()
+	fe := startFrontend(t, fs.srv.URL, fs.token, func(c *Config) {
+		c.DemoPayments = false
+		c.PaymentSecretFile = writeFile(t, t.TempDir(), "pay", "callback-secret-0123456789")
+	})
+	browser := startChromium(t, 60*time.Second)
+	ctx, cancel := chromedp.NewContext(browser, chromedp.WithNewBrowserContext())
+	defer cancel()
+	cdRun(ctx, t, "open the page", chromedp.Navigate(fe.url+"/"))
+	cdPoll(ctx, t, "page ready", `document.body.dataset.ready === "true"`, 15*time.Second)
+	cdRun(ctx, t, "select and hold", chromedp.Click(chromedp.CSS(seatSel("stalls/C/3"))), chromedp.Click(chromedp.CSS("#hold-btn")))
+	cdPoll(ctx, t, "hold shown", `!document.getElementById("hold").hidden`, 10*time.Second)
+	cdRun(ctx, t, "pay", chromedp.Click(chromedp.CSS("#pay-btn")))
+	cdPoll(ctx, t, "waiting for payment", `document.getElementById("hold-state").textContent.startsWith("Waiting for your payment")`, 10*time.Second)
+	fs.mu.Lock()
+	var id string
+	for hid := range fs.holds {
+		id = hid
+	}
+	fs.mu.Unlock()
+	fs.expire(id)
+	cdPoll(ctx, t, "the page tells the truth", `!document.getElementById("notice").hidden && document.getElementById("notice").textContent.includes("refunded")`, 15*time.Second)
+	if s := cdEval[string](ctx, t, `String(document.getElementById("hold").hidden)`); s != "true" {
+		t.Fatalf("hold panel still shown after the hold expired")
+	}
+}

@@ -18,6 +18,8 @@ type Config struct {
 	ShardTokenFile    string        // bearer token for the shard's /v1 API
 	Listen            string        // listen address for buyers, probes and metrics
 	SessionKeyFile    string        // HMAC key for session cookies (shared by all replicas)
+	SessionPrevKey    string        // optional file with the previous session key, still accepted (key rotation)
+	SessionMaxAge     time.Duration // a session cookie is valid this long after it was issued
 	Showtime          string        // NAMESPACE/NAME, must match the shard's showtime
 	SeatMapFile       string        // optional seat map for layout order
 	DemoPayments      bool          // "pay" confirms immediately
@@ -28,28 +30,48 @@ type Config struct {
 	NewSessionRate    float64       // new session cookies per second per client address; 0 disables
 	NewSessionBurst   int           // burst of new session cookies per client address
 	TrustedProxyHops  int           // proxies in front that append to X-Forwarded-For; 0 = use the peer address
+	HoldTTL           time.Duration // lifetime of every hold (the showtime's holdTTL); buyers cannot choose it
+	MaxHoldLifetime   time.Duration // extending a hold never takes its expiry past creation + this
+	PaymentTTL        time.Duration // how long a hold waits for a real payment (awaiting_payment)
+	MaxSeatsPerHolder int           // most seats one hold may name (the shard also caps a holder's seats)
+	ClientSeats       int           // seats one client address may hold per HoldTTL (token bucket); 0 disables
 	MaxBodyBytes      int64         // request body limit
 	MaxStreams        int           // concurrent browser streams per pod; 0 = unlimited
+	MaxClientStreams  int           // concurrent browser streams per client address; 0 = unlimited
+	ReadTimeout       time.Duration // whole request, headers and body
+	WriteTimeout      time.Duration // one response (streams refresh their own deadline per write)
+	AllowedOrigins    string        // comma list of extra origins trusted for writes (besides the page's own)
 	RetryBudget       time.Duration // how long one write may be retried through a shard outage
 	Coalesce          time.Duration // fan-out coalescing interval
 	ClientBuffer      int           // frames buffered per browser stream before it is dropped
-	SecureCookies     bool          // set the Secure attribute on the session cookie
+	InsecureCookies   bool          // page served over plain HTTP (development): no Secure attribute
 	PprofListen       string        // optional address for net/http/pprof (debugging)
+	Show              ShowInfo      // what the page says about the show
+	ShowFile          string        // optional JSON file with the show; wins over Show, read again when it changes
 }
 
 // DefaultConfig returns the defaults used when a flag is not given.
 func DefaultConfig() Config {
 	return Config{
-		Listen:          ":8080",
-		RateLimit:       10,
-		RateBurst:       30,
-		NewSessionRate:  0, // off: safe only once --trusted-proxy-hops says where clients come from
-		NewSessionBurst: 40,
-		MaxBodyBytes:    16 << 10,
-		MaxStreams:      50000,
-		RetryBudget:     15 * time.Second,
-		Coalesce:        100 * time.Millisecond,
-		ClientBuffer:    64,
+		Listen:            ":8080",
+		RateLimit:         10,
+		RateBurst:         30,
+		NewSessionRate:    1,
+		NewSessionBurst:   20,
+		HoldTTL:           10 * time.Minute,
+		MaxHoldLifetime:   20 * time.Minute,
+		PaymentTTL:        15 * time.Minute,
+		MaxSeatsPerHolder: 8,
+		ClientSeats:       32,
+		MaxBodyBytes:      16 << 10,
+		MaxStreams:        50000,
+		MaxClientStreams:  8,
+		ReadTimeout:       10 * time.Second,
+		WriteTimeout:      30 * time.Second,
+		SessionMaxAge:     12 * time.Hour,
+		RetryBudget:       15 * time.Second,
+		Coalesce:          100 * time.Millisecond,
+		ClientBuffer:      64,
 	}
 }
 
@@ -70,6 +92,8 @@ func ParseFlags(args []string, out io.Writer) (Config, error) {
 	fs.StringVar(&c.ShardTokenFile, "shard-token-file", "", "file holding the shard's bearer token (omit only if the shard runs with --auth=none)")
 	fs.StringVar(&c.Listen, "listen", c.Listen, "address for the buyer page, API, probes and metrics")
 	fs.StringVar(&c.SessionKeyFile, "session-key-file", "", "file holding the HMAC key for session cookies, at least 32 bytes (surrounding whitespace is ignored), same on every replica (required)")
+	fs.StringVar(&c.SessionPrevKey, "session-previous-key-file", "", "optional file holding the previous session key: cookies it signed are still accepted (and re-signed with the current key), so the key can rotate without logging buyers out; a missing file means none")
+	fs.DurationVar(&c.SessionMaxAge, "session-max-age", c.SessionMaxAge, "how long a session cookie is valid after it was issued")
 	fs.StringVar(&c.Showtime, "showtime", "", "showtime as NAMESPACE/NAME; must match the shard (required)")
 	fs.StringVar(&c.SeatMapFile, "seat-map", "", "optional seat-map file (same format as the shard's) used to lay out the page; without it the layout comes from the shard's seat ids")
 	fs.BoolVar(&c.DemoPayments, "demo-payments", false, "make \"pay\" confirm a hold immediately (demos and tests only)")
@@ -80,13 +104,28 @@ func ParseFlags(args []string, out io.Writer) (Config, error) {
 	fs.Float64Var(&c.NewSessionRate, "new-session-rate", c.NewSessionRate, "new session cookies per second per client address (the page and API hand one to every request without a valid cookie); 0 disables")
 	fs.IntVar(&c.NewSessionBurst, "new-session-burst", c.NewSessionBurst, "burst of new session cookies per client address")
 	fs.IntVar(&c.TrustedProxyHops, "trusted-proxy-hops", c.TrustedProxyHops, "number of trusted proxies in front of the front end that append the client address to X-Forwarded-For; rate limits then key on the address the outermost one saw. 0: use the connection's peer address and ignore X-Forwarded-For")
+	fs.DurationVar(&c.HoldTTL, "hold-ttl", c.HoldTTL, "lifetime of every hold (the showtime's spec.sales.holdTTL); a buyer's ttlSeconds is ignored")
+	fs.DurationVar(&c.MaxHoldLifetime, "max-hold-lifetime", c.MaxHoldLifetime, "extending a hold never moves its expiry past its creation plus this (spec.sales.maxHoldLifetime)")
+	fs.DurationVar(&c.PaymentTTL, "payment-ttl", c.PaymentTTL, "how long a hold waits for a real payment once the buyer pays (spec.sales.paymentTTL)")
+	fs.IntVar(&c.MaxSeatsPerHolder, "max-seats-per-holder", c.MaxSeatsPerHolder, "most seats one hold may name (spec.sales.maxSeatsPerHolder); more is 422 too_many_seats")
+	fs.IntVar(&c.ClientSeats, "client-seats", c.ClientSeats, "seats one client address may hold per --hold-ttl on this pod, whatever its sessions (token bucket); 0 disables")
+	fs.IntVar(&c.MaxClientStreams, "max-client-streams", c.MaxClientStreams, "most concurrent event streams per client address (429 beyond); 0 means no limit")
+	fs.DurationVar(&c.ReadTimeout, "read-timeout", c.ReadTimeout, "longest time to read one request, headers and body")
+	fs.DurationVar(&c.WriteTimeout, "write-timeout", c.WriteTimeout, "longest time to write one response (event streams refresh a per-write deadline instead)")
+	fs.StringVar(&c.AllowedOrigins, "allowed-origins", "", "comma list of origins (scheme://host[:port]) besides the page's own allowed to send writes")
 	fs.Int64Var(&c.MaxBodyBytes, "max-body-bytes", c.MaxBodyBytes, "largest accepted request body")
 	fs.IntVar(&c.MaxStreams, "max-streams", c.MaxStreams, "most concurrent browser event streams on this pod; 0 means no limit")
 	fs.DurationVar(&c.RetryBudget, "retry-budget", c.RetryBudget, "how long a buyer's write is retried while the shard is unreachable")
 	fs.DurationVar(&c.Coalesce, "coalesce", c.Coalesce, "interval at which seat changes are merged and sent to browsers")
 	fs.IntVar(&c.ClientBuffer, "client-buffer", c.ClientBuffer, "updates buffered per browser before a slow browser is disconnected")
-	fs.BoolVar(&c.SecureCookies, "secure-cookies", false, "mark the session cookie Secure (set when served over HTTPS)")
+	fs.Bool("secure-cookies", true, "deprecated and ignored: the cookie is Secure unless --insecure-cookies")
+	fs.BoolVar(&c.InsecureCookies, "insecure-cookies", false, "the page is served over plain HTTP (development only): leave the Secure attribute off the session cookie")
 	fs.StringVar(&c.PprofListen, "pprof-listen", "", "optional separate address (e.g. 127.0.0.1:6060) serving Go profiles; off when empty")
+	fs.StringVar(&c.ShowFile, "show-file", "", "optional JSON file {title, startsAt, venue, timeZone} about the show (the operator mounts one); it wins over the four flags below and is read again when it changes, so a new title needs no restart")
+	fs.StringVar(&c.Show.Title, "title", "", "the show's title, shown to buyers (default: the showtime's NAMESPACE/NAME)")
+	fs.StringVar(&c.Show.StartsAt, "starts-at", "", "when the show starts, RFC 3339 (e.g. 2026-12-05T13:00:00Z), shown to buyers")
+	fs.StringVar(&c.Show.Venue, "venue", "", "the venue's name, shown to buyers")
+	fs.StringVar(&c.Show.TimeZone, "time-zone", "", "the venue's IANA time zone (e.g. Asia/Bangkok): the page shows the start in it; default UTC")
 
 	set := map[string]bool{}
 	if err := fs.Parse(args); err != nil {
@@ -141,6 +180,19 @@ func (c Config) Validate() error {
 	if c.TrustedProxyHops < 0 || c.TrustedProxyHops > 16 {
 		errs = append(errs, errors.New("--trusted-proxy-hops must be between 0 and 16"))
 	}
+	errs = append(errs, c.validateSales()...)
+	if c.ClientSeats < 0 || c.MaxClientStreams < 0 {
+		errs = append(errs, errors.New("--client-seats and --max-client-streams must not be negative"))
+	}
+	if c.ReadTimeout < time.Second || c.WriteTimeout < time.Second {
+		errs = append(errs, errors.New("--read-timeout and --write-timeout must be at least 1s"))
+	}
+	if c.SessionMaxAge < time.Minute {
+		errs = append(errs, errors.New("--session-max-age must be at least 1m"))
+	}
+	if _, err := parseOrigins(c.AllowedOrigins); err != nil {
+		errs = append(errs, err)
+	}
 	if c.MaxBodyBytes < 256 {
 		errs = append(errs, errors.New("--max-body-bytes must be at least 256"))
 	}
@@ -156,7 +208,34 @@ func (c Config) Validate() error {
 	if c.MaxStreams < 0 {
 		errs = append(errs, errors.New("--max-streams must not be negative"))
 	}
+	errs = append(errs, c.Show.validate()...)
 	return errors.Join(errs...)
+}
+
+// maxTTL is the longest hold or payment window the front end accepts,
+// the shard's default --max-hold-ttl.
+const maxTTL = 2 * time.Hour
+
+func (c Config) validateSales() []error {
+	var errs []error
+	for _, d := range []struct {
+		flag string
+		v    time.Duration
+	}{{"--hold-ttl", c.HoldTTL}, {"--max-hold-lifetime", c.MaxHoldLifetime}, {"--payment-ttl", c.PaymentTTL}} {
+		if d.v < time.Second || d.v > maxTTL || d.v%time.Second != 0 {
+			errs = append(errs, fmt.Errorf("%s %v must be whole seconds between 1s and %v", d.flag, d.v, maxTTL))
+		}
+	}
+	if c.MaxHoldLifetime < c.HoldTTL {
+		errs = append(errs, fmt.Errorf("--max-hold-lifetime %v must not be shorter than --hold-ttl %v", c.MaxHoldLifetime, c.HoldTTL))
+	}
+	if c.MaxSeatsPerHolder < 1 || c.MaxSeatsPerHolder > 1000 {
+		errs = append(errs, errors.New("--max-seats-per-holder must be between 1 and 1000"))
+	}
+	if c.ClientSeats > 0 && c.ClientSeats < c.MaxSeatsPerHolder {
+		errs = append(errs, fmt.Errorf("--client-seats %d must be 0 (off) or at least --max-seats-per-holder %d, or no client could hold the most seats a hold may name", c.ClientSeats, c.MaxSeatsPerHolder))
+	}
+	return errs
 }
 
 // readSecret reads a secret file and trims surrounding whitespace.

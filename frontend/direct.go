@@ -27,6 +27,7 @@ type directConn struct {
 	closed   bool
 	dropped  bool // closed for being slow
 	onClose  func(*directConn)
+	release  func() // gives back the client's stream slot; called once, on close
 }
 
 func newDirectConn(conn net.Conn, max int) (*directConn, bool) {
@@ -139,6 +140,9 @@ func (d *directConn) closeLocked() {
 		d.closed = true
 		d.backlog = nil
 		_ = d.conn.Close()
+		if d.release != nil {
+			d.release()
+		}
 	}
 }
 

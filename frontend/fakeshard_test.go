@@ -39,6 +39,8 @@ type fakeShard struct {
 	fail503      atomic.Int64 // answer this many /v1 writes with 503 first
 	lastEventIDs chan string
 	closeStreams chan struct{}
+	ttls         []int    // ttlSeconds of every hold, extend and await-payment, in order (under mu)
+	paths        []string // every /v1 request as "METHOD PATH" (under mu)
 }
 
 type fakeIdem struct {
@@ -62,6 +64,7 @@ func newFakeShard(showtime string, ids []string) *fakeShard {
 	mux.HandleFunc("GET /v1/holds/{id}", f.getHold)
 	mux.HandleFunc("POST /v1/holds/{id}/confirm", f.confirm)
 	mux.HandleFunc("POST /v1/holds/{id}/await-payment", f.awaitPayment)
+	mux.HandleFunc("POST /v1/holds/{id}/extend", f.extend)
 	mux.HandleFunc("DELETE /v1/holds/{id}", f.release)
 	mux.HandleFunc("GET /v1/events", f.events)
 	f.srv = httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
@@ -69,6 +72,9 @@ func newFakeShard(showtime string, ids []string) *fakeShard {
 			writeErr(w, 401, "unauthorized", "bad token")
 			return
 		}
+		f.mu.Lock()
+		f.paths = append(f.paths, r.Method+" "+r.URL.Path)
+		f.mu.Unlock()
 		if r.Method != http.MethodGet && f.fail503.Load() > 0 {
 			f.fail503.Add(-1)
 			writeErr(w, 503, "not_ready", "starting")
@@ -153,8 +159,9 @@ func (f *fakeShard) idempotent(w http.ResponseWriter, r *http.Request, body []by
 func (f *fakeShard) hold(w http.ResponseWriter, r *http.Request) {
 	body, _ := io.ReadAll(r.Body)
 	var req struct {
-		Seats  []string `json:"seats"`
-		Holder string   `json:"holder"`
+		Seats      []string `json:"seats"`
+		Holder     string   `json:"holder"`
+		TTLSeconds int      `json:"ttlSeconds"`
 	}
 	if json.Unmarshal(body, &req) != nil || len(req.Seats) == 0 || req.Holder == "" {
 		writeErr(w, 400, "invalid_request", "bad hold")
@@ -162,6 +169,7 @@ func (f *fakeShard) hold(w http.ResponseWriter, r *http.Request) {
 	}
 	f.mu.Lock()
 	defer f.mu.Unlock()
+	f.ttls = append(f.ttls, req.TTLSeconds)
 	f.idempotent(w, r, body, func() (int, any) {
 		var busy []string
 		for _, id := range req.Seats {
@@ -190,8 +198,12 @@ func (f *fakeShard) hold(w http.ResponseWriter, r *http.Request) {
 		for i, id := range req.Seats {
 			ch[i] = SeatState{ID: id, State: StateHeld}
 		}
+		ttl := 10 * time.Minute
+		if req.TTLSeconds > 0 {
+			ttl = time.Duration(req.TTLSeconds) * time.Second
+		}
 		h := &Hold{ID: "h" + strconv.Itoa(f.nextID), Seats: req.Seats, Holder: req.Holder, State: StateHeld,
-			ExpiresAt: time.Now().Add(10 * time.Minute).UTC().Format(time.RFC3339)}
+			ExpiresAt: time.Now().Add(ttl).UTC().Format(time.RFC3339Nano)}
 		h.Version = f.commitLocked(ch)
 		f.holds[h.ID] = h
 		return 201, h
@@ -246,9 +258,53 @@ func (f *fakeShard) confirm(w http.ResponseWriter, r *http.Request) {
 	})
 }
 
+// readTTL records a request's ttlSeconds (0 when absent).
+func (f *fakeShard) readTTL(r *http.Request) {
+	var req struct {
+		TTLSeconds int `json:"ttlSeconds"`
+	}
+	b, _ := io.ReadAll(r.Body)
+	_ = json.Unmarshal(b, &req)
+	f.ttls = append(f.ttls, req.TTLSeconds)
+}
+
+func (f *fakeShard) lastTTL() int {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	if len(f.ttls) == 0 {
+		return -1
+	}
+	return f.ttls[len(f.ttls)-1]
+}
+
+// expire ends a hold as the shard does when its time is up.
+func (f *fakeShard) expire(id string) {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	f.setHoldLocked(f.holds[id], "expired", StateFree)
+}
+
+func (f *fakeShard) extend(w http.ResponseWriter, r *http.Request) {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	f.readTTL(r)
+	h, ok := f.holds[r.PathValue("id")]
+	if !ok {
+		writeErr(w, 404, "hold_not_found", "")
+		return
+	}
+	if h.State != StateHeld && h.State != StateAwaitingPayment {
+		writeErr(w, 409, "hold_expired", "")
+		return
+	}
+	h.ExpiresAt = time.Now().Add(time.Duration(f.ttls[len(f.ttls)-1]) * time.Second).UTC().Format(time.RFC3339Nano)
+	writeJSON(w, 200, h)
+}
+
 func (f *fakeShard) awaitPayment(w http.ResponseWriter, r *http.Request) {
 	f.mu.Lock()
 	defer f.mu.Unlock()
+	f.readTTL(r)
 	h, ok := f.holds[r.PathValue("id")]
 	if !ok {
 		writeErr(w, 404, "hold_not_found", "")

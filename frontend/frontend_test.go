@@ -59,15 +59,17 @@ func TestSessionCookieIsSignedAndHttpOnly(t *testing.T) {
 			c = x
 		}
 	}
-	if c == nil || !c.HttpOnly || c.SameSite != http.SameSiteLaxMode {
-		t.Fatalf("session cookie missing or not HttpOnly/SameSite=Lax: %+v", c)
+	if c == nil || !c.HttpOnly || c.SameSite != http.SameSiteLaxMode || !c.Secure {
+		t.Fatalf("session cookie missing or not HttpOnly/SameSite=Lax/Secure: %+v", c)
 	}
-	holder := fe.s.sess.decode(c.Value)
-	if holder == "" {
+	if c.MaxAge <= 0 || time.Duration(c.MaxAge)*time.Second > DefaultConfig().SessionMaxAge {
+		t.Fatalf("cookie Max-Age %d, want at most %v", c.MaxAge, DefaultConfig().SessionMaxAge)
+	}
+	if se, ok := fe.s.sess.decode(c.Value); !ok || se.holder == "" {
 		t.Fatal("own cookie does not verify")
 	}
 	forged := "b-000000000000000000000000." + strings.SplitN(c.Value, ".", 2)[1]
-	if fe.s.sess.decode(forged) != "" {
+	if _, ok := fe.s.sess.decode(forged); ok {
 		t.Fatal("forged cookie accepted")
 	}
 }

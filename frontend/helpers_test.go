@@ -81,6 +81,8 @@ func startFrontendHook(t testing.TB, shardURL, token string, mut func(*Config), 
 	cfg.RateBurst = 1000
 	cfg.NewSessionRate = 1000 // every test buyer comes from 127.0.0.1
 	cfg.NewSessionBurst = 1000
+	cfg.ClientSeats = 0      // tests that need the per-address limits turn them on
+	cfg.MaxClientStreams = 0 // (every test buyer comes from 127.0.0.1)
 	if mut != nil {
 		mut(&cfg)
 	}

@@ -20,6 +20,9 @@ type metrics struct {
 	seatVersion        prometheus.Gauge
 	rateLimited        prometheus.Counter
 	sessionsLimited    prometheus.Counter
+	refused            *prometheus.CounterVec
+	paidAfterExpiry    prometheus.Counter
+	paidWithoutSeat    *prometheus.CounterVec
 }
 
 func newMetrics(streams func() float64) *metrics {
@@ -53,7 +56,14 @@ func newMetrics(streams func() float64) *metrics {
 		Help: "Requests refused by the per-client rate limit."})
 	m.sessionsLimited = prometheus.NewCounter(prometheus.CounterOpts{Namespace: ns, Name: "new_sessions_limited_total",
 		Help: "New session cookies refused by the per-address limit (API requests answered 429, pages served without a cookie)."})
-	m.reg.MustRegister(m.streams, m.streamsDropped, m.streamResumes, m.requests, m.upstreamLatency,
+	m.refused = prometheus.NewCounterVec(prometheus.CounterOpts{Namespace: ns, Name: "requests_refused_total",
+		Help: "Buyer requests refused by a guard, by reason (client_seats, client_streams, cross_origin, content_type)."}, []string{"reason"})
+	m.paidAfterExpiry = prometheus.NewCounter(prometheus.CounterOpts{Namespace: ns, Name: "paid_after_expiry_total",
+		Help: "Payments whose callback arrived after their hold expired (the payment service was told to refund), once per hold and order on this pod."})
+	m.paidWithoutSeat = prometheus.NewCounterVec(prometheus.CounterOpts{Namespace: ns, Name: "paid_without_seat_total",
+		Help: "Paid callbacks that could not be confirmed and were answered final with action refund, by the shard's error code."}, []string{"reason"})
+	m.reg.MustRegister(m.refused, m.paidAfterExpiry, m.paidWithoutSeat,
+		m.streams, m.streamsDropped, m.streamResumes, m.requests, m.upstreamLatency,
 		m.upstreamRetries, m.upstreamConnected, m.upstreamReconnects, m.upstreamEvents, m.fanoutDelay,
 		m.seatVersion, m.rateLimited, m.sessionsLimited,
 		collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))

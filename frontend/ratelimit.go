@@ -56,6 +56,12 @@ func (l *limiter) allow(key string) bool {
 	l.mu.Lock()
 	defer l.mu.Unlock()
 	now := l.now()
+	return l.bucketLocked(key, now).l.AllowN(now, 1)
+}
+
+// bucketLocked finds or makes key's bucket, forgetting buckets that are full
+// again, and marks it used at now.
+func (l *limiter) bucketLocked(key string, now time.Time) *bucket {
 	// The list is in order of last use, so the buckets that are full again
 	// are at the back; each is removed once, so this is cheap on average.
 	for e := l.lru.Back(); e != nil && now.Sub(e.Value.(*bucket).seen) >= l.refill; e = l.lru.Back() {
@@ -73,7 +79,7 @@ func (l *limiter) allow(key string) bool {
 	}
 	b := e.Value.(*bucket)
 	b.seen = now
-	return b.l.AllowN(now, 1)
+	return b
 }
 
 func (l *limiter) remove(e *list.Element) {
@@ -145,4 +151,36 @@ func addrKey(a netip.Addr) string {
 		return p.String()
 	}
 	return a.String()
+}
+
+// reservation is a take of n tokens that can be given back.
+type reservation struct {
+	ok     bool
+	wait   time.Duration // when refused: how long until n tokens are there
+	cancel func()        // gives the tokens back (after the action failed)
+}
+
+// reserve takes n tokens from key's bucket now, or none. A nil limiter
+// allows everything.
+func (l *limiter) reserve(key string, n int) reservation {
+	if l == nil {
+		return reservation{ok: true, cancel: func() {}}
+	}
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	now := l.now()
+	b := l.bucketLocked(key, now)
+	r := b.l.ReserveN(now, n)
+	if !r.OK() {
+		return reservation{wait: l.refill}
+	}
+	if d := r.DelayFrom(now); d > 0 {
+		r.CancelAt(now)
+		return reservation{wait: d}
+	}
+	return reservation{ok: true, cancel: func() {
+		l.mu.Lock()
+		defer l.mu.Unlock()
+		r.CancelAt(l.now())
+	}}
 }

@@ -6,10 +6,7 @@ package frontend
 
 import (
 	"context"
-	"crypto/hmac"
-	"crypto/sha256"
 	"embed"
-	"encoding/hex"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -20,11 +17,8 @@ import (
 	"net"
 	"net/http"
 	"net/http/pprof"
-	"net/url"
 	"os"
-	"regexp"
 	"strconv"
-	"strings"
 	"sync"
 	"time"
 
@@ -38,17 +32,22 @@ var webFS embed.FS
 
 // Server is one front-end pod.
 type Server struct {
-	cfg       Config
-	log       *slog.Logger
-	m         *metrics
-	hub       *hub
-	shard     *shardClient
-	up        *upstream
-	sess      *sessions
-	lim       *limiter // API requests, per session (else per address)
-	newSess   *limiter // new session cookies, per address
-	paySecret []byte
-	handler   http.Handler
+	cfg        Config
+	log        *slog.Logger
+	m          *metrics
+	hub        *hub
+	shard      *shardClient
+	up         *upstream
+	sess       *sessions
+	lim        *limiter // API requests, per session (else per address)
+	newSess    *limiter // new session cookies, per address
+	seatBudget *limiter // seats held, per address
+	streams    streamCounter
+	origins    *http.CrossOriginProtection
+	lateSeen   seenSet // paid orders without a seat already reported
+	paySecret  []byte
+	show       *showSource
+	handler    http.Handler
 
 	closing   chan struct{}
 	closeOnce sync.Once
@@ -61,6 +60,18 @@ func New(cfg Config, log *slog.Logger) (*Server, error) {
 		return nil, err
 	}
 	key, err := readSecret("session-key-file", cfg.SessionKeyFile, minSessionKeyBytes)
+	if err != nil {
+		return nil, err
+	}
+	var prevKey []byte
+	if cfg.SessionPrevKey != "" {
+		if _, serr := os.Stat(cfg.SessionPrevKey); serr == nil {
+			if prevKey, err = readSecret("session-previous-key-file", cfg.SessionPrevKey, minSessionKeyBytes); err != nil {
+				return nil, err
+			}
+		}
+	}
+	origins, err := newOriginCheck(cfg.AllowedOrigins)
 	if err != nil {
 		return nil, err
 	}
@@ -86,9 +97,17 @@ func New(cfg Config, log *slog.Logger) (*Server, error) {
 			return nil, fmt.Errorf("--seat-map %s: %v", cfg.SeatMapFile, err)
 		}
 	}
-	s := &Server{cfg: cfg, log: log, sess: &sessions{key: key, secure: cfg.SecureCookies},
-		lim:       newLimiter(cfg.RateLimit, cfg.RateBurst, limiterMaxKeys),
-		newSess:   newLimiter(cfg.NewSessionRate, cfg.NewSessionBurst, limiterMaxKeys),
+	show, err := newShowSource(cfg, log)
+	if err != nil {
+		return nil, err
+	}
+	s := &Server{cfg: cfg, log: log, show: show,
+		sess:       &sessions{key: key, prev: prevKey, secure: !cfg.InsecureCookies, maxAge: cfg.SessionMaxAge, now: time.Now},
+		lim:        newLimiter(cfg.RateLimit, cfg.RateBurst, limiterMaxKeys),
+		newSess:    newLimiter(cfg.NewSessionRate, cfg.NewSessionBurst, limiterMaxKeys),
+		seatBudget: newLimiter(float64(cfg.ClientSeats)/cfg.HoldTTL.Seconds(), cfg.ClientSeats, limiterMaxKeys),
+		streams:    streamCounter{max: cfg.MaxClientStreams, n: map[string]int{}},
+		origins:    origins, lateSeen: seenSet{max: 4096},
 		paySecret: paySecret, closing: make(chan struct{})}
 	s.m = newMetrics(func() float64 { return float64(s.hub.subscribers()) })
 	s.hub = newHub(log, s.m, cfg.Coalesce, cfg.ClientBuffer, fixed)
@@ -129,13 +148,7 @@ func Run(ctx context.Context, cfg Config, log *slog.Logger) error {
 	ctx, cancel := context.WithCancel(ctx)
 	defer cancel()
 	s.Start(ctx)
-	srv := &http.Server{
-		Handler:           s.Handler(),
-		ReadHeaderTimeout: 10 * time.Second,
-		ReadTimeout:       30 * time.Second,
-		IdleTimeout:       120 * time.Second,
-		MaxHeaderBytes:    32 << 10,
-	}
+	srv := s.HTTPServer()
 	if cfg.PprofListen != "" {
 		pm := http.NewServeMux()
 		pm.HandleFunc("/debug/pprof/", pprof.Index)
@@ -165,6 +178,22 @@ func Run(ctx context.Context, cfg Config, log *slog.Logger) error {
 		return err
 	}
 	return nil
+}
+
+// HTTPServer is the http.Server for Handler, with the timeouts that keep a
+// client that sends or reads slowly from holding a goroutine for long: the
+// request head within 5 s, the whole request within --read-timeout, and
+// each response within --write-timeout (event streams push their own
+// deadline forward before every write instead).
+func (s *Server) HTTPServer() *http.Server {
+	return &http.Server{
+		Handler:           s.Handler(),
+		ReadHeaderTimeout: min(5*time.Second, s.cfg.ReadTimeout),
+		ReadTimeout:       s.cfg.ReadTimeout,
+		WriteTimeout:      s.cfg.WriteTimeout,
+		IdleTimeout:       120 * time.Second,
+		MaxHeaderBytes:    32 << 10,
+	}
 }
 
 // apiError is the error body, same shape as the shard's.
@@ -231,6 +260,7 @@ func (s *Server) routes() http.Handler {
 	mux.Handle("GET /api/events", api("events", s.handleEvents))
 	mux.Handle("POST /api/holds", api("hold", s.handleHold))
 	mux.Handle("GET /api/holds/{id}", api("hold_status", s.handleHoldStatus))
+	mux.Handle("POST /api/holds/{id}/extend", api("extend", s.handleExtend))
 	mux.Handle("POST /api/holds/{id}/pay", api("pay", s.handlePay))
 	mux.Handle("DELETE /api/holds/{id}", api("release", s.handleRelease))
 	mux.Handle("POST /payments/callback", s.countOnly("payment_callback", s.handlePaymentCallback))
@@ -250,14 +280,14 @@ type ctxKey int
 
 const holderKey ctxKey = 0
 
-// apiMiddleware applies the rate limit, the body limit, the JSON content-type
-// rule for writes (which also forces a CORS preflight on cross-site writes)
-// and the session, then counts the result.
+// apiMiddleware applies the rate limit, the body limit, the write guards
+// (same-origin, JSON content type) and the session, then counts the result.
 func (s *Server) apiMiddleware(route string, h http.HandlerFunc) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		rec := &recorder{ResponseWriter: w}
 		defer func() { s.m.requests.WithLabelValues(route, strconv.Itoa(max(rec.code, 200))).Inc() }()
-		holder := s.sess.fromRequest(r)
+		se, valid := s.sess.fromRequest(r)
+		holder := se.holder
 		addr := clientAddr(r, s.cfg.TrustedProxyHops)
 		key := holder
 		if key == "" {
@@ -271,22 +301,21 @@ func (s *Server) apiMiddleware(route string, h http.HandlerFunc) http.Handler {
 		}
 		// A request without a valid cookie gets a new session, and with it a
 		// fresh bucket above; new sessions are therefore limited per address.
-		if holder == "" && !s.newSess.allow(addr) {
+		if !valid && !s.newSess.allow(addr) {
 			s.m.sessionsLimited.Inc()
 			rec.Header().Set("Retry-After", s.newSessionRetryAfter())
 			writeErr(rec, http.StatusTooManyRequests, "rate_limited", "too many new sessions from your address; retry shortly")
 			return
 		}
-		if r.Method == http.MethodPost {
-			ct := r.Header.Get("Content-Type")
-			if ct != "" && !strings.HasPrefix(ct, "application/json") {
-				writeErr(rec, http.StatusUnsupportedMediaType, "invalid_request", "send JSON with Content-Type: application/json")
-				return
-			}
+		if s.writeGuard(rec, r) {
+			return
 		}
 		r.Body = http.MaxBytesReader(rec, r.Body, s.cfg.MaxBodyBytes)
-		if holder == "" {
+		switch {
+		case !valid:
 			holder = s.sess.issue(rec)
+		case se.stale:
+			s.sess.set(rec, holder, se.issued) // re-signed with the current key
 		}
 		h(rec, r.WithContext(context.WithValue(r.Context(), holderKey, holder)))
 	})
@@ -304,12 +333,14 @@ func (s *Server) handleIndex(w http.ResponseWriter, r *http.Request) {
 	// The page itself is static and served to anyone; a session cookie comes
 	// with it only while the client's address may have new sessions. Without
 	// one the page's first API call asks again (and waits when refused).
-	if s.sess.fromRequest(r) == "" {
+	if se, ok := s.sess.fromRequest(r); !ok {
 		if s.newSess.allow(clientAddr(r, s.cfg.TrustedProxyHops)) {
 			s.sess.issue(w)
 		} else {
 			s.m.sessionsLimited.Inc()
 		}
+	} else if se.stale {
+		s.sess.set(w, se.holder, se.issued)
 	}
 	b, err := webFS.ReadFile("web/index.html")
 	if err != nil {
@@ -345,24 +376,10 @@ func (s *Server) handleSeats(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	v.Showtime = s.cfg.Showtime
+	v.Show = s.show.get()
 	v.DemoPayments = s.cfg.DemoPayments
 	v.PaymentURL = s.cfg.PaymentURL
 	writeJSON(w, http.StatusOK, v)
-}
-
-var idemKeyRe = regexp.MustCompile(`^[A-Za-z0-9._:-]{1,128}$`)
-var holdIDRe = regexp.MustCompile(`^[A-Za-z0-9._-]{1,128}$`)
-
-// idempotencyKey scopes the browser's key to its session, or makes one.
-func idempotencyKey(r *http.Request, holder, action string) (string, bool) {
-	k := r.Header.Get("Idempotency-Key")
-	if k == "" {
-		return "fe:" + holder + ":" + action + ":" + randomHex(12), true
-	}
-	if !idemKeyRe.MatchString(k) {
-		return "", false
-	}
-	return "fe:" + holder + ":" + action + ":" + k, true
 }
 
 func decodeBody(w http.ResponseWriter, r *http.Request, v any) bool {
@@ -396,207 +413,12 @@ func (s *Server) shardAnswer(w http.ResponseWriter, resp *shardResponse, err err
 		writeErr(w, http.StatusBadGateway, "upstream_misconfigured", "the box office is misconfigured")
 		return
 	}
+	if resp.Status/100 == 3 {
+		s.log.Error("shard answered a redirect, which the contract never does; not followed", "status", resp.Status)
+		writeErr(w, http.StatusBadGateway, "bad_upstream", "unexpected answer from the box office")
+		return
+	}
 	writeRaw(w, resp.Status, resp.Body)
-}
-
-type holdReq struct {
-	Seats      []string `json:"seats"`
-	TTLSeconds int      `json:"ttlSeconds,omitempty"`
-}
-
-func (s *Server) handleHold(w http.ResponseWriter, r *http.Request) {
-	holder := holderOf(r)
-	var req holdReq
-	if !decodeBody(w, r, &req) {
-		return
-	}
-	if len(req.Seats) == 0 || len(req.Seats) > 100 {
-		writeErr(w, http.StatusBadRequest, "invalid_request", "name between 1 and 100 seats")
-		return
-	}
-	key, ok := idempotencyKey(r, holder, "hold")
-	if !ok {
-		writeErr(w, http.StatusBadRequest, "invalid_request", "Idempotency-Key must be 1-128 characters of A-Z a-z 0-9 . _ : -")
-		return
-	}
-	body, _ := json.Marshal(struct {
-		Seats      []string `json:"seats"`
-		Holder     string   `json:"holder"`
-		TTLSeconds int      `json:"ttlSeconds,omitempty"`
-	}{req.Seats, holder, req.TTLSeconds})
-	resp, err := s.shard.do(r.Context(), "hold", http.MethodPost, "/v1/holds", body, key)
-	s.shardAnswer(w, resp, err)
-}
-
-// Hold is the shard's hold.
-type Hold struct {
-	ID        string   `json:"id"`
-	Seats     []string `json:"seats"`
-	Holder    string   `json:"holder"`
-	State     string   `json:"state"`
-	ExpiresAt string   `json:"expiresAt"`
-	OrderID   string   `json:"orderId"`
-	Version   uint64   `json:"version"`
-}
-
-// ownHold fetches a hold and checks that the caller's session holds it. A
-// hold of another buyer answers exactly like a missing one.
-func (s *Server) ownHold(w http.ResponseWriter, r *http.Request, holder, id string) (*Hold, []byte, bool) {
-	if !holdIDRe.MatchString(id) {
-		writeErr(w, http.StatusNotFound, "hold_not_found", "no such hold")
-		return nil, nil, false
-	}
-	resp, err := s.shard.do(r.Context(), "get_hold", http.MethodGet, "/v1/holds/"+url.PathEscape(id), nil, "")
-	if err != nil || resp.Status != http.StatusOK {
-		s.shardAnswer(w, resp, err)
-		return nil, nil, false
-	}
-	var h Hold
-	if err := json.Unmarshal(resp.Body, &h); err != nil {
-		writeErr(w, http.StatusBadGateway, "bad_upstream", "unexpected answer from the shard")
-		return nil, nil, false
-	}
-	if h.Holder != holder {
-		writeErr(w, http.StatusNotFound, "hold_not_found", "no such hold")
-		return nil, nil, false
-	}
-	return &h, resp.Body, true
-}
-
-func (s *Server) handleHoldStatus(w http.ResponseWriter, r *http.Request) {
-	if _, body, ok := s.ownHold(w, r, holderOf(r), r.PathValue("id")); ok {
-		writeRaw(w, http.StatusOK, body)
-	}
-}
-
-func (s *Server) handleRelease(w http.ResponseWriter, r *http.Request) {
-	id := r.PathValue("id")
-	if _, _, ok := s.ownHold(w, r, holderOf(r), id); !ok {
-		return
-	}
-	resp, err := s.shard.do(r.Context(), "release", http.MethodDelete, "/v1/holds/"+url.PathEscape(id), nil, "")
-	s.shardAnswer(w, resp, err)
-}
-
-func (s *Server) handlePay(w http.ResponseWriter, r *http.Request) {
-	holder := holderOf(r)
-	id := r.PathValue("id")
-	h, body, ok := s.ownHold(w, r, holder, id)
-	if !ok {
-		return
-	}
-	if s.cfg.DemoPayments {
-		if h.State == StateSold {
-			writeRaw(w, http.StatusOK, body)
-			return
-		}
-		key, ok := idempotencyKey(r, holder, "pay")
-		if !ok {
-			writeErr(w, http.StatusBadRequest, "invalid_request", "bad Idempotency-Key")
-			return
-		}
-		cb, _ := json.Marshal(map[string]string{"orderId": "demo-" + id})
-		resp, err := s.shard.do(r.Context(), "confirm", http.MethodPost, "/v1/holds/"+url.PathEscape(id)+"/confirm", cb, key)
-		s.shardAnswer(w, resp, err)
-		return
-	}
-	// A real payment: park the hold as awaiting_payment (a longer expiry) and
-	// send the buyer to the payment service, which calls back when done.
-	if h.State == StateHeld {
-		resp, err := s.shard.do(r.Context(), "await_payment", http.MethodPost, "/v1/holds/"+url.PathEscape(id)+"/await-payment", []byte(`{}`), "")
-		if err != nil || resp.Status != http.StatusOK {
-			s.shardAnswer(w, resp, err)
-			return
-		}
-		body = resp.Body
-	} else if h.State != StateAwaitingPayment {
-		writeRaw(w, http.StatusOK, body)
-		return
-	}
-	out := map[string]any{"hold": json.RawMessage(body)}
-	if s.cfg.PaymentURL != "" {
-		out["paymentUrl"] = s.cfg.PaymentURL + "?hold=" + url.QueryEscape(id)
-	}
-	writeJSON(w, http.StatusAccepted, out)
-}
-
-// PaymentCallback is what a payment service posts to /payments/callback.
-type PaymentCallback struct {
-	HoldID  string `json:"holdId"`
-	OrderID string `json:"orderId"`
-	Status  string `json:"status"` // "paid" or "failed"
-}
-
-// SignatureHeader carries "t=<unix seconds>,v1=<hex HMAC-SHA256(secret, t + "." + body)>".
-const SignatureHeader = "Boxoffice-Signature"
-
-// SignPayment computes the SignatureHeader value for a callback body.
-func SignPayment(secret, body []byte, t time.Time) string {
-	ts := strconv.FormatInt(t.Unix(), 10)
-	m := hmac.New(sha256.New, secret)
-	m.Write([]byte(ts))
-	m.Write([]byte("."))
-	m.Write(body)
-	return "t=" + ts + ",v1=" + hex.EncodeToString(m.Sum(nil))
-}
-
-func verifyPayment(secret, body []byte, header string, now time.Time) bool {
-	var ts, sig string
-	for _, part := range strings.Split(header, ",") {
-		k, v, _ := strings.Cut(strings.TrimSpace(part), "=")
-		switch k {
-		case "t":
-			ts = v
-		case "v1":
-			sig = v
-		}
-	}
-	sec, err := strconv.ParseInt(ts, 10, 64)
-	if err != nil || sig == "" {
-		return false
-	}
-	if d := now.Sub(time.Unix(sec, 0)); d > 5*time.Minute || d < -5*time.Minute {
-		return false
-	}
-	want := SignPayment(secret, body, time.Unix(sec, 0))
-	return hmac.Equal([]byte(want), []byte("t="+ts+",v1="+sig))
-}
-
-func (s *Server) handlePaymentCallback(w http.ResponseWriter, r *http.Request) {
-	if s.paySecret == nil {
-		writeErr(w, http.StatusNotFound, "payments_disabled", "no --payment-secret-file configured")
-		return
-	}
-	body, err := io.ReadAll(r.Body)
-	if err != nil {
-		writeErr(w, http.StatusRequestEntityTooLarge, "payload_too_large", "body too large")
-		return
-	}
-	if !verifyPayment(s.paySecret, body, r.Header.Get(SignatureHeader), time.Now()) {
-		writeErr(w, http.StatusUnauthorized, "bad_signature", "missing, stale or wrong "+SignatureHeader)
-		return
-	}
-	var cb PaymentCallback
-	if err := json.Unmarshal(body, &cb); err != nil || !holdIDRe.MatchString(cb.HoldID) {
-		writeErr(w, http.StatusBadRequest, "invalid_request", "body must be {\"holdId\",\"orderId\",\"status\"}")
-		return
-	}
-	path := "/v1/holds/" + url.PathEscape(cb.HoldID)
-	switch cb.Status {
-	case "paid":
-		if cb.OrderID == "" || !idemKeyRe.MatchString(cb.OrderID) {
-			writeErr(w, http.StatusBadRequest, "invalid_request", "orderId must be 1-128 characters of A-Z a-z 0-9 . _ : -")
-			return
-		}
-		cbody, _ := json.Marshal(map[string]string{"orderId": cb.OrderID})
-		resp, err := s.shard.do(r.Context(), "confirm", http.MethodPost, path+"/confirm", cbody, "pay:"+cb.HoldID+":"+cb.OrderID)
-		s.shardAnswer(w, resp, err)
-	case "failed":
-		resp, err := s.shard.do(r.Context(), "release", http.MethodDelete, path, nil, "")
-		s.shardAnswer(w, resp, err)
-	default:
-		writeErr(w, http.StatusBadRequest, "invalid_request", "status must be \"paid\" or \"failed\"")
-	}
 }
 
 // handleEvents is the browser event stream, served from memory.
@@ -606,6 +428,14 @@ func (s *Server) handleEvents(w http.ResponseWriter, r *http.Request) {
 		writeErr(w, http.StatusServiceUnavailable, "too_many_streams", "this server is full; retry shortly")
 		return
 	}
+	release, ok := s.streams.acquire(clientAddr(r, s.cfg.TrustedProxyHops))
+	if !ok {
+		s.m.refused.WithLabelValues("client_streams").Inc()
+		w.Header().Set("Retry-After", "5")
+		writeErr(w, http.StatusTooManyRequests, "too_many_streams", "too many live updates open from your address; close a tab")
+		return
+	}
+	defer func() { release() }() // replaced by a no-op once the hub owns the stream
 	select {
 	case <-s.hub.Loaded():
 	case <-time.After(10 * time.Second):
@@ -629,9 +459,13 @@ func (s *Server) handleEvents(w http.ResponseWriter, r *http.Request) {
 	var out sink
 	if r.ProtoMajor == 1 {
 		if conn, _, err := http.NewResponseController(w).Hijack(); err == nil {
+			// The server's read and write deadlines stay on a taken-over
+			// connection; the stream sets its own write deadlines.
+			_ = conn.SetDeadline(time.Time{})
 			head := []byte("HTTP/1.1 200 OK\r\nContent-Type: text/event-stream\r\n" +
 				"Cache-Control: no-store\r\nX-Accel-Buffering: no\r\nConnection: close\r\n\r\nretry: 1000\n\n")
 			if d, ok := newDirectConn(conn, s.cfg.ClientBuffer); ok {
+				d.release, release = release, func() {} // freed when the hub closes it
 				if !s.hub.subscribeDirect(d, last, have, head) {
 					d.close()
 				}

@@ -46,12 +46,17 @@ func newShardClient(base, token string, budget time.Duration, m *metrics) *shard
 	return &shardClient{
 		base:    strings.TrimRight(base, "/"),
 		token:   token,
-		hc:      &http.Client{Transport: tr},
+		hc:      &http.Client{Transport: tr, CheckRedirect: noRedirects},
 		budget:  budget,
 		attempt: 5 * time.Second,
 		m:       m,
 	}
 }
+
+// noRedirects makes the client hand a redirect back as the answer: the
+// shard never redirects, and following one would send the bearer token's
+// request somewhere else.
+func noRedirects(*http.Request, []*http.Request) error { return http.ErrUseLastResponse }
 
 func retryableStatus(code int) bool {
 	return code == http.StatusBadGateway || code == http.StatusServiceUnavailable || code == http.StatusGatewayTimeout

@@ -89,7 +89,7 @@ func (u *upstream) streamOnce(ctx context.Context) error {
 	}
 	// The stream client has no overall timeout; the dialer's TCP keep-alive
 	// notices a peer that vanished.
-	hc := &http.Client{Transport: u.c.hc.Transport}
+	hc := &http.Client{Transport: u.c.hc.Transport, CheckRedirect: noRedirects}
 	resp, err := hc.Do(req)
 	if err != nil {
 		return err

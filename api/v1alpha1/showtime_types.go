@@ -8,6 +8,7 @@ import (
 
 // ShowtimeSpec describes one showtime on sale: its seats, its sale window and
 // how its shard runs.
+// +kubebuilder:validation:XValidation:rule="!has(self.frontend) || !has(self.frontend.clientLimits) || !has(self.frontend.clientLimits.seatsPerHoldTTL) || self.frontend.clientLimits.seatsPerHoldTTL == 0 || self.frontend.clientLimits.seatsPerHoldTTL >= (has(self.sales.maxSeatsPerHolder) ? self.sales.maxSeatsPerHolder : 8)",message="spec.frontend.clientLimits.seatsPerHoldTTL must be 0 (off) or at least spec.sales.maxSeatsPerHolder"
 type ShowtimeSpec struct {
 	// title is shown to buyers.
 	// +required
@@ -18,6 +19,10 @@ type ShowtimeSpec struct {
 	// startsAt is when the show starts.
 	// +required
 	StartsAt metav1.Time `json:"startsAt"`
+
+	// venue is where the show is, as buyers see it on the booking page.
+	// +optional
+	Venue Venue `json:"venue,omitzero"`
 
 	// seatMap lists the sections, rows and seats. It cannot change once the
 	// showtime exists: changing seats mid-sale is how seats get double-sold.
@@ -36,6 +41,23 @@ type ShowtimeSpec struct {
 	// frontend configures the booking front end and its autoscaling.
 	// +optional
 	Frontend FrontendSpec `json:"frontend,omitzero"`
+}
+
+// Venue is the place of a showtime, shown to buyers.
+type Venue struct {
+	// name of the venue, e.g. "Riverside Hall, Bangkok".
+	// +optional
+	// +kubebuilder:validation:MaxLength=200
+	Name string `json:"name,omitempty"`
+
+	// timeZone is the venue's IANA time zone, e.g. "Asia/Bangkok". The
+	// booking page shows the show's date and time in it, as on the ticket.
+	// Empty: UTC (the API server keeps startsAt as an instant, not the
+	// offset it was written with).
+	// +optional
+	// +kubebuilder:validation:MaxLength=64
+	// +kubebuilder:validation:XValidation:rule="self.matches('^(UTC|[A-Za-z]+(/[A-Za-z0-9_+-]+){1,2})$')",message="spec.venue.timeZone must be an IANA time zone name such as Asia/Bangkok or Europe/London, or UTC"
+	TimeZone string `json:"timeZone,omitempty"`
 }
 
 // FrontendSpec configures the stateless booking front end buyers talk to.
@@ -57,6 +79,63 @@ type FrontendSpec struct {
 	// payments says how a hold becomes sold.
 	// +optional
 	Payments Payments `json:"payments,omitzero"`
+
+	// clientLimits bound what one client (an address, see trustedProxyHops)
+	// may do on one front-end pod, however many sessions it opens.
+	// +optional
+	// +kubebuilder:default={}
+	ClientLimits ClientLimits `json:"clientLimits,omitzero"`
+
+	// trustedProxyHops is the number of proxies in front of the front end that
+	// append the client's address to X-Forwarded-For (an ingress, a cloud load
+	// balancer); client limits then key on the address the outermost one saw.
+	// 0 keys them on the connection's peer. Unset: the operator's
+	// --frontend-trusted-proxy-hops (Helm value manager.frontendTrustedProxyHops).
+	// Set it only when the pods cannot be reached except through those proxies.
+	// +optional
+	// +kubebuilder:validation:XValidation:rule="self >= 0 && self <= 16",message="spec.frontend.trustedProxyHops must be between 0 and 16"
+	TrustedProxyHops *int32 `json:"trustedProxyHops,omitempty"`
+
+	// plainHTTP says the page is served over plain HTTP (development only):
+	// the session cookie then lacks the Secure attribute, which browsers
+	// would otherwise refuse over http:// on any host but localhost.
+	// +optional
+	PlainHTTP bool `json:"plainHTTP,omitempty"`
+}
+
+// ClientLimits are per-client limits of the front end. A client is one
+// address (an IPv6 client its /64); many buyers can share one (a venue's
+// Wi-Fi, carrier NAT), so keep them well above one buyer's needs. Each
+// front-end pod counts on its own.
+type ClientLimits struct {
+	// newSessionsPerMinute is how many new buyer sessions (cookies) one client
+	// may start per minute after its burst; 0 turns the limit off.
+	// +optional
+	// +kubebuilder:default=60
+	// +kubebuilder:validation:XValidation:rule="self >= 0 && self <= 60000",message="spec.frontend.clientLimits.newSessionsPerMinute must be between 0 (off) and 60000"
+	NewSessionsPerMinute *int32 `json:"newSessionsPerMinute,omitempty"`
+
+	// newSessionBurst is how many new sessions one client may start at once.
+	// +optional
+	// +kubebuilder:default=20
+	// +kubebuilder:validation:XValidation:rule="self >= 1 && self <= 100000",message="spec.frontend.clientLimits.newSessionBurst must be between 1 and 100000"
+	NewSessionBurst *int32 `json:"newSessionBurst,omitempty"`
+
+	// seatsPerHoldTTL is how many seats one client may put on hold per
+	// holdTTL, across all its sessions (a token bucket of this size, refilled
+	// over holdTTL): fresh cookies do not multiply sales.maxSeatsPerHolder.
+	// 0 turns it off; otherwise at least sales.maxSeatsPerHolder.
+	// +optional
+	// +kubebuilder:default=32
+	// +kubebuilder:validation:XValidation:rule="self >= 0 && self <= 100000",message="spec.frontend.clientLimits.seatsPerHoldTTL must be between 0 (off) and 100000"
+	SeatsPerHoldTTL *int32 `json:"seatsPerHoldTTL,omitempty"`
+
+	// streamsPerClient caps the live seat-update streams one client may keep
+	// open (each browser tab has one); 0 turns it off.
+	// +optional
+	// +kubebuilder:default=8
+	// +kubebuilder:validation:XValidation:rule="self >= 0 && self <= 100000",message="spec.frontend.clientLimits.streamsPerClient must be between 0 (off) and 100000"
+	StreamsPerClient *int32 `json:"streamsPerClient,omitempty"`
 }
 
 // Payments configures how the front end confirms paid holds.
@@ -175,6 +254,7 @@ type SeatRow struct {
 
 // Sales is the sale window and the rules for holds.
 // +kubebuilder:validation:XValidation:rule="timestamp(self.closesAt) > timestamp(self.opensAt)",message="spec.sales.closesAt must be after spec.sales.opensAt"
+// +kubebuilder:validation:XValidation:rule="!has(self.maxHoldLifetime) || duration(self.maxHoldLifetime) >= duration(has(self.holdTTL) ? self.holdTTL : '10m')",message="spec.sales.maxHoldLifetime must not be shorter than spec.sales.holdTTL"
 type Sales struct {
 	// opensAt is when tickets go on sale.
 	// +required
@@ -191,6 +271,25 @@ type Sales struct {
 	// +kubebuilder:validation:MaxLength=32
 	// +kubebuilder:validation:XValidation:rule="self.matches('^([0-9]+(\\\\.[0-9]+)?(ns|us|ms|s|m|h))+$') && duration(self) >= duration('1m') && duration(self) <= duration('2h')",message="spec.sales.holdTTL must be a duration between 1m and 2h"
 	HoldTTL metav1.Duration `json:"holdTTL,omitzero"`
+
+	// paymentTTL is how long a hold waits for a payment once the buyer goes
+	// to pay (the hold is then awaiting_payment), 1m to 2h. A payment that
+	// arrives later finds the seats gone and must be refunded.
+	// +optional
+	// +kubebuilder:default="15m"
+	// +kubebuilder:validation:Type=string
+	// +kubebuilder:validation:MaxLength=32
+	// +kubebuilder:validation:XValidation:rule="self.matches('^([0-9]+(\\\\.[0-9]+)?(ns|us|ms|s|m|h))+$') && duration(self) >= duration('1m') && duration(self) <= duration('2h')",message="spec.sales.paymentTTL must be a duration between 1m and 2h"
+	PaymentTTL metav1.Duration `json:"paymentTTL,omitzero"`
+
+	// maxHoldLifetime is the longest a buyer may keep a hold by extending it,
+	// counted from when it was made, holdTTL to 2h. Unset: twice holdTTL, at
+	// most 2h.
+	// +optional
+	// +kubebuilder:validation:Type=string
+	// +kubebuilder:validation:MaxLength=32
+	// +kubebuilder:validation:XValidation:rule="self.matches('^([0-9]+(\\\\.[0-9]+)?(ns|us|ms|s|m|h))+$') && duration(self) >= duration('1m') && duration(self) <= duration('2h')",message="spec.sales.maxHoldLifetime must be a duration between 1m and 2h"
+	MaxHoldLifetime *metav1.Duration `json:"maxHoldLifetime,omitempty"`
 
 	// maxSeatsPerHolder caps the seats one buyer's active holds may hold together, 1 to 50.
 	// +optional

@@ -1,6 +1,7 @@
 package specs
 
 import (
+	"strconv"
 	"time"
 
 	boxv1 "boxoffice.dev/boxoffice/api/v1alpha1"
@@ -21,6 +22,7 @@ const (
 	FrontendPort        = 8080
 	FrontendServicePort = 80
 	SessionKeyKey       = "key"
+	SessionPrevKeyKey   = "previous" // optional: the key before the last rotation, still accepted
 	PaymentSecretKey    = "secret"
 	SessionDir          = "/etc/boxoffice/session"
 	PaymentDir          = "/etc/boxoffice/payment"
@@ -54,6 +56,23 @@ func FrontendImage(st *boxv1.Showtime, o Options) string {
 // ShardURL is how front-end pods reach the shard: the headless Service's name.
 func ShardURL(st *boxv1.Showtime) string {
 	return "http://" + ShardName(st) + "." + st.Namespace + ".svc:" + itoa(ShardPort)
+}
+
+// orDefault is *v, or def when v is unset. The CRD defaults these fields;
+// 0 is a real value (off).
+func orDefault(v *int32, def int32) int32 {
+	if v == nil {
+		return def
+	}
+	return *v
+}
+
+// TrustedProxyHops is the showtime's trustedProxyHops, else the operator's.
+func TrustedProxyHops(st *boxv1.Showtime, o Options) int32 {
+	if h := st.Spec.Frontend.TrustedProxyHops; h != nil {
+		return *h
+	}
+	return o.FrontendTrustedProxyHops
 }
 
 // Autoscaling defaults, as the CRD defaults them.
@@ -119,16 +138,33 @@ func FrontendFloor(st *boxv1.Showtime, now time.Time) int32 {
 	return minR
 }
 
-// FrontendArgs are the front end's command line.
-func FrontendArgs(st *boxv1.Showtime) []string {
+// FrontendArgs are the front end's command line: the showtime's sale rules
+// and client limits become flags, so the front end enforces them before a
+// request reaches the shard.
+func FrontendArgs(st *boxv1.Showtime, o Options) []string {
+	l := st.Spec.Frontend.ClientLimits
 	args := []string{
 		"frontend",
 		"--showtime=" + ShowtimeID(st),
 		"--shard-url=" + ShardURL(st),
 		"--shard-token-file=" + TokenDir + "/" + TokenKey,
 		"--session-key-file=" + SessionDir + "/" + SessionKeyKey,
+		"--session-previous-key-file=" + SessionDir + "/" + SessionPrevKeyKey,
 		"--seat-map=" + SeatMapDir + "/" + SeatMapKey,
+		"--show-file=" + SeatMapDir + "/" + ShowKey,
 		"--listen=:" + itoa(FrontendPort),
+		"--hold-ttl=" + HoldTTL(st).String(),
+		"--max-hold-lifetime=" + MaxHoldLifetime(st).String(),
+		"--payment-ttl=" + PaymentTTL(st).String(),
+		"--max-seats-per-holder=" + itoa(int(MaxSeatsPerHolder(st))),
+		"--client-seats=" + itoa(int(orDefault(l.SeatsPerHoldTTL, 32))),
+		"--max-client-streams=" + itoa(int(orDefault(l.StreamsPerClient, 8))),
+		"--new-session-rate=" + strconv.FormatFloat(float64(orDefault(l.NewSessionsPerMinute, 60))/60, 'g', -1, 64),
+		"--new-session-burst=" + itoa(int(orDefault(l.NewSessionBurst, 20))),
+		"--trusted-proxy-hops=" + itoa(int(TrustedProxyHops(st, o))),
+	}
+	if st.Spec.Frontend.PlainHTTP {
+		args = append(args, "--insecure-cookies")
 	}
 	if st.Spec.Frontend.Payments.Demo {
 		args = append(args, "--demo-payments")
@@ -180,7 +216,7 @@ func FrontendDeployment(st *boxv1.Showtime, o Options) *appsv1ac.DeploymentApply
 		WithName(ComponentFrontend).
 		WithImage(FrontendImage(st, o)).
 		WithImagePullPolicy(corev1.PullIfNotPresent).
-		WithArgs(FrontendArgs(st)...).
+		WithArgs(FrontendArgs(st, o)...).
 		WithPorts(corev1ac.ContainerPort().WithName(ShardPortName).WithContainerPort(FrontendPort).WithProtocol(corev1.ProtocolTCP)).
 		WithLivenessProbe(httpProbe("/healthz", 10, 3)).
 		WithReadinessProbe(httpProbe("/readyz", 2, 2)).

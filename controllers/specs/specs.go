@@ -58,6 +58,9 @@ type Options struct {
 	OperatorPodLabels map[string]string
 	// MaxHoldTTL is passed to shards as --max-hold-ttl.
 	MaxHoldTTL time.Duration
+	// FrontendTrustedProxyHops is passed to front ends as
+	// --trusted-proxy-hops unless a Showtime sets spec.frontend.trustedProxyHops.
+	FrontendTrustedProxyHops int32
 }
 
 // Names of the owned objects.
@@ -168,6 +171,25 @@ func HoldTTL(st *boxv1.Showtime) time.Duration {
 		return st.Spec.Sales.HoldTTL.Duration
 	}
 	return 10 * time.Minute
+}
+
+// PaymentTTL is how long a hold waits for a payment, with its default.
+func PaymentTTL(st *boxv1.Showtime) time.Duration {
+	if st.Spec.Sales.PaymentTTL.Duration > 0 {
+		return st.Spec.Sales.PaymentTTL.Duration
+	}
+	return 15 * time.Minute
+}
+
+// MaxHoldLifetime is the longest a hold may be extended to, counted from its
+// creation: the showtime's maxHoldLifetime, else twice holdTTL, at most 2h;
+// never shorter than holdTTL.
+func MaxHoldLifetime(st *boxv1.Showtime) time.Duration {
+	ttl := HoldTTL(st)
+	if l := st.Spec.Sales.MaxHoldLifetime; l != nil && l.Duration > 0 {
+		return max(l.Duration, ttl)
+	}
+	return max(min(2*ttl, 2*time.Hour), ttl)
 }
 
 // MaxSeatsPerHolder is the showtime's per-holder limit with its default.

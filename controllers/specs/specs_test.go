@@ -1,11 +1,15 @@
 package specs
 
 import (
+	"encoding/json"
+	"io"
+	"slices"
 	"strings"
 	"testing"
 	"time"
 
 	boxv1 "boxoffice.dev/boxoffice/api/v1alpha1"
+	"boxoffice.dev/boxoffice/frontend"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/util/validation"
 )
@@ -173,5 +177,90 @@ func TestVersionLabelOnObjectsOnly(t *testing.T) {
 	o.DefaultImage = "registry.example/boxoffice@sha256:0123abcd"
 	if v, ok := ShardStatefulSet(st, o).Labels[LabelVersion]; ok {
 		t.Errorf("digest-pinned shard has %s=%q", LabelVersion, v)
+	}
+}
+
+// TestShowFile: the booking page's show comes from a file in the seat-map
+// ConfigMap (so a fixed title reaches the pages without a restart), in the
+// JSON the front end reads.
+func TestShowFile(t *testing.T) {
+	st := showtime()
+	st.Spec.Title = "Stand-up 10, night 1"
+	st.Spec.StartsAt = metav1.NewTime(time.Date(2026, 12, 5, 20, 0, 0, 0, time.FixedZone("+07", 7*3600)))
+	st.Spec.Venue = boxv1.Venue{Name: "Riverside Hall, Bangkok", TimeZone: "Asia/Bangkok"}
+	cm, err := SeatMapConfigMap(st, Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	var got frontend.ShowInfo
+	if err := json.Unmarshal([]byte(cm.Data[ShowKey]), &got); err != nil {
+		t.Fatal(err)
+	}
+	want := frontend.ShowInfo{Title: "Stand-up 10, night 1", StartsAt: "2026-12-05T13:00:00Z", Venue: "Riverside Hall, Bangkok", TimeZone: "Asia/Bangkok"}
+	if got != want {
+		t.Fatalf("show file %s, want %+v", cm.Data[ShowKey], want)
+	}
+	if !slices.Contains(FrontendArgs(st, Options{}), "--show-file=/etc/boxoffice/seatmap/show.json") {
+		t.Fatalf("front-end args %q do not name the show file", FrontendArgs(st, Options{}))
+	}
+	before := FrontendArgs(st, Options{})
+	st.Spec.Title = "Stand-up 10, night 1 (moved)"
+	if !slices.Equal(before, FrontendArgs(st, Options{})) {
+		t.Fatal("a new title changes the front end's command line, which would restart every front-end pod")
+	}
+}
+
+// TestFrontendArgsCarryShowtimeRules: the sale rules and client limits of
+// the Showtime reach the front end as flags it accepts, with defaults when
+// unset, 0 kept as "off", and the operator's trusted-proxy hops unless the
+// Showtime names its own.
+func TestFrontendArgsCarryShowtimeRules(t *testing.T) {
+	has := func(t *testing.T, args []string, want ...string) {
+		t.Helper()
+		joined := " " + strings.Join(args, " ") + " "
+		for _, w := range want {
+			if !strings.Contains(joined, " "+w+" ") {
+				t.Errorf("args lack %q: %v", w, args)
+			}
+		}
+	}
+	st := showtime()
+	args := FrontendArgs(st, Options{FrontendTrustedProxyHops: 2})
+	has(t, args, "--hold-ttl=10m0s", "--max-hold-lifetime=20m0s", "--payment-ttl=15m0s",
+		"--max-seats-per-holder=8", "--client-seats=32", "--max-client-streams=8",
+		"--new-session-rate=1", "--new-session-burst=20", "--trusted-proxy-hops=2",
+		"--session-previous-key-file=/etc/boxoffice/session/previous")
+	for _, a := range args {
+		if a == "--insecure-cookies" {
+			t.Error("cookies are Secure unless the Showtime says plainHTTP")
+		}
+	}
+
+	zero, one, hops := int32(0), int32(30), int32(1)
+	st.Spec.Sales.HoldTTL = metav1.Duration{Duration: 90 * time.Minute}
+	st.Spec.Sales.PaymentTTL = metav1.Duration{Duration: 5 * time.Minute}
+	st.Spec.Sales.MaxSeatsPerHolder = 4
+	st.Spec.Frontend.ClientLimits = boxv1.ClientLimits{NewSessionsPerMinute: &one, SeatsPerHoldTTL: &zero, StreamsPerClient: &zero}
+	st.Spec.Frontend.TrustedProxyHops = &hops
+	st.Spec.Frontend.PlainHTTP = true
+	has(t, FrontendArgs(st, Options{FrontendTrustedProxyHops: 2}),
+		"--hold-ttl=1h30m0s", "--max-hold-lifetime=2h0m0s", "--payment-ttl=5m0s", "--max-seats-per-holder=4",
+		"--client-seats=0", "--max-client-streams=0", "--new-session-rate=0.5", "--trusted-proxy-hops=1",
+		"--insecure-cookies")
+}
+
+// TestFrontendArgsParse: the front end accepts every flag the operator
+// passes, so a Showtime's rules cannot be lost to a misspelt flag.
+func TestFrontendArgsParse(t *testing.T) {
+	st := showtime()
+	st.Spec.Frontend.PlainHTTP = true
+	args := FrontendArgs(st, Options{FrontendTrustedProxyHops: 1})
+	c, err := frontend.ParseFlags(args[1:], io.Discard)
+	if err != nil {
+		t.Fatalf("front end refuses the operator's flags %v: %v", args, err)
+	}
+	if c.HoldTTL != 10*time.Minute || c.PaymentTTL != 15*time.Minute || c.ClientSeats != 32 ||
+		c.TrustedProxyHops != 1 || !c.InsecureCookies || c.NewSessionRate != 1 {
+		t.Fatalf("parsed %+v", c)
 	}
 }

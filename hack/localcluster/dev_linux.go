@@ -320,6 +320,9 @@ func (d *devSession) applySample(ctx context.Context, pn *podNetwork) error {
 		_ = unstructured.SetNestedField(u.Object, time.Now().Add(30*24*time.Hour+time.Hour).UTC().Format(time.RFC3339), "spec", "startsAt")
 	}
 	_ = unstructured.SetNestedField(u.Object, true, "spec", "frontend", "payments", "demo")
+	// The page is served over plain HTTP here: a Secure cookie would be
+	// refused by browsers on any host but localhost.
+	_ = unstructured.SetNestedField(u.Object, true, "spec", "frontend", "plainHTTP")
 	dc, err := dynamic.NewForConfig(d.cfg)
 	if err != nil {
 		return err

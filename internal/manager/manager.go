@@ -48,6 +48,7 @@ type Config struct {
 	Namespace        string
 	ScrapeInterval   time.Duration
 	MaxHoldTTL       time.Duration
+	TrustedHops      int
 	EnableHTTP2      bool
 	OperatorPodLabel string
 	Freeze           FreezeConfig
@@ -72,6 +73,7 @@ func parseFlags(args []string) (*Config, *zap.Options, error) {
 	fs.StringVar(&c.OperatorPodLabel, "operator-pod-label", "control-plane=boxoffice-operator", "Label (key=value) that selects the operator's pods in NetworkPolicies.")
 	fs.DurationVar(&c.ScrapeInterval, "shard-status-interval", controllers.DefaultScrapeInterval, "Least time between two status reads of one shard.")
 	fs.DurationVar(&c.MaxHoldTTL, "max-hold-ttl", 2*time.Hour, "Upper bound passed to every shard as --max-hold-ttl.")
+	fs.IntVar(&c.TrustedHops, "frontend-trusted-proxy-hops", 0, "Proxies in front of every front end that append to X-Forwarded-For, passed to front ends as --trusted-proxy-hops unless a Showtime sets spec.frontend.trustedProxyHops (0-16).")
 	fs.BoolVar(&c.EnableHTTP2, "enable-http2", false, "Serve metrics and webhooks over HTTP/2 too (off: HTTP/2 rapid-reset exposure).")
 	bindFreezeFlags(fs, &c.Freeze)
 	opts := &zap.Options{Development: false}
@@ -81,6 +83,9 @@ func parseFlags(args []string) (*Config, *zap.Options, error) {
 	}
 	if k, v, ok := strings.Cut(c.OperatorPodLabel, "="); !ok || k == "" || v == "" {
 		return nil, nil, fmt.Errorf("--operator-pod-label %q: want key=value", c.OperatorPodLabel)
+	}
+	if c.TrustedHops < 0 || c.TrustedHops > 16 {
+		return nil, nil, fmt.Errorf("--frontend-trusted-proxy-hops %d: must be between 0 and 16", c.TrustedHops)
 	}
 	if c.ScrapeInterval < 500*time.Millisecond {
 		return nil, nil, fmt.Errorf("--shard-status-interval %s: at least 500ms", c.ScrapeInterval)
@@ -175,6 +180,8 @@ func Main(args []string) int {
 			OperatorNamespace: c.Namespace,
 			OperatorPodLabels: map[string]string{k: v},
 			MaxHoldTTL:        c.MaxHoldTTL,
+
+			FrontendTrustedProxyHops: int32(c.TrustedHops),
 		},
 		Shards:         controllers.NewHTTPShardClient(specs.ShardPort),
 		ScrapeInterval: c.ScrapeInterval,

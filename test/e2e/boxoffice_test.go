@@ -52,6 +52,11 @@ func sampleShowtime() *unstructured.Unstructured {
 	Expect(unstructured.SetNestedField(m, time.Now().Add(30*24*time.Hour).UTC().Format(time.RFC3339), "spec", "sales", "closesAt")).To(Succeed())
 	Expect(unstructured.SetNestedField(m, time.Now().Add(31*24*time.Hour).UTC().Format(time.RFC3339), "spec", "startsAt")).To(Succeed())
 	Expect(unstructured.SetNestedField(m, true, "spec", "frontend", "payments", "demo")).To(Succeed())
+	// The suite talks plain HTTP to pod IPs, and all its buyers come from
+	// one address: no Secure cookie, no per-client limits.
+	Expect(unstructured.SetNestedField(m, true, "spec", "frontend", "plainHTTP")).To(Succeed())
+	Expect(unstructured.SetNestedMap(m, map[string]any{"newSessionsPerMinute": int64(0), "seatsPerHoldTTL": int64(0),
+		"streamsPerClient": int64(0)}, "spec", "frontend", "clientLimits")).To(Succeed())
 	// The sale freeze (on by default around opensAt) would refuse the
 	// suite's own edits and the final delete; the freeze test uses a window.
 	Expect(unstructured.SetNestedField(m, false, "spec", "sales", "freeze", "enabled")).To(Succeed())
@@ -199,6 +204,10 @@ var _ = Describe("Box office on the local cluster", Ordered, func() {
 
 		code, seats := newBuyer(frontends[0]).do(http.MethodGet, "/api/seats", nil)
 		Expect(code).To(Equal(http.StatusOK))
+		// The page names the show, from the show file in the seat-map ConfigMap.
+		startsAt, _, _ := unstructured.NestedString(st.Object, "spec", "startsAt")
+		Expect(seats["show"]).To(Equal(map[string]any{"title": "Stand-up 10, night 1",
+			"startsAt": startsAt, "venue": "Riverside Hall, Bangkok", "timeZone": "Asia/Bangkok"}))
 		list, _ := seats["seats"].([]any)
 		Expect(list).To(HaveLen(2000))
 		for _, s := range list {

@@ -148,7 +148,8 @@ func run(bin, clientList string, rate float64, duration time.Duration, nAddrs, r
 	feArgs := append([]string{"frontend", "--showtime", "bench/fanout",
 		"--shard-url", "http://" + shardAddr, "--shard-token-file", filepath.Join(workDir, "token"),
 		"--session-key-file", filepath.Join(workDir, "session"), "--listen", feAddr, "--demo-payments",
-		"--rate-limit", "0", "--max-streams", "0", "--coalesce", coalesce.String()}, feExtra...)
+		"--rate-limit", "0", "--max-streams", "0", "--new-session-rate", "0", "--max-client-streams", "0",
+		"--coalesce", coalesce.String()}, feExtra...)
 	fe, err := startProc(workDir, "frontend", absBin, feArgs...)
 	if err != nil {
 		return err
