@@ -11,6 +11,7 @@ import (
 	boxv1 "boxoffice.dev/boxoffice/api/v1alpha1"
 	corev1 "k8s.io/api/core/v1"
 	"k8s.io/apimachinery/pkg/api/equality"
+	"k8s.io/apimachinery/pkg/api/resource"
 )
 
 // The exceptions a freeze lets through: it never blocks going back to a
@@ -92,6 +93,8 @@ func JudgeShowtimeUpdate(old, cur *boxv1.Showtime, defaultImage string) Verdict 
 		v.deny("metadata.labels", "changed (labels decide which freeze windows apply)")
 	}
 	o, n := old.Spec.DeepCopy(), cur.Spec.DeepCopy()
+	defaultSpec(o)
+	defaultSpec(n)
 	vers := old.Status.Versions
 	judgeImage(&v, "spec.shard.image", o.Shard.Image, &n.Shard.Image, vers.Shard, defaultImage)
 	judgeImage(&v, "spec.frontend.image", o.Frontend.Image, &n.Frontend.Image, vers.Frontend, defaultImage)
@@ -269,6 +272,37 @@ func defaultAutoscaling(a *boxv1.FrontendAutoscaling) {
 	}
 	if a.TargetCPUUtilizationPercentage == 0 {
 		a.TargetCPUUtilizationPercentage = 60
+	}
+}
+
+// defaultSpec fills in what the CRD defaults inside objects that may be
+// absent from a stored Showtime (spec.frontend, spec.shard): the API server
+// defaults a field only when its parent is there, so a first write of
+// spec.shard.resources brings spec.shard.storage's defaults with it, and
+// one of spec.frontend brings its client limits'. Compared with these
+// filled in on both sides, they are not a change. Keep in step with the
+// +kubebuilder:default markers in api/v1alpha1 (an envtest spec that adds
+// spec.frontend and spec.shard to a Showtime created without them fails
+// otherwise).
+func defaultSpec(s *boxv1.ShowtimeSpec) {
+	cl := &s.Frontend.ClientLimits
+	for _, f := range []struct {
+		p **int32
+		v int32
+	}{{&cl.NewSessionsPerMinute, 60}, {&cl.NewSessionBurst, 20}, {&cl.SeatsPerHoldTTL, 32}, {&cl.StreamsPerClient, 8}} {
+		if *f.p == nil {
+			*f.p = &f.v
+		}
+	}
+	st := &s.Shard.Storage
+	if st.Size.IsZero() {
+		st.Size = resource.MustParse("1Gi")
+	}
+	if st.AccessMode == "" {
+		st.AccessMode = boxv1.AccessModeReadWriteOncePod
+	}
+	if st.WhenDeleted == "" {
+		st.WhenDeleted = boxv1.RetainVolume
 	}
 }
 

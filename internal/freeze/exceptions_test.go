@@ -10,6 +10,7 @@ import (
 	corev1 "k8s.io/api/core/v1"
 	"k8s.io/apimachinery/pkg/api/resource"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/utils/ptr"
 )
 
 const defaultImage = "registry.example/boxoffice:v2"
@@ -121,6 +122,18 @@ func TestJudgeShowtimeUpdate(t *testing.T) {
 			change: func(s *boxv1.Showtime) {
 				s.Spec.Frontend.Autoscaling = boxv1.FrontendAutoscaling{MinReplicas: 2, MaxReplicas: 50, TargetCPUUtilizationPercentage: 60}
 			}},
+		{name: "spec.shard and spec.frontend first written bring the CRD's defaults", old: func(s *boxv1.Showtime) {
+			s.Spec.Shard, s.Spec.Frontend = boxv1.ShardSpec{}, boxv1.FrontendSpec{}
+		}, change: func(s *boxv1.Showtime) {
+			s.Spec.Shard = boxv1.ShardSpec{Resources: corev1.ResourceRequirements{Requests: corev1.ResourceList{corev1.ResourceCPU: q("1")}},
+				Storage: boxv1.ShardStorage{Size: q("1Gi"), AccessMode: boxv1.AccessModeReadWriteOncePod, WhenDeleted: boxv1.RetainVolume}}
+			s.Spec.Frontend = boxv1.FrontendSpec{
+				Autoscaling: boxv1.FrontendAutoscaling{MinReplicas: 2, MaxReplicas: 50, TargetCPUUtilizationPercentage: 60, PreScale: &boxv1.PreScale{Replicas: 10}},
+				ClientLimits: boxv1.ClientLimits{NewSessionsPerMinute: ptr.To[int32](60), NewSessionBurst: ptr.To[int32](20),
+					SeatsPerHoldTTL: ptr.To[int32](32), StreamsPerClient: ptr.To[int32](8)}}
+		}, exceptions: scaleUp},
+		{name: "client limits changed", change: func(s *boxv1.Showtime) { s.Spec.Frontend.ClientLimits.StreamsPerClient = ptr.To[int32](2) },
+			denied: []string{"spec.frontend.clientLimits.streamsPerClient changed"}},
 		{name: "preScale added", old: func(s *boxv1.Showtime) { s.Spec.Frontend.Autoscaling.PreScale = nil },
 			change: func(s *boxv1.Showtime) {
 				s.Spec.Frontend.Autoscaling.PreScale = &boxv1.PreScale{Replicas: 30, Lead: metav1.Duration{Duration: time.Hour}}
