@@ -135,6 +135,7 @@ type Node struct {
 	decodeCmd seats.Command
 	decodeRm  waitroom.Command
 	lastRoom  time.Time
+	rtt       appendRTT
 
 	// read by handlers
 	lead     atomic.Uint64
@@ -326,12 +327,12 @@ func (n *Node) loop() {
 			n.rn.Tick()
 			n.tick()
 		case m := <-n.recv:
-			n.rn.Step(m)
+			n.step(m)
 		drain:
 			for i := 0; i < 256; i++ {
 				select {
 				case m := <-n.recv:
-					n.rn.Step(m)
+					n.step(m)
 				default:
 					break drain
 				}
@@ -354,6 +355,16 @@ func (n *Node) loop() {
 			}
 		}
 	}
+}
+
+// step hands a peer's message to Raft, timing replication round trips.
+func (n *Node) step(m *pb.Message) {
+	if n.isLeader {
+		if d, ok := n.rtt.received(m, time.Now()); ok {
+			n.s.met.raftAppendRTT.Observe(d.Seconds())
+		}
+	}
+	n.rn.Step(m)
 }
 
 // propose drains queued writes into one entry.
@@ -389,6 +400,7 @@ drain:
 		r.cmd.Now = now
 		r.rcmd.Now = now
 		r.proposed = t0
+		n.s.met.queueWait.Observe(t0.Sub(r.queued).Seconds())
 		n.waiters[n.seq] = r
 		if r.room {
 			cmdBuf = appendRoomRecord(cmdBuf[:0], &r.rcmd)
@@ -558,7 +570,10 @@ func (n *Node) handleReady() error {
 		n.setSoftState(rd.SoftState)
 	}
 	if wasLeader && n.isLeader {
+		n.rtt.sent(rd.Messages, time.Now())
 		n.cfg.Transport.Send(rd.Messages)
+	} else {
+		n.rtt.reset()
 	}
 	if rd.Snapshot != nil && !raft.IsEmptySnap(rd.Snapshot) {
 		if err := n.installSnapshot(rd.Snapshot, rd.HardState); err != nil {

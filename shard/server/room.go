@@ -215,6 +215,7 @@ func (s *Server) restoreState(data []byte) (*seats.Machine, *waitroom.Machine, e
 func (s *Server) applyRoomRequest(g *group, r *request) {
 	if r.rcmd.Op == 0 {
 		s.readPlace(r)
+		r.applied = time.Now() // for the commit-wait metric
 		g.reqs = append(g.reqs, r)
 		return
 	}
@@ -224,6 +225,7 @@ func (s *Server) applyRoomRequest(g *group, r *request) {
 		s.appendRoomRec(g, &r.rcmd)
 	}
 	s.answerPlace(r)
+	r.applied = time.Now()
 	g.reqs = append(g.reqs, r)
 	s.endCommand(g)
 }
