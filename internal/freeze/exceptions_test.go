@@ -107,6 +107,22 @@ func TestJudgeShowtimeUpdate(t *testing.T) {
 		{name: "claims changed", change: func(s *boxv1.Showtime) { s.Spec.Shard.Resources.Claims = []corev1.ResourceClaim{{Name: "gpu"}} },
 			denied: []string{"spec.shard.resources.claims changed"}},
 
+		// Waiting room: more buyers choosing at once is a scale-up.
+		{name: "waiting room: more active buyers than the default", change: func(s *boxv1.Showtime) { s.Spec.Sales.WaitingRoom.MaxActiveBuyers = 400 }, exceptions: scaleUp},
+		{name: "waiting room: defaults written out", change: func(s *boxv1.Showtime) {
+			s.Spec.Sales.WaitingRoom = boxv1.WaitingRoom{MaxActiveBuyers: 200, IdleTimeout: metav1.Duration{Duration: 3 * time.Minute},
+				PreQueue: &metav1.Duration{Duration: 30 * time.Minute}}
+		}},
+		{name: "waiting room: fewer active buyers", old: func(s *boxv1.Showtime) { s.Spec.Sales.WaitingRoom.MaxActiveBuyers = 400 },
+			change: func(s *boxv1.Showtime) { s.Spec.Sales.WaitingRoom.MaxActiveBuyers = 300 },
+			denied: []string{"spec.sales.waitingRoom.maxActiveBuyers lowered from 400 to 300"}},
+		{name: "waiting room: turned on", change: func(s *boxv1.Showtime) { s.Spec.Sales.WaitingRoom.Enabled = true },
+			denied: []string{"spec.sales.waitingRoom.enabled changed"}},
+		{name: "waiting room: more buyers and a longer idle timeout", change: func(s *boxv1.Showtime) {
+			s.Spec.Sales.WaitingRoom.MaxActiveBuyers = 500
+			s.Spec.Sales.WaitingRoom.IdleTimeout = metav1.Duration{Duration: 10 * time.Minute}
+		}, exceptions: scaleUp, denied: []string{"spec.sales.waitingRoom.idleTimeout"}},
+
 		// Autoscaling.
 		{name: "min and max raised", change: func(s *boxv1.Showtime) {
 			s.Spec.Frontend.Autoscaling.MinReplicas, s.Spec.Frontend.Autoscaling.MaxReplicas = 4, 80
