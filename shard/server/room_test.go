@@ -261,3 +261,65 @@ func TestRoomCluster(t *testing.T) {
 	c.start(l)
 	c.converge()
 }
+
+// A member that was down while the leader compacted its log catches up from
+// a snapshot that carries the room, and then answers the same places.
+func TestRoomClusterCatchUpBySnapshot(t *testing.T) {
+	old := retainEntries
+	retainEntries = 5
+	defer func() { retainEntries = old }()
+	opens := time.Now().Add(-time.Second)
+	c := newMemCluster(t, func(cfg *Config) {
+		cfg.SnapshotEvery = 10
+		cfg.Room = &RoomConfig{MaxActive: 3, IdleTimeout: time.Hour, OpensAt: opens}
+	})
+	l := c.leader()
+	f := l%3 + 1
+	c.stop(f)
+	places := make([]any, 30)
+	for i := range places {
+		a := c.doLeader("POST", "/v1/room/join", `{"key":"`+roomKey(i)+`"}`)
+		for a.status == http.StatusServiceUnavailable { // the leader configures the room at its first tick
+			time.Sleep(10 * time.Millisecond)
+			a = c.doLeader("POST", "/v1/room/join", `{"key":"`+roomKey(i)+`"}`)
+		}
+		if a.status != http.StatusOK {
+			t.Fatalf("join %d: %d %s", i, a.status, a.raw)
+		}
+		places[i] = a.body["place"]
+	}
+	deadline := time.Now().Add(10 * time.Second)
+	for first, _ := c.srv[l].node.ms.FirstIndex(); first <= 10; first, _ = c.srv[l].node.ms.FirstIndex() {
+		if time.Now().After(deadline) {
+			t.Fatal("the leader did not compact its log")
+		}
+		time.Sleep(10 * time.Millisecond)
+	}
+	answers := func() string {
+		var b strings.Builder
+		for _, p := range places {
+			a := c.doLeader("GET", fmt.Sprintf("/v1/room/places/%v", p), "")
+			fmt.Fprintf(&b, "%d %v %v %v|", a.status, a.body["state"], a.body["slot"], a.body["ahead"])
+		}
+		return b.String()
+	}
+	before := answers()
+	c.start(f)
+	// (The seats do not change with joins: wait for the room itself.)
+	waitRoom(t, "the caught-up member's room", func() map[string]any { return c.do(f, "GET", "/v1/room/status", "").body },
+		func(m map[string]any) bool { return num(m["waiting"]) == 27 && num(m["active"]) == 3 })
+	if c.srv[f].node.snapsInstalled.Load() == 0 {
+		t.Fatal("the member caught up without a snapshot")
+	}
+	// The other two stop in turn: the caught-up member leads with the others' places.
+	for i := 1; i <= 3; i++ {
+		if i != f && i != l {
+			c.stop(i)
+		}
+	}
+	c.stop(l)
+	c.start(l)
+	if after := answers(); after != before {
+		t.Fatalf("places after catching up by snapshot\n%s\nwant\n%s", after, before)
+	}
+}
