@@ -101,6 +101,10 @@ func TestRoomSingle(t *testing.T) {
 		t.Fatalf("the next was not admitted after a sale: %v", p)
 	}
 	waitRoom(t, "bought", status, func(m map[string]any) bool { return num(m["bought"]) == 1 && num(m["sold"]) == 2 })
+	if m := h.do("GET", "/metrics", "").body; !strings.Contains(m, "boxoffice_shard_waitingroom_bought_total 1\n") ||
+		!strings.Contains(m, "boxoffice_shard_waitingroom_active 1\n") || !strings.Contains(m, "boxoffice_shard_waitingroom_admitted_total 2\n") {
+		t.Fatalf("room metrics after a sale:\n%s", m)
+	}
 
 	// A third buyer waits; the second idles out and the third is admitted.
 	c := join(2)
@@ -129,6 +133,9 @@ func TestRoomSingle(t *testing.T) {
 func TestRoomConfigureAndSoldOut(t *testing.T) {
 	h := start(t, t.TempDir(), func(cfg *Config) { cfg.SeatIDs = seatIDs("A", 2) })
 	h.expect(h.do("POST", "/v1/room/join", `{"key":"`+roomKey(0)+`"}`), http.StatusConflict, "waiting_room_not_configured")
+	if m := h.do("GET", "/metrics", "").body; strings.Contains(m, "waitingroom") {
+		t.Fatalf("room metrics without a room:\n%s", m)
+	}
 	h.expect(h.do("PUT", "/v1/room", `{"maxActiveBuyers":0,"idleTimeoutSeconds":60,"opensAt":"2030-01-01T00:00:00Z"}`), http.StatusBadRequest, "invalid_request")
 	far := time.Now().Add(48 * time.Hour).UTC().Format(time.RFC3339)
 	st := h.expect(h.do("PUT", "/v1/room", `{"maxActiveBuyers":2,"idleTimeoutSeconds":60,"preQueueSeconds":60,"opensAt":"`+far+`"}`), http.StatusOK, "")

@@ -4,6 +4,8 @@ import (
 	"strconv"
 	"time"
 
+	"github.com/prometheus/client_golang/prometheus"
+
 	"boxoffice.dev/boxoffice/shard/waitroom"
 )
 
@@ -120,4 +122,66 @@ func appendPlace(b []byte, p *waitroom.Place) []byte {
 		b = strconv.AppendBool(b, p.Measured)
 	}
 	return append(b, '}')
+}
+
+// roomCollector exports the published room view as metrics
+// (boxoffice_shard_waitingroom_*), only while a room is configured. It is an
+// unchecked collector: its series come and go with the room.
+type roomCollector struct{ s *Server }
+
+var roomMetricDescs = struct {
+	gauge   map[string]*prometheus.Desc
+	counter map[string]*prometheus.Desc
+}{gauge: map[string]*prometheus.Desc{}, counter: map[string]*prometheus.Desc{}}
+
+func init() {
+	const p = "boxoffice_shard_waitingroom_"
+	for name, help := range map[string]string{
+		"waiting":               "Buyers in line (not counting the pre-queue).",
+		"pre_queued":            "Buyers in the pre-queue, drawn at opensAt.",
+		"active":                "Buyers admitted now.",
+		"choosing":              "Admitted buyers holding no seat.",
+		"open":                  "1 once the sale opened and the pre-queue was drawn.",
+		"sold_out":              "1 once every seat is sold and the room closed.",
+		"seats_may_return":      "1 while no seat is free but some are held.",
+		"admissions_per_second": "Admission rate measured over the last 64 admissions (0 unmeasured).",
+		"wait_median_seconds":   "Median wait of everyone admitted so far (bucket bound).",
+		"wait_p99_seconds":      "99th percentile wait of everyone admitted so far (bucket bound).",
+	} {
+		roomMetricDescs.gauge[name] = prometheus.NewDesc(p+name, help, nil, nil)
+	}
+	for name, help := range map[string]string{
+		"admitted_total":  "Buyers admitted so far.",
+		"timed_out_total": "Admissions that idled out.",
+		"bought_total":    "Places that ended with a sale.",
+	} {
+		roomMetricDescs.counter[name] = prometheus.NewDesc(p+name, help, nil, nil)
+	}
+}
+
+func (c *roomCollector) Describe(chan<- *prometheus.Desc) {}
+
+func (c *roomCollector) Collect(ch chan<- prometheus.Metric) {
+	v := c.s.roomView.Load()
+	if v == nil || !v.st.Configured {
+		return
+	}
+	st := &v.st
+	b := func(x bool) float64 {
+		if x {
+			return 1
+		}
+		return 0
+	}
+	for name, val := range map[string]float64{
+		"waiting": float64(st.Waiting), "pre_queued": float64(st.PreQueued), "active": float64(st.Active),
+		"choosing": float64(st.Choosing), "open": b(st.Open), "sold_out": b(st.SoldOut),
+		"seats_may_return": b(st.SeatsMayReturn), "admissions_per_second": st.Rate,
+		"wait_median_seconds": st.MedianWait.Seconds(), "wait_p99_seconds": st.P99Wait.Seconds(),
+	} {
+		ch <- prometheus.MustNewConstMetric(roomMetricDescs.gauge[name], prometheus.GaugeValue, val)
+	}
+	for name, val := range map[string]uint64{"admitted_total": st.Admitted, "timed_out_total": st.TimedOut, "bought_total": st.Bought} {
+		ch <- prometheus.MustNewConstMetric(roomMetricDescs.counter[name], prometheus.CounterValue, float64(val))
+	}
 }

@@ -236,6 +236,7 @@ func New(cfg Config) (*Server, error) {
 		fatal: make(chan error, 1), room: waitroom.New()}
 	s.hub = newHub(ix, cfg.RingSize)
 	s.met = newMetrics(s)
+	s.met.reg.MustRegister(&roomCollector{s})
 	if cfg.Cluster != nil {
 		s.node = newNode(s)
 	}
