@@ -12,6 +12,7 @@ import (
 	boxv1 "boxoffice.dev/boxoffice/api/v1alpha1"
 	"boxoffice.dev/boxoffice/internal/canary"
 	"boxoffice.dev/boxoffice/internal/freeze"
+	"boxoffice.dev/boxoffice/internal/rolloutplan"
 	corev1 "k8s.io/api/core/v1"
 	"k8s.io/apimachinery/pkg/api/meta"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
@@ -284,24 +285,15 @@ func parseDecimal(s string, def float64) float64 {
 func fmtDecimal(v float64) string { return strconv.FormatFloat(v, 'f', -1, 64) }
 
 func (r *ShardRolloutReconciler) readyDeadline(ro *boxv1.ShardRollout) time.Duration {
-	if d := ro.Spec.Analysis.ReadyDeadline.Duration; d > 0 {
-		return d
-	}
-	return defaultReadyDeadline
+	return rolloutplan.ReadyDeadline(&ro.Spec)
 }
 
 func (r *ShardRolloutReconciler) interval(ro *boxv1.ShardRollout) time.Duration {
-	if d := ro.Spec.Analysis.Interval.Duration; d > 0 {
-		return d
-	}
-	return defaultAnalysisInterval
+	return rolloutplan.Interval(&ro.Spec)
 }
 
 func (r *ShardRolloutReconciler) maxConcurrent(ro *boxv1.ShardRollout) int32 {
-	if ro.Spec.MaxConcurrent > 0 {
-		return ro.Spec.MaxConcurrent
-	}
-	return 1
+	return rolloutplan.MaxConcurrent(&ro.Spec)
 }
 
 func (r *ShardRolloutReconciler) stableSample() int {

@@ -11,6 +11,7 @@ import (
 	boxv1 "boxoffice.dev/boxoffice/api/v1alpha1"
 	"boxoffice.dev/boxoffice/internal/canary"
 	"boxoffice.dev/boxoffice/internal/freeze"
+	"boxoffice.dev/boxoffice/internal/rolloutplan"
 	appsv1 "k8s.io/api/apps/v1"
 	corev1 "k8s.io/api/core/v1"
 	"k8s.io/apimachinery/pkg/api/equality"
@@ -397,7 +398,8 @@ func (r *ShardRolloutReconciler) loadShowtimes(ctx context.Context, s *rolloutSc
 // move on.
 func (r *ShardRolloutReconciler) progress(ctx context.Context, s *rolloutScope) error {
 	ro := s.ro
-	if ro.Status.Phase == boxv1.RolloutSucceeded && !ro.Spec.Abort {
+	route := rolloutplan.RouteOf(ro.Status.Phase, ro.Spec.Abort)
+	if route == rolloutplan.RouteIdle {
 		return nil
 	}
 	if len(s.showtimes) == 0 {
@@ -407,16 +409,15 @@ func (r *ShardRolloutReconciler) progress(ctx context.Context, s *rolloutScope) 
 	}
 	r.observe(ctx, s)
 
-	switch ro.Status.Phase {
-	case boxv1.RolloutSucceeded:
+	switch route {
+	case rolloutplan.RouteUndo:
 		return r.beginRollback(ctx, s, "Undone", "undo requested (spec.abort on a Succeeded rollout)")
-	case boxv1.RolloutRollingBack:
+	case rolloutplan.RouteRollingBack:
 		// Restores that failed so far are tried again.
 		r.restoreMoved(ctx, s)
 		r.finishRollback(s)
 		return nil
-	}
-	if ro.Spec.Abort {
+	case rolloutplan.RouteAbort:
 		return r.beginRollback(ctx, s, "Aborted", "abort requested (spec.abort)")
 	}
 	if failed := r.analyze(ctx, s); failed != "" {
@@ -638,7 +639,7 @@ func (r *ShardRolloutReconciler) takeInputs(s *rolloutScope) (full, promoteLeft,
 			}
 		}
 	}
-	_, stepBake, _ := r.stepPlan(ro, full)
+	stepBake := rolloutplan.StepAt(ro.Spec.Steps, int32(len(ro.Status.Showtimes)), ro.Status.CurrentStep, full).Bake
 	usedPromote := r.resolveInconclusive(s, stepBake)
 	// promoteLeft: spec.promote is still there for a manual gate.
 	promoteLeft = ro.Spec.Promote && !usedPromote
@@ -668,189 +669,117 @@ func (r *ShardRolloutReconciler) takeInputs(s *rolloutScope) (full, promoteLeft,
 	return full, promoteLeft, false
 }
 
-// promote starts upgrades for the current step and moves to the next step
-// once the cohort is ready, baked and judged.
+// promote runs the step loop: it asks the planner what the current step
+// needs, acts on the answer, and asks again until the rollout has to wait.
 func (r *ShardRolloutReconciler) promote(ctx context.Context, s *rolloutScope) error {
 	ro := s.ro
 	full, promoteLeft, stop := r.takeInputs(s)
 	if stop {
 		return nil
 	}
-
+	in := rolloutplan.Input{Name: ro.Name, Spec: &ro.Spec, Total: int32(len(ro.Status.Showtimes)), Full: full, PromoteLeft: promoteLeft}
 	for {
-		target, bake, gate := r.stepPlan(ro, full)
-		ro.Status.StepTarget = target
-		moved, upgrading := 0, 0
-		for i := range ro.Status.Showtimes {
-			switch ro.Status.Showtimes[i].State {
-			case boxv1.ShowtimeUpgrading:
-				upgrading++
-				moved++
-			case boxv1.ShowtimeBaking, boxv1.ShowtimeUpgraded:
-				moved++
-			}
+		in.CurrentStep, in.Now, in.Conflicts = ro.Status.CurrentStep, s.now, s.conflicts
+		in.BakeUntil = nil
+		if ro.Status.BakeUntil != nil {
+			in.BakeUntil = &ro.Status.BakeUntil.Time
 		}
-		if moved < int(target) {
-			started, err := r.startUpgrades(ctx, s, int(target)-moved, int(r.maxConcurrent(ro))-upgrading)
-			if err != nil {
-				return err
-			}
-			if started > 0 {
-				// Newcomers bake in full.
-				ro.Status.BakeUntil = nil
-			}
-			moved += started
-			upgrading += started
+		in.Counts = rolloutplan.Count(s.planView())
+		d := rolloutplan.Decide(in)
+		ro.Status.StepTarget = d.Step.Target
+		again, err := r.act(ctx, s, d, &in)
+		if err != nil || !again {
+			return err
 		}
-		if upgrading > 0 {
-			r.setProgressing(s, "Upgrading", fmt.Sprintf("step %d: %d showtimes restarting onto the target", ro.Status.CurrentStep, upgrading))
-			return nil
+	}
+}
+
+// act carries out one decision of the planner. again: ask the planner
+// again (the decision moved something along in this reconcile).
+func (r *ShardRolloutReconciler) act(ctx context.Context, s *rolloutScope, d rolloutplan.Decision, in *rolloutplan.Input) (again bool, err error) {
+	ro := s.ro
+	switch d.Kind {
+	case rolloutplan.Move:
+		started, err := r.startUpgrades(ctx, s, d.Want, d.Slots)
+		if err != nil {
+			return false, err
 		}
-		if s.conflicts > 0 {
-			// Not held back: changed by someone else (its own controller)
-			// while we moved it. Moved again in a second.
-			r.setProgressing(s, "Upgrading", fmt.Sprintf("step %d: %d showtimes changed while being moved; moving them again", ro.Status.CurrentStep, s.conflicts))
-			return nil
+		if started > 0 {
+			// Newcomers bake in full.
+			ro.Status.BakeUntil = nil
 		}
-		// blocked: everything left of this step is held back; what moved
-		// still bakes and is judged.
-		blocked := moved < int(target) && r.remaining(s) > 0
-		// A bake: the step's, or the one spec.retry started.
-		if !full && (bake > 0 || ro.Status.BakeUntil != nil) && r.baking(s) > 0 {
-			if ro.Status.BakeUntil == nil {
-				ro.Status.BakeUntil = ptrTime(s.now.Add(bake))
-			}
-			if s.now.Before(ro.Status.BakeUntil.Time) {
-				if blocked {
-					r.setWaiting(s)
-				} else {
-					r.setProgressing(s, "Baking", fmt.Sprintf("step %d: baking until %s", ro.Status.CurrentStep, ro.Status.BakeUntil.UTC().Format(time.RFC3339)))
-				}
-				s.requeueAt(ro.Status.BakeUntil.Time)
-				return nil
-			}
+		in.MoveTried = true
+		return true, nil
+	case rolloutplan.Judge:
+		in.Judged, in.Failed = true, r.judgeBaked(ctx, s)
+		in.Inconclusive = len(s.inconclusive)
+		return true, nil
+	case rolloutplan.Upgrading, rolloutplan.Conflicts:
+		r.setProgressing(s, d.Reason, d.Message)
+	case rolloutplan.Bake:
+		if d.SetBakeUntil {
+			ro.Status.BakeUntil = ptrTime(d.Until)
 		}
-		// Final judgement of the cohort.
-		if !full {
-			if failed := r.judgeBaked(ctx, s); failed != "" {
-				return r.beginRollback(ctx, s, "AnalysisFailed", failed)
-			}
-			if len(s.inconclusive) > 0 {
-				r.pauseInconclusive(s)
-				return nil
-			}
-			if r.baking(s) > 0 {
-				// An analysis could not run: try again shortly.
-				s.requeueAt(s.now.Add(r.interval(ro)))
-				return nil
-			}
-		}
-		if blocked {
+		if d.Blocked {
 			r.setWaiting(s)
-			return nil
+		} else {
+			r.setProgressing(s, d.Reason, d.Message)
 		}
-		if r.remaining(s) == 0 && r.baking(s) == 0 {
-			r.succeed(s)
-			return nil
+		s.requeueAt(d.Until)
+	case rolloutplan.RollBack:
+		return false, r.beginRollback(ctx, s, d.Reason, d.Message)
+	case rolloutplan.PauseInconclusive:
+		r.pauseInconclusive(s)
+	case rolloutplan.Reanalyse:
+		s.requeueAt(d.Until)
+	case rolloutplan.Wait:
+		r.setWaiting(s)
+	case rolloutplan.Done:
+		r.succeed(s)
+	case rolloutplan.AwaitPromotion:
+		if !ro.Status.WaitingForPromotion {
+			ro.Status.WaitingForPromotion = true
+			s.event(ro, nil, corev1.EventTypeNormal, "WaitingForPromotion", "Promote",
+				"step %d done (%d showtimes on %s); waiting for `kubectl boxoffice rollout promote %s`", ro.Status.CurrentStep, in.Counts.Moved, targetString(ro), ro.Name)
 		}
-		if gate && !full {
-			if !promoteLeft {
-				if !ro.Status.WaitingForPromotion {
-					ro.Status.WaitingForPromotion = true
-					s.event(ro, nil, corev1.EventTypeNormal, "WaitingForPromotion", "Promote",
-						"step %d done (%d showtimes on %s); waiting for `kubectl boxoffice rollout promote %s`", ro.Status.CurrentStep, moved, targetString(ro), ro.Name)
-				}
-				r.setProgressing(s, "WaitingForPromotion", fmt.Sprintf("step %d done; waiting for promotion (kubectl boxoffice rollout promote %s)", ro.Status.CurrentStep, ro.Name))
-				return nil
-			}
-			s.consumePromote = true
-			s.event(ro, nil, corev1.EventTypeNormal, "Promoted", "Promote", "manual gate after step %d approved", ro.Status.CurrentStep)
-		}
-		// Next step.
-		ro.Status.WaitingForPromotion = false
-		ro.Status.BakeUntil = nil
-		ro.Status.CurrentStep++
-		s.event(ro, nil, corev1.EventTypeNormal, "StepStarted", "Promote", "step %d of %d", ro.Status.CurrentStep, r.stepCount(ro))
+		r.setProgressing(s, d.Reason, d.Message)
+	case rolloutplan.Promote:
+		s.consumePromote = true
+		s.event(ro, nil, corev1.EventTypeNormal, "Promoted", "Promote", "manual gate after step %d approved", ro.Status.CurrentStep)
+		r.nextStep(s, in)
+		return true, nil
+	case rolloutplan.NextStep:
+		r.nextStep(s, in)
+		return true, nil
 	}
+	return false, nil
 }
 
-// stepCount is the number of steps, with an implicit last step that moves
-// the rest when the declared steps stop short of everyone.
+// nextStep starts the next step.
+func (r *ShardRolloutReconciler) nextStep(s *rolloutScope, in *rolloutplan.Input) {
+	ro := s.ro
+	ro.Status.WaitingForPromotion = false
+	ro.Status.BakeUntil = nil
+	ro.Status.CurrentStep++
+	in.MoveTried, in.Judged, in.Failed, in.Inconclusive = false, false, "", 0
+	s.event(ro, nil, corev1.EventTypeNormal, "StepStarted", "Promote", "step %d of %d", ro.Status.CurrentStep, r.stepCount(ro))
+}
+
+// stepCount is the number of steps, with the implicit last one.
 func (r *ShardRolloutReconciler) stepCount(ro *boxv1.ShardRollout) int32 {
-	n := int32(len(ro.Spec.Steps))
-	if n == 0 || r.cumulative(ro, n) < int32(len(ro.Status.Showtimes)) {
-		n++
-	}
-	return n
+	return rolloutplan.StepCount(ro.Spec.Steps, int32(len(ro.Status.Showtimes)))
 }
 
-// cumulative is how many showtimes are on the target once step i (1-based)
-// is done.
-func (r *ShardRolloutReconciler) cumulative(ro *boxv1.ShardRollout, i int32) int32 {
-	total := int32(len(ro.Status.Showtimes))
-	best := int32(0)
-	for j := int32(0); j < i && j < int32(len(ro.Spec.Steps)); j++ {
-		st := ro.Spec.Steps[j]
-		n := int32(0)
-		switch {
-		case st.Count != nil:
-			n = *st.Count
-		case st.Percent != nil:
-			n = (total**st.Percent + 99) / 100
-			if n < 1 {
-				n = 1
-			}
-		}
-		if n > best {
-			best = n
-		}
-	}
-	if i > int32(len(ro.Spec.Steps)) || best > total {
-		best = total
-	}
-	return best
-}
-
-// stepPlan is the current step's cumulative target, bake and gate.
-func (r *ShardRolloutReconciler) stepPlan(ro *boxv1.ShardRollout, full bool) (int32, time.Duration, bool) {
-	total := int32(len(ro.Status.Showtimes))
-	if full {
-		return total, 0, false
-	}
-	i := ro.Status.CurrentStep
-	if i < 1 {
-		i = 1
-	}
-	if i > int32(len(ro.Spec.Steps)) {
-		return total, 0, false
-	}
-	st := ro.Spec.Steps[i-1]
-	return r.cumulative(ro, i), st.Bake.Duration, st.ManualGate
-}
-
-// remaining counts showtimes still to move (pending or waiting, and existing).
-func (r *ShardRolloutReconciler) remaining(s *rolloutScope) int {
-	n := 0
+// planView is the snapshot as the planner sees it.
+func (s *rolloutScope) planView() []rolloutplan.Showtime {
+	out := make([]rolloutplan.Showtime, len(s.ro.Status.Showtimes))
 	for i := range s.ro.Status.Showtimes {
 		e := &s.ro.Status.Showtimes[i]
-		if s.showtimes[entryKey(e)] == nil {
-			continue
-		}
-		if e.State == boxv1.ShowtimePending || e.State == boxv1.ShowtimeWaiting {
-			n++
-		}
+		k := entryKey(e)
+		_, frozen := s.frozen[k]
+		out[i] = rolloutplan.Showtime{Key: k.String(), RolloutShowtime: *e, Gone: s.showtimes[k] == nil, Frozen: frozen}
 	}
-	return n
-}
-
-func (r *ShardRolloutReconciler) baking(s *rolloutScope) int {
-	n := 0
-	for i := range s.ro.Status.Showtimes {
-		if s.ro.Status.Showtimes[i].State == boxv1.ShowtimeBaking {
-			n++
-		}
-	}
-	return n
+	return out
 }
 
 // startUpgrades moves up to want showtimes, at most slots at once, in
@@ -978,17 +907,7 @@ func (r *ShardRolloutReconciler) beginRollback(ctx context.Context, s *rolloutSc
 	return nil
 }
 
-// onTargetByUs reports whether the entry is a showtime this rollout moved to
-// the target and has not put back yet.
-func onTargetByUs(e *boxv1.RolloutShowtime) bool {
-	switch e.State {
-	case boxv1.ShowtimeUpgrading, boxv1.ShowtimeBaking, boxv1.ShowtimeUpgraded:
-		// Step 0 and no analysis: it was on the target before the rollout,
-		// not ours to move.
-		return e.Step != 0 || e.Analysis != boxv1.AnalysisSkipped
-	}
-	return false
-}
+func onTargetByUs(e *boxv1.RolloutShowtime) bool { return rolloutplan.OnTargetByUs(e) }
 
 // restoreMoved puts the previous images back on every showtime this rollout
 // moved that is still on the target, and sends the showtimes still waiting
@@ -1047,16 +966,7 @@ func (r *ShardRolloutReconciler) restore(ctx context.Context, s *rolloutScope, e
 // yet (still on the target) keeps it RollingBack, like one still restarting.
 func (r *ShardRolloutReconciler) finishRollback(s *rolloutScope) {
 	ro := s.ro
-	pending := 0
-	for i := range ro.Status.Showtimes {
-		e := &ro.Status.Showtimes[i]
-		if s.showtimes[entryKey(e)] == nil {
-			continue
-		}
-		if e.State == boxv1.ShowtimeRollingBack || onTargetByUs(e) {
-			pending++
-		}
-	}
+	pending := rolloutplan.RollbackPending(s.planView())
 	if pending > 0 {
 		s.requeueAt(s.now.Add(r.interval(ro)))
 		return
@@ -1100,50 +1010,17 @@ func (r *ShardRolloutReconciler) setProgressing(s *rolloutScope, reason, msg str
 // setWaiting pauses promotion while everything left is held back.
 func (r *ShardRolloutReconciler) setWaiting(s *rolloutScope) {
 	ro := s.ro
-	var names []string
-	frozen := false
-	for i := range ro.Status.Showtimes {
-		e := &ro.Status.Showtimes[i]
-		if e.State == boxv1.ShowtimeWaiting {
-			names = append(names, entryKey(e).String()+": "+e.Message)
-			if _, ok := s.frozen[entryKey(e)]; ok {
-				frozen = true
-			}
-		}
-	}
-	if len(names) > 3 {
-		names = append(names[:3], fmt.Sprintf("and %d more", len(names)-3))
-	}
 	ro.Status.Phase = boxv1.RolloutPaused
-	ro.Status.Reason = "Waiting"
-	if frozen {
-		ro.Status.Reason = "Frozen"
-	}
-	ro.Status.Message = fmt.Sprintf("step %d cannot go on: %s", ro.Status.CurrentStep, strings.Join(names, "; "))
+	ro.Status.Reason, ro.Status.Message = rolloutplan.Waiting(s.planView(), ro.Status.CurrentStep)
 }
 
 // summarize fills the counts and conditions.
 func (r *ShardRolloutReconciler) summarize(s *rolloutScope) {
 	st := &s.ro.Status
 	st.Total = int32(len(st.Showtimes))
-	st.Upgraded, st.InProgress, st.Waiting, st.RolledBack = 0, 0, 0, 0
-	var frozen []string
-	for i := range st.Showtimes {
-		e := &st.Showtimes[i]
-		switch e.State {
-		case boxv1.ShowtimeUpgraded:
-			st.Upgraded++
-		case boxv1.ShowtimeUpgrading, boxv1.ShowtimeBaking, boxv1.ShowtimeRollingBack:
-			st.InProgress++
-		case boxv1.ShowtimeWaiting:
-			st.Waiting++
-			if _, ok := s.frozen[entryKey(e)]; ok {
-				frozen = append(frozen, entryKey(e).String())
-			}
-		case boxv1.ShowtimeRolledBack:
-			st.RolledBack++
-		}
-	}
+	c := rolloutplan.Count(s.planView())
+	st.Upgraded, st.InProgress, st.Waiting, st.RolledBack = int32(c.Upgraded), int32(c.InProgress), int32(c.Waiting), int32(c.RolledBack)
+	frozen := c.FrozenKeys
 	switch st.Phase {
 	case boxv1.RolloutProgressing, boxv1.RolloutPromoting, boxv1.RolloutRollingBack:
 		setRolloutCondition(s.ro, boxv1.RolloutConditionProgressing, metav1.ConditionTrue, st.Reason, st.Message)
@@ -1168,12 +1045,7 @@ func (r *ShardRolloutReconciler) summarize(s *rolloutScope) {
 	}
 }
 
-func firstN(s []string, n int) []string {
-	if len(s) <= n {
-		return s
-	}
-	return append(append([]string{}, s[:n]...), fmt.Sprintf("and %d more", len(s)-n))
-}
+func firstN(s []string, n int) []string { return rolloutplan.FirstN(s, n) }
 
 // announce records an Event for each phase change.
 func (r *ShardRolloutReconciler) announce(s *rolloutScope, before *boxv1.ShardRollout) {
