@@ -38,17 +38,17 @@ func (r *ShardRolloutReconciler) analyze(ctx context.Context, s *rolloutScope) s
 		}
 		switch e.State {
 		case boxv1.ShowtimeUpgrading:
-			if e.ChangedAt != nil && !s.now.Before(e.ChangedAt.Add(deadline)) {
+			if rolloutplan.ReadyOverdue(e, s.now, deadline) {
 				e.Analysis = boxv1.AnalysisFailed
 				msg := fmt.Sprintf("%s: not ready on the target within %s (%s)", entryKey(e), deadline, e.Message)
 				e.Message = msg
 				return msg
 			}
 		case boxv1.ShowtimeBaking:
-			if e.AnalyzedAt == nil || !s.now.Before(e.AnalyzedAt.Add(r.interval(ro))) {
+			if ok, next := rolloutplan.AnalysisDue(e, s.now, r.interval(ro)); ok {
 				due = append(due, e)
 			} else {
-				s.requeueAt(e.AnalyzedAt.Add(r.interval(ro)))
+				s.requeueAt(next)
 			}
 		}
 	}
@@ -84,25 +84,21 @@ func (r *ShardRolloutReconciler) judgeBaked(ctx context.Context, s *rolloutScope
 				return msg
 			}
 		}
-		switch e.Analysis {
-		case boxv1.AnalysisPassed:
+		var bakeUntil *time.Time
+		if ro.Status.BakeUntil != nil {
+			bakeUntil = &ro.Status.BakeUntil.Time
+		}
+		switch rolloutplan.Final(e, bakeUntil, s.now, r.readyDeadline(ro)) {
+		case rolloutplan.Promoted:
 			e.State = boxv1.ShowtimeUpgraded
-		case boxv1.AnalysisInconclusive:
+		case rolloutplan.HeldInconclusive:
 			s.inconclusive = append(s.inconclusive, e)
-		case boxv1.AnalysisPending:
-			// Could not be read: give it a ready deadline's grace.
-			since := s.now
-			if ro.Status.BakeUntil != nil {
-				since = ro.Status.BakeUntil.Time
-			} else if e.ReadyAt != nil {
-				since = e.ReadyAt.Time
-			}
-			if !s.now.Before(since.Add(r.readyDeadline(ro))) {
-				e.Analysis = boxv1.AnalysisFailed
-				msg := fmt.Sprintf("%s: could not be analysed: %s", entryKey(e), e.Message)
-				e.Message = msg
-				return msg
-			}
+		case rolloutplan.Unreadable:
+			// Could not be read within a ready deadline's grace.
+			e.Analysis = boxv1.AnalysisFailed
+			msg := fmt.Sprintf("%s: could not be analysed: %s", entryKey(e), e.Message)
+			e.Message = msg
+			return msg
 		}
 	}
 	return ""

@@ -4,7 +4,6 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"strings"
 
 	boxv1 "boxoffice.dev/boxoffice/api/v1alpha1"
 	"boxoffice.dev/boxoffice/internal/rolloutplan"
@@ -58,28 +57,19 @@ func (r *ShardRolloutReconciler) summarize(s *rolloutScope) {
 	st.Total = int32(len(st.Showtimes))
 	c := rolloutplan.Count(s.planView())
 	st.Upgraded, st.InProgress, st.Waiting, st.RolledBack = int32(c.Upgraded), int32(c.InProgress), int32(c.Waiting), int32(c.RolledBack)
-	frozen := c.FrozenKeys
-	switch st.Phase {
-	case boxv1.RolloutProgressing, boxv1.RolloutPromoting, boxv1.RolloutRollingBack:
-		setRolloutCondition(s.ro, boxv1.RolloutConditionProgressing, metav1.ConditionTrue, st.Reason, st.Message)
-	case "", boxv1.RolloutPending:
-		setRolloutCondition(s.ro, boxv1.RolloutConditionProgressing, metav1.ConditionFalse, "Pending", st.Message)
-	default:
-		setRolloutCondition(s.ro, boxv1.RolloutConditionProgressing, metav1.ConditionFalse, string(st.Phase), st.Message)
-	}
+	pc := rolloutplan.ProgressingCondition(st.Phase, st.Reason, st.Message)
+	setRolloutCondition(s.ro, boxv1.RolloutConditionProgressing, pc.Status, pc.Reason, pc.Message)
 	if st.Phase != "" && st.Phase != boxv1.RolloutPending {
 		inconclusiveCondition(s.ro)
 	}
 	if meta.FindStatusCondition(st.Conditions, boxv1.RolloutConditionHealthy) == nil && st.Phase != boxv1.RolloutFailed {
 		setRolloutCondition(s.ro, boxv1.RolloutConditionHealthy, metav1.ConditionTrue, "NoFailure", "no analysis failed")
 	}
-	if st.Phase.Done() || st.Phase == boxv1.RolloutSucceeded || st.Phase == boxv1.RolloutRollingBack {
+	switch fc := rolloutplan.FrozenCondition(st.Phase, c.FrozenKeys); {
+	case fc.Remove:
 		meta.RemoveStatusCondition(&st.Conditions, boxv1.RolloutConditionFrozen)
-	} else if len(frozen) > 0 {
-		setRolloutCondition(s.ro, boxv1.RolloutConditionFrozen, metav1.ConditionTrue, "ShowtimesFrozen",
-			fmt.Sprintf("%d showtimes wait for a freeze or their on-sale peak to end: %s", len(frozen), strings.Join(firstN(frozen, 5), ", ")))
-	} else if st.Phase != "" && st.Phase != boxv1.RolloutPending {
-		setRolloutCondition(s.ro, boxv1.RolloutConditionFrozen, metav1.ConditionFalse, "NotFrozen", "no selected showtime waits for a freeze")
+	case !fc.Keep:
+		setRolloutCondition(s.ro, boxv1.RolloutConditionFrozen, fc.Status, fc.Reason, fc.Message)
 	}
 }
 
