@@ -4,9 +4,9 @@ import (
 	"context"
 	"fmt"
 	"sort"
-	"strings"
 
 	boxv1 "boxoffice.dev/boxoffice/api/v1alpha1"
+	"boxoffice.dev/boxoffice/internal/rolloutplan"
 	corev1 "k8s.io/api/core/v1"
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
@@ -69,9 +69,7 @@ func (r *ShardRolloutReconciler) checkLogFormat(ctx context.Context, s *rolloutS
 	ro := s.ro
 	want := ro.Spec.LogCompatibility.TargetLogFormat
 	if ro.Spec.Target.ShardImage == "" || want == 0 {
-		setRolloutCondition(ro, boxv1.RolloutConditionLogCompatible, metav1.ConditionUnknown, "NotDeclared",
-			"spec.logCompatibility.targetLogFormat is not set; the log format is not checked")
-		return true, nil
+		return r.applyLogCheck(s, rolloutplan.LogFormatNotChecked()), nil
 	}
 	var readers []string
 	minFormat := int64(0)
@@ -106,30 +104,29 @@ func (r *ShardRolloutReconciler) checkLogFormat(ctx context.Context, s *rolloutS
 		}
 		readers = append(readers, fmt.Sprintf("%s (format %d)", entryKey(e), f))
 	}
-	if len(readers) == 0 {
-		msg := "no stable shard could be read to learn which log format the stable version reads; retrying"
-		setRolloutCondition(ro, boxv1.RolloutConditionLogCompatible, metav1.ConditionUnknown, "NoStableShard", msg)
-		ro.Status.Reason, ro.Status.Message = "CheckingLogFormat", msg
+	v := rolloutplan.JudgeLogFormat(want, minFormat, readers, ro.Spec.LogCompatibility.AllowIncompatibleLogFormat)
+	if len(readers) > 0 {
+		ro.Status.StableLogFormat = int32(minFormat)
+	}
+	return r.applyLogCheck(s, v), nil
+}
+
+// applyLogCheck records the log-format verdict: the condition, a retry, the
+// event of an allowed incompatible format, or the refused start. It returns
+// whether the rollout may start.
+func (r *ShardRolloutReconciler) applyLogCheck(s *rolloutScope, v rolloutplan.LogCheck) bool {
+	ro := s.ro
+	setRolloutCondition(ro, boxv1.RolloutConditionLogCompatible, v.Condition.Status, v.Condition.Reason, v.Condition.Message)
+	switch {
+	case v.Retry:
+		ro.Status.Reason, ro.Status.Message = "CheckingLogFormat", v.Condition.Message
 		s.requeueAt(s.now.Add(logFormatRetry))
-		return false, nil
+	case v.Allowed:
+		s.event(ro, nil, corev1.EventTypeWarning, "IncompatibleLogFormatAllowed", "Start", "%s", v.Condition.Message)
+	case v.Fail != "":
+		r.fail(s, "IncompatibleLogFormat", v.Fail)
 	}
-	ro.Status.StableLogFormat = int32(minFormat)
-	if int64(want) <= minFormat {
-		setRolloutCondition(ro, boxv1.RolloutConditionLogCompatible, metav1.ConditionTrue, "Compatible",
-			fmt.Sprintf("the target writes log format %d; stable shards read up to %d (%s)", want, minFormat, strings.Join(readers, ", ")))
-		return true, nil
-	}
-	msg := fmt.Sprintf("the target writes log format %d but stable shards read only up to format %d (%s): after a rollback they could not read the log back",
-		want, minFormat, strings.Join(readers, ", "))
-	if ro.Spec.LogCompatibility.AllowIncompatibleLogFormat {
-		setRolloutCondition(ro, boxv1.RolloutConditionLogCompatible, metav1.ConditionFalse, "AllowedIncompatible",
-			msg+"; allowed by spec.logCompatibility.allowIncompatibleLogFormat")
-		s.event(ro, nil, corev1.EventTypeWarning, "IncompatibleLogFormatAllowed", "Start", "%s; allowed by spec.logCompatibility.allowIncompatibleLogFormat", msg)
-		return true, nil
-	}
-	setRolloutCondition(ro, boxv1.RolloutConditionLogCompatible, metav1.ConditionFalse, "IncompatibleLogFormat", msg)
-	r.fail(s, "IncompatibleLogFormat", msg+"; set spec.logCompatibility.allowIncompatibleLogFormat to start anyway")
-	return false, nil
+	return v.Start
 }
 
 // restart sends a RolledBack or Failed rollout back to the start (spec.retry):
