@@ -390,6 +390,10 @@ const (
 	ConditionShardReady    = "ShardReady"
 	ConditionOnSale        = "OnSale"
 	ConditionFrontendReady = "FrontendReady"
+	// ConditionObjectsOwned is False while an object the showtime needs (a
+	// generated Secret, its ConfigMap, a workload) exists under its name
+	// and is not the showtime's own: the operator never adopts it.
+	ConditionObjectsOwned = "ObjectsOwned"
 )
 
 // ShowtimeStatus is what the operator observed.
@@ -402,7 +406,8 @@ type ShowtimeStatus struct {
 	// +optional
 	ObservedGeneration int64 `json:"observedGeneration,omitempty"`
 
-	// conditions: SeatMapValid, ShardReady, OnSale.
+	// conditions: SeatMapValid, ObjectsOwned, ShardReady, FrontendReady,
+	// OnSale, Frozen.
 	// +optional
 	// +listType=map
 	// +listMapKey=type
@@ -441,18 +446,18 @@ type FrontendStatus struct {
 	// desiredReplicas the autoscaler asks for now (the Deployment's
 	// spec.replicas).
 	// +optional
-	DesiredReplicas int32 `json:"desiredReplicas,omitempty"`
+	DesiredReplicas int32 `json:"desiredReplicas"`
 	// replicas the front end's Deployment runs now (during a rolling
 	// update, old and new pods).
 	// +optional
-	Replicas int32 `json:"replicas,omitempty"`
+	Replicas int32 `json:"replicas"`
 	// readyReplicas serving buyers.
 	// +optional
-	ReadyReplicas int32 `json:"readyReplicas,omitempty"`
+	ReadyReplicas int32 `json:"readyReplicas"`
 	// minReplicas is the autoscaler's floor now: the pre-scale replicas inside
 	// the pre-scale window, the configured floor outside.
 	// +optional
-	MinReplicas int32 `json:"minReplicas,omitempty"`
+	MinReplicas int32 `json:"minReplicas"`
 	// preScaled is true inside the pre-scale window.
 	// +optional
 	PreScaled bool `json:"preScaled,omitempty"`
@@ -480,18 +485,20 @@ type ShardStatus struct {
 	Version int64 `json:"version,omitempty"`
 }
 
-// SeatCounts counts seats by state.
+// SeatCounts counts seats by state. A zero is written as 0, never left out:
+// kubectl shows it. Total comes from the seat map; the others are 0 until the
+// shard first reports (ShardReady says whether they are current).
 type SeatCounts struct {
 	// +optional
-	Total int32 `json:"total,omitempty"`
+	Total int32 `json:"total"`
 	// +optional
-	Available int32 `json:"available,omitempty"`
+	Available int32 `json:"available"`
 	// +optional
-	Held int32 `json:"held,omitempty"`
+	Held int32 `json:"held"`
 	// +optional
-	AwaitingPayment int32 `json:"awaitingPayment,omitempty"`
+	AwaitingPayment int32 `json:"awaitingPayment"`
 	// +optional
-	Sold int32 `json:"sold,omitempty"`
+	Sold int32 `json:"sold"`
 }
 
 // Showtime is one performance on sale, with its own seat-locking shard.
