@@ -89,8 +89,8 @@ dev: localcluster-bins ## Run Box office on a local cluster (needs root): contro
 		--sample config/samples/boxoffice_v1alpha1_showtime.yaml
 
 .PHONY: test-e2e
-test-e2e: localcluster-bins ## End-to-end suite on a local cluster with the real manager, shard and front end (needs root).
-	LOCALCLUSTER_BINS="$$($(LOCALCLUSTER_BINS_CMD))" LOCALCLUSTER=$(LOCALBIN)/localcluster BOXOFFICE_BIN=$(LOCALBIN)/boxoffice \
+test-e2e: localcluster-bins helm ## End-to-end suite on a local cluster with the real manager, shard and front end, and the Helm chart installed with helm (needs root).
+	LOCALCLUSTER_BINS="$$($(LOCALCLUSTER_BINS_CMD))" LOCALCLUSTER=$(LOCALBIN)/localcluster BOXOFFICE_BIN=$(LOCALBIN)/boxoffice HELM=$(HELM) \
 		$(GOTEST) -tags e2e -timeout 30m -count=1 -v ./test/e2e/ $(E2E_ARGS)
 
 ##@ Build

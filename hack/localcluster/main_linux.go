@@ -26,6 +26,7 @@ import (
 )
 
 func main() {
+	closeInheritedOnExec()
 	args := os.Args[1:]
 	cmd := "up"
 	if len(args) > 0 && !strings.HasPrefix(args[0], "-") {
@@ -252,7 +253,7 @@ func up(o *options) (retErr error) {
 	if err != nil {
 		return err
 	}
-	ag = &agent{ctx: agentCtx, cs: cs, stateDir: o.stateDir, self: self, images: images, net: pn, rec: rec, logf: logf}
+	ag = &agent{ctx: agentCtx, cs: cs, stateDir: o.stateDir, self: self, images: images, net: pn, rec: rec, logf: logf, apiHost: cp.Host, apiPort: cp.Port}
 	if err := ag.start(); err != nil {
 		return fmt.Errorf("node agent: %w", err)
 	}
