@@ -292,6 +292,10 @@ func TestShardArgsWaitingRoom(t *testing.T) {
 			t.Errorf("args %v lack %s", args, want)
 		}
 	}
+	// The pod's ordinal comes from the downward API in a cluster.
+	for i, a := range args {
+		args[i] = strings.ReplaceAll(strings.ReplaceAll(a, "$(POD_ORDINAL)", "0"), "$(POD_NAME)", "gig-shard-0")
+	}
 	o, err := shard.ParseFlags(args[1:], func(string) string { return "" }, io.Discard)
 	if err != nil || !o.Room.Enabled || o.Room.MaxActive != 50 || o.Room.PreQueue != 0 {
 		t.Fatalf("the shard does not take the operator's room flags: %+v %v", o, err)

@@ -39,8 +39,8 @@ func TestCacheOptions(t *testing.T) {
 	if all.DefaultNamespaces != nil {
 		t.Errorf("no watch list: the cache is limited to %v", all.DefaultNamespaces)
 	}
-	if len(all.ByObject) != 3 {
-		t.Errorf("want pods, secrets and configmaps filtered by label, got %d entries", len(all.ByObject))
+	if len(all.ByObject) != 4 {
+		t.Errorf("want pods, secrets, configmaps and claims filtered by label, got %d entries", len(all.ByObject))
 	}
 	for obj, by := range all.ByObject {
 		if by.Label == nil || by.Label.String() != "app.kubernetes.io/managed-by=boxoffice-operator" {
@@ -56,7 +56,7 @@ func TestCacheOptions(t *testing.T) {
 			t.Errorf("namespace %s not cached", n)
 		}
 	}
-	if len(some.ByObject) != 3 {
+	if len(some.ByObject) != 4 {
 		t.Errorf("watch list: the label filters are gone: %v", some.ByObject)
 	}
 }
