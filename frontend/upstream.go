@@ -67,12 +67,23 @@ func (u *upstream) checkShowtime(ctx context.Context, base string) error {
 	}
 	var st struct {
 		Showtime string `json:"showtime"`
+		Version  uint64 `json:"version"`
 	}
 	if err := json.Unmarshal(resp.Body, &st); err != nil {
 		return fmt.Errorf("GET /v1/status: %v", err)
 	}
 	if u.showtime != "" && st.Showtime != "" && st.Showtime != u.showtime {
 		return fmt.Errorf("shard serves showtime %q but this front end is for %q; check --shard-url", st.Showtime, u.showtime)
+	}
+	// A follower applies what the leader committed a heartbeat later: one
+	// behind our copy would answer Last-Event-ID with a snapshot older than
+	// what browsers have seen. Try the next member; this one catches up.
+	select {
+	case <-u.hub.Loaded():
+		if ours := u.hub.Version(); u.c.members.len() > 1 && st.Version < ours {
+			return fmt.Errorf("member %s is at version %d, behind this pod's copy at %d", base, st.Version, ours)
+		}
+	default:
 	}
 	return nil
 }
