@@ -75,7 +75,7 @@ bench: build ## Benchmarks: shard against Redis and PostgreSQL (ratios), front-e
 	bash hack/bench-fanout.sh
 	bash hack/bench-admission.sh
 
-LOCALCLUSTER_BINS_CMD = hack/envtest-bins.sh etcd kube-apiserver kube-controller-manager kubectl
+LOCALCLUSTER_BINS_CMD = hack/envtest-bins.sh etcd kube-apiserver kube-controller-manager kube-scheduler kubectl
 
 .PHONY: localcluster-bins
 localcluster-bins: ## Build bin/boxoffice and bin/localcluster (no fmt or vet: used by dev and test-e2e).
