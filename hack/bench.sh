@@ -4,6 +4,9 @@
 #   - the Box office shard (bin/boxoffice shard, HTTP per SHARD-API.md),
 #   - Redis 7 (appendonly yes, appendfsync always; Lua scripts, all-or-nothing),
 #   - PostgreSQL 15 (fsync on, synchronous_commit on; one transaction per hold),
+#   - the shard as a three-member cluster (contract v2) on loopback, against
+#     Redis 7 with one replica (appendfsync always on both, WAIT 1 0 after
+#     every write script), then leader failover and SIGTERM hand-over times,
 # each started here on 127.0.0.1 with its data in a temporary directory, then
 # the shard's recovery time and resident memory. Prints one table and ratios.
 #
@@ -11,7 +14,8 @@
 #   BENCH_DURATION=20s   measured window per system     BENCH_WARMUP=5s
 #   BENCH_CLIENTS=64     concurrent clients              BENCH_SEATS=50000
 #   BENCH_CONFIRM=0.1    share of accepted holds confirmed (the rest released)
-#   BENCH_SYSTEMS="shard redis postgres"   any subset, for quick runs
+#   BENCH_SYSTEMS="shard redis postgres cluster redis-replica failover"   any subset, for quick runs
+#   BENCH_KILLS=10 BENCH_HANDOVERS=5   leader SIGKILLs and SIGTERM hand-overs (failover)
 #   BENCH_RECOVERY_WRITES=1000000  writes logged before the restart (0: skip)
 #   BENCH_RECOVERY_MAX=180s        cap on the time spent logging them (the report says how many)
 #   BENCH_CRASH_WRITES=50000       then this many more writes, SIGKILL under load, restart (0: skip)
@@ -32,7 +36,9 @@ BENCH_WARMUP=${BENCH_WARMUP:-5s}
 BENCH_CLIENTS=${BENCH_CLIENTS:-64}
 BENCH_SEATS=${BENCH_SEATS:-50000}
 BENCH_CONFIRM=${BENCH_CONFIRM:-0.1}
-BENCH_SYSTEMS=${BENCH_SYSTEMS:-shard redis postgres}
+BENCH_SYSTEMS=${BENCH_SYSTEMS:-shard redis postgres cluster redis-replica failover}
+BENCH_KILLS=${BENCH_KILLS:-10}
+BENCH_HANDOVERS=${BENCH_HANDOVERS:-5}
 BENCH_RECOVERY_WRITES=${BENCH_RECOVERY_WRITES:-1000000}
 BENCH_RECOVERY_MAX=${BENCH_RECOVERY_MAX:-180s}
 BENCH_CRASH_WRITES=${BENCH_CRASH_WRITES:-50000}
@@ -84,10 +90,11 @@ cleanup() {
       fi
     done <"$PIDFILE"
   fi
-  if [[ -n $REDIS_PID ]]; then
-    kill -TERM "$REDIS_PID" 2>/dev/null || true
-    wait "$REDIS_PID" 2>/dev/null || true
-  fi
+  local p
+  for p in $REDIS_PID $REPLICA_PID; do
+    kill -TERM "$p" 2>/dev/null || true
+    wait "$p" 2>/dev/null || true
+  done
   if [[ -n $PG_STARTED ]]; then
     as_pg "$PGBIN/pg_ctl" -D "$TMP/pg/data" -m immediate -w stop >/dev/null 2>&1 || true
   fi
@@ -101,7 +108,7 @@ cleanup() {
 
 install_missing() {
   missing=()
-  if want redis && ! command -v redis-server >/dev/null; then missing+=(redis-server); fi
+  if { want redis || want redis-replica; } && ! command -v redis-server >/dev/null; then missing+=(redis-server); fi
   if want postgres && [[ ! -x $PGBIN/initdb ]]; then missing+=(postgresql); fi
   if ((${#missing[@]})); then
     if [[ $(id -u) != 0 ]]; then
@@ -125,7 +132,7 @@ build() {
   LG=$TMP/loadgen
 
   SHARD_OK=
-  if want shard; then
+  if want shard || want cluster || want failover; then
     log "building bin/boxoffice"
     mkdir -p bin
     built=1
@@ -146,7 +153,7 @@ build() {
 }
 
 bench_shard() {
-  if [[ -n $SHARD_OK ]]; then
+  if [[ -n $SHARD_OK ]] && want shard; then
     settle
     log "shard: $BENCH_SEATS seats, closed loop"
     "$LG" run -backend shard -name shard "${SPAWN[@]}" "${RUN[@]}" -out "$RES/shard.json" ||
@@ -209,6 +216,77 @@ bench_redis() {
   fi
 }
 
+bench_cluster() {
+  if [[ -n $SHARD_OK ]] && want cluster; then
+    settle
+    log "shard, 3 members: $BENCH_SEATS seats, closed loop (writes go to the leader)"
+    "$LG" run -backend cluster -name "shard, 3 members" "${SPAWN[@]}" "${RUN[@]}" -out "$RES/cluster.json" ||
+      echo "bench: cluster run failed" >&2
+    if [[ $BENCH_HALF != 0 && -s $RES/cluster.json ]]; then
+      settle
+      log "shard, 3 members: paced at half the measured rate (fresh cluster)"
+      "$LG" run -backend cluster -name "shard, 3 members, half rate" "${SPAWN[@]}" "${RUN[@]}" \
+        -rate-from "$RES/cluster.json" -rate-factor 0.5 -out "$RES/cluster-half.json" ||
+        echo "bench: paced cluster run failed" >&2
+    fi
+  fi
+  if [[ -n $SHARD_OK ]] && want failover; then
+    settle
+    log "shard, 3 members: $BENCH_KILLS leader SIGKILLs, $BENCH_HANDOVERS SIGTERM hand-overs, under a steady writer"
+    "$LG" failover "${SPAWN[@]}" -seats "$BENCH_SEATS" -kills "$BENCH_KILLS" -handovers "$BENCH_HANDOVERS" -out "$RES/failover.json" ||
+      echo "bench: failover measurement failed" >&2
+  fi
+}
+
+# Redis with one replica: appendfsync always on both, WAIT 1 0 after every
+# write script (the write is answered once the replica has it).
+start_redis() { # port dir extra...
+  local port=$1 dir=$2
+  shift 2
+  mkdir -p "$dir"
+  [[ $(id -u) == 0 ]] && chown redis: "$dir" 2>/dev/null || true
+  local cmd=(redis-server --bind 127.0.0.1 --port "$port" --dir "$dir" --daemonize no
+    --appendonly yes --appendfsync always --save "" --protected-mode yes --logfile "$dir/redis.log"
+    --maxclients 1000 "$@")
+  if [[ $(id -u) == 0 ]] && id redis >/dev/null 2>&1; then
+    setpriv --reuid=redis --regid=redis --init-groups -- "${cmd[@]}" &
+  else
+    "${cmd[@]}" &
+  fi
+}
+
+bench_redis_replica() {
+  local port rport
+  if want redis-replica; then
+    port=$("$LG" freeport)
+    rport=$("$LG" freeport)
+    log "redis + replica: primary 127.0.0.1:$port, replica 127.0.0.1:$rport (appendfsync always on both, WAIT 1 0)"
+    start_redis "$port" "$TMP/redis-primary"
+    REDIS_PID=$!
+    start_redis "$rport" "$TMP/redis-replica" --replicaof 127.0.0.1 "$port"
+    REPLICA_PID=$!
+    for _ in $(seq 100); do
+      redis-cli -h 127.0.0.1 -p "$port" ping >/dev/null 2>&1 && break
+      sleep 0.1
+    done
+    if ! "$LG" prep -backend redis -addr "127.0.0.1:$port" -seats "$BENCH_SEATS"; then
+      echo "bench: redis primary could not be loaded; see $TMP/redis-primary/redis.log" >&2
+      return 0
+    fi
+    for _ in $(seq 200); do
+      redis-cli -h 127.0.0.1 -p "$rport" info replication 2>/dev/null | grep -q 'master_link_status:up' && break
+      sleep 0.1
+    done
+    settle
+    log "redis + replica: closed loop"
+    "$LG" run -backend redis -name "redis + replica" -redis-wait 1 -addr "127.0.0.1:$port" -server-pid "$REDIS_PID" "${RUN[@]}" \
+      -out "$RES/redis-replica.json" || echo "bench: redis + replica run failed" >&2
+    kill -TERM "$REDIS_PID" "$REPLICA_PID" 2>/dev/null || true
+    wait "$REDIS_PID" "$REPLICA_PID" 2>/dev/null || true
+    REDIS_PID= REPLICA_PID=
+  fi
+}
+
 bench_postgres() {
   local port dsn
   if want postgres; then
@@ -244,7 +322,7 @@ bench_postgres() {
 }
 
 bench_shard_more() {
-  if [[ -n $SHARD_OK ]]; then
+  if [[ -n $SHARD_OK ]] && want shard; then
     if [[ $BENCH_RECOVERY_WRITES != 0 ]]; then
       settle
       log "shard: recovery after $BENCH_RECOVERY_WRITES logged writes"
@@ -289,6 +367,7 @@ main() {
   mkdir -p "$RES"
   PIDFILE=$TMP/shard.pids
   REDIS_PID=
+  REPLICA_PID=
   PG_STARTED=
   trap cleanup EXIT
   trap 'exit 130' INT
@@ -298,6 +377,8 @@ main() {
   bench_shard
   if want redis; then bench_redis; fi
   if want postgres; then bench_postgres; fi
+  bench_cluster
+  bench_redis_replica
   bench_shard_more
   report
 }

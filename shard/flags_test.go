@@ -58,3 +58,33 @@ func TestFlagsFromEnvironment(t *testing.T) {
 		t.Fatal("accepted BOXOFFICE_SHARD_HOLD_TTL=1m with --max-hold-ttl 5s")
 	}
 }
+
+func TestClusterFlags(t *testing.T) {
+	base := []string{"--showtime", "a/b", "--seat-map", "m", "--data-dir", "d", "--token-file", "t"}
+	env := func(string) string { return "" }
+	ok := append(base, "--id", "2", "--peers", "1=http://a:7071,2=http://b:7071,3=http://c:7071",
+		"--advertise-url", "http://b:7070", "--peer-token-file", "p")
+	o, err := shard.ParseFlags(ok, env, io.Discard)
+	if err != nil || o.Cluster.ID != 2 || o.Cluster.PeerListen != ":7071" {
+		t.Fatalf("valid cluster flags: %+v %v", o, err)
+	}
+	for name, args := range map[string][]string{
+		"two members":      {"--id", "1", "--peers", "1=http://a:1,2=http://b:1", "--advertise-url", "http://a:2", "--peer-token-file", "p"},
+		"id not a member":  {"--id", "4", "--peers", "1=http://a:1,2=http://b:1,3=http://c:1", "--advertise-url", "http://a:2", "--peer-token-file", "p"},
+		"member twice":     {"--id", "1", "--peers", "1=http://a:1,1=http://b:1,3=http://c:1", "--advertise-url", "http://a:2", "--peer-token-file", "p"},
+		"not a URL":        {"--id", "1", "--peers", "1=a:1,2=http://b:1,3=http://c:1", "--advertise-url", "http://a:2", "--peer-token-file", "p"},
+		"no advertise URL": {"--id", "1", "--peers", "1=http://a:1,2=http://b:1,3=http://c:1", "--peer-token-file", "p"},
+		"no peer token":    {"--id", "1", "--peers", "1=http://a:1,2=http://b:1,3=http://c:1", "--advertise-url", "http://a:2"},
+		"id out of range":  {"--id", "8", "--peers", "8=http://a:1,2=http://b:1,3=http://c:1", "--advertise-url", "http://a:2", "--peer-token-file", "p"},
+	} {
+		if _, err := shard.ParseFlags(append(append([]string{}, base...), args...), env, io.Discard); err == nil {
+			t.Errorf("%s: accepted", name)
+		}
+	}
+	e := map[string]string{"BOXOFFICE_SHARD_PEERS": "1=http://a:1,2=http://b:1,3=http://c:1", "BOXOFFICE_SHARD_ID": "3",
+		"BOXOFFICE_SHARD_ADVERTISE_URL": "http://c:2", "BOXOFFICE_SHARD_PEER_TOKEN_FILE": "p"}
+	o, err = shard.ParseFlags(base, func(k string) string { return e[k] }, io.Discard)
+	if err != nil || o.Cluster.ID != 3 || o.Cluster.AdvertiseURL != "http://c:2" {
+		t.Fatalf("cluster flags from the environment: %+v %v", o, err)
+	}
+}

@@ -36,6 +36,7 @@ type Options struct {
 	MaxSeatsPerHolder int
 	ShutdownTimeout   time.Duration
 	SnapshotEvery     uint64
+	Cluster           clusterFlags
 }
 
 // EnvName is the environment variable read for a flag.
@@ -60,6 +61,7 @@ func ParseFlags(args []string, getenv func(string) string, stderr io.Writer) (*O
 	fs.IntVar(&o.MaxSeatsPerHolder, "max-seats-per-holder", 8, "seats a holder's active holds may hold together")
 	fs.Uint64Var(&o.SnapshotEvery, "snapshot-every", 100000, "log records between snapshots (bounds replay time)")
 	fs.DurationVar(&o.ShutdownTimeout, "shutdown-timeout", 25*time.Second, "how long SIGTERM waits for requests in flight")
+	o.Cluster.register(fs)
 	fs.Usage = func() {
 		fmt.Fprintf(stderr, "usage: boxoffice shard --showtime NS/NAME --seat-map FILE --data-dir DIR [flags]\n\n")
 		fs.PrintDefaults()
@@ -127,6 +129,7 @@ func ParseFlags(args []string, getenv func(string) string, stderr io.Writer) (*O
 	if o.MaxSeatsPerHolder < 1 || o.MaxSeatsPerHolder > 1024 {
 		problems = append(problems, fmt.Sprintf("--max-seats-per-holder %d: must be between 1 and 1024", o.MaxSeatsPerHolder))
 	}
+	problems = o.Cluster.validate(o.Auth, problems)
 	if len(problems) > 0 {
 		return nil, errors.New(strings.Join(problems, "; "))
 	}
@@ -178,6 +181,11 @@ func loadConfig(o *Options, log *slog.Logger) (server.Config, error) {
 	} else {
 		log.Warn("serving /v1/* without authentication (--auth=none)")
 	}
+	cc, err := o.Cluster.config(o.Auth)
+	if err != nil {
+		return server.Config{}, err
+	}
+	cfg.Cluster = cc
 	return cfg, nil
 }
 
@@ -215,6 +223,10 @@ func run(o *Options, log *slog.Logger) error {
 	case sig := <-sigs:
 		log.Info("signal during recovery; stopping", "signal", sig.String())
 		hs.Close()
+		if cfg.Cluster != nil {
+			// A member waiting for its peers stops waiting.
+			srv.Close(context.Background())
+		}
 		if err := <-recovered; err != nil {
 			return err
 		}
@@ -231,6 +243,13 @@ func run(o *Options, log *slog.Logger) error {
 	}
 	ctx, cancel := context.WithTimeout(context.Background(), o.ShutdownTimeout)
 	defer cancel()
+	if fatal == nil {
+		// Cluster mode, on the leader: hand leadership to an up-to-date
+		// member first, so writes pause only for the hand-over.
+		hctx, hcancel := context.WithTimeout(ctx, 3*time.Second)
+		srv.HandOver(hctx)
+		hcancel()
+	}
 	srv.BeginShutdown()
 	if err := hs.Shutdown(ctx); err != nil {
 		log.Warn("http shutdown", "err", err.Error())

@@ -36,7 +36,11 @@ func (s *Server) Handler() http.Handler {
 	})
 	mux.HandleFunc("GET /readyz", func(w http.ResponseWriter, r *http.Request) {
 		w.Header().Set("Content-Type", "text/plain; charset=utf-8")
-		if ok, why := s.readiness(); !ok {
+		ok, why := s.readiness()
+		if ok && s.node != nil && !s.node.caughtUp() {
+			ok, why = false, "cluster member: no leader known, joining, or behind the committed log"
+		}
+		if !ok {
 			w.WriteHeader(http.StatusServiceUnavailable)
 			io.WriteString(w, "not ready: "+why+"\n")
 			return
@@ -394,7 +398,7 @@ func (s *Server) postHold(w http.ResponseWriter, r *http.Request) {
 	err := s.submit(req)
 	answerBy(w)
 	if err != nil {
-		writeError(w, http.StatusServiceUnavailable, "not_ready", err.Error(), nil)
+		writeSubmitError(w, err)
 		return
 	}
 	if req.res.Replayed {
@@ -476,7 +480,7 @@ func (s *Server) holdOp(op seats.Op) func(http.ResponseWriter, *http.Request) {
 		err := s.submit(req)
 		answerBy(w)
 		if err != nil {
-			writeError(w, http.StatusServiceUnavailable, "not_ready", err.Error(), nil)
+			writeSubmitError(w, err)
 			return
 		}
 		if op == seats.OpConfirm {
@@ -541,6 +545,11 @@ func DecodeHoldOp(op seats.Op, id string, body []byte, holdTTL, maxTTL time.Dura
 }
 
 func (s *Server) getSeats(w http.ResponseWriter, r *http.Request) {
+	if s.node != nil && s.node.isLeaderNow() {
+		// Current on the leader: wait for a read index. A member that is no
+		// longer the leader serves its committed state like any follower.
+		s.node.barrier()
+	}
 	v, counts, arr := s.hub.seatsJSON()
 	b := make([]byte, 0, len(arr)+256)
 	b = append(b, `{"showtime":`...)
@@ -563,10 +572,15 @@ func (s *Server) status(w http.ResponseWriter, r *http.Request) {
 	b = append(b, `,"version":`...)
 	b = strconv.AppendUint(b, v, 10)
 	b = append(b, `,"epoch":`...)
-	b = strconv.AppendUint(b, s.epoch.Load(), 10)
+	if s.node != nil {
+		b = strconv.AppendUint(b, s.node.term.Load(), 10) // v2: the epoch is the term
+	} else {
+		b = strconv.AppendUint(b, s.epoch.Load(), 10)
+	}
 	// logFormat is the log format this binary writes (and the newest it reads).
 	b = append(b, `,"logFormat":`...)
 	b = strconv.AppendInt(b, wal.FormatVersion, 10)
+	b = s.appendClusterStatus(b)
 	b = append(b, `,"counts":`...)
 	b = appendCounts(b, counts)
 	b = append(b, `,"total":`...)

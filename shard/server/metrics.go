@@ -29,6 +29,8 @@ type metrics struct {
 	// or sale, so they are kept out of the business results.
 	holdReplay    prometheus.Counter
 	confirmReplay prometheus.Counter
+
+	clusterMetrics
 }
 
 // resultReplay is the result label of an answer replayed from the

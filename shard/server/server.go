@@ -73,6 +73,9 @@ type Config struct {
 	MaxStreams         int           // concurrent event-stream clients (1024)
 	Now                func() time.Time
 	Options            seats.Options // machine options (zero: seats.DefaultOptions)
+	// Cluster, if set, makes the shard a member of a replicated cluster
+	// (contract v2); nil is single mode (v1).
+	Cluster *ClusterConfig
 	// StallTimeout: a log write (write and fsync of one group) running
 	// longer than this makes the shard not ready until it ends (5s).
 	StallTimeout time.Duration
@@ -94,7 +97,8 @@ type Server struct {
 	met *metrics
 	hub *hub
 
-	m      *seats.Machine // writer only
+	m      *seats.Machine // writer only (in cluster mode: the raft loop only)
+	node   *Node          // cluster mode
 	wl     *wal.Log       // writer only
 	walLog atomic.Pointer[wal.Log]
 
@@ -128,9 +132,11 @@ type request struct {
 	cmd seats.Command
 	res seats.Result
 	// failed: the group could not be written; nothing was acknowledged.
-	failed bool
-	done   chan struct{}
-	seat   [16]int32
+	failed   bool
+	err      error     // cluster mode: why it failed
+	proposed time.Time // cluster mode: when it was proposed
+	done     chan struct{}
+	seat     [16]int32
 }
 
 var reqPool = sync.Pool{New: func() any { return &request{done: make(chan struct{}, 1)} }}
@@ -140,6 +146,7 @@ func getRequest() *request {
 	r.cmd = seats.Command{Seats: r.seat[:0]}
 	r.res = seats.Result{}
 	r.failed = false
+	r.err = nil
 	return r
 }
 
@@ -206,6 +213,9 @@ func New(cfg Config) (*Server, error) {
 		fatal: make(chan error, 1)}
 	s.hub = newHub(ix, cfg.RingSize)
 	s.met = newMetrics(s)
+	if cfg.Cluster != nil {
+		s.node = newNode(s)
+	}
 	return s, nil
 }
 
@@ -221,6 +231,12 @@ func (s *Server) Epoch() uint64 { return s.epoch.Load() }
 // Recover loads the snapshot, replays the log, starts a new epoch, expires
 // holds whose deadline passed while down, and starts the writer.
 func (s *Server) Recover() error {
+	if s.cfg.Cluster != nil {
+		return s.recoverCluster()
+	}
+	if err := checkSingleDir(s.cfg.DataDir); err != nil {
+		return err
+	}
 	t0 := time.Now()
 	var restoreDur time.Duration
 	var replayCmd seats.Command
@@ -291,6 +307,9 @@ func (s *Server) appendCmd(c *seats.Command) {
 
 // submit hands a command to the writer and waits for its answer.
 func (s *Server) submit(r *request) error {
+	if s.node != nil {
+		return s.node.submit(r)
+	}
 	select {
 	case s.reqs <- r:
 	case <-s.writerDone:
@@ -579,6 +598,9 @@ func (s *Server) BeginShutdown() {
 // the log and writes a final snapshot. Call after the HTTP server stopped.
 func (s *Server) Close(ctx context.Context) error {
 	s.BeginShutdown()
+	if s.node != nil {
+		return s.node.close(ctx)
+	}
 	if !s.started.Load() {
 		return nil
 	}

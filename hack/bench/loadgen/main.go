@@ -11,9 +11,10 @@
 //	loadgen seatmap  -seats N -out FILE          write a YAML seat map of exactly N seats
 //	loadgen freeport                              print a free loopback TCP port
 //	loadgen prep     -backend redis|postgres ...  load the venue into Redis or PostgreSQL
-//	loadgen run      -backend shard|redis|postgres ...  closed or open-loop workload
+//	loadgen run      -backend shard|cluster|redis|postgres ...  closed or open-loop workload
 //	loadgen recovery ...                          shard: start-up time after N logged writes
 //	loadgen memory   ...                          shard: VmRSS at N seats, before/after a burst
+//	loadgen failover ...                          cluster: leader SIGKILL -> next write, SIGTERM hand-over pause
 //	loadgen report   -dir DIR                     print the table and ratios
 package main
 
@@ -36,6 +37,7 @@ func main() {
 		"recovery": cmdRecovery,
 		"memory":   cmdMemory,
 		"report":   cmdReport,
+		"failover": cmdFailover,
 	}
 	// Fewer collections: the generator shares the CPUs with the system under
 	// test, and its latency samples are kept in memory until the end.
@@ -52,5 +54,5 @@ func main() {
 }
 
 func usage() {
-	fmt.Fprintln(os.Stderr, "usage: loadgen seatmap|freeport|prep|run|recovery|memory|report [flags]")
+	fmt.Fprintln(os.Stderr, "usage: loadgen seatmap|freeport|prep|run|recovery|memory|failover|report [flags]")
 }

@@ -51,6 +51,8 @@ type shardProc struct {
 	logPath   string
 	pidfile   string
 	bin       string
+	// extra flags (cluster members)
+	extra []string
 }
 
 // start prepares a new shard directory (seat map of n seats, token, empty data
@@ -111,6 +113,7 @@ func (p *shardProc) launch() error {
 		"--token-file", p.tokenFile,
 		"--max-seats-per-holder", "8",
 	)
+	cmd.Args = append(cmd.Args, p.extra...)
 	cmd.Stdout, cmd.Stderr = logf, logf
 	// Own process group: a Ctrl-C on the terminal reaches us, and we stop the
 	// shard in order; the caller's trap kills it by pid if we die first.
@@ -464,8 +467,9 @@ func cmdRecovery(args []string) error {
 }
 
 type statusReply struct {
-	Version int64 `json:"version"`
-	Epoch   int64 `json:"epoch"`
+	Role    string `json:"role"`
+	Version int64  `json:"version"`
+	Epoch   int64  `json:"epoch"`
 	Counts  struct {
 		Free int64 `json:"free"`
 		Held int64 `json:"held"`

@@ -54,6 +54,21 @@ return 1
 
 type redisBackend struct {
 	c *redis.Client
+	// wait > 0: WAIT wait 0 after every write script (Redis's synchronous
+	// replication: the answer waits until that many replicas have the write).
+	wait int
+}
+
+// sync waits for the replicas (when configured) after a write.
+func (b *redisBackend) sync(ctx context.Context, err error) error {
+	if err != nil || b.wait == 0 {
+		return err
+	}
+	n, err := b.c.Wait(ctx, b.wait, 0).Result()
+	if err == nil && n < int64(b.wait) {
+		err = fmt.Errorf("WAIT %d 0: %d replicas acknowledged", b.wait, n)
+	}
+	return err
 }
 
 func newRedisBackend(addr string, conns int) *redisBackend {
@@ -80,6 +95,11 @@ func (b *redisBackend) Hold(ctx context.Context, ref string, seats []string) (st
 	if err != nil {
 		return "", false, err
 	}
+	if _, busy := res.([]any); !busy {
+		if err := b.sync(ctx, nil); err != nil {
+			return "", false, err
+		}
+	}
 	switch v := res.(type) {
 	case int64:
 		return ref, false, nil
@@ -91,11 +111,11 @@ func (b *redisBackend) Hold(ctx context.Context, ref string, seats []string) (st
 }
 
 func (b *redisBackend) Confirm(ctx context.Context, id string, seats []string, orderID string) error {
-	return confirmScript.Run(ctx, b.c, holdKeys(id, seats), id, orderID).Err()
+	return b.sync(ctx, confirmScript.Run(ctx, b.c, holdKeys(id, seats), id, orderID).Err())
 }
 
 func (b *redisBackend) Release(ctx context.Context, id string, seats []string) error {
-	return releaseScript.Run(ctx, b.c, holdKeys(id, seats), id).Err()
+	return b.sync(ctx, releaseScript.Run(ctx, b.c, holdKeys(id, seats), id).Err())
 }
 
 func (b *redisBackend) Close() { b.c.Close() }

@@ -83,6 +83,7 @@ func cmdReport(args []string) error {
 	}
 	shard, redis, pg, half := load("shard"), load("redis"), load("postgres"), load("shard-half")
 	redisHalf := load("redis-half")
+	cl, clHalf, redisRep := load("cluster"), load("cluster-half"), load("redis-replica")
 	var first *RunResult
 	for _, r := range []*RunResult{shard, redis, pg} {
 		if r != nil {
@@ -116,6 +117,13 @@ func cmdReport(args []string) error {
 	if redisHalf != nil {
 		row(fmt.Sprintf("redis, paced %.0f/s", redisHalf.TargetRate), redisHalf)
 	}
+	if cl != nil || redisRep != nil {
+		row("shard, 3 members", cl)
+		row("redis + replica, WAIT 1 0", redisRep)
+		if clHalf != nil {
+			row(fmt.Sprintf("shard, 3 members, paced %.0f/s", clHalf.TargetRate), clHalf)
+		}
+	}
 	tw.Flush()
 
 	ratio := func(a, c *RunResult) string {
@@ -125,8 +133,12 @@ func cmdReport(args []string) error {
 		return fmt.Sprintf("%.2fx", a.HoldsPerSec/c.HoldsPerSec)
 	}
 	p("\nthroughput ratios (accepted holds/s): shard/redis %s, shard/postgres %s\n", ratio(shard, redis), ratio(shard, pg))
+	if cl != nil || redisRep != nil {
+		p("replicated (durable on 2 of 3 members, or on the primary and its replica): shard 3 members/redis + replica %s, shard 3 members/single shard %s\n",
+			ratio(cl, redisRep), ratio(cl, shard))
+	}
 	var gen, srv []string
-	for _, r := range []*RunResult{shard, redis, pg, half, redisHalf} {
+	for _, r := range []*RunResult{shard, redis, pg, half, redisHalf, cl, redisRep, clHalf} {
 		if r == nil {
 			continue
 		}
@@ -141,7 +153,7 @@ func cmdReport(args []string) error {
 	if len(gen) > 0 {
 		p("CPU cores used by the load generator (same machine): %s\n", strings.Join(gen, ", "))
 	}
-	for _, r := range []*RunResult{shard, redis, pg, half, redisHalf} {
+	for _, r := range []*RunResult{shard, redis, pg, half, redisHalf, cl, redisRep, clHalf} {
 		if r == nil {
 			continue
 		}
@@ -181,6 +193,15 @@ func cmdReport(args []string) error {
 		}
 	}
 
+	var fo FailoverResult
+	haveFo := readJSON(filepath.Join(*dir, "failover.json"), &fo)
+	if haveFo {
+		p("failover, 3 members under a steady writer: leader SIGKILL -> next acknowledged write, %d kills: %s ms (worst %.0f ms)\n",
+			fo.Kills, joinMs(fo.KillMs), maxOf(fo.KillMs))
+		p("  leader SIGTERM (hand-over) -> longest pause between acknowledged writes, %d times: %s ms (worst %.0f ms)\n",
+			fo.Handovers, joinMs(fo.HandoverMs), maxOf(fo.HandoverMs))
+	}
+
 	// Targets, reported (never asserted).
 	p("\ntargets (measured on this run; informative, not a pass/fail gate):\n")
 	mark := func(ok bool) string {
@@ -211,9 +232,38 @@ func cmdReport(args []string) error {
 		p("  memory <= 200 MB at %d seats: %s (%.1f MB after the burst, peak %.1f MB)\n", mem.Seats, mark(mem.RSSAfter <= 200<<20), mb(mem.RSSAfter), mb(mem.HWM))
 	}
 
+	if cl != nil && redisRep != nil {
+		p("  3 members >= redis + replica:    %s (%s)\n", mark(cl.HoldsPerSec >= redisRep.HoldsPerSec), ratio(cl, redisRep))
+	}
+	if clHalf != nil {
+		p("  3 members hold p99 <= 10 ms, half rate: %s (%.2f ms at %.0f/s)\n", mark(clHalf.Hold.N > 0 && clHalf.Hold.P99 <= 10), clHalf.Hold.P99, clHalf.TargetRate)
+	}
+	if haveFo && fo.Kills > 0 {
+		p("  failover worst <= 1.5 s:         %s (%.0f ms over %d kills)\n", mark(maxOf(fo.KillMs) <= 1500), maxOf(fo.KillMs), fo.Kills)
+	}
+	if haveFo && fo.Handovers > 0 {
+		p("  hand-over pause <= 300 ms:       %s (worst %.0f ms over %d)\n", mark(maxOf(fo.HandoverMs) <= 300), maxOf(fo.HandoverMs), fo.Handovers)
+	}
+
 	fmt.Print(b.String())
 	if *out != "" {
 		return os.WriteFile(*out, []byte(b.String()), 0o644)
 	}
 	return nil
+}
+
+func joinMs(v []float64) string {
+	var s []string
+	for _, x := range v {
+		s = append(s, fmt.Sprintf("%.0f", x))
+	}
+	return strings.Join(s, ", ")
+}
+
+func maxOf(v []float64) float64 {
+	m := 0.0
+	for _, x := range v {
+		m = max(m, x)
+	}
+	return m
 }

@@ -95,6 +95,7 @@ type shardReply struct {
 	Error   string   `json:"error"`
 	Message string   `json:"message"`
 	Seats   []string `json:"seats"`
+	Leader  string   `json:"leader"` // 421 not_leader (cluster mode)
 }
 
 // do sends one request and decodes the JSON answer (hold or error).

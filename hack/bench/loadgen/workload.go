@@ -3,6 +3,7 @@ package main
 import (
 	"context"
 	"encoding/json"
+	"errors"
 	"flag"
 	"fmt"
 	"math"
@@ -375,6 +376,8 @@ func cmdRun(args []string) error {
 	rateFactor := fs.Float64("rate-factor", 0.5, "with -rate-from: share of that rate")
 	out := fs.String("out", "", "write the JSON result here")
 	serverPid := fs.Int("server-pid", 0, "pid of the system under test, to report its CPU use (shards started here: automatic)")
+	members := fs.Int("members", 3, "backend cluster: members started")
+	redisWait := fs.Int("redis-wait", 0, "backend redis: WAIT for this many replicas (timeout 0) after every write script")
 	fs.Parse(args)
 
 	ids, _, err := venueSeats(*seats)
@@ -400,9 +403,12 @@ func cmdRun(args []string) error {
 
 	var b Backend
 	var proc *shardProc
+	var clusterPids []int
 	switch *backend {
 	case "redis":
-		b = newRedisBackend(*addr, *clients)
+		rb := newRedisBackend(*addr, *clients)
+		rb.wait = *redisWait
+		b = rb
 	case "postgres":
 		pb, err := newPGBackend(ctx, *dsn, *clients)
 		if err != nil {
@@ -423,6 +429,27 @@ func cmdRun(args []string) error {
 			url, tok = proc.url, proc.tokenFile
 		}
 		sb, err := newShardBackend(url, tok, *clients)
+		if err != nil {
+			return err
+		}
+		b = sb
+	case "cluster":
+		if sp.bin == "" {
+			return errors.New("-backend cluster needs -shard-bin")
+		}
+		cl, err := sp.startCluster(ctx, "cluster", *seats, *members)
+		if err != nil {
+			return err
+		}
+		defer cl.stop()
+		l, err := cl.leader(60 * time.Second)
+		if err != nil {
+			return err
+		}
+		for _, m := range cl.members {
+			clusterPids = append(clusterPids, m.pid())
+		}
+		sb, err := newShardBackend(cl.members[l].url, cl.members[l].tokenFile, *clients)
 		if err != nil {
 			return err
 		}
@@ -451,6 +478,9 @@ func cmdRun(args []string) error {
 	if *serverPid > 0 {
 		srv0 = treeCPU(*serverPid)
 	}
+	for _, pid := range clusterPids {
+		srv0 += treeCPU(pid)
+	}
 	cpu0, t0 := selfCPU(), time.Now()
 	if *rate > 0 {
 		fmt.Fprintf(os.Stderr, "  %s: open loop at %.0f holds/s, %d clients, %s warm-up + %s\n", *name, *rate, *clients, *warmup, *dur)
@@ -467,6 +497,13 @@ func cmdRun(args []string) error {
 	res.GenCPU = (selfCPU() - cpu0).Seconds() / elapsed
 	if *serverPid > 0 {
 		res.ServerCPU = (treeCPU(*serverPid) - srv0).Seconds() / elapsed
+	}
+	if len(clusterPids) > 0 {
+		var sum time.Duration
+		for _, pid := range clusterPids {
+			sum += treeCPU(pid)
+		}
+		res.ServerCPU = (sum - srv0).Seconds() / elapsed
 	}
 	fmt.Fprintf(os.Stderr, "  %s: %.0f holds/s, %.0f conflicts/s, hold p50 %.2f ms p99 %.2f ms, conflict p50 %.2f ms p99 %.2f ms, errors %d\n",
 		res.System, res.HoldsPerSec, res.ConflictsPerSec, res.Hold.P50, res.Hold.P99, res.Conflict.P50, res.Conflict.P99, res.Errors)
