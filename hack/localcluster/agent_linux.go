@@ -23,6 +23,7 @@ import (
 	"k8s.io/client-go/kubernetes"
 	coordinationv1client "k8s.io/client-go/kubernetes/typed/coordination/v1"
 	"k8s.io/client-go/tools/cache"
+	"k8s.io/client-go/util/retry"
 )
 
 // Names the agent gives to what it makes in the cluster.
@@ -229,17 +230,27 @@ func (a *agent) registerNode() error {
 		corev1.ResourcePods:             resource.MustParse("110"),
 		corev1.ResourceEphemeralStorage: resource.MustParse("100Gi"),
 	}
-	created.Status = corev1.NodeStatus{
+	status := corev1.NodeStatus{
 		Capacity: capacity, Allocatable: capacity,
 		Addresses: []corev1.NodeAddress{{Type: corev1.NodeInternalIP, Address: a.net.hostIP.String()}, {Type: corev1.NodeHostName, Address: a.node}},
 		NodeInfo: corev1.NodeSystemInfo{
 			OperatingSystem: "linux", Architecture: runtime.GOARCH,
 			KubeletVersion: "v0.0.0-localcluster", ContainerRuntimeVersion: "localcluster://processes",
 		},
-		Conditions: a.nodeConditions(),
 	}
-	_, err = a.cs.CoreV1().Nodes().UpdateStatus(ctx, created, metav1.UpdateOptions{})
-	return err
+	// The node lifecycle controller writes the new Node too (taints): retry
+	// on its newer version.
+	return retry.RetryOnConflict(retry.DefaultRetry, func() error {
+		status.Conditions = a.nodeConditions()
+		created.Status = status
+		_, err := a.cs.CoreV1().Nodes().UpdateStatus(ctx, created, metav1.UpdateOptions{})
+		if apierrors.IsConflict(err) {
+			if n, gerr := a.cs.CoreV1().Nodes().Get(ctx, a.node, metav1.GetOptions{}); gerr == nil {
+				created = n
+			}
+		}
+		return err
+	})
 }
 
 func (a *agent) nodeConditions() []corev1.NodeCondition {

@@ -38,18 +38,18 @@ func faultHelp(self, stateDir string, specs []nodeSpec) string {
 	for _, s := range specs {
 		names = append(names, s.Name+" ("+s.Zone+")")
 	}
-	cmd := self
+	flag := ""
 	if stateDir != defaultStateDir {
-		cmd += " --state-dir=" + stateDir
+		flag = " --state-dir=" + stateDir
 	}
-	n := specs[len(specs)-1].Name
+	n := specs[len(specs)-1].Name + flag
 	return fmt.Sprintf(`  Nodes: %s; NotReady %s after their heartbeats stop.
   Faults:
     %[3]s node kill %[4]s    # SIGKILL its pods, stop its heartbeats
     %[3]s node pause %[4]s   # SIGSTOP its pods and heartbeats
     %[3]s node cut %[4]s     # its pods lose the other nodes' pods; no heartbeats
     %[3]s node heal %[4]s    # undo: a killed node reboots and restarts its pods
-    %[3]s nodes`, strings.Join(names, ", "), nodeGrace, cmd, n)
+    %[3]s nodes%[5]s`, strings.Join(names, ", "), nodeGrace, self, n, flag)
 }
 
 const defaultStateDir = "/var/tmp/boxoffice-localcluster"

@@ -37,9 +37,9 @@ func TestFaultHelpNamesEveryCommand(t *testing.T) {
 	h := faultHelp("/repo/bin/localcluster", "/var/tmp/other", specs)
 	for _, want := range []string{
 		"node-1 (zone-1), node-2 (zone-2), node-3 (zone-3)",
-		"/repo/bin/localcluster --state-dir=/var/tmp/other node kill node-3",
-		"node pause node-3", "node cut node-3", "node heal node-3",
-		"--state-dir=/var/tmp/other nodes", "12s",
+		"/repo/bin/localcluster node kill node-3 --state-dir=/var/tmp/other",
+		"node pause node-3 --state-dir", "node cut node-3 --state-dir", "node heal node-3 --state-dir",
+		"/repo/bin/localcluster nodes --state-dir=/var/tmp/other", "12s",
 	} {
 		if !strings.Contains(h, want) {
 			t.Errorf("help lacks %q:\n%s", want, h)
