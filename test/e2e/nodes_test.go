@@ -106,7 +106,7 @@ var _ = Describe("Nodes", func() {
 			return err == nil && !podReady(p)
 		}).WithTimeout(10*time.Second).WithPolling(time.Second).Should(BeTrue(), "the killed node's pod is marked not ready")
 		Expect(spreadPods(ctx, d.Name)).To(HaveLen(2), "the other nodes' pods run on")
-		timings["node kill to NotReady"] = time.Since(began)
+		timings["nodes: spread, kill, NotReady"] = time.Since(began)
 
 		By("healing " + victim)
 		st, err = fc.Do(ctx, victim, fault.Heal)
@@ -116,7 +116,7 @@ var _ = Describe("Nodes", func() {
 			WithTimeout(15*time.Second).WithPolling(500*time.Millisecond).Should(Equal(corev1.ConditionTrue))
 		Eventually(func() map[string]corev1.Pod { return spreadPods(ctx, d.Name) }).
 			WithTimeout(30*time.Second).WithPolling(500*time.Millisecond).Should(HaveKeyWithValue(victim, HaveField("Name", before.Name)), "the rebooted node restarts its pod")
-		timings["node kill and heal spec"] = time.Since(began)
+		timings["nodes: spread, kill, heal, Ready"] = time.Since(began)
 	})
 
 	It("pauses a node: NotReady while its pods are stopped, Ready again on heal", func(ctx SpecContext) {
