@@ -85,12 +85,12 @@ localcluster-bins: ## Build bin/boxoffice and bin/localcluster (no fmt or vet: u
 .PHONY: dev
 dev: localcluster-bins ## Run Box office on a local cluster (needs root): control plane, three nodes, operator, the sample Showtime on sale; prints the fault commands. Ctrl-C removes it all.
 	$(LOCALBIN)/localcluster up --bins "$$($(LOCALCLUSTER_BINS_CMD))" \
-		--image boxoffice:dev=$(LOCALBIN)/boxoffice --manager $(LOCALBIN)/boxoffice \
+		--image boxoffice:dev=$(LOCALBIN)/boxoffice --image boxoffice:next=$(LOCALBIN)/boxoffice --manager $(LOCALBIN)/boxoffice \
 		--sample config/samples/boxoffice_v1alpha1_showtime.yaml
 
 .PHONY: test-e2e
-test-e2e: localcluster-bins ## End-to-end suite on a local cluster with the real manager, shard and front end (needs root).
-	LOCALCLUSTER_BINS="$$($(LOCALCLUSTER_BINS_CMD))" LOCALCLUSTER=$(LOCALBIN)/localcluster BOXOFFICE_BIN=$(LOCALBIN)/boxoffice \
+test-e2e: localcluster-bins helm ## End-to-end suite on a local cluster with the real manager, shard and front end, and the Helm chart installed with helm (needs root).
+	LOCALCLUSTER_BINS="$$($(LOCALCLUSTER_BINS_CMD))" LOCALCLUSTER=$(LOCALBIN)/localcluster BOXOFFICE_BIN=$(LOCALBIN)/boxoffice HELM=$(HELM) \
 		$(GOTEST) -tags e2e -timeout 30m -count=1 -v ./test/e2e/ $(E2E_ARGS)
 
 ##@ Build

@@ -26,6 +26,22 @@ const conversionRule = "namespace_showtime:boxoffice_conversion:ratio_1h"
 // the chart's kubeVersion constraint).
 const kubeVersion = "1.37.1"
 
+// The manager's user in each rendering: kustomize's config/default, and the
+// chart rendered as release "box" in boxoffice-system.
+const (
+	kustomizeOperator = "system:serviceaccount:boxoffice-system:boxoffice-controller-manager"
+	chartOperator     = "system:serviceaccount:boxoffice-system:box-boxoffice"
+)
+
+// chartToKustomizeName maps the chart's object names (release "box") to
+// config/default's.
+func chartToKustomizeName(s string) string {
+	if rest, ok := strings.CutPrefix(s, "box-boxoffice-"); ok {
+		return "boxoffice-" + rest
+	}
+	return s
+}
+
 func tool(t *testing.T, env, name string) string {
 	t.Helper()
 	p := os.Getenv(env)
@@ -91,7 +107,11 @@ func name(o map[string]any) string {
 
 // normRules sorts every list inside each rule and the rules themselves, so two
 // renderings of the same permissions compare equal.
-func normRules(rules any) []string {
+func normRules(rules any) []string { return normRulesRenamed(rules, nil) }
+
+// normRulesRenamed is normRules with each value passed through rename first
+// (resourceNames differ by release name between the chart and kustomize).
+func normRulesRenamed(rules any, rename func(string) string) []string {
 	var out []string
 	for _, r := range rules.([]any) {
 		m := r.(map[string]any)
@@ -104,6 +124,9 @@ func normRules(rules any) []string {
 		for _, k := range keys {
 			var vals []string
 			for _, v := range m[k].([]any) {
+				if rename != nil {
+					v = rename(v.(string))
+				}
 				vals = append(vals, v.(string))
 			}
 			sort.Strings(vals)
@@ -251,8 +274,8 @@ func TestTemplateAllOptions(t *testing.T) {
 		}
 	}
 	dep := byKind(objs, "Deployment")[0]
-	if r := dep["spec"].(map[string]any)["replicas"]; r != float64(2) {
-		t.Errorf("replicas %v, want 2", r)
+	if r := dep["spec"].(map[string]any)["replicas"]; r != float64(3) {
+		t.Errorf("replicas %v, want 3", r)
 	}
 }
 
@@ -261,7 +284,8 @@ func TestSchemaRejectsBadValues(t *testing.T) {
 	// The defaults render, so a failure below is the schema's doing.
 	helmTemplate(t, helm)
 	for _, set := range []string{"replicaCount=0", "image.pullPolicy=Sometimes", "manager.maxHoldTTL=forever", "unknownKey=1",
-		"metrics.readerBinding.serviceAccount.name=prometheus", "metrics.frontendPodMonitor.interval=often"} {
+		"metrics.readerBinding.serviceAccount.name=prometheus", "metrics.frontendPodMonitor.interval=often",
+		"watchNamespaces={Venues}", "podDisruptionBudget.minAvailable=-1"} {
 		cmd := exec.Command(helm, "template", "box", chartDir, "--kube-version", kubeVersion, "--set", set)
 		out, err := cmd.CombinedOutput()
 		if err == nil {
@@ -319,7 +343,7 @@ func TestSameAsKustomize(t *testing.T) {
 			t.Errorf("config/default has %s (%s), the chart has none", key, name(kr))
 			continue
 		}
-		if a, b := normRules(kr["rules"]), normRules(hr["rules"]); !reflect.DeepEqual(a, b) {
+		if a, b := normRules(kr["rules"]), normRulesRenamed(hr["rules"], chartToKustomizeName); !reflect.DeepEqual(a, b) {
 			t.Errorf("%s rules differ\nkustomize: %v\nhelm:      %v", key, a, b)
 		}
 		if a, b := aggregation(kr), aggregation(hr); !reflect.DeepEqual(a, b) {
@@ -352,8 +376,10 @@ func TestSameAsKustomize(t *testing.T) {
 				for _, w := range whs {
 					m := w.(map[string]any)
 					sig, _ := json.Marshal(map[string]any{"rules": m["rules"], "failurePolicy": m["failurePolicy"],
-						"sideEffects": m["sideEffects"], "objectSelector": m["objectSelector"], "path": m["clientConfig"].(map[string]any)["service"].(map[string]any)["path"]})
-					out[kind+"/"+m["name"].(string)] = string(sig)
+						"sideEffects": m["sideEffects"], "objectSelector": m["objectSelector"], "path": m["clientConfig"].(map[string]any)["service"].(map[string]any)["path"],
+						"matchConditions": m["matchConditions"]})
+					// The manager's service account differs by name only.
+					out[kind+"/"+m["name"].(string)] = strings.NewReplacer(kustomizeOperator, "OPERATOR", chartOperator, "OPERATOR").Replace(string(sig))
 				}
 			}
 		}

@@ -10,8 +10,8 @@ import (
 	"time"
 
 	boxv1 "boxoffice.dev/boxoffice/api/v1alpha1"
+	"boxoffice.dev/boxoffice/internal/canary"
 	"boxoffice.dev/boxoffice/internal/freeze"
-	appsv1 "k8s.io/api/apps/v1"
 	corev1 "k8s.io/api/core/v1"
 	"k8s.io/apimachinery/pkg/api/meta"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
@@ -64,7 +64,8 @@ func (r *ShardRolloutReconciler) analyze(ctx context.Context, s *rolloutScope) s
 }
 
 // judgeBaked gives the final verdict on every baking showtime once the step's
-// bake is over: passed ones become Upgraded. It returns the first failure.
+// bake is over: passed ones become Upgraded; Inconclusive ones are noted in
+// s.inconclusive (the rollout pauses on them). It returns the first failure.
 func (r *ShardRolloutReconciler) judgeBaked(ctx context.Context, s *rolloutScope) string {
 	ro := s.ro
 	refreshed := false
@@ -85,6 +86,8 @@ func (r *ShardRolloutReconciler) judgeBaked(ctx context.Context, s *rolloutScope
 		switch e.Analysis {
 		case boxv1.AnalysisPassed:
 			e.State = boxv1.ShowtimeUpgraded
+		case boxv1.AnalysisInconclusive:
+			s.inconclusive = append(s.inconclusive, e)
 		case boxv1.AnalysisPending:
 			// Could not be read: give it a ready deadline's grace.
 			since := s.now
@@ -111,143 +114,113 @@ func (r *ShardRolloutReconciler) analyzeOne(ctx context.Context, s *rolloutScope
 	st := s.showtimes[entryKey(e)]
 	e.AnalyzedAt = ptrTime(s.now)
 	s.requeueAt(s.now.Add(r.interval(ro)))
-	result, findings := r.checks(ctx, s, e, st)
+	result, reason, findings := r.checks(ctx, s, e, st)
 	e.Analysis = result
 	e.Message = strings.Join(findings, "; ")
-	if result == boxv1.AnalysisFailed {
+	switch result {
+	case boxv1.AnalysisFailed:
 		e.Message = entryKey(e).String() + ": " + e.Message
 		return e.Message
+	case boxv1.AnalysisInconclusive:
+		s.inconclusiveReason[entryKey(e)] = reason
 	}
 	return ""
 }
 
 // checks runs every check that applies to one upgraded showtime: the front
-// end's, the shard's, then the optional Prometheus query.
-func (r *ShardRolloutReconciler) checks(ctx context.Context, s *rolloutScope, e *boxv1.RolloutShowtime, st *boxv1.Showtime) (boxv1.AnalysisResult, []string) {
-	ro := s.ro
-	var notes []string
+// end's, the shard's, then the optional Prometheus query, and folds them
+// into one verdict. Pending means the showtime could not be read at all.
+func (r *ShardRolloutReconciler) checks(ctx context.Context, s *rolloutScope, e *boxv1.RolloutShowtime, st *boxv1.Showtime) (boxv1.AnalysisResult, string, []string) {
+	var all []canary.Check
 	if e.ToFrontendImage != "" {
-		dep := &appsv1.Deployment{}
-		if err := r.Get(ctx, types.NamespacedName{Namespace: st.Namespace, Name: st.Name + "-frontend"}, dep); err != nil {
-			return boxv1.AnalysisPending, []string{"front end unreadable: " + err.Error()}
+		cs, pending := r.checkFrontend(ctx, s, e, st)
+		if pending != "" {
+			return boxv1.AnalysisPending, "", []string{pending}
 		}
-		if !deploymentRolledOut(dep, e.ToFrontendImage) {
-			return boxv1.AnalysisFailed, []string{fmt.Sprintf("front end no longer available on the target (%d of %d available)",
-				dep.Status.AvailableReplicas, dep.Status.Replicas)}
-		}
-		notes = append(notes, "front end available")
+		all = append(all, cs...)
 	}
 	if e.ToShardImage != "" {
-		result, shardNotes := r.checkShard(ctx, s, e, st)
-		if result != boxv1.AnalysisPassed {
-			return result, shardNotes
+		cs, pending := r.checkShard(ctx, s, e, st)
+		if pending != "" {
+			return boxv1.AnalysisPending, "", []string{pending}
 		}
-		notes = append(notes, shardNotes...)
+		all = append(all, cs...)
 	}
 	// The optional Prometheus query, for shard and front-end targets alike.
-	if result, note := r.checkPrometheus(ctx, ro, st); result == boxv1.AnalysisFailed {
-		return result, []string{note}
-	} else if note != "" {
-		notes = append(notes, note)
+	if c, ok := r.checkPrometheus(ctx, s.ro, st); ok {
+		all = append(all, c)
 	}
-	return boxv1.AnalysisPassed, notes
+	return canary.Verdict(all)
 }
 
 // checkShard judges the upgraded shard on its pod, /v1/status and /metrics.
-func (r *ShardRolloutReconciler) checkShard(ctx context.Context, s *rolloutScope, e *boxv1.RolloutShowtime, st *boxv1.Showtime) (boxv1.AnalysisResult, []string) {
+// pending is set when the shard could not be read.
+func (r *ShardRolloutReconciler) checkShard(ctx context.Context, s *rolloutScope, e *boxv1.RolloutShowtime, st *boxv1.Showtime) (checks []canary.Check, pending string) {
 	ro := s.ro
 	a := ro.Spec.Analysis
-	var notes []string
+	fail := func(format string, args ...any) ([]canary.Check, string) {
+		return []canary.Check{{Result: boxv1.AnalysisFailed, Reason: "ShardUnhealthy", Note: fmt.Sprintf(format, args...)}}, ""
+	}
 	pod := &corev1.Pod{}
 	if err := r.Get(ctx, types.NamespacedName{Namespace: st.Namespace, Name: st.Name + "-shard-0"}, pod); err != nil {
-		return boxv1.AnalysisFailed, []string{"shard pod gone during analysis: " + err.Error()}
+		return fail("shard pod gone during analysis: %v", err)
 	}
 	if img := shardContainerImage(pod); img != e.ToShardImage {
-		return boxv1.AnalysisFailed, []string{"the shard no longer runs the target (runs " + img + ")"}
+		return fail("the shard no longer runs the target (runs %s)", img)
 	}
 	if c := podReadyCondition(pod); c == nil || c.Status != corev1.ConditionTrue || !pod.DeletionTimestamp.IsZero() {
-		return boxv1.AnalysisFailed, []string{"the shard pod is no longer ready"}
+		return fail("the shard pod is no longer ready")
 	}
 	if n := podRestarts(pod); n > a.MaxRestarts {
-		return boxv1.AnalysisFailed, []string{fmt.Sprintf("the shard container restarted %d times (at most %d allowed)", n, a.MaxRestarts)}
+		return fail("the shard container restarted %d times (at most %d allowed)", n, a.MaxRestarts)
 	}
 	tok, err := r.token(ctx, st)
 	if err != nil {
-		return boxv1.AnalysisPending, []string{"shard token unreadable: " + err.Error()}
+		return nil, "shard token unreadable: " + err.Error()
 	}
 	if _, err := r.Shards.Status(ctx, pod.Status.PodIP, tok); err != nil {
-		return boxv1.AnalysisPending, []string{"/v1/status unreadable: " + err.Error()}
+		return nil, "/v1/status unreadable: " + err.Error()
 	}
 	m, err := r.Shards.Metrics(ctx, pod.Status.PodIP)
 	if err != nil {
-		return boxv1.AnalysisPending, []string{"/metrics unreadable: " + err.Error()}
+		return nil, "/metrics unreadable: " + err.Error()
 	}
-	notes = append(notes, fmt.Sprintf("ready, %d restarts", podRestarts(pod)))
+	note := fmt.Sprintf("ready, %d restarts", podRestarts(pod))
 	if m.RecoverySeconds > 0 {
-		notes = append(notes, fmt.Sprintf("replay %.2fs", m.RecoverySeconds))
+		note += fmt.Sprintf("; replay %.2fs", m.RecoverySeconds)
 	}
-
-	maxRatio := parseDecimal(a.MaxWriteErrorRatio, defaultMaxErrorRatio)
-	minWrites := float64(a.MinWrites)
-	if minWrites <= 0 {
-		minWrites = defaultMinWrites
+	checks = append(checks, canary.Check{Result: boxv1.AnalysisPassed, Note: note})
+	stable, _ := time.ParseDuration(ro.Status.StableHoldP99)
+	floor := a.HoldLatencyFloor.Duration
+	if floor == 0 {
+		floor = defaultLatencyFloor
 	}
-	if m.Writes >= minWrites {
-		ratio := m.ServerErrors / m.Writes
-		if ratio > maxRatio {
-			return boxv1.AnalysisFailed, []string{fmt.Sprintf("write error ratio %.3f (%.0f server errors in %.0f holds and confirms) above %s",
-				ratio, m.ServerErrors, m.Writes, fmtDecimal(maxRatio))}
-		}
-		notes = append(notes, fmt.Sprintf("write errors %.0f/%.0f", m.ServerErrors, m.Writes))
-	} else {
-		notes = append(notes, fmt.Sprintf("%.0f writes (fewer than %.0f: error ratio not judged yet)", m.Writes, minWrites))
+	limits := canary.ShardLimits{
+		MaxErrorRatio: parseDecimal(a.MaxWriteErrorRatio, defaultMaxErrorRatio), MinWrites: r.minWrites(ro),
+		MaxLatencyRatio: parseDecimal(a.MaxHoldLatencyRatio, defaultLatencyRatio), LatencyFloor: floor, StableP99: stable,
 	}
-
-	if m.HoldCount >= minWrites {
-		floor := a.HoldLatencyFloor.Duration
-		if floor == 0 {
-			floor = defaultLatencyFloor
-		}
-		stable, _ := time.ParseDuration(ro.Status.StableHoldP99)
-		if stable > 0 {
-			latRatio := parseDecimal(a.MaxHoldLatencyRatio, defaultLatencyRatio)
-			limit := time.Duration(float64(stable) * latRatio)
-			if limit < floor {
-				limit = floor
-			}
-			if m.HoldP99 > limit {
-				return boxv1.AnalysisFailed, []string{fmt.Sprintf("p99 hold latency %s above %s (%s x stable p99 %s, floor %s)",
-					roundDur(m.HoldP99), roundDur(limit), fmtDecimal(latRatio), roundDur(stable), floor)}
-			}
-			notes = append(notes, fmt.Sprintf("p99 hold %s (stable %s)", roundDur(m.HoldP99), roundDur(stable)))
-		} else {
-			notes = append(notes, fmt.Sprintf("p99 hold %s (no stable baseline)", roundDur(m.HoldP99)))
-		}
-	}
-
-	return boxv1.AnalysisPassed, notes
+	sample := canary.ShardSample{Writes: m.Writes, ServerErrors: m.ServerErrors, HoldCount: m.HoldCount, HoldP99: m.HoldP99}
+	return append(checks, canary.JudgeShard(sample, limits)...), ""
 }
 
-// checkPrometheus runs spec.analysis.prometheus, when set, for one showtime:
-// Failed when the first sample is above the threshold. A query that cannot
-// run (unreachable, an error answer, no sample) is reported in the note and
-// not counted as a failure. The note is empty when there is no query.
-func (r *ShardRolloutReconciler) checkPrometheus(ctx context.Context, ro *boxv1.ShardRollout, st *boxv1.Showtime) (boxv1.AnalysisResult, string) {
+// checkPrometheus runs spec.analysis.prometheus, when set, for one showtime.
+// ok is false when there is no query. A query that cannot run is
+// Inconclusive.
+func (r *ShardRolloutReconciler) checkPrometheus(ctx context.Context, ro *boxv1.ShardRollout, st *boxv1.Showtime) (canary.Check, bool) {
 	p := ro.Spec.Analysis.Prometheus
 	if p == nil || r.Prometheus == nil {
-		return boxv1.AnalysisPassed, ""
+		return canary.Check{}, false
 	}
 	q := strings.NewReplacer("$namespace", st.Namespace, "$showtime", st.Name).Replace(p.Query)
 	v, err := r.Prometheus.Query(ctx, p.URL, q)
-	limit := parseDecimal(p.Threshold, 0)
-	switch {
-	case err != nil:
-		return boxv1.AnalysisPassed, "prometheus check not run: " + err.Error()
-	case v > limit:
-		return boxv1.AnalysisFailed, fmt.Sprintf("prometheus query value %g above threshold %s", v, p.Threshold)
-	default:
-		return boxv1.AnalysisPassed, fmt.Sprintf("prometheus %g <= %s", v, p.Threshold)
+	return canary.JudgePrometheus(v, err, parseDecimal(p.Threshold, 0), p.Threshold), true
+}
+
+func (r *ShardRolloutReconciler) minWrites(ro *boxv1.ShardRollout) float64 {
+	if n := ro.Spec.Analysis.MinWrites; n > 0 {
+		return float64(n)
 	}
+	return defaultMinWrites
 }
 
 // refreshBaseline reads the hold latency of a few shards still on the stable
@@ -258,10 +231,7 @@ func (r *ShardRolloutReconciler) refreshBaseline(ctx context.Context, s *rollout
 	if ro.Spec.Target.ShardImage == "" {
 		return
 	}
-	minWrites := float64(ro.Spec.Analysis.MinWrites)
-	if minWrites <= 0 {
-		minWrites = defaultMinWrites
-	}
+	minWrites := r.minWrites(ro)
 	var p99s []time.Duration
 	read := 0
 	for i := range ro.Status.Showtimes {
@@ -298,16 +268,7 @@ func (r *ShardRolloutReconciler) refreshBaseline(ctx context.Context, s *rollout
 	ro.Status.StableHoldP99 = roundDur(p99s[len(p99s)/2]).String()
 }
 
-func roundDur(d time.Duration) time.Duration {
-	switch {
-	case d >= time.Second:
-		return d.Round(time.Millisecond)
-	case d >= time.Millisecond:
-		return d.Round(10 * time.Microsecond)
-	default:
-		return d.Round(time.Microsecond)
-	}
-}
+func roundDur(d time.Duration) time.Duration { return canary.Round(d) }
 
 func parseDecimal(s string, def float64) float64 {
 	if s == "" {

@@ -9,6 +9,7 @@ import (
 	"time"
 
 	boxv1 "boxoffice.dev/boxoffice/api/v1alpha1"
+	"boxoffice.dev/boxoffice/internal/canary"
 	"boxoffice.dev/boxoffice/internal/freeze"
 	appsv1 "k8s.io/api/apps/v1"
 	corev1 "k8s.io/api/core/v1"
@@ -77,6 +78,24 @@ type rolloutScope struct {
 	requeueAfter time.Duration
 	// consumePromote: spec.promote is to be set back to false.
 	consumePromote bool
+	// consumeRetry: spec.retry and spec.retryBake are to be cleared;
+	// consumeAbort: spec.abort (a rollout started over).
+	consumeRetry, consumeAbort bool
+	// inconclusive are the baking showtimes whose bake is over and whose
+	// analysis is Inconclusive; inconclusiveReason says why, by showtime.
+	inconclusive       []*boxv1.RolloutShowtime
+	inconclusiveReason map[types.NamespacedName]string
+	// stableFrontend is the stable front ends' metrics, read once.
+	stableFrontend     *canary.FrontendSample
+	stableFrontendRead bool
+	// events are recorded once the status they describe is written.
+	events []rolloutEvent
+	// wasInconclusive: the rollout was paused on an inconclusive analysis
+	// when the reconcile began.
+	wasInconclusive bool
+	// conflicts counts showtimes whose upgrade met a conflict (changed
+	// since read): they are tried again, not held back.
+	conflicts int
 }
 
 func (s *rolloutScope) requeueAt(t time.Time) {
@@ -119,13 +138,20 @@ func (r *ShardRolloutReconciler) Reconcile(ctx context.Context, req ctrl.Request
 		showtimes: map[types.NamespacedName]*boxv1.Showtime{},
 		heldBy:    map[types.NamespacedName]string{},
 		frozen:    map[types.NamespacedName][]freeze.Hit{},
+
+		inconclusiveReason: map[types.NamespacedName]string{},
+		wasInconclusive:    pausedInconclusive(ro),
 	}
 	var err error
 	switch ro.Status.Phase {
 	case "", boxv1.RolloutPending:
 		err = r.start(ctx, s)
 	case boxv1.RolloutRolledBack, boxv1.RolloutFailed:
-		// Final.
+		// Final, unless on-call asks to start over.
+		if ro.Spec.Retry {
+			r.restart(s)
+			err = r.start(ctx, s)
+		}
 	default:
 		err = r.progress(ctx, s)
 	}
@@ -135,13 +161,14 @@ func (r *ShardRolloutReconciler) Reconcile(ctx context.Context, req ctrl.Request
 	if err == nil {
 		ro.Status.ObservedGeneration = ro.Generation
 	}
-	r.announce(before, ro)
-	err = errors.Join(err, r.syncShowtimeStatuses(ctx, s))
+	r.announce(s, before)
 	if !equality.Semantic.DeepEqual(before.Status, ro.Status) {
 		// The status is this rollout's state machine: written only over the
 		// version it was computed from. A reconcile that read a stale copy
 		// from the cache (its own last write not seen yet) would otherwise
 		// run an earlier phase again and write it back over a later one.
+		// Its events are dropped with it: they would tell of a state the
+		// rollout is not in.
 		if perr := r.Status().Patch(ctx, ro, client.MergeFromWithOptions(before, client.MergeFromWithOptimisticLock{})); perr != nil {
 			if apierrors.IsConflict(perr) && err == nil {
 				return ctrl.Result{RequeueAfter: 200 * time.Millisecond}, nil
@@ -149,11 +176,11 @@ func (r *ShardRolloutReconciler) Reconcile(ctx context.Context, req ctrl.Request
 			return ctrl.Result{}, errors.Join(err, fmt.Errorf("writing rollout status: %w", perr))
 		}
 	}
-	if s.consumePromote {
-		patch := client.RawPatch(types.MergePatchType, []byte(`{"spec":{"promote":false}}`))
-		if perr := r.Patch(ctx, ro, patch); perr != nil {
-			err = errors.Join(err, fmt.Errorf("clearing spec.promote: %w", perr))
-		}
+	r.flushEvents(s)
+	// Each showtime's status.rollout follows the status just written.
+	err = errors.Join(err, r.syncShowtimeStatuses(ctx, s))
+	if perr := r.consumeSpec(ctx, s); perr != nil {
+		err = errors.Join(err, perr)
 	}
 	if err != nil {
 		return ctrl.Result{}, err
@@ -181,11 +208,12 @@ func (r *ShardRolloutReconciler) start(ctx context.Context, s *rolloutScope) err
 			r.fail(s, "NothingSelected", "no Showtime matches spec.scope")
 			return nil
 		}
+		sts, rates := r.orderByTraffic(ctx, s.now, sts)
 		for i := range sts {
 			st := &sts[i]
 			s.showtimes[client.ObjectKeyFromObject(st)] = st
 			e := boxv1.RolloutShowtime{
-				Namespace: st.Namespace, Name: st.Name, State: boxv1.ShowtimePending,
+				Namespace: st.Namespace, Name: st.Name, State: boxv1.ShowtimePending, WritesPerSecond: rates[i],
 				FromShardImage: st.Spec.Shard.Image, FromFrontendImage: st.Spec.Frontend.Image,
 				ToShardImage: ro.Spec.Target.ShardImage, ToFrontendImage: ro.Spec.Target.FrontendImage,
 			}
@@ -269,12 +297,24 @@ func (r *ShardRolloutReconciler) checkLogFormat(ctx context.Context, s *rolloutS
 	if ro.Spec.LogCompatibility.AllowIncompatibleLogFormat {
 		setRolloutCondition(ro, boxv1.RolloutConditionLogCompatible, metav1.ConditionFalse, "AllowedIncompatible",
 			msg+"; allowed by spec.logCompatibility.allowIncompatibleLogFormat")
-		r.Recorder.Eventf(ro, nil, corev1.EventTypeWarning, "IncompatibleLogFormatAllowed", "Start", "%s; allowed by spec.logCompatibility.allowIncompatibleLogFormat", msg)
+		s.event(ro, nil, corev1.EventTypeWarning, "IncompatibleLogFormatAllowed", "Start", "%s; allowed by spec.logCompatibility.allowIncompatibleLogFormat", msg)
 		return true, nil
 	}
 	setRolloutCondition(ro, boxv1.RolloutConditionLogCompatible, metav1.ConditionFalse, "IncompatibleLogFormat", msg)
 	r.fail(s, "IncompatibleLogFormat", msg+"; set spec.logCompatibility.allowIncompatibleLogFormat to start anyway")
 	return false, nil
+}
+
+// restart sends a RolledBack or Failed rollout back to the start (spec.retry):
+// a new selection, step 1, fresh analysis. spec.abort and spec.retry are
+// cleared.
+func (r *ShardRolloutReconciler) restart(s *rolloutScope) {
+	ro := s.ro
+	was := fmt.Sprintf("%s (%s: %s)", ro.Status.Phase, ro.Status.Reason, ro.Status.Message)
+	ro.Status = boxv1.ShardRolloutStatus{}
+	s.consumeRetry, s.consumeAbort = true, true
+	ro.Spec.Abort = false
+	s.event(ro, nil, corev1.EventTypeNormal, "Retried", "Retry", "starting over from a new selection; it was %s", was)
 }
 
 func (r *ShardRolloutReconciler) fail(s *rolloutScope, reason, msg string) {
@@ -284,7 +324,7 @@ func (r *ShardRolloutReconciler) fail(s *rolloutScope, reason, msg string) {
 }
 
 // selectShowtimes lists the showtimes in scope in a stable order:
-// namespace, then name.
+// namespace, then name (start then puts the busiest first).
 func (r *ShardRolloutReconciler) selectShowtimes(ctx context.Context, ro *boxv1.ShardRollout) ([]boxv1.Showtime, error) {
 	stSel, err := selectorOrAll(ro.Spec.Scope.ShowtimeSelector)
 	if err != nil {
@@ -440,7 +480,7 @@ func (r *ShardRolloutReconciler) observeShowtime(ctx context.Context, s *rollout
 			return false, "front end not found: " + err.Error()
 		}
 		if !deploymentRolledOut(dep, feWant) {
-			return false, "front end rolling out"
+			return false, r.describeFrontendRollout(ctx, s, e, st, dep, feWant)
 		}
 	}
 	return true, ""
@@ -490,7 +530,12 @@ func (r *ShardRolloutReconciler) observeShard(ctx context.Context, s *rolloutSco
 	if readyCond == nil || readyCond.Status != corev1.ConditionTrue {
 		// The new pod: the old one was gone before it was created.
 		notePause(pod.CreationTimestamp.Time)
-		return false, "new shard pod replaying its log"
+		msg := canary.DescribeNewPod(pod, "shard", "replaying its log")
+		if reason, _, stuck := canary.StartProblem(pod); stuck && e.Message != msg {
+			s.event(s.ro, st, corev1.EventTypeWarning, "PodNotStarting", "Observe", "%s: %s", entryKey(e), msg)
+			s.event(st, s.ro, corev1.EventTypeWarning, "RolloutPodNotStarting", "Observe", "ShardRollout %s: %s (%s)", s.ro.Name, msg, reason)
+		}
+		return false, msg
 	}
 	if e.ReadyAt == nil {
 		readyAt := readyCond.LastTransitionTime.Time
@@ -575,11 +620,14 @@ func (r *ShardRolloutReconciler) token(ctx context.Context, st *boxv1.Showtime) 
 	return string(sec.Data["token"]), nil
 }
 
-// promote starts upgrades for the current step and moves to the next step
-// once the cohort is ready, baked and judged.
-func (r *ShardRolloutReconciler) promote(ctx context.Context, s *rolloutScope) error {
+// takeInputs applies what people asked through the spec before the steps
+// move: promoteFull, spec.promote and spec.retry on an inconclusive
+// analysis (or cleared when nothing waits for them), paused and resumed.
+// promoteLeft: spec.promote is still there for a manual gate; stop: the
+// rollout is paused by spec.paused.
+func (r *ShardRolloutReconciler) takeInputs(s *rolloutScope) (full, promoteLeft, stop bool) {
 	ro := s.ro
-	full := ro.Spec.PromoteFull
+	full = ro.Spec.PromoteFull
 	if full && ro.Status.Phase != boxv1.RolloutPromoting {
 		ro.Status.Phase = boxv1.RolloutPromoting
 		ro.Status.Reason, ro.Status.Message = "PromotedFull", "spec.promoteFull: moving every remaining showtime, skipping steps, bakes and analysis"
@@ -590,17 +638,25 @@ func (r *ShardRolloutReconciler) promote(ctx context.Context, s *rolloutScope) e
 			}
 		}
 	}
-	if s.ro.Spec.Promote && !ro.Status.WaitingForPromotion {
+	_, stepBake, _ := r.stepPlan(ro, full)
+	usedPromote := r.resolveInconclusive(s, stepBake)
+	// promoteLeft: spec.promote is still there for a manual gate.
+	promoteLeft = ro.Spec.Promote && !usedPromote
+	if ro.Spec.Retry && !s.consumeRetry {
+		s.consumeRetry = true
+		s.event(ro, nil, corev1.EventTypeNormal, "RetryIgnored", "Retry", "spec.retry set while no analysis is inconclusive and the rollout is not rolled back or failed; cleared")
+	}
+	if promoteLeft && !ro.Status.WaitingForPromotion {
 		// Nothing waits for it: clear it so it does not approve a later gate.
 		s.consumePromote = true
-		r.Recorder.Eventf(ro, nil, corev1.EventTypeNormal, "PromoteIgnored", "Promote", "spec.promote set while no manual gate waits; cleared")
+		s.event(ro, nil, corev1.EventTypeNormal, "PromoteIgnored", "Promote", "spec.promote set while no manual gate waits; cleared")
 	}
 	if ro.Spec.Paused {
 		if ro.Status.Phase != boxv1.RolloutPaused {
 			ro.Status.Phase = boxv1.RolloutPaused
 			ro.Status.Reason, ro.Status.Message = "PausedByUser", "spec.paused: no new upgrades and no next step; analysis and rollback go on"
 		}
-		return nil
+		return full, promoteLeft, true
 	}
 	if ro.Status.Phase == boxv1.RolloutPaused {
 		ro.Status.Phase = boxv1.RolloutProgressing
@@ -608,6 +664,17 @@ func (r *ShardRolloutReconciler) promote(ctx context.Context, s *rolloutScope) e
 		if full {
 			ro.Status.Phase = boxv1.RolloutPromoting
 		}
+	}
+	return full, promoteLeft, false
+}
+
+// promote starts upgrades for the current step and moves to the next step
+// once the cohort is ready, baked and judged.
+func (r *ShardRolloutReconciler) promote(ctx context.Context, s *rolloutScope) error {
+	ro := s.ro
+	full, promoteLeft, stop := r.takeInputs(s)
+	if stop {
+		return nil
 	}
 
 	for {
@@ -639,10 +706,17 @@ func (r *ShardRolloutReconciler) promote(ctx context.Context, s *rolloutScope) e
 			r.setProgressing(s, "Upgrading", fmt.Sprintf("step %d: %d showtimes restarting onto the target", ro.Status.CurrentStep, upgrading))
 			return nil
 		}
+		if s.conflicts > 0 {
+			// Not held back: changed by someone else (its own controller)
+			// while we moved it. Moved again in a second.
+			r.setProgressing(s, "Upgrading", fmt.Sprintf("step %d: %d showtimes changed while being moved; moving them again", ro.Status.CurrentStep, s.conflicts))
+			return nil
+		}
 		// blocked: everything left of this step is held back; what moved
 		// still bakes and is judged.
 		blocked := moved < int(target) && r.remaining(s) > 0
-		if !full && bake > 0 && r.baking(s) > 0 {
+		// A bake: the step's, or the one spec.retry started.
+		if !full && (bake > 0 || ro.Status.BakeUntil != nil) && r.baking(s) > 0 {
 			if ro.Status.BakeUntil == nil {
 				ro.Status.BakeUntil = ptrTime(s.now.Add(bake))
 			}
@@ -661,6 +735,10 @@ func (r *ShardRolloutReconciler) promote(ctx context.Context, s *rolloutScope) e
 			if failed := r.judgeBaked(ctx, s); failed != "" {
 				return r.beginRollback(ctx, s, "AnalysisFailed", failed)
 			}
+			if len(s.inconclusive) > 0 {
+				r.pauseInconclusive(s)
+				return nil
+			}
 			if r.baking(s) > 0 {
 				// An analysis could not run: try again shortly.
 				s.requeueAt(s.now.Add(r.interval(ro)))
@@ -676,23 +754,23 @@ func (r *ShardRolloutReconciler) promote(ctx context.Context, s *rolloutScope) e
 			return nil
 		}
 		if gate && !full {
-			if !ro.Spec.Promote {
+			if !promoteLeft {
 				if !ro.Status.WaitingForPromotion {
 					ro.Status.WaitingForPromotion = true
-					r.Recorder.Eventf(ro, nil, corev1.EventTypeNormal, "WaitingForPromotion", "Promote",
+					s.event(ro, nil, corev1.EventTypeNormal, "WaitingForPromotion", "Promote",
 						"step %d done (%d showtimes on %s); waiting for `kubectl boxoffice rollout promote %s`", ro.Status.CurrentStep, moved, targetString(ro), ro.Name)
 				}
 				r.setProgressing(s, "WaitingForPromotion", fmt.Sprintf("step %d done; waiting for promotion (kubectl boxoffice rollout promote %s)", ro.Status.CurrentStep, ro.Name))
 				return nil
 			}
 			s.consumePromote = true
-			r.Recorder.Eventf(ro, nil, corev1.EventTypeNormal, "Promoted", "Promote", "manual gate after step %d approved", ro.Status.CurrentStep)
+			s.event(ro, nil, corev1.EventTypeNormal, "Promoted", "Promote", "manual gate after step %d approved", ro.Status.CurrentStep)
 		}
 		// Next step.
 		ro.Status.WaitingForPromotion = false
 		ro.Status.BakeUntil = nil
 		ro.Status.CurrentStep++
-		r.Recorder.Eventf(ro, nil, corev1.EventTypeNormal, "StepStarted", "Promote", "step %d of %d", ro.Status.CurrentStep, r.stepCount(ro))
+		s.event(ro, nil, corev1.EventTypeNormal, "StepStarted", "Promote", "step %d of %d", ro.Status.CurrentStep, r.stepCount(ro))
 	}
 }
 
@@ -797,11 +875,12 @@ func (r *ShardRolloutReconciler) startUpgrades(ctx context.Context, s *rolloutSc
 		if err := r.upgrade(ctx, s, e, st); err != nil {
 			if apierrors.IsConflict(err) {
 				// Someone changed it under us: look again next time.
+				s.conflicts++
 				s.requeueAt(s.now.Add(time.Second))
 				continue
 			}
 			e.State, e.Message = boxv1.ShowtimeWaiting, "could not change the showtime: "+err.Error()
-			r.Recorder.Eventf(s.ro, nil, corev1.EventTypeWarning, "UpgradeRefused", "Upgrade", "%s: %v", entryKey(e), err)
+			s.event(s.ro, nil, corev1.EventTypeWarning, "UpgradeRefused", "Upgrade", "%s: %v", entryKey(e), err)
 			s.requeueAt(s.now.Add(r.interval(s.ro)))
 			continue
 		}
@@ -839,7 +918,7 @@ func (r *ShardRolloutReconciler) held(ctx context.Context, s *rolloutScope, e *b
 		}
 	}
 	if e.State != boxv1.ShowtimeWaiting {
-		r.Recorder.Eventf(s.ro, nil, corev1.EventTypeNormal, "ShowtimeWaiting", "Upgrade", "%s waits: %s", entryKey(e), strings.Join(parts, "; "))
+		s.event(s.ro, nil, corev1.EventTypeNormal, "ShowtimeWaiting", "Upgrade", "%s waits: %s", entryKey(e), strings.Join(parts, "; "))
 	}
 	e.State, e.Message = boxv1.ShowtimeWaiting, "frozen by "+strings.Join(parts, "; ")
 	s.frozen[entryKey(e)] = hits
@@ -874,9 +953,9 @@ func (r *ShardRolloutReconciler) upgrade(ctx context.Context, s *rolloutScope, e
 	e.ChangedAt, e.PauseStartedAt, e.ReadyAt, e.WritePause, e.AnalyzedAt = ptrTime(s.now), nil, nil, "", nil
 	e.Message = "moving to " + imagesString(r.toImages(e))
 	s.requeueAt(s.now.Add(r.readyDeadline(s.ro)))
-	r.Recorder.Eventf(s.ro, st, corev1.EventTypeNormal, "Upgrading", "Upgrade", "step %d: %s moves from %s to %s",
+	s.event(s.ro, st, corev1.EventTypeNormal, "Upgrading", "Upgrade", "step %d: %s moves from %s to %s",
 		e.Step, entryKey(e), imagesString(r.fromImages(e)), imagesString(r.toImages(e)))
-	r.Recorder.Eventf(st, s.ro, corev1.EventTypeNormal, "RolloutUpgrading", "Upgrade", "ShardRollout %s step %d: moving to %s",
+	s.event(st, s.ro, corev1.EventTypeNormal, "RolloutUpgrading", "Upgrade", "ShardRollout %s step %d: moving to %s",
 		s.ro.Name, e.Step, imagesString(r.toImages(e)))
 	return nil
 }
@@ -893,7 +972,7 @@ func (r *ShardRolloutReconciler) beginRollback(ctx context.Context, s *rolloutSc
 	if reason == "AnalysisFailed" {
 		setRolloutCondition(ro, boxv1.RolloutConditionHealthy, metav1.ConditionFalse, reason, msg)
 	}
-	r.Recorder.Eventf(ro, nil, corev1.EventTypeWarning, "RollingBack", "Rollback", "%s: %s; rolling every moved showtime back", reason, msg)
+	s.event(ro, nil, corev1.EventTypeWarning, "RollingBack", "Rollback", "%s: %s; rolling every moved showtime back", reason, msg)
 	r.restoreMoved(ctx, s)
 	r.finishRollback(s)
 	return nil
@@ -931,7 +1010,7 @@ func (r *ShardRolloutReconciler) restoreMoved(ctx context.Context, s *rolloutSco
 		if err := r.restore(ctx, s, e, st); err != nil {
 			msg := "rollback failed, retrying: " + err.Error()
 			if e.Message != msg {
-				r.Recorder.Eventf(ro, nil, corev1.EventTypeWarning, "RollbackFailed", "Rollback", "%s: %v; retrying", entryKey(e), err)
+				s.event(ro, nil, corev1.EventTypeWarning, "RollbackFailed", "Rollback", "%s: %v; retrying", entryKey(e), err)
 			}
 			e.Message = msg
 			logf.FromContext(ctx).Error(err, "rolling back a showtime; retrying", "showtime", entryKey(e).String())
@@ -958,7 +1037,7 @@ func (r *ShardRolloutReconciler) restore(ctx context.Context, s *rolloutScope, e
 	*st = *upd
 	e.State, e.ChangedAt, e.PauseStartedAt, e.ReadyAt, e.WritePause = boxv1.ShowtimeRollingBack, ptrTime(s.now), nil, nil, ""
 	e.Message = "rolling back to " + imagesString(r.fromImages(e))
-	r.Recorder.Eventf(st, s.ro, corev1.EventTypeWarning, "RolloutRollingBack", "Rollback", "ShardRollout %s: %s; back to %s",
+	s.event(st, s.ro, corev1.EventTypeWarning, "RolloutRollingBack", "Rollback", "ShardRollout %s: %s; back to %s",
 		s.ro.Name, s.ro.Status.Reason, imagesString(r.fromImages(e)))
 	return nil
 }
@@ -985,7 +1064,7 @@ func (r *ShardRolloutReconciler) finishRollback(s *rolloutScope) {
 	ro.Status.Phase = boxv1.RolloutRolledBack
 	ro.Status.CompletedAt = ptrTime(s.now)
 	rolloutRollbacks.WithLabelValues(ro.Name, ro.Status.Reason).Inc()
-	r.Recorder.Eventf(ro, nil, corev1.EventTypeWarning, "RolledBack", "Rollback", "%s: %s; every moved showtime is back on its previous version", ro.Status.Reason, ro.Status.Message)
+	s.event(ro, nil, corev1.EventTypeWarning, "RolledBack", "Rollback", "%s: %s; every moved showtime is back on its previous version", ro.Status.Reason, ro.Status.Message)
 }
 
 func (r *ShardRolloutReconciler) succeed(s *rolloutScope) {
@@ -995,8 +1074,19 @@ func (r *ShardRolloutReconciler) succeed(s *rolloutScope) {
 	ro.Status.Message = fmt.Sprintf("every selected showtime runs %s", targetString(ro))
 	ro.Status.BakeUntil, ro.Status.WaitingForPromotion = nil, false
 	ro.Status.CompletedAt = ptrTime(s.now)
-	setRolloutCondition(ro, boxv1.RolloutConditionHealthy, metav1.ConditionTrue, "AnalysisPassed", "every upgraded shard passed analysis")
-	r.Recorder.Eventf(ro, nil, corev1.EventTypeNormal, "Succeeded", "Promote", "%s", ro.Status.Message)
+	byHand := 0
+	for i := range ro.Status.Showtimes {
+		if ro.Status.Showtimes[i].Analysis == boxv1.AnalysisPromotedByHand {
+			byHand++
+		}
+	}
+	if byHand > 0 {
+		setRolloutCondition(ro, boxv1.RolloutConditionHealthy, metav1.ConditionTrue, "PromotedByHand",
+			fmt.Sprintf("no analysis failed; %d showtimes were promoted by hand after an inconclusive analysis", byHand))
+	} else {
+		setRolloutCondition(ro, boxv1.RolloutConditionHealthy, metav1.ConditionTrue, "AnalysisPassed", "every upgraded shard passed analysis")
+	}
+	s.event(ro, nil, corev1.EventTypeNormal, "Succeeded", "Promote", "%s", ro.Status.Message)
 }
 
 func (r *ShardRolloutReconciler) setProgressing(s *rolloutScope, reason, msg string) {
@@ -1062,6 +1152,9 @@ func (r *ShardRolloutReconciler) summarize(s *rolloutScope) {
 	default:
 		setRolloutCondition(s.ro, boxv1.RolloutConditionProgressing, metav1.ConditionFalse, string(st.Phase), st.Message)
 	}
+	if st.Phase != "" && st.Phase != boxv1.RolloutPending {
+		inconclusiveCondition(s.ro)
+	}
 	if meta.FindStatusCondition(st.Conditions, boxv1.RolloutConditionHealthy) == nil && st.Phase != boxv1.RolloutFailed {
 		setRolloutCondition(s.ro, boxv1.RolloutConditionHealthy, metav1.ConditionTrue, "NoFailure", "no analysis failed")
 	}
@@ -1083,7 +1176,8 @@ func firstN(s []string, n int) []string {
 }
 
 // announce records an Event for each phase change.
-func (r *ShardRolloutReconciler) announce(before, ro *boxv1.ShardRollout) {
+func (r *ShardRolloutReconciler) announce(s *rolloutScope, before *boxv1.ShardRollout) {
+	ro := s.ro
 	if before.Status.Phase == ro.Status.Phase {
 		return
 	}
@@ -1096,7 +1190,7 @@ func (r *ShardRolloutReconciler) announce(before, ro *boxv1.ShardRollout) {
 	if from == "" {
 		from = "(new)"
 	}
-	r.Recorder.Eventf(ro, nil, typ, "Phase"+string(ro.Status.Phase), "Reconcile", "phase %s -> %s: %s", from, ro.Status.Phase, ro.Status.Message)
+	s.event(ro, nil, typ, "Phase"+string(ro.Status.Phase), "Reconcile", "phase %s -> %s: %s", from, ro.Status.Phase, ro.Status.Message)
 }
 
 // syncShowtimeStatuses writes status.rollout of each showtime the rollout

@@ -15,9 +15,12 @@ import (
 	"strings"
 	"time"
 
+	"boxoffice.dev/boxoffice/controllers/specs"
+	"boxoffice.dev/boxoffice/internal/canary"
 	dto "github.com/prometheus/client_model/go"
 	"github.com/prometheus/common/expfmt"
 	"github.com/prometheus/common/model"
+	"k8s.io/utils/ptr"
 )
 
 // ShardProbeStatus is the part of a shard's GET /v1/status a rollout reads.
@@ -43,26 +46,33 @@ type ShardMetrics struct {
 	RecoverySeconds float64
 }
 
-// ShardProber reads what the rollout judges a shard on.
+// ShardProber reads what the rollout judges a shard and a front end on.
 type ShardProber interface {
 	Status(ctx context.Context, podIP, token string) (*ShardProbeStatus, error)
 	Metrics(ctx context.Context, podIP string) (*ShardMetrics, error)
+	FrontendMetrics(ctx context.Context, podIP string) (*FrontendMetrics, error)
 }
 
-// HTTPShardProber speaks to shards at their pod IP.
+// HTTPShardProber speaks to shards and front ends at their pod IP.
 type HTTPShardProber struct {
 	HTTP *http.Client
 	// Port of the shard; tests point it at an httptest server.
 	Port int
+	// FrontendPort of the front end (its /metrics).
+	FrontendPort int
 }
 
 // NewHTTPShardProber returns a prober with short timeouts.
 func NewHTTPShardProber(port int) *HTTPShardProber {
-	return &HTTPShardProber{HTTP: NewHTTPShardClient(port).HTTP, Port: port}
+	return &HTTPShardProber{HTTP: NewHTTPShardClient(port).HTTP, Port: port, FrontendPort: specs.FrontendPort}
 }
 
 func (p *HTTPShardProber) get(ctx context.Context, podIP, path, token string) ([]byte, error) {
-	u := "http://" + net.JoinHostPort(podIP, strconv.Itoa(p.Port)) + path
+	return p.getPort(ctx, podIP, p.Port, path, token)
+}
+
+func (p *HTTPShardProber) getPort(ctx context.Context, podIP string, port int, path, token string) ([]byte, error) {
+	u := "http://" + net.JoinHostPort(podIP, strconv.Itoa(port)) + path
 	req, err := http.NewRequestWithContext(ctx, http.MethodGet, u, nil)
 	if err != nil {
 		return nil, err
@@ -108,6 +118,15 @@ func (p *HTTPShardProber) Metrics(ctx context.Context, podIP string) (*ShardMetr
 		return nil, err
 	}
 	return ParseShardMetrics(body)
+}
+
+// FrontendMetrics implements ShardProber.
+func (p *HTTPShardProber) FrontendMetrics(ctx context.Context, podIP string) (*FrontendMetrics, error) {
+	body, err := p.getPort(ctx, podIP, p.FrontendPort, "/metrics", "")
+	if err != nil {
+		return nil, err
+	}
+	return ParseFrontendMetrics(body)
 }
 
 // businessResults are the results of the shard contract that answer the
@@ -164,6 +183,93 @@ func ParseShardMetrics(body []byte) (*ShardMetrics, error) {
 		m.RecoverySeconds = f.GetMetric()[0].GetGauge().GetValue()
 	}
 	return m, nil
+}
+
+// Front-end metric names the analysis reads.
+const (
+	metricFrontendRequests = "boxoffice_frontend_requests_total"
+	metricFrontendRetries  = "boxoffice_frontend_upstream_retries_total"
+	metricFrontendUpstream = "boxoffice_frontend_upstream_request_duration_seconds"
+)
+
+// FrontendMetrics is what a rollout reads from front-end pods' /metrics,
+// summable over pods.
+type FrontendMetrics struct {
+	// Requests answered to buyers, ServerErrors those answered 5xx.
+	Requests, ServerErrors float64
+	// Retries of shard requests.
+	Retries float64
+	// Upstream is the shard request latency histogram of every operation:
+	// cumulative counts by upper bound.
+	Upstream map[float64]float64
+	// UpstreamCount is the number of shard requests measured.
+	UpstreamCount float64
+}
+
+// ParseFrontendMetrics reads the Prometheus text exposition of a front end.
+func ParseFrontendMetrics(body []byte) (*FrontendMetrics, error) {
+	parser := expfmt.NewTextParser(model.UTF8Validation)
+	fams, err := parser.TextToMetricFamilies(strings.NewReader(string(body)))
+	if err != nil {
+		return nil, fmt.Errorf("parsing /metrics: %w", err)
+	}
+	m := &FrontendMetrics{Upstream: map[float64]float64{}}
+	if f := fams[metricFrontendRequests]; f != nil {
+		for _, s := range f.GetMetric() {
+			v := s.GetCounter().GetValue()
+			m.Requests += v
+			if strings.HasPrefix(labelValue(s, "result"), "5") {
+				m.ServerErrors += v
+			}
+		}
+	}
+	if f := fams[metricFrontendRetries]; f != nil {
+		for _, s := range f.GetMetric() {
+			m.Retries += s.GetCounter().GetValue()
+		}
+	}
+	if f := fams[metricFrontendUpstream]; f != nil {
+		for _, s := range f.GetMetric() {
+			h := s.GetHistogram()
+			if h == nil {
+				continue
+			}
+			m.UpstreamCount += float64(h.GetSampleCount())
+			for _, b := range h.GetBucket() {
+				m.Upstream[b.GetUpperBound()] += float64(b.GetCumulativeCount())
+			}
+		}
+	}
+	return m, nil
+}
+
+// Add sums another pod's metrics into m.
+func (m *FrontendMetrics) Add(o *FrontendMetrics) {
+	m.Requests += o.Requests
+	m.ServerErrors += o.ServerErrors
+	m.Retries += o.Retries
+	m.UpstreamCount += o.UpstreamCount
+	if m.Upstream == nil {
+		m.Upstream = map[float64]float64{}
+	}
+	for le, n := range o.Upstream {
+		m.Upstream[le] += n
+	}
+}
+
+// Sample is what the verdict arithmetic judges: the p99 of the merged
+// shard latency histogram, interpolated as histogram_quantile does.
+func (m *FrontendMetrics) Sample() canary.FrontendSample {
+	h := &dto.Histogram{}
+	count := uint64(m.UpstreamCount)
+	h.SampleCount = &count
+	for le, n := range m.Upstream {
+		h.Bucket = append(h.Bucket, &dto.Bucket{UpperBound: ptr.To(le), CumulativeCount: ptr.To(uint64(n))})
+	}
+	return canary.FrontendSample{
+		Requests: m.Requests, ServerErrors: m.ServerErrors, Retries: m.Retries,
+		UpstreamCount: m.UpstreamCount, UpstreamP99: histogramQuantile(0.99, h),
+	}
 }
 
 func labelValue(m *dto.Metric, name string) string {

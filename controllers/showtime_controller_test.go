@@ -324,6 +324,8 @@ var _ = Describe("Showtime controller", func() {
 			cm := &corev1.ConfigMap{}
 			f.get("standup-seatmap", cm)
 			isOwned(cm)
+			Expect(cm.Data["show.json"]).To(MatchJSON(`{"title":"Stand-up 10, night 1","startsAt":"` +
+				st.Spec.StartsAt.UTC().Format(time.RFC3339) + `"}`))
 			layout, err := seatmap.Parse([]byte(cm.Data["seatmap.yaml"]))
 			Expect(err).NotTo(HaveOccurred())
 			Expect(layout.Total).To(Equal(sampleTotal))
@@ -797,6 +799,7 @@ var _ = Describe("Showtime front end", func() {
 			"--session-key-file=/etc/boxoffice/session/key",
 			"--session-previous-key-file=/etc/boxoffice/session/previous",
 			"--seat-map=/etc/boxoffice/seatmap/seatmap.yaml",
+			"--show-file=/etc/boxoffice/seatmap/show.json",
 			"--listen=:8080",
 			"--hold-ttl=10m0s",
 			"--max-hold-lifetime=20m0s",
@@ -1003,6 +1006,9 @@ var _ = Describe("Showtime CRD validation", func() {
 		Entry("sales.freeze.after negative", func(st *boxv1.Showtime) {
 			st.Spec.Sales.Freeze.After = &metav1.Duration{Duration: -time.Second}
 		}, "spec.sales.freeze.after must be a duration between 0s and 168h"),
+		Entry("venue.timeZone not a zone name", func(st *boxv1.Showtime) {
+			st.Spec.Venue.TimeZone = "+07:00"
+		}, "spec.venue.timeZone must be an IANA time zone name such as Asia/Bangkok or Europe/London, or UTC"),
 		Entry("paymentTTL above 2h", func(st *boxv1.Showtime) {
 			st.Spec.Sales.PaymentTTL = metav1.Duration{Duration: 3 * time.Hour}
 		}, "spec.sales.paymentTTL must be a duration between 1m and 2h"),

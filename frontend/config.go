@@ -46,6 +46,8 @@ type Config struct {
 	ClientBuffer      int           // frames buffered per browser stream before it is dropped
 	InsecureCookies   bool          // page served over plain HTTP (development): no Secure attribute
 	PprofListen       string        // optional address for net/http/pprof (debugging)
+	Show              ShowInfo      // what the page says about the show
+	ShowFile          string        // optional JSON file with the show; wins over Show, read again when it changes
 }
 
 // DefaultConfig returns the defaults used when a flag is not given.
@@ -119,6 +121,11 @@ func ParseFlags(args []string, out io.Writer) (Config, error) {
 	fs.Bool("secure-cookies", true, "deprecated and ignored: the cookie is Secure unless --insecure-cookies")
 	fs.BoolVar(&c.InsecureCookies, "insecure-cookies", false, "the page is served over plain HTTP (development only): leave the Secure attribute off the session cookie")
 	fs.StringVar(&c.PprofListen, "pprof-listen", "", "optional separate address (e.g. 127.0.0.1:6060) serving Go profiles; off when empty")
+	fs.StringVar(&c.ShowFile, "show-file", "", "optional JSON file {title, startsAt, venue, timeZone} about the show (the operator mounts one); it wins over the four flags below and is read again when it changes, so a new title needs no restart")
+	fs.StringVar(&c.Show.Title, "title", "", "the show's title, shown to buyers (default: the showtime's NAMESPACE/NAME)")
+	fs.StringVar(&c.Show.StartsAt, "starts-at", "", "when the show starts, RFC 3339 (e.g. 2026-12-05T13:00:00Z), shown to buyers")
+	fs.StringVar(&c.Show.Venue, "venue", "", "the venue's name, shown to buyers")
+	fs.StringVar(&c.Show.TimeZone, "time-zone", "", "the venue's IANA time zone (e.g. Asia/Bangkok): the page shows the start in it; default UTC")
 
 	set := map[string]bool{}
 	if err := fs.Parse(args); err != nil {
@@ -201,6 +208,7 @@ func (c Config) Validate() error {
 	if c.MaxStreams < 0 {
 		errs = append(errs, errors.New("--max-streams must not be negative"))
 	}
+	errs = append(errs, c.Show.validate()...)
 	return errors.Join(errs...)
 }
 

@@ -1,6 +1,7 @@
 package frontend
 
 import (
+	"io"
 	"strings"
 	"testing"
 )
@@ -20,5 +21,36 @@ func TestSessionKeyAtLeast32Bytes(t *testing.T) {
 	cfg.SessionKeyFile = writeFile(t, dir, "ok", "0123456789abcdef0123456789abcdef\n")
 	if _, err := New(cfg, testLogger(t)); err != nil {
 		t.Fatalf("32-byte session key: %v", err)
+	}
+}
+
+func TestShowFlags(t *testing.T) {
+	base := []string{"--shard-url=http://shard:7070", "--session-key-file=/k", "--showtime=venues/a", "--demo-payments"}
+	cfg, err := ParseFlags(append(base, "--title=Stand-up 10, night 1", "--starts-at=2026-12-05T13:00:00Z",
+		"--venue=Riverside Hall, Bangkok", "--time-zone=Asia/Bangkok"), io.Discard)
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := ShowInfo{Title: "Stand-up 10, night 1", StartsAt: "2026-12-05T13:00:00Z", Venue: "Riverside Hall, Bangkok", TimeZone: "Asia/Bangkok"}
+	if cfg.Show != want {
+		t.Fatalf("show %+v, want %+v", cfg.Show, want)
+	}
+	for flag, msg := range map[string]string{
+		"--starts-at=5 December": "--starts-at \"5 December\" must be an RFC 3339 time",
+		"--time-zone=+07:00":     "--time-zone \"+07:00\" must be an IANA time zone name",
+	} {
+		if _, err := ParseFlags(append(base, flag), io.Discard); err == nil || !strings.Contains(err.Error(), msg) {
+			t.Errorf("%s: error %v, want %q", flag, err, msg)
+		}
+	}
+	thai := strings.Repeat("ก", 200) // 200 characters, 600 bytes: what the CRD allows
+	if _, err := ParseFlags(append(base, "--title="+thai, "--venue="+thai), io.Discard); err != nil {
+		t.Fatalf("a 200-character title: %v", err)
+	}
+	if _, err := ParseFlags(append(base, "--title="+thai+"ก"), io.Discard); err == nil || !strings.Contains(err.Error(), "at most 200 characters") {
+		t.Fatalf("a 201-character title: %v", err)
+	}
+	if got := (ShowInfo{}).withDefaults("venues/a"); got.Title != "venues/a" {
+		t.Fatalf("without --title the page is titled %q", got.Title)
 	}
 }

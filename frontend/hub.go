@@ -459,6 +459,7 @@ func (h *hub) unsubscribe(s *subscriber) {
 // seatsView is the buyer API's seat map: layout and states from memory.
 type seatsView struct {
 	Showtime     string          `json:"showtime"`
+	Show         ShowInfo        `json:"show"`
 	Version      uint64          `json:"version"`
 	DemoPayments bool            `json:"demoPayments"`
 	Sections     json.RawMessage `json:"sections"`

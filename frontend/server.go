@@ -46,6 +46,7 @@ type Server struct {
 	origins    *http.CrossOriginProtection
 	lateSeen   seenSet // paid orders without a seat already reported
 	paySecret  []byte
+	show       *showSource
 	handler    http.Handler
 
 	closing   chan struct{}
@@ -96,7 +97,11 @@ func New(cfg Config, log *slog.Logger) (*Server, error) {
 			return nil, fmt.Errorf("--seat-map %s: %v", cfg.SeatMapFile, err)
 		}
 	}
-	s := &Server{cfg: cfg, log: log,
+	show, err := newShowSource(cfg, log)
+	if err != nil {
+		return nil, err
+	}
+	s := &Server{cfg: cfg, log: log, show: show,
 		sess:       &sessions{key: key, prev: prevKey, secure: !cfg.InsecureCookies, maxAge: cfg.SessionMaxAge, now: time.Now},
 		lim:        newLimiter(cfg.RateLimit, cfg.RateBurst, limiterMaxKeys),
 		newSess:    newLimiter(cfg.NewSessionRate, cfg.NewSessionBurst, limiterMaxKeys),
@@ -371,6 +376,7 @@ func (s *Server) handleSeats(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	v.Showtime = s.cfg.Showtime
+	v.Show = s.show.get()
 	v.DemoPayments = s.cfg.DemoPayments
 	v.PaymentURL = s.cfg.PaymentURL
 	writeJSON(w, http.StatusOK, v)

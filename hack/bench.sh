@@ -8,7 +8,11 @@
 #     Redis 7 with one replica (appendfsync always on both, WAIT 1 0 after
 #     every write script), then leader failover and SIGTERM hand-over times,
 # each started here on 127.0.0.1 with its data in a temporary directory, then
-# the shard's recovery time and resident memory. Prints one table and ratios.
+# the shard's recovery time and resident memory. Prints one table and ratios,
+# each system's CPU and run-queue wait over the measured window, and for every
+# shard run where a write's time went (the shard's own histograms, scraped at
+# the window's start and end: queue wait, apply, commit wait, fsync, group
+# size; leader, round trip and follower fsync for three members).
 #
 # Knobs (environment):
 #   BENCH_DURATION=20s   measured window per system     BENCH_WARMUP=5s

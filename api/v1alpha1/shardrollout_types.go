@@ -67,6 +67,22 @@ type ShardRolloutSpec struct {
 	// promoteFull.
 	// +optional
 	Abort bool `json:"abort,omitempty"`
+
+	// retry judges the showtimes whose analysis was Inconclusive again after
+	// another bake (retryBake, or the current step's bake). The controller
+	// sets it back to false once used; set while nothing is Inconclusive, it
+	// is cleared and nothing happens.
+	// +optional
+	Retry bool `json:"retry,omitempty"`
+
+	// retryBake is how long the bake that retry starts lasts. Absent: the
+	// current step's bake (at least one analysis interval). Cleared with
+	// retry.
+	// +optional
+	// +kubebuilder:validation:Type=string
+	// +kubebuilder:validation:MaxLength=32
+	// +kubebuilder:validation:XValidation:rule="self.matches('^([0-9]+(\\\\.[0-9]+)?(ns|us|ms|s|m|h))+$') && duration(self) >= duration('0s') && duration(self) <= duration('168h')",message="spec.retryBake must be a duration between 0s and 168h"
+	RetryBake *metav1.Duration `json:"retryBake,omitempty"`
 }
 
 // RolloutTarget names the images to move to.
@@ -184,9 +200,54 @@ type RolloutAnalysis struct {
 	// +kubebuilder:validation:XValidation:rule="self.matches('^([0-9]+(\\\\.[0-9]+)?(ns|us|ms|s|m|h))+$') && duration(self) >= duration('0s') && duration(self) <= duration('1m')",message="spec.analysis.holdLatencyFloor must be a duration between 0s and 1m"
 	HoldLatencyFloor metav1.Duration `json:"holdLatencyFloor,omitzero"`
 
+	// frontend are the thresholds an upgraded front end is judged against,
+	// compared with the front ends still on the stable version.
+	// +optional
+	// +kubebuilder:default={}
+	Frontend FrontendAnalysis `json:"frontend,omitzero"`
+
 	// prometheus is an optional extra check.
 	// +optional
 	Prometheus *PrometheusCheck `json:"prometheus,omitempty"`
+}
+
+// FrontendAnalysis are the thresholds an upgraded front end must stay
+// within. Each is read from the front-end pods' /metrics: answers to buyers
+// (boxoffice_frontend_requests_total), shard requests retried
+// (boxoffice_frontend_upstream_retries_total) and the latency of shard
+// requests (boxoffice_frontend_upstream_request_duration_seconds).
+type FrontendAnalysis struct {
+	// minRequests is how many buyer requests the upgraded front end must have
+	// answered before it is judged; with fewer the analysis is Inconclusive.
+	// +optional
+	// +kubebuilder:default=20
+	// +kubebuilder:validation:Minimum=1
+	MinRequests int32 `json:"minRequests,omitempty"`
+
+	// maxErrorRatio is the highest share of buyer requests that may be
+	// answered with a 5xx status, a decimal between 0 and 1.
+	// +optional
+	// +kubebuilder:default="0.01"
+	// +kubebuilder:validation:MaxLength=16
+	// +kubebuilder:validation:XValidation:rule="self.matches('^(0(\\\\.[0-9]+)?|1(\\\\.0+)?)$')",message="spec.analysis.frontend.maxErrorRatio must be a decimal between 0 and 1, such as 0.01"
+	MaxErrorRatio string `json:"maxErrorRatio,omitempty"`
+
+	// maxRetryRatio is the highest number of shard requests retried per
+	// buyer request, a decimal between 0 and 1.
+	// +optional
+	// +kubebuilder:default="0.05"
+	// +kubebuilder:validation:MaxLength=16
+	// +kubebuilder:validation:XValidation:rule="self.matches('^(0(\\\\.[0-9]+)?|1(\\\\.0+)?)$')",message="spec.analysis.frontend.maxRetryRatio must be a decimal between 0 and 1, such as 0.05"
+	MaxRetryRatio string `json:"maxRetryRatio,omitempty"`
+
+	// maxLatencyRatio is how many times the stable front ends' p99 shard
+	// request latency the upgraded front end's p99 may reach, a decimal of
+	// at least 1. The latency floor is spec.analysis.holdLatencyFloor.
+	// +optional
+	// +kubebuilder:default="2"
+	// +kubebuilder:validation:MaxLength=16
+	// +kubebuilder:validation:XValidation:rule="self.matches('^[0-9]+(\\\\.[0-9]+)?$') && double(self) >= 1.0",message="spec.analysis.frontend.maxLatencyRatio must be a decimal of at least 1, such as 2 or 1.5"
+	MaxLatencyRatio string `json:"maxLatencyRatio,omitempty"`
 }
 
 // PrometheusCheck runs an instant query per upgraded showtime; the first
@@ -274,7 +335,7 @@ const (
 )
 
 // AnalysisResult of an upgraded showtime.
-// +kubebuilder:validation:Enum=Pending;Passed;Failed;Skipped
+// +kubebuilder:validation:Enum=Pending;Passed;Failed;Inconclusive;Skipped;PromotedByHand
 type AnalysisResult string
 
 // Analysis results.
@@ -282,7 +343,13 @@ const (
 	AnalysisPending AnalysisResult = "Pending"
 	AnalysisPassed  AnalysisResult = "Passed"
 	AnalysisFailed  AnalysisResult = "Failed"
-	AnalysisSkipped AnalysisResult = "Skipped"
+	// AnalysisInconclusive: too little evidence (too few writes or requests,
+	// a query that could not run). It never passes: at the end of the bake
+	// the rollout pauses until on-call promotes or retries.
+	AnalysisInconclusive AnalysisResult = "Inconclusive"
+	AnalysisSkipped      AnalysisResult = "Skipped"
+	// AnalysisPromotedByHand: Inconclusive, then promoted by on-call.
+	AnalysisPromotedByHand AnalysisResult = "PromotedByHand"
 )
 
 // ShardRollout condition types.
@@ -296,7 +363,14 @@ const (
 	RolloutConditionLogCompatible = "LogCompatible"
 	// RolloutConditionFrozen is True while a freeze holds back promotion.
 	RolloutConditionFrozen = "Frozen"
+	// RolloutConditionInconclusive is True while the rollout is paused
+	// because an analysis had too little evidence to pass or fail.
+	RolloutConditionInconclusive = "AnalysisInconclusive"
 )
+
+// RolloutReasonInconclusive is status.reason while the rollout is paused
+// because an analysis had too little evidence to pass or fail.
+const RolloutReasonInconclusive = "AnalysisInconclusive"
 
 // Annotations the rollout puts on the Showtimes it moves.
 const (
@@ -385,7 +459,8 @@ type ShardRolloutStatus struct {
 	// +listType=atomic
 	Showtimes []RolloutShowtime `json:"showtimes,omitempty"`
 
-	// conditions: Progressing, Healthy, LogCompatible, Frozen.
+	// conditions: Progressing, Healthy, LogCompatible, Frozen,
+	// AnalysisInconclusive.
 	// +optional
 	// +listType=map
 	// +listMapKey=type
@@ -432,6 +507,11 @@ type RolloutShowtime struct {
 	// writes during its upgrade.
 	// +optional
 	WritePause string `json:"writePause,omitempty"`
+	// writesPerSecond is the shard's write rate (holds and confirms since its
+	// start) when the rollout started; the busiest showtimes move first, so
+	// that the canaries have traffic to be judged on.
+	// +optional
+	WritesPerSecond string `json:"writesPerSecond,omitempty"`
 	// analysis result.
 	// +optional
 	Analysis AnalysisResult `json:"analysis,omitempty"`

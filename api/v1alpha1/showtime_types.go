@@ -20,6 +20,10 @@ type ShowtimeSpec struct {
 	// +required
 	StartsAt metav1.Time `json:"startsAt"`
 
+	// venue is where the show is, as buyers see it on the booking page.
+	// +optional
+	Venue Venue `json:"venue,omitzero"`
+
 	// seatMap lists the sections, rows and seats. It cannot change once the
 	// showtime exists: changing seats mid-sale is how seats get double-sold.
 	// +required
@@ -37,6 +41,23 @@ type ShowtimeSpec struct {
 	// frontend configures the booking front end and its autoscaling.
 	// +optional
 	Frontend FrontendSpec `json:"frontend,omitzero"`
+}
+
+// Venue is the place of a showtime, shown to buyers.
+type Venue struct {
+	// name of the venue, e.g. "Riverside Hall, Bangkok".
+	// +optional
+	// +kubebuilder:validation:MaxLength=200
+	Name string `json:"name,omitempty"`
+
+	// timeZone is the venue's IANA time zone, e.g. "Asia/Bangkok". The
+	// booking page shows the show's date and time in it, as on the ticket.
+	// Empty: UTC (the API server keeps startsAt as an instant, not the
+	// offset it was written with).
+	// +optional
+	// +kubebuilder:validation:MaxLength=64
+	// +kubebuilder:validation:XValidation:rule="self.matches('^(UTC|[A-Za-z]+(/[A-Za-z0-9_+-]+){1,2})$')",message="spec.venue.timeZone must be an IANA time zone name such as Asia/Bangkok or Europe/London, or UTC"
+	TimeZone string `json:"timeZone,omitempty"`
 }
 
 // FrontendSpec configures the stateless booking front end buyers talk to.

@@ -151,6 +151,7 @@ func FrontendArgs(st *boxv1.Showtime, o Options) []string {
 		"--session-key-file=" + SessionDir + "/" + SessionKeyKey,
 		"--session-previous-key-file=" + SessionDir + "/" + SessionPrevKeyKey,
 		"--seat-map=" + SeatMapDir + "/" + SeatMapKey,
+		"--show-file=" + SeatMapDir + "/" + ShowKey,
 		"--listen=:" + itoa(FrontendPort),
 		"--hold-ttl=" + HoldTTL(st).String(),
 		"--max-hold-lifetime=" + MaxHoldLifetime(st).String(),

@@ -1,7 +1,9 @@
 package specs
 
 import (
+	"encoding/json"
 	"io"
+	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -175,6 +177,36 @@ func TestVersionLabelOnObjectsOnly(t *testing.T) {
 	o.DefaultImage = "registry.example/boxoffice@sha256:0123abcd"
 	if v, ok := ShardStatefulSet(st, o).Labels[LabelVersion]; ok {
 		t.Errorf("digest-pinned shard has %s=%q", LabelVersion, v)
+	}
+}
+
+// TestShowFile: the booking page's show comes from a file in the seat-map
+// ConfigMap (so a fixed title reaches the pages without a restart), in the
+// JSON the front end reads.
+func TestShowFile(t *testing.T) {
+	st := showtime()
+	st.Spec.Title = "Stand-up 10, night 1"
+	st.Spec.StartsAt = metav1.NewTime(time.Date(2026, 12, 5, 20, 0, 0, 0, time.FixedZone("+07", 7*3600)))
+	st.Spec.Venue = boxv1.Venue{Name: "Riverside Hall, Bangkok", TimeZone: "Asia/Bangkok"}
+	cm, err := SeatMapConfigMap(st, Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	var got frontend.ShowInfo
+	if err := json.Unmarshal([]byte(cm.Data[ShowKey]), &got); err != nil {
+		t.Fatal(err)
+	}
+	want := frontend.ShowInfo{Title: "Stand-up 10, night 1", StartsAt: "2026-12-05T13:00:00Z", Venue: "Riverside Hall, Bangkok", TimeZone: "Asia/Bangkok"}
+	if got != want {
+		t.Fatalf("show file %s, want %+v", cm.Data[ShowKey], want)
+	}
+	if !slices.Contains(FrontendArgs(st, Options{}), "--show-file=/etc/boxoffice/seatmap/show.json") {
+		t.Fatalf("front-end args %q do not name the show file", FrontendArgs(st, Options{}))
+	}
+	before := FrontendArgs(st, Options{})
+	st.Spec.Title = "Stand-up 10, night 1 (moved)"
+	if !slices.Equal(before, FrontendArgs(st, Options{})) {
+		t.Fatal("a new title changes the front end's command line, which would restart every front-end pod")
 	}
 }
 

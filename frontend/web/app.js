@@ -74,9 +74,22 @@
     s.el.setAttribute("aria-disabled", s.state === "free" ? "false" : "true");
   }
 
+  function rowName(text, side) {
+    const rn = document.createElement("span");
+    rn.className = "rowname " + side;
+    rn.setAttribute("aria-hidden", "true");
+    rn.textContent = text;
+    return rn;
+  }
+
   function build(sections, states) {
     const map = $("map");
-    const frag = document.createDocumentFragment();
+    const hall = document.createElement("div");
+    hall.id = "hall";
+    const stage = document.createElement("div");
+    stage.className = "stage";
+    stage.textContent = "Stage";
+    hall.appendChild(stage);
     const stateOf = new Map(states.map((x) => [x.id, x.state]));
     for (const sec of sections) {
       const se = document.createElement("section");
@@ -91,11 +104,7 @@
         re.className = "row";
         re.setAttribute("role", "group");
         re.setAttribute("aria-label", sec.name + " row " + row.name);
-        const rn = document.createElement("span");
-        rn.className = "rowname";
-        rn.setAttribute("aria-hidden", "true");
-        rn.textContent = row.name;
-        re.appendChild(rn);
+        re.appendChild(rowName(row.name, "left"));
         const rowIdx = rows.length;
         const list = [];
         row.seats.forEach((n, pos) => {
@@ -114,17 +123,89 @@
           paint(s);
           re.appendChild(b);
         });
+        re.appendChild(rowName(row.name, "right"));
         rows.push(list);
         se.appendChild(re);
       }
-      frag.appendChild(se);
+      hall.appendChild(se);
     }
-    map.replaceChildren(frag);
+    map.replaceChildren(hall);
     if (seats.length) seats[0].el.tabIndex = 0;
     map.addEventListener("click", onSeatClick);
     map.addEventListener("keydown", onKey);
     updateCounts();
   }
+
+  // zoom fits the whole hall into the window (scaled with CSS zoom, so
+  // layout, scrolling and hit-testing follow) and zooms in and out from there.
+  // Zoomed in, the hall pans inside #map.
+  const zoom = (function () {
+    const MAX = 2, STEP = 1.5, TAP_BELOW = 0.5, MIN_BOX = 240;
+    let hall = null, natural = null, fit = 1, level = 1;
+    const map = () => $("map");
+
+    function box() {
+      const top = map().getBoundingClientRect().top + window.scrollY;
+      return { w: map().clientWidth, h: Math.max(window.innerHeight - top - 12, MIN_BOX) };
+    }
+    function measure() {
+      hall.style.zoom = "1";
+      natural = { w: hall.offsetWidth, h: hall.offsetHeight };
+    }
+    function apply(next, px, py) {
+      const m = map();
+      const r = m.getBoundingClientRect();
+      const ox = px === undefined ? m.clientWidth / 2 : px - r.left;
+      const oy = py === undefined ? m.clientHeight / 2 : py - r.top;
+      const cx = (m.scrollLeft + ox) / level, cy = (m.scrollTop + oy) / level;
+      level = Math.min(MAX, Math.max(fit, next));
+      hall.style.zoom = String(level);
+      hall.classList.toggle("small", level < 0.75);
+      m.scrollLeft = cx * level - ox;
+      m.scrollTop = cy * level - oy;
+      $("zoom-out").disabled = level <= fit + 1e-6;
+      $("zoom-in").disabled = level >= MAX - 1e-6;
+      $("zoom-fit").disabled = level <= fit + 1e-6;
+      const pct = Math.round(level * 100) + "%";
+      $("zoom-level").textContent = level <= fit + 1e-6 ? "Whole hall, " + pct : pct;
+      document.body.dataset.zoom = String(level);
+    }
+    function refit() {
+      if (!hall) return;
+      const atFit = level <= fit + 1e-6;
+      const b = box();
+      map().style.maxHeight = b.h + "px";
+      // The whole width always fits; the height too, unless that would make
+      // seats too small to click: a tall hall then pans up and down.
+      fit = Math.min(1, b.w / natural.w);
+      if (b.h / natural.h < fit) fit = Math.max(b.h / natural.h, Math.min(fit, TAP_BELOW));
+      apply(atFit ? fit : level);
+    }
+    function setup(h) {
+      hall = h;
+      measure();
+      level = 1;
+      refit();
+      apply(fit);
+      $("zoom-in").addEventListener("click", () => apply(level * STEP));
+      $("zoom-out").addEventListener("click", () => apply(level / STEP));
+      $("zoom-fit").addEventListener("click", () => apply(fit));
+      let pending = false;
+      window.addEventListener("resize", () => {
+        if (pending) return;
+        pending = true;
+        requestAnimationFrame(() => { pending = false; refit(); });
+      });
+    }
+    return {
+      setup,
+      STEP,
+      level: () => level,
+      to: apply,
+      tooSmall: () => hall !== null && level < TAP_BELOW,
+      tapLevel: () => Math.max(1, fit),
+    };
+  })();
 
   function setFocus(i, move) {
     if (i < 0 || i >= seats.length) return;
@@ -136,6 +217,7 @@
 
   function onKey(ev) {
     const t = ev.target;
+    if (zoomKey(ev)) return;
     if (!t.dataset || t.dataset.i === undefined) return;
     const s = seats[+t.dataset.i];
     const row = rows[s.row];
@@ -156,7 +238,27 @@
     setFocus(next, true);
   }
 
+  // zoomKey: + and - zoom around the focused seat, 0 shows the whole hall.
+  function zoomKey(ev) {
+    if (ev.ctrlKey || ev.metaKey || ev.altKey) return false; // the browser's own zoom
+    const f = { "+": zoom.STEP, "=": zoom.STEP, "-": 1 / zoom.STEP, "0": 0 }[ev.key];
+    if (f === undefined) return false;
+    ev.preventDefault();
+    const el = document.activeElement;
+    const r = el && el.closest && el.closest("#map") ? el.getBoundingClientRect() : null;
+    const x = r ? r.left + r.width / 2 : undefined, y = r ? r.top + r.height / 2 : undefined;
+    zoom.to(f === 0 ? 0 : zoom.level() * f, x, y);
+    if (r) el.scrollIntoView({ block: "nearest", inline: "nearest" });
+    return true;
+  }
+
   function onSeatClick(ev) {
+    // Seats too small to aim at: a tap or click zooms in around it first
+    // (keyboard activation, detail 0, always selects).
+    if (ev.detail > 0 && zoom.tooSmall()) {
+      zoom.to(zoom.tapLevel(), ev.clientX, ev.clientY);
+      return;
+    }
     const b = ev.target.closest("button.seat");
     if (!b) return;
     const s = seats[+b.dataset.i];
@@ -339,6 +441,26 @@
     else msg((r.data && r.data.message) || "Could not release.");
   }
 
+  // showHeader names the show: title, date and time in the venue's time zone
+  // (as printed on the ticket), venue.
+  function showHeader(show, showtime) {
+    const title = show.title || showtime;
+    document.title = title + " · Box office";
+    $("title").textContent = title;
+    const t = $("starts");
+    if (show.startsAt) {
+      const at = new Date(show.startsAt);
+      const opts = { weekday: "short", day: "numeric", month: "long", year: "numeric", hour: "numeric", minute: "2-digit", timeZoneName: "short" };
+      let text;
+      try { text = new Intl.DateTimeFormat(undefined, { ...opts, timeZone: show.timeZone || "UTC" }).format(at); }
+      catch (e) { text = new Intl.DateTimeFormat(undefined, { ...opts, timeZone: "UTC" }).format(at); }
+      t.dateTime = show.startsAt;
+      t.textContent = text;
+    }
+    $("venue").textContent = show.venue || "";
+    $("venue-sep").hidden = !(show.startsAt && show.venue);
+  }
+
   async function init() {
     $("hold-btn").addEventListener("click", doHold);
     $("clear-btn").addEventListener("click", () => {
@@ -356,8 +478,7 @@
       await new Promise((res) => setTimeout(res, 1000));
     }
     demoPayments = d.demoPayments;
-    document.title = "Box office: " + d.showtime;
-    $("title").textContent = d.showtime;
+    showHeader(d.show || {}, d.showtime);
     version = d.version;
     // Marks for measuring the page (the large-map browser test reads them):
     // seatmap-built after the DOM is built, seatmap-painted after the first
@@ -365,6 +486,7 @@
     performance.mark("seatmap-build-start");
     build(d.sections, d.seats);
     performance.mark("seatmap-built");
+    zoom.setup($("hall")); // lays the map out once to measure it
     requestAnimationFrame(() => setTimeout(() => performance.mark("seatmap-painted"), 0));
     document.body.dataset.ready = "true";
     connect();

@@ -50,6 +50,10 @@ type agent struct {
 	net      *podNetwork
 	rec      *record
 	logf     func(string, ...any)
+	// apiHost and apiPort are the API server's address as pods reach it
+	// (KUBERNETES_SERVICE_HOST and KUBERNETES_SERVICE_PORT).
+	apiHost string
+	apiPort int
 
 	factory   informers.SharedInformerFactory
 	podInf    cache.SharedIndexInformer

@@ -5,10 +5,12 @@ import (
 	"crypto/tls"
 	"crypto/x509"
 	"fmt"
+	"net"
 	"net/http"
 	"os"
 	"os/exec"
 	"path/filepath"
+	"strconv"
 	"strings"
 	"syscall"
 	"time"
@@ -29,10 +31,14 @@ type controlPlane struct {
 	rec               *record
 	logf              func(string, ...any)
 	pki               *pki
-	adminCert         string
-	adminKey          string
-	Server            string
-	Kubeconfig        string
+	// Host and Port are where the API server listens (the host's address
+	// on the pod bridge); Server is its URL.
+	Host       string
+	Port       int
+	adminCert  string
+	adminKey   string
+	Server     string
+	Kubeconfig string
 	// ManagerKubeconfig is the operator's own identity, so that freezes
 	// (which exempt the operator) apply to the admin user.
 	ManagerKubeconfig string
@@ -194,12 +200,20 @@ func (cp *controlPlane) up(ctx context.Context, hostIP string) error {
 		return fmt.Errorf("etcd: %w", err)
 	}
 
-	cp.Server = fmt.Sprintf("https://127.0.0.1:%d", ports["apiserver"])
+	// The API server listens on the host's address on the pod bridge: the
+	// host reaches it there, and so does every pod (its default route is
+	// that address), as KUBERNETES_SERVICE_HOST/PORT tell in-cluster clients.
+	cp.Host, cp.Port = hostIP, ports["apiserver"]
+	cp.Server = fmt.Sprintf("https://%s", net.JoinHostPort(hostIP, strconv.Itoa(cp.Port)))
 	cp.logf("starting kube-apiserver on %s", cp.Server)
 	api, err := cp.start("kube-apiserver",
 		"--etcd-servers="+etcdURL,
-		"--bind-address=127.0.0.1", "--advertise-address=127.0.0.1",
+		"--bind-address="+hostIP, "--advertise-address="+hostIP,
 		fmt.Sprintf("--secure-port=%d", ports["apiserver"]),
+		// No kube-proxy, so cluster IPs do not route: the API server sends
+		// admission webhook calls for a Service straight to one of its ready
+		// endpoints (EndpointSlices) instead.
+		"--enable-aggregator-routing=true",
 		"--cert-dir="+filepath.Join(cp.dir, "apiserver"),
 		"--tls-cert-file="+servCert, "--tls-private-key-file="+servKey,
 		"--client-ca-file="+p.CAFile,

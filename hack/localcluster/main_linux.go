@@ -30,6 +30,7 @@ import (
 )
 
 func main() {
+	closeInheritedOnExec()
 	args := os.Args[1:]
 	cmd := "up"
 	if len(args) > 0 && !strings.HasPrefix(args[0], "-") {
@@ -268,7 +269,7 @@ func up(o *options) (retErr error) {
 		return err
 	}
 	fl = newFleet(agentCtx, specs, pn, func(ctx context.Context, spec nodeSpec, net *podNetwork) *agent {
-		return &agent{ctx: ctx, node: spec.Name, zone: spec.Zone, cs: cs, stateDir: o.stateDir, self: self, images: images, net: net, rec: rec, logf: logf}
+		return &agent{ctx: ctx, node: spec.Name, zone: spec.Zone, cs: cs, stateDir: o.stateDir, self: self, images: images, net: net, rec: rec, logf: logf, apiHost: cp.Host, apiPort: cp.Port}
 	}, logf)
 	if err := fl.start(); err != nil {
 		return fmt.Errorf("node agent: %w", err)

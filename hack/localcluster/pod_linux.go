@@ -256,6 +256,7 @@ func (r *podRunner) setup(ctx context.Context) error {
 			return r.failSetup("CreateContainerConfigError", err.Error())
 		}
 	}
+	go r.refreshLoop(ctx, pod, vols)
 	r.changed()
 	return nil
 }
@@ -363,7 +364,7 @@ func (r *podRunner) writeSpec(ctx context.Context, pod *corev1.Pod, c *ctr, vols
 	}
 	spec := execSpec{
 		Root: filepath.Join(r.dir, "rootfs"), Argv: argv, Env: env, WorkingDir: c.spec.WorkingDir,
-		ReadOnlyRoot: roRoot, UID: uid, GID: gid, Groups: groups,
+		ReadOnlyRoot: roRoot, UID: uid, GID: gid, Groups: groups, Hostname: podHostname(pod),
 		Mounts: []mountSpec{{Source: c.binary, Target: entry, ReadOnly: true}},
 	}
 	for _, vm := range c.spec.VolumeMounts {

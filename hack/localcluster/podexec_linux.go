@@ -6,6 +6,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"runtime"
 	"sort"
 	"strings"
 	"syscall"
@@ -26,6 +27,8 @@ type execSpec struct {
 	UID          *int64      `json:"uid,omitempty"`
 	GID          *int64      `json:"gid,omitempty"`
 	Groups       []int64     `json:"groups,omitempty"`
+	// Hostname is the pod's host name, set in a UTS namespace of its own.
+	Hostname string `json:"hostname,omitempty"`
 }
 
 type mountSpec struct {
@@ -189,6 +192,18 @@ func enterContainer(s *execSpec) error {
 	if s.ReadOnlyRoot {
 		if err := remountRO(root); err != nil {
 			return err
+		}
+	}
+	if s.Hostname != "" {
+		// As in a cluster, os.Hostname() in the container is the pod's name
+		// (leader election, for one, names the holder by it). Unshare acts
+		// on this thread only: the goroutine stays on it until the exec.
+		runtime.LockOSThread()
+		if err := syscall.Unshare(syscall.CLONE_NEWUTS); err != nil {
+			return fmt.Errorf("UTS namespace: %w", err)
+		}
+		if err := syscall.Sethostname([]byte(s.Hostname)); err != nil {
+			return fmt.Errorf("sethostname: %w", err)
 		}
 	}
 	if err := syscall.Chroot(root); err != nil {

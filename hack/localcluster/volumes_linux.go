@@ -21,6 +21,9 @@ type volumeFile struct {
 	path string
 	data []byte
 	mode os.FileMode
+	// owner, when set, owns the file (a service-account token of a pod
+	// whose containers all run as one user, as the kubelet does).
+	owner *int64
 }
 
 func modeOr(m *int32, def int32) os.FileMode {
@@ -58,8 +61,17 @@ func keyFiles(data map[string][]byte, items []corev1.KeyToPath, mode os.FileMode
 	return out, nil
 }
 
+// rootCAConfigMap is published into every namespace by the control plane
+// shortly after the namespace is made; a pod of a brand-new namespace (helm
+// install --create-namespace) may start before it is there.
+const rootCAConfigMap = "kube-root-ca.crt"
+
 func (r *podRunner) configMapData(ctx context.Context, name string) (map[string][]byte, error) {
 	cm, err := r.a.cs.CoreV1().ConfigMaps(r.ns).Get(ctx, name, metav1.GetOptions{})
+	for deadline := time.Now().Add(30 * time.Second); name == rootCAConfigMap && apierrors.IsNotFound(err) && time.Now().Before(deadline); {
+		time.Sleep(500 * time.Millisecond)
+		cm, err = r.a.cs.CoreV1().ConfigMaps(r.ns).Get(ctx, name, metav1.GetOptions{})
+	}
 	if err != nil {
 		return nil, err
 	}
@@ -168,6 +180,10 @@ func (r *podRunner) buildEnv(ctx context.Context, pod *corev1.Pod, c *corev1.Con
 	}
 	set("PATH", "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin")
 	set("HOSTNAME", podHostname(pod))
+	for _, kv := range apiServerEnv(r.a.apiHost, r.a.apiPort) {
+		k, v, _ := strings.Cut(kv, "=")
+		set(k, v)
+	}
 	for _, ef := range c.EnvFrom {
 		var data map[string][]byte
 		var err error
@@ -273,13 +289,34 @@ func writeFiles(dir string, files []volumeFile, fsGroup *int64) error {
 		if err := os.Chmod(p, f.mode); err != nil {
 			return err
 		}
+		uid, gid := 0, -1
+		if f.owner != nil {
+			uid = int(*f.owner)
+		}
 		if fsGroup != nil {
-			if err := os.Chown(p, 0, int(*fsGroup)); err != nil {
+			gid = int(*fsGroup)
+		}
+		if f.owner != nil || fsGroup != nil {
+			if err := os.Chown(p, uid, gid); err != nil {
 				return err
 			}
 		}
 	}
 	return nil
+}
+
+// podUser is the user every container of the pod runs as, or nil when they
+// differ or one runs as the image's user.
+func podUser(pod *corev1.Pod) *int64 {
+	var user *int64
+	for i := range pod.Spec.Containers {
+		uid, _, _, _, _ := securityIDs(pod, &pod.Spec.Containers[i])
+		if uid == nil || (user != nil && *user != *uid) {
+			return nil
+		}
+		user = uid
+	}
+	return user
 }
 
 // chownFSGroup gives fsGroup ownership of a writable volume, group-writable
@@ -423,7 +460,9 @@ func (r *podRunner) projectedFiles(ctx context.Context, pod *corev1.Pod, p *core
 			if err != nil {
 				return nil, fmt.Errorf("service account token: %w", err)
 			}
-			out = append(out, volumeFile{path: t.Path, data: []byte(tr.Status.Token), mode: 0o600 | def&0o040})
+			// As the kubelet does: a token is readable by the pod's user when
+			// all its containers run as one (else by root and fsGroup).
+			out = append(out, volumeFile{path: t.Path, data: []byte(tr.Status.Token), mode: 0o600 | def&0o040, owner: podUser(pod)})
 		case s.ConfigMap != nil:
 			data, err := r.configMapData(ctx, s.ConfigMap.Name)
 			if err != nil && !(apierrors.IsNotFound(err) && isOptional(s.ConfigMap.Optional)) {
@@ -500,4 +539,74 @@ func (r *podRunner) claimPath(ctx context.Context, claim string) (string, error)
 		return "", err
 	}
 	return path, nil
+}
+
+// volumeRefresh is how often a running pod's configMap and secret volumes are
+// brought up to date (the kubelet takes up to about a minute; shorter here,
+// so a certificate written into a Secret after its pod started is in the
+// pod's files within seconds).
+const volumeRefresh = 3 * time.Second
+
+// refreshLoop keeps the pod's configMap and secret volumes current until the
+// pod stops.
+func (r *podRunner) refreshLoop(ctx context.Context, pod *corev1.Pod, vols map[string]string) {
+	var fsGroup *int64
+	if sc := pod.Spec.SecurityContext; sc != nil {
+		fsGroup = sc.FSGroup
+	}
+	var watched []corev1.Volume
+	for _, v := range pod.Spec.Volumes {
+		if v.ConfigMap != nil || v.Secret != nil {
+			watched = append(watched, v)
+		}
+	}
+	if len(watched) == 0 {
+		return
+	}
+	t := time.NewTicker(volumeRefresh)
+	defer t.Stop()
+	failing := map[string]bool{}
+	for {
+		select {
+		case <-r.stopCh:
+			return
+		case <-ctx.Done():
+			return
+		case <-t.C:
+		}
+		for _, v := range watched {
+			n, err := r.refreshVolume(ctx, v, vols[v.Name], fsGroup)
+			switch {
+			case err != nil && !failing[v.Name]:
+				r.logf("volume %s: refresh: %v", v.Name, err)
+			case err == nil && n > 0:
+				r.logf("volume %s: %d files updated", v.Name, n)
+			}
+			failing[v.Name] = err != nil
+		}
+	}
+}
+
+// refreshVolume rewrites one configMap or secret volume from its object; a
+// missing object leaves the files as they are (the kubelet does the same).
+func (r *podRunner) refreshVolume(ctx context.Context, v corev1.Volume, dir string, fsGroup *int64) (int, error) {
+	var data map[string][]byte
+	var err error
+	var files []volumeFile
+	if cm := v.ConfigMap; cm != nil {
+		if data, err = r.configMapData(ctx, cm.Name); err != nil {
+			return 0, err
+		}
+		files, err = keyFiles(data, cm.Items, modeOr(cm.DefaultMode, 0o644), "configmap "+cm.Name, isOptional(cm.Optional))
+	} else {
+		s := v.Secret
+		if data, err = r.secretData(ctx, s.SecretName); err != nil {
+			return 0, err
+		}
+		files, err = keyFiles(data, s.Items, modeOr(s.DefaultMode, 0o644), "secret "+s.SecretName, isOptional(s.Optional))
+	}
+	if err != nil {
+		return 0, err
+	}
+	return refreshFiles(dir, files, fsGroup)
 }

@@ -8,6 +8,7 @@ import (
 	"fmt"
 	"net/http"
 	"os"
+	"path/filepath"
 	"strings"
 	"time"
 
@@ -39,8 +40,16 @@ type FreezeConfig struct {
 	OperatorUsername string
 }
 
-// +kubebuilder:rbac:groups=admissionregistration.k8s.io,resources=validatingwebhookconfigurations,verbs=get;list;watch;update;patch
+// The certificate rotator watches webhook configurations (its informer cannot
+// be narrowed to one name, so reading stays cluster-wide) and writes the CA
+// bundle into the operator's own configuration only. The chart renames the
+// resourceNames entry to its release's configuration.
+// +kubebuilder:rbac:groups=admissionregistration.k8s.io,resources=validatingwebhookconfigurations,verbs=get;list;watch
+// +kubebuilder:rbac:groups=admissionregistration.k8s.io,resources=validatingwebhookconfigurations,resourceNames=boxoffice-validating-webhook-configuration,verbs=update;patch
+// The certificate Secret, and the manager's own pod (its image is the default
+// for shards and front ends), live in the operator's namespace.
 // +kubebuilder:rbac:groups="",namespace=system,resources=secrets,verbs=get;list;watch;update;patch
+// +kubebuilder:rbac:groups="",namespace=system,resources=pods,verbs=get
 
 func bindFreezeFlags(fs *flag.FlagSet, f *FreezeConfig) {
 	fs.BoolVar(&f.EnableWebhooks, "enable-webhooks", os.Getenv("ENABLE_WEBHOOKS") != "false",
@@ -138,6 +147,12 @@ func setupFreeze(mgr ctrl.Manager, c *Config, log logr.Logger) error {
 	webhooksUp := make(chan struct{})
 	go func() {
 		<-certsReady
+		// The rotator has written the Secret; the kubelet copies it into the
+		// mounted directory a little later (up to a minute or so). The
+		// webhook server refuses to start on missing or empty files, so wait
+		// for a usable pair; until then this replica reports not ready and
+		// the Service sends no admission requests to it.
+		waitForKeyPair(f.CertDir, time.Second, 30*time.Second, log)
 		if err := webhooks.Setup(mgr, cfg); err != nil {
 			log.Error(err, "unable to set up webhooks")
 			os.Exit(1)
@@ -157,4 +172,25 @@ func setupFreeze(mgr ctrl.Manager, c *Config, log logr.Logger) error {
 	log.Info("admission webhooks enabled", "operatorUser", user, "breakGlassUsers", cfg.BreakGlassUsers,
 		"breakGlassGroups", cfg.BreakGlassGroups, "certRotation", f.CertRotation)
 	return nil
+}
+
+// waitForKeyPair returns once CertDir holds a certificate and key that load
+// as a pair, logging every logEvery while it waits.
+func waitForKeyPair(dir string, poll, logEvery time.Duration, log logr.Logger) {
+	crt, key := filepath.Join(dir, "tls.crt"), filepath.Join(dir, "tls.key")
+	began, logged := time.Now(), time.Now()
+	for {
+		_, err := tls.LoadX509KeyPair(crt, key)
+		if err == nil {
+			if waited := time.Since(began); waited > poll {
+				log.Info("webhook serving certificate is in place", "dir", dir, "waited", waited.Round(time.Second).String())
+			}
+			return
+		}
+		if time.Since(logged) >= logEvery {
+			log.Info("waiting for the webhook serving certificate to appear in the mounted Secret", "dir", dir, "error", err.Error())
+			logged = time.Now()
+		}
+		time.Sleep(poll)
+	}
 }

@@ -16,13 +16,11 @@ import (
 	"boxoffice.dev/boxoffice/controllers"
 	"boxoffice.dev/boxoffice/controllers/specs"
 	corev1 "k8s.io/api/core/v1"
-	"k8s.io/apimachinery/pkg/labels"
 	"k8s.io/apimachinery/pkg/runtime"
 	utilruntime "k8s.io/apimachinery/pkg/util/runtime"
 	clientgoscheme "k8s.io/client-go/kubernetes/scheme"
 	"k8s.io/utils/clock"
 	ctrl "sigs.k8s.io/controller-runtime"
-	"sigs.k8s.io/controller-runtime/pkg/cache"
 	"sigs.k8s.io/controller-runtime/pkg/client"
 	"sigs.k8s.io/controller-runtime/pkg/healthz"
 	"sigs.k8s.io/controller-runtime/pkg/log/zap"
@@ -51,7 +49,9 @@ type Config struct {
 	TrustedHops      int
 	EnableHTTP2      bool
 	OperatorPodLabel string
-	Freeze           FreezeConfig
+	// WatchNamespaces limits the manager to these namespaces (empty: all).
+	WatchNamespaces []string
+	Freeze          FreezeConfig
 }
 
 func envOr(name, def string) string {
@@ -75,6 +75,7 @@ func parseFlags(args []string) (*Config, *zap.Options, error) {
 	fs.DurationVar(&c.MaxHoldTTL, "max-hold-ttl", 2*time.Hour, "Upper bound passed to every shard as --max-hold-ttl.")
 	fs.IntVar(&c.TrustedHops, "frontend-trusted-proxy-hops", 0, "Proxies in front of every front end that append to X-Forwarded-For, passed to front ends as --trusted-proxy-hops unless a Showtime sets spec.frontend.trustedProxyHops (0-16).")
 	fs.BoolVar(&c.EnableHTTP2, "enable-http2", false, "Serve metrics and webhooks over HTTP/2 too (off: HTTP/2 rapid-reset exposure).")
+	watch := fs.String("watch-namespaces", os.Getenv("WATCH_NAMESPACES"), "Comma-separated namespaces to manage Showtimes in (env WATCH_NAMESPACES). Empty: every namespace. With a list, namespaced Roles in those namespaces are enough (see docs/operator.md).")
 	bindFreezeFlags(fs, &c.Freeze)
 	opts := &zap.Options{Development: false}
 	opts.BindFlags(fs)
@@ -89,6 +90,10 @@ func parseFlags(args []string) (*Config, *zap.Options, error) {
 	}
 	if c.ScrapeInterval < 500*time.Millisecond {
 		return nil, nil, fmt.Errorf("--shard-status-interval %s: at least 500ms", c.ScrapeInterval)
+	}
+	var err error
+	if c.WatchNamespaces, err = parseNamespaces(*watch); err != nil {
+		return nil, nil, fmt.Errorf("--watch-namespaces: %w", err)
 	}
 	return c, opts, nil
 }
@@ -138,7 +143,6 @@ func Main(args []string) int {
 		metricsOpts.FilterProvider = filters.WithAuthenticationAndAuthorization
 	}
 
-	managed := labels.SelectorFromSet(labels.Set{specs.LabelManagedBy: specs.ManagedBy})
 	mgr, err := ctrl.NewManager(ctrl.GetConfigOrDie(), ctrl.Options{
 		Scheme:                 Scheme(),
 		Metrics:                metricsOpts,
@@ -146,15 +150,11 @@ func Main(args []string) int {
 		WebhookServer:          webhookServer(c, tlsOpts),
 		LeaderElection:         c.LeaderElect,
 		LeaderElectionID:       "boxoffice-operator.boxoffice.dev",
-		Cache: cache.Options{
-			// Only cache the pods, secrets and configmaps this operator made:
-			// the cluster's others are none of its business.
-			ByObject: map[client.Object]cache.ByObject{
-				&corev1.Pod{}:       {Label: managed},
-				&corev1.Secret{}:    {Label: managed},
-				&corev1.ConfigMap{}: {Label: managed},
-			},
-		},
+		// Main returns once the manager stops, so the lease can be handed
+		// over at once: a drained leader does not leave the standby waiting
+		// out the lease.
+		LeaderElectionReleaseOnCancel: true,
+		Cache:                         cacheOptions(c.WatchNamespaces),
 	})
 	if err != nil {
 		log.Error(err, "unable to create manager")
@@ -212,7 +212,7 @@ func Main(args []string) int {
 		log.Error(err, "unable to set up ready check")
 		return 1
 	}
-	log.Info("starting manager", "defaultImage", c.DefaultImage, "namespace", c.Namespace)
+	log.Info("starting manager", "defaultImage", c.DefaultImage, "namespace", c.Namespace, "watchNamespaces", c.WatchNamespaces)
 	if err := mgr.Start(ctrl.SetupSignalHandler()); err != nil {
 		log.Error(err, "manager stopped with an error")
 		return 1

@@ -6,11 +6,16 @@ package plugin
 
 import (
 	"context"
+	"encoding/json"
 	"errors"
 	"fmt"
+	"sort"
+	"strings"
+	"time"
 
 	boxv1 "boxoffice.dev/boxoffice/api/v1alpha1"
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/types"
 	"sigs.k8s.io/controller-runtime/pkg/client"
 )
@@ -75,11 +80,30 @@ func GetRollout(ctx context.Context, c client.Reader, name string) (*boxv1.Shard
 }
 
 func patchSpec(ctx context.Context, c client.Client, ro *boxv1.ShardRollout, field string) error {
-	p := client.RawPatch(types.MergePatchType, []byte(`{"spec":{"`+field+`":true}}`))
-	if err := c.Patch(ctx, ro, p); err != nil {
-		return fmt.Errorf("setting spec.%s on shardrollout %q: %w", field, ro.Name, err)
+	return patchSpecFields(ctx, c, ro, map[string]any{field: true})
+}
+
+// patchSpecFields sets spec fields with one merge patch.
+func patchSpecFields(ctx context.Context, c client.Client, ro *boxv1.ShardRollout, fields map[string]any) error {
+	b, err := json.Marshal(map[string]any{"spec": fields})
+	if err != nil {
+		return err
+	}
+	if err := c.Patch(ctx, ro, client.RawPatch(types.MergePatchType, b)); err != nil {
+		names := make([]string, 0, len(fields))
+		for k := range fields {
+			names = append(names, "spec."+k)
+		}
+		sort.Strings(names)
+		return fmt.Errorf("setting %s on shardrollout %q: %w", strings.Join(names, " and "), ro.Name, err)
 	}
 	return nil
+}
+
+// pausedInconclusive reports whether the rollout waits for on-call after an
+// Inconclusive analysis.
+func pausedInconclusive(ro *boxv1.ShardRollout) bool {
+	return ro.Status.Phase == boxv1.RolloutPaused && ro.Status.Reason == boxv1.RolloutReasonInconclusive
 }
 
 // Promote approves the manual gate the rollout waits at, or with full moves
@@ -106,6 +130,12 @@ func promote(ctx context.Context, c client.Client, name string, full bool) (*box
 			return ro, "", err
 		}
 		return ro, fmt.Sprintf("shardrollout %s: promoting in full (remaining steps, bakes and analysis skipped)", name), nil
+	}
+	if pausedInconclusive(ro) {
+		if err := patchSpec(ctx, c, ro, "promote"); err != nil {
+			return ro, "", err
+		}
+		return ro, fmt.Sprintf("shardrollout %s: the showtimes of step %d whose analysis was inconclusive are promoted by hand", name, ro.Status.CurrentStep), nil
 	}
 	if !ro.Status.WaitingForPromotion {
 		return ro, "", exitf(ExitFailure, "shardrollout %q does not wait at a manual gate (phase %s, step %d: %s); use --full to skip the remaining steps",
@@ -162,4 +192,101 @@ func undo(ctx context.Context, c client.Client, name string) (*boxv1.ShardRollou
 		return ro, "", err
 	}
 	return ro, fmt.Sprintf("shardrollout %s: undo requested; every moved showtime goes back to its previous image", name), nil
+}
+
+// finished reports whether a rollout no longer moves showtimes forward.
+func finished(p boxv1.RolloutPhase) bool {
+	switch p {
+	case boxv1.RolloutSucceeded, boxv1.RolloutRolledBack, boxv1.RolloutFailed, boxv1.RolloutRollingBack:
+		return true
+	}
+	return false
+}
+
+// Pause sets spec.paused: no new upgrades and no next step; analysis and
+// automatic rollback go on. Pausing a paused rollout changes nothing.
+func Pause(ctx context.Context, c client.Client, name string) (string, error) {
+	_, msg, err := pause(ctx, c, name)
+	return msg, err
+}
+
+func pause(ctx context.Context, c client.Client, name string) (*boxv1.ShardRollout, string, error) {
+	ro, err := GetRollout(ctx, c, name)
+	if err != nil {
+		return nil, "", err
+	}
+	if finished(ro.Status.Phase) {
+		return ro, "", exitf(ExitFailure, "shardrollout %q is %s: nothing to pause", name, ro.Status.Phase)
+	}
+	if ro.Spec.Paused {
+		return ro, fmt.Sprintf("shardrollout %s is already paused (spec.paused)", name), nil
+	}
+	if err := patchSpecFields(ctx, c, ro, map[string]any{"paused": true}); err != nil {
+		return ro, "", err
+	}
+	return ro, fmt.Sprintf("shardrollout %s: paused (spec.paused); no new upgrades and no next step, analysis and automatic rollback go on", name), nil
+}
+
+// Resume clears spec.paused. A rollout that waits for another reason (a
+// freeze, an inconclusive analysis) is refused with what it waits for.
+func Resume(ctx context.Context, c client.Client, name string) (string, error) {
+	_, msg, err := resume(ctx, c, name)
+	return msg, err
+}
+
+func resume(ctx context.Context, c client.Client, name string) (*boxv1.ShardRollout, string, error) {
+	ro, err := GetRollout(ctx, c, name)
+	if err != nil {
+		return nil, "", err
+	}
+	if !ro.Spec.Paused {
+		switch {
+		case pausedInconclusive(ro):
+			return ro, "", exitf(ExitFailure, "shardrollout %q is not paused by spec.paused: its analysis was inconclusive; use `kubectl boxoffice rollout promote %s` or `kubectl boxoffice rollout retry %s`", name, name, name)
+		case ro.Status.Phase == boxv1.RolloutPaused:
+			return ro, "", exitf(ExitFailure, "shardrollout %q is not paused by spec.paused; it waits (%s): %s", name, ro.Status.Reason, ro.Status.Message)
+		}
+		return ro, "", exitf(ExitFailure, "shardrollout %q is not paused (phase %s)", name, ro.Status.Phase)
+	}
+	if err := patchSpecFields(ctx, c, ro, map[string]any{"paused": false}); err != nil {
+		return ro, "", err
+	}
+	return ro, fmt.Sprintf("shardrollout %s: resumed", name), nil
+}
+
+// Retry starts a RolledBack or Failed rollout over (a new selection, step
+// 1), or judges the showtimes whose analysis was inconclusive again after
+// another bake: bake long, or the step's own bake when bake is 0.
+func Retry(ctx context.Context, c client.Client, name string, bake time.Duration) (string, error) {
+	_, msg, err := retry(ctx, c, name, bake)
+	return msg, err
+}
+
+func retry(ctx context.Context, c client.Client, name string, bake time.Duration) (*boxv1.ShardRollout, string, error) {
+	ro, err := GetRollout(ctx, c, name)
+	if err != nil {
+		return nil, "", err
+	}
+	switch {
+	case pausedInconclusive(ro):
+		fields := map[string]any{"retry": true}
+		what := "the step's bake"
+		if bake > 0 {
+			fields["retryBake"] = metav1.Duration{Duration: bake}
+			what = bake.String()
+		}
+		if err := patchSpecFields(ctx, c, ro, fields); err != nil {
+			return ro, "", err
+		}
+		return ro, fmt.Sprintf("shardrollout %s: the showtimes of step %d whose analysis was inconclusive bake another %s and are judged again", name, ro.Status.CurrentStep, what), nil
+	case ro.Status.Phase == boxv1.RolloutRolledBack || ro.Status.Phase == boxv1.RolloutFailed:
+		if bake > 0 {
+			return ro, "", exitf(ExitFailure, "shardrollout %q is %s: --bake applies to an inconclusive analysis only", name, ro.Status.Phase)
+		}
+		if err := patchSpecFields(ctx, c, ro, map[string]any{"retry": true}); err != nil {
+			return ro, "", err
+		}
+		return ro, fmt.Sprintf("shardrollout %s: starting over from a new selection (it was %s: %s)", name, ro.Status.Phase, ro.Status.Reason), nil
+	}
+	return ro, "", exitf(ExitFailure, "shardrollout %q has nothing to retry (phase %s): retry starts a RolledBack or Failed rollout over, or judges an inconclusive analysis again", name, ro.Status.Phase)
 }

@@ -115,59 +115,7 @@ func NewCommand(env *Env) *cobra.Command {
 		},
 	})
 
-	rollout := &cobra.Command{Use: "rollout", Short: "Show and steer ShardRollouts", Args: noArgs}
-	root.AddCommand(rollout)
-
-	var watch bool
-	statusCmd := &cobra.Command{
-		Use:   "status NAME",
-		Short: "Phase, step and per-showtime state of a rollout",
-		Long:  "Phase, step and per-showtime state of a rollout.\n\n" + exitCodesHelp,
-		Args:  exactArgs(1),
-		RunE: func(cmd *cobra.Command, args []string) error {
-			c, err := env.client()
-			if err != nil {
-				return err
-			}
-			return RolloutStatusCmd(cmd.Context(), c, env, args[0], output, watch)
-		},
-	}
-	statusCmd.Flags().BoolVarP(&watch, "watch", "w", false, "Follow the rollout until it succeeds, rolls back, fails or waits for people")
-	rollout.AddCommand(statusCmd)
-
-	var full bool
-	promote := &cobra.Command{
-		Use:   "promote NAME",
-		Short: "Approve the manual gate the rollout waits at (--full: move everyone now, skipping steps and analysis)",
-		Args:  exactArgs(1),
-		RunE: func(cmd *cobra.Command, args []string) error {
-			return act(cmd.Context(), env, output, "promote", func(ctx context.Context, c client.Client) (*boxv1.ShardRollout, string, error) {
-				return promote(ctx, c, args[0], full)
-			})
-		},
-	}
-	promote.Flags().BoolVar(&full, "full", false, "Skip the remaining steps, bakes and analysis")
-	rollout.AddCommand(promote)
-	rollout.AddCommand(&cobra.Command{
-		Use:   "abort NAME",
-		Short: "Roll every showtime the rollout moved back to its previous image",
-		Args:  exactArgs(1),
-		RunE: func(cmd *cobra.Command, args []string) error {
-			return act(cmd.Context(), env, output, "abort", func(ctx context.Context, c client.Client) (*boxv1.ShardRollout, string, error) {
-				return abort(ctx, c, args[0])
-			})
-		},
-	})
-	rollout.AddCommand(&cobra.Command{
-		Use:   "undo NAME",
-		Short: "Move the showtimes of a rollout, also a succeeded one, back to the images they ran before it",
-		Args:  exactArgs(1),
-		RunE: func(cmd *cobra.Command, args []string) error {
-			return act(cmd.Context(), env, output, "undo", func(ctx context.Context, c client.Client) (*boxv1.ShardRollout, string, error) {
-				return undo(ctx, c, args[0])
-			})
-		},
-	})
+	root.AddCommand(newRolloutCommand(env, &output))
 
 	freezeCmd := &cobra.Command{Use: "freeze", Short: "Freeze windows", Args: noArgs}
 	root.AddCommand(freezeCmd)
@@ -206,7 +154,8 @@ func noArgs(cmd *cobra.Command, args []string) error {
 	return &ExitError{Code: ExitUsage, Err: fmt.Errorf("%s: a subcommand is required; see --help", cmd.CommandPath())}
 }
 
-// ActionResult is what `rollout promote|abort|undo -o json|yaml` prints: the
+// ActionResult is what `rollout promote|abort|undo|pause|resume|retry -o
+// json|yaml` prints: the
 // action, the rollout, its phase once the request was recorded (the
 // controller acts on it afterwards) and the message for people.
 type ActionResult struct {

@@ -118,21 +118,32 @@ func (s *Server) guard(obs prometheus.Observer, codes *[6]prometheus.Counter, st
 				return
 			}
 		}
-		r.Body = http.MaxBytesReader(w, r.Body, s.cfg.MaxBodyBytes)
+		if r.ContentLength < 0 || r.ContentLength > s.cfg.MaxBodyBytes {
+			// A body of known length within the limit cannot exceed it
+			// (net/http reads no further than Content-Length): only the
+			// others need the limiting reader and its allocation.
+			r.Body = http.MaxBytesReader(w, r.Body, s.cfg.MaxBodyBytes)
+		}
 		if stream {
 			// The stream keeps the plain writer: it needs http.Flusher.
 			codes[2].Inc()
 			h(w, r)
 			return
 		}
-		cw := &codeWriter{ResponseWriter: w, code: http.StatusOK}
+		cw := codeWriters.Get().(*codeWriter)
+		cw.ResponseWriter, cw.code = w, http.StatusOK
 		h(cw, r)
 		obs.Observe(time.Since(t0).Seconds())
 		if c := cw.code / 100; c >= 1 && c <= 5 {
 			codes[c].Inc()
 		}
+		// Handlers keep no reference to their writer once they return.
+		cw.ResponseWriter = nil
+		codeWriters.Put(cw)
 	})
 }
+
+var codeWriters = sync.Pool{New: func() any { return new(codeWriter) }}
 
 // codeWriter remembers the status code of an answer, for requests_total.
 type codeWriter struct {

@@ -197,6 +197,7 @@ type clusterMetrics struct {
 	raftApplied       prometheus.Gauge
 	raftMatch         *prometheus.GaugeVec
 	raftCommitLatency prometheus.Histogram
+	raftAppendRTT     prometheus.Histogram
 	peerRejected      *prometheus.CounterVec
 }
 
@@ -214,10 +215,13 @@ func (m *metrics) registerCluster() {
 	m.raftCommitLatency = prometheus.NewHistogram(prometheus.HistogramOpts{Namespace: ns, Name: "raft_proposal_commit_seconds",
 		Help:    "Time from proposing a write on the leader to applying it committed.",
 		Buckets: []float64{.0005, .001, .0025, .005, .01, .025, .05, .1, .25, .5, 1, 2.5}})
+	m.raftAppendRTT = prometheus.NewHistogram(prometheus.HistogramOpts{Namespace: ns, Name: "raft_append_round_trip_seconds",
+		Help:    "On the leader: from sending a follower entries until it acknowledges storing them (network both ways plus the follower's log write and fsync, which the follower's wal_fsync_duration_seconds shows); one append per follower timed at a time.",
+		Buckets: fineBuckets})
 	m.peerRejected = prometheus.NewCounterVec(prometheus.CounterOpts{Namespace: ns, Name: "peer_requests_rejected_total",
 		Help: "Peer requests refused (unauthorized, invalid, too_large); the connection is closed."}, []string{"reason"})
 	m.reg.MustRegister(m.raftRole, m.raftTerm, m.raftLeaderChanges, m.raftCommit, m.raftApplied, m.raftMatch,
-		m.raftCommitLatency, m.peerRejected)
+		m.raftCommitLatency, m.raftAppendRTT, m.peerRejected)
 }
 
 func (n *Node) isLeaderNow() bool { return n.lead.Load() == n.raftID }

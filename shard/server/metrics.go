@@ -3,6 +3,7 @@ package server
 import (
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/prometheus/client_golang/prometheus/collectors"
+	"regexp"
 	"strconv"
 	"time"
 
@@ -17,6 +18,9 @@ type metrics struct {
 	requests   *prometheus.CounterVec
 	fsync      prometheus.Histogram
 	groupSize  prometheus.Histogram
+	queueWait  prometheus.Histogram
+	applyTime  prometheus.Histogram
+	commitWait prometheus.Histogram
 	recovery   prometheus.Gauge
 	epoch      prometheus.Gauge
 	streamDrop prometheus.Counter
@@ -54,6 +58,15 @@ func newMetrics(s *Server) *metrics {
 		Buckets: []float64{.00005, .0001, .00025, .0005, .001, .0025, .005, .01, .025, .05, .1, .5}})
 	m.groupSize = prometheus.NewHistogram(prometheus.HistogramOpts{Namespace: ns, Name: "wal_group_size",
 		Help: "Commands per group commit.", Buckets: prometheus.ExponentialBuckets(1, 2, 12)})
+	m.queueWait = prometheus.NewHistogram(prometheus.HistogramOpts{Namespace: ns, Name: "writer_queue_wait_seconds",
+		Help:    "Time a write waits from its handler handing it over until the writer (in cluster mode the Raft loop) takes it: CPU contention and writer backlog.",
+		Buckets: fineBuckets})
+	m.applyTime = prometheus.NewHistogram(prometheus.HistogramOpts{Namespace: ns, Name: "writer_apply_seconds",
+		Help:    "Time the writer spends applying one command to the seat map and framing its log record (single mode).",
+		Buckets: fineBuckets})
+	m.commitWait = prometheus.NewHistogram(prometheus.HistogramOpts{Namespace: ns, Name: "writer_commit_wait_seconds",
+		Help:    "Time from a command's apply until it is answered: waiting for the group in progress plus its own group's write and fsync (single mode).",
+		Buckets: fineBuckets})
 	m.recovery = prometheus.NewGauge(prometheus.GaugeOpts{Namespace: ns, Name: "recovery_duration_seconds",
 		Help: "Time spent loading the snapshot and replaying the log at start-up."})
 	m.epoch = prometheus.NewGauge(prometheus.GaugeOpts{Namespace: ns, Name: "epoch",
@@ -114,8 +127,13 @@ func newMetrics(s *Server) *metrics {
 		prometheus.NewCounterFunc(prometheus.CounterOpts{Namespace: ns, Name: "wal_damaged_records_total",
 			Help: "Damaged last log records dropped at start-up that may have been acknowledged; kept in the data directory across restarts."},
 			func() float64 { return float64(s.reportTotals().LogWarningsTotal) }),
-		m.holds, m.confirms, m.latency, m.fsync, m.groupSize, m.recovery, m.epoch, m.streamDrop, m.snapshots,
-		collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}),
+		m.holds, m.confirms, m.latency, m.fsync, m.groupSize, m.queueWait, m.applyTime, m.commitWait, m.recovery, m.epoch, m.streamDrop, m.snapshots,
+		// go_sched_latencies_seconds: how long goroutines wait runnable
+		// for a CPU; with the writer histograms it tells CPU starvation
+		// from the shard's own work.
+		collectors.NewGoCollector(collectors.WithGoCollectorRuntimeMetrics(
+			collectors.GoRuntimeMetricsRule{Matcher: regexp.MustCompile(`^/sched/latencies:seconds$`)})),
+		collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}),
 	)
 	for c := seats.OK; c <= seats.ErrIdempotencyMismatch; c++ {
 		m.holdResult[c] = m.holds.WithLabelValues(c.String())
@@ -125,6 +143,10 @@ func newMetrics(s *Server) *metrics {
 	m.confirmReplay = m.confirms.WithLabelValues(resultReplay)
 	return m
 }
+
+// fineBuckets resolve the parts of a write's time, from a microsecond of
+// CPU to a second of stalled disk.
+var fineBuckets = []float64{.000005, .00001, .000025, .00005, .0001, .00025, .0005, .001, .0025, .005, .01, .025, .05, .1, .25, 1}
 
 // codeCounters are route's answers counted by status class, index = code/100.
 func (m *metrics) codeCounters(route string) *[6]prometheus.Counter {

@@ -131,6 +131,7 @@ type Node struct {
 	answered  []*request
 	late      []LatePayment
 	decodeCmd seats.Command
+	rtt       appendRTT
 
 	// read by handlers
 	lead     atomic.Uint64
@@ -320,12 +321,12 @@ func (n *Node) loop() {
 			n.rn.Tick()
 			n.tick()
 		case m := <-n.recv:
-			n.rn.Step(m)
+			n.step(m)
 		drain:
 			for i := 0; i < 256; i++ {
 				select {
 				case m := <-n.recv:
-					n.rn.Step(m)
+					n.step(m)
 				default:
 					break drain
 				}
@@ -348,6 +349,16 @@ func (n *Node) loop() {
 			}
 		}
 	}
+}
+
+// step hands a peer's message to Raft, timing replication round trips.
+func (n *Node) step(m *pb.Message) {
+	if n.isLeader {
+		if d, ok := n.rtt.received(m, time.Now()); ok {
+			n.s.met.raftAppendRTT.Observe(d.Seconds())
+		}
+	}
+	n.rn.Step(m)
 }
 
 // propose drains queued writes into one entry.
@@ -382,6 +393,7 @@ drain:
 		n.seq++
 		r.cmd.Now = now
 		r.proposed = t0
+		n.s.met.queueWait.Observe(t0.Sub(r.queued).Seconds())
 		n.waiters[n.seq] = r
 		cmdBuf = r.cmd.AppendBinary(cmdBuf[:0])
 		buf = binary.AppendUvarint(buf, uint64(len(cmdBuf)))
@@ -517,7 +529,10 @@ func (n *Node) handleReady() error {
 		n.setSoftState(rd.SoftState)
 	}
 	if wasLeader && n.isLeader {
+		n.rtt.sent(rd.Messages, time.Now())
 		n.cfg.Transport.Send(rd.Messages)
+	} else {
+		n.rtt.reset()
 	}
 	if rd.Snapshot != nil && !raft.IsEmptySnap(rd.Snapshot) {
 		if err := n.installSnapshot(rd.Snapshot, rd.HardState); err != nil {

@@ -135,8 +135,13 @@ type request struct {
 	failed   bool
 	err      error     // cluster mode: why it failed
 	proposed time.Time // cluster mode: when it was proposed
-	done     chan struct{}
-	seat     [16]int32
+	// queued: when the handler handed the command to the writer (or, in
+	// cluster mode, to the raft loop); applied: when the writer applied it.
+	// They split a write's time into queue wait, apply and commit wait.
+	queued  time.Time
+	applied time.Time
+	done    chan struct{}
+	seat    [16]int32
 }
 
 var reqPool = sync.Pool{New: func() any { return &request{done: make(chan struct{}, 1)} }}
@@ -307,6 +312,7 @@ func (s *Server) appendCmd(c *seats.Command) {
 
 // submit hands a command to the writer and waits for its answer.
 func (s *Server) submit(r *request) error {
+	r.queued = time.Now()
 	if s.node != nil {
 		return s.node.submit(r)
 	}
@@ -427,6 +433,8 @@ func (s *Server) writer() {
 
 // apply runs one command into the current group.
 func (s *Server) apply(g *group, r *request) {
+	t0 := time.Now()
+	s.met.queueWait.Observe(t0.Sub(r.queued).Seconds())
 	// Logged times never run backwards, even if the wall clock does, so that
 	// replay sees exactly the times the commands were applied at.
 	r.cmd.Now = max(s.cfg.Now().UnixNano(), s.m.Now())
@@ -435,9 +443,15 @@ func (s *Server) apply(g *group, r *request) {
 		g.late = append(g.late, LatePayment{Hold: string(appendHoldID(nil, r.cmd.HoldID)), OrderID: r.cmd.OrderID,
 			At: time.Unix(0, r.cmd.Now).UTC()})
 	}
-	switch {
-	case r.res.Log:
+	logged := r.res.Log
+	if logged {
 		s.appendRecord(g, &r.cmd)
+	}
+	// (r is the handler's again once answered: nothing touches it after.)
+	r.applied = time.Now()
+	s.met.applyTime.Observe(r.applied.Sub(t0).Seconds())
+	switch {
+	case logged:
 	case r.res.Code == seats.ErrUnavailable && !r.res.Replayed && s.m.SeatsSettled(r.cmd.Seats, s.durable.Load()):
 		// A conflict that changed nothing and read only seats whose state
 		// is already on disk: answer it now rather than after an fsync
@@ -521,7 +535,9 @@ func (s *Server) syncer(in <-chan *group, free chan<- *group, done chan<- struct
 			if len(g.late) > 0 {
 				s.recordLate(g.late)
 			}
+			now := time.Now()
 			for _, r := range g.reqs {
+				s.met.commitWait.Observe(now.Sub(r.applied).Seconds())
 				r.done <- struct{}{}
 			}
 			if g.snap != nil {

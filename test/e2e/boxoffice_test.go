@@ -204,6 +204,10 @@ var _ = Describe("Box office on the local cluster", Ordered, func() {
 
 		code, seats := newBuyer(frontends[0]).do(http.MethodGet, "/api/seats", nil)
 		Expect(code).To(Equal(http.StatusOK))
+		// The page names the show, from the show file in the seat-map ConfigMap.
+		startsAt, _, _ := unstructured.NestedString(st.Object, "spec", "startsAt")
+		Expect(seats["show"]).To(Equal(map[string]any{"title": "Stand-up 10, night 1",
+			"startsAt": startsAt, "venue": "Riverside Hall, Bangkok", "timeZone": "Asia/Bangkok"}))
 		list, _ := seats["seats"].([]any)
 		Expect(list).To(HaveLen(2000))
 		for _, s := range list {

@@ -89,7 +89,9 @@ var _ = BeforeSuite(func() {
 	logFile, err := os.Create(logPath)
 	Expect(err).NotTo(HaveOccurred())
 	lcCmd.Stdout, lcCmd.Stderr = logFile, logFile
-	lcCmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true}
+	// SIGTERM (a clean stop) if this test process dies without AfterSuite
+	// (a go test -timeout, a kill): no local cluster is left running.
+	lcCmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true, Pdeathsig: syscall.SIGTERM}
 	began := time.Now()
 	Expect(lcCmd.Start()).To(Succeed())
 	lcDone = make(chan struct{})

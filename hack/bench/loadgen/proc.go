@@ -601,3 +601,37 @@ func cmdMemory(args []string) error {
 }
 
 func mb(b int64) float64 { return math.Round(float64(b)/(1<<20)*10) / 10 }
+
+// runqWait is how long the threads of pid and of its direct children have
+// waited in the kernel's run queue for a CPU (/proc/PID/task/TID/schedstat,
+// second field), as counted now: what other work on the machine took from
+// the system under test. 0 where the kernel keeps no schedstats.
+func runqWait(pid int) time.Duration {
+	pids := []int{pid}
+	ents, _ := os.ReadDir("/proc")
+	want := strconv.Itoa(pid)
+	for _, e := range ents {
+		child, err := strconv.Atoi(e.Name())
+		if err != nil || child == pid {
+			continue
+		}
+		if f := statFields(child); len(f) > 1 && f[1] == want {
+			pids = append(pids, child)
+		}
+	}
+	var total time.Duration
+	for _, p := range pids {
+		tasks, _ := os.ReadDir(fmt.Sprintf("/proc/%d/task", p))
+		for _, t := range tasks {
+			b, err := os.ReadFile(fmt.Sprintf("/proc/%d/task/%s/schedstat", p, t.Name()))
+			if err != nil {
+				continue
+			}
+			if f := strings.Fields(string(b)); len(f) >= 2 {
+				ns, _ := strconv.ParseInt(f[1], 10, 64)
+				total += time.Duration(ns)
+			}
+		}
+	}
+	return total
+}

@@ -150,9 +150,26 @@ func cmdReport(args []string) error {
 	if len(srv) > 0 {
 		p("CPU cores used by the system under test: %s\n", strings.Join(srv, ", "))
 	}
+	var rq []string
+	for _, r := range []*RunResult{shard, redis, pg, half, redisHalf, cl, redisRep, clHalf} {
+		if r != nil && r.ServerRunqWait > 0 {
+			rq = append(rq, fmt.Sprintf("%s %.0f ms/s", r.System, r.ServerRunqWait*1000))
+		}
+	}
+	if len(rq) > 0 {
+		p("time its threads waited in the kernel's run queue for a CPU (summed over threads, per second): %s\n", strings.Join(rq, ", "))
+	}
 	if len(gen) > 0 {
 		p("CPU cores used by the load generator (same machine): %s\n", strings.Join(gen, ", "))
 	}
+	if r := cpuRatio(shard, redis); r > 0 {
+		p("holds per CPU-second, shard/redis: %.2fx\n", r)
+	}
+	if cl != nil && cl.LeaderCPU > 0 && cl.HoldsPerSec > 0 {
+		p("3 members: leader %.2f cores = %.0f us of CPU per committed hold (all members %.0f us)\n",
+			cl.LeaderCPU, cl.LeaderCPU/cl.HoldsPerSec*1e6, cl.ServerCPU/cl.HoldsPerSec*1e6)
+	}
+	p("%s", timesSection(shard, half, cl, clHalf))
 	for _, r := range []*RunResult{shard, redis, pg, half, redisHalf, cl, redisRep, clHalf} {
 		if r == nil {
 			continue
@@ -216,8 +233,11 @@ func cmdReport(args []string) error {
 	if shard != nil && pg != nil {
 		p("  throughput >= 10x postgres:      %s (%s)\n", mark(shard.HoldsPerSec >= 10*pg.HoldsPerSec), ratio(shard, pg))
 	}
+	if shard != nil && redis != nil && cpuRatio(shard, redis) > 0 {
+		p("  holds per CPU-second >= redis:   %s (%.2fx)\n", mark(cpuRatio(shard, redis) >= 1), cpuRatio(shard, redis))
+	}
 	if half != nil {
-		p("  hold p99 <= 5 ms at half rate:   %s (%.2f ms at %.0f/s)\n", mark(half.Hold.N > 0 && half.Hold.P99 <= 5), half.Hold.P99, half.TargetRate)
+		p("  hold p99 <= 5 ms at half rate:   %s (%.2f ms at %.0f/s%s)\n", mark(half.Hold.N > 0 && half.Hold.P99 <= 5), half.Hold.P99, half.TargetRate, diskNote(half))
 		if half.Conflict.N > 0 {
 			p("  conflict p99 <= 1 ms, half rate: %s (%.2f ms, %d conflicts)\n", mark(half.Conflict.P99 <= 1), half.Conflict.P99, half.Conflict.N)
 		}

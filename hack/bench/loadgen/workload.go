@@ -50,6 +50,11 @@ type RunResult struct {
 	Hold            Lat     `json:"hold"`
 	Conflict        Lat     `json:"conflict"`
 	Finish          Lat     `json:"finish"` // confirm or release
+	// Start (open loop) is how long a paced operation waited for a free
+	// client after its slot: part of its hold latency, spent in the
+	// generator's queue because every client was still busy (the system was
+	// slower than the pace for a while, or the generator did not get a CPU).
+	Start Lat `json:"start,omitempty"`
 	// LoadAvg is the 1-minute load average at the end of the run: the
 	// machine is shared, and this says how much else was running.
 	LoadAvg string `json:"loadAvg"`
@@ -59,6 +64,17 @@ type RunResult struct {
 	// ServerCPU is the same for the system under test (its process and
 	// direct children), when its pid is known; 0 otherwise.
 	ServerCPU float64 `json:"serverCpu"`
+	// ServerRunqWait is how long, per second of the window, the system's
+	// threads waited runnable in the kernel's run queue (summed over
+	// threads): CPU that other work on the machine held while it needed it.
+	ServerRunqWait float64 `json:"serverRunqWait,omitempty"`
+	// LeaderCPU is the cluster leader's share of ServerCPU.
+	LeaderCPU float64 `json:"leaderCpu,omitempty"`
+	// Times is the shard's own account of a write's time (shards only).
+	Times *ServerTimes `json:"times,omitempty"`
+	// CPUWindowSec is the span ServerCPU and Times cover: the measured
+	// window (warm-up excluded), as the throughput.
+	CPUWindowSec float64 `json:"cpuWindowSec,omitempty"`
 }
 
 // Lat summarises exact latency samples, in milliseconds.
@@ -99,12 +115,14 @@ type workload struct {
 	holdLat     []time.Duration
 	conflictLat []time.Duration
 	finishLat   []time.Duration
+	startLat    []time.Duration
 	res         RunResult
 }
 
 // clientStats is one client's tally; merged at the end so the hot path takes no lock.
 type clientStats struct {
 	holdLat, conflictLat, finishLat                      []time.Duration
+	startLat                                             []time.Duration // open loop: slot -> a client starts it
 	holds, conflicts, confirms, releases, errors, capped int64
 	errs                                                 []string
 }
@@ -113,6 +131,7 @@ func (w *workload) merge(c *clientStats) {
 	w.mu.Lock()
 	defer w.mu.Unlock()
 	w.holdLat = append(w.holdLat, c.holdLat...)
+	w.startLat = append(w.startLat, c.startLat...)
 	w.conflictLat = append(w.conflictLat, c.conflictLat...)
 	w.finishLat = append(w.finishLat, c.finishLat...)
 	w.res.Holds += c.holds
@@ -289,6 +308,9 @@ func (w *workload) openLoop(ctx context.Context, rate float64, warmup, dur time.
 					continue // drain
 				}
 				rec := !t0.Before(mStart)
+				if rec {
+					c.startLat = append(c.startLat, time.Since(t0))
+				}
 				ref := w.refPrefix + strconv.Itoa(ci) + "-" + strconv.Itoa(n)
 				n++
 				var ok bool
@@ -323,6 +345,7 @@ func (w *workload) finish() RunResult {
 	r.Hold = summarize(w.holdLat)
 	r.Conflict = summarize(w.conflictLat)
 	r.Finish = summarize(w.finishLat)
+	r.Start = summarize(w.startLat)
 	r.LoadAvg = loadAvg()
 	return r
 }
@@ -403,7 +426,7 @@ func cmdRun(args []string) error {
 
 	var b Backend
 	var proc *shardProc
-	var clusterPids []int
+	pr := &probe{leader: 0}
 	switch *backend {
 	case "redis":
 		rb := newRedisBackend(*addr, *clients)
@@ -447,8 +470,10 @@ func cmdRun(args []string) error {
 			return err
 		}
 		for _, m := range cl.members {
-			clusterPids = append(clusterPids, m.pid())
+			pr.pids = append(pr.pids, m.pid())
+			pr.urls = append(pr.urls, m.url)
 		}
+		pr.leader = l
 		sb, err := newShardBackend(cl.members[l].url, cl.members[l].tokenFile, *clients)
 		if err != nil {
 			return err
@@ -472,15 +497,23 @@ func cmdRun(args []string) error {
 	}
 	w.res.System = *name
 	if proc != nil {
-		*serverPid = proc.pid()
+		pr.pids, pr.urls = []int{proc.pid()}, []string{proc.url}
+	} else if *serverPid > 0 {
+		pr.pids = []int{*serverPid}
+		if *backend == "shard" {
+			pr.urls = []string{*shardURL}
+		}
 	}
-	var srv0 time.Duration
-	if *serverPid > 0 {
-		srv0 = treeCPU(*serverPid)
-	}
-	for _, pid := range clusterPids {
-		srv0 += treeCPU(pid)
-	}
+	// The system's CPU and histograms are taken over the measured window
+	// only (as the throughput is): once when the warm-up ends, once after.
+	winStart := make(chan probeSnap, 1)
+	go func() {
+		select {
+		case <-time.After(*warmup):
+			winStart <- pr.snap()
+		case <-ctx.Done():
+		}
+	}()
 	cpu0, t0 := selfCPU(), time.Now()
 	if *rate > 0 {
 		fmt.Fprintf(os.Stderr, "  %s: open loop at %.0f holds/s, %d clients, %s warm-up + %s\n", *name, *rate, *clients, *warmup, *dur)
@@ -492,18 +525,16 @@ func cmdRun(args []string) error {
 	if ctx.Err() != nil {
 		return ctx.Err()
 	}
+	end := pr.snap()
 	res := w.finish()
 	elapsed := time.Since(t0).Seconds()
 	res.GenCPU = (selfCPU() - cpu0).Seconds() / elapsed
-	if *serverPid > 0 {
-		res.ServerCPU = (treeCPU(*serverPid) - srv0).Seconds() / elapsed
-	}
-	if len(clusterPids) > 0 {
-		var sum time.Duration
-		for _, pid := range clusterPids {
-			sum += treeCPU(pid)
-		}
-		res.ServerCPU = (sum - srv0).Seconds() / elapsed
+	select {
+	case start := <-winStart:
+		pr.result(start, end, &res)
+		res.CPUWindowSec = end.at.Sub(start.at).Seconds()
+	case <-time.After(10 * time.Second):
+		fmt.Fprintln(os.Stderr, "    (the window-start probe did not finish: no server CPU)")
 	}
 	fmt.Fprintf(os.Stderr, "  %s: %.0f holds/s, %.0f conflicts/s, hold p50 %.2f ms p99 %.2f ms, conflict p50 %.2f ms p99 %.2f ms, errors %d\n",
 		res.System, res.HoldsPerSec, res.ConflictsPerSec, res.Hold.P50, res.Hold.P99, res.Conflict.P50, res.Conflict.P99, res.Errors)

@@ -1,0 +1,91 @@
+package main
+
+import (
+	"fmt"
+	"strings"
+)
+
+// cpuRatio is a's holds per CPU-second over c's (0 when either is unknown).
+func cpuRatio(a, c *RunResult) float64 {
+	if a == nil || c == nil || a.ServerCPU <= 0 || c.ServerCPU <= 0 || c.HoldsPerSec <= 0 {
+		return 0
+	}
+	return (a.HoldsPerSec / a.ServerCPU) / (c.HoldsPerSec / c.ServerCPU)
+}
+
+// diskNote says, for a run whose hold p99 missed 5 ms, whether the disk's
+// own fsync p99 was above that too (the disk's share) or not (ours).
+func diskNote(r *RunResult) string {
+	if r.Times == nil || r.Times.FsyncMs.N == 0 || r.Hold.P99 <= 5 {
+		return ""
+	}
+	if r.Times.FsyncMs.P99 > 5 {
+		return fmt.Sprintf("; the disk's fsync p99 was %.2f ms: above 5 ms", r.Times.FsyncMs.P99)
+	}
+	return fmt.Sprintf("; the disk's fsync p99 was %.2f ms: the rest is CPU, the shard's or other work's (load %s; its threads waited %.0f ms/s in the run queue)",
+		r.Times.FsyncMs.P99, r.LoadAvg, r.ServerRunqWait*1000)
+}
+
+// startNote is, for a paced run, the part of the client's hold latency
+// spent waiting for a free client after the operation's slot.
+func startNote(r *RunResult) string {
+	if r.Start.N == 0 {
+		return ""
+	}
+	return fmt.Sprintf(" (of which waiting for a free client %.2f/%.2f)", r.Start.P50, r.Start.P99)
+}
+
+func fmtDist(d Dist) string {
+	if d.N == 0 {
+		return "-"
+	}
+	s := fmt.Sprintf("%.3g/%.3g (mean %.3g)", d.P50, d.P99, d.Mean)
+	if d.Over > 0.01 {
+		s += fmt.Sprintf(" [%.0f%% above the top bucket]", d.Over*100)
+	}
+	return s
+}
+
+// timesSection prints each shard run's own account of where a write's time
+// went beside what the client saw, so that a p99 can be put on the disk
+// (fsync), on CPU (queue wait, apply) or on group forming (commit wait
+// minus fsync).
+func timesSection(shard, half, cl, clHalf *RunResult) string {
+	var b strings.Builder
+	any := false
+	for _, r := range []*RunResult{shard, half} {
+		if r == nil || r.Times == nil {
+			continue
+		}
+		if !any {
+			b.WriteString("\nwhere a write's time went, from the shard's own histograms over the measured window\n" +
+				"(ms as p50/p99 (mean), estimated from buckets; group size in commands):\n")
+			any = true
+		}
+		t := r.Times
+		fmt.Fprintf(&b, "  %s: client hold %.2f/%.2f%s; shard hold %s\n", r.System, r.Hold.P50, r.Hold.P99, startNote(r), fmtDist(t.HoldMs))
+		fmt.Fprintf(&b, "    queue wait %s; apply %s; commit wait %s\n", fmtDist(t.QueueMs), fmtDist(t.ApplyMs), fmtDist(t.CommitWaitMs))
+		fmt.Fprintf(&b, "    fsync %s over %.0f groups; group size %s; goroutines waiting for a CPU %s\n",
+			fmtDist(t.FsyncMs), t.FsyncMs.N, fmtDist(t.GroupSize), fmtDist(t.SchedMs))
+	}
+	for _, r := range []*RunResult{cl, clHalf} {
+		if r == nil || r.Times == nil {
+			continue
+		}
+		if !any {
+			b.WriteString("\nwhere a write's time went (ms as p50/p99 (mean), from the members' histograms):\n")
+			any = true
+		}
+		t := r.Times
+		fmt.Fprintf(&b, "  %s: client hold %.2f/%.2f%s; leader: hold %s, queue wait %s, proposal->commit %s\n",
+			r.System, r.Hold.P50, r.Hold.P99, startNote(r), fmtDist(t.HoldMs), fmtDist(t.QueueMs), fmtDist(t.CommitMs))
+		fmt.Fprintf(&b, "    leader goroutines waiting for a CPU %s\n", fmtDist(t.SchedMs))
+		fmt.Fprintf(&b, "    leader fsync %s; append round trip %s = network + follower fsync %s",
+			fmtDist(t.FsyncMs), fmtDist(t.RoundTripMs), fmtDist(t.FollowerFsyncMs))
+		if t.RoundTripMs.N > 0 && t.FollowerFsyncMs.N > 0 {
+			fmt.Fprintf(&b, "; network and queueing about %.3g ms (means)", max(t.RoundTripMs.Mean-t.FollowerFsyncMs.Mean, 0))
+		}
+		b.WriteString("\n")
+	}
+	return b.String()
+}

@@ -1,0 +1,106 @@
+package plugin
+
+import (
+	"context"
+	"fmt"
+	"time"
+
+	boxv1 "boxoffice.dev/boxoffice/api/v1alpha1"
+	"github.com/spf13/cobra"
+	"sigs.k8s.io/controller-runtime/pkg/client"
+)
+
+// newRolloutCommand is `rollout status|promote|pause|resume|retry|abort|undo`.
+// output points at the root's -o flag.
+func newRolloutCommand(env *Env, output *string) *cobra.Command {
+	rollout := &cobra.Command{Use: "rollout", Short: "Show and steer ShardRollouts", Args: noArgs}
+
+	var watch bool
+	statusCmd := &cobra.Command{
+		Use:   "status NAME",
+		Short: "Phase, step and per-showtime state of a rollout",
+		Long:  "Phase, step and per-showtime state of a rollout.\n\n" + exitCodesHelp,
+		Args:  exactArgs(1),
+		RunE: func(cmd *cobra.Command, args []string) error {
+			c, err := env.client()
+			if err != nil {
+				return err
+			}
+			return RolloutStatusCmd(cmd.Context(), c, env, args[0], *output, watch)
+		},
+	}
+	statusCmd.Flags().BoolVarP(&watch, "watch", "w", false, "Follow the rollout until it succeeds, rolls back, fails or waits for people")
+	rollout.AddCommand(statusCmd)
+
+	var full bool
+	promote := &cobra.Command{
+		Use:   "promote NAME",
+		Short: "Approve the manual gate the rollout waits at (--full: move everyone now, skipping steps and analysis)",
+		Args:  exactArgs(1),
+		RunE: func(cmd *cobra.Command, args []string) error {
+			return act(cmd.Context(), env, *output, "promote", func(ctx context.Context, c client.Client) (*boxv1.ShardRollout, string, error) {
+				return promote(ctx, c, args[0], full)
+			})
+		},
+	}
+	promote.Flags().BoolVar(&full, "full", false, "Skip the remaining steps, bakes and analysis")
+	rollout.AddCommand(promote)
+	rollout.AddCommand(&cobra.Command{
+		Use:   "abort NAME",
+		Short: "Roll every showtime the rollout moved back to its previous image",
+		Args:  exactArgs(1),
+		RunE: func(cmd *cobra.Command, args []string) error {
+			return act(cmd.Context(), env, *output, "abort", func(ctx context.Context, c client.Client) (*boxv1.ShardRollout, string, error) {
+				return abort(ctx, c, args[0])
+			})
+		},
+	})
+	rollout.AddCommand(&cobra.Command{
+		Use:   "undo NAME",
+		Short: "Move the showtimes of a rollout, also a succeeded one, back to the images they ran before it",
+		Args:  exactArgs(1),
+		RunE: func(cmd *cobra.Command, args []string) error {
+			return act(cmd.Context(), env, *output, "undo", func(ctx context.Context, c client.Client) (*boxv1.ShardRollout, string, error) {
+				return undo(ctx, c, args[0])
+			})
+		},
+	})
+
+	rollout.AddCommand(&cobra.Command{
+		Use:   "pause NAME",
+		Short: "Stop new upgrades and step changes (spec.paused); analysis and automatic rollback go on",
+		Args:  exactArgs(1),
+		RunE: func(cmd *cobra.Command, args []string) error {
+			return act(cmd.Context(), env, *output, "pause", func(ctx context.Context, c client.Client) (*boxv1.ShardRollout, string, error) {
+				return pause(ctx, c, args[0])
+			})
+		},
+	})
+	rollout.AddCommand(&cobra.Command{
+		Use:   "resume NAME",
+		Short: "Undo rollout pause (clear spec.paused)",
+		Args:  exactArgs(1),
+		RunE: func(cmd *cobra.Command, args []string) error {
+			return act(cmd.Context(), env, *output, "resume", func(ctx context.Context, c client.Client) (*boxv1.ShardRollout, string, error) {
+				return resume(ctx, c, args[0])
+			})
+		},
+	})
+	var retryBake time.Duration
+	retryCmd := &cobra.Command{
+		Use:   "retry NAME",
+		Short: "Start a RolledBack or Failed rollout over, or bake an inconclusive analysis longer and judge it again",
+		Args:  exactArgs(1),
+		RunE: func(cmd *cobra.Command, args []string) error {
+			if retryBake < 0 {
+				return &ExitError{Code: ExitUsage, Err: fmt.Errorf("--bake must not be negative")}
+			}
+			return act(cmd.Context(), env, *output, "retry", func(ctx context.Context, c client.Client) (*boxv1.ShardRollout, string, error) {
+				return retry(ctx, c, args[0], retryBake)
+			})
+		},
+	}
+	retryCmd.Flags().DurationVar(&retryBake, "bake", 0, "How long the inconclusive showtimes bake again before they are judged (default: the step's bake)")
+	rollout.AddCommand(retryCmd)
+	return rollout
+}
