@@ -113,7 +113,7 @@ var _ = Describe("Nodes", func() {
 		Expect(err).NotTo(HaveOccurred())
 		Expect(st.State).To(Equal(fault.Running))
 		Eventually(func() corev1.ConditionStatus { return nodeReady(ctx, victim) }).
-			WithTimeout(15*time.Second).WithPolling(500*time.Millisecond).Should(Equal(corev1.ConditionTrue))
+			WithTimeout(15 * time.Second).WithPolling(500 * time.Millisecond).Should(Equal(corev1.ConditionTrue))
 		Eventually(func() map[string]corev1.Pod { return spreadPods(ctx, d.Name) }).
 			WithTimeout(30*time.Second).WithPolling(500*time.Millisecond).Should(HaveKeyWithValue(victim, HaveField("Name", before.Name)), "the rebooted node restarts its pod")
 		timings["nodes: spread, kill, heal, Ready"] = time.Since(began)
@@ -129,10 +129,10 @@ var _ = Describe("Nodes", func() {
 		Expect(err).NotTo(HaveOccurred())
 		Expect(nodes).To(ContainElement(HaveField("State", fault.Paused)))
 		Eventually(func() corev1.ConditionStatus { return nodeReady(ctx, victim) }).
-			WithTimeout(30*time.Second).WithPolling(time.Second).Should(Equal(corev1.ConditionUnknown))
+			WithTimeout(30 * time.Second).WithPolling(time.Second).Should(Equal(corev1.ConditionUnknown))
 		_, err = fc.Do(ctx, victim, fault.Heal)
 		Expect(err).NotTo(HaveOccurred())
 		Eventually(func() corev1.ConditionStatus { return nodeReady(ctx, victim) }).
-			WithTimeout(15*time.Second).WithPolling(500*time.Millisecond).Should(Equal(corev1.ConditionTrue))
+			WithTimeout(15 * time.Second).WithPolling(500 * time.Millisecond).Should(Equal(corev1.ConditionTrue))
 	})
 })
