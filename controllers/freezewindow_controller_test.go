@@ -7,6 +7,8 @@ import (
 	boxv1 "boxoffice.dev/boxoffice/api/v1alpha1"
 	. "github.com/onsi/ginkgo/v2"
 	. "github.com/onsi/gomega"
+	appsv1 "k8s.io/api/apps/v1"
+	corev1 "k8s.io/api/core/v1"
 	"k8s.io/apimachinery/pkg/api/meta"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/types"
@@ -173,7 +175,7 @@ var _ = Describe("Showtime Frozen condition", func() {
 		Expect(cond(f.showtime(), boxv1.ConditionFrozen).Status).To(Equal(metav1.ConditionFalse))
 	})
 
-	It("defaults the sale freeze and records the previous shard image", func() {
+	It("defaults the sale freeze and records the images run ready", func() {
 		f := newFixture()
 		st := f.showtime()
 		Expect(st.Spec.Sales.Freeze.Enabled).To(HaveValue(BeTrue()))
@@ -183,19 +185,37 @@ var _ = Describe("Showtime Frozen condition", func() {
 		f.reconcile()
 		pod := f.makeShardPod(true)
 		f.reconcile()
-		Expect(f.showtime().Status.Versions.Shard).To(Equal(boxv1.ImageHistory{Current: testImage}))
-		Expect(f.showtime().Status.Versions.Frontend).To(Equal(boxv1.ImageHistory{Current: testImage}))
+		Expect(f.showtime().Status.Versions.Shard).To(Equal(boxv1.ImageHistory{Current: testImage, History: []string{testImage}}))
+		// No front-end pod is ready yet: nothing recorded.
+		Expect(f.showtime().Status.Versions.Frontend).To(Equal(boxv1.ImageHistory{}))
+		dep := &appsv1.Deployment{}
+		f.get("standup-frontend", dep)
+		dep.Status = appsv1.DeploymentStatus{ObservedGeneration: dep.Generation, Replicas: 2, UpdatedReplicas: 2, ReadyReplicas: 1}
+		Expect(k8sClient.Status().Update(ctx, dep)).To(Succeed())
+		Eventually(func() boxv1.ImageHistory { f.reconcile(); return f.showtime().Status.Versions.Frontend }).
+			Should(Equal(boxv1.ImageHistory{Current: testImage, History: []string{testImage}}))
 
-		// The pod is replaced by one running a new image.
-		Expect(k8sClient.Delete(ctx, pod)).To(Succeed())
-		newPod := pod.DeepCopy()
-		newPod.ResourceVersion, newPod.UID = "", ""
-		newPod.Spec.Containers[0].Image = "registry.example/boxoffice:v1.3.0"
-		Eventually(func() error { return k8sClient.Create(ctx, newPod) }).Should(Succeed())
+		// The pod is replaced by one running a new image, not ready yet:
+		// not a version the showtime has run.
+		replace := func(image string) *corev1.Pod {
+			cur := &corev1.Pod{}
+			f.get(pod.Name, cur)
+			Expect(k8sClient.Delete(ctx, cur)).To(Succeed())
+			newPod := pod.DeepCopy()
+			newPod.ResourceVersion, newPod.UID = "", ""
+			newPod.Spec.Containers[0].Image = image
+			Eventually(func() error { return k8sClient.Create(ctx, newPod) }).Should(Succeed())
+			return newPod
+		}
+		newPod := replace("registry.example/boxoffice:v1.3.0")
+		f.setPodReady(newPod, false)
+		f.reconcile()
+		Expect(f.showtime().Status.Versions.Shard.History).To(Equal([]string{testImage}))
 		f.setPodReady(newPod, true)
 		f.reconcile()
 		Expect(f.showtime().Status.Versions.Shard).To(Equal(boxv1.ImageHistory{
-			Current: "registry.example/boxoffice:v1.3.0", Previous: testImage}))
+			Current: "registry.example/boxoffice:v1.3.0", Previous: testImage,
+			History: []string{"registry.example/boxoffice:v1.3.0", testImage}}))
 		Expect(strings.Contains(cond(f.showtime(), boxv1.ConditionFrozen).Message, "no freeze window")).To(BeTrue())
 	})
 })

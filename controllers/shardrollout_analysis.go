@@ -12,6 +12,7 @@ import (
 	boxv1 "boxoffice.dev/boxoffice/api/v1alpha1"
 	"boxoffice.dev/boxoffice/internal/canary"
 	"boxoffice.dev/boxoffice/internal/freeze"
+	"boxoffice.dev/boxoffice/internal/rolloutplan"
 	corev1 "k8s.io/api/core/v1"
 	"k8s.io/apimachinery/pkg/api/meta"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
@@ -37,17 +38,17 @@ func (r *ShardRolloutReconciler) analyze(ctx context.Context, s *rolloutScope) s
 		}
 		switch e.State {
 		case boxv1.ShowtimeUpgrading:
-			if e.ChangedAt != nil && !s.now.Before(e.ChangedAt.Add(deadline)) {
+			if rolloutplan.ReadyOverdue(e, s.now, deadline) {
 				e.Analysis = boxv1.AnalysisFailed
 				msg := fmt.Sprintf("%s: not ready on the target within %s (%s)", entryKey(e), deadline, e.Message)
 				e.Message = msg
 				return msg
 			}
 		case boxv1.ShowtimeBaking:
-			if e.AnalyzedAt == nil || !s.now.Before(e.AnalyzedAt.Add(r.interval(ro))) {
+			if ok, next := rolloutplan.AnalysisDue(e, s.now, r.interval(ro)); ok {
 				due = append(due, e)
 			} else {
-				s.requeueAt(e.AnalyzedAt.Add(r.interval(ro)))
+				s.requeueAt(next)
 			}
 		}
 	}
@@ -83,25 +84,21 @@ func (r *ShardRolloutReconciler) judgeBaked(ctx context.Context, s *rolloutScope
 				return msg
 			}
 		}
-		switch e.Analysis {
-		case boxv1.AnalysisPassed:
+		var bakeUntil *time.Time
+		if ro.Status.BakeUntil != nil {
+			bakeUntil = &ro.Status.BakeUntil.Time
+		}
+		switch rolloutplan.Final(e, bakeUntil, s.now, r.readyDeadline(ro)) {
+		case rolloutplan.Promoted:
 			e.State = boxv1.ShowtimeUpgraded
-		case boxv1.AnalysisInconclusive:
+		case rolloutplan.HeldInconclusive:
 			s.inconclusive = append(s.inconclusive, e)
-		case boxv1.AnalysisPending:
-			// Could not be read: give it a ready deadline's grace.
-			since := s.now
-			if ro.Status.BakeUntil != nil {
-				since = ro.Status.BakeUntil.Time
-			} else if e.ReadyAt != nil {
-				since = e.ReadyAt.Time
-			}
-			if !s.now.Before(since.Add(r.readyDeadline(ro))) {
-				e.Analysis = boxv1.AnalysisFailed
-				msg := fmt.Sprintf("%s: could not be analysed: %s", entryKey(e), e.Message)
-				e.Message = msg
-				return msg
-			}
+		case rolloutplan.Unreadable:
+			// Could not be read within a ready deadline's grace.
+			e.Analysis = boxv1.AnalysisFailed
+			msg := fmt.Sprintf("%s: could not be analysed: %s", entryKey(e), e.Message)
+			e.Message = msg
+			return msg
 		}
 	}
 	return ""
@@ -284,24 +281,15 @@ func parseDecimal(s string, def float64) float64 {
 func fmtDecimal(v float64) string { return strconv.FormatFloat(v, 'f', -1, 64) }
 
 func (r *ShardRolloutReconciler) readyDeadline(ro *boxv1.ShardRollout) time.Duration {
-	if d := ro.Spec.Analysis.ReadyDeadline.Duration; d > 0 {
-		return d
-	}
-	return defaultReadyDeadline
+	return rolloutplan.ReadyDeadline(&ro.Spec)
 }
 
 func (r *ShardRolloutReconciler) interval(ro *boxv1.ShardRollout) time.Duration {
-	if d := ro.Spec.Analysis.Interval.Duration; d > 0 {
-		return d
-	}
-	return defaultAnalysisInterval
+	return rolloutplan.Interval(&ro.Spec)
 }
 
 func (r *ShardRolloutReconciler) maxConcurrent(ro *boxv1.ShardRollout) int32 {
-	if ro.Spec.MaxConcurrent > 0 {
-		return ro.Spec.MaxConcurrent
-	}
-	return 1
+	return rolloutplan.MaxConcurrent(&ro.Spec)
 }
 
 func (r *ShardRolloutReconciler) stableSample() int {

@@ -6,6 +6,7 @@ import (
 	"time"
 
 	boxv1 "boxoffice.dev/boxoffice/api/v1alpha1"
+	"boxoffice.dev/boxoffice/internal/rolloutplan"
 	corev1 "k8s.io/api/core/v1"
 	"k8s.io/apimachinery/pkg/api/meta"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
@@ -46,15 +47,12 @@ func (r *ShardRolloutReconciler) pauseInconclusive(s *rolloutScope) {
 }
 
 // resolveInconclusive applies on-call's answer to a rollout paused on an
-// Inconclusive analysis: spec.promote moves the inconclusive showtimes on
-// as PromotedByHand; spec.retry bakes them again (spec.retryBake, or the
-// step's bake, at least one interval) and judges them after it. It reports
-// whether it used spec.promote.
-func (r *ShardRolloutReconciler) resolveInconclusive(s *rolloutScope, stepBake time.Duration) bool {
+// Inconclusive analysis: spec.promote (PromoteByHand) moves the
+// inconclusive showtimes on as PromotedByHand; spec.retry (BakeAgain) bakes
+// them again (spec.retryBake, or the step's bake, at least one interval)
+// and judges them after it.
+func (r *ShardRolloutReconciler) resolveInconclusive(s *rolloutScope, res rolloutplan.Resolution, stepBake time.Duration) {
 	ro := s.ro
-	if !pausedInconclusive(ro) || (!ro.Spec.Promote && !ro.Spec.Retry) {
-		return false
-	}
 	var names []string
 	for i := range ro.Status.Showtimes {
 		e := &ro.Status.Showtimes[i]
@@ -63,7 +61,7 @@ func (r *ShardRolloutReconciler) resolveInconclusive(s *rolloutScope, stepBake t
 		}
 	}
 	joined := strings.Join(firstN(names, 5), ", ")
-	if ro.Spec.Promote {
+	if res == rolloutplan.PromoteByHand {
 		for i := range ro.Status.Showtimes {
 			e := &ro.Status.Showtimes[i]
 			if e.State == boxv1.ShowtimeBaking && e.Analysis == boxv1.AnalysisInconclusive {
@@ -76,7 +74,7 @@ func (r *ShardRolloutReconciler) resolveInconclusive(s *rolloutScope, stepBake t
 		s.event(ro, nil, corev1.EventTypeNormal, "PromotedByHand", "Promote", "%s", msg)
 		setRolloutCondition(ro, boxv1.RolloutConditionInconclusive, metav1.ConditionFalse, "PromotedByHand", msg)
 		ro.Status.Phase, ro.Status.Reason, ro.Status.Message = boxv1.RolloutProgressing, "PromotedByHand", msg
-		return true
+		return
 	}
 	bake := stepBake
 	if ro.Spec.RetryBake != nil {
@@ -94,7 +92,6 @@ func (r *ShardRolloutReconciler) resolveInconclusive(s *rolloutScope, stepBake t
 	s.event(ro, nil, corev1.EventTypeNormal, "BakeExtended", "Analysis", "%s", msg)
 	setRolloutCondition(ro, boxv1.RolloutConditionInconclusive, metav1.ConditionFalse, "Retried", msg)
 	ro.Status.Phase, ro.Status.Reason, ro.Status.Message = boxv1.RolloutProgressing, "BakeExtended", msg
-	return false
 }
 
 // inconclusiveCondition keeps AnalysisInconclusive False while the rollout

@@ -39,6 +39,22 @@ func setSeatMapValidCondition(s *scope) {
 	}
 }
 
+// reasonNameConflict is the ObjectsOwned reason, and the event reason, for an
+// object in the way that is not the showtime's own.
+const reasonNameConflict = "NameConflict"
+
+// setObjectsOwnedCondition: False while an object the showtime needs exists
+// and is not its own; True once every step ran and found only its own;
+// otherwise (a step failed first, the seat map stopped the steps) unchanged.
+func setObjectsOwnedCondition(s *scope, finished bool) {
+	switch {
+	case s.conflict != nil:
+		setCondition(s.st, boxv1.ConditionObjectsOwned, false, reasonNameConflict, s.conflict.Error())
+	case finished && s.seatMapErr == nil:
+		setCondition(s.st, boxv1.ConditionObjectsOwned, true, "Owned", "every object this showtime needs is its own")
+	}
+}
+
 func setShardReadyCondition(s *scope) {
 	st := s.st
 	switch {
@@ -130,8 +146,13 @@ func computePhase(s *scope) boxv1.ShowtimePhase {
 // What the failed step and those after it would have read is unknown, not
 // missing: ShardReady, FrontendReady, OnSale and the phase keep their last
 // values, so a transient API error never reads as an outage. A showtime that
-// has no phase yet is Pending.
+// has no phase yet is Pending. A name conflict is no transient error: only a
+// person clears it, so the phase is Degraded.
 func keepSummaryOnFailure(s *scope) {
+	if s.conflict != nil {
+		s.st.Status.Phase = boxv1.PhaseDegraded
+		return
+	}
 	if s.st.Status.Phase == "" {
 		s.st.Status.Phase = boxv1.PhasePending
 	}

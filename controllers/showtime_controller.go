@@ -3,7 +3,6 @@ package controllers
 
 import (
 	"context"
-	"encoding/json"
 	"errors"
 	"fmt"
 	"sync"
@@ -34,10 +33,16 @@ import (
 	ctrl "sigs.k8s.io/controller-runtime"
 	"sigs.k8s.io/controller-runtime/pkg/builder"
 	"sigs.k8s.io/controller-runtime/pkg/client"
+	"sigs.k8s.io/controller-runtime/pkg/controller"
 	"sigs.k8s.io/controller-runtime/pkg/handler"
 	logf "sigs.k8s.io/controller-runtime/pkg/log"
 	"sigs.k8s.io/controller-runtime/pkg/predicate"
 )
+
+// DefaultMaxConcurrentReconciles is how many showtimes are reconciled at
+// once unless the manager is told otherwise: one slow API call or one slow
+// shard never holds up the others.
+const DefaultMaxConcurrentReconciles = 4
 
 // DefaultScrapeInterval bounds how often one showtime's shard is asked for its counts.
 const DefaultScrapeInterval = 5 * time.Second
@@ -46,14 +51,22 @@ const DefaultScrapeInterval = 5 * time.Second
 // and reports seats and phase in the Showtime's status.
 type ShowtimeReconciler struct {
 	client.Client
-	Scheme   *runtime.Scheme
-	Recorder events.EventRecorder
+	// APIReader reads from the API server, past the manager's cache, which
+	// holds only objects labelled as this operator's. Nil: Client.
+	APIReader client.Reader
+	Scheme    *runtime.Scheme
+	Recorder  events.EventRecorder
 	// Clock is injectable so time-driven phases can be tested exactly.
 	Clock   clock.PassiveClock
 	Options specs.Options
 	Shards  ShardClient
 	// ScrapeInterval is the least time between two status reads of one shard.
 	ScrapeInterval time.Duration
+	// MaxConcurrentReconciles is how many showtimes are reconciled at once;
+	// 0 means DefaultMaxConcurrentReconciles.
+	MaxConcurrentReconciles int
+	// conflictRetryAfter overrides defaultConflictRetry in tests.
+	conflictRetryAfter time.Duration
 
 	mu      sync.Mutex
 	scrapes map[types.NamespacedName]scrapeEntry
@@ -79,6 +92,8 @@ type scope struct {
 	podReady   bool
 	scrapeErr  error
 	freeze     *freezeScope
+	// conflict is an object in the way that is not the showtime's own.
+	conflict *nameConflictError
 	// requeueAfter is the soonest moment a phase wants to look again.
 	requeueAfter time.Duration
 	// stop ends the phase list early without an error.
@@ -129,29 +144,12 @@ func (r *ShowtimeReconciler) Reconcile(ctx context.Context, req ctrl.Request) (c
 
 	before := st.DeepCopy()
 	s := &scope{st: st, now: r.Clock.Now()}
-	steps := []step{
-		{"freeze windows", r.reconcileFreeze},
-		{"seat map", r.reconcileSeatMap},
-		{"shard token", r.reconcileToken},
-		{"shard objects", r.reconcileShardObjects},
-		{"shard pod", r.reconcileShardPod},
-		{"seat counts", r.reconcileSeats},
-		{"front end", r.reconcileFrontend},
-	}
-	var failed string
-	var stepErr error
-	for _, p := range steps {
-		if err := p.run(ctx, s); err != nil {
-			failed, stepErr = p.name, err
-			break
-		}
-		if s.stop {
-			break
-		}
-	}
+	failed, stepErr := r.runSteps(ctx, s)
 
 	setSeatMapValidCondition(s)
-	if stepErr == nil {
+	setObjectsOwnedCondition(s, stepErr == nil)
+	switch {
+	case stepErr == nil:
 		setShardReadyCondition(s)
 		setFrontendReadyCondition(s)
 		st.Status.Phase = computePhase(s)
@@ -161,7 +159,13 @@ func (r *ShowtimeReconciler) Reconcile(ctx context.Context, req ctrl.Request) (c
 		setOnSaleCondition(s)
 		// Cluster API style: observedGeneration says the whole spec was acted on.
 		st.Status.ObservedGeneration = st.Generation
-	} else {
+	case s.conflict != nil:
+		// Not retried as an error: only a person can clear it.
+		keepSummaryOnFailure(s)
+		r.reportConflict(ctx, before, s, failed)
+		s.requeue(r.conflictRetry())
+		stepErr = nil
+	default:
 		keepSummaryOnFailure(s)
 		r.Recorder.Eventf(st, nil, corev1.EventTypeWarning, "ReconcileFailed", "Reconcile", "%s", failureNote(failed, stepErr))
 		stepErr = fmt.Errorf("%s: %w", failed, stepErr)
@@ -182,6 +186,43 @@ func (r *ShowtimeReconciler) Reconcile(ctx context.Context, req ctrl.Request) (c
 		return ctrl.Result{}, stepErr
 	}
 	return ctrl.Result{RequeueAfter: s.requeueAfter}, nil
+}
+
+// runSteps runs the named steps in order until one fails or asks to stop,
+// and returns the failed step's name and error. A name conflict is kept in
+// s.conflict.
+func (r *ShowtimeReconciler) runSteps(ctx context.Context, s *scope) (string, error) {
+	steps := []step{
+		{"freeze windows", r.reconcileFreeze},
+		{"seat map", r.reconcileSeatMap},
+		{"shard token", r.reconcileToken},
+		{"shard objects", r.reconcileShardObjects},
+		{"shard pod", r.reconcileShardPod},
+		{"seat counts", r.reconcileSeats},
+		{"front end", r.reconcileFrontend},
+	}
+	for _, p := range steps {
+		if err := p.run(ctx, s); err != nil {
+			errors.As(err, &s.conflict)
+			return p.name, err
+		}
+		if s.stop {
+			break
+		}
+	}
+	return "", nil
+}
+
+// reportConflict records a name conflict once for on-call: a Warning event
+// naming the object and what to do, when the condition is new or changed.
+func (r *ShowtimeReconciler) reportConflict(ctx context.Context, before *boxv1.Showtime, s *scope, step string) {
+	logf.FromContext(ctx).Info("name conflict", "step", step, "error", s.conflict.Error())
+	old := meta.FindStatusCondition(before.Status.Conditions, boxv1.ConditionObjectsOwned)
+	now := meta.FindStatusCondition(s.st.Status.Conditions, boxv1.ConditionObjectsOwned)
+	if old != nil && now != nil && old.Status == now.Status && old.Message == now.Message {
+		return
+	}
+	r.Recorder.Eventf(s.st, nil, corev1.EventTypeWarning, reasonNameConflict, "Reconcile", "%s", failureNote(step, s.conflict))
 }
 
 // step is one named phase of a reconcile; the name goes in the
@@ -234,36 +275,6 @@ func (r *ShowtimeReconciler) reconcileToken(ctx context.Context, s *scope) error
 	return err
 }
 
-// ensureRandomSecret returns the value of a generated Secret, creating it with
-// a fresh random value the first time.
-func (r *ShowtimeReconciler) ensureRandomSecret(ctx context.Context, st *boxv1.Showtime, name, component, dataKey string) (string, error) {
-	sec := &corev1.Secret{}
-	key := types.NamespacedName{Namespace: st.Namespace, Name: name}
-	err := r.Get(ctx, key, sec)
-	switch {
-	case err == nil:
-		v := sec.Data[dataKey]
-		if len(v) == 0 {
-			return "", fmt.Errorf("secret %s has no %q key; delete it to have a new one made", key, dataKey)
-		}
-		return string(v), nil
-	case apierrors.IsNotFound(err):
-		v, err := specs.NewToken()
-		if err != nil {
-			return "", fmt.Errorf("making secret %s: %w", key, err)
-		}
-		if err := r.Create(ctx, specs.RandomSecret(st, name, component, dataKey, v), client.FieldOwner(specs.FieldOwner)); err != nil {
-			if apierrors.IsAlreadyExists(err) {
-				return r.ensureRandomSecret(ctx, st, name, component, dataKey)
-			}
-			return "", fmt.Errorf("creating secret %s: %w", key, err)
-		}
-		return v, nil
-	default:
-		return "", fmt.Errorf("reading secret %s: %w", key, err)
-	}
-}
-
 // reconcileFrontend applies the booking front end: its secrets, Deployment,
 // Service, PodDisruptionBudget and autoscaler, and reads its replicas.
 func (r *ShowtimeReconciler) reconcileFrontend(ctx context.Context, s *scope) error {
@@ -277,23 +288,23 @@ func (r *ShowtimeReconciler) reconcileFrontend(ctx context.Context, s *scope) er
 		}
 	}
 	dep := &appsv1.Deployment{}
-	if err := applyOwned(ctx, r, specs.FrontendDeployment(st, r.Options), dep, func(o *appsv1.Deployment) (any, error) {
+	if err := applyOwned(ctx, r, st, specs.FrontendDeployment(st, r.Options), dep, func(o *appsv1.Deployment) (any, error) {
 		return appsv1ac.ExtractDeployment(o, specs.FieldOwner)
 	}); err != nil {
 		return err
 	}
 	s.deployment = dep
-	if err := applyOwned(ctx, r, specs.FrontendService(st, r.Options), &corev1.Service{}, func(o *corev1.Service) (any, error) {
+	if err := applyOwned(ctx, r, st, specs.FrontendService(st, r.Options), &corev1.Service{}, func(o *corev1.Service) (any, error) {
 		return corev1ac.ExtractService(o, specs.FieldOwner)
 	}); err != nil {
 		return err
 	}
-	if err := applyOwned(ctx, r, specs.FrontendPDB(st, r.Options), &policyv1.PodDisruptionBudget{}, func(o *policyv1.PodDisruptionBudget) (any, error) {
+	if err := applyOwned(ctx, r, st, specs.FrontendPDB(st, r.Options), &policyv1.PodDisruptionBudget{}, func(o *policyv1.PodDisruptionBudget) (any, error) {
 		return policyv1ac.ExtractPodDisruptionBudget(o, specs.FieldOwner)
 	}); err != nil {
 		return err
 	}
-	if err := applyOwned(ctx, r, specs.FrontendHPA(st, r.Options, s.now), &autoscalingv2.HorizontalPodAutoscaler{}, func(o *autoscalingv2.HorizontalPodAutoscaler) (any, error) {
+	if err := applyOwned(ctx, r, st, specs.FrontendHPA(st, r.Options, s.now), &autoscalingv2.HorizontalPodAutoscaler{}, func(o *autoscalingv2.HorizontalPodAutoscaler) (any, error) {
 		return autoscalingv2ac.ExtractHorizontalPodAutoscaler(o, specs.FieldOwner)
 	}); err != nil {
 		return err
@@ -321,127 +332,31 @@ func (r *ShowtimeReconciler) reconcileShardObjects(ctx context.Context, s *scope
 	if err != nil {
 		return fmt.Errorf("building seat-map configmap: %w", err)
 	}
-	if err := applyOwned(ctx, r, cm, &corev1.ConfigMap{}, func(o *corev1.ConfigMap) (any, error) {
+	if err := applyOwned(ctx, r, st, cm, &corev1.ConfigMap{}, func(o *corev1.ConfigMap) (any, error) {
 		return corev1ac.ExtractConfigMap(o, specs.FieldOwner)
 	}); err != nil {
 		return err
 	}
-	if err := applyOwned(ctx, r, specs.ShardService(st, r.Options), &corev1.Service{}, func(o *corev1.Service) (any, error) {
+	if err := applyOwned(ctx, r, st, specs.ShardService(st, r.Options), &corev1.Service{}, func(o *corev1.Service) (any, error) {
 		return corev1ac.ExtractService(o, specs.FieldOwner)
 	}); err != nil {
 		return err
 	}
 	sts := &appsv1.StatefulSet{}
-	if err := applyOwned(ctx, r, specs.ShardStatefulSet(st, r.Options), sts, func(o *appsv1.StatefulSet) (any, error) {
+	if err := applyOwned(ctx, r, st, specs.ShardStatefulSet(st, r.Options), sts, func(o *appsv1.StatefulSet) (any, error) {
 		return appsv1ac.ExtractStatefulSet(o, specs.FieldOwner)
 	}); err != nil {
 		return err
 	}
 	s.sts = sts
-	if err := applyOwned(ctx, r, specs.ShardPDB(st, r.Options, s.now), &policyv1.PodDisruptionBudget{}, func(o *policyv1.PodDisruptionBudget) (any, error) {
+	if err := applyOwned(ctx, r, st, specs.ShardPDB(st, r.Options, s.now), &policyv1.PodDisruptionBudget{}, func(o *policyv1.PodDisruptionBudget) (any, error) {
 		return policyv1ac.ExtractPodDisruptionBudget(o, specs.FieldOwner)
 	}); err != nil {
 		return err
 	}
-	return applyOwned(ctx, r, specs.ShardNetworkPolicy(st, r.Options), &networkingv1.NetworkPolicy{}, func(o *networkingv1.NetworkPolicy) (any, error) {
+	return applyOwned(ctx, r, st, specs.ShardNetworkPolicy(st, r.Options), &networkingv1.NetworkPolicy{}, func(o *networkingv1.NetworkPolicy) (any, error) {
 		return networkingv1ac.ExtractNetworkPolicy(o, specs.FieldOwner)
 	})
-}
-
-// applyable is an apply configuration that knows its own name.
-type applyable interface {
-	runtime.ApplyConfiguration
-	GetName() *string
-	GetNamespace() *string
-}
-
-// applyOwned applies desired with server-side apply, but only when the fields
-// this operator owns on the live object differ from desired: a reconcile with
-// nothing to do makes no API write. A field someone else took over (kubectl
-// edit) shows up as a difference and is taken back. live receives the object.
-func applyOwned[T client.Object](ctx context.Context, r *ShowtimeReconciler, desired applyable, live T,
-	extract func(T) (any, error)) error {
-	key := types.NamespacedName{Namespace: *desired.GetNamespace(), Name: *desired.GetName()}
-	kind := fmt.Sprintf("%T", live)
-	err := r.Get(ctx, key, live)
-	if err == nil {
-		owned, xerr := extract(live)
-		if xerr == nil && ownsDesired(owned, desired) {
-			return nil
-		}
-	} else if !apierrors.IsNotFound(err) {
-		return fmt.Errorf("reading %s %s: %w", kind, key, err)
-	}
-	if err := r.Apply(ctx, desired, client.FieldOwner(specs.FieldOwner), client.ForceOwnership); err != nil {
-		return fmt.Errorf("applying %s %s: %w", kind, key, err)
-	}
-	logf.FromContext(ctx).V(1).Info("applied", "kind", kind, "object", key)
-	return r.Get(ctx, key, live)
-}
-
-// ownsDesired reports whether every field of desired is already on the live
-// object's owned fields with the same value. Fields the API server filled in
-// by default inside atomic lists (a PVC template's volumeMode) are extra on
-// the live side and do not count as drift.
-func ownsDesired(owned, desired any) bool {
-	var o, d any
-	if !roundTrip(owned, &o) || !roundTrip(desired, &d) {
-		return false
-	}
-	return jsonSubset(d, o)
-}
-
-func roundTrip(v any, out *any) bool {
-	b, err := json.Marshal(v)
-	return err == nil && json.Unmarshal(b, out) == nil
-}
-
-func jsonSubset(want, have any) bool {
-	switch w := want.(type) {
-	case map[string]any:
-		h, ok := have.(map[string]any)
-		if !ok {
-			return false
-		}
-		for k, wv := range w {
-			hv, present := h[k]
-			if !present {
-				if isZeroJSON(wv) {
-					continue
-				}
-				return false
-			}
-			if !jsonSubset(wv, hv) {
-				return false
-			}
-		}
-		return true
-	case []any:
-		h, ok := have.([]any)
-		if !ok || len(h) != len(w) {
-			return false
-		}
-		for i := range w {
-			if !jsonSubset(w[i], h[i]) {
-				return false
-			}
-		}
-		return true
-	default:
-		return want == have
-	}
-}
-
-func isZeroJSON(v any) bool {
-	switch x := v.(type) {
-	case nil:
-		return true
-	case string:
-		return x == ""
-	case map[string]any:
-		return len(x) == 0
-	}
-	return false
 }
 
 // reconcileShardPod reads the shard pod the StatefulSet made.
@@ -574,6 +489,13 @@ func (r *ShowtimeReconciler) writeStatus(ctx context.Context, before, st *boxv1.
 	return nil
 }
 
+func (r *ShowtimeReconciler) maxConcurrentReconciles() int {
+	if r.MaxConcurrentReconciles > 0 {
+		return r.MaxConcurrentReconciles
+	}
+	return DefaultMaxConcurrentReconciles
+}
+
 func (r *ShowtimeReconciler) scrapeInterval() time.Duration {
 	if r.ScrapeInterval > 0 {
 		return r.ScrapeInterval
@@ -648,5 +570,6 @@ func (r *ShowtimeReconciler) SetupWithManager(mgr ctrl.Manager) error {
 		Watches(&corev1.Pod{}, podToShowtime).
 		Watches(&boxv1.FreezeWindow{}, r.freezeWindowToShowtimes()).
 		Named("showtime").
+		WithOptions(controller.Options{MaxConcurrentReconciles: r.maxConcurrentReconciles()}).
 		Complete(r)
 }

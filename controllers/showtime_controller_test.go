@@ -1009,6 +1009,21 @@ var _ = Describe("Showtime CRD validation", func() {
 		Entry("venue.timeZone not a zone name", func(st *boxv1.Showtime) {
 			st.Spec.Venue.TimeZone = "+07:00"
 		}, "spec.venue.timeZone must be an IANA time zone name such as Asia/Bangkok or Europe/London, or UTC"),
+		Entry("waitingRoom.maxActiveBuyers above 10000", func(st *boxv1.Showtime) {
+			st.Spec.Sales.WaitingRoom.MaxActiveBuyers = 10001
+		}, "spec.sales.waitingRoom.maxActiveBuyers must be between 1 and 10000"),
+		Entry("waitingRoom.maxActiveBuyers negative", func(st *boxv1.Showtime) {
+			st.Spec.Sales.WaitingRoom.MaxActiveBuyers = -1
+		}, "spec.sales.waitingRoom.maxActiveBuyers must be between 1 and 10000"),
+		Entry("waitingRoom.idleTimeout below 30s", func(st *boxv1.Showtime) {
+			st.Spec.Sales.WaitingRoom.IdleTimeout = metav1.Duration{Duration: 10 * time.Second}
+		}, "spec.sales.waitingRoom.idleTimeout must be a duration between 30s and 30m"),
+		Entry("waitingRoom.preQueue above 24h", func(st *boxv1.Showtime) {
+			st.Spec.Sales.WaitingRoom.PreQueue = &metav1.Duration{Duration: 25 * time.Hour}
+		}, "spec.sales.waitingRoom.preQueue must be a duration between 0s and 24h"),
+		Entry("waitingRoom.preQueue negative", func(st *boxv1.Showtime) {
+			st.Spec.Sales.WaitingRoom.PreQueue = &metav1.Duration{Duration: -time.Minute}
+		}, "spec.sales.waitingRoom.preQueue must be a duration between 0s and 24h"),
 		Entry("paymentTTL above 2h", func(st *boxv1.Showtime) {
 			st.Spec.Sales.PaymentTTL = metav1.Duration{Duration: 3 * time.Hour}
 		}, "spec.sales.paymentTTL must be a duration between 1m and 2h"),

@@ -56,7 +56,7 @@ func (r *ShowtimeReconciler) reconcileFreeze(ctx context.Context, s *scope) erro
 // showtime's own sale freeze, naming each and its end. It also notes the
 // images seen running, so admission can tell a rollback from a new version.
 func setFrozenCondition(s *scope) {
-	recordVersions(s.st)
+	recordVersions(s)
 	st := s.st
 	if s.freeze != nil && s.freeze.err != nil {
 		setConditionStatus(st, boxv1.ConditionFrozen, metav1.ConditionUnknown, "FreezeWindowsUnreadable",
@@ -93,22 +93,6 @@ func setConditionStatus(st *boxv1.Showtime, typ string, status metav1.ConditionS
 	meta.SetStatusCondition(&st.Status.Conditions, metav1.Condition{
 		Type: typ, Status: status, Reason: reason, Message: msg, ObservedGeneration: st.Generation,
 	})
-}
-
-// recordVersions keeps the image running now and the one before it.
-func recordVersions(st *boxv1.Showtime) {
-	noteImage(&st.Status.Versions.Shard, st.Status.Shard.Image)
-	noteImage(&st.Status.Versions.Frontend, st.Status.Frontend.Image)
-}
-
-func noteImage(h *boxv1.ImageHistory, running string) {
-	if running == "" || running == h.Current {
-		return
-	}
-	if h.Current != "" {
-		h.Previous = h.Current
-	}
-	h.Current = running
 }
 
 // freezeBoundaries are the next instants at which Frozen flips: the sale

@@ -103,6 +103,8 @@ func TestShardMatchesOpenAPI(t *testing.T) {
 	s.expect(s.do("POST", "/v1/holds", `{"seats":["stalls/E/1"],"holder":"frank"}`, false), 201, "")
 	s.checkStream(resumed, stopResumed, last, 0)
 	s.notReadyStreams()
+	s.room()
+	roomFromFlags(t, s.codes)
 
 	for _, code := range s.c.Enum("Error", "error") {
 		if !s.codes[code] {
@@ -110,7 +112,9 @@ func TestShardMatchesOpenAPI(t *testing.T) {
 		}
 	}
 	s.c.RequireAllExercised()
-	s.c.RequireDocumented(openapitest.RoutesInSource(t, filepath.Join("server", "api.go"), "Handler"), nil)
+	routes := openapitest.RoutesInSource(t, filepath.Join("server", "api.go"), "Handler")
+	routes = append(routes, openapitest.RoutesInSource(t, filepath.Join("server", "roomapi.go"), "registerRoom")...)
+	s.c.RequireDocumented(routes, nil)
 	t.Logf("documented answers not produced here (covered by the server package's tests): %v", s.c.Unexercised())
 }
 
@@ -249,6 +253,9 @@ func (s *shardAPI) checkStream(o *openStream, stop func(), lastID string, until 
 			s.c.Event("SnapshotEvent", []byte(ev.Data))
 		case "seats":
 			s.c.Event("SeatsEvent", []byte(ev.Data))
+		case "room":
+			s.c.Event("RoomSummary", []byte(ev.Data))
+			continue
 		default:
 			s.t.Fatalf("unknown event %q", ev.Event)
 		}

@@ -2,6 +2,7 @@ package shard_test
 
 import (
 	"io"
+	"strings"
 	"testing"
 	"time"
 
@@ -86,5 +87,33 @@ func TestClusterFlags(t *testing.T) {
 	o, err = shard.ParseFlags(base, func(k string) string { return e[k] }, io.Discard)
 	if err != nil || o.Cluster.ID != 3 || o.Cluster.AdvertiseURL != "http://c:2" {
 		t.Fatalf("cluster flags from the environment: %+v %v", o, err)
+	}
+}
+
+func TestRoomFlags(t *testing.T) {
+	base := []string{"--showtime", "a/b", "--seat-map", "m", "--data-dir", "d", "--token-file", "t"}
+	env := func(string) string { return "" }
+	o, err := shard.ParseFlags(append(base, "--waiting-room", "--opens-at", "2026-06-01T10:00:00Z"), env, io.Discard)
+	if err != nil || !o.Room.Enabled || o.Room.MaxActive != 200 || o.Room.IdleTimeout != 3*time.Minute || o.Room.PreQueue != 30*time.Minute {
+		t.Fatalf("room flags with defaults: %+v %v", o, err)
+	}
+	for name, tc := range map[string]struct {
+		args []string
+		want string
+	}{
+		"no opens-at":      {[]string{"--waiting-room"}, "--opens-at is required"},
+		"bad opens-at":     {[]string{"--waiting-room", "--opens-at", "10am"}, "--opens-at \"10am\""},
+		"max active 0":     {[]string{"--waiting-room", "--opens-at", "2026-06-01T10:00:00Z", "--waiting-room-max-active", "0"}, "--waiting-room-max-active 0"},
+		"idle too short":   {[]string{"--waiting-room", "--opens-at", "2026-06-01T10:00:00Z", "--waiting-room-idle-timeout", "5s"}, "--waiting-room-idle-timeout 5s"},
+		"pre-queue 2 days": {[]string{"--waiting-room", "--opens-at", "2026-06-01T10:00:00Z", "--waiting-room-pre-queue", "48h"}, "--waiting-room-pre-queue 48h"},
+	} {
+		_, err := shard.ParseFlags(append(append([]string{}, base...), tc.args...), env, io.Discard)
+		if err == nil || !strings.Contains(err.Error(), tc.want) {
+			t.Errorf("%s: %v, want an error naming %s", name, err, tc.want)
+		}
+	}
+	// Without --waiting-room the room's flags are not checked.
+	if _, err := shard.ParseFlags(append(append([]string{}, base...), "--waiting-room-max-active", "0"), env, io.Discard); err != nil {
+		t.Fatalf("room flags checked with the room off: %v", err)
 	}
 }

@@ -37,6 +37,7 @@ type Options struct {
 	ShutdownTimeout   time.Duration
 	SnapshotEvery     uint64
 	Cluster           clusterFlags
+	Room              roomFlags
 }
 
 // EnvName is the environment variable read for a flag.
@@ -62,6 +63,7 @@ func ParseFlags(args []string, getenv func(string) string, stderr io.Writer) (*O
 	fs.Uint64Var(&o.SnapshotEvery, "snapshot-every", 100000, "log records between snapshots (bounds replay time)")
 	fs.DurationVar(&o.ShutdownTimeout, "shutdown-timeout", 25*time.Second, "how long SIGTERM waits for requests in flight")
 	o.Cluster.register(fs)
+	o.Room.register(fs)
 	fs.Usage = func() {
 		fmt.Fprintf(stderr, "usage: boxoffice shard --showtime NS/NAME --seat-map FILE --data-dir DIR [flags]\n\n")
 		fs.PrintDefaults()
@@ -130,6 +132,7 @@ func ParseFlags(args []string, getenv func(string) string, stderr io.Writer) (*O
 		problems = append(problems, fmt.Sprintf("--max-seats-per-holder %d: must be between 1 and 1024", o.MaxSeatsPerHolder))
 	}
 	problems = o.Cluster.validate(o.Auth, problems)
+	problems = o.Room.validate(problems)
 	if len(problems) > 0 {
 		return nil, errors.New(strings.Join(problems, "; "))
 	}
@@ -186,6 +189,7 @@ func loadConfig(o *Options, log *slog.Logger) (server.Config, error) {
 		return server.Config{}, err
 	}
 	cfg.Cluster = cc
+	cfg.Room = o.Room.config()
 	return cfg, nil
 }
 

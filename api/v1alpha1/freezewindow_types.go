@@ -187,7 +187,7 @@ type SaleFreeze struct {
 }
 
 // VersionHistory records the images a showtime's shard and front end ran,
-// so that a rollback to the previous one is told apart from a new version.
+// so that a rollback to any of them is told apart from a new version.
 type VersionHistory struct {
 	// shard images.
 	// +optional
@@ -197,15 +197,28 @@ type VersionHistory struct {
 	Frontend ImageHistory `json:"frontend,omitzero"`
 }
 
-// ImageHistory is the image running now and the one that ran before it.
+// MaxImageHistory bounds ImageHistory.History.
+const MaxImageHistory = 10
+
+// ImageHistory is the image running now, the one that ran before it, and
+// the last MaxImageHistory distinct images that ran. An image is recorded
+// once a pod runs it ready: one that never became ready is not a version
+// the showtime ran.
 type ImageHistory struct {
-	// current image, as last seen running.
+	// current image, as last seen running ready.
 	// +optional
 	Current string `json:"current,omitempty"`
-	// previous image: the one that ran before current. Changing back to it is
-	// a rollback, allowed even during a freeze.
+	// previous image: the one that ran before current.
 	// +optional
 	Previous string `json:"previous,omitempty"`
+	// history lists the distinct images seen running ready, newest first
+	// (current first), at most 10. Changing back to any of them is a
+	// rollback, allowed even during a freeze.
+	// +optional
+	// +kubebuilder:validation:MaxItems=10
+	// +kubebuilder:validation:items:MaxLength=512
+	// +listType=atomic
+	History []string `json:"history,omitempty"`
 }
 
 // ConditionFrozen is True on a Showtime while a freeze window or its own sale

@@ -302,6 +302,49 @@ type Sales struct {
 	// +optional
 	// +kubebuilder:default={}
 	Freeze SaleFreeze `json:"freeze,omitzero"`
+
+	// waitingRoom puts a fair queue in front of the seats: a cap on buyers
+	// choosing seats at once, a pre-queue drawn in random order at opensAt,
+	// first come first served after that (off by default).
+	// +optional
+	// +kubebuilder:default={}
+	WaitingRoom WaitingRoom `json:"waitingRoom,omitzero"`
+}
+
+// WaitingRoom is the showtime's waiting room. The defaults suit a
+// 2,000-seat hall: 200 buyers choosing at once (with 8 seats each at most
+// 1,600 seats in play), 3 minutes of idleness, the pre-queue open 30 minutes
+// before the sale.
+type WaitingRoom struct {
+	// enabled turns the waiting room on.
+	// +optional
+	// +kubebuilder:default=false
+	Enabled bool `json:"enabled,omitempty"`
+
+	// maxActiveBuyers is how many buyers may choose seats at once, 1 to
+	// 10000. Raising it is a scale-up, which a freeze allows.
+	// +optional
+	// +kubebuilder:default=200
+	// +kubebuilder:validation:XValidation:rule="self >= 1 && self <= 10000",message="spec.sales.waitingRoom.maxActiveBuyers must be between 1 and 10000"
+	MaxActiveBuyers int32 `json:"maxActiveBuyers,omitempty"`
+
+	// idleTimeout is how long an admitted buyer holding no seat may stay
+	// idle before the next buyer is admitted in their place, 30s to 30m.
+	// +optional
+	// +kubebuilder:default="3m"
+	// +kubebuilder:validation:Type=string
+	// +kubebuilder:validation:MaxLength=32
+	// +kubebuilder:validation:XValidation:rule="self.matches('^([0-9]+(\\\\.[0-9]+)?(ns|us|ms|s|m|h))+$') && duration(self) >= duration('30s') && duration(self) <= duration('30m')",message="spec.sales.waitingRoom.idleTimeout must be a duration between 30s and 30m"
+	IdleTimeout metav1.Duration `json:"idleTimeout,omitzero"`
+
+	// preQueue is how long before opensAt visitors may join the pre-queue,
+	// 0s to 24h.
+	// +optional
+	// +kubebuilder:default="30m"
+	// +kubebuilder:validation:Type=string
+	// +kubebuilder:validation:MaxLength=32
+	// +kubebuilder:validation:XValidation:rule="self.matches('^([0-9]+(\\\\.[0-9]+)?(ns|us|ms|s|m|h))+$') && duration(self) >= duration('0s') && duration(self) <= duration('24h')",message="spec.sales.waitingRoom.preQueue must be a duration between 0s and 24h"
+	PreQueue *metav1.Duration `json:"preQueue,omitempty"`
 }
 
 // AccessMode of the shard's data volume.
@@ -390,6 +433,10 @@ const (
 	ConditionShardReady    = "ShardReady"
 	ConditionOnSale        = "OnSale"
 	ConditionFrontendReady = "FrontendReady"
+	// ConditionObjectsOwned is False while an object the showtime needs (a
+	// generated Secret, its ConfigMap, a workload) exists under its name
+	// and is not the showtime's own: the operator never adopts it.
+	ConditionObjectsOwned = "ObjectsOwned"
 )
 
 // ShowtimeStatus is what the operator observed.
@@ -402,7 +449,8 @@ type ShowtimeStatus struct {
 	// +optional
 	ObservedGeneration int64 `json:"observedGeneration,omitempty"`
 
-	// conditions: SeatMapValid, ShardReady, OnSale.
+	// conditions: SeatMapValid, ObjectsOwned, ShardReady, FrontendReady,
+	// OnSale, Frozen.
 	// +optional
 	// +listType=map
 	// +listMapKey=type
@@ -441,18 +489,18 @@ type FrontendStatus struct {
 	// desiredReplicas the autoscaler asks for now (the Deployment's
 	// spec.replicas).
 	// +optional
-	DesiredReplicas int32 `json:"desiredReplicas,omitempty"`
+	DesiredReplicas int32 `json:"desiredReplicas"`
 	// replicas the front end's Deployment runs now (during a rolling
 	// update, old and new pods).
 	// +optional
-	Replicas int32 `json:"replicas,omitempty"`
+	Replicas int32 `json:"replicas"`
 	// readyReplicas serving buyers.
 	// +optional
-	ReadyReplicas int32 `json:"readyReplicas,omitempty"`
+	ReadyReplicas int32 `json:"readyReplicas"`
 	// minReplicas is the autoscaler's floor now: the pre-scale replicas inside
 	// the pre-scale window, the configured floor outside.
 	// +optional
-	MinReplicas int32 `json:"minReplicas,omitempty"`
+	MinReplicas int32 `json:"minReplicas"`
 	// preScaled is true inside the pre-scale window.
 	// +optional
 	PreScaled bool `json:"preScaled,omitempty"`
@@ -480,18 +528,20 @@ type ShardStatus struct {
 	Version int64 `json:"version,omitempty"`
 }
 
-// SeatCounts counts seats by state.
+// SeatCounts counts seats by state. A zero is written as 0, never left out:
+// kubectl shows it. Total comes from the seat map; the others are 0 until the
+// shard first reports (ShardReady says whether they are current).
 type SeatCounts struct {
 	// +optional
-	Total int32 `json:"total,omitempty"`
+	Total int32 `json:"total"`
 	// +optional
-	Available int32 `json:"available,omitempty"`
+	Available int32 `json:"available"`
 	// +optional
-	Held int32 `json:"held,omitempty"`
+	Held int32 `json:"held"`
 	// +optional
-	AwaitingPayment int32 `json:"awaitingPayment,omitempty"`
+	AwaitingPayment int32 `json:"awaitingPayment"`
 	// +optional
-	Sold int32 `json:"sold,omitempty"`
+	Sold int32 `json:"sold"`
 }
 
 // Showtime is one performance on sale, with its own seat-locking shard.

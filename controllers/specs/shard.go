@@ -31,6 +31,13 @@ func ShardArgs(st *boxv1.Showtime, o Options) []string {
 	if o.MaxHoldTTL > 0 {
 		args = append(args, "--max-hold-ttl="+o.MaxHoldTTL.String())
 	}
+	if w := WaitingRoom(st); w.Enabled {
+		args = append(args, "--waiting-room",
+			"--opens-at="+st.Spec.Sales.OpensAt.UTC().Format(time.RFC3339),
+			"--waiting-room-max-active="+itoa(int(w.MaxActiveBuyers)),
+			"--waiting-room-idle-timeout="+w.IdleTimeout.Duration.String(),
+			"--waiting-room-pre-queue="+w.PreQueue.Duration.String())
+	}
 	return args
 }
 

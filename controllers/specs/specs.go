@@ -5,6 +5,7 @@
 package specs
 
 import (
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"strconv"
 	"strings"
 	"time"
@@ -198,6 +199,22 @@ func MaxSeatsPerHolder(st *boxv1.Showtime) int32 {
 		return st.Spec.Sales.MaxSeatsPerHolder
 	}
 	return 8
+}
+
+// WaitingRoom is the showtime's waiting room with its defaults filled in
+// (enabled as the spec says).
+func WaitingRoom(st *boxv1.Showtime) boxv1.WaitingRoom {
+	w := st.Spec.Sales.WaitingRoom
+	if w.MaxActiveBuyers <= 0 {
+		w.MaxActiveBuyers = 200
+	}
+	if w.IdleTimeout.Duration <= 0 {
+		w.IdleTimeout.Duration = 3 * time.Minute
+	}
+	if w.PreQueue == nil {
+		w.PreQueue = &metav1.Duration{Duration: 30 * time.Minute}
+	}
+	return w
 }
 
 func itoa(i int) string { return strconv.Itoa(i) }

@@ -10,6 +10,7 @@ import (
 
 	boxv1 "boxoffice.dev/boxoffice/api/v1alpha1"
 	"boxoffice.dev/boxoffice/frontend"
+	"boxoffice.dev/boxoffice/shard"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/util/validation"
 )
@@ -262,5 +263,35 @@ func TestFrontendArgsParse(t *testing.T) {
 	if c.HoldTTL != 10*time.Minute || c.PaymentTTL != 15*time.Minute || c.ClientSeats != 32 ||
 		c.TrustedProxyHops != 1 || !c.InsecureCookies || c.NewSessionRate != 1 {
 		t.Fatalf("parsed %+v", c)
+	}
+}
+
+// With the waiting room on, the shard gets its flags with the CRD's
+// defaults filled in, and the shard's own flag parser accepts them.
+func TestShardArgsWaitingRoom(t *testing.T) {
+	st := showtime()
+	if slices.Contains(ShardArgs(st, Options{}), "--waiting-room") {
+		t.Fatal("--waiting-room with the room off")
+	}
+	st.Spec.Sales.WaitingRoom.Enabled = true
+	args := ShardArgs(st, Options{})
+	opens := "--opens-at=" + st.Spec.Sales.OpensAt.UTC().Format(time.RFC3339)
+	for _, want := range []string{"--waiting-room", opens, "--waiting-room-max-active=200",
+		"--waiting-room-idle-timeout=3m0s", "--waiting-room-pre-queue=30m0s"} {
+		if !slices.Contains(args, want) {
+			t.Errorf("args %v lack %s", args, want)
+		}
+	}
+	st.Spec.Sales.WaitingRoom = boxv1.WaitingRoom{Enabled: true, MaxActiveBuyers: 50,
+		IdleTimeout: metav1.Duration{Duration: 90 * time.Second}, PreQueue: &metav1.Duration{}}
+	args = ShardArgs(st, Options{})
+	for _, want := range []string{"--waiting-room-max-active=50", "--waiting-room-idle-timeout=1m30s", "--waiting-room-pre-queue=0s"} {
+		if !slices.Contains(args, want) {
+			t.Errorf("args %v lack %s", args, want)
+		}
+	}
+	o, err := shard.ParseFlags(args[1:], func(string) string { return "" }, io.Discard)
+	if err != nil || !o.Room.Enabled || o.Room.MaxActive != 50 || o.Room.PreQueue != 0 {
+		t.Fatalf("the shard does not take the operator's room flags: %+v %v", o, err)
 	}
 }

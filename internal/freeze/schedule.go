@@ -1,7 +1,8 @@
 // Package freeze is the schedule maths of freeze windows: given a window and
 // an instant, is a period in progress, until when, and when does the next one
-// start. Everything here is pure except Blocking, which reads windows through
-// the client.Reader it is handed.
+// start; and what a freeze lets through (JudgeShowtimeUpdate: rollbacks and
+// scale-ups). Everything here is pure except Blocking and NamespaceLabels,
+// which read through the client.Reader they are handed.
 package freeze
 
 import (

@@ -4,12 +4,9 @@ import (
 	"fmt"
 	"sort"
 
-	"boxoffice.dev/boxoffice/controllers/specs"
-	corev1 "k8s.io/api/core/v1"
-	"k8s.io/apimachinery/pkg/labels"
+	"boxoffice.dev/boxoffice/controllers"
 	"k8s.io/apimachinery/pkg/util/validation"
 	"sigs.k8s.io/controller-runtime/pkg/cache"
-	"sigs.k8s.io/controller-runtime/pkg/client"
 )
 
 // parseNamespaces reads --watch-namespaces: comma-separated namespace names,
@@ -37,14 +34,9 @@ func parseNamespaces(s string) ([]string, error) {
 // Cluster-scoped kinds (FreezeWindows, ShardRollouts, Namespaces) are cached
 // cluster-wide either way.
 func cacheOptions(watch []string) cache.Options {
-	managed := labels.SelectorFromSet(labels.Set{specs.LabelManagedBy: specs.ManagedBy})
-	o := cache.Options{
-		ByObject: map[client.Object]cache.ByObject{
-			&corev1.Pod{}:       {Label: managed},
-			&corev1.Secret{}:    {Label: managed},
-			&corev1.ConfigMap{}: {Label: managed},
-		},
-	}
+	// The showtime controller reads past this cache where it must
+	// (controllers.CacheByObject), so the filter lives beside it.
+	o := cache.Options{ByObject: controllers.CacheByObject()}
 	if len(watch) > 0 {
 		o.DefaultNamespaces = map[string]cache.Config{}
 		for _, n := range watch {

@@ -45,6 +45,7 @@ type Config struct {
 	DefaultImage     string
 	Namespace        string
 	ScrapeInterval   time.Duration
+	ShowtimeWorkers  int
 	MaxHoldTTL       time.Duration
 	TrustedHops      int
 	EnableHTTP2      bool
@@ -72,6 +73,7 @@ func parseFlags(args []string) (*Config, *zap.Options, error) {
 	fs.StringVar(&c.Namespace, "operator-namespace", envOr("POD_NAMESPACE", "boxoffice-system"), "Namespace the operator runs in; its pods may reach shards (env POD_NAMESPACE).")
 	fs.StringVar(&c.OperatorPodLabel, "operator-pod-label", "control-plane=boxoffice-operator", "Label (key=value) that selects the operator's pods in NetworkPolicies.")
 	fs.DurationVar(&c.ScrapeInterval, "shard-status-interval", controllers.DefaultScrapeInterval, "Least time between two status reads of one shard.")
+	fs.IntVar(&c.ShowtimeWorkers, "showtime-workers", controllers.DefaultMaxConcurrentReconciles, "Showtimes reconciled at once.")
 	fs.DurationVar(&c.MaxHoldTTL, "max-hold-ttl", 2*time.Hour, "Upper bound passed to every shard as --max-hold-ttl.")
 	fs.IntVar(&c.TrustedHops, "frontend-trusted-proxy-hops", 0, "Proxies in front of every front end that append to X-Forwarded-For, passed to front ends as --trusted-proxy-hops unless a Showtime sets spec.frontend.trustedProxyHops (0-16).")
 	fs.BoolVar(&c.EnableHTTP2, "enable-http2", false, "Serve metrics and webhooks over HTTP/2 too (off: HTTP/2 rapid-reset exposure).")
@@ -84,6 +86,9 @@ func parseFlags(args []string) (*Config, *zap.Options, error) {
 	}
 	if k, v, ok := strings.Cut(c.OperatorPodLabel, "="); !ok || k == "" || v == "" {
 		return nil, nil, fmt.Errorf("--operator-pod-label %q: want key=value", c.OperatorPodLabel)
+	}
+	if c.ShowtimeWorkers < 1 {
+		return nil, nil, fmt.Errorf("--showtime-workers %d: at least 1", c.ShowtimeWorkers)
 	}
 	if c.TrustedHops < 0 || c.TrustedHops > 16 {
 		return nil, nil, fmt.Errorf("--frontend-trusted-proxy-hops %d: must be between 0 and 16", c.TrustedHops)
@@ -171,10 +176,11 @@ func Main(args []string) int {
 	}
 	k, v, _ := strings.Cut(c.OperatorPodLabel, "=")
 	r := &controllers.ShowtimeReconciler{
-		Client:   mgr.GetClient(),
-		Scheme:   mgr.GetScheme(),
-		Recorder: mgr.GetEventRecorder("boxoffice-showtime"),
-		Clock:    clock.RealClock{},
+		Client:    mgr.GetClient(),
+		APIReader: mgr.GetAPIReader(),
+		Scheme:    mgr.GetScheme(),
+		Recorder:  mgr.GetEventRecorder("boxoffice-showtime"),
+		Clock:     clock.RealClock{},
 		Options: specs.Options{
 			DefaultImage:      c.DefaultImage,
 			OperatorNamespace: c.Namespace,
@@ -183,8 +189,9 @@ func Main(args []string) int {
 
 			FrontendTrustedProxyHops: int32(c.TrustedHops),
 		},
-		Shards:         controllers.NewHTTPShardClient(specs.ShardPort),
-		ScrapeInterval: c.ScrapeInterval,
+		Shards:                  controllers.NewHTTPShardClient(specs.ShardPort),
+		ScrapeInterval:          c.ScrapeInterval,
+		MaxConcurrentReconciles: c.ShowtimeWorkers,
 	}
 	if err := r.SetupWithManager(mgr); err != nil {
 		log.Error(err, "unable to set up controller", "controller", "showtime")

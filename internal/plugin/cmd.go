@@ -117,18 +117,22 @@ func NewCommand(env *Env) *cobra.Command {
 
 	root.AddCommand(newRolloutCommand(env, &output))
 
-	freezeCmd := &cobra.Command{Use: "freeze", Short: "Freeze windows", Args: noArgs}
+	freezeCmd := &cobra.Command{Use: "freeze", Short: "Freeze windows and sale freezes", Args: noArgs}
 	root.AddCommand(freezeCmd)
 	freezeCmd.AddCommand(&cobra.Command{
 		Use:   "list",
-		Short: "Freeze windows active now or starting later",
+		Short: "Freeze windows and showtimes' own sale freezes active now or starting later",
 		Args:  exactArgs(0),
 		RunE: func(cmd *cobra.Command, args []string) error {
 			c, err := env.client()
 			if err != nil {
 				return err
 			}
-			entries, err := FreezeList(cmd.Context(), c, env.now())
+			ns, err := env.namespace()
+			if err != nil {
+				return err
+			}
+			entries, err := FreezeList(cmd.Context(), c, ns, env.now())
 			if err != nil {
 				return err
 			}

@@ -107,7 +107,7 @@ func TestStatusJSONAndNotFound(t *testing.T) {
 	if err := json.Unmarshal([]byte(out), &v); err != nil {
 		t.Fatalf("not JSON: %v\n%s", err, out)
 	}
-	if v.Seats.Sold != 117 || !v.Freeze.Frozen || v.Rollout == nil || v.Rollout.Name != "canary-130" || v.Frontend.HPAMax != 50 {
+	if v.Seats.Sold != 117 || !v.Freeze.Frozen || v.Rollout == nil || v.Rollout.Name != "canary-130" || v.Frontend.HPAMax == nil || *v.Frontend.HPAMax != 50 {
 		t.Errorf("unexpected view: %+v", v)
 	}
 	if out, code := run(t, c, "status", "nope"); code != ExitNotFound || !strings.Contains(out, "not found") {
@@ -177,10 +177,136 @@ func TestFreezeList(t *testing.T) {
 	if code != 0 {
 		t.Fatalf("exit %d: %s", code, out)
 	}
-	for _, want := range []string{"NAME", "singles-day", "upcoming", "2026-11-26 09:00 +07 to 2026-11-27 09:00 +07", "Asia/Bangkok", "all showtimes", "11.11 sale"} {
-		if !strings.Contains(out, want) {
-			t.Errorf("missing %q in:\n%s", want, out)
+	lines := strings.Split(strings.TrimSpace(out), "\n")
+	if len(lines) != 3 {
+		t.Fatalf("want a header and two freezes:\n%s", out)
+	}
+	for i, want := range [][]string{
+		{"KIND", "NAME", "STATE", "UNTIL", "NEXT", "ZONE", "SCOPE", "REASON"},
+		// The showtime's own sale freeze, 30m before to 2h after opensAt,
+		// is in force: it comes first.
+		{"SaleFreeze", "venues/standup", "ACTIVE", "2026-11-25 04:10 UTC", "showtime venues/standup", "own sale freeze around opensAt 2026-11-25T02:10:00Z"},
+		{"FreezeWindow", "singles-day", "upcoming", "2026-11-26 09:00 +07 to 2026-11-27 09:00 +07", "Asia/Bangkok", "all showtimes", "11.11 sale"},
+	} {
+		for _, w := range want {
+			if !strings.Contains(lines[i], w) {
+				t.Errorf("line %d lacks %q:\n%s", i, w, out)
+			}
 		}
+	}
+}
+
+func TestFreezeListJSON(t *testing.T) {
+	c := fixture(t)
+	out, code := run(t, c, "freeze", "list", "-o", "json")
+	if code != 0 {
+		t.Fatalf("exit %d: %s", code, out)
+	}
+	var entries []FreezeEntry
+	if err := json.Unmarshal([]byte(out), &entries); err != nil {
+		t.Fatalf("not JSON: %v\n%s", err, out)
+	}
+	if len(entries) != 2 || entries[0].Kind != KindSaleFreeze || !entries[0].Active || entries[0].Showtime != "venues/standup" ||
+		entries[0].Until == nil || !entries[0].Until.Equal(now.Add(130*time.Minute)) || entries[1].Name != "singles-day" {
+		t.Errorf("unexpected entries: %s", out)
+	}
+
+	// A sale freeze still to come is listed as upcoming; one switched off
+	// or over is not.
+	ctx := context.Background()
+	for name, mutate := range map[string]func(*boxv1.Showtime){
+		"later": func(st *boxv1.Showtime) { st.Spec.Sales.OpensAt = metav1.NewTime(now.Add(24 * time.Hour)) },
+		"off": func(st *boxv1.Showtime) {
+			st.Spec.Sales.OpensAt = metav1.NewTime(now.Add(24 * time.Hour))
+			st.Spec.Sales.Freeze.Enabled = ptr.To(false)
+		},
+		"over": func(st *boxv1.Showtime) { st.Spec.Sales.OpensAt = metav1.NewTime(now.Add(-3 * time.Hour)) },
+	} {
+		st := &boxv1.Showtime{ObjectMeta: metav1.ObjectMeta{Name: name, Namespace: "elsewhere"}}
+		mutate(st)
+		if err := c.Create(ctx, st); err != nil {
+			t.Fatal(err)
+		}
+	}
+	entries, err := FreezeList(ctx, c, "venues", now)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var names []string
+	for _, e := range entries {
+		names = append(names, e.Name)
+	}
+	if strings.Join(names, ",") != "venues/standup,elsewhere/later,singles-day" {
+		t.Errorf("entries %v", names)
+	}
+	if e := entries[1]; e.Active || e.NextStart == nil || !e.NextStart.Equal(now.Add(23*time.Hour+30*time.Minute)) ||
+		e.NextEnd == nil || !e.NextEnd.Equal(now.Add(26*time.Hour)) {
+		t.Errorf("upcoming sale freeze: %+v", e)
+	}
+
+	// Nothing to list is an empty list, not null.
+	s := runtime.NewScheme()
+	_ = clientgoscheme.AddToScheme(s)
+	_ = boxv1.AddToScheme(s)
+	out, code = run(t, fake.NewClientBuilder().WithScheme(s).Build(), "freeze", "list", "-o", "json")
+	if code != 0 || strings.TrimSpace(out) != "[]" {
+		t.Errorf("exit %d, want []: %q", code, out)
+	}
+	if out, _ := run(t, fake.NewClientBuilder().WithScheme(s).Build(), "freeze", "list"); !strings.Contains(out, "No active or upcoming") {
+		t.Errorf("empty list for people: %q", out)
+	}
+}
+
+func TestStatusJSONKeepsZeros(t *testing.T) {
+	c := fixture(t)
+	ctx := context.Background()
+	st := &boxv1.Showtime{}
+	if err := c.Get(ctx, client.ObjectKey{Namespace: "venues", Name: "standup"}, st); err != nil {
+		t.Fatal(err)
+	}
+	st.Status.Seats = boxv1.SeatCounts{Total: 252, Available: 252}
+	st.Status.Shard = boxv1.ShardStatus{Pod: "standup-shard-0"}
+	st.Status.Frontend = boxv1.FrontendStatus{Image: "reg/boxoffice:v1.2.3"}
+	if err := c.Status().Update(ctx, st); err != nil {
+		t.Fatal(err)
+	}
+	hpa := &autoscalingv2.HorizontalPodAutoscaler{}
+	if err := c.Get(ctx, client.ObjectKey{Namespace: "venues", Name: "standup-frontend"}, hpa); err != nil {
+		t.Fatal(err)
+	}
+	hpa.Status.DesiredReplicas = 0
+	if err := c.Update(ctx, hpa); err != nil {
+		t.Fatal(err)
+	}
+	out, code := run(t, c, "status", "standup", "-o", "json")
+	if code != 0 {
+		t.Fatalf("exit %d: %s", code, out)
+	}
+	var raw map[string]json.RawMessage
+	if err := json.Unmarshal([]byte(out), &raw); err != nil {
+		t.Fatalf("not JSON: %v\n%s", err, out)
+	}
+	v := map[string]map[string]any{}
+	for _, section := range []string{"seats", "shard", "frontend"} {
+		m := map[string]any{}
+		if err := json.Unmarshal(raw[section], &m); err != nil {
+			t.Fatalf("%s: %v\n%s", section, err, out)
+		}
+		v[section] = m
+	}
+	for section, keys := range map[string][]string{
+		"seats":    {"total", "available", "held", "awaitingPayment", "sold"},
+		"shard":    {"ready", "epoch", "version"},
+		"frontend": {"replicas", "readyReplicas", "hpaMinReplicas", "hpaMaxReplicas", "hpaDesiredReplicas", "preScaled"},
+	} {
+		for _, k := range keys {
+			if _, ok := v[section][k]; !ok {
+				t.Errorf("%s.%s left out:\n%s", section, k, out)
+			}
+		}
+	}
+	if v["seats"]["held"] != float64(0) || v["frontend"]["hpaDesiredReplicas"] != float64(0) {
+		t.Errorf("zeros not written as 0:\n%s", out)
 	}
 }
 

@@ -5,7 +5,6 @@ import (
 	"encoding/json"
 	"fmt"
 	"io"
-	"sort"
 	"strings"
 	"text/tabwriter"
 	"time"
@@ -56,22 +55,33 @@ type ShowtimeView struct {
 	OpensAt            time.Time          `json:"opensAt"`
 	ClosesAt           time.Time          `json:"closesAt"`
 	Seats              boxv1.SeatCounts   `json:"seats"`
-	Shard              boxv1.ShardStatus  `json:"shard"`
+	Shard              ShardView          `json:"shard"`
 	Frontend           FrontendView       `json:"frontend"`
 	Freeze             FreezeView         `json:"freeze"`
 	Rollout            *RolloutRef        `json:"rollout,omitempty"`
 	Conditions         []metav1.Condition `json:"conditions,omitempty"`
 }
 
-// FrontendView is the front end and its autoscaler.
+// ShardView is the shard pod as last seen. Counts and flags are written
+// when zero or false: a zero is an answer.
+type ShardView struct {
+	Pod     string `json:"pod"`
+	Image   string `json:"image,omitempty"`
+	Ready   bool   `json:"ready"`
+	Epoch   int64  `json:"epoch"`
+	Version int64  `json:"version"`
+}
+
+// FrontendView is the front end and its autoscaler. The autoscaler's
+// numbers are absent only when the autoscaler could not be read.
 type FrontendView struct {
 	Image         string `json:"image,omitempty"`
 	Replicas      int32  `json:"replicas"`
 	ReadyReplicas int32  `json:"readyReplicas"`
-	HPAMin        int32  `json:"hpaMinReplicas,omitempty"`
-	HPAMax        int32  `json:"hpaMaxReplicas,omitempty"`
-	HPADesired    int32  `json:"hpaDesiredReplicas,omitempty"`
-	PreScaled     bool   `json:"preScaled,omitempty"`
+	HPAMin        *int32 `json:"hpaMinReplicas,omitempty"`
+	HPAMax        *int32 `json:"hpaMaxReplicas,omitempty"`
+	HPADesired    *int32 `json:"hpaDesiredReplicas,omitempty"`
+	PreScaled     bool   `json:"preScaled"`
 }
 
 // FreezeView says whether changes are frozen and until when.
@@ -101,7 +111,9 @@ func ShowtimeStatus(ctx context.Context, c client.Reader, namespace, name string
 		Namespace: st.Namespace, Name: st.Name, Title: st.Spec.Title, Phase: string(st.Status.Phase),
 		ObservedGeneration: st.Status.ObservedGeneration, Generation: st.Generation,
 		OpensAt: st.Spec.Sales.OpensAt.Time, ClosesAt: st.Spec.Sales.ClosesAt.Time,
-		Seats: st.Status.Seats, Shard: st.Status.Shard, Conditions: st.Status.Conditions,
+		Seats: st.Status.Seats, Conditions: st.Status.Conditions,
+		Shard: ShardView{Pod: st.Status.Shard.Pod, Image: st.Status.Shard.Image, Ready: st.Status.Shard.Ready,
+			Epoch: st.Status.Shard.Epoch, Version: st.Status.Shard.Version},
 		Frontend: FrontendView{
 			Image: st.Status.Frontend.Image, Replicas: st.Status.Frontend.Replicas,
 			ReadyReplicas: st.Status.Frontend.ReadyReplicas, PreScaled: st.Status.Frontend.PreScaled,
@@ -109,11 +121,13 @@ func ShowtimeStatus(ctx context.Context, c client.Reader, namespace, name string
 	}
 	hpa := &autoscalingv2.HorizontalPodAutoscaler{}
 	if err := c.Get(ctx, types.NamespacedName{Namespace: namespace, Name: name + "-frontend"}, hpa); err == nil {
+		minReplicas := int32(1) // the autoscaler's default
 		if hpa.Spec.MinReplicas != nil {
-			v.Frontend.HPAMin = *hpa.Spec.MinReplicas
+			minReplicas = *hpa.Spec.MinReplicas
 		}
-		v.Frontend.HPAMax = hpa.Spec.MaxReplicas
-		v.Frontend.HPADesired = hpa.Status.DesiredReplicas
+		v.Frontend.HPAMin = &minReplicas
+		v.Frontend.HPAMax = &hpa.Spec.MaxReplicas
+		v.Frontend.HPADesired = &hpa.Status.DesiredReplicas
 	}
 	// Freezes: computed now from the windows (the same code admission uses);
 	// without permission to read them, the showtime's Frozen condition.
@@ -173,8 +187,8 @@ func WriteShowtime(w io.Writer, v *ShowtimeView) {
 		p("", "image %s", v.Shard.Image)
 	}
 	fe := fmt.Sprintf("%d/%d ready", v.Frontend.ReadyReplicas, v.Frontend.Replicas)
-	if v.Frontend.HPAMax > 0 {
-		fe += fmt.Sprintf("  HPA min %d max %d desired %d", v.Frontend.HPAMin, v.Frontend.HPAMax, v.Frontend.HPADesired)
+	if f := v.Frontend; f.HPAMax != nil {
+		fe += fmt.Sprintf("  HPA min %d max %d desired %d", *f.HPAMin, *f.HPAMax, *f.HPADesired)
 	}
 	if v.Frontend.PreScaled {
 		fe += "  (pre-scaled for the sale)"
@@ -308,124 +322,4 @@ func RolloutExitCode(ro *boxv1.ShardRollout) int {
 		return ExitRolledBack
 	}
 	return ExitOK
-}
-
-// FreezeEntry is one window in `freeze list`.
-type FreezeEntry struct {
-	Name      string     `json:"name"`
-	Reason    string     `json:"reason"`
-	Active    bool       `json:"active"`
-	Until     *time.Time `json:"until,omitempty"`
-	NextStart *time.Time `json:"nextStart,omitempty"`
-	NextEnd   *time.Time `json:"nextEnd,omitempty"`
-	TimeZone  string     `json:"timeZone"`
-	Scope     string     `json:"scope"`
-	Error     string     `json:"error,omitempty"`
-}
-
-// FreezeList lists the windows active now or starting later, active first,
-// then by next start.
-func FreezeList(ctx context.Context, c client.Reader, now time.Time) ([]FreezeEntry, error) {
-	list := &boxv1.FreezeWindowList{}
-	if err := c.List(ctx, list); err != nil {
-		return nil, fmt.Errorf("listing freeze windows: %w", err)
-	}
-	var out []FreezeEntry
-	for i := range list.Items {
-		w := &list.Items[i]
-		e := FreezeEntry{Name: w.Name, Reason: w.Spec.Reason, TimeZone: w.Spec.TimeZone, Scope: scopeString(w)}
-		if e.TimeZone == "" {
-			e.TimeZone = "UTC"
-		}
-		sched, err := freeze.CompileWindow(w)
-		if err != nil {
-			e.Error = err.Error()
-			out = append(out, e)
-			continue
-		}
-		st := sched.At(now)
-		if !st.Active && st.Next.IsZero() {
-			continue // over for good
-		}
-		e.Active = st.Active
-		if st.Active {
-			end := st.End
-			e.Until = &end
-		}
-		if !st.Next.IsZero() {
-			next := st.Next
-			e.NextStart = &next
-			if ns := sched.At(next); ns.Active {
-				ne := ns.End
-				e.NextEnd = &ne
-			}
-		}
-		out = append(out, e)
-	}
-	sort.SliceStable(out, func(i, j int) bool {
-		if out[i].Active != out[j].Active {
-			return out[i].Active
-		}
-		a, b := out[i].NextStart, out[j].NextStart
-		switch {
-		case a == nil && b == nil:
-			return out[i].Name < out[j].Name
-		case a == nil:
-			return false
-		case b == nil:
-			return true
-		}
-		return a.Before(*b)
-	})
-	return out, nil
-}
-
-func scopeString(w *boxv1.FreezeWindow) string {
-	var parts []string
-	if s := w.Spec.NamespaceSelector; s != nil && (len(s.MatchLabels) > 0 || len(s.MatchExpressions) > 0) {
-		parts = append(parts, "namespaces "+metav1.FormatLabelSelector(s))
-	}
-	if s := w.Spec.ShowtimeSelector; s != nil && (len(s.MatchLabels) > 0 || len(s.MatchExpressions) > 0) {
-		parts = append(parts, "showtimes "+metav1.FormatLabelSelector(s))
-	}
-	if len(parts) == 0 {
-		return "all showtimes"
-	}
-	return strings.Join(parts, ", ")
-}
-
-// WriteFreezeList renders freeze windows for people, times in each window's
-// time zone.
-func WriteFreezeList(w io.Writer, entries []FreezeEntry) {
-	if len(entries) == 0 {
-		fmt.Fprintln(w, "No active or upcoming freeze windows.")
-		return
-	}
-	tw := tabwriter.NewWriter(w, 0, 0, 2, ' ', 0)
-	fmt.Fprintln(tw, "NAME\tSTATE\tUNTIL\tNEXT\tZONE\tSCOPE\tREASON")
-	for _, e := range entries {
-		loc, err := time.LoadLocation(e.TimeZone)
-		if err != nil {
-			loc = time.UTC
-		}
-		f := func(t *time.Time) string {
-			if t == nil {
-				return "-"
-			}
-			return t.In(loc).Format("2006-01-02 15:04 MST")
-		}
-		state := "upcoming"
-		if e.Active {
-			state = "ACTIVE"
-		}
-		if e.Error != "" {
-			state = "INVALID: " + e.Error
-		}
-		next := f(e.NextStart)
-		if e.NextEnd != nil {
-			next += " to " + f(e.NextEnd)
-		}
-		fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\t%s\t%s\n", e.Name, state, f(e.Until), next, e.TimeZone, e.Scope, e.Reason)
-	}
-	_ = tw.Flush()
 }

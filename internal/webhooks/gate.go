@@ -109,6 +109,8 @@ type change struct {
 	// breakGlassHint replaces the default advice on how to carry the
 	// annotation with this kind of request (a delete, a scale).
 	breakGlassHint string
+	// notAllowed names the parts of the change no exception covers.
+	notAllowed string
 }
 
 // breakGlassOf is the break-glass reason a request carries. On an update
@@ -170,8 +172,12 @@ func (g *gate) decide(ctx context.Context, c change, hits []freeze.Hit) error {
 		stale = fmt.Sprintf(". The %s annotation already on the object (%q) was set by an earlier change and does not count: break-glass is honoured only on the change that adds the annotation or gives it a new value",
 			boxv1.BreakGlassAnnotation, c.staleBreakGlass)
 	}
-	return fmt.Errorf("%s of %s %s/%s denied: %s. %sTo break glass, a user or group named in the operator's --break-glass-users or --break-glass-groups adds the annotation %s: \"<reason>\" to the change%s; it is recorded as an event%s.",
-		c.op, c.kind, c.namespace, c.name, frozenBy(hits), c.allowedHint, boxv1.BreakGlassAnnotation, hint, stale)
+	notAllowed := ""
+	if c.notAllowed != "" {
+		notAllowed = "Not allowed during a freeze: " + c.notAllowed + ". "
+	}
+	return fmt.Errorf("%s of %s %s/%s denied: %s. %s%sTo break glass, a user or group named in the operator's --break-glass-users or --break-glass-groups adds the annotation %s: \"<reason>\" to the change%s; it is recorded as an event%s.",
+		c.op, c.kind, c.namespace, c.name, frozenBy(hits), notAllowed, c.allowedHint, boxv1.BreakGlassAnnotation, hint, stale)
 }
 
 func frozenBy(hits []freeze.Hit) string {
@@ -240,19 +246,4 @@ func (g *gate) hitsFor(ctx context.Context, now time.Time, sts ...*boxv1.Showtim
 		}
 	}
 	return hits, nil
-}
-
-// effectiveImage is the image an empty spec image means.
-func (g *gate) effectiveImage(img string) string {
-	if img == "" {
-		return g.cfg.DefaultImage
-	}
-	return img
-}
-
-// isRollbackTarget says whether moving to img returns to a version the
-// component ran: the previous image, or the one running now (undoing a
-// change that has not rolled out yet).
-func isRollbackTarget(h boxv1.ImageHistory, img string) bool {
-	return img != "" && (img == h.Previous || img == h.Current)
 }

@@ -8,6 +8,7 @@ import (
 
 	boxv1 "boxoffice.dev/boxoffice/api/v1alpha1"
 	"boxoffice.dev/boxoffice/controllers/specs"
+	"boxoffice.dev/boxoffice/internal/freeze"
 	"boxoffice.dev/boxoffice/internal/seatmap"
 	"k8s.io/apimachinery/pkg/api/equality"
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
@@ -27,7 +28,10 @@ type ShowtimeValidator struct {
 
 var _ admission.Validator[*boxv1.Showtime] = &ShowtimeValidator{}
 
-const showtimeAllowed = "Allowed during a freeze: a rollback of spec.shard.image or spec.frontend.image to the version the showtime ran before, and raising spec.frontend.autoscaling minReplicas, maxReplicas or preScale.replicas. "
+const showtimeAllowed = "Allowed during a freeze: a rollback of spec.shard.image or spec.frontend.image to any image the showtime has run (status.versions), " +
+	"a vertical scale-up of spec.shard.resources or spec.frontend.resources (requests and limits raised, none lowered, added as a limit or removed), " +
+	"raising spec.frontend.autoscaling minReplicas or maxReplicas, lowering its targetCPUUtilizationPercentage, adding preScale or raising its replicas, lead or hold, " +
+	"and raising spec.sales.waitingRoom.maxActiveBuyers. "
 
 // ValidateCreate checks the seat map and the freeze windows that would select
 // the new showtime. Its own sale freeze does not stop a create: there is
@@ -57,7 +61,8 @@ func (v *ShowtimeValidator) ValidateCreate(ctx context.Context, st *boxv1.Showti
 }
 
 // ValidateUpdate denies a spec or label change during a freeze unless it is
-// only a rollback and/or a scale-up, or breaks glass.
+// only a rollback and/or a scale-up (freeze.JudgeShowtimeUpdate), or breaks
+// glass. The denial names each field the freeze does not let through.
 func (v *ShowtimeValidator) ValidateUpdate(ctx context.Context, old, st *boxv1.Showtime) (admission.Warnings, error) {
 	if err := validateSeatMap(st); err != nil {
 		return nil, err
@@ -78,13 +83,19 @@ func (v *ShowtimeValidator) ValidateUpdate(ctx context.Context, old, st *boxv1.S
 	if err != nil || len(hits) == 0 {
 		return nil, err
 	}
-	if kinds, ok := v.onlyExceptions(old, st); ok {
-		for _, k := range kinds {
+	verdict := freeze.JudgeShowtimeUpdate(old, st, v.g.cfg.DefaultImage)
+	if verdict.Allowed() {
+		for _, k := range verdict.Exceptions {
 			freezeExceptions.WithLabelValues("Showtime", k).Inc()
 		}
-		return admission.Warnings{fmt.Sprintf("allowed during the freeze as a %s: %s", strings.Join(kinds, " and "), frozenBy(hits))}, nil
+		if len(verdict.Exceptions) == 0 {
+			return nil, nil
+		}
+		return admission.Warnings{fmt.Sprintf("allowed during the freeze as a %s: %s", strings.Join(verdict.Exceptions, " and "), frozenBy(hits))}, nil
 	}
-	return nil, v.g.decide(ctx, v.change(req, "update", old, st), hits)
+	c := v.change(req, "update", old, st)
+	c.notAllowed = verdict.DeniedString()
+	return nil, v.g.decide(ctx, c, hits)
 }
 
 // ValidateDelete denies deleting a frozen showtime (which would take its
@@ -122,60 +133,6 @@ func (v *ShowtimeValidator) change(req admission.Request, op string, old, st *bo
 		op: op, kind: "Showtime", namespace: subject.Namespace, name: subject.Name,
 		user: req.UserInfo, dryRun: req.DryRun != nil && *req.DryRun,
 		breakGlass: why, staleBreakGlass: stale, regarding: subject, allowedHint: showtimeAllowed,
-	}
-}
-
-// onlyExceptions reports whether the update changes nothing but images back
-// to a version the showtime ran and autoscaling bounds upward; it returns
-// which of the two it is.
-func (v *ShowtimeValidator) onlyExceptions(old, st *boxv1.Showtime) ([]string, bool) {
-	if !equality.Semantic.DeepEqual(old.Labels, st.Labels) {
-		return nil, false
-	}
-	n, o := st.Spec.DeepCopy(), old.Spec.DeepCopy()
-	// A first write of spec.frontend.autoscaling brings the CRD's defaults
-	// with it; compare with those filled in on both sides.
-	defaultAutoscaling(&n.Frontend.Autoscaling)
-	defaultAutoscaling(&o.Frontend.Autoscaling)
-	var kinds []string
-	vers := old.Status.Versions
-	rollback := false
-	if n.Shard.Image != old.Spec.Shard.Image && isRollbackTarget(vers.Shard, v.g.effectiveImage(n.Shard.Image)) {
-		n.Shard.Image, rollback = old.Spec.Shard.Image, true
-	}
-	if n.Frontend.Image != old.Spec.Frontend.Image && isRollbackTarget(vers.Frontend, v.g.effectiveImage(n.Frontend.Image)) {
-		n.Frontend.Image, rollback = old.Spec.Frontend.Image, true
-	}
-	if rollback {
-		kinds = append(kinds, "rollback")
-	}
-	na, oa := &n.Frontend.Autoscaling, o.Frontend.Autoscaling
-	scaled := false
-	if na.MinReplicas > oa.MinReplicas {
-		na.MinReplicas, scaled = oa.MinReplicas, true
-	}
-	if na.MaxReplicas > oa.MaxReplicas {
-		na.MaxReplicas, scaled = oa.MaxReplicas, true
-	}
-	if na.PreScale != nil && oa.PreScale != nil && na.PreScale.Replicas > oa.PreScale.Replicas {
-		na.PreScale.Replicas, scaled = oa.PreScale.Replicas, true
-	}
-	if scaled {
-		kinds = append(kinds, "scale-up")
-	}
-	return kinds, len(kinds) > 0 && equality.Semantic.DeepEqual(n, o)
-}
-
-// defaultAutoscaling fills in what the CRD defaults.
-func defaultAutoscaling(a *boxv1.FrontendAutoscaling) {
-	if a.MinReplicas == 0 {
-		a.MinReplicas = 2
-	}
-	if a.MaxReplicas == 0 {
-		a.MaxReplicas = 50
-	}
-	if a.TargetCPUUtilizationPercentage == 0 {
-		a.TargetCPUUtilizationPercentage = 60
 	}
 }
 

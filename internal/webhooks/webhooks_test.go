@@ -257,6 +257,16 @@ var _ = Describe("Showtime webhook", func() {
 		})).To(Succeed())
 		Expect(editTitle(bob, st, "probe", func(s *boxv1.Showtime) { s.Spec.Frontend.Autoscaling.MaxReplicas = 60 })).
 			To(MatchError(ContainSubstring("frozen by FreezeWindow")))
+
+		// More buyers choosing seats at once is a scale-up too (from the
+		// CRD's default of 200); fewer, or the room turned off, is not.
+		Expect(editTitle(bob, st, "probe", func(s *boxv1.Showtime) { s.Spec.Sales.WaitingRoom.MaxActiveBuyers = 400 })).To(Succeed())
+		Expect(editTitle(bob, st, "probe", func(s *boxv1.Showtime) { s.Spec.Sales.WaitingRoom.MaxActiveBuyers = 300 })).
+			To(MatchError(ContainSubstring("frozen by FreezeWindow")))
+		Expect(editTitle(bob, st, "probe", func(s *boxv1.Showtime) {
+			s.Spec.Sales.WaitingRoom.MaxActiveBuyers = 500
+			s.Spec.Sales.WaitingRoom.IdleTimeout = metav1.Duration{Duration: 10 * time.Minute}
+		})).To(MatchError(ContainSubstring("frozen by FreezeWindow")))
 	})
 })
 

@@ -12,9 +12,10 @@ import (
 	"boxoffice.dev/boxoffice/internal/freeze"
 	admissionv1 "k8s.io/api/admission/v1"
 	appsv1 "k8s.io/api/apps/v1"
-	autoscalingv1 "k8s.io/api/autoscaling/v1"
 	autoscalingv2 "k8s.io/api/autoscaling/v2"
 	corev1 "k8s.io/api/core/v1"
+	networkingv1 "k8s.io/api/networking/v1"
+	policyv1 "k8s.io/api/policy/v1"
 	"k8s.io/apimachinery/pkg/api/equality"
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	"k8s.io/apimachinery/pkg/runtime"
@@ -29,26 +30,28 @@ const WorkloadPath = "/validate-boxoffice-dev-managed-workloads"
 // this webhook, so its failurePolicy Fail only ever concerns Box office's own.
 // +kubebuilder:webhook:path=/validate-boxoffice-dev-managed-workloads,mutating=false,failurePolicy=fail,sideEffects=NoneOnDryRun,groups=apps,resources=statefulsets;deployments,verbs=update;delete,versions=v1,name=vworkloads-apps.boxoffice.dev,admissionReviewVersions=v1,timeoutSeconds=5,patch=`{"objectSelector":{"matchLabels":{"app.kubernetes.io/managed-by":"boxoffice-operator"}}}`
 // +kubebuilder:webhook:path=/validate-boxoffice-dev-managed-workloads,mutating=false,failurePolicy=fail,sideEffects=NoneOnDryRun,groups=autoscaling,resources=horizontalpodautoscalers,verbs=update;delete,versions=v2,name=vworkloads-autoscaling.boxoffice.dev,admissionReviewVersions=v1,timeoutSeconds=5,patch=`{"objectSelector":{"matchLabels":{"app.kubernetes.io/managed-by":"boxoffice-operator"}}}`
-// +kubebuilder:webhook:path=/validate-boxoffice-dev-managed-workloads,mutating=false,failurePolicy=fail,sideEffects=NoneOnDryRun,groups="",resources=configmaps;secrets,verbs=update;delete,versions=v1,name=vworkloads-core.boxoffice.dev,admissionReviewVersions=v1,timeoutSeconds=5,patch=`{"objectSelector":{"matchLabels":{"app.kubernetes.io/managed-by":"boxoffice-operator"}}}`
+// +kubebuilder:webhook:path=/validate-boxoffice-dev-managed-workloads,mutating=false,failurePolicy=fail,sideEffects=NoneOnDryRun,groups="",resources=configmaps;secrets;services,verbs=update;delete,versions=v1,name=vworkloads-core.boxoffice.dev,admissionReviewVersions=v1,timeoutSeconds=5,patch=`{"objectSelector":{"matchLabels":{"app.kubernetes.io/managed-by":"boxoffice-operator"}}}`
+// +kubebuilder:webhook:path=/validate-boxoffice-dev-managed-workloads,mutating=false,failurePolicy=fail,sideEffects=NoneOnDryRun,groups=networking.k8s.io,resources=networkpolicies,verbs=update;delete,versions=v1,name=vworkloads-networking.boxoffice.dev,admissionReviewVersions=v1,timeoutSeconds=5,patch=`{"objectSelector":{"matchLabels":{"app.kubernetes.io/managed-by":"boxoffice-operator"}}}`
+// +kubebuilder:webhook:path=/validate-boxoffice-dev-managed-workloads,mutating=false,failurePolicy=fail,sideEffects=NoneOnDryRun,groups=policy,resources=poddisruptionbudgets,verbs=update;delete,versions=v1,name=vworkloads-policy.boxoffice.dev,admissionReviewVersions=v1,timeoutSeconds=5,patch=`{"objectSelector":{"matchLabels":{"app.kubernetes.io/managed-by":"boxoffice-operator"}}}`
 
-// The scale subresource is matched on the parent's group and version (apps/v1)
-// although the object sent is an autoscaling/v1 Scale. A Scale has no labels
-// (the API server copies only name, namespace, UID, resourceVersion and
-// creation time from the parent), so an objectSelector would never match it
-// and is not used: the handler reads the parent to check its managed-by label.
-// matchConditions keep the webhook, and its failurePolicy Fail, to what a
-// freeze can deny, so the rest of the cluster is not affected: scale-downs
-// (a scale-up is never blocked, even while the webhook is down) of objects
-// named like a shard or a front end, other than the autoscaler's own scaling
-// of a Deployment (bounded by the HPA's minReplicas, which is frozen).
-// +kubebuilder:webhook:path=/validate-boxoffice-dev-managed-workloads,mutating=false,failurePolicy=fail,sideEffects=NoneOnDryRun,groups=apps,resources=statefulsets/scale;deployments/scale,verbs=update,versions=v1,name=vworkloads-scale.boxoffice.dev,admissionReviewVersions=v1,timeoutSeconds=5,patch=`{"matchConditions":[{"name":"scale-down","expression":"object != null && oldObject != null && (has(object.spec) && has(object.spec.replicas) ? object.spec.replicas : 0) < (has(oldObject.spec) && has(oldObject.spec.replicas) ? oldObject.spec.replicas : 0)"},{"name":"shard-or-frontend","expression":"request.name.endsWith('-shard') || request.name.endsWith('-frontend')"},{"name":"not-the-autoscaler","expression":"!(request.resource.resource == 'deployments' && request.userInfo.username in ['system:serviceaccount:kube-system:horizontal-pod-autoscaler', 'system:kube-controller-manager'])"}]}`
+// The shard's volumes (made by the StatefulSet from its claim template,
+// which carries the same labels) are guarded against deletion, and against
+// a relabel that would take them out of the object selector first. Other
+// updates are the storage controllers' (binding, resizing, ownership per
+// the retention policy) and never reach the webhook: matchConditions keep
+// them away, so they go on even while the webhook is down.
+// +kubebuilder:webhook:path=/validate-boxoffice-dev-managed-workloads,mutating=false,failurePolicy=fail,sideEffects=NoneOnDryRun,groups="",resources=persistentvolumeclaims,verbs=update;delete,versions=v1,name=vworkloads-volumes.boxoffice.dev,admissionReviewVersions=v1,timeoutSeconds=5,patch=`{"objectSelector":{"matchLabels":{"app.kubernetes.io/managed-by":"boxoffice-operator"}},"matchConditions":[{"name":"delete-or-relabel","expression":"request.operation == 'DELETE' || (has(object.metadata.labels) ? object.metadata.labels : {}) != (has(oldObject.metadata.labels) ? oldObject.metadata.labels : {})"}]}`
 
-// WorkloadGuard denies edits and deletes of the StatefulSets, Deployments,
-// HPAs, ConfigMaps and Secrets the operator manages while their showtime is
-// frozen, so kubectl edit cannot bypass the freeze, and scale-downs of the
-// StatefulSets and Deployments through their scale subresource, so kubectl
-// scale cannot either. The operator itself, status writes, metadata-only
-// changes, rollbacks to the previous image and scale-ups pass.
+// WorkloadGuard denies edits and deletes of the objects the operator makes
+// for a showtime (StatefulSets, Deployments, HPAs, ConfigMaps, Secrets,
+// Services, NetworkPolicies, PodDisruptionBudgets, and the shard's
+// PersistentVolumeClaims: their deletion and relabelling) while their
+// showtime is frozen, so kubectl edit or delete cannot bypass the freeze,
+// and scale-downs of the StatefulSets and Deployments through their scale
+// subresource, so kubectl scale cannot either. The operator itself, status
+// writes, metadata-only changes, rollbacks to an image the showtime ran and
+// scale-ups pass. A delete is allowed once the owning Showtime is gone or
+// being deleted, which is how the garbage collector's deletes pass.
 type WorkloadGuard struct {
 	g       *gate
 	decoder admission.Decoder
@@ -58,7 +61,7 @@ type WorkloadGuard struct {
 }
 
 const (
-	workloadAllowed = "Allowed during a freeze: setting a container image back to the version the showtime ran before, raising a Deployment's replicas, and raising an autoscaler's minReplicas or maxReplicas. "
+	workloadAllowed = "Allowed during a freeze: setting a container image back to a version the showtime has run, raising a container's resource requests and limits (none lowered, added as a limit or removed), raising a Deployment's replicas, raising an autoscaler's minReplicas or maxReplicas and lowering its CPU utilisation target. "
 	scaleAllowed    = "Allowed during a freeze: scaling up. "
 )
 
@@ -104,6 +107,14 @@ func (w *WorkloadGuard) Handle(ctx context.Context, req admission.Request) admis
 		}
 	}
 	stName, st, hits, resp := w.freezes(ctx, req.Namespace, oldObj)
+	if st != nil && req.Operation == admissionv1.Delete {
+		// The cache may not have seen the Showtime go yet, while the garbage
+		// collector already deletes what it owned: ask the API server.
+		stName, st, hits, resp = w.freezesLive(ctx, req.Namespace, stName)
+		if st != nil && ownedByAnother(oldObj, st) {
+			return admission.Allowed("owned by an earlier showtime of that name, now gone")
+		}
+	}
 	if st == nil {
 		return resp
 	}
@@ -119,8 +130,12 @@ func (w *WorkloadGuard) Handle(ctx context.Context, req admission.Request) admis
 		newAnn = newObj.GetAnnotations()
 	}
 	why, stale := breakGlassOf(op, oldObj.GetAnnotations(), newAnn)
+	hint := workloadAllowed
+	if req.Operation == admissionv1.Delete {
+		hint = "" // no exception applies to a delete
+	}
 	c := change{op: op, kind: req.Kind.Kind, namespace: req.Namespace, name: req.Name, user: req.UserInfo,
-		dryRun: req.DryRun != nil && *req.DryRun, breakGlass: why, staleBreakGlass: stale, regarding: subject, allowedHint: workloadAllowed}
+		dryRun: req.DryRun != nil && *req.DryRun, breakGlass: why, staleBreakGlass: stale, regarding: subject, allowedHint: hint}
 	if err := w.g.decide(ctx, c, hits); err != nil {
 		return admission.Denied(err.Error() + fmt.Sprintf(" (%s %s belongs to Showtime %s)", req.Kind.Kind, req.Name, stName))
 	}
@@ -135,8 +150,17 @@ func (w *WorkloadGuard) freezes(ctx context.Context, namespace string, obj clien
 	if stName == "" {
 		return "", nil, nil, admission.Allowed("no showtime label")
 	}
+	return w.freezesOf(ctx, w.g.reader, namespace, stName)
+}
+
+// freezesLive is freezes with the Showtime read from the API server.
+func (w *WorkloadGuard) freezesLive(ctx context.Context, namespace, stName string) (string, *boxv1.Showtime, []freeze.Hit, admission.Response) {
+	return w.freezesOf(ctx, w.parents, namespace, stName)
+}
+
+func (w *WorkloadGuard) freezesOf(ctx context.Context, r client.Reader, namespace, stName string) (_ string, st *boxv1.Showtime, hits []freeze.Hit, resp admission.Response) {
 	st = &boxv1.Showtime{}
-	if err := w.g.reader.Get(ctx, client.ObjectKey{Namespace: namespace, Name: stName}, st); err != nil {
+	if err := r.Get(ctx, client.ObjectKey{Namespace: namespace, Name: stName}, st); err != nil {
 		if apierrors.IsNotFound(err) {
 			// An orphan, or the garbage collector cleaning up after a deleted showtime.
 			return stName, nil, nil, admission.Allowed("showtime gone")
@@ -156,66 +180,20 @@ func (w *WorkloadGuard) freezes(ctx context.Context, namespace string, obj clien
 	return stName, st, hits, admission.Response{}
 }
 
-// scaleParents are the kinds whose scale subresource is guarded, by resource.
-var scaleParents = map[string]string{"statefulsets": "StatefulSet", "deployments": "Deployment"}
-
-// autoscalerUsers are the identities the HPA controller writes scales as:
-// its own service account (kube-controller-manager
-// --use-service-account-credentials) or the controller manager's. Its
-// scale-downs of a front end stay within the HPA's minReplicas, which is
-// frozen, so they pass; the webhook's matchConditions keep them away too.
-var autoscalerUsers = []string{"system:serviceaccount:kube-system:horizontal-pod-autoscaler", "system:kube-controller-manager"}
-
-// handleScale judges a write to the scale subresource of a StatefulSet or a
-// Deployment. A scale-up always passes; a scale-down of a managed workload
-// whose showtime is frozen is denied. A Scale has no annotations, so it
-// cannot carry break-glass: the denial says to change spec.replicas on the
-// object itself, in a request that adds the annotation.
-func (w *WorkloadGuard) handleScale(ctx context.Context, req admission.Request) admission.Response {
-	kind, ok := scaleParents[req.Resource.Resource]
-	if !ok || req.Operation != admissionv1.Update {
-		return admission.Allowed("")
-	}
-	oldScale, newScale := &autoscalingv1.Scale{}, &autoscalingv1.Scale{}
-	if err := w.decoder.DecodeRaw(req.OldObject, oldScale); err != nil {
-		return admission.Errored(http.StatusBadRequest, fmt.Errorf("decoding old Scale: %w", err))
-	}
-	if err := w.decoder.DecodeRaw(req.Object, newScale); err != nil {
-		return admission.Errored(http.StatusBadRequest, fmt.Errorf("decoding Scale: %w", err))
-	}
-	from, to := oldScale.Spec.Replicas, newScale.Spec.Replicas
-	if to >= from {
-		return admission.Allowed("not a scale-down")
-	}
-	if kind == "Deployment" && slices.Contains(autoscalerUsers, req.UserInfo.Username) {
-		return admission.Allowed("the autoscaler")
-	}
-	parent := newFor(kind)
-	if err := w.parents.Get(ctx, client.ObjectKey{Namespace: req.Namespace, Name: req.Name}, parent); err != nil {
-		if apierrors.IsNotFound(err) {
-			return admission.Allowed("no such " + kind)
+// ownedByAnother reports whether obj names a Showtime owner, but not st:
+// it was made for an earlier showtime of the same name, deleted since, and
+// is the garbage collector's to remove.
+func ownedByAnother(obj client.Object, st *boxv1.Showtime) bool {
+	found := false
+	for _, ref := range obj.GetOwnerReferences() {
+		if ref.Kind == "Showtime" && ref.APIVersion == boxv1.GroupVersion.String() {
+			if ref.UID == st.UID {
+				return false
+			}
+			found = true
 		}
-		return admission.Errored(http.StatusInternalServerError, fmt.Errorf("reading %s %s/%s: %w", kind, req.Namespace, req.Name, err))
 	}
-	if parent.GetLabels()[specs.LabelManagedBy] != specs.ManagedBy {
-		return admission.Allowed("not managed by Box office")
-	}
-	if !parent.GetDeletionTimestamp().IsZero() {
-		return admission.Allowed("being deleted")
-	}
-	stName, st, hits, resp := w.freezes(ctx, req.Namespace, parent)
-	if st == nil {
-		return resp
-	}
-	resource := strings.ToLower(kind)
-	c := change{op: "scale-down", kind: kind, namespace: req.Namespace, name: req.Name, user: req.UserInfo,
-		dryRun: req.DryRun != nil && *req.DryRun, regarding: parent, allowedHint: scaleAllowed,
-		breakGlassHint: fmt.Sprintf(" (the scale subresource carries no annotations: set spec.replicas on the %s itself in the same change, e.g. kubectl patch %s %s -p '{\"metadata\":{\"annotations\":{\"%s\":\"<reason>\"}},\"spec\":{\"replicas\":%d}}')",
-			kind, resource, req.Name, boxv1.BreakGlassAnnotation, to)}
-	if err := w.g.decide(ctx, c, hits); err != nil {
-		return admission.Denied(err.Error() + fmt.Sprintf(" (%s %s belongs to Showtime %s; scale from %d to %d replicas)", kind, req.Name, stName, from, to))
-	}
-	return admission.Allowed("")
+	return found
 }
 
 func newFor(kind string) client.Object {
@@ -230,6 +208,14 @@ func newFor(kind string) client.Object {
 		return &corev1.ConfigMap{}
 	case "Secret":
 		return &corev1.Secret{}
+	case "Service":
+		return &corev1.Service{}
+	case "PersistentVolumeClaim":
+		return &corev1.PersistentVolumeClaim{}
+	case "NetworkPolicy":
+		return &networkingv1.NetworkPolicy{}
+	case "PodDisruptionBudget":
+		return &policyv1.PodDisruptionBudget{}
 	}
 	return nil
 }
@@ -252,7 +238,7 @@ func (w *WorkloadGuard) decode(req admission.Request) (oldObj, newObj client.Obj
 }
 
 // content is what a change to the object is judged on: its labels and its
-// spec or data. Annotations, status and bookkeeping (the Deployment
+// spec or data (a volume claim: its labels). Annotations, status and bookkeeping (the Deployment
 // controller's revision annotation) are not frozen.
 func content(o client.Object) []any {
 	switch x := o.(type) {
@@ -266,6 +252,15 @@ func content(o client.Object) []any {
 		return []any{x.Labels, x.Data, x.BinaryData, x.Immutable}
 	case *corev1.Secret:
 		return []any{x.Labels, x.Data, x.StringData, x.Type, x.Immutable}
+	case *corev1.Service:
+		return []any{x.Labels, x.Spec}
+	case *networkingv1.NetworkPolicy:
+		return []any{x.Labels, x.Spec}
+	case *policyv1.PodDisruptionBudget:
+		return []any{x.Labels, x.Spec}
+	case *corev1.PersistentVolumeClaim:
+		// Its spec and ownership are the storage controllers' to change.
+		return []any{x.Labels}
 	}
 	return []any{o}
 }
@@ -280,20 +275,17 @@ func exceptions(oldObj, newObj client.Object) ([]string, bool) {
 	switch n := newObj.(type) {
 	case *appsv1.Deployment:
 		o := oldObj.(*appsv1.Deployment)
-		if imagesDiffer(o.Spec.Template.Spec.Containers, n.Spec.Template.Spec.Containers) {
-			kinds = append(kinds, "rollback")
-		}
-		if replicas(n.Spec.Replicas) > replicas(o.Spec.Replicas) {
-			kinds = append(kinds, "scale-up")
+		kinds = containerExceptions(o.Spec.Template.Spec.Containers, n.Spec.Template.Spec.Containers)
+		if replicas(n.Spec.Replicas) > replicas(o.Spec.Replicas) && !slices.Contains(kinds, freeze.ExceptionScaleUp) {
+			kinds = append(kinds, freeze.ExceptionScaleUp)
 		}
 	case *appsv1.StatefulSet:
 		o := oldObj.(*appsv1.StatefulSet)
-		if imagesDiffer(o.Spec.Template.Spec.Containers, n.Spec.Template.Spec.Containers) {
-			kinds = append(kinds, "rollback")
-		}
+		kinds = containerExceptions(o.Spec.Template.Spec.Containers, n.Spec.Template.Spec.Containers)
 	case *autoscalingv2.HorizontalPodAutoscaler:
 		o := oldObj.(*autoscalingv2.HorizontalPodAutoscaler)
-		if n.Spec.MaxReplicas > o.Spec.MaxReplicas || replicas(n.Spec.MinReplicas) > replicas(o.Spec.MinReplicas) {
+		if n.Spec.MaxReplicas > o.Spec.MaxReplicas || replicas(n.Spec.MinReplicas) > replicas(o.Spec.MinReplicas) ||
+			restoreLoweredCPUTargets(o, n.DeepCopy()) {
 			kinds = append(kinds, "scale-up")
 		}
 	}
@@ -307,16 +299,25 @@ func replicas(p *int32) int32 {
 	return *p
 }
 
-func imagesDiffer(a, b []corev1.Container) bool {
+// containerExceptions says which exceptions a change of containers might
+// be: a rollback when an image changed, a scale-up when resources changed.
+func containerExceptions(a, b []corev1.Container) []string {
 	if len(a) != len(b) {
-		return false
+		return nil
 	}
+	var image, res bool
 	for i := range a {
-		if a[i].Image != b[i].Image {
-			return true
-		}
+		image = image || a[i].Image != b[i].Image
+		res = res || !equality.Semantic.DeepEqual(a[i].Resources, b[i].Resources)
 	}
-	return false
+	var kinds []string
+	if image {
+		kinds = append(kinds, freeze.ExceptionRollback)
+	}
+	if res {
+		kinds = append(kinds, freeze.ExceptionScaleUp)
+	}
+	return kinds
 }
 
 // onlyExceptions undoes the allowed parts of the change (images set back to
@@ -348,27 +349,59 @@ func (w *WorkloadGuard) onlyExceptions(st *boxv1.Showtime, oldObj, newObj client
 		if replicas(n.Spec.MinReplicas) > replicas(o.Spec.MinReplicas) {
 			n.Spec.MinReplicas = o.Spec.MinReplicas
 		}
+		restoreLoweredCPUTargets(o, n)
 		return equality.Semantic.DeepEqual(content(o), content(n))
 	}
 	return false
 }
 
+// restoreLoweredCPUTargets sets each CPU utilisation target of n that is
+// lower than the same metric's in o back to o's (a lower target scales up
+// sooner), and reports whether there was any.
+func restoreLoweredCPUTargets(o, n *autoscalingv2.HorizontalPodAutoscaler) bool {
+	lowered := false
+	for i := range n.Spec.Metrics {
+		if i >= len(o.Spec.Metrics) {
+			break
+		}
+		nt, ot := cpuUtilization(&n.Spec.Metrics[i]), cpuUtilization(&o.Spec.Metrics[i])
+		if nt != nil && ot != nil && *nt < *ot {
+			*nt, lowered = *ot, true
+		}
+	}
+	return lowered
+}
+
+// cpuUtilization is the average utilisation target of a CPU resource
+// metric, nil for any other metric.
+func cpuUtilization(m *autoscalingv2.MetricSpec) *int32 {
+	if m.Type != autoscalingv2.ResourceMetricSourceType || m.Resource == nil || m.Resource.Name != corev1.ResourceCPU ||
+		m.Resource.Target.Type != autoscalingv2.UtilizationMetricType {
+		return nil
+	}
+	return m.Resource.Target.AverageUtilization
+}
+
 // rollBackContainers sets each changed image back to the old one when the
-// change is a rollback; it reports false when a changed image is not one.
+// change is a rollback, and each container's resources back when they are a
+// vertical scale-up (freeze.JudgeResources); it reports false when a change
+// is neither.
 func rollBackContainers(old, n []corev1.Container, h boxv1.ImageHistory) bool {
 	if len(old) != len(n) {
-		return len(old) == len(n)
+		return false
 	}
+	var v freeze.Verdict
 	for i := range n {
+		freeze.JudgeResources(&v, "resources", &old[i].Resources, &n[i].Resources)
 		if n[i].Image == old[i].Image {
 			continue
 		}
-		if !isRollbackTarget(h, n[i].Image) {
+		if !freeze.RanBefore(h, n[i].Image) {
 			return false
 		}
 		n[i].Image = old[i].Image
 	}
-	return true
+	return v.Allowed()
 }
 
 var _ runtime.Object = &appsv1.Deployment{}

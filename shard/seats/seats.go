@@ -319,6 +319,7 @@ type Machine struct {
 	counts      [numSeatStates]int
 	holds       map[uint64]*hold
 	holderSeats map[string]int32
+	holderMoved []string // holders whose seat count changed since TakeHolders
 	exp         expHeap
 	ended       fifo[uint64]
 	idem        map[string]*idemEntry
@@ -506,6 +507,7 @@ func (m *Machine) end(h *hold, st HoldState, now int64) {
 }
 
 func (m *Machine) dropHolderSeats(h *hold) {
+	m.holderMoved = append(m.holderMoved, h.holder)
 	n := m.holderSeats[h.holder] - int32(len(h.seats))
 	if n <= 0 {
 		delete(m.holderSeats, h.holder)
@@ -599,6 +601,7 @@ func (m *Machine) hold(c *Command) Result {
 		m.setSeat(s, Held, h.id)
 	}
 	m.holderSeats[h.holder] += int32(len(h.seats))
+	m.holderMoved = append(m.holderMoved, h.holder)
 	heap.Push(&m.exp, expEntry{at: h.expiresAt, id: h.id})
 	return Result{Hold: h.view(), Created: true}
 }

@@ -57,7 +57,7 @@ func (s *Server) Handler() http.Handler {
 		// Routes answered by the writer wait for the disk: they are refused
 		// while it is stalled or full. Seats, events and status read the
 		// durable view and stay available.
-		writer := route != "seats" && route != "events" && route != "status"
+		writer := route != "seats" && route != "events" && route != "status" && route != "room_status"
 		mux.Handle(pattern, s.guard(obs, s.met.codeCounters(route), route == "events", writer, h))
 	}
 	v1("GET /v1/seats", "seats", s.getSeats)
@@ -69,6 +69,7 @@ func (s *Server) Handler() http.Handler {
 	v1("DELETE /v1/holds/{id}", "release", s.holdOp(seats.OpRelease))
 	v1("GET /v1/events", "events", s.events)
 	v1("GET /v1/status", "status", s.status)
+	s.registerRoom(v1)
 	mux.HandleFunc("/v1/", func(w http.ResponseWriter, r *http.Request) {
 		writeError(w, http.StatusNotFound, "not_found", "no such endpoint: "+r.Method+" "+r.URL.Path, nil)
 	})
@@ -611,6 +612,10 @@ func (s *Server) status(w http.ResponseWriter, r *http.Request) {
 		b = strconv.AppendInt(b, l.Bytes(), 10)
 	}
 	b = s.appendHealth(b)
+	if rv := s.roomView.Load(); rv != nil && rv.st.Configured {
+		b = append(b, `,"room":`...)
+		b = append(b, rv.json...)
+	}
 	b = append(b, '}')
 	writeJSON(w, http.StatusOK, b)
 }

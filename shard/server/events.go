@@ -10,6 +10,10 @@ import (
 
 const heartbeatEvery = 15 * time.Second
 
+// roomEventEvery is how often a stream looks for a new room summary (a
+// variable for tests).
+var roomEventEvery = time.Second
+
 // events serves GET /v1/events. Memory per client is bounded: the client
 // holds a cursor into the hub's shared ring, copies at most the ring's size
 // per event, and is disconnected when the ring no longer holds what it has
@@ -77,6 +81,10 @@ func (s *Server) events(w http.ResponseWriter, r *http.Request) {
 	}
 	heartbeat := time.NewTicker(heartbeatEvery)
 	defer heartbeat.Stop()
+	// The waiting room's summary, at most once a second while it changes.
+	roomTick := time.NewTicker(roomEventEvery)
+	defer roomTick.Stop()
+	var roomSeq uint64
 	var changes []seats.Change
 	seen := map[int32]int{}
 	for {
@@ -87,6 +95,20 @@ func (s *Server) events(w http.ResponseWriter, r *http.Request) {
 			return
 		case <-heartbeat.C:
 			if !write([]byte(": ping\n\n")) {
+				return
+			}
+			continue
+		case <-roomTick.C:
+			v := s.roomView.Load()
+			if v == nil || !v.st.Configured || v.seq == roomSeq {
+				continue
+			}
+			roomSeq = v.seq
+			// No id: Last-Event-ID stays the seat version.
+			out = append(out[:0], "event: room\ndata: "...)
+			out = append(out, v.json...)
+			out = append(out, "\n\n"...)
+			if !write(out) {
 				return
 			}
 			continue

@@ -36,6 +36,7 @@ import (
 	"google.golang.org/protobuf/proto"
 
 	"boxoffice.dev/boxoffice/shard/seats"
+	"boxoffice.dev/boxoffice/shard/waitroom"
 	"boxoffice.dev/boxoffice/shard/wal"
 )
 
@@ -91,7 +92,8 @@ func (e *NotLeaderError) Error() string { return "this member is not the leader"
 // expiry ticks), so an entry proposed before a restart and committed after
 // it never answers a request of the new process.
 //
-//	per command: uvarint length, seats.Command binary
+//	per command: uvarint length, then a seats.Command binary or a room
+//	record (recordRoom, waitroom.Command binary: see room.go)
 const entryBatch = 1
 
 // Node is this member's Raft node.
@@ -131,6 +133,8 @@ type Node struct {
 	answered  []*request
 	late      []LatePayment
 	decodeCmd seats.Command
+	decodeRm  waitroom.Command
+	lastRoom  time.Time
 	rtt       appendRTT
 
 	// read by handlers
@@ -238,15 +242,16 @@ func (n *Node) open(ident identity) error {
 	n.ms = raft.NewMemoryStorage()
 	n.conf = &pb.ConfState{}
 	s.m = seats.New(s.ix, s.cfg.Options)
+	s.room = waitroom.New()
 	if st.snap != nil {
 		if err := n.ms.ApplySnapshot(st.snap); err != nil {
 			return err
 		}
-		m, err := seats.Restore(s.ix, s.cfg.Options, st.snap.Data)
+		m, room, err := s.restoreState(st.snap.Data)
 		if err != nil {
 			return fmt.Errorf("snapshot: %w", err)
 		}
-		s.m = m
+		s.m, s.room = m, room
 		n.conf = st.snap.GetMetadata().GetConfState()
 		n.applied = st.snap.GetMetadata().GetIndex()
 		n.lastSnap = n.applied
@@ -260,6 +265,7 @@ func (n *Node) open(ident identity) error {
 	n.hs = st.hs
 	s.m.TakeChanges()
 	s.hub.reset(s.m)
+	s.publishRoom()
 	s.durable.Store(s.m.Version())
 	rc := &raft.Config{
 		ID: n.raftID, ElectionTick: n.cfg.ElectionTicks, HeartbeatTick: 1, Storage: n.ms,
@@ -370,7 +376,7 @@ drain:
 		select {
 		case r := <-n.props:
 			batch = append(batch, r)
-			size += 64 + len(r.cmd.Holder) + len(r.cmd.IdempotencyKey) + len(r.cmd.OrderID) + 5*len(r.cmd.Seats)
+			size += 80 + len(r.cmd.Holder) + len(r.cmd.IdempotencyKey) + len(r.cmd.OrderID) + 5*len(r.cmd.Seats)
 		default:
 			break drain
 		}
@@ -381,7 +387,7 @@ drain:
 		}
 		return
 	}
-	now := max(n.s.cfg.Now().UnixNano(), n.s.m.Now())
+	now := max(n.s.cfg.Now().UnixNano(), n.s.m.Now(), n.s.room.Now())
 	buf := make([]byte, 0, size)
 	buf = append(buf, entryBatch)
 	buf = binary.AppendUvarint(buf, n.session)
@@ -392,10 +398,15 @@ drain:
 	for _, r := range batch {
 		n.seq++
 		r.cmd.Now = now
+		r.rcmd.Now = now
 		r.proposed = t0
 		n.s.met.queueWait.Observe(t0.Sub(r.queued).Seconds())
 		n.waiters[n.seq] = r
-		cmdBuf = r.cmd.AppendBinary(cmdBuf[:0])
+		if r.room {
+			cmdBuf = appendRoomRecord(cmdBuf[:0], &r.rcmd)
+		} else {
+			cmdBuf = r.cmd.AppendBinary(cmdBuf[:0])
+		}
 		buf = binary.AppendUvarint(buf, uint64(len(cmdBuf)))
 		buf = append(buf, cmdBuf...)
 	}
@@ -424,6 +435,32 @@ func (n *Node) proposeTick() {
 	cb := c.AppendBinary(nil)
 	buf = binary.AppendUvarint(buf, uint64(len(cb)))
 	buf = append(buf, cb...)
+	n.rn.Propose(buf)
+}
+
+// proposeRoom proposes what the leader decides for the waiting room (the
+// configuration, the opening with its seed, idle expiry), at most once per
+// TickInterval: proposed twice before applied, each is harmless.
+func (n *Node) proposeRoom() {
+	if time.Since(n.lastRoom) < n.s.cfg.TickInterval {
+		return
+	}
+	now := max(n.s.cfg.Now().UnixNano(), n.s.m.Now(), n.s.room.Now())
+	due := n.s.roomDue(now)
+	if len(due) == 0 {
+		return
+	}
+	n.lastRoom = time.Now()
+	buf := []byte{entryBatch}
+	buf = binary.AppendUvarint(buf, 0)
+	buf = binary.AppendUvarint(buf, 0)
+	buf = binary.AppendUvarint(buf, uint64(len(due)))
+	var cb []byte
+	for i := range due {
+		cb = appendRoomRecord(cb[:0], &due[i])
+		buf = binary.AppendUvarint(buf, uint64(len(cb)))
+		buf = append(buf, cb...)
+	}
 	n.rn.Propose(buf)
 }
 
@@ -491,7 +528,11 @@ func (n *Node) tick() {
 	n.s.met.raftCommit.Set(float64(st.GetCommit()))
 	if n.isLeader {
 		n.proposeTick()
+		n.proposeRoom()
 		n.refreshMembers()
+	}
+	if n.s.roomDirty {
+		n.s.publishRoom()
 	}
 	for k, reqs := range n.readWait {
 		if len(reqs) > 0 && time.Since(reqs[0].proposed) > 3*time.Second {
@@ -691,11 +732,22 @@ func (n *Node) applyBatch(data []byte) {
 			break
 		}
 		c := &n.decodeCmd
-		if err := seats.DecodeCommand(b, c); err != nil {
+		isRoom, res, rres, err := n.s.applyRecord(b, c, &n.decodeRm)
+		if err != nil {
 			n.log.Error("undecodable command in a committed entry; skipped", "err", err)
 			continue
 		}
-		res := n.s.m.Apply(c)
+		if isRoom {
+			if proposer == n.session {
+				if w, ok := n.waiters[seq+i]; ok {
+					delete(n.waiters, seq+i)
+					w.rres = rres
+					n.s.answerPlace(w)
+					n.answered = append(n.answered, w)
+				}
+			}
+			continue
+		}
 		if c.Op == seats.OpConfirm && res.Code == seats.ErrExpired && !res.Replayed {
 			n.late = append(n.late, LatePayment{Hold: string(appendHoldID(nil, c.HoldID)), OrderID: c.OrderID,
 				At: time.Unix(0, c.Now).UTC()})
@@ -732,6 +784,8 @@ func (n *Node) serveReads() {
 func (n *Node) serveRead(r *request) {
 	m := n.s.m
 	switch {
+	case r.room:
+		n.s.readPlace(r)
 	case r.cmd.Op == seats.OpGet && r.cmd.KeyUsedBy != 0:
 		r.res = seats.Result{}
 		if r.cmd.IdempotencyKey != "" && m.KeyUsed(r.cmd.KeyUsedBy, r.cmd.IdempotencyKey) {
@@ -752,7 +806,7 @@ func (n *Node) serveRead(r *request) {
 // submitCluster is submit in cluster mode.
 func (n *Node) submit(r *request) error {
 	ch := n.props
-	if r.cmd.Op == seats.OpGet || r.cmd.Op == 0 {
+	if r.room && r.rcmd.Op == 0 || !r.room && (r.cmd.Op == seats.OpGet || r.cmd.Op == 0) {
 		ch = n.reads
 	}
 	if n.stopped.Load() {

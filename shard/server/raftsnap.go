@@ -7,8 +7,6 @@ import (
 
 	pb "go.etcd.io/raft/v3/raftpb"
 	"google.golang.org/protobuf/proto"
-
-	"boxoffice.dev/boxoffice/shard/seats"
 )
 
 // retainEntries is how many applied entries stay in memory behind a
@@ -31,6 +29,7 @@ func (n *Node) maybeSnapshot() {
 		return
 	}
 	capture := n.s.m.Capture()
+	roomState := n.s.roomState()
 	conf := proto.Clone(n.conf).(*pb.ConfState)
 	hs := proto.Clone(n.hs).(*pb.HardState)
 	last, _ := n.ms.LastIndex()
@@ -53,7 +52,7 @@ func (n *Node) maybeSnapshot() {
 		defer n.snapWG.Done()
 		defer n.snapBusy.Store(false)
 		t0 := time.Now()
-		state := capture.AppendTo(nil)
+		state := encodeState(capture.AppendTo(nil), roomState)
 		meta := &pb.SnapshotMetadata{Index: proto.Uint64(idx), Term: proto.Uint64(term), ConfState: conf}
 		payload, err := encodeRaftSnapshot(hs, meta, state, tail)
 		if err == nil {
@@ -81,7 +80,7 @@ func (n *Node) installSnapshot(snap *pb.Snapshot, h *pb.HardState) error {
 	if h != nil {
 		hs = h
 	}
-	m, err := seats.Restore(n.s.ix, n.s.cfg.Options, snap.Data)
+	m, room, err := n.s.restoreState(snap.Data)
 	if err != nil {
 		return fmt.Errorf("snapshot from the leader: %w", err)
 	}
@@ -99,14 +98,16 @@ func (n *Node) installSnapshot(snap *pb.Snapshot, h *pb.HardState) error {
 	if err := n.ms.ApplySnapshot(snap); err != nil {
 		return err
 	}
-	n.s.m = m
+	n.s.m, n.s.room = m, room
 	m.TakeChanges()
+	m.TakeHolders()
 	n.conf = meta.GetConfState()
 	n.applied = meta.GetIndex()
 	n.lastSnap = n.applied
 	n.appliedA.Store(n.applied)
 	n.s.durable.Store(m.Version())
 	n.s.hub.reset(m)
+	n.s.publishRoom()
 	n.snapsInstalled.Add(1)
 	n.log.Info("snapshot installed from the leader", "index", n.applied, "version", m.Version())
 	return nil

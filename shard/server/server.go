@@ -49,6 +49,7 @@ import (
 	"time"
 
 	"boxoffice.dev/boxoffice/shard/seats"
+	"boxoffice.dev/boxoffice/shard/waitroom"
 	"boxoffice.dev/boxoffice/shard/wal"
 )
 
@@ -76,6 +77,9 @@ type Config struct {
 	// Cluster, if set, makes the shard a member of a replicated cluster
 	// (contract v2); nil is single mode (v1).
 	Cluster *ClusterConfig
+	// Room, if set, is the waiting room the leader keeps configured
+	// (room.go); nil leaves the room as PUT /v1/room set it, if ever.
+	Room *RoomConfig
 	// StallTimeout: a log write (write and fsync of one group) running
 	// longer than this makes the shard not ready until it ends (5s).
 	StallTimeout time.Duration
@@ -97,10 +101,16 @@ type Server struct {
 	met *metrics
 	hub *hub
 
-	m      *seats.Machine // writer only (in cluster mode: the raft loop only)
-	node   *Node          // cluster mode
-	wl     *wal.Log       // writer only
-	walLog atomic.Pointer[wal.Log]
+	m *seats.Machine // writer only (in cluster mode: the raft loop only)
+	// room is the waiting room, owned like m; roomDirty: changed since
+	// roomView was last built.
+	room      *waitroom.Machine
+	roomDirty bool
+	roomSeq   uint64 // owner only: counts built views
+	roomView  atomic.Pointer[roomView]
+	node      *Node    // cluster mode
+	wl        *wal.Log // writer only
+	walLog    atomic.Pointer[wal.Log]
 
 	reqs       chan *request
 	stop       chan struct{}
@@ -142,6 +152,13 @@ type request struct {
 	applied time.Time
 	done    chan struct{}
 	seat    [16]int32
+
+	// A room request (room true): rcmd with Op 0 reads place rcmd.ID.
+	room  bool
+	rcmd  waitroom.Command
+	rres  waitroom.Result
+	place waitroom.Place
+	found bool
 }
 
 var reqPool = sync.Pool{New: func() any { return &request{done: make(chan struct{}, 1)} }}
@@ -152,6 +169,7 @@ func getRequest() *request {
 	r.res = seats.Result{}
 	r.failed = false
 	r.err = nil
+	r.room, r.rcmd, r.rres, r.place, r.found = false, waitroom.Command{}, waitroom.Result{}, waitroom.Place{}, false
 	return r
 }
 
@@ -215,9 +233,10 @@ func New(cfg Config) (*Server, error) {
 	}
 	s := &Server{cfg: cfg, ix: ix, log: cfg.Logger,
 		reqs: make(chan *request, maxBatch), stop: make(chan struct{}), writerDone: make(chan struct{}),
-		fatal: make(chan error, 1)}
+		fatal: make(chan error, 1), room: waitroom.New()}
 	s.hub = newHub(ix, cfg.RingSize)
 	s.met = newMetrics(s)
+	s.met.reg.MustRegister(&roomCollector{s})
 	if cfg.Cluster != nil {
 		s.node = newNode(s)
 	}
@@ -249,20 +268,21 @@ func (s *Server) Recover() error {
 		defer func() { restoreDur = time.Since(t0) }()
 		if rec.Snapshot == nil {
 			s.m = seats.New(s.ix, s.cfg.Options)
+			s.room = waitroom.New()
 			return nil
 		}
-		m, err := seats.Restore(s.ix, s.cfg.Options, rec.Snapshot)
+		m, room, err := s.restoreState(rec.Snapshot)
 		if err != nil {
 			return fmt.Errorf("snapshot %d: %w", rec.SnapshotIndex, err)
 		}
-		s.m = m
+		s.m, s.room = m, room
 		return nil
 	}
+	var replayRoom waitroom.Command
 	apply := func(_ uint64, payload []byte) error {
-		if err := seats.DecodeCommand(payload, &replayCmd); err != nil {
+		if _, _, _, err := s.applyRecord(payload, &replayCmd, &replayRoom); err != nil {
 			return err
 		}
-		s.m.Apply(&replayCmd)
 		s.m.TakeChanges() // the hub starts from the recovered state
 		return nil
 	}
@@ -281,8 +301,20 @@ func (s *Server) Recover() error {
 	s.m.TakeChanges()
 	// Holds whose deadline passed while the shard was down.
 	tick := seats.Command{Op: seats.OpTick, Now: max(s.cfg.Now().UnixNano(), s.m.Now())}
-	if r := s.m.Apply(&tick); r.Log {
+	synced := true
+	if r := s.applySeat(&tick); r.Log {
 		s.appendCmd(&tick)
+		synced = false
+	}
+	// The room as the flags say, its opening and idle expiry, before the
+	// first request.
+	for _, c := range s.roomDue(max(tick.Now, s.room.Now())) {
+		if s.applyRoom(&c).Log {
+			l.AppendFunc(func(b []byte) []byte { return appendRoomRecord(b, &c) })
+			synced = false
+		}
+	}
+	if !synced {
 		if err := l.Sync(); err != nil {
 			return err
 		}
@@ -290,6 +322,7 @@ func (s *Server) Recover() error {
 	s.m.TakeChanges()
 	s.durable.Store(s.m.Version())
 	s.hub.reset(s.m)
+	s.publishRoom()
 	s.epoch.Store(l.Epoch())
 	s.met.epoch.Set(float64(l.Epoch()))
 	d := time.Since(t0)
@@ -346,13 +379,16 @@ type group struct {
 	// A snapshot of the state after the group's last record, written once
 	// the group is on disk (the log rolls to a new segment first).
 	snap      *seats.Capture
+	snapRoom  []byte // the room's state at the snapshot (nil: no room)
 	snapIndex uint64
+	// roomView, if set, is published once the group is on disk.
+	roomView *roomView
 	// late: confirms answered hold_expired, recorded before they are answered.
 	late []LatePayment
 }
 
 func (g *group) empty() bool {
-	return len(g.reqs) == 0 && g.records == 0 && len(g.changes) == 0 && g.snap == nil
+	return len(g.reqs) == 0 && g.records == 0 && len(g.changes) == 0 && g.snap == nil && g.roomView == nil
 }
 
 func (g *group) reset() {
@@ -361,6 +397,8 @@ func (g *group) reset() {
 	g.changes = g.changes[:0]
 	g.records = 0
 	g.snap = nil
+	g.snapRoom = nil
+	g.roomView = nil
 	g.late = g.late[:0]
 	if cap(g.buf) > 4<<20 {
 		g.buf = nil
@@ -406,6 +444,7 @@ func (s *Server) writer() {
 			continue
 		case <-ticker.C:
 			s.expire(cur)
+			s.roomTick(cur)
 			continue
 		case <-s.stop:
 		}
@@ -437,8 +476,12 @@ func (s *Server) apply(g *group, r *request) {
 	s.met.queueWait.Observe(t0.Sub(r.queued).Seconds())
 	// Logged times never run backwards, even if the wall clock does, so that
 	// replay sees exactly the times the commands were applied at.
+	if r.room {
+		s.applyRoomRequest(g, r)
+		return
+	}
 	r.cmd.Now = max(s.cfg.Now().UnixNano(), s.m.Now())
-	r.res = s.m.Apply(&r.cmd)
+	r.res = s.applySeat(&r.cmd)
 	if r.cmd.Op == seats.OpConfirm && r.res.Code == seats.ErrExpired && !r.res.Replayed {
 		g.late = append(g.late, LatePayment{Hold: string(appendHoldID(nil, r.cmd.HoldID)), OrderID: r.cmd.OrderID,
 			At: time.Unix(0, r.cmd.Now).UTC()})
@@ -471,7 +514,7 @@ func (s *Server) expire(g *group) {
 		return
 	}
 	tick := seats.Command{Op: seats.OpTick, Now: now}
-	if s.m.Apply(&tick).Log {
+	if s.applySeat(&tick).Log {
 		s.appendRecord(g, &tick)
 	}
 	s.endCommand(g)
@@ -493,6 +536,7 @@ func (s *Server) endCommand(g *group) {
 	if s.wl.NextIndex()-1-s.lastSnap >= s.cfg.SnapshotEvery && !s.snapBusy.Load() && g.snap == nil {
 		t0 := time.Now()
 		g.snap = s.m.Capture()
+		g.snapRoom = s.roomState()
 		g.snapIndex = s.wl.NextIndex() - 1
 		s.lastSnap = g.snapIndex
 		s.snapBusy.Store(true)
@@ -532,6 +576,9 @@ func (s *Server) syncer(in <-chan *group, free chan<- *group, done chan<- struct
 		} else {
 			s.durable.Store(g.version)
 			s.hub.publish(g.changes, g.version)
+			if g.roomView != nil {
+				s.roomView.Store(g.roomView)
+			}
 			if len(g.late) > 0 {
 				s.recordLate(g.late)
 			}
@@ -541,7 +588,7 @@ func (s *Server) syncer(in <-chan *group, free chan<- *group, done chan<- struct
 				r.done <- struct{}{}
 			}
 			if g.snap != nil {
-				s.writeSnapshot(g.snap, g.snapIndex)
+				s.writeSnapshot(g.snap, g.snapRoom, g.snapIndex)
 			}
 		}
 		g.reset()
@@ -551,7 +598,7 @@ func (s *Server) syncer(in <-chan *group, free chan<- *group, done chan<- struct
 
 // writeSnapshot rolls the log (the group holding the snapshot's last record
 // is on disk) and writes the snapshot in the background.
-func (s *Server) writeSnapshot(c *seats.Capture, index uint64) {
+func (s *Server) writeSnapshot(c *seats.Capture, room []byte, index uint64) {
 	if err := s.wl.Roll(); err != nil {
 		s.log.Error("rolling the log segment", "err", err)
 		s.snapBusy.Store(false)
@@ -562,7 +609,7 @@ func (s *Server) writeSnapshot(c *seats.Capture, index uint64) {
 		defer s.snapWG.Done()
 		defer s.snapBusy.Store(false)
 		t0 := time.Now()
-		state := c.AppendTo(make([]byte, 0, s.lastSnapSize.Load()+s.lastSnapSize.Load()/4))
+		state := encodeState(c.AppendTo(make([]byte, 0, s.lastSnapSize.Load()+s.lastSnapSize.Load()/4)), room)
 		s.lastSnapSize.Store(int64(len(state)))
 		encode := time.Since(t0)
 		if err := s.wl.WriteSnapshot(state, index); err != nil {
@@ -584,7 +631,7 @@ func (s *Server) finish() error {
 	if index := s.wl.NextIndex() - 1; index != s.lastSnap {
 		t0 := time.Now()
 		if err = s.wl.Roll(); err == nil {
-			err = s.wl.WriteSnapshot(s.m.Capture().AppendTo(nil), index)
+			err = s.wl.WriteSnapshot(encodeState(s.m.Capture().AppendTo(nil), s.roomState()), index)
 		}
 		if err != nil {
 			s.met.snapshots.WithLabelValues("error").Inc()

@@ -405,6 +405,11 @@ var _ = Describe("Box office on the local cluster", Ordered, func() {
 		_, err = bg.Resource(showtimes).Namespace(ns).Update(ctx, u, metav1.UpdateOptions{})
 		Expect(err).NotTo(HaveOccurred())
 
+		// The shard's volume cannot be deleted during the freeze (asked as a
+		// dry run: were it let through, nothing is lost).
+		err = kube.CoreV1().PersistentVolumeClaims(ns).Delete(ctx, "data-"+name+"-shard-0", metav1.DeleteOptions{DryRun: []string{metav1.DryRunAll}})
+		Expect(err).To(MatchError(And(ContainSubstring("delete of PersistentVolumeClaim"), ContainSubstring("e2e-freeze"))))
+
 		Expect(dyn.Resource(freezeWindow).Delete(ctx, "e2e-freeze", metav1.DeleteOptions{})).To(Succeed())
 		lifted = true
 	})
