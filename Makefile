@@ -75,7 +75,7 @@ bench: build ## Benchmarks: shard against Redis and PostgreSQL (ratios), front-e
 	bash hack/bench-fanout.sh
 	bash hack/bench-admission.sh
 
-LOCALCLUSTER_BINS_CMD = hack/envtest-bins.sh etcd kube-apiserver kube-controller-manager kubectl
+LOCALCLUSTER_BINS_CMD = hack/envtest-bins.sh etcd kube-apiserver kube-controller-manager kube-scheduler kubectl
 
 .PHONY: localcluster-bins
 localcluster-bins: ## Build bin/boxoffice and bin/localcluster (no fmt or vet: used by dev and test-e2e).
@@ -83,7 +83,7 @@ localcluster-bins: ## Build bin/boxoffice and bin/localcluster (no fmt or vet: u
 	go build -o $(LOCALBIN)/localcluster ./hack/localcluster
 
 .PHONY: dev
-dev: localcluster-bins ## Run Box office on a local cluster (needs root): control plane, node agent, operator, the sample Showtime on sale. Ctrl-C removes it all.
+dev: localcluster-bins ## Run Box office on a local cluster (needs root): control plane, three nodes, operator, the sample Showtime on sale; prints the fault commands. Ctrl-C removes it all.
 	$(LOCALBIN)/localcluster up --bins "$$($(LOCALCLUSTER_BINS_CMD))" \
 		--image boxoffice:dev=$(LOCALBIN)/boxoffice --image boxoffice:next=$(LOCALBIN)/boxoffice --manager $(LOCALBIN)/boxoffice \
 		--sample config/samples/boxoffice_v1alpha1_showtime.yaml

@@ -8,6 +8,7 @@ import (
 	"sort"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	coordinationv1 "k8s.io/api/coordination/v1"
@@ -20,20 +21,28 @@ import (
 	"k8s.io/apimachinery/pkg/types"
 	"k8s.io/client-go/informers"
 	"k8s.io/client-go/kubernetes"
+	coordinationv1client "k8s.io/client-go/kubernetes/typed/coordination/v1"
 	"k8s.io/client-go/tools/cache"
+	"k8s.io/client-go/util/retry"
 )
 
 // Names the agent gives to what it makes in the cluster.
 const (
-	nodeName         = "localcluster"
 	storageClassName = "local"
-	provisionerName  = "localcluster.boxoffice.dev/hostpath"
+	// selectedNodeAnnotation is set on a claim by the scheduler for a
+	// WaitForFirstConsumer class: the node the volume must be made on.
+	selectedNodeAnnotation = "volume.kubernetes.io/selected-node"
+	provisionerName        = "localcluster.boxoffice.dev/hostpath"
 )
 
-// agent is the in-process node agent: it registers the node, binds pending
-// pods to it, provisions volumes for the local storage class, and runs pods.
+// agent is the in-process node agent of one node: it registers the node,
+// keeps its heartbeats, provisions volumes on it for the local storage class,
+// and runs the pods the scheduler binds to it. A killed node's agent is
+// cancelled; healing the node starts a new one (a reboot).
 type agent struct {
 	ctx      context.Context
+	node     string // node name
+	zone     string
 	cs       kubernetes.Interface
 	stateDir string
 	self     string
@@ -52,9 +61,15 @@ type agent struct {
 	sliceInf  cache.SharedIndexInformer
 	hostsKick chan struct{}
 
+	// frozen: the node is paused; the agent neither acts nor reports.
+	frozen atomic.Bool
+	// mute: no heartbeats (the node is paused or cut off).
+	mute atomic.Bool
+	// repost: post the node's conditions on the next beat (after a resume).
+	repost atomic.Bool
+
 	mu      sync.Mutex
 	runners map[types.UID]*podRunner
-	binding map[types.UID]bool
 	svcs    []svcHosts
 }
 
@@ -83,7 +98,6 @@ func (a *agent) cachedPod(ns, name string) *corev1.Pod {
 
 func (a *agent) start() error {
 	a.runners = map[types.UID]*podRunner{}
-	a.binding = map[types.UID]bool{}
 	a.hostsKick = make(chan struct{}, 1)
 	if err := a.registerNode(); err != nil {
 		return fmt.Errorf("registering node: %w", err)
@@ -104,7 +118,7 @@ func (a *agent) start() error {
 			if t, ok := o.(cache.DeletedFinalStateUnknown); ok {
 				o = t.Obj
 			}
-			if p, ok := o.(*corev1.Pod); ok {
+			if p, ok := o.(*corev1.Pod); ok && !a.frozen.Load() {
 				a.mu.Lock()
 				r := a.runners[p.UID]
 				a.mu.Unlock()
@@ -162,13 +176,7 @@ func (a *agent) wait(timeout time.Duration) {
 }
 
 func (a *agent) onPod(p *corev1.Pod) {
-	if p.Spec.NodeName == "" {
-		if p.DeletionTimestamp == nil && (p.Spec.SchedulerName == "" || p.Spec.SchedulerName == corev1.DefaultSchedulerName) {
-			a.bind(p)
-		}
-		return
-	}
-	if p.Spec.NodeName != nodeName {
+	if p.Spec.NodeName != a.node || a.frozen.Load() {
 		return
 	}
 	a.mu.Lock()
@@ -200,40 +208,22 @@ func (a *agent) onPod(p *corev1.Pod) {
 	r.update(p)
 }
 
-// bind plays the scheduler: there is one node, so every pod goes there.
-func (a *agent) bind(p *corev1.Pod) {
-	a.mu.Lock()
-	if a.binding[p.UID] {
-		a.mu.Unlock()
-		return
-	}
-	a.binding[p.UID] = true
-	a.mu.Unlock()
-	go func() {
-		err := a.cs.CoreV1().Pods(p.Namespace).Bind(a.ctx, &corev1.Binding{
-			ObjectMeta: metav1.ObjectMeta{Name: p.Name, Namespace: p.Namespace, UID: p.UID},
-			Target:     corev1.ObjectReference{Kind: "Node", Name: nodeName},
-		}, metav1.CreateOptions{})
-		if err != nil && a.ctx.Err() == nil && !apierrors.IsNotFound(err) && !apierrors.IsConflict(err) {
-			a.logf("binding pod %s/%s: %v", p.Namespace, p.Name, err)
-			a.mu.Lock()
-			delete(a.binding, p.UID)
-			a.mu.Unlock()
-		}
-	}()
-}
-
+// registerNode creates the Node, or on a reboot (a healed kill) takes over
+// the one there and reports it Ready again.
 func (a *agent) registerNode() error {
 	ctx := a.ctx
 	node := &corev1.Node{
-		ObjectMeta: metav1.ObjectMeta{Name: nodeName, Labels: map[string]string{
-			"kubernetes.io/hostname": nodeName, "kubernetes.io/os": "linux", "kubernetes.io/arch": runtime.GOARCH,
-			"node.kubernetes.io/instance-type": "localcluster",
+		ObjectMeta: metav1.ObjectMeta{Name: a.node, Labels: map[string]string{
+			corev1.LabelHostname: a.node, corev1.LabelTopologyZone: a.zone,
+			corev1.LabelOSStable: "linux", corev1.LabelArchStable: runtime.GOARCH,
+			corev1.LabelInstanceTypeStable: "localcluster",
 		}},
-		Spec: corev1.NodeSpec{PodCIDR: a.net.prefix.String(), PodCIDRs: []string{a.net.prefix.String()}},
+		Spec: corev1.NodeSpec{PodCIDR: a.net.pool.String(), PodCIDRs: []string{a.net.pool.String()}},
 	}
-	_ = a.cs.CoreV1().Nodes().Delete(ctx, nodeName, metav1.DeleteOptions{})
 	created, err := a.cs.CoreV1().Nodes().Create(ctx, node, metav1.CreateOptions{})
+	if apierrors.IsAlreadyExists(err) {
+		created, err = a.cs.CoreV1().Nodes().Get(ctx, a.node, metav1.GetOptions{})
+	}
 	if err != nil {
 		return err
 	}
@@ -244,17 +234,27 @@ func (a *agent) registerNode() error {
 		corev1.ResourcePods:             resource.MustParse("110"),
 		corev1.ResourceEphemeralStorage: resource.MustParse("100Gi"),
 	}
-	created.Status = corev1.NodeStatus{
+	status := corev1.NodeStatus{
 		Capacity: capacity, Allocatable: capacity,
-		Addresses: []corev1.NodeAddress{{Type: corev1.NodeInternalIP, Address: a.net.hostIP.String()}, {Type: corev1.NodeHostName, Address: nodeName}},
+		Addresses: []corev1.NodeAddress{{Type: corev1.NodeInternalIP, Address: a.net.hostIP.String()}, {Type: corev1.NodeHostName, Address: a.node}},
 		NodeInfo: corev1.NodeSystemInfo{
 			OperatingSystem: "linux", Architecture: runtime.GOARCH,
 			KubeletVersion: "v0.0.0-localcluster", ContainerRuntimeVersion: "localcluster://processes",
 		},
-		Conditions: a.nodeConditions(),
 	}
-	_, err = a.cs.CoreV1().Nodes().UpdateStatus(ctx, created, metav1.UpdateOptions{})
-	return err
+	// The node lifecycle controller writes the new Node too (taints): retry
+	// on its newer version.
+	return retry.RetryOnConflict(retry.DefaultRetry, func() error {
+		status.Conditions = a.nodeConditions()
+		created.Status = status
+		_, err := a.cs.CoreV1().Nodes().UpdateStatus(ctx, created, metav1.UpdateOptions{})
+		if apierrors.IsConflict(err) {
+			if n, gerr := a.cs.CoreV1().Nodes().Get(ctx, a.node, metav1.GetOptions{}); gerr == nil {
+				created = n
+			}
+		}
+		return err
+	})
 }
 
 func (a *agent) nodeConditions() []corev1.NodeCondition {
@@ -270,38 +270,62 @@ func (a *agent) nodeConditions() []corev1.NodeCondition {
 	}
 }
 
-// heartbeat renews the node's lease and Ready condition.
+// Heartbeats: the lease is renewed every leaseRenew and the Ready condition
+// posted every statusEvery renewals. kube-controller-manager runs with
+// --node-monitor-grace-period=nodeGrace, so a node whose heartbeats stop
+// (killed, paused or cut) turns NotReady within nodeGrace plus a renewal.
+const (
+	leaseRenew  = 3 * time.Second
+	statusEvery = 5
+	nodeGrace   = 12 * time.Second
+)
+
+// heartbeat renews the node's lease and Ready condition while the node is not
+// muted (paused or cut).
 func (a *agent) heartbeat() {
 	leases := a.cs.CoordinationV1().Leases(corev1.NamespaceNodeLease)
-	dur := int32(40)
-	for {
-		nowM := metav1.NewMicroTime(time.Now())
-		l, err := leases.Get(a.ctx, nodeName, metav1.GetOptions{})
-		if apierrors.IsNotFound(err) {
-			holder := nodeName
-			_, _ = leases.Create(a.ctx, &coordinationv1.Lease{
-				ObjectMeta: metav1.ObjectMeta{Name: nodeName, Namespace: corev1.NamespaceNodeLease},
-				Spec:       coordinationv1.LeaseSpec{HolderIdentity: &holder, LeaseDurationSeconds: &dur, RenewTime: &nowM},
-			}, metav1.CreateOptions{})
-		} else if err == nil {
-			l.Spec.RenewTime = &nowM
-			_, _ = leases.Update(a.ctx, l, metav1.UpdateOptions{})
-		}
-		if n, err := a.cs.CoreV1().Nodes().Get(a.ctx, nodeName, metav1.GetOptions{}); err == nil {
-			n.Status.Conditions = a.nodeConditions()
-			_, _ = a.cs.CoreV1().Nodes().UpdateStatus(a.ctx, n, metav1.UpdateOptions{})
+	dur := int32(nodeGrace / time.Second)
+	for tick := 0; ; tick++ {
+		if !a.mute.Load() {
+			a.beat(leases, dur, tick%statusEvery == 0)
 		}
 		select {
 		case <-a.ctx.Done():
 			return
-		case <-time.After(20 * time.Second):
+		case <-time.After(leaseRenew):
 		}
+	}
+}
+
+// beat renews the lease and, when status is set or a resume asked for it,
+// posts the node's conditions.
+func (a *agent) beat(leases coordinationv1client.LeaseInterface, dur int32, status bool) {
+	nowM := metav1.NewMicroTime(time.Now())
+	l, err := leases.Get(a.ctx, a.node, metav1.GetOptions{})
+	if apierrors.IsNotFound(err) {
+		holder := a.node
+		_, _ = leases.Create(a.ctx, &coordinationv1.Lease{
+			ObjectMeta: metav1.ObjectMeta{Name: a.node, Namespace: corev1.NamespaceNodeLease},
+			Spec:       coordinationv1.LeaseSpec{HolderIdentity: &holder, LeaseDurationSeconds: &dur, RenewTime: &nowM},
+		}, metav1.CreateOptions{})
+	} else if err == nil {
+		l.Spec.RenewTime = &nowM
+		_, _ = leases.Update(a.ctx, l, metav1.UpdateOptions{})
+	}
+	if !a.repost.Swap(false) && !status {
+		return
+	}
+	if n, err := a.cs.CoreV1().Nodes().Get(a.ctx, a.node, metav1.GetOptions{}); err == nil {
+		n.Status.Conditions = a.nodeConditions()
+		_, _ = a.cs.CoreV1().Nodes().UpdateStatus(a.ctx, n, metav1.UpdateOptions{})
 	}
 }
 
 func (a *agent) ensureStorageClass() error {
 	retain := corev1.PersistentVolumeReclaimRetain
-	immediate := storagev1.VolumeBindingImmediate
+	// As a real local volume: the scheduler picks the node, the volume is
+	// made on it, and its node affinity keeps the pod there from then on.
+	immediate := storagev1.VolumeBindingWaitForFirstConsumer
 	sc := &storagev1.StorageClass{
 		ObjectMeta: metav1.ObjectMeta{Name: storageClassName, Annotations: map[string]string{
 			"storageclass.kubernetes.io/is-default-class": "true",
@@ -318,9 +342,14 @@ func (a *agent) ensureStorageClass() error {
 }
 
 // onClaim provisions a host directory volume for an unbound claim of the
-// local class, pre-bound to the claim; the PV controller finishes the binding.
+// local class once the scheduler has picked this node for it, pre-bound to
+// the claim and tied to this node by node affinity; the PV controller
+// finishes the binding.
 func (a *agent) onClaim(pvc *corev1.PersistentVolumeClaim) {
 	if pvc.Spec.VolumeName != "" || pvc.DeletionTimestamp != nil || pvc.Spec.StorageClassName == nil || *pvc.Spec.StorageClassName != storageClassName {
+		return
+	}
+	if pvc.Annotations[selectedNodeAnnotation] != a.node || a.frozen.Load() {
 		return
 	}
 	name := "pvc-" + string(pvc.UID)
@@ -346,6 +375,9 @@ func (a *agent) onClaim(pvc *corev1.PersistentVolumeClaim) {
 				Kind: "PersistentVolumeClaim", APIVersion: "v1", Namespace: pvc.Namespace, Name: pvc.Name, UID: pvc.UID,
 			},
 			PersistentVolumeSource: corev1.PersistentVolumeSource{HostPath: &corev1.HostPathVolumeSource{Path: dir, Type: &dirOrCreate}},
+			NodeAffinity: &corev1.VolumeNodeAffinity{Required: &corev1.NodeSelector{NodeSelectorTerms: []corev1.NodeSelectorTerm{{
+				MatchExpressions: []corev1.NodeSelectorRequirement{{Key: corev1.LabelHostname, Operator: corev1.NodeSelectorOpIn, Values: []string{a.node}}},
+			}}}},
 		},
 	}
 	if _, err := a.cs.CoreV1().PersistentVolumes().Create(a.ctx, pv, metav1.CreateOptions{}); err != nil && !apierrors.IsAlreadyExists(err) && a.ctx.Err() == nil {

@@ -24,7 +24,8 @@ type component struct {
 	err  error
 }
 
-// controlPlane is etcd, kube-apiserver and kube-controller-manager.
+// controlPlane is etcd, kube-apiserver, kube-controller-manager and
+// kube-scheduler.
 type controlPlane struct {
 	bins, dir, logDir string
 	rec               *record
@@ -146,6 +147,10 @@ var kcmControllers = []string{
 	"persistentvolumeclaim-protection-controller", "persistentvolume-protection-controller",
 	"disruption-controller", "pod-garbage-collector-controller", "job-controller", "cronjob-controller",
 	"ttl-after-finished-controller",
+	// A node whose heartbeats stop turns NotReady (after nodeGrace), gets
+	// the unreachable taints, and its pods are evicted once they stop
+	// tolerating it.
+	"node-lifecycle-controller", "taint-eviction-controller",
 }
 
 func (cp *controlPlane) up(ctx context.Context, hostIP string) error {
@@ -173,7 +178,7 @@ func (cp *controlPlane) up(ctx context.Context, hostIP string) error {
 	}
 
 	ports := map[string]int{}
-	for _, n := range []string{"etcd", "etcd-peer", "apiserver", "kcm"} {
+	for _, n := range []string{"etcd", "etcd-peer", "apiserver", "kcm", "scheduler"} {
 		if ports[n], err = freePort(); err != nil {
 			return err
 		}
@@ -268,6 +273,7 @@ func (cp *controlPlane) up(ctx context.Context, hostIP string) error {
 		"--controllers="+strings.Join(kcmControllers, ","),
 		"--service-account-private-key-file="+saKey, "--root-ca-file="+p.CAFile,
 		"--use-service-account-credentials=false",
+		"--node-monitor-grace-period="+nodeGrace.String(), "--node-monitor-period=2s",
 		"--v=1")
 	if err != nil {
 		return err
@@ -275,6 +281,26 @@ func (cp *controlPlane) up(ctx context.Context, hostIP string) error {
 	insecure := &http.Client{Timeout: 2 * time.Second, Transport: &http.Transport{TLSClientConfig: &tls.Config{InsecureSkipVerify: true}}}
 	if err := waitHTTP(ctx, insecure, fmt.Sprintf("https://127.0.0.1:%d/healthz", ports["kcm"]), 3*time.Minute, kcm.done); err != nil {
 		return fmt.Errorf("kube-controller-manager: %w", err)
+	}
+	return cp.startScheduler(ctx, ports["scheduler"], insecure)
+}
+
+// startScheduler runs kube-scheduler: pods are placed by Kubernetes' own
+// scheduler, so affinity, anti-affinity and topology spreading behave as on
+// a real cluster.
+func (cp *controlPlane) startScheduler(ctx context.Context, port int, insecure *http.Client) error {
+	cp.logf("starting kube-scheduler")
+	s, err := cp.start("kube-scheduler",
+		"--kubeconfig="+cp.Kubeconfig,
+		"--authentication-kubeconfig="+cp.Kubeconfig, "--authorization-kubeconfig="+cp.Kubeconfig,
+		"--bind-address=127.0.0.1", fmt.Sprintf("--secure-port=%d", port),
+		"--cert-dir="+filepath.Join(cp.dir, "scheduler"),
+		"--leader-elect=false", "--v=1")
+	if err != nil {
+		return err
+	}
+	if err := waitHTTP(ctx, insecure, fmt.Sprintf("https://127.0.0.1:%d/healthz", port), 2*time.Minute, s.done); err != nil {
+		return fmt.Errorf("kube-scheduler: %w", err)
 	}
 	return nil
 }

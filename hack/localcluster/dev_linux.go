@@ -38,6 +38,8 @@ type devSession struct {
 	cs       kubernetes.Interface
 	logf     func(string, ...any)
 	webhooks bool
+	// faults is the fault-injection help printed with the sample.
+	faults string
 }
 
 var (
@@ -374,9 +376,10 @@ func (d *devSession) applySample(ctx context.Context, pn *podNetwork) error {
     kubectl label showtime %[1]s tier=headline   # refused: the sale freeze (webhook)
     book seats in the page, then kubectl get showtimes again
   Logs: manager %[2]s/logs/manager.log, pods %[2]s/pods/*/<container>.log
+%[3]s
   Ctrl-C stops everything and removes what it made.
 
-`, u.GetName(), d.o.stateDir)
+`, u.GetName(), d.o.stateDir, d.faults)
 	_ = pn
 	return nil
 }

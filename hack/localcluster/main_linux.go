@@ -1,10 +1,14 @@
 // Command localcluster runs a real Kubernetes control plane (etcd,
-// kube-apiserver, kube-controller-manager built from the Go module proxy) and
-// an in-process node agent that runs pods as host processes, each in its own
-// network and mount namespace on a bridge. It needs root.
+// kube-apiserver, kube-controller-manager and kube-scheduler built from the Go
+// module proxy) and three in-process node agents (node-1..node-3, one zone
+// each) that run pods as host processes, each in its own network and mount
+// namespace on a bridge. It needs root.
 //
 //	localcluster up [flags]     start; Ctrl-C (SIGINT/SIGTERM) stops and removes everything
 //	localcluster clean [flags]  remove what a crashed run left behind
+//	localcluster nodes          list the running cluster's nodes and their fault states
+//	localcluster node kill|pause|cut|heal NODE
+//	                            inject a fault into a node of the running cluster, or heal it
 package main
 
 import (
@@ -39,8 +43,10 @@ func main() {
 		os.Exit(upMain(args))
 	case "clean":
 		os.Exit(cleanMain(args))
+	case "node", "nodes":
+		os.Exit(nodeMain(cmd, args))
 	default:
-		fmt.Fprintf(os.Stderr, "localcluster: unknown command %q (want up or clean)\n", cmd)
+		fmt.Fprintf(os.Stderr, "localcluster: unknown command %q (want up, clean, nodes or node)\n", cmd)
 		os.Exit(2)
 	}
 }
@@ -57,6 +63,7 @@ type options struct {
 	readyFile  string
 	exposePort int
 	webhooks   bool
+	nodes      int
 }
 
 type multiFlag []string
@@ -65,7 +72,7 @@ func (m *multiFlag) String() string     { return strings.Join(*m, ",") }
 func (m *multiFlag) Set(v string) error { *m = append(*m, v); return nil }
 
 func commonFlags(fs *flag.FlagSet, o *options) {
-	fs.StringVar(&o.stateDir, "state-dir", "/var/tmp/boxoffice-localcluster", "Directory for certificates, etcd data, logs, pod files and volumes; removed on exit.")
+	fs.StringVar(&o.stateDir, "state-dir", defaultStateDir, "Directory for certificates, etcd data, logs, pod files and volumes; removed on exit.")
 	fs.StringVar(&o.bridge, "bridge", "bxlc0", "Name of the bridge the pods are attached to.")
 }
 
@@ -133,6 +140,7 @@ func upMain(args []string) int {
 	fs.StringVar(&o.sample, "sample", "", "Apply this Showtime (opening now, demo payments) and wait until it is Ready.")
 	fs.StringVar(&o.readyFile, "ready-file", "", "Write a JSON description of the running cluster here once it is up.")
 	fs.IntVar(&o.exposePort, "expose-port", 18080, "With --sample: forward 127.0.0.1:PORT to the sample's front end (0: off).")
+	fs.IntVar(&o.nodes, "nodes", 3, "Number of nodes (node-1..node-N, each in its own zone zone-1..zone-N).")
 	fs.BoolVar(&o.webhooks, "webhooks", true, "With --manager: serve the operator's admission webhooks to the API server, if the manager has them.")
 	if err := fs.Parse(args); err != nil {
 		return 2
@@ -155,6 +163,9 @@ type readyInfo struct {
 	Bins       string `json:"bins"`
 	HostIP     string `json:"hostIP"`
 	ManagerLog string `json:"managerLog,omitempty"`
+	// ControlSocket takes fault injection (package fault).
+	ControlSocket string   `json:"controlSocket"`
+	Nodes         []string `json:"nodes"`
 	// BreakGlassKubeconfig is a user in the manager's break-glass group.
 	BreakGlassKubeconfig string `json:"breakGlassKubeconfig"`
 	Webhooks             bool   `json:"webhooks"`
@@ -165,7 +176,7 @@ func resolveBins(o *options) (string, error) {
 		return o.bins, nil
 	}
 	logf("building control-plane binaries with hack/envtest-bins.sh (cached; the first build takes a while)")
-	cmd := exec.Command(filepath.Join(o.repo, "hack", "envtest-bins.sh"), "etcd", "kube-apiserver", "kube-controller-manager", "kubectl")
+	cmd := exec.Command(filepath.Join(o.repo, "hack", "envtest-bins.sh"), "etcd", "kube-apiserver", "kube-controller-manager", "kube-scheduler", "kubectl")
 	cmd.Stderr = os.Stderr
 	out, err := cmd.Output()
 	if err != nil {
@@ -219,12 +230,16 @@ func up(o *options) (retErr error) {
 	if err != nil {
 		return err
 	}
+	specs, err := planNodes(pn.prefix, o.nodes)
+	if err != nil {
+		return err
+	}
 	if err := pn.up(); err != nil {
 		return fmt.Errorf("bridge: %w", err)
 	}
 	cp := &controlPlane{bins: bins, dir: filepath.Join(o.stateDir, "cp"), logDir: filepath.Join(o.stateDir, "logs"), rec: rec, logf: logf}
 	agentCtx, stopAgent := context.WithCancel(context.Background())
-	var ag *agent
+	var fl *fleet
 	var extra []*component
 	defer func() {
 		logf("stopping")
@@ -232,8 +247,8 @@ func up(o *options) (retErr error) {
 			stopComponent(extra[i], 10*time.Second)
 		}
 		stopAgent()
-		if ag != nil && ag.runners != nil {
-			ag.wait(20 * time.Second)
+		if fl != nil {
+			fl.wait(20 * time.Second)
 		}
 		cp.stop()
 		cleanupStale(o.stateDir, o.bridge, func(string, ...any) {})
@@ -253,16 +268,26 @@ func up(o *options) (retErr error) {
 	if err != nil {
 		return err
 	}
-	ag = &agent{ctx: agentCtx, cs: cs, stateDir: o.stateDir, self: self, images: images, net: pn, rec: rec, logf: logf, apiHost: cp.Host, apiPort: cp.Port}
-	if err := ag.start(); err != nil {
+	fl = newFleet(agentCtx, specs, pn, func(ctx context.Context, spec nodeSpec, net *podNetwork) *agent {
+		return &agent{ctx: ctx, node: spec.Name, zone: spec.Zone, cs: cs, stateDir: o.stateDir, self: self, images: images, net: net, rec: rec, logf: logf, apiHost: cp.Host, apiPort: cp.Port}
+	}, logf)
+	if err := fl.start(); err != nil {
 		return fmt.Errorf("node agent: %w", err)
 	}
-	logf("control plane and node up in %s; KUBECONFIG=%s", time.Since(began).Round(time.Second), cp.Kubeconfig)
+	sock, stopControl, err := serveControl(o.stateDir, fl)
+	if err != nil {
+		return err
+	}
+	defer stopControl()
+	logf("control plane and %d nodes up in %s; KUBECONFIG=%s", len(specs), time.Since(began).Round(time.Second), cp.Kubeconfig)
 
-	info := readyInfo{Kubeconfig: cp.Kubeconfig, BreakGlassKubeconfig: cp.BreakGlassKubeconfig, Server: cp.Server, StateDir: o.stateDir, Bins: bins, HostIP: pn.hostIP.String()}
+	info := readyInfo{Kubeconfig: cp.Kubeconfig, BreakGlassKubeconfig: cp.BreakGlassKubeconfig, Server: cp.Server, StateDir: o.stateDir, Bins: bins, HostIP: pn.hostIP.String(), ControlSocket: sock}
+	for _, s := range specs {
+		info.Nodes = append(info.Nodes, s.Name)
+	}
 	var dev *devSession
 	if o.manager != "" {
-		dev = &devSession{o: o, cp: cp, cfg: cfg, cs: cs, logf: logf}
+		dev = &devSession{o: o, cp: cp, cfg: cfg, cs: cs, logf: logf, faults: faultHelp(self, o.stateDir, specs)}
 		mgr, err := dev.startManager(ctx)
 		if mgr != nil {
 			extra = append(extra, mgr)
@@ -284,7 +309,7 @@ func up(o *options) (retErr error) {
 			return err
 		}
 	} else {
-		fmt.Printf("\nLocal cluster up.\n  export KUBECONFIG=%s\n  export PATH=%s:$PATH   # kubectl\nCtrl-C stops it and removes everything it made.\n\n", cp.Kubeconfig, bins)
+		fmt.Printf("\nLocal cluster up.\n  export KUBECONFIG=%s\n  export PATH=%s:$PATH   # kubectl\n%s\nCtrl-C stops it and removes everything it made.\n\n", cp.Kubeconfig, bins, faultHelp(self, o.stateDir, specs))
 	}
 
 	exited := cp.exited()

@@ -1,6 +1,7 @@
 package main
 
 import (
+	"errors"
 	"fmt"
 	"net/netip"
 	"sync"
@@ -20,6 +21,11 @@ type podNetwork struct {
 	// unreachable from other pods until their neighbour (ARP) entries for
 	// the old interface expire, which takes tens of seconds.
 	last netip.Addr
+	// pool is the part of prefix this node's pods take addresses from.
+	pool netip.Prefix
+	// blackholes are other nodes' pools, unreachable from this node's pods
+	// while the node is cut.
+	blackholes []netip.Prefix
 }
 
 func newPodNetwork(bridge, cidr string) (*podNetwork, error) {
@@ -28,7 +34,42 @@ func newPodNetwork(bridge, cidr string) (*podNetwork, error) {
 		return nil, fmt.Errorf("--pod-cidr %q: want an IPv4 range between /16 and /28", cidr)
 	}
 	p = p.Masked()
-	return &podNetwork{bridge: bridge, prefix: p, hostIP: p.Addr().Next(), used: map[netip.Addr]string{}}, nil
+	return &podNetwork{bridge: bridge, prefix: p, pool: p, hostIP: p.Addr().Next(), used: map[netip.Addr]string{}}, nil
+}
+
+// forNode is the bridge seen by one node: the same range and host address,
+// addresses handed out from pool only.
+func (n *podNetwork) forNode(pool netip.Prefix) *podNetwork {
+	return &podNetwork{bridge: n.bridge, prefix: n.prefix, pool: pool, hostIP: n.hostIP, used: map[netip.Addr]string{}}
+}
+
+// setBlackholes sets the ranges new pods cannot reach (nil: none).
+func (n *podNetwork) setBlackholes(p []netip.Prefix) {
+	n.mu.Lock()
+	defer n.mu.Unlock()
+	n.blackholes = p
+}
+
+func (n *podNetwork) currentBlackholes() []netip.Prefix {
+	n.mu.Lock()
+	defer n.mu.Unlock()
+	return n.blackholes
+}
+
+// blackhole adds (or with del, removes) routes in a pod's namespace that
+// drop its traffic to the given ranges.
+func blackhole(netns string, ranges []netip.Prefix, del bool) error {
+	verb := "add"
+	if del {
+		verb = "del"
+	}
+	var errs []error
+	for _, p := range ranges {
+		if err := run("ip", "-n", netns, "route", verb, "blackhole", p.String()); err != nil {
+			errs = append(errs, err)
+		}
+	}
+	return errors.Join(errs...)
 }
 
 func (n *podNetwork) up() error {
@@ -48,24 +89,24 @@ func (n *podNetwork) down() {
 func (n *podNetwork) allocate(owner string) (netip.Addr, error) {
 	n.mu.Lock()
 	defer n.mu.Unlock()
-	first := n.hostIP.Next()
-	size := 1 << (32 - n.prefix.Bits())
+	first := n.pool.Addr()
+	size := 1 << (32 - n.pool.Bits())
 	a := n.last
 	if !a.IsValid() {
-		a = n.hostIP
+		a = first
 	}
 	for i := 0; i < size; i++ {
 		a = a.Next()
-		if !n.prefix.Contains(a) || !n.prefix.Contains(a.Next()) { // past the end, or broadcast
-			a = first
+		if !n.pool.Contains(a) || !n.pool.Contains(a.Next()) { // past the end, or the pool's last address
+			a = first.Next()
 		}
-		if _, taken := n.used[a]; !taken {
+		if _, taken := n.used[a]; !taken && a != n.hostIP {
 			n.used[a] = owner
 			n.last = a
 			return a, nil
 		}
 	}
-	return netip.Addr{}, fmt.Errorf("pod range %s is full", n.prefix)
+	return netip.Addr{}, fmt.Errorf("pod range %s is full", n.pool)
 }
 
 func (n *podNetwork) release(a netip.Addr) {
@@ -92,6 +133,10 @@ func (n *podNetwork) setupPod(ns, veth string, ip netip.Addr) error {
 			n.teardownPod(ns, veth)
 			return err
 		}
+	}
+	if err := blackhole(ns, n.currentBlackholes(), false); err != nil {
+		n.teardownPod(ns, veth)
+		return err
 	}
 	return nil
 }

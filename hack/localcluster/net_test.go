@@ -2,7 +2,10 @@
 
 package main
 
-import "testing"
+import (
+	"net/netip"
+	"testing"
+)
 
 func TestAllocateGoesRound(t *testing.T) {
 	n, err := newPodNetwork("test0", "10.9.0.0/28") // .1 is the bridge, pods .2-.14, broadcast .15
@@ -27,5 +30,27 @@ func TestAllocateGoesRound(t *testing.T) {
 	}
 	if _, err := n.allocate("full"); err == nil {
 		t.Fatal("want an error when the range is full")
+	}
+}
+
+func TestNodeAllocatesFromItsPool(t *testing.T) {
+	n, err := newPodNetwork("test0", "10.9.0.0/24")
+	if err != nil {
+		t.Fatal(err)
+	}
+	node := n.forNode(netip.MustParsePrefix("10.9.0.64/30"))
+	a, err := node.allocate("a")
+	if err != nil || a.String() != "10.9.0.65" {
+		t.Fatalf("got %s %v; want 10.9.0.65", a, err)
+	}
+	b, err := node.allocate("b")
+	if err != nil || b.String() != "10.9.0.66" {
+		t.Fatalf("got %s %v; want 10.9.0.66", b, err)
+	}
+	if _, err := node.allocate("c"); err == nil {
+		t.Fatal("a /30 pool holds two pods; want an error for the third")
+	}
+	if node.hostIP != n.hostIP || node.prefix != n.prefix {
+		t.Errorf("a node keeps the bridge's host address and range: %s %s", node.hostIP, node.prefix)
 	}
 }

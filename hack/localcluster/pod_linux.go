@@ -636,7 +636,8 @@ func (r *podRunner) probeLoop(ctx context.Context, c *ctr, unhealthy func(string
 			if kind == "startup" && started {
 				return
 			}
-			if kind == "startup" || started {
+			// A paused node probes nothing: its processes are stopped.
+			if (kind == "startup" || started) && !r.a.frozen.Load() {
 				err := r.probe(ctx, p, &c.spec, timeout)
 				if ctx.Err() != nil {
 					return
@@ -786,7 +787,7 @@ func (r *podRunner) statusLoop() {
 		}
 		// Let a burst of changes settle into one write.
 		time.Sleep(50 * time.Millisecond)
-		if r.a.ctx.Err() == nil {
+		if r.a.ctx.Err() == nil && !r.a.frozen.Load() {
 			r.syncStatus()
 		}
 	}

@@ -39,6 +39,9 @@ type cluster struct {
 	Webhooks   bool   `json:"webhooks"`
 	// BreakGlassKubeconfig is a user in the manager's break-glass group.
 	BreakGlassKubeconfig string `json:"breakGlassKubeconfig"`
+	// ControlSocket takes fault injection (hack/localcluster/fault).
+	ControlSocket string   `json:"controlSocket"`
+	Nodes         []string `json:"nodes"`
 }
 
 var (
@@ -78,6 +81,8 @@ var _ = BeforeSuite(func() {
 		// boxoffice:next is a second version of the same binary for the
 		// rollout spec; boxoffice:broken is a version that exits at once.
 		"--image=boxoffice:dev="+box, "--image=boxoffice:next="+box, "--image=boxoffice:broken=/bin/false",
+		// sleep is a pod that just runs, for the node specs.
+		"--image=sleep=/bin/sleep",
 		"--manager="+box,
 		"--ready-file="+ready)
 	logPath := filepath.Join(os.TempDir(), "boxoffice-e2e-localcluster.log")

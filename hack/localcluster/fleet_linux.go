@@ -1,0 +1,231 @@
+package main
+
+import (
+	"context"
+	"fmt"
+	"net/netip"
+	"os/exec"
+	"strconv"
+	"strings"
+	"sync"
+	"syscall"
+	"time"
+
+	corev1 "k8s.io/api/core/v1"
+	"k8s.io/apimachinery/pkg/types"
+
+	"boxoffice.dev/boxoffice/hack/localcluster/fault"
+)
+
+// fleet is the cluster's nodes, one agent each, and what fault injection
+// does to them. It implements fault.Fleet for the control socket.
+type fleet struct {
+	root  context.Context
+	nodes []*fleetNode
+	// newAgent makes a node's agent (not started) for one boot.
+	newAgent func(ctx context.Context, spec nodeSpec, net *podNetwork) *agent
+	logf     func(string, ...any)
+}
+
+type fleetNode struct {
+	spec nodeSpec
+	net  *podNetwork
+	// others is every other node's pool: what a cut blackholes.
+	others []netip.Prefix
+
+	mu     sync.Mutex
+	state  fault.State
+	ag     *agent
+	cancel context.CancelFunc
+}
+
+func newFleet(root context.Context, specs []nodeSpec, pn *podNetwork, newAgent func(context.Context, nodeSpec, *podNetwork) *agent, logf func(string, ...any)) *fleet {
+	f := &fleet{root: root, newAgent: newAgent, logf: logf}
+	for _, s := range specs {
+		f.nodes = append(f.nodes, &fleetNode{spec: s, net: pn.forNode(s.Pool), others: othersOf(specs, s.Name), state: fault.Running})
+	}
+	return f
+}
+
+// start boots every node.
+func (f *fleet) start() error {
+	for _, n := range f.nodes {
+		if err := f.boot(n); err != nil {
+			return fmt.Errorf("node %s: %w", n.spec.Name, err)
+		}
+	}
+	return nil
+}
+
+// boot starts a fresh agent for n: at start, and when a killed node is healed.
+func (f *fleet) boot(n *fleetNode) error {
+	ctx, cancel := context.WithCancel(f.root)
+	ag := f.newAgent(ctx, n.spec, n.net)
+	if err := ag.start(); err != nil {
+		cancel()
+		return err
+	}
+	n.ag, n.cancel = ag, cancel
+	return nil
+}
+
+// wait waits (bounded) for every node's pods to stop once root is cancelled.
+func (f *fleet) wait(timeout time.Duration) {
+	for _, n := range f.nodes {
+		n.mu.Lock()
+		ag := n.ag
+		n.mu.Unlock()
+		if ag != nil && ag.runners != nil {
+			ag.wait(timeout)
+		}
+	}
+}
+
+func (f *fleet) node(name string) *fleetNode {
+	for _, n := range f.nodes {
+		if n.spec.Name == name {
+			return n
+		}
+	}
+	return nil
+}
+
+// Nodes implements fault.Fleet.
+func (f *fleet) Nodes() []fault.NodeStatus {
+	out := make([]fault.NodeStatus, 0, len(f.nodes))
+	for _, n := range f.nodes {
+		n.mu.Lock()
+		out = append(out, n.status())
+		n.mu.Unlock()
+	}
+	return out
+}
+
+func (n *fleetNode) status() fault.NodeStatus {
+	return fault.NodeStatus{Name: n.spec.Name, Zone: n.spec.Zone, State: n.state, PodCIDR: n.spec.Pool.String()}
+}
+
+// Apply implements fault.Fleet.
+func (f *fleet) Apply(name string, a fault.Action) (fault.NodeStatus, error) {
+	n := f.node(name)
+	if n == nil {
+		return fault.NodeStatus{}, fmt.Errorf("%w %q", fault.ErrUnknownNode, name)
+	}
+	n.mu.Lock()
+	defer n.mu.Unlock()
+	next, err := fault.Next(n.state, a)
+	if err != nil {
+		return n.status(), err
+	}
+	switch a {
+	case fault.Kill:
+		f.kill(n)
+	case fault.Pause:
+		n.ag.mute.Store(true)
+		n.ag.frozen.Store(true)
+		n.ag.signalPods(syscall.SIGSTOP)
+	case fault.Cut:
+		n.ag.mute.Store(true)
+		n.net.setBlackholes(n.others)
+		for _, r := range n.ag.runnerList() {
+			if err := blackhole(r.netns, n.others, false); err != nil {
+				f.logf("node %s: cutting pod %s/%s: %v", n.spec.Name, r.ns, r.name, err)
+			}
+		}
+	case fault.Heal:
+		if err := f.heal(n); err != nil {
+			return n.status(), err
+		}
+	}
+	f.logf("node %s: %s (was %s)", n.spec.Name, next, n.state)
+	n.state = next
+	return n.status(), nil
+}
+
+// kill is a power loss: every pod process gets SIGKILL, then the agent stops
+// without a word to the API server (no status, no heartbeats), and its pods'
+// namespaces go as a reboot would clear them.
+func (f *fleet) kill(n *fleetNode) {
+	ag := n.ag
+	ag.mute.Store(true)
+	ag.frozen.Store(true)
+	ag.signalPods(syscall.SIGKILL)
+	n.cancel()
+	ag.wait(20 * time.Second)
+	n.net.setBlackholes(nil)
+}
+
+// heal undoes what the node's state says was done to it.
+func (f *fleet) heal(n *fleetNode) error {
+	switch n.state {
+	case fault.Killed:
+		return f.boot(n)
+	case fault.Paused:
+		n.ag.signalPods(syscall.SIGCONT)
+		n.ag.frozen.Store(false)
+		n.ag.resync()
+	case fault.Partitioned:
+		n.net.setBlackholes(nil)
+		for _, r := range n.ag.runnerList() {
+			_ = blackhole(r.netns, n.others, true)
+		}
+	}
+	n.ag.repost.Store(true)
+	n.ag.mute.Store(false)
+	return nil
+}
+
+func (a *agent) runnerList() []*podRunner {
+	a.mu.Lock()
+	defer a.mu.Unlock()
+	out := make([]*podRunner, 0, len(a.runners))
+	for _, r := range a.runners {
+		out = append(out, r)
+	}
+	return out
+}
+
+// signalPods sends sig to every process of every pod on the node: each
+// container's process group and whatever else lives in the pod's namespace.
+func (a *agent) signalPods(sig syscall.Signal) {
+	for _, r := range a.runnerList() {
+		r.mu.Lock()
+		var pids []int
+		for _, c := range r.ctrs {
+			if c.pid > 0 {
+				pids = append(pids, -c.pid)
+			}
+		}
+		r.mu.Unlock()
+		if out, err := exec.Command("ip", "netns", "pids", r.netns).Output(); err == nil {
+			for _, s := range strings.Fields(string(out)) {
+				if pid, err := strconv.Atoi(s); err == nil {
+					pids = append(pids, pid)
+				}
+			}
+		}
+		for _, pid := range pids {
+			_ = syscall.Kill(pid, sig)
+		}
+	}
+}
+
+// resync catches up with what changed while the node was paused: pods bound,
+// changed or deleted, and status not written.
+func (a *agent) resync() {
+	seen := map[types.UID]bool{}
+	for _, o := range a.podInf.GetStore().List() {
+		p := o.(*corev1.Pod)
+		if p.Spec.NodeName == a.node {
+			seen[p.UID] = true
+			a.onPod(p)
+		}
+	}
+	for _, r := range a.runnerList() {
+		if !seen[r.uid] {
+			r.update(nil)
+		}
+		r.changed()
+	}
+	kick(a.hostsKick)
+}
