@@ -64,6 +64,16 @@ func fakeFrontendMetrics(image string) string {
 	return b.String()
 }
 
+// newFrontendWorld is a world of n showtimes whose front ends run: their
+// Deployments and pods play along.
+func newFrontendWorld(n int) *world {
+	w := newWorld(n, nil)
+	w.frontends, w.frontendPods = true, true
+	w.playDeployments()
+	w.playFrontendPods()
+	return w
+}
+
 // playFrontendPods keeps one front-end pod per showtime on its Deployment's
 // template image, ready, at its own loopback address, answering front-end
 // metrics through the farm.
@@ -223,10 +233,7 @@ var _ = Describe("ShardRollout evidence", func() {
 	})
 
 	It("judges a front-end canary on its own answers against the stable front ends, and pauses on too few requests", func() {
-		w := newWorld(3, nil)
-		w.frontends, w.frontendPods = true, true
-		w.playDeployments()
-		w.playFrontendPods()
+		w := newFrontendWorld(3)
 		w.create("fe-errors-"+w.label, func(ro *boxv1.ShardRollout) {
 			oneCanaryStep(ro)
 			ro.Spec.Target = boxv1.RolloutTarget{FrontendImage: feBadImage}
@@ -236,10 +243,7 @@ var _ = Describe("ShardRollout evidence", func() {
 		Expect(ro.Status.Message).To(ContainSubstring("show-00: front-end answer error ratio 0.286 (120 5xx in 420 requests) above 0.01 (stable 0.002)"))
 		Expect(w.showtime("show-00").Spec.Frontend.Image).To(BeEmpty())
 
-		w2 := newWorld(2, nil)
-		w2.frontends, w2.frontendPods = true, true
-		w2.playDeployments()
-		w2.playFrontendPods()
+		w2 := newFrontendWorld(2)
 		w2.create("fe-good-"+w2.label, func(ro *boxv1.ShardRollout) {
 			oneCanaryStep(ro)
 			ro.Spec.Target = boxv1.RolloutTarget{FrontendImage: feGoodImage}
@@ -248,10 +252,7 @@ var _ = Describe("ShardRollout evidence", func() {
 		Expect(ro.Status.Showtimes[0].Analysis).To(Equal(boxv1.AnalysisPassed))
 		Expect(ro.Status.Showtimes[0].Message).To(ContainSubstring("front-end 5xx 1/451; front-end retries 4; front-end p99 4.95ms (stable 4.95ms)"))
 
-		w3 := newWorld(2, nil)
-		w3.frontends, w3.frontendPods = true, true
-		w3.playDeployments()
-		w3.playFrontendPods()
+		w3 := newFrontendWorld(2)
 		w3.create("fe-quiet-"+w3.label, func(ro *boxv1.ShardRollout) {
 			oneCanaryStep(ro)
 			ro.Spec.Target = boxv1.RolloutTarget{FrontendImage: feQuietImage}

@@ -284,17 +284,28 @@ func (f *fakeShard) expire(id string) {
 	f.setHoldLocked(f.holds[id], "expired", StateFree)
 }
 
-func (f *fakeShard) extend(w http.ResponseWriter, r *http.Request) {
-	f.mu.Lock()
-	defer f.mu.Unlock()
+// activeHoldLocked records the request's ttl and finds the held or
+// awaiting-payment hold it names, answering 404 or 409 (ok false) as the
+// shard does when there is none. f.mu must be held.
+func (f *fakeShard) activeHoldLocked(w http.ResponseWriter, r *http.Request) (*Hold, bool) {
 	f.readTTL(r)
 	h, ok := f.holds[r.PathValue("id")]
 	if !ok {
 		writeErr(w, 404, "hold_not_found", "")
-		return
+		return nil, false
 	}
 	if h.State != StateHeld && h.State != StateAwaitingPayment {
 		writeErr(w, 409, "hold_expired", "")
+		return nil, false
+	}
+	return h, true
+}
+
+func (f *fakeShard) extend(w http.ResponseWriter, r *http.Request) {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	h, ok := f.activeHoldLocked(w, r)
+	if !ok {
 		return
 	}
 	h.ExpiresAt = time.Now().Add(time.Duration(f.ttls[len(f.ttls)-1]) * time.Second).UTC().Format(time.RFC3339Nano)
@@ -304,14 +315,8 @@ func (f *fakeShard) extend(w http.ResponseWriter, r *http.Request) {
 func (f *fakeShard) awaitPayment(w http.ResponseWriter, r *http.Request) {
 	f.mu.Lock()
 	defer f.mu.Unlock()
-	f.readTTL(r)
-	h, ok := f.holds[r.PathValue("id")]
+	h, ok := f.activeHoldLocked(w, r)
 	if !ok {
-		writeErr(w, 404, "hold_not_found", "")
-		return
-	}
-	if h.State != StateHeld && h.State != StateAwaitingPayment {
-		writeErr(w, 409, "hold_expired", "")
 		return
 	}
 	if h.State == StateHeld {

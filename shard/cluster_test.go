@@ -3,7 +3,6 @@ package shard_test
 import (
 	"encoding/json"
 	"fmt"
-	"io"
 	"math/rand/v2"
 	"net"
 	"net/http"
@@ -197,29 +196,6 @@ func (c *cluster) converge() {
 		}
 	}
 	c.t.Fatalf("members did not converge within 15s: %q", last)
-}
-
-func (p *proc) callTimeout(method, path, body string, hdr map[string]string, timeout time.Duration) (int, map[string]any, error) {
-	req, _ := http.NewRequest(method, "http://"+p.addr+path, strings.NewReader(body))
-	req.Header.Set("Authorization", "Bearer tok")
-	for k, v := range hdr {
-		req.Header.Set(k, v)
-	}
-	cl := &http.Client{Timeout: timeout}
-	resp, err := cl.Do(req)
-	if err != nil {
-		return 0, nil, err
-	}
-	defer resp.Body.Close()
-	b, err := io.ReadAll(resp.Body)
-	if err != nil {
-		return 0, nil, err
-	}
-	var m map[string]any
-	if err := json.Unmarshal(b, &m); err != nil {
-		return resp.StatusCode, nil, fmt.Errorf("not JSON (%d): %q", resp.StatusCode, b)
-	}
-	return resp.StatusCode, m, nil
 }
 
 // do sends a request to the member believed to lead, follows 421, and

@@ -147,12 +147,20 @@ func (p *proc) waitReady() {
 	p.t.Fatalf("not ready after 30s:\n%s", p.logs())
 }
 
-var client = &http.Client{Timeout: 10 * time.Second}
-
 func (p *proc) call(method, path, body string) (int, map[string]any, error) {
+	return p.callTimeout(method, path, body, nil, 10*time.Second)
+}
+
+// callTimeout sends a request with the test token and extra headers and
+// decodes the JSON answer.
+func (p *proc) callTimeout(method, path, body string, hdr map[string]string, timeout time.Duration) (int, map[string]any, error) {
 	req, _ := http.NewRequest(method, "http://"+p.addr+path, strings.NewReader(body))
 	req.Header.Set("Authorization", "Bearer tok")
-	resp, err := client.Do(req)
+	for k, v := range hdr {
+		req.Header.Set(k, v)
+	}
+	cl := &http.Client{Timeout: timeout}
+	resp, err := cl.Do(req)
 	if err != nil {
 		return 0, nil, err
 	}

@@ -4,8 +4,10 @@ import (
 	"container/heap"
 	"encoding/binary"
 	"errors"
-	"fmt"
 	"slices"
+
+	"boxoffice.dev/boxoffice/shard/internal/deadline"
+	"boxoffice.dev/boxoffice/shard/internal/varcodec"
 )
 
 // Binary encodings of commands (log records) and of the whole state
@@ -13,87 +15,10 @@ import (
 
 var errShort = errors.New("seats: truncated encoding")
 
-type reader struct {
-	b   []byte
-	err error
-}
+// reader adds the seat machine's records to the shared varint reader.
+type reader struct{ varcodec.Reader }
 
-func (r *reader) uvarint() uint64 {
-	if r.err != nil {
-		return 0
-	}
-	v, n := binary.Uvarint(r.b)
-	if n <= 0 {
-		r.err = errShort
-		return 0
-	}
-	r.b = r.b[n:]
-	return v
-}
-
-func (r *reader) varint() int64 {
-	if r.err != nil {
-		return 0
-	}
-	v, n := binary.Varint(r.b)
-	if n <= 0 {
-		r.err = errShort
-		return 0
-	}
-	r.b = r.b[n:]
-	return v
-}
-
-func (r *reader) byte() byte {
-	if r.err != nil || len(r.b) < 1 {
-		r.err = errShort
-		return 0
-	}
-	v := r.b[0]
-	r.b = r.b[1:]
-	return v
-}
-
-func (r *reader) bytes(n int) []byte {
-	if r.err != nil || n < 0 || len(r.b) < n {
-		r.err = errShort
-		return nil
-	}
-	v := r.b[:n:n]
-	r.b = r.b[n:]
-	return v
-}
-
-func (r *reader) string(max int) string {
-	n := r.uvarint()
-	if n > uint64(max) {
-		r.fail("string of %d bytes, at most %d", n, max)
-		return ""
-	}
-	return string(r.bytes(int(n)))
-}
-
-func (r *reader) fail(format string, a ...any) {
-	if r.err == nil {
-		r.err = fmt.Errorf("seats: "+format, a...)
-	}
-}
-
-// count reads a length and checks it against a bound and the bytes left
-// (each element takes at least min bytes).
-func (r *reader) count(max int, min int) int {
-	n := r.uvarint()
-	if n > uint64(max) || n*uint64(min) > uint64(len(r.b)) {
-		r.fail("count %d out of range", n)
-		return 0
-	}
-	return int(n)
-}
-
-func appendString(b []byte, s string) []byte {
-	b = binary.AppendUvarint(b, uint64(len(s)))
-	return append(b, s...)
-}
+func newReader(b []byte) reader { return reader{varcodec.NewReader(b, errShort, "seats")} }
 
 // Bounds on decoded fields.
 const (
@@ -107,22 +32,22 @@ func (c *Command) AppendBinary(b []byte) []byte {
 	b = binary.AppendVarint(b, c.Now)
 	switch c.Op {
 	case OpHold:
-		b = appendString(b, c.Holder)
+		b = varcodec.AppendString(b, c.Holder)
 		b = binary.AppendUvarint(b, uint64(len(c.Seats)))
 		for _, s := range c.Seats {
 			b = binary.AppendUvarint(b, uint64(s))
 		}
 		b = binary.AppendVarint(b, c.TTL)
 		b = binary.AppendUvarint(b, uint64(c.MaxSeats))
-		b = appendString(b, c.IdempotencyKey)
+		b = varcodec.AppendString(b, c.IdempotencyKey)
 		b = append(b, c.Fingerprint[:]...)
 	case OpExtend, OpAwaitPayment:
 		b = binary.AppendUvarint(b, c.HoldID)
 		b = binary.AppendVarint(b, c.TTL)
 	case OpConfirm:
 		b = binary.AppendUvarint(b, c.HoldID)
-		b = appendString(b, c.OrderID)
-		b = appendString(b, c.IdempotencyKey)
+		b = varcodec.AppendString(b, c.OrderID)
+		b = varcodec.AppendString(b, c.IdempotencyKey)
 		b = append(b, c.Fingerprint[:]...)
 	case OpRelease, OpGet:
 		b = binary.AppendUvarint(b, c.HoldID)
@@ -133,50 +58,50 @@ func (c *Command) AppendBinary(b []byte) []byte {
 // DecodeCommand decodes one command from exactly b. Seats reuses c.Seats'
 // backing array.
 func DecodeCommand(b []byte, c *Command) error {
-	r := reader{b: b}
+	r := newReader(b)
 	seats := c.Seats[:0]
-	*c = Command{Op: Op(r.byte()), Now: r.varint()}
+	*c = Command{Op: Op(r.Byte()), Now: r.Varint()}
 	switch c.Op {
 	case OpHold:
-		c.Holder = r.string(MaxStringLen)
-		n := r.count(MaxSeatsPerCommand, 1)
+		c.Holder = r.String(MaxStringLen)
+		n := r.Count(MaxSeatsPerCommand, 1)
 		for i := 0; i < n; i++ {
-			v := r.uvarint()
+			v := r.Uvarint()
 			if v > 1<<31-1 {
-				r.fail("seat index %d out of range", v)
+				r.Fail("seat index %d out of range", v)
 			}
 			seats = append(seats, int32(v))
 		}
 		c.Seats = seats
-		c.TTL = r.varint()
-		ms := r.uvarint()
+		c.TTL = r.Varint()
+		ms := r.Uvarint()
 		if ms > 1<<31-1 {
-			r.fail("seat limit %d out of range", ms)
+			r.Fail("seat limit %d out of range", ms)
 		}
 		c.MaxSeats = int32(ms)
-		c.IdempotencyKey = r.string(MaxStringLen)
-		copy(c.Fingerprint[:], r.bytes(16))
+		c.IdempotencyKey = r.String(MaxStringLen)
+		copy(c.Fingerprint[:], r.Bytes(16))
 	case OpExtend, OpAwaitPayment:
-		c.HoldID = r.uvarint()
-		c.TTL = r.varint()
+		c.HoldID = r.Uvarint()
+		c.TTL = r.Varint()
 	case OpConfirm:
-		c.HoldID = r.uvarint()
-		c.OrderID = r.string(MaxStringLen)
-		c.IdempotencyKey = r.string(MaxStringLen)
-		copy(c.Fingerprint[:], r.bytes(16))
+		c.HoldID = r.Uvarint()
+		c.OrderID = r.String(MaxStringLen)
+		c.IdempotencyKey = r.String(MaxStringLen)
+		copy(c.Fingerprint[:], r.Bytes(16))
 	case OpRelease, OpGet:
-		c.HoldID = r.uvarint()
+		c.HoldID = r.Uvarint()
 	case OpTick:
 	default:
-		r.fail("unknown command %d", c.Op)
+		r.Fail("unknown command %d", c.Op)
 	}
-	if r.err == nil && len(r.b) != 0 {
-		r.fail("%d trailing bytes", len(r.b))
+	if r.Err() == nil && r.Len() != 0 {
+		r.Fail("%d trailing bytes", r.Len())
 	}
 	if c.Seats == nil {
 		c.Seats = seats
 	}
-	return r.err
+	return r.Err()
 }
 
 const stateMagic = "BOXSEAT1"
@@ -187,35 +112,35 @@ func appendView(b []byte, v *HoldView) []byte {
 	for _, s := range v.Seats {
 		b = binary.AppendUvarint(b, uint64(s))
 	}
-	b = appendString(b, v.Holder)
+	b = varcodec.AppendString(b, v.Holder)
 	b = append(b, byte(v.State))
 	b = binary.AppendVarint(b, v.ExpiresAt)
-	b = appendString(b, v.OrderID)
+	b = varcodec.AppendString(b, v.OrderID)
 	return binary.AppendUvarint(b, v.Version)
 }
 
 func (r *reader) view(nSeats int) HoldView {
 	var v HoldView
-	v.ID = r.uvarint()
-	n := r.count(MaxSeatsPerCommand, 1)
+	v.ID = r.Uvarint()
+	n := r.Count(MaxSeatsPerCommand, 1)
 	if n > 0 {
 		v.Seats = make([]int32, n)
 	}
 	for i := range v.Seats {
-		s := r.uvarint()
+		s := r.Uvarint()
 		if s >= uint64(nSeats) {
-			r.fail("seat index %d out of range", s)
+			r.Fail("seat index %d out of range", s)
 		}
 		v.Seats[i] = int32(s)
 	}
-	v.Holder = r.string(MaxStringLen)
-	v.State = HoldState(r.byte())
+	v.Holder = r.String(MaxStringLen)
+	v.State = HoldState(r.Byte())
 	if v.State > HoldExpired {
-		r.fail("bad hold state %d", v.State)
+		r.Fail("bad hold state %d", v.State)
 	}
-	v.ExpiresAt = r.varint()
-	v.OrderID = r.string(MaxStringLen)
-	v.Version = r.uvarint()
+	v.ExpiresAt = r.Varint()
+	v.OrderID = r.String(MaxStringLen)
+	v.Version = r.Uvarint()
 	return v
 }
 
@@ -224,13 +149,13 @@ func (r *reader) view(nSeats int) HoldView {
 // answers), which keeps restore time and memory down.
 func (r *reader) viewShared(nSeats int, m *Machine, scratch *[]int32) HoldView {
 	var v HoldView
-	v.ID = r.uvarint()
-	n := r.count(MaxSeatsPerCommand, 1)
+	v.ID = r.Uvarint()
+	n := r.Count(MaxSeatsPerCommand, 1)
 	buf := (*scratch)[:0]
 	for i := 0; i < n; i++ {
-		s := r.uvarint()
+		s := r.Uvarint()
 		if s >= uint64(nSeats) {
-			r.fail("seat index %d out of range", s)
+			r.Fail("seat index %d out of range", s)
 		}
 		buf = append(buf, int32(s))
 	}
@@ -241,20 +166,20 @@ func (r *reader) viewShared(nSeats int, m *Machine, scratch *[]int32) HoldView {
 	} else if n > 0 {
 		v.Seats = slices.Clone(buf)
 	}
-	hn := r.count(MaxStringLen, 1)
-	hb := r.bytes(hn)
+	hn := r.Count(MaxStringLen, 1)
+	hb := r.Bytes(hn)
 	if h != nil && h.holder == string(hb) {
 		v.Holder = h.holder
 	} else {
 		v.Holder = string(hb)
 	}
-	v.State = HoldState(r.byte())
+	v.State = HoldState(r.Byte())
 	if v.State > HoldExpired {
-		r.fail("bad hold state %d", v.State)
+		r.Fail("bad hold state %d", v.State)
 	}
-	v.ExpiresAt = r.varint()
-	v.OrderID = r.string(MaxStringLen)
-	v.Version = r.uvarint()
+	v.ExpiresAt = r.Varint()
+	v.OrderID = r.String(MaxStringLen)
+	v.Version = r.Uvarint()
 	return v
 }
 
@@ -308,7 +233,7 @@ func (c *Capture) AppendTo(b []byte) []byte {
 	}
 	b = binary.AppendUvarint(b, uint64(len(c.idem)))
 	for _, e := range c.idem {
-		b = appendString(b, e.key)
+		b = varcodec.AppendString(b, e.key)
 		b = binary.AppendVarint(b, e.at)
 		b = append(b, e.fp[:]...)
 		b = append(b, byte(e.res.Code))
@@ -340,30 +265,30 @@ func cmpU64(a, b uint64) int {
 // the one the state was written with.
 func Restore(ix *Index, opts Options, data []byte) (*Machine, error) {
 	m := New(ix, opts)
-	r := reader{b: data}
-	if string(r.bytes(len(stateMagic))) != stateMagic {
+	r := newReader(data)
+	if string(r.Bytes(len(stateMagic))) != stateMagic {
 		return nil, errors.New("seats: not a state encoding")
 	}
 	h := ix.Hash()
-	if string(r.bytes(32)) != string(h[:]) {
+	if string(r.Bytes(32)) != string(h[:]) {
 		return nil, errors.New("seats: the state was written for a different seat map")
 	}
-	m.version = r.uvarint()
-	m.nextID = r.uvarint()
-	m.now = r.varint()
-	n := r.count(1<<40, 8)
+	m.version = r.Uvarint()
+	m.nextID = r.Uvarint()
+	m.now = r.Varint()
+	n := r.Count(1<<40, 8)
 	// One allocation for all holds and presized maps: restore time is
 	// recovery time.
 	slab := make([]hold, n)
 	m.holds = make(map[uint64]*hold, n)
-	for i := 0; i < n && r.err == nil; i++ {
+	for i := 0; i < n && r.Err() == nil; i++ {
 		v := r.view(ix.Len())
-		endedAt := r.varint()
-		if r.err != nil {
+		endedAt := r.Varint()
+		if r.Err() != nil {
 			break
 		}
 		if _, dup := m.holds[v.ID]; dup || v.State == 0 || v.ID >= m.nextID {
-			r.fail("bad hold %d", v.ID)
+			r.Fail("bad hold %d", v.ID)
 			break
 		}
 		hd := &slab[i]
@@ -383,7 +308,7 @@ func Restore(ix *Index, opts Options, data []byte) (*Machine, error) {
 		}
 		for _, s := range hd.seats {
 			if m.seat[s] != Free {
-				r.fail("seat %d in two holds", s)
+				r.Fail("seat %d in two holds", s)
 				break
 			}
 			m.counts[Free]--
@@ -394,51 +319,51 @@ func Restore(ix *Index, opts Options, data []byte) (*Machine, error) {
 		}
 		if st != Sold {
 			m.holderSeats[hd.holder] += int32(len(hd.seats))
-			m.exp = append(m.exp, expEntry{at: hd.expiresAt, id: hd.id})
+			m.exp = append(m.exp, deadline.Entry{At: hd.expiresAt, ID: hd.id})
 		}
 	}
 	heap.Init(&m.exp)
-	n = r.count(1<<40, 1)
-	for i := 0; i < n && r.err == nil; i++ {
-		m.ended.push(r.uvarint())
+	n = r.Count(1<<40, 1)
+	for i := 0; i < n && r.Err() == nil; i++ {
+		m.ended.push(r.Uvarint())
 	}
-	n = r.count(1<<40, 20)
+	n = r.Count(1<<40, 20)
 	ents := make([]idemEntry, n)
 	m.idem = make(map[string]*idemEntry, n)
 	m.idemQ.items = make([]*idemEntry, 0, n)
 	var scratch []int32
-	for i := 0; i < n && r.err == nil; i++ {
+	for i := 0; i < n && r.Err() == nil; i++ {
 		e := &ents[i]
-		*e = idemEntry{key: r.string(MaxStringLen + 2), at: r.varint()}
-		copy(e.fp[:], r.bytes(16))
-		e.res.Code = Code(r.byte())
+		*e = idemEntry{key: r.String(MaxStringLen + 2), at: r.Varint()}
+		copy(e.fp[:], r.Bytes(16))
+		e.res.Code = Code(r.Byte())
 		if e.res.Code >= numCodes {
-			r.fail("bad result code %d", e.res.Code)
+			r.Fail("bad result code %d", e.res.Code)
 		}
-		e.res.Created = r.byte()&1 != 0
+		e.res.Created = r.Byte()&1 != 0
 		e.res.Hold = r.viewShared(ix.Len(), m, &scratch)
 		if e.res.Hold.State == 0 {
 			e.res.Hold = HoldView{}
 		}
-		k := r.count(MaxSeatsPerCommand, 1)
+		k := r.Count(MaxSeatsPerCommand, 1)
 		for j := 0; j < k; j++ {
-			s := r.uvarint()
+			s := r.Uvarint()
 			if s >= uint64(ix.Len()) {
-				r.fail("seat index %d out of range", s)
+				r.Fail("seat index %d out of range", s)
 			}
 			e.res.Seats = append(e.res.Seats, int32(s))
 		}
 		if _, dup := m.idem[e.key]; dup {
-			r.fail("duplicate idempotency key")
+			r.Fail("duplicate idempotency key")
 		}
 		m.idem[e.key] = e
 		m.idemQ.push(e)
 	}
-	if r.err == nil && len(r.b) != 0 {
-		r.fail("%d trailing bytes", len(r.b))
+	if r.Err() == nil && r.Len() != 0 {
+		r.Fail("%d trailing bytes", r.Len())
 	}
-	if r.err != nil {
-		return nil, r.err
+	if r.Err() != nil {
+		return nil, r.Err()
 	}
 	return m, nil
 }

@@ -38,6 +38,8 @@ import (
 	"fmt"
 	"slices"
 	"time"
+
+	"boxoffice.dev/boxoffice/shard/internal/deadline"
 )
 
 // SeatState is the state of one seat.
@@ -260,26 +262,6 @@ type idemEntry struct {
 	res Result
 }
 
-type expEntry struct {
-	at int64
-	id uint64
-}
-
-type expHeap []expEntry
-
-func (h expHeap) Len() int { return len(h) }
-func (h expHeap) Less(i, j int) bool {
-	return h[i].at < h[j].at || h[i].at == h[j].at && h[i].id < h[j].id
-}
-func (h expHeap) Swap(i, j int) { h[i], h[j] = h[j], h[i] }
-func (h *expHeap) Push(x any)   { *h = append(*h, x.(expEntry)) }
-func (h *expHeap) Pop() any {
-	old := *h
-	e := old[len(old)-1]
-	*h = old[:len(old)-1]
-	return e
-}
-
 // fifo is a queue with amortised O(1) pops.
 type fifo[T any] struct {
 	items []T
@@ -320,7 +302,7 @@ type Machine struct {
 	holds       map[uint64]*hold
 	holderSeats map[string]int32
 	holderMoved []string // holders whose seat count changed since TakeHolders
-	exp         expHeap
+	exp         deadline.Heap
 	ended       fifo[uint64]
 	idem        map[string]*idemEntry
 	idemQ       fifo[*idemEntry]
@@ -379,7 +361,7 @@ func (m *Machine) NextDeadline() (int64, bool) {
 	if len(m.exp) == 0 {
 		return 0, false
 	}
-	return m.exp[0].at, true
+	return m.exp[0].At, true
 }
 
 // TakeChanges returns the seat changes applied since the last call. The slice
@@ -483,10 +465,10 @@ func (m *Machine) setSeat(s int32, st SeatState, owner uint64) {
 func (m *Machine) bump() { m.version++; m.dirty = true }
 
 func (m *Machine) expire(now int64) {
-	for len(m.exp) > 0 && m.exp[0].at <= now {
-		e := heap.Pop(&m.exp).(expEntry)
-		h := m.holds[e.id]
-		if h == nil || !h.state.active() || h.expiresAt != e.at {
+	for len(m.exp) > 0 && m.exp[0].At <= now {
+		e := heap.Pop(&m.exp).(deadline.Entry)
+		h := m.holds[e.ID]
+		if h == nil || !h.state.active() || h.expiresAt != e.At {
 			continue
 		}
 		m.end(h, HoldExpired, now)
@@ -602,7 +584,7 @@ func (m *Machine) hold(c *Command) Result {
 	}
 	m.holderSeats[h.holder] += int32(len(h.seats))
 	m.holderMoved = append(m.holderMoved, h.holder)
-	heap.Push(&m.exp, expEntry{at: h.expiresAt, id: h.id})
+	heap.Push(&m.exp, deadline.Entry{At: h.expiresAt, ID: h.id})
 	return Result{Hold: h.view(), Created: true}
 }
 
@@ -616,7 +598,7 @@ func (m *Machine) withHold(c *Command, f func(*hold, *Command) Result) Result {
 
 func (m *Machine) setDeadline(h *hold, ttl int64) {
 	h.expiresAt = m.now + ttl
-	heap.Push(&m.exp, expEntry{at: h.expiresAt, id: h.id})
+	heap.Push(&m.exp, deadline.Entry{At: h.expiresAt, ID: h.id})
 	m.dirty = true
 }
 

@@ -68,34 +68,8 @@ func saveIdentity(dir string, id identity) error {
 		return err
 	}
 	b, _ := json.Marshal(id)
-	tmp := filepath.Join(dir, identityFile+".tmp")
-	f, err := os.Create(tmp)
-	if err != nil {
-		return err
-	}
-	_, err = f.Write(b)
-	if err == nil {
-		err = f.Sync()
-	}
-	if cerr := f.Close(); err == nil {
-		err = cerr
-	}
-	if err == nil {
-		err = os.Rename(tmp, filepath.Join(dir, identityFile))
-	}
-	if err == nil {
-		err = syncDirPath(dir)
-	}
-	return err
-}
-
-func syncDirPath(dir string) error {
-	d, err := os.Open(dir)
-	if err != nil {
-		return err
-	}
-	defer d.Close()
-	return d.Sync()
+	// 0o666 before the umask, as os.Create made it.
+	return writeFileDurably(filepath.Join(dir, identityFile), b, 0o666)
 }
 
 // PeerHello is what a member tells a peer that probes it.

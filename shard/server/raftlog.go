@@ -154,14 +154,8 @@ func (st *raftState) readRecord(p []byte) error {
 	if flags&1 != 0 {
 		st.hs = r.hardState()
 	}
-	n := r.u()
-	for i := uint64(0); i < n && r.err == nil; i++ {
-		e := r.entry()
-		if r.err == nil {
-			if err := st.add(e); err != nil {
-				return err
-			}
-		}
+	if err := st.readEntries(r); err != nil {
+		return err
 	}
 	if r.err != nil {
 		return fmt.Errorf("raft log record: %w", r.err)
@@ -190,6 +184,21 @@ func encodeRaftSnapshot(hs *pb.HardState, meta *pb.SnapshotMetadata, state []byt
 	return b, nil
 }
 
+// readEntries reads a count and that many entries into the log; a decoding
+// error stays in r for the caller to report.
+func (st *raftState) readEntries(r *rdr) error {
+	n := r.u()
+	for i := uint64(0); i < n && r.err == nil; i++ {
+		e := r.entry()
+		if r.err == nil {
+			if err := st.add(e); err != nil {
+				return err
+			}
+		}
+	}
+	return nil
+}
+
 func (st *raftState) readSnapshot(p []byte) error {
 	if len(p) < 1 || p[0] != raftSnapVersion {
 		return errors.New("raft snapshot: unknown format (a single-mode snapshot, or a newer format)")
@@ -207,14 +216,8 @@ func (st *raftState) readSnapshot(p []byte) error {
 		return fmt.Errorf("raft snapshot conf state: %w", err)
 	}
 	st.snap = &pb.Snapshot{Data: state, Metadata: &pb.SnapshotMetadata{Index: proto.Uint64(idx), Term: proto.Uint64(term), ConfState: cs}}
-	n := r.u()
-	for i := uint64(0); i < n && r.err == nil; i++ {
-		e := r.entry()
-		if r.err == nil {
-			if err := st.add(e); err != nil {
-				return err
-			}
-		}
+	if err := st.readEntries(r); err != nil {
+		return err
 	}
 	if r.err != nil {
 		return fmt.Errorf("raft snapshot tail: %w", r.err)

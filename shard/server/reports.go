@@ -145,30 +145,7 @@ func (r *reports) save() error {
 	if err != nil {
 		return err
 	}
-	tmp := r.path + ".tmp"
-	f, err := os.OpenFile(tmp, os.O_CREATE|os.O_TRUNC|os.O_WRONLY, 0o644)
-	if err != nil {
-		return err
-	}
-	_, err = f.Write(b)
-	if err == nil {
-		err = f.Sync()
-	}
-	if cerr := f.Close(); err == nil {
-		err = cerr
-	}
-	if err == nil {
-		err = os.Rename(tmp, r.path)
-	}
-	if err == nil {
-		var d *os.File
-		if d, err = os.Open(filepath.Dir(r.path)); err == nil {
-			err = d.Sync()
-			d.Close()
-		}
-	}
-	if err != nil {
-		os.Remove(tmp)
+	if err := writeFileDurably(r.path, b, 0o644); err != nil {
 		return fmt.Errorf("saving %s: %w", r.path, err)
 	}
 	return nil

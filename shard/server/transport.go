@@ -3,8 +3,6 @@ package server
 import (
 	"bytes"
 	"context"
-	"crypto/sha256"
-	"crypto/subtle"
 	"encoding/binary"
 	"encoding/json"
 	"errors"
@@ -236,19 +234,7 @@ func (t *httpTransport) Join(slot int, raftID uint64) error {
 	return t.post(strings.TrimRight(t.n.cfg.Peers[slot], "/")+"/raft/join", body, 2*time.Second)
 }
 
-func (n *Node) peerAuthorized(r *http.Request) bool {
-	if n.cfg.PeerToken == "" {
-		return true
-	}
-	h := r.Header.Get("Authorization")
-	const prefix = "Bearer "
-	if len(h) < len(prefix) || !strings.EqualFold(h[:len(prefix)], prefix) {
-		return false
-	}
-	got := sha256.Sum256([]byte(h[len(prefix):]))
-	want := sha256.Sum256([]byte(n.cfg.PeerToken))
-	return subtle.ConstantTimeCompare(got[:], want[:]) == 1
-}
+func (n *Node) peerAuthorized(r *http.Request) bool { return bearerOK(r, n.cfg.PeerToken) }
 
 // PeerHandler serves the peer endpoints.
 func (n *Node) PeerHandler() http.Handler {

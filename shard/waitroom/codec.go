@@ -4,8 +4,11 @@ import (
 	"container/heap"
 	"encoding/binary"
 	"errors"
-	"fmt"
+	"math"
 	"slices"
+
+	"boxoffice.dev/boxoffice/shard/internal/deadline"
+	"boxoffice.dev/boxoffice/shard/internal/varcodec"
 )
 
 // Binary encodings of commands (log records) and of the whole state
@@ -13,80 +16,13 @@ import (
 
 var errShort = errors.New("waitroom: truncated encoding")
 
-type reader struct {
-	b   []byte
-	err error
-}
+// reader adds the waiting room's records to the shared varint reader.
+type reader struct{ varcodec.Reader }
 
-func (r *reader) uvarint() uint64 {
-	if r.err != nil {
-		return 0
-	}
-	v, n := binary.Uvarint(r.b)
-	if n <= 0 {
-		r.err = errShort
-		return 0
-	}
-	r.b = r.b[n:]
-	return v
-}
-
-func (r *reader) varint() int64 {
-	if r.err != nil {
-		return 0
-	}
-	v, n := binary.Varint(r.b)
-	if n <= 0 {
-		r.err = errShort
-		return 0
-	}
-	r.b = r.b[n:]
-	return v
-}
-
-func (r *reader) int32() int32 {
-	v := r.varint()
-	if v < -1<<31 || v > 1<<31-1 {
-		r.fail("value %d out of range", v)
-	}
-	return int32(v)
-}
-
-func (r *reader) byte() byte {
-	if r.err != nil || len(r.b) < 1 {
-		r.err = errShort
-		return 0
-	}
-	v := r.b[0]
-	r.b = r.b[1:]
-	return v
-}
-
-func (r *reader) key() (k [16]byte) {
-	if r.err != nil || len(r.b) < 16 {
-		r.err = errShort
-		return k
-	}
-	copy(k[:], r.b)
-	r.b = r.b[16:]
-	return k
-}
+func newReader(b []byte) reader { return reader{varcodec.NewReader(b, errShort, "waitroom")} }
 
 // count reads a count of items each at least min bytes long.
-func (r *reader) count(min int) int {
-	n := r.uvarint()
-	if n*uint64(min) > uint64(len(r.b)) {
-		r.fail("count %d out of range", n)
-		return 0
-	}
-	return int(n)
-}
-
-func (r *reader) fail(format string, a ...any) {
-	if r.err == nil {
-		r.err = fmt.Errorf("waitroom: "+format, a...)
-	}
-}
+func (r *reader) count(min int) int { return r.Count(math.MaxUint64, min) }
 
 func appendConfig(b []byte, c Config) []byte {
 	b = binary.AppendVarint(b, int64(c.MaxActive))
@@ -97,7 +33,7 @@ func appendConfig(b []byte, c Config) []byte {
 }
 
 func (r *reader) config() Config {
-	return Config{MaxActive: r.int32(), IdleTimeout: r.varint(), MaxSeats: r.int32(), PreQueueAt: r.varint(), OpensAt: r.varint()}
+	return Config{MaxActive: r.Int32(), IdleTimeout: r.Varint(), MaxSeats: r.Int32(), PreQueueAt: r.Varint(), OpensAt: r.Varint()}
 }
 
 func appendSeats(b []byte, s SeatCounts) []byte {
@@ -107,7 +43,7 @@ func appendSeats(b []byte, s SeatCounts) []byte {
 }
 
 func (r *reader) seats() SeatCounts {
-	return SeatCounts{Free: r.int32(), Held: r.int32(), Sold: r.int32()}
+	return SeatCounts{Free: r.Int32(), Held: r.Int32(), Sold: r.Int32()}
 }
 
 // AppendBinary appends the command's encoding.
@@ -136,32 +72,32 @@ func (c *Command) AppendBinary(b []byte) []byte {
 
 // DecodeCommand decodes one command from exactly b.
 func DecodeCommand(b []byte, c *Command) error {
-	r := reader{b: b}
-	*c = Command{Op: Op(r.byte()), Now: r.varint()}
+	r := newReader(b)
+	*c = Command{Op: Op(r.Byte()), Now: r.Varint()}
 	switch c.Op {
 	case OpConfigure:
 		c.Config = r.config()
 	case OpJoin:
-		c.Key = r.key()
+		c.Key = r.Key()
 	case OpOpen:
-		k := r.key()
+		k := r.Key()
 		c.Seed = [2]uint64{binary.LittleEndian.Uint64(k[:8]), binary.LittleEndian.Uint64(k[8:])}
 	case OpSeats:
 		c.Seats = r.seats()
 	case OpTouch:
-		c.ID = r.uvarint()
-		c.Holding = r.int32()
+		c.ID = r.Uvarint()
+		c.Holding = r.Int32()
 	case OpLeave:
-		c.ID = r.uvarint()
-		c.Reason = Reason(r.byte())
+		c.ID = r.Uvarint()
+		c.Reason = Reason(r.Byte())
 	case OpTick:
 	default:
-		r.fail("unknown command %d", c.Op)
+		r.Fail("unknown command %d", c.Op)
 	}
-	if r.err == nil && len(r.b) != 0 {
-		r.fail("%d trailing bytes", len(r.b))
+	if r.Err() == nil && r.Len() != 0 {
+		r.Fail("%d trailing bytes", r.Len())
 	}
-	return r.err
+	return r.Err()
 }
 
 const stateMagic = "BOXWAIT1"
@@ -226,17 +162,17 @@ func (r *reader) stats() stats {
 	var s stats
 	n := r.count(1)
 	if n > rateWindow {
-		r.fail("%d recent admissions, at most %d", n, rateWindow)
+		r.Fail("%d recent admissions, at most %d", n, rateWindow)
 		return s
 	}
 	for i := 0; i < n; i++ {
-		s.recent[i] = r.varint()
+		s.recent[i] = r.Varint()
 	}
 	s.nRecent, s.next = n, n%rateWindow
 	for i := range s.hist {
-		s.hist[i] = r.uvarint()
+		s.hist[i] = r.Uvarint()
 	}
-	s.admitted, s.timedOut, s.bought = r.uvarint(), r.uvarint(), r.uvarint()
+	s.admitted, s.timedOut, s.bought = r.Uvarint(), r.Uvarint(), r.Uvarint()
 	return s
 }
 
@@ -246,28 +182,28 @@ func Restore(data []byte) (*Machine, error) {
 	if len(data) < len(stateMagic) || string(data[:len(stateMagic)]) != stateMagic {
 		return nil, errors.New("waitroom: not a waiting-room state")
 	}
-	r := &reader{b: data[len(stateMagic):]}
+	r := newReader(data[len(stateMagic):])
 	m := New()
-	f := r.byte()
+	f := r.Byte()
 	m.configured, m.opened, m.closed, m.seatsKnown = f&1 != 0, f&2 != 0, f&4 != 0, f&8 != 0
 	m.cfg = r.config()
-	m.now = r.varint()
+	m.now = r.Varint()
 	m.seats = r.seats()
-	m.nextID = r.uvarint()
+	m.nextID = r.Uvarint()
 	if m.configured && m.cfg.Validate() != nil {
-		r.fail("invalid configuration")
+		r.Fail("invalid configuration")
 	}
 	if m.nextID == 0 {
-		r.fail("next place id 0") // ids start at 1; 0 marks an empty slot in the line
+		r.Fail("next place id 0") // ids start at 1; 0 marks an empty slot in the line
 	}
 	r.entries(m)
 	r.order(m)
 	m.stats = r.stats()
-	if r.err == nil && len(r.b) != 0 {
-		r.fail("%d trailing bytes", len(r.b))
+	if r.Err() == nil && r.Len() != 0 {
+		r.Fail("%d trailing bytes", r.Len())
 	}
-	if r.err != nil {
-		return nil, r.err
+	if r.Err() != nil {
+		return nil, r.Err()
 	}
 	return m, nil
 }
@@ -275,22 +211,22 @@ func Restore(data []byte) (*Machine, error) {
 func (r *reader) entries(m *Machine) {
 	n := r.count(16 + 6)
 	prev := uint64(0)
-	for i := 0; i < n && r.err == nil; i++ {
-		e := &entry{id: r.uvarint(), key: r.key(), state: State(r.byte()), queuedAt: r.varint(),
-			deadline: r.varint(), holding: r.int32(), maxSeats: r.int32()}
+	for i := 0; i < n && r.Err() == nil; i++ {
+		e := &entry{id: r.Uvarint(), key: r.Key(), state: State(r.Byte()), queuedAt: r.Varint(),
+			deadline: r.Varint(), holding: r.Int32(), maxSeats: r.Int32()}
 		switch {
 		case e.id <= prev || e.id >= m.nextID:
-			r.fail("place %d out of order or beyond the next id %d", e.id, m.nextID)
+			r.Fail("place %d out of order or beyond the next id %d", e.id, m.nextID)
 		case e.state < PreQueued || e.state >= numStates:
-			r.fail("place %d in unknown state %d", e.id, e.state)
+			r.Fail("place %d in unknown state %d", e.id, e.state)
 		case e.key == [16]byte{} || m.byKey[e.key] != 0:
-			r.fail("place %d: zero or repeated key", e.id)
+			r.Fail("place %d: zero or repeated key", e.id)
 		case e.holding < 0 || (e.state == Admitted) != (e.maxSeats > 0):
-			r.fail("place %d: bad admission fields", e.id)
+			r.Fail("place %d: bad admission fields", e.id)
 		case e.state == Admitted && (e.holding > 0) != (e.deadline == never):
-			r.fail("place %d: idle deadline does not match its seats", e.id)
+			r.Fail("place %d: idle deadline does not match its seats", e.id)
 		case m.closed:
-			r.fail("a closed room keeps no places")
+			r.Fail("a closed room keeps no places")
 		}
 		prev = e.id
 		m.entries[e.id], m.byKey[e.key] = e, e.id
@@ -298,7 +234,7 @@ func (r *reader) entries(m *Machine) {
 			m.active++
 			if e.holding == 0 {
 				m.shopping++
-				heap.Push(&m.exp, expEntry{at: e.deadline, id: e.id})
+				heap.Push(&m.exp, deadline.Entry{At: e.deadline, ID: e.id})
 			}
 		}
 	}
@@ -312,14 +248,14 @@ func (r *reader) order(m *Machine) {
 		want[e.state]++
 	}
 	n := r.count(1)
-	if r.err == nil && n != want[PreQueued] {
-		r.fail("%d places listed as pre-queued, %d in that state", n, want[PreQueued])
+	if r.Err() == nil && n != want[PreQueued] {
+		r.Fail("%d places listed as pre-queued, %d in that state", n, want[PreQueued])
 	}
 	seen := map[uint64]bool{}
-	for i := 0; i < n && r.err == nil; i++ {
-		e := m.entries[r.uvarint()]
+	for i := 0; i < n && r.Err() == nil; i++ {
+		e := m.entries[r.Uvarint()]
 		if e == nil || e.state != PreQueued || seen[e.id] {
-			r.fail("the pre-queue names a place not pre-queued, or twice")
+			r.Fail("the pre-queue names a place not pre-queued, or twice")
 			return
 		}
 		seen[e.id] = true
@@ -327,11 +263,11 @@ func (r *reader) order(m *Machine) {
 		m.preN++
 	}
 	r.line(m, want[Waiting])
-	if r.err == nil && !m.opened && want[Waiting]+want[Admitted] > 0 {
-		r.fail("places in line before the sale opened")
+	if r.Err() == nil && !m.opened && want[Waiting]+want[Admitted] > 0 {
+		r.Fail("places in line before the sale opened")
 	}
-	if r.err == nil && m.opened && want[PreQueued] > 0 {
-		r.fail("a pre-queue after the sale opened")
+	if r.Err() == nil && m.opened && want[PreQueued] > 0 {
+		r.Fail("a pre-queue after the sale opened")
 	}
 }
 
@@ -359,29 +295,29 @@ func (l *line) appendTo(b []byte) []byte {
 
 // line reads the line; want places must be waiting.
 func (r *reader) line(m *Machine, want int) {
-	head, end := r.uvarint(), r.uvarint()
+	head, end := r.Uvarint(), r.Uvarint()
 	n := r.count(2)
-	if r.err != nil {
+	if r.Err() != nil {
 		return
 	}
 	if head > end || end-head > maxLineSpan || uint64(n) > end-head || n != want {
-		r.fail("a line from slot %d to %d with %d places (%d waiting)", head, end, n, want)
+		r.Fail("a line from slot %d to %d with %d places (%d waiting)", head, end, n, want)
 		return
 	}
 	l := &m.line
 	l.base, l.ids = int(head), make([]uint64, end-head)
 	slot := head
 	seen := make(map[uint64]bool, n)
-	for i := 0; i < n && r.err == nil; i++ {
-		d := r.uvarint()
+	for i := 0; i < n && r.Err() == nil; i++ {
+		d := r.Uvarint()
 		if (i > 0 && d == 0) || d >= end-slot {
-			r.fail("slot out of order or beyond the line")
+			r.Fail("slot out of order or beyond the line")
 			return
 		}
 		slot += d
-		e := m.entries[r.uvarint()]
+		e := m.entries[r.Uvarint()]
 		if e == nil || e.state != Waiting || seen[e.id] {
-			r.fail("the line names a place not waiting, or twice")
+			r.Fail("the line names a place not waiting, or twice")
 			return
 		}
 		seen[e.id] = true

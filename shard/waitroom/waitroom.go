@@ -4,6 +4,8 @@ import (
 	"container/heap"
 	"fmt"
 	"math"
+
+	"boxoffice.dev/boxoffice/shard/internal/deadline"
 )
 
 // Op is a command kind.
@@ -164,7 +166,7 @@ type Machine struct {
 	pre     []uint64 // pre-queue in join order; may hold ended ids
 	preN    int      // places in the pre-queue
 	line    line
-	exp     expHeap
+	exp     deadline.Heap
 
 	active   int // admitted
 	shopping int // admitted and holding no seat
@@ -188,9 +190,9 @@ func (m *Machine) Config() (Config, bool) { return m.cfg, m.configured }
 // caller applies an OpTick then so the next buyer is admitted on time.
 func (m *Machine) NextDeadline() (int64, bool) {
 	for len(m.exp) > 0 {
-		e := m.entries[m.exp[0].id]
-		if e != nil && e.state == Admitted && e.deadline == m.exp[0].at {
-			return m.exp[0].at, true
+		e := m.entries[m.exp[0].ID]
+		if e != nil && e.state == Admitted && e.deadline == m.exp[0].At {
+			return m.exp[0].At, true
 		}
 		heap.Pop(&m.exp) // stale: dropping it changes no answer
 	}
@@ -361,7 +363,7 @@ func (m *Machine) setDeadline(e *entry) {
 		return
 	}
 	e.deadline = m.now + m.cfg.IdleTimeout
-	heap.Push(&m.exp, expEntry{at: e.deadline, id: e.id})
+	heap.Push(&m.exp, deadline.Entry{At: e.deadline, ID: e.id})
 }
 
 func (m *Machine) leave(id uint64, why Reason) Result {
@@ -400,10 +402,10 @@ func (m *Machine) end(e *entry) {
 }
 
 func (m *Machine) expire() {
-	for len(m.exp) > 0 && m.exp[0].at <= m.now {
-		x := heap.Pop(&m.exp).(expEntry)
-		e := m.entries[x.id]
-		if e == nil || e.state != Admitted || e.deadline != x.at {
+	for len(m.exp) > 0 && m.exp[0].At <= m.now {
+		x := heap.Pop(&m.exp).(deadline.Entry)
+		e := m.entries[x.ID]
+		if e == nil || e.state != Admitted || e.deadline != x.At {
 			continue
 		}
 		m.end(e)
@@ -430,24 +432,4 @@ func (m *Machine) fill() {
 		m.stats.admit(m.now, m.now-e.queuedAt)
 		m.dirty = true
 	}
-}
-
-type expEntry struct {
-	at int64
-	id uint64
-}
-
-type expHeap []expEntry
-
-func (h expHeap) Len() int { return len(h) }
-func (h expHeap) Less(i, j int) bool {
-	return h[i].at < h[j].at || h[i].at == h[j].at && h[i].id < h[j].id
-}
-func (h expHeap) Swap(i, j int) { h[i], h[j] = h[j], h[i] }
-func (h *expHeap) Push(x any)   { *h = append(*h, x.(expEntry)) }
-func (h *expHeap) Pop() any {
-	old := *h
-	e := old[len(old)-1]
-	*h = old[:len(old)-1]
-	return e
 }

@@ -5,7 +5,6 @@ package e2e
 import (
 	"bytes"
 	"context"
-	"encoding/json"
 	"fmt"
 	"os"
 	"os/exec"
@@ -31,47 +30,13 @@ import (
 // own state dir, bridge and pod range, so it runs beside the suite's) and
 // returns what its ready file says and how to stop it.
 func startCluster(name, bridge, cidr string, images ...string) (cluster, func()) {
-	ready := filepath.Join(GinkgoT().TempDir(), "ready.json")
 	args := []string{"up", "--state-dir=/var/tmp/boxoffice-" + name, "--bridge=" + bridge, "--pod-cidr=" + cidr,
-		"--bins=" + env("LOCALCLUSTER_BINS"), "--repo=" + repo, "--ready-file=" + ready}
+		"--bins=" + env("LOCALCLUSTER_BINS"), "--repo=" + repo}
 	for _, img := range images {
 		args = append(args, "--image="+img)
 	}
-	cmd := exec.Command(env("LOCALCLUSTER"), args...)
-	logPath := filepath.Join(os.TempDir(), "boxoffice-"+name+"-localcluster.log")
-	logFile, err := os.Create(logPath)
-	Expect(err).NotTo(HaveOccurred())
-	cmd.Stdout, cmd.Stderr = logFile, logFile
-	// SIGTERM (a clean stop) if this test process dies without its cleanup.
-	cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true, Pdeathsig: syscall.SIGTERM}
-	Expect(cmd.Start()).To(Succeed())
-	done := make(chan struct{})
-	go func() { _ = cmd.Wait(); logFile.Close(); close(done) }()
-	GinkgoWriter.Printf("local cluster %s starting (log %s)\n", name, logPath)
-	var c cluster
-	Eventually(func() error {
-		select {
-		case <-done:
-			b, _ := os.ReadFile(logPath)
-			StopTrying("the local cluster exited:\n" + string(b)).Now()
-		default:
-		}
-		b, err := os.ReadFile(ready)
-		if err != nil {
-			return err
-		}
-		return json.Unmarshal(b, &c)
-	}).WithTimeout(3 * time.Minute).WithPolling(time.Second).Should(Succeed())
-	stop := func() {
-		_ = cmd.Process.Signal(syscall.SIGTERM)
-		select {
-		case <-done:
-		case <-time.After(90 * time.Second):
-			_ = syscall.Kill(-cmd.Process.Pid, syscall.SIGKILL)
-			<-done
-		}
-	}
-	return c, stop
+	l := startLocalCluster(name, args...)
+	return l.waitReady(3 * time.Minute), l.stop
 }
 
 // containerPID finds the host process of a pod's container on the local

@@ -6,12 +6,9 @@
 package e2e
 
 import (
-	"encoding/json"
 	"fmt"
 	"os"
-	"os/exec"
 	"path/filepath"
-	"syscall"
 	"testing"
 	"time"
 
@@ -46,8 +43,7 @@ type cluster struct {
 
 var (
 	lc      cluster
-	lcCmd   *exec.Cmd
-	lcDone  chan struct{}
+	lcProc  *localCluster
 	cfg     *rest.Config
 	kube    kubernetes.Interface
 	dyn     dynamic.Interface
@@ -70,46 +66,18 @@ var _ = BeforeSuite(func() {
 	var err error
 	repo, err = filepath.Abs("../..")
 	Expect(err).NotTo(HaveOccurred())
-	bin := env("LOCALCLUSTER")
 	box := env("BOXOFFICE_BIN")
-	bins := env("LOCALCLUSTER_BINS")
-	ready := filepath.Join(GinkgoT().TempDir(), "ready.json")
-	state := "/var/tmp/boxoffice-e2e"
-	lcCmd = exec.Command(bin, "up",
-		"--state-dir="+state, "--bridge=bxe2e0", "--pod-cidr=10.244.7.0/24",
-		"--bins="+bins, "--repo="+repo,
+	began := time.Now()
+	lcProc = startLocalCluster("e2e", "up",
+		"--state-dir=/var/tmp/boxoffice-e2e", "--bridge=bxe2e0", "--pod-cidr=10.244.7.0/24",
+		"--bins="+env("LOCALCLUSTER_BINS"), "--repo="+repo,
 		// boxoffice:next is a second version of the same binary for the
 		// rollout spec; boxoffice:broken is a version that exits at once.
 		"--image=boxoffice:dev="+box, "--image=boxoffice:next="+box, "--image=boxoffice:broken=/bin/false",
 		// sleep is a pod that just runs, for the node specs.
 		"--image=sleep=/bin/sleep",
-		"--manager="+box,
-		"--ready-file="+ready)
-	logPath := filepath.Join(os.TempDir(), "boxoffice-e2e-localcluster.log")
-	logFile, err := os.Create(logPath)
-	Expect(err).NotTo(HaveOccurred())
-	lcCmd.Stdout, lcCmd.Stderr = logFile, logFile
-	// SIGTERM (a clean stop) if this test process dies without AfterSuite
-	// (a go test -timeout, a kill): no local cluster is left running.
-	lcCmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true, Pdeathsig: syscall.SIGTERM}
-	began := time.Now()
-	Expect(lcCmd.Start()).To(Succeed())
-	lcDone = make(chan struct{})
-	go func() { _ = lcCmd.Wait(); logFile.Close(); close(lcDone) }()
-	GinkgoWriter.Printf("local cluster starting (log %s)\n", logPath)
-	Eventually(func() error {
-		select {
-		case <-lcDone:
-			b, _ := os.ReadFile(logPath)
-			StopTrying("the local cluster exited:\n" + string(b)).Now()
-		default:
-		}
-		b, err := os.ReadFile(ready)
-		if err != nil {
-			return err
-		}
-		return json.Unmarshal(b, &lc)
-	}).WithTimeout(10 * time.Minute).WithPolling(time.Second).Should(Succeed())
+		"--manager="+box)
+	lc = lcProc.waitReady(10 * time.Minute)
 	timings["cluster and manager up"] = time.Since(began)
 	cfg, err = clientcmd.BuildConfigFromFlags("", lc.Kubeconfig)
 	Expect(err).NotTo(HaveOccurred())
@@ -121,14 +89,7 @@ var _ = AfterSuite(func() {
 	for name, d := range timings {
 		fmt.Printf("e2e timing: %-45s %s\n", name, d.Round(100*time.Millisecond))
 	}
-	if lcCmd == nil || lcCmd.Process == nil {
-		return
-	}
-	_ = lcCmd.Process.Signal(syscall.SIGTERM)
-	select {
-	case <-lcDone:
-	case <-time.After(90 * time.Second):
-		_ = syscall.Kill(-lcCmd.Process.Pid, syscall.SIGKILL)
-		<-lcDone
+	if lcProc != nil {
+		lcProc.stop()
 	}
 })
