@@ -17,18 +17,7 @@ import (
 // BenchmarkHoldRelease measures the request path without the network: decode,
 // writer, log append and fsync, answer. 64 goroutines; reports allocations.
 func BenchmarkHoldRelease(b *testing.B) {
-	cfg := Config{
-		Showtime: "venues/bench", SeatIDs: seatIDs("ABCDEFGHJK", 100), DataDir: b.TempDir(),
-		HoldTTL: 10 * time.Minute, MaxHoldTTL: 2 * time.Hour, MaxSeatsPerHolder: 8,
-		Logger: slog.New(slog.NewTextHandler(io.Discard, nil)),
-	}
-	s, err := New(cfg)
-	if err != nil {
-		b.Fatal(err)
-	}
-	if err := s.Recover(); err != nil {
-		b.Fatal(err)
-	}
+	s, cfg := benchServer(b)
 	h := s.Handler()
 	var next atomic.Int64
 	b.SetParallelism(32)
@@ -61,18 +50,7 @@ func BenchmarkHoldRelease(b *testing.B) {
 // clients' own reading of answers is counted in the allocations too; it does
 // not change between shard versions). Profile with -cpuprofile.
 func BenchmarkHoldReleaseHTTP(b *testing.B) {
-	cfg := Config{
-		Showtime: "venues/bench", SeatIDs: seatIDs("ABCDEFGHJK", 100), DataDir: b.TempDir(),
-		HoldTTL: 10 * time.Minute, MaxHoldTTL: 2 * time.Hour, MaxSeatsPerHolder: 8,
-		Logger: slog.New(slog.NewTextHandler(io.Discard, nil)),
-	}
-	s, err := New(cfg)
-	if err != nil {
-		b.Fatal(err)
-	}
-	if err := s.Recover(); err != nil {
-		b.Fatal(err)
-	}
+	s, cfg := benchServer(b)
 	ln, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
 		b.Fatal(err)
@@ -126,4 +104,23 @@ func BenchmarkHoldReleaseHTTP(b *testing.B) {
 	hs.Close()
 	s.BeginShutdown()
 	s.Close(b.Context())
+}
+
+// benchServer is a recovered shard of 1,000 seats in a fresh directory, with
+// no token and a discarded log, for the request-path benchmarks.
+func benchServer(b *testing.B) (*Server, Config) {
+	b.Helper()
+	cfg := Config{
+		Showtime: "venues/bench", SeatIDs: seatIDs("ABCDEFGHJK", 100), DataDir: b.TempDir(),
+		HoldTTL: 10 * time.Minute, MaxHoldTTL: 2 * time.Hour, MaxSeatsPerHolder: 8,
+		Logger: slog.New(slog.NewTextHandler(io.Discard, nil)),
+	}
+	s, err := New(cfg)
+	if err != nil {
+		b.Fatal(err)
+	}
+	if err := s.Recover(); err != nil {
+		b.Fatal(err)
+	}
+	return s, cfg
 }
