@@ -46,22 +46,22 @@ func Print(w io.Writer, format string, v any, human func(io.Writer)) error {
 
 // ShowtimeView is everything on-call reads about one showtime.
 type ShowtimeView struct {
-	Namespace          string             `json:"namespace"`
-	Name               string             `json:"name"`
-	Title              string             `json:"title"`
-	Phase              string             `json:"phase"`
-	ObservedGeneration int64              `json:"observedGeneration"`
-	Generation         int64              `json:"generation"`
-	OpensAt            time.Time          `json:"opensAt"`
-	ClosesAt           time.Time          `json:"closesAt"`
-	Seats              boxv1.SeatCounts   `json:"seats"`
-	Shard              ShardView          `json:"shard"`
-	Frontend           FrontendView       `json:"frontend"`
+	Namespace          string           `json:"namespace"`
+	Name               string           `json:"name"`
+	Title              string           `json:"title"`
+	Phase              string           `json:"phase"`
+	ObservedGeneration int64            `json:"observedGeneration"`
+	Generation         int64            `json:"generation"`
+	OpensAt            time.Time        `json:"opensAt"`
+	ClosesAt           time.Time        `json:"closesAt"`
+	Seats              boxv1.SeatCounts `json:"seats"`
+	Shard              ShardView        `json:"shard"`
+	Frontend           FrontendView     `json:"frontend"`
 	// WaitingRoom is status.waitingRoom: absent while the room is off.
 	WaitingRoom *boxv1.WaitingRoomStatus `json:"waitingRoom,omitempty"`
-	Freeze             FreezeView         `json:"freeze"`
-	Rollout            *RolloutRef        `json:"rollout,omitempty"`
-	Conditions         []metav1.Condition `json:"conditions,omitempty"`
+	Freeze      FreezeView               `json:"freeze"`
+	Rollout     *RolloutRef              `json:"rollout,omitempty"`
+	Conditions  []metav1.Condition       `json:"conditions,omitempty"`
 }
 
 // ShardView is the shard pod as last seen. Counts and flags are written
