@@ -39,7 +39,9 @@ import (
 	"net/http"
 	"os"
 	"path/filepath"
+	"runtime"
 	"strconv"
+	"strings"
 	"sync"
 	"sync/atomic"
 	"syscall"
@@ -103,6 +105,14 @@ type roomResult struct {
 	SeatsViaFrontend   track   `json:"seatEventsViaFrontend"`
 	RoomAtShard        track   `json:"roomEventsAtShard"`
 	VersionMismatches  int     `json:"versionMismatches"`
+	// The admissions' window (from the first to the settled end): CPU the
+	// front ends and the benchmark's client processes used, and the load
+	// average when the run started (the machine may be shared).
+	AdmissionSeconds   float64 `json:"admissionWindowSeconds"`
+	FrontendCPUSeconds float64 `json:"frontendCpuSecondsAdmitting"`
+	ClientsCPUSeconds  float64 `json:"clientsCpuSecondsAdmitting"`
+	LoadAverage        string  `json:"loadAverageAtStart"`
+	CPUs               int     `json:"cpus"`
 }
 
 // track is one kind of delivery: admission -> event on a stream.
@@ -137,7 +147,10 @@ func runRoom(o roomOptions) error {
 		return err
 	}
 	defer w.stop()
-	r := roomResult{Frontends: o.frontends, Clients: o.clients, Admissions: o.admissions}
+	r := roomResult{Frontends: o.frontends, Clients: o.clients, Admissions: o.admissions, CPUs: runtime.NumCPU()}
+	if b, err := os.ReadFile("/proc/loadavg"); err == nil {
+		r.LoadAverage = strings.Join(strings.Fields(string(b))[:3], " ")
+	}
 	admitted, err := w.preJoin(o.admissions)
 	if err != nil {
 		return err

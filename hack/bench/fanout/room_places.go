@@ -91,12 +91,27 @@ func (w *roomWorld) measurePlaces(o roomOptions, admitted []uint64, r *roomResul
 	}
 	time.Sleep(time.Second)
 	log("admissions: %d, one every %v, %d waiting", o.admissions, o.spacing, r.Waiting)
+	pids := append(w.frontendPIDs(), workerPIDs(workers)...)
+	cpu0 := make([]cpuSample, len(pids))
+	for i, pid := range pids {
+		cpu0[i] = cpuNow(pid)
+	}
+	t0 := time.Now()
 	for k, place := range admitted {
 		if err := w.admitNext(k, place, st.Admitted, o.spacing, adm, workers, r); err != nil {
 			return err
 		}
 	}
 	time.Sleep(settleAfterAdmissions)
+	r.AdmissionSeconds = time.Since(t0).Seconds()
+	for i, pid := range pids {
+		d, _ := cpuNow(pid).since(cpu0[i])
+		if i < len(w.fes) {
+			r.FrontendCPUSeconds += d
+		} else {
+			r.ClientsCPUSeconds += d
+		}
+	}
 	cancel()
 	wg.Wait()
 	room, seats := []trackPart{}, []trackPart{}
@@ -175,6 +190,22 @@ func (w *roomWorld) startClientWorkers(o roomOptions, vers []string) ([]*clientW
 	}
 	log("clients: %d streams open in %.1fs", o.clients, time.Since(start).Seconds())
 	return workers, nil
+}
+
+func workerPIDs(workers []*clientWorker) []int {
+	var out []int
+	for _, c := range workers {
+		out = append(out, c.cmd.Process.Pid)
+	}
+	return out
+}
+
+func (w *roomWorld) frontendPIDs() []int {
+	var out []int
+	for _, fe := range w.fes {
+		out = append(out, fe.cmd.Process.Pid)
+	}
+	return out
 }
 
 func stopWorkers(workers []*clientWorker) {

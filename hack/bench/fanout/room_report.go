@@ -44,6 +44,8 @@ func writeRoomReport(out io.Writer, r *roomResult) {
 	row("seat event, each front-end stream", r.SeatsViaFrontend)
 	row("room event at the shard (1 stream)", r.RoomAtShard)
 	p("*every: per admission, until the last stream had it (median and worst admission).")
+	p("CPU over the %.0f s of admissions: front ends %.1f s, the benchmark's clients %.1f s, on %d CPUs (load average at start: %s)",
+		r.AdmissionSeconds, r.FrontendCPUSeconds, r.ClientsCPUSeconds, r.CPUs, r.LoadAverage)
 	if r.VersionMismatches > 0 {
 		p("warning: %d buys answered another seat version than expected; their seat-event delays are off", r.VersionMismatches)
 	}
