@@ -10,7 +10,6 @@ import (
 
 const heartbeatEvery = 15 * time.Second
 
-
 // events serves GET /v1/events. Memory per client is bounded: the client
 // holds a cursor into the hub's shared ring, copies at most the ring's size
 // per event, and is disconnected when the ring no longer holds what it has
