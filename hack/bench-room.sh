@@ -4,7 +4,7 @@
 # waiting browsers in client processes of 15,000 streams each, and
 # everything on 127.0.0.0/8. Prints:
 #   - joins per second (per front-end pod when the front end serves
-#     GET /api/room; else straight at the shard's POST /v1/room/join, and
+#     POST /api/room; else straight at the shard's POST /v1/room/join, and
 #     it says so),
 #   - the shard's cost per join: CPU-seconds of the shard process per join
 #     (/proc/PID/task/*/schedstat, or /proc/PID/stat ticks),

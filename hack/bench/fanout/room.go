@@ -7,7 +7,7 @@ package main
 // on 127.0.0.0/8.
 //
 //  1. Joins: -joins joins from -join-workers concurrent callers, through the
-//     front ends' GET /api/room when the front end serves it (round robin,
+//     front ends' POST /api/room when the front end serves it (round robin,
 //     no cookie: every call is a new place), else straight at the shard's
 //     POST /v1/room/join (and the report says so). Joins per second, per
 //     front-end pod, and the shard's CPU-seconds per join (from
@@ -196,6 +196,9 @@ type roomWorld struct {
 	feAddrs   []string
 	token     string
 	hc        *http.Client
+	// streamPath is what a waiting page opens: the front end's room-only
+	// stream where it has one, else the page's event stream.
+	streamPath string
 }
 
 func startRoomWorld(o roomOptions) (*roomWorld, error) {
@@ -211,7 +214,7 @@ func startRoomWorld(o roomOptions) (*roomWorld, error) {
 			return nil, err
 		}
 	}
-	w := &roomWorld{shardAddr: freeAddr(), token: "room-bench-token",
+	w := &roomWorld{shardAddr: freeAddr(), token: "room-bench-token", streamPath: "/api/events?lastEventId=",
 		hc: &http.Client{Timeout: 30 * time.Second, Transport: &http.Transport{MaxIdleConnsPerHost: 256}}}
 	w.shard, err = startProc(o.dir, "shard", absBin, "shard", "--showtime", "bench/room",
 		"--seat-map", filepath.Join(o.dir, "seatmap.yaml"), "--data-dir", filepath.Join(o.dir, "data"),
@@ -311,28 +314,51 @@ func (w *roomWorld) preJoin(n int) ([]uint64, error) {
 	return out, nil
 }
 
-// frontendJoins reports whether the front end serves GET /api/room.
+// frontendJoins reports whether the front end serves the waiting room's
+// POST /api/room (docs/api/buyer.openapi.yaml): a 404 or 405 says it does
+// not; {"enabled":false} that it has not seen the shard's room yet (it
+// learns it from the shard's event stream), so it asks again for up to 5 s.
+// The answer that says yes is a join, a place at the back like the others.
 func (w *roomWorld) frontendJoins() bool {
-	resp, err := w.hc.Get("http://" + w.feAddrs[0] + "/api/room")
-	if err != nil {
-		return false
+	for range 50 {
+		var a struct {
+			Enabled bool `json:"enabled"`
+		}
+		code, err := w.postRoom(w.feAddrs[0], &a)
+		switch {
+		case err == nil && code/100 == 2 && a.Enabled:
+			return true
+		case code == http.StatusNotFound || code == http.StatusMethodNotAllowed:
+			return false
+		}
+		time.Sleep(100 * time.Millisecond)
 	}
-	resp.Body.Close()
-	return resp.StatusCode/100 == 2
+	return false
+}
+
+// postRoom is a browser without cookies asking for a place: POST /api/room.
+func (w *roomWorld) postRoom(fe string, out any) (int, error) {
+	req, _ := http.NewRequest(http.MethodPost, "http://"+fe+"/api/room", strings.NewReader("{}"))
+	req.Header.Set("Content-Type", "application/json")
+	resp, err := w.hc.Do(req)
+	if err != nil {
+		return 0, err
+	}
+	defer resp.Body.Close()
+	b, _ := io.ReadAll(resp.Body)
+	if resp.StatusCode/100 != 2 {
+		return resp.StatusCode, fmt.Errorf("POST /api/room: %d %s", resp.StatusCode, bytes.TrimSpace(b))
+	}
+	if out == nil {
+		return resp.StatusCode, nil
+	}
+	return resp.StatusCode, json.Unmarshal(b, out)
 }
 
 // joinAtFrontend joins through a front end without a cookie: a new place.
 func (w *roomWorld) joinAtFrontend(fe string) error {
-	resp, err := w.hc.Get("http://" + fe + "/api/room")
-	if err != nil {
-		return err
-	}
-	_, _ = io.Copy(io.Discard, resp.Body)
-	resp.Body.Close()
-	if resp.StatusCode/100 != 2 {
-		return fmt.Errorf("GET /api/room: %d", resp.StatusCode)
-	}
-	return nil
+	_, err := w.postRoom(fe, nil)
+	return err
 }
 
 func (w *roomWorld) measureJoins(o roomOptions, r *roomResult) error {
@@ -340,6 +366,7 @@ func (w *roomWorld) measureJoins(o roomOptions, r *roomResult) error {
 	r.JoinsVia = "shard"
 	if viaFE {
 		r.JoinsVia = "frontend"
+		w.streamPath = "/api/room/events?lastEventId=" // the queue page's room-only stream
 	}
 	log("joins: %d from %d workers via the %s", o.joins, o.workers, r.JoinsVia)
 	var next, ok, bad atomic.Int64

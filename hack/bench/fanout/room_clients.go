@@ -211,6 +211,7 @@ type clientsOptions struct {
 	versions          []uint64
 	from, n           int
 	admissions, addrs int
+	path              string
 }
 
 // runClientsCmd is `fanout room-clients`: one worker's share of the
@@ -225,6 +226,7 @@ func runClientsCmd(args []string) error {
 	fs.IntVar(&o.n, "n", 0, "clients in this worker")
 	fs.IntVar(&o.admissions, "admissions", 0, "admissions to expect")
 	fs.IntVar(&o.addrs, "source-addrs", 8, "loopback source addresses 127.0.0.2..")
+	fs.StringVar(&o.path, "path", "/api/events?lastEventId=", "the stream a waiting page opens (the version is appended)")
 	_ = fs.Parse(args)
 	o.fes = strings.Split(fes, ",")
 	for _, v := range strings.Split(vers, ",") {
@@ -311,7 +313,7 @@ func openStreams(ctx context.Context, o clientsOptions, adm *admissionLog) ([]*r
 			src := net.IPv4(127, 0, 0, byte(2+g%o.addrs))
 			sem <- struct{}{}
 			wg.Go(func() {
-				s.follow(ctx, src, o.fes[fe], "/api/events?lastEventId=", "", o.versions[fe], adm,
+				s.follow(ctx, src, o.fes[fe], o.path, "", o.versions[fe], adm,
 					func() { <-sem; ready <- struct{}{} })
 			})
 		}

@@ -171,7 +171,7 @@ func (w *roomWorld) startClientWorkers(o roomOptions, vers []string) ([]*clientW
 		n := min(o.perWorker, o.clients-from)
 		cmd := exec.Command(self, "room-clients", "-fes", strings.Join(w.feAddrs, ","), "-versions", strings.Join(vers, ","),
 			"-from", strconv.Itoa(from), "-n", strconv.Itoa(n), "-admissions", strconv.Itoa(o.admissions),
-			"-source-addrs", strconv.Itoa(o.addrs))
+			"-source-addrs", strconv.Itoa(o.addrs), "-path", w.streamPath)
 		cmd.Stderr = os.Stderr
 		cmd.SysProcAttr = &syscall.SysProcAttr{Pdeathsig: syscall.SIGKILL}
 		in, _ := cmd.StdinPipe()

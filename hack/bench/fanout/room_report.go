@@ -14,7 +14,7 @@ func writeRoomReport(out io.Writer, r *roomResult) {
 	p := func(format string, a ...any) { fmt.Fprintf(out, format+"\n", a...) }
 	p("\nWaiting room: a 2,000-seat hall, one shard, %d front ends, everything on loopback", r.Frontends)
 	if r.JoinsVia == "frontend" {
-		p("joins via the front ends' GET /api/room: %d in %.1f s = %.0f joins/s, %.0f joins/s per front-end pod (%.1f µs front-end CPU per join)",
+		p("joins via the front ends' POST /api/room: %d in %.1f s = %.0f joins/s, %.0f joins/s per front-end pod (%.1f µs front-end CPU per join)",
 			r.Joins, r.JoinSeconds, r.JoinsPerSecond, r.JoinsPerSecondPod, r.FrontendCPUPerJoin)
 	} else {
 		p("joins straight at the shard's POST /v1/room/join (this front end serves no /api/room): %d in %.1f s = %.0f joins/s;",
