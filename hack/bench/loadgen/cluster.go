@@ -15,6 +15,8 @@ import (
 	"sync"
 	"sync/atomic"
 	"time"
+
+	"boxoffice.dev/boxoffice/internal/testproc"
 )
 
 // shardCluster is three shard members (contract v2) started by us.
@@ -41,11 +43,11 @@ func (s *spawnFlags) startCluster(ctx context.Context, name string, seats, n int
 	var peers []string
 	peerAddr := make([]string, n)
 	for i := range n {
-		port, err := freePort()
+		addr, err := testproc.FreeAddr()
 		if err != nil {
 			return nil, err
 		}
-		peerAddr[i] = "127.0.0.1:" + strconv.Itoa(port)
+		peerAddr[i] = addr
 		peers = append(peers, fmt.Sprintf("%d=http://%s", i+1, peerAddr[i]))
 	}
 	for i := range n {
@@ -53,11 +55,11 @@ func (s *spawnFlags) startCluster(ctx context.Context, name string, seats, n int
 		p.dataDir = filepath.Join(dir, fmt.Sprintf("data-%d", i+1))
 		p.logPath = filepath.Join(dir, fmt.Sprintf("member-%d.log", i+1))
 		if i > 0 {
-			port, err := freePort()
+			addr, err := testproc.FreeAddr()
 			if err != nil {
 				return nil, err
 			}
-			p.listen = "127.0.0.1:" + strconv.Itoa(port)
+			p.listen = addr
 			p.url = "http://" + p.listen
 		}
 		p.extra = []string{"--id", strconv.Itoa(i + 1), "--peers", strings.Join(peers, ","), "--peer-listen", peerAddr[i],
@@ -84,7 +86,7 @@ func (c *shardCluster) stop() {
 
 func (c *shardCluster) alive(i int) bool {
 	select {
-	case <-c.members[i].exited:
+	case <-c.members[i].exited():
 		return false
 	default:
 		return true

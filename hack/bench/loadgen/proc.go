@@ -11,7 +11,6 @@ import (
 	"io/fs"
 	"math"
 	mrand "math/rand/v2"
-	"net"
 	"net/http"
 	"os"
 	"os/exec"
@@ -20,8 +19,9 @@ import (
 	"strings"
 	"sync"
 	"sync/atomic"
-	"syscall"
 	"time"
+
+	"boxoffice.dev/boxoffice/internal/testproc"
 )
 
 // spawnFlags say how to start shard processes of our own.
@@ -39,10 +39,8 @@ func (s *spawnFlags) register(fs *flag.FlagSet) {
 
 // shardProc is one running shard started by us.
 type shardProc struct {
-	cmd       *exec.Cmd
+	proc      *testproc.Proc
 	started   time.Time
-	exited    chan struct{}
-	exitErr   error
 	url       string
 	tokenFile string
 	dataDir   string
@@ -89,11 +87,9 @@ func (s *spawnFlags) start(ctx context.Context, name string, n int) (*shardProc,
 	if err := os.WriteFile(p.tokenFile, []byte(hex.EncodeToString(tok)+"\n"), 0o600); err != nil {
 		return nil, err
 	}
-	port, err := freePort()
-	if err != nil {
+	if p.listen, err = testproc.FreeAddr(); err != nil {
 		return nil, err
 	}
-	p.listen = "127.0.0.1:" + strconv.Itoa(port)
 	p.url = "http://" + p.listen
 	return p, p.launch()
 }
@@ -116,73 +112,49 @@ func (p *shardProc) launch() error {
 	cmd.Args = append(cmd.Args, p.extra...)
 	cmd.Stdout, cmd.Stderr = logf, logf
 	// Own process group: a Ctrl-C on the terminal reaches us, and we stop the
-	// shard in order; the caller's trap kills it by pid if we die first.
-	cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true, Pdeathsig: syscall.SIGKILL}
-	p.cmd = cmd
-	p.exited = make(chan struct{})
+	// shard in order; it dies with us, and the caller's trap kills it by pid
+	// if we are killed first.
 	p.started = time.Now()
-	if err := cmd.Start(); err != nil {
+	proc, err := testproc.Start(cmd)
+	if err != nil {
 		logf.Close()
 		return err
 	}
+	p.proc = proc
 	if p.pidfile != "" {
 		if f, err := os.OpenFile(p.pidfile, os.O_CREATE|os.O_WRONLY|os.O_APPEND, 0o644); err == nil {
-			fmt.Fprintln(f, cmd.Process.Pid)
+			fmt.Fprintln(f, proc.Pid())
 			f.Close()
 		}
 	}
 	go func() {
-		p.exitErr = cmd.Wait()
+		<-proc.Done()
 		logf.Close()
-		close(p.exited)
 	}()
 	return nil
 }
 
-func (p *shardProc) pid() int { return p.cmd.Process.Pid }
+func (p *shardProc) pid() int { return p.proc.Pid() }
 
-// waitReady returns the time from process start to the first /readyz 200.
+// exited closes when the running process has exited.
+func (p *shardProc) exited() <-chan struct{} { return p.proc.Done() }
+
+// waitReady returns the time from process start to the first /readyz 200,
+// polled every 2ms for at most timeout from the start.
 func (p *shardProc) waitReady(timeout time.Duration) (time.Duration, error) {
-	d, err := waitReady(p.url+"/readyz", p.started, timeout, p.exited)
-	if err != nil {
+	ctx, cancel := context.WithDeadline(context.Background(), p.started.Add(timeout))
+	defer cancel()
+	if err := (testproc.Poll{Interval: 2 * time.Millisecond, Exited: p.proc.Done()}).WaitHTTP(ctx, p.url+"/readyz", http.StatusOK); err != nil {
 		return 0, fmt.Errorf("%w; last lines of %s:\n%s", err, p.logPath, tail(p.logPath, 15))
 	}
-	return d, nil
+	return time.Since(p.started), nil
 }
 
 // stop sends SIGTERM and waits up to grace, then SIGKILL. It returns how long
 // the shutdown took and whether it was clean (exit 0 within grace).
-func (p *shardProc) stop(grace time.Duration) (time.Duration, bool) {
-	select {
-	case <-p.exited:
-		return 0, p.exitErr == nil
-	default:
-	}
-	t := time.Now()
-	p.cmd.Process.Signal(syscall.SIGTERM)
-	select {
-	case <-p.exited:
-		return time.Since(t), p.exitErr == nil
-	case <-time.After(grace):
-		p.cmd.Process.Kill()
-		<-p.exited
-		return time.Since(t), false
-	}
-}
+func (p *shardProc) stop(grace time.Duration) (time.Duration, bool) { return p.proc.Stop(grace) }
 
-func (p *shardProc) kill() {
-	p.cmd.Process.Kill()
-	<-p.exited
-}
-
-func freePort() (int, error) {
-	l, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		return 0, err
-	}
-	defer l.Close()
-	return l.Addr().(*net.TCPAddr).Port, nil
-}
+func (p *shardProc) kill() { p.proc.Kill() }
 
 func tail(path string, n int) string {
 	data, err := os.ReadFile(path)

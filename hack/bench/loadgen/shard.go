@@ -4,7 +4,6 @@ import (
 	"bufio"
 	"context"
 	"encoding/json"
-	"errors"
 	"fmt"
 	"io"
 	"net"
@@ -212,31 +211,6 @@ func (b *shardBackend) Close() {
 			c.c.Close()
 		default:
 			return
-		}
-	}
-}
-
-// waitReady polls url every interval until it answers 200 and returns how
-// long that took from start. It gives up at deadline or when exited closes.
-func waitReady(url string, start time.Time, timeout time.Duration, exited <-chan struct{}) (time.Duration, error) {
-	c := &http.Client{Timeout: time.Second, Transport: &http.Transport{Proxy: nil, DisableKeepAlives: true}}
-	deadline := start.Add(timeout)
-	for {
-		resp, err := c.Get(url)
-		if err == nil {
-			io.Copy(io.Discard, resp.Body)
-			resp.Body.Close()
-			if resp.StatusCode == http.StatusOK {
-				return time.Since(start), nil
-			}
-		}
-		if time.Now().After(deadline) {
-			return 0, fmt.Errorf("%s not ready after %s (last error: %v)", url, timeout, err)
-		}
-		select {
-		case <-exited:
-			return 0, errors.New("process exited before it was ready")
-		case <-time.After(2 * time.Millisecond):
 		}
 	}
 }
