@@ -75,7 +75,7 @@ func (c *realCluster) leader() int {
 	deadline := time.Now().Add(15 * time.Second)
 	for time.Now().Before(deadline) {
 		for i, m := range c.members {
-			if m.cmd == nil {
+			if m.proc == nil {
 				continue
 			}
 			var st struct {

@@ -68,15 +68,17 @@ func (p *Proc) Kill() {
 func (p *Proc) Pause() error  { return p.Signal(syscall.SIGSTOP) }
 func (p *Proc) Resume() error { return p.Signal(syscall.SIGCONT) }
 
-// Stop sends SIGTERM and waits up to grace, then SIGKILLs. It returns how
-// long the stop took and whether it was clean (exit status 0 within grace);
-// a process that had exited already returns 0 and its own exit.
+// Stop sends SIGTERM to the process (which stops its own children in its
+// own order) and waits up to grace, then SIGKILLs the whole group. It
+// returns how long the stop took and whether it was clean (exit status 0
+// within grace); a process that had exited already returns 0 and its own
+// exit.
 func (p *Proc) Stop(grace time.Duration) (time.Duration, bool) {
 	if !p.Alive() {
 		return 0, p.err == nil
 	}
 	t := time.Now()
-	_ = p.Signal(syscall.SIGTERM)
+	_ = p.Cmd.Process.Signal(syscall.SIGTERM)
 	timer := time.NewTimer(grace)
 	defer timer.Stop()
 	select {

@@ -106,7 +106,7 @@ func started(t *testing.T, script string) (*Proc, string) {
 }
 
 func TestProcPauseResumeAndStop(t *testing.T) {
-	p, _ := started(t, `trap 'exit 0' TERM; sleep 60 &`)
+	p, _ := started(t, `trap 'exit 0' TERM; sleep 2 &`)
 	if pgid, _ := syscall.Getpgid(p.Pid()); pgid != p.Pid() {
 		t.Fatalf("process group %d, want its own (%d)", pgid, p.Pid())
 	}
