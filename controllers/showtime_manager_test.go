@@ -32,7 +32,7 @@ var _ = Describe("Showtime controller in a manager", Ordered, func() {
 
 	BeforeAll(func() {
 		shard = newFakeShard()
-		DeferCleanup(shard.srv.Close)
+		DeferCleanup(shard.Close)
 		mgr, err := ctrl.NewManager(cfg, ctrl.Options{
 			Scheme:                 scheme,
 			Metrics:                metricsserver.Options{BindAddress: "0"},
@@ -185,7 +185,7 @@ var _ = Describe("Showtime controller in a manager", Ordered, func() {
 		// would do: a ready shard pod at 127.0.0.1, ready front-end replicas.
 		sec := &corev1.Secret{}
 		Expect(get("healthy-shard-token", sec)).To(Succeed())
-		shard.token.Store(string(sec.Data["token"]))
+		shard.RequireToken(string(sec.Data["token"]))
 		shard.set(func(r *ShardReport) {
 			*r = ShardReport{Showtime: ns + "/healthy", Version: 1, Epoch: 1, Counts: ShardCounts{Free: sampleTotal}}
 		})

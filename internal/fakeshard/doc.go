@@ -1,0 +1,18 @@
+// Package fakeshard is the repository's one fake shard for tests: an HTTP
+// server on loopback that answers the shard's read side of contract v1
+// (docs/api/shard-v1.openapi.yaml) — GET /v1/status and GET /metrics — with
+// what the test set, per address, so that one Server stands for a single
+// shard, the members of a replicated shard or every shard pod of a test
+// (pods have their own IPs and one shard port: the Server listens on several
+// loopback IPs, 127.0.0.x, with the same port).
+//
+// A test sets, per address, the status body (any value that encodes to the
+// contract's Status JSON: the contract package's type or a test's own), the
+// metrics exposition, and an error that every /v1 call answers with the
+// contract's error body ({"error": code, "message": ...}). The bearer token
+// can be required. Further routes (the seat API of a richer fake) mount on
+// the same server with Handle.
+//
+// It has no seat state, no disk and no clock: tests that need the real shard
+// run the real binary.
+package fakeshard
