@@ -6,19 +6,22 @@ import (
 	"fmt"
 	"io"
 	"net/http"
-	"net/http/httptest"
 	"strconv"
 	"sync"
 	"sync/atomic"
 	"time"
+
+	"boxoffice.dev/boxoffice/internal/fakeshard"
 )
 
 // fakeShard speaks the shard contract (SHARD-API.md) closely enough for the
 // front end's own tests: holds, idempotency, per-holder limit, confirm,
 // await-payment, release, the event stream with Last-Event-ID resume. It has
 // no disk and no expiry. Tests that need the real thing use the real binary.
+// The seat routes are mounted on the repository's fake shard
+// (internal/fakeshard), which checks the token and answers /v1/status.
 type fakeShard struct {
-	srv      *httptest.Server
+	srv      *fakeshard.Server
 	token    string
 	showtime string
 	maxSeats int
@@ -57,32 +60,45 @@ func newFakeShard(showtime string, ids []string) *fakeShard {
 		f.order = append(f.order, id)
 		f.seats[id] = StateFree
 	}
-	mux := http.NewServeMux()
-	mux.HandleFunc("GET /v1/seats", f.getSeats)
-	mux.HandleFunc("GET /v1/status", f.status)
-	mux.HandleFunc("POST /v1/holds", f.hold)
-	mux.HandleFunc("GET /v1/holds/{id}", f.getHold)
-	mux.HandleFunc("POST /v1/holds/{id}/confirm", f.confirm)
-	mux.HandleFunc("POST /v1/holds/{id}/await-payment", f.awaitPayment)
-	mux.HandleFunc("POST /v1/holds/{id}/extend", f.extend)
-	mux.HandleFunc("DELETE /v1/holds/{id}", f.release)
-	mux.HandleFunc("GET /v1/events", f.events)
-	f.srv = httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		if r.Header.Get("Authorization") != "Bearer "+f.token {
-			writeErr(w, 401, "unauthorized", "bad token")
-			return
-		}
-		f.mu.Lock()
-		f.paths = append(f.paths, r.Method+" "+r.URL.Path)
-		f.mu.Unlock()
-		if r.Method != http.MethodGet && f.fail503.Load() > 0 {
-			f.fail503.Add(-1)
-			writeErr(w, 503, "not_ready", "starting")
-			return
-		}
-		mux.ServeHTTP(w, r)
-	}))
+	srv, err := fakeshard.New()
+	if err != nil {
+		panic(err)
+	}
+	f.srv = srv
+	srv.RequireToken(f.token)
+	srv.Intercept(f.intercept)
+	f.publishStatusLocked()
+	for pattern, h := range map[string]http.HandlerFunc{
+		"GET /v1/seats":                     f.getSeats,
+		"POST /v1/holds":                    f.hold,
+		"GET /v1/holds/{id}":                f.getHold,
+		"POST /v1/holds/{id}/confirm":       f.confirm,
+		"POST /v1/holds/{id}/await-payment": f.awaitPayment,
+		"POST /v1/holds/{id}/extend":        f.extend,
+		"DELETE /v1/holds/{id}":             f.release,
+		"GET /v1/events":                    f.events,
+	} {
+		srv.Handle(pattern, h)
+	}
 	return f
+}
+
+// intercept records every /v1 call and answers the first fail503 writes
+// with 503 not_ready.
+func (f *fakeShard) intercept(r *http.Request) *fakeshard.Error {
+	f.mu.Lock()
+	f.paths = append(f.paths, r.Method+" "+r.URL.Path)
+	f.mu.Unlock()
+	if r.Method != http.MethodGet && f.fail503.Load() > 0 {
+		f.fail503.Add(-1)
+		return &fakeshard.Error{Status: 503, Code: "not_ready", Message: "starting"}
+	}
+	return nil
+}
+
+// publishStatusLocked makes GET /v1/status answer the current version.
+func (f *fakeShard) publishStatusLocked() {
+	f.srv.Set(fakeshard.Loopback, fakeshard.Member{Status: map[string]any{"showtime": f.showtime, "version": f.version, "epoch": 1}})
 }
 
 func (f *fakeShard) Close() {
@@ -96,12 +112,6 @@ func (f *fakeShard) dropStreams() {
 	close(f.closeStreams)
 	f.closeStreams = make(chan struct{})
 	f.mu.Unlock()
-}
-
-func (f *fakeShard) status(w http.ResponseWriter, r *http.Request) {
-	f.mu.Lock()
-	defer f.mu.Unlock()
-	writeJSON(w, 200, map[string]any{"showtime": f.showtime, "version": f.version, "epoch": 1})
 }
 
 func (f *fakeShard) getSeats(w http.ResponseWriter, r *http.Request) {
@@ -122,6 +132,7 @@ func (f *fakeShard) snapshotLocked() []SeatState {
 // commitLocked records a change and wakes streams.
 func (f *fakeShard) commitLocked(changes []SeatState) uint64 {
 	f.version++
+	f.publishStatusLocked()
 	for _, c := range changes {
 		f.seats[c.ID] = c.State
 	}

@@ -38,6 +38,8 @@ var NotReady = &Error{Status: http.StatusServiceUnavailable, Code: "not_ready", 
 
 // Server is a fake shard on one port of one or more loopback addresses.
 type Server struct {
+	// URL is the base URL of the first address, http://ip:port.
+	URL  string
 	port int
 	srv  *http.Server
 	mux  *http.ServeMux
@@ -48,6 +50,7 @@ type Server struct {
 	members   map[string]*Member // by IP
 	auth      bool
 	token     string
+	intercept func(*http.Request) *Error
 }
 
 // New starts a Server listening on every ip (Loopback when none), all on the
@@ -77,6 +80,7 @@ func (s *Server) listenAll(ips []string) error {
 		return err
 	}
 	s.port = first.Addr().(*net.TCPAddr).Port
+	s.URL = "http://" + first.Addr().String()
 	lns := []net.Listener{first}
 	for _, ip := range ips[1:] {
 		l, err := net.Listen("tcp", net.JoinHostPort(ip, strconv.Itoa(s.port)))
@@ -114,8 +118,8 @@ func (s *Server) Listen(ip string) error {
 // Port is the port every address listens on.
 func (s *Server) Port() int { return s.port }
 
-// URL is the base URL of ip on the Server's port.
-func (s *Server) URL(ip string) string {
+// AddrURL is the base URL of ip on the Server's port.
+func (s *Server) AddrURL(ip string) string {
 	return "http://" + net.JoinHostPort(ip, strconv.Itoa(s.port))
 }
 
@@ -164,6 +168,15 @@ func (s *Server) Remove(ip string) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	delete(s.members, ip)
+}
+
+// Intercept makes fn see every /v1 call that passed the token check, before
+// it is answered; a non-nil Error is the answer instead. Tests record calls
+// or fail some with it. Nil removes it.
+func (s *Server) Intercept(fn func(*http.Request) *Error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.intercept = fn
 }
 
 // Handle mounts a further route (http.ServeMux pattern) on every address.

@@ -27,11 +27,17 @@ func (s *Server) serve(w http.ResponseWriter, r *http.Request) {
 	s.hits.Add(1)
 	if strings.HasPrefix(r.URL.Path, "/v1/") {
 		s.mu.Lock()
-		auth, token := s.auth, s.token
+		auth, token, intercept := s.auth, s.token, s.intercept
 		s.mu.Unlock()
 		if auth && r.Header.Get("Authorization") != "Bearer "+token {
 			WriteError(w, &Error{Status: http.StatusUnauthorized, Code: "unauthorized", Message: "bad token"})
 			return
+		}
+		if intercept != nil {
+			if e := intercept(r); e != nil {
+				WriteError(w, e)
+				return
+			}
 		}
 		if m := s.member(r); m != nil && m.Err != nil {
 			WriteError(w, m.Err)
