@@ -241,7 +241,7 @@ func (f *fixture) token() string {
 func (f *fixture) makeShardPod(ready bool) *corev1.Pod {
 	st := f.showtime()
 	pod := &corev1.Pod{
-		ObjectMeta: metav1.ObjectMeta{Name: "standup-shard-0", Namespace: f.ns, Labels: specs.Labels(st, specs.ComponentShard)},
+		ObjectMeta: metav1.ObjectMeta{Name: "standup-shard-0", Namespace: f.ns, Labels: st.OwnedLabels(boxv1.ComponentShard)},
 		Spec:       corev1.PodSpec{Containers: []corev1.Container{{Name: "shard", Image: testImage}}},
 	}
 	Expect(k8sClient.Create(ctx, pod)).To(Succeed())
@@ -343,7 +343,7 @@ var _ = Describe("Showtime controller", func() {
 			f.get("standup-shard", svc)
 			isOwned(svc)
 			Expect(svc.Spec.ClusterIP).To(Equal(corev1.ClusterIPNone))
-			Expect(svc.Spec.Selector).To(Equal(specs.SelectorLabels(st, "shard")))
+			Expect(svc.Spec.Selector).To(Equal(st.SelectorLabels("shard")))
 			Expect(svc.Spec.Ports).To(HaveLen(1))
 			Expect(svc.Spec.Ports[0].Port).To(BeEquivalentTo(7070))
 
@@ -399,18 +399,18 @@ var _ = Describe("Showtime controller", func() {
 			f.get("standup-shard", pdb)
 			isOwned(pdb)
 			Expect(pdb.Spec.MaxUnavailable.IntValue()).To(Equal(1), "before the sale a drain may move the shard")
-			Expect(pdb.Spec.Selector.MatchLabels).To(Equal(specs.SelectorLabels(st, "shard")))
+			Expect(pdb.Spec.Selector.MatchLabels).To(Equal(st.SelectorLabels("shard")))
 
 			np := &networkingv1.NetworkPolicy{}
 			f.get("standup-shard", np)
 			isOwned(np)
-			Expect(np.Spec.PodSelector.MatchLabels).To(Equal(specs.SelectorLabels(st, "shard")))
+			Expect(np.Spec.PodSelector.MatchLabels).To(Equal(st.SelectorLabels("shard")))
 			Expect(np.Spec.PolicyTypes).To(Equal([]networkingv1.PolicyType{networkingv1.PolicyTypeIngress}))
 			Expect(np.Spec.Ingress).To(HaveLen(1))
 			Expect(np.Spec.Ingress[0].Ports[0].Port.IntValue()).To(Equal(7070))
 			from := np.Spec.Ingress[0].From
 			Expect(from).To(HaveLen(3))
-			Expect(from[0].PodSelector.MatchLabels).To(Equal(specs.SelectorLabels(st, "frontend")))
+			Expect(from[0].PodSelector.MatchLabels).To(Equal(st.SelectorLabels("frontend")))
 			Expect(from[0].NamespaceSelector).To(BeNil(), "front ends of this namespace only")
 			Expect(from[1].NamespaceSelector.MatchLabels).To(Equal(map[string]string{"boxoffice.dev/metrics-scraper": "true"}))
 			Expect(from[1].PodSelector).To(BeNil())
@@ -791,7 +791,7 @@ var _ = Describe("Showtime front end", func() {
 		f.get("standup-frontend", dep)
 		Expect(dep.OwnerReferences[0].UID).To(Equal(st.UID))
 		Expect(dep.Spec.Replicas).NotTo(BeNil())
-		Expect(dep.Spec.Selector.MatchLabels).To(Equal(specs.SelectorLabels(st, "frontend")))
+		Expect(dep.Spec.Selector.MatchLabels).To(Equal(st.SelectorLabels("frontend")))
 		Expect(dep.Spec.Strategy.RollingUpdate.MaxUnavailable.IntValue()).To(Equal(0))
 		c := dep.Spec.Template.Spec.Containers[0]
 		Expect(c.Image).To(Equal(testImage))
@@ -841,7 +841,7 @@ var _ = Describe("Showtime front end", func() {
 		f.get("standup-frontend", svc)
 		Expect(svc.Spec.Type).To(Equal(corev1.ServiceTypeClusterIP))
 		Expect(svc.Spec.Ports[0].Port).To(BeEquivalentTo(80))
-		Expect(svc.Spec.Selector).To(Equal(specs.SelectorLabels(st, "frontend")))
+		Expect(svc.Spec.Selector).To(Equal(st.SelectorLabels("frontend")))
 
 		pdb := &policyv1.PodDisruptionBudget{}
 		f.get("standup-frontend", pdb)
@@ -1115,7 +1115,7 @@ var _ = Describe("Showtime CRD validation", func() {
 		Expect(yamlUnmarshal(data, st)).To(Succeed())
 		st.Namespace = ns
 		Expect(k8sClient.Create(ctx, st)).To(Succeed())
-		l, err := seatmap.Expand(specs.SeatMapSpec(st))
+		l, err := seatmap.Expand(st.SeatMapSpec())
 		Expect(err).NotTo(HaveOccurred())
 		Expect(l.Total).To(Equal(2000), "the sample is a 2,000-seat hall")
 		Expect(l.Sections).To(HaveLen(2))

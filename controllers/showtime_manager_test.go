@@ -191,7 +191,7 @@ var _ = Describe("Showtime controller in a manager", Ordered, func() {
 		})
 		st = read(st)
 		pod := &corev1.Pod{
-			ObjectMeta: metav1.ObjectMeta{Name: "healthy-shard-0", Namespace: ns, Labels: specs.Labels(st, specs.ComponentShard)},
+			ObjectMeta: metav1.ObjectMeta{Name: "healthy-shard-0", Namespace: ns, Labels: st.OwnedLabels(boxv1.ComponentShard)},
 			Spec:       corev1.PodSpec{Containers: []corev1.Container{{Name: "shard", Image: testImage}}},
 		}
 		Expect(k8sClient.Create(ctx, pod)).To(Succeed())

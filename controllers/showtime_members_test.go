@@ -116,7 +116,7 @@ func memberReport(f *fixture, i, leader int, term, commit int64, match ...int64)
 func (f *fixture) makeMember(i int, node string, ready bool) *corev1.Pod {
 	st := f.showtime()
 	pod := &corev1.Pod{
-		ObjectMeta: metav1.ObjectMeta{Name: specs.ShardMemberPodName(st, i), Namespace: f.ns, Labels: specs.Labels(st, specs.ComponentShard)},
+		ObjectMeta: metav1.ObjectMeta{Name: st.ShardPodName(i), Namespace: f.ns, Labels: st.OwnedLabels(boxv1.ComponentShard)},
 		Spec:       corev1.PodSpec{NodeName: node, Containers: []corev1.Container{{Name: "shard", Image: testImage}}},
 	}
 	Expect(k8sClient.Create(ctx, pod)).To(Succeed())
@@ -302,7 +302,7 @@ var _ = Describe("Replicated shard", func() {
 		b := f.makeMember(1, "b-"+suffix, false)
 		lost := f.makeMember(2, "gone-"+suffix, false) // its Node was deleted
 		for i := range 3 {
-			claim := &corev1.PersistentVolumeClaim{ObjectMeta: metav1.ObjectMeta{Name: specs.ShardClaimName(f.st, i), Namespace: f.ns},
+			claim := &corev1.PersistentVolumeClaim{ObjectMeta: metav1.ObjectMeta{Name: f.st.ShardClaimName(i), Namespace: f.ns},
 				Spec: corev1.PersistentVolumeClaimSpec{AccessModes: []corev1.PersistentVolumeAccessMode{corev1.ReadWriteOncePod},
 					Resources: corev1.VolumeResourceRequirements{Requests: corev1.ResourceList{corev1.ResourceStorage: resource.MustParse("1Gi")}}}}
 			Expect(k8sClient.Create(ctx, claim)).To(Succeed())
@@ -328,10 +328,10 @@ var _ = Describe("Replicated shard", func() {
 			return apierrors.IsNotFound(err)
 		}, 5*time.Second, 50*time.Millisecond).Should(BeTrue(), "the lost member's pod is deleted")
 		claim := &corev1.PersistentVolumeClaim{}
-		err := k8sClient.Get(ctx, client.ObjectKey{Namespace: f.ns, Name: specs.ShardClaimName(f.st, 2)}, claim)
+		err := k8sClient.Get(ctx, client.ObjectKey{Namespace: f.ns, Name: f.st.ShardClaimName(2)}, claim)
 		Expect(apierrors.IsNotFound(err) || !claim.DeletionTimestamp.IsZero()).To(BeTrue(), "the lost member's claim is deleted")
 		for i := range 2 {
-			Expect(k8sClient.Get(ctx, client.ObjectKey{Namespace: f.ns, Name: specs.ShardClaimName(f.st, i)}, claim)).To(Succeed())
+			Expect(k8sClient.Get(ctx, client.ObjectKey{Namespace: f.ns, Name: f.st.ShardClaimName(i)}, claim)).To(Succeed())
 			Expect(claim.DeletionTimestamp.IsZero()).To(BeTrue(), "member %d keeps its claim", i)
 		}
 		Expect(drainEvents(f.recorder)).To(ContainElement(And(ContainSubstring("ShardMemberReplaced"), ContainSubstring("was deleted"))))

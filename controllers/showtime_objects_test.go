@@ -6,7 +6,6 @@ import (
 	"testing"
 
 	boxv1 "boxoffice.dev/boxoffice/api/v1alpha1"
-	"boxoffice.dev/boxoffice/controllers/specs"
 	corev1 "k8s.io/api/core/v1"
 	"k8s.io/apimachinery/pkg/api/meta"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
@@ -19,7 +18,7 @@ func TestCheckOwned(t *testing.T) {
 	ref := func(kind, name string, uid types.UID) []metav1.OwnerReference {
 		return []metav1.OwnerReference{{APIVersion: "boxoffice.dev/v1alpha1", Kind: kind, Name: name, UID: uid, Controller: ptr.To(true)}}
 	}
-	managed := map[string]string{specs.LabelManagedBy: specs.ManagedBy}
+	managed := map[string]string{boxv1.LabelManagedBy: boxv1.ManagedBy}
 	for _, tc := range []struct {
 		name   string
 		labels map[string]string

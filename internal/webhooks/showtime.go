@@ -7,7 +7,6 @@ import (
 	"strings"
 
 	boxv1 "boxoffice.dev/boxoffice/api/v1alpha1"
-	"boxoffice.dev/boxoffice/controllers/specs"
 	"boxoffice.dev/boxoffice/internal/freeze"
 	"boxoffice.dev/boxoffice/internal/seatmap"
 	"k8s.io/apimachinery/pkg/api/equality"
@@ -139,7 +138,7 @@ func (v *ShowtimeValidator) change(req admission.Request, op string, old, st *bo
 // validateSeatMap runs the shard's own parser over the seat map, so a map
 // the shard would refuse never gets in; the error names the bad row.
 func validateSeatMap(st *boxv1.Showtime) error {
-	if _, err := seatmap.Expand(specs.SeatMapSpec(st)); err != nil {
+	if _, err := seatmap.Expand(st.SeatMapSpec()); err != nil {
 		path := field.NewPath("spec", "seatMap")
 		msg := err.Error()
 		var se *seatmap.Error
