@@ -159,7 +159,7 @@ func (r *ShardRolloutReconciler) checkShard(ctx context.Context, s *rolloutScope
 		return []canary.Check{{Result: boxv1.AnalysisFailed, Reason: "ShardUnhealthy", Note: fmt.Sprintf(format, args...)}}, ""
 	}
 	pod := &corev1.Pod{}
-	if err := r.Get(ctx, types.NamespacedName{Namespace: st.Namespace, Name: st.Name + "-shard-0"}, pod); err != nil {
+	if err := r.Get(ctx, types.NamespacedName{Namespace: st.Namespace, Name: st.ShardPodName(0)}, pod); err != nil {
 		return fail("shard pod gone during analysis: %v", err)
 	}
 	if img := shardContainerImage(pod); img != e.ToShardImage {

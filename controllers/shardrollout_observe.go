@@ -63,7 +63,7 @@ func (r *ShardRolloutReconciler) observeShowtime(ctx context.Context, s *rollout
 	}
 	if e.ToFrontendImage != "" {
 		dep := &appsv1.Deployment{}
-		if err := r.Get(ctx, types.NamespacedName{Namespace: st.Namespace, Name: st.Name + "-frontend"}, dep); err != nil {
+		if err := r.Get(ctx, types.NamespacedName{Namespace: st.Namespace, Name: st.FrontendName()}, dep); err != nil {
 			return false, "front end not found: " + err.Error()
 		}
 		if !deploymentRolledOut(dep, feWant) {
@@ -79,7 +79,7 @@ func (r *ShardRolloutReconciler) observeShowtime(ctx context.Context, s *rollout
 // from the pod's own timestamps where there are any.
 func (r *ShardRolloutReconciler) observeShard(ctx context.Context, s *rolloutScope, e *boxv1.RolloutShowtime, st *boxv1.Showtime, want string) (bool, string) {
 	pod := &corev1.Pod{}
-	err := r.Get(ctx, types.NamespacedName{Namespace: st.Namespace, Name: st.Name + "-shard-0"}, pod)
+	err := r.Get(ctx, types.NamespacedName{Namespace: st.Namespace, Name: st.ShardPodName(0)}, pod)
 	notePause := func(t time.Time) {
 		if e.ChangedAt != nil && t.Before(e.ChangedAt.Time) {
 			t = e.ChangedAt.Time
@@ -189,7 +189,7 @@ func podRestarts(pod *corev1.Pod) int32 {
 // readyShardPod is the showtime's shard pod when it is ready with an IP.
 func (r *ShardRolloutReconciler) readyShardPod(ctx context.Context, st *boxv1.Showtime) (*corev1.Pod, bool) {
 	pod := &corev1.Pod{}
-	if err := r.Get(ctx, types.NamespacedName{Namespace: st.Namespace, Name: st.Name + "-shard-0"}, pod); err != nil {
+	if err := r.Get(ctx, types.NamespacedName{Namespace: st.Namespace, Name: st.ShardPodName(0)}, pod); err != nil {
 		return nil, false
 	}
 	c := podReadyCondition(pod)
@@ -201,8 +201,8 @@ func (r *ShardRolloutReconciler) readyShardPod(ctx context.Context, st *boxv1.Sh
 
 func (r *ShardRolloutReconciler) token(ctx context.Context, st *boxv1.Showtime) (string, error) {
 	sec := &corev1.Secret{}
-	if err := r.Get(ctx, types.NamespacedName{Namespace: st.Namespace, Name: st.Name + "-shard-token"}, sec); err != nil {
+	if err := r.Get(ctx, types.NamespacedName{Namespace: st.Namespace, Name: st.TokenSecretName()}, sec); err != nil {
 		return "", err
 	}
-	return string(sec.Data["token"]), nil
+	return string(sec.Data[boxv1.TokenSecretKey]), nil
 }

@@ -233,7 +233,7 @@ func (f *fixture) get(name string, obj client.Object) {
 func (f *fixture) token() string {
 	sec := &corev1.Secret{}
 	f.get("standup-shard-token", sec)
-	return string(sec.Data["token"])
+	return string(sec.Data[boxv1.TokenSecretKey])
 }
 
 // makeShardPod does what the StatefulSet controller and kubelet would: a pod
@@ -336,7 +336,7 @@ var _ = Describe("Showtime controller", func() {
 			sec := &corev1.Secret{}
 			f.get("standup-shard-token", sec)
 			isOwned(sec)
-			Expect(sec.Data["token"]).To(HaveLen(43), "32 random bytes, base64url")
+			Expect(sec.Data[boxv1.TokenSecretKey]).To(HaveLen(43), "32 random bytes, base64url")
 			Expect(*sec.Immutable).To(BeTrue())
 
 			svc := &corev1.Service{}
@@ -657,7 +657,7 @@ var _ = Describe("Showtime controller", func() {
 			Expect(evs).NotTo(ContainElement(ContainSubstring("PhaseDegraded")))
 
 			// Once the token is back the retry succeeds and catches up.
-			replaceToken(map[string][]byte{"token": []byte(tok)})
+			replaceToken(map[string][]byte{boxv1.TokenSecretKey: []byte(tok)})
 			f.reconcile()
 			st = f.showtime()
 			Expect(st.Status.Phase).To(Equal(boxv1.PhaseOnSale))

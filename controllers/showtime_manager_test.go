@@ -102,7 +102,7 @@ var _ = Describe("Showtime controller in a manager", Ordered, func() {
 		ns := newNamespace()
 		foreign := &corev1.Secret{
 			ObjectMeta: metav1.ObjectMeta{Name: "blocked-shard-token", Namespace: ns},
-			Data:       map[string][]byte{"token": []byte("not-the-operators")},
+			Data:       map[string][]byte{boxv1.TokenSecretKey: []byte("not-the-operators")},
 		}
 		Expect(k8sClient.Create(ctx, foreign)).To(Succeed())
 		foreignCM := &corev1.ConfigMap{
@@ -154,7 +154,7 @@ var _ = Describe("Showtime controller in a manager", Ordered, func() {
 		// Nothing of someone else's was taken over.
 		Expect(k8sClient.Get(ctx, client.ObjectKeyFromObject(foreign), foreign)).To(Succeed())
 		Expect(foreign.OwnerReferences).To(BeEmpty())
-		Expect(foreign.Data).To(HaveKeyWithValue("token", []byte("not-the-operators")))
+		Expect(foreign.Data).To(HaveKeyWithValue(boxv1.TokenSecretKey, []byte("not-the-operators")))
 		Expect(k8sClient.Get(ctx, client.ObjectKeyFromObject(foreignCM), foreignCM)).To(Succeed())
 		Expect(foreignCM.OwnerReferences).To(BeEmpty())
 		Expect(foreignCM.Data).To(Equal(map[string]string{"notes": "someone's own"}))
@@ -185,7 +185,7 @@ var _ = Describe("Showtime controller in a manager", Ordered, func() {
 		// would do: a ready shard pod at 127.0.0.1, ready front-end replicas.
 		sec := &corev1.Secret{}
 		Expect(get("healthy-shard-token", sec)).To(Succeed())
-		shard.token.Store(string(sec.Data["token"]))
+		shard.token.Store(string(sec.Data[boxv1.TokenSecretKey]))
 		shard.set(func(r *ShardReport) {
 			*r = ShardReport{Showtime: ns + "/healthy", Version: 1, Epoch: 1, Counts: ShardCounts{Free: sampleTotal}}
 		})

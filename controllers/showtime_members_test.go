@@ -170,8 +170,8 @@ var _ = Describe("Replicated shard", func() {
 		Expect(sts.Spec.Template.Spec.Affinity.PodAntiAffinity.RequiredDuringSchedulingIgnoredDuringExecution).To(HaveLen(1))
 		Expect(sts.Spec.Template.Spec.Containers[0].Args).To(ContainElement("--peers=" + specs.ShardPeers(f.st)))
 		peer := &corev1.Secret{}
-		f.get("standup-shard-peer-token", peer)
-		Expect(peer.Data["token"]).NotTo(BeEmpty())
+		f.get(f.st.PeerTokenSecretName(), peer)
+		Expect(peer.Data[boxv1.PeerTokenSecretKey]).NotTo(BeEmpty())
 		svc := &corev1.Service{}
 		f.get("standup-shard", svc)
 		Expect(svc.Spec.PublishNotReadyAddresses).To(BeTrue())

@@ -151,3 +151,12 @@ func (s *Showtime) OwnedLabels(component string) map[string]string {
 	l[LabelManagedBy] = ManagedBy
 	return l
 }
+
+// NamedShowtime is a Showtime that carries only its namespace and name:
+// enough to ask for the names of the objects it owns when only its key is
+// at hand (a command-line argument, a label value, a test's fixture).
+func NamedShowtime(namespace, name string) *Showtime {
+	st := &Showtime{}
+	st.Namespace, st.Name = namespace, name
+	return st
+}

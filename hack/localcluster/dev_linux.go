@@ -16,6 +16,7 @@ import (
 	"syscall"
 	"time"
 
+	boxv1 "boxoffice.dev/boxoffice/api/v1alpha1"
 	corev1 "k8s.io/api/core/v1"
 	discoveryv1 "k8s.io/api/discovery/v1"
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
@@ -347,7 +348,7 @@ func (d *devSession) applySample(ctx context.Context, pn *podNetwork) error {
 		return fmt.Errorf("the sample Showtime is not Ready after 5 minutes (phase %q): see kubectl describe showtime and %s/logs", phase, d.o.stateDir)
 	}
 	readyIn := time.Since(began).Round(100 * time.Millisecond)
-	name := u.GetName() + "-frontend"
+	name := boxv1.NamedShowtime(u.GetNamespace(), u.GetName()).FrontendName()
 	ips := d.readyAddresses(ctx, u.GetNamespace(), name)
 	var fwd string
 	if d.o.exposePort > 0 {
