@@ -35,7 +35,7 @@ func ownedSet(st *boxv1.Showtime) (pvc *corev1.PersistentVolumeClaim, svc *corev
 	sel := &metav1.LabelSelector{MatchLabels: st.SelectorLabels(boxv1.ComponentShard)}
 	// The claim is the StatefulSet's (retention policy Retain): no owner.
 	pvc = &corev1.PersistentVolumeClaim{
-		ObjectMeta: metav1.ObjectMeta{Name: "data-" + st.ShardPodName(0), Namespace: st.Namespace, Labels: lbl},
+		ObjectMeta: metav1.ObjectMeta{Name: st.ShardClaimName(0), Namespace: st.Namespace, Labels: lbl},
 		Spec: corev1.PersistentVolumeClaimSpec{AccessModes: []corev1.PersistentVolumeAccessMode{corev1.ReadWriteOnce},
 			Resources: corev1.VolumeResourceRequirements{Requests: corev1.ResourceList{corev1.ResourceStorage: resource.MustParse("1Gi")}}},
 	}
