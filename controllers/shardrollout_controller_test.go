@@ -305,7 +305,7 @@ func (w *world) playStatefulSets() {
 		case err != nil:
 			Expect(err).NotTo(HaveOccurred())
 		case shardContainerImage(pod) != want:
-			if c := podReadyCondition(pod); c != nil && c.Status == corev1.ConditionTrue {
+			if isPodReady(pod) {
 				w.setReady(pod, false)
 				continue
 			}

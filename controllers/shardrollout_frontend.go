@@ -75,8 +75,7 @@ func (r *ShardRolloutReconciler) frontendMetrics(ctx context.Context, st *boxv1.
 	var lastErr error
 	for i := range list.Items {
 		pod := &list.Items[i]
-		c := podReadyCondition(pod)
-		if !pod.DeletionTimestamp.IsZero() || c == nil || c.Status != corev1.ConditionTrue || pod.Status.PodIP == "" || !want(containerImage(pod, boxv1.ComponentFrontend)) {
+		if !podServing(pod) || pod.Status.PodIP == "" || !want(containerImage(pod, boxv1.ComponentFrontend)) {
 			continue
 		}
 		m, err := r.Shards.FrontendMetrics(ctx, pod.Status.PodIP)

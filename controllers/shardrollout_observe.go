@@ -9,7 +9,9 @@ import (
 	appsv1 "k8s.io/api/apps/v1"
 	corev1 "k8s.io/api/core/v1"
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/types"
+	"k8s.io/utils/ptr"
 )
 
 // observe follows every moving showtime to ready, measuring its write pause.
@@ -85,7 +87,7 @@ func (r *ShardRolloutReconciler) observeShard(ctx context.Context, s *rolloutSco
 			t = e.ChangedAt.Time
 		}
 		if e.PauseStartedAt == nil || t.Before(e.PauseStartedAt.Time) {
-			e.PauseStartedAt = ptrTime(t)
+			e.PauseStartedAt = ptr.To(metav1.NewTime(t))
 		}
 	}
 	if apierrors.IsNotFound(err) {
@@ -135,7 +137,7 @@ func (r *ShardRolloutReconciler) observeShard(ctx context.Context, s *rolloutSco
 		if readyAt.Before(e.PauseStartedAt.Time) {
 			readyAt = e.PauseStartedAt.Time
 		}
-		e.ReadyAt = ptrTime(readyAt)
+		e.ReadyAt = ptr.To(metav1.NewTime(readyAt))
 		e.WritePause = readyAt.Sub(e.PauseStartedAt.Time).String()
 	}
 	return true, ""
@@ -169,15 +171,6 @@ func shardContainerImage(pod *corev1.Pod) string {
 	return ""
 }
 
-func podReadyCondition(pod *corev1.Pod) *corev1.PodCondition {
-	for i := range pod.Status.Conditions {
-		if pod.Status.Conditions[i].Type == corev1.PodReady {
-			return &pod.Status.Conditions[i]
-		}
-	}
-	return nil
-}
-
 func podRestarts(pod *corev1.Pod) int32 {
 	var n int32
 	for _, c := range pod.Status.ContainerStatuses {
@@ -192,8 +185,7 @@ func (r *ShardRolloutReconciler) readyShardPod(ctx context.Context, st *boxv1.Sh
 	if err := r.Get(ctx, types.NamespacedName{Namespace: st.Namespace, Name: st.ShardPodName(0)}, pod); err != nil {
 		return nil, false
 	}
-	c := podReadyCondition(pod)
-	if !pod.DeletionTimestamp.IsZero() || c == nil || c.Status != corev1.ConditionTrue || pod.Status.PodIP == "" {
+	if !podServing(pod) || pod.Status.PodIP == "" {
 		return nil, false
 	}
 	return pod, true

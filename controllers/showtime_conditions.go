@@ -13,17 +13,7 @@ import (
 // One setter per condition: each reads the scope and sets exactly its own condition.
 
 func setCondition(st *boxv1.Showtime, typ string, ok bool, reason, msg string) {
-	status := metav1.ConditionFalse
-	if ok {
-		status = metav1.ConditionTrue
-	}
-	meta.SetStatusCondition(&st.Status.Conditions, metav1.Condition{
-		Type:               typ,
-		Status:             status,
-		Reason:             reason,
-		Message:            msg,
-		ObservedGeneration: st.Generation,
-	})
+	setConditionStatus(st, typ, conditionStatus(ok), reason, msg)
 }
 
 func setSeatMapValidCondition(s *scope) {

@@ -269,7 +269,7 @@ func (r *ShowtimeReconciler) reconcileSeatMap(ctx context.Context, s *scope) err
 	if err != nil {
 		s.seatMapErr = err
 		s.stop = true
-		if !isConditionFalse(s.st, boxv1.ConditionSeatMapValid) {
+		if !meta.IsStatusConditionFalse(s.st.Status.Conditions, boxv1.ConditionSeatMapValid) {
 			r.Recorder.Eventf(s.st, nil, corev1.EventTypeWarning, "InvalidSeatMap", "Validate", "%v", err)
 		}
 		return nil
@@ -398,7 +398,7 @@ func (r *ShowtimeReconciler) reconcileShardPod(ctx context.Context, s *scope) er
 		return fmt.Errorf("reading shard pod: %w", err)
 	}
 	s.pod = pod
-	s.podReady = pod.DeletionTimestamp.IsZero() && isPodReady(pod)
+	s.podReady = podServing(pod)
 	if stale, why := staleBrokenShardPod(s.sts, pod); stale {
 		// A StatefulSet whose pod never became ready on a bad version does
 		// not replace it when the template is put back (the forced-rollback
@@ -584,24 +584,6 @@ func (r *ShowtimeReconciler) forgetScrape(key types.NamespacedName) {
 		delete(r.scrapes, types.NamespacedName{Namespace: key.Namespace, Name: gone.ShardPodName(i)})
 	}
 	forgetMetrics(key)
-}
-
-func isPodReady(p *corev1.Pod) bool {
-	for _, c := range p.Status.Conditions {
-		if c.Type == corev1.PodReady {
-			return c.Status == corev1.ConditionTrue
-		}
-	}
-	return false
-}
-
-func isConditionFalse(st *boxv1.Showtime, typ string) bool {
-	for _, c := range st.Status.Conditions {
-		if c.Type == typ {
-			return c.Status == "False"
-		}
-	}
-	return false
 }
 
 // SetupWithManager watches Showtimes, what they own, and their shard pods.

@@ -88,7 +88,7 @@ func (r *ShowtimeReconciler) observeMembers(ctx context.Context, s *scope, pods 
 		}
 		o := &obs[i]
 		o.Exists, o.Node = true, p.Spec.NodeName
-		o.Ready = p.DeletionTimestamp.IsZero() && isPodReady(p)
+		o.Ready = podServing(p)
 		if !p.DeletionTimestamp.IsZero() || p.Status.PodIP == "" {
 			continue
 		}
@@ -147,7 +147,7 @@ func (r *ShowtimeReconciler) applyClusterStatus(ctx context.Context, s *scope, v
 		next.Pod = v.Leader
 		next.Image = memberImage(p)
 		s.pod = p
-		s.podReady = v.Quorum() && p != nil && p.DeletionTimestamp.IsZero() && isPodReady(p)
+		s.podReady = v.Quorum() && p != nil && podServing(p)
 	} else if len(v.Members) > 0 {
 		next.Image = memberImage(s.memberPods[v.Members[0].Pod])
 	}

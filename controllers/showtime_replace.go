@@ -63,7 +63,7 @@ func (r *ShowtimeReconciler) memberFacts(ctx context.Context, s *scope) ([]membe
 	for i, name := range s.st.ShardPodNames() {
 		f := memberFacts{Ordinal: i, Pod: name}
 		if p := s.memberPods[name]; p != nil {
-			f.Ready = p.DeletionTimestamp.IsZero() && isPodReady(p)
+			f.Ready = podServing(p)
 			f.Node = p.Spec.NodeName
 		}
 		if f.Node == "" {
