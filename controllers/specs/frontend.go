@@ -18,7 +18,7 @@ import (
 	policyv1ac "k8s.io/client-go/applyconfigurations/policy/v1"
 )
 
-// Front-end names, ports and paths.
+// Front-end ports and paths.
 const (
 	FrontendPort        = 8080
 	FrontendServicePort = 80

@@ -11,7 +11,7 @@ import (
 	networkingv1ac "k8s.io/client-go/applyconfigurations/networking/v1"
 )
 
-// Names, ports and paths of a replicated shard (contract v2).
+// Ports, paths and well-known labels of a replicated shard (contract v2).
 const (
 	PeerPort     = 7071
 	PeerPortName = "peer"

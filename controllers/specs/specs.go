@@ -2,6 +2,12 @@
 // pure: it takes the Showtime and the operator's settings and returns an apply
 // configuration, so the content of each owned object can be tested without a
 // cluster and applied with server-side apply by one field owner.
+//
+// Names, labels, data keys and spec defaults of the owned objects are not
+// here: they live next to the API types in api/v1alpha1 (names.go,
+// defaults.go), so the webhooks, the plugin and the tests share them without
+// importing the builders. What stays here is the objects' content: ports,
+// mount paths, flags, probes, security and scheduling.
 package specs
 
 import (
@@ -14,7 +20,7 @@ import (
 	metav1ac "k8s.io/client-go/applyconfigurations/meta/v1"
 )
 
-// Well-known names, labels and paths shared by the operator and its pods.
+// The field owner, ports and paths shared by the operator and its pods.
 const (
 	// FieldOwner is the server-side apply field manager of the operator.
 	FieldOwner = "boxoffice-operator"
@@ -46,9 +52,9 @@ type Options struct {
 	FrontendTrustedProxyHops int32
 }
 
-// ObjectLabels are the labels of an owned object's own metadata: Labels plus
+// ObjectLabels are the labels of an owned object's own metadata: OwnedLabels plus
 // app.kubernetes.io/version when the component's image has a usable tag.
-// Pod templates, claim templates and selectors use Labels, never these: a
+// Pod templates, claim templates and selectors use OwnedLabels, never these: a
 // version there would restart pods on every release or break an immutable
 // selector.
 func ObjectLabels(st *boxv1.Showtime, component, image string) map[string]string {
