@@ -231,19 +231,9 @@ func (r *ShardRolloutReconciler) refreshBaseline(ctx context.Context, s *rollout
 	minWrites := r.minWrites(ro)
 	var p99s []time.Duration
 	read := 0
-	for i := range ro.Status.Showtimes {
+	for _, st := range s.stableShowtimes() {
 		if read >= r.stableSample() {
 			break
-		}
-		e := &ro.Status.Showtimes[i]
-		st := s.showtimes[entryKey(e)]
-		switch e.State {
-		case boxv1.ShowtimePending, boxv1.ShowtimeWaiting, boxv1.ShowtimeRolledBack:
-		default:
-			continue
-		}
-		if st == nil {
-			continue
 		}
 		pod, ok := r.readyShardPod(ctx, st)
 		if !ok || shardContainerImage(pod) == ro.Spec.Target.ShardImage {

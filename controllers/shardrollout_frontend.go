@@ -102,19 +102,9 @@ func (r *ShardRolloutReconciler) stableFrontend(ctx context.Context, s *rolloutS
 	target := s.ro.Spec.Target.FrontendImage
 	sum := &FrontendMetrics{}
 	read := 0
-	for i := range s.ro.Status.Showtimes {
+	for _, st := range s.stableShowtimes() {
 		if read >= r.stableSample() {
 			break
-		}
-		e := &s.ro.Status.Showtimes[i]
-		st := s.showtimes[entryKey(e)]
-		switch e.State {
-		case boxv1.ShowtimePending, boxv1.ShowtimeWaiting, boxv1.ShowtimeRolledBack:
-		default:
-			continue
-		}
-		if st == nil {
-			continue
 		}
 		m, pods, err := r.frontendMetrics(ctx, st, func(img string) bool { return img != target })
 		if err != nil || pods == 0 {
@@ -129,6 +119,23 @@ func (r *ShardRolloutReconciler) stableFrontend(ctx context.Context, s *rolloutS
 	sample := sum.Sample()
 	s.stableFrontend = &sample
 	return s.stableFrontend
+}
+
+// stableShowtimes are the rollout's showtimes not moved to the target
+// (pending, waiting or rolled back) that still exist, in status order: the
+// baseline the canaries are compared with.
+func (s *rolloutScope) stableShowtimes() []*boxv1.Showtime {
+	var out []*boxv1.Showtime
+	for i := range s.ro.Status.Showtimes {
+		e := &s.ro.Status.Showtimes[i]
+		switch e.State {
+		case boxv1.ShowtimePending, boxv1.ShowtimeWaiting, boxv1.ShowtimeRolledBack:
+			if st := s.showtimes[entryKey(e)]; st != nil {
+				out = append(out, st)
+			}
+		}
+	}
+	return out
 }
 
 // containerImage is the image of the named container, else of the first.
