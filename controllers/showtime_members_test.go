@@ -164,7 +164,7 @@ var _ = Describe("Replicated shard", func() {
 		f.clock.SetTime(f.opens.Add(time.Minute)) // on sale
 		f.reconcile()
 		sts := &appsv1.StatefulSet{}
-		f.get("standup-shard", sts)
+		f.get(f.st.ShardName(), sts)
 		Expect(*sts.Spec.Replicas).To(Equal(int32(3)))
 		Expect(sts.Spec.PodManagementPolicy).To(Equal(appsv1.ParallelPodManagement))
 		Expect(sts.Spec.Template.Spec.Affinity.PodAntiAffinity.RequiredDuringSchedulingIgnoredDuringExecution).To(HaveLen(1))
@@ -173,17 +173,17 @@ var _ = Describe("Replicated shard", func() {
 		f.get(f.st.PeerTokenSecretName(), peer)
 		Expect(peer.Data[boxv1.PeerTokenSecretKey]).NotTo(BeEmpty())
 		svc := &corev1.Service{}
-		f.get("standup-shard", svc)
+		f.get(f.st.ShardName(), svc)
 		Expect(svc.Spec.PublishNotReadyAddresses).To(BeTrue())
 		pdb := &policyv1.PodDisruptionBudget{}
-		f.get("standup-shard", pdb)
+		f.get(f.st.ShardName(), pdb)
 		Expect(pdb.Spec.MaxUnavailable.IntValue()).To(Equal(1), "a drain moves members one by one during the sale")
 		np := &networkingv1.NetworkPolicy{}
-		f.get("standup-shard", np)
+		f.get(f.st.ShardName(), np)
 		Expect(np.Spec.Ingress).To(HaveLen(2))
 		Expect(np.Spec.Ingress[1].Ports[0].Port.IntValue()).To(Equal(specs.PeerPort))
 		dep := &appsv1.Deployment{}
-		f.get("standup-frontend", dep)
+		f.get(f.st.FrontendName(), dep)
 		Expect(dep.Spec.Template.Spec.Containers[0].Args).To(ContainElement("--shard-url=" + specs.ShardURL(f.st)))
 
 		// Nothing to do: no write.
@@ -220,7 +220,7 @@ var _ = Describe("Replicated shard", func() {
 		Expect(k8sClient.Apply(ctx, specs.ShardStatefulSet(st, f.r.Options), client.FieldOwner(specs.FieldOwner))).To(Succeed())
 		f.reconcile()
 		sts := &appsv1.StatefulSet{}
-		f.get("standup-shard", sts)
+		f.get(f.st.ShardName(), sts)
 		Expect(*sts.Spec.Replicas).To(Equal(int32(1)))
 		Expect(sts.Spec.Template.Spec.Containers[0].Args).NotTo(ContainElement(HavePrefix("--peers")))
 		Expect(f.showtime().Status.Shard.Replicas).To(Equal(int32(1)))

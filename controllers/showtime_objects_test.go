@@ -33,7 +33,7 @@ func TestCheckOwned(t *testing.T) {
 		{"someone else's", nil, ref("Deployment", "app", "uid-x"), "is controlled by Deployment app"},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
-			sec := &corev1.Secret{ObjectMeta: metav1.ObjectMeta{Name: "standup-shard-token", Namespace: "venues",
+			sec := &corev1.Secret{ObjectMeta: metav1.ObjectMeta{Name: st.TokenSecretName(), Namespace: st.Namespace,
 				Labels: tc.labels, OwnerReferences: tc.owners}}
 			err := checkOwned(sec, "Secret", st)
 			if tc.want == "" {

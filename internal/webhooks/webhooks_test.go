@@ -360,22 +360,22 @@ var _ = Describe("Managed workload webhook", func() {
 			}
 		}
 		dep = &appsv1.Deployment{
-			ObjectMeta: metav1.ObjectMeta{Name: "standup-frontend", Namespace: ns, Labels: lbl(boxv1.ComponentFrontend)},
+			ObjectMeta: metav1.ObjectMeta{Name: st.FrontendName(), Namespace: ns, Labels: lbl(boxv1.ComponentFrontend)},
 			Spec: appsv1.DeploymentSpec{Replicas: ptr.To[int32](2), Selector: &metav1.LabelSelector{MatchLabels: st.SelectorLabels("frontend")},
 				Template: podSpec("frontend")},
 		}
 		sts = &appsv1.StatefulSet{
-			ObjectMeta: metav1.ObjectMeta{Name: "standup-shard", Namespace: ns, Labels: lbl(boxv1.ComponentShard)},
+			ObjectMeta: metav1.ObjectMeta{Name: st.ShardName(), Namespace: ns, Labels: lbl(boxv1.ComponentShard)},
 			Spec: appsv1.StatefulSetSpec{Replicas: ptr.To[int32](1), Selector: &metav1.LabelSelector{MatchLabels: st.SelectorLabels("shard")},
 				Template: podSpec("shard")},
 		}
 		hpa = &autoscalingv2.HorizontalPodAutoscaler{
-			ObjectMeta: metav1.ObjectMeta{Name: "standup-frontend", Namespace: ns, Labels: lbl(boxv1.ComponentFrontend)},
+			ObjectMeta: metav1.ObjectMeta{Name: st.FrontendName(), Namespace: ns, Labels: lbl(boxv1.ComponentFrontend)},
 			Spec: autoscalingv2.HorizontalPodAutoscalerSpec{MinReplicas: ptr.To[int32](2), MaxReplicas: 50,
-				ScaleTargetRef: autoscalingv2.CrossVersionObjectReference{APIVersion: "apps/v1", Kind: "Deployment", Name: "standup-frontend"}},
+				ScaleTargetRef: autoscalingv2.CrossVersionObjectReference{APIVersion: "apps/v1", Kind: "Deployment", Name: st.FrontendName()}},
 		}
-		cm = &corev1.ConfigMap{ObjectMeta: metav1.ObjectMeta{Name: "standup-seatmap", Namespace: ns, Labels: lbl(boxv1.ComponentShard)},
-			Data: map[string]string{"seatmap.yaml": "sections: []"}}
+		cm = &corev1.ConfigMap{ObjectMeta: metav1.ObjectMeta{Name: st.SeatMapName(), Namespace: ns, Labels: lbl(boxv1.ComponentShard)},
+			Data: map[string]string{boxv1.SeatMapKey: "sections: []"}}
 		for _, o := range []client.Object{dep, sts, hpa, cm} {
 			Expect(operator.Create(ctx, o)).To(Succeed())
 		}
