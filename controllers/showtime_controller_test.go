@@ -327,9 +327,9 @@ var _ = Describe("Showtime controller", func() {
 			cm := &corev1.ConfigMap{}
 			f.get(f.st.SeatMapName(), cm)
 			isOwned(cm)
-			Expect(cm.Data["show.json"]).To(MatchJSON(`{"title":"Stand-up 10, night 1","startsAt":"` +
+			Expect(cm.Data[boxv1.ShowKey]).To(MatchJSON(`{"title":"Stand-up 10, night 1","startsAt":"` +
 				st.Spec.StartsAt.UTC().Format(time.RFC3339) + `"}`))
-			layout, err := seatmap.Parse([]byte(cm.Data["seatmap.yaml"]))
+			layout, err := seatmap.Parse([]byte(cm.Data[boxv1.SeatMapKey]))
 			Expect(err).NotTo(HaveOccurred())
 			Expect(layout.Total).To(Equal(sampleTotal))
 

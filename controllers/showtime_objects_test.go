@@ -56,7 +56,7 @@ func TestCheckOwned(t *testing.T) {
 }
 
 func TestSetObjectsOwnedCondition(t *testing.T) {
-	conflict := &nameConflictError{kind: "Secret", key: types.NamespacedName{Namespace: "venues", Name: "x-shard-token"}, why: "was not made by this operator"}
+	conflict := &nameConflictError{kind: "Secret", key: types.NamespacedName{Namespace: "venues", Name: boxv1.NamedShowtime("venues", "x").TokenSecretName()}, why: "was not made by this operator"}
 	for _, tc := range []struct {
 		name     string
 		before   metav1.ConditionStatus // "" for none

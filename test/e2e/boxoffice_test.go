@@ -534,7 +534,7 @@ var _ = Describe("Box office on the local cluster", Ordered, func() {
 			g.Expect(apierrors.IsNotFound(err)).To(BeTrue(), "shard service")
 			_, err = kube.CoreV1().Services(ns).Get(ctx, showtime.FrontendName(), metav1.GetOptions{})
 			g.Expect(apierrors.IsNotFound(err)).To(BeTrue(), "front-end service")
-			_, err = kube.CoreV1().ConfigMaps(ns).Get(ctx, name+"-seatmap", metav1.GetOptions{})
+			_, err = kube.CoreV1().ConfigMaps(ns).Get(ctx, showtime.SeatMapName(), metav1.GetOptions{})
 			g.Expect(apierrors.IsNotFound(err)).To(BeTrue(), "seat map")
 			_, err = kube.CoreV1().Secrets(ns).Get(ctx, showtime.TokenSecretName(), metav1.GetOptions{})
 			g.Expect(apierrors.IsNotFound(err)).To(BeTrue(), "token")
