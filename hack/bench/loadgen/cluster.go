@@ -277,10 +277,7 @@ func cmdFailover(args []string) error {
 		}
 		res.KillMs = append(res.KillMs, float64(d)/float64(time.Millisecond))
 		fmt.Fprintf(os.Stderr, "  failover %d: leader %d SIGKILLed, next acknowledged write after %.0f ms\n", k+1, l+1, res.KillMs[k])
-		if err := c.members[l].launch(); err != nil {
-			return err
-		}
-		if _, err := c.members[l].waitReady(60 * time.Second); err != nil {
+		if _, err := c.members[l].restart(60 * time.Second); err != nil {
 			return err
 		}
 	}
@@ -304,10 +301,7 @@ func cmdFailover(args []string) error {
 		gap := p.maxGap(t, time.Now())
 		res.HandoverMs = append(res.HandoverMs, float64(gap)/float64(time.Millisecond))
 		fmt.Fprintf(os.Stderr, "  hand-over %d: leader %d SIGTERMed, longest write pause %.0f ms\n", k+1, l+1, res.HandoverMs[k])
-		if err := c.members[l].launch(); err != nil {
-			return err
-		}
-		if _, err := c.members[l].waitReady(60 * time.Second); err != nil {
+		if _, err := c.members[l].restart(60 * time.Second); err != nil {
 			return err
 		}
 	}

@@ -134,6 +134,30 @@ func (p *shardProc) launch() error {
 	return nil
 }
 
+// startReady starts a shard (see start) and waits up to a minute for its
+// /readyz; it returns the time from start to ready. The caller stops it.
+func (s *spawnFlags) startReady(ctx context.Context, name string, n int) (*shardProc, time.Duration, error) {
+	p, err := s.start(ctx, name, n)
+	if err != nil {
+		return nil, 0, err
+	}
+	d, err := p.waitReady(60 * time.Second)
+	if err != nil {
+		p.stop(30 * time.Second)
+		return nil, 0, err
+	}
+	return p, d, nil
+}
+
+// restart launches the process again on its data and port and waits up to
+// timeout for /readyz; it returns the time from start to ready.
+func (p *shardProc) restart(timeout time.Duration) (time.Duration, error) {
+	if err := p.launch(); err != nil {
+		return 0, err
+	}
+	return p.waitReady(timeout)
+}
+
 func (p *shardProc) pid() int { return p.proc.Pid() }
 
 // exited closes when the running process has exited.
@@ -348,15 +372,11 @@ func cmdRecovery(args []string) error {
 	defer cancel()
 	res := RecoveryResult{Seats: *seats, TargetWrites: *writes}
 
-	p, err := sp.start(ctx, "recovery", *seats)
+	p, d, err := sp.startReady(ctx, "recovery", *seats)
 	if err != nil {
 		return err
 	}
 	defer p.stop(30 * time.Second)
-	d, err := p.waitReady(60 * time.Second)
-	if err != nil {
-		return err
-	}
 	res.FreshReadyMs = ms(d)
 	fmt.Fprintf(os.Stderr, "  recovery: fresh start ready in %.0f ms; logging %d writes with %d clients\n", res.FreshReadyMs, *writes, *clients)
 
@@ -387,10 +407,7 @@ func cmdRecovery(args []string) error {
 	sd, clean := p.stop(60 * time.Second)
 	res.StopMs, res.StopClean = ms(sd), clean
 	res.DataBytes = dirSize(p.dataDir)
-	if err := p.launch(); err != nil {
-		return err
-	}
-	if d, err = p.waitReady(5 * time.Minute); err != nil {
+	if d, err = p.restart(5 * time.Minute); err != nil {
 		return err
 	}
 	res.ReadyMs = ms(d)
@@ -426,10 +443,7 @@ func cmdRecovery(args []string) error {
 		if ctx.Err() != nil {
 			return ctx.Err()
 		}
-		if err := p.launch(); err != nil {
-			return err
-		}
-		if d, err = p.waitReady(5 * time.Minute); err != nil {
+		if d, err = p.restart(5 * time.Minute); err != nil {
 			return err
 		}
 		res.KillReadyMs = ms(d)
@@ -498,15 +512,11 @@ func cmdMemory(args []string) error {
 	ctx, cancel := signalContext()
 	defer cancel()
 	res := MemoryResult{Seats: *seats}
-	p, err := sp.start(ctx, "memory", *seats)
+	p, d, err := sp.startReady(ctx, "memory", *seats)
 	if err != nil {
 		return err
 	}
 	defer p.stop(30 * time.Second)
-	d, err := p.waitReady(60 * time.Second)
-	if err != nil {
-		return err
-	}
 	res.ReadyMs = ms(d)
 	time.Sleep(time.Second) // let start-up garbage be collected
 	if res.RSSReady, err = readVmRSS(p.pid()); err != nil {

@@ -441,14 +441,10 @@ func cmdRun(args []string) error {
 	case "shard":
 		url, tok := *shardURL, *tokenFile
 		if sp.bin != "" {
-			proc, err = sp.start(ctx, "run", *seats)
-			if err != nil {
+			if proc, _, err = sp.startReady(ctx, "run", *seats); err != nil {
 				return err
 			}
 			defer proc.stop(30 * time.Second)
-			if _, err := proc.waitReady(60 * time.Second); err != nil {
-				return err
-			}
 			url, tok = proc.url, proc.tokenFile
 		}
 		sb, err := newShardBackend(url, tok, *clients)
