@@ -3,7 +3,6 @@ package testenv
 import (
 	"context"
 	"errors"
-	"net"
 	"net/http"
 	"net/http/httptest"
 	"os"
@@ -12,6 +11,7 @@ import (
 	"testing"
 	"time"
 
+	"boxoffice.dev/boxoffice/internal/testproc"
 	corev1 "k8s.io/api/core/v1"
 	ctrl "sigs.k8s.io/controller-runtime"
 	"sigs.k8s.io/controller-runtime/pkg/client"
@@ -84,12 +84,10 @@ func TestWaitTLS(t *testing.T) {
 	if err := WaitTLS(srv.Listener.Addr().String(), 5*time.Second, nil); err != nil {
 		t.Fatalf("serving TLS: %v", err)
 	}
-	l, err := net.Listen("tcp", "127.0.0.1:0")
+	addr, err := testproc.FreeAddr()
 	if err != nil {
 		t.Fatal(err)
 	}
-	addr := l.Addr().String()
-	l.Close()
 	if err := WaitTLS(addr, 300*time.Millisecond, nil); err == nil || !strings.Contains(err.Error(), "not serving after") {
 		t.Fatalf("nothing listening: err = %v", err)
 	}
