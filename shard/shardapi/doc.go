@@ -1,0 +1,18 @@
+// Package shardapi is the shard's wire contract in Go: the request and answer
+// types of every /v1 endpoint, the error codes with their HTTP statuses, the
+// header names, the metric names the shard exports, and the one client that
+// the operator, the front end and the benchmarks use to talk to a shard.
+//
+// The contract itself is written down as OpenAPI 3 documents in docs/api:
+// shard-v1.openapi.yaml (one shard) and shard-v2.openapi.yaml (replicated
+// shards: cluster fields in /v1/status and 421 not_leader). The types here
+// follow those documents field by field; the shard's contract tests hold the
+// running binary to the documents and these types to the shard's answers.
+//
+// The package holds no server logic and no seat rules (those live in
+// shard/seats and shard/waitroom). Its encoders (AppendJSON methods,
+// AppendString) write into a caller's buffer so that hot paths can reuse
+// buffers; its client (Client) sends one try to one member and decodes the
+// answer. Retrying and following a leader's hint across members is the
+// caller's policy (the front end's shardClient does both).
+package shardapi
