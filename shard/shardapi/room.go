@@ -15,7 +15,6 @@ func RoomPlacePath(id uint64, action string) string {
 	return p
 }
 
-
 // RoomConfigRequest is the body of PUT /v1/room.
 type RoomConfigRequest struct {
 	MaxActiveBuyers    int       `json:"maxActiveBuyers"`
