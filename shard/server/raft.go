@@ -36,6 +36,7 @@ import (
 	"google.golang.org/protobuf/proto"
 
 	"boxoffice.dev/boxoffice/shard/seats"
+	"boxoffice.dev/boxoffice/shard/shardapi"
 	"boxoffice.dev/boxoffice/shard/waitroom"
 	"boxoffice.dev/boxoffice/shard/wal"
 )
@@ -131,7 +132,7 @@ type Node struct {
 	snapBusy  atomic.Bool
 	snapWG    sync.WaitGroup
 	answered  []*request
-	late      []LatePayment
+	late      []shardapi.LatePayment
 	decodeCmd seats.Command
 	decodeRm  waitroom.Command
 	lastRoom  time.Time
@@ -749,7 +750,7 @@ func (n *Node) applyBatch(data []byte) {
 			continue
 		}
 		if c.Op == seats.OpConfirm && res.Code == seats.ErrExpired && !res.Replayed {
-			n.late = append(n.late, LatePayment{Hold: string(appendHoldID(nil, c.HoldID)), OrderID: c.OrderID,
+			n.late = append(n.late, shardapi.LatePayment{Hold: string(appendHoldID(nil, c.HoldID)), OrderID: c.OrderID,
 				At: time.Unix(0, c.Now).UTC()})
 		}
 		if proposer == n.session {
