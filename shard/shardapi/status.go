@@ -8,7 +8,7 @@ import "time"
 // on-call must see; shards that predate them do not send them.
 type Status struct {
 	Showtime string `json:"showtime"`
-	Version  int64  `json:"version"`
+	Version  uint64 `json:"version"`
 	// Epoch rises with every owner of the log: every start of a single
 	// shard; the Raft term in a replicated one.
 	Epoch int64 `json:"epoch"`

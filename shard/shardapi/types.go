@@ -57,7 +57,7 @@ type Hold struct {
 	State     string    `json:"state"`
 	ExpiresAt time.Time `json:"expiresAt"`
 	OrderID   string    `json:"orderId"` // "" until sold
-	Version   int64     `json:"version"`
+	Version   uint64    `json:"version"`
 }
 
 // Seat is one seat's id and state (SeatFree, SeatHeld, ...).
@@ -77,7 +77,7 @@ type Counts struct {
 // Seats is the answer of GET /v1/seats.
 type Seats struct {
 	Showtime string `json:"showtime"`
-	Version  int64  `json:"version"`
+	Version  uint64 `json:"version"`
 	Seats    []Seat `json:"seats"`
 	Counts   Counts `json:"counts"`
 }
@@ -85,14 +85,14 @@ type Seats struct {
 // SnapshotEvent is the data of "event: snapshot" on /v1/events: every seat
 // at Version.
 type SnapshotEvent struct {
-	Version int64  `json:"version"`
+	Version uint64 `json:"version"`
 	Seats   []Seat `json:"seats"`
 }
 
 // SeatsEvent is the data of "event: seats": the seats changed since the last
 // event, each with its state at Version.
 type SeatsEvent struct {
-	Version int64  `json:"version"`
+	Version uint64 `json:"version"`
 	Changes []Seat `json:"changes"`
 }
 
