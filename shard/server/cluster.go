@@ -144,7 +144,7 @@ func (s *Server) appendClusterStatus(b []byte) []byte {
 	n := s.node
 	b = append(b, `,"role":`...)
 	if n == nil {
-		return shardapi.AppendString(b, "single")
+		return shardapi.AppendString(b, shardapi.RoleSingle)
 	}
 	b = shardapi.AppendString(b, n.role.Load().(string))
 	b = append(b, `,"term":`...)

@@ -183,7 +183,7 @@ func newNode(s *Server) *Node {
 		recv: make(chan *pb.Message, 4096), ctrl: make(chan func(), 1024),
 		stop: make(chan struct{}), done: make(chan struct{}),
 		waiters: map[uint64]*request{}, readWait: map[uint64][]*request{}}
-	n.role.Store("follower")
+	n.role.Store(shardapi.RoleFollower)
 	n.joinState.Store("")
 	var sb [8]byte
 	rand.Read(sb[:])
@@ -633,15 +633,15 @@ func (n *Node) setSoftState(ss *raft.SoftState) {
 	prev := n.lead.Load()
 	n.isLeader = ss.RaftState == raft.StateLeader
 	n.lead.Store(ss.Lead)
-	role := "follower"
+	role := shardapi.RoleFollower
 	switch ss.RaftState {
 	case raft.StateLeader:
-		role = "leader"
+		role = shardapi.RoleLeader
 	case raft.StateCandidate, raft.StatePreCandidate:
-		role = "candidate"
+		role = shardapi.RoleCandidate
 	}
 	n.role.Store(role)
-	n.s.met.raftRole.Set(map[string]float64{"follower": 0, "candidate": 1, "leader": 2}[role])
+	n.s.met.raftRole.Set(map[string]float64{shardapi.RoleFollower: 0, shardapi.RoleCandidate: 1, shardapi.RoleLeader: 2}[role])
 	if prev != ss.Lead {
 		n.s.met.raftLeaderChanges.Inc()
 		n.log.Info("leader changed", "leader", slotOf(ss.Lead), "leaderRaftID", ss.Lead, "role", role)
