@@ -15,7 +15,8 @@ import (
 	"boxoffice.dev/boxoffice/shard/shardapi"
 )
 
-// fakeShard speaks the shard contract (SHARD-API.md) closely enough for the
+// fakeShard speaks the shard contract (docs/api/shard-v1.openapi.yaml, the
+// types of shard/shardapi) closely enough for the
 // front end's own tests: holds, idempotency, per-holder limit, confirm,
 // await-payment, release, the event stream with Last-Event-ID resume. It has
 // no disk and no expiry. Tests that need the real thing use the real binary.
