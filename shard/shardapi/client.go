@@ -194,7 +194,7 @@ func (c *Client) call(ctx context.Context, base string, req Request, out any) er
 		return err
 	}
 	if err := a.Err(); err != nil {
-		return err
+		return fmt.Errorf("%s %s%s: %w", req.Method, base, req.Path, err)
 	}
 	if err := json.Unmarshal(a.Body, out); err != nil {
 		return fmt.Errorf("%s %s%s: decoding the answer: %w", req.Method, base, req.Path, err)

@@ -192,3 +192,12 @@ func TestEncodersMatchEncodingJSON(t *testing.T) {
 		}
 	}
 }
+
+// An error names the call and its status, for logs and conditions.
+func TestErrorNamesCallAndStatus(t *testing.T) {
+	srv, _ := server(t, http.StatusServiceUnavailable, `{"error":"not_ready","message":"replaying","seats":[]}`)
+	_, err := (&shardapi.Client{}).Status(context.Background(), srv.URL)
+	if err == nil || !strings.Contains(err.Error(), "GET "+srv.URL+"/v1/status: status 503 not_ready: replaying") {
+		t.Fatalf("error %v", err)
+	}
+}

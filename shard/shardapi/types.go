@@ -1,6 +1,9 @@
 package shardapi
 
-import "time"
+import (
+	"strconv"
+	"time"
+)
 
 // Paths of the contract's endpoints (the {id} ones are built by HoldPath and
 // friends).
@@ -118,6 +121,9 @@ type Error struct {
 
 func (e *Error) Error() string {
 	s := string(e.Code)
+	if e.Status != 0 {
+		s = "status " + strconv.Itoa(e.Status) + " " + s
+	}
 	if e.Message != "" {
 		s += ": " + e.Message
 	}
