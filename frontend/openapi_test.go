@@ -34,15 +34,7 @@ func newCaller(t *testing.T, c *openapitest.Checker, base string, codes map[stri
 // value pairs). bad says the request breaks the document on purpose.
 func (a *apiCaller) do(method, path, body string, bad bool, hdr ...string) openapitest.Answer {
 	a.t.Helper()
-	req, _ := http.NewRequest(method, a.base+path, nil)
-	var b []byte
-	if body != "" {
-		req.Header.Set("Content-Type", "application/json")
-		b = []byte(body)
-	}
-	for i := 0; i+1 < len(hdr); i += 2 {
-		req.Header.Set(hdr[i], hdr[i+1])
-	}
+	req, b := openapitest.Request(method, a.base+path, body, hdr...)
 	ans := a.c.Do(a.hc, req, b, bad)
 	var e struct{ Error string }
 	if ans.Status >= 400 && json.Unmarshal(ans.Body, &e) == nil {

@@ -23,16 +23,7 @@ type v2API struct {
 
 func (s *v2API) do(member int, method, path, body string, hdr ...string) openapitest.Answer {
 	s.t.Helper()
-	req, _ := http.NewRequest(method, "http://"+s.c.api[member]+path, nil)
-	req.Header.Set("Authorization", "Bearer tok")
-	var b []byte
-	if body != "" {
-		req.Header.Set("Content-Type", "application/json")
-		b = []byte(body)
-	}
-	for i := 0; i+1 < len(hdr); i += 2 {
-		req.Header.Set(hdr[i], hdr[i+1])
-	}
+	req, b := openapitest.Request(method, "http://"+s.c.api[member]+path, body, append([]string{"Authorization", "Bearer tok"}, hdr...)...)
 	return s.ch.Do(s.hc, req, b, false)
 }
 
