@@ -12,7 +12,16 @@
 // The package holds no server logic and no seat rules (those live in
 // shard/seats and shard/waitroom). Its encoders (AppendJSON methods,
 // AppendString) write into a caller's buffer so that hot paths can reuse
-// buffers; its client (Client) sends one try to one member and decodes the
-// answer. Retrying and following a leader's hint across members is the
-// caller's policy (the front end's shardClient does both).
+// buffers. The shard answers errors with Error.AppendJSON and names its
+// codes, headers, roles and metrics by this package's constants; its
+// per-request answers (holds, seats, status) are written by allocation-free
+// encoders in shard/server, which its tests hold to these types by decoding
+// every kind of answer into them with unknown fields refused.
+//
+// Client sends one try to one member and decodes the answer: an error
+// answer is an *Error carrying its HTTP status (a 421 not_leader also the
+// leader's URL, Error.LeaderURL). Retrying with the same Idempotency-Key and
+// following a leader's hint across members are the caller's policy (the
+// front end's shardClient does both); Client.HTTP may be any Doer, so a
+// caller can bring a lean transport (the load generator does).
 package shardapi
