@@ -161,18 +161,14 @@ func (f *fakeShard) idempotent(w http.ResponseWriter, r *http.Request, body []by
 
 func (f *fakeShard) hold(w http.ResponseWriter, r *http.Request) {
 	body, _ := io.ReadAll(r.Body)
-	var req struct {
-		Seats      []string `json:"seats"`
-		Holder     string   `json:"holder"`
-		TTLSeconds int      `json:"ttlSeconds"`
-	}
+	var req shardapi.HoldRequest
 	if json.Unmarshal(body, &req) != nil || len(req.Seats) == 0 || req.Holder == "" {
 		writeErr(w, 400, "invalid_request", "bad hold")
 		return
 	}
 	f.mu.Lock()
 	defer f.mu.Unlock()
-	f.ttls = append(f.ttls, req.TTLSeconds)
+	f.ttls = append(f.ttls, ttlOf(req.TTLSeconds))
 	f.idempotent(w, r, body, func() (int, any) {
 		var busy []string
 		for _, id := range req.Seats {
@@ -202,8 +198,8 @@ func (f *fakeShard) hold(w http.ResponseWriter, r *http.Request) {
 			ch[i] = shardapi.Seat{ID: id, State: shardapi.SeatHeld}
 		}
 		ttl := 10 * time.Minute
-		if req.TTLSeconds > 0 {
-			ttl = time.Duration(req.TTLSeconds) * time.Second
+		if sec := ttlOf(req.TTLSeconds); sec > 0 {
+			ttl = time.Duration(sec) * time.Second
 		}
 		h := &shardapi.Hold{ID: "h" + strconv.Itoa(f.nextID), Seats: req.Seats, Holder: req.Holder, State: shardapi.SeatHeld,
 			ExpiresAt: time.Now().Add(ttl).UTC()}
@@ -235,9 +231,7 @@ func (f *fakeShard) setHoldLocked(h *shardapi.Hold, holdState, seatState string)
 
 func (f *fakeShard) confirm(w http.ResponseWriter, r *http.Request) {
 	body, _ := io.ReadAll(r.Body)
-	var req struct {
-		OrderID string `json:"orderId"`
-	}
+	var req shardapi.ConfirmRequest
 	_ = json.Unmarshal(body, &req)
 	f.mu.Lock()
 	defer f.mu.Unlock()
@@ -263,12 +257,18 @@ func (f *fakeShard) confirm(w http.ResponseWriter, r *http.Request) {
 
 // readTTL records a request's ttlSeconds (0 when absent).
 func (f *fakeShard) readTTL(r *http.Request) {
-	var req struct {
-		TTLSeconds int `json:"ttlSeconds"`
-	}
+	var req shardapi.TTLRequest
 	b, _ := io.ReadAll(r.Body)
 	_ = json.Unmarshal(b, &req)
-	f.ttls = append(f.ttls, req.TTLSeconds)
+	f.ttls = append(f.ttls, ttlOf(req.TTLSeconds))
+}
+
+// ttlOf is an optional ttlSeconds, 0 when absent.
+func ttlOf(sec *int64) int {
+	if sec == nil {
+		return 0
+	}
+	return int(*sec)
 }
 
 func (f *fakeShard) lastTTL() int {
