@@ -80,6 +80,33 @@ func TestAnswersAreContractTypes(t *testing.T) {
 	if err != nil || st.Role != shardapi.RoleSingle || st.Counts.Sold != 2 || st.Total != 40 || !st.Ready {
 		t.Fatalf("status: %+v %v", st, err)
 	}
+
+	// The waiting room's answers.
+	opens := time.Now().Add(time.Hour).UTC().Format(time.RFC3339)
+	a := h.do("PUT", "/v1/room", `{"maxActiveBuyers":5,"idleTimeoutSeconds":60,"preQueueSeconds":7200,"opensAt":"`+opens+`"}`)
+	var rc shardapi.RoomConfig
+	strict(t, a.body, &rc)
+	if a.status != 200 || !rc.Configured || rc.MaxActiveBuyers != 5 {
+		t.Fatalf("PUT /v1/room: %d %s", a.status, a.body)
+	}
+	a = h.do("POST", "/v1/room/join", `{"key":"0123456789abcdef0123456789abcdef"}`)
+	var pl shardapi.Place
+	strict(t, a.body, &pl)
+	if a.status != 200 || pl.State != shardapi.PlacePreQueued {
+		t.Fatalf("join: %d %s", a.status, a.body)
+	}
+	a = h.do("GET", shardapi.RoomPlacePath(pl.Place, ""), "")
+	strict(t, a.body, &shardapi.Place{})
+	var withRoom shardapi.Status
+	deadline := time.Now().Add(5 * time.Second)
+	for withRoom.Room == nil || withRoom.Room.PreQueued != 1 {
+		if time.Now().After(deadline) {
+			t.Fatalf("status never showed the room with one pre-queued place: %+v", withRoom.Room)
+		}
+		withRoom = shardapi.Status{}
+		strict(t, h.do("GET", "/v1/status", "").body, &withRoom)
+		time.Sleep(20 * time.Millisecond)
+	}
 }
 
 // TestClusterAnswersAreContractTypes: a follower's status and its 421
