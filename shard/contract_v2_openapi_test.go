@@ -3,10 +3,14 @@ package shard_test
 import (
 	"encoding/json"
 	"net/http"
+	"regexp"
 	"slices"
+	"strconv"
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/getkin/kin-openapi/openapi3"
 
 	"boxoffice.dev/boxoffice/internal/openapitest"
 	"boxoffice.dev/boxoffice/shard/shardapi"
@@ -141,5 +145,42 @@ func (s *v2API) leaderStatus(l int) {
 			s.t.Fatalf("leader %d status %+v", l, st)
 		}
 		time.Sleep(20 * time.Millisecond)
+	}
+}
+
+// TestContractCodesMatchDocuments: the error codes of shard/shardapi, with
+// their statuses, are the ones the documents list ("`code` status" in the
+// Error schema's description; not_leader only in v2).
+func TestContractCodesMatchDocuments(t *testing.T) {
+	pair := regexp.MustCompile("`([a-z_]+)` ([0-9]{3})")
+	for _, doc := range []string{"shard-v1.openapi.yaml", "shard-v2.openapi.yaml"} {
+		d, err := openapi3.NewLoader().LoadFromFile(openapitest.Doc(doc))
+		if err != nil {
+			t.Fatal(err)
+		}
+		e := d.Components.Schemas["Error"].Value
+		documented := map[string]int{}
+		for _, m := range pair.FindAllStringSubmatch(e.Properties["error"].Value.Description, -1) {
+			documented[m[1]], _ = strconv.Atoi(m[2])
+		}
+		for _, v := range e.Properties["error"].Value.Enum {
+			if _, ok := documented[v.(string)]; !ok {
+				t.Errorf("%s: code %v is in the enum but its status is not given", doc, v)
+			}
+		}
+		for _, c := range shardapi.Codes() {
+			want, ok := documented[string(c)]
+			switch {
+			case !ok && c == shardapi.CodeNotLeader && doc == "shard-v1.openapi.yaml":
+			case !ok:
+				t.Errorf("%s does not document %s", doc, c)
+			case want != c.HTTPStatus():
+				t.Errorf("%s: %s is %d, shardapi answers %d", doc, c, want, c.HTTPStatus())
+			}
+			delete(documented, string(c))
+		}
+		for c := range documented {
+			t.Errorf("%s documents %s, which shardapi does not know", doc, c)
+		}
 	}
 }
