@@ -71,7 +71,7 @@ func summarizeMembers(obs []memberObservation, replicas int) clusterView {
 		if o.Report.Term > v.Term {
 			v.Term = o.Report.Term
 		}
-		if o.Report.Role == string(boxv1.RoleLeader) && (v.LeaderReport == nil || o.Report.Term > v.LeaderReport.Term) {
+		if o.Report.Role == shardapi.RoleLeader && (v.LeaderReport == nil || o.Report.Term > v.LeaderReport.Term) {
 			v.Leader, v.LeaderReport = o.Pod, o.Report
 		}
 	}

@@ -84,3 +84,13 @@ func TestLeaderChange(t *testing.T) {
 		}
 	}
 }
+
+// A member's role in status.shard.members is the shard's own word for it.
+func TestMemberRolesAreTheContracts(t *testing.T) {
+	for api, wire := range map[boxv1.ShardMemberRole]string{boxv1.RoleLeader: shardapi.RoleLeader,
+		boxv1.RoleFollower: shardapi.RoleFollower, boxv1.RoleCandidate: shardapi.RoleCandidate} {
+		if string(api) != wire {
+			t.Errorf("status role %q for the shard's %q", api, wire)
+		}
+	}
+}
