@@ -77,3 +77,23 @@ func (c *Client) Metrics(ctx context.Context, base string) ([]byte, error) {
 	}
 	return a.Body, nil
 }
+
+// JoinRoom sends POST /v1/room/join with the visit's key (32 hexadecimal
+// digits, reused for every retry).
+func (c *Client) JoinRoom(ctx context.Context, base, key string) (*Place, error) {
+	body := append(AppendString([]byte(`{"key":`), key), '}')
+	var p Place
+	if err := c.call(ctx, base, Request{Method: http.MethodPost, Path: PathRoomJoin, Body: body}, &p); err != nil {
+		return nil, err
+	}
+	return &p, nil
+}
+
+// RoomStatus reads GET /v1/room/status.
+func (c *Client) RoomStatus(ctx context.Context, base string) (*RoomSummary, error) {
+	var s RoomSummary
+	if err := c.call(ctx, base, Request{Method: http.MethodGet, Path: PathRoomStatus}, &s); err != nil {
+		return nil, err
+	}
+	return &s, nil
+}

@@ -61,27 +61,28 @@ type Place struct {
 }
 
 // RoomSummary is the waiting room in a few numbers: GET /v1/room/status,
-// "room" in /v1/status and the data of "event: room".
+// "room" in /v1/status and the data of "event: room". Counts are signed so
+// that a reader can refuse nonsense instead of wrapping it.
 type RoomSummary struct {
 	Configured        bool    `json:"configured"`
 	Open              bool    `json:"open,omitempty"`
 	SoldOut           bool    `json:"soldOut,omitempty"`
 	SeatsMayReturn    bool    `json:"seatsMayReturn,omitempty"`
-	PreQueued         int     `json:"preQueued,omitempty"`
-	Waiting           int     `json:"waiting,omitempty"`
-	Active            int     `json:"active,omitempty"`
-	Choosing          int     `json:"choosing,omitempty"`
-	Free              int     `json:"free,omitempty"`
-	Held              int     `json:"held,omitempty"`
-	Sold              int     `json:"sold,omitempty"`
-	Admitted          uint64  `json:"admitted,omitempty"`
-	TimedOut          uint64  `json:"timedOut,omitempty"`
-	Bought            uint64  `json:"bought,omitempty"`
+	PreQueued         int64   `json:"preQueued,omitempty"`
+	Waiting           int64   `json:"waiting,omitempty"`
+	Active            int64   `json:"active,omitempty"`
+	Choosing          int64   `json:"choosing,omitempty"`
+	Free              int64   `json:"free,omitempty"`
+	Held              int64   `json:"held,omitempty"`
+	Sold              int64   `json:"sold,omitempty"`
+	Admitted          int64   `json:"admitted,omitempty"`
+	TimedOut          int64   `json:"timedOut,omitempty"`
+	Bought            int64   `json:"bought,omitempty"`
 	Rate              float64 `json:"rate,omitempty"`
 	MedianWaitSeconds float64 `json:"medianWaitSeconds,omitempty"`
 	P99WaitSeconds    float64 `json:"p99WaitSeconds,omitempty"`
-	Head              int     `json:"head,omitempty"`
-	BucketStart       int     `json:"bucketStart,omitempty"`
-	BucketSize        int     `json:"bucketSize,omitempty"`
-	Buckets           []int   `json:"buckets,omitempty"`
+	Head              int64   `json:"head,omitempty"`
+	BucketStart       int64   `json:"bucketStart,omitempty"`
+	BucketSize        int64   `json:"bucketSize,omitempty"`
+	Buckets           []int64 `json:"buckets,omitempty"`
 }
