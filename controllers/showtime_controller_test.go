@@ -13,6 +13,7 @@ import (
 	"boxoffice.dev/boxoffice/controllers/specs"
 	"boxoffice.dev/boxoffice/internal/fakeshard"
 	"boxoffice.dev/boxoffice/internal/seatmap"
+	"boxoffice.dev/boxoffice/shard/shardapi"
 	. "github.com/onsi/ginkgo/v2"
 	. "github.com/onsi/gomega"
 	appsv1 "k8s.io/api/apps/v1"
@@ -42,7 +43,7 @@ const testImage = "registry.example/boxoffice:v1.2.3"
 type fakeShard struct {
 	*fakeshard.Server
 	mu     sync.Mutex
-	report ShardReport
+	report shardapi.Status
 }
 
 func newFakeShard() *fakeShard {
@@ -50,13 +51,13 @@ func newFakeShard() *fakeShard {
 	Expect(err).NotTo(HaveOccurred())
 	srv.RequireToken("")
 	f := &fakeShard{Server: srv}
-	f.set(func(*ShardReport) {})
+	f.set(func(*shardapi.Status) {})
 	return f
 }
 
 func (f *fakeShard) port() int { return f.Port() }
 
-func (f *fakeShard) set(fn func(r *ShardReport)) {
+func (f *fakeShard) set(fn func(r *shardapi.Status)) {
 	f.mu.Lock()
 	defer f.mu.Unlock()
 	fn(&f.report)
@@ -262,9 +263,9 @@ func (f *fixture) setFrontendReady(ready int32) {
 
 func (f *fixture) serveCounts(free, held, awaiting, sold int64) {
 	f.shard.RequireToken(f.token())
-	f.shard.set(func(r *ShardReport) {
-		*r = ShardReport{Showtime: f.ns + "/standup", Version: 42, Epoch: 3,
-			Counts: ShardCounts{Free: free, Held: held, AwaitingPayment: awaiting, Sold: sold}}
+	f.shard.set(func(r *shardapi.Status) {
+		*r = shardapi.Status{Showtime: f.ns + "/standup", Version: 42, Epoch: 3,
+			Counts: shardapi.Counts{Free: free, Held: held, AwaitingPayment: awaiting, Sold: sold}}
 	})
 }
 
@@ -718,7 +719,7 @@ var _ = Describe("Showtime controller", func() {
 			f.reconcile()
 			Expect(f.shard.Hits()).To(BeEquivalentTo(1))
 
-			f.shard.set(func(r *ShardReport) {})
+			f.shard.set(func(r *shardapi.Status) {})
 			f.shard.failing(true)
 			f.clock.SetTime(baseTime.Add(6 * time.Second))
 			f.reconcile()

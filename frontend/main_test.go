@@ -16,6 +16,7 @@ import (
 	"time"
 
 	"boxoffice.dev/boxoffice/internal/testproc"
+	"boxoffice.dev/boxoffice/shard/shardapi"
 )
 
 // boxofficeBin is the binary built from this checkout; tests run its shard
@@ -205,7 +206,7 @@ func (s *realShard) post(path string, body any) int {
 }
 
 type shardSeats struct {
-	Version uint64         `json:"version"`
-	Seats   []SeatState    `json:"seats"`
-	Counts  map[string]int `json:"counts"`
+	Version uint64          `json:"version"`
+	Seats   []shardapi.Seat `json:"seats"`
+	Counts  map[string]int  `json:"counts"`
 }
