@@ -15,6 +15,7 @@ import (
 	"boxoffice.dev/boxoffice/internal/fakeshard"
 	"boxoffice.dev/boxoffice/internal/freeze"
 	"boxoffice.dev/boxoffice/internal/plugin"
+	"boxoffice.dev/boxoffice/shard/shardapi"
 	. "github.com/onsi/ginkgo/v2"
 	. "github.com/onsi/gomega"
 	appsv1 "k8s.io/api/apps/v1"
@@ -128,15 +129,13 @@ func (f *shardFarm) publishLocked(ip string) {
 }
 
 // farmStatus is the GET /v1/status of a shard running image.
-func farmStatus(showtime, image string) map[string]any {
-	format := 1
+func farmStatus(showtime, image string) *shardapi.Status {
+	format := int64(1)
 	if image == format2Image {
 		format = 2
 	}
-	return map[string]any{
-		"showtime": showtime, "version": 7, "epoch": 2, "logFormat": format, "ready": true,
-		"counts": map[string]int{"free": 300, "held": 2, "awaiting_payment": 0, "sold": 50},
-	}
+	return &shardapi.Status{Showtime: showtime, Version: 7, Epoch: 2, LogFormat: format, Ready: true,
+		Counts: shardapi.Counts{Free: 300, Held: 2, AwaitingPayment: 0, Sold: 50}}
 }
 
 // fakeMetrics is a shard's exposition: 100 holds and 50 confirms; the

@@ -62,7 +62,7 @@ func (f *fakeShard) set(fn func(r *shardapi.Status)) {
 	defer f.mu.Unlock()
 	fn(&f.report)
 	rep := f.report
-	f.Update(fakeshard.Loopback, func(m *fakeshard.Member) { m.Status = rep })
+	f.Update(fakeshard.Loopback, func(m *fakeshard.Member) { m.Status = &rep })
 }
 
 // failing makes the shard answer 503 not_ready (replaying), or not.

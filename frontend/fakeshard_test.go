@@ -93,14 +93,14 @@ func (f *fakeShard) intercept(r *http.Request) *fakeshard.Error {
 	f.mu.Unlock()
 	if r.Method != http.MethodGet && f.fail503.Load() > 0 {
 		f.fail503.Add(-1)
-		return &fakeshard.Error{Status: 503, Code: "not_ready", Message: "starting"}
+		return &fakeshard.Error{Code: shardapi.CodeNotReady, Message: "starting"}
 	}
 	return nil
 }
 
 // publishStatusLocked makes GET /v1/status answer the current version.
 func (f *fakeShard) publishStatusLocked() {
-	f.srv.Set(fakeshard.Loopback, fakeshard.Member{Status: map[string]any{"showtime": f.showtime, "version": f.version, "epoch": 1}})
+	f.srv.Set(fakeshard.Loopback, fakeshard.Member{Status: &shardapi.Status{Showtime: f.showtime, Version: f.version, Epoch: 1}})
 }
 
 func (f *fakeShard) Close() {

@@ -6,10 +6,9 @@
 // (pods have their own IPs and one shard port: the Server listens on several
 // loopback IPs, 127.0.0.x, with the same port).
 //
-// A test sets, per address, the status body (any value that encodes to the
-// contract's Status JSON: the contract package's type or a test's own), the
-// metrics exposition, and an error that every /v1 call answers with the
-// contract's error body ({"error": code, "message": ...}). The bearer token
+// A test sets, per address, the status (shard/shardapi's Status), the
+// metrics exposition, and an error (shardapi's Error) that every /v1 call
+// answers with. The bearer token
 // can be required. Further routes (the seat API of a richer fake) mount on
 // the same server with Handle.
 //

@@ -9,6 +9,8 @@ import (
 	"sync"
 	"sync/atomic"
 	"time"
+
+	"boxoffice.dev/boxoffice/shard/shardapi"
 )
 
 // Loopback is the first address a Server listens on unless told otherwise.
@@ -16,9 +18,9 @@ const Loopback = "127.0.0.1"
 
 // Member is what one address answers.
 type Member struct {
-	// Status is the body of GET /v1/status, encoded as JSON. Nil: 503
-	// not_ready, as a shard that is still replaying answers.
-	Status any
+	// Status is the body of GET /v1/status. Nil: 503 not_ready, as a shard
+	// that is still replaying answers.
+	Status *shardapi.Status
 	// Metrics is the body of GET /metrics. Empty: 404. (An address with no
 	// Member answers 503 on both routes.)
 	Metrics string
@@ -26,15 +28,12 @@ type Member struct {
 	Err *Error
 }
 
-// Error is a shard error answer: an HTTP status and the contract's body.
-type Error struct {
-	Status  int    // HTTP status
-	Code    string // the body's "error"
-	Message string // the body's "message"
-}
+// Error is a shard error answer: shardapi's, with Status the HTTP status
+// (the code's own status when zero).
+type Error = shardapi.Error
 
 // NotReady is the error a shard answers while it replays its log.
-var NotReady = &Error{Status: http.StatusServiceUnavailable, Code: "not_ready", Message: "replaying"}
+var NotReady = &Error{Code: shardapi.CodeNotReady, Message: "replaying"}
 
 // Server is a fake shard on one port of one or more loopback addresses.
 type Server struct {

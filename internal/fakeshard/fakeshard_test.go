@@ -6,6 +6,8 @@ import (
 	"net/http"
 	"strings"
 	"testing"
+
+	"boxoffice.dev/boxoffice/shard/shardapi"
 )
 
 func get(t *testing.T, url, token string) (int, string) {
@@ -32,19 +34,14 @@ func errorCode(t *testing.T, body string) string {
 	return e.Error
 }
 
-type status struct {
-	Showtime string `json:"showtime"`
-	Version  uint64 `json:"version"`
-}
-
 func TestAnswersPerAddress(t *testing.T) {
 	s, err := New(Loopback, "127.0.0.2")
 	if err != nil {
 		t.Skipf("no second loopback address: %v", err)
 	}
 	defer s.Close()
-	s.Set(Loopback, Member{Status: status{Showtime: "ns/a", Version: 7}, Metrics: "m_total 1\n"})
-	s.Set("127.0.0.2", Member{Status: map[string]any{"showtime": "ns/b"}})
+	s.Set(Loopback, Member{Status: &shardapi.Status{Showtime: "ns/a", Version: 7}, Metrics: "m_total 1\n"})
+	s.Set("127.0.0.2", Member{Status: &shardapi.Status{Showtime: "ns/b"}})
 
 	if code, body := get(t, s.AddrURL(Loopback)+"/v1/status", "-"); code != 200 || !strings.Contains(body, `"version":7`) {
 		t.Fatalf("first address: %d %s", code, body)
@@ -81,7 +78,7 @@ func TestTokenAndErrors(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer s.Close()
-	s.Set(Loopback, Member{Status: status{Showtime: "ns/a"}})
+	s.Set(Loopback, Member{Status: &shardapi.Status{Showtime: "ns/a"}})
 	s.RequireToken("secret")
 	if code, body := get(t, s.AddrURL(Loopback)+"/v1/status", "wrong"); code != 401 || errorCode(t, body) != "unauthorized" {
 		t.Fatalf("wrong token: %d %s", code, body)
@@ -104,7 +101,7 @@ func TestTokenAndErrors(t *testing.T) {
 	s.Intercept(func(r *http.Request) *Error {
 		seen = append(seen, r.Method+" "+r.URL.Path)
 		if r.Method == http.MethodPost {
-			return &Error{Status: 409, Code: "conflict", Message: "test"}
+			return &Error{Code: shardapi.CodeHoldSold, Message: "test"}
 		}
 		return nil
 	})

@@ -5,6 +5,8 @@ import (
 	"net"
 	"net/http"
 	"strings"
+
+	"boxoffice.dev/boxoffice/shard/shardapi"
 )
 
 // member is a copy of what the request's local address answers (nil: none).
@@ -30,7 +32,7 @@ func (s *Server) serve(w http.ResponseWriter, r *http.Request) {
 		auth, token, intercept := s.auth, s.token, s.intercept
 		s.mu.Unlock()
 		if auth && r.Header.Get("Authorization") != "Bearer "+token {
-			WriteError(w, &Error{Status: http.StatusUnauthorized, Code: "unauthorized", Message: "bad token"})
+			WriteError(w, &Error{Code: shardapi.CodeUnauthorized, Message: "bad token"})
 			return
 		}
 		if intercept != nil {
@@ -54,7 +56,7 @@ func (s *Server) status(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	if m.Status == nil {
-		WriteError(w, &Error{Status: http.StatusServiceUnavailable, Code: "not_ready", Message: "no status set"})
+		WriteError(w, &Error{Code: shardapi.CodeNotReady, Message: "no status set"})
 		return
 	}
 	WriteJSON(w, http.StatusOK, m.Status)
@@ -75,7 +77,7 @@ func (s *Server) metrics(w http.ResponseWriter, r *http.Request) {
 }
 
 // noShard is the answer of an address no Member is set for.
-var noShard = &Error{Status: http.StatusServiceUnavailable, Code: "not_ready", Message: "no shard at this address"}
+var noShard = &Error{Code: shardapi.CodeNotReady, Message: "no shard at this address"}
 
 // WriteJSON answers status with v as JSON.
 func WriteJSON(w http.ResponseWriter, status int, v any) {
@@ -84,7 +86,14 @@ func WriteJSON(w http.ResponseWriter, status int, v any) {
 	_ = json.NewEncoder(w).Encode(v)
 }
 
-// WriteError answers with e's status and the contract's error body.
+// WriteError answers with e's status (its code's when e.Status is zero)
+// and the contract's error body.
 func WriteError(w http.ResponseWriter, e *Error) {
-	WriteJSON(w, e.Status, map[string]string{"error": e.Code, "message": e.Message})
+	status := e.Status
+	if status == 0 {
+		status = e.Code.HTTPStatus()
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(status)
+	_, _ = w.Write(e.AppendJSON(nil))
 }
