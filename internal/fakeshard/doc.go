@@ -12,6 +12,8 @@
 // can be required. Further routes (the seat API of a richer fake) mount on
 // the same server with Handle.
 //
-// It has no seat state, no disk and no clock: tests that need the real shard
-// run the real binary.
+// Seats adds the seat side on top: holds, idempotency, the per-holder limit,
+// confirm, await-payment, extend, release and the event stream, all in
+// memory, for a client's own tests (the front end's). Neither has a disk or
+// a clock: tests that need the real shard run the real binary.
 package fakeshard
