@@ -182,28 +182,29 @@ func (f *Seats) activeHoldLocked(w http.ResponseWriter, r *http.Request) (*shard
 	return h, true
 }
 
-func (f *Seats) extend(w http.ResponseWriter, r *http.Request) {
+// withActiveHold runs fn on the active hold the request names, under f.mu,
+// and answers the hold.
+func (f *Seats) withActiveHold(w http.ResponseWriter, r *http.Request, fn func(*shardapi.Hold)) {
 	f.mu.Lock()
 	defer f.mu.Unlock()
-	h, ok := f.activeHoldLocked(w, r)
-	if !ok {
-		return
+	if h, ok := f.activeHoldLocked(w, r); ok {
+		fn(h)
+		WriteJSON(w, http.StatusOK, h)
 	}
-	h.ExpiresAt = time.Now().Add(time.Duration(f.ttls[len(f.ttls)-1]) * time.Second).UTC()
-	WriteJSON(w, http.StatusOK, h)
+}
+
+func (f *Seats) extend(w http.ResponseWriter, r *http.Request) {
+	f.withActiveHold(w, r, func(h *shardapi.Hold) {
+		h.ExpiresAt = time.Now().Add(time.Duration(f.ttls[len(f.ttls)-1]) * time.Second).UTC()
+	})
 }
 
 func (f *Seats) awaitPayment(w http.ResponseWriter, r *http.Request) {
-	f.mu.Lock()
-	defer f.mu.Unlock()
-	h, ok := f.activeHoldLocked(w, r)
-	if !ok {
-		return
-	}
-	if h.State == shardapi.SeatHeld {
-		f.setHoldLocked(h, shardapi.SeatAwaitingPayment, shardapi.SeatAwaitingPayment)
-	}
-	WriteJSON(w, http.StatusOK, h)
+	f.withActiveHold(w, r, func(h *shardapi.Hold) {
+		if h.State == shardapi.SeatHeld {
+			f.setHoldLocked(h, shardapi.SeatAwaitingPayment, shardapi.SeatAwaitingPayment)
+		}
+	})
 }
 
 func (f *Seats) release(w http.ResponseWriter, r *http.Request) {
