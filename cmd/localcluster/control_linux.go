@@ -11,7 +11,7 @@ import (
 	"text/tabwriter"
 	"time"
 
-	"boxoffice.dev/boxoffice/hack/localcluster/fault"
+	"boxoffice.dev/boxoffice/internal/localcluster/fault"
 )
 
 // serveControl listens on the state dir's control socket for fault

@@ -12,7 +12,7 @@ import (
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/client-go/kubernetes/fake"
 
-	"boxoffice.dev/boxoffice/hack/localcluster/fault"
+	"boxoffice.dev/boxoffice/internal/localcluster/fault"
 )
 
 // testFleet is three nodes with agents on a fake API server (no pods, so no

@@ -14,7 +14,7 @@ import (
 	corev1 "k8s.io/api/core/v1"
 	"k8s.io/apimachinery/pkg/types"
 
-	"boxoffice.dev/boxoffice/hack/localcluster/fault"
+	"boxoffice.dev/boxoffice/internal/localcluster/fault"
 )
 
 // fleet is the cluster's nodes, one agent each, and what fault injection
