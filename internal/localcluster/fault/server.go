@@ -3,7 +3,11 @@ package fault
 import (
 	"encoding/json"
 	"errors"
+	"fmt"
+	"net"
 	"net/http"
+	"os"
+	"time"
 )
 
 // Fleet is what the control socket drives: the running cluster's nodes.
@@ -56,4 +60,22 @@ func writeJSON(w http.ResponseWriter, code int, v any) {
 	w.Header().Set("Content-Type", "application/json")
 	w.WriteHeader(code)
 	_ = json.NewEncoder(w).Encode(v)
+}
+
+// Serve listens on the state dir's control socket for fault
+// injection; stop closes it.
+func Serve(stateDir string, f Fleet) (path string, stop func(), err error) {
+	path = SocketPath(stateDir)
+	_ = os.Remove(path)
+	l, err := net.Listen("unix", path)
+	if err != nil {
+		return "", nil, fmt.Errorf("control socket: %w", err)
+	}
+	if err := os.Chmod(path, 0o600); err != nil {
+		l.Close()
+		return "", nil, err
+	}
+	srv := &http.Server{Handler: Handler(f), ReadHeaderTimeout: 5 * time.Second}
+	go func() { _ = srv.Serve(l) }()
+	return path, func() { _ = srv.Close() }, nil
 }
