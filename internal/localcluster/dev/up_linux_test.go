@@ -18,9 +18,9 @@ func TestParseImages(t *testing.T) {
 		t.Errorf("ParseImages = %v, %v", got, err)
 	}
 	for flag, want := range map[string]string{
-		"boxoffice:dev":                        "want IMAGE=BINARY",
-		"=" + bin:                              "want IMAGE=BINARY",
-		"boxoffice:dev=":                       "want IMAGE=BINARY",
+		"boxoffice:dev":                       "want IMAGE=BINARY",
+		"=" + bin:                             "want IMAGE=BINARY",
+		"boxoffice:dev=":                      "want IMAGE=BINARY",
 		"boxoffice:dev=" + bin + ".not-there": "no such file",
 	} {
 		if _, err := ParseImages([]string{flag}); err == nil || !strings.Contains(err.Error(), want) {
