@@ -123,38 +123,73 @@ var kcmControllers = []string{
 	"node-lifecycle-controller", "taint-eviction-controller",
 }
 
+// files are the certificates and keys the control plane is started with.
+type files struct {
+	servCert, servKey string
+	saKey, saPub      string
+}
+
+// Up starts etcd, kube-apiserver on hostIP, kube-controller-manager and
+// kube-scheduler, each once the one before is healthy, and writes the
+// kubeconfigs.
 func (cp *ControlPlane) Up(ctx context.Context, hostIP string) error {
 	for _, d := range []string{cp.Dir, cp.LogDir} {
 		if err := os.MkdirAll(d, 0o700); err != nil {
 			return err
 		}
 	}
-	p, err := NewPKI(filepath.Join(cp.Dir, "pki"))
-	if err != nil {
-		return fmt.Errorf("certificates: %w", err)
-	}
-	cp.PKI = p
-	servCert, servKey, err := p.Issue("apiserver", "kube-apiserver", nil,
-		[]string{"127.0.0.1", "localhost", "10.96.0.1", hostIP, "kubernetes", "kubernetes.default", "kubernetes.default.svc", "kubernetes.default.svc." + network.ClusterDomain})
+	f, err := cp.certificates(hostIP)
 	if err != nil {
 		return err
 	}
-	if cp.adminCert, cp.adminKey, err = p.Issue("admin", "boxoffice-admin", []string{"system:masters"}, nil); err != nil {
-		return err
-	}
-	saKey, saPub, err := p.ServiceAccountKeys()
-	if err != nil {
-		return err
-	}
-
 	ports := map[string]int{}
 	for _, n := range []string{"etcd", "etcd-peer", "apiserver", "kcm", "scheduler"} {
 		if ports[n], err = FreePort(); err != nil {
 			return err
 		}
 	}
-	etcdURL := fmt.Sprintf("http://127.0.0.1:%d", ports["etcd"])
-	peerURL := fmt.Sprintf("http://127.0.0.1:%d", ports["etcd-peer"])
+	etcdURL, err := cp.startEtcd(ctx, ports["etcd"], ports["etcd-peer"])
+	if err != nil {
+		return err
+	}
+	if err := cp.startAPIServer(ctx, hostIP, ports["apiserver"], etcdURL, f); err != nil {
+		return err
+	}
+	if err := cp.writeKubeconfigs(); err != nil {
+		return err
+	}
+	insecure := &http.Client{Timeout: 2 * time.Second, Transport: &http.Transport{TLSClientConfig: &tls.Config{InsecureSkipVerify: true}}}
+	if err := cp.startControllerManager(ctx, ports["kcm"], f, insecure); err != nil {
+		return err
+	}
+	return cp.startScheduler(ctx, ports["scheduler"], insecure)
+}
+
+// certificates makes the CA, the API server's serving certificate, the
+// admin's client certificate and the service-account key pair.
+func (cp *ControlPlane) certificates(hostIP string) (files, error) {
+	var f files
+	p, err := NewPKI(filepath.Join(cp.Dir, "pki"))
+	if err != nil {
+		return f, fmt.Errorf("certificates: %w", err)
+	}
+	cp.PKI = p
+	f.servCert, f.servKey, err = p.Issue("apiserver", "kube-apiserver", nil,
+		[]string{"127.0.0.1", "localhost", "10.96.0.1", hostIP, "kubernetes", "kubernetes.default", "kubernetes.default.svc", "kubernetes.default.svc." + network.ClusterDomain})
+	if err != nil {
+		return f, err
+	}
+	if cp.adminCert, cp.adminKey, err = p.Issue("admin", "boxoffice-admin", []string{"system:masters"}, nil); err != nil {
+		return f, err
+	}
+	f.saKey, f.saPub, err = p.ServiceAccountKeys()
+	return f, err
+}
+
+// startEtcd runs etcd on loopback and returns its client URL once healthy.
+func (cp *ControlPlane) startEtcd(ctx context.Context, port, peerPort int) (string, error) {
+	etcdURL := fmt.Sprintf("http://127.0.0.1:%d", port)
+	peerURL := fmt.Sprintf("http://127.0.0.1:%d", peerPort)
 	cp.Logf("starting etcd on %s", etcdURL)
 	etcd, err := cp.start("etcd",
 		"--name=localcluster", "--data-dir="+filepath.Join(cp.Dir, "etcd"),
@@ -164,31 +199,35 @@ func (cp *ControlPlane) Up(ctx context.Context, hostIP string) error {
 		// A throwaway development cluster: fsync would only slow it down.
 		"--unsafe-no-fsync=true", "--log-level=warn")
 	if err != nil {
-		return err
+		return "", err
 	}
 	if err := WaitHTTP(ctx, http.DefaultClient, etcdURL+"/health", 2*time.Minute, etcd.done); err != nil {
-		return fmt.Errorf("etcd: %w", err)
+		return "", fmt.Errorf("etcd: %w", err)
 	}
+	return etcdURL, nil
+}
 
-	// The API server listens on the host's address on the pod bridge: the
-	// host reaches it there, and so does every pod (its default route is
-	// that address), as KUBERNETES_SERVICE_HOST/PORT tell in-cluster clients.
-	cp.Host, cp.Port = hostIP, ports["apiserver"]
+// startAPIServer runs kube-apiserver on the host's address on the pod
+// bridge: the host reaches it there, and so does every pod (its default
+// route is that address), as KUBERNETES_SERVICE_HOST/PORT tell in-cluster
+// clients.
+func (cp *ControlPlane) startAPIServer(ctx context.Context, hostIP string, port int, etcdURL string, f files) error {
+	cp.Host, cp.Port = hostIP, port
 	cp.Server = fmt.Sprintf("https://%s", net.JoinHostPort(hostIP, strconv.Itoa(cp.Port)))
 	cp.Logf("starting kube-apiserver on %s", cp.Server)
 	api, err := cp.start("kube-apiserver",
 		"--etcd-servers="+etcdURL,
 		"--bind-address="+hostIP, "--advertise-address="+hostIP,
-		fmt.Sprintf("--secure-port=%d", ports["apiserver"]),
+		fmt.Sprintf("--secure-port=%d", port),
 		// No kube-proxy, so cluster IPs do not route: the API server sends
 		// admission webhook calls for a Service straight to one of its ready
 		// endpoints (EndpointSlices) instead.
 		"--enable-aggregator-routing=true",
 		"--cert-dir="+filepath.Join(cp.Dir, "apiserver"),
-		"--tls-cert-file="+servCert, "--tls-private-key-file="+servKey,
-		"--client-ca-file="+p.CAFile,
+		"--tls-cert-file="+f.servCert, "--tls-private-key-file="+f.servKey,
+		"--client-ca-file="+cp.PKI.CAFile,
 		"--service-account-issuer=https://kubernetes.default.svc."+network.ClusterDomain,
-		"--service-account-key-file="+saPub, "--service-account-signing-key-file="+saKey,
+		"--service-account-key-file="+f.saPub, "--service-account-signing-key-file="+f.saKey,
 		"--service-cluster-ip-range=10.96.0.0/16",
 		"--authorization-mode=RBAC", "--allow-privileged=true",
 		"--enable-priority-and-fairness=false", "--profiling=false",
@@ -203,7 +242,13 @@ func (cp *ControlPlane) Up(ctx context.Context, hostIP string) error {
 	if err := WaitHTTP(ctx, tlsClient, cp.Server+"/readyz", 4*time.Minute, api.done); err != nil {
 		return fmt.Errorf("kube-apiserver: %w", err)
 	}
-	kc, err := Kubeconfig(cp.Server, p.CAFile, cp.adminCert, cp.adminKey)
+	return nil
+}
+
+// writeKubeconfigs writes the admin's kubeconfig and those of the operator
+// and the break-glass user.
+func (cp *ControlPlane) writeKubeconfigs() error {
+	kc, err := Kubeconfig(cp.Server, cp.PKI.CAFile, cp.adminCert, cp.adminKey)
 	if err != nil {
 		return err
 	}
@@ -219,11 +264,11 @@ func (cp *ControlPlane) Up(ctx context.Context, hostIP string) error {
 		{"manager", "boxoffice-manager", []string{"system:masters"}, &cp.ManagerKubeconfig},
 		{"breakglass", "boxoffice-breakglass", []string{"system:masters", BreakGlassGroup}, &cp.BreakGlassKubeconfig},
 	} {
-		crt, key, err := p.Issue(u.name, u.cn, u.orgs, nil)
+		crt, key, err := cp.PKI.Issue(u.name, u.cn, u.orgs, nil)
 		if err != nil {
 			return err
 		}
-		b, err := Kubeconfig(cp.Server, p.CAFile, crt, key)
+		b, err := Kubeconfig(cp.Server, cp.PKI.CAFile, crt, key)
 		if err != nil {
 			return err
 		}
@@ -232,27 +277,31 @@ func (cp *ControlPlane) Up(ctx context.Context, hostIP string) error {
 			return err
 		}
 	}
+	return nil
+}
 
+// startControllerManager runs kube-controller-manager with the controllers
+// the cluster needs and the node grace period of its agents.
+func (cp *ControlPlane) startControllerManager(ctx context.Context, port int, f files, insecure *http.Client) error {
 	cp.Logf("starting kube-controller-manager")
 	kcm, err := cp.start("kube-controller-manager",
 		"--kubeconfig="+cp.Kubeconfig,
 		"--authentication-kubeconfig="+cp.Kubeconfig, "--authorization-kubeconfig="+cp.Kubeconfig,
-		"--bind-address=127.0.0.1", fmt.Sprintf("--secure-port=%d", ports["kcm"]),
+		"--bind-address=127.0.0.1", fmt.Sprintf("--secure-port=%d", port),
 		"--cert-dir="+filepath.Join(cp.Dir, "kcm"),
 		"--leader-elect=false",
 		"--controllers="+strings.Join(kcmControllers, ","),
-		"--service-account-private-key-file="+saKey, "--root-ca-file="+p.CAFile,
+		"--service-account-private-key-file="+f.saKey, "--root-ca-file="+cp.PKI.CAFile,
 		"--use-service-account-credentials=false",
 		"--node-monitor-grace-period="+cp.NodeGrace.String(), "--node-monitor-period=2s",
 		"--v=1")
 	if err != nil {
 		return err
 	}
-	insecure := &http.Client{Timeout: 2 * time.Second, Transport: &http.Transport{TLSClientConfig: &tls.Config{InsecureSkipVerify: true}}}
-	if err := WaitHTTP(ctx, insecure, fmt.Sprintf("https://127.0.0.1:%d/healthz", ports["kcm"]), 3*time.Minute, kcm.done); err != nil {
+	if err := WaitHTTP(ctx, insecure, fmt.Sprintf("https://127.0.0.1:%d/healthz", port), 3*time.Minute, kcm.done); err != nil {
 		return fmt.Errorf("kube-controller-manager: %w", err)
 	}
-	return cp.startScheduler(ctx, ports["scheduler"], insecure)
+	return nil
 }
 
 // startScheduler runs kube-scheduler: pods are placed by Kubernetes' own

@@ -121,72 +121,15 @@ func enterContainer(s *execSpec) error {
 	if err := bind(root, root, false); err != nil {
 		return err
 	}
-	var readOnly []string
-	for _, d := range hostSystemDirs {
-		fi, err := os.Lstat(d)
-		if err != nil {
-			continue
-		}
-		dst := filepath.Join(root, d)
-		if fi.Mode()&os.ModeSymlink != 0 { // merged /usr: /bin -> usr/bin
-			target, err := os.Readlink(d)
-			if err != nil {
-				return err
-			}
-			if err := os.MkdirAll(filepath.Dir(dst), 0o755); err != nil {
-				return err
-			}
-			if _, err := os.Lstat(dst); err != nil {
-				if err := os.Symlink(target, dst); err != nil {
-					return err
-				}
-			}
-			continue
-		}
-		if err := os.MkdirAll(dst, 0o755); err != nil {
-			return err
-		}
-		if err := bind(d, dst, true); err != nil {
-			return err
-		}
-		readOnly = append(readOnly, dst)
-	}
-	for _, d := range []string{"/dev", "/proc", "/sys"} {
-		dst := filepath.Join(root, d)
-		if err := os.MkdirAll(dst, 0o755); err != nil {
-			return err
-		}
-		if err := bind(d, dst, true); err != nil {
-			return err
-		}
-	}
-	tmp := filepath.Join(root, "tmp")
-	if err := os.MkdirAll(tmp, 0o1777); err != nil {
+	readOnly, err := mountSystem(root)
+	if err != nil {
 		return err
 	}
-	if err := syscall.Mount("tmpfs", tmp, "tmpfs", syscall.MS_NOSUID|syscall.MS_NODEV, "mode=1777"); err != nil {
-		return fmt.Errorf("tmpfs at /tmp: %w", err)
+	ro, err := mountVolumes(root, s.Mounts)
+	if err != nil {
+		return err
 	}
-	mounts := append([]mountSpec(nil), s.Mounts...)
-	sort.SliceStable(mounts, func(i, j int) bool { return len(mounts[i].Target) < len(mounts[j].Target) })
-	for _, m := range mounts {
-		t := filepath.Clean("/" + m.Target)
-		for _, r := range reservedTargets {
-			if t == r || strings.HasPrefix(t, r+"/") {
-				return fmt.Errorf("volume mount at %s: the local cluster keeps %s for the host", t, r)
-			}
-		}
-		dst := filepath.Join(root, t)
-		if err := mkTarget(m.Source, dst); err != nil {
-			return fmt.Errorf("mount point %s: %w", t, err)
-		}
-		if err := bind(m.Source, dst, false); err != nil {
-			return err
-		}
-		if m.ReadOnly {
-			readOnly = append(readOnly, dst)
-		}
-	}
+	readOnly = append(readOnly, ro...)
 	for _, d := range readOnly {
 		if err := remountRO(d); err != nil {
 			return err
@@ -197,21 +140,129 @@ func enterContainer(s *execSpec) error {
 			return err
 		}
 	}
-	if s.Hostname != "" {
-		// As in a cluster, os.Hostname() in the container is the pod's name
-		// (leader election, for one, names the holder by it). Unshare acts
-		// on this thread only: the goroutine stays on it until the exec.
-		runtime.LockOSThread()
-		if err := syscall.Unshare(syscall.CLONE_NEWUTS); err != nil {
-			return fmt.Errorf("UTS namespace: %w", err)
-		}
-		if err := syscall.Sethostname([]byte(s.Hostname)); err != nil {
-			return fmt.Errorf("sethostname: %w", err)
-		}
+	if err := setHostname(s.Hostname); err != nil {
+		return err
 	}
 	if err := syscall.Chroot(root); err != nil {
 		return fmt.Errorf("chroot: %w", err)
 	}
+	return execAs(s)
+}
+
+// mountSystem gives the root the host's system directories (read-only:
+// returned for a remount once every mount is in place), /dev, /proc, /sys
+// and a fresh /tmp.
+func mountSystem(root string) (readOnly []string, err error) {
+	for _, d := range hostSystemDirs {
+		fi, err := os.Lstat(d)
+		if err != nil {
+			continue
+		}
+		dst := filepath.Join(root, d)
+		if fi.Mode()&os.ModeSymlink != 0 { // merged /usr: /bin -> usr/bin
+			if err := copySymlink(d, dst); err != nil {
+				return nil, err
+			}
+			continue
+		}
+		if err := os.MkdirAll(dst, 0o755); err != nil {
+			return nil, err
+		}
+		if err := bind(d, dst, true); err != nil {
+			return nil, err
+		}
+		readOnly = append(readOnly, dst)
+	}
+	for _, d := range []string{"/dev", "/proc", "/sys"} {
+		dst := filepath.Join(root, d)
+		if err := os.MkdirAll(dst, 0o755); err != nil {
+			return nil, err
+		}
+		if err := bind(d, dst, true); err != nil {
+			return nil, err
+		}
+	}
+	tmp := filepath.Join(root, "tmp")
+	if err := os.MkdirAll(tmp, 0o1777); err != nil {
+		return nil, err
+	}
+	if err := syscall.Mount("tmpfs", tmp, "tmpfs", syscall.MS_NOSUID|syscall.MS_NODEV, "mode=1777"); err != nil {
+		return nil, fmt.Errorf("tmpfs at /tmp: %w", err)
+	}
+	return readOnly, nil
+}
+
+// copySymlink makes dst the same symbolic link as src, unless dst exists.
+func copySymlink(src, dst string) error {
+	target, err := os.Readlink(src)
+	if err != nil {
+		return err
+	}
+	if err := os.MkdirAll(filepath.Dir(dst), 0o755); err != nil {
+		return err
+	}
+	if _, err := os.Lstat(dst); err != nil {
+		return os.Symlink(target, dst)
+	}
+	return nil
+}
+
+// mountVolumes binds the container's mounts into root, shortest target
+// first (so nested mounts land inside their parents), and returns the
+// read-only ones for a remount.
+func mountVolumes(root string, specs []mountSpec) (readOnly []string, err error) {
+	mounts := append([]mountSpec(nil), specs...)
+	sort.SliceStable(mounts, func(i, j int) bool { return len(mounts[i].Target) < len(mounts[j].Target) })
+	for _, m := range mounts {
+		t := filepath.Clean("/" + m.Target)
+		if r := reservedTarget(t); r != "" {
+			return nil, fmt.Errorf("volume mount at %s: the local cluster keeps %s for the host", t, r)
+		}
+		dst := filepath.Join(root, t)
+		if err := mkTarget(m.Source, dst); err != nil {
+			return nil, fmt.Errorf("mount point %s: %w", t, err)
+		}
+		if err := bind(m.Source, dst, false); err != nil {
+			return nil, err
+		}
+		if m.ReadOnly {
+			readOnly = append(readOnly, dst)
+		}
+	}
+	return readOnly, nil
+}
+
+// reservedTarget is the host directory a mount target falls in, if any.
+func reservedTarget(target string) string {
+	for _, r := range reservedTargets {
+		if target == r || strings.HasPrefix(target, r+"/") {
+			return r
+		}
+	}
+	return ""
+}
+
+// setHostname gives the container the pod's host name in a UTS namespace
+// of its own: as in a cluster, os.Hostname() in the container is the pod's
+// name (leader election, for one, names the holder by it). Unshare acts on
+// this thread only: the goroutine stays on it until the exec.
+func setHostname(name string) error {
+	if name == "" {
+		return nil
+	}
+	runtime.LockOSThread()
+	if err := syscall.Unshare(syscall.CLONE_NEWUTS); err != nil {
+		return fmt.Errorf("UTS namespace: %w", err)
+	}
+	if err := syscall.Sethostname([]byte(name)); err != nil {
+		return fmt.Errorf("sethostname: %w", err)
+	}
+	return nil
+}
+
+// execAs changes to the working directory, finds the command, takes the
+// container's groups and user, and execs.
+func execAs(s *execSpec) error {
 	wd := s.WorkingDir
 	if wd == "" {
 		wd = "/"
@@ -232,6 +283,18 @@ func enterContainer(s *execSpec) error {
 		}
 		path = p
 	}
+	if err := dropPrivileges(s); err != nil {
+		return err
+	}
+	if err := syscall.Exec(path, s.Argv, s.Env); err != nil {
+		return fmt.Errorf("exec %s: %w", path, err)
+	}
+	return nil
+}
+
+// dropPrivileges sets the supplementary groups, then the group, then the
+// user (in that order: after setuid the others are no longer allowed).
+func dropPrivileges(s *execSpec) error {
 	if s.GID != nil || s.UID != nil || len(s.Groups) > 0 {
 		groups := make([]int, 0, len(s.Groups))
 		for _, g := range s.Groups {
@@ -250,9 +313,6 @@ func enterContainer(s *execSpec) error {
 		if err := syscall.Setuid(int(*s.UID)); err != nil {
 			return fmt.Errorf("setuid: %w", err)
 		}
-	}
-	if err := syscall.Exec(path, s.Argv, s.Env); err != nil {
-		return fmt.Errorf("exec %s: %w", path, err)
 	}
 	return nil
 }
