@@ -12,6 +12,7 @@ import (
 	"k8s.io/apimachinery/pkg/util/wait"
 	"k8s.io/client-go/dynamic"
 
+	boxv1 "boxoffice.dev/boxoffice/api/v1alpha1"
 	"boxoffice.dev/boxoffice/internal/localcluster/network"
 )
 
@@ -59,7 +60,8 @@ func (d *devSession) applySample(ctx context.Context) error {
 		return fmt.Errorf("the sample Showtime is not Ready after 5 minutes (phase %q): see kubectl describe showtime and %s/logs", phase, d.o.StateDir)
 	}
 	readyIn := time.Since(began).Round(100 * time.Millisecond)
-	name := u.GetName() + "-frontend"
+	sample := boxv1.NamedShowtime(u.GetNamespace(), u.GetName())
+	name := sample.FrontendName()
 	ips := d.readyAddresses(ctx, u.GetNamespace(), name)
 	var fwd string
 	if d.o.ExposePort > 0 {
@@ -84,14 +86,14 @@ func (d *devSession) applySample(ctx context.Context) error {
     kubectl get showtimes                      # phase, seats available / held / sold
     kubectl get pods,svc,pvc -o wide           # shard and front-end pods with their IPs
     kubectl describe showtime %[1]s
-    kubectl delete pod %[1]s-shard-0     # the shard comes back on the same volume
+    kubectl delete pod %[4]s     # the shard comes back on the same volume
     kubectl label showtime %[1]s tier=headline   # refused: the sale freeze (webhook)
     book seats in the page, then kubectl get showtimes again
   Logs: manager %[2]s/logs/manager.log, pods %[2]s/pods/*/<container>.log
 %[3]s
   Ctrl-C stops everything and removes what it made.
 
-`, u.GetName(), d.o.StateDir, d.faults)
+`, u.GetName(), d.o.StateDir, d.faults, sample.ShardPodName(0))
 	return nil
 }
 
