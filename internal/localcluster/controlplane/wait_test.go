@@ -35,10 +35,3 @@ func TestWaitHTTP(t *testing.T) {
 		t.Errorf("process gone: %v; want it said", err)
 	}
 }
-
-func TestFreePort(t *testing.T) {
-	p, err := FreePort()
-	if err != nil || p <= 0 || p > 65535 {
-		t.Errorf("FreePort = %d, %v", p, err)
-	}
-}
