@@ -244,6 +244,15 @@ func treeCPU(pid int) time.Duration {
 		return time.Duration(u+s) * tick
 	}
 	total := cpu(statFields(pid))
+	for _, child := range children(pid) {
+		total += cpu(statFields(child))
+	}
+	return total
+}
+
+// children are the direct children of pid (their /proc/PID/stat parent).
+func children(pid int) []int {
+	var out []int
 	ents, _ := os.ReadDir("/proc")
 	want := strconv.Itoa(pid)
 	for _, e := range ents {
@@ -252,10 +261,10 @@ func treeCPU(pid int) time.Duration {
 			continue
 		}
 		if f := statFields(child); len(f) > 1 && f[1] == want {
-			total += cpu(f)
+			out = append(out, child)
 		}
 	}
-	return total
+	return out
 }
 
 func dirSize(dir string) int64 {
@@ -572,18 +581,7 @@ func mb(b int64) float64 { return math.Round(float64(b)/(1<<20)*10) / 10 }
 // second field), as counted now: what other work on the machine took from
 // the system under test. 0 where the kernel keeps no schedstats.
 func runqWait(pid int) time.Duration {
-	pids := []int{pid}
-	ents, _ := os.ReadDir("/proc")
-	want := strconv.Itoa(pid)
-	for _, e := range ents {
-		child, err := strconv.Atoi(e.Name())
-		if err != nil || child == pid {
-			continue
-		}
-		if f := statFields(child); len(f) > 1 && f[1] == want {
-			pids = append(pids, child)
-		}
-	}
+	pids := append([]int{pid}, children(pid)...)
 	var total time.Duration
 	for _, p := range pids {
 		tasks, _ := os.ReadDir(fmt.Sprintf("/proc/%d/task", p))
