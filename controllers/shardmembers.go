@@ -14,6 +14,7 @@ type memberObservation struct {
 	Ordinal int
 	Pod     string
 	Node    string
+	Image   string
 	// Exists is false when the member has no pod right now.
 	Exists bool
 	Ready  bool
@@ -84,7 +85,7 @@ func summarizeMembers(obs []memberObservation, replicas int) clusterView {
 		}
 	}
 	for _, o := range sorted {
-		m := boxv1.ShardMember{Pod: o.Pod, ID: int32(o.Ordinal + 1), Node: o.Node, Ready: o.Exists && o.Ready, Role: boxv1.RoleUnknown}
+		m := boxv1.ShardMember{Pod: o.Pod, ID: int32(o.Ordinal + 1), Node: o.Node, Image: o.Image, Ready: o.Exists && o.Ready, Role: boxv1.RoleUnknown}
 		if o.Report != nil && o.Report.Role != "" {
 			m.Role = boxv1.ShardMemberRole(o.Report.Role)
 		}
