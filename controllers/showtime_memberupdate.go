@@ -131,7 +131,7 @@ func templateShardImage(sts *appsv1.StatefulSet) string {
 // request, so it also holds the kubelet's reaction to the deletion: an
 // upper bound on the hand-over.
 func (r *ShowtimeReconciler) watchHandover(ctx context.Context, s *scope, old *corev1.Pod, startedAt time.Time) {
-	h := &boxv1.ShardHandover{From: old.Name, StartedAt: metav1.NewMicroTime(startedAt)}
+	h := &boxv1.ShardHandover{From: old.Name, StartedAt: metav1.NewMicroTime(s.now)}
 	s.st.Status.Shard.LastHandover = h
 	wait := r.HandoverWait
 	if wait <= 0 {
