@@ -81,8 +81,10 @@ func newMemberWorld() *memberWorld {
 	Expect(k8sClient.Update(ctx, st)).To(Succeed())
 	w.ro = &ShardRolloutReconciler{
 		Client: k8sClient, Recorder: &recorder{}, Clock: fake, DefaultImage: testImage,
-		Shards:  &HTTPShardProber{HTTP: NewHTTPShardClient(fm.port).HTTP, Port: fm.port, FrontendPort: fm.port},
-		Freezes: func(context.Context, client.Reader, *boxv1.Showtime, time.Time) ([]freeze.Hit, error) { return nil, nil },
+		Shards: &HTTPShardProber{HTTP: NewHTTPShardClient(fm.port).HTTP, Port: fm.port, FrontendPort: fm.port},
+		Freezes: func(context.Context, client.Reader, *boxv1.Showtime, time.Time) ([]freeze.Hit, error) {
+			return nil, nil
+		},
 	}
 	f.reconcile()
 	fm.token = f.token()
