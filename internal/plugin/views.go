@@ -73,11 +73,11 @@ type ShardView struct {
 	Epoch   int64  `json:"epoch"`
 	Version int64  `json:"version"`
 	// A replicated shard's members, leader, term and last leader change.
-	Replicas         int32               `json:"replicas,omitempty"`
-	ReadyMembers     string              `json:"readyMembers,omitempty"`
-	Leader           string              `json:"leader,omitempty"`
-	Term             int64               `json:"term,omitempty"`
-	LastLeaderChange *metav1.Time        `json:"lastLeaderChange,omitempty"`
+	Replicas         int32        `json:"replicas,omitempty"`
+	ReadyMembers     string       `json:"readyMembers,omitempty"`
+	Leader           string       `json:"leader,omitempty"`
+	Term             int64        `json:"term,omitempty"`
+	LastLeaderChange *metav1.Time `json:"lastLeaderChange,omitempty"`
 	// LastHandover is the last hand-over the operator started by restarting
 	// the leader; MemberUpdate where a member-by-member update stands.
 	LastHandover *boxv1.ShardHandover `json:"lastHandover,omitempty"`
