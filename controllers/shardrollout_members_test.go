@@ -341,3 +341,28 @@ var _ = Describe("ShardRollout of a replicated shard", func() {
 		Expect(w.f.showtime().Status.Shard.Leader).To(Equal("standup-shard-1"))
 	})
 })
+
+var _ = Describe("A replicated shard's StatefulSet made with RollingUpdate", func() {
+	It("is switched to OnDelete, so the operator moves the members", func() {
+		f, _ := newReplicatedFixture()
+		f.reconcile()
+		sts := &appsv1.StatefulSet{}
+		f.get("standup-shard", sts)
+		// As an older operator made it, with the partition the API server
+		// defaults when it creates one.
+		sts.Spec.UpdateStrategy = appsv1.StatefulSetUpdateStrategy{Type: appsv1.RollingUpdateStatefulSetStrategyType,
+			RollingUpdate: &appsv1.RollingUpdateStatefulSetStrategy{Partition: ptr.To[int32](0)}}
+		Expect(k8sClient.Update(ctx, sts)).To(Succeed())
+		f.get("standup-shard", sts)
+		Expect(sts.Spec.UpdateStrategy.RollingUpdate).NotTo(BeNil())
+
+		st := f.showtime()
+		st.Spec.Shard.Image = goodImage
+		Expect(k8sClient.Update(ctx, st)).To(Succeed())
+		f.reconcile()
+		f.get("standup-shard", sts)
+		Expect(sts.Spec.UpdateStrategy.Type).To(Equal(appsv1.OnDeleteStatefulSetStrategyType))
+		Expect(sts.Spec.UpdateStrategy.RollingUpdate).To(BeNil())
+		Expect(sts.Spec.Template.Spec.Containers[0].Image).To(Equal(goodImage))
+	})
+})
