@@ -96,9 +96,11 @@ func (r *ShardRolloutReconciler) observeMembers(ctx context.Context, s *rolloutS
 	}
 	if e.ReadyAt == nil {
 		e.ReadyAt = ptrTime(s.now)
-		if e.WritePause == "" {
+		if e.PauseStartedAt == nil {
+			// No hand-over: the leader kept leading (only followers moved).
 			e.WritePause = "0s"
 		}
+		// A hand-over not seen through to a new leader leaves it unknown ("").
 	}
 	return true, ""
 }
