@@ -70,6 +70,11 @@ func (r *ShowtimeReconciler) reconcileMemberUpdate(ctx context.Context, s *scope
 		return fmt.Errorf("restarting shard member %s on the new revision: %w", step.Pod, err)
 	}
 	r.Recorder.Eventf(st, pod, corev1.EventTypeNormal, "ShardMemberRestarted", "Update", "%s", step.Reason)
+	role := "follower"
+	if step.Leader {
+		role = "leader"
+	}
+	shardMemberRestarts.WithLabelValues(st.Namespace, st.Name, role).Inc()
 	logf.FromContext(ctx).Info("restarting a shard member on the new revision", "pod", step.Pod, "leader", step.Leader)
 	if step.Leader {
 		r.watchHandover(ctx, s, pod, startedAt)
@@ -150,7 +155,9 @@ func (r *ShowtimeReconciler) watchHandover(ctx context.Context, s *scope, old *c
 			if err != nil || rep.Role != string(boxv1.RoleLeader) || rep.Term <= term {
 				continue
 			}
-			h.To, h.Term, h.Duration = name, rep.Term, time.Since(startedAt).Round(time.Millisecond).String()
+			took := time.Since(startedAt)
+			h.To, h.Term, h.Duration = name, rep.Term, took.Round(time.Millisecond).String()
+			shardHandoverSeconds.Observe(took.Seconds())
 			r.storeScrape(types.NamespacedName{Namespace: s.st.Namespace, Name: name}, scrapeEntry{at: s.now, podUID: p.UID, report: rep})
 			logf.FromContext(ctx).Info("shard leadership handed over", "from", old.Name, "to", name, "term", rep.Term, "after", h.Duration)
 			return
