@@ -329,6 +329,25 @@ var _ = Describe("ShardRollout of a replicated shard", func() {
 		Expect(w.broken).To(BeEmpty())
 	})
 
+	It("moves the members the same way when the image is changed by hand, without a rollout", func() {
+		w := newMemberWorld()
+		st := w.f.showtime()
+		st.Spec.Shard.Image = goodImage
+		Expect(k8sClient.Update(ctx, st)).To(Succeed())
+		for range 60 {
+			w.f.reconcile()
+			w.playStatefulSet()
+			w.clock.Step(time.Second)
+			if len(w.restarts) == 3 && w.f.showtime().Status.Shard.MemberUpdate == "" {
+				break
+			}
+		}
+		Expect(w.restarts).To(Equal([]string{"standup-shard-0", "standup-shard-2", "standup-shard-1"}))
+		Expect(w.broken).To(BeEmpty())
+		Expect(w.memberImages()).To(ConsistOf("standup-shard-0="+goodImage, "standup-shard-1="+goodImage, "standup-shard-2="+goodImage))
+		Expect(w.f.showtime().Status.Shard.MemberUpdate).To(BeEmpty())
+	})
+
 	It("rolls a member that never turns ready back, touching no other member", func() {
 		w := newMemberWorld()
 		w.create(func(ro *boxv1.ShardRollout) { ro.Spec.Target.ShardImage = missingImage })
