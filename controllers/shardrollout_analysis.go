@@ -10,14 +10,13 @@ import (
 	"time"
 
 	boxv1 "boxoffice.dev/boxoffice/api/v1alpha1"
-	"boxoffice.dev/boxoffice/controllers/specs"
 	"boxoffice.dev/boxoffice/internal/canary"
 	"boxoffice.dev/boxoffice/internal/freeze"
 	"boxoffice.dev/boxoffice/internal/rolloutplan"
-	corev1 "k8s.io/api/core/v1"
-	"k8s.io/apimachinery/pkg/api/meta"
+
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/types"
+	"k8s.io/utils/ptr"
 	"sigs.k8s.io/controller-runtime/pkg/client"
 )
 
@@ -39,7 +38,7 @@ func (r *ShardRolloutReconciler) analyze(ctx context.Context, s *rolloutScope) s
 		}
 		switch e.State {
 		case boxv1.ShowtimeUpgrading:
-			if specs.Replicated(st) && e.ToShardImage != "" {
+			if st.Replicated() && e.ToShardImage != "" {
 				// Member by member: each member has its own deadline.
 				if why := s.memberOverdue[entryKey(e)]; why != "" {
 					e.Analysis = boxv1.AnalysisFailed
@@ -119,7 +118,7 @@ func (r *ShardRolloutReconciler) judgeBaked(ctx context.Context, s *rolloutScope
 func (r *ShardRolloutReconciler) analyzeOne(ctx context.Context, s *rolloutScope, e *boxv1.RolloutShowtime) string {
 	ro := s.ro
 	st := s.showtimes[entryKey(e)]
-	e.AnalyzedAt = ptrTime(s.now)
+	e.AnalyzedAt = ptr.To(metav1.NewTime(s.now))
 	s.requeueAt(s.now.Add(r.interval(ro)))
 	result, reason, findings := r.checks(ctx, s, e, st)
 	e.Analysis = result
@@ -168,7 +167,7 @@ func (r *ShardRolloutReconciler) checkShard(ctx context.Context, s *rolloutScope
 	fail := func(format string, args ...any) ([]canary.Check, string) {
 		return []canary.Check{{Result: boxv1.AnalysisFailed, Reason: "ShardUnhealthy", Note: fmt.Sprintf(format, args...)}}, ""
 	}
-	if specs.Replicated(st) {
+	if st.Replicated() {
 		if why := r.membersHealthy(ctx, st, e.ToShardImage, a.MaxRestarts); why != "" {
 			return fail("%s", why)
 		}
@@ -180,7 +179,7 @@ func (r *ShardRolloutReconciler) checkShard(ctx context.Context, s *rolloutScope
 	if img := shardContainerImage(pod); img != e.ToShardImage {
 		return fail("the shard no longer runs the target (runs %s)", img)
 	}
-	if c := podReadyCondition(pod); c == nil || c.Status != corev1.ConditionTrue || !pod.DeletionTimestamp.IsZero() {
+	if !podServing(pod) {
 		return fail("the shard pod is no longer ready")
 	}
 	if n := podRestarts(pod); n > a.MaxRestarts {
@@ -246,19 +245,9 @@ func (r *ShardRolloutReconciler) refreshBaseline(ctx context.Context, s *rollout
 	minWrites := r.minWrites(ro)
 	var p99s []time.Duration
 	read := 0
-	for i := range ro.Status.Showtimes {
+	for _, st := range s.stableShowtimes() {
 		if read >= r.stableSample() {
 			break
-		}
-		e := &ro.Status.Showtimes[i]
-		st := s.showtimes[entryKey(e)]
-		switch e.State {
-		case boxv1.ShowtimePending, boxv1.ShowtimeWaiting, boxv1.ShowtimeRolledBack:
-		default:
-			continue
-		}
-		if st == nil {
-			continue
 		}
 		pod, ok := r.readyShardPod(ctx, st)
 		if !ok || shardContainerImage(pod) == ro.Spec.Target.ShardImage {
@@ -374,18 +363,11 @@ func targetString(ro *boxv1.ShardRollout) string {
 	return imagesString(images{ro.Spec.Target.ShardImage, ro.Spec.Target.FrontendImage})
 }
 
-func ptrTime(t time.Time) *metav1.Time {
-	mt := metav1.NewTime(t)
-	return &mt
-}
-
 func setRolloutCondition(ro *boxv1.ShardRollout, typ string, status metav1.ConditionStatus, reason, msg string) {
 	if reason == "" {
 		reason = "Unknown"
 	}
-	meta.SetStatusCondition(&ro.Status.Conditions, metav1.Condition{
-		Type: typ, Status: status, Reason: reason, Message: msg, ObservedGeneration: ro.Generation,
-	})
+	setStatusCondition(&ro.Status.Conditions, ro.Generation, typ, status, reason, msg)
 }
 
 // showtimeRolloutPatch is a merge patch of status.rollout alone: the showtime

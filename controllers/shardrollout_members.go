@@ -6,12 +6,12 @@ import (
 	"time"
 
 	boxv1 "boxoffice.dev/boxoffice/api/v1alpha1"
-	"boxoffice.dev/boxoffice/controllers/specs"
 	"boxoffice.dev/boxoffice/internal/canary"
 	"boxoffice.dev/boxoffice/internal/rolloutplan"
 	corev1 "k8s.io/api/core/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/types"
+	"k8s.io/utils/ptr"
 	"sigs.k8s.io/controller-runtime/pkg/client"
 )
 
@@ -26,7 +26,7 @@ import (
 // memberPods lists a replicated shard's member pods by name.
 func (r *ShardRolloutReconciler) memberPods(ctx context.Context, st *boxv1.Showtime) (map[string]*corev1.Pod, error) {
 	list := &corev1.PodList{}
-	if err := r.List(ctx, list, client.InNamespace(st.Namespace), client.MatchingLabels(specs.SelectorLabels(st, specs.ComponentShard))); err != nil {
+	if err := r.List(ctx, list, client.InNamespace(st.Namespace), client.MatchingLabels(st.SelectorLabels(boxv1.ComponentShard))); err != nil {
 		return nil, err
 	}
 	out := map[string]*corev1.Pod{}
@@ -44,7 +44,7 @@ func rolloutMembers(st *boxv1.Showtime, pods map[string]*corev1.Pod, want string
 		seen[m.Pod] = m
 	}
 	var out []rolloutplan.Member
-	for _, name := range specs.ShardMemberPodNames(st) {
+	for _, name := range st.ShardPodNames() {
 		m := rolloutplan.Member{Pod: name, Leader: name == st.Status.Shard.Leader, Lag: seen[name].Lag}
 		if p := pods[name]; p != nil {
 			m.Exists, m.Deleting, m.Since = true, !p.DeletionTimestamp.IsZero(), podStarted(p)
@@ -95,7 +95,7 @@ func (r *ShardRolloutReconciler) observeMembers(ctx context.Context, s *rolloutS
 		return false, progress
 	}
 	if e.ReadyAt == nil {
-		e.ReadyAt = ptrTime(s.now)
+		e.ReadyAt = ptr.To(metav1.NewTime(s.now))
 		if e.PauseStartedAt == nil {
 			// No hand-over: the leader kept leading (only followers moved).
 			e.WritePause = "0s"
@@ -161,7 +161,7 @@ func (r *ShardRolloutReconciler) leaderPod(ctx context.Context, st *boxv1.Showti
 // readyMemberPods are every ready member of a replicated shard (the one
 // pod of a single shard), for what each must be asked: the log format.
 func (r *ShardRolloutReconciler) readyMemberPods(ctx context.Context, st *boxv1.Showtime) []*corev1.Pod {
-	if !specs.Replicated(st) {
+	if !st.Replicated() {
 		if p, ok := r.readyShardPod(ctx, st); ok {
 			return []*corev1.Pod{p}
 		}
@@ -172,7 +172,7 @@ func (r *ShardRolloutReconciler) readyMemberPods(ctx context.Context, st *boxv1.
 		return nil
 	}
 	var out []*corev1.Pod
-	for _, name := range specs.ShardMemberPodNames(st) {
+	for _, name := range st.ShardPodNames() {
 		p := pods[name]
 		if p == nil || !p.DeletionTimestamp.IsZero() || p.Status.PodIP == "" {
 			continue
@@ -191,7 +191,7 @@ func (r *ShardRolloutReconciler) membersHealthy(ctx context.Context, st *boxv1.S
 	if err != nil {
 		return "reading shard members: " + err.Error()
 	}
-	for _, name := range specs.ShardMemberPodNames(st) {
+	for _, name := range st.ShardPodNames() {
 		p := pods[name]
 		switch {
 		case p == nil:
@@ -210,8 +210,8 @@ func (r *ShardRolloutReconciler) membersHealthy(ctx context.Context, st *boxv1.S
 // analysedShardPod is the pod whose /v1/status and /metrics judge the
 // shard: the one pod of a single shard, the leader of a replicated one.
 func (r *ShardRolloutReconciler) analysedShardPod(ctx context.Context, st *boxv1.Showtime) (*corev1.Pod, error) {
-	name := st.Name + "-shard-0"
-	if specs.Replicated(st) {
+	name := st.ShardPodName(0)
+	if st.Replicated() {
 		if st.Status.Shard.Leader == "" {
 			return nil, fmt.Errorf("no leader known")
 		}

@@ -9,7 +9,6 @@ import (
 	"time"
 
 	boxv1 "boxoffice.dev/boxoffice/api/v1alpha1"
-	"boxoffice.dev/boxoffice/controllers/specs"
 	. "github.com/onsi/ginkgo/v2"
 	. "github.com/onsi/gomega"
 	appsv1 "k8s.io/api/apps/v1"
@@ -156,7 +155,7 @@ func (w *memberWorld) publishLocked() {
 func (w *memberWorld) createMember(i int, image string) {
 	st := w.f.showtime()
 	pod := &corev1.Pod{
-		ObjectMeta: metav1.ObjectMeta{Name: specs.ShardMemberPodName(st, i), Namespace: w.f.ns, Labels: specs.Labels(st, specs.ComponentShard)},
+		ObjectMeta: metav1.ObjectMeta{Name: st.ShardPodName(i), Namespace: w.f.ns, Labels: st.OwnedLabels(boxv1.ComponentShard)},
 		Spec:       corev1.PodSpec{NodeName: w.f.ns + "-n" + strconv.Itoa(i), Containers: []corev1.Container{{Name: "shard", Image: image}}},
 	}
 	Expect(k8sClient.Create(ctx, pod)).To(Succeed())
@@ -256,7 +255,7 @@ func (w *memberWorld) runUntil(phase boxv1.RolloutPhase) *boxv1.ShardRollout {
 
 func (w *memberWorld) memberImages() []string {
 	pods := &corev1.PodList{}
-	Expect(k8sClient.List(ctx, pods, client.InNamespace(w.f.ns), client.MatchingLabels(specs.SelectorLabels(w.f.showtime(), specs.ComponentShard)))).To(Succeed())
+	Expect(k8sClient.List(ctx, pods, client.InNamespace(w.f.ns), client.MatchingLabels(w.f.showtime().SelectorLabels(boxv1.ComponentShard)))).To(Succeed())
 	var out []string
 	for _, p := range pods.Items {
 		out = append(out, p.Name+"="+shardContainerImage(&p))

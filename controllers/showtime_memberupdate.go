@@ -6,7 +6,6 @@ import (
 	"time"
 
 	boxv1 "boxoffice.dev/boxoffice/api/v1alpha1"
-	"boxoffice.dev/boxoffice/controllers/specs"
 	"boxoffice.dev/boxoffice/internal/rolloutplan"
 	appsv1 "k8s.io/api/apps/v1"
 	corev1 "k8s.io/api/core/v1"
@@ -122,7 +121,7 @@ func countCurrent(ms []rolloutplan.Member) int {
 
 func templateShardImage(sts *appsv1.StatefulSet) string {
 	for _, c := range sts.Spec.Template.Spec.Containers {
-		if c.Name == specs.ComponentShard {
+		if c.Name == boxv1.ComponentShard {
 			return c.Image
 		}
 	}
@@ -146,7 +145,7 @@ func (r *ShowtimeReconciler) watchHandover(ctx context.Context, s *scope, old *c
 	defer cancel()
 	term := s.cluster.Term
 	for {
-		for _, name := range specs.ShardMemberPodNames(s.st) {
+		for _, name := range s.st.ShardPodNames() {
 			p := s.memberPods[name]
 			if name == old.Name || p == nil || p.Status.PodIP == "" {
 				continue
@@ -195,11 +194,11 @@ func membersBehind(sts *appsv1.StatefulSet, pods map[string]*corev1.Pod) bool {
 // rollingUpdate.partition, which no field manager owns and which OnDelete
 // refuses, so it is cleared in the same patch.
 func (r *ShowtimeReconciler) leaveRollingUpdate(ctx context.Context, st *boxv1.Showtime) error {
-	if !specs.Replicated(st) {
+	if !st.Replicated() {
 		return nil
 	}
 	live := &appsv1.StatefulSet{}
-	found, err := r.getLive(ctx, types.NamespacedName{Namespace: st.Namespace, Name: specs.ShardName(st)}, live)
+	found, err := r.getLive(ctx, types.NamespacedName{Namespace: st.Namespace, Name: st.ShardName()}, live)
 	if err != nil || !found || live.Spec.UpdateStrategy.Type == appsv1.OnDeleteStatefulSetStrategyType {
 		return err
 	}
