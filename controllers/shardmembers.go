@@ -106,9 +106,16 @@ func summarizeMembers(obs []memberObservation, replicas int) clusterView {
 }
 
 // leaderChange describes a change of leader for the event, or "" when the
-// leader did not change or none is known now.
+// leader did not change or none is known now. The same member elected again
+// in a newer term is a change too: writes paused for that election.
 func leaderChange(before, after boxv1.ShardStatus) string {
-	if after.Leader == "" || after.Leader == before.Leader {
+	if after.Leader == "" {
+		return ""
+	}
+	if after.Leader == before.Leader {
+		if before.Term > 0 && after.Term > before.Term {
+			return fmt.Sprintf("%s leads the shard again in term %d (was term %d)", after.Leader, after.Term, before.Term)
+		}
 		return ""
 	}
 	if before.Leader == "" {

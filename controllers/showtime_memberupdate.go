@@ -45,7 +45,7 @@ func (r *ShowtimeReconciler) reconcileMemberUpdate(ctx context.Context, s *scope
 	st.Status.Shard.MemberUpdate = ""
 	stale := len(ms) - countCurrent(ms)
 	if !known {
-		st.Status.Shard.MemberUpdate = "waiting for the StatefulSet to observe its new template"
+		// Which revision is wanted is not known yet: look again soon.
 		s.requeue(memberUpdateScrape)
 		return nil
 	}
