@@ -34,19 +34,23 @@ func newFakeMembers(n int) *fakeMembers {
 	srv, err := fakeshard.New(ips...)
 	Expect(err).NotTo(HaveOccurred())
 	srv.RequireToken("")
+	for _, ip := range ips {
+		srv.Set(ip, fakeshard.Member{}) // not answering until served
+	}
 	DeferCleanup(srv.Close)
 	return &fakeMembers{srv}
 }
 
 func memberIP(i int) string { return "127.0.0." + strconv.Itoa(i+1) }
 
-// serve sets what member i answers (nil: it does not answer).
+// serve sets what member i answers on /v1/status (nil: it does not answer).
 func (fm *fakeMembers) serve(i int, rep *shardapi.Status) {
-	if rep == nil {
-		fm.Remove(memberIP(i))
-		return
-	}
-	fm.Set(memberIP(i), fakeshard.Member{Status: rep})
+	fm.Update(memberIP(i), func(m *fakeshard.Member) { m.Status = rep })
+}
+
+// setMetrics sets what member i answers on /metrics ("": 404).
+func (fm *fakeMembers) setMetrics(i int, body string) {
+	fm.Update(memberIP(i), func(m *fakeshard.Member) { m.Metrics = body })
 }
 
 // memberReport is a member's status: leader is the ordinal of the leader it
@@ -196,7 +200,7 @@ var _ = Describe("Replicated shard", func() {
 		Expect(sh.Term).To(Equal(int64(4)))
 		Expect(sh.ReadyMembers).To(Equal("3/3"))
 		Expect(sh.Members).To(HaveLen(3))
-		Expect(sh.Members[0]).To(Equal(boxv1.ShardMember{Pod: "standup-shard-0", ID: 1, Node: "n0", Role: boxv1.RoleLeader, Ready: true, Lag: ptr.To(int64(0))}))
+		Expect(sh.Members[0]).To(Equal(boxv1.ShardMember{Pod: "standup-shard-0", ID: 1, Node: "n0", Image: testImage, Role: boxv1.RoleLeader, Ready: true, Lag: ptr.To(int64(0))}))
 		Expect(*sh.Members[2].Lag).To(Equal(int64(3)))
 		Expect(sh.Members[2].Role).To(Equal(boxv1.RoleFollower))
 		Expect(st.Status.Seats.Held).To(Equal(int32(2)))
