@@ -9,7 +9,9 @@ import (
 	"boxoffice.dev/boxoffice/shard/shardapi"
 )
 
-const heartbeatEvery = 15 * time.Second
+// heartbeatEvery is how often an idle stream sends a keep-alive comment (a
+// variable for tests).
+var heartbeatEvery = 15 * time.Second
 
 // events serves GET /v1/events. Memory per client is bounded: the client
 // holds a cursor into the hub's shared ring, copies at most the ring's size
