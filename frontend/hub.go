@@ -55,8 +55,8 @@ func (f *frame) wants(roomOnly bool) bool { return f.heartbeat || f.room == room
 // subscriber is one browser stream.
 type subscriber struct {
 	roomOnly bool // a queue page's stream (GET /api/room/events)
-	ch      chan *frame
-	dropped chan struct{} // closed when the hub disconnects a slow subscriber
+	ch       chan *frame
+	dropped  chan struct{} // closed when the hub disconnects a slow subscriber
 }
 
 // hub is the pod's in-memory copy of the seat states and the fan-out to

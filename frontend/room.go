@@ -107,12 +107,12 @@ type shardPlace struct {
 type roomAnswer struct {
 	Enabled bool `json:"enabled"`
 	*shardPlace
-	Show *ShowInfo      `json:"show,omitempty"`
+	Show *ShowInfo       `json:"show,omitempty"`
 	Room json.RawMessage `json:"room,omitempty"`
 }
 
 const (
-	placeAdmitted = "admitted"
+	placeAdmitted  = "admitted"
 	msgNotAdmitted = "You are not admitted yet; your place in line is kept."
 )
 
