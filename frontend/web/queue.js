@@ -16,6 +16,7 @@ window.boxofficeQueue = (function () {
   let rejoining = false;
   let spoken = { at: 0, band: -1 };
   let lastTouch = 0;
+  let answeredAt = 0;    // when me was answered
 
   const sleep = (ms) => new Promise((res) => setTimeout(res, ms));
   const fmt = (n) => Number(n).toLocaleString();
@@ -87,7 +88,11 @@ window.boxofficeQueue = (function () {
       speak("You are in the pre-queue with " + fmt(others) + " others. Places are drawn when the sale opens.", 0, false);
       return;
     }
-    let ahead = aheadOf(room, me.slot);
+    // A summary read just after the place was answered may predate it (it
+    // travels through the shard's one-second tick and this pod) and would
+    // miscount this place's own bucket; the answer is exact, so it wins
+    // until summaries certainly follow it.
+    let ahead = Date.now() - answeredAt > 2500 ? aheadOf(room, me.slot) : null;
     if (ahead === null || ahead > me.ahead) ahead = me.ahead;
     if (!first) first = { ahead: me.ahead, wait: me.waitSeconds || 0 };
     const place = ahead + 1;
@@ -159,6 +164,7 @@ window.boxofficeQueue = (function () {
     }
     if (r.status !== 200) { status(r.data.message || "Something went wrong; retrying."); setTimeout(() => rejoin(5000), 5000); return; }
     me = r.data;
+    answeredAt = Date.now();
     if (me.room) room = me.room;
     if (!me.enabled || me.state === "admitted") { finish(); return; }
     render();
