@@ -36,7 +36,12 @@ func TestBrowserWaitingRoomAdmitsInTurn(t *testing.T) {
 	}
 	inLine := func(ctx context.Context, what, place string) {
 		t.Helper()
-		cdPoll(ctx, t, what, fmt.Sprintf(`document.body.dataset.queue === "waiting" && document.getElementById("q-place").textContent === %q`, place), 15*time.Second)
+		cond := fmt.Sprintf(`document.body.dataset.queue === "waiting" && document.getElementById("q-place").textContent === %q`, place)
+		if _, err := chromedp.Run(ctx, chromedp.Poll[chromedp.Void](cond, chromedp.WithPollingTimeout(15*time.Second))); err != nil {
+			state := cdEval[string](ctx, t, `JSON.stringify({queue: document.body.dataset.queue, place: document.getElementById("q-place").textContent,
+				me: window.boxofficeQueue.place(), room: window.boxofficeQueue.room()})`)
+			t.Fatalf("%s: %v; page state %s", what, err, state)
+		}
 	}
 
 	// Pages open one after the other, so that their order is known.

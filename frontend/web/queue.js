@@ -17,6 +17,7 @@ window.boxofficeQueue = (function () {
   let spoken = { at: 0, band: -1 };
   let lastTouch = 0;
   let answeredAt = 0;    // when me was answered
+  let renderLater = null;
 
   const sleep = (ms) => new Promise((res) => setTimeout(res, ms));
   const fmt = (n) => Number(n).toLocaleString();
@@ -74,6 +75,7 @@ window.boxofficeQueue = (function () {
   }
 
   function render() {
+    if (!me || (me.state !== "waiting" && me.state !== "pre_queued") || document.body.dataset.queue === "left") return;
     const q = $("queue");
     document.body.dataset.queue = room && room.soldOut ? "sold_out" : me.state;
     if (room) $("q-seats").textContent = fmt(room.free);
@@ -92,7 +94,9 @@ window.boxofficeQueue = (function () {
     // travels through the shard's one-second tick and this pod) and would
     // miscount this place's own bucket; the answer is exact, so it wins
     // until summaries certainly follow it.
-    let ahead = Date.now() - answeredAt > 2500 ? aheadOf(room, me.slot) : null;
+    const young = 2500 - (Date.now() - answeredAt);
+    if (young > 0 && !renderLater) renderLater = setTimeout(() => { renderLater = null; render(); }, young + 10);
+    let ahead = young <= 0 ? aheadOf(room, me.slot) : null;
     if (ahead === null || ahead > me.ahead) ahead = me.ahead;
     if (!first) first = { ahead: me.ahead, wait: me.waitSeconds || 0 };
     const place = ahead + 1;
@@ -223,5 +227,5 @@ window.boxofficeQueue = (function () {
       .catch(() => { /* the next touch tries again */ });
   }
 
-  return { admit, touch, leaveRoom: () => call("DELETE"), place: () => me };
+  return { admit, touch, leaveRoom: () => call("DELETE"), place: () => me, room: () => room };
 })();
