@@ -271,3 +271,52 @@ func (s *roomStream) waitRoom(t *testing.T, what string, cond func(map[string]an
 		}
 	}
 }
+
+// TestHubSendsRoomFramesToRoomStreamsOnly: seat streams get seat frames,
+// room-only streams get room summaries (the latest first, then each new one
+// once), and both get heartbeats.
+func TestHubSendsRoomFramesToRoomStreamsOnly(t *testing.T) {
+	h := newHub(testLogger(t), newMetrics(func() float64 { return 0 }), time.Hour, 16, nil)
+	ids := testSeatIDs(t)
+	seats := make([]SeatState, len(ids))
+	for i, id := range ids {
+		seats[i] = SeatState{ID: id, State: StateFree}
+	}
+	h.applySnapshot(1, seats, time.Now())
+	if _, first := h.subscribe(0, false, true); len(first) != 0 {
+		t.Fatalf("room stream before any summary got %q", first)
+	}
+	if err := h.applyRoom([]byte(`{"configured":true,"open":true,"head":3}`), time.Now()); err != nil {
+		t.Fatal(err)
+	}
+	if err := h.applyRoom([]byte(`not json`), time.Now()); err == nil {
+		t.Fatal("a bad summary was taken")
+	}
+	seatSub, _ := h.subscribe(0, false, false)
+	roomSub, first := h.subscribe(0, false, true)
+	if len(first) != 1 || string(first[0]) != "event: room\ndata: {\"configured\":true,\"open\":true,\"head\":3}\n\n" {
+		t.Fatalf("room stream's first frames: %q", first)
+	}
+	h.applyChanges(2, []SeatState{{ID: ids[0], State: StateHeld}}, time.Now())
+	h.flush()
+	h.flushRoom()
+	h.flushRoom() // nothing new: not sent again
+	if len(seatSub.ch) != 1 || len(roomSub.ch) != 1 {
+		t.Fatalf("seat stream got %d frames, room stream %d; want 1 each", len(seatSub.ch), len(roomSub.ch))
+	}
+	if f := <-seatSub.ch; f.room || !bytes.Contains(f.data, []byte("event: seats")) {
+		t.Fatalf("seat stream got %q", f.data)
+	}
+	if f := <-roomSub.ch; !f.room || !bytes.Contains(f.data, []byte(`"head":3`)) {
+		t.Fatalf("room stream got %q", f.data)
+	}
+	h.mu.Lock()
+	h.broadcastLocked(&frame{data: []byte(": keep-alive\n\n"), heartbeat: true})
+	h.mu.Unlock()
+	if len(seatSub.ch) != 1 || len(roomSub.ch) != 1 {
+		t.Fatal("a heartbeat did not reach both streams")
+	}
+	if sum, _ := h.roomState(); !sum.Configured || !sum.Open {
+		t.Fatalf("room state %+v", sum)
+	}
+}
