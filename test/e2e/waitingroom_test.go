@@ -23,6 +23,8 @@ import (
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
+
+	boxv1 "boxoffice.dev/boxoffice/api/v1alpha1"
 )
 
 // queued is one waiting buyer of the waiting-room spec: the cookies a
@@ -150,12 +152,12 @@ func watchRoom(ctx context.Context, ip string, maxActive *atomic.Int64, summarie
 }
 
 // shardLeader finds the replicated shard's leader pod by asking each member.
-func shardLeader(ctx context.Context, name string, members int) string {
-	sec, err := kube.CoreV1().Secrets(ns).Get(ctx, name+"-shard-token", metav1.GetOptions{})
+func shardLeader(ctx context.Context, showtime *boxv1.Showtime) string {
+	sec, err := kube.CoreV1().Secrets(ns).Get(ctx, showtime.TokenSecretName(), metav1.GetOptions{})
 	Expect(err).NotTo(HaveOccurred())
 	token := strings.TrimSpace(string(sec.Data["token"]))
-	for i := 0; i < members; i++ {
-		pod, err := kube.CoreV1().Pods(ns).Get(ctx, fmt.Sprintf("%s-shard-%d", name, i), metav1.GetOptions{})
+	for _, name := range showtime.ShardPodNames() {
+		pod, err := kube.CoreV1().Pods(ns).Get(ctx, name, metav1.GetOptions{})
 		if err != nil || pod.Status.PodIP == "" {
 			continue
 		}
@@ -184,6 +186,7 @@ var _ = Describe("The waiting room on the local cluster", Ordered, func() {
 	var (
 		ctx       = context.Background()
 		name      = "waiting-room"
+		showtime  = boxv1.NamedShowtime(ns, name)
 		frontends []string
 		qs        []*queued
 	)
@@ -199,6 +202,7 @@ var _ = Describe("The waiting room on the local cluster", Ordered, func() {
 		st := sampleShowtime()
 		st.SetName(name)
 		Expect(unstructured.SetNestedField(st.Object, int64(members), "spec", "shard", "replicas")).To(Succeed())
+		showtime.Spec.Shard.Replicas = members
 		// Buyers come through a proxy that names each one's address, as an
 		// ingress would: limits are per buyer, not per test process.
 		Expect(unstructured.SetNestedField(st.Object, int64(1), "spec", "frontend", "trustedProxyHops")).To(Succeed())
@@ -211,9 +215,9 @@ var _ = Describe("The waiting room on the local cluster", Ordered, func() {
 		})
 		began := time.Now()
 		Eventually(func(g Gomega) {
-			frontends = readyAddresses(ctx, name+"-frontend")
+			frontends = readyAddresses(ctx, showtime.FrontendName())
 			g.Expect(len(frontends)).To(BeNumerically(">=", 2))
-			g.Expect(shardLeader(ctx, name, members)).NotTo(BeEmpty())
+			g.Expect(shardLeader(ctx, showtime)).NotTo(BeEmpty())
 			// The pods see the room configured and open.
 			code, body, err := newRoomClient().do(&queued{cookies: map[string]string{}}, frontends[0], http.MethodDelete)
 			g.Expect(err).NotTo(HaveOccurred())
@@ -265,7 +269,7 @@ var _ = Describe("The waiting room on the local cluster", Ordered, func() {
 				Expect(kube.CoreV1().Pods(ns).Delete(ctx, p.Name, metav1.DeleteOptions{})).To(Succeed())
 			}
 		}
-		leader := shardLeader(ctx, name, members)
+		leader := shardLeader(ctx, showtime)
 		pid := containerPID(leader, "/boxoffice")
 		Expect(pid).NotTo(BeZero(), "no process for shard pod %s", leader)
 		Expect(syscall.Kill(pid, syscall.SIGKILL)).To(Succeed())
@@ -300,7 +304,7 @@ var _ = Describe("The waiting room on the local cluster", Ordered, func() {
 			return nil
 		})).To(Succeed())
 		timings["waiting room: leader killed -> every place read again"] = time.Since(killed)
-		Eventually(func() string { return shardLeader(ctx, name, members) }).WithTimeout(20*time.Second).
+		Eventually(func() string { return shardLeader(ctx, showtime) }).WithTimeout(20*time.Second).
 			WithPolling(200*time.Millisecond).ShouldNot(Or(BeEmpty(), Equal(leader)), "another member leads after %s was killed", leader)
 
 		By("the admitted leave; the next are admitted, each place once")
