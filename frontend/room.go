@@ -6,10 +6,10 @@ import (
 	"encoding/json"
 	"errors"
 	"net/http"
-	"strconv"
 	"time"
 
 	"boxoffice.dev/boxoffice/internal/ticket"
+	"boxoffice.dev/boxoffice/shard/shardapi"
 )
 
 // The waiting room, buyer's side (docs/waiting-room.md). The queue lives in
@@ -52,10 +52,6 @@ func roomKeys(sessionKey, previous []byte) (*ticket.Keys, error) {
 	return ticket.NewKeys(cur, prev)
 }
 
-// admissionHolder is the shard's holder for the seats an admission holds
-// (the shard's convention: server.AdmissionHolder).
-func admissionHolder(place uint64) string { return "w:" + strconv.FormatUint(place, 10) }
-
 // roomOn says whether the shard runs a waiting room for this showtime.
 func (s *Server) roomOn() bool {
 	sum, _ := s.hub.roomState()
@@ -90,7 +86,9 @@ func (s *Server) ticketOf(r *http.Request, name string, kind ticket.Kind) (ticke
 	return ticket.Ticket{}, false
 }
 
-// shardPlace is a place as the shard answers it.
+// shardPlace is a place as the shard answers it (shardapi.Place), decoded
+// so that every field the shard sent is relayed as it is (a waiting place's
+// "ahead": 0 included): the buyer API's RoomPlace.
 type shardPlace struct {
 	Place        uint64   `json:"place"`
 	State        string   `json:"state"`
@@ -111,15 +109,12 @@ type roomAnswer struct {
 	Room json.RawMessage `json:"room,omitempty"`
 }
 
-const (
-	placeAdmitted  = "admitted"
-	msgNotAdmitted = "You are not admitted yet; your place in line is kept."
-)
+const msgNotAdmitted = "You are not admitted yet; your place in line is kept."
 
 // placeCall asks the shard about a place (op: room_place, room_touch or
 // room_leave).
-func (s *Server) placeCall(r *http.Request, op, method string, place uint64, suffix string) (*shardResponse, error) {
-	return s.shard.do(r.Context(), op, method, "/v1/room/places/"+strconv.FormatUint(place, 10)+suffix, nil, "")
+func (s *Server) placeCall(r *http.Request, op, method string, place uint64, action string) (*shardapi.Answer, error) {
+	return s.shard.do(r.Context(), op, method, shardapi.RoomPlacePath(place, action), nil, "")
 }
 
 // handleRoomJoin is POST /api/room: "I am here". Without a queue ticket (or
@@ -135,12 +130,12 @@ func (s *Server) handleRoomJoin(w http.ResponseWriter, r *http.Request) {
 		writeJSON(w, http.StatusOK, roomAnswer{Enabled: false})
 		return
 	}
-	var resp *shardResponse
+	var resp *shardapi.Answer
 	var err error
 	if qt, ok := s.ticketOf(r, QueueCookie, ticket.Queue); ok {
 		resp, err = s.placeCall(r, "room_place", http.MethodGet, qt.Place, "")
-		if err == nil && resp.Status == http.StatusOK && placeState(resp.Body) == placeAdmitted {
-			resp, err = s.placeCall(r, "room_touch", http.MethodPost, qt.Place, "/touch")
+		if err == nil && resp.Status == http.StatusOK && placeState(resp.Body) == shardapi.PlaceAdmitted {
+			resp, err = s.placeCall(r, "room_touch", http.MethodPost, qt.Place, "touch")
 		}
 		if err == nil && resp.Status == http.StatusNotFound {
 			// The place ended (left, bought, idled out): a new one, at the
@@ -150,8 +145,8 @@ func (s *Server) handleRoomJoin(w http.ResponseWriter, r *http.Request) {
 		}
 	}
 	if err == nil && resp == nil {
-		key, _ := json.Marshal(map[string]string{"key": randomHex(16)})
-		resp, err = s.shard.do(r.Context(), "room_join", http.MethodPost, "/v1/room/join", key, "")
+		key, _ := json.Marshal(shardapi.JoinRequest{Key: randomHex(16)})
+		resp, err = s.shard.do(r.Context(), "room_join", http.MethodPost, shardapi.PathRoomJoin, key, "")
 	}
 	if err != nil || resp.Status != http.StatusOK {
 		if err == nil && resp.Status == http.StatusGone {
@@ -170,7 +165,7 @@ func (s *Server) handleRoomJoin(w http.ResponseWriter, r *http.Request) {
 		writeErr(w, http.StatusInternalServerError, "internal", "could not sign the queue ticket")
 		return
 	}
-	if p.State == placeAdmitted && p.MaxSeats != nil {
+	if p.State == shardapi.PlaceAdmitted && p.MaxSeats != nil {
 		_ = s.setTicket(w, AdmissionCookie, ticket.Ticket{Kind: ticket.Admission, Place: p.Place, MaxSeats: *p.MaxSeats})
 	}
 	show := s.show.get()
@@ -223,7 +218,7 @@ func (s *Server) admitted(w http.ResponseWriter, r *http.Request) (holder string
 	case err != nil:
 		s.shardAnswer(w, resp, err)
 		return "", 0, errAnswered
-	case resp.Status == http.StatusNotFound, resp.Status == http.StatusOK && placeState(resp.Body) != placeAdmitted:
+	case resp.Status == http.StatusNotFound, resp.Status == http.StatusOK && placeState(resp.Body) != shardapi.PlaceAdmitted:
 		// The ticket stays: it still proves the place's holds (to pay them).
 		writeErr(w, http.StatusConflict, "admission_ended",
 			"Your turn to choose seats has ended (you left, bought, or were idle too long). Join the line again to choose more.")
@@ -232,7 +227,7 @@ func (s *Server) admitted(w http.ResponseWriter, r *http.Request) (holder string
 		s.shardAnswer(w, resp, err)
 		return "", 0, errAnswered
 	}
-	return admissionHolder(at.Place), min(int(at.MaxSeats), s.cfg.MaxSeatsPerHolder), nil
+	return shardapi.AdmissionHolder(at.Place), min(int(at.MaxSeats), s.cfg.MaxSeatsPerHolder), nil
 }
 
 // holdOwners are the holders whose holds the caller may read, pay and
@@ -244,7 +239,7 @@ func (s *Server) holdOwners(r *http.Request) []string {
 	for _, c := range r.CookiesNamed(AdmissionCookie) {
 		t, err := s.roomKeys.Verify(c.Value, ticket.Admission, s.cfg.Showtime, time.Now())
 		if (err == nil || errors.Is(err, ticket.ErrExpired)) && t.Place != 0 {
-			owners = append(owners, admissionHolder(t.Place))
+			owners = append(owners, shardapi.AdmissionHolder(t.Place))
 		}
 	}
 	return owners

@@ -13,6 +13,7 @@ import (
 	"time"
 
 	"boxoffice.dev/boxoffice/internal/ticket"
+	"boxoffice.dev/boxoffice/shard/shardapi"
 )
 
 // roomSeatMap is one row of six seats: small enough to sell out.
@@ -149,8 +150,8 @@ func TestRoomAdmitsInTurnAcrossPods(t *testing.T) {
 	r = a.hold("stalls/A/1", "stalls/A/2")
 	mustStatus(t, r, 201, "admitted hold")
 	h := r.hold(t)
-	if h.Holder != admissionHolder(pa.Place) {
-		t.Fatalf("hold by %q, want the place's holder %q", h.Holder, admissionHolder(pa.Place))
+	if h.Holder != shardapi.AdmissionHolder(pa.Place) {
+		t.Fatalf("hold by %q, want the place's holder %q", h.Holder, shardapi.AdmissionHolder(pa.Place))
 	}
 	// A fresh cookie is a new place at the back, not more seats.
 	d := newBuyer(t, fe2.url)
@@ -199,7 +200,7 @@ func TestRoomSoldOutClosesTheLine(t *testing.T) {
 		if code, body := sh.call("POST", "/v1/holds", fmt.Sprintf(`{"seats":["stalls/A/%d"],"holder":"box-%d"}`, i, i)); code != 201 {
 			t.Fatalf("direct hold: %d %s", code, body)
 		} else {
-			var h Hold
+			var h shardapi.Hold
 			_ = json.Unmarshal(body, &h)
 			if code, body := sh.call("POST", "/v1/holds/"+h.ID+"/confirm", `{"orderId":"o"}`); code != 200 {
 				t.Fatalf("confirm: %d %s", code, body)
@@ -278,9 +279,9 @@ func (s *roomStream) waitRoom(t *testing.T, what string, cond func(map[string]an
 func TestHubSendsRoomFramesToRoomStreamsOnly(t *testing.T) {
 	h := newHub(testLogger(t), newMetrics(func() float64 { return 0 }), time.Hour, 16, nil)
 	ids := testSeatIDs(t)
-	seats := make([]SeatState, len(ids))
+	seats := make([]shardapi.Seat, len(ids))
 	for i, id := range ids {
-		seats[i] = SeatState{ID: id, State: StateFree}
+		seats[i] = shardapi.Seat{ID: id, State: shardapi.SeatFree}
 	}
 	h.applySnapshot(1, seats, time.Now())
 	if _, first := h.subscribe(0, false, true); len(first) != 0 {
@@ -297,7 +298,7 @@ func TestHubSendsRoomFramesToRoomStreamsOnly(t *testing.T) {
 	if len(first) != 1 || string(first[0]) != "event: room\ndata: {\"configured\":true,\"open\":true,\"head\":3}\n\n" {
 		t.Fatalf("room stream's first frames: %q", first)
 	}
-	h.applyChanges(2, []SeatState{{ID: ids[0], State: StateHeld}}, time.Now())
+	h.applyChanges(2, []shardapi.Seat{{ID: ids[0], State: shardapi.SeatHeld}}, time.Now())
 	h.flush()
 	h.flushRoom()
 	h.flushRoom() // nothing new: not sent again

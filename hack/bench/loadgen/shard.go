@@ -2,8 +2,8 @@ package main
 
 import (
 	"bufio"
+	"bytes"
 	"context"
-	"encoding/json"
 	"errors"
 	"fmt"
 	"io"
@@ -14,6 +14,8 @@ import (
 	"strconv"
 	"strings"
 	"time"
+
+	"boxoffice.dev/boxoffice/shard/shardapi"
 )
 
 // Backend is one system under test. ref is unique per operation: the shard
@@ -27,20 +29,21 @@ type Backend interface {
 	Close()
 }
 
-// shardBackend speaks SHARD-API.md v1: HTTP/1.1 with keep-alive, one request
-// at a time on each of a pool of connections.
+// shardBackend speaks the shard contract (docs/api/shard-v1.openapi.yaml)
+// through its Go client, shardapi.Client, over HTTP/1.1 with keep-alive, one
+// request at a time on each of a pool of connections.
 //
-// It writes requests and reads answers (http.ReadResponse) on its own
-// connections instead of going through http.Client: the generator shares the
-// machine's cores with the system under test, and net/http's transport
-// spends about twice the CPU per request (a read and a write goroutine per
-// connection, handoffs between them and the caller), CPU the shard would
-// otherwise have. The Redis and PostgreSQL clients are lean native-protocol
-// clients too.
+// The client's transport is the backend itself (Do): it writes requests and
+// reads answers (http.ReadResponse) on its own connections instead of going
+// through net/http's transport: the generator shares the machine's cores
+// with the system under test, and net/http's transport spends about twice
+// the CPU per request (a read and a write goroutine per connection, handoffs
+// between them and the caller), CPU the shard would otherwise have. The
+// Redis and PostgreSQL clients are lean native-protocol clients too.
 type shardBackend struct {
 	base string
 	host string // host:port
-	auth string
+	api  shardapi.Client
 	// conns holds idle connections; a request takes one or dials.
 	conns chan *shardConn
 }
@@ -60,12 +63,13 @@ func newShardBackend(base, tokenFile string, conns int) (*shardBackend, error) {
 	if err != nil || u.Scheme != "http" || u.Host == "" {
 		return nil, fmt.Errorf("shard url %q: want http://HOST:PORT", base)
 	}
-	return &shardBackend{
+	b := &shardBackend{
 		base:  strings.TrimRight(base, "/"),
 		host:  u.Host,
-		auth:  "Bearer " + strings.TrimSpace(string(tok)),
 		conns: make(chan *shardConn, max(conns, 1)*2),
-	}, nil
+	}
+	b.api = shardapi.Client{HTTP: b, Token: strings.TrimSpace(string(tok)), MaxAnswer: 1 << 20}
+	return b, nil
 }
 
 func (b *shardBackend) conn() (*shardConn, error) {
@@ -89,118 +93,114 @@ func (b *shardBackend) put(c *shardConn) {
 	}
 }
 
-type shardReply struct {
-	ID      string   `json:"id"`
-	State   string   `json:"state"`
-	Error   string   `json:"error"`
-	Message string   `json:"message"`
-	Seats   []string `json:"seats"`
-	Leader  string   `json:"leader"` // 421 not_leader (cluster mode)
-}
-
-// do sends one request and decodes the JSON answer (hold or error).
-func (b *shardBackend) do(ctx context.Context, method, path string, body []byte) (int, shardReply, error) {
+// Do implements shardapi.Doer: req goes out on one of the backend's own
+// connections, which returns to the pool once the answer's body is read to
+// the end and closed.
+func (b *shardBackend) Do(req *http.Request) (*http.Response, error) {
 	c, err := b.conn()
 	if err != nil {
-		return 0, shardReply{}, err
+		return nil, err
 	}
 	deadline := time.Now().Add(30 * time.Second)
-	if d, ok := ctx.Deadline(); ok && d.Before(deadline) {
+	if d, ok := req.Context().Deadline(); ok && d.Before(deadline) {
 		deadline = d
 	}
 	c.c.SetDeadline(deadline)
-	q := append(c.req[:0], method...)
+	q := append(c.req[:0], req.Method...)
 	q = append(q, ' ')
-	q = append(q, path...)
+	q = append(q, req.URL.RequestURI()...)
 	q = append(q, " HTTP/1.1\r\nHost: "...)
 	q = append(q, b.host...)
-	q = append(q, "\r\nAuthorization: "...)
-	q = append(q, b.auth...)
-	if body != nil {
-		q = append(q, "\r\nContent-Type: application/json"...)
-	}
-	q = append(q, "\r\nContent-Length: "...)
-	q = strconv.AppendInt(q, int64(len(body)), 10)
-	q = append(q, "\r\n\r\n"...)
-	q = append(q, body...)
-	c.req = q
-	if _, err := c.c.Write(q); err != nil {
-		c.c.Close()
-		return 0, shardReply{}, err
-	}
-	resp, err := http.ReadResponse(c.br, nil)
-	if err != nil {
-		c.c.Close()
-		return 0, shardReply{}, err
-	}
-	raw, err := io.ReadAll(io.LimitReader(resp.Body, 1<<20))
-	resp.Body.Close()
-	if err != nil || resp.Close {
-		c.c.Close()
-	} else {
-		b.put(c)
-	}
-	if err != nil {
-		return resp.StatusCode, shardReply{}, err
-	}
-	var r shardReply
-	if len(raw) > 0 {
-		if err := json.Unmarshal(raw, &r); err != nil {
-			return resp.StatusCode, r, fmt.Errorf("%s %s: %d: undecodable body %.200q", method, path, resp.StatusCode, raw)
+	for k, vs := range req.Header {
+		for _, v := range vs {
+			q = append(q, "\r\n"...)
+			q = append(q, k...)
+			q = append(q, ": "...)
+			q = append(q, v...)
 		}
 	}
-	return resp.StatusCode, r, nil
+	q = append(q, "\r\nContent-Length: "...)
+	q = strconv.AppendInt(q, max(req.ContentLength, 0), 10)
+	q = append(q, "\r\n\r\n"...)
+	if req.Body != nil {
+		buf := bytes.NewBuffer(q)
+		_, err = buf.ReadFrom(req.Body)
+		req.Body.Close()
+		q = buf.Bytes()
+	}
+	c.req = q
+	if err == nil {
+		_, err = c.c.Write(q)
+	}
+	if err != nil {
+		c.c.Close()
+		return nil, err
+	}
+	resp, err := http.ReadResponse(c.br, req)
+	if err != nil {
+		c.c.Close()
+		return nil, err
+	}
+	resp.Body = &connBody{ReadCloser: resp.Body, b: b, c: c, reuse: !resp.Close}
+	return resp, nil
+}
+
+// connBody gives its connection back once the body was read to its end.
+type connBody struct {
+	io.ReadCloser
+	b     *shardBackend
+	c     *shardConn
+	eof   bool
+	reuse bool
+}
+
+func (r *connBody) Read(p []byte) (int, error) {
+	n, err := r.ReadCloser.Read(p)
+	if err == io.EOF {
+		r.eof = true
+	}
+	return n, err
+}
+
+func (r *connBody) Close() error {
+	err := r.ReadCloser.Close()
+	if r.c == nil {
+		return err
+	}
+	if r.eof && r.reuse && err == nil {
+		r.b.put(r.c)
+	} else {
+		r.c.c.Close()
+	}
+	r.c = nil
+	return err
 }
 
 func (b *shardBackend) Hold(ctx context.Context, ref string, seats []string) (string, bool, error) {
-	// Built by hand: the generator shares the CPUs with the system under test.
-	body := make([]byte, 0, 64+24*len(seats))
-	body = append(body, `{"seats":[`...)
-	for i, s := range seats {
-		if i > 0 {
-			body = append(body, ',')
-		}
-		body = strconv.AppendQuote(body, s)
+	h, err := b.api.Hold(ctx, b.base, &shardapi.HoldRequest{Seats: seats, Holder: ref}, "")
+	if err == nil {
+		return h.ID, false, nil
 	}
-	body = append(body, `],"holder":`...)
-	body = strconv.AppendQuote(body, ref)
-	body = append(body, '}')
-	code, r, err := b.do(ctx, http.MethodPost, "/v1/holds", body)
-	if err != nil {
-		return "", false, err
-	}
-	switch {
-	case code == http.StatusCreated && r.ID != "":
-		return r.ID, false, nil
-	case code == http.StatusConflict && r.Error == "seats_unavailable":
+	var e *shardapi.Error
+	if errors.As(err, &e) && e.Code == shardapi.CodeSeatsUnavailable {
 		if os.Getenv("LG_DEBUG") != "" { // LG_DEBUG=1: show every conflict
-			fmt.Fprintf(os.Stderr, "conflict %s %v: %s %v\n", ref, seats, r.Message, r.Seats)
+			fmt.Fprintf(os.Stderr, "conflict %s %v: %s %v\n", ref, seats, e.Message, e.Seats)
 		}
 		return "", true, nil
 	}
-	return "", false, fmt.Errorf("POST /v1/holds: %d %s: %s", code, r.Error, r.Message)
+	return "", false, fmt.Errorf("POST /v1/holds: %w", err)
 }
 
 func (b *shardBackend) Confirm(ctx context.Context, id string, _ []string, orderID string) error {
-	body := strconv.AppendQuote([]byte(`{"orderId":`), orderID)
-	body = append(body, '}')
-	code, r, err := b.do(ctx, http.MethodPost, "/v1/holds/"+url.PathEscape(id)+"/confirm", body)
-	if err != nil {
-		return err
-	}
-	if code != http.StatusOK {
-		return fmt.Errorf("POST confirm: %d %s: %s", code, r.Error, r.Message)
+	if _, err := b.api.Confirm(ctx, b.base, url.PathEscape(id), orderID, ""); err != nil {
+		return fmt.Errorf("POST confirm: %w", err)
 	}
 	return nil
 }
 
 func (b *shardBackend) Release(ctx context.Context, id string, _ []string) error {
-	code, r, err := b.do(ctx, http.MethodDelete, "/v1/holds/"+url.PathEscape(id), nil)
-	if err != nil {
-		return err
-	}
-	if code != http.StatusOK {
-		return fmt.Errorf("DELETE hold: %d %s: %s", code, r.Error, r.Message)
+	if _, err := b.api.Release(ctx, b.base, url.PathEscape(id)); err != nil {
+		return fmt.Errorf("DELETE hold: %w", err)
 	}
 	return nil
 }
