@@ -127,17 +127,24 @@ func (s *Server) HandOver(ctx context.Context) {
 
 // writeSubmitError answers a write or current read that was not served.
 func writeSubmitError(w http.ResponseWriter, err error) {
+	status, b := renderSubmitError(nil, err)
+	if status == http.StatusServiceUnavailable {
+		w.Header().Set("Retry-After", "1")
+	}
+	writeJSON(w, status, b)
+}
+
+// renderSubmitError appends the answer to a request the writer (or the raft
+// loop) did not take or could not answer: 421 not_leader, else 503.
+func renderSubmitError(b []byte, err error) (int, []byte) {
 	var nl *NotLeaderError
 	if errors.As(err, &nl) {
-		b := appendError(nil, "not_leader", "this member is not the leader; send the request to the leader", nil)
+		b = appendError(b, "not_leader", "this member is not the leader; send the request to the leader", nil)
 		b = append(b[:len(b)-1], `,"leader":`...)
 		b = appendJSONString(b, nl.Leader)
-		b = append(b, '}')
-		writeJSON(w, http.StatusMisdirectedRequest, b)
-		return
+		return http.StatusMisdirectedRequest, append(b, '}')
 	}
-	w.Header().Set("Retry-After", "1")
-	writeError(w, http.StatusServiceUnavailable, "not_ready", err.Error(), nil)
+	return http.StatusServiceUnavailable, appendError(b, "not_ready", err.Error(), nil)
 }
 
 // appendClusterStatus adds the cluster fields to /v1/status.
