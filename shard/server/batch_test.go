@@ -95,7 +95,7 @@ func TestBatchEachOperationItsOwnAnswer(t *testing.T) {
 		t.Fatalf("release of a sold hold: %s", res[3].Body)
 	}
 	sameAsV1(t, "confirm replay", res[2], h.do("POST", "/v1/holds/"+hold.ID+"/confirm", `{"orderId":"o-1"}`, "Idempotency-Key", "c1"))
-	sameAsV1(t, "get", h.batchDo(`{"op":"get","hold":"`+hold.ID+`"}`)[0], h.do("GET", "/v1/holds/"+hold.ID, ""))
+	sameAsV1(t, "get", h.batchDo(`{"op":"get","hold":"` + hold.ID + `"}`)[0], h.do("GET", "/v1/holds/"+hold.ID, ""))
 }
 
 // Keys keep their scope and first answer across the two versions and a
