@@ -14,6 +14,8 @@ import (
 	"strconv"
 	"strings"
 	"time"
+
+	"boxoffice.dev/boxoffice/shard/batch"
 )
 
 // Backend is one system under test. ref is unique per operation: the shard
@@ -43,6 +45,54 @@ type shardBackend struct {
 	auth string
 	// conns holds idle connections; a request takes one or dials.
 	conns chan *shardConn
+	// co, if set, carries every operation in POST /v2/batch requests (the
+	// way the front end talks to a shard): concurrent clients' operations
+	// share a request, each keeps its own answer.
+	co *batch.Coalescer
+}
+
+// useBatch sends operations through POST /v2/batch from now on: at most
+// flights batches in flight, each of up to maxOps operations.
+func (b *shardBackend) useBatch(maxOps, flights int) {
+	b.co = batch.NewCoalescer(b.sendBatch, maxOps, flights)
+}
+
+// sendBatch posts one batch on a pooled connection.
+func (b *shardBackend) sendBatch(ctx context.Context, ops []batch.Op) ([]batch.Result, error) {
+	body, err := json.Marshal(batch.Request{Ops: ops})
+	if err != nil {
+		return nil, err
+	}
+	ctx, cancel := context.WithTimeout(ctx, 30*time.Second)
+	defer cancel()
+	code, raw, err := b.roundTrip(ctx, http.MethodPost, batch.Path, body)
+	if err != nil {
+		return nil, err
+	}
+	if code != http.StatusOK {
+		return nil, fmt.Errorf("POST %s: %d %.200s", batch.Path, code, raw)
+	}
+	var r batch.Response
+	if err := json.Unmarshal(raw, &r); err != nil {
+		return nil, fmt.Errorf("POST %s: undecodable answer %.200q", batch.Path, raw)
+	}
+	return r.Results, nil
+}
+
+// call sends one operation: alone (v1: method, path, body) or in a batch (op).
+func (b *shardBackend) call(ctx context.Context, method, path string, body []byte, op batch.Op) (int, shardReply, error) {
+	if b.co == nil {
+		return b.do(ctx, method, path, body)
+	}
+	res, err := b.co.Do(ctx, op)
+	if err != nil {
+		return 0, shardReply{}, err
+	}
+	var r shardReply
+	if err := json.Unmarshal(res.Body, &r); err != nil {
+		return res.Status, r, fmt.Errorf("%s in a batch: %d: undecodable body %.200q", op.Op, res.Status, res.Body)
+	}
+	return res.Status, r, nil
 }
 
 type shardConn struct {
@@ -100,9 +150,24 @@ type shardReply struct {
 
 // do sends one request and decodes the JSON answer (hold or error).
 func (b *shardBackend) do(ctx context.Context, method, path string, body []byte) (int, shardReply, error) {
+	code, raw, err := b.roundTrip(ctx, method, path, body)
+	if err != nil {
+		return code, shardReply{}, err
+	}
+	var r shardReply
+	if len(raw) > 0 {
+		if err := json.Unmarshal(raw, &r); err != nil {
+			return code, r, fmt.Errorf("%s %s: %d: undecodable body %.200q", method, path, code, raw)
+		}
+	}
+	return code, r, nil
+}
+
+// roundTrip sends one request on a pooled connection and reads the answer.
+func (b *shardBackend) roundTrip(ctx context.Context, method, path string, body []byte) (int, []byte, error) {
 	c, err := b.conn()
 	if err != nil {
-		return 0, shardReply{}, err
+		return 0, nil, err
 	}
 	deadline := time.Now().Add(30 * time.Second)
 	if d, ok := ctx.Deadline(); ok && d.Before(deadline) {
@@ -126,30 +191,21 @@ func (b *shardBackend) do(ctx context.Context, method, path string, body []byte)
 	c.req = q
 	if _, err := c.c.Write(q); err != nil {
 		c.c.Close()
-		return 0, shardReply{}, err
+		return 0, nil, err
 	}
 	resp, err := http.ReadResponse(c.br, nil)
 	if err != nil {
 		c.c.Close()
-		return 0, shardReply{}, err
+		return 0, nil, err
 	}
-	raw, err := io.ReadAll(io.LimitReader(resp.Body, 1<<20))
+	raw, err := io.ReadAll(io.LimitReader(resp.Body, 16<<20))
 	resp.Body.Close()
 	if err != nil || resp.Close {
 		c.c.Close()
 	} else {
 		b.put(c)
 	}
-	if err != nil {
-		return resp.StatusCode, shardReply{}, err
-	}
-	var r shardReply
-	if len(raw) > 0 {
-		if err := json.Unmarshal(raw, &r); err != nil {
-			return resp.StatusCode, r, fmt.Errorf("%s %s: %d: undecodable body %.200q", method, path, resp.StatusCode, raw)
-		}
-	}
-	return resp.StatusCode, r, nil
+	return resp.StatusCode, raw, err
 }
 
 func (b *shardBackend) Hold(ctx context.Context, ref string, seats []string) (string, bool, error) {
@@ -165,7 +221,7 @@ func (b *shardBackend) Hold(ctx context.Context, ref string, seats []string) (st
 	body = append(body, `],"holder":`...)
 	body = strconv.AppendQuote(body, ref)
 	body = append(body, '}')
-	code, r, err := b.do(ctx, http.MethodPost, "/v1/holds", body)
+	code, r, err := b.call(ctx, http.MethodPost, "/v1/holds", body, batch.Op{Op: batch.OpHold, Seats: seats, Holder: ref})
 	if err != nil {
 		return "", false, err
 	}
@@ -184,7 +240,8 @@ func (b *shardBackend) Hold(ctx context.Context, ref string, seats []string) (st
 func (b *shardBackend) Confirm(ctx context.Context, id string, _ []string, orderID string) error {
 	body := strconv.AppendQuote([]byte(`{"orderId":`), orderID)
 	body = append(body, '}')
-	code, r, err := b.do(ctx, http.MethodPost, "/v1/holds/"+url.PathEscape(id)+"/confirm", body)
+	code, r, err := b.call(ctx, http.MethodPost, "/v1/holds/"+url.PathEscape(id)+"/confirm", body,
+		batch.Op{Op: batch.OpConfirm, Hold: id, OrderID: orderID})
 	if err != nil {
 		return err
 	}
@@ -195,7 +252,7 @@ func (b *shardBackend) Confirm(ctx context.Context, id string, _ []string, order
 }
 
 func (b *shardBackend) Release(ctx context.Context, id string, _ []string) error {
-	code, r, err := b.do(ctx, http.MethodDelete, "/v1/holds/"+url.PathEscape(id), nil)
+	code, r, err := b.call(ctx, http.MethodDelete, "/v1/holds/"+url.PathEscape(id), nil, batch.Op{Op: batch.OpRelease, Hold: id})
 	if err != nil {
 		return err
 	}
