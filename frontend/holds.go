@@ -12,6 +12,8 @@ import (
 	"strconv"
 	"strings"
 	"time"
+
+	"boxoffice.dev/boxoffice/shard/batch"
 )
 
 // This file is the buyer's side of holds: the showtime's rules (lifetime,
@@ -87,12 +89,15 @@ func (s *Server) handleHold(w http.ResponseWriter, r *http.Request) {
 		writeErr(w, http.StatusTooManyRequests, "rate_limited", "too many seats held from your address recently; retry shortly")
 		return
 	}
+	ttl := int64(ttlSeconds(s.cfg.HoldTTL))
 	body, _ := json.Marshal(struct {
 		Seats      []string `json:"seats"`
 		Holder     string   `json:"holder"`
-		TTLSeconds int      `json:"ttlSeconds"`
-	}{req.Seats, holder, ttlSeconds(s.cfg.HoldTTL)})
-	resp, err := s.shard.do(r.Context(), "hold", http.MethodPost, "/v1/holds", body, key)
+		TTLSeconds int64    `json:"ttlSeconds"`
+	}{req.Seats, holder, ttl})
+	resp, err := s.shard.write(r.Context(), "hold",
+		batch.Op{Op: batch.OpHold, Seats: req.Seats, Holder: holder, TTLSeconds: &ttl, IdempotencyKey: key},
+		http.MethodPost, "/v1/holds", body, key)
 	if err != nil || resp.Status != http.StatusCreated {
 		res.cancel()
 		s.shardAnswer(w, resp, err)
@@ -212,7 +217,8 @@ func (s *Server) ownHold(w http.ResponseWriter, r *http.Request, holder, id stri
 		writeErr(w, http.StatusNotFound, "hold_not_found", "no such hold")
 		return nil, nil, false
 	}
-	resp, err := s.shard.do(r.Context(), "get_hold", http.MethodGet, "/v1/holds/"+url.PathEscape(id), nil, "")
+	resp, err := s.shard.write(r.Context(), "get_hold", batch.Op{Op: batch.OpGet, Hold: id},
+		http.MethodGet, "/v1/holds/"+url.PathEscape(id), nil, "")
 	if err != nil || resp.Status != http.StatusOK {
 		s.shardAnswer(w, resp, err)
 		return nil, nil, false
@@ -240,7 +246,8 @@ func (s *Server) handleRelease(w http.ResponseWriter, r *http.Request) {
 	if _, _, ok := s.ownHold(w, r, holderOf(r), id); !ok {
 		return
 	}
-	resp, err := s.shard.do(r.Context(), "release", http.MethodDelete, "/v1/holds/"+url.PathEscape(id), nil, "")
+	resp, err := s.shard.write(r.Context(), "release", batch.Op{Op: batch.OpRelease, Hold: id},
+		http.MethodDelete, "/v1/holds/"+url.PathEscape(id), nil, "")
 	s.shardAnswer(w, resp, err)
 }
 
@@ -262,7 +269,8 @@ func (s *Server) handlePay(w http.ResponseWriter, r *http.Request) {
 			return
 		}
 		cb, _ := json.Marshal(map[string]string{"orderId": "demo-" + id})
-		resp, err := s.shard.do(r.Context(), "confirm", http.MethodPost, "/v1/holds/"+url.PathEscape(id)+"/confirm", cb, key)
+		resp, err := s.shard.write(r.Context(), "confirm", batch.Op{Op: batch.OpConfirm, Hold: id, OrderID: "demo-" + id, IdempotencyKey: key},
+			http.MethodPost, "/v1/holds/"+url.PathEscape(id)+"/confirm", cb, key)
 		s.shardAnswer(w, resp, err)
 		return
 	}

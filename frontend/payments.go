@@ -12,6 +12,8 @@ import (
 	"strings"
 	"sync"
 	"time"
+
+	"boxoffice.dev/boxoffice/shard/batch"
 )
 
 // This file is the payment service's side: signed callbacks, and answers
@@ -110,10 +112,12 @@ func (s *Server) handlePaymentCallback(w http.ResponseWriter, r *http.Request) {
 			return
 		}
 		cbody, _ := json.Marshal(map[string]string{"orderId": cb.OrderID})
-		resp, err := s.shard.do(r.Context(), "confirm", http.MethodPost, path+"/confirm", cbody, "pay:"+cb.HoldID+":"+cb.OrderID)
+		key := "pay:" + cb.HoldID + ":" + cb.OrderID
+		resp, err := s.shard.write(r.Context(), "confirm", batch.Op{Op: batch.OpConfirm, Hold: cb.HoldID, OrderID: cb.OrderID, IdempotencyKey: key},
+			http.MethodPost, path+"/confirm", cbody, key)
 		s.callbackAnswer(w, cb, resp, err)
 	case "failed":
-		resp, err := s.shard.do(r.Context(), "release", http.MethodDelete, path, nil, "")
+		resp, err := s.shard.write(r.Context(), "release", batch.Op{Op: batch.OpRelease, Hold: cb.HoldID}, http.MethodDelete, path, nil, "")
 		s.callbackAnswer(w, cb, resp, err)
 	default:
 		callbackErr(w, http.StatusBadRequest, CallbackAnswer{Error: "invalid_request", Final: true, Action: "none", HoldID: cb.HoldID,

@@ -31,6 +31,7 @@ type shardClient struct {
 	budget  time.Duration
 	attempt time.Duration // timeout of one attempt
 	m       *metrics
+	batch   batchState // shardbatch.go
 }
 
 type shardResponse struct {

@@ -1,0 +1,112 @@
+package frontend
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"fmt"
+	"io"
+	"net/http"
+	"strconv"
+	"sync/atomic"
+	"time"
+
+	"boxoffice.dev/boxoffice/shard/batch"
+)
+
+// The buyers' holds, reads of holds, confirms and releases reach the shard
+// through POST /v2/batch: concurrent buyers' operations share one request
+// (and on the shard one group commit), at most two batches in flight; an
+// operation that arrives meanwhile leaves with the next one as soon as a
+// batch returns (no timer: alone under light load). Each buyer keeps its own
+// answer and Idempotency-Key.
+//
+// Anything a batch cannot settle goes the v1 way (shardClient.do), which
+// retries and follows the leader: a batch that failed as a whole (the
+// network, a 503), and each operation answered 421 not_leader or 502/503/504.
+// That is safe because it is what do's own retries already are: holds and
+// confirms carry their key, reads and releases are repeatable. A shard
+// without /v2/batch (an older binary: 404 or 405) turns batching off for a
+// minute.
+
+// batchFlights is how many batches may be in flight at once: while the shard
+// writes one group, the next batch is applied into the following one.
+const batchFlights = 2
+
+// batchOffFor is how long batching stays off after a shard said it has no
+// batch endpoint.
+const batchOffFor = time.Minute
+
+// batchState is the client's batch path.
+type batchState struct {
+	co       *batch.Coalescer
+	offUntil atomic.Int64 // unix ns; batching off before this
+}
+
+// enableBatch makes write calls go through POST /v2/batch, up to maxOps
+// operations a request (0: never).
+func (c *shardClient) enableBatch(maxOps int) {
+	if maxOps > 0 {
+		c.batch.co = batch.NewCoalescer(c.sendBatch, maxOps, batchFlights)
+	}
+}
+
+// write sends op (which is method path body key in v1) in a batch if it can,
+// else as one v1 request; the answer is the one v1 would give.
+func (c *shardClient) write(ctx context.Context, name string, op batch.Op, method, path string, body []byte, key string) (*shardResponse, error) {
+	if c.batch.co == nil || time.Now().UnixNano() < c.batch.offUntil.Load() {
+		return c.do(ctx, name, method, path, body, key)
+	}
+	res, err := c.batch.co.Do(ctx, op)
+	if ctx.Err() != nil {
+		return nil, ctx.Err()
+	}
+	if err != nil || res.Status == http.StatusMisdirectedRequest || retryableStatus(res.Status) {
+		c.m.upstreamRetries.WithLabelValues(name).Inc()
+		return c.do(ctx, name, method, path, body, key)
+	}
+	return &shardResponse{Status: res.Status, Body: res.Body}, nil
+}
+
+// sendBatch posts one batch to the member believed to lead.
+func (c *shardClient) sendBatch(ctx context.Context, ops []batch.Op) ([]batch.Result, error) {
+	body, err := json.Marshal(batch.Request{Ops: ops})
+	if err != nil {
+		return nil, err
+	}
+	ctx, cancel := context.WithTimeout(ctx, c.attempt)
+	defer cancel()
+	req, err := http.NewRequestWithContext(ctx, http.MethodPost, c.members.leader()+batch.Path, bytes.NewReader(body))
+	if err != nil {
+		return nil, err
+	}
+	req.Header.Set("Content-Type", "application/json")
+	if c.token != "" {
+		req.Header.Set("Authorization", "Bearer "+c.token)
+	}
+	start := time.Now()
+	resp, err := c.hc.Do(req)
+	if err != nil {
+		c.m.upstreamLatency.WithLabelValues("batch", "error").Observe(time.Since(start).Seconds())
+		return nil, err
+	}
+	defer resp.Body.Close()
+	raw, err := io.ReadAll(io.LimitReader(resp.Body, 64<<20))
+	c.m.upstreamLatency.WithLabelValues("batch", strconv.Itoa(resp.StatusCode)).Observe(time.Since(start).Seconds())
+	if err != nil {
+		return nil, err
+	}
+	switch resp.StatusCode {
+	case http.StatusOK:
+	case http.StatusNotFound, http.StatusMethodNotAllowed:
+		c.batch.offUntil.Store(time.Now().Add(batchOffFor).UnixNano())
+		return nil, fmt.Errorf("the shard has no %s (answered %d): batching off for %s", batch.Path, resp.StatusCode, batchOffFor)
+	default:
+		return nil, fmt.Errorf("%s answered %d: %s", batch.Path, resp.StatusCode, bytes.TrimSpace(raw))
+	}
+	var out batch.Response
+	if err := json.Unmarshal(raw, &out); err != nil {
+		return nil, fmt.Errorf("%s: undecodable answer: %w", batch.Path, err)
+	}
+	return out.Results, nil
+}
