@@ -26,11 +26,11 @@ const (
 // measured window: its own histograms, scraped at the window's start and
 // end (a shard, or a cluster's leader), and its followers' fsyncs.
 type ServerTimes struct {
-	HoldMs       Dist `json:"holdMs"`       // the shard's own hold latency (no client or network)
+	HoldMs Dist `json:"holdMs"` // the shard's own hold latency (no client or network)
 	// BatchMs and BatchOps: POST /v2/batch requests (time in the shard) and
 	// operations per request, when the client batched.
-	BatchMs  Dist `json:"batchMs,omitempty"`
-	BatchOps Dist `json:"batchOps,omitempty"`
+	BatchMs      Dist `json:"batchMs,omitempty"`
+	BatchOps     Dist `json:"batchOps,omitempty"`
 	QueueMs      Dist `json:"queueMs"`      // handler -> writer (or raft loop)
 	ApplyMs      Dist `json:"applyMs"`      // single mode
 	CommitWaitMs Dist `json:"commitWaitMs"` // single mode: apply -> answer
