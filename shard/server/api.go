@@ -74,7 +74,7 @@ func (s *Server) Handler() http.Handler {
 	v1("GET /v1/events", "events", s.events)
 	v1("GET /v1/status", "status", s.status)
 	s.registerRoom(v1)
-	v1("POST "+batch.Path, "batch", s.postBatch)
+	v1("POST /v2/batch", "batch", s.postBatch) // batch.Path; contract v3 (docs/api/shard-batch.openapi.yaml)
 	notFound := func(w http.ResponseWriter, r *http.Request) {
 		writeError(w, http.StatusNotFound, "not_found", "no such endpoint: "+r.Method+" "+r.URL.Path, nil)
 	}

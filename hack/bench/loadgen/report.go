@@ -126,7 +126,7 @@ func cmdReport(args []string) error {
 	if redisHalf != nil {
 		row(fmt.Sprintf("redis, paced %.0f/s", redisHalf.TargetRate), redisHalf)
 	}
-	if cl != nil || redisRep != nil {
+	if cl != nil || cb != nil || redisRep != nil {
 		row("shard, 3 members", cl)
 		if cb != nil {
 			row("shard, 3 members, batched", cb)
@@ -151,7 +151,7 @@ func cmdReport(args []string) error {
 	if sb != nil {
 		p("  batched: shard/redis %s, shard/postgres %s, batched/unbatched %s\n", ratio(sb, redis), ratio(sb, pg), ratio(sb, shard))
 	}
-	if cl != nil || redisRep != nil {
+	if cl != nil || cb != nil || redisRep != nil {
 		p("replicated (durable on 2 of 3 members, or on the primary and its replica): shard 3 members/redis + replica %s, shard 3 members/single shard %s\n",
 			ratio(cl, redisRep), ratio(cl, shard))
 		if cb != nil {
