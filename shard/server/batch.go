@@ -38,23 +38,38 @@ func (s *Server) postBatch(w http.ResponseWriter, r *http.Request) {
 	if !readBody(w, r, buf) {
 		return
 	}
-	// Each operation is decoded on its own, so a malformed one gets its own
-	// 400 and the others go on.
+	// One pass decodes a well-formed batch (JSON decoding was most of a
+	// batch's own CPU, and a second pass over each operation doubled it).
+	// Only when an operation does not fit its fields is each one decoded on
+	// its own, so the malformed one gets its own 400 and the others go on.
+	var fast struct {
+		Ops []batch.Op `json:"ops"`
+	}
 	var in struct {
 		Ops []json.RawMessage `json:"ops"`
 	}
-	if err := json.Unmarshal(buf.Bytes(), &in); err != nil {
-		writeError(w, http.StatusBadRequest, "invalid_request", "the body is not a batch ({\"ops\":[...]}): "+err.Error(), nil)
-		return
+	fastErr := json.Unmarshal(buf.Bytes(), &fast)
+	n := len(fast.Ops)
+	if fastErr != nil {
+		if err := json.Unmarshal(buf.Bytes(), &in); err != nil {
+			writeError(w, http.StatusBadRequest, "invalid_request", "the body is not a batch ({\"ops\":[...]}): "+err.Error(), nil)
+			return
+		}
+		n = len(in.Ops)
 	}
-	if len(in.Ops) == 0 || len(in.Ops) > batch.MaxOps {
+	if n == 0 || n > batch.MaxOps {
 		writeError(w, http.StatusBadRequest, "invalid_request", "ops must hold 1 to "+strconv.Itoa(batch.MaxOps)+" operations", nil)
 		return
 	}
-	s.met.batchSize.Observe(float64(len(in.Ops)))
-	ops := make([]batchOp, len(in.Ops))
-	for i, raw := range in.Ops {
-		s.startBatchOp(&ops[i], raw)
+	s.met.batchSize.Observe(float64(n))
+	ops := make([]batchOp, n)
+	for i := range ops {
+		if fastErr == nil {
+			s.startBatchOp(&ops[i], &fast.Ops[i], nil)
+		} else {
+			var op batch.Op
+			s.startBatchOp(&ops[i], &op, decodeJSON(in.Ops[i], &op))
+		}
 	}
 	out := append(buf.AvailableBuffer()[:0], `{"results":[`...)
 	for i := range ops {
@@ -69,14 +84,13 @@ func (s *Server) postBatch(w http.ResponseWriter, r *http.Request) {
 	buf.Write(out)
 }
 
-// startBatchOp decodes and validates one operation and hands it to the
-// writer; an operation that fails here has its answer at once.
-func (s *Server) startBatchOp(o *batchOp, raw json.RawMessage) {
-	var op batch.Op
-	e := decodeJSON(raw, &op)
+// startBatchOp validates one decoded operation (e: it could not be
+// decoded) and hands it to the writer; an operation that fails here has its
+// answer at once.
+func (s *Server) startBatchOp(o *batchOp, op *batch.Op, e *RequestError) {
 	req := getRequest()
 	if e == nil {
-		e = s.batchCommand(o, &op, &req.cmd)
+		e = s.batchCommand(o, op, &req.cmd)
 	}
 	if e == nil {
 		if err := s.enqueue(req); err != nil {
