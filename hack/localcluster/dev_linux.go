@@ -16,6 +16,7 @@ import (
 	"syscall"
 	"time"
 
+	boxv1 "boxoffice.dev/boxoffice/api/v1alpha1"
 	corev1 "k8s.io/api/core/v1"
 	discoveryv1 "k8s.io/api/discovery/v1"
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
@@ -347,7 +348,8 @@ func (d *devSession) applySample(ctx context.Context, pn *podNetwork) error {
 		return fmt.Errorf("the sample Showtime is not Ready after 5 minutes (phase %q): see kubectl describe showtime and %s/logs", phase, d.o.stateDir)
 	}
 	readyIn := time.Since(began).Round(100 * time.Millisecond)
-	name := u.GetName() + "-frontend"
+	sample := boxv1.NamedShowtime(u.GetNamespace(), u.GetName())
+	name := sample.FrontendName()
 	ips := d.readyAddresses(ctx, u.GetNamespace(), name)
 	var fwd string
 	if d.o.exposePort > 0 {
@@ -372,14 +374,14 @@ func (d *devSession) applySample(ctx context.Context, pn *podNetwork) error {
     kubectl get showtimes                      # phase, seats available / held / sold
     kubectl get pods,svc,pvc -o wide           # shard and front-end pods with their IPs
     kubectl describe showtime %[1]s
-    kubectl delete pod %[1]s-shard-0     # the shard comes back on the same volume
+    kubectl delete pod %[4]s     # the shard comes back on the same volume
     kubectl label showtime %[1]s tier=headline   # refused: the sale freeze (webhook)
     book seats in the page, then kubectl get showtimes again
   Logs: manager %[2]s/logs/manager.log, pods %[2]s/pods/*/<container>.log
 %[3]s
   Ctrl-C stops everything and removes what it made.
 
-`, u.GetName(), d.o.stateDir, d.faults)
+`, u.GetName(), d.o.stateDir, d.faults, sample.ShardPodName(0))
 	_ = pn
 	return nil
 }
