@@ -13,6 +13,7 @@ import (
 	"os"
 	"strconv"
 	"strings"
+	"sync"
 	"time"
 
 	"boxoffice.dev/boxoffice/shard/batch"
@@ -41,7 +42,10 @@ type Backend interface {
 // clients too.
 type shardBackend struct {
 	base string
-	host string // host:port
+	// host (host:port) is the member that takes the writes; a 421
+	// not_leader moves it to the leader it names (follow).
+	hostMu sync.Mutex
+	host   string
 	auth string
 	// conns holds idle connections; a request takes one or dials.
 	conns chan *shardConn
@@ -79,8 +83,19 @@ func (b *shardBackend) sendBatch(ctx context.Context, ops []batch.Op) ([]batch.R
 	return r.Results, nil
 }
 
-// call sends one operation: alone (v1: method, path, body) or in a batch (op).
+// call sends one operation: alone (v1: method, path, body) or in a batch
+// (op). A 421 not_leader (the cluster's leadership moved) sends it again to
+// the leader it names, a few times at most.
 func (b *shardBackend) call(ctx context.Context, method, path string, body []byte, op batch.Op) (int, shardReply, error) {
+	for try := 0; ; try++ {
+		code, r, err := b.callOnce(ctx, method, path, body, op)
+		if err != nil || code != http.StatusMisdirectedRequest || try == 3 || !b.follow(r.Leader) {
+			return code, r, err
+		}
+	}
+}
+
+func (b *shardBackend) callOnce(ctx context.Context, method, path string, body []byte, op batch.Op) (int, shardReply, error) {
 	if b.co == nil {
 		return b.do(ctx, method, path, body)
 	}
@@ -97,8 +112,9 @@ func (b *shardBackend) call(ctx context.Context, method, path string, body []byt
 
 type shardConn struct {
 	c   net.Conn
-	br  *bufio.Reader
-	req []byte
+	br   *bufio.Reader
+	req  []byte
+	host string
 }
 
 func newShardBackend(base, tokenFile string, conns int) (*shardBackend, error) {
@@ -119,19 +135,53 @@ func newShardBackend(base, tokenFile string, conns int) (*shardBackend, error) {
 }
 
 func (b *shardBackend) conn() (*shardConn, error) {
-	select {
-	case c := <-b.conns:
-		return c, nil
-	default:
+	for {
+		select {
+		case c := <-b.conns:
+			if c.host == b.target() {
+				return c, nil
+			}
+			c.c.Close() // to a member that no longer leads
+			continue
+		default:
+		}
+		break
 	}
-	c, err := net.DialTimeout("tcp", b.host, 5*time.Second)
+	host := b.target()
+	c, err := net.DialTimeout("tcp", host, 5*time.Second)
 	if err != nil {
 		return nil, err
 	}
-	return &shardConn{c: c, br: bufio.NewReaderSize(c, 8<<10)}, nil
+	return &shardConn{c: c, br: bufio.NewReaderSize(c, 8<<10), host: host}, nil
+}
+
+func (b *shardBackend) target() string {
+	b.hostMu.Lock()
+	defer b.hostMu.Unlock()
+	return b.host
+}
+
+// follow moves the writes to the leader a 421 named; false if it names
+// nothing new.
+func (b *shardBackend) follow(leaderURL string) bool {
+	u, err := url.Parse(leaderURL)
+	if err != nil || u.Host == "" {
+		return false
+	}
+	b.hostMu.Lock()
+	defer b.hostMu.Unlock()
+	if b.host == u.Host {
+		return false
+	}
+	b.host = u.Host
+	return true
 }
 
 func (b *shardBackend) put(c *shardConn) {
+	if c.host != b.target() {
+		c.c.Close() // a member that no longer leads
+		return
+	}
 	select {
 	case b.conns <- c:
 	default:
@@ -178,7 +228,7 @@ func (b *shardBackend) roundTrip(ctx context.Context, method, path string, body 
 	q = append(q, ' ')
 	q = append(q, path...)
 	q = append(q, " HTTP/1.1\r\nHost: "...)
-	q = append(q, b.host...)
+	q = append(q, c.host...)
 	q = append(q, "\r\nAuthorization: "...)
 	q = append(q, b.auth...)
 	if body != nil {
