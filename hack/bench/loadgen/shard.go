@@ -46,7 +46,7 @@ type shardBackend struct {
 	// not_leader moves it to the leader it names (follow).
 	hostMu sync.Mutex
 	host   string
-	auth string
+	auth   string
 	// conns holds idle connections; a request takes one or dials.
 	conns chan *shardConn
 	// co, if set, carries every operation in POST /v2/batch requests (the
@@ -111,7 +111,7 @@ func (b *shardBackend) callOnce(ctx context.Context, method, path string, body [
 }
 
 type shardConn struct {
-	c   net.Conn
+	c    net.Conn
 	br   *bufio.Reader
 	req  []byte
 	host string
