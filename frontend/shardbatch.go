@@ -5,13 +5,12 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
-	"io"
 	"net/http"
-	"strconv"
 	"sync/atomic"
 	"time"
 
 	"boxoffice.dev/boxoffice/shard/batch"
+	"boxoffice.dev/boxoffice/shard/shardapi"
 )
 
 // The buyers' holds, reads of holds, confirms and releases reach the shard
@@ -53,7 +52,7 @@ func (c *shardClient) enableBatch(maxOps int) {
 
 // write sends op (which is method path body key in v1) in a batch if it can,
 // else as one v1 request; the answer is the one v1 would give.
-func (c *shardClient) write(ctx context.Context, name string, op batch.Op, method, path string, body []byte, key string) (*shardResponse, error) {
+func (c *shardClient) write(ctx context.Context, name string, op batch.Op, method, path string, body []byte, key string) (*shardapi.Answer, error) {
 	if c.batch.co == nil || time.Now().UnixNano() < c.batch.offUntil.Load() {
 		return c.do(ctx, name, method, path, body, key)
 	}
@@ -65,7 +64,7 @@ func (c *shardClient) write(ctx context.Context, name string, op batch.Op, metho
 		c.m.upstreamRetries.WithLabelValues(name).Inc()
 		return c.do(ctx, name, method, path, body, key)
 	}
-	return &shardResponse{Status: res.Status, Body: res.Body}, nil
+	return &shardapi.Answer{Status: res.Status, Body: res.Body}, nil
 }
 
 // sendBatch posts one batch to the member believed to lead.
@@ -74,38 +73,20 @@ func (c *shardClient) sendBatch(ctx context.Context, ops []batch.Op) ([]batch.Re
 	if err != nil {
 		return nil, err
 	}
-	ctx, cancel := context.WithTimeout(ctx, c.attempt)
-	defer cancel()
-	req, err := http.NewRequestWithContext(ctx, http.MethodPost, c.members.leader()+batch.Path, bytes.NewReader(body))
+	a, err := c.onceAt(ctx, c.members.leader(), "batch", http.MethodPost, batch.Path, body, "")
 	if err != nil {
 		return nil, err
 	}
-	req.Header.Set("Content-Type", "application/json")
-	if c.token != "" {
-		req.Header.Set("Authorization", "Bearer "+c.token)
-	}
-	start := time.Now()
-	resp, err := c.hc.Do(req)
-	if err != nil {
-		c.m.upstreamLatency.WithLabelValues("batch", "error").Observe(time.Since(start).Seconds())
-		return nil, err
-	}
-	defer resp.Body.Close()
-	raw, err := io.ReadAll(io.LimitReader(resp.Body, 64<<20))
-	c.m.upstreamLatency.WithLabelValues("batch", strconv.Itoa(resp.StatusCode)).Observe(time.Since(start).Seconds())
-	if err != nil {
-		return nil, err
-	}
-	switch resp.StatusCode {
+	switch a.Status {
 	case http.StatusOK:
 	case http.StatusNotFound, http.StatusMethodNotAllowed:
 		c.batch.offUntil.Store(time.Now().Add(batchOffFor).UnixNano())
-		return nil, fmt.Errorf("the shard has no %s (answered %d): batching off for %s", batch.Path, resp.StatusCode, batchOffFor)
+		return nil, fmt.Errorf("the shard has no %s (answered %d): batching off for %s", batch.Path, a.Status, batchOffFor)
 	default:
-		return nil, fmt.Errorf("%s answered %d: %s", batch.Path, resp.StatusCode, bytes.TrimSpace(raw))
+		return nil, fmt.Errorf("%s answered %d: %s", batch.Path, a.Status, bytes.TrimSpace(a.Body))
 	}
 	var out batch.Response
-	if err := json.Unmarshal(raw, &out); err != nil {
+	if err := json.Unmarshal(a.Body, &out); err != nil {
 		return nil, fmt.Errorf("%s: undecodable answer: %w", batch.Path, err)
 	}
 	return out.Results, nil

@@ -7,6 +7,7 @@ import (
 
 	"boxoffice.dev/boxoffice/shard/batch"
 	"boxoffice.dev/boxoffice/shard/seats"
+	"boxoffice.dev/boxoffice/shard/shardapi"
 )
 
 // POST /v2/batch: many independent operations in one request (the front end
@@ -52,13 +53,13 @@ func (s *Server) postBatch(w http.ResponseWriter, r *http.Request) {
 	n := len(fast.Ops)
 	if fastErr != nil {
 		if err := json.Unmarshal(buf.Bytes(), &in); err != nil {
-			writeError(w, http.StatusBadRequest, "invalid_request", "the body is not a batch ({\"ops\":[...]}): "+err.Error(), nil)
+			writeError(w, shardapi.CodeInvalidRequest, "the body is not a batch ({\"ops\":[...]}): "+err.Error(), nil)
 			return
 		}
 		n = len(in.Ops)
 	}
 	if n == 0 || n > batch.MaxOps {
-		writeError(w, http.StatusBadRequest, "invalid_request", "ops must hold 1 to "+strconv.Itoa(batch.MaxOps)+" operations", nil)
+		writeError(w, shardapi.CodeInvalidRequest, "ops must hold 1 to "+strconv.Itoa(batch.MaxOps)+" operations", nil)
 		return
 	}
 	s.met.batchSize.Observe(float64(n))
@@ -110,7 +111,7 @@ func (s *Server) startBatchOp(o *batchOp, op *batch.Op, e *RequestError) {
 		e = s.keyMismatchOf(op.IdempotencyKey, o.kind, e)
 		s.countResult(o.kind, codeOf(e.Code), false)
 	}
-	o.status, o.body = e.Status, appendError(nil, e.Code, e.Msg, e.Seats)
+	o.status, o.body = e.Status, (&shardapi.Error{Code: e.Code, Message: e.Msg, Seats: e.Seats}).AppendJSON(nil)
 }
 
 // batchCommand is the command of one operation, validated as its v1
@@ -123,7 +124,7 @@ func (s *Server) batchCommand(o *batchOp, op *batch.Op, c *seats.Command) *Reque
 	o.kind = kind
 	var e *RequestError
 	if kind == seats.OpHold {
-		e = HoldCommand(&HoldRequest{Seats: op.Seats, Holder: op.Holder, TTLSeconds: op.TTLSeconds},
+		e = HoldCommand(&shardapi.HoldRequest{Seats: op.Seats, Holder: op.Holder, TTLSeconds: op.TTLSeconds},
 			s.ix, s.cfg.HoldTTL, s.cfg.MaxHoldTTL, s.cfg.MaxSeatsPerHolder, c)
 	} else {
 		e = HoldOpCommand(kind, op.Hold, op.TTLSeconds, op.OrderID, s.cfg.HoldTTL, s.cfg.MaxHoldTTL, c)

@@ -42,6 +42,8 @@ import (
 	"sync/atomic"
 	"syscall"
 	"time"
+
+	"boxoffice.dev/boxoffice/shard/shardapi"
 )
 
 func main() {
@@ -490,25 +492,18 @@ type writer struct {
 }
 
 func (w *writer) do(method, path string, body []byte) (uint64, error) {
-	req, _ := http.NewRequest(method, w.base+path, bytes.NewReader(body))
-	req.Header.Set("Authorization", "Bearer "+w.token)
-	req.Header.Set("Content-Type", "application/json")
+	api := shardapi.Client{HTTP: &w.hc, Token: w.token}
 	w.sendAt.Store(time.Now().UnixNano())
-	resp, err := w.hc.Do(req)
+	a, err := api.Send(context.Background(), w.base, shardapi.Request{Method: method, Path: path, Body: body}, nil)
 	if err != nil {
 		return 0, err
 	}
-	defer resp.Body.Close()
-	b, _ := io.ReadAll(resp.Body)
 	now := time.Now().UnixNano()
-	if resp.StatusCode/100 != 2 {
-		return 0, fmt.Errorf("%s %s: %d %s", method, path, resp.StatusCode, b)
+	if err := a.Err(); err != nil {
+		return 0, fmt.Errorf("%s %s: %w", method, path, err)
 	}
-	var h struct {
-		ID      string `json:"id"`
-		Version uint64 `json:"version"`
-	}
-	if err := json.Unmarshal(b, &h); err != nil {
+	var h shardapi.Hold
+	if err := json.Unmarshal(a.Body, &h); err != nil {
 		return 0, err
 	}
 	w.ackAt[h.Version%uint64(len(w.ackAt))].Store(now)
@@ -523,13 +518,13 @@ func (w *writer) commit() (uint64, error) {
 	if len(w.holds) >= 20 {
 		id := w.holds[0]
 		w.holds = w.holds[1:]
-		return w.do(http.MethodDelete, "/v1/holds/"+id, nil)
+		return w.do(http.MethodDelete, shardapi.HoldPath(id, ""), nil)
 	}
 	n := w.next % w.seats
 	w.next++
 	row, seat := n/100+1, n%100+1
-	body := fmt.Sprintf(`{"seats":["hall/%d/%d"],"holder":"bench-%d"}`, row, seat, w.next)
-	return w.do(http.MethodPost, "/v1/holds", []byte(body))
+	req := shardapi.HoldRequest{Seats: []string{fmt.Sprintf("hall/%d/%d", row, seat)}, Holder: fmt.Sprintf("bench-%d", w.next)}
+	return w.do(http.MethodPost, shardapi.PathHolds, req.AppendJSON(nil))
 }
 
 // startWindow makes versions after v count, until endWindow.
@@ -858,15 +853,10 @@ func bucketQuantile(a, b map[float64]float64, q float64) float64 {
 }
 
 func (w *writer) shardVersion() (uint64, error) {
-	req, _ := http.NewRequest("GET", w.base+"/v1/status", nil)
-	req.Header.Set("Authorization", "Bearer "+w.token)
-	resp, err := w.hc.Do(req)
+	api := shardapi.Client{HTTP: &w.hc, Token: w.token}
+	st, err := api.Status(context.Background(), w.base)
 	if err != nil {
 		return 0, err
 	}
-	defer resp.Body.Close()
-	var st struct {
-		Version uint64 `json:"version"`
-	}
-	return st.Version, json.NewDecoder(resp.Body).Decode(&st)
+	return st.Version, nil
 }

@@ -30,6 +30,7 @@ package main
 
 import (
 	"bytes"
+	"context"
 	"crypto/rand"
 	"encoding/hex"
 	"encoding/json"
@@ -46,6 +47,8 @@ import (
 	"sync/atomic"
 	"syscall"
 	"time"
+
+	"boxoffice.dev/boxoffice/shard/shardapi"
 )
 
 type roomOptions struct {
@@ -259,42 +262,16 @@ func (w *roomWorld) stop() {
 	}
 }
 
-// shardCall sends one request to the shard and decodes a 2xx answer into out.
-func (w *roomWorld) shardCall(method, path string, body any, out any) error {
-	var rd io.Reader
-	if body != nil {
-		b, _ := json.Marshal(body)
-		rd = bytes.NewReader(b)
-	}
-	req, _ := http.NewRequest(method, "http://"+w.shardAddr+path, rd)
-	req.Header.Set("Authorization", "Bearer "+w.token)
-	req.Header.Set("Content-Type", "application/json")
-	resp, err := w.hc.Do(req)
-	if err != nil {
-		return err
-	}
-	defer resp.Body.Close()
-	b, _ := io.ReadAll(resp.Body)
-	if resp.StatusCode/100 != 2 {
-		return fmt.Errorf("%s %s: %d %s", method, path, resp.StatusCode, bytes.TrimSpace(b))
-	}
-	if out == nil {
-		return nil
-	}
-	return json.Unmarshal(b, out)
+// shardAPI is the shard's contract client (shard/shardapi) and its URL.
+func (w *roomWorld) shardAPI() (*shardapi.Client, string) {
+	return &shardapi.Client{HTTP: w.hc, Token: w.token}, "http://" + w.shardAddr
 }
 
-type joinAnswer struct {
-	Place uint64 `json:"place"`
-	State string `json:"state"`
-}
-
-func (w *roomWorld) joinAtShard() (joinAnswer, error) {
+func (w *roomWorld) joinAtShard() (*shardapi.Place, error) {
 	var key [16]byte
 	_, _ = rand.Read(key[:])
-	var a joinAnswer
-	err := w.shardCall(http.MethodPost, "/v1/room/join", map[string]string{"key": hex.EncodeToString(key[:])}, &a)
-	return a, err
+	api, base := w.shardAPI()
+	return api.JoinRoom(context.Background(), base, hex.EncodeToString(key[:]))
 }
 
 // preJoin fills the active slots (the room admits the first n joiners at
@@ -306,7 +283,7 @@ func (w *roomWorld) preJoin(n int) ([]uint64, error) {
 		if err != nil {
 			return nil, err
 		}
-		if a.State != "admitted" {
+		if a.State != shardapi.PlaceAdmitted {
 			return nil, fmt.Errorf("join %d of the active cap answered state %q, want admitted", len(out)+1, a.State)
 		}
 		out = append(out, a.Place)

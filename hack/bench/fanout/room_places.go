@@ -9,7 +9,6 @@ import (
 	"fmt"
 	"io"
 	"net"
-	"net/http"
 	"os"
 	"os/exec"
 	"slices"
@@ -18,6 +17,8 @@ import (
 	"sync"
 	"syscall"
 	"time"
+
+	"boxoffice.dev/boxoffice/shard/shardapi"
 )
 
 // targetPlaceP99ms is the waiting room's place-update target: p99 from an
@@ -134,19 +135,20 @@ func (w *roomWorld) measurePlaces(o roomOptions, admitted []uint64, r *roomResul
 	return nil
 }
 
-type roomStatus struct {
-	Waiting  int64 `json:"waiting"`
-	Admitted int64 `json:"admitted"`
-}
+// roomStatus is what a settled room summary is judged by.
+type roomStatus struct{ Waiting, Admitted int64 }
 
 // settledRoomStatus reads the room summary until two reads agree (the shard
 // publishes it on its writer's tick; at most 3 s).
 func (w *roomWorld) settledRoomStatus() (roomStatus, error) {
 	var st, prev roomStatus
 	for i := range 10 {
-		if err := w.shardCall(http.MethodGet, "/v1/room/status", nil, &st); err != nil {
+		api, base := w.shardAPI()
+		sum, err := api.RoomStatus(context.Background(), base)
+		if err != nil {
 			return st, err
 		}
+		st = roomStatus{Waiting: sum.Waiting, Admitted: sum.Admitted}
 		if i > 0 && st == prev {
 			break
 		}
@@ -227,13 +229,10 @@ func stopWorkers(workers []*clientWorker) {
 // admits the next in line in the same log record. The workers learn what
 // to look for before the buy is sent.
 func (w *roomWorld) admitNext(k int, place uint64, admitted0 int64, spacing time.Duration, adm *admissionLog, workers []*clientWorker, r *roomResult) error {
-	var h struct {
-		ID      string `json:"id"`
-		Version uint64 `json:"version"`
-	}
+	api, base := w.shardAPI()
 	seat := fmt.Sprintf("hall/%d/%d", k/100+1, k%100+1)
-	if err := w.shardCall(http.MethodPost, "/v1/holds", map[string]any{"seats": []string{seat},
-		"holder": fmt.Sprintf("w:%d", place)}, &h); err != nil {
+	h, err := api.Hold(context.Background(), base, &shardapi.HoldRequest{Seats: []string{seat}, Holder: fmt.Sprintf("w:%d", place)}, "")
+	if err != nil {
 		return err
 	}
 	time.Sleep(spacing / 2)
@@ -251,11 +250,8 @@ func (w *roomWorld) admitNext(k int, place uint64, admitted0 int64, spacing time
 	}
 	adm.sendAt[k] = time.Now().UnixNano()
 	adm.n.Store(int64(k + 1))
-	var c struct {
-		Version uint64 `json:"version"`
-	}
-	if err := w.shardCall(http.MethodPost, "/v1/holds/"+h.ID+"/confirm",
-		map[string]string{"orderId": fmt.Sprintf("room-bench-%d", k)}, &c); err != nil {
+	c, err := api.Confirm(context.Background(), base, h.ID, fmt.Sprintf("room-bench-%d", k), "")
+	if err != nil {
 		return err
 	}
 	ack := time.Now().UnixNano()

@@ -15,6 +15,8 @@ import (
 	"sync"
 	"sync/atomic"
 	"time"
+
+	"boxoffice.dev/boxoffice/shard/shardapi"
 )
 
 // shardCluster is three shard members (contract v2) started by us.
@@ -101,7 +103,7 @@ func (c *shardCluster) leader(timeout time.Duration) (int, error) {
 				continue
 			}
 			st, err := shardStatus(m)
-			if err != nil || st.Role != "leader" {
+			if err != nil || st.Role != shardapi.RoleLeader {
 				continue
 			}
 			if resp, err := hc.Get(m.url + "/readyz"); err == nil {
@@ -148,24 +150,26 @@ func (p *prober) run(ctx context.Context, tokFile string, seats []string) {
 			continue
 		}
 		seat := seats[rng.IntN(len(seats))]
-		body := []byte(`{"seats":["` + seat + `"],"holder":"probe-` + strconv.FormatInt(p.n.Add(1), 10) + `"}`)
+		req := shardapi.HoldRequest{Seats: []string{seat}, Holder: "probe-" + strconv.FormatInt(p.n.Add(1), 10)}
 		rctx, cancel := context.WithTimeout(ctx, time.Second)
-		code, r, err := backends[i].do(rctx, http.MethodPost, "/v1/holds", body)
+		h, err := backends[i].api.Hold(rctx, backends[i].base(), &req, "")
 		cancel()
+		var e *shardapi.Error
+		errors.As(err, &e)
 		switch {
-		case err == nil && (code == http.StatusCreated || code == http.StatusConflict):
+		case err == nil || (e != nil && e.Code == shardapi.CodeSeatsUnavailable):
 			p.mu.Lock()
 			p.acks = append(p.acks, time.Now())
 			p.mu.Unlock()
-			if code == http.StatusCreated {
+			if err == nil {
 				rctx, cancel := context.WithTimeout(ctx, time.Second)
-				backends[i].do(rctx, http.MethodDelete, "/v1/holds/"+r.ID, nil)
+				backends[i].api.Release(rctx, backends[i].base(), h.ID)
 				cancel()
 			}
-		case err == nil && code == http.StatusMisdirectedRequest:
+		case e != nil && e.Code == shardapi.CodeNotLeader:
 			next := (i + 1) % len(backends)
 			for j, m := range p.c.members {
-				if m.url == r.Leader {
+				if m.url == e.LeaderURL() {
 					next = j
 				}
 			}

@@ -1,5 +1,6 @@
 // Command loadgen is the load generator behind `make bench`. It drives the same
-// seat-holding workload against a Box office shard (HTTP, per SHARD-API.md),
+// seat-holding workload against a Box office shard (HTTP, per docs/api/shard-v1.openapi.yaml,
+// through shard/shardapi's client),
 // Redis (Lua scripts, all-or-nothing) and PostgreSQL (one transaction per
 // hold), and measures the shard's recovery time and resident memory.
 //

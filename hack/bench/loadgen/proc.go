@@ -22,6 +22,8 @@ import (
 	"sync/atomic"
 	"syscall"
 	"time"
+
+	"boxoffice.dev/boxoffice/shard/shardapi"
 )
 
 // spawnFlags say how to start shard processes of our own.
@@ -423,7 +425,7 @@ func cmdRecovery(args []string) error {
 	}
 	res.ReadyMs = ms(d)
 	if st, err := shardStatus(p); err == nil {
-		res.StatusVersion, res.StatusHeldSeat = st.Version, st.Counts.Held
+		res.StatusVersion, res.StatusHeldSeat = int64(st.Version), st.Counts.Held
 	}
 	fmt.Fprintf(os.Stderr, "  recovery: SIGTERM took %.0f ms; restart ready in %.0f ms (data dir %.1f MB)\n", res.StopMs, res.ReadyMs, float64(res.DataBytes)/(1<<20))
 
@@ -466,36 +468,18 @@ func cmdRecovery(args []string) error {
 	return writeJSON(*out, res)
 }
 
-type statusReply struct {
-	Role    string `json:"role"`
-	Version int64  `json:"version"`
-	Epoch   int64  `json:"epoch"`
-	Counts  struct {
-		Free int64 `json:"free"`
-		Held int64 `json:"held"`
-		Sold int64 `json:"sold"`
-	} `json:"counts"`
-}
-
-func shardStatus(p *shardProc) (statusReply, error) {
-	var st statusReply
+func shardStatus(p *shardProc) (*shardapi.Status, error) {
 	tok, err := os.ReadFile(p.tokenFile)
 	if err != nil {
-		return st, err
+		return nil, err
 	}
-	req, _ := http.NewRequest(http.MethodGet, p.url+"/v1/status", nil)
-	req.Header.Set("Authorization", "Bearer "+strings.TrimSpace(string(tok)))
-	c := &http.Client{Timeout: 5 * time.Second, Transport: &http.Transport{Proxy: nil}}
-	resp, err := c.Do(req)
-	if err != nil {
-		return st, err
-	}
-	defer resp.Body.Close()
-	if resp.StatusCode != http.StatusOK {
-		return st, fmt.Errorf("/v1/status: %d", resp.StatusCode)
-	}
-	return st, jsonDecode(resp.Body, &st)
+	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+	defer cancel()
+	api := shardapi.Client{HTTP: statusHTTP, Token: strings.TrimSpace(string(tok))}
+	return api.Status(ctx, p.url)
 }
+
+var statusHTTP = &http.Client{Timeout: 5 * time.Second, Transport: &http.Transport{Proxy: nil}}
 
 // MemoryResult is what `memory` measured.
 type MemoryResult struct {

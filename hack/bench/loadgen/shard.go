@@ -2,6 +2,7 @@ package main
 
 import (
 	"bufio"
+	"bytes"
 	"context"
 	"encoding/json"
 	"errors"
@@ -17,6 +18,7 @@ import (
 	"time"
 
 	"boxoffice.dev/boxoffice/shard/batch"
+	"boxoffice.dev/boxoffice/shard/shardapi"
 )
 
 // Backend is one system under test. ref is unique per operation: the shard
@@ -30,84 +32,29 @@ type Backend interface {
 	Close()
 }
 
-// shardBackend speaks SHARD-API.md v1: HTTP/1.1 with keep-alive, one request
-// at a time on each of a pool of connections.
+// shardBackend speaks the shard contract (docs/api/shard-v1.openapi.yaml)
+// through its Go client, shardapi.Client, over HTTP/1.1 with keep-alive, one
+// request at a time on each of a pool of connections.
 //
-// It writes requests and reads answers (http.ReadResponse) on its own
-// connections instead of going through http.Client: the generator shares the
-// machine's cores with the system under test, and net/http's transport
-// spends about twice the CPU per request (a read and a write goroutine per
-// connection, handoffs between them and the caller), CPU the shard would
-// otherwise have. The Redis and PostgreSQL clients are lean native-protocol
-// clients too.
+// The client's transport is the backend itself (Do): it writes requests and
+// reads answers (http.ReadResponse) on its own connections instead of going
+// through net/http's transport: the generator shares the machine's cores
+// with the system under test, and net/http's transport spends about twice
+// the CPU per request (a read and a write goroutine per connection, handoffs
+// between them and the caller), CPU the shard would otherwise have. The
+// Redis and PostgreSQL clients are lean native-protocol clients too.
 type shardBackend struct {
-	base string
 	// host (host:port) is the member that takes the writes; a 421
 	// not_leader moves it to the leader it names (follow).
 	hostMu sync.Mutex
 	host   string
-	auth   string
+	api    shardapi.Client
 	// conns holds idle connections; a request takes one or dials.
 	conns chan *shardConn
 	// co, if set, carries every operation in POST /v2/batch requests (the
 	// way the front end talks to a shard): concurrent clients' operations
 	// share a request, each keeps its own answer.
 	co *batch.Coalescer
-}
-
-// useBatch sends operations through POST /v2/batch from now on: at most
-// flights batches in flight, each of up to maxOps operations.
-func (b *shardBackend) useBatch(maxOps, flights int) {
-	b.co = batch.NewCoalescer(b.sendBatch, maxOps, flights)
-}
-
-// sendBatch posts one batch on a pooled connection.
-func (b *shardBackend) sendBatch(ctx context.Context, ops []batch.Op) ([]batch.Result, error) {
-	body, err := json.Marshal(batch.Request{Ops: ops})
-	if err != nil {
-		return nil, err
-	}
-	ctx, cancel := context.WithTimeout(ctx, 30*time.Second)
-	defer cancel()
-	code, raw, err := b.roundTrip(ctx, http.MethodPost, batch.Path, body)
-	if err != nil {
-		return nil, err
-	}
-	if code != http.StatusOK {
-		return nil, fmt.Errorf("POST %s: %d %.200s", batch.Path, code, raw)
-	}
-	var r batch.Response
-	if err := json.Unmarshal(raw, &r); err != nil {
-		return nil, fmt.Errorf("POST %s: undecodable answer %.200q", batch.Path, raw)
-	}
-	return r.Results, nil
-}
-
-// call sends one operation: alone (v1: method, path, body) or in a batch
-// (op). A 421 not_leader (the cluster's leadership moved) sends it again to
-// the leader it names, a few times at most.
-func (b *shardBackend) call(ctx context.Context, method, path string, body []byte, op batch.Op) (int, shardReply, error) {
-	for try := 0; ; try++ {
-		code, r, err := b.callOnce(ctx, method, path, body, op)
-		if err != nil || code != http.StatusMisdirectedRequest || try == 3 || !b.follow(r.Leader) {
-			return code, r, err
-		}
-	}
-}
-
-func (b *shardBackend) callOnce(ctx context.Context, method, path string, body []byte, op batch.Op) (int, shardReply, error) {
-	if b.co == nil {
-		return b.do(ctx, method, path, body)
-	}
-	res, err := b.co.Do(ctx, op)
-	if err != nil {
-		return 0, shardReply{}, err
-	}
-	var r shardReply
-	if err := json.Unmarshal(res.Body, &r); err != nil {
-		return res.Status, r, fmt.Errorf("%s in a batch: %d: undecodable body %.200q", op.Op, res.Status, res.Body)
-	}
-	return res.Status, r, nil
 }
 
 type shardConn struct {
@@ -126,19 +73,20 @@ func newShardBackend(base, tokenFile string, conns int) (*shardBackend, error) {
 	if err != nil || u.Scheme != "http" || u.Host == "" {
 		return nil, fmt.Errorf("shard url %q: want http://HOST:PORT", base)
 	}
-	return &shardBackend{
-		base:  strings.TrimRight(base, "/"),
+	b := &shardBackend{
 		host:  u.Host,
-		auth:  "Bearer " + strings.TrimSpace(string(tok)),
 		conns: make(chan *shardConn, max(conns, 1)*2),
-	}, nil
+	}
+	b.api = shardapi.Client{HTTP: b, Token: strings.TrimSpace(string(tok)), MaxAnswer: 1 << 20}
+	return b, nil
 }
 
 func (b *shardBackend) conn() (*shardConn, error) {
+	host := b.target()
 	for {
 		select {
 		case c := <-b.conns:
-			if c.host == b.target() {
+			if c.host == host {
 				return c, nil
 			}
 			c.c.Close() // to a member that no longer leads
@@ -147,7 +95,6 @@ func (b *shardBackend) conn() (*shardConn, error) {
 		}
 		break
 	}
-	host := b.target()
 	c, err := net.DialTimeout("tcp", host, 5*time.Second)
 	if err != nil {
 		return nil, err
@@ -155,11 +102,14 @@ func (b *shardBackend) conn() (*shardConn, error) {
 	return &shardConn{c: c, br: bufio.NewReaderSize(c, 8<<10), host: host}, nil
 }
 
+// target is the member the writes go to; base its URL.
 func (b *shardBackend) target() string {
 	b.hostMu.Lock()
 	defer b.hostMu.Unlock()
 	return b.host
 }
+
+func (b *shardBackend) base() string { return "http://" + b.target() }
 
 // follow moves the writes to the leader a 421 named; false if it names
 // nothing new.
@@ -189,125 +139,185 @@ func (b *shardBackend) put(c *shardConn) {
 	}
 }
 
-type shardReply struct {
-	ID      string   `json:"id"`
-	State   string   `json:"state"`
-	Error   string   `json:"error"`
-	Message string   `json:"message"`
-	Seats   []string `json:"seats"`
-	Leader  string   `json:"leader"` // 421 not_leader (cluster mode)
-}
-
-// do sends one request and decodes the JSON answer (hold or error).
-func (b *shardBackend) do(ctx context.Context, method, path string, body []byte) (int, shardReply, error) {
-	code, raw, err := b.roundTrip(ctx, method, path, body)
-	if err != nil {
-		return code, shardReply{}, err
-	}
-	var r shardReply
-	if len(raw) > 0 {
-		if err := json.Unmarshal(raw, &r); err != nil {
-			return code, r, fmt.Errorf("%s %s: %d: undecodable body %.200q", method, path, code, raw)
-		}
-	}
-	return code, r, nil
-}
-
-// roundTrip sends one request on a pooled connection and reads the answer.
-func (b *shardBackend) roundTrip(ctx context.Context, method, path string, body []byte) (int, []byte, error) {
+// Do implements shardapi.Doer: req goes out on one of the backend's own
+// connections, which returns to the pool once the answer's body is read to
+// the end and closed.
+func (b *shardBackend) Do(req *http.Request) (*http.Response, error) {
 	c, err := b.conn()
 	if err != nil {
-		return 0, nil, err
+		return nil, err
 	}
 	deadline := time.Now().Add(30 * time.Second)
-	if d, ok := ctx.Deadline(); ok && d.Before(deadline) {
+	if d, ok := req.Context().Deadline(); ok && d.Before(deadline) {
 		deadline = d
 	}
 	c.c.SetDeadline(deadline)
-	q := append(c.req[:0], method...)
+	q := append(c.req[:0], req.Method...)
 	q = append(q, ' ')
-	q = append(q, path...)
+	q = append(q, req.URL.RequestURI()...)
 	q = append(q, " HTTP/1.1\r\nHost: "...)
 	q = append(q, c.host...)
-	q = append(q, "\r\nAuthorization: "...)
-	q = append(q, b.auth...)
-	if body != nil {
-		q = append(q, "\r\nContent-Type: application/json"...)
+	for k, vs := range req.Header {
+		for _, v := range vs {
+			q = append(q, "\r\n"...)
+			q = append(q, k...)
+			q = append(q, ": "...)
+			q = append(q, v...)
+		}
 	}
 	q = append(q, "\r\nContent-Length: "...)
-	q = strconv.AppendInt(q, int64(len(body)), 10)
+	q = strconv.AppendInt(q, max(req.ContentLength, 0), 10)
 	q = append(q, "\r\n\r\n"...)
-	q = append(q, body...)
-	c.req = q
-	if _, err := c.c.Write(q); err != nil {
-		c.c.Close()
-		return 0, nil, err
+	if req.Body != nil {
+		buf := bytes.NewBuffer(q)
+		_, err = buf.ReadFrom(req.Body)
+		req.Body.Close()
+		q = buf.Bytes()
 	}
-	resp, err := http.ReadResponse(c.br, nil)
+	c.req = q
+	if err == nil {
+		_, err = c.c.Write(q)
+	}
 	if err != nil {
 		c.c.Close()
-		return 0, nil, err
+		return nil, err
 	}
-	raw, err := io.ReadAll(io.LimitReader(resp.Body, 16<<20))
-	resp.Body.Close()
-	if err != nil || resp.Close {
+	resp, err := http.ReadResponse(c.br, req)
+	if err != nil {
 		c.c.Close()
-	} else {
-		b.put(c)
+		return nil, err
 	}
-	return resp.StatusCode, raw, err
+	resp.Body = &connBody{ReadCloser: resp.Body, b: b, c: c, reuse: !resp.Close}
+	return resp, nil
+}
+
+// connBody gives its connection back once the body was read to its end.
+type connBody struct {
+	io.ReadCloser
+	b     *shardBackend
+	c     *shardConn
+	eof   bool
+	reuse bool
+}
+
+func (r *connBody) Read(p []byte) (int, error) {
+	n, err := r.ReadCloser.Read(p)
+	if err == io.EOF {
+		r.eof = true
+	}
+	return n, err
+}
+
+func (r *connBody) Close() error {
+	err := r.ReadCloser.Close()
+	if r.c == nil {
+		return err
+	}
+	if r.eof && r.reuse && err == nil {
+		r.b.put(r.c)
+	} else {
+		r.c.c.Close()
+	}
+	r.c = nil
+	return err
+}
+
+// useBatch sends operations through POST /v2/batch from now on: at most
+// flights batches in flight, each of up to maxOps operations.
+func (b *shardBackend) useBatch(maxOps, flights int) {
+	b.co = batch.NewCoalescer(b.sendBatch, maxOps, flights)
+}
+
+// sendBatch posts one batch on a pooled connection.
+func (b *shardBackend) sendBatch(ctx context.Context, ops []batch.Op) ([]batch.Result, error) {
+	body, err := json.Marshal(batch.Request{Ops: ops})
+	if err != nil {
+		return nil, err
+	}
+	ctx, cancel := context.WithTimeout(ctx, 30*time.Second)
+	defer cancel()
+	a, err := b.api.Send(ctx, b.base(), shardapi.Request{Method: http.MethodPost, Path: batch.Path, Body: body}, nil)
+	if err != nil {
+		return nil, err
+	}
+	if a.Status != http.StatusOK {
+		return nil, fmt.Errorf("POST %s: %d %.200s", batch.Path, a.Status, a.Body)
+	}
+	var r batch.Response
+	if err := json.Unmarshal(a.Body, &r); err != nil {
+		return nil, fmt.Errorf("POST %s: undecodable answer %.200q", batch.Path, a.Body)
+	}
+	return r.Results, nil
+}
+
+// call sends one operation: alone (v1: req) or in a batch (op). A 421
+// not_leader (the cluster's leadership moved) sends it again to the leader
+// it names, a few times at most.
+func (b *shardBackend) call(ctx context.Context, req shardapi.Request, op batch.Op) (shardapi.Answer, error) {
+	for try := 0; ; try++ {
+		a, err := b.callOnce(ctx, req, op)
+		if err != nil || a.Status != http.StatusMisdirectedRequest || try == 3 {
+			return a, err
+		}
+		if to, _ := shardapi.LeaderHint(a.Body); !b.follow(to) {
+			return a, nil
+		}
+	}
+}
+
+func (b *shardBackend) callOnce(ctx context.Context, req shardapi.Request, op batch.Op) (shardapi.Answer, error) {
+	if b.co == nil {
+		return b.api.Send(ctx, b.base(), req, nil)
+	}
+	r, err := b.co.Do(ctx, op)
+	return shardapi.Answer{Status: r.Status, Body: r.Body}, err
 }
 
 func (b *shardBackend) Hold(ctx context.Context, ref string, seats []string) (string, bool, error) {
-	// Built by hand: the generator shares the CPUs with the system under test.
-	body := make([]byte, 0, 64+24*len(seats))
-	body = append(body, `{"seats":[`...)
-	for i, s := range seats {
-		if i > 0 {
-			body = append(body, ',')
-		}
-		body = strconv.AppendQuote(body, s)
-	}
-	body = append(body, `],"holder":`...)
-	body = strconv.AppendQuote(body, ref)
-	body = append(body, '}')
-	code, r, err := b.call(ctx, http.MethodPost, "/v1/holds", body, batch.Op{Op: batch.OpHold, Seats: seats, Holder: ref})
+	hr := &shardapi.HoldRequest{Seats: seats, Holder: ref}
+	a, err := b.call(ctx, shardapi.Request{Method: http.MethodPost, Path: shardapi.PathHolds, Body: hr.AppendJSON(nil)},
+		batch.Op{Op: batch.OpHold, Seats: seats, Holder: ref})
 	if err != nil {
-		return "", false, err
+		return "", false, fmt.Errorf("POST /v1/holds: %w", err)
 	}
-	switch {
-	case code == http.StatusCreated && r.ID != "":
-		return r.ID, false, nil
-	case code == http.StatusConflict && r.Error == "seats_unavailable":
+	if a.Status == http.StatusCreated {
+		var h shardapi.Hold
+		if err := json.Unmarshal(a.Body, &h); err != nil || h.ID == "" {
+			return "", false, fmt.Errorf("POST /v1/holds: undecodable hold %.200q", a.Body)
+		}
+		return h.ID, false, nil
+	}
+	var e *shardapi.Error
+	if errors.As(a.Err(), &e) && e.Code == shardapi.CodeSeatsUnavailable {
 		if os.Getenv("LG_DEBUG") != "" { // LG_DEBUG=1: show every conflict
-			fmt.Fprintf(os.Stderr, "conflict %s %v: %s %v\n", ref, seats, r.Message, r.Seats)
+			fmt.Fprintf(os.Stderr, "conflict %s %v: %s %v\n", ref, seats, e.Message, e.Seats)
 		}
 		return "", true, nil
 	}
-	return "", false, fmt.Errorf("POST /v1/holds: %d %s: %s", code, r.Error, r.Message)
+	return "", false, fmt.Errorf("POST /v1/holds: %w", a.Err())
 }
 
 func (b *shardBackend) Confirm(ctx context.Context, id string, _ []string, orderID string) error {
-	body := strconv.AppendQuote([]byte(`{"orderId":`), orderID)
-	body = append(body, '}')
-	code, r, err := b.call(ctx, http.MethodPost, "/v1/holds/"+url.PathEscape(id)+"/confirm", body,
+	cr := &shardapi.ConfirmRequest{OrderID: orderID}
+	a, err := b.call(ctx, shardapi.Request{Method: http.MethodPost, Path: shardapi.HoldPath(url.PathEscape(id), "confirm"), Body: cr.AppendJSON(nil)},
 		batch.Op{Op: batch.OpConfirm, Hold: id, OrderID: orderID})
-	if err != nil {
-		return err
+	if err == nil && a.Status != http.StatusOK {
+		err = a.Err()
 	}
-	if code != http.StatusOK {
-		return fmt.Errorf("POST confirm: %d %s: %s", code, r.Error, r.Message)
+	if err != nil {
+		return fmt.Errorf("POST confirm: %w", err)
 	}
 	return nil
 }
 
 func (b *shardBackend) Release(ctx context.Context, id string, _ []string) error {
-	code, r, err := b.call(ctx, http.MethodDelete, "/v1/holds/"+url.PathEscape(id), nil, batch.Op{Op: batch.OpRelease, Hold: id})
-	if err != nil {
-		return err
+	a, err := b.call(ctx, shardapi.Request{Method: http.MethodDelete, Path: shardapi.HoldPath(url.PathEscape(id), "")},
+		batch.Op{Op: batch.OpRelease, Hold: id})
+	if err == nil && a.Status != http.StatusOK {
+		err = a.Err()
 	}
-	if code != http.StatusOK {
-		return fmt.Errorf("DELETE hold: %d %s: %s", code, r.Error, r.Message)
+	if err != nil {
+		return fmt.Errorf("DELETE hold: %w", err)
 	}
 	return nil
 }
