@@ -15,7 +15,6 @@ import (
 
 	"github.com/prometheus/client_golang/prometheus/testutil"
 
-	"boxoffice.dev/boxoffice/shard/batch"
 	"boxoffice.dev/boxoffice/shard/shardapi"
 )
 
@@ -126,7 +125,7 @@ func TestClusterLeaderKillDuringHolds(t *testing.T) {
 			// Holds travel in batches (POST /v2/batch): the first batch
 			// to the leader once armed is answered and then lost.
 			match: func(r *http.Request) bool {
-				return armed.Load() && r.Method == "POST" && r.URL.Path == batch.Path && strings.Contains(r.Host, c.members[lead].addr)
+				return armed.Load() && r.Method == "POST" && r.URL.Path == shardapi.PathBatch && strings.Contains(r.Host, c.members[lead].addr)
 			},
 			onFire: func() { c.members[lead].kill() },
 		}

@@ -10,8 +10,8 @@ import (
 	"strings"
 	"time"
 
-	"boxoffice.dev/boxoffice/shard/batch"
 	"boxoffice.dev/boxoffice/shard/seats"
+	"boxoffice.dev/boxoffice/shard/shardapi"
 )
 
 // Config is everything the front end needs to run. ParseFlags fills it from
@@ -210,8 +210,8 @@ func (c Config) Validate() error {
 	if c.RetryBudget < 0 {
 		errs = append(errs, errors.New("--retry-budget must not be negative"))
 	}
-	if c.ShardBatch < 0 || c.ShardBatch > batch.MaxOps {
-		errs = append(errs, fmt.Errorf("--shard-batch must be between 0 and %d", batch.MaxOps))
+	if c.ShardBatch < 0 || c.ShardBatch > shardapi.MaxBatchOps {
+		errs = append(errs, fmt.Errorf("--shard-batch must be between 0 and %d", shardapi.MaxBatchOps))
 	}
 	if c.Coalesce < time.Millisecond || c.Coalesce > 10*time.Second {
 		errs = append(errs, errors.New("--coalesce must be between 1ms and 10s"))

@@ -13,7 +13,6 @@ import (
 	"sync"
 	"time"
 
-	"boxoffice.dev/boxoffice/shard/batch"
 	"boxoffice.dev/boxoffice/shard/shardapi"
 )
 
@@ -114,11 +113,11 @@ func (s *Server) handlePaymentCallback(w http.ResponseWriter, r *http.Request) {
 		}
 		cbody := (&shardapi.ConfirmRequest{OrderID: cb.OrderID}).AppendJSON(nil)
 		key := "pay:" + cb.HoldID + ":" + cb.OrderID
-		resp, err := s.shard.write(r.Context(), "confirm", batch.Op{Op: batch.OpConfirm, Hold: cb.HoldID, OrderID: cb.OrderID, IdempotencyKey: key},
+		resp, err := s.shard.write(r.Context(), "confirm", shardapi.BatchOp{Op: shardapi.BatchConfirm, Hold: cb.HoldID, OrderID: cb.OrderID, IdempotencyKey: key},
 			http.MethodPost, shardapi.HoldPath(id, "confirm"), cbody, key)
 		s.callbackAnswer(w, cb, resp, err)
 	case "failed":
-		resp, err := s.shard.write(r.Context(), "release", batch.Op{Op: batch.OpRelease, Hold: cb.HoldID}, http.MethodDelete, shardapi.HoldPath(id, ""), nil, "")
+		resp, err := s.shard.write(r.Context(), "release", shardapi.BatchOp{Op: shardapi.BatchRelease, Hold: cb.HoldID}, http.MethodDelete, shardapi.HoldPath(id, ""), nil, "")
 		s.callbackAnswer(w, cb, resp, err)
 	default:
 		callbackErr(w, http.StatusBadRequest, CallbackAnswer{Error: string(shardapi.CodeInvalidRequest), Final: true, Action: "none", HoldID: cb.HoldID,

@@ -12,7 +12,6 @@ import (
 	"testing"
 	"time"
 
-	"boxoffice.dev/boxoffice/shard/batch"
 	"boxoffice.dev/boxoffice/shard/shardapi"
 )
 
@@ -109,7 +108,7 @@ func TestRealShardSIGKILLRetriesWithoutDuplicates(t *testing.T) {
 			keysFor: map[string][]string{},
 			// The hold goes in a batch (POST /v2/batch); its answer is lost
 			// after the shard acknowledged it.
-			match: func(r *http.Request) bool { return r.Method == "POST" && r.URL.Path == batch.Path },
+			match: func(r *http.Request) bool { return r.Method == "POST" && r.URL.Path == shardapi.PathBatch },
 			onFire: func() {
 				sh.kill()
 				go func() {

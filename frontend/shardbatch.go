@@ -52,7 +52,7 @@ func (c *shardClient) enableBatch(maxOps int) {
 
 // write sends op (which is method path body key in v1) in a batch if it can,
 // else as one v1 request; the answer is the one v1 would give.
-func (c *shardClient) write(ctx context.Context, name string, op batch.Op, method, path string, body []byte, key string) (*shardapi.Answer, error) {
+func (c *shardClient) write(ctx context.Context, name string, op shardapi.BatchOp, method, path string, body []byte, key string) (*shardapi.Answer, error) {
 	if c.batch.co == nil || time.Now().UnixNano() < c.batch.offUntil.Load() {
 		return c.do(ctx, name, method, path, body, key)
 	}
@@ -68,12 +68,12 @@ func (c *shardClient) write(ctx context.Context, name string, op batch.Op, metho
 }
 
 // sendBatch posts one batch to the member believed to lead.
-func (c *shardClient) sendBatch(ctx context.Context, ops []batch.Op) ([]batch.Result, error) {
-	body, err := json.Marshal(batch.Request{Ops: ops})
+func (c *shardClient) sendBatch(ctx context.Context, ops []shardapi.BatchOp) ([]shardapi.BatchResult, error) {
+	body, err := json.Marshal(shardapi.BatchRequest{Ops: ops})
 	if err != nil {
 		return nil, err
 	}
-	a, err := c.onceAt(ctx, c.members.leader(), "batch", http.MethodPost, batch.Path, body, "")
+	a, err := c.onceAt(ctx, c.members.leader(), "batch", http.MethodPost, shardapi.PathBatch, body, "")
 	if err != nil {
 		return nil, err
 	}
@@ -81,13 +81,13 @@ func (c *shardClient) sendBatch(ctx context.Context, ops []batch.Op) ([]batch.Re
 	case http.StatusOK:
 	case http.StatusNotFound, http.StatusMethodNotAllowed:
 		c.batch.offUntil.Store(time.Now().Add(batchOffFor).UnixNano())
-		return nil, fmt.Errorf("the shard has no %s (answered %d): batching off for %s", batch.Path, a.Status, batchOffFor)
+		return nil, fmt.Errorf("the shard has no %s (answered %d): batching off for %s", shardapi.PathBatch, a.Status, batchOffFor)
 	default:
-		return nil, fmt.Errorf("%s answered %d: %s", batch.Path, a.Status, bytes.TrimSpace(a.Body))
+		return nil, fmt.Errorf("%s answered %d: %s", shardapi.PathBatch, a.Status, bytes.TrimSpace(a.Body))
 	}
-	var out batch.Response
+	var out shardapi.BatchResponse
 	if err := json.Unmarshal(a.Body, &out); err != nil {
-		return nil, fmt.Errorf("%s: undecodable answer: %w", batch.Path, err)
+		return nil, fmt.Errorf("%s: undecodable answer: %w", shardapi.PathBatch, err)
 	}
 	return out.Results, nil
 }

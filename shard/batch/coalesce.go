@@ -4,13 +4,15 @@ import (
 	"context"
 	"fmt"
 	"sync"
+
+	"boxoffice.dev/boxoffice/shard/shardapi"
 )
 
 // SendFunc sends one batch and returns one result per operation, in order.
 // An error means no operation of the batch has a known answer (the caller
 // may retry each with its own Idempotency-Key). It must bound its own time:
 // it runs for every caller of the batch, not for one.
-type SendFunc func(ctx context.Context, ops []Op) ([]Result, error)
+type SendFunc func(ctx context.Context, ops []shardapi.BatchOp) ([]shardapi.BatchResult, error)
 
 // Coalescer gathers concurrent operations into batches. At most maxFlights
 // batches are in flight at once; an operation that arrives while they all
@@ -33,22 +35,22 @@ type Coalescer struct {
 }
 
 type pending struct {
-	ops  []Op
-	res  []Result
+	ops  []shardapi.BatchOp
+	res  []shardapi.BatchResult
 	err  error
 	done chan struct{}
 }
 
 // NewCoalescer returns a Coalescer sending through send. maxOps (at most
-// MaxOps) bounds a batch; maxFlights the batches in flight at once.
+// shardapi.MaxBatchOps) bounds a batch; maxFlights the batches in flight at once.
 func NewCoalescer(send SendFunc, maxOps, maxFlights int) *Coalescer {
-	return &Coalescer{send: send, maxOps: min(max(maxOps, 1), MaxOps), maxFlights: max(maxFlights, 1)}
+	return &Coalescer{send: send, maxOps: min(max(maxOps, 1), shardapi.MaxBatchOps), maxFlights: max(maxFlights, 1)}
 }
 
 // Do sends op in the next batch and returns its result. If ctx ends first
 // Do returns ctx's error; the operation may still be sent (like a request
 // already on the wire), so a write needs its Idempotency-Key to be retried.
-func (c *Coalescer) Do(ctx context.Context, op Op) (Result, error) {
+func (c *Coalescer) Do(ctx context.Context, op shardapi.BatchOp) (shardapi.BatchResult, error) {
 	c.mu.Lock()
 	var p *pending
 	if n := len(c.queue); n > 0 && len(c.queue[n-1].ops) < c.maxOps {
@@ -67,10 +69,10 @@ func (c *Coalescer) Do(ctx context.Context, op Op) (Result, error) {
 	select {
 	case <-p.done:
 	case <-ctx.Done():
-		return Result{}, ctx.Err()
+		return shardapi.BatchResult{}, ctx.Err()
 	}
 	if p.err != nil {
-		return Result{}, p.err
+		return shardapi.BatchResult{}, p.err
 	}
 	return p.res[i], nil
 }

@@ -9,6 +9,8 @@ import (
 	"sync/atomic"
 	"testing"
 	"time"
+
+	"boxoffice.dev/boxoffice/shard/shardapi"
 )
 
 // echo answers each operation with its own holder, after a pause long
@@ -21,7 +23,7 @@ type echo struct {
 	fail    atomic.Bool
 }
 
-func (e *echo) send(_ context.Context, ops []Op) ([]Result, error) {
+func (e *echo) send(_ context.Context, ops []shardapi.BatchOp) ([]shardapi.BatchResult, error) {
 	n := e.flying.Add(1)
 	defer e.flying.Add(-1)
 	for {
@@ -37,10 +39,10 @@ func (e *echo) send(_ context.Context, ops []Op) ([]Result, error) {
 	if e.fail.Load() {
 		return nil, errors.New("connection reset")
 	}
-	res := make([]Result, len(ops))
+	res := make([]shardapi.BatchResult, len(ops))
 	for i, op := range ops {
 		b, _ := json.Marshal(op.Holder)
-		res[i] = Result{Status: 201, Body: b}
+		res[i] = shardapi.BatchResult{Status: 201, Body: b}
 	}
 	return res, nil
 }
@@ -56,7 +58,7 @@ func TestCoalescerEachCallerItsOwnResult(t *testing.T) {
 		go func() {
 			defer wg.Done()
 			want := fmt.Sprintf("buyer-%d", i)
-			r, err := c.Do(context.Background(), Op{Op: OpHold, Holder: want})
+			r, err := c.Do(context.Background(), shardapi.BatchOp{Op: shardapi.BatchHold, Holder: want})
 			if err != nil || r.Status != 201 || string(r.Body) != `"`+want+`"` {
 				errs <- fmt.Errorf("caller %s got %d %s, %v", want, r.Status, r.Body, err)
 			}
@@ -96,7 +98,7 @@ func TestCoalescerErrorReachesEveryCallerOfTheBatch(t *testing.T) {
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
-			if _, err := c.Do(context.Background(), Op{Op: OpRelease, Hold: "h1"}); err != nil {
+			if _, err := c.Do(context.Background(), shardapi.BatchOp{Op: shardapi.BatchRelease, Hold: "h1"}); err != nil {
 				failed.Add(1)
 			}
 		}()
@@ -107,30 +109,30 @@ func TestCoalescerErrorReachesEveryCallerOfTheBatch(t *testing.T) {
 	}
 	// The coalescer is usable after failures: nothing stays in flight.
 	e.fail.Store(false)
-	if r, err := c.Do(context.Background(), Op{Op: OpHold, Holder: "after"}); err != nil || string(r.Body) != `"after"` {
+	if r, err := c.Do(context.Background(), shardapi.BatchOp{Op: shardapi.BatchHold, Holder: "after"}); err != nil || string(r.Body) != `"after"` {
 		t.Fatalf("after failures: %s %v", r.Body, err)
 	}
 }
 
 func TestCoalescerWrongResultCountIsAnError(t *testing.T) {
-	c := NewCoalescer(func(context.Context, []Op) ([]Result, error) { return nil, nil }, 8, 1)
-	if _, err := c.Do(context.Background(), Op{Op: OpGet, Hold: "h1"}); err == nil {
+	c := NewCoalescer(func(context.Context, []shardapi.BatchOp) ([]shardapi.BatchResult, error) { return nil, nil }, 8, 1)
+	if _, err := c.Do(context.Background(), shardapi.BatchOp{Op: shardapi.BatchGet, Hold: "h1"}); err == nil {
 		t.Fatal("a batch answered with no results gave no error")
 	}
 }
 
 func TestCoalescerCallerContextEnds(t *testing.T) {
 	release, flying := make(chan struct{}), make(chan struct{}, 1)
-	c := NewCoalescer(func(_ context.Context, ops []Op) ([]Result, error) {
+	c := NewCoalescer(func(_ context.Context, ops []shardapi.BatchOp) ([]shardapi.BatchResult, error) {
 		flying <- struct{}{}
 		<-release
-		return make([]Result, len(ops)), nil
+		return make([]shardapi.BatchResult, len(ops)), nil
 	}, 8, 1)
-	go c.Do(context.Background(), Op{Op: OpGet, Hold: "h1"}) // holds the only flight
+	go c.Do(context.Background(), shardapi.BatchOp{Op: shardapi.BatchGet, Hold: "h1"}) // holds the only flight
 	<-flying
 	ctx, cancel := context.WithCancel(context.Background())
 	cancel()
-	if _, err := c.Do(ctx, Op{Op: OpGet, Hold: "h2"}); !errors.Is(err, context.Canceled) {
+	if _, err := c.Do(ctx, shardapi.BatchOp{Op: shardapi.BatchGet, Hold: "h2"}); !errors.Is(err, context.Canceled) {
 		t.Fatalf("err %v, want context.Canceled", err)
 	}
 	close(release)

@@ -15,7 +15,6 @@ import (
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/prometheus/client_golang/prometheus/promhttp"
 
-	"boxoffice.dev/boxoffice/shard/batch"
 	"boxoffice.dev/boxoffice/shard/seats"
 	"boxoffice.dev/boxoffice/shard/shardapi"
 	"boxoffice.dev/boxoffice/shard/wal"
@@ -61,7 +60,7 @@ func (s *Server) Handler() http.Handler {
 		writer := route != "seats" && route != "events" && route != "status" && route != "room_status"
 		limit := s.cfg.MaxBodyBytes
 		if route == "batch" {
-			limit = batch.MaxBytes
+			limit = shardapi.MaxBatchBytes
 		}
 		mux.Handle(pattern, s.guard(obs, s.met.codeCounters(route), route == "events", writer, limit, h))
 	}
@@ -75,7 +74,7 @@ func (s *Server) Handler() http.Handler {
 	v1("GET /v1/events", "events", s.events)
 	v1("GET /v1/status", "status", s.status)
 	s.registerRoom(v1)
-	v1("POST /v2/batch", "batch", s.postBatch) // batch.Path; contract v3 (docs/api/shard-batch.openapi.yaml)
+	v1("POST /v2/batch", "batch", s.postBatch) // shardapi.PathBatch; contract v3 (docs/api/shard-batch.openapi.yaml)
 	notFound := func(w http.ResponseWriter, r *http.Request) {
 		writeError(w, shardapi.CodeNotFound, "no such endpoint: "+r.Method+" "+r.URL.Path, nil)
 	}

@@ -5,7 +5,6 @@ import (
 	"net/http"
 	"strconv"
 
-	"boxoffice.dev/boxoffice/shard/batch"
 	"boxoffice.dev/boxoffice/shard/seats"
 	"boxoffice.dev/boxoffice/shard/shardapi"
 )
@@ -29,8 +28,8 @@ type batchOp struct {
 }
 
 var batchKinds = map[string]seats.Op{
-	batch.OpHold: seats.OpHold, batch.OpGet: seats.OpGet, batch.OpExtend: seats.OpExtend,
-	batch.OpAwaitPayment: seats.OpAwaitPayment, batch.OpConfirm: seats.OpConfirm, batch.OpRelease: seats.OpRelease,
+	shardapi.BatchHold: seats.OpHold, shardapi.BatchGet: seats.OpGet, shardapi.BatchExtend: seats.OpExtend,
+	shardapi.BatchAwaitPayment: seats.OpAwaitPayment, shardapi.BatchConfirm: seats.OpConfirm, shardapi.BatchRelease: seats.OpRelease,
 }
 
 func (s *Server) postBatch(w http.ResponseWriter, r *http.Request) {
@@ -44,7 +43,7 @@ func (s *Server) postBatch(w http.ResponseWriter, r *http.Request) {
 	// Only when an operation does not fit its fields is each one decoded on
 	// its own, so the malformed one gets its own 400 and the others go on.
 	var fast struct {
-		Ops []batch.Op `json:"ops"`
+		Ops []shardapi.BatchOp `json:"ops"`
 	}
 	var in struct {
 		Ops []json.RawMessage `json:"ops"`
@@ -58,8 +57,8 @@ func (s *Server) postBatch(w http.ResponseWriter, r *http.Request) {
 		}
 		n = len(in.Ops)
 	}
-	if n == 0 || n > batch.MaxOps {
-		writeError(w, shardapi.CodeInvalidRequest, "ops must hold 1 to "+strconv.Itoa(batch.MaxOps)+" operations", nil)
+	if n == 0 || n > shardapi.MaxBatchOps {
+		writeError(w, shardapi.CodeInvalidRequest, "ops must hold 1 to "+strconv.Itoa(shardapi.MaxBatchOps)+" operations", nil)
 		return
 	}
 	s.met.batchSize.Observe(float64(n))
@@ -68,7 +67,7 @@ func (s *Server) postBatch(w http.ResponseWriter, r *http.Request) {
 		if fastErr == nil {
 			s.startBatchOp(&ops[i], &fast.Ops[i], nil)
 		} else {
-			var op batch.Op
+			var op shardapi.BatchOp
 			s.startBatchOp(&ops[i], &op, decodeJSON(in.Ops[i], &op))
 		}
 	}
@@ -88,7 +87,7 @@ func (s *Server) postBatch(w http.ResponseWriter, r *http.Request) {
 // startBatchOp validates one decoded operation (e: it could not be
 // decoded) and hands it to the writer; an operation that fails here has its
 // answer at once.
-func (s *Server) startBatchOp(o *batchOp, op *batch.Op, e *RequestError) {
+func (s *Server) startBatchOp(o *batchOp, op *shardapi.BatchOp, e *RequestError) {
 	req := getRequest()
 	if e == nil {
 		e = s.batchCommand(o, op, &req.cmd)
@@ -116,7 +115,7 @@ func (s *Server) startBatchOp(o *batchOp, op *batch.Op, e *RequestError) {
 
 // batchCommand is the command of one operation, validated as its v1
 // endpoint validates it.
-func (s *Server) batchCommand(o *batchOp, op *batch.Op, c *seats.Command) *RequestError {
+func (s *Server) batchCommand(o *batchOp, op *shardapi.BatchOp, c *seats.Command) *RequestError {
 	kind, ok := batchKinds[op.Op]
 	if !ok {
 		return invalid("op must be one of hold, get, extend, await_payment, confirm, release")

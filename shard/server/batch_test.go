@@ -6,17 +6,17 @@ import (
 	"strings"
 	"testing"
 
-	"boxoffice.dev/boxoffice/shard/batch"
+	"boxoffice.dev/boxoffice/shard/shardapi"
 )
 
 // batchDo posts ops (JSON objects) as one batch and returns its results.
-func (h *harness) batchDo(ops ...string) []batch.Result {
+func (h *harness) batchDo(ops ...string) []shardapi.BatchResult {
 	h.t.Helper()
-	a := h.do("POST", batch.Path, `{"ops":[`+strings.Join(ops, ",")+`]}`)
+	a := h.do("POST", shardapi.PathBatch, `{"ops":[`+strings.Join(ops, ",")+`]}`)
 	if a.status != 200 {
 		h.t.Fatalf("batch: %d %s", a.status, a.body)
 	}
-	var r batch.Response
+	var r shardapi.BatchResponse
 	if err := json.Unmarshal([]byte(a.body), &r); err != nil {
 		h.t.Fatalf("batch answer %q: %v", a.body, err)
 	}
@@ -27,14 +27,14 @@ func (h *harness) batchDo(ops ...string) []batch.Result {
 }
 
 // sameAsV1 checks that a batch result is what the v1 request answered.
-func sameAsV1(t *testing.T, what string, got batch.Result, v1 answer) {
+func sameAsV1(t *testing.T, what string, got shardapi.BatchResult, v1 answer) {
 	t.Helper()
 	if got.Status != v1.status || string(got.Body) != v1.body {
 		t.Fatalf("%s: batch %d %s, v1 %d %s", what, got.Status, got.Body, v1.status, v1.body)
 	}
 }
 
-func errCode(t *testing.T, r batch.Result) string {
+func errCode(t *testing.T, r shardapi.BatchResult) string {
 	t.Helper()
 	var e struct{ Error string }
 	if err := json.Unmarshal(r.Body, &e); err != nil {
@@ -136,16 +136,16 @@ func TestBatchIdempotencyAcrossVersionsAndRestart(t *testing.T) {
 func TestBatchRequestErrors(t *testing.T) {
 	h := start(t, t.TempDir(), nil)
 	for _, body := range []string{``, `{`, `[]`, `{"ops":[]}`, `{"ops":{}}`} {
-		h.expect(h.do("POST", batch.Path, body), 400, "invalid_request")
+		h.expect(h.do("POST", shardapi.PathBatch, body), 400, "invalid_request")
 	}
-	many := strings.Repeat(`{"op":"get","hold":"h1"},`, batch.MaxOps)
-	h.expect(h.do("POST", batch.Path, `{"ops":[`+many+`{"op":"get","hold":"h1"}]}`), 400, "invalid_request")
-	h.expect(h.do("POST", batch.Path, `{"ops":[{"op":"x","holder":"`+strings.Repeat("y", batch.MaxBytes)+`"}]}`), 413, "payload_too_large")
-	h.expect(h.do("POST", batch.Path, `{"ops":[{"op":"get","hold":"h1"}]}`, "Authorization", ""), 401, "unauthorized")
-	h.expect(h.do("GET", batch.Path, ""), 404, "not_found") // as v1's paths with another method
+	many := strings.Repeat(`{"op":"get","hold":"h1"},`, shardapi.MaxBatchOps)
+	h.expect(h.do("POST", shardapi.PathBatch, `{"ops":[`+many+`{"op":"get","hold":"h1"}]}`), 400, "invalid_request")
+	h.expect(h.do("POST", shardapi.PathBatch, `{"ops":[{"op":"x","holder":"`+strings.Repeat("y", shardapi.MaxBatchBytes)+`"}]}`), 413, "payload_too_large")
+	h.expect(h.do("POST", shardapi.PathBatch, `{"ops":[{"op":"get","hold":"h1"}]}`, "Authorization", ""), 401, "unauthorized")
+	h.expect(h.do("GET", shardapi.PathBatch, ""), 404, "not_found") // as v1's paths with another method
 	h.expect(h.do("GET", "/v2/nothing", ""), 404, "not_found")
 	// A full batch is served.
-	ops := make([]string, batch.MaxOps)
+	ops := make([]string, shardapi.MaxBatchOps)
 	for i := range ops {
 		ops[i] = fmt.Sprintf(`{"op":"hold","seats":["stalls/%c/%d"],"holder":"h%d"}`, 'A'+(i/10)%4, 1+i%10, i)
 	}

@@ -17,6 +17,7 @@ import (
 	"time"
 
 	"boxoffice.dev/boxoffice/shard/batch"
+	"boxoffice.dev/boxoffice/shard/shardapi"
 )
 
 // BenchmarkHoldRelease measures the request path without the network: decode,
@@ -152,7 +153,7 @@ func BenchmarkHoldReleaseBatchHTTP(b *testing.B) {
 		defer c.Close()
 		conns <- &benchConn{c: c, br: bufio.NewReader(c)}
 	}
-	co := batch.NewCoalescer(func(_ context.Context, ops []batch.Op) ([]batch.Result, error) {
+	co := batch.NewCoalescer(func(_ context.Context, ops []shardapi.BatchOp) ([]shardapi.BatchResult, error) {
 		c := <-conns
 		defer func() { conns <- c }()
 		return c.batch(ops)
@@ -165,7 +166,7 @@ func BenchmarkHoldReleaseBatchHTTP(b *testing.B) {
 		for pb.Next() {
 			n := next.Add(1)
 			seat := cfg.SeatIDs[int(n)%len(cfg.SeatIDs)]
-			r, err := co.Do(context.Background(), batch.Op{Op: batch.OpHold, Seats: []string{seat}, Holder: "b" + strconv.FormatInt(n, 10)})
+			r, err := co.Do(context.Background(), shardapi.BatchOp{Op: shardapi.BatchHold, Seats: []string{seat}, Holder: "b" + strconv.FormatInt(n, 10)})
 			if err != nil {
 				b.Error(err)
 				return
@@ -173,7 +174,7 @@ func BenchmarkHoldReleaseBatchHTTP(b *testing.B) {
 			if r.Status == http.StatusCreated {
 				var h struct{ ID string }
 				json.Unmarshal(r.Body, &h)
-				if _, err := co.Do(context.Background(), batch.Op{Op: batch.OpRelease, Hold: h.ID}); err != nil {
+				if _, err := co.Do(context.Background(), shardapi.BatchOp{Op: shardapi.BatchRelease, Hold: h.ID}); err != nil {
 					b.Error(err)
 					return
 				}
@@ -193,13 +194,13 @@ type benchConn struct {
 	req []byte
 }
 
-func (c *benchConn) batch(ops []batch.Op) ([]batch.Result, error) {
-	body, err := json.Marshal(batch.Request{Ops: ops})
+func (c *benchConn) batch(ops []shardapi.BatchOp) ([]shardapi.BatchResult, error) {
+	body, err := json.Marshal(shardapi.BatchRequest{Ops: ops})
 	if err != nil {
 		return nil, err
 	}
 	c.req = fmt.Appendf(c.req[:0], "POST %s HTTP/1.1\r\nHost: shard\r\nContent-Type: application/json\r\nContent-Length: %d\r\n\r\n%s",
-		batch.Path, len(body), body)
+		shardapi.PathBatch, len(body), body)
 	if _, err := c.c.Write(c.req); err != nil {
 		return nil, err
 	}
@@ -208,7 +209,7 @@ func (c *benchConn) batch(ops []batch.Op) ([]batch.Result, error) {
 		return nil, err
 	}
 	defer resp.Body.Close()
-	var out batch.Response
+	var out shardapi.BatchResponse
 	if err := json.NewDecoder(resp.Body).Decode(&out); err != nil {
 		return nil, fmt.Errorf("%d: %w", resp.StatusCode, err)
 	}

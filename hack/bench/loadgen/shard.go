@@ -229,23 +229,23 @@ func (b *shardBackend) useBatch(maxOps, flights int) {
 }
 
 // sendBatch posts one batch on a pooled connection.
-func (b *shardBackend) sendBatch(ctx context.Context, ops []batch.Op) ([]batch.Result, error) {
-	body, err := json.Marshal(batch.Request{Ops: ops})
+func (b *shardBackend) sendBatch(ctx context.Context, ops []shardapi.BatchOp) ([]shardapi.BatchResult, error) {
+	body, err := json.Marshal(shardapi.BatchRequest{Ops: ops})
 	if err != nil {
 		return nil, err
 	}
 	ctx, cancel := context.WithTimeout(ctx, 30*time.Second)
 	defer cancel()
-	a, err := b.api.Send(ctx, b.base(), shardapi.Request{Method: http.MethodPost, Path: batch.Path, Body: body}, nil)
+	a, err := b.api.Send(ctx, b.base(), shardapi.Request{Method: http.MethodPost, Path: shardapi.PathBatch, Body: body}, nil)
 	if err != nil {
 		return nil, err
 	}
 	if a.Status != http.StatusOK {
-		return nil, fmt.Errorf("POST %s: %d %.200s", batch.Path, a.Status, a.Body)
+		return nil, fmt.Errorf("POST %s: %d %.200s", shardapi.PathBatch, a.Status, a.Body)
 	}
-	var r batch.Response
+	var r shardapi.BatchResponse
 	if err := json.Unmarshal(a.Body, &r); err != nil {
-		return nil, fmt.Errorf("POST %s: undecodable answer %.200q", batch.Path, a.Body)
+		return nil, fmt.Errorf("POST %s: undecodable answer %.200q", shardapi.PathBatch, a.Body)
 	}
 	return r.Results, nil
 }
@@ -253,7 +253,7 @@ func (b *shardBackend) sendBatch(ctx context.Context, ops []batch.Op) ([]batch.R
 // call sends one operation: alone (v1: req) or in a batch (op). A 421
 // not_leader (the cluster's leadership moved) sends it again to the leader
 // it names, a few times at most.
-func (b *shardBackend) call(ctx context.Context, req shardapi.Request, op batch.Op) (shardapi.Answer, error) {
+func (b *shardBackend) call(ctx context.Context, req shardapi.Request, op shardapi.BatchOp) (shardapi.Answer, error) {
 	for try := 0; ; try++ {
 		a, err := b.callOnce(ctx, req, op)
 		if err != nil || a.Status != http.StatusMisdirectedRequest || try == 3 {
@@ -265,7 +265,7 @@ func (b *shardBackend) call(ctx context.Context, req shardapi.Request, op batch.
 	}
 }
 
-func (b *shardBackend) callOnce(ctx context.Context, req shardapi.Request, op batch.Op) (shardapi.Answer, error) {
+func (b *shardBackend) callOnce(ctx context.Context, req shardapi.Request, op shardapi.BatchOp) (shardapi.Answer, error) {
 	if b.co == nil {
 		return b.api.Send(ctx, b.base(), req, nil)
 	}
@@ -276,7 +276,7 @@ func (b *shardBackend) callOnce(ctx context.Context, req shardapi.Request, op ba
 func (b *shardBackend) Hold(ctx context.Context, ref string, seats []string) (string, bool, error) {
 	hr := &shardapi.HoldRequest{Seats: seats, Holder: ref}
 	a, err := b.call(ctx, shardapi.Request{Method: http.MethodPost, Path: shardapi.PathHolds, Body: hr.AppendJSON(nil)},
-		batch.Op{Op: batch.OpHold, Seats: seats, Holder: ref})
+		shardapi.BatchOp{Op: shardapi.BatchHold, Seats: seats, Holder: ref})
 	if err != nil {
 		return "", false, fmt.Errorf("POST /v1/holds: %w", err)
 	}
@@ -300,7 +300,7 @@ func (b *shardBackend) Hold(ctx context.Context, ref string, seats []string) (st
 func (b *shardBackend) Confirm(ctx context.Context, id string, _ []string, orderID string) error {
 	cr := &shardapi.ConfirmRequest{OrderID: orderID}
 	a, err := b.call(ctx, shardapi.Request{Method: http.MethodPost, Path: shardapi.HoldPath(url.PathEscape(id), "confirm"), Body: cr.AppendJSON(nil)},
-		batch.Op{Op: batch.OpConfirm, Hold: id, OrderID: orderID})
+		shardapi.BatchOp{Op: shardapi.BatchConfirm, Hold: id, OrderID: orderID})
 	if err == nil && a.Status != http.StatusOK {
 		err = a.Err()
 	}
@@ -312,7 +312,7 @@ func (b *shardBackend) Confirm(ctx context.Context, id string, _ []string, order
 
 func (b *shardBackend) Release(ctx context.Context, id string, _ []string) error {
 	a, err := b.call(ctx, shardapi.Request{Method: http.MethodDelete, Path: shardapi.HoldPath(url.PathEscape(id), "")},
-		batch.Op{Op: batch.OpRelease, Hold: id})
+		shardapi.BatchOp{Op: shardapi.BatchRelease, Hold: id})
 	if err == nil && a.Status != http.StatusOK {
 		err = a.Err()
 	}
