@@ -153,7 +153,7 @@ func (p *prober) run(ctx context.Context, tokFile string, seats []string) {
 		seat := seats[rng.IntN(len(seats))]
 		req := shardapi.HoldRequest{Seats: []string{seat}, Holder: "probe-" + strconv.FormatInt(p.n.Add(1), 10)}
 		rctx, cancel := context.WithTimeout(ctx, time.Second)
-		h, err := backends[i].api.Hold(rctx, backends[i].base, &req, "")
+		h, err := backends[i].api.Hold(rctx, backends[i].base(), &req, "")
 		cancel()
 		var e *shardapi.Error
 		errors.As(err, &e)
@@ -164,7 +164,7 @@ func (p *prober) run(ctx context.Context, tokFile string, seats []string) {
 			p.mu.Unlock()
 			if err == nil {
 				rctx, cancel := context.WithTimeout(ctx, time.Second)
-				backends[i].api.Release(rctx, backends[i].base, h.ID)
+				backends[i].api.Release(rctx, backends[i].base(), h.ID)
 				cancel()
 			}
 		case e != nil && e.Code == shardapi.CodeNotLeader:

@@ -400,6 +400,8 @@ func cmdRun(args []string) error {
 	out := fs.String("out", "", "write the JSON result here")
 	serverPid := fs.Int("server-pid", 0, "pid of the system under test, to report its CPU use (shards started here: automatic)")
 	members := fs.Int("members", 3, "backend cluster: members started")
+	batchOps := fs.Int("batch", 0, "backends shard and cluster: carry operations in POST /v2/batch requests of up to this many, as the front end does (0: one v1 request each)")
+	batchFlights := fs.Int("batch-flights", 2, "with -batch: batches in flight at once")
 	redisWait := fs.Int("redis-wait", 0, "backend redis: WAIT for this many replicas (timeout 0) after every write script")
 	fs.Parse(args)
 
@@ -479,6 +481,9 @@ func cmdRun(args []string) error {
 		return fmt.Errorf("unknown backend %q", *backend)
 	}
 	defer b.Close()
+	if sb, ok := b.(*shardBackend); ok && *batchOps > 0 {
+		sb.useBatch(*batchOps, *batchFlights)
+	}
 
 	if *name == "" {
 		*name = *backend
