@@ -9,7 +9,6 @@ import (
 	appsv1 "k8s.io/api/apps/v1"
 	autoscalingv2 "k8s.io/api/autoscaling/v2"
 	corev1 "k8s.io/api/core/v1"
-	"k8s.io/apimachinery/pkg/api/resource"
 	"k8s.io/apimachinery/pkg/util/intstr"
 	appsv1ac "k8s.io/client-go/applyconfigurations/apps/v1"
 	autoscalingv2ac "k8s.io/client-go/applyconfigurations/autoscaling/v2"
@@ -117,23 +116,12 @@ func FrontendArgs(st *boxv1.Showtime, o Options) []string {
 
 // DefaultFrontendResources apply when a Showtime names none. The CPU request
 // is the base of the autoscaler's utilisation target, so it must be set.
-var DefaultFrontendResources = corev1.ResourceRequirements{
-	Requests: corev1.ResourceList{
-		corev1.ResourceCPU:    resource.MustParse("250m"),
-		corev1.ResourceMemory: resource.MustParse("128Mi"),
-	},
-	Limits: corev1.ResourceList{
-		corev1.ResourceMemory: resource.MustParse("512Mi"),
-	},
-}
+var DefaultFrontendResources = defaultResources("250m", "128Mi", "512Mi")
 
 // FrontendDeployment runs the stateless front end. Its replica count belongs
 // to the autoscaler, so it is never applied here.
 func FrontendDeployment(st *boxv1.Showtime, o Options) *appsv1ac.DeploymentApplyConfiguration {
-	res := st.Spec.Frontend.Resources
-	if len(res.Requests) == 0 && len(res.Limits) == 0 {
-		res = DefaultFrontendResources
-	}
+	res := resourcesOr(st.Spec.Frontend.Resources, DefaultFrontendResources)
 	mounts := []*corev1ac.VolumeMountApplyConfiguration{
 		corev1ac.VolumeMount().WithName("seatmap").WithMountPath(SeatMapDir).WithReadOnly(true),
 		corev1ac.VolumeMount().WithName("token").WithMountPath(TokenDir).WithReadOnly(true),

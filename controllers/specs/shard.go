@@ -91,6 +91,26 @@ func httpProbe(path string, period, failures int32) *corev1ac.ProbeApplyConfigur
 		WithFailureThreshold(failures)
 }
 
+// defaultResources is a container's default: a CPU and memory request and a
+// memory limit (no CPU limit, so a busy process is never throttled).
+func defaultResources(cpu, memory, memoryLimit string) corev1.ResourceRequirements {
+	return corev1.ResourceRequirements{
+		Requests: corev1.ResourceList{
+			corev1.ResourceCPU:    resource.MustParse(cpu),
+			corev1.ResourceMemory: resource.MustParse(memory),
+		},
+		Limits: corev1.ResourceList{corev1.ResourceMemory: resource.MustParse(memoryLimit)},
+	}
+}
+
+// resourcesOr is r, or def when r names neither requests nor limits.
+func resourcesOr(r, def corev1.ResourceRequirements) corev1.ResourceRequirements {
+	if len(r.Requests) == 0 && len(r.Limits) == 0 {
+		return def
+	}
+	return r
+}
+
 func resourcesApply(r corev1.ResourceRequirements) *corev1ac.ResourceRequirementsApplyConfiguration {
 	out := corev1ac.ResourceRequirements()
 	if len(r.Requests) > 0 {
@@ -104,15 +124,7 @@ func resourcesApply(r corev1.ResourceRequirements) *corev1ac.ResourceRequirement
 
 // DefaultShardResources apply when a Showtime names none: the shard is one
 // goroutine-heavy process whose memory grows with seats and open holds.
-var DefaultShardResources = corev1.ResourceRequirements{
-	Requests: corev1.ResourceList{
-		corev1.ResourceCPU:    resource.MustParse("500m"),
-		corev1.ResourceMemory: resource.MustParse("256Mi"),
-	},
-	Limits: corev1.ResourceList{
-		corev1.ResourceMemory: resource.MustParse("1Gi"),
-	},
-}
+var DefaultShardResources = defaultResources("500m", "256Mi", "1Gi")
 
 // ShardStatefulSet runs the shard's members. A 1-member shard is one pod:
 // the only writer of the showtime's seats; one replica, a ReadWriteOncePod
@@ -135,10 +147,7 @@ func ShardStatefulSet(st *boxv1.Showtime, o Options) *appsv1ac.StatefulSetApplyC
 	if storage.WhenDeleted == boxv1.DeleteVolume {
 		whenDeleted = appsv1.DeletePersistentVolumeClaimRetentionPolicyType
 	}
-	res := st.Spec.Shard.Resources
-	if len(res.Requests) == 0 && len(res.Limits) == 0 {
-		res = DefaultShardResources
-	}
+	res := resourcesOr(st.Spec.Shard.Resources, DefaultShardResources)
 
 	pvcSpec := corev1ac.PersistentVolumeClaimSpec().
 		WithAccessModes(access).
