@@ -63,6 +63,12 @@ func cmdReport(args []string) error {
 
 	var b strings.Builder
 	p := func(format string, a ...any) { fmt.Fprintf(&b, format, a...) }
+	// pErrors lists the first errors a measurement (what) met.
+	pErrors := func(what string, errs []string) {
+		for _, e := range errs {
+			p("error (%s): %s\n", what, e)
+		}
+	}
 
 	p("Box office benchmark, %s\n", time.Now().UTC().Format("2006-01-02 15:04 MST"))
 	p("machine: %d CPU (%s), linux %s, %s", runtime.NumCPU(), cpuModel(), kernel(), runtime.Version())
@@ -205,9 +211,7 @@ func cmdReport(args []string) error {
 		if r.Late > 0 {
 			p("note: %s: %d paced operations could not be queued on time\n", r.System, r.Late)
 		}
-		for _, e := range r.FirstErrors {
-			p("error (%s): %s\n", r.System, e)
-		}
+		pErrors(r.System, r.FirstErrors)
 	}
 
 	var rec RecoveryResult
@@ -220,18 +224,14 @@ func cmdReport(args []string) error {
 		if rec.KillReadyMs > 0 {
 			p("  then %d more writes, SIGKILL under load, restart -> /readyz 200 in %.0f ms\n", rec.KillWrites, rec.KillReadyMs)
 		}
-		for _, e := range rec.FirstErrors {
-			p("error (recovery fill): %s\n", e)
-		}
+		pErrors("recovery fill", rec.FirstErrors)
 	}
 	var mem MemoryResult
 	haveMem := readJSON(filepath.Join(*dir, "memory.json"), &mem)
 	if haveMem {
 		p("memory, %d seats: VmRSS %.1f MB when ready, %.1f MB after a burst of %d holds (%d seats held), peak (VmHWM) %.1f MB\n",
 			mem.Seats, mb(mem.RSSReady), mb(mem.RSSAfter), mem.BurstHolds, mem.BurstSeats, mb(mem.HWM))
-		for _, e := range mem.FirstErrors {
-			p("error (memory burst): %s\n", e)
-		}
+		pErrors("memory burst", mem.FirstErrors)
 	}
 
 	var fo FailoverResult
