@@ -25,14 +25,9 @@ import (
 func BenchmarkHoldRelease(b *testing.B) {
 	s, cfg := benchServer(b)
 	h := s.Handler()
-	var next atomic.Int64
-	b.SetParallelism(32)
-	b.ReportAllocs()
-	b.ResetTimer()
-	b.RunParallel(func(pb *testing.PB) {
+	benchParallel(b, cfg.SeatIDs, func(pb *testing.PB, next func() (int64, string)) {
 		for pb.Next() {
-			n := next.Add(1)
-			seat := cfg.SeatIDs[int(n)%len(cfg.SeatIDs)]
+			n, seat := next()
 			body := fmt.Sprintf(`{"seats":[%q],"holder":"b%d"}`, seat, n)
 			w := httptest.NewRecorder()
 			h.ServeHTTP(w, httptest.NewRequest("POST", "/v1/holds", strings.NewReader(body)))
@@ -64,11 +59,7 @@ func BenchmarkHoldReleaseHTTP(b *testing.B) {
 	hs := NewHTTPServer(s.Handler(), cfg.Logger)
 	go hs.Serve(ln)
 	addr := ln.Addr().String()
-	var next atomic.Int64
-	b.SetParallelism(32)
-	b.ReportAllocs()
-	b.ResetTimer()
-	b.RunParallel(func(pb *testing.PB) {
+	benchParallel(b, cfg.SeatIDs, func(pb *testing.PB, next func() (int64, string)) {
 		c, err := net.Dial("tcp", addr)
 		if err != nil {
 			b.Error(err)
@@ -94,8 +85,7 @@ func BenchmarkHoldReleaseHTTP(b *testing.B) {
 			return resp.StatusCode, string(out)
 		}
 		for pb.Next() {
-			n := next.Add(1)
-			seat := cfg.SeatIDs[int(n)%len(cfg.SeatIDs)]
+			n, seat := next()
 			code, out := do("POST", "/v1/holds", fmt.Sprintf(`{"seats":[%q],"holder":"b%d"}`, seat, n))
 			if code == http.StatusCreated {
 				id := out[7:]
@@ -158,14 +148,9 @@ func BenchmarkHoldReleaseBatchHTTP(b *testing.B) {
 		defer func() { conns <- c }()
 		return c.batch(ops)
 	}, 128, 2)
-	var next atomic.Int64
-	b.SetParallelism(32)
-	b.ReportAllocs()
-	b.ResetTimer()
-	b.RunParallel(func(pb *testing.PB) {
+	benchParallel(b, cfg.SeatIDs, func(pb *testing.PB, next func() (int64, string)) {
 		for pb.Next() {
-			n := next.Add(1)
-			seat := cfg.SeatIDs[int(n)%len(cfg.SeatIDs)]
+			n, seat := next()
 			r, err := co.Do(context.Background(), shardapi.BatchOp{Op: shardapi.BatchHold, Seats: []string{seat}, Holder: "b" + strconv.FormatInt(n, 10)})
 			if err != nil {
 				b.Error(err)
@@ -185,6 +170,21 @@ func BenchmarkHoldReleaseBatchHTTP(b *testing.B) {
 	hs.Close()
 	s.BeginShutdown()
 	s.Close(b.Context())
+}
+
+// benchParallel runs body on 32 goroutines per CPU with allocations
+// reported; next hands out a fresh number and the seat it picks (the seats in
+// turn).
+func benchParallel(b *testing.B, seats []string, body func(pb *testing.PB, next func() (int64, string))) {
+	var count atomic.Int64
+	next := func() (int64, string) {
+		n := count.Add(1)
+		return n, seats[int(n)%len(seats)]
+	}
+	b.SetParallelism(32)
+	b.ReportAllocs()
+	b.ResetTimer()
+	b.RunParallel(func(pb *testing.PB) { body(pb, next) })
 }
 
 // benchConn is one kept-alive client connection of the batch benchmark.
