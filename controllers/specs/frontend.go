@@ -141,16 +141,7 @@ func FrontendDeployment(st *boxv1.Showtime, o Options) *appsv1ac.DeploymentApply
 			corev1ac.SecretVolumeSource().WithSecretName(name).WithDefaultMode(0o440).
 				WithItems(corev1ac.KeyToPath().WithKey(boxv1.PaymentSecretKey).WithPath(boxv1.PaymentSecretKey))))
 	}
-	container := corev1ac.Container().
-		WithName(boxv1.ComponentFrontend).
-		WithImage(FrontendImage(st, o)).
-		WithImagePullPolicy(corev1.PullIfNotPresent).
-		WithArgs(FrontendArgs(st, o)...).
-		WithPorts(corev1ac.ContainerPort().WithName(ShardPortName).WithContainerPort(FrontendPort).WithProtocol(corev1.ProtocolTCP)).
-		WithLivenessProbe(httpProbe("/healthz", 10, 3)).
-		WithReadinessProbe(httpProbe("/readyz", 2, 2)).
-		WithResources(resourcesApply(res)).
-		WithSecurityContext(restrictedContainerSecurity()).
+	container := serverContainer(boxv1.ComponentFrontend, FrontendImage(st, o), FrontendArgs(st, o), FrontendPort, 2, res).
 		WithVolumeMounts(mounts...)
 
 	return appsv1ac.Deployment(st.FrontendName(), st.Namespace).

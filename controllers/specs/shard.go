@@ -91,6 +91,23 @@ func httpProbe(path string, period, failures int32) *corev1ac.ProbeApplyConfigur
 		WithFailureThreshold(failures)
 }
 
+// serverContainer is a Box office server's container: its HTTP port (named
+// ShardPortName), liveness on /healthz every 10 s, readiness on /readyz every
+// readyPeriod seconds (two failures take it out), res and the restricted
+// security context.
+func serverContainer(name, image string, args []string, port, readyPeriod int32, res corev1.ResourceRequirements) *corev1ac.ContainerApplyConfiguration {
+	return corev1ac.Container().
+		WithName(name).
+		WithImage(image).
+		WithImagePullPolicy(corev1.PullIfNotPresent).
+		WithArgs(args...).
+		WithPorts(corev1ac.ContainerPort().WithName(ShardPortName).WithContainerPort(port).WithProtocol(corev1.ProtocolTCP)).
+		WithLivenessProbe(httpProbe("/healthz", 10, 3)).
+		WithReadinessProbe(httpProbe("/readyz", readyPeriod, 2)).
+		WithResources(resourcesApply(res)).
+		WithSecurityContext(restrictedContainerSecurity())
+}
+
 // defaultResources is a container's default: a CPU and memory request and a
 // memory limit (no CPU limit, so a busy process is never throttled).
 func defaultResources(cpu, memory, memoryLimit string) corev1.ResourceRequirements {
@@ -158,23 +175,14 @@ func ShardStatefulSet(st *boxv1.Showtime, o Options) *appsv1ac.StatefulSetApplyC
 	}
 
 	replicated := st.Replicated()
-	container := corev1ac.Container().
-		WithName(boxv1.ComponentShard).
-		WithImage(ShardImage(st, o)).
-		WithImagePullPolicy(corev1.PullIfNotPresent).
-		WithArgs(ShardArgs(st, o)...).
-		WithPorts(corev1ac.ContainerPort().WithName(ShardPortName).WithContainerPort(ShardPort).WithProtocol(corev1.ProtocolTCP)).
-		// No startup probe: the shard serves /healthz from its first
-		// milliseconds, while it replays its log, so liveness is safe from
-		// the start, and /readyz turns 200 once the replay is done. A restart
-		// (an upgrade, a rescheduled pod) is a write pause for the whole
-		// showtime, so readiness is probed every second and not chained
-		// behind a startup probe's own period. Readiness still needs two
-		// failures in a row to take a serving shard out.
-		WithLivenessProbe(httpProbe("/healthz", 10, 3)).
-		WithReadinessProbe(httpProbe("/readyz", 1, 2)).
-		WithResources(resourcesApply(res)).
-		WithSecurityContext(restrictedContainerSecurity()).
+	// No startup probe: the shard serves /healthz from its first
+	// milliseconds, while it replays its log, so liveness is safe from the
+	// start, and /readyz turns 200 once the replay is done. A restart (an
+	// upgrade, a rescheduled pod) is a write pause for the whole showtime, so
+	// readiness is probed every second and not chained behind a startup
+	// probe's own period. Readiness still needs two failures in a row to take
+	// a serving shard out.
+	container := serverContainer(boxv1.ComponentShard, ShardImage(st, o), ShardArgs(st, o), ShardPort, 1, res).
 		WithVolumeMounts(
 			corev1ac.VolumeMount().WithName(boxv1.ShardDataVolume).WithMountPath(ShardDataDir),
 			corev1ac.VolumeMount().WithName("seatmap").WithMountPath(SeatMapDir).WithReadOnly(true),
