@@ -156,16 +156,9 @@ func FrontendDeployment(st *boxv1.Showtime, o Options) *appsv1ac.DeploymentApply
 					WithMaxSurge(intstr.FromString("25%")))).
 			WithTemplate(corev1ac.PodTemplateSpec().
 				WithLabels(st.OwnedLabels(boxv1.ComponentFrontend)).
-				WithSpec(corev1ac.PodSpec().
-					WithAutomountServiceAccountToken(false).
-					WithEnableServiceLinks(false).
-					WithTerminationGracePeriodSeconds(30).
-					WithSecurityContext(corev1ac.PodSecurityContext().
-						WithRunAsNonRoot(true).
-						// The secret volumes are mode 0440: the non-root user
-						// reads them through this group.
-						WithFSGroup(NonRootUID).
-						WithSeccompProfile(corev1ac.SeccompProfile().WithType(corev1.SeccompProfileTypeRuntimeDefault))).
+				// The secret volumes are mode 0440: the non-root user reads them
+				// through the pod's file group.
+				WithSpec(restrictedPod(corev1ac.PodSpec()).
 					WithContainers(container).
 					WithVolumes(volumes...))))
 }

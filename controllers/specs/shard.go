@@ -108,6 +108,20 @@ func serverContainer(name, image string, args []string, port, readyPeriod int32,
 		WithSecurityContext(restrictedContainerSecurity())
 }
 
+// restrictedPod gives spec what every Box office pod has: no service
+// account token, no service links, 30 s to stop after SIGTERM, and a
+// non-root user (file group NonRootUID) under the runtime's seccomp profile.
+func restrictedPod(spec *corev1ac.PodSpecApplyConfiguration) *corev1ac.PodSpecApplyConfiguration {
+	return spec.
+		WithAutomountServiceAccountToken(false).
+		WithEnableServiceLinks(false).
+		WithTerminationGracePeriodSeconds(30).
+		WithSecurityContext(corev1ac.PodSecurityContext().
+			WithRunAsNonRoot(true).
+			WithFSGroup(NonRootUID).
+			WithSeccompProfile(corev1ac.SeccompProfile().WithType(corev1.SeccompProfileTypeRuntimeDefault)))
+}
+
 // defaultResources is a container's default: a CPU and memory request and a
 // memory limit (no CPU limit, so a busy process is never throttled).
 func defaultResources(cpu, memory, memoryLimit string) corev1.ResourceRequirements {
@@ -210,15 +224,8 @@ func ShardStatefulSet(st *boxv1.Showtime, o Options) *appsv1ac.StatefulSetApplyC
 
 	pod := corev1ac.PodTemplateSpec().
 		WithLabels(st.OwnedLabels(boxv1.ComponentShard)).
-		WithSpec(podSpec.
-			WithAutomountServiceAccountToken(false).
-			WithEnableServiceLinks(false).
-			// SIGTERM lets the shard finish acknowledged work and flush.
-			WithTerminationGracePeriodSeconds(30).
-			WithSecurityContext(corev1ac.PodSecurityContext().
-				WithRunAsNonRoot(true).
-				WithFSGroup(NonRootUID).
-				WithSeccompProfile(corev1ac.SeccompProfile().WithType(corev1.SeccompProfileTypeRuntimeDefault))).
+		// SIGTERM lets the shard finish acknowledged work and flush.
+		WithSpec(restrictedPod(podSpec).
 			WithContainers(container).
 			WithVolumes(
 				corev1ac.Volume().WithName("seatmap").WithConfigMap(
