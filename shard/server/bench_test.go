@@ -52,13 +52,7 @@ func BenchmarkHoldRelease(b *testing.B) {
 // not change between shard versions). Profile with -cpuprofile.
 func BenchmarkHoldReleaseHTTP(b *testing.B) {
 	s, cfg := benchServer(b)
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		b.Fatal(err)
-	}
-	hs := NewHTTPServer(s.Handler(), cfg.Logger)
-	go hs.Serve(ln)
-	addr := ln.Addr().String()
+	hs, addr := benchHTTP(b, s, cfg)
 	benchParallel(b, cfg.SeatIDs, func(pb *testing.PB, next func() (int64, string)) {
 		c, err := net.Dial("tcp", addr)
 		if err != nil {
@@ -128,15 +122,10 @@ func benchServer(b *testing.B) (*Server, Config) {
 // The clients' coalescing and JSON are counted too. Profile with -cpuprofile.
 func BenchmarkHoldReleaseBatchHTTP(b *testing.B) {
 	s, cfg := benchServer(b)
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		b.Fatal(err)
-	}
-	hs := NewHTTPServer(s.Handler(), cfg.Logger)
-	go hs.Serve(ln)
+	hs, addr := benchHTTP(b, s, cfg)
 	conns := make(chan *benchConn, 4)
 	for range 4 {
-		c, err := net.Dial("tcp", ln.Addr().String())
+		c, err := net.Dial("tcp", addr)
 		if err != nil {
 			b.Fatal(err)
 		}
@@ -170,6 +159,18 @@ func BenchmarkHoldReleaseBatchHTTP(b *testing.B) {
 	hs.Close()
 	s.BeginShutdown()
 	s.Close(b.Context())
+}
+
+// benchHTTP serves s over HTTP/1.1 on a loopback port; close the server
+// when done.
+func benchHTTP(b *testing.B, s *Server, cfg Config) (*http.Server, string) {
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		b.Fatal(err)
+	}
+	hs := NewHTTPServer(s.Handler(), cfg.Logger)
+	go hs.Serve(ln)
+	return hs, ln.Addr().String()
 }
 
 // benchParallel runs body on 32 goroutines per CPU with allocations
