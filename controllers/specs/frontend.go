@@ -171,11 +171,7 @@ func FrontendService(st *boxv1.Showtime, o Options) *corev1ac.ServiceApplyConfig
 		WithSpec(corev1ac.ServiceSpec().
 			WithType(corev1.ServiceTypeClusterIP).
 			WithSelector(st.SelectorLabels(boxv1.ComponentFrontend)).
-			WithPorts(corev1ac.ServicePort().
-				WithName(ShardPortName).
-				WithProtocol(corev1.ProtocolTCP).
-				WithPort(FrontendServicePort).
-				WithTargetPort(intstr.FromString(ShardPortName))))
+			WithPorts(servicePort(ShardPortName, FrontendServicePort)))
 }
 
 // FrontendPDB lets a drain take one front-end pod at a time.

@@ -52,18 +52,10 @@ func ShardService(st *boxv1.Showtime, o Options) *corev1ac.ServiceApplyConfigura
 	spec := corev1ac.ServiceSpec().
 		WithClusterIP(corev1.ClusterIPNone).
 		WithSelector(st.SelectorLabels(boxv1.ComponentShard)).
-		WithPorts(corev1ac.ServicePort().
-			WithName(ShardPortName).
-			WithProtocol(corev1.ProtocolTCP).
-			WithPort(ShardPort).
-			WithTargetPort(intstr.FromString(ShardPortName)))
+		WithPorts(servicePort(ShardPortName, ShardPort))
 	if st.Replicated() {
 		spec.WithPublishNotReadyAddresses(true).
-			WithPorts(corev1ac.ServicePort().
-				WithName(PeerPortName).
-				WithProtocol(corev1.ProtocolTCP).
-				WithPort(PeerPort).
-				WithTargetPort(intstr.FromString(PeerPortName)))
+			WithPorts(servicePort(PeerPortName, PeerPort))
 	}
 	return corev1ac.Service(st.ShardName(), st.Namespace).
 		WithLabels(ObjectLabels(st, boxv1.ComponentShard, ShardImage(st, o))).
@@ -89,6 +81,15 @@ func httpProbe(path string, period, failures int32) *corev1ac.ProbeApplyConfigur
 		WithPeriodSeconds(period).
 		WithTimeoutSeconds(2).
 		WithFailureThreshold(failures)
+}
+
+// servicePort is a Service's TCP port to the container port of the same name.
+func servicePort(name string, port int32) *corev1ac.ServicePortApplyConfiguration {
+	return corev1ac.ServicePort().
+		WithName(name).
+		WithProtocol(corev1.ProtocolTCP).
+		WithPort(port).
+		WithTargetPort(intstr.FromString(name))
 }
 
 // serverContainer is a Box office server's container: its HTTP port (named
