@@ -125,7 +125,7 @@ func ParseFlags(args []string, out io.Writer) (Config, error) {
 	fs.Int64Var(&c.MaxBodyBytes, "max-body-bytes", c.MaxBodyBytes, "largest accepted request body")
 	fs.IntVar(&c.MaxStreams, "max-streams", c.MaxStreams, "most concurrent browser event streams on this pod; 0 means no limit")
 	fs.DurationVar(&c.RetryBudget, "retry-budget", c.RetryBudget, "how long a buyer's write is retried while the shard is unreachable")
-	fs.DurationVar(&c.ShardDialTimeout, "shard-dial-timeout", c.ShardDialTimeout, "longest wait to connect to a shard member (they are on the cluster network: one that does not accept has gone); a member that could not be dialed is skipped for a second")
+	fs.DurationVar(&c.ShardDialTimeout, "shard-dial-timeout", c.ShardDialTimeout, "longest wait to connect to a shard member, name lookup included (they are on the cluster network: one that does not accept has gone); a member that could not be dialed is skipped for a second")
 	fs.DurationVar(&c.ShardHedgeDelay, "shard-hedge-delay", c.ShardHedgeDelay, "a write to a replicated shard's leader that has not answered after this (and every this after) asks the other members who leads, and moves, same Idempotency-Key, to a member leading in a newer term; 0 turns it off")
 	fs.IntVar(&c.ShardBatch, "shard-batch", c.ShardBatch, "most buyer operations (holds, reads of holds, confirms, releases) carried in one POST /v2/batch request to the shard: concurrent buyers share a round trip and a group commit, each keeps its own answer and Idempotency-Key; 0 sends one v1 request each (a shard without /v2/batch is detected and served by v1 anyway)")
 	fs.DurationVar(&c.Coalesce, "coalesce", c.Coalesce, "interval at which seat changes are merged and sent to browsers")
