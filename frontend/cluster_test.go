@@ -187,3 +187,58 @@ func TestClusterLeaderKillDuringHolds(t *testing.T) {
 		t.Fatalf("browser got %d snapshots", view.snapshots)
 	}
 }
+
+// The leader's process is stopped (SIGSTOP: its sockets accept and never
+// answer, as when its node is cut off) with the front end believing in it.
+// A buyer's hold, hung on it, moves to the member the others elect, with
+// the same key: the hold is made once, a retry of the buyer's request with
+// that key answers the same hold, and the write moved by asking who leads
+// (a hedged try), not by waiting out the per-try timeout.
+func TestClusterHoldMovesOffAStoppedLeader(t *testing.T) {
+	c := startRealCluster(t)
+	lead := c.leader()
+	fe := startFrontendHook(t, c.urls(lead), c.members[lead].token, nil, func(s *Server) {
+		s.shard.attempt = time.Minute // the hold below must not move by a timeout
+	})
+	b := newBuyer(t, fe.url)
+	mustStatus(t, b.hold("stalls/A/1"), 201, "hold before the leader stopped")
+	// The member that just answered as leader (an election right after
+	// the start may have moved it from lead).
+	for i, m := range c.members {
+		if m.url() == fe.s.shard.members.leader() {
+			lead = i
+		}
+	}
+	if err := c.members[lead].proc.Pause(); err != nil {
+		t.Fatal(err)
+	}
+	start := time.Now()
+	r := b.do("POST", "/api/holds", map[string]any{"seats": []string{"stalls/A/2"}}, "after-stop")
+	mustStatus(t, r, 201, "hold while the leader is stopped")
+	t.Logf("hold answered %v after the leader stopped (a figure, not asserted)", time.Since(start).Round(time.Millisecond))
+	if h := testutil.ToFloat64(fe.s.m.upstreamHedges.WithLabelValues("batch")) + testutil.ToFloat64(fe.s.m.upstreamHedges.WithLabelValues("hold")); h < 1 {
+		t.Fatalf("hedged tries: %v; the hold did not move by asking who leads", h)
+	}
+	again := b.do("POST", "/api/holds", map[string]any{"seats": []string{"stalls/A/2"}}, "after-stop")
+	mustStatus(t, again, 201, "the same hold retried with its key")
+	if first, second := r.hold(t).ID, again.hold(t).ID; first != second {
+		t.Fatalf("the retry answered hold %s, the first try %s", second, first)
+	}
+	var now *realShard
+	for i, m := range c.members {
+		var st struct {
+			Role string `json:"role"`
+		}
+		if i != lead {
+			if m.get("/v1/status", &st); st.Role == "leader" {
+				now = m
+			}
+		}
+	}
+	if now == nil {
+		t.Fatal("no other member leads")
+	}
+	if held := now.counts()[shardapi.SeatHeld]; held != 2 {
+		t.Fatalf("the new leader holds %d seats, want 2 (a moved hold made twice?)", held)
+	}
+}

@@ -46,6 +46,8 @@ type Config struct {
 	AllowedOrigins    string        // comma list of extra origins trusted for writes (besides the page's own)
 	RetryBudget       time.Duration // how long one write may be retried through a shard outage
 	ShardBatch        int           // most buyer operations per POST /v2/batch to the shard; 0: one v1 request each
+	ShardDialTimeout  time.Duration // longest wait to connect to a shard member
+	ShardHedgeDelay   time.Duration // a hung write try asks who leads after this; 0: never
 	Coalesce          time.Duration // fan-out coalescing interval
 	ClientBuffer      int           // frames buffered per browser stream before it is dropped
 	InsecureCookies   bool          // page served over plain HTTP (development): no Secure attribute
@@ -75,6 +77,8 @@ func DefaultConfig() Config {
 		SessionMaxAge:     12 * time.Hour,
 		RetryBudget:       15 * time.Second,
 		ShardBatch:        128,
+		ShardDialTimeout:  defaultShardDialTimeout,
+		ShardHedgeDelay:   defaultShardHedgeDelay,
 		Coalesce:          100 * time.Millisecond,
 		ClientBuffer:      64,
 	}
@@ -121,6 +125,8 @@ func ParseFlags(args []string, out io.Writer) (Config, error) {
 	fs.Int64Var(&c.MaxBodyBytes, "max-body-bytes", c.MaxBodyBytes, "largest accepted request body")
 	fs.IntVar(&c.MaxStreams, "max-streams", c.MaxStreams, "most concurrent browser event streams on this pod; 0 means no limit")
 	fs.DurationVar(&c.RetryBudget, "retry-budget", c.RetryBudget, "how long a buyer's write is retried while the shard is unreachable")
+	fs.DurationVar(&c.ShardDialTimeout, "shard-dial-timeout", c.ShardDialTimeout, "longest wait to connect to a shard member, name lookup included (they are on the cluster network: one that does not accept has gone); a member that could not be dialed is skipped for a second")
+	fs.DurationVar(&c.ShardHedgeDelay, "shard-hedge-delay", c.ShardHedgeDelay, "a write to a replicated shard's leader that has not answered after this (and every this after) asks the other members who leads, and moves, same Idempotency-Key, to a member leading in a newer term; 0 turns it off")
 	fs.IntVar(&c.ShardBatch, "shard-batch", c.ShardBatch, "most buyer operations (holds, reads of holds, confirms, releases) carried in one POST /v2/batch request to the shard: concurrent buyers share a round trip and a group commit, each keeps its own answer and Idempotency-Key; 0 sends one v1 request each (a shard without /v2/batch is detected and served by v1 anyway)")
 	fs.DurationVar(&c.Coalesce, "coalesce", c.Coalesce, "interval at which seat changes are merged and sent to browsers")
 	fs.IntVar(&c.ClientBuffer, "client-buffer", c.ClientBuffer, "updates buffered per browser before a slow browser is disconnected")
@@ -209,6 +215,12 @@ func (c Config) Validate() error {
 	}
 	if c.RetryBudget < 0 {
 		errs = append(errs, errors.New("--retry-budget must not be negative"))
+	}
+	if c.ShardDialTimeout < 50*time.Millisecond || c.ShardDialTimeout > 30*time.Second {
+		errs = append(errs, errors.New("--shard-dial-timeout must be between 50ms and 30s"))
+	}
+	if c.ShardHedgeDelay != 0 && (c.ShardHedgeDelay < 50*time.Millisecond || c.ShardHedgeDelay > 5*time.Second) {
+		errs = append(errs, errors.New("--shard-hedge-delay must be 0 (off) or between 50ms and 5s"))
 	}
 	if c.ShardBatch < 0 || c.ShardBatch > shardapi.MaxBatchOps {
 		errs = append(errs, fmt.Errorf("--shard-batch must be between 0 and %d", shardapi.MaxBatchOps))

@@ -70,3 +70,30 @@ func TestMaxSeatsPerHolderIsTheSeatRulesLimit(t *testing.T) {
 		t.Fatalf("--max-seats-per-holder=%d: %v", seats.MaxSeatsPerHold+1, err)
 	}
 }
+
+// The failover flags have defaults of a few hundred ms; values out of range
+// are refused naming the flag, and a hedge delay of 0 turns hedging off.
+func TestShardFailoverFlags(t *testing.T) {
+	base := []string{"--shard-url=http://shard:7070", "--session-key-file=/k", "--showtime=venues/a", "--demo-payments"}
+	cfg, err := ParseFlags(base, io.Discard)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if cfg.ShardDialTimeout != defaultShardDialTimeout || cfg.ShardHedgeDelay != defaultShardHedgeDelay {
+		t.Fatalf("defaults: dial %v hedge %v", cfg.ShardDialTimeout, cfg.ShardHedgeDelay)
+	}
+	if cfg, err := ParseFlags(append(base, "--shard-hedge-delay=0", "--shard-dial-timeout=1s"), io.Discard); err != nil || cfg.ShardHedgeDelay != 0 {
+		t.Fatalf("--shard-hedge-delay=0: %v %v", cfg.ShardHedgeDelay, err)
+	}
+	for flag, msg := range map[string]string{
+		"--shard-dial-timeout=10ms": "--shard-dial-timeout must be between 50ms and 30s",
+		"--shard-dial-timeout=1m":   "--shard-dial-timeout must be between 50ms and 30s",
+		"--shard-hedge-delay=10ms":  "--shard-hedge-delay must be 0 (off) or between 50ms and 5s",
+		"--shard-hedge-delay=-1s":   "--shard-hedge-delay must be 0 (off) or between 50ms and 5s",
+		"--shard-hedge-delay=6s":    "--shard-hedge-delay must be 0 (off) or between 50ms and 5s",
+	} {
+		if _, err := ParseFlags(append(base, flag), io.Discard); err == nil || !strings.Contains(err.Error(), msg) {
+			t.Errorf("%s: error %v, want %q", flag, err, msg)
+		}
+	}
+}

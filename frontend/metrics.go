@@ -13,6 +13,8 @@ type metrics struct {
 	requests           *prometheus.CounterVec
 	upstreamLatency    *prometheus.HistogramVec
 	upstreamRetries    *prometheus.CounterVec
+	upstreamHedges     *prometheus.CounterVec
+	upstreamLeaderAsks prometheus.Counter
 	upstreamConnected  prometheus.Gauge
 	upstreamReconnects prometheus.Counter
 	upstreamEvents     *prometheus.CounterVec
@@ -50,6 +52,10 @@ func newMetrics(streams func() float64) *metrics {
 		Buckets: []float64{.001, .0025, .005, .01, .025, .05, .1, .25, .5, 1, 2.5, 5}}, []string{"op", "status"})
 	m.upstreamRetries = counterVec("upstream_retries_total",
 		"Shard requests retried because the shard was unreachable or not ready.", "op")
+	m.upstreamHedges = counterVec("upstream_hedged_writes_total",
+		"Write tries abandoned on a leader that stopped answering and sent, with the same Idempotency-Key, to the member that leads in a newer term.", "op")
+	m.upstreamLeaderAsks = counter("upstream_leader_asks_total",
+		"Rounds of GET /v1/status to the other shard members made while a write try to the believed leader had not answered.")
 	m.upstreamConnected = gauge("upstream_stream_connected",
 		"1 while the event stream from the shard is connected.")
 	m.upstreamReconnects = counter("upstream_stream_reconnects_total",
@@ -73,7 +79,7 @@ func newMetrics(streams func() float64) *metrics {
 		"Paid callbacks that could not be confirmed and were answered final with action refund, by the shard's error code.", "reason")
 	m.reg.MustRegister(m.refused, m.paidAfterExpiry, m.paidWithoutSeat,
 		m.streams, m.streamsDropped, m.streamResumes, m.requests, m.upstreamLatency,
-		m.upstreamRetries, m.upstreamConnected, m.upstreamReconnects, m.upstreamEvents, m.fanoutDelay,
+		m.upstreamRetries, m.upstreamHedges, m.upstreamLeaderAsks, m.upstreamConnected, m.upstreamReconnects, m.upstreamEvents, m.fanoutDelay,
 		m.seatVersion, m.rateLimited, m.sessionsLimited,
 		collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
 	return m

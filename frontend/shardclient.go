@@ -6,9 +6,12 @@ import (
 	"errors"
 	"fmt"
 	"math/rand/v2"
+	"net"
 	"net/http"
 	"strconv"
 	"time"
+
+	"golang.org/x/sync/singleflight"
 
 	"boxoffice.dev/boxoffice/shard/shardapi"
 )
@@ -25,6 +28,11 @@ import (
 // leader that stepped down with the outcome unknown) moves the next try to
 // the next member. Every try carries the same Idempotency-Key, so a write
 // retried on a new leader answers what the first one did.
+//
+// Losing a leader costs about the election: members are dialed with a short
+// timeout (--shard-dial-timeout) and one that could not be dialed is skipped
+// for a moment (members.go); a write hung on a leader that vanished moves to
+// the new one (hedge.go).
 type shardClient struct {
 	members *members
 	token   string
@@ -32,9 +40,17 @@ type shardClient struct {
 	hc      *http.Client
 	budget  time.Duration
 	attempt time.Duration // timeout of one attempt
+	hedge   time.Duration // a write try hung this long asks who leads (0: never)
+	asks    singleflight.Group
 	m       *metrics
 	batch   batchState // shardbatch.go
 }
+
+// Defaults of --shard-dial-timeout and --shard-hedge-delay.
+const (
+	defaultShardDialTimeout = 300 * time.Millisecond
+	defaultShardHedgeDelay  = 300 * time.Millisecond
+)
 
 // errShardUnavailable is returned when the budget ran out.
 var errShardUnavailable = errors.New("shard unavailable")
@@ -43,14 +59,25 @@ func newShardClient(urls, token string, budget time.Duration, m *metrics) *shard
 	// No overall timeout: each try has its own (attempt), and the event
 	// stream shares the transport.
 	hc := shardapi.NewHTTPClient(0)
-	return &shardClient{
+	c := &shardClient{
 		members: newMembers(splitShardURLs(urls)),
 		token:   token,
 		api:     shardapi.Client{HTTP: hc, Token: token},
 		hc:      hc,
 		budget:  budget,
 		attempt: 5 * time.Second,
+		hedge:   defaultShardHedgeDelay,
 		m:       m,
+	}
+	c.setDialTimeout(defaultShardDialTimeout)
+	return c
+}
+
+// setDialTimeout bounds connecting to a member: they are on the cluster
+// network, so one that does not accept at once has gone.
+func (c *shardClient) setDialTimeout(d time.Duration) {
+	if t, ok := c.hc.Transport.(*http.Transport); ok {
+		t.DialContext = (&net.Dialer{Timeout: d, KeepAlive: 30 * time.Second}).DialContext
 	}
 }
 
@@ -66,6 +93,7 @@ func (c *shardClient) do(ctx context.Context, op, method, path string, body []by
 	var lastErr error
 	redirects := 0
 	for try := 0; ; try++ {
+		noLeader := false
 		if try > 0 {
 			c.m.upstreamRetries.WithLabelValues(op).Inc()
 		}
@@ -81,6 +109,7 @@ func (c *shardClient) do(ctx context.Context, op, method, path string, body []by
 			c.members.next(base)
 			err = fmt.Errorf("%s: no leader known yet", base)
 			resp = nil
+			noLeader = true
 		}
 		if err == nil && !retryableStatus(resp.Status) {
 			return resp, nil
@@ -103,7 +132,12 @@ func (c *shardClient) do(ctx context.Context, op, method, path string, body []by
 		case <-ctx.Done():
 			return nil, ctx.Err()
 		}
+		// While the members elect, ask again soon: the election takes
+		// about a second, and a follower answers at once.
 		backoff = min(backoff*2, time.Second)
+		if noLeader {
+			backoff = min(backoff, 200*time.Millisecond)
+		}
 	}
 }
 
@@ -112,7 +146,19 @@ func (c *shardClient) once(ctx context.Context, op, method, path string, body []
 	return c.onceAt(ctx, c.members.leader(), op, method, path, body, idemKey)
 }
 
+// onceAt sends one try to the member at base; a write's try is hedged
+// (hedge.go).
 func (c *shardClient) onceAt(ctx context.Context, base, op, method, path string, body []byte, idemKey string) (*shardapi.Answer, error) {
+	if c.hedged(method) {
+		return c.hedgedAt(ctx, base, op, method, path, body, idemKey)
+	}
+	return c.tryAt(ctx, base, op, method, path, body, idemKey)
+}
+
+// tryAt sends one try to the member at base, bounded by the per-try timeout.
+// A member that could not be dialed is skipped for a moment.
+func (c *shardClient) tryAt(ctx context.Context, base, op, method, path string, body []byte, idemKey string) (*shardapi.Answer, error) {
+	parent := ctx
 	ctx, cancel := context.WithTimeout(ctx, c.attempt)
 	defer cancel()
 	start := time.Now()
@@ -123,6 +169,9 @@ func (c *shardClient) onceAt(ctx context.Context, base, op, method, path string,
 	}
 	c.m.upstreamLatency.WithLabelValues(op, code).Observe(time.Since(start).Seconds())
 	if err != nil {
+		if parent.Err() == nil && dialFailure(err) {
+			c.members.dialFailed(base)
+		}
 		return nil, err
 	}
 	return &a, nil
