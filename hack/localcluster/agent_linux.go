@@ -13,7 +13,6 @@ import (
 
 	coordinationv1 "k8s.io/api/coordination/v1"
 	corev1 "k8s.io/api/core/v1"
-	discoveryv1 "k8s.io/api/discovery/v1"
 	storagev1 "k8s.io/api/storage/v1"
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	"k8s.io/apimachinery/pkg/api/resource"
@@ -55,11 +54,8 @@ type agent struct {
 	apiHost string
 	apiPort int
 
-	factory   informers.SharedInformerFactory
-	podInf    cache.SharedIndexInformer
-	svcInf    cache.SharedIndexInformer
-	sliceInf  cache.SharedIndexInformer
-	hostsKick chan struct{}
+	factory informers.SharedInformerFactory
+	podInf  cache.SharedIndexInformer
 
 	// frozen: the node is paused; the agent neither acts nor reports.
 	frozen atomic.Bool
@@ -70,7 +66,6 @@ type agent struct {
 
 	mu      sync.Mutex
 	runners map[types.UID]*podRunner
-	svcs    []svcHosts
 }
 
 func (a *agent) imageList() string {
@@ -80,12 +75,6 @@ func (a *agent) imageList() string {
 	}
 	sort.Strings(l)
 	return strings.Join(l, ",")
-}
-
-func (a *agent) currentServices() []svcHosts {
-	a.mu.Lock()
-	defer a.mu.Unlock()
-	return a.svcs
 }
 
 func (a *agent) cachedPod(ns, name string) *corev1.Pod {
@@ -98,7 +87,6 @@ func (a *agent) cachedPod(ns, name string) *corev1.Pod {
 
 func (a *agent) start() error {
 	a.runners = map[types.UID]*podRunner{}
-	a.hostsKick = make(chan struct{}, 1)
 	if err := a.registerNode(); err != nil {
 		return fmt.Errorf("registering node: %w", err)
 	}
@@ -107,8 +95,6 @@ func (a *agent) start() error {
 	}
 	a.factory = informers.NewSharedInformerFactory(a.cs, 10*time.Minute)
 	a.podInf = a.factory.Core().V1().Pods().Informer()
-	a.svcInf = a.factory.Core().V1().Services().Informer()
-	a.sliceInf = a.factory.Discovery().V1().EndpointSlices().Informer()
 	pvcInf := a.factory.Core().V1().PersistentVolumeClaims().Informer()
 
 	podHandler := cache.ResourceEventHandlerFuncs{
@@ -128,11 +114,6 @@ func (a *agent) start() error {
 			}
 		},
 	}
-	kick := cache.ResourceEventHandlerFuncs{
-		AddFunc:    func(any) { kick(a.hostsKick) },
-		UpdateFunc: func(any, any) { kick(a.hostsKick) },
-		DeleteFunc: func(any) { kick(a.hostsKick) },
-	}
 	pvcHandler := cache.ResourceEventHandlerFuncs{
 		AddFunc:    func(o any) { a.onClaim(o.(*corev1.PersistentVolumeClaim)) },
 		UpdateFunc: func(_, o any) { a.onClaim(o.(*corev1.PersistentVolumeClaim)) },
@@ -140,7 +121,7 @@ func (a *agent) start() error {
 	for _, h := range []struct {
 		inf cache.SharedIndexInformer
 		h   cache.ResourceEventHandler
-	}{{a.podInf, podHandler}, {a.svcInf, kick}, {a.sliceInf, kick}, {pvcInf, pvcHandler}} {
+	}{{a.podInf, podHandler}, {pvcInf, pvcHandler}} {
 		if _, err := h.inf.AddEventHandler(h.h); err != nil {
 			return err
 		}
@@ -151,7 +132,6 @@ func (a *agent) start() error {
 			return fmt.Errorf("informer for %v did not sync", typ)
 		}
 	}
-	go a.hostsLoop()
 	go a.heartbeat()
 	return nil
 }
@@ -383,93 +363,4 @@ func (a *agent) onClaim(pvc *corev1.PersistentVolumeClaim) {
 	if _, err := a.cs.CoreV1().PersistentVolumes().Create(a.ctx, pv, metav1.CreateOptions{}); err != nil && !apierrors.IsAlreadyExists(err) && a.ctx.Err() == nil {
 		a.logf("provisioning %s for %s/%s: %v", name, pvc.Namespace, pvc.Name, err)
 	}
-}
-
-// hostsLoop recomputes Service names from Services and EndpointSlices and
-// rewrites every pod's hosts file when they change.
-func (a *agent) hostsLoop() {
-	for {
-		select {
-		case <-a.ctx.Done():
-			return
-		case <-a.hostsKick:
-		}
-		time.Sleep(50 * time.Millisecond)
-		svcs := a.computeServices()
-		a.mu.Lock()
-		a.svcs = svcs
-		var rs []*podRunner
-		for _, r := range a.runners {
-			rs = append(rs, r)
-		}
-		a.mu.Unlock()
-		for _, r := range rs {
-			if err := r.writeHosts(svcs); err != nil && a.ctx.Err() == nil {
-				r.logf("hosts file: %v", err)
-			}
-		}
-	}
-}
-
-func (a *agent) computeServices() []svcHosts {
-	type key struct{ ns, name string }
-	ready := map[key][]string{}
-	hostnames := map[key]map[string]string{}
-	for _, o := range a.sliceInf.GetStore().List() {
-		es := o.(*discoveryv1.EndpointSlice)
-		svc := es.Labels[discoveryv1.LabelServiceName]
-		if svc == "" || es.AddressType != discoveryv1.AddressTypeIPv4 {
-			continue
-		}
-		k := key{es.Namespace, svc}
-		for _, ep := range es.Endpoints {
-			if ep.Conditions.Ready != nil && !*ep.Conditions.Ready {
-				continue
-			}
-			for _, addr := range ep.Addresses {
-				ready[k] = append(ready[k], addr)
-				if ep.Hostname != nil && *ep.Hostname != "" {
-					if hostnames[k] == nil {
-						hostnames[k] = map[string]string{}
-					}
-					hostnames[k][addr] = *ep.Hostname
-				}
-			}
-		}
-	}
-	var out []svcHosts
-	for _, o := range a.svcInf.GetStore().List() {
-		s := o.(*corev1.Service)
-		if s.Spec.Type == corev1.ServiceTypeExternalName {
-			continue
-		}
-		k := key{s.Namespace, s.Name}
-		ips := append([]string(nil), ready[k]...)
-		sort.Strings(ips)
-		ips = dedupe(ips)
-		if s.Spec.ClusterIP != corev1.ClusterIPNone && len(ips) > 1 {
-			// No kube-proxy: a ClusterIP would not route, so the name points
-			// at one ready endpoint instead.
-			ips = ips[:1]
-		}
-		if len(ips) == 0 {
-			continue
-		}
-		sh := svcHosts{Namespace: s.Namespace, Name: s.Name, IPs: ips}
-		if s.Spec.ClusterIP == corev1.ClusterIPNone {
-			sh.Hostnames = hostnames[k]
-		}
-		out = append(out, sh)
-	}
-	return out
-}
-
-func dedupe(s []string) []string {
-	out := s[:0]
-	for i, v := range s {
-		if i == 0 || v != s[i-1] {
-			out = append(out, v)
-		}
-	}
-	return out
 }

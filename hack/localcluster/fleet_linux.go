@@ -227,5 +227,4 @@ func (a *agent) resync() {
 		}
 		r.changed()
 	}
-	kick(a.hostsKick)
 }

@@ -3,67 +3,35 @@ package main
 import (
 	"bytes"
 	"fmt"
-	"sort"
 	"strings"
 )
 
-// svcHosts is what one Service contributes to pods' hosts files: the
-// addresses its name should resolve to, and per-address host names (headless
-// Services with pods that have a hostname, such as StatefulSet pods).
-type svcHosts struct {
-	Namespace string
-	Name      string
-	// IPs the Service name resolves to, in order.
-	IPs []string
-	// Hostnames maps a pod IP to the pod's hostname inside the Service
-	// (HOSTNAME.NAME.NAMESPACE.svc).
-	Hostnames map[string]string
-}
-
-// clusterDomain is the suffix every Service name also answers to.
+// clusterDomain is the suffix of every Service and pod name the cluster DNS
+// answers (internal/localcluster/clusterdns).
 const clusterDomain = "cluster.local"
 
-// renderHosts builds the /etc/hosts of one pod. Names of Services in the pod's
-// own namespace also resolve by their short name, as with a cluster's DNS
-// search path. The output is deterministic for a given input.
-func renderHosts(podIP, hostname, podNamespace string, svcs []svcHosts) []byte {
+// dnsPort is where the cluster DNS listens on the bridge's host address.
+const dnsPort = 53
+
+// renderHosts builds the /etc/hosts of one pod: localhost and the pod's own
+// names. Service and pod names come from the cluster DNS, so a pod that
+// moves is found at its new address by the next lookup (a hosts file is
+// re-read by Go programs only every few seconds).
+func renderHosts(podIP, hostname string) []byte {
 	var b bytes.Buffer
-	b.WriteString("# Written by the local cluster's node agent; kept current as Services change.\n")
+	b.WriteString("# Written by the local cluster's node agent; other names come from the cluster DNS.\n")
 	b.WriteString("127.0.0.1\tlocalhost\n::1\tlocalhost ip6-localhost ip6-loopback\n")
 	if podIP != "" && hostname != "" {
 		fmt.Fprintf(&b, "%s\t%s\n", podIP, hostname)
 	}
-	sorted := append([]svcHosts(nil), svcs...)
-	sort.Slice(sorted, func(i, j int) bool {
-		if sorted[i].Namespace != sorted[j].Namespace {
-			return sorted[i].Namespace < sorted[j].Namespace
-		}
-		return sorted[i].Name < sorted[j].Name
-	})
-	for _, s := range sorted {
-		base := s.Name + "." + s.Namespace
-		names := []string{base + ".svc", base + ".svc." + clusterDomain, base}
-		if s.Namespace == podNamespace {
-			names = append(names, s.Name)
-		}
-		for _, ip := range s.IPs {
-			fmt.Fprintf(&b, "%s\t%s\n", ip, strings.Join(names, " "))
-		}
-		ips := make([]string, 0, len(s.Hostnames))
-		for ip := range s.Hostnames {
-			ips = append(ips, ip)
-		}
-		sort.Strings(ips)
-		for _, ip := range ips {
-			h := s.Hostnames[ip] + "." + base
-			line := []string{h + ".svc", h + ".svc." + clusterDomain}
-			if s.Namespace == podNamespace {
-				line = append(line, s.Hostnames[ip]+"."+s.Name)
-			}
-			fmt.Fprintf(&b, "%s\t%s\n", ip, strings.Join(line, " "))
-		}
-	}
 	return b.Bytes()
+}
+
+// resolvConf is a pod's resolv.conf: the cluster DNS, and a cluster's search
+// path, so NAME, NAME.NS and NAME.NS.svc resolve as they do on a cluster.
+func resolvConf(namespace, nameserver string) string {
+	return "search " + namespace + ".svc." + clusterDomain + " svc." + clusterDomain + " " + clusterDomain + "\n" +
+		"nameserver " + nameserver + "\noptions ndots:5 attempts:2 timeout:1\n"
 }
 
 // expandVars replaces $(VAR) references the way Kubernetes does for command,

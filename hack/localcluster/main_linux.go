@@ -17,15 +17,19 @@ import (
 	"errors"
 	"flag"
 	"fmt"
+	"net"
 	"os"
 	"os/exec"
 	"os/signal"
 	"path/filepath"
+	"strconv"
 	"strings"
 	"syscall"
 	"time"
 
 	"k8s.io/client-go/kubernetes"
+
+	"boxoffice.dev/boxoffice/internal/localcluster/clusterdns"
 	"k8s.io/client-go/tools/clientcmd"
 )
 
@@ -266,6 +270,10 @@ func up(o *options) (retErr error) {
 	cfg.QPS, cfg.Burst = 50, 100
 	cs, err := kubernetes.NewForConfig(cfg)
 	if err != nil {
+		return err
+	}
+	dns := &clusterdns.Server{Addr: net.JoinHostPort(pn.hostIP.String(), strconv.Itoa(dnsPort)), Domain: clusterDomain, Client: cs}
+	if err := dns.Start(agentCtx); err != nil {
 		return err
 	}
 	fl = newFleet(agentCtx, specs, pn, func(ctx context.Context, spec nodeSpec, net *podNetwork) *agent {
