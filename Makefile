@@ -70,10 +70,11 @@ fuzz: ## Run each fuzz target for FUZZTIME (default 30s).
 	@bash hack/fuzz.sh $${FUZZTIME:-30s}
 
 .PHONY: bench
-bench: build ## Benchmarks: shard against Redis and PostgreSQL (ratios), front-end fan-out, admission latency.
+bench: build ## Benchmarks: shard against Redis and PostgreSQL (ratios), front-end fan-out, admission latency, waiting room.
 	bash hack/bench.sh
 	bash hack/bench-fanout.sh
 	bash hack/bench-admission.sh
+	bash hack/bench-room.sh
 
 LOCALCLUSTER_BINS_CMD = hack/envtest-bins.sh etcd kube-apiserver kube-controller-manager kube-scheduler kubectl
 

@@ -212,7 +212,8 @@ func TestTemplateAllOptions(t *testing.T) {
 	}
 	for _, alert := range []string{"BoxofficeShardNotReadyOnSale", "BoxofficeShardWriteErrors", "BoxofficeShardFsyncSlow",
 		"BoxofficeHoldLatencyHigh", "BoxofficeFrontendAtCeiling", "BoxofficeRolloutRolledBack", "BoxofficeBreakGlassUsed",
-		"BoxofficeShardRedundancyLost", "BoxofficeShardQuorumLost", "BoxofficeShardLeaderFlapping", conversionRule} {
+		"BoxofficeShardRedundancyLost", "BoxofficeShardQuorumLost", "BoxofficeShardLeaderFlapping", conversionRule,
+		"BoxofficeWaitingRoomWaitTooLong"} {
 		if rules[alert] == "" {
 			t.Errorf("PrometheusRule lacks %s", alert)
 		}
@@ -223,6 +224,14 @@ func TestTemplateAllOptions(t *testing.T) {
 		"BoxofficeBreakGlassUsed": "boxoffice_freeze_break_glass_total"} {
 		if want := counter + " unless " + counter + " offset "; !strings.Contains(rules[alert], want) {
 			t.Errorf("%s does not fire on the counter's first event (no %q): %s", alert, want, rules[alert])
+		}
+	}
+	// The wait alert: the bound from the values, and only while people wait
+	// and seats are free (sold out or every seat held is not slow admission).
+	for _, want := range []string{"boxoffice_showtime_waitingroom_wait_p99_seconds > 600",
+		"boxoffice_showtime_waitingroom_waiting > 0", `boxoffice_showtime_seats{state="free"} > 0`} {
+		if !strings.Contains(rules["BoxofficeWaitingRoomWaitTooLong"], want) {
+			t.Errorf("BoxofficeWaitingRoomWaitTooLong lacks %q: %s", want, rules["BoxofficeWaitingRoomWaitTooLong"])
 		}
 	}
 	if c := rules[conversionRule]; !strings.Contains(c, `boxoffice_shard_confirms_total{result="ok"}`) ||
@@ -267,6 +276,8 @@ func TestTemplateAllOptions(t *testing.T) {
 	all := strings.Join(exprs, "\n")
 	for _, want := range []string{conversionRule + "{", "boxoffice_showtime_frozen{", "boxoffice_frontend_streams_connected{",
 		"boxoffice_frontend_fanout_delay_seconds_bucket{", "boxoffice_frontend_requests_total{",
+		"boxoffice_showtime_waitingroom_waiting{", "boxoffice_showtime_waitingroom_active{",
+		"boxoffice_showtime_waitingroom_wait_p99_seconds{", "boxoffice_showtime_waitingroom_admitted_total{",
 		"boxoffice_rollout_rollbacks_total unless boxoffice_rollout_rollbacks_total offset",
 		"boxoffice_freeze_break_glass_total unless boxoffice_freeze_break_glass_total offset"} {
 		if !strings.Contains(all, want) {
@@ -285,6 +296,7 @@ func TestSchemaRejectsBadValues(t *testing.T) {
 	helmTemplate(t, helm)
 	for _, set := range []string{"replicaCount=0", "image.pullPolicy=Sometimes", "manager.maxHoldTTL=forever", "unknownKey=1",
 		"metrics.readerBinding.serviceAccount.name=prometheus", "metrics.frontendPodMonitor.interval=often",
+		"prometheusRule.thresholds.waitingRoomP99WaitSeconds=0",
 		"watchNamespaces={Venues}", "podDisruptionBudget.minAvailable=-1"} {
 		cmd := exec.Command(helm, "template", "box", chartDir, "--kube-version", kubeVersion, "--set", set)
 		out, err := cmd.CombinedOutput()

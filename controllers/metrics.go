@@ -134,6 +134,7 @@ func recordShowtimeMetrics(st *boxv1.Showtime, shardReady, saleOpen bool, maxRep
 		// the same moment.
 		showtimeSoldOut.WithLabelValues(st.Namespace, st.Name).Set(float64(t.Unix()))
 	}
+	roomMetrics.record(types.NamespacedName{Namespace: st.Namespace, Name: st.Name}, st.Status.WaitingRoom)
 	f := st.Status.Frontend
 	frontendReplicas.WithLabelValues(st.Namespace, st.Name, "desired").Set(float64(f.DesiredReplicas))
 	frontendReplicas.WithLabelValues(st.Namespace, st.Name, "current").Set(float64(f.Replicas))
@@ -150,4 +151,5 @@ func forgetMetrics(key types.NamespacedName) {
 	}
 	shardLeaderChanges.DeletePartialMatch(l)
 	shardMemberReplacements.DeletePartialMatch(l)
+	roomMetrics.record(key, nil)
 }

@@ -32,6 +32,25 @@ type ShardReport struct {
 	ReportsID       string             `json:"reportsId,omitempty"`
 	PaidAfterExpiry []ShardLatePayment `json:"paidAfterExpiry,omitempty"`
 	LogWarnings     []ShardLogWarning  `json:"logWarnings,omitempty"`
+	// Room is the waiting room's summary; absent while no room is
+	// configured, and from shards that predate the room.
+	Room *ShardRoom `json:"room,omitempty"`
+}
+
+// ShardRoom is the part of the shard's room summary (the "room" object of
+// GET /v1/status, the same as GET /v1/room/status) the operator reads.
+type ShardRoom struct {
+	Configured        bool    `json:"configured"`
+	Open              bool    `json:"open"`
+	SoldOut           bool    `json:"soldOut"`
+	SeatsMayReturn    bool    `json:"seatsMayReturn"`
+	PreQueued         int64   `json:"preQueued"`
+	Waiting           int64   `json:"waiting"`
+	Active            int64   `json:"active"`
+	Admitted          int64   `json:"admitted"`
+	Rate              float64 `json:"rate"`
+	MedianWaitSeconds float64 `json:"medianWaitSeconds"`
+	P99WaitSeconds    float64 `json:"p99WaitSeconds"`
 }
 
 // ShardPeerAt is one member as the leader sees it: match is the highest log

@@ -446,6 +446,7 @@ func staleBrokenShardPod(sts *appsv1.StatefulSet, pod *corev1.Pod) (bool, string
 
 // reconcileSeats reads the ready shard's counts, at most every ScrapeInterval.
 func (r *ShowtimeReconciler) reconcileSeats(ctx context.Context, s *scope) error {
+	applyWaitingRoom(s.st, nil)
 	if s.cluster != nil {
 		return r.clusterSeats(ctx, s)
 	}
@@ -500,6 +501,7 @@ func applyReport(st *boxv1.Showtime, rep *ShardReport) {
 	st.Status.Seats.Sold = int32(c.Sold)
 	st.Status.Shard.Epoch = rep.Epoch
 	st.Status.Shard.Version = rep.Version
+	applyWaitingRoom(st, rep)
 	recordSeatMetrics(st)
 }
 

@@ -28,24 +28,33 @@ var _ = Describe("Showtime printer columns", func() {
 		}
 		Expect(k8sClient.Status().Update(ctx, st)).To(Succeed())
 
-		cs, err := kubernetes.NewForConfig(cfg)
-		Expect(err).NotTo(HaveOccurred())
-		raw, err := cs.RESTClient().Get().AbsPath("/apis/boxoffice.dev/v1alpha1/namespaces", st.Namespace, "showtimes").
-			SetHeader("Accept", "application/json;as=Table;v=v1;g=meta.k8s.io").DoRaw(ctx)
-		Expect(err).NotTo(HaveOccurred())
-		table := &metav1.Table{}
-		Expect(json.Unmarshal(raw, table)).To(Succeed())
-		Expect(table.Rows).To(HaveLen(1))
-		cells := map[string]string{}
-		for i, col := range table.ColumnDefinitions {
-			cells[col.Name] = fmt.Sprint(table.Rows[0].Cells[i])
-		}
+		cells := printColumnCells(st.Namespace)
 		Expect(cells).To(HaveKeyWithValue("Phase", "Ready"))
 		Expect(cells).To(HaveKeyWithValue("Available", "2000"))
 		Expect(cells).To(HaveKeyWithValue("Held", "0"))
 		Expect(cells).To(HaveKeyWithValue("Sold", "0"))
 		Expect(cells).To(HaveKeyWithValue("Shard", "True"))
 		Expect(cells).To(HaveKeyWithValue("Front ends", "0"))
+		Expect(cells).To(HaveKeyWithValue("Waiting", "<nil>"), "blank while the room is off")
 		GinkgoWriter.Printf("kubectl get columns: %v\n", cells)
 	})
 })
+
+// printColumnCells reads the namespace's one showtime as kubectl get does
+// (a Table from the API server) and returns its cells by column name.
+func printColumnCells(namespace string) map[string]string {
+	GinkgoHelper()
+	cs, err := kubernetes.NewForConfig(cfg)
+	Expect(err).NotTo(HaveOccurred())
+	raw, err := cs.RESTClient().Get().AbsPath("/apis/boxoffice.dev/v1alpha1/namespaces", namespace, "showtimes").
+		SetHeader("Accept", "application/json;as=Table;v=v1;g=meta.k8s.io").DoRaw(ctx)
+	Expect(err).NotTo(HaveOccurred())
+	table := &metav1.Table{}
+	Expect(json.Unmarshal(raw, table)).To(Succeed())
+	Expect(table.Rows).To(HaveLen(1))
+	cells := map[string]string{}
+	for i, col := range table.ColumnDefinitions {
+		cells[col.Name] = fmt.Sprint(table.Rows[0].Cells[i])
+	}
+	return cells
+}

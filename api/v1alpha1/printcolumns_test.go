@@ -84,3 +84,20 @@ func TestStatusJSONKeepsZeroCounts(t *testing.T) {
 		}
 	}
 }
+
+// The Waiting column: blank while the room is off, the count (0 included)
+// while it is on, the pre-queue counted in status.waitingRoom.waiting.
+func TestPrintColumnWaiting(t *testing.T) {
+	st := &Showtime{Status: ShowtimeStatus{Phase: PhaseOnSale}}
+	if got := printColumns(t, st)["Waiting"]; got != "" {
+		t.Errorf("room off: Waiting = %q, want blank", got)
+	}
+	st.Status.WaitingRoom = &WaitingRoomStatus{Enabled: true}
+	if got := printColumns(t, st)["Waiting"]; got != "0" {
+		t.Errorf("room on, nobody waiting: Waiting = %q, want 0", got)
+	}
+	st.Status.WaitingRoom = &WaitingRoomStatus{Enabled: true, Reported: true, Waiting: 5000, PreQueued: 7}
+	if got := printColumns(t, st)["Waiting"]; got != "5000" {
+		t.Errorf("Waiting = %q, want 5000", got)
+	}
+}

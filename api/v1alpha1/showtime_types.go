@@ -491,6 +491,11 @@ type ShowtimeStatus struct {
 	// +optional
 	Frontend FrontendStatus `json:"frontend,omitzero"`
 
+	// waitingRoom is the waiting room as its shard last reported it; absent
+	// while spec.sales.waitingRoom.enabled is false.
+	// +optional
+	WaitingRoom *WaitingRoomStatus `json:"waitingRoom,omitempty"`
+
 	// soldOutAt is when the operator first saw every seat sold (phase
 	// SoldOut). Sold is final, so it is set once.
 	// +optional
@@ -626,6 +631,56 @@ type SeatCounts struct {
 	Sold int32 `json:"sold"`
 }
 
+// WaitingRoomStatus is the waiting room as the shard last reported it (the
+// room summary of its GET /v1/status). Counts are written when zero: a zero
+// is an answer.
+type WaitingRoomStatus struct {
+	// enabled mirrors spec.sales.waitingRoom.enabled: true while this status
+	// is present.
+	// +optional
+	Enabled bool `json:"enabled"`
+	// reported is true once the shard reported a configured room; until
+	// then the counts below are zero because nothing was read.
+	// +optional
+	Reported bool `json:"reported"`
+	// open is true once the sale opened and the pre-queue was drawn.
+	// +optional
+	Open bool `json:"open"`
+	// soldOut is true once every seat is sold and the room closed.
+	// +optional
+	SoldOut bool `json:"soldOut"`
+	// seatsMayReturn is true while no seat is free but some are held:
+	// admission pauses until holds end.
+	// +optional
+	SeatsMayReturn bool `json:"seatsMayReturn"`
+	// waiting is everyone in line, the pre-queue included (the printer
+	// column WAITING).
+	// +optional
+	Waiting int32 `json:"waiting"`
+	// preQueued is how many of those wait in the pre-queue, to be drawn at
+	// opensAt.
+	// +optional
+	PreQueued int32 `json:"preQueued"`
+	// active is how many buyers are admitted now (at most maxActiveBuyers).
+	// +optional
+	Active int32 `json:"active"`
+	// admitted is how many buyers were admitted so far.
+	// +optional
+	Admitted int64 `json:"admitted"`
+	// medianWaitSeconds is the median wait of everyone admitted so far, in
+	// whole seconds rounded up (an upper bound: the shard keeps waits in
+	// buckets a factor of sqrt(2) wide).
+	// +optional
+	MedianWaitSeconds int64 `json:"medianWaitSeconds"`
+	// p99WaitSeconds is the 99th percentile of the same waits.
+	// +optional
+	P99WaitSeconds int64 `json:"p99WaitSeconds"`
+	// admissionsPerMinute is the admission rate measured over the last 64
+	// admissions (0 until measured).
+	// +optional
+	AdmissionsPerMinute int64 `json:"admissionsPerMinute"`
+}
+
 // Showtime is one performance on sale, with its own seat-locking shard.
 // +kubebuilder:object:root=true
 // +kubebuilder:subresource:status
@@ -634,6 +689,7 @@ type SeatCounts struct {
 // +kubebuilder:printcolumn:name="Available",type=integer,JSONPath=`.status.seats.available`
 // +kubebuilder:printcolumn:name="Held",type=integer,JSONPath=`.status.seats.held`
 // +kubebuilder:printcolumn:name="Sold",type=integer,JSONPath=`.status.seats.sold`
+// +kubebuilder:printcolumn:name="Waiting",type=integer,JSONPath=`.status.waitingRoom.waiting`
 // +kubebuilder:printcolumn:name="Shard",type=string,JSONPath=`.status.conditions[?(@.type=="ShardReady")].status`
 // +kubebuilder:printcolumn:name="Members",type=string,JSONPath=`.status.shard.readyMembers`
 // +kubebuilder:printcolumn:name="Front ends",type=integer,JSONPath=`.status.frontend.readyReplicas`

@@ -374,3 +374,51 @@ func TestActionsPrintResultWithOutput(t *testing.T) {
 		t.Errorf("undo: exit %d: %q", code, out)
 	}
 }
+
+func TestStatusShowsWaitingRoom(t *testing.T) {
+	c := fixture(t)
+	ctx := context.Background()
+	out, _ := run(t, c, "status", "standup")
+	if strings.Contains(out, "Waiting room:") {
+		t.Errorf("room off, yet a waiting room line:\n%s", out)
+	}
+	st := &boxv1.Showtime{}
+	if err := c.Get(ctx, client.ObjectKey{Namespace: "venues", Name: "standup"}, st); err != nil {
+		t.Fatal(err)
+	}
+	st.Status.WaitingRoom = &boxv1.WaitingRoomStatus{Enabled: true}
+	if err := c.Status().Update(ctx, st); err != nil {
+		t.Fatal(err)
+	}
+	if out, _ := run(t, c, "status", "standup"); !strings.Contains(out, "Waiting room:  on; not reported by the shard yet") {
+		t.Errorf("room on, not reported:\n%s", out)
+	}
+	st.Status.WaitingRoom = &boxv1.WaitingRoomStatus{Enabled: true, Reported: true, Open: true, Waiting: 5000, PreQueued: 0,
+		Active: 200, Admitted: 812, MedianWaitSeconds: 182, P99WaitSeconds: 725, AdmissionsPerMinute: 150}
+	if err := c.Status().Update(ctx, st); err != nil {
+		t.Fatal(err)
+	}
+	out, code := run(t, c, "status", "standup")
+	if code != 0 {
+		t.Fatalf("exit %d: %s", code, out)
+	}
+	for _, want := range []string{"Waiting room:  open", "5000 waiting (0 in the pre-queue), 200 active, 812 admitted so far",
+		"wait median 3m2s, p99 12m5s; 150 admissions/min"} {
+		if !strings.Contains(out, want) {
+			t.Errorf("missing %q in:\n%s", want, out)
+		}
+	}
+	out, _ = run(t, c, "status", "standup", "-o", "json")
+	var raw struct {
+		WaitingRoom map[string]any `json:"waitingRoom"`
+	}
+	if err := json.Unmarshal([]byte(out), &raw); err != nil {
+		t.Fatalf("not JSON: %v\n%s", err, out)
+	}
+	for k, want := range map[string]any{"waiting": 5000.0, "preQueued": 0.0, "active": 200.0, "admitted": 812.0,
+		"medianWaitSeconds": 182.0, "p99WaitSeconds": 725.0, "soldOut": false} {
+		if raw.WaitingRoom[k] != want {
+			t.Errorf("waitingRoom.%s = %v, want %v:\n%s", k, raw.WaitingRoom[k], want, out)
+		}
+	}
+}

@@ -46,20 +46,22 @@ func Print(w io.Writer, format string, v any, human func(io.Writer)) error {
 
 // ShowtimeView is everything on-call reads about one showtime.
 type ShowtimeView struct {
-	Namespace          string             `json:"namespace"`
-	Name               string             `json:"name"`
-	Title              string             `json:"title"`
-	Phase              string             `json:"phase"`
-	ObservedGeneration int64              `json:"observedGeneration"`
-	Generation         int64              `json:"generation"`
-	OpensAt            time.Time          `json:"opensAt"`
-	ClosesAt           time.Time          `json:"closesAt"`
-	Seats              boxv1.SeatCounts   `json:"seats"`
-	Shard              ShardView          `json:"shard"`
-	Frontend           FrontendView       `json:"frontend"`
-	Freeze             FreezeView         `json:"freeze"`
-	Rollout            *RolloutRef        `json:"rollout,omitempty"`
-	Conditions         []metav1.Condition `json:"conditions,omitempty"`
+	Namespace          string           `json:"namespace"`
+	Name               string           `json:"name"`
+	Title              string           `json:"title"`
+	Phase              string           `json:"phase"`
+	ObservedGeneration int64            `json:"observedGeneration"`
+	Generation         int64            `json:"generation"`
+	OpensAt            time.Time        `json:"opensAt"`
+	ClosesAt           time.Time        `json:"closesAt"`
+	Seats              boxv1.SeatCounts `json:"seats"`
+	Shard              ShardView        `json:"shard"`
+	Frontend           FrontendView     `json:"frontend"`
+	// WaitingRoom is status.waitingRoom: absent while the room is off.
+	WaitingRoom *boxv1.WaitingRoomStatus `json:"waitingRoom,omitempty"`
+	Freeze      FreezeView               `json:"freeze"`
+	Rollout     *RolloutRef              `json:"rollout,omitempty"`
+	Conditions  []metav1.Condition       `json:"conditions,omitempty"`
 }
 
 // ShardView is the shard pod as last seen. Counts and flags are written
@@ -118,7 +120,7 @@ func ShowtimeStatus(ctx context.Context, c client.Reader, namespace, name string
 		Namespace: st.Namespace, Name: st.Name, Title: st.Spec.Title, Phase: string(st.Status.Phase),
 		ObservedGeneration: st.Status.ObservedGeneration, Generation: st.Generation,
 		OpensAt: st.Spec.Sales.OpensAt.Time, ClosesAt: st.Spec.Sales.ClosesAt.Time,
-		Seats: st.Status.Seats, Conditions: st.Status.Conditions,
+		Seats: st.Status.Seats, Conditions: st.Status.Conditions, WaitingRoom: st.Status.WaitingRoom,
 		Shard: ShardView{Pod: st.Status.Shard.Pod, Image: st.Status.Shard.Image, Ready: st.Status.Shard.Ready,
 			Epoch: st.Status.Shard.Epoch, Version: st.Status.Shard.Version,
 			Replicas: st.Status.Shard.Replicas, ReadyMembers: st.Status.Shard.ReadyMembers, Leader: st.Status.Shard.Leader,
@@ -201,6 +203,32 @@ func writeMembers(p func(k, format string, args ...any), sh ShardView) {
 	}
 }
 
+// writeWaitingRoom renders the waiting room: who waits, who chooses, how
+// long people waited, and what stops admission.
+func writeWaitingRoom(p func(k, format string, args ...any), w *boxv1.WaitingRoomStatus) {
+	if !w.Reported {
+		p("Waiting room:", "on; not reported by the shard yet")
+		return
+	}
+	state := "pre-queue (the sale has not opened)"
+	switch {
+	case w.SoldOut:
+		state = "SOLD OUT, closed"
+	case w.SeatsMayReturn:
+		state = "open, ADMISSION PAUSED: every free seat is held, seats may come back"
+	case w.Open:
+		state = "open"
+	}
+	p("Waiting room:", "%s", state)
+	p("", "%d waiting (%d in the pre-queue), %d active, %d admitted so far", w.Waiting, w.PreQueued, w.Active, w.Admitted)
+	rate := "not measured yet"
+	if w.AdmissionsPerMinute > 0 {
+		rate = fmt.Sprintf("%d admissions/min", w.AdmissionsPerMinute)
+	}
+	p("", "wait median %s, p99 %s; %s", time.Duration(w.MedianWaitSeconds)*time.Second,
+		time.Duration(w.P99WaitSeconds)*time.Second, rate)
+}
+
 // WriteShowtime renders the people's view.
 func WriteShowtime(w io.Writer, v *ShowtimeView) {
 	tw := tabwriter.NewWriter(w, 0, 0, 2, ' ', 0)
@@ -239,6 +267,9 @@ func WriteShowtime(w io.Writer, v *ShowtimeView) {
 	p("Front end:", "%s", fe)
 	if v.Frontend.Image != "" {
 		p("", "image %s", v.Frontend.Image)
+	}
+	if w := v.WaitingRoom; w != nil {
+		writeWaitingRoom(p, w)
 	}
 	switch {
 	case v.Freeze.Frozen && v.Freeze.Until != nil:

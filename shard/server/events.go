@@ -10,10 +10,6 @@ import (
 
 const heartbeatEvery = 15 * time.Second
 
-// roomEventEvery is how often a stream looks for a new room summary (a
-// variable for tests).
-var roomEventEvery = time.Second
-
 // events serves GET /v1/events. Memory per client is bounded: the client
 // holds a cursor into the hub's shared ring, copies at most the ring's size
 // per event, and is disconnected when the ring no longer holds what it has
@@ -81,10 +77,19 @@ func (s *Server) events(w http.ResponseWriter, r *http.Request) {
 	}
 	heartbeat := time.NewTicker(heartbeatEvery)
 	defer heartbeat.Stop()
-	// The waiting room's summary, at most once a second while it changes.
-	roomTick := time.NewTicker(roomEventEvery)
-	defer roomTick.Stop()
-	var roomSeq uint64
+	room := newRoomPacer()
+	defer room.stop()
+	sendRoom := func() bool {
+		v := room.next(s.roomView.Load(), time.Now())
+		if v == nil {
+			return true
+		}
+		// No id: Last-Event-ID stays the seat version.
+		out = append(out[:0], "event: room\ndata: "...)
+		out = append(out, v.json...)
+		out = append(out, "\n\n"...)
+		return write(out)
+	}
 	var changes []seats.Change
 	seen := map[int32]int{}
 	for {
@@ -98,21 +103,16 @@ func (s *Server) events(w http.ResponseWriter, r *http.Request) {
 				return
 			}
 			continue
-		case <-roomTick.C:
-			v := s.roomView.Load()
-			if v == nil || !v.st.Configured || v.seq == roomSeq {
-				continue
-			}
-			roomSeq = v.seq
-			// No id: Last-Event-ID stays the seat version.
-			out = append(out[:0], "event: room\ndata: "...)
-			out = append(out, v.json...)
-			out = append(out, "\n\n"...)
-			if !write(out) {
+		case <-room.timer.C:
+			room.armed = false
+			if !sendRoom() {
 				return
 			}
 			continue
 		case <-c.notify:
+			if !sendRoom() {
+				return
+			}
 		}
 		var v uint64
 		var ok bool

@@ -39,6 +39,18 @@ func newHub(ix *seats.Index, ringSize int) *hub {
 		clients: map[*streamClient]struct{}{}, done: make(chan struct{}), cacheVersion: ^uint64(0)}
 }
 
+// wake tells every stream to look again (a new room summary was published).
+func (h *hub) wake() {
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	for c := range h.clients {
+		select {
+		case c.notify <- struct{}{}:
+		default:
+		}
+	}
+}
+
 // reset loads the recovered state (before any client connects).
 func (h *hub) reset(m *seats.Machine) {
 	h.mu.Lock()

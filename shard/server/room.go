@@ -274,8 +274,5 @@ func (s *Server) roomTick(g *group) {
 		}
 		s.endCommand(g)
 	}
-	if s.roomDirty {
-		g.roomView = s.buildRoomView()
-		s.roomDirty = false
-	}
+	s.stageRoomView(g)
 }

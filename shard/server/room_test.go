@@ -330,3 +330,25 @@ func TestRoomClusterCatchUpBySnapshot(t *testing.T) {
 		t.Fatalf("places after catching up by snapshot\n%s\nwant\n%s", after, before)
 	}
 }
+
+// A stream sends the room's summary as soon as it connects and as soon as
+// the room changes after a quiet roomEventEvery, not on a fixed tick: with
+// roomEventEvery an hour, only that leading edge can deliver it here.
+func TestRoomSummaryAtOnceOnAQuietStream(t *testing.T) {
+	defer func(d time.Duration) { roomEventEvery = d }(roomEventEvery)
+	roomEventEvery = time.Hour
+	h := start(t, t.TempDir(), func(cfg *Config) { cfg.SeatIDs = seatIDs("A", 2) })
+	now := time.Now().Add(-time.Second).UTC().Format(time.RFC3339)
+	h.expect(h.do("PUT", "/v1/room", `{"maxActiveBuyers":1,"idleTimeoutSeconds":60,"opensAt":"`+now+`"}`), http.StatusOK, "")
+	waitRoom(t, "opened", func() map[string]any { return h.do("GET", "/v1/room/status", "").json(t) },
+		func(m map[string]any) bool { return m["open"] == true })
+	h.expect(h.do("POST", "/v1/room/join", `{"key":"`+roomKey(0)+`"}`), http.StatusOK, "")
+	r, closeStream := h.stream("")
+	defer closeStream()
+	bound := time.AfterFunc(10*time.Second, closeStream) // a read that waits for the hour fails instead
+	defer bound.Stop()
+	ev := readEvents(t, r, 2)
+	if ev[0].event != "snapshot" || ev[1].event != "room" || !strings.Contains(ev[1].data, `"active":1,`) {
+		t.Fatalf("a new stream's first events: %+v", ev)
+	}
+}

@@ -35,6 +35,17 @@ func (s *Server) buildRoomView() *roomView {
 func (s *Server) publishRoom() {
 	s.roomView.Store(s.buildRoomView())
 	s.roomDirty = false
+	s.hub.wake()
+}
+
+// stageRoomView builds the room's view for publication with the group, if
+// the room changed: the summary of a group's joins, leaves and admissions
+// goes out with that group, not a tick later.
+func (s *Server) stageRoomView(g *group) {
+	if s.roomDirty {
+		g.roomView = s.buildRoomView()
+		s.roomDirty = false
+	}
 }
 
 func appendDur(b []byte, d time.Duration) []byte {

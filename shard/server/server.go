@@ -438,6 +438,7 @@ func (s *Server) writer() {
 					break drain
 				}
 			}
+			s.stageRoomView(cur)
 			continue
 		case out <- cur:
 			cur = <-free
@@ -575,9 +576,14 @@ func (s *Server) syncer(in <-chan *group, free chan<- *group, done chan<- struct
 			}
 		} else {
 			s.durable.Store(g.version)
-			s.hub.publish(g.changes, g.version)
+			// The room's view first: a stream woken by the seat changes
+			// sees the room as of the same group.
 			if g.roomView != nil {
 				s.roomView.Store(g.roomView)
+			}
+			s.hub.publish(g.changes, g.version)
+			if g.roomView != nil && len(g.changes) == 0 {
+				s.hub.wake()
 			}
 			if len(g.late) > 0 {
 				s.recordLate(g.late)

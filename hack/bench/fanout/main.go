@@ -45,6 +45,18 @@ import (
 )
 
 func main() {
+	if len(os.Args) > 1 && (os.Args[1] == "room" || os.Args[1] == "room-clients") {
+		stopOnSignal()
+		run := runRoomCmd
+		if os.Args[1] == "room-clients" {
+			run = runClientsCmd
+		}
+		if err := run(os.Args[2:]); err != nil {
+			fmt.Fprintf(os.Stderr, "fanout %s: %v\n", os.Args[1], err)
+			os.Exit(1)
+		}
+		return
+	}
 	var (
 		bin      = flag.String("bin", "bin/boxoffice", "boxoffice binary")
 		clients  = flag.String("clients", "10,1000,10000", "comma-separated client counts, one phase each")
@@ -58,7 +70,16 @@ func main() {
 		feExtra  = flag.String("frontend-flags", "", "extra flags for the front end, space-separated (e.g. --pprof-listen=127.0.0.1:6060)")
 	)
 	flag.Parse()
-	// SIGINT/SIGTERM: exit so the children (killed with us) go too.
+	stopOnSignal()
+	if err := run(*bin, *clients, *rate, *duration, *addrs, *seatRows, *workDir, *jsonOut, *coalesce, strings.Fields(*feExtra)); err != nil {
+		fmt.Fprintln(os.Stderr, "fanout:", err)
+		os.Exit(1)
+	}
+}
+
+// stopOnSignal exits on SIGINT/SIGTERM, so the children (killed with us)
+// go too.
+func stopOnSignal() {
 	sigs := make(chan os.Signal, 1)
 	signal.Notify(sigs, syscall.SIGINT, syscall.SIGTERM)
 	go func() {
@@ -66,10 +87,6 @@ func main() {
 		fmt.Fprintln(os.Stderr, "fanout: stopped by", s)
 		os.Exit(1)
 	}()
-	if err := run(*bin, *clients, *rate, *duration, *addrs, *seatRows, *workDir, *jsonOut, *coalesce, strings.Fields(*feExtra)); err != nil {
-		fmt.Fprintln(os.Stderr, "fanout:", err)
-		os.Exit(1)
-	}
 }
 
 type phaseResult struct {
@@ -543,15 +560,11 @@ func (w *writer) commitTime(v uint64) (int64, bool) {
 // hist counts delays in 0.5 ms buckets up to 30 s.
 type hist struct{ b [60001]atomic.Int64 }
 
-func (h *hist) add(d time.Duration) {
-	i := int(d / (500 * time.Microsecond))
-	if i < 0 {
-		i = 0
-	}
-	if i >= len(h.b) {
-		i = len(h.b) - 1
-	}
-	h.b[i].Add(1)
+func (h *hist) add(d time.Duration) { h.b[bucketOf(d)].Add(1) }
+
+// bucketOf is d's bucket in a hist.
+func bucketOf(d time.Duration) int {
+	return min(max(int(d/(500*time.Microsecond)), 0), len(hist{}.b)-1)
 }
 
 func (h *hist) total() int64 {

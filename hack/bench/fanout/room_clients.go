@@ -1,0 +1,339 @@
+//go:build linux
+
+package main
+
+// The waiting browsers of `fanout room`: event streams and what each saw.
+// A process holds at most -per-worker of them (the open-file limit), so
+// the benchmark runs them in `fanout room-clients` worker processes that
+// it drives over stdin and stdout:
+//
+//	worker -> "ready" once its streams are open
+//	bench  -> "adm K VERSION ADMITTED"     (admission K is about to happen)
+//	worker -> "ok K"
+//	bench  -> "ack K SENDNANOS ACKNANOS"   (the buy was sent, and answered)
+//	bench  -> "end"
+//	worker -> one JSON line: its part of each track, then exits.
+
+import (
+	"bufio"
+	"bytes"
+	"context"
+	"encoding/json"
+	"errors"
+	"flag"
+	"fmt"
+	"net"
+	"net/http"
+	"os"
+	"strconv"
+	"strings"
+	"sync"
+	"sync/atomic"
+	"time"
+)
+
+// admissionLog is the measured admissions: targets published before each
+// buy is sent, its send and answer times.
+type admissionLog struct {
+	n        atomic.Int64 // admissions published
+	version  []uint64     // the buy's seat-map version
+	admitted []int64      // the room's admitted count once it is applied
+	sendAt   []int64
+	ackAt    []atomic.Int64
+}
+
+// roomStream is one event stream and the first time it showed each
+// admission, by the room's admitted count and by the buy's seat version.
+type roomStream struct {
+	roomAt, seatsAt []int64
+	nextRoom        int
+	nextSeats       int
+}
+
+func (s *roomStream) observe(adm *admissionLog, event string, id uint64, data []byte, now int64) {
+	n := int(adm.n.Load())
+	switch event {
+	case "room":
+		a, ok := jsonInt(data, `"admitted":`)
+		for ok && s.nextRoom < n && adm.admitted[s.nextRoom] <= a {
+			s.roomAt[s.nextRoom] = now
+			s.nextRoom++
+		}
+	case "seats", "":
+		for id != 0 && s.nextSeats < n && adm.version[s.nextSeats] <= id {
+			s.seatsAt[s.nextSeats] = now
+			s.nextSeats++
+		}
+	}
+}
+
+// jsonInt reads the integer after key in a flat JSON object.
+func jsonInt(data []byte, key string) (int64, bool) {
+	i := bytes.Index(data, []byte(key))
+	if i < 0 {
+		return 0, false
+	}
+	rest := data[i+len(key):]
+	j := 0
+	for j < len(rest) && rest[j] >= '0' && rest[j] <= '9' {
+		j++
+	}
+	v, err := strconv.ParseInt(string(rest[:j]), 10, 64)
+	return v, err == nil
+}
+
+// follow reads one SSE stream until ctx ends, reconnecting with
+// Last-Event-ID; onOpen is called once, on the first connection.
+func (s *roomStream) follow(ctx context.Context, src net.IP, addr, path, token string, last uint64, adm *admissionLog, onOpen func()) {
+	opened := false
+	for ctx.Err() == nil {
+		err := s.streamOnce(ctx, src, addr, path, token, &last, adm, func() {
+			if !opened {
+				opened = true
+				onOpen()
+			}
+		})
+		if ctx.Err() != nil || err == nil {
+			return
+		}
+		time.Sleep(100 * time.Millisecond)
+	}
+}
+
+func (s *roomStream) streamOnce(ctx context.Context, src net.IP, addr, path, token string, last *uint64, adm *admissionLog, onOpen func()) error {
+	d := net.Dialer{LocalAddr: &net.TCPAddr{IP: src}, Timeout: 10 * time.Second}
+	conn, err := d.DialContext(ctx, "tcp", addr)
+	if err != nil {
+		return err
+	}
+	defer conn.Close()
+	stop := context.AfterFunc(ctx, func() { conn.Close() })
+	defer stop()
+	req, _ := http.NewRequest("GET", "http://"+addr+path+strconv.FormatUint(*last, 10), nil)
+	req.Header.Set("Accept", "text/event-stream")
+	req.Header.Set("Last-Event-ID", strconv.FormatUint(*last, 10))
+	if token != "" {
+		req.Header.Set("Authorization", "Bearer "+token)
+	}
+	if err := req.Write(conn); err != nil {
+		return err
+	}
+	resp, err := http.ReadResponse(bufio.NewReaderSize(conn, 4096), req)
+	if err != nil {
+		return err
+	}
+	defer resp.Body.Close()
+	if resp.StatusCode != 200 {
+		return fmt.Errorf("status %d", resp.StatusCode)
+	}
+	onOpen()
+	body := bufio.NewReaderSize(resp.Body, 8192)
+	var event string
+	var id uint64
+	var data []byte
+	for {
+		line, err := body.ReadSlice('\n')
+		if errors.Is(err, bufio.ErrBufferFull) {
+			for errors.Is(err, bufio.ErrBufferFull) { // a snapshot: not needed here
+				_, err = body.ReadSlice('\n')
+			}
+			continue
+		}
+		if err != nil {
+			return err
+		}
+		line = bytes.TrimRight(line, "\r\n")
+		switch {
+		case len(line) == 0:
+			if event != "" || id != 0 {
+				s.observe(adm, event, id, data, time.Now().UnixNano())
+			}
+			if id > *last {
+				*last = id
+			}
+			event, id, data = "", 0, data[:0]
+		case bytes.HasPrefix(line, []byte("event: ")):
+			event = string(line[7:])
+		case bytes.HasPrefix(line, []byte("id: ")):
+			id, _ = strconv.ParseUint(string(line[4:]), 10, 64)
+		case bytes.HasPrefix(line, []byte("data: ")):
+			data = append(data, line[6:]...)
+		}
+	}
+}
+
+// trackPart is one process's share of a track: its delays as counts of the
+// hist buckets, and per admission the slowest of its streams (-1 when one
+// of them never showed it).
+type trackPart struct {
+	Buckets    map[int]int64 `json:"buckets"`
+	Every      []int64       `json:"every"`
+	Deliveries int64         `json:"deliveries"`
+	Expected   int64         `json:"expected"`
+}
+
+// partOf measures one kind of delivery over streams: each stream's delay
+// for each admission, timed from the buy's answer (from its sending when
+// the event overtook the answer).
+func partOf(adm *admissionLog, streams []*roomStream, at func(*roomStream) []int64) trackPart {
+	n := int(adm.n.Load())
+	p := trackPart{Buckets: map[int]int64{}, Every: make([]int64, n), Expected: int64(len(streams)) * int64(n)}
+	for _, s := range streams {
+		times := at(s)
+		for k := range n {
+			if times[k] == 0 {
+				p.Every[k] = -1
+				continue
+			}
+			base := adm.ackAt[k].Load()
+			if times[k] < base || base == 0 {
+				base = adm.sendAt[k]
+			}
+			d := max(times[k]-base, 0)
+			p.Buckets[bucketOf(time.Duration(d))]++
+			p.Deliveries++
+			if p.Every[k] >= 0 {
+				p.Every[k] = max(p.Every[k], d)
+			}
+		}
+	}
+	return p
+}
+
+// workerParts is what a worker prints at the end.
+type workerParts struct {
+	Room  trackPart `json:"room"`
+	Seats trackPart `json:"seats"`
+}
+
+type clientsOptions struct {
+	fes               []string
+	versions          []uint64
+	from, n           int
+	admissions, addrs int
+	path              string
+}
+
+// runClientsCmd is `fanout room-clients`: one worker's share of the
+// browsers, driven over stdin and stdout.
+func runClientsCmd(args []string) error {
+	var o clientsOptions
+	var fes, vers string
+	fs := flag.NewFlagSet("room-clients", flag.ExitOnError)
+	fs.StringVar(&fes, "fes", "", "front-end addresses, comma-separated")
+	fs.StringVar(&vers, "versions", "", "each front end's seat-map version, comma-separated")
+	fs.IntVar(&o.from, "from", 0, "index of this worker's first client (spreads clients over front ends and sources)")
+	fs.IntVar(&o.n, "n", 0, "clients in this worker")
+	fs.IntVar(&o.admissions, "admissions", 0, "admissions to expect")
+	fs.IntVar(&o.addrs, "source-addrs", 8, "loopback source addresses 127.0.0.2..")
+	fs.StringVar(&o.path, "path", "/api/events?lastEventId=", "the stream a waiting page opens (the version is appended)")
+	_ = fs.Parse(args)
+	o.fes = strings.Split(fes, ",")
+	for _, v := range strings.Split(vers, ",") {
+		x, err := strconv.ParseUint(v, 10, 64)
+		if err != nil {
+			return fmt.Errorf("-versions: %v", err)
+		}
+		o.versions = append(o.versions, x)
+	}
+	if len(o.versions) != len(o.fes) || o.n < 1 || o.admissions < 1 {
+		return fmt.Errorf("room-clients: bad arguments")
+	}
+	if err := raiseNoFileTo(uint64(o.n) + 256); err != nil {
+		return err
+	}
+	adm := newAdmissionLog(o.admissions)
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	streams, wg, err := openStreams(ctx, o, adm)
+	if err != nil {
+		return err
+	}
+	out := bufio.NewWriter(os.Stdout)
+	fmt.Fprintln(out, "ready")
+	out.Flush()
+	if err := followCommands(bufio.NewScanner(os.Stdin), out, adm); err != nil {
+		return err
+	}
+	cancel()
+	wg.Wait()
+	parts := workerParts{Room: partOf(adm, streams, func(s *roomStream) []int64 { return s.roomAt }),
+		Seats: partOf(adm, streams, func(s *roomStream) []int64 { return s.seatsAt })}
+	b, _ := json.Marshal(parts)
+	fmt.Fprintln(out, string(b))
+	return out.Flush()
+}
+
+// followCommands applies the bench's lines until "end".
+func followCommands(in *bufio.Scanner, out *bufio.Writer, adm *admissionLog) error {
+	for in.Scan() {
+		f := strings.Fields(in.Text())
+		switch {
+		case len(f) == 1 && f[0] == "end":
+			return nil
+		case len(f) == 4 && f[0] == "adm":
+			k, _ := strconv.Atoi(f[1])
+			if k != int(adm.n.Load()) || k >= len(adm.version) {
+				return fmt.Errorf("admission %d out of order", k)
+			}
+			adm.version[k], _ = strconv.ParseUint(f[2], 10, 64)
+			adm.admitted[k], _ = strconv.ParseInt(f[3], 10, 64)
+			adm.n.Store(int64(k + 1))
+			fmt.Fprintf(out, "ok %d\n", k)
+			out.Flush()
+		case len(f) == 4 && f[0] == "ack":
+			k, _ := strconv.Atoi(f[1])
+			if k < 0 || k >= int(adm.n.Load()) {
+				return fmt.Errorf("ack of admission %d before it was announced", k)
+			}
+			adm.sendAt[k], _ = strconv.ParseInt(f[2], 10, 64)
+			t, _ := strconv.ParseInt(f[3], 10, 64)
+			adm.ackAt[k].Store(t)
+		default:
+			return fmt.Errorf("unknown command %q", in.Text())
+		}
+	}
+	return fmt.Errorf("stdin closed before end: %v", in.Err())
+}
+
+// openStreams opens this worker's streams and returns once all are open
+// (at most 180 s).
+func openStreams(ctx context.Context, o clientsOptions, adm *admissionLog) ([]*roomStream, *sync.WaitGroup, error) {
+	wg := &sync.WaitGroup{}
+	ready := make(chan struct{}, o.n)
+	sem := make(chan struct{}, 256) // connects in flight
+	streams := make([]*roomStream, o.n)
+	for i := range streams {
+		streams[i] = newRoomStream(o.admissions)
+	}
+	go func() {
+		for i, s := range streams {
+			g := o.from + i
+			fe := g % len(o.fes)
+			src := net.IPv4(127, 0, 0, byte(2+g%o.addrs))
+			sem <- struct{}{}
+			wg.Go(func() {
+				s.follow(ctx, src, o.fes[fe], o.path, "", o.versions[fe], adm,
+					func() { <-sem; ready <- struct{}{} })
+			})
+		}
+	}()
+	timeout := time.After(180 * time.Second)
+	for got := 0; got < o.n; got++ {
+		select {
+		case <-ready:
+		case <-timeout:
+			return nil, nil, fmt.Errorf("only %d of %d streams opened within 180s", got, o.n)
+		}
+	}
+	return streams, wg, nil
+}
+
+func newAdmissionLog(n int) *admissionLog {
+	return &admissionLog{version: make([]uint64, n), admitted: make([]int64, n), sendAt: make([]int64, n),
+		ackAt: make([]atomic.Int64, n)}
+}
+
+func newRoomStream(n int) *roomStream {
+	return &roomStream{roomAt: make([]int64, n), seatsAt: make([]int64, n)}
+}

@@ -1,0 +1,40 @@
+package server
+
+import (
+	"testing"
+	"time"
+
+	"boxoffice.dev/boxoffice/shard/waitroom"
+)
+
+// TestRoomPacer: the first summary and one after a quiet second go out at
+// once; one sooner is held back with the timer armed once; an unchanged or
+// missing room sends nothing.
+func TestRoomPacer(t *testing.T) {
+	p := newRoomPacer()
+	defer p.stop()
+	t0 := time.Date(2026, 6, 1, 10, 0, 0, 0, time.UTC)
+	view := func(seq uint64) *roomView { return &roomView{st: waitroom.Status{Configured: true}, seq: seq} }
+	if p.next(nil, t0) != nil || p.next(&roomView{seq: 1}, t0) != nil {
+		t.Fatal("a summary without a configured room")
+	}
+	if v := p.next(view(1), t0); v == nil || v.seq != 1 {
+		t.Fatalf("the first summary was held back: %v", v)
+	}
+	if p.next(view(1), t0.Add(2*time.Second)) != nil {
+		t.Fatal("an unchanged summary was sent again")
+	}
+	if p.next(view(2), t0.Add(300*time.Millisecond)) != nil || !p.armed {
+		t.Fatalf("a change 300 ms after the last summary went out at once (armed %v)", p.armed)
+	}
+	if p.next(view(3), t0.Add(600*time.Millisecond)) != nil || !p.armed {
+		t.Fatal("a second change within the second went out")
+	}
+	p.armed = false // the timer fired
+	if v := p.next(view(3), t0.Add(roomEventEvery)); v == nil || v.seq != 3 {
+		t.Fatalf("the held-back summary did not go out when due: %v", v)
+	}
+	if v := p.next(view(4), t0.Add(roomEventEvery+5*time.Second)); v == nil || v.seq != 4 {
+		t.Fatalf("a change after a quiet second was held back: %v", v)
+	}
+}
