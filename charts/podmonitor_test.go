@@ -74,12 +74,12 @@ func TestPodMonitorsSelectOperatorPods(t *testing.T) {
 			for _, r := range e["relabelings"].([]any) {
 				rl := r.(map[string]any)
 				src, _ := rl["sourceLabels"].([]any)
-				if rl["targetLabel"] == "showtime" && len(src) == 1 && src[0] == metaPodLabel(specs.LabelShowtime) {
-					showtime = labels[specs.LabelShowtime] == st.Name
+				if rl["targetLabel"] == "showtime" && len(src) == 1 && src[0] == metaPodLabel(boxv1.LabelShowtime) {
+					showtime = labels[boxv1.LabelShowtime] == st.Name
 				}
 			}
 			if !showtime {
-				t.Errorf("%s does not set `showtime` from the pods' %s label", pmName, specs.LabelShowtime)
+				t.Errorf("%s does not set `showtime` from the pods' %s label", pmName, boxv1.LabelShowtime)
 			}
 		}
 	}

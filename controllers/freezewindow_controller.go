@@ -3,9 +3,10 @@ package controllers
 import (
 	"context"
 	"fmt"
+	"time"
+
 	"github.com/prometheus/client_golang/prometheus"
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
-	"time"
 
 	boxv1 "boxoffice.dev/boxoffice/api/v1alpha1"
 	"boxoffice.dev/boxoffice/internal/freeze"
@@ -15,6 +16,7 @@ import (
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/client-go/tools/events"
 	"k8s.io/utils/clock"
+	"k8s.io/utils/ptr"
 	ctrl "sigs.k8s.io/controller-runtime"
 	"sigs.k8s.io/controller-runtime/pkg/builder"
 	"sigs.k8s.io/controller-runtime/pkg/client"
@@ -108,21 +110,14 @@ func (r *FreezeWindowReconciler) writeStatus(ctx context.Context, before, fw *bo
 }
 
 func setFWCondition(fw *boxv1.FreezeWindow, typ string, ok bool, reason, msg string) {
-	status := metav1.ConditionFalse
-	if ok {
-		status = metav1.ConditionTrue
-	}
-	meta.SetStatusCondition(&fw.Status.Conditions, metav1.Condition{
-		Type: typ, Status: status, Reason: reason, Message: msg, ObservedGeneration: fw.Generation,
-	})
+	setStatusCondition(&fw.Status.Conditions, fw.Generation, typ, conditionStatus(ok), reason, msg)
 }
 
 func timePtr(t time.Time) *metav1.Time {
 	if t.IsZero() {
 		return nil
 	}
-	mt := metav1.NewTime(t)
-	return &mt
+	return ptr.To(metav1.NewTime(t))
 }
 
 // showTime shows an instant in a window's zone, with the zone named.

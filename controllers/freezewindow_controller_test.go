@@ -189,7 +189,7 @@ var _ = Describe("Showtime Frozen condition", func() {
 		// No front-end pod is ready yet: nothing recorded.
 		Expect(f.showtime().Status.Versions.Frontend).To(Equal(boxv1.ImageHistory{}))
 		dep := &appsv1.Deployment{}
-		f.get("standup-frontend", dep)
+		f.get(f.st.FrontendName(), dep)
 		dep.Status = appsv1.DeploymentStatus{ObservedGeneration: dep.Generation, Replicas: 2, UpdatedReplicas: 2, ReadyReplicas: 1}
 		Expect(k8sClient.Status().Update(ctx, dep)).To(Succeed())
 		Eventually(func() boxv1.ImageHistory { f.reconcile(); return f.showtime().Status.Versions.Frontend }).

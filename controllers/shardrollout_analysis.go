@@ -14,9 +14,9 @@ import (
 	"boxoffice.dev/boxoffice/internal/freeze"
 	"boxoffice.dev/boxoffice/internal/rolloutplan"
 	corev1 "k8s.io/api/core/v1"
-	"k8s.io/apimachinery/pkg/api/meta"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/types"
+	"k8s.io/utils/ptr"
 	"sigs.k8s.io/controller-runtime/pkg/client"
 )
 
@@ -109,7 +109,7 @@ func (r *ShardRolloutReconciler) judgeBaked(ctx context.Context, s *rolloutScope
 func (r *ShardRolloutReconciler) analyzeOne(ctx context.Context, s *rolloutScope, e *boxv1.RolloutShowtime) string {
 	ro := s.ro
 	st := s.showtimes[entryKey(e)]
-	e.AnalyzedAt = ptrTime(s.now)
+	e.AnalyzedAt = ptr.To(metav1.NewTime(s.now))
 	s.requeueAt(s.now.Add(r.interval(ro)))
 	result, reason, findings := r.checks(ctx, s, e, st)
 	e.Analysis = result
@@ -159,13 +159,13 @@ func (r *ShardRolloutReconciler) checkShard(ctx context.Context, s *rolloutScope
 		return []canary.Check{{Result: boxv1.AnalysisFailed, Reason: "ShardUnhealthy", Note: fmt.Sprintf(format, args...)}}, ""
 	}
 	pod := &corev1.Pod{}
-	if err := r.Get(ctx, types.NamespacedName{Namespace: st.Namespace, Name: st.Name + "-shard-0"}, pod); err != nil {
+	if err := r.Get(ctx, types.NamespacedName{Namespace: st.Namespace, Name: st.ShardPodName(0)}, pod); err != nil {
 		return fail("shard pod gone during analysis: %v", err)
 	}
 	if img := shardContainerImage(pod); img != e.ToShardImage {
 		return fail("the shard no longer runs the target (runs %s)", img)
 	}
-	if c := podReadyCondition(pod); c == nil || c.Status != corev1.ConditionTrue || !pod.DeletionTimestamp.IsZero() {
+	if !podServing(pod) {
 		return fail("the shard pod is no longer ready")
 	}
 	if n := podRestarts(pod); n > a.MaxRestarts {
@@ -231,19 +231,9 @@ func (r *ShardRolloutReconciler) refreshBaseline(ctx context.Context, s *rollout
 	minWrites := r.minWrites(ro)
 	var p99s []time.Duration
 	read := 0
-	for i := range ro.Status.Showtimes {
+	for _, st := range s.stableShowtimes() {
 		if read >= r.stableSample() {
 			break
-		}
-		e := &ro.Status.Showtimes[i]
-		st := s.showtimes[entryKey(e)]
-		switch e.State {
-		case boxv1.ShowtimePending, boxv1.ShowtimeWaiting, boxv1.ShowtimeRolledBack:
-		default:
-			continue
-		}
-		if st == nil {
-			continue
 		}
 		pod, ok := r.readyShardPod(ctx, st)
 		if !ok || shardContainerImage(pod) == ro.Spec.Target.ShardImage {
@@ -359,18 +349,11 @@ func targetString(ro *boxv1.ShardRollout) string {
 	return imagesString(images{ro.Spec.Target.ShardImage, ro.Spec.Target.FrontendImage})
 }
 
-func ptrTime(t time.Time) *metav1.Time {
-	mt := metav1.NewTime(t)
-	return &mt
-}
-
 func setRolloutCondition(ro *boxv1.ShardRollout, typ string, status metav1.ConditionStatus, reason, msg string) {
 	if reason == "" {
 		reason = "Unknown"
 	}
-	meta.SetStatusCondition(&ro.Status.Conditions, metav1.Condition{
-		Type: typ, Status: status, Reason: reason, Message: msg, ObservedGeneration: ro.Generation,
-	})
+	setStatusCondition(&ro.Status.Conditions, ro.Generation, typ, status, reason, msg)
 }
 
 // showtimeRolloutPatch is a merge patch of status.rollout alone: the showtime

@@ -80,10 +80,10 @@ func newFrontendWorld(n int) *world {
 func (w *world) playFrontendPods() {
 	for i, n := range w.names {
 		dep := &appsv1.Deployment{}
-		Expect(k8sClient.Get(ctx, types.NamespacedName{Namespace: w.ns, Name: n + "-frontend"}, dep)).To(Succeed())
+		Expect(k8sClient.Get(ctx, types.NamespacedName{Namespace: w.ns, Name: boxv1.NamedShowtime(w.ns, n).FrontendName()}, dep)).To(Succeed())
 		want := dep.Spec.Template.Spec.Containers[0].Image
 		ip := fmt.Sprintf("127.0.%d.%d", worldSeq%250+1, i+100)
-		key := types.NamespacedName{Namespace: w.ns, Name: n + "-frontend-0"}
+		key := types.NamespacedName{Namespace: w.ns, Name: boxv1.NamedShowtime(w.ns, n).FrontendName() + "-0"}
 		pod := &corev1.Pod{}
 		err := k8sClient.Get(ctx, key, pod)
 		if err == nil && containerImage(pod, "frontend") == want {

@@ -295,17 +295,17 @@ func (w *world) reconcileChanged() {
 func (w *world) playStatefulSets() {
 	for _, n := range w.names {
 		sts := &appsv1.StatefulSet{}
-		Expect(k8sClient.Get(ctx, types.NamespacedName{Namespace: w.ns, Name: n + "-shard"}, sts)).To(Succeed())
+		Expect(k8sClient.Get(ctx, types.NamespacedName{Namespace: w.ns, Name: boxv1.NamedShowtime(w.ns, n).ShardName()}, sts)).To(Succeed())
 		want := sts.Spec.Template.Spec.Containers[0].Image
 		pod := &corev1.Pod{}
-		err := k8sClient.Get(ctx, types.NamespacedName{Namespace: w.ns, Name: n + "-shard-0"}, pod)
+		err := k8sClient.Get(ctx, types.NamespacedName{Namespace: w.ns, Name: boxv1.NamedShowtime(w.ns, n).ShardPodName(0)}, pod)
 		switch {
 		case apierrors.IsNotFound(err):
 			w.createPod(n, sts, want)
 		case err != nil:
 			Expect(err).NotTo(HaveOccurred())
 		case shardContainerImage(pod) != want:
-			if c := podReadyCondition(pod); c != nil && c.Status == corev1.ConditionTrue {
+			if isPodReady(pod) {
 				w.setReady(pod, false)
 				continue
 			}
@@ -323,7 +323,7 @@ func (w *world) playStatefulSets() {
 func (w *world) playDeployments() {
 	for _, n := range w.names {
 		dep := &appsv1.Deployment{}
-		Expect(k8sClient.Get(ctx, types.NamespacedName{Namespace: w.ns, Name: n + "-frontend"}, dep)).To(Succeed())
+		Expect(k8sClient.Get(ctx, types.NamespacedName{Namespace: w.ns, Name: boxv1.NamedShowtime(w.ns, n).FrontendName()}, dep)).To(Succeed())
 		want := int32(1)
 		if dep.Spec.Replicas != nil {
 			want = *dep.Spec.Replicas
@@ -341,7 +341,7 @@ func (w *world) playDeployments() {
 
 func (w *world) createPod(name string, sts *appsv1.StatefulSet, image string) {
 	pod := &corev1.Pod{
-		ObjectMeta: metav1.ObjectMeta{Name: name + "-shard-0", Namespace: w.ns, Labels: sts.Spec.Template.Labels},
+		ObjectMeta: metav1.ObjectMeta{Name: boxv1.NamedShowtime(w.ns, name).ShardPodName(0), Namespace: w.ns, Labels: sts.Spec.Template.Labels},
 		Spec:       corev1.PodSpec{Containers: []corev1.Container{{Name: "shard", Image: image}}},
 	}
 	Expect(k8sClient.Create(ctx, pod)).To(Succeed())
@@ -373,7 +373,7 @@ func (w *world) setReady(pod *corev1.Pod, ready bool) {
 	if ready {
 		status = corev1.ConditionTrue
 	}
-	name := strings.TrimSuffix(pod.Name, "-shard-0")
+	name := pod.Labels[boxv1.LabelShowtime]
 	Expect(k8sClient.Get(ctx, client.ObjectKeyFromObject(pod), pod)).To(Succeed())
 	pod.Status.Phase = corev1.PodRunning
 	pod.Status.PodIP = w.ips[name]

@@ -5,7 +5,6 @@ import (
 	"fmt"
 
 	boxv1 "boxoffice.dev/boxoffice/api/v1alpha1"
-	"boxoffice.dev/boxoffice/controllers/specs"
 	"boxoffice.dev/boxoffice/internal/canary"
 	appsv1 "k8s.io/api/apps/v1"
 	corev1 "k8s.io/api/core/v1"
@@ -27,7 +26,7 @@ const (
 // pending is set when the Deployment could not be read.
 func (r *ShardRolloutReconciler) checkFrontend(ctx context.Context, s *rolloutScope, e *boxv1.RolloutShowtime, st *boxv1.Showtime) (checks []canary.Check, pending string) {
 	dep := &appsv1.Deployment{}
-	if err := r.Get(ctx, types.NamespacedName{Namespace: st.Namespace, Name: specs.FrontendName(st)}, dep); err != nil {
+	if err := r.Get(ctx, types.NamespacedName{Namespace: st.Namespace, Name: st.FrontendName()}, dep); err != nil {
 		return nil, "front end unreadable: " + err.Error()
 	}
 	if !deploymentRolledOut(dep, e.ToFrontendImage) {
@@ -68,7 +67,7 @@ func (r *ShardRolloutReconciler) checkFrontend(ctx context.Context, s *rolloutSc
 // whose image want accepts. pods is how many were read.
 func (r *ShardRolloutReconciler) frontendMetrics(ctx context.Context, st *boxv1.Showtime, want func(image string) bool) (*FrontendMetrics, int, error) {
 	list := &corev1.PodList{}
-	if err := r.List(ctx, list, client.InNamespace(st.Namespace), client.MatchingLabels(specs.SelectorLabels(st, specs.ComponentFrontend))); err != nil {
+	if err := r.List(ctx, list, client.InNamespace(st.Namespace), client.MatchingLabels(st.SelectorLabels(boxv1.ComponentFrontend))); err != nil {
 		return nil, 0, fmt.Errorf("listing front-end pods: %w", err)
 	}
 	sum := &FrontendMetrics{}
@@ -76,8 +75,7 @@ func (r *ShardRolloutReconciler) frontendMetrics(ctx context.Context, st *boxv1.
 	var lastErr error
 	for i := range list.Items {
 		pod := &list.Items[i]
-		c := podReadyCondition(pod)
-		if !pod.DeletionTimestamp.IsZero() || c == nil || c.Status != corev1.ConditionTrue || pod.Status.PodIP == "" || !want(containerImage(pod, specs.ComponentFrontend)) {
+		if !podServing(pod) || pod.Status.PodIP == "" || !want(containerImage(pod, boxv1.ComponentFrontend)) {
 			continue
 		}
 		m, err := r.Shards.FrontendMetrics(ctx, pod.Status.PodIP)
@@ -104,19 +102,9 @@ func (r *ShardRolloutReconciler) stableFrontend(ctx context.Context, s *rolloutS
 	target := s.ro.Spec.Target.FrontendImage
 	sum := &FrontendMetrics{}
 	read := 0
-	for i := range s.ro.Status.Showtimes {
+	for _, st := range s.stableShowtimes() {
 		if read >= r.stableSample() {
 			break
-		}
-		e := &s.ro.Status.Showtimes[i]
-		st := s.showtimes[entryKey(e)]
-		switch e.State {
-		case boxv1.ShowtimePending, boxv1.ShowtimeWaiting, boxv1.ShowtimeRolledBack:
-		default:
-			continue
-		}
-		if st == nil {
-			continue
 		}
 		m, pods, err := r.frontendMetrics(ctx, st, func(img string) bool { return img != target })
 		if err != nil || pods == 0 {
@@ -131,6 +119,23 @@ func (r *ShardRolloutReconciler) stableFrontend(ctx context.Context, s *rolloutS
 	sample := sum.Sample()
 	s.stableFrontend = &sample
 	return s.stableFrontend
+}
+
+// stableShowtimes are the rollout's showtimes not moved to the target
+// (pending, waiting or rolled back) that still exist, in status order: the
+// baseline the canaries are compared with.
+func (s *rolloutScope) stableShowtimes() []*boxv1.Showtime {
+	var out []*boxv1.Showtime
+	for i := range s.ro.Status.Showtimes {
+		e := &s.ro.Status.Showtimes[i]
+		switch e.State {
+		case boxv1.ShowtimePending, boxv1.ShowtimeWaiting, boxv1.ShowtimeRolledBack:
+			if st := s.showtimes[entryKey(e)]; st != nil {
+				out = append(out, st)
+			}
+		}
+	}
+	return out
 }
 
 // containerImage is the image of the named container, else of the first.
@@ -153,12 +158,12 @@ func (r *ShardRolloutReconciler) describeFrontendRollout(ctx context.Context, s 
 	msg := fmt.Sprintf("front end rolling out onto %s (%d of %d updated, %d available)", want,
 		dep.Status.UpdatedReplicas, dep.Status.Replicas, dep.Status.AvailableReplicas)
 	list := &corev1.PodList{}
-	if err := r.List(ctx, list, client.InNamespace(st.Namespace), client.MatchingLabels(specs.SelectorLabels(st, specs.ComponentFrontend))); err != nil {
+	if err := r.List(ctx, list, client.InNamespace(st.Namespace), client.MatchingLabels(st.SelectorLabels(boxv1.ComponentFrontend))); err != nil {
 		return msg
 	}
 	for i := range list.Items {
 		pod := &list.Items[i]
-		if containerImage(pod, specs.ComponentFrontend) != want {
+		if containerImage(pod, boxv1.ComponentFrontend) != want {
 			continue
 		}
 		if reason, _, stuck := canary.StartProblem(pod); stuck {

@@ -10,6 +10,7 @@ import (
 	corev1 "k8s.io/api/core/v1"
 	"k8s.io/apimachinery/pkg/api/meta"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/utils/ptr"
 )
 
 // pausedInconclusive reports whether the rollout is paused on an
@@ -81,7 +82,7 @@ func (r *ShardRolloutReconciler) resolveInconclusive(s *rolloutScope, res rollou
 		bake = ro.Spec.RetryBake.Duration
 	}
 	bake = max(bake, r.interval(ro))
-	ro.Status.BakeUntil = ptrTime(s.now.Add(bake))
+	ro.Status.BakeUntil = ptr.To(metav1.NewTime(s.now.Add(bake)))
 	for i := range ro.Status.Showtimes {
 		if e := &ro.Status.Showtimes[i]; e.State == boxv1.ShowtimeBaking {
 			e.AnalyzedAt = nil

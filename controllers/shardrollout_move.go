@@ -9,7 +9,9 @@ import (
 	boxv1 "boxoffice.dev/boxoffice/api/v1alpha1"
 	corev1 "k8s.io/api/core/v1"
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/types"
+	"k8s.io/utils/ptr"
 	"sigs.k8s.io/controller-runtime/pkg/client"
 )
 
@@ -115,7 +117,7 @@ func (r *ShardRolloutReconciler) upgrade(ctx context.Context, s *rolloutScope, e
 		return err
 	}
 	e.State, e.Step, e.Analysis = boxv1.ShowtimeUpgrading, s.ro.Status.CurrentStep, boxv1.AnalysisPending
-	e.ChangedAt, e.PauseStartedAt, e.ReadyAt, e.WritePause, e.AnalyzedAt = ptrTime(s.now), nil, nil, "", nil
+	e.ChangedAt, e.PauseStartedAt, e.ReadyAt, e.WritePause, e.AnalyzedAt = ptr.To(metav1.NewTime(s.now)), nil, nil, "", nil
 	e.Message = "moving to " + imagesString(r.toImages(e))
 	s.requeueAt(s.now.Add(r.readyDeadline(s.ro)))
 	s.event(s.ro, st, corev1.EventTypeNormal, "Upgrading", "Upgrade", "step %d: %s moves from %s to %s",

@@ -9,7 +9,9 @@ import (
 	appsv1 "k8s.io/api/apps/v1"
 	corev1 "k8s.io/api/core/v1"
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/types"
+	"k8s.io/utils/ptr"
 )
 
 // observe follows every moving showtime to ready, measuring its write pause.
@@ -63,7 +65,7 @@ func (r *ShardRolloutReconciler) observeShowtime(ctx context.Context, s *rollout
 	}
 	if e.ToFrontendImage != "" {
 		dep := &appsv1.Deployment{}
-		if err := r.Get(ctx, types.NamespacedName{Namespace: st.Namespace, Name: st.Name + "-frontend"}, dep); err != nil {
+		if err := r.Get(ctx, types.NamespacedName{Namespace: st.Namespace, Name: st.FrontendName()}, dep); err != nil {
 			return false, "front end not found: " + err.Error()
 		}
 		if !deploymentRolledOut(dep, feWant) {
@@ -79,13 +81,13 @@ func (r *ShardRolloutReconciler) observeShowtime(ctx context.Context, s *rollout
 // from the pod's own timestamps where there are any.
 func (r *ShardRolloutReconciler) observeShard(ctx context.Context, s *rolloutScope, e *boxv1.RolloutShowtime, st *boxv1.Showtime, want string) (bool, string) {
 	pod := &corev1.Pod{}
-	err := r.Get(ctx, types.NamespacedName{Namespace: st.Namespace, Name: st.Name + "-shard-0"}, pod)
+	err := r.Get(ctx, types.NamespacedName{Namespace: st.Namespace, Name: st.ShardPodName(0)}, pod)
 	notePause := func(t time.Time) {
 		if e.ChangedAt != nil && t.Before(e.ChangedAt.Time) {
 			t = e.ChangedAt.Time
 		}
 		if e.PauseStartedAt == nil || t.Before(e.PauseStartedAt.Time) {
-			e.PauseStartedAt = ptrTime(t)
+			e.PauseStartedAt = ptr.To(metav1.NewTime(t))
 		}
 	}
 	if apierrors.IsNotFound(err) {
@@ -135,7 +137,7 @@ func (r *ShardRolloutReconciler) observeShard(ctx context.Context, s *rolloutSco
 		if readyAt.Before(e.PauseStartedAt.Time) {
 			readyAt = e.PauseStartedAt.Time
 		}
-		e.ReadyAt = ptrTime(readyAt)
+		e.ReadyAt = ptr.To(metav1.NewTime(readyAt))
 		e.WritePause = readyAt.Sub(e.PauseStartedAt.Time).String()
 	}
 	return true, ""
@@ -169,15 +171,6 @@ func shardContainerImage(pod *corev1.Pod) string {
 	return ""
 }
 
-func podReadyCondition(pod *corev1.Pod) *corev1.PodCondition {
-	for i := range pod.Status.Conditions {
-		if pod.Status.Conditions[i].Type == corev1.PodReady {
-			return &pod.Status.Conditions[i]
-		}
-	}
-	return nil
-}
-
 func podRestarts(pod *corev1.Pod) int32 {
 	var n int32
 	for _, c := range pod.Status.ContainerStatuses {
@@ -189,11 +182,10 @@ func podRestarts(pod *corev1.Pod) int32 {
 // readyShardPod is the showtime's shard pod when it is ready with an IP.
 func (r *ShardRolloutReconciler) readyShardPod(ctx context.Context, st *boxv1.Showtime) (*corev1.Pod, bool) {
 	pod := &corev1.Pod{}
-	if err := r.Get(ctx, types.NamespacedName{Namespace: st.Namespace, Name: st.Name + "-shard-0"}, pod); err != nil {
+	if err := r.Get(ctx, types.NamespacedName{Namespace: st.Namespace, Name: st.ShardPodName(0)}, pod); err != nil {
 		return nil, false
 	}
-	c := podReadyCondition(pod)
-	if !pod.DeletionTimestamp.IsZero() || c == nil || c.Status != corev1.ConditionTrue || pod.Status.PodIP == "" {
+	if !podServing(pod) || pod.Status.PodIP == "" {
 		return nil, false
 	}
 	return pod, true
@@ -201,8 +193,8 @@ func (r *ShardRolloutReconciler) readyShardPod(ctx context.Context, st *boxv1.Sh
 
 func (r *ShardRolloutReconciler) token(ctx context.Context, st *boxv1.Showtime) (string, error) {
 	sec := &corev1.Secret{}
-	if err := r.Get(ctx, types.NamespacedName{Namespace: st.Namespace, Name: st.Name + "-shard-token"}, sec); err != nil {
+	if err := r.Get(ctx, types.NamespacedName{Namespace: st.Namespace, Name: st.TokenSecretName()}, sec); err != nil {
 		return "", err
 	}
-	return string(sec.Data["token"]), nil
+	return string(sec.Data[boxv1.TokenSecretKey]), nil
 }

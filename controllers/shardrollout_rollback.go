@@ -7,6 +7,7 @@ import (
 	"boxoffice.dev/boxoffice/internal/rolloutplan"
 	corev1 "k8s.io/api/core/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/utils/ptr"
 	"sigs.k8s.io/controller-runtime/pkg/client"
 	logf "sigs.k8s.io/controller-runtime/pkg/log"
 )
@@ -76,7 +77,7 @@ func (r *ShardRolloutReconciler) restore(ctx context.Context, s *rolloutScope, e
 		return err
 	}
 	*st = *upd
-	e.State, e.ChangedAt, e.PauseStartedAt, e.ReadyAt, e.WritePause = boxv1.ShowtimeRollingBack, ptrTime(s.now), nil, nil, ""
+	e.State, e.ChangedAt, e.PauseStartedAt, e.ReadyAt, e.WritePause = boxv1.ShowtimeRollingBack, ptr.To(metav1.NewTime(s.now)), nil, nil, ""
 	e.Message = "rolling back to " + imagesString(r.fromImages(e))
 	s.event(st, s.ro, corev1.EventTypeWarning, "RolloutRollingBack", "Rollback", "ShardRollout %s: %s; back to %s",
 		s.ro.Name, s.ro.Status.Reason, imagesString(r.fromImages(e)))
@@ -94,7 +95,7 @@ func (r *ShardRolloutReconciler) finishRollback(s *rolloutScope) {
 		return
 	}
 	ro.Status.Phase = boxv1.RolloutRolledBack
-	ro.Status.CompletedAt = ptrTime(s.now)
+	ro.Status.CompletedAt = ptr.To(metav1.NewTime(s.now))
 	rolloutRollbacks.WithLabelValues(ro.Name, ro.Status.Reason).Inc()
 	s.event(ro, nil, corev1.EventTypeWarning, "RolledBack", "Rollback", "%s: %s; every moved showtime is back on its previous version", ro.Status.Reason, ro.Status.Message)
 }

@@ -11,6 +11,7 @@ import (
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/labels"
+	"k8s.io/utils/ptr"
 	"sigs.k8s.io/controller-runtime/pkg/client"
 	logf "sigs.k8s.io/controller-runtime/pkg/log"
 )
@@ -23,7 +24,7 @@ func (r *ShardRolloutReconciler) start(ctx context.Context, s *rolloutScope) err
 	if ro.Spec.Abort {
 		ro.Status.Phase = boxv1.RolloutRolledBack
 		ro.Status.Reason, ro.Status.Message = "Aborted", "aborted before any showtime moved"
-		ro.Status.CompletedAt = ptrTime(s.now)
+		ro.Status.CompletedAt = ptr.To(metav1.NewTime(s.now))
 		return nil
 	}
 	if len(ro.Status.Showtimes) == 0 {
@@ -58,7 +59,7 @@ func (r *ShardRolloutReconciler) start(ctx context.Context, s *rolloutScope) err
 	}
 	ro.Status.Phase = boxv1.RolloutProgressing
 	ro.Status.CurrentStep = 1
-	ro.Status.StartedAt = ptrTime(s.now)
+	ro.Status.StartedAt = ptr.To(metav1.NewTime(s.now))
 	ro.Status.Reason, ro.Status.Message = "Started", fmt.Sprintf("moving %d showtimes to %s", len(ro.Status.Showtimes), targetString(ro))
 	return r.progress(ctx, s)
 }
@@ -144,7 +145,7 @@ func (r *ShardRolloutReconciler) restart(s *rolloutScope) {
 func (r *ShardRolloutReconciler) fail(s *rolloutScope, reason, msg string) {
 	s.ro.Status.Phase = boxv1.RolloutFailed
 	s.ro.Status.Reason, s.ro.Status.Message = reason, msg
-	s.ro.Status.CompletedAt = ptrTime(s.now)
+	s.ro.Status.CompletedAt = ptr.To(metav1.NewTime(s.now))
 }
 
 // selectShowtimes lists the showtimes in scope in a stable order:

@@ -12,6 +12,7 @@ import (
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	"k8s.io/apimachinery/pkg/api/meta"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/utils/ptr"
 )
 
 func (r *ShardRolloutReconciler) succeed(s *rolloutScope) {
@@ -20,7 +21,7 @@ func (r *ShardRolloutReconciler) succeed(s *rolloutScope) {
 	ro.Status.Reason = "Succeeded"
 	ro.Status.Message = fmt.Sprintf("every selected showtime runs %s", targetString(ro))
 	ro.Status.BakeUntil, ro.Status.WaitingForPromotion = nil, false
-	ro.Status.CompletedAt = ptrTime(s.now)
+	ro.Status.CompletedAt = ptr.To(metav1.NewTime(s.now))
 	byHand := 0
 	for i := range ro.Status.Showtimes {
 		if ro.Status.Showtimes[i].Analysis == boxv1.AnalysisPromotedByHand {

@@ -6,6 +6,8 @@ import (
 	boxv1 "boxoffice.dev/boxoffice/api/v1alpha1"
 	"boxoffice.dev/boxoffice/internal/rolloutplan"
 	corev1 "k8s.io/api/core/v1"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/utils/ptr"
 )
 
 // takeInputs applies what people asked through the spec before the steps
@@ -107,7 +109,7 @@ func (r *ShardRolloutReconciler) act(ctx context.Context, s *rolloutScope, d rol
 		r.setProgressing(s, d.Reason, d.Message)
 	case rolloutplan.Bake:
 		if d.SetBakeUntil {
-			ro.Status.BakeUntil = ptrTime(d.Until)
+			ro.Status.BakeUntil = ptr.To(metav1.NewTime(d.Until))
 		}
 		if d.Blocked {
 			r.setWaiting(s)

@@ -5,7 +5,6 @@ import (
 	"time"
 
 	boxv1 "boxoffice.dev/boxoffice/api/v1alpha1"
-	"boxoffice.dev/boxoffice/controllers/specs"
 	corev1 "k8s.io/api/core/v1"
 	"k8s.io/apimachinery/pkg/api/meta"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
@@ -14,17 +13,7 @@ import (
 // One setter per condition: each reads the scope and sets exactly its own condition.
 
 func setCondition(st *boxv1.Showtime, typ string, ok bool, reason, msg string) {
-	status := metav1.ConditionFalse
-	if ok {
-		status = metav1.ConditionTrue
-	}
-	meta.SetStatusCondition(&st.Status.Conditions, metav1.Condition{
-		Type:               typ,
-		Status:             status,
-		Reason:             reason,
-		Message:            msg,
-		ObservedGeneration: st.Generation,
-	})
+	setConditionStatus(st, typ, conditionStatus(ok), reason, msg)
 }
 
 func setSeatMapValidCondition(s *scope) {
@@ -65,7 +54,7 @@ func setShardReadyCondition(s *scope) {
 		setClusterShardReady(s)
 	case s.pod == nil:
 		setCondition(st, boxv1.ConditionShardReady, false, "PodMissing",
-			fmt.Sprintf("waiting for pod %s to be created", specs.ShardPodName(st)))
+			fmt.Sprintf("waiting for pod %s to be created", st.ShardPodName(0)))
 	case !s.podReady:
 		setCondition(st, boxv1.ConditionShardReady, false, "PodNotReady",
 			fmt.Sprintf("pod %s is %s and not ready", s.pod.Name, s.pod.Status.Phase))

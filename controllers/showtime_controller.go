@@ -265,11 +265,11 @@ func failureNote(step string, err error) string {
 // reconcileSeatMap parses the seat map with the shared parser. The CRD's CEL
 // rules catch the shape; the parser catches ranges and duplicates.
 func (r *ShowtimeReconciler) reconcileSeatMap(ctx context.Context, s *scope) error {
-	layout, err := seatmap.Expand(specs.SeatMapSpec(s.st))
+	layout, err := seatmap.Expand(s.st.SeatMapSpec())
 	if err != nil {
 		s.seatMapErr = err
 		s.stop = true
-		if !isConditionFalse(s.st, boxv1.ConditionSeatMapValid) {
+		if !meta.IsStatusConditionFalse(s.st.Status.Conditions, boxv1.ConditionSeatMapValid) {
 			r.Recorder.Eventf(s.st, nil, corev1.EventTypeWarning, "InvalidSeatMap", "Validate", "%v", err)
 		}
 		return nil
@@ -282,14 +282,14 @@ func (r *ShowtimeReconciler) reconcileSeatMap(ctx context.Context, s *scope) err
 // reconcileToken creates the shard's bearer token once. It is never logged,
 // never re-applied and never rotated under a running shard.
 func (r *ShowtimeReconciler) reconcileToken(ctx context.Context, s *scope) error {
-	tok, err := r.ensureRandomSecret(ctx, s.st, specs.TokenName(s.st), specs.ComponentShard, specs.TokenKey)
+	tok, err := r.ensureRandomSecret(ctx, s.st, s.st.TokenSecretName(), boxv1.ComponentShard, boxv1.TokenSecretKey)
 	s.token = tok
-	if err != nil || !specs.Replicated(s.st) {
+	if err != nil || !s.st.Replicated() {
 		return err
 	}
 	// The members' peer secret: made once, like the token, never rotated
 	// under running members.
-	_, err = r.ensureRandomSecret(ctx, s.st, specs.PeerTokenName(s.st), specs.ComponentShard, specs.PeerTokenKey)
+	_, err = r.ensureRandomSecret(ctx, s.st, s.st.PeerTokenSecretName(), boxv1.ComponentShard, boxv1.PeerTokenSecretKey)
 	return err
 }
 
@@ -297,11 +297,11 @@ func (r *ShowtimeReconciler) reconcileToken(ctx context.Context, s *scope) error
 // Service, PodDisruptionBudget and autoscaler, and reads its replicas.
 func (r *ShowtimeReconciler) reconcileFrontend(ctx context.Context, s *scope) error {
 	st := s.st
-	if _, err := r.ensureRandomSecret(ctx, st, specs.SessionSecretName(st), specs.ComponentFrontend, specs.SessionKeyKey); err != nil {
+	if _, err := r.ensureRandomSecret(ctx, st, st.SessionSecretName(), boxv1.ComponentFrontend, boxv1.SessionKeyKey); err != nil {
 		return err
 	}
-	if specs.PaymentSecretName(st) == specs.GeneratedPaymentName(st) {
-		if _, err := r.ensureRandomSecret(ctx, st, specs.GeneratedPaymentName(st), specs.ComponentFrontend, specs.PaymentSecretKey); err != nil {
+	if st.PaymentSecretName() == st.GeneratedPaymentSecretName() {
+		if _, err := r.ensureRandomSecret(ctx, st, st.GeneratedPaymentSecretName(), boxv1.ComponentFrontend, boxv1.PaymentSecretKey); err != nil {
 			return err
 		}
 	}
@@ -380,7 +380,7 @@ func (r *ShowtimeReconciler) reconcileShardObjects(ctx context.Context, s *scope
 // reconcileShardPods reads the shard's pods: the one pod of a single shard,
 // or every member of a replicated one.
 func (r *ShowtimeReconciler) reconcileShardPods(ctx context.Context, s *scope) error {
-	if specs.Replicated(s.st) {
+	if s.st.Replicated() {
 		return r.reconcileShardMembers(ctx, s)
 	}
 	return r.reconcileShardPod(ctx, s)
@@ -389,7 +389,7 @@ func (r *ShowtimeReconciler) reconcileShardPods(ctx context.Context, s *scope) e
 // reconcileShardPod reads the shard pod the StatefulSet made.
 func (r *ShowtimeReconciler) reconcileShardPod(ctx context.Context, s *scope) error {
 	pod := &corev1.Pod{}
-	err := r.Get(ctx, types.NamespacedName{Namespace: s.st.Namespace, Name: specs.ShardPodName(s.st)}, pod)
+	err := r.Get(ctx, types.NamespacedName{Namespace: s.st.Namespace, Name: s.st.ShardPodName(0)}, pod)
 	if apierrors.IsNotFound(err) {
 		s.st.Status.Shard = boxv1.ShardStatus{Replicas: 1, ReadyMembers: "0/1"}
 		return nil
@@ -398,7 +398,7 @@ func (r *ShowtimeReconciler) reconcileShardPod(ctx context.Context, s *scope) er
 		return fmt.Errorf("reading shard pod: %w", err)
 	}
 	s.pod = pod
-	s.podReady = pod.DeletionTimestamp.IsZero() && isPodReady(pod)
+	s.podReady = podServing(pod)
 	if stale, why := staleBrokenShardPod(s.sts, pod); stale {
 		// A StatefulSet whose pod never became ready on a bad version does
 		// not replace it when the template is put back (the forced-rollback
@@ -415,7 +415,7 @@ func (r *ShowtimeReconciler) reconcileShardPod(ctx context.Context, s *scope) er
 	}
 	image := ""
 	for _, c := range pod.Spec.Containers {
-		if c.Name == specs.ComponentShard {
+		if c.Name == boxv1.ComponentShard {
 			image = c.Image
 		}
 	}
@@ -457,8 +457,8 @@ func (r *ShowtimeReconciler) reconcileSeats(ctx context.Context, s *scope) error
 	e, fresh := r.cachedScrape(key, s.pod.UID, s.now)
 	if !fresh {
 		rep, err := r.Shards.Status(ctx, s.pod.Status.PodIP, s.token)
-		if err == nil && rep.Showtime != "" && rep.Showtime != specs.ShowtimeID(s.st) {
-			err = fmt.Errorf("shard reports showtime %q, expected %q", rep.Showtime, specs.ShowtimeID(s.st))
+		if err == nil && rep.Showtime != "" && rep.Showtime != s.st.ID() {
+			err = fmt.Errorf("shard reports showtime %q, expected %q", rep.Showtime, s.st.ID())
 		}
 		e = scrapeEntry{at: s.now, podUID: s.pod.UID, report: rep, err: err}
 		r.storeScrape(key, e)
@@ -509,7 +509,7 @@ func applyReport(st *boxv1.Showtime, rep *ShardReport) {
 // moment, pre-scale start and end, and PDB change, instead of polling.
 func (r *ShowtimeReconciler) scheduleBoundaries(s *scope) {
 	boundaries := []time.Time{s.st.Spec.Sales.OpensAt.Time, s.st.Spec.Sales.ClosesAt.Time}
-	if start, end, ok := specs.PreScaleWindow(s.st); ok {
+	if start, end, ok := s.st.PreScaleWindow(); ok {
 		boundaries = append(boundaries, start, end)
 	}
 	boundaries = append(boundaries, freezeBoundaries(s)...)
@@ -583,27 +583,9 @@ func (r *ShowtimeReconciler) forgetScrape(key types.NamespacedName) {
 	// A replicated shard's members are cached by pod (at most 5 ordinals).
 	gone := &boxv1.Showtime{ObjectMeta: metav1.ObjectMeta{Namespace: key.Namespace, Name: key.Name}}
 	for i := range 5 {
-		delete(r.scrapes, types.NamespacedName{Namespace: key.Namespace, Name: specs.ShardMemberPodName(gone, i)})
+		delete(r.scrapes, types.NamespacedName{Namespace: key.Namespace, Name: gone.ShardPodName(i)})
 	}
 	forgetMetrics(key)
-}
-
-func isPodReady(p *corev1.Pod) bool {
-	for _, c := range p.Status.Conditions {
-		if c.Type == corev1.PodReady {
-			return c.Status == corev1.ConditionTrue
-		}
-	}
-	return false
-}
-
-func isConditionFalse(st *boxv1.Showtime, typ string) bool {
-	for _, c := range st.Status.Conditions {
-		if c.Type == typ {
-			return c.Status == "False"
-		}
-	}
-	return false
 }
 
 // SetupWithManager watches Showtimes, what they own, and their shard pods.
@@ -612,8 +594,8 @@ func (r *ShowtimeReconciler) SetupWithManager(mgr ctrl.Manager) error {
 		r.Clock = clock.RealClock{}
 	}
 	podToShowtime := handler.EnqueueRequestsFromMapFunc(func(ctx context.Context, o client.Object) []ctrl.Request {
-		name, ok := o.GetLabels()[specs.LabelShowtime]
-		if !ok || o.GetLabels()[specs.LabelComponent] != specs.ComponentShard {
+		name, ok := o.GetLabels()[boxv1.LabelShowtime]
+		if !ok || o.GetLabels()[boxv1.LabelComponent] != boxv1.ComponentShard {
 			return nil
 		}
 		return []ctrl.Request{{NamespacedName: types.NamespacedName{Namespace: o.GetNamespace(), Name: name}}}

@@ -232,8 +232,8 @@ func (f *fixture) get(name string, obj client.Object) {
 
 func (f *fixture) token() string {
 	sec := &corev1.Secret{}
-	f.get("standup-shard-token", sec)
-	return string(sec.Data["token"])
+	f.get(f.st.TokenSecretName(), sec)
+	return string(sec.Data[boxv1.TokenSecretKey])
 }
 
 // makeShardPod does what the StatefulSet controller and kubelet would: a pod
@@ -241,7 +241,7 @@ func (f *fixture) token() string {
 func (f *fixture) makeShardPod(ready bool) *corev1.Pod {
 	st := f.showtime()
 	pod := &corev1.Pod{
-		ObjectMeta: metav1.ObjectMeta{Name: "standup-shard-0", Namespace: f.ns, Labels: specs.Labels(st, specs.ComponentShard)},
+		ObjectMeta: metav1.ObjectMeta{Name: f.st.ShardPodName(0), Namespace: f.ns, Labels: st.OwnedLabels(boxv1.ComponentShard)},
 		Spec:       corev1.PodSpec{Containers: []corev1.Container{{Name: "shard", Image: testImage}}},
 	}
 	Expect(k8sClient.Create(ctx, pod)).To(Succeed())
@@ -265,7 +265,7 @@ func (f *fixture) setPodReady(pod *corev1.Pod, ready bool) {
 // setFrontendReady does what the Deployment controller would.
 func (f *fixture) setFrontendReady(ready int32) {
 	dep := &appsv1.Deployment{}
-	f.get("standup-frontend", dep)
+	f.get(f.st.FrontendName(), dep)
 	dep.Spec.Replicas = ptr.To(int32(2)) // as the autoscaler sets it
 	Expect(k8sClient.Update(ctx, dep)).To(Succeed())
 	dep.Status.Replicas = 2
@@ -325,30 +325,30 @@ var _ = Describe("Showtime controller", func() {
 			}
 
 			cm := &corev1.ConfigMap{}
-			f.get("standup-seatmap", cm)
+			f.get(f.st.SeatMapName(), cm)
 			isOwned(cm)
-			Expect(cm.Data["show.json"]).To(MatchJSON(`{"title":"Stand-up 10, night 1","startsAt":"` +
+			Expect(cm.Data[boxv1.ShowKey]).To(MatchJSON(`{"title":"Stand-up 10, night 1","startsAt":"` +
 				st.Spec.StartsAt.UTC().Format(time.RFC3339) + `"}`))
-			layout, err := seatmap.Parse([]byte(cm.Data["seatmap.yaml"]))
+			layout, err := seatmap.Parse([]byte(cm.Data[boxv1.SeatMapKey]))
 			Expect(err).NotTo(HaveOccurred())
 			Expect(layout.Total).To(Equal(sampleTotal))
 
 			sec := &corev1.Secret{}
-			f.get("standup-shard-token", sec)
+			f.get(f.st.TokenSecretName(), sec)
 			isOwned(sec)
-			Expect(sec.Data["token"]).To(HaveLen(43), "32 random bytes, base64url")
+			Expect(sec.Data[boxv1.TokenSecretKey]).To(HaveLen(43), "32 random bytes, base64url")
 			Expect(*sec.Immutable).To(BeTrue())
 
 			svc := &corev1.Service{}
-			f.get("standup-shard", svc)
+			f.get(f.st.ShardName(), svc)
 			isOwned(svc)
 			Expect(svc.Spec.ClusterIP).To(Equal(corev1.ClusterIPNone))
-			Expect(svc.Spec.Selector).To(Equal(specs.SelectorLabels(st, "shard")))
+			Expect(svc.Spec.Selector).To(Equal(st.SelectorLabels("shard")))
 			Expect(svc.Spec.Ports).To(HaveLen(1))
 			Expect(svc.Spec.Ports[0].Port).To(BeEquivalentTo(7070))
 
 			sts := &appsv1.StatefulSet{}
-			f.get("standup-shard", sts)
+			f.get(f.st.ShardName(), sts)
 			isOwned(sts)
 			Expect(*sts.Spec.Replicas).To(BeEquivalentTo(1))
 			Expect(sts.Spec.Template.Labels).NotTo(HaveKey("app.kubernetes.io/version"), "a release must not restart the shard by label alone")
@@ -396,21 +396,21 @@ var _ = Describe("Showtime controller", func() {
 			Expect(mounts).To(Equal(map[string]string{"data": "/var/lib/boxoffice", "seatmap": "/etc/boxoffice/seatmap", "token": "/etc/boxoffice/token"}))
 
 			pdb := &policyv1.PodDisruptionBudget{}
-			f.get("standup-shard", pdb)
+			f.get(f.st.ShardName(), pdb)
 			isOwned(pdb)
 			Expect(pdb.Spec.MaxUnavailable.IntValue()).To(Equal(1), "before the sale a drain may move the shard")
-			Expect(pdb.Spec.Selector.MatchLabels).To(Equal(specs.SelectorLabels(st, "shard")))
+			Expect(pdb.Spec.Selector.MatchLabels).To(Equal(st.SelectorLabels("shard")))
 
 			np := &networkingv1.NetworkPolicy{}
-			f.get("standup-shard", np)
+			f.get(f.st.ShardName(), np)
 			isOwned(np)
-			Expect(np.Spec.PodSelector.MatchLabels).To(Equal(specs.SelectorLabels(st, "shard")))
+			Expect(np.Spec.PodSelector.MatchLabels).To(Equal(st.SelectorLabels("shard")))
 			Expect(np.Spec.PolicyTypes).To(Equal([]networkingv1.PolicyType{networkingv1.PolicyTypeIngress}))
 			Expect(np.Spec.Ingress).To(HaveLen(1))
 			Expect(np.Spec.Ingress[0].Ports[0].Port.IntValue()).To(Equal(7070))
 			from := np.Spec.Ingress[0].From
 			Expect(from).To(HaveLen(3))
-			Expect(from[0].PodSelector.MatchLabels).To(Equal(specs.SelectorLabels(st, "frontend")))
+			Expect(from[0].PodSelector.MatchLabels).To(Equal(st.SelectorLabels("frontend")))
 			Expect(from[0].NamespaceSelector).To(BeNil(), "front ends of this namespace only")
 			Expect(from[1].NamespaceSelector.MatchLabels).To(Equal(map[string]string{"boxoffice.dev/metrics-scraper": "true"}))
 			Expect(from[1].PodSelector).To(BeNil())
@@ -430,7 +430,7 @@ var _ = Describe("Showtime controller", func() {
 			})
 			f.reconcile()
 			sts := &appsv1.StatefulSet{}
-			f.get("standup-shard", sts)
+			f.get(f.st.ShardName(), sts)
 			c := sts.Spec.Template.Spec.Containers[0]
 			Expect(c.Image).To(Equal("registry.example/boxoffice:canary"))
 			Expect(sts.Labels).To(HaveKeyWithValue("app.kubernetes.io/version", "canary"))
@@ -447,13 +447,13 @@ var _ = Describe("Showtime controller", func() {
 			f.reconcile()
 			tok := f.token()
 			sts := &appsv1.StatefulSet{}
-			f.get("standup-shard", sts)
+			f.get(f.st.ShardName(), sts)
 			sts.Spec.Template.Spec.Containers[0].Image = "someone/else:latest"
 			Expect(k8sClient.Update(ctx, sts)).To(Succeed())
 
 			f.reconcile()
 			Expect(f.token()).To(Equal(tok), "the token is never rotated under a running shard")
-			f.get("standup-shard", sts)
+			f.get(f.st.ShardName(), sts)
 			Expect(sts.Spec.Template.Spec.Containers[0].Image).To(Equal(testImage), "drift is reverted")
 		})
 	})
@@ -478,14 +478,14 @@ var _ = Describe("Showtime controller", func() {
 					"deploy": &appsv1.Deployment{}, "hpa": &autoscalingv2.HorizontalPodAutoscaler{},
 					"fsvc": &corev1.Service{}, "fpdb": &policyv1.PodDisruptionBudget{},
 				} {
-					n := "standup-shard"
+					n := f.st.ShardName()
 					switch name {
 					case "showtime":
-						n = "standup"
+						n = f.st.Name
 					case "cm":
-						n = "standup-seatmap"
+						n = f.st.SeatMapName()
 					case "deploy", "hpa", "fsvc", "fpdb":
-						n = "standup-frontend"
+						n = f.st.FrontendName()
 					}
 					f.get(n, obj)
 					out[name] = obj.GetResourceVersion()
@@ -549,7 +549,7 @@ var _ = Describe("Showtime controller", func() {
 			Expect(st.Status.Phase).To(Equal(boxv1.PhaseOnSale))
 			Expect(cond(st, "OnSale").Status).To(Equal(metav1.ConditionTrue))
 			pdb := &policyv1.PodDisruptionBudget{}
-			f.get("standup-shard", pdb)
+			f.get(f.st.ShardName(), pdb)
 			Expect(pdb.Spec.MaxUnavailable.IntValue()).To(Equal(0), "no voluntary eviction while on sale")
 
 			f.serveCounts(0, 0, 0, sampleTotal)
@@ -573,7 +573,7 @@ var _ = Describe("Showtime controller", func() {
 			f.clock.SetTime(f.closes)
 			f.reconcile()
 			Expect(f.showtime().Status.Phase).To(Equal(boxv1.PhaseClosed))
-			f.get("standup-shard", pdb)
+			f.get(f.st.ShardName(), pdb)
 			Expect(pdb.Spec.MaxUnavailable.IntValue()).To(Equal(1), "after the sale the shard may be moved")
 		})
 
@@ -633,7 +633,7 @@ var _ = Describe("Showtime controller", func() {
 			tok := f.token()
 			replaceToken := func(data map[string][]byte) {
 				sec := &corev1.Secret{}
-				f.get("standup-shard-token", sec)
+				f.get(f.st.TokenSecretName(), sec)
 				Expect(k8sClient.Delete(ctx, sec)).To(Succeed())
 				Eventually(func() bool {
 					return apierrors.IsNotFound(k8sClient.Get(ctx, client.ObjectKeyFromObject(sec), &corev1.Secret{}))
@@ -657,7 +657,7 @@ var _ = Describe("Showtime controller", func() {
 			Expect(evs).NotTo(ContainElement(ContainSubstring("PhaseDegraded")))
 
 			// Once the token is back the retry succeeds and catches up.
-			replaceToken(map[string][]byte{"token": []byte(tok)})
+			replaceToken(map[string][]byte{boxv1.TokenSecretKey: []byte(tok)})
 			f.reconcile()
 			st = f.showtime()
 			Expect(st.Status.Phase).To(Equal(boxv1.PhaseOnSale))
@@ -688,7 +688,7 @@ var _ = Describe("Showtime controller", func() {
 			f.reconcile()
 			setRevisions := func(update string) {
 				sts := &appsv1.StatefulSet{}
-				f.get("standup-shard", sts)
+				f.get(f.st.ShardName(), sts)
 				sts.Status.ObservedGeneration = sts.Generation
 				sts.Status.Replicas = 1
 				sts.Status.CurrentRevision = "standup-shard-aaa"
@@ -771,7 +771,7 @@ var _ = Describe("Showtime controller", func() {
 			Expect(st.Status.Phase).To(Equal(boxv1.PhaseDegraded))
 			evs := drainEvents(f.recorder)
 			Expect(evs).To(ContainElement(And(ContainSubstring("Warning"), ContainSubstring("InvalidSeatMap"), ContainSubstring("H-A"))))
-			err := k8sClient.Get(ctx, types.NamespacedName{Namespace: f.ns, Name: "standup-shard"}, &appsv1.StatefulSet{})
+			err := k8sClient.Get(ctx, types.NamespacedName{Namespace: f.ns, Name: f.st.ShardName()}, &appsv1.StatefulSet{})
 			Expect(err).To(HaveOccurred(), "no shard for an invalid map")
 
 			// The event is not repeated on every reconcile.
@@ -788,10 +788,10 @@ var _ = Describe("Showtime front end", func() {
 		st := f.showtime()
 
 		dep := &appsv1.Deployment{}
-		f.get("standup-frontend", dep)
+		f.get(f.st.FrontendName(), dep)
 		Expect(dep.OwnerReferences[0].UID).To(Equal(st.UID))
 		Expect(dep.Spec.Replicas).NotTo(BeNil())
-		Expect(dep.Spec.Selector.MatchLabels).To(Equal(specs.SelectorLabels(st, "frontend")))
+		Expect(dep.Spec.Selector.MatchLabels).To(Equal(st.SelectorLabels("frontend")))
 		Expect(dep.Spec.Strategy.RollingUpdate.MaxUnavailable.IntValue()).To(Equal(0))
 		c := dep.Spec.Template.Spec.Containers[0]
 		Expect(c.Image).To(Equal(testImage))
@@ -828,7 +828,7 @@ var _ = Describe("Showtime front end", func() {
 		}
 		Expect(vols).To(Equal(map[string]string{"token": "standup-shard-token", "session": "standup-frontend-session", "payment": "standup-payment-callback"}))
 
-		for _, name := range []string{"standup-frontend-session", "standup-payment-callback"} {
+		for _, name := range []string{f.st.SessionSecretName(), f.st.GeneratedPaymentSecretName()} {
 			sec := &corev1.Secret{}
 			f.get(name, sec)
 			Expect(sec.Data).To(HaveLen(1))
@@ -838,17 +838,17 @@ var _ = Describe("Showtime front end", func() {
 		}
 
 		svc := &corev1.Service{}
-		f.get("standup-frontend", svc)
+		f.get(f.st.FrontendName(), svc)
 		Expect(svc.Spec.Type).To(Equal(corev1.ServiceTypeClusterIP))
 		Expect(svc.Spec.Ports[0].Port).To(BeEquivalentTo(80))
-		Expect(svc.Spec.Selector).To(Equal(specs.SelectorLabels(st, "frontend")))
+		Expect(svc.Spec.Selector).To(Equal(st.SelectorLabels("frontend")))
 
 		pdb := &policyv1.PodDisruptionBudget{}
-		f.get("standup-frontend", pdb)
+		f.get(f.st.FrontendName(), pdb)
 		Expect(pdb.Spec.MaxUnavailable.IntValue()).To(Equal(1))
 
 		hpa := &autoscalingv2.HorizontalPodAutoscaler{}
-		f.get("standup-frontend", hpa)
+		f.get(f.st.FrontendName(), hpa)
 		Expect(hpa.Spec.ScaleTargetRef.Name).To(Equal("standup-frontend"))
 		Expect(hpa.Spec.ScaleTargetRef.Kind).To(Equal("Deployment"))
 		Expect(*hpa.Spec.MinReplicas).To(BeEquivalentTo(2))
@@ -873,17 +873,17 @@ var _ = Describe("Showtime front end", func() {
 		})
 		f.reconcile()
 		dep := &appsv1.Deployment{}
-		f.get("standup-frontend", dep)
+		f.get(f.st.FrontendName(), dep)
 		c := dep.Spec.Template.Spec.Containers[0]
 		Expect(c.Image).To(Equal("registry.example/boxoffice-frontend:v2"))
 		Expect(dep.Labels).To(HaveKeyWithValue("app.kubernetes.io/version", "v2"), "the front end's own tag")
 		Expect(dep.Spec.Template.Labels).NotTo(HaveKey("app.kubernetes.io/version"))
 		sts := &appsv1.StatefulSet{}
-		f.get("standup-shard", sts)
+		f.get(f.st.ShardName(), sts)
 		Expect(sts.Labels).To(HaveKeyWithValue("app.kubernetes.io/version", "v1.2.3"), "the shard keeps the default image's tag")
 		Expect(c.Args).To(ContainElement("--demo-payments"))
 		Expect(c.Args).NotTo(ContainElement(HavePrefix("--payment-secret-file")))
-		err := k8sClient.Get(ctx, types.NamespacedName{Namespace: f.ns, Name: "standup-payment-callback"}, &corev1.Secret{})
+		err := k8sClient.Get(ctx, types.NamespacedName{Namespace: f.ns, Name: f.st.GeneratedPaymentSecretName()}, &corev1.Secret{})
 		Expect(err).To(HaveOccurred(), "no callback secret in demo mode")
 	})
 
@@ -899,7 +899,7 @@ var _ = Describe("Showtime front end", func() {
 		floorAt := func(t time.Time) (int32, ctrl.Result) {
 			f.clock.SetTime(t)
 			res := f.reconcile()
-			f.get("standup-frontend", hpa)
+			f.get(f.st.FrontendName(), hpa)
 			return *hpa.Spec.MinReplicas, res
 		}
 
@@ -1115,7 +1115,7 @@ var _ = Describe("Showtime CRD validation", func() {
 		Expect(yamlUnmarshal(data, st)).To(Succeed())
 		st.Namespace = ns
 		Expect(k8sClient.Create(ctx, st)).To(Succeed())
-		l, err := seatmap.Expand(specs.SeatMapSpec(st))
+		l, err := seatmap.Expand(st.SeatMapSpec())
 		Expect(err).NotTo(HaveOccurred())
 		Expect(l.Total).To(Equal(2000), "the sample is a 2,000-seat hall")
 		Expect(l.Sections).To(HaveLen(2))

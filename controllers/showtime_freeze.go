@@ -8,7 +8,6 @@ import (
 
 	boxv1 "boxoffice.dev/boxoffice/api/v1alpha1"
 	"boxoffice.dev/boxoffice/internal/freeze"
-	"k8s.io/apimachinery/pkg/api/meta"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/types"
 	ctrl "sigs.k8s.io/controller-runtime"
@@ -90,9 +89,7 @@ func setFrozenCondition(s *scope) {
 }
 
 func setConditionStatus(st *boxv1.Showtime, typ string, status metav1.ConditionStatus, reason, msg string) {
-	meta.SetStatusCondition(&st.Status.Conditions, metav1.Condition{
-		Type: typ, Status: status, Reason: reason, Message: msg, ObservedGeneration: st.Generation,
-	})
+	setStatusCondition(&st.Status.Conditions, st.Generation, typ, status, reason, msg)
 }
 
 // freezeBoundaries are the next instants at which Frozen flips: the sale

@@ -4,7 +4,6 @@ import (
 	"slices"
 
 	boxv1 "boxoffice.dev/boxoffice/api/v1alpha1"
-	"boxoffice.dev/boxoffice/controllers/specs"
 	appsv1 "k8s.io/api/apps/v1"
 )
 
@@ -28,7 +27,7 @@ func readyFrontendImage(dep *appsv1.Deployment) string {
 		return ""
 	}
 	for _, c := range dep.Spec.Template.Spec.Containers {
-		if c.Name == specs.ComponentFrontend {
+		if c.Name == boxv1.ComponentFrontend {
 			return c.Image
 		}
 	}

@@ -6,7 +6,6 @@ import (
 	"testing"
 
 	boxv1 "boxoffice.dev/boxoffice/api/v1alpha1"
-	"boxoffice.dev/boxoffice/controllers/specs"
 	appsv1 "k8s.io/api/apps/v1"
 	corev1 "k8s.io/api/core/v1"
 )
@@ -57,7 +56,7 @@ func TestReadyFrontendImage(t *testing.T) {
 	dep := func(gen, observed int64, replicas, updated, ready int32) *appsv1.Deployment {
 		d := &appsv1.Deployment{}
 		d.Generation = gen
-		d.Spec.Template.Spec.Containers = []corev1.Container{{Name: "sidecar", Image: "other"}, {Name: specs.ComponentFrontend, Image: "fe:v2"}}
+		d.Spec.Template.Spec.Containers = []corev1.Container{{Name: "sidecar", Image: "other"}, {Name: boxv1.ComponentFrontend, Image: "fe:v2"}}
 		d.Status = appsv1.DeploymentStatus{ObservedGeneration: observed, Replicas: replicas, UpdatedReplicas: updated, ReadyReplicas: ready}
 		return d
 	}

@@ -101,12 +101,12 @@ var _ = Describe("Showtime controller in a manager", Ordered, func() {
 	It("reports a Secret or ConfigMap in the way on its showtime, adopts nothing, and goes on with every other showtime", func() {
 		ns := newNamespace()
 		foreign := &corev1.Secret{
-			ObjectMeta: metav1.ObjectMeta{Name: "blocked-shard-token", Namespace: ns},
-			Data:       map[string][]byte{"token": []byte("not-the-operators")},
+			ObjectMeta: metav1.ObjectMeta{Name: boxv1.NamedShowtime(ns, "blocked").TokenSecretName(), Namespace: ns},
+			Data:       map[string][]byte{boxv1.TokenSecretKey: []byte("not-the-operators")},
 		}
 		Expect(k8sClient.Create(ctx, foreign)).To(Succeed())
 		foreignCM := &corev1.ConfigMap{
-			ObjectMeta: metav1.ObjectMeta{Name: "cm-blocked-seatmap", Namespace: ns},
+			ObjectMeta: metav1.ObjectMeta{Name: boxv1.NamedShowtime(ns, "cm-blocked").SeatMapName(), Namespace: ns},
 			Data:       map[string]string{"notes": "someone's own"},
 		}
 		Expect(k8sClient.Create(ctx, foreignCM)).To(Succeed())
@@ -149,16 +149,16 @@ var _ = Describe("Showtime controller in a manager", Ordered, func() {
 		Eventually(func() boxv1.ShowtimePhase { return read(other).Status.Phase }).WithTimeout(20 * time.Second).
 			Should(Equal(boxv1.PhaseProvisioning))
 		Expect(ownedCondition(other)()).To(HaveField("Status", metav1.ConditionTrue))
-		Expect(k8sClient.Get(ctx, types.NamespacedName{Namespace: ns, Name: "other-shard"}, &appsv1.StatefulSet{})).To(Succeed())
+		Expect(k8sClient.Get(ctx, types.NamespacedName{Namespace: ns, Name: boxv1.NamedShowtime(ns, "other").ShardName()}, &appsv1.StatefulSet{})).To(Succeed())
 
 		// Nothing of someone else's was taken over.
 		Expect(k8sClient.Get(ctx, client.ObjectKeyFromObject(foreign), foreign)).To(Succeed())
 		Expect(foreign.OwnerReferences).To(BeEmpty())
-		Expect(foreign.Data).To(HaveKeyWithValue("token", []byte("not-the-operators")))
+		Expect(foreign.Data).To(HaveKeyWithValue(boxv1.TokenSecretKey, []byte("not-the-operators")))
 		Expect(k8sClient.Get(ctx, client.ObjectKeyFromObject(foreignCM), foreignCM)).To(Succeed())
 		Expect(foreignCM.OwnerReferences).To(BeEmpty())
 		Expect(foreignCM.Data).To(Equal(map[string]string{"notes": "someone's own"}))
-		Expect(apierrors.IsNotFound(k8sClient.Get(ctx, types.NamespacedName{Namespace: ns, Name: "blocked-shard"}, &appsv1.StatefulSet{}))).
+		Expect(apierrors.IsNotFound(k8sClient.Get(ctx, types.NamespacedName{Namespace: ns, Name: boxv1.NamedShowtime(ns, "blocked").ShardName()}, &appsv1.StatefulSet{}))).
 			To(BeTrue(), "no shard without its own token")
 
 		// Once the Secret is out of the way the showtime goes on by itself,
@@ -168,7 +168,7 @@ var _ = Describe("Showtime controller in a manager", Ordered, func() {
 		sec := &corev1.Secret{}
 		Expect(k8sClient.Get(ctx, client.ObjectKeyFromObject(foreign), sec)).To(Succeed())
 		Expect(metav1.IsControlledBy(sec, read(blocked))).To(BeTrue())
-		Expect(k8sClient.Get(ctx, types.NamespacedName{Namespace: ns, Name: "blocked-shard"}, &appsv1.StatefulSet{})).To(Succeed())
+		Expect(k8sClient.Get(ctx, types.NamespacedName{Namespace: ns, Name: boxv1.NamedShowtime(ns, "blocked").ShardName()}, &appsv1.StatefulSet{})).To(Succeed())
 	})
 
 	It("emits no Warning event while a healthy showtime is created and becomes Ready", func() {
@@ -178,20 +178,20 @@ var _ = Describe("Showtime controller in a manager", Ordered, func() {
 		get := func(name string, obj client.Object) error {
 			return k8sClient.Get(ctx, types.NamespacedName{Namespace: ns, Name: name}, obj)
 		}
-		Eventually(func() error { return get("healthy-shard", &appsv1.StatefulSet{}) }).WithTimeout(20 * time.Second).Should(Succeed())
-		Eventually(func() error { return get("healthy-frontend", &appsv1.Deployment{}) }).WithTimeout(20 * time.Second).Should(Succeed())
+		Eventually(func() error { return get(st.ShardName(), &appsv1.StatefulSet{}) }).WithTimeout(20 * time.Second).Should(Succeed())
+		Eventually(func() error { return get(st.FrontendName(), &appsv1.Deployment{}) }).WithTimeout(20 * time.Second).Should(Succeed())
 
 		// What the StatefulSet and Deployment controllers and the kubelet
 		// would do: a ready shard pod at 127.0.0.1, ready front-end replicas.
 		sec := &corev1.Secret{}
-		Expect(get("healthy-shard-token", sec)).To(Succeed())
-		shard.token.Store(string(sec.Data["token"]))
+		Expect(get(st.TokenSecretName(), sec)).To(Succeed())
+		shard.token.Store(string(sec.Data[boxv1.TokenSecretKey]))
 		shard.set(func(r *ShardReport) {
 			*r = ShardReport{Showtime: ns + "/healthy", Version: 1, Epoch: 1, Counts: ShardCounts{Free: sampleTotal}}
 		})
 		st = read(st)
 		pod := &corev1.Pod{
-			ObjectMeta: metav1.ObjectMeta{Name: "healthy-shard-0", Namespace: ns, Labels: specs.Labels(st, specs.ComponentShard)},
+			ObjectMeta: metav1.ObjectMeta{Name: st.ShardPodName(0), Namespace: ns, Labels: st.OwnedLabels(boxv1.ComponentShard)},
 			Spec:       corev1.PodSpec{Containers: []corev1.Container{{Name: "shard", Image: testImage}}},
 		}
 		Expect(k8sClient.Create(ctx, pod)).To(Succeed())
@@ -200,7 +200,7 @@ var _ = Describe("Showtime controller in a manager", Ordered, func() {
 		Expect(k8sClient.Status().Update(ctx, pod)).To(Succeed())
 		Eventually(func() error {
 			dep := &appsv1.Deployment{}
-			if err := get("healthy-frontend", dep); err != nil {
+			if err := get(st.FrontendName(), dep); err != nil {
 				return err
 			}
 			dep.Status = appsv1.DeploymentStatus{Replicas: 2, ReadyReplicas: 2, AvailableReplicas: 2, ObservedGeneration: dep.Generation}

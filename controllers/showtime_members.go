@@ -7,7 +7,6 @@ import (
 	"time"
 
 	boxv1 "boxoffice.dev/boxoffice/api/v1alpha1"
-	"boxoffice.dev/boxoffice/controllers/specs"
 	appsv1 "k8s.io/api/apps/v1"
 	corev1 "k8s.io/api/core/v1"
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
@@ -29,14 +28,14 @@ const memberScrapeTimeout = 3 * time.Second
 // the count in force.
 func (r *ShowtimeReconciler) keepLiveMemberCount(ctx context.Context, s *scope) error {
 	live := &appsv1.StatefulSet{}
-	err := r.Get(ctx, types.NamespacedName{Namespace: s.st.Namespace, Name: specs.ShardName(s.st)}, live)
+	err := r.Get(ctx, types.NamespacedName{Namespace: s.st.Namespace, Name: s.st.ShardName()}, live)
 	if apierrors.IsNotFound(err) {
 		return nil
 	}
 	if err != nil {
 		return fmt.Errorf("reading shard statefulset: %w", err)
 	}
-	if n := live.Spec.Replicas; n != nil && *n != specs.ShardReplicas(s.st) {
+	if n := live.Spec.Replicas; n != nil && *n != s.st.ShardReplicas() {
 		s.st.Spec.Shard.Replicas = *n
 	}
 	return nil
@@ -47,7 +46,7 @@ func (r *ShowtimeReconciler) keepLiveMemberCount(ctx context.Context, s *scope) 
 func (r *ShowtimeReconciler) reconcileShardMembers(ctx context.Context, s *scope) error {
 	st := s.st
 	pods := &corev1.PodList{}
-	if err := r.List(ctx, pods, client.InNamespace(st.Namespace), client.MatchingLabels(specs.SelectorLabels(st, specs.ComponentShard))); err != nil {
+	if err := r.List(ctx, pods, client.InNamespace(st.Namespace), client.MatchingLabels(st.SelectorLabels(boxv1.ComponentShard))); err != nil {
 		return fmt.Errorf("listing shard pods: %w", err)
 	}
 	byName := map[string]*corev1.Pod{}
@@ -55,7 +54,7 @@ func (r *ShowtimeReconciler) reconcileShardMembers(ctx context.Context, s *scope
 		byName[pods.Items[i].Name] = &pods.Items[i]
 	}
 	s.memberPods = byName
-	for _, name := range specs.ShardMemberPodNames(st) {
+	for _, name := range st.ShardPodNames() {
 		if p := byName[name]; p != nil {
 			if stale, why := staleBrokenShardPod(s.sts, p); stale {
 				if err := r.Delete(ctx, p, client.Preconditions{UID: &p.UID}); err != nil && !apierrors.IsNotFound(err) {
@@ -67,7 +66,7 @@ func (r *ShowtimeReconciler) reconcileShardMembers(ctx context.Context, s *scope
 		}
 	}
 	obs := r.observeMembers(ctx, s, byName)
-	view := summarizeMembers(obs, int(specs.ShardReplicas(st)))
+	view := summarizeMembers(obs, int(st.ShardReplicas()))
 	s.cluster = &view
 	r.applyClusterStatus(ctx, s, view)
 	return nil
@@ -76,7 +75,7 @@ func (r *ShowtimeReconciler) reconcileShardMembers(ctx context.Context, s *scope
 // observeMembers reads each member's status, all at once, at most every
 // ScrapeInterval per pod.
 func (r *ShowtimeReconciler) observeMembers(ctx context.Context, s *scope, pods map[string]*corev1.Pod) []memberObservation {
-	names := specs.ShardMemberPodNames(s.st)
+	names := s.st.ShardPodNames()
 	obs := make([]memberObservation, len(names))
 	ctx, cancel := context.WithTimeout(ctx, memberScrapeTimeout)
 	defer cancel()
@@ -89,7 +88,7 @@ func (r *ShowtimeReconciler) observeMembers(ctx context.Context, s *scope, pods 
 		}
 		o := &obs[i]
 		o.Exists, o.Node = true, p.Spec.NodeName
-		o.Ready = p.DeletionTimestamp.IsZero() && isPodReady(p)
+		o.Ready = podServing(p)
 		if !p.DeletionTimestamp.IsZero() || p.Status.PodIP == "" {
 			continue
 		}
@@ -103,8 +102,8 @@ func (r *ShowtimeReconciler) observeMembers(ctx context.Context, s *scope, pods 
 		go func(ip string, uid types.UID) {
 			defer wg.Done()
 			rep, err := r.Shards.Status(ctx, ip, s.token)
-			if err == nil && rep.Showtime != "" && rep.Showtime != specs.ShowtimeID(s.st) {
-				rep, err = nil, fmt.Errorf("member reports showtime %q, expected %q", rep.Showtime, specs.ShowtimeID(s.st))
+			if err == nil && rep.Showtime != "" && rep.Showtime != s.st.ID() {
+				rep, err = nil, fmt.Errorf("member reports showtime %q, expected %q", rep.Showtime, s.st.ID())
 			}
 			o.Report, o.Err = rep, err
 			r.storeScrape(key, scrapeEntry{at: s.now, podUID: uid, report: rep, err: err})
@@ -148,7 +147,7 @@ func (r *ShowtimeReconciler) applyClusterStatus(ctx context.Context, s *scope, v
 		next.Pod = v.Leader
 		next.Image = memberImage(p)
 		s.pod = p
-		s.podReady = v.Quorum() && p != nil && p.DeletionTimestamp.IsZero() && isPodReady(p)
+		s.podReady = v.Quorum() && p != nil && podServing(p)
 	} else if len(v.Members) > 0 {
 		next.Image = memberImage(s.memberPods[v.Members[0].Pod])
 	}

@@ -116,7 +116,7 @@ func memberReport(f *fixture, i, leader int, term, commit int64, match ...int64)
 func (f *fixture) makeMember(i int, node string, ready bool) *corev1.Pod {
 	st := f.showtime()
 	pod := &corev1.Pod{
-		ObjectMeta: metav1.ObjectMeta{Name: specs.ShardMemberPodName(st, i), Namespace: f.ns, Labels: specs.Labels(st, specs.ComponentShard)},
+		ObjectMeta: metav1.ObjectMeta{Name: st.ShardPodName(i), Namespace: f.ns, Labels: st.OwnedLabels(boxv1.ComponentShard)},
 		Spec:       corev1.PodSpec{NodeName: node, Containers: []corev1.Container{{Name: "shard", Image: testImage}}},
 	}
 	Expect(k8sClient.Create(ctx, pod)).To(Succeed())
@@ -164,26 +164,26 @@ var _ = Describe("Replicated shard", func() {
 		f.clock.SetTime(f.opens.Add(time.Minute)) // on sale
 		f.reconcile()
 		sts := &appsv1.StatefulSet{}
-		f.get("standup-shard", sts)
+		f.get(f.st.ShardName(), sts)
 		Expect(*sts.Spec.Replicas).To(Equal(int32(3)))
 		Expect(sts.Spec.PodManagementPolicy).To(Equal(appsv1.ParallelPodManagement))
 		Expect(sts.Spec.Template.Spec.Affinity.PodAntiAffinity.RequiredDuringSchedulingIgnoredDuringExecution).To(HaveLen(1))
 		Expect(sts.Spec.Template.Spec.Containers[0].Args).To(ContainElement("--peers=" + specs.ShardPeers(f.st)))
 		peer := &corev1.Secret{}
-		f.get("standup-shard-peer-token", peer)
-		Expect(peer.Data["token"]).NotTo(BeEmpty())
+		f.get(f.st.PeerTokenSecretName(), peer)
+		Expect(peer.Data[boxv1.PeerTokenSecretKey]).NotTo(BeEmpty())
 		svc := &corev1.Service{}
-		f.get("standup-shard", svc)
+		f.get(f.st.ShardName(), svc)
 		Expect(svc.Spec.PublishNotReadyAddresses).To(BeTrue())
 		pdb := &policyv1.PodDisruptionBudget{}
-		f.get("standup-shard", pdb)
+		f.get(f.st.ShardName(), pdb)
 		Expect(pdb.Spec.MaxUnavailable.IntValue()).To(Equal(1), "a drain moves members one by one during the sale")
 		np := &networkingv1.NetworkPolicy{}
-		f.get("standup-shard", np)
+		f.get(f.st.ShardName(), np)
 		Expect(np.Spec.Ingress).To(HaveLen(2))
 		Expect(np.Spec.Ingress[1].Ports[0].Port.IntValue()).To(Equal(specs.PeerPort))
 		dep := &appsv1.Deployment{}
-		f.get("standup-frontend", dep)
+		f.get(f.st.FrontendName(), dep)
 		Expect(dep.Spec.Template.Spec.Containers[0].Args).To(ContainElement("--shard-url=" + specs.ShardURL(f.st)))
 
 		// Nothing to do: no write.
@@ -220,7 +220,7 @@ var _ = Describe("Replicated shard", func() {
 		Expect(k8sClient.Apply(ctx, specs.ShardStatefulSet(st, f.r.Options), client.FieldOwner(specs.FieldOwner))).To(Succeed())
 		f.reconcile()
 		sts := &appsv1.StatefulSet{}
-		f.get("standup-shard", sts)
+		f.get(f.st.ShardName(), sts)
 		Expect(*sts.Spec.Replicas).To(Equal(int32(1)))
 		Expect(sts.Spec.Template.Spec.Containers[0].Args).NotTo(ContainElement(HavePrefix("--peers")))
 		Expect(f.showtime().Status.Shard.Replicas).To(Equal(int32(1)))
@@ -302,7 +302,7 @@ var _ = Describe("Replicated shard", func() {
 		b := f.makeMember(1, "b-"+suffix, false)
 		lost := f.makeMember(2, "gone-"+suffix, false) // its Node was deleted
 		for i := range 3 {
-			claim := &corev1.PersistentVolumeClaim{ObjectMeta: metav1.ObjectMeta{Name: specs.ShardClaimName(f.st, i), Namespace: f.ns},
+			claim := &corev1.PersistentVolumeClaim{ObjectMeta: metav1.ObjectMeta{Name: f.st.ShardClaimName(i), Namespace: f.ns},
 				Spec: corev1.PersistentVolumeClaimSpec{AccessModes: []corev1.PersistentVolumeAccessMode{corev1.ReadWriteOncePod},
 					Resources: corev1.VolumeResourceRequirements{Requests: corev1.ResourceList{corev1.ResourceStorage: resource.MustParse("1Gi")}}}}
 			Expect(k8sClient.Create(ctx, claim)).To(Succeed())
@@ -328,10 +328,10 @@ var _ = Describe("Replicated shard", func() {
 			return apierrors.IsNotFound(err)
 		}, 5*time.Second, 50*time.Millisecond).Should(BeTrue(), "the lost member's pod is deleted")
 		claim := &corev1.PersistentVolumeClaim{}
-		err := k8sClient.Get(ctx, client.ObjectKey{Namespace: f.ns, Name: specs.ShardClaimName(f.st, 2)}, claim)
+		err := k8sClient.Get(ctx, client.ObjectKey{Namespace: f.ns, Name: f.st.ShardClaimName(2)}, claim)
 		Expect(apierrors.IsNotFound(err) || !claim.DeletionTimestamp.IsZero()).To(BeTrue(), "the lost member's claim is deleted")
 		for i := range 2 {
-			Expect(k8sClient.Get(ctx, client.ObjectKey{Namespace: f.ns, Name: specs.ShardClaimName(f.st, i)}, claim)).To(Succeed())
+			Expect(k8sClient.Get(ctx, client.ObjectKey{Namespace: f.ns, Name: f.st.ShardClaimName(i)}, claim)).To(Succeed())
 			Expect(claim.DeletionTimestamp.IsZero()).To(BeTrue(), "member %d keeps its claim", i)
 		}
 		Expect(drainEvents(f.recorder)).To(ContainElement(And(ContainSubstring("ShardMemberReplaced"), ContainSubstring("was deleted"))))

@@ -45,7 +45,7 @@ func (r *ShowtimeReconciler) conflictRetry() time.Duration {
 // ConfigMaps labelled app.kubernetes.io/managed-by=boxoffice-operator are
 // cached and watched.
 func CacheByObject() map[client.Object]cache.ByObject {
-	managed := labels.SelectorFromSet(labels.Set{specs.LabelManagedBy: specs.ManagedBy})
+	managed := labels.SelectorFromSet(labels.Set{boxv1.LabelManagedBy: boxv1.ManagedBy})
 	return map[client.Object]cache.ByObject{
 		&corev1.Pod{}:       {Label: managed},
 		&corev1.Secret{}:    {Label: managed},
@@ -81,8 +81,8 @@ func checkOwned(obj client.Object, kind string, st *boxv1.Showtime) error {
 		e.why = fmt.Sprintf("belongs to an earlier Showtime of this name (uid %s) that the garbage collector has not removed yet", ref.UID)
 	case ref != nil:
 		e.why = fmt.Sprintf("is controlled by %s %s", ref.Kind, ref.Name)
-	case obj.GetLabels()[specs.LabelManagedBy] != specs.ManagedBy:
-		e.why = fmt.Sprintf("was not made by this operator (no label %s=%s, no owner)", specs.LabelManagedBy, specs.ManagedBy)
+	case obj.GetLabels()[boxv1.LabelManagedBy] != boxv1.ManagedBy:
+		e.why = fmt.Sprintf("was not made by this operator (no label %s=%s, no owner)", boxv1.LabelManagedBy, boxv1.ManagedBy)
 	default:
 		e.why = "has no controller owner (someone made it, or removed this showtime's owner reference)"
 	}

@@ -6,7 +6,6 @@ import (
 	"testing"
 
 	boxv1 "boxoffice.dev/boxoffice/api/v1alpha1"
-	"boxoffice.dev/boxoffice/controllers/specs"
 	corev1 "k8s.io/api/core/v1"
 	"k8s.io/apimachinery/pkg/api/meta"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
@@ -19,7 +18,7 @@ func TestCheckOwned(t *testing.T) {
 	ref := func(kind, name string, uid types.UID) []metav1.OwnerReference {
 		return []metav1.OwnerReference{{APIVersion: "boxoffice.dev/v1alpha1", Kind: kind, Name: name, UID: uid, Controller: ptr.To(true)}}
 	}
-	managed := map[string]string{specs.LabelManagedBy: specs.ManagedBy}
+	managed := map[string]string{boxv1.LabelManagedBy: boxv1.ManagedBy}
 	for _, tc := range []struct {
 		name   string
 		labels map[string]string
@@ -34,7 +33,7 @@ func TestCheckOwned(t *testing.T) {
 		{"someone else's", nil, ref("Deployment", "app", "uid-x"), "is controlled by Deployment app"},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
-			sec := &corev1.Secret{ObjectMeta: metav1.ObjectMeta{Name: "standup-shard-token", Namespace: "venues",
+			sec := &corev1.Secret{ObjectMeta: metav1.ObjectMeta{Name: st.TokenSecretName(), Namespace: st.Namespace,
 				Labels: tc.labels, OwnerReferences: tc.owners}}
 			err := checkOwned(sec, "Secret", st)
 			if tc.want == "" {
@@ -57,7 +56,7 @@ func TestCheckOwned(t *testing.T) {
 }
 
 func TestSetObjectsOwnedCondition(t *testing.T) {
-	conflict := &nameConflictError{kind: "Secret", key: types.NamespacedName{Namespace: "venues", Name: "x-shard-token"}, why: "was not made by this operator"}
+	conflict := &nameConflictError{kind: "Secret", key: types.NamespacedName{Namespace: "venues", Name: boxv1.NamedShowtime("venues", "x").TokenSecretName()}, why: "was not made by this operator"}
 	for _, tc := range []struct {
 		name     string
 		before   metav1.ConditionStatus // "" for none

@@ -5,7 +5,7 @@ import (
 	"fmt"
 	"time"
 
-	"boxoffice.dev/boxoffice/controllers/specs"
+	boxv1 "boxoffice.dev/boxoffice/api/v1alpha1"
 	corev1 "k8s.io/api/core/v1"
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	"k8s.io/apimachinery/pkg/types"
@@ -60,15 +60,15 @@ func (r *ShowtimeReconciler) nodeLostAfter() time.Duration {
 // memberFacts reads where each member lives and whether that node is there.
 func (r *ShowtimeReconciler) memberFacts(ctx context.Context, s *scope) ([]memberFacts, error) {
 	var out []memberFacts
-	for i, name := range specs.ShardMemberPodNames(s.st) {
+	for i, name := range s.st.ShardPodNames() {
 		f := memberFacts{Ordinal: i, Pod: name}
 		if p := s.memberPods[name]; p != nil {
-			f.Ready = p.DeletionTimestamp.IsZero() && isPodReady(p)
+			f.Ready = podServing(p)
 			f.Node = p.Spec.NodeName
 		}
 		if f.Node == "" {
 			pvc := &corev1.PersistentVolumeClaim{}
-			err := r.Get(ctx, types.NamespacedName{Namespace: s.st.Namespace, Name: specs.ShardClaimName(s.st, i)}, pvc)
+			err := r.Get(ctx, types.NamespacedName{Namespace: s.st.Namespace, Name: s.st.ShardClaimName(i)}, pvc)
 			if err != nil && !apierrors.IsNotFound(err) {
 				return nil, fmt.Errorf("reading claim of member %s: %w", name, err)
 			}
@@ -101,7 +101,7 @@ func (r *ShowtimeReconciler) memberFacts(ctx context.Context, s *scope) ([]membe
 func (r *ShowtimeReconciler) replaceMember(ctx context.Context, s *scope, plan replacementPlan) error {
 	m := plan.Replace
 	pvc := &corev1.PersistentVolumeClaim{}
-	err := r.Get(ctx, types.NamespacedName{Namespace: s.st.Namespace, Name: specs.ShardClaimName(s.st, m.Ordinal)}, pvc)
+	err := r.Get(ctx, types.NamespacedName{Namespace: s.st.Namespace, Name: s.st.ShardClaimName(m.Ordinal)}, pvc)
 	if err == nil && pvc.DeletionTimestamp.IsZero() {
 		if err := r.Delete(ctx, pvc, client.Preconditions{UID: &pvc.UID}); err != nil && !apierrors.IsNotFound(err) {
 			return fmt.Errorf("deleting the claim of lost member %s: %w", m.Pod, err)
@@ -115,7 +115,7 @@ func (r *ShowtimeReconciler) replaceMember(ctx context.Context, s *scope, plan r
 		}
 	}
 	msg := fmt.Sprintf("replacing shard member %s: %s; its claim %s and pod were deleted, and the new member joins with an empty volume under a new Raft id",
-		m.Pod, plan.Why, specs.ShardClaimName(s.st, m.Ordinal))
+		m.Pod, plan.Why, s.st.ShardClaimName(m.Ordinal))
 	r.Recorder.Eventf(s.st, nil, corev1.EventTypeWarning, "ShardMemberReplaced", "Replace", "%s", msg)
 	shardMemberReplacements.WithLabelValues(s.st.Namespace, s.st.Name).Inc()
 	logf.FromContext(ctx).Info("replaced a lost shard member", "pod", m.Pod, "node", m.Node, "why", plan.Why)
@@ -126,14 +126,14 @@ func (r *ShowtimeReconciler) replaceMember(ctx context.Context, s *scope, plan r
 func (r *ShowtimeReconciler) nodeToShowtimes() handler.EventHandler {
 	return handler.EnqueueRequestsFromMapFunc(func(ctx context.Context, o client.Object) []ctrl.Request {
 		pods := &corev1.PodList{}
-		if err := r.List(ctx, pods, client.MatchingLabels{specs.LabelComponent: specs.ComponentShard}); err != nil {
+		if err := r.List(ctx, pods, client.MatchingLabels{boxv1.LabelComponent: boxv1.ComponentShard}); err != nil {
 			logf.FromContext(ctx).Error(err, "listing shard pods for a node change", "node", o.GetName())
 			return nil
 		}
 		seen := map[types.NamespacedName]bool{}
 		var out []ctrl.Request
 		for _, p := range pods.Items {
-			name, ok := p.Labels[specs.LabelShowtime]
+			name, ok := p.Labels[boxv1.LabelShowtime]
 			key := types.NamespacedName{Namespace: p.Namespace, Name: name}
 			if ok && p.Spec.NodeName == o.GetName() && !seen[key] {
 				seen[key] = true

@@ -4,7 +4,6 @@ import (
 	"math"
 
 	boxv1 "boxoffice.dev/boxoffice/api/v1alpha1"
-	"boxoffice.dev/boxoffice/controllers/specs"
 )
 
 // applyWaitingRoom sets status.waitingRoom from the shard's room summary:
@@ -12,7 +11,7 @@ import (
 // until the shard reports a configured room. With no report (rep nil: the
 // shard was not read this time) it keeps what was last reported.
 func applyWaitingRoom(st *boxv1.Showtime, rep *ShardReport) {
-	if !specs.WaitingRoom(st).Enabled {
+	if !st.WaitingRoom().Enabled {
 		st.Status.WaitingRoom = nil
 		return
 	}

@@ -1,4 +1,14 @@
-// Package v1alpha1 contains the Box office API: Showtime.
+// Package v1alpha1 contains the Box office API: Showtime, ShardRollout and
+// FreezeWindow.
+//
+// It is also the one vocabulary of the objects a Showtime owns. names.go
+// names them (Showtime.ShardName, ShardPodName, TokenSecretName,
+// FrontendName, ...), gives their labels (SelectorLabels, OwnedLabels) and the
+// keys of the data their Secrets and ConfigMap hold (TokenSecretKey, ...);
+// defaults.go gives the defaults applied to unset spec fields (HoldTTL,
+// ShardReplicas, FrontendAutoscaling, ...). The controllers, the webhooks,
+// the kubectl plugin, the local cluster and the tests call these; nothing
+// else spells an owned object's name.
 // +kubebuilder:object:generate=true
 // +groupName=boxoffice.dev
 package v1alpha1

@@ -18,33 +18,13 @@ import (
 	policyv1ac "k8s.io/client-go/applyconfigurations/policy/v1"
 )
 
-// Front-end names, ports and paths.
+// Front-end ports and paths.
 const (
 	FrontendPort        = 8080
 	FrontendServicePort = 80
-	SessionKeyKey       = "key"
-	SessionPrevKeyKey   = "previous" // optional: the key before the last rotation, still accepted
-	PaymentSecretKey    = "secret"
 	SessionDir          = "/etc/boxoffice/session"
 	PaymentDir          = "/etc/boxoffice/payment"
 )
-
-func FrontendName(st *boxv1.Showtime) string         { return st.Name + "-frontend" }
-func SessionSecretName(st *boxv1.Showtime) string    { return st.Name + "-frontend-session" }
-func GeneratedPaymentName(st *boxv1.Showtime) string { return st.Name + "-payment-callback" }
-
-// PaymentSecretName is the Secret that signs payment callbacks, or "" in demo mode.
-func PaymentSecretName(st *boxv1.Showtime) string {
-	p := st.Spec.Frontend.Payments
-	switch {
-	case p.Demo:
-		return ""
-	case p.CallbackSecretName != "":
-		return p.CallbackSecretName
-	default:
-		return GeneratedPaymentName(st)
-	}
-}
 
 // FrontendImage is the image the front end runs.
 func FrontendImage(st *boxv1.Showtime, o Options) string {
@@ -58,19 +38,10 @@ func FrontendImage(st *boxv1.Showtime, o Options) string {
 // name; for a replicated shard, every member's stable name, comma-separated
 // (the front end follows the leader among them).
 func ShardURL(st *boxv1.Showtime) string {
-	if Replicated(st) {
+	if st.Replicated() {
 		return strings.Join(ShardMemberURLs(st), ",")
 	}
-	return "http://" + ShardName(st) + "." + st.Namespace + ".svc:" + itoa(ShardPort)
-}
-
-// orDefault is *v, or def when v is unset. The CRD defaults these fields;
-// 0 is a real value (off).
-func orDefault(v *int32, def int32) int32 {
-	if v == nil {
-		return def
-	}
-	return *v
+	return "http://" + st.ShardDomain() + ":" + itoa(ShardPort)
 }
 
 // TrustedProxyHops is the showtime's trustedProxyHops, else the operator's.
@@ -81,57 +52,21 @@ func TrustedProxyHops(st *boxv1.Showtime, o Options) int32 {
 	return o.FrontendTrustedProxyHops
 }
 
-// Autoscaling defaults, as the CRD defaults them.
-func autoscaling(st *boxv1.Showtime) (minR, maxR, cpu int32) {
-	a := st.Spec.Frontend.Autoscaling
-	minR, maxR, cpu = a.MinReplicas, a.MaxReplicas, a.TargetCPUUtilizationPercentage
-	if minR <= 0 {
-		minR = 2
-	}
-	if maxR <= 0 {
-		maxR = 50
-	}
-	if maxR < minR {
-		maxR = minR
-	}
-	if cpu <= 0 {
-		cpu = 60
-	}
-	return minR, maxR, cpu
-}
-
 // FrontendMax is the autoscaler's ceiling.
 func FrontendMax(st *boxv1.Showtime) int32 {
-	_, maxR, _ := autoscaling(st)
+	_, maxR, _ := st.FrontendAutoscaling()
 	return maxR
-}
-
-// PreScaleWindow is [opensAt-lead, opensAt+hold), and ok is false without preScale.
-func PreScaleWindow(st *boxv1.Showtime) (start, end time.Time, ok bool) {
-	p := st.Spec.Frontend.Autoscaling.PreScale
-	if p == nil {
-		return time.Time{}, time.Time{}, false
-	}
-	lead, hold := p.Lead.Duration, p.Hold.Duration
-	if lead == 0 {
-		lead = 30 * time.Minute
-	}
-	if hold == 0 {
-		hold = 2 * time.Hour
-	}
-	opens := st.Spec.Sales.OpensAt.Time
-	return opens.Add(-lead), opens.Add(hold), true
 }
 
 // InPreScale reports whether now is inside the pre-scale window.
 func InPreScale(st *boxv1.Showtime, now time.Time) bool {
-	start, end, ok := PreScaleWindow(st)
+	start, end, ok := st.PreScaleWindow()
 	return ok && !now.Before(start) && now.Before(end)
 }
 
 // FrontendFloor is the autoscaler's minimum at now.
 func FrontendFloor(st *boxv1.Showtime, now time.Time) int32 {
-	minR, maxR, _ := autoscaling(st)
+	minR, maxR, _ := st.FrontendAutoscaling()
 	if InPreScale(st, now) {
 		r := st.Spec.Frontend.Autoscaling.PreScale.Replicas
 		if r > maxR {
@@ -148,25 +83,25 @@ func FrontendFloor(st *boxv1.Showtime, now time.Time) int32 {
 // and client limits become flags, so the front end enforces them before a
 // request reaches the shard.
 func FrontendArgs(st *boxv1.Showtime, o Options) []string {
-	l := st.Spec.Frontend.ClientLimits
+	l := st.ClientLimits()
 	args := []string{
 		"frontend",
-		"--showtime=" + ShowtimeID(st),
+		"--showtime=" + st.ID(),
 		"--shard-url=" + ShardURL(st),
-		"--shard-token-file=" + TokenDir + "/" + TokenKey,
-		"--session-key-file=" + SessionDir + "/" + SessionKeyKey,
-		"--session-previous-key-file=" + SessionDir + "/" + SessionPrevKeyKey,
-		"--seat-map=" + SeatMapDir + "/" + SeatMapKey,
-		"--show-file=" + SeatMapDir + "/" + ShowKey,
+		"--shard-token-file=" + TokenDir + "/" + boxv1.TokenSecretKey,
+		"--session-key-file=" + SessionDir + "/" + boxv1.SessionKeyKey,
+		"--session-previous-key-file=" + SessionDir + "/" + boxv1.SessionPreviousKeyKey,
+		"--seat-map=" + SeatMapDir + "/" + boxv1.SeatMapKey,
+		"--show-file=" + SeatMapDir + "/" + boxv1.ShowKey,
 		"--listen=:" + itoa(FrontendPort),
-		"--hold-ttl=" + HoldTTL(st).String(),
-		"--max-hold-lifetime=" + MaxHoldLifetime(st).String(),
-		"--payment-ttl=" + PaymentTTL(st).String(),
-		"--max-seats-per-holder=" + itoa(int(MaxSeatsPerHolder(st))),
-		"--client-seats=" + itoa(int(orDefault(l.SeatsPerHoldTTL, 32))),
-		"--max-client-streams=" + itoa(int(orDefault(l.StreamsPerClient, 8))),
-		"--new-session-rate=" + strconv.FormatFloat(float64(orDefault(l.NewSessionsPerMinute, 60))/60, 'g', -1, 64),
-		"--new-session-burst=" + itoa(int(orDefault(l.NewSessionBurst, 20))),
+		"--hold-ttl=" + st.HoldTTL().String(),
+		"--max-hold-lifetime=" + st.MaxHoldLifetime().String(),
+		"--payment-ttl=" + st.PaymentTTL().String(),
+		"--max-seats-per-holder=" + itoa(int(st.MaxSeatsPerHolder())),
+		"--client-seats=" + itoa(int(*l.SeatsPerHoldTTL)),
+		"--max-client-streams=" + itoa(int(*l.StreamsPerClient)),
+		"--new-session-rate=" + strconv.FormatFloat(float64(*l.NewSessionsPerMinute)/60, 'g', -1, 64),
+		"--new-session-burst=" + itoa(int(*l.NewSessionBurst)),
 		"--trusted-proxy-hops=" + itoa(int(TrustedProxyHops(st, o))),
 	}
 	if st.Spec.Frontend.PlainHTTP {
@@ -175,7 +110,7 @@ func FrontendArgs(st *boxv1.Showtime, o Options) []string {
 	if st.Spec.Frontend.Payments.Demo {
 		args = append(args, "--demo-payments")
 	} else {
-		args = append(args, "--payment-secret-file="+PaymentDir+"/"+PaymentSecretKey)
+		args = append(args, "--payment-secret-file="+PaymentDir+"/"+boxv1.PaymentSecretKey)
 	}
 	return args
 }
@@ -206,20 +141,20 @@ func FrontendDeployment(st *boxv1.Showtime, o Options) *appsv1ac.DeploymentApply
 	}
 	volumes := []*corev1ac.VolumeApplyConfiguration{
 		corev1ac.Volume().WithName("seatmap").WithConfigMap(
-			corev1ac.ConfigMapVolumeSource().WithName(SeatMapName(st)).WithDefaultMode(0o444)),
+			corev1ac.ConfigMapVolumeSource().WithName(st.SeatMapName()).WithDefaultMode(0o444)),
 		corev1ac.Volume().WithName("token").WithSecret(
-			corev1ac.SecretVolumeSource().WithSecretName(TokenName(st)).WithDefaultMode(0o440)),
+			corev1ac.SecretVolumeSource().WithSecretName(st.TokenSecretName()).WithDefaultMode(0o440)),
 		corev1ac.Volume().WithName("session").WithSecret(
-			corev1ac.SecretVolumeSource().WithSecretName(SessionSecretName(st)).WithDefaultMode(0o440)),
+			corev1ac.SecretVolumeSource().WithSecretName(st.SessionSecretName()).WithDefaultMode(0o440)),
 	}
-	if name := PaymentSecretName(st); name != "" {
+	if name := st.PaymentSecretName(); name != "" {
 		mounts = append(mounts, corev1ac.VolumeMount().WithName("payment").WithMountPath(PaymentDir).WithReadOnly(true))
 		volumes = append(volumes, corev1ac.Volume().WithName("payment").WithSecret(
 			corev1ac.SecretVolumeSource().WithSecretName(name).WithDefaultMode(0o440).
-				WithItems(corev1ac.KeyToPath().WithKey(PaymentSecretKey).WithPath(PaymentSecretKey))))
+				WithItems(corev1ac.KeyToPath().WithKey(boxv1.PaymentSecretKey).WithPath(boxv1.PaymentSecretKey))))
 	}
 	container := corev1ac.Container().
-		WithName(ComponentFrontend).
+		WithName(boxv1.ComponentFrontend).
 		WithImage(FrontendImage(st, o)).
 		WithImagePullPolicy(corev1.PullIfNotPresent).
 		WithArgs(FrontendArgs(st, o)...).
@@ -230,18 +165,18 @@ func FrontendDeployment(st *boxv1.Showtime, o Options) *appsv1ac.DeploymentApply
 		WithSecurityContext(restrictedContainerSecurity()).
 		WithVolumeMounts(mounts...)
 
-	return appsv1ac.Deployment(FrontendName(st), st.Namespace).
-		WithLabels(ObjectLabels(st, ComponentFrontend, FrontendImage(st, o))).
+	return appsv1ac.Deployment(st.FrontendName(), st.Namespace).
+		WithLabels(ObjectLabels(st, boxv1.ComponentFrontend, FrontendImage(st, o))).
 		WithOwnerReferences(OwnerReference(st)).
 		WithSpec(appsv1ac.DeploymentSpec().
-			WithSelector(metav1ac.LabelSelector().WithMatchLabels(SelectorLabels(st, ComponentFrontend))).
+			WithSelector(metav1ac.LabelSelector().WithMatchLabels(st.SelectorLabels(boxv1.ComponentFrontend))).
 			WithStrategy(appsv1ac.DeploymentStrategy().
 				WithType(appsv1.RollingUpdateDeploymentStrategyType).
 				WithRollingUpdate(appsv1ac.RollingUpdateDeployment().
 					WithMaxUnavailable(intstr.FromInt32(0)).
 					WithMaxSurge(intstr.FromString("25%")))).
 			WithTemplate(corev1ac.PodTemplateSpec().
-				WithLabels(Labels(st, ComponentFrontend)).
+				WithLabels(st.OwnedLabels(boxv1.ComponentFrontend)).
 				WithSpec(corev1ac.PodSpec().
 					WithAutomountServiceAccountToken(false).
 					WithEnableServiceLinks(false).
@@ -258,12 +193,12 @@ func FrontendDeployment(st *boxv1.Showtime, o Options) *appsv1ac.DeploymentApply
 
 // FrontendService is the buyers' entry point (behind the cluster's ingress).
 func FrontendService(st *boxv1.Showtime, o Options) *corev1ac.ServiceApplyConfiguration {
-	return corev1ac.Service(FrontendName(st), st.Namespace).
-		WithLabels(ObjectLabels(st, ComponentFrontend, FrontendImage(st, o))).
+	return corev1ac.Service(st.FrontendName(), st.Namespace).
+		WithLabels(ObjectLabels(st, boxv1.ComponentFrontend, FrontendImage(st, o))).
 		WithOwnerReferences(OwnerReference(st)).
 		WithSpec(corev1ac.ServiceSpec().
 			WithType(corev1.ServiceTypeClusterIP).
-			WithSelector(SelectorLabels(st, ComponentFrontend)).
+			WithSelector(st.SelectorLabels(boxv1.ComponentFrontend)).
 			WithPorts(corev1ac.ServicePort().
 				WithName(ShardPortName).
 				WithProtocol(corev1.ProtocolTCP).
@@ -273,12 +208,12 @@ func FrontendService(st *boxv1.Showtime, o Options) *corev1ac.ServiceApplyConfig
 
 // FrontendPDB lets a drain take one front-end pod at a time.
 func FrontendPDB(st *boxv1.Showtime, o Options) *policyv1ac.PodDisruptionBudgetApplyConfiguration {
-	return policyv1ac.PodDisruptionBudget(FrontendName(st), st.Namespace).
-		WithLabels(ObjectLabels(st, ComponentFrontend, FrontendImage(st, o))).
+	return policyv1ac.PodDisruptionBudget(st.FrontendName(), st.Namespace).
+		WithLabels(ObjectLabels(st, boxv1.ComponentFrontend, FrontendImage(st, o))).
 		WithOwnerReferences(OwnerReference(st)).
 		WithSpec(policyv1ac.PodDisruptionBudgetSpec().
 			WithMaxUnavailable(intstr.FromInt32(1)).
-			WithSelector(metav1ac.LabelSelector().WithMatchLabels(SelectorLabels(st, ComponentFrontend))))
+			WithSelector(metav1ac.LabelSelector().WithMatchLabels(st.SelectorLabels(boxv1.ComponentFrontend))))
 }
 
 // FrontendHPA scales the front end on CPU: up fast (double or +4 pods every
@@ -286,7 +221,7 @@ func FrontendPDB(st *boxv1.Showtime, o Options) *policyv1ac.PodDisruptionBudgetA
 // Inside the pre-scale window the floor is preScale.replicas and scale-down
 // is disabled.
 func FrontendHPA(st *boxv1.Showtime, o Options, now time.Time) *autoscalingv2ac.HorizontalPodAutoscalerApplyConfiguration {
-	_, maxR, cpu := autoscaling(st)
+	_, maxR, cpu := st.FrontendAutoscaling()
 	floor := FrontendFloor(st, now)
 	down := autoscalingv2ac.HPAScalingRules().
 		WithStabilizationWindowSeconds(300).
@@ -295,12 +230,12 @@ func FrontendHPA(st *boxv1.Showtime, o Options, now time.Time) *autoscalingv2ac.
 	if InPreScale(st, now) {
 		down = autoscalingv2ac.HPAScalingRules().WithSelectPolicy(autoscalingv2.DisabledPolicySelect)
 	}
-	return autoscalingv2ac.HorizontalPodAutoscaler(FrontendName(st), st.Namespace).
-		WithLabels(ObjectLabels(st, ComponentFrontend, FrontendImage(st, o))).
+	return autoscalingv2ac.HorizontalPodAutoscaler(st.FrontendName(), st.Namespace).
+		WithLabels(ObjectLabels(st, boxv1.ComponentFrontend, FrontendImage(st, o))).
 		WithOwnerReferences(OwnerReference(st)).
 		WithSpec(autoscalingv2ac.HorizontalPodAutoscalerSpec().
 			WithScaleTargetRef(autoscalingv2ac.CrossVersionObjectReference().
-				WithAPIVersion("apps/v1").WithKind("Deployment").WithName(FrontendName(st))).
+				WithAPIVersion("apps/v1").WithKind("Deployment").WithName(st.FrontendName())).
 			WithMinReplicas(floor).
 			WithMaxReplicas(maxR).
 			WithMetrics(autoscalingv2ac.MetricSpec().

@@ -7,15 +7,17 @@ import (
 
 	appsv1 "k8s.io/api/apps/v1"
 	corev1 "k8s.io/api/core/v1"
+
+	boxv1 "boxoffice.dev/boxoffice/api/v1alpha1"
 )
 
 func TestShardReplicasDefault(t *testing.T) {
 	st := showtime()
-	if got := ShardReplicas(st); got != 3 || !Replicated(st) {
-		t.Fatalf("unset replicas = %d (replicated %v), want 3", got, Replicated(st))
+	if got := st.ShardReplicas(); got != 3 || !st.Replicated() {
+		t.Fatalf("unset replicas = %d (replicated %v), want 3", got, st.Replicated())
 	}
 	st.Spec.Shard.Replicas = 1
-	if ShardReplicas(st) != 1 || Replicated(st) {
+	if st.ShardReplicas() != 1 || st.Replicated() {
 		t.Fatal("replicas 1 is not a single shard")
 	}
 }
@@ -23,14 +25,14 @@ func TestShardReplicasDefault(t *testing.T) {
 func TestMemberNames(t *testing.T) {
 	st := showtime()
 	st.Spec.Shard.Replicas = 5
-	if got := ShardMemberPodNames(st); !slices.Equal(got, []string{"gig-shard-0", "gig-shard-1", "gig-shard-2", "gig-shard-3", "gig-shard-4"}) {
+	if got := st.ShardPodNames(); !slices.Equal(got, []string{"gig-shard-0", "gig-shard-1", "gig-shard-2", "gig-shard-3", "gig-shard-4"}) {
 		t.Fatalf("pods %v", got)
 	}
 	if got := ShardMemberURL(st, 2); got != "http://gig-shard-2.gig-shard.venues.svc:7070" {
 		t.Fatalf("member URL %q", got)
 	}
 	for pod, want := range map[string]int{"gig-shard-0": 0, "gig-shard-4": 4, "gig-shard-04": -1, "gig-shard-x": -1, "other-shard-1": -1, "gig-shard-": -1} {
-		if got := MemberOrdinal(st, pod); got != want {
+		if got := st.ShardOrdinal(pod); got != want {
 			t.Errorf("MemberOrdinal(%q) = %d, want %d", pod, got, want)
 		}
 	}
@@ -129,7 +131,7 @@ func TestPeerPortOnlyFromMembers(t *testing.T) {
 		port := r.Ports[0].Port.IntValue()
 		if port == PeerPort {
 			if len(r.From) != 1 || r.From[0].NamespaceSelector != nil ||
-				r.From[0].PodSelector.MatchLabels[LabelName] != "boxoffice-shard" {
+				r.From[0].PodSelector.MatchLabels[boxv1.LabelName] != "boxoffice-shard" {
 				t.Fatalf("peer port open to %+v", r.From)
 			}
 		} else if port != ShardPort {

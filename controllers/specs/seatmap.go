@@ -5,27 +5,9 @@ import (
 	"time"
 
 	boxv1 "boxoffice.dev/boxoffice/api/v1alpha1"
-	"boxoffice.dev/boxoffice/internal/seatmap"
 	corev1ac "k8s.io/client-go/applyconfigurations/core/v1"
 	"sigs.k8s.io/yaml"
 )
-
-// SeatMapSpec converts the API's seat map to the parser's input.
-func SeatMapSpec(st *boxv1.Showtime) seatmap.Spec {
-	s := seatmap.Spec{Sections: make([]seatmap.SectionSpec, 0, len(st.Spec.SeatMap.Sections))}
-	for _, sec := range st.Spec.SeatMap.Sections {
-		out := seatmap.SectionSpec{Name: sec.Name, Rows: make([]seatmap.RowSpec, 0, len(sec.Rows))}
-		for _, r := range sec.Rows {
-			out.Rows = append(out.Rows, seatmap.RowSpec{Names: r.Names, Seats: r.Seats})
-		}
-		s.Sections = append(s.Sections, out)
-	}
-	return s
-}
-
-// ShowKey is the file, beside the seat map, that tells the booking page
-// about the show (the front end's --show-file).
-const ShowKey = "show.json"
 
 // Show is what the booking page says about the show; the front end reads it
 // as frontend.ShowInfo (same JSON).
@@ -51,7 +33,7 @@ func ShowOf(st *boxv1.Showtime) Show {
 // pages without restarting the front end (the kubelet updates the mounted
 // files; the front end reads them again when they change).
 func SeatMapConfigMap(st *boxv1.Showtime, o Options) (*corev1ac.ConfigMapApplyConfiguration, error) {
-	doc, err := yaml.Marshal(SeatMapSpec(st))
+	doc, err := yaml.Marshal(st.SeatMapSpec())
 	if err != nil {
 		return nil, err
 	}
@@ -59,8 +41,8 @@ func SeatMapConfigMap(st *boxv1.Showtime, o Options) (*corev1ac.ConfigMapApplyCo
 	if err != nil {
 		return nil, err
 	}
-	return corev1ac.ConfigMap(SeatMapName(st), st.Namespace).
-		WithLabels(ObjectLabels(st, ComponentShard, ShardImage(st, o))).
+	return corev1ac.ConfigMap(st.SeatMapName(), st.Namespace).
+		WithLabels(ObjectLabels(st, boxv1.ComponentShard, ShardImage(st, o))).
 		WithOwnerReferences(OwnerReference(st)).
-		WithData(map[string]string{SeatMapKey: string(doc), ShowKey: string(show)}), nil
+		WithData(map[string]string{boxv1.SeatMapKey: string(doc), boxv1.ShowKey: string(show)}), nil
 }

@@ -20,21 +20,21 @@ import (
 func ShardArgs(st *boxv1.Showtime, o Options) []string {
 	args := []string{
 		"shard",
-		"--showtime=" + ShowtimeID(st),
-		"--seat-map=" + SeatMapDir + "/" + SeatMapKey,
+		"--showtime=" + st.ID(),
+		"--seat-map=" + SeatMapDir + "/" + boxv1.SeatMapKey,
 		"--data-dir=" + ShardDataDir,
 		"--listen=:" + itoa(ShardPort),
-		"--token-file=" + TokenDir + "/" + TokenKey,
-		"--hold-ttl=" + HoldTTL(st).String(),
-		"--max-seats-per-holder=" + itoa(int(MaxSeatsPerHolder(st))),
+		"--token-file=" + TokenDir + "/" + boxv1.TokenSecretKey,
+		"--hold-ttl=" + st.HoldTTL().String(),
+		"--max-seats-per-holder=" + itoa(int(st.MaxSeatsPerHolder())),
 	}
 	if o.MaxHoldTTL > 0 {
 		args = append(args, "--max-hold-ttl="+o.MaxHoldTTL.String())
 	}
-	if Replicated(st) {
+	if st.Replicated() {
 		args = append(args, clusterArgs(st)...)
 	}
-	if w := WaitingRoom(st); w.Enabled {
+	if w := st.WaitingRoom(); w.Enabled {
 		args = append(args, "--waiting-room",
 			"--opens-at="+st.Spec.Sales.OpensAt.UTC().Format(time.RFC3339),
 			"--waiting-room-max-active="+itoa(int(w.MaxActiveBuyers)),
@@ -51,13 +51,13 @@ func ShardArgs(st *boxv1.Showtime, o Options) []string {
 func ShardService(st *boxv1.Showtime, o Options) *corev1ac.ServiceApplyConfiguration {
 	spec := corev1ac.ServiceSpec().
 		WithClusterIP(corev1.ClusterIPNone).
-		WithSelector(SelectorLabels(st, ComponentShard)).
+		WithSelector(st.SelectorLabels(boxv1.ComponentShard)).
 		WithPorts(corev1ac.ServicePort().
 			WithName(ShardPortName).
 			WithProtocol(corev1.ProtocolTCP).
 			WithPort(ShardPort).
 			WithTargetPort(intstr.FromString(ShardPortName)))
-	if Replicated(st) {
+	if st.Replicated() {
 		spec.WithPublishNotReadyAddresses(true).
 			WithPorts(corev1ac.ServicePort().
 				WithName(PeerPortName).
@@ -65,8 +65,8 @@ func ShardService(st *boxv1.Showtime, o Options) *corev1ac.ServiceApplyConfigura
 				WithPort(PeerPort).
 				WithTargetPort(intstr.FromString(PeerPortName)))
 	}
-	return corev1ac.Service(ShardName(st), st.Namespace).
-		WithLabels(ObjectLabels(st, ComponentShard, ShardImage(st, o))).
+	return corev1ac.Service(st.ShardName(), st.Namespace).
+		WithLabels(ObjectLabels(st, boxv1.ComponentShard, ShardImage(st, o))).
 		WithOwnerReferences(OwnerReference(st)).
 		WithSpec(spec)
 }
@@ -148,9 +148,9 @@ func ShardStatefulSet(st *boxv1.Showtime, o Options) *appsv1ac.StatefulSetApplyC
 		pvcSpec.WithStorageClassName(storage.StorageClassName)
 	}
 
-	replicated := Replicated(st)
+	replicated := st.Replicated()
 	container := corev1ac.Container().
-		WithName(ComponentShard).
+		WithName(boxv1.ComponentShard).
 		WithImage(ShardImage(st, o)).
 		WithImagePullPolicy(corev1.PullIfNotPresent).
 		WithArgs(ShardArgs(st, o)...).
@@ -167,7 +167,7 @@ func ShardStatefulSet(st *boxv1.Showtime, o Options) *appsv1ac.StatefulSetApplyC
 		WithResources(resourcesApply(res)).
 		WithSecurityContext(restrictedContainerSecurity()).
 		WithVolumeMounts(
-			corev1ac.VolumeMount().WithName(DataVolume).WithMountPath(ShardDataDir),
+			corev1ac.VolumeMount().WithName(boxv1.ShardDataVolume).WithMountPath(ShardDataDir),
 			corev1ac.VolumeMount().WithName("seatmap").WithMountPath(SeatMapDir).WithReadOnly(true),
 			corev1ac.VolumeMount().WithName("token").WithMountPath(TokenDir).WithReadOnly(true),
 		)
@@ -181,12 +181,12 @@ func ShardStatefulSet(st *boxv1.Showtime, o Options) *appsv1ac.StatefulSetApplyC
 		aff, spread := memberAffinity(st)
 		podSpec.WithAffinity(aff).WithTopologySpreadConstraints(spread).
 			WithVolumes(corev1ac.Volume().WithName("peer-token").WithSecret(
-				corev1ac.SecretVolumeSource().WithSecretName(PeerTokenName(st)).WithDefaultMode(0o440)))
+				corev1ac.SecretVolumeSource().WithSecretName(st.PeerTokenSecretName()).WithDefaultMode(0o440)))
 		policy = appsv1.ParallelPodManagement
 	}
 
 	pod := corev1ac.PodTemplateSpec().
-		WithLabels(Labels(st, ComponentShard)).
+		WithLabels(st.OwnedLabels(boxv1.ComponentShard)).
 		WithSpec(podSpec.
 			WithAutomountServiceAccountToken(false).
 			WithEnableServiceLinks(false).
@@ -199,28 +199,28 @@ func ShardStatefulSet(st *boxv1.Showtime, o Options) *appsv1ac.StatefulSetApplyC
 			WithContainers(container).
 			WithVolumes(
 				corev1ac.Volume().WithName("seatmap").WithConfigMap(
-					corev1ac.ConfigMapVolumeSource().WithName(SeatMapName(st)).WithDefaultMode(0o444)),
+					corev1ac.ConfigMapVolumeSource().WithName(st.SeatMapName()).WithDefaultMode(0o444)),
 				corev1ac.Volume().WithName("token").WithSecret(
-					corev1ac.SecretVolumeSource().WithSecretName(TokenName(st)).WithDefaultMode(0o440)),
+					corev1ac.SecretVolumeSource().WithSecretName(st.TokenSecretName()).WithDefaultMode(0o440)),
 			))
 
-	return appsv1ac.StatefulSet(ShardName(st), st.Namespace).
-		WithLabels(ObjectLabels(st, ComponentShard, ShardImage(st, o))).
+	return appsv1ac.StatefulSet(st.ShardName(), st.Namespace).
+		WithLabels(ObjectLabels(st, boxv1.ComponentShard, ShardImage(st, o))).
 		WithOwnerReferences(OwnerReference(st)).
 		WithSpec(appsv1ac.StatefulSetSpec().
-			WithReplicas(ShardReplicas(st)).
-			WithServiceName(ShardName(st)).
+			WithReplicas(st.ShardReplicas()).
+			WithServiceName(st.ShardName()).
 			WithPodManagementPolicy(policy).
 			WithUpdateStrategy(appsv1ac.StatefulSetUpdateStrategy().WithType(appsv1.RollingUpdateStatefulSetStrategyType)).
-			WithSelector(metav1ac.LabelSelector().WithMatchLabels(SelectorLabels(st, ComponentShard))).
+			WithSelector(metav1ac.LabelSelector().WithMatchLabels(st.SelectorLabels(boxv1.ComponentShard))).
 			WithPersistentVolumeClaimRetentionPolicy(appsv1ac.StatefulSetPersistentVolumeClaimRetentionPolicy().
 				WithWhenDeleted(whenDeleted).
 				WithWhenScaled(appsv1.RetainPersistentVolumeClaimRetentionPolicyType)).
 			WithTemplate(pod).
 			// A claim template carries no kind or namespace of its own.
 			WithVolumeClaimTemplates((&corev1ac.PersistentVolumeClaimApplyConfiguration{}).
-				WithName(DataVolume).
-				WithLabels(Labels(st, ComponentShard)).
+				WithName(boxv1.ShardDataVolume).
+				WithLabels(st.OwnedLabels(boxv1.ComponentShard)).
 				WithSpec(pvcSpec)))
 }
 
@@ -231,15 +231,15 @@ func ShardStatefulSet(st *boxv1.Showtime, o Options) *appsv1ac.StatefulSetApplyC
 // and can otherwise.
 func ShardPDB(st *boxv1.Showtime, o Options, now time.Time) *policyv1ac.PodDisruptionBudgetApplyConfiguration {
 	maxUnavailable := intstr.FromInt32(1)
-	if !Replicated(st) && OnSale(st, now) {
+	if !st.Replicated() && OnSale(st, now) {
 		maxUnavailable = intstr.FromInt32(0)
 	}
-	return policyv1ac.PodDisruptionBudget(ShardName(st), st.Namespace).
-		WithLabels(ObjectLabels(st, ComponentShard, ShardImage(st, o))).
+	return policyv1ac.PodDisruptionBudget(st.ShardName(), st.Namespace).
+		WithLabels(ObjectLabels(st, boxv1.ComponentShard, ShardImage(st, o))).
 		WithOwnerReferences(OwnerReference(st)).
 		WithSpec(policyv1ac.PodDisruptionBudgetSpec().
 			WithMaxUnavailable(maxUnavailable).
-			WithSelector(metav1ac.LabelSelector().WithMatchLabels(SelectorLabels(st, ComponentShard))))
+			WithSelector(metav1ac.LabelSelector().WithMatchLabels(st.SelectorLabels(boxv1.ComponentShard))))
 }
 
 // MetricsScraperLabel marks namespaces whose pods may scrape shards' /metrics.
@@ -251,7 +251,7 @@ const MetricsScraperLabel = "boxoffice.dev/metrics-scraper"
 func ShardNetworkPolicy(st *boxv1.Showtime, o Options) *networkingv1ac.NetworkPolicyApplyConfiguration {
 	from := []*networkingv1ac.NetworkPolicyPeerApplyConfiguration{
 		networkingv1ac.NetworkPolicyPeer().
-			WithPodSelector(metav1ac.LabelSelector().WithMatchLabels(SelectorLabels(st, ComponentFrontend))),
+			WithPodSelector(metav1ac.LabelSelector().WithMatchLabels(st.SelectorLabels(boxv1.ComponentFrontend))),
 	}
 	// Prometheus (or any scraper) runs in a namespace labelled
 	// boxoffice.dev/metrics-scraper=true. The port also serves the API, which
@@ -272,14 +272,14 @@ func ShardNetworkPolicy(st *boxv1.Showtime, o Options) *networkingv1ac.NetworkPo
 				WithProtocol(corev1.ProtocolTCP).
 				WithPort(intstr.FromInt32(ShardPort))),
 	}
-	if Replicated(st) {
+	if st.Replicated() {
 		rules = append(rules, peerIngressRule(st))
 	}
-	return networkingv1ac.NetworkPolicy(ShardName(st), st.Namespace).
-		WithLabels(ObjectLabels(st, ComponentShard, ShardImage(st, o))).
+	return networkingv1ac.NetworkPolicy(st.ShardName(), st.Namespace).
+		WithLabels(ObjectLabels(st, boxv1.ComponentShard, ShardImage(st, o))).
 		WithOwnerReferences(OwnerReference(st)).
 		WithSpec(networkingv1ac.NetworkPolicySpec().
-			WithPodSelector(metav1ac.LabelSelector().WithMatchLabels(SelectorLabels(st, ComponentShard))).
+			WithPodSelector(metav1ac.LabelSelector().WithMatchLabels(st.SelectorLabels(boxv1.ComponentShard))).
 			WithPolicyTypes(networkingv1.PolicyTypeIngress).
 			WithIngress(rules...))
 }

@@ -2,10 +2,15 @@
 // pure: it takes the Showtime and the operator's settings and returns an apply
 // configuration, so the content of each owned object can be tested without a
 // cluster and applied with server-side apply by one field owner.
+//
+// Names, labels, data keys and spec defaults of the owned objects are not
+// here: they live next to the API types in api/v1alpha1 (names.go,
+// defaults.go), so the webhooks, the plugin and the tests share them without
+// importing the builders. What stays here is the objects' content: ports,
+// mount paths, flags, probes, security and scheduling.
 package specs
 
 import (
-	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"strconv"
 	"strings"
 	"time"
@@ -15,34 +20,17 @@ import (
 	metav1ac "k8s.io/client-go/applyconfigurations/meta/v1"
 )
 
-// Well-known names, labels and paths shared by the operator and its pods.
+// The field owner, ports and paths shared by the operator and its pods.
 const (
 	// FieldOwner is the server-side apply field manager of the operator.
 	FieldOwner = "boxoffice-operator"
 
-	LabelName      = "app.kubernetes.io/name"
-	LabelInstance  = "app.kubernetes.io/instance"
-	LabelComponent = "app.kubernetes.io/component"
-	LabelPartOf    = "app.kubernetes.io/part-of"
-	LabelManagedBy = "app.kubernetes.io/managed-by"
-	LabelVersion   = "app.kubernetes.io/version"
-	LabelShowtime  = "boxoffice.dev/showtime"
-
-	PartOf    = "boxoffice"
-	ManagedBy = "boxoffice-operator"
-
-	ComponentShard    = "shard"
-	ComponentFrontend = "frontend"
-
 	ShardPort     = 7070
 	ShardPortName = "http"
 
-	SeatMapKey   = "seatmap.yaml"
-	TokenKey     = "token"
 	SeatMapDir   = "/etc/boxoffice/seatmap"
 	TokenDir     = "/etc/boxoffice/token"
 	ShardDataDir = "/var/lib/boxoffice"
-	DataVolume   = "data"
 
 	// NonRootUID is the user the images run as (distroless nonroot).
 	NonRootUID = 65532
@@ -64,42 +52,15 @@ type Options struct {
 	FrontendTrustedProxyHops int32
 }
 
-// Names of the owned objects.
-func ShardName(st *boxv1.Showtime) string    { return st.Name + "-shard" }
-func SeatMapName(st *boxv1.Showtime) string  { return st.Name + "-seatmap" }
-func TokenName(st *boxv1.Showtime) string    { return st.Name + "-shard-token" }
-func ShardPodName(st *boxv1.Showtime) string { return ShardName(st) + "-0" }
-
-// ShowtimeID is NAMESPACE/NAME, the identity a shard reports.
-func ShowtimeID(st *boxv1.Showtime) string { return st.Namespace + "/" + st.Name }
-
-// SelectorLabels select one component of one showtime. They never change.
-func SelectorLabels(st *boxv1.Showtime, component string) map[string]string {
-	return map[string]string{
-		LabelName:     PartOf + "-" + component,
-		LabelInstance: st.Name,
-		LabelShowtime: st.Name,
-	}
-}
-
-// Labels are the full label set of an owned object.
-func Labels(st *boxv1.Showtime, component string) map[string]string {
-	l := SelectorLabels(st, component)
-	l[LabelComponent] = component
-	l[LabelPartOf] = PartOf
-	l[LabelManagedBy] = ManagedBy
-	return l
-}
-
-// ObjectLabels are the labels of an owned object's own metadata: Labels plus
+// ObjectLabels are the labels of an owned object's own metadata: OwnedLabels plus
 // app.kubernetes.io/version when the component's image has a usable tag.
-// Pod templates, claim templates and selectors use Labels, never these: a
+// Pod templates, claim templates and selectors use OwnedLabels, never these: a
 // version there would restart pods on every release or break an immutable
 // selector.
 func ObjectLabels(st *boxv1.Showtime, component, image string) map[string]string {
-	l := Labels(st, component)
+	l := st.OwnedLabels(component)
 	if v := VersionFromImage(image); v != "" {
-		l[LabelVersion] = v
+		l[boxv1.LabelVersion] = v
 	}
 	return l
 }
@@ -164,57 +125,6 @@ func OwnerReference(st *boxv1.Showtime) *metav1ac.OwnerReferenceApplyConfigurati
 // OnSale reports whether now is inside the sale window [opensAt, closesAt).
 func OnSale(st *boxv1.Showtime, now time.Time) bool {
 	return !now.Before(st.Spec.Sales.OpensAt.Time) && now.Before(st.Spec.Sales.ClosesAt.Time)
-}
-
-// HoldTTL is the showtime's hold lifetime with its default.
-func HoldTTL(st *boxv1.Showtime) time.Duration {
-	if st.Spec.Sales.HoldTTL.Duration > 0 {
-		return st.Spec.Sales.HoldTTL.Duration
-	}
-	return 10 * time.Minute
-}
-
-// PaymentTTL is how long a hold waits for a payment, with its default.
-func PaymentTTL(st *boxv1.Showtime) time.Duration {
-	if st.Spec.Sales.PaymentTTL.Duration > 0 {
-		return st.Spec.Sales.PaymentTTL.Duration
-	}
-	return 15 * time.Minute
-}
-
-// MaxHoldLifetime is the longest a hold may be extended to, counted from its
-// creation: the showtime's maxHoldLifetime, else twice holdTTL, at most 2h;
-// never shorter than holdTTL.
-func MaxHoldLifetime(st *boxv1.Showtime) time.Duration {
-	ttl := HoldTTL(st)
-	if l := st.Spec.Sales.MaxHoldLifetime; l != nil && l.Duration > 0 {
-		return max(l.Duration, ttl)
-	}
-	return max(min(2*ttl, 2*time.Hour), ttl)
-}
-
-// MaxSeatsPerHolder is the showtime's per-holder limit with its default.
-func MaxSeatsPerHolder(st *boxv1.Showtime) int32 {
-	if st.Spec.Sales.MaxSeatsPerHolder > 0 {
-		return st.Spec.Sales.MaxSeatsPerHolder
-	}
-	return 8
-}
-
-// WaitingRoom is the showtime's waiting room with its defaults filled in
-// (enabled as the spec says).
-func WaitingRoom(st *boxv1.Showtime) boxv1.WaitingRoom {
-	w := st.Spec.Sales.WaitingRoom
-	if w.MaxActiveBuyers <= 0 {
-		w.MaxActiveBuyers = 200
-	}
-	if w.IdleTimeout.Duration <= 0 {
-		w.IdleTimeout.Duration = 3 * time.Minute
-	}
-	if w.PreQueue == nil {
-		w.PreQueue = &metav1.Duration{Duration: 30 * time.Minute}
-	}
-	return w
 }
 
 func itoa(i int) string { return strconv.Itoa(i) }

@@ -154,8 +154,8 @@ func TestVersionLabelOnObjectsOnly(t *testing.T) {
 		{"frontend pdb", FrontendPDB(st, o).Labels, "v2.0.1"},
 		{"frontend hpa", FrontendHPA(st, o, now).Labels, "v2.0.1"},
 	} {
-		if got := tc.labels[LabelVersion]; got != tc.want {
-			t.Errorf("%s: %s = %q, want %q", tc.name, LabelVersion, got, tc.want)
+		if got := tc.labels[boxv1.LabelVersion]; got != tc.want {
+			t.Errorf("%s: %s = %q, want %q", tc.name, boxv1.LabelVersion, got, tc.want)
 		}
 	}
 	for name, labels := range map[string]map[string]string{
@@ -169,17 +169,17 @@ func TestVersionLabelOnObjectsOnly(t *testing.T) {
 		"frontend selector":         dep.Spec.Selector.MatchLabels,
 		"frontend service selector": FrontendService(st, o).Spec.Selector,
 		"frontend pdb selector":     FrontendPDB(st, o).Spec.Selector.MatchLabels,
-		"generated secret":          RandomSecret(st, "s", ComponentShard, TokenKey, "x").Labels,
+		"generated secret":          RandomSecret(st, "s", boxv1.ComponentShard, boxv1.TokenSecretKey, "x").Labels,
 	} {
-		if v, ok := labels[LabelVersion]; ok {
-			t.Errorf("%s has %s=%q; it must not", name, LabelVersion, v)
+		if v, ok := labels[boxv1.LabelVersion]; ok {
+			t.Errorf("%s has %s=%q; it must not", name, boxv1.LabelVersion, v)
 		}
 	}
 
 	// A digest-pinned image has no version to show.
 	o.DefaultImage = "registry.example/boxoffice@sha256:0123abcd"
-	if v, ok := ShardStatefulSet(st, o).Labels[LabelVersion]; ok {
-		t.Errorf("digest-pinned shard has %s=%q", LabelVersion, v)
+	if v, ok := ShardStatefulSet(st, o).Labels[boxv1.LabelVersion]; ok {
+		t.Errorf("digest-pinned shard has %s=%q", boxv1.LabelVersion, v)
 	}
 }
 
@@ -196,12 +196,12 @@ func TestShowFile(t *testing.T) {
 		t.Fatal(err)
 	}
 	var got frontend.ShowInfo
-	if err := json.Unmarshal([]byte(cm.Data[ShowKey]), &got); err != nil {
+	if err := json.Unmarshal([]byte(cm.Data[boxv1.ShowKey]), &got); err != nil {
 		t.Fatal(err)
 	}
 	want := frontend.ShowInfo{Title: "Stand-up 10, night 1", StartsAt: "2026-12-05T13:00:00Z", Venue: "Riverside Hall, Bangkok", TimeZone: "Asia/Bangkok"}
 	if got != want {
-		t.Fatalf("show file %s, want %+v", cm.Data[ShowKey], want)
+		t.Fatalf("show file %s, want %+v", cm.Data[boxv1.ShowKey], want)
 	}
 	if !slices.Contains(FrontendArgs(st, Options{}), "--show-file=/etc/boxoffice/seatmap/show.json") {
 		t.Fatalf("front-end args %q do not name the show file", FrontendArgs(st, Options{}))

@@ -21,13 +21,13 @@ func NewToken() (string, error) {
 // TokenSecret is the shard's bearer token. It is created once and never
 // re-applied: re-applying would rotate the token under running pods.
 func TokenSecret(st *boxv1.Showtime, token string) *corev1.Secret {
-	return RandomSecret(st, TokenName(st), ComponentShard, TokenKey, token)
+	return RandomSecret(st, st.TokenSecretName(), boxv1.ComponentShard, boxv1.TokenSecretKey, token)
 }
 
 // PeerTokenSecret is the secret a replicated shard's members present to
 // each other on the peer port. Created once, like the shard's token.
 func PeerTokenSecret(st *boxv1.Showtime, token string) *corev1.Secret {
-	return RandomSecret(st, PeerTokenName(st), ComponentShard, PeerTokenKey, token)
+	return RandomSecret(st, st.PeerTokenSecretName(), boxv1.ComponentShard, boxv1.PeerTokenSecretKey, token)
 }
 
 // RandomSecret is an immutable Secret holding one generated value (a token,
@@ -40,7 +40,7 @@ func RandomSecret(st *boxv1.Showtime, name, component, key, value string) *corev
 		ObjectMeta: metav1.ObjectMeta{
 			Name:      name,
 			Namespace: st.Namespace,
-			Labels:    Labels(st, component),
+			Labels:    st.OwnedLabels(component),
 			OwnerReferences: []metav1.OwnerReference{{
 				APIVersion:         boxv1.GroupVersion.String(),
 				Kind:               "Showtime",

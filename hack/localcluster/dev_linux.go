@@ -16,6 +16,7 @@ import (
 	"syscall"
 	"time"
 
+	boxv1 "boxoffice.dev/boxoffice/api/v1alpha1"
 	corev1 "k8s.io/api/core/v1"
 	discoveryv1 "k8s.io/api/discovery/v1"
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
@@ -347,7 +348,8 @@ func (d *devSession) applySample(ctx context.Context, pn *podNetwork) error {
 		return fmt.Errorf("the sample Showtime is not Ready after 5 minutes (phase %q): see kubectl describe showtime and %s/logs", phase, d.o.stateDir)
 	}
 	readyIn := time.Since(began).Round(100 * time.Millisecond)
-	name := u.GetName() + "-frontend"
+	sample := boxv1.NamedShowtime(u.GetNamespace(), u.GetName())
+	name := sample.FrontendName()
 	ips := d.readyAddresses(ctx, u.GetNamespace(), name)
 	var fwd string
 	if d.o.exposePort > 0 {
@@ -372,7 +374,7 @@ func (d *devSession) applySample(ctx context.Context, pn *podNetwork) error {
     kubectl get showtimes                      # phase, seats available / held / sold
     kubectl get pods,svc,pvc -o wide           # shard and front-end pods with their IPs
     kubectl describe showtime %[1]s
-    kubectl delete pod %[1]s-shard-0     # the member comes back on its volume; the others sell on
+    kubectl delete pod %[4]s     # the member comes back on its volume; the others sell on
     kubectl get showtime %[1]s -o jsonpath='{.status.shard.members[?(@.role=="leader")].node}'
                                                # the leader's node: kill or cut it (Faults below);
                                                # writes pause a few seconds, MEMBERS shows 2/3
@@ -382,7 +384,7 @@ func (d *devSession) applySample(ctx context.Context, pn *podNetwork) error {
 %[3]s
   Ctrl-C stops everything and removes what it made.
 
-`, u.GetName(), d.o.stateDir, d.faults)
+`, u.GetName(), d.o.stateDir, d.faults, sample.ShardPodName(0))
 	_ = pn
 	return nil
 }

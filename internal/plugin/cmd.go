@@ -68,6 +68,19 @@ func (e *Env) namespace() (string, error) {
 	return ns, nil
 }
 
+// clientIn is the client and the namespace commands about one namespace use.
+func (e *Env) clientIn() (client.Client, string, error) {
+	c, err := e.client()
+	if err != nil {
+		return nil, "", err
+	}
+	ns, err := e.namespace()
+	if err != nil {
+		return nil, "", err
+	}
+	return c, ns, nil
+}
+
 func (e *Env) now() time.Time {
 	if e.Now != nil {
 		return e.Now()
@@ -99,11 +112,7 @@ func NewCommand(env *Env) *cobra.Command {
 		Short: "Phase, seats, shard, front end, freeze and rollout of one showtime",
 		Args:  exactArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
-			c, err := env.client()
-			if err != nil {
-				return err
-			}
-			ns, err := env.namespace()
+			c, ns, err := env.clientIn()
 			if err != nil {
 				return err
 			}
@@ -124,11 +133,7 @@ func NewCommand(env *Env) *cobra.Command {
 		Short: "Freeze windows and showtimes' own sale freezes active now or starting later",
 		Args:  exactArgs(0),
 		RunE: func(cmd *cobra.Command, args []string) error {
-			c, err := env.client()
-			if err != nil {
-				return err
-			}
-			ns, err := env.namespace()
+			c, ns, err := env.clientIn()
 			if err != nil {
 				return err
 			}

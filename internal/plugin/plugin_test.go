@@ -41,7 +41,7 @@ func fixture(t *testing.T) client.Client {
 		},
 	}
 	hpa := &autoscalingv2.HorizontalPodAutoscaler{
-		ObjectMeta: metav1.ObjectMeta{Name: "standup-frontend", Namespace: "venues"},
+		ObjectMeta: metav1.ObjectMeta{Name: st.FrontendName(), Namespace: st.Namespace},
 		Spec:       autoscalingv2.HorizontalPodAutoscalerSpec{MinReplicas: ptr.To[int32](20), MaxReplicas: 50},
 		Status:     autoscalingv2.HorizontalPodAutoscalerStatus{DesiredReplicas: 20},
 	}
@@ -271,7 +271,7 @@ func TestStatusJSONKeepsZeros(t *testing.T) {
 		t.Fatal(err)
 	}
 	hpa := &autoscalingv2.HorizontalPodAutoscaler{}
-	if err := c.Get(ctx, client.ObjectKey{Namespace: "venues", Name: "standup-frontend"}, hpa); err != nil {
+	if err := c.Get(ctx, client.ObjectKey{Namespace: st.Namespace, Name: st.FrontendName()}, hpa); err != nil {
 		t.Fatal(err)
 	}
 	hpa.Status.DesiredReplicas = 0

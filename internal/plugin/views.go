@@ -131,7 +131,7 @@ func ShowtimeStatus(ctx context.Context, c client.Reader, namespace, name string
 		},
 	}
 	hpa := &autoscalingv2.HorizontalPodAutoscaler{}
-	if err := c.Get(ctx, types.NamespacedName{Namespace: namespace, Name: name + "-frontend"}, hpa); err == nil {
+	if err := c.Get(ctx, types.NamespacedName{Namespace: namespace, Name: boxv1.NamedShowtime(namespace, name).FrontendName()}, hpa); err == nil {
 		minReplicas := int32(1) // the autoscaler's default
 		if hpa.Spec.MinReplicas != nil {
 			minReplicas = *hpa.Spec.MinReplicas

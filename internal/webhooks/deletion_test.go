@@ -26,24 +26,24 @@ const garbageCollector = "system:serviceaccount:kube-system:generic-garbage-coll
 // ownedSet makes, as the operator and the StatefulSet controller would, the
 // shard's volume claim, Service, NetworkPolicy and PodDisruptionBudget of st.
 func ownedSet(st *boxv1.Showtime) (pvc *corev1.PersistentVolumeClaim, svc *corev1.Service, np *networkingv1.NetworkPolicy, pdb *policyv1.PodDisruptionBudget) {
-	lbl := specs.Labels(st, specs.ComponentShard)
+	lbl := st.OwnedLabels(boxv1.ComponentShard)
 	meta := func(name string) metav1.ObjectMeta {
 		return metav1.ObjectMeta{Name: name, Namespace: st.Namespace, Labels: lbl,
 			OwnerReferences: []metav1.OwnerReference{{APIVersion: boxv1.GroupVersion.String(), Kind: "Showtime", Name: st.Name, UID: st.UID,
 				Controller: ptr.To(true), BlockOwnerDeletion: ptr.To(true)}}}
 	}
-	sel := &metav1.LabelSelector{MatchLabels: specs.SelectorLabels(st, specs.ComponentShard)}
+	sel := &metav1.LabelSelector{MatchLabels: st.SelectorLabels(boxv1.ComponentShard)}
 	// The claim is the StatefulSet's (retention policy Retain): no owner.
 	pvc = &corev1.PersistentVolumeClaim{
-		ObjectMeta: metav1.ObjectMeta{Name: "data-" + specs.ShardPodName(st), Namespace: st.Namespace, Labels: lbl},
+		ObjectMeta: metav1.ObjectMeta{Name: st.ShardClaimName(0), Namespace: st.Namespace, Labels: lbl},
 		Spec: corev1.PersistentVolumeClaimSpec{AccessModes: []corev1.PersistentVolumeAccessMode{corev1.ReadWriteOnce},
 			Resources: corev1.VolumeResourceRequirements{Requests: corev1.ResourceList{corev1.ResourceStorage: resource.MustParse("1Gi")}}},
 	}
-	svc = &corev1.Service{ObjectMeta: meta(specs.ShardName(st)), Spec: corev1.ServiceSpec{ClusterIP: corev1.ClusterIPNone,
+	svc = &corev1.Service{ObjectMeta: meta(st.ShardName()), Spec: corev1.ServiceSpec{ClusterIP: corev1.ClusterIPNone,
 		Selector: sel.MatchLabels, Ports: []corev1.ServicePort{{Name: "http", Port: specs.ShardPort}}}}
-	np = &networkingv1.NetworkPolicy{ObjectMeta: meta(specs.ShardName(st)), Spec: networkingv1.NetworkPolicySpec{PodSelector: *sel,
+	np = &networkingv1.NetworkPolicy{ObjectMeta: meta(st.ShardName()), Spec: networkingv1.NetworkPolicySpec{PodSelector: *sel,
 		PolicyTypes: []networkingv1.PolicyType{networkingv1.PolicyTypeIngress}}}
-	pdb = &policyv1.PodDisruptionBudget{ObjectMeta: meta(specs.ShardName(st)), Spec: policyv1.PodDisruptionBudgetSpec{
+	pdb = &policyv1.PodDisruptionBudget{ObjectMeta: meta(st.ShardName()), Spec: policyv1.PodDisruptionBudgetSpec{
 		MaxUnavailable: ptr.To(intstr.FromInt32(1)), Selector: sel}}
 	for _, o := range []client.Object{pvc, svc, np, pdb} {
 		Expect(operator.Create(ctx, o)).To(Succeed())
@@ -94,7 +94,7 @@ var _ = Describe("Deletion guard on what a showtime owns", func() {
 		// Relabelling the volume out of the webhook's sight first is denied
 		// too; annotating it is not.
 		Expect(update(bob, &corev1.PersistentVolumeClaim{ObjectMeta: pvc.ObjectMeta}, func(p *corev1.PersistentVolumeClaim) {
-			delete(p.Labels, specs.LabelManagedBy)
+			delete(p.Labels, boxv1.LabelManagedBy)
 		})).To(MatchError(ContainSubstring("update of PersistentVolumeClaim " + ns + "/data-standup-shard-0 denied")))
 		Expect(update(bob, &corev1.PersistentVolumeClaim{ObjectMeta: pvc.ObjectMeta}, func(p *corev1.PersistentVolumeClaim) {
 			p.Annotations = map[string]string{"note": "checked"}
@@ -118,7 +118,7 @@ var _ = Describe("Deletion guard on what a showtime owns", func() {
 		// A claim of the user's own, with the showtime label but not the
 		// managed-by one, never reaches the webhook.
 		own := &corev1.PersistentVolumeClaim{ObjectMeta: metav1.ObjectMeta{Name: "scratch", Namespace: ns,
-			Labels: map[string]string{specs.LabelShowtime: "standup"}}, Spec: pvc.Spec}
+			Labels: map[string]string{boxv1.LabelShowtime: "standup"}}, Spec: pvc.Spec}
 		Expect(bob.Create(ctx, own)).To(Succeed())
 		Expect(bob.Delete(ctx, own)).To(Succeed())
 	})

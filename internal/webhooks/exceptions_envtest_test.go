@@ -5,7 +5,6 @@ import (
 	"time"
 
 	boxv1 "boxoffice.dev/boxoffice/api/v1alpha1"
-	"boxoffice.dev/boxoffice/controllers/specs"
 	. "github.com/onsi/ginkgo/v2"
 	. "github.com/onsi/gomega"
 	appsv1 "k8s.io/api/apps/v1"
@@ -75,17 +74,17 @@ var _ = Describe("What a freeze lets through", func() {
 		st := showtime(ns, "standup", map[string]string{"freeze": label}, farOpens())
 		Expect(operator.Create(ctx, st)).To(Succeed())
 		sts := &appsv1.StatefulSet{
-			ObjectMeta: metav1.ObjectMeta{Name: specs.ShardName(st), Namespace: ns, Labels: specs.Labels(st, specs.ComponentShard)},
-			Spec: appsv1.StatefulSetSpec{Replicas: ptr.To[int32](1), Selector: &metav1.LabelSelector{MatchLabels: specs.SelectorLabels(st, "shard")},
-				Template: corev1.PodTemplateSpec{ObjectMeta: metav1.ObjectMeta{Labels: specs.SelectorLabels(st, "shard")},
+			ObjectMeta: metav1.ObjectMeta{Name: st.ShardName(), Namespace: ns, Labels: st.OwnedLabels(boxv1.ComponentShard)},
+			Spec: appsv1.StatefulSetSpec{Replicas: ptr.To[int32](1), Selector: &metav1.LabelSelector{MatchLabels: st.SelectorLabels("shard")},
+				Template: corev1.PodTemplateSpec{ObjectMeta: metav1.ObjectMeta{Labels: st.SelectorLabels("shard")},
 					Spec: corev1.PodSpec{Containers: []corev1.Container{{Name: "shard", Image: testImage, Resources: corev1.ResourceRequirements{
 						Requests: corev1.ResourceList{corev1.ResourceMemory: resource.MustParse("512Mi")}}}}}}},
 		}
 		Expect(operator.Create(ctx, sts)).To(Succeed())
 		hpa := &autoscalingv2.HorizontalPodAutoscaler{
-			ObjectMeta: metav1.ObjectMeta{Name: specs.FrontendName(st), Namespace: ns, Labels: specs.Labels(st, specs.ComponentFrontend)},
+			ObjectMeta: metav1.ObjectMeta{Name: st.FrontendName(), Namespace: ns, Labels: st.OwnedLabels(boxv1.ComponentFrontend)},
 			Spec: autoscalingv2.HorizontalPodAutoscalerSpec{MinReplicas: ptr.To[int32](2), MaxReplicas: 50,
-				ScaleTargetRef: autoscalingv2.CrossVersionObjectReference{APIVersion: "apps/v1", Kind: "Deployment", Name: specs.FrontendName(st)},
+				ScaleTargetRef: autoscalingv2.CrossVersionObjectReference{APIVersion: "apps/v1", Kind: "Deployment", Name: st.FrontendName()},
 				Metrics: []autoscalingv2.MetricSpec{{Type: autoscalingv2.ResourceMetricSourceType, Resource: &autoscalingv2.ResourceMetricSource{
 					Name: corev1.ResourceCPU, Target: autoscalingv2.MetricTarget{Type: autoscalingv2.UtilizationMetricType, AverageUtilization: ptr.To[int32](60)}}}}},
 		}

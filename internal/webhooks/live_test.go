@@ -7,7 +7,6 @@ import (
 	"time"
 
 	boxv1 "boxoffice.dev/boxoffice/api/v1alpha1"
-	"boxoffice.dev/boxoffice/controllers/specs"
 	admissionv1 "k8s.io/api/admission/v1"
 	authenticationv1 "k8s.io/api/authentication/v1"
 	corev1 "k8s.io/api/core/v1"
@@ -33,7 +32,7 @@ func TestDeleteJudgedAgainstLiveShowtime(t *testing.T) {
 	// Inside its own sale freeze: opens in ten minutes.
 	st.Spec.Sales = boxv1.Sales{OpensAt: metav1.NewTime(now.Add(10 * time.Minute)), ClosesAt: metav1.NewTime(now.Add(time.Hour))}
 	pvc := &corev1.PersistentVolumeClaim{ObjectMeta: metav1.ObjectMeta{Name: "data-standup-shard-0", Namespace: "venues",
-		Labels: specs.Labels(st, specs.ComponentShard)}}
+		Labels: st.OwnedLabels(boxv1.ComponentShard)}}
 	raw, err := json.Marshal(pvc)
 	if err != nil {
 		t.Fatal(err)

@@ -7,7 +7,6 @@ import (
 	"strings"
 
 	boxv1 "boxoffice.dev/boxoffice/api/v1alpha1"
-	"boxoffice.dev/boxoffice/controllers/specs"
 	"boxoffice.dev/boxoffice/internal/freeze"
 	"boxoffice.dev/boxoffice/internal/seatmap"
 	"k8s.io/apimachinery/pkg/api/equality"
@@ -40,15 +39,8 @@ func (v *ShowtimeValidator) ValidateCreate(ctx context.Context, st *boxv1.Showti
 	if err := validateSeatMap(st); err != nil {
 		return nil, err
 	}
-	req, err := admission.RequestFromContext(ctx)
-	if err != nil {
-		return nil, err
-	}
-	if v.g.isOperator(req.UserInfo) {
-		return nil, nil
-	}
-	hits, err := v.g.hitsFor(ctx, v.g.now(), st)
-	if err != nil {
+	req, hits, judge, err := v.freezesFor(ctx, st)
+	if err != nil || !judge {
 		return nil, err
 	}
 	windows := hits[:0]
@@ -98,19 +90,23 @@ func (v *ShowtimeValidator) ValidateUpdate(ctx context.Context, old, st *boxv1.S
 	return nil, v.g.decide(ctx, c, hits)
 }
 
+// freezesFor is the admission request and the freezes that hold st now;
+// judge is false for the operator's own requests, which freezes never stop.
+func (v *ShowtimeValidator) freezesFor(ctx context.Context, st *boxv1.Showtime) (req admission.Request, hits []freeze.Hit, judge bool, err error) {
+	req, err = admission.RequestFromContext(ctx)
+	if err != nil || v.g.isOperator(req.UserInfo) {
+		return req, nil, false, err
+	}
+	hits, err = v.g.hitsFor(ctx, v.g.now(), st)
+	return req, hits, err == nil, err
+}
+
 // ValidateDelete denies deleting a frozen showtime (which would take its
 // shard and front end down mid-sale) unless it breaks glass; annotate the
 // showtime with the reason before deleting.
 func (v *ShowtimeValidator) ValidateDelete(ctx context.Context, st *boxv1.Showtime) (admission.Warnings, error) {
-	req, err := admission.RequestFromContext(ctx)
-	if err != nil {
-		return nil, err
-	}
-	if v.g.isOperator(req.UserInfo) {
-		return nil, nil
-	}
-	hits, err := v.g.hitsFor(ctx, v.g.now(), st)
-	if err != nil {
+	req, hits, judge, err := v.freezesFor(ctx, st)
+	if err != nil || !judge {
 		return nil, err
 	}
 	return nil, v.g.decide(ctx, v.change(req, "delete", st, nil), hits)
@@ -139,7 +135,7 @@ func (v *ShowtimeValidator) change(req admission.Request, op string, old, st *bo
 // validateSeatMap runs the shard's own parser over the seat map, so a map
 // the shard would refuse never gets in; the error names the bad row.
 func validateSeatMap(st *boxv1.Showtime) error {
-	if _, err := seatmap.Expand(specs.SeatMapSpec(st)); err != nil {
+	if _, err := seatmap.Expand(st.SeatMapSpec()); err != nil {
 		path := field.NewPath("spec", "seatMap")
 		msg := err.Error()
 		var se *seatmap.Error

@@ -6,7 +6,6 @@ import (
 	"time"
 
 	boxv1 "boxoffice.dev/boxoffice/api/v1alpha1"
-	"boxoffice.dev/boxoffice/controllers/specs"
 	"boxoffice.dev/boxoffice/internal/freeze"
 	. "github.com/onsi/ginkgo/v2"
 	. "github.com/onsi/gomega"
@@ -353,30 +352,30 @@ var _ = Describe("Managed workload webhook", func() {
 		}
 		Expect(operator.Status().Update(ctx, st)).To(Succeed())
 
-		lbl := func(component string) map[string]string { return specs.Labels(st, component) }
+		lbl := func(component string) map[string]string { return st.OwnedLabels(component) }
 		podSpec := func(name string) corev1.PodTemplateSpec {
 			return corev1.PodTemplateSpec{
-				ObjectMeta: metav1.ObjectMeta{Labels: specs.SelectorLabels(st, name)},
+				ObjectMeta: metav1.ObjectMeta{Labels: st.SelectorLabels(name)},
 				Spec:       corev1.PodSpec{Containers: []corev1.Container{{Name: name, Image: "registry.example/boxoffice:v3"}}},
 			}
 		}
 		dep = &appsv1.Deployment{
-			ObjectMeta: metav1.ObjectMeta{Name: "standup-frontend", Namespace: ns, Labels: lbl(specs.ComponentFrontend)},
-			Spec: appsv1.DeploymentSpec{Replicas: ptr.To[int32](2), Selector: &metav1.LabelSelector{MatchLabels: specs.SelectorLabels(st, "frontend")},
+			ObjectMeta: metav1.ObjectMeta{Name: st.FrontendName(), Namespace: ns, Labels: lbl(boxv1.ComponentFrontend)},
+			Spec: appsv1.DeploymentSpec{Replicas: ptr.To[int32](2), Selector: &metav1.LabelSelector{MatchLabels: st.SelectorLabels("frontend")},
 				Template: podSpec("frontend")},
 		}
 		sts = &appsv1.StatefulSet{
-			ObjectMeta: metav1.ObjectMeta{Name: "standup-shard", Namespace: ns, Labels: lbl(specs.ComponentShard)},
-			Spec: appsv1.StatefulSetSpec{Replicas: ptr.To[int32](1), Selector: &metav1.LabelSelector{MatchLabels: specs.SelectorLabels(st, "shard")},
+			ObjectMeta: metav1.ObjectMeta{Name: st.ShardName(), Namespace: ns, Labels: lbl(boxv1.ComponentShard)},
+			Spec: appsv1.StatefulSetSpec{Replicas: ptr.To[int32](1), Selector: &metav1.LabelSelector{MatchLabels: st.SelectorLabels("shard")},
 				Template: podSpec("shard")},
 		}
 		hpa = &autoscalingv2.HorizontalPodAutoscaler{
-			ObjectMeta: metav1.ObjectMeta{Name: "standup-frontend", Namespace: ns, Labels: lbl(specs.ComponentFrontend)},
+			ObjectMeta: metav1.ObjectMeta{Name: st.FrontendName(), Namespace: ns, Labels: lbl(boxv1.ComponentFrontend)},
 			Spec: autoscalingv2.HorizontalPodAutoscalerSpec{MinReplicas: ptr.To[int32](2), MaxReplicas: 50,
-				ScaleTargetRef: autoscalingv2.CrossVersionObjectReference{APIVersion: "apps/v1", Kind: "Deployment", Name: "standup-frontend"}},
+				ScaleTargetRef: autoscalingv2.CrossVersionObjectReference{APIVersion: "apps/v1", Kind: "Deployment", Name: st.FrontendName()}},
 		}
-		cm = &corev1.ConfigMap{ObjectMeta: metav1.ObjectMeta{Name: "standup-seatmap", Namespace: ns, Labels: lbl(specs.ComponentShard)},
-			Data: map[string]string{"seatmap.yaml": "sections: []"}}
+		cm = &corev1.ConfigMap{ObjectMeta: metav1.ObjectMeta{Name: st.SeatMapName(), Namespace: ns, Labels: lbl(boxv1.ComponentShard)},
+			Data: map[string]string{boxv1.SeatMapKey: "sections: []"}}
 		for _, o := range []client.Object{dep, sts, hpa, cm} {
 			Expect(operator.Create(ctx, o)).To(Succeed())
 		}
@@ -459,8 +458,8 @@ var _ = Describe("Managed workload webhook", func() {
 	It("denies a scale-down through the scale subresource and allows a scale-up", func() {
 		shard := &appsv1.StatefulSet{ObjectMeta: sts.ObjectMeta}
 		front := &appsv1.Deployment{ObjectMeta: dep.ObjectMeta}
-		Expect(sts.Name).To(Equal(specs.ShardName(st)), "the webhook's matchConditions select shard and front-end names")
-		Expect(dep.Name).To(Equal(specs.FrontendName(st)))
+		Expect(sts.Name).To(Equal(st.ShardName()), "the webhook's matchConditions select shard and front-end names")
+		Expect(dep.Name).To(Equal(st.FrontendName()))
 		replicasOf := func(o client.Object) int32 {
 			Expect(admin.Get(ctx, client.ObjectKeyFromObject(o), o)).To(Succeed())
 			switch x := o.(type) {
@@ -512,7 +511,7 @@ var _ = Describe("Managed workload webhook", func() {
 	It("leaves scale-downs of workloads it does not manage, or not frozen, alone", func() {
 		// Named like a shard, but not Box office's: the webhook reads it and lets it be.
 		own := &appsv1.StatefulSet{
-			ObjectMeta: metav1.ObjectMeta{Name: "users-own-shard", Namespace: ns, Labels: map[string]string{specs.LabelShowtime: "standup"}},
+			ObjectMeta: metav1.ObjectMeta{Name: "users-own-shard", Namespace: ns, Labels: map[string]string{boxv1.LabelShowtime: "standup"}},
 			Spec: appsv1.StatefulSetSpec{Replicas: ptr.To[int32](3), Selector: &metav1.LabelSelector{MatchLabels: map[string]string{"app": "own"}},
 				Template: corev1.PodTemplateSpec{ObjectMeta: metav1.ObjectMeta{Labels: map[string]string{"app": "own"}},
 					Spec: corev1.PodSpec{Containers: []corev1.Container{{Name: "c", Image: "busybox"}}}}},
@@ -524,7 +523,7 @@ var _ = Describe("Managed workload webhook", func() {
 		other := showtime(ns, "matinee", map[string]string{"freeze": "elsewhere"}, farOpens())
 		Expect(operator.Create(ctx, other)).To(Succeed())
 		free := sts.DeepCopy()
-		free.ObjectMeta = metav1.ObjectMeta{Name: specs.ShardName(other), Namespace: ns, Labels: specs.Labels(other, specs.ComponentShard)}
+		free.ObjectMeta = metav1.ObjectMeta{Name: other.ShardName(), Namespace: ns, Labels: other.OwnedLabels(boxv1.ComponentShard)}
 		free.Spec.Replicas = ptr.To[int32](1)
 		Expect(operator.Create(ctx, free)).To(Succeed())
 		Expect(scaleTo(bob, free, 0)).To(Succeed())
@@ -532,7 +531,7 @@ var _ = Describe("Managed workload webhook", func() {
 
 	It("leaves objects without the managed-by label alone", func() {
 		own := &corev1.ConfigMap{ObjectMeta: metav1.ObjectMeta{Name: "users-own", Namespace: ns,
-			Labels: map[string]string{specs.LabelShowtime: "standup"}}, Data: map[string]string{"a": "b"}}
+			Labels: map[string]string{boxv1.LabelShowtime: "standup"}}, Data: map[string]string{"a": "b"}}
 		Expect(bob.Create(ctx, own)).To(Succeed())
 		Expect(update(bob, own, func(c *corev1.ConfigMap) { c.Data["a"] = "c" })).To(Succeed())
 	})

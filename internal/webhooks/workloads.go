@@ -8,7 +8,6 @@ import (
 	"strings"
 
 	boxv1 "boxoffice.dev/boxoffice/api/v1alpha1"
-	"boxoffice.dev/boxoffice/controllers/specs"
 	"boxoffice.dev/boxoffice/internal/freeze"
 	admissionv1 "k8s.io/api/admission/v1"
 	appsv1 "k8s.io/api/apps/v1"
@@ -92,7 +91,7 @@ func (w *WorkloadGuard) Handle(ctx context.Context, req admission.Request) admis
 	if newObj != nil {
 		subject = newObj
 	}
-	if subject.GetLabels()[specs.LabelManagedBy] != specs.ManagedBy && oldObj.GetLabels()[specs.LabelManagedBy] != specs.ManagedBy {
+	if subject.GetLabels()[boxv1.LabelManagedBy] != boxv1.ManagedBy && oldObj.GetLabels()[boxv1.LabelManagedBy] != boxv1.ManagedBy {
 		return admission.Allowed("not managed by Box office")
 	}
 	if newObj != nil && !newObj.GetDeletionTimestamp().IsZero() {
@@ -146,7 +145,7 @@ func (w *WorkloadGuard) Handle(ctx context.Context, req admission.Request) admis
 // label) and the freezes in force on it. When st is nil the change is not
 // frozen, or cannot be judged, and resp is the answer.
 func (w *WorkloadGuard) freezes(ctx context.Context, namespace string, obj client.Object) (stName string, st *boxv1.Showtime, hits []freeze.Hit, resp admission.Response) {
-	stName = obj.GetLabels()[specs.LabelShowtime]
+	stName = obj.GetLabels()[boxv1.LabelShowtime]
 	if stName == "" {
 		return "", nil, nil, admission.Allowed("no showtime label")
 	}

@@ -8,7 +8,6 @@ import (
 	"strings"
 
 	boxv1 "boxoffice.dev/boxoffice/api/v1alpha1"
-	"boxoffice.dev/boxoffice/controllers/specs"
 	admissionv1 "k8s.io/api/admission/v1"
 	autoscalingv1 "k8s.io/api/autoscaling/v1"
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
@@ -69,7 +68,7 @@ func (w *WorkloadGuard) handleScale(ctx context.Context, req admission.Request) 
 		}
 		return admission.Errored(http.StatusInternalServerError, fmt.Errorf("reading %s %s/%s: %w", kind, req.Namespace, req.Name, err))
 	}
-	if parent.GetLabels()[specs.LabelManagedBy] != specs.ManagedBy {
+	if parent.GetLabels()[boxv1.LabelManagedBy] != boxv1.ManagedBy {
 		return admission.Allowed("not managed by Box office")
 	}
 	if !parent.GetDeletionTimestamp().IsZero() {

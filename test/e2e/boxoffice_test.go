@@ -18,6 +18,7 @@ import (
 	"sync"
 	"time"
 
+	boxv1 "boxoffice.dev/boxoffice/api/v1alpha1"
 	. "github.com/onsi/ginkgo/v2"
 	. "github.com/onsi/gomega"
 	corev1 "k8s.io/api/core/v1"
@@ -149,6 +150,7 @@ var _ = Describe("Box office on the local cluster", Ordered, func() {
 	var (
 		ctx       = context.Background()
 		name      string
+		showtime  *boxv1.Showtime // names the objects the sample owns
 		seatIDs   []string
 		frontends []string
 		// holds acknowledged to buyers: hold id -> (buyer, state)
@@ -173,6 +175,7 @@ var _ = Describe("Box office on the local cluster", Ordered, func() {
 		// and the Helm spec.
 		Expect(unstructured.SetNestedField(st.Object, int64(1), "spec", "shard", "replicas")).To(Succeed())
 		name = st.GetName()
+		showtime = boxv1.NamedShowtime(ns, name)
 		began := time.Now()
 		_, err := dyn.Resource(showtimes).Namespace(ns).Apply(ctx, name, st, metav1.ApplyOptions{FieldManager: "e2e", Force: true})
 		Expect(err).NotTo(HaveOccurred())
@@ -183,7 +186,7 @@ var _ = Describe("Box office on the local cluster", Ordered, func() {
 		}).WithTimeout(5 * time.Minute).WithPolling(500 * time.Millisecond).Should(Succeed())
 		timings["apply -> Showtime Ready"] = time.Since(began)
 
-		shard, err := kube.CoreV1().Pods(ns).Get(ctx, name+"-shard-0", metav1.GetOptions{})
+		shard, err := kube.CoreV1().Pods(ns).Get(ctx, showtime.ShardPodName(0), metav1.GetOptions{})
 		Expect(err).NotTo(HaveOccurred())
 		Expect(podReady(shard)).To(BeTrue())
 		Eventually(func(g Gomega) {
@@ -196,7 +199,7 @@ var _ = Describe("Box office on the local cluster", Ordered, func() {
 				}
 			}
 			g.Expect(ready).To(BeNumerically(">=", 2))
-			frontends = readyAddresses(ctx, name+"-frontend")
+			frontends = readyAddresses(ctx, showtime.FrontendName())
 			g.Expect(len(frontends)).To(BeNumerically(">=", 2))
 		}).WithTimeout(2 * time.Minute).WithPolling(time.Second).Should(Succeed())
 		timings["apply -> front ends Ready"] = time.Since(began)
@@ -300,9 +303,9 @@ var _ = Describe("Box office on the local cluster", Ordered, func() {
 	})
 
 	It("loses nothing acknowledged when the shard pod is deleted during holds", func() {
-		pvc, err := kube.CoreV1().PersistentVolumeClaims(ns).Get(ctx, "data-"+name+"-shard-0", metav1.GetOptions{})
+		pvc, err := kube.CoreV1().PersistentVolumeClaims(ns).Get(ctx, showtime.ShardClaimName(0), metav1.GetOptions{})
 		Expect(err).NotTo(HaveOccurred())
-		old, err := kube.CoreV1().Pods(ns).Get(ctx, name+"-shard-0", metav1.GetOptions{})
+		old, err := kube.CoreV1().Pods(ns).Get(ctx, showtime.ShardPodName(0), metav1.GetOptions{})
 		Expect(err).NotTo(HaveOccurred())
 
 		began := time.Now()
@@ -318,7 +321,7 @@ var _ = Describe("Box office on the local cluster", Ordered, func() {
 			}{during, "held"}
 		}
 		Eventually(func(g Gomega) {
-			p, err := kube.CoreV1().Pods(ns).Get(ctx, name+"-shard-0", metav1.GetOptions{})
+			p, err := kube.CoreV1().Pods(ns).Get(ctx, showtime.ShardPodName(0), metav1.GetOptions{})
 			g.Expect(err).NotTo(HaveOccurred())
 			g.Expect(p.UID).NotTo(Equal(old.UID))
 		}).WithTimeout(2 * time.Minute).WithPolling(100 * time.Millisecond).Should(Succeed())
@@ -337,7 +340,7 @@ var _ = Describe("Box office on the local cluster", Ordered, func() {
 			state string
 		}{b, "held"}
 
-		now, err := kube.CoreV1().Pods(ns).Get(ctx, name+"-shard-0", metav1.GetOptions{})
+		now, err := kube.CoreV1().Pods(ns).Get(ctx, showtime.ShardPodName(0), metav1.GetOptions{})
 		Expect(err).NotTo(HaveOccurred())
 		Expect(now.UID).NotTo(Equal(old.UID), "a new shard pod")
 		pvc2, err := kube.CoreV1().PersistentVolumeClaims(ns).Get(ctx, pvc.Name, metav1.GetOptions{})
@@ -412,7 +415,7 @@ var _ = Describe("Box office on the local cluster", Ordered, func() {
 
 		// The shard's volume cannot be deleted during the freeze (asked as a
 		// dry run: were it let through, nothing is lost).
-		err = kube.CoreV1().PersistentVolumeClaims(ns).Delete(ctx, "data-"+name+"-shard-0", metav1.DeleteOptions{DryRun: []string{metav1.DryRunAll}})
+		err = kube.CoreV1().PersistentVolumeClaims(ns).Delete(ctx, showtime.ShardClaimName(0), metav1.DeleteOptions{DryRun: []string{metav1.DryRunAll}})
 		Expect(err).To(MatchError(And(ContainSubstring("delete of PersistentVolumeClaim"), ContainSubstring("e2e-freeze"))))
 
 		Expect(dyn.Resource(freezeWindow).Delete(ctx, "e2e-freeze", metav1.DeleteOptions{})).To(Succeed())
@@ -421,7 +424,7 @@ var _ = Describe("Box office on the local cluster", Ordered, func() {
 
 	It("upgrades the shard under booking load through a ShardRollout, then rolls a broken version back by itself", func() {
 		shardImage := func() string {
-			sts, err := kube.AppsV1().StatefulSets(ns).Get(ctx, name+"-shard", metav1.GetOptions{})
+			sts, err := kube.AppsV1().StatefulSets(ns).Get(ctx, showtime.ShardName(), metav1.GetOptions{})
 			Expect(err).NotTo(HaveOccurred())
 			return sts.Spec.Template.Spec.Containers[0].Image
 		}
@@ -462,7 +465,7 @@ var _ = Describe("Box office on the local cluster", Ordered, func() {
 		}
 		shardPodReadyOn := func(image string, timeout time.Duration) {
 			Eventually(func(g Gomega) {
-				p, err := kube.CoreV1().Pods(ns).Get(ctx, name+"-shard-0", metav1.GetOptions{})
+				p, err := kube.CoreV1().Pods(ns).Get(ctx, showtime.ShardPodName(0), metav1.GetOptions{})
 				g.Expect(err).NotTo(HaveOccurred())
 				g.Expect(p.Spec.Containers[0].Image).To(Equal(image))
 				g.Expect(podReady(p)).To(BeTrue())
@@ -528,25 +531,25 @@ var _ = Describe("Box office on the local cluster", Ordered, func() {
 	It("deleting the Showtime removes what it owns and keeps the shard's volume", func() {
 		Expect(dyn.Resource(showtimes).Namespace(ns).Delete(ctx, name, metav1.DeleteOptions{})).To(Succeed())
 		Eventually(func(g Gomega) {
-			_, err := kube.AppsV1().StatefulSets(ns).Get(ctx, name+"-shard", metav1.GetOptions{})
+			_, err := kube.AppsV1().StatefulSets(ns).Get(ctx, showtime.ShardName(), metav1.GetOptions{})
 			g.Expect(apierrors.IsNotFound(err)).To(BeTrue(), "statefulset")
-			_, err = kube.AppsV1().Deployments(ns).Get(ctx, name+"-frontend", metav1.GetOptions{})
+			_, err = kube.AppsV1().Deployments(ns).Get(ctx, showtime.FrontendName(), metav1.GetOptions{})
 			g.Expect(apierrors.IsNotFound(err)).To(BeTrue(), "deployment")
-			_, err = kube.CoreV1().Services(ns).Get(ctx, name+"-shard", metav1.GetOptions{})
+			_, err = kube.CoreV1().Services(ns).Get(ctx, showtime.ShardName(), metav1.GetOptions{})
 			g.Expect(apierrors.IsNotFound(err)).To(BeTrue(), "shard service")
-			_, err = kube.CoreV1().Services(ns).Get(ctx, name+"-frontend", metav1.GetOptions{})
+			_, err = kube.CoreV1().Services(ns).Get(ctx, showtime.FrontendName(), metav1.GetOptions{})
 			g.Expect(apierrors.IsNotFound(err)).To(BeTrue(), "front-end service")
-			_, err = kube.CoreV1().ConfigMaps(ns).Get(ctx, name+"-seatmap", metav1.GetOptions{})
+			_, err = kube.CoreV1().ConfigMaps(ns).Get(ctx, showtime.SeatMapName(), metav1.GetOptions{})
 			g.Expect(apierrors.IsNotFound(err)).To(BeTrue(), "seat map")
-			_, err = kube.CoreV1().Secrets(ns).Get(ctx, name+"-shard-token", metav1.GetOptions{})
+			_, err = kube.CoreV1().Secrets(ns).Get(ctx, showtime.TokenSecretName(), metav1.GetOptions{})
 			g.Expect(apierrors.IsNotFound(err)).To(BeTrue(), "token")
-			_, err = kube.AutoscalingV2().HorizontalPodAutoscalers(ns).Get(ctx, name+"-frontend", metav1.GetOptions{})
+			_, err = kube.AutoscalingV2().HorizontalPodAutoscalers(ns).Get(ctx, showtime.FrontendName(), metav1.GetOptions{})
 			g.Expect(apierrors.IsNotFound(err)).To(BeTrue(), "autoscaler")
 			pods, err := kube.CoreV1().Pods(ns).List(ctx, metav1.ListOptions{LabelSelector: "boxoffice.dev/showtime=" + name})
 			g.Expect(err).NotTo(HaveOccurred())
 			g.Expect(pods.Items).To(BeEmpty(), "pods")
 		}).WithTimeout(3 * time.Minute).WithPolling(time.Second).Should(Succeed())
-		pvc, err := kube.CoreV1().PersistentVolumeClaims(ns).Get(ctx, "data-"+name+"-shard-0", metav1.GetOptions{})
+		pvc, err := kube.CoreV1().PersistentVolumeClaims(ns).Get(ctx, showtime.ShardClaimName(0), metav1.GetOptions{})
 		Expect(err).NotTo(HaveOccurred(), "the volume is retained (storage.whenDeleted: Retain)")
 		Expect(pvc.DeletionTimestamp).To(BeNil())
 	})

@@ -19,23 +19,33 @@ import (
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
+	"k8s.io/apimachinery/pkg/labels"
 
+	boxv1 "boxoffice.dev/boxoffice/api/v1alpha1"
 	"boxoffice.dev/boxoffice/hack/localcluster/fault"
 )
 
 // failoverNS keeps the node-loss showtime apart from the main suite's.
 const failoverNS = "e2e-failover"
 
+// failover names the objects the node-loss showtime owns.
+var failover = boxv1.NamedShowtime(failoverNS, "failover")
+
+// selector selects one component of the failover showtime.
+func selector(component string) string {
+	return labels.SelectorFromSet(failover.SelectorLabels(component)).String()
+}
+
 // failoverShowtime is the sample Showtime (three members) in failoverNS.
 func failoverShowtime() *unstructured.Unstructured {
 	u := sampleShowtime()
 	u.SetNamespace(failoverNS)
-	u.SetName("failover")
+	u.SetName(failover.Name)
 	return u
 }
 
 func getFailover(ctx context.Context) *unstructured.Unstructured {
-	u, err := dyn.Resource(showtimes).Namespace(failoverNS).Get(ctx, "failover", metav1.GetOptions{})
+	u, err := dyn.Resource(showtimes).Namespace(failoverNS).Get(ctx, failover.Name, metav1.GetOptions{})
 	Expect(err).NotTo(HaveOccurred())
 	return u
 }
@@ -71,14 +81,14 @@ type memberStatus struct {
 
 // shardToken is the bearer token of the failover showtime's shard.
 func shardToken(ctx context.Context) string {
-	sec, err := kube.CoreV1().Secrets(failoverNS).Get(ctx, "failover-shard-token", metav1.GetOptions{})
+	sec, err := kube.CoreV1().Secrets(failoverNS).Get(ctx, failover.TokenSecretName(), metav1.GetOptions{})
 	Expect(err).NotTo(HaveOccurred())
 	return string(sec.Data["token"])
 }
 
 // shardMembers are the failover showtime's member pods.
 func shardMembers(ctx context.Context) []corev1.Pod {
-	pods, err := kube.CoreV1().Pods(failoverNS).List(ctx, metav1.ListOptions{LabelSelector: "app.kubernetes.io/component=shard,boxoffice.dev/showtime=failover"})
+	pods, err := kube.CoreV1().Pods(failoverNS).List(ctx, metav1.ListOptions{LabelSelector: selector(boxv1.ComponentShard)})
 	Expect(err).NotTo(HaveOccurred())
 	return pods.Items
 }
@@ -143,7 +153,7 @@ func electedAfter(ctx context.Context, token, old string, term uint64, t time.Ti
 // frontendIPs are the ready front ends' addresses, on node or (on == false)
 // on every other node.
 func frontendIPs(ctx context.Context, node string, on bool) []string {
-	pods, err := kube.CoreV1().Pods(failoverNS).List(ctx, metav1.ListOptions{LabelSelector: "app.kubernetes.io/component=frontend,boxoffice.dev/showtime=failover"})
+	pods, err := kube.CoreV1().Pods(failoverNS).List(ctx, metav1.ListOptions{LabelSelector: selector(boxv1.ComponentFrontend)})
 	Expect(err).NotTo(HaveOccurred())
 	var ips []string
 	for i := range pods.Items {
@@ -175,7 +185,7 @@ func watchPhase(ctx context.Context) *phaseWatch {
 				return
 			case <-time.After(250 * time.Millisecond):
 			}
-			u, err := dyn.Resource(showtimes).Namespace(failoverNS).Get(ctx, "failover", metav1.GetOptions{})
+			u, err := dyn.Resource(showtimes).Namespace(failoverNS).Get(ctx, failover.Name, metav1.GetOptions{})
 			if err == nil && phaseOf(u) != "OnSale" {
 				w.other = append(w.other, time.Now().Format("15:04:05.000")+" "+phaseOf(u))
 			}
@@ -415,7 +425,7 @@ var _ = Describe("Node loss under booking load", Ordered, func() {
 		}).WithTimeout(90 * time.Second).WithPolling(500 * time.Millisecond).Should(Succeed())
 		timings["failover: apply -> OnSale, 3/3 members, front ends"] = time.Since(began)
 		nodes := map[string]bool{}
-		pods, err := kube.CoreV1().Pods(failoverNS).List(ctx, metav1.ListOptions{LabelSelector: "app.kubernetes.io/component=shard"})
+		pods, err := kube.CoreV1().Pods(failoverNS).List(ctx, metav1.ListOptions{LabelSelector: selector(boxv1.ComponentShard)})
 		Expect(err).NotTo(HaveOccurred())
 		for _, p := range pods.Items {
 			nodes[p.Spec.NodeName] = true
