@@ -63,6 +63,20 @@ func condition(u *unstructured.Unstructured, typ string) string {
 	return ""
 }
 
+// falseConditions lists the showtime's False conditions with their
+// reasons and messages.
+func falseConditions(u *unstructured.Unstructured) string {
+	conds, _, _ := unstructured.NestedSlice(u.Object, "status", "conditions")
+	var out []string
+	for _, c := range conds {
+		m, _ := c.(map[string]any)
+		if m["status"] == "False" {
+			out = append(out, fmt.Sprintf("%v=False %v (%v)", m["type"], m["reason"], m["message"]))
+		}
+	}
+	return strings.Join(out, "; ")
+}
+
 func phaseOf(u *unstructured.Unstructured) string {
 	p, _, _ := unstructured.NestedString(u.Object, "status", "phase")
 	return p
@@ -187,7 +201,7 @@ func watchPhase(ctx context.Context) *phaseWatch {
 			}
 			u, err := dyn.Resource(showtimes).Namespace(failoverNS).Get(ctx, failover.Name, metav1.GetOptions{})
 			if err == nil && phaseOf(u) != "OnSale" {
-				w.other = append(w.other, time.Now().Format("15:04:05.000")+" "+phaseOf(u))
+				w.other = append(w.other, time.Now().Format("15:04:05.000")+" "+phaseOf(u)+": "+falseConditions(u))
 			}
 		}
 	}()
