@@ -81,7 +81,7 @@ LOCALCLUSTER_BINS_CMD = hack/envtest-bins.sh etcd kube-apiserver kube-controller
 .PHONY: localcluster-bins
 localcluster-bins: ## Build bin/boxoffice and bin/localcluster (no fmt or vet: used by dev and test-e2e).
 	CGO_ENABLED=0 go build -o $(LOCALBIN)/boxoffice ./cmd/boxoffice
-	go build -o $(LOCALBIN)/localcluster ./hack/localcluster
+	go build -o $(LOCALBIN)/localcluster ./cmd/localcluster
 
 .PHONY: dev
 dev: localcluster-bins ## Run Box office on a local cluster (needs root): control plane, three nodes, operator, the sample Showtime on sale; prints the fault commands. Ctrl-C removes it all.

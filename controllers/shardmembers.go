@@ -6,6 +6,7 @@ import (
 	"strings"
 
 	boxv1 "boxoffice.dev/boxoffice/api/v1alpha1"
+	"boxoffice.dev/boxoffice/shard/shardapi"
 )
 
 // memberObservation is what the operator saw of one member in one reconcile:
@@ -17,7 +18,7 @@ type memberObservation struct {
 	// Exists is false when the member has no pod right now.
 	Exists bool
 	Ready  bool
-	Report *ShardReport
+	Report *shardapi.Status
 	Err    error
 }
 
@@ -29,7 +30,7 @@ type clusterView struct {
 	// Leader is the leader's pod ("" when none is known); LeaderReport its
 	// status answer.
 	Leader       string
-	LeaderReport *ShardReport
+	LeaderReport *shardapi.Status
 	Term         int64
 }
 
@@ -70,7 +71,7 @@ func summarizeMembers(obs []memberObservation, replicas int) clusterView {
 		if o.Report.Term > v.Term {
 			v.Term = o.Report.Term
 		}
-		if o.Report.Role == string(boxv1.RoleLeader) && (v.LeaderReport == nil || o.Report.Term > v.LeaderReport.Term) {
+		if o.Report.Role == shardapi.RoleLeader && (v.LeaderReport == nil || o.Report.Term > v.LeaderReport.Term) {
 			v.Leader, v.LeaderReport = o.Pod, o.Report
 		}
 	}

@@ -5,18 +5,19 @@ import (
 	"testing"
 
 	boxv1 "boxoffice.dev/boxoffice/api/v1alpha1"
+	"boxoffice.dev/boxoffice/shard/shardapi"
 )
 
 func TestSummarizeMembers(t *testing.T) {
-	leader := func(term, commit int64, match ...int64) *ShardReport {
-		r := &ShardReport{Role: "leader", Term: term, CommitIndex: commit}
+	leader := func(term, commit int64, match ...int64) *shardapi.Status {
+		r := &shardapi.Status{Role: "leader", Term: term, CommitIndex: commit}
 		for i, m := range match {
-			r.Members = append(r.Members, ShardPeerAt{ID: i + 1, Match: m})
+			r.Members = append(r.Members, shardapi.Member{ID: i + 1, Match: m})
 		}
 		return r
 	}
-	follower := func(term int64) *ShardReport { return &ShardReport{Role: "follower", Term: term} }
-	up := func(i int, r *ShardReport) memberObservation {
+	follower := func(term int64) *shardapi.Status { return &shardapi.Status{Role: "follower", Term: term} }
+	up := func(i int, r *shardapi.Status) memberObservation {
 		return memberObservation{Ordinal: i, Pod: "p" + string(rune('0'+i)), Exists: true, Ready: true, Report: r}
 	}
 	down := func(i int) memberObservation {
@@ -40,7 +41,7 @@ func TestSummarizeMembers(t *testing.T) {
 			"p0", 3, "2/3", true, false, []int64{0, 0, -1}},
 		{"deposed leader in an older term", []memberObservation{up(0, leader(3, 10)), up(1, leader(4, 12, 10, 12, 12)), up(2, follower(4))},
 			"p1", 4, "3/3", true, true, []int64{2, 0, 0}},
-		{"no leader", []memberObservation{up(0, follower(5)), up(1, &ShardReport{Role: "candidate", Term: 6}), down(2)},
+		{"no leader", []memberObservation{up(0, follower(5)), up(1, &shardapi.Status{Role: "candidate", Term: 6}), down(2)},
 			"", 6, "2/3", false, false, []int64{-1, -1, -1}},
 		{"majority lost", []memberObservation{up(0, leader(3, 10)), down(1), down(2)},
 			"p0", 3, "1/3", false, false, []int64{0, -1, -1}},
@@ -80,6 +81,16 @@ func TestLeaderChange(t *testing.T) {
 	} {
 		if got := leaderChange(tc.before, tc.after); got != tc.want {
 			t.Errorf("leaderChange(%+v, %+v) = %q, want %q", tc.before, tc.after, got, tc.want)
+		}
+	}
+}
+
+// A member's role in status.shard.members is the shard's own word for it.
+func TestMemberRolesAreTheContracts(t *testing.T) {
+	for api, wire := range map[boxv1.ShardMemberRole]string{boxv1.RoleLeader: shardapi.RoleLeader,
+		boxv1.RoleFollower: shardapi.RoleFollower, boxv1.RoleCandidate: shardapi.RoleCandidate} {
+		if string(api) != wire {
+			t.Errorf("status role %q for the shard's %q", api, wire)
 		}
 	}
 }

@@ -17,21 +17,12 @@ import (
 
 	"boxoffice.dev/boxoffice/controllers/specs"
 	"boxoffice.dev/boxoffice/internal/canary"
+	"boxoffice.dev/boxoffice/shard/shardapi"
 	dto "github.com/prometheus/client_model/go"
 	"github.com/prometheus/common/expfmt"
 	"github.com/prometheus/common/model"
 	"k8s.io/utils/ptr"
 )
-
-// ShardProbeStatus is the part of a shard's GET /v1/status a rollout reads.
-type ShardProbeStatus struct {
-	Showtime string `json:"showtime"`
-	Epoch    int64  `json:"epoch"`
-	Ready    *bool  `json:"ready,omitempty"`
-	// LogFormat is the log format the shard writes and the newest it reads.
-	// Shards from before the field existed do not send it: they know format 1.
-	LogFormat int64 `json:"logFormat"`
-}
 
 // ShardMetrics is what a rollout reads from a shard's /metrics.
 type ShardMetrics struct {
@@ -48,7 +39,7 @@ type ShardMetrics struct {
 
 // ShardProber reads what the rollout judges a shard and a front end on.
 type ShardProber interface {
-	Status(ctx context.Context, podIP, token string) (*ShardProbeStatus, error)
+	Status(ctx context.Context, podIP, token string) (*shardapi.Status, error)
 	Metrics(ctx context.Context, podIP string) (*ShardMetrics, error)
 	FrontendMetrics(ctx context.Context, podIP string) (*FrontendMetrics, error)
 }
@@ -65,10 +56,6 @@ type HTTPShardProber struct {
 // NewHTTPShardProber returns a prober with short timeouts.
 func NewHTTPShardProber(port int) *HTTPShardProber {
 	return &HTTPShardProber{HTTP: NewHTTPShardClient(port).HTTP, Port: port, FrontendPort: specs.FrontendPort}
-}
-
-func (p *HTTPShardProber) get(ctx context.Context, podIP, path, token string) ([]byte, error) {
-	return p.getPort(ctx, podIP, p.Port, path, token)
 }
 
 func (p *HTTPShardProber) getPort(ctx context.Context, podIP string, port int, path, token string) ([]byte, error) {
@@ -96,24 +83,22 @@ func (p *HTTPShardProber) getPort(ctx context.Context, podIP string, port int, p
 }
 
 // Status implements ShardProber.
-func (p *HTTPShardProber) Status(ctx context.Context, podIP, token string) (*ShardProbeStatus, error) {
-	body, err := p.get(ctx, podIP, "/v1/status", token)
+func (p *HTTPShardProber) Status(ctx context.Context, podIP, token string) (*shardapi.Status, error) {
+	api := shardapi.Client{HTTP: p.HTTP, Token: token, MaxAnswer: 8 << 20}
+	s, err := api.Status(ctx, shardBase(podIP, p.Port))
 	if err != nil {
 		return nil, err
 	}
-	var s ShardProbeStatus
-	if err := json.Unmarshal(body, &s); err != nil {
-		return nil, fmt.Errorf("decoding /v1/status: %w", err)
-	}
 	if s.LogFormat == 0 {
-		s.LogFormat = 1
+		s.LogFormat = 1 // shards from before the field existed know format 1
 	}
-	return &s, nil
+	return s, nil
 }
 
 // Metrics implements ShardProber.
 func (p *HTTPShardProber) Metrics(ctx context.Context, podIP string) (*ShardMetrics, error) {
-	body, err := p.get(ctx, podIP, "/metrics", "")
+	api := shardapi.Client{HTTP: p.HTTP, MaxAnswer: 8 << 20}
+	body, err := api.Metrics(ctx, shardBase(podIP, p.Port))
 	if err != nil {
 		return nil, err
 	}
@@ -133,19 +118,20 @@ func (p *HTTPShardProber) FrontendMetrics(ctx context.Context, podIP string) (*F
 // buyer (a conflict, a bad request): the shard worked. Any other result label
 // is a server error.
 var businessResults = map[string]bool{
-	"ok": true, "invalid_request": true, "unknown_seat": true, "hold_not_found": true,
-	"seats_unavailable": true, "hold_expired": true, "hold_sold": true,
-	"too_many_seats": true, "idempotency_mismatch": true,
+	shardapi.ResultOK: true, string(shardapi.CodeInvalidRequest): true, string(shardapi.CodeUnknownSeat): true,
+	string(shardapi.CodeHoldNotFound): true, string(shardapi.CodeSeatsUnavailable): true,
+	string(shardapi.CodeHoldExpired): true, string(shardapi.CodeHoldSold): true,
+	string(shardapi.CodeTooManySeats): true, string(shardapi.CodeIdempotencyMismatch): true,
 	// An answer replayed from the idempotency table (a client retrying).
-	"replay": true,
+	shardapi.ResultReplay: true,
 }
 
 // Metric names the analysis reads.
 const (
-	metricHolds    = "boxoffice_shard_holds_total"
-	metricConfirms = "boxoffice_shard_confirms_total"
-	metricLatency  = "boxoffice_shard_request_duration_seconds"
-	metricRecovery = "boxoffice_shard_recovery_duration_seconds"
+	metricHolds    = shardapi.MetricHoldsTotal
+	metricConfirms = shardapi.MetricConfirmsTotal
+	metricLatency  = shardapi.MetricRequestDurationSeconds
+	metricRecovery = shardapi.MetricRecoveryDurationSeconds
 )
 
 // ParseShardMetrics reads the Prometheus text exposition of a shard.

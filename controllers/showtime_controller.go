@@ -12,6 +12,7 @@ import (
 	boxv1 "boxoffice.dev/boxoffice/api/v1alpha1"
 	"boxoffice.dev/boxoffice/controllers/specs"
 	"boxoffice.dev/boxoffice/internal/seatmap"
+	"boxoffice.dev/boxoffice/shard/shardapi"
 	appsv1 "k8s.io/api/apps/v1"
 	autoscalingv2 "k8s.io/api/autoscaling/v2"
 	corev1 "k8s.io/api/core/v1"
@@ -78,7 +79,7 @@ type ShowtimeReconciler struct {
 type scrapeEntry struct {
 	at     time.Time
 	podUID types.UID
-	report *ShardReport
+	report *shardapi.Status
 	err    error
 }
 
@@ -493,14 +494,14 @@ func (r *ShowtimeReconciler) clusterSeats(ctx context.Context, s *scope) error {
 }
 
 // applyReport copies a shard's counts, epoch and version into the status.
-func applyReport(st *boxv1.Showtime, rep *ShardReport) {
+func applyReport(st *boxv1.Showtime, rep *shardapi.Status) {
 	c := rep.Counts
 	st.Status.Seats.Available = int32(c.Free)
 	st.Status.Seats.Held = int32(c.Held)
 	st.Status.Seats.AwaitingPayment = int32(c.AwaitingPayment)
 	st.Status.Seats.Sold = int32(c.Sold)
 	st.Status.Shard.Epoch = rep.Epoch
-	st.Status.Shard.Version = rep.Version
+	st.Status.Shard.Version = int64(rep.Version)
 	applyWaitingRoom(st, rep)
 	recordSeatMetrics(st)
 }

@@ -17,6 +17,7 @@ import (
 	boxv1 "boxoffice.dev/boxoffice/api/v1alpha1"
 	"boxoffice.dev/boxoffice/controllers/specs"
 	"boxoffice.dev/boxoffice/internal/seatmap"
+	"boxoffice.dev/boxoffice/shard/shardapi"
 	. "github.com/onsi/ginkgo/v2"
 	. "github.com/onsi/gomega"
 	appsv1 "k8s.io/api/apps/v1"
@@ -47,7 +48,7 @@ type fakeShard struct {
 	token  atomic.Value // string
 	hits   atomic.Int64
 	mu     sync.Mutex
-	report ShardReport
+	report shardapi.Status
 	fail   bool
 }
 
@@ -83,7 +84,7 @@ func (f *fakeShard) port() int {
 	return n
 }
 
-func (f *fakeShard) set(fn func(r *ShardReport)) {
+func (f *fakeShard) set(fn func(r *shardapi.Status)) {
 	f.mu.Lock()
 	defer f.mu.Unlock()
 	fn(&f.report)
@@ -277,9 +278,9 @@ func (f *fixture) setFrontendReady(ready int32) {
 
 func (f *fixture) serveCounts(free, held, awaiting, sold int64) {
 	f.shard.token.Store(f.token())
-	f.shard.set(func(r *ShardReport) {
-		*r = ShardReport{Showtime: f.ns + "/standup", Version: 42, Epoch: 3,
-			Counts: ShardCounts{Free: free, Held: held, AwaitingPayment: awaiting, Sold: sold}}
+	f.shard.set(func(r *shardapi.Status) {
+		*r = shardapi.Status{Showtime: f.ns + "/standup", Version: 42, Epoch: 3,
+			Counts: shardapi.Counts{Free: free, Held: held, AwaitingPayment: awaiting, Sold: sold}}
 	})
 }
 
@@ -733,7 +734,7 @@ var _ = Describe("Showtime controller", func() {
 			f.reconcile()
 			Expect(f.shard.hits.Load()).To(BeEquivalentTo(1))
 
-			f.shard.set(func(r *ShardReport) {})
+			f.shard.set(func(r *shardapi.Status) {})
 			f.shard.mu.Lock()
 			f.shard.fail = true
 			f.shard.mu.Unlock()

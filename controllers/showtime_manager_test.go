@@ -6,6 +6,7 @@ import (
 
 	boxv1 "boxoffice.dev/boxoffice/api/v1alpha1"
 	"boxoffice.dev/boxoffice/controllers/specs"
+	"boxoffice.dev/boxoffice/shard/shardapi"
 	. "github.com/onsi/ginkgo/v2"
 	. "github.com/onsi/gomega"
 	appsv1 "k8s.io/api/apps/v1"
@@ -186,8 +187,8 @@ var _ = Describe("Showtime controller in a manager", Ordered, func() {
 		sec := &corev1.Secret{}
 		Expect(get(st.TokenSecretName(), sec)).To(Succeed())
 		shard.token.Store(string(sec.Data[boxv1.TokenSecretKey]))
-		shard.set(func(r *ShardReport) {
-			*r = ShardReport{Showtime: ns + "/healthy", Version: 1, Epoch: 1, Counts: ShardCounts{Free: sampleTotal}}
+		shard.set(func(r *shardapi.Status) {
+			*r = shardapi.Status{Showtime: ns + "/healthy", Version: 1, Epoch: 1, Counts: shardapi.Counts{Free: sampleTotal}}
 		})
 		st = read(st)
 		pod := &corev1.Pod{

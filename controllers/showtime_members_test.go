@@ -10,6 +10,7 @@ import (
 
 	boxv1 "boxoffice.dev/boxoffice/api/v1alpha1"
 	"boxoffice.dev/boxoffice/controllers/specs"
+	"boxoffice.dev/boxoffice/shard/shardapi"
 	. "github.com/onsi/ginkgo/v2"
 	. "github.com/onsi/gomega"
 	appsv1 "k8s.io/api/apps/v1"
@@ -30,12 +31,12 @@ type fakeMembers struct {
 	port    int
 	token   string
 	mu      sync.Mutex
-	reports map[string]*ShardReport // by IP; nil: the member does not answer
+	reports map[string]*shardapi.Status // by IP; nil: the member does not answer
 	servers []*http.Server
 }
 
 func newFakeMembers(n int) *fakeMembers {
-	fm := &fakeMembers{reports: map[string]*ShardReport{}}
+	fm := &fakeMembers{reports: map[string]*shardapi.Status{}}
 	handler := http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		local := r.Context().Value(http.LocalAddrContextKey).(net.Addr)
 		ip, _, _ := net.SplitHostPort(local.String())
@@ -90,7 +91,7 @@ func (fm *fakeMembers) close() {
 func memberIP(i int) string { return "127.0.0." + strconv.Itoa(i+1) }
 
 // serve sets what member i answers (nil: it does not answer).
-func (fm *fakeMembers) serve(i int, rep *ShardReport) {
+func (fm *fakeMembers) serve(i int, rep *shardapi.Status) {
 	fm.mu.Lock()
 	defer fm.mu.Unlock()
 	fm.reports[memberIP(i)] = rep
@@ -98,14 +99,14 @@ func (fm *fakeMembers) serve(i int, rep *ShardReport) {
 
 // memberReport is a member's status: leader is the ordinal of the leader it
 // names; the leader also reports its followers' match indexes.
-func memberReport(f *fixture, i, leader int, term, commit int64, match ...int64) *ShardReport {
-	r := &ShardReport{Showtime: f.ns + "/standup", Version: 42, Epoch: term, Role: "follower", Term: term, ID: i + 1,
-		CommitIndex: commit, Counts: ShardCounts{Free: sampleTotal - 2, Held: 2},
+func memberReport(f *fixture, i, leader int, term, commit int64, match ...int64) *shardapi.Status {
+	r := &shardapi.Status{Showtime: f.ns + "/standup", Version: 42, Epoch: term, Role: "follower", Term: term, ID: i + 1,
+		CommitIndex: commit, Counts: shardapi.Counts{Free: sampleTotal - 2, Held: 2},
 		Leader: "http://standup-shard-" + strconv.Itoa(leader) + ".standup-shard." + f.ns + ".svc:7070"}
 	if i == leader {
 		r.Role = "leader"
 		for j, m := range match {
-			r.Members = append(r.Members, ShardPeerAt{ID: j + 1, Match: m, Healthy: true})
+			r.Members = append(r.Members, shardapi.Member{ID: j + 1, Match: m, Healthy: true})
 		}
 	}
 	return r
@@ -279,7 +280,7 @@ var _ = Describe("Replicated shard", func() {
 		// A second member down: no majority, Degraded.
 		f.setMemberReady(pods[0], 0, false)
 		fm.serve(0, nil)
-		fm.serve(1, &ShardReport{Showtime: f.ns + "/standup", Role: "candidate", Term: 6})
+		fm.serve(1, &shardapi.Status{Showtime: f.ns + "/standup", Role: "candidate", Term: 6})
 		f.setMemberReady(pods[1], 1, false)
 		f.clock.SetTime(f.clock.Now().Add(5 * time.Second))
 		f.reconcile()

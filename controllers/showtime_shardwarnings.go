@@ -13,6 +13,7 @@ import (
 	"time"
 
 	boxv1 "boxoffice.dev/boxoffice/api/v1alpha1"
+	"boxoffice.dev/boxoffice/shard/shardapi"
 	corev1 "k8s.io/api/core/v1"
 	eventsv1 "k8s.io/api/events/v1"
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
@@ -45,7 +46,7 @@ type shardNotice struct {
 // newShardNotices are the reports in rep not raised yet by the Showtime's
 // AnnotationShardReportsSeen ("<reportsId>/<seq>"), in report order. A new
 // reports id (a new data directory) makes all of its reports new. Pure.
-func newShardNotices(seen string, rep *ShardReport) []shardNotice {
+func newShardNotices(seen string, rep *shardapi.Status) []shardNotice {
 	if rep == nil || rep.ReportsID == "" {
 		return nil
 	}
@@ -106,7 +107,7 @@ func shardNoticeName(st *boxv1.Showtime, reportsID string, seq uint64) string {
 // deterministic event names cover the moment between an event and the
 // annotation. A shard that loses its reports file starts a new reports id and
 // its reports are raised as new.
-func (r *ShowtimeReconciler) raiseShardReports(ctx context.Context, st *boxv1.Showtime, rep *ShardReport, now time.Time) {
+func (r *ShowtimeReconciler) raiseShardReports(ctx context.Context, st *boxv1.Showtime, rep *shardapi.Status, now time.Time) {
 	notices := newShardNotices(st.Annotations[boxv1.AnnotationShardReportsSeen], rep)
 	if len(notices) == 0 {
 		return

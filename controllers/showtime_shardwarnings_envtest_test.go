@@ -4,6 +4,7 @@ import (
 	"time"
 
 	boxv1 "boxoffice.dev/boxoffice/api/v1alpha1"
+	"boxoffice.dev/boxoffice/shard/shardapi"
 	. "github.com/onsi/ginkgo/v2"
 	. "github.com/onsi/gomega"
 	eventsv1 "k8s.io/api/events/v1"
@@ -30,10 +31,10 @@ var _ = Describe("Shard reports", func() {
 		f.makeShardPod(true)
 		f.serveCounts(sampleTotal, 0, 0, 0)
 		at := baseTime.Add(-time.Minute)
-		f.shard.set(func(r *ShardReport) {
+		f.shard.set(func(r *shardapi.Status) {
 			r.ReportsID = "00aa11bb22cc33dd"
-			r.PaidAfterExpiry = []ShardLatePayment{{Seq: 1, Hold: "h7", OrderID: "o-1", At: at}}
-			r.LogWarnings = []ShardLogWarning{{Seq: 2, At: at, Kind: "damaged_last_record", File: "wal-0000000000000001.log",
+			r.PaidAfterExpiry = []shardapi.LatePayment{{Seq: 1, Hold: "h7", OrderID: "o-1", At: at}}
+			r.LogWarnings = []shardapi.LogWarning{{Seq: 2, At: at, Kind: "damaged_last_record", File: "wal-0000000000000001.log",
 				Message: "the last record was damaged and dropped; it may have been acknowledged"}}
 		})
 		f.reconcile()
@@ -52,8 +53,8 @@ var _ = Describe("Shard reports", func() {
 		f.clock.SetTime(baseTime.Add(6 * time.Second))
 		f.reconcile()
 		Expect(shardEvents(f.ns)[ReasonPaidAfterExpiry]).To(HaveLen(1))
-		f.shard.set(func(r *ShardReport) {
-			r.PaidAfterExpiry = append(r.PaidAfterExpiry, ShardLatePayment{Seq: 3, Hold: "h9", OrderID: "o-2", At: at})
+		f.shard.set(func(r *shardapi.Status) {
+			r.PaidAfterExpiry = append(r.PaidAfterExpiry, shardapi.LatePayment{Seq: 3, Hold: "h9", OrderID: "o-2", At: at})
 		})
 		f.clock.SetTime(baseTime.Add(12 * time.Second))
 		f.reconcile()

@@ -7,15 +7,16 @@ import (
 	"time"
 
 	boxv1 "boxoffice.dev/boxoffice/api/v1alpha1"
+	"boxoffice.dev/boxoffice/shard/shardapi"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/util/validation"
 )
 
 func TestNewShardNotices(t *testing.T) {
 	at := time.Date(2026, 12, 5, 19, 30, 0, 0, time.UTC)
-	rep := &ShardReport{ReportsID: "0a1b2c3d4e5f6071",
-		PaidAfterExpiry: []ShardLatePayment{{Seq: 1, Hold: "h7", OrderID: "o-1", At: at}, {Seq: 3, Hold: "h9", OrderID: "o-2", At: at}},
-		LogWarnings:     []ShardLogWarning{{Seq: 2, At: at, Kind: "damaged_last_record", File: "wal-1.log", Message: "may have been acknowledged"}},
+	rep := &shardapi.Status{ReportsID: "0a1b2c3d4e5f6071",
+		PaidAfterExpiry: []shardapi.LatePayment{{Seq: 1, Hold: "h7", OrderID: "o-1", At: at}, {Seq: 3, Hold: "h9", OrderID: "o-2", At: at}},
+		LogWarnings:     []shardapi.LogWarning{{Seq: 2, At: at, Kind: "damaged_last_record", File: "wal-1.log", Message: "may have been acknowledged"}},
 	}
 	cases := []struct {
 		seen string
@@ -44,11 +45,11 @@ func TestNewShardNotices(t *testing.T) {
 	if all[1].reason != ReasonShardLogDamaged || !strings.Contains(all[1].note, "may have been acknowledged") {
 		t.Fatalf("log damage notice: %+v", all[1])
 	}
-	if newShardNotices("", &ShardReport{}) != nil {
+	if newShardNotices("", &shardapi.Status{}) != nil {
 		t.Fatal("a shard without reports raised notices")
 	}
 	long := strings.Repeat("x", 5000)
-	if n := newShardNotices("", &ShardReport{ReportsID: "ab", LogWarnings: []ShardLogWarning{{Seq: 1, Message: long}}}); len(n[0].note) > 1024 {
+	if n := newShardNotices("", &shardapi.Status{ReportsID: "ab", LogWarnings: []shardapi.LogWarning{{Seq: 1, Message: long}}}); len(n[0].note) > 1024 {
 		t.Fatalf("note of %d bytes", len(n[0].note))
 	}
 }

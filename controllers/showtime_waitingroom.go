@@ -4,13 +4,14 @@ import (
 	"math"
 
 	boxv1 "boxoffice.dev/boxoffice/api/v1alpha1"
+	"boxoffice.dev/boxoffice/shard/shardapi"
 )
 
 // applyWaitingRoom sets status.waitingRoom from the shard's room summary:
 // absent while the room is off; present with zero counts and reported=false
 // until the shard reports a configured room. With no report (rep nil: the
 // shard was not read this time) it keeps what was last reported.
-func applyWaitingRoom(st *boxv1.Showtime, rep *ShardReport) {
+func applyWaitingRoom(st *boxv1.Showtime, rep *shardapi.Status) {
 	if !st.WaitingRoom().Enabled {
 		st.Status.WaitingRoom = nil
 		return
@@ -28,7 +29,7 @@ func applyWaitingRoom(st *boxv1.Showtime, rep *ShardReport) {
 // pre-queue too (everyone not yet admitted), waits are whole seconds
 // rounded up (the shard's are bucket bounds already) and the rate is per
 // minute.
-func waitingRoomStatus(r *ShardRoom) *boxv1.WaitingRoomStatus {
+func waitingRoomStatus(r *shardapi.RoomSummary) *boxv1.WaitingRoomStatus {
 	w := &boxv1.WaitingRoomStatus{Enabled: true}
 	if r == nil || !r.Configured {
 		return w

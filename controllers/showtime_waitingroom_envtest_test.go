@@ -4,6 +4,7 @@ import (
 	"encoding/json"
 
 	boxv1 "boxoffice.dev/boxoffice/api/v1alpha1"
+	"boxoffice.dev/boxoffice/shard/shardapi"
 	. "github.com/onsi/ginkgo/v2"
 	. "github.com/onsi/gomega"
 )
@@ -16,11 +17,11 @@ var _ = Describe("Showtime waiting room status", func() {
 			"on, before the shard is read: present, nothing reported")
 
 		f.makeShardPod(true)
-		var rep ShardReport
+		var rep shardapi.Status
 		Expect(json.Unmarshal([]byte(shardStatusWithRoom), &rep)).To(Succeed())
 		rep.Showtime = f.ns + "/standup"
 		f.shard.token.Store(f.token())
-		f.shard.set(func(r *ShardReport) { *r = rep })
+		f.shard.set(func(r *shardapi.Status) { *r = rep })
 		f.reconcile()
 		Expect(f.showtime().Status.WaitingRoom).To(Equal(&boxv1.WaitingRoomStatus{Enabled: true, Reported: true, Open: true,
 			Waiting: 5000, PreQueued: 7, Active: 200, Admitted: 812,

@@ -6,6 +6,7 @@ import (
 	"testing"
 
 	boxv1 "boxoffice.dev/boxoffice/api/v1alpha1"
+	"boxoffice.dev/boxoffice/shard/shardapi"
 	"github.com/prometheus/client_golang/prometheus/testutil"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/types"
@@ -27,7 +28,7 @@ func roomShowtime(enabled bool) *boxv1.Showtime {
 }
 
 func TestWaitingRoomStatusFromShardSummary(t *testing.T) {
-	var rep ShardReport
+	var rep shardapi.Status
 	if err := json.Unmarshal([]byte(shardStatusWithRoom), &rep); err != nil {
 		t.Fatal(err)
 	}
@@ -42,12 +43,12 @@ func TestWaitingRoomStatusFromShardSummary(t *testing.T) {
 }
 
 func TestApplyWaitingRoom(t *testing.T) {
-	reported := &ShardReport{Room: &ShardRoom{Configured: true, Waiting: 3, Active: 1, Admitted: 4}}
+	reported := &shardapi.Status{Room: &shardapi.RoomSummary{Configured: true, Waiting: 3, Active: 1, Admitted: 4}}
 	cases := []struct {
 		name    string
 		enabled bool
 		before  *boxv1.WaitingRoomStatus
-		rep     *ShardReport
+		rep     *shardapi.Status
 		want    *boxv1.WaitingRoomStatus
 	}{
 		{name: "off: absent", rep: reported, before: &boxv1.WaitingRoomStatus{Enabled: true, Waiting: 9}},
@@ -55,15 +56,15 @@ func TestApplyWaitingRoom(t *testing.T) {
 		{name: "on, not read this time: keeps the last report", enabled: true,
 			before: &boxv1.WaitingRoomStatus{Enabled: true, Reported: true, Waiting: 9},
 			want:   &boxv1.WaitingRoomStatus{Enabled: true, Reported: true, Waiting: 9}},
-		{name: "on, shard without a room yet", enabled: true, rep: &ShardReport{},
+		{name: "on, shard without a room yet", enabled: true, rep: &shardapi.Status{},
 			before: &boxv1.WaitingRoomStatus{Enabled: true, Reported: true, Waiting: 9},
 			want:   &boxv1.WaitingRoomStatus{Enabled: true}},
-		{name: "on, shard reports a room not configured", enabled: true, rep: &ShardReport{Room: &ShardRoom{Waiting: 5}},
+		{name: "on, shard reports a room not configured", enabled: true, rep: &shardapi.Status{Room: &shardapi.RoomSummary{Waiting: 5}},
 			want: &boxv1.WaitingRoomStatus{Enabled: true}},
 		{name: "on, reported", enabled: true, rep: reported,
 			want: &boxv1.WaitingRoomStatus{Enabled: true, Reported: true, Waiting: 3, Active: 1, Admitted: 4}},
 		{name: "bad numbers become zero", enabled: true,
-			rep:  &ShardReport{Room: &ShardRoom{Configured: true, Waiting: -1, Admitted: -5, Rate: -1, P99WaitSeconds: -3}},
+			rep:  &shardapi.Status{Room: &shardapi.RoomSummary{Configured: true, Waiting: -1, Admitted: -5, Rate: -1, P99WaitSeconds: -3}},
 			want: &boxv1.WaitingRoomStatus{Enabled: true, Reported: true}},
 	}
 	for _, c := range cases {

@@ -13,6 +13,7 @@ import (
 	"github.com/chromedp/chromedp"
 
 	"boxoffice.dev/boxoffice/internal/seatmap"
+	"boxoffice.dev/boxoffice/shard/shardapi"
 )
 
 // largeSeatMap is 2 sections x 50 rows x 50 seats = 5,000 seats.
@@ -172,7 +173,7 @@ func TestBrowserLargeMapStaysResponsive(t *testing.T) {
 	if cd := cdEval[string](page, t, `document.getElementById("countdown").textContent`); !strings.HasSuffix(cd, " left") {
 		t.Fatalf("countdown shows %q", cd)
 	}
-	if held := sh.counts()[StateHeld]; held != 102 {
+	if held := sh.counts()[shardapi.SeatHeld]; held != 102 {
 		t.Fatalf("shard holds %d seats, want 102", held)
 	}
 	cdPoll(page, t, "counts after the hold", `document.getElementById("counts").textContent === "4898 free · 102 held · 0 sold"`, browserSanityTimeout)

@@ -12,6 +12,8 @@ import (
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus/testutil"
+
+	"boxoffice.dev/boxoffice/shard/shardapi"
 )
 
 // realCluster is a 3-member replicated shard (contract v2) of real processes
@@ -130,7 +132,7 @@ func TestClusterLeaderKillDuringHolds(t *testing.T) {
 	stream.waitFor(t, view, 5*time.Second, "snapshot", func(v *seatView) bool { return v.snapshots == 1 })
 	first := newBuyer(t, fe.url)
 	mustStatus(t, first.hold("stalls/A/9"), 201, "hold before the failover")
-	stream.waitFor(t, view, 5*time.Second, "A9 held", statesAre(StateHeld, "stalls/A/9"))
+	stream.waitFor(t, view, 5*time.Second, "A9 held", statesAre(shardapi.SeatHeld, "stalls/A/9"))
 
 	// Buyers hold concurrently; the first hold to reach the leader kills it.
 	var wg sync.WaitGroup
@@ -175,13 +177,13 @@ func TestClusterLeaderKillDuringHolds(t *testing.T) {
 	// (A follower applies what the leader committed a heartbeat later.)
 	survivor := c.members[c.leader()]
 	waitUntil(t, 5*time.Second, "the new leader holds every buyer's seat", func() bool {
-		return survivor.counts()[StateHeld] >= len(seats)+1
+		return survivor.counts()[shardapi.SeatHeld] >= len(seats)+1
 	})
-	if held := survivor.counts()[StateHeld]; held != len(seats)+1 {
+	if held := survivor.counts()[shardapi.SeatHeld]; held != len(seats)+1 {
 		t.Fatalf("the new leader holds %d seats, want %d (a retried hold made twice?)", held, len(seats)+1)
 	}
 	// The stream moved to another member and resumed without a snapshot.
-	stream.waitFor(t, view, 10*time.Second, "holds made after the failover", statesAre(StateHeld, seats...))
+	stream.waitFor(t, view, 10*time.Second, "holds made after the failover", statesAre(shardapi.SeatHeld, seats...))
 	if n := testutil.ToFloat64(fe.s.m.upstreamEvents.WithLabelValues("snapshot")); n != 1 {
 		t.Fatalf("the front end's upstream got %v snapshots; a resume on another member must not need one", n)
 	}

@@ -9,6 +9,8 @@ import (
 	"os"
 	"strings"
 	"time"
+
+	"boxoffice.dev/boxoffice/shard/seats"
 )
 
 // Config is everything the front end needs to run. ParseFlags fills it from
@@ -234,8 +236,8 @@ func (c Config) validateSales() []error {
 	if c.MaxHoldLifetime < c.HoldTTL {
 		errs = append(errs, fmt.Errorf("--max-hold-lifetime %v must not be shorter than --hold-ttl %v", c.MaxHoldLifetime, c.HoldTTL))
 	}
-	if c.MaxSeatsPerHolder < 1 || c.MaxSeatsPerHolder > 1000 {
-		errs = append(errs, errors.New("--max-seats-per-holder must be between 1 and 1000"))
+	if c.MaxSeatsPerHolder < 1 || c.MaxSeatsPerHolder > seats.MaxSeatsPerHold {
+		errs = append(errs, fmt.Errorf("--max-seats-per-holder must be between 1 and %d (the most seats one hold may name)", seats.MaxSeatsPerHold))
 	}
 	if c.ClientSeats > 0 && c.ClientSeats < c.MaxSeatsPerHolder {
 		errs = append(errs, fmt.Errorf("--client-seats %d must be 0 (off) or at least --max-seats-per-holder %d, or no client could hold the most seats a hold may name", c.ClientSeats, c.MaxSeatsPerHolder))

@@ -2,8 +2,11 @@ package frontend
 
 import (
 	"io"
+	"strconv"
 	"strings"
 	"testing"
+
+	"boxoffice.dev/boxoffice/shard/seats"
 )
 
 // The operator generates 32 random bytes (43 characters of base64); --help
@@ -52,5 +55,18 @@ func TestShowFlags(t *testing.T) {
 	}
 	if got := (ShowInfo{}).withDefaults("venues/a"); got.Title != "venues/a" {
 		t.Fatalf("without --title the page is titled %q", got.Title)
+	}
+}
+
+// The most seats a hold may name is the seat rules' documented limit
+// (seats.MaxSeatsPerHold), not a number of the front end's own.
+func TestMaxSeatsPerHolderIsTheSeatRulesLimit(t *testing.T) {
+	base := []string{"--shard-url=http://shard:7070", "--session-key-file=/k", "--showtime=venues/a", "--demo-payments", "--client-seats=0"}
+	if _, err := ParseFlags(append(base, "--max-seats-per-holder="+strconv.Itoa(seats.MaxSeatsPerHold)), io.Discard); err != nil {
+		t.Fatalf("--max-seats-per-holder=%d: %v", seats.MaxSeatsPerHold, err)
+	}
+	_, err := ParseFlags(append(base, "--max-seats-per-holder="+strconv.Itoa(seats.MaxSeatsPerHold+1)), io.Discard)
+	if err == nil || !strings.Contains(err.Error(), "between 1 and "+strconv.Itoa(seats.MaxSeatsPerHold)) {
+		t.Fatalf("--max-seats-per-holder=%d: %v", seats.MaxSeatsPerHold+1, err)
 	}
 }

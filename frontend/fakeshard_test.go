@@ -11,9 +11,12 @@ import (
 	"sync"
 	"sync/atomic"
 	"time"
+
+	"boxoffice.dev/boxoffice/shard/shardapi"
 )
 
-// fakeShard speaks the shard contract (SHARD-API.md) closely enough for the
+// fakeShard speaks the shard contract (docs/api/shard-v1.openapi.yaml, the
+// types of shard/shardapi) closely enough for the
 // front end's own tests: holds, idempotency, per-holder limit, confirm,
 // await-payment, release, the event stream with Last-Event-ID resume. It has
 // no disk and no expiry. Tests that need the real thing use the real binary.
@@ -27,9 +30,9 @@ type fakeShard struct {
 	order     []string
 	seats     map[string]string
 	version   uint64
-	holds     map[string]*Hold
+	holds     map[string]*shardapi.Hold
 	idem      map[string]fakeIdem
-	log       []seatsEvent // retained events, oldest first
+	log       []shardapi.SeatsEvent // retained events, oldest first
 	changed   chan struct{}
 	nextID    int
 	streamsWG sync.WaitGroup
@@ -51,11 +54,11 @@ type fakeIdem struct {
 
 func newFakeShard(showtime string, ids []string) *fakeShard {
 	f := &fakeShard{token: "fake-token", showtime: showtime, maxSeats: 8,
-		seats: map[string]string{}, holds: map[string]*Hold{}, idem: map[string]fakeIdem{},
+		seats: map[string]string{}, holds: map[string]*shardapi.Hold{}, idem: map[string]fakeIdem{},
 		changed: make(chan struct{}), lastEventIDs: make(chan string, 100), closeStreams: make(chan struct{}), version: 1}
 	for _, id := range ids {
 		f.order = append(f.order, id)
-		f.seats[id] = StateFree
+		f.seats[id] = shardapi.SeatFree
 	}
 	mux := http.NewServeMux()
 	mux.HandleFunc("GET /v1/seats", f.getSeats)
@@ -111,21 +114,21 @@ func (f *fakeShard) getSeats(w http.ResponseWriter, r *http.Request) {
 	writeJSON(w, 200, map[string]any{"showtime": f.showtime, "version": f.version, "seats": f.snapshotLocked()})
 }
 
-func (f *fakeShard) snapshotLocked() []SeatState {
-	out := make([]SeatState, len(f.order))
+func (f *fakeShard) snapshotLocked() []shardapi.Seat {
+	out := make([]shardapi.Seat, len(f.order))
 	for i, id := range f.order {
-		out[i] = SeatState{ID: id, State: f.seats[id]}
+		out[i] = shardapi.Seat{ID: id, State: f.seats[id]}
 	}
 	return out
 }
 
 // commitLocked records a change and wakes streams.
-func (f *fakeShard) commitLocked(changes []SeatState) uint64 {
+func (f *fakeShard) commitLocked(changes []shardapi.Seat) uint64 {
 	f.version++
 	for _, c := range changes {
 		f.seats[c.ID] = c.State
 	}
-	f.log = append(f.log, seatsEvent{Version: f.version, Changes: changes})
+	f.log = append(f.log, shardapi.SeatsEvent{Version: f.version, Changes: changes})
 	if len(f.log) > 1000 {
 		f.log = f.log[1:]
 	}
@@ -158,18 +161,14 @@ func (f *fakeShard) idempotent(w http.ResponseWriter, r *http.Request, body []by
 
 func (f *fakeShard) hold(w http.ResponseWriter, r *http.Request) {
 	body, _ := io.ReadAll(r.Body)
-	var req struct {
-		Seats      []string `json:"seats"`
-		Holder     string   `json:"holder"`
-		TTLSeconds int      `json:"ttlSeconds"`
-	}
+	var req shardapi.HoldRequest
 	if json.Unmarshal(body, &req) != nil || len(req.Seats) == 0 || req.Holder == "" {
 		writeErr(w, 400, "invalid_request", "bad hold")
 		return
 	}
 	f.mu.Lock()
 	defer f.mu.Unlock()
-	f.ttls = append(f.ttls, req.TTLSeconds)
+	f.ttls = append(f.ttls, ttlOf(req.TTLSeconds))
 	f.idempotent(w, r, body, func() (int, any) {
 		var busy []string
 		for _, id := range req.Seats {
@@ -177,7 +176,7 @@ func (f *fakeShard) hold(w http.ResponseWriter, r *http.Request) {
 			if !ok {
 				return 400, apiError{Error: "unknown_seat", Message: id, Seats: []string{id}}
 			}
-			if st != StateFree {
+			if st != shardapi.SeatFree {
 				busy = append(busy, id)
 			}
 		}
@@ -186,7 +185,7 @@ func (f *fakeShard) hold(w http.ResponseWriter, r *http.Request) {
 		}
 		n := len(req.Seats)
 		for _, h := range f.holds {
-			if h.Holder == req.Holder && (h.State == StateHeld || h.State == StateAwaitingPayment) {
+			if h.Holder == req.Holder && (h.State == shardapi.SeatHeld || h.State == shardapi.SeatAwaitingPayment) {
 				n += len(h.Seats)
 			}
 		}
@@ -194,16 +193,16 @@ func (f *fakeShard) hold(w http.ResponseWriter, r *http.Request) {
 			return 422, apiError{Error: "too_many_seats", Message: "limit"}
 		}
 		f.nextID++
-		ch := make([]SeatState, len(req.Seats))
+		ch := make([]shardapi.Seat, len(req.Seats))
 		for i, id := range req.Seats {
-			ch[i] = SeatState{ID: id, State: StateHeld}
+			ch[i] = shardapi.Seat{ID: id, State: shardapi.SeatHeld}
 		}
 		ttl := 10 * time.Minute
-		if req.TTLSeconds > 0 {
-			ttl = time.Duration(req.TTLSeconds) * time.Second
+		if sec := ttlOf(req.TTLSeconds); sec > 0 {
+			ttl = time.Duration(sec) * time.Second
 		}
-		h := &Hold{ID: "h" + strconv.Itoa(f.nextID), Seats: req.Seats, Holder: req.Holder, State: StateHeld,
-			ExpiresAt: time.Now().Add(ttl).UTC().Format(time.RFC3339Nano)}
+		h := &shardapi.Hold{ID: "h" + strconv.Itoa(f.nextID), Seats: req.Seats, Holder: req.Holder, State: shardapi.SeatHeld,
+			ExpiresAt: time.Now().Add(ttl).UTC()}
 		h.Version = f.commitLocked(ch)
 		f.holds[h.ID] = h
 		return 201, h
@@ -221,20 +220,18 @@ func (f *fakeShard) getHold(w http.ResponseWriter, r *http.Request) {
 	writeJSON(w, 200, h)
 }
 
-func (f *fakeShard) setHoldLocked(h *Hold, holdState, seatState string) {
+func (f *fakeShard) setHoldLocked(h *shardapi.Hold, holdState, seatState string) {
 	h.State = holdState
-	ch := make([]SeatState, len(h.Seats))
+	ch := make([]shardapi.Seat, len(h.Seats))
 	for i, id := range h.Seats {
-		ch[i] = SeatState{ID: id, State: seatState}
+		ch[i] = shardapi.Seat{ID: id, State: seatState}
 	}
 	h.Version = f.commitLocked(ch)
 }
 
 func (f *fakeShard) confirm(w http.ResponseWriter, r *http.Request) {
 	body, _ := io.ReadAll(r.Body)
-	var req struct {
-		OrderID string `json:"orderId"`
-	}
+	var req shardapi.ConfirmRequest
 	_ = json.Unmarshal(body, &req)
 	f.mu.Lock()
 	defer f.mu.Unlock()
@@ -244,14 +241,14 @@ func (f *fakeShard) confirm(w http.ResponseWriter, r *http.Request) {
 			return 404, apiError{Error: "hold_not_found"}
 		}
 		switch h.State {
-		case StateSold:
+		case shardapi.SeatSold:
 			if h.OrderID == req.OrderID {
 				return 200, h
 			}
 			return 409, apiError{Error: "hold_sold"}
-		case StateHeld, StateAwaitingPayment:
+		case shardapi.SeatHeld, shardapi.SeatAwaitingPayment:
 			h.OrderID = req.OrderID
-			f.setHoldLocked(h, StateSold, StateSold)
+			f.setHoldLocked(h, shardapi.SeatSold, shardapi.SeatSold)
 			return 200, h
 		}
 		return 409, apiError{Error: "hold_expired"}
@@ -260,12 +257,18 @@ func (f *fakeShard) confirm(w http.ResponseWriter, r *http.Request) {
 
 // readTTL records a request's ttlSeconds (0 when absent).
 func (f *fakeShard) readTTL(r *http.Request) {
-	var req struct {
-		TTLSeconds int `json:"ttlSeconds"`
-	}
+	var req shardapi.TTLRequest
 	b, _ := io.ReadAll(r.Body)
 	_ = json.Unmarshal(b, &req)
-	f.ttls = append(f.ttls, req.TTLSeconds)
+	f.ttls = append(f.ttls, ttlOf(req.TTLSeconds))
+}
+
+// ttlOf is an optional ttlSeconds, 0 when absent.
+func ttlOf(sec *int64) int {
+	if sec == nil {
+		return 0
+	}
+	return int(*sec)
 }
 
 func (f *fakeShard) lastTTL() int {
@@ -281,20 +284,20 @@ func (f *fakeShard) lastTTL() int {
 func (f *fakeShard) expire(id string) {
 	f.mu.Lock()
 	defer f.mu.Unlock()
-	f.setHoldLocked(f.holds[id], "expired", StateFree)
+	f.setHoldLocked(f.holds[id], "expired", shardapi.SeatFree)
 }
 
 // activeHoldLocked records the request's ttl and finds the held or
 // awaiting-payment hold it names, answering 404 or 409 (ok false) as the
 // shard does when there is none. f.mu must be held.
-func (f *fakeShard) activeHoldLocked(w http.ResponseWriter, r *http.Request) (*Hold, bool) {
+func (f *fakeShard) activeHoldLocked(w http.ResponseWriter, r *http.Request) (*shardapi.Hold, bool) {
 	f.readTTL(r)
 	h, ok := f.holds[r.PathValue("id")]
 	if !ok {
 		writeErr(w, 404, "hold_not_found", "")
 		return nil, false
 	}
-	if h.State != StateHeld && h.State != StateAwaitingPayment {
+	if h.State != shardapi.SeatHeld && h.State != shardapi.SeatAwaitingPayment {
 		writeErr(w, 409, "hold_expired", "")
 		return nil, false
 	}
@@ -308,7 +311,7 @@ func (f *fakeShard) extend(w http.ResponseWriter, r *http.Request) {
 	if !ok {
 		return
 	}
-	h.ExpiresAt = time.Now().Add(time.Duration(f.ttls[len(f.ttls)-1]) * time.Second).UTC().Format(time.RFC3339Nano)
+	h.ExpiresAt = time.Now().Add(time.Duration(f.ttls[len(f.ttls)-1]) * time.Second).UTC()
 	writeJSON(w, 200, h)
 }
 
@@ -319,8 +322,8 @@ func (f *fakeShard) awaitPayment(w http.ResponseWriter, r *http.Request) {
 	if !ok {
 		return
 	}
-	if h.State == StateHeld {
-		f.setHoldLocked(h, StateAwaitingPayment, StateAwaitingPayment)
+	if h.State == shardapi.SeatHeld {
+		f.setHoldLocked(h, shardapi.SeatAwaitingPayment, shardapi.SeatAwaitingPayment)
 	}
 	writeJSON(w, 200, h)
 }
@@ -334,11 +337,11 @@ func (f *fakeShard) release(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	switch h.State {
-	case StateSold:
+	case shardapi.SeatSold:
 		writeErr(w, 409, "hold_sold", "")
 		return
-	case StateHeld, StateAwaitingPayment:
-		f.setHoldLocked(h, "released", StateFree)
+	case shardapi.SeatHeld, shardapi.SeatAwaitingPayment:
+		f.setHoldLocked(h, "released", shardapi.SeatFree)
 	}
 	writeJSON(w, 200, h)
 }
@@ -359,7 +362,7 @@ func (f *fakeShard) events(w http.ResponseWriter, r *http.Request) {
 	if err == nil && v <= f.version && (len(f.log) == 0 || v+1 >= f.log[0].Version) {
 		sent = v
 	} else {
-		_, _ = w.Write(encodeEvent("snapshot", f.version, snapshotEvent{Version: f.version, Seats: f.snapshotLocked()}))
+		_, _ = w.Write(encodeEvent("snapshot", f.version, shardapi.SnapshotEvent{Version: f.version, Seats: f.snapshotLocked()}))
 		sent = f.version
 	}
 	f.mu.Unlock()

@@ -10,6 +10,8 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	"boxoffice.dev/boxoffice/shard/shardapi"
 )
 
 func TestParseFlagsErrorsAndEnv(t *testing.T) {
@@ -83,7 +85,7 @@ func TestHoldPayReleaseAndIsolation(t *testing.T) {
 	r := a.hold("stalls/A/1", "stalls/A/2")
 	mustStatus(t, r, 201, "hold")
 	h := r.hold(t)
-	if len(h.Seats) != 2 || h.State != StateHeld || !strings.HasPrefix(h.Holder, "b-") {
+	if len(h.Seats) != 2 || h.State != shardapi.SeatHeld || !strings.HasPrefix(h.Holder, "b-") {
 		t.Fatalf("hold: %+v", h)
 	}
 	mustStatus(t, b.hold("stalls/A/2", "stalls/A/3"), 409, "overlapping hold")
@@ -96,7 +98,7 @@ func TestHoldPayReleaseAndIsolation(t *testing.T) {
 
 	r = a.do("POST", "/api/holds/"+h.ID+"/pay", map[string]any{}, "k1")
 	mustStatus(t, r, 200, "pay")
-	if got := r.hold(t); got.State != StateSold || got.OrderID != "demo-"+h.ID {
+	if got := r.hold(t); got.State != shardapi.SeatSold || got.OrderID != "demo-"+h.ID {
 		t.Fatalf("after pay: %+v", got)
 	}
 	mustStatus(t, a.do("POST", "/api/holds/"+h.ID+"/pay", map[string]any{}, "k2"), 200, "pay again")
@@ -127,7 +129,7 @@ func TestHoldPayReleaseAndIsolation(t *testing.T) {
 	waitUntil(t, 2*time.Second, "seat counts", func() bool {
 		r = a.do("GET", "/api/seats", nil, "")
 		_ = json.Unmarshal(r.Body, &v)
-		return v.Counts[StateSold] == 2 && v.Counts[StateHeld] == 0
+		return v.Counts[shardapi.SeatSold] == 2 && v.Counts[shardapi.SeatHeld] == 0
 	})
 	if v.Showtime != testShowtime || len(v.Sections) != 2 || v.Sections[1].Name != "balcony" || len(v.Sections[0].Rows) != 4 {
 		t.Fatalf("layout: %+v", v)
@@ -201,7 +203,7 @@ func TestFanOutUsesOneUpstreamStream(t *testing.T) {
 	a := newBuyer(t, fe.url)
 	mustStatus(t, a.hold("balcony/A/1", "balcony/A/2"), 201, "hold")
 	for i := range streams {
-		streams[i].waitFor(t, views[i], 5*time.Second, "held seats", statesAre(StateHeld, "balcony/A/1", "balcony/A/2"))
+		streams[i].waitFor(t, views[i], 5*time.Second, "held seats", statesAre(shardapi.SeatHeld, "balcony/A/1", "balcony/A/2"))
 	}
 	if c := fs.eventsConns.Load(); c != 1 {
 		t.Fatalf("shard saw %d event streams for %d browsers, want 1", c, n)
@@ -237,7 +239,7 @@ func TestChangesAreCoalesced(t *testing.T) {
 	for _, id := range ids {
 		mustStatus(t, a.hold(id), 201, "hold "+id)
 	}
-	s.waitFor(t, v, 5*time.Second, "all held", statesAre(StateHeld, ids...))
+	s.waitFor(t, v, 5*time.Second, "all held", statesAre(shardapi.SeatHeld, ids...))
 	if v.updates >= len(ids) {
 		t.Fatalf("%d commits arrived as %d events; expected them merged", len(ids), v.updates)
 	}
@@ -246,9 +248,9 @@ func TestChangesAreCoalesced(t *testing.T) {
 func TestHubDropsSlowSubscriberWhoResumes(t *testing.T) {
 	h := newHub(testLogger(t), newMetrics(func() float64 { return 0 }), time.Hour, 2, nil)
 	ids := testSeatIDs(t)
-	seats := make([]SeatState, len(ids))
+	seats := make([]shardapi.Seat, len(ids))
 	for i, id := range ids {
-		seats[i] = SeatState{ID: id, State: StateFree}
+		seats[i] = shardapi.Seat{ID: id, State: shardapi.SeatFree}
 	}
 	h.applySnapshot(10, seats, time.Now())
 	slow, first := h.subscribe(0, false)
@@ -256,7 +258,7 @@ func TestHubDropsSlowSubscriberWhoResumes(t *testing.T) {
 		t.Fatalf("first frames: %q", first)
 	}
 	for i := 0; i < 3; i++ {
-		h.applyChanges(uint64(11+i), []SeatState{{ID: ids[i], State: StateHeld}}, time.Now())
+		h.applyChanges(uint64(11+i), []shardapi.Seat{{ID: ids[i], State: shardapi.SeatHeld}}, time.Now())
 		h.flush()
 	}
 	select {
@@ -300,13 +302,13 @@ func TestUpstreamResumesWithLastEventID(t *testing.T) {
 	s.waitFor(t, v, 5*time.Second, "snapshot", func(v *seatView) bool { return v.snapshots == 1 })
 	a := newBuyer(t, fe.url)
 	mustStatus(t, a.hold("stalls/B/1"), 201, "hold")
-	s.waitFor(t, v, 5*time.Second, "B1 held", statesAre(StateHeld, "stalls/B/1"))
+	s.waitFor(t, v, 5*time.Second, "B1 held", statesAre(shardapi.SeatHeld, "stalls/B/1"))
 
 	// Cut the upstream and commit behind the front end's back.
 	fs.dropStreams()
 	fs.mu.Lock()
-	fs.commitLocked([]SeatState{{ID: "stalls/B/2", State: StateSold}})
-	fs.commitLocked([]SeatState{{ID: "stalls/B/3", State: StateSold}})
+	fs.commitLocked([]shardapi.Seat{{ID: "stalls/B/2", State: shardapi.SeatSold}})
+	fs.commitLocked([]shardapi.Seat{{ID: "stalls/B/3", State: shardapi.SeatSold}})
 	fs.mu.Unlock()
 	select {
 	case id := <-fs.lastEventIDs:
@@ -316,7 +318,7 @@ func TestUpstreamResumesWithLastEventID(t *testing.T) {
 	case <-time.After(5 * time.Second):
 		t.Fatal("upstream did not reconnect")
 	}
-	s.waitFor(t, v, 5*time.Second, "changes made during the gap", statesAre(StateSold, "stalls/B/2", "stalls/B/3"))
+	s.waitFor(t, v, 5*time.Second, "changes made during the gap", statesAre(shardapi.SeatSold, "stalls/B/2", "stalls/B/3"))
 	if v.snapshots != 1 {
 		t.Fatalf("browser got %d snapshots; the resume should need none", v.snapshots)
 	}
@@ -326,7 +328,7 @@ func TestUpstreamResumesWithLastEventID(t *testing.T) {
 	mustStatus(t, a.hold("stalls/B/4"), 201, "hold")
 	s2 := openStream(t, fe.url, last)
 	v2 := &seatView{states: map[string]string{}}
-	s2.waitFor(t, v2, 5*time.Second, "missed change", statesAre(StateHeld, "stalls/B/4"))
+	s2.waitFor(t, v2, 5*time.Second, "missed change", statesAre(shardapi.SeatHeld, "stalls/B/4"))
 	if v2.snapshots != 0 || len(v2.states) > 1 {
 		t.Fatalf("resumed browser got %d snapshots and %d seats", v2.snapshots, len(v2.states))
 	}
@@ -346,11 +348,11 @@ func TestPaymentCallback(t *testing.T) {
 	r := a.do("POST", "/api/holds/"+h.ID+"/pay", map[string]any{}, "")
 	mustStatus(t, r, 202, "start payment")
 	var started struct {
-		Hold       Hold   `json:"hold"`
-		PaymentURL string `json:"paymentUrl"`
+		Hold       shardapi.Hold `json:"hold"`
+		PaymentURL string        `json:"paymentUrl"`
 	}
 	_ = json.Unmarshal(r.Body, &started)
-	if started.Hold.State != StateAwaitingPayment || started.PaymentURL != "https://pay.example/checkout?hold="+h.ID {
+	if started.Hold.State != shardapi.SeatAwaitingPayment || started.PaymentURL != "https://pay.example/checkout?hold="+h.ID {
 		t.Fatalf("start payment: %s", r.Body)
 	}
 	post := func(body []byte, sig string) apiResp {
@@ -373,7 +375,7 @@ func TestPaymentCallback(t *testing.T) {
 	mustStatus(t, post(body, SignPayment([]byte(secret), body, time.Now().Add(-time.Hour))), 401, "stale")
 	r = post(body, SignPayment([]byte(secret), body, time.Now()))
 	mustStatus(t, r, 200, "signed callback")
-	if got := r.hold(t); got.State != StateSold || got.OrderID != "ord-1" {
+	if got := r.hold(t); got.State != shardapi.SeatSold || got.OrderID != "ord-1" {
 		t.Fatalf("after callback: %s", r.Body)
 	}
 	mustStatus(t, post(body, SignPayment([]byte(secret), body, time.Now())), 200, "callback delivered twice")

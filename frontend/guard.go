@@ -7,6 +7,8 @@ import (
 	"net/url"
 	"strings"
 	"sync"
+
+	"boxoffice.dev/boxoffice/shard/shardapi"
 )
 
 // This file holds the per-request guards of the buyer API that are not rate
@@ -64,7 +66,7 @@ func (s *Server) writeGuard(w http.ResponseWriter, r *http.Request) bool {
 	mt, _, err := mime.ParseMediaType(r.Header.Get("Content-Type"))
 	if err != nil || mt != "application/json" {
 		s.m.refused.WithLabelValues("content_type").Inc()
-		writeErr(w, http.StatusUnsupportedMediaType, "invalid_request", "send JSON with Content-Type: application/json")
+		writeErr(w, http.StatusUnsupportedMediaType, string(shardapi.CodeInvalidRequest), "send JSON with Content-Type: application/json")
 		return true
 	}
 	return false

@@ -17,6 +17,7 @@ import (
 	"time"
 
 	"boxoffice.dev/boxoffice/internal/seatmap"
+	"boxoffice.dev/boxoffice/shard/shardapi"
 )
 
 const testShowtime = "venues/standup-night-1"
@@ -126,9 +127,9 @@ type apiResp struct {
 	Body   []byte
 }
 
-func (r apiResp) hold(t testing.TB) Hold {
+func (r apiResp) hold(t testing.TB) shardapi.Hold {
 	t.Helper()
-	var h Hold
+	var h shardapi.Hold
 	if err := json.Unmarshal(r.Body, &h); err != nil {
 		t.Fatalf("not a hold: %s", r.Body)
 	}
@@ -224,7 +225,7 @@ func (v *seatView) apply(t testing.TB, ev sseEvent) {
 	v.lastID = ev.ID
 	switch ev.Event {
 	case "snapshot":
-		var s snapshotEvent
+		var s shardapi.SnapshotEvent
 		if err := json.Unmarshal(ev.Data, &s); err != nil {
 			t.Fatal(err)
 		}
@@ -234,7 +235,7 @@ func (v *seatView) apply(t testing.TB, ev sseEvent) {
 		}
 		v.version = s.Version
 	case "seats":
-		var s seatsEvent
+		var s shardapi.SeatsEvent
 		if err := json.Unmarshal(ev.Data, &s); err != nil {
 			t.Fatal(err)
 		}

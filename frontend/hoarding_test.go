@@ -6,6 +6,7 @@ import (
 	"time"
 
 	"boxoffice.dev/boxoffice/internal/seatmap"
+	"boxoffice.dev/boxoffice/shard/shardapi"
 )
 
 // hallMap is 290 seats: rows A-J of 29.
@@ -43,7 +44,7 @@ func TestHoardingAttackFails(t *testing.T) {
 	}
 	ids := l.SeatIDs()
 	cfg := fe.s.cfg
-	var won []Hold
+	var won []shardapi.Hold
 	var winners []*buyer
 	refused := 0
 	for round := 0; round < 37; round++ {
@@ -71,9 +72,9 @@ func TestHoardingAttackFails(t *testing.T) {
 		t.Fatalf("the shard holds %d seats for one address, budget %d", held, cfg.ClientSeats)
 	}
 	for _, h := range won {
-		var got Hold
+		var got shardapi.Hold
 		sh.get("/v1/holds/"+h.ID, &got)
-		if left := time.Until(mustTime(t, got.ExpiresAt)); left > cfg.HoldTTL+time.Second {
+		if left := time.Until(got.ExpiresAt); left > cfg.HoldTTL+time.Second {
 			t.Errorf("hold %s lives %v more, asked 2h, holdTTL is %v", h.ID, left.Round(time.Second), cfg.HoldTTL)
 		}
 	}
@@ -81,19 +82,10 @@ func TestHoardingAttackFails(t *testing.T) {
 	// for the shard's 2 h cap.
 	for i, h := range won {
 		mustStatus(t, winners[i].do("POST", "/api/holds/"+h.ID+"/pay", map[string]any{}, ""), http.StatusAccepted, "pay")
-		var got Hold
+		var got shardapi.Hold
 		sh.get("/v1/holds/"+h.ID, &got)
-		if left := time.Until(mustTime(t, got.ExpiresAt)); got.State != StateAwaitingPayment || left > cfg.PaymentTTL+time.Second {
+		if left := time.Until(got.ExpiresAt); got.State != shardapi.SeatAwaitingPayment || left > cfg.PaymentTTL+time.Second {
 			t.Errorf("hold %s after pay: %s for %v more; paymentTTL is %v", h.ID, got.State, left.Round(time.Second), cfg.PaymentTTL)
 		}
 	}
-}
-
-func mustTime(t testing.TB, s string) time.Time {
-	t.Helper()
-	v, err := time.Parse(time.RFC3339Nano, s)
-	if err != nil {
-		t.Fatalf("time %q: %v", s, err)
-	}
-	return v
 }

@@ -12,6 +12,8 @@ import (
 	"strconv"
 	"strings"
 	"time"
+
+	"boxoffice.dev/boxoffice/shard/shardapi"
 )
 
 // This file is the buyer's side of holds: the showtime's rules (lifetime,
@@ -44,7 +46,7 @@ type holdReq struct {
 	TTLSeconds int `json:"ttlSeconds,omitempty"`
 }
 
-func ttlSeconds(d time.Duration) int { return int(d / time.Second) }
+func ttlSeconds(d time.Duration) int64 { return int64(d / time.Second) }
 
 func (s *Server) handleHold(w http.ResponseWriter, r *http.Request) {
 	holder := holderOf(r)
@@ -53,29 +55,29 @@ func (s *Server) handleHold(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	if len(req.Seats) == 0 {
-		writeErr(w, http.StatusBadRequest, "invalid_request", "name at least one seat")
+		writeErr(w, http.StatusBadRequest, string(shardapi.CodeInvalidRequest), "name at least one seat")
 		return
 	}
 	if len(req.Seats) > s.cfg.MaxSeatsPerHolder {
-		writeErr(w, http.StatusUnprocessableEntity, "too_many_seats",
+		writeErr(w, http.StatusUnprocessableEntity, string(shardapi.CodeTooManySeats),
 			fmt.Sprintf("a hold may name at most %d seats", s.cfg.MaxSeatsPerHolder))
 		return
 	}
 	select {
 	case <-s.hub.Loaded():
 	default:
-		writeErr(w, http.StatusServiceUnavailable, "not_ready", "the seat map is not loaded yet; retry shortly")
+		writeErr(w, http.StatusServiceUnavailable, string(shardapi.CodeNotReady), "the seat map is not loaded yet; retry shortly")
 		return
 	}
 	for _, id := range req.Seats {
 		if _, ok := s.hub.stateOf(id); !ok {
-			writeJSON(w, http.StatusBadRequest, apiError{Error: "unknown_seat", Message: "no such seat", Seats: []string{id}})
+			writeJSON(w, http.StatusBadRequest, apiError{Error: string(shardapi.CodeUnknownSeat), Message: "no such seat", Seats: []string{id}})
 			return
 		}
 	}
 	key, ok := idempotencyKey(r, holder, "hold")
 	if !ok {
-		writeErr(w, http.StatusBadRequest, "invalid_request", "Idempotency-Key must be 1-128 characters of A-Z a-z 0-9 . _ : -")
+		writeErr(w, http.StatusBadRequest, string(shardapi.CodeInvalidRequest), "Idempotency-Key must be 1-128 characters of A-Z a-z 0-9 . _ : -")
 		return
 	}
 	// Seats are budgeted per client address, not per session: a fresh
@@ -87,12 +89,9 @@ func (s *Server) handleHold(w http.ResponseWriter, r *http.Request) {
 		writeErr(w, http.StatusTooManyRequests, "rate_limited", "too many seats held from your address recently; retry shortly")
 		return
 	}
-	body, _ := json.Marshal(struct {
-		Seats      []string `json:"seats"`
-		Holder     string   `json:"holder"`
-		TTLSeconds int      `json:"ttlSeconds"`
-	}{req.Seats, holder, ttlSeconds(s.cfg.HoldTTL)})
-	resp, err := s.shard.do(r.Context(), "hold", http.MethodPost, "/v1/holds", body, key)
+	ttl := ttlSeconds(s.cfg.HoldTTL)
+	body := (&shardapi.HoldRequest{Seats: req.Seats, Holder: holder, TTLSeconds: &ttl}).AppendJSON(nil)
+	resp, err := s.shard.do(r.Context(), "hold", http.MethodPost, shardapi.PathHolds, body, key)
 	if err != nil || resp.Status != http.StatusCreated {
 		res.cancel()
 		s.shardAnswer(w, resp, err)
@@ -170,60 +169,45 @@ func (s *Server) handleExtend(w http.ResponseWriter, r *http.Request) {
 	}
 	created, ok := s.holdCreated(req.HoldToken, holder, id)
 	if !ok {
-		writeErr(w, http.StatusBadRequest, "invalid_request", "holdToken is missing or does not belong to this hold (it comes with the hold when it is made)")
+		writeErr(w, http.StatusBadRequest, string(shardapi.CodeInvalidRequest), "holdToken is missing or does not belong to this hold (it comes with the hold when it is made)")
 		return
 	}
-	if h.State != StateHeld {
+	if h.State != shardapi.HoldHeld {
 		writeErr(w, http.StatusConflict, "not_extendable", "only a hold that is still held can be extended; this one is "+h.State)
 		return
 	}
-	expires, err := time.Parse(time.RFC3339Nano, h.ExpiresAt)
-	if err != nil {
-		writeErr(w, http.StatusBadGateway, "bad_upstream", "unexpected answer from the shard")
-		return
-	}
 	now := time.Now()
-	ttl, ok := extendTTL(now, created, expires, s.cfg.HoldTTL, s.cfg.MaxHoldLifetime)
+	ttl, ok := extendTTL(now, created, h.ExpiresAt, s.cfg.HoldTTL, s.cfg.MaxHoldLifetime)
 	if !ok {
 		writeErr(w, http.StatusConflict, "extend_limit",
 			fmt.Sprintf("this hold cannot be extended further: a hold lasts at most %v", s.cfg.MaxHoldLifetime))
 		return
 	}
-	body, _ := json.Marshal(map[string]int{"ttlSeconds": ttlSeconds(ttl)})
-	resp, err := s.shard.do(r.Context(), "extend", http.MethodPost, "/v1/holds/"+url.PathEscape(id)+"/extend", body, "")
+	sec := ttlSeconds(ttl)
+	body := (&shardapi.TTLRequest{TTLSeconds: &sec}).AppendJSON(nil)
+	resp, err := s.shard.do(r.Context(), "extend", http.MethodPost, shardapi.HoldPath(url.PathEscape(id), "extend"), body, "")
 	s.shardAnswer(w, resp, err)
-}
-
-// Hold is the shard's hold.
-type Hold struct {
-	ID        string   `json:"id"`
-	Seats     []string `json:"seats"`
-	Holder    string   `json:"holder"`
-	State     string   `json:"state"`
-	ExpiresAt string   `json:"expiresAt"`
-	OrderID   string   `json:"orderId"`
-	Version   uint64   `json:"version"`
 }
 
 // ownHold fetches a hold and checks that the caller's session holds it. A
 // hold of another buyer answers exactly like a missing one.
-func (s *Server) ownHold(w http.ResponseWriter, r *http.Request, holder, id string) (*Hold, []byte, bool) {
+func (s *Server) ownHold(w http.ResponseWriter, r *http.Request, holder, id string) (*shardapi.Hold, []byte, bool) {
 	if !holdIDRe.MatchString(id) {
-		writeErr(w, http.StatusNotFound, "hold_not_found", "no such hold")
+		writeErr(w, http.StatusNotFound, string(shardapi.CodeHoldNotFound), "no such hold")
 		return nil, nil, false
 	}
-	resp, err := s.shard.do(r.Context(), "get_hold", http.MethodGet, "/v1/holds/"+url.PathEscape(id), nil, "")
+	resp, err := s.shard.do(r.Context(), "get_hold", http.MethodGet, shardapi.HoldPath(url.PathEscape(id), ""), nil, "")
 	if err != nil || resp.Status != http.StatusOK {
 		s.shardAnswer(w, resp, err)
 		return nil, nil, false
 	}
-	var h Hold
+	var h shardapi.Hold
 	if err := json.Unmarshal(resp.Body, &h); err != nil {
 		writeErr(w, http.StatusBadGateway, "bad_upstream", "unexpected answer from the shard")
 		return nil, nil, false
 	}
 	if h.Holder != holder {
-		writeErr(w, http.StatusNotFound, "hold_not_found", "no such hold")
+		writeErr(w, http.StatusNotFound, string(shardapi.CodeHoldNotFound), "no such hold")
 		return nil, nil, false
 	}
 	return &h, resp.Body, true
@@ -240,7 +224,7 @@ func (s *Server) handleRelease(w http.ResponseWriter, r *http.Request) {
 	if _, _, ok := s.ownHold(w, r, holderOf(r), id); !ok {
 		return
 	}
-	resp, err := s.shard.do(r.Context(), "release", http.MethodDelete, "/v1/holds/"+url.PathEscape(id), nil, "")
+	resp, err := s.shard.do(r.Context(), "release", http.MethodDelete, shardapi.HoldPath(url.PathEscape(id), ""), nil, "")
 	s.shardAnswer(w, resp, err)
 }
 
@@ -252,32 +236,33 @@ func (s *Server) handlePay(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	if s.cfg.DemoPayments {
-		if h.State == StateSold {
+		if h.State == shardapi.HoldSold {
 			writeRaw(w, http.StatusOK, body)
 			return
 		}
 		key, ok := idempotencyKey(r, holder, "pay")
 		if !ok {
-			writeErr(w, http.StatusBadRequest, "invalid_request", "bad Idempotency-Key")
+			writeErr(w, http.StatusBadRequest, string(shardapi.CodeInvalidRequest), "bad Idempotency-Key")
 			return
 		}
-		cb, _ := json.Marshal(map[string]string{"orderId": "demo-" + id})
-		resp, err := s.shard.do(r.Context(), "confirm", http.MethodPost, "/v1/holds/"+url.PathEscape(id)+"/confirm", cb, key)
+		cb := (&shardapi.ConfirmRequest{OrderID: "demo-" + id}).AppendJSON(nil)
+		resp, err := s.shard.do(r.Context(), "confirm", http.MethodPost, shardapi.HoldPath(url.PathEscape(id), "confirm"), cb, key)
 		s.shardAnswer(w, resp, err)
 		return
 	}
 	// A real payment: park the hold as awaiting_payment for the showtime's
 	// payment window and send the buyer to the payment service, which calls
 	// back when done. Paying again does not restart the window.
-	if h.State == StateHeld {
-		pb, _ := json.Marshal(map[string]int{"ttlSeconds": ttlSeconds(s.cfg.PaymentTTL)})
-		resp, err := s.shard.do(r.Context(), "await_payment", http.MethodPost, "/v1/holds/"+url.PathEscape(id)+"/await-payment", pb, "")
+	if h.State == shardapi.HoldHeld {
+		sec := ttlSeconds(s.cfg.PaymentTTL)
+		pb := (&shardapi.TTLRequest{TTLSeconds: &sec}).AppendJSON(nil)
+		resp, err := s.shard.do(r.Context(), "await_payment", http.MethodPost, shardapi.HoldPath(url.PathEscape(id), "await-payment"), pb, "")
 		if err != nil || resp.Status != http.StatusOK {
 			s.shardAnswer(w, resp, err)
 			return
 		}
 		body = resp.Body
-	} else if h.State != StateAwaitingPayment {
+	} else if h.State != shardapi.HoldAwaitingPayment {
 		writeRaw(w, http.StatusOK, body)
 		return
 	}

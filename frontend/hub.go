@@ -12,21 +12,8 @@ import (
 	"time"
 
 	"boxoffice.dev/boxoffice/internal/seatmap"
+	"boxoffice.dev/boxoffice/shard/shardapi"
 )
-
-// Seat states as the shard names them.
-const (
-	StateFree            = "free"
-	StateHeld            = "held"
-	StateAwaitingPayment = "awaiting_payment"
-	StateSold            = "sold"
-)
-
-// SeatState is one seat's id and state, as on the shard's wire.
-type SeatState struct {
-	ID    string `json:"id"`
-	State string `json:"state"`
-}
 
 // LayoutSection, LayoutRow describe how the page lays seats out.
 type LayoutSection struct {
@@ -112,7 +99,7 @@ func (h *hub) Version() uint64 {
 
 // buildLayout orders seats for the page: from the seat-map file when given,
 // else sections and rows in order of first appearance, seats by number.
-func buildLayout(fixed *seatmap.Layout, seats []SeatState, log *slog.Logger) ([]string, []LayoutSection) {
+func buildLayout(fixed *seatmap.Layout, seats []shardapi.Seat, log *slog.Logger) ([]string, []LayoutSection) {
 	if fixed != nil {
 		var ids []string
 		out := make([]LayoutSection, 0, len(fixed.Sections))
@@ -183,7 +170,7 @@ func buildLayout(fixed *seatmap.Layout, seats []SeatState, log *slog.Logger) ([]
 
 // applySnapshot replaces the copy with a full snapshot from the shard. After
 // the first one, only seats whose state differs become changes for browsers.
-func (h *hub) applySnapshot(version uint64, seats []SeatState, at time.Time) {
+func (h *hub) applySnapshot(version uint64, seats []shardapi.Seat, at time.Time) {
 	h.mu.Lock()
 	defer h.mu.Unlock()
 	if !h.loaded {
@@ -225,7 +212,7 @@ func (h *hub) applySnapshot(version uint64, seats []SeatState, at time.Time) {
 	h.version = version
 }
 
-func (h *hub) resetLocked(version uint64, seats []SeatState) {
+func (h *hub) resetLocked(version uint64, seats []shardapi.Seat) {
 	ids, layout := buildLayout(h.fixed, seats, h.log)
 	h.ids = ids
 	h.layout = layout
@@ -233,7 +220,7 @@ func (h *hub) resetLocked(version uint64, seats []SeatState) {
 	h.states = make([]string, len(ids))
 	for i, id := range ids {
 		h.index[id] = i
-		h.states[i] = StateFree
+		h.states[i] = shardapi.SeatFree
 	}
 	for _, s := range seats {
 		if i, ok := h.index[s.ID]; ok {
@@ -255,14 +242,14 @@ func (h *hub) resetLocked(version uint64, seats []SeatState) {
 
 func internState(s string) string {
 	switch s {
-	case StateFree:
-		return StateFree
-	case StateHeld:
-		return StateHeld
-	case StateAwaitingPayment:
-		return StateAwaitingPayment
-	case StateSold:
-		return StateSold
+	case shardapi.SeatFree:
+		return shardapi.SeatFree
+	case shardapi.SeatHeld:
+		return shardapi.SeatHeld
+	case shardapi.SeatAwaitingPayment:
+		return shardapi.SeatAwaitingPayment
+	case shardapi.SeatSold:
+		return shardapi.SeatSold
 	}
 	return s
 }
@@ -280,7 +267,7 @@ func (h *hub) setLocked(id, state string, at time.Time) {
 }
 
 // applyChanges applies one shard "seats" event.
-func (h *hub) applyChanges(version uint64, changes []SeatState, at time.Time) {
+func (h *hub) applyChanges(version uint64, changes []shardapi.Seat, at time.Time) {
 	h.mu.Lock()
 	defer h.mu.Unlock()
 	if !h.loaded {
@@ -318,16 +305,6 @@ func (h *hub) run(stop <-chan struct{}) {
 	}
 }
 
-type seatsEvent struct {
-	Version uint64      `json:"version"`
-	Changes []SeatState `json:"changes"`
-}
-
-type snapshotEvent struct {
-	Version uint64      `json:"version"`
-	Seats   []SeatState `json:"seats"`
-}
-
 func encodeEvent(event string, id uint64, v any) []byte {
 	var b bytes.Buffer
 	b.WriteString("id: ")
@@ -362,9 +339,9 @@ func (h *hub) flush() {
 		idx = append(idx, i)
 	}
 	slices.Sort(idx)
-	ev := seatsEvent{Version: h.version, Changes: make([]SeatState, len(idx))}
+	ev := shardapi.SeatsEvent{Version: h.version, Changes: make([]shardapi.Seat, len(idx))}
 	for k, i := range idx {
-		ev.Changes[k] = SeatState{ID: h.ids[i], State: h.states[i]}
+		ev.Changes[k] = shardapi.Seat{ID: h.ids[i], State: h.states[i]}
 	}
 	at := h.pendingSince
 	if len(h.pending) == 0 {
@@ -410,9 +387,9 @@ func (h *hub) snapshotLocked() []byte {
 	if h.snap != nil && h.snapVersion == h.version {
 		return h.snap
 	}
-	ev := snapshotEvent{Version: h.version, Seats: make([]SeatState, len(h.ids))}
+	ev := shardapi.SnapshotEvent{Version: h.version, Seats: make([]shardapi.Seat, len(h.ids))}
 	for i, id := range h.ids {
-		ev.Seats[i] = SeatState{ID: id, State: h.states[i]}
+		ev.Seats[i] = shardapi.Seat{ID: id, State: h.states[i]}
 	}
 	h.snap = encodeEvent("snapshot", h.version, ev)
 	h.snapVersion = h.version
@@ -463,7 +440,7 @@ type seatsView struct {
 	Version      uint64          `json:"version"`
 	DemoPayments bool            `json:"demoPayments"`
 	Sections     json.RawMessage `json:"sections"`
-	Seats        []SeatState     `json:"seats"`
+	Seats        []shardapi.Seat `json:"seats"`
 	Counts       map[string]int  `json:"counts"`
 	PaymentURL   string          `json:"paymentUrl,omitempty"`
 }
@@ -477,11 +454,11 @@ func (h *hub) view() (seatsView, bool) {
 	v := seatsView{
 		Version:  h.version,
 		Sections: json.RawMessage(h.layoutJSON),
-		Seats:    make([]SeatState, len(h.ids)),
-		Counts:   map[string]int{StateFree: 0, StateHeld: 0, StateAwaitingPayment: 0, StateSold: 0},
+		Seats:    make([]shardapi.Seat, len(h.ids)),
+		Counts:   map[string]int{shardapi.SeatFree: 0, shardapi.SeatHeld: 0, shardapi.SeatAwaitingPayment: 0, shardapi.SeatSold: 0},
 	}
 	for i, id := range h.ids {
-		v.Seats[i] = SeatState{ID: id, State: h.states[i]}
+		v.Seats[i] = shardapi.Seat{ID: id, State: h.states[i]}
 		v.Counts[h.states[i]]++
 	}
 	return v, true

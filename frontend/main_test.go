@@ -15,6 +15,8 @@ import (
 	"syscall"
 	"testing"
 	"time"
+
+	"boxoffice.dev/boxoffice/shard/shardapi"
 )
 
 // boxofficeBin is the binary built from this checkout; tests run its shard
@@ -220,7 +222,7 @@ func (s *realShard) post(path string, body any) int {
 }
 
 type shardSeats struct {
-	Version uint64         `json:"version"`
-	Seats   []SeatState    `json:"seats"`
-	Counts  map[string]int `json:"counts"`
+	Version uint64          `json:"version"`
+	Seats   []shardapi.Seat `json:"seats"`
+	Counts  map[string]int  `json:"counts"`
 }

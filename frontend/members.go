@@ -1,7 +1,6 @@
 package frontend
 
 import (
-	"encoding/json"
 	"strings"
 	"sync"
 )
@@ -72,16 +71,4 @@ func (m *members) next(failed string) {
 // its own, since any member serves it.
 func (m *members) at(i int) string {
 	return m.urls[((i%len(m.urls))+len(m.urls))%len(m.urls)]
-}
-
-// notLeaderHint is the leader URL of a 421 not_leader answer, or "".
-func notLeaderHint(body []byte) string {
-	var e struct {
-		Error  string `json:"error"`
-		Leader string `json:"leader"`
-	}
-	if json.Unmarshal(body, &e) != nil || e.Error != "not_leader" {
-		return ""
-	}
-	return e.Leader
 }

@@ -12,6 +12,7 @@ import (
 	"time"
 
 	"boxoffice.dev/boxoffice/internal/openapitest"
+	"boxoffice.dev/boxoffice/shard/shardapi"
 )
 
 // apiCaller is one client (one cookie jar: one session) of one front end,
@@ -33,15 +34,7 @@ func newCaller(t *testing.T, c *openapitest.Checker, base string, codes map[stri
 // value pairs). bad says the request breaks the document on purpose.
 func (a *apiCaller) do(method, path, body string, bad bool, hdr ...string) openapitest.Answer {
 	a.t.Helper()
-	req, _ := http.NewRequest(method, a.base+path, nil)
-	var b []byte
-	if body != "" {
-		req.Header.Set("Content-Type", "application/json")
-		b = []byte(body)
-	}
-	for i := 0; i+1 < len(hdr); i += 2 {
-		req.Header.Set(hdr[i], hdr[i+1])
-	}
+	req, b := openapitest.Request(method, a.base+path, body, hdr...)
 	ans := a.c.Do(a.hc, req, b, bad)
 	var e struct{ Error string }
 	if ans.Status >= 400 && json.Unmarshal(ans.Body, &e) == nil {
@@ -192,7 +185,7 @@ func buyerPayDemo(a, b *apiCaller) {
 	a.expect(a.do("POST", id+"/pay", `{}`, true, "Idempotency-Key", "no good"), 400, "invalid_request")
 	a.expect(a.do("POST", id+"/pay", `{}`, true, "Content-Type", "text/plain"), 415, "invalid_request")
 	a.expect(a.do("POST", id+"/pay", `{}`, false, "Sec-Fetch-Site", "cross-site"), 403, "cross_origin")
-	if s := a.expect(a.do("POST", id+"/pay", `{}`, false, "Idempotency-Key", "pay-1"), 200, ""); s["state"] != StateSold {
+	if s := a.expect(a.do("POST", id+"/pay", `{}`, false, "Idempotency-Key", "pay-1"), 200, ""); s["state"] != shardapi.SeatSold {
 		a.t.Fatalf("after pay: %v", s)
 	}
 	a.expect(a.do("POST", id+"/pay", `{}`, false), 200, "")
@@ -230,7 +223,7 @@ func buyerPayments(c *apiCaller, secret []byte) {
 	c.expect(callback(`{"holdId":"`+hid+`","status":"refunded"}`, true, ""), 400, "invalid_request")
 	c.expect(callback(`{"holdId":"`+hid+`","orderId":"`+strings.Repeat("o", 20<<10)+`","status":"paid"}`, true, ""), 413, "payload_too_large")
 	c.expect(callback(`{"holdId":"h999999","orderId":"o","status":"paid"}`, false, ""), 404, "hold_not_found")
-	if s := c.expect(callback(paidBody, false, ""), 200, ""); s["state"] != StateSold {
+	if s := c.expect(callback(paidBody, false, ""), 200, ""); s["state"] != shardapi.SeatSold {
 		c.t.Fatalf("after the paid callback: %v", s)
 	}
 	c.expect(callback(paidBody, false, ""), 200, "")

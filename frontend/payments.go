@@ -12,6 +12,8 @@ import (
 	"strings"
 	"sync"
 	"time"
+
+	"boxoffice.dev/boxoffice/shard/shardapi"
 )
 
 // This file is the payment service's side: signed callbacks, and answers
@@ -87,7 +89,7 @@ func (s *Server) handlePaymentCallback(w http.ResponseWriter, r *http.Request) {
 	}
 	body, err := io.ReadAll(r.Body)
 	if err != nil {
-		callbackErr(w, http.StatusRequestEntityTooLarge, CallbackAnswer{Error: "payload_too_large", Message: "body too large", Final: true, Action: "none"})
+		callbackErr(w, http.StatusRequestEntityTooLarge, CallbackAnswer{Error: string(shardapi.CodePayloadTooLarge), Message: "body too large", Final: true, Action: "none"})
 		return
 	}
 	if !verifyPayment(s.paySecret, body, r.Header.Get(SignatureHeader), time.Now()) {
@@ -97,26 +99,26 @@ func (s *Server) handlePaymentCallback(w http.ResponseWriter, r *http.Request) {
 	}
 	var cb PaymentCallback
 	if err := json.Unmarshal(body, &cb); err != nil || !holdIDRe.MatchString(cb.HoldID) {
-		callbackErr(w, http.StatusBadRequest, CallbackAnswer{Error: "invalid_request", Final: true, Action: "refund",
+		callbackErr(w, http.StatusBadRequest, CallbackAnswer{Error: string(shardapi.CodeInvalidRequest), Final: true, Action: "refund",
 			Message: "body must be {\"holdId\",\"orderId\",\"status\"} with a valid holdId; no seat was sold"})
 		return
 	}
-	path := "/v1/holds/" + url.PathEscape(cb.HoldID)
+	id := url.PathEscape(cb.HoldID)
 	switch cb.Status {
 	case "paid":
 		if !idemKeyRe.MatchString(cb.OrderID) {
-			callbackErr(w, http.StatusBadRequest, CallbackAnswer{Error: "invalid_request", Final: true, Action: "refund", HoldID: cb.HoldID,
+			callbackErr(w, http.StatusBadRequest, CallbackAnswer{Error: string(shardapi.CodeInvalidRequest), Final: true, Action: "refund", HoldID: cb.HoldID,
 				Message: "orderId must be 1-128 characters of A-Z a-z 0-9 . _ : -; no seat was sold"})
 			return
 		}
-		cbody, _ := json.Marshal(map[string]string{"orderId": cb.OrderID})
-		resp, err := s.shard.do(r.Context(), "confirm", http.MethodPost, path+"/confirm", cbody, "pay:"+cb.HoldID+":"+cb.OrderID)
+		cbody := (&shardapi.ConfirmRequest{OrderID: cb.OrderID}).AppendJSON(nil)
+		resp, err := s.shard.do(r.Context(), "confirm", http.MethodPost, shardapi.HoldPath(id, "confirm"), cbody, "pay:"+cb.HoldID+":"+cb.OrderID)
 		s.callbackAnswer(w, cb, resp, err)
 	case "failed":
-		resp, err := s.shard.do(r.Context(), "release", http.MethodDelete, path, nil, "")
+		resp, err := s.shard.do(r.Context(), "release", http.MethodDelete, shardapi.HoldPath(id, ""), nil, "")
 		s.callbackAnswer(w, cb, resp, err)
 	default:
-		callbackErr(w, http.StatusBadRequest, CallbackAnswer{Error: "invalid_request", Final: true, Action: "none", HoldID: cb.HoldID,
+		callbackErr(w, http.StatusBadRequest, CallbackAnswer{Error: string(shardapi.CodeInvalidRequest), Final: true, Action: "none", HoldID: cb.HoldID,
 			Message: "status must be \"paid\" or \"failed\""})
 	}
 }
@@ -125,7 +127,7 @@ func (s *Server) handlePaymentCallback(w http.ResponseWriter, r *http.Request) {
 // other answer classified as final or retryable. A payment that found its
 // hold expired (or gone, or sold to another order) is final and must be
 // refunded; it is counted and logged so that nobody's money goes unnoticed.
-func (s *Server) callbackAnswer(w http.ResponseWriter, cb PaymentCallback, resp *shardResponse, err error) {
+func (s *Server) callbackAnswer(w http.ResponseWriter, cb PaymentCallback, resp *shardapi.Answer, err error) {
 	if err == nil && resp.Status/100 == 2 {
 		writeRaw(w, resp.Status, resp.Body)
 		return
@@ -141,9 +143,8 @@ func (s *Server) callbackAnswer(w http.ResponseWriter, cb PaymentCallback, resp 
 		callbackErr(w, code, a)
 		return
 	}
-	var se apiError
-	_ = json.Unmarshal(resp.Body, &se)
-	code, a.Error, a.Final = resp.Status, se.Error, true
+	se := shardapi.DecodeError(resp.Status, resp.Body)
+	code, a.Error, a.Final = resp.Status, string(se.Code), true
 	if a.Error == "" {
 		a.Error = "rejected"
 	}
@@ -155,11 +156,11 @@ func (s *Server) callbackAnswer(w http.ResponseWriter, cb PaymentCallback, resp 
 	}
 	a.Action = "refund"
 	switch a.Error {
-	case "hold_expired":
+	case string(shardapi.CodeHoldExpired):
 		a.Message = "the payment arrived after the hold expired; its seats were not sold to this order: refund the buyer"
-	case "hold_sold":
+	case string(shardapi.CodeHoldSold):
 		a.Message = "the hold is already sold to another order: refund this payment"
-	case "hold_not_found":
+	case string(shardapi.CodeHoldNotFound):
 		a.Message = "no such hold: refund this payment"
 	default:
 		a.Message = "the shard refused the confirmation (" + se.Message + "): refund this payment"
@@ -175,7 +176,7 @@ func (s *Server) notePaidWithoutSeat(cb PaymentCallback, reason string) {
 	if !s.lateSeen.first(cb.HoldID + "\x00" + cb.OrderID) {
 		return
 	}
-	if reason == "hold_expired" {
+	if reason == string(shardapi.CodeHoldExpired) {
 		s.m.paidAfterExpiry.Inc()
 	}
 	s.m.paidWithoutSeat.WithLabelValues(reason).Inc()

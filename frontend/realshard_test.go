@@ -7,6 +7,8 @@ import (
 	"sync/atomic"
 	"testing"
 	"time"
+
+	"boxoffice.dev/boxoffice/shard/shardapi"
 )
 
 func TestRealShardHoldConfirmAndIsolation(t *testing.T) {
@@ -19,7 +21,7 @@ func TestRealShardHoldConfirmAndIsolation(t *testing.T) {
 	r := a.hold("stalls/A/1", "stalls/A/2")
 	mustStatus(t, r, 201, "hold")
 	h := r.hold(t)
-	stream.waitFor(t, view, 5*time.Second, "held seats on the stream", statesAre(StateHeld, "stalls/A/1", "stalls/A/2"))
+	stream.waitFor(t, view, 5*time.Second, "held seats on the stream", statesAre(shardapi.SeatHeld, "stalls/A/1", "stalls/A/2"))
 
 	r = b.hold("stalls/A/2", "stalls/A/3")
 	mustStatus(t, r, 409, "overlapping hold")
@@ -32,18 +34,18 @@ func TestRealShardHoldConfirmAndIsolation(t *testing.T) {
 	mustStatus(t, b.do("DELETE", "/api/holds/"+h.ID, nil, ""), 404, "b releases a's hold")
 	mustStatus(t, b.do("POST", "/api/holds/"+h.ID+"/pay", map[string]any{}, ""), 404, "b pays a's hold")
 	mustStatus(t, b.do("GET", "/api/holds/"+h.ID, nil, ""), 404, "b reads a's hold")
-	var hs Hold
+	var hs shardapi.Hold
 	sh.get("/v1/holds/"+h.ID, &hs)
-	if hs.State != StateHeld {
+	if hs.State != shardapi.SeatHeld {
 		t.Fatalf("a's hold after b's attempts: %+v", hs)
 	}
 
 	r = a.do("POST", "/api/holds/"+h.ID+"/pay", map[string]any{}, "pay-1")
 	mustStatus(t, r, 200, "pay")
-	if got := r.hold(t); got.State != StateSold {
+	if got := r.hold(t); got.State != shardapi.SeatSold {
 		t.Fatalf("after pay: %s", r.Body)
 	}
-	stream.waitFor(t, view, 5*time.Second, "sold seats on the stream", statesAre(StateSold, "stalls/A/1", "stalls/A/2"))
+	stream.waitFor(t, view, 5*time.Second, "sold seats on the stream", statesAre(shardapi.SeatSold, "stalls/A/1", "stalls/A/2"))
 	mustStatus(t, a.do("POST", "/api/holds/"+h.ID+"/pay", map[string]any{}, "pay-2"), 200, "pay twice")
 	mustStatus(t, a.do("DELETE", "/api/holds/"+h.ID, nil, ""), 409, "release a sold hold")
 
@@ -52,7 +54,7 @@ func TestRealShardHoldConfirmAndIsolation(t *testing.T) {
 	h2 := r.hold(t)
 	mustStatus(t, a.do("DELETE", "/api/holds/"+h2.ID, nil, ""), 404, "a releases b's hold")
 	mustStatus(t, b.do("DELETE", "/api/holds/"+h2.ID, nil, ""), 200, "b releases own")
-	stream.waitFor(t, view, 5*time.Second, "released seat free", statesAre(StateFree, "balcony/B/6"))
+	stream.waitFor(t, view, 5*time.Second, "released seat free", statesAre(shardapi.SeatFree, "balcony/B/6"))
 
 	// The pod's copy matches the shard.
 	var ss shardSeats
@@ -130,12 +132,12 @@ func TestRealShardSIGKILLRetriesWithoutDuplicates(t *testing.T) {
 	if len(keys) < 2 || keys[0] != keys[len(keys)-1] || keys[0] == "" {
 		t.Fatalf("retries did not reuse one idempotency key: %q", keys)
 	}
-	if held := sh.counts()[StateHeld]; held != 2 {
+	if held := sh.counts()[shardapi.SeatHeld]; held != 2 {
 		t.Fatalf("shard holds %d seats after the retried hold, want 2 (no duplicate)", held)
 	}
-	var hs Hold
+	var hs shardapi.Hold
 	sh.get("/v1/holds/"+h.ID, &hs)
-	if hs.State != StateHeld || hs.Holder == "" {
+	if hs.State != shardapi.SeatHeld || hs.Holder == "" {
 		t.Fatalf("hold after restart: %+v", hs)
 	}
 	// The browser repeating the same action (same key) gets the same hold.
@@ -155,15 +157,15 @@ func TestRealShardSIGKILLRetriesWithoutDuplicates(t *testing.T) {
 	start := time.Now()
 	r = a.do("POST", "/api/holds/"+h.ID+"/pay", map[string]any{}, "pay-1")
 	mustStatus(t, r, 200, "pay while the shard restarts")
-	if r.hold(t).State != StateSold {
+	if r.hold(t).State != shardapi.SeatSold {
 		t.Fatalf("after pay: %s", r.Body)
 	}
 	t.Logf("pay through a shard restart took %v", time.Since(start).Round(time.Millisecond))
-	if c := sh.counts(); c[StateSold] != 2 || c[StateHeld] != 0 {
+	if c := sh.counts(); c[shardapi.SeatSold] != 2 || c[shardapi.SeatHeld] != 0 {
 		t.Fatalf("after pay: counts %v", c)
 	}
 	// The browser stream saw all of it.
-	stream.waitFor(t, view, 10*time.Second, "sold on the stream", statesAre(StateSold, "stalls/C/1", "stalls/C/2"))
+	stream.waitFor(t, view, 10*time.Second, "sold on the stream", statesAre(shardapi.SeatSold, "stalls/C/1", "stalls/C/2"))
 }
 
 func TestRealShardStreamResumesAcrossRestart(t *testing.T) {
@@ -174,7 +176,7 @@ func TestRealShardStreamResumesAcrossRestart(t *testing.T) {
 	view := &seatView{}
 	stream.waitFor(t, view, 5*time.Second, "snapshot", func(v *seatView) bool { return v.snapshots == 1 })
 	mustStatus(t, a.hold("stalls/D/1"), 201, "hold before restart")
-	stream.waitFor(t, view, 5*time.Second, "D1 held", statesAre(StateHeld, "stalls/D/1"))
+	stream.waitFor(t, view, 5*time.Second, "D1 held", statesAre(shardapi.SeatHeld, "stalls/D/1"))
 	before := view.lastID
 
 	for round := 0; round < 2; round++ {
@@ -187,10 +189,10 @@ func TestRealShardStreamResumesAcrossRestart(t *testing.T) {
 		if c := sh.post("/v1/holds", map[string]any{"seats": []string{seat}, "holder": "other-pod-buyer"}); c != 201 {
 			t.Fatalf("direct hold: %d", c)
 		}
-		stream.waitFor(t, view, 10*time.Second, "direct hold after restart", statesAre(StateHeld, seat))
+		stream.waitFor(t, view, 10*time.Second, "direct hold after restart", statesAre(shardapi.SeatHeld, seat))
 	}
 	mustStatus(t, a.hold("stalls/D/4"), 201, "hold after restarts")
-	stream.waitFor(t, view, 5*time.Second, "D4 held", statesAre(StateHeld, "stalls/D/1", "stalls/D/2", "stalls/D/3", "stalls/D/4"))
+	stream.waitFor(t, view, 5*time.Second, "D4 held", statesAre(shardapi.SeatHeld, "stalls/D/1", "stalls/D/2", "stalls/D/3", "stalls/D/4"))
 	if view.snapshots != 1 {
 		t.Fatalf("browser got %d snapshots; shard restarts must not reach browsers", view.snapshots)
 	}
@@ -205,7 +207,7 @@ func TestRealShardStreamResumesAcrossRestart(t *testing.T) {
 	// A browser that was away since before the restarts resumes from the pod.
 	s2 := openStream(t, fe.url, before)
 	v2 := &seatView{states: map[string]string{}}
-	s2.waitFor(t, v2, 5*time.Second, "missed changes", statesAre(StateHeld, "stalls/D/2", "stalls/D/3", "stalls/D/4"))
+	s2.waitFor(t, v2, 5*time.Second, "missed changes", statesAre(shardapi.SeatHeld, "stalls/D/2", "stalls/D/3", "stalls/D/4"))
 	if v2.snapshots != 0 {
 		t.Fatalf("resumed browser got a snapshot")
 	}

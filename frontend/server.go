@@ -25,6 +25,7 @@ import (
 	"github.com/prometheus/client_golang/prometheus/promhttp"
 
 	"boxoffice.dev/boxoffice/internal/seatmap"
+	"boxoffice.dev/boxoffice/shard/shardapi"
 )
 
 //go:embed web
@@ -372,7 +373,7 @@ func (s *Server) handleSession(w http.ResponseWriter, r *http.Request) {
 func (s *Server) handleSeats(w http.ResponseWriter, r *http.Request) {
 	v, ok := s.hub.view()
 	if !ok {
-		writeErr(w, http.StatusServiceUnavailable, "not_ready", "the seat map is not loaded yet; retry shortly")
+		writeErr(w, http.StatusServiceUnavailable, string(shardapi.CodeNotReady), "the seat map is not loaded yet; retry shortly")
 		return
 	}
 	v.Showtime = s.cfg.Showtime
@@ -388,17 +389,17 @@ func decodeBody(w http.ResponseWriter, r *http.Request, v any) bool {
 	if err := dec.Decode(v); err != nil {
 		var mbe *http.MaxBytesError
 		if errors.As(err, &mbe) {
-			writeErr(w, http.StatusRequestEntityTooLarge, "payload_too_large", fmt.Sprintf("request body is larger than %d bytes", mbe.Limit))
+			writeErr(w, http.StatusRequestEntityTooLarge, string(shardapi.CodePayloadTooLarge), fmt.Sprintf("request body is larger than %d bytes", mbe.Limit))
 			return false
 		}
-		writeErr(w, http.StatusBadRequest, "invalid_request", "body is not valid JSON for this request: "+err.Error())
+		writeErr(w, http.StatusBadRequest, string(shardapi.CodeInvalidRequest), "body is not valid JSON for this request: "+err.Error())
 		return false
 	}
 	return true
 }
 
 // shardAnswer relays a shard answer or explains why there was none.
-func (s *Server) shardAnswer(w http.ResponseWriter, resp *shardResponse, err error) {
+func (s *Server) shardAnswer(w http.ResponseWriter, resp *shardapi.Answer, err error) {
 	if err != nil {
 		if errors.Is(err, context.Canceled) {
 			return
@@ -439,7 +440,7 @@ func (s *Server) handleEvents(w http.ResponseWriter, r *http.Request) {
 	select {
 	case <-s.hub.Loaded():
 	case <-time.After(10 * time.Second):
-		writeErr(w, http.StatusServiceUnavailable, "not_ready", "the seat map is not loaded yet; retry shortly")
+		writeErr(w, http.StatusServiceUnavailable, string(shardapi.CodeNotReady), "the seat map is not loaded yet; retry shortly")
 		return
 	case <-r.Context().Done():
 		return

@@ -5,11 +5,12 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"io"
 	"math/rand/v2"
-	"net"
 	"net/http"
+	"strconv"
 	"time"
+
+	"boxoffice.dev/boxoffice/shard/shardapi"
 )
 
 // shardClient calls the shard's /v1 API. Every call is retried with
@@ -27,42 +28,30 @@ import (
 type shardClient struct {
 	members *members
 	token   string
+	api     shardapi.Client // one try to one member (shard/shardapi)
 	hc      *http.Client
 	budget  time.Duration
 	attempt time.Duration // timeout of one attempt
 	m       *metrics
 }
 
-type shardResponse struct {
-	Status int
-	Body   []byte
-}
-
 // errShardUnavailable is returned when the budget ran out.
 var errShardUnavailable = errors.New("shard unavailable")
 
 func newShardClient(urls, token string, budget time.Duration, m *metrics) *shardClient {
-	tr := &http.Transport{
-		Proxy:               nil,
-		DialContext:         (&net.Dialer{Timeout: 2 * time.Second, KeepAlive: 30 * time.Second}).DialContext,
-		MaxIdleConns:        256,
-		MaxIdleConnsPerHost: 256,
-		IdleConnTimeout:     90 * time.Second,
-	}
+	// No overall timeout: each try has its own (attempt), and the event
+	// stream shares the transport.
+	hc := shardapi.NewHTTPClient(0)
 	return &shardClient{
 		members: newMembers(splitShardURLs(urls)),
 		token:   token,
-		hc:      &http.Client{Transport: tr, CheckRedirect: noRedirects},
+		api:     shardapi.Client{HTTP: hc, Token: token},
+		hc:      hc,
 		budget:  budget,
 		attempt: 5 * time.Second,
 		m:       m,
 	}
 }
-
-// noRedirects makes the client hand a redirect back as the answer: the
-// shard never redirects, and following one would send the bearer token's
-// request somewhere else.
-func noRedirects(*http.Request, []*http.Request) error { return http.ErrUseLastResponse }
 
 func retryableStatus(code int) bool {
 	return code == http.StatusBadGateway || code == http.StatusServiceUnavailable || code == http.StatusGatewayTimeout
@@ -70,7 +59,7 @@ func retryableStatus(code int) bool {
 
 // do sends one logical request, retrying as described on shardClient. op
 // names the call in metrics.
-func (c *shardClient) do(ctx context.Context, op, method, path string, body []byte, idemKey string) (*shardResponse, error) {
+func (c *shardClient) do(ctx context.Context, op, method, path string, body []byte, idemKey string) (*shardapi.Answer, error) {
 	deadline := time.Now().Add(c.budget)
 	backoff := 50 * time.Millisecond
 	var lastErr error
@@ -84,7 +73,7 @@ func (c *shardClient) do(ctx context.Context, op, method, path string, body []by
 		if err == nil && resp.Status == http.StatusMisdirectedRequest {
 			// A follower: go to the leader it names at once (a bounded
 			// number of times: hints can chase an election).
-			if to := notLeaderHint(resp.Body); to != "" && c.members.follow(to) && redirects < 2*c.members.len() {
+			if to, _ := shardapi.LeaderHint(resp.Body); to != "" && c.members.follow(to) && redirects < 2*c.members.len() {
 				redirects++
 				continue
 			}
@@ -118,41 +107,22 @@ func (c *shardClient) do(ctx context.Context, op, method, path string, body []by
 }
 
 // once sends one try to the member believed to lead.
-func (c *shardClient) once(ctx context.Context, op, method, path string, body []byte, idemKey string) (*shardResponse, error) {
+func (c *shardClient) once(ctx context.Context, op, method, path string, body []byte, idemKey string) (*shardapi.Answer, error) {
 	return c.onceAt(ctx, c.members.leader(), op, method, path, body, idemKey)
 }
 
-func (c *shardClient) onceAt(ctx context.Context, base, op, method, path string, body []byte, idemKey string) (*shardResponse, error) {
+func (c *shardClient) onceAt(ctx context.Context, base, op, method, path string, body []byte, idemKey string) (*shardapi.Answer, error) {
 	ctx, cancel := context.WithTimeout(ctx, c.attempt)
 	defer cancel()
-	var rd io.Reader
-	if body != nil {
-		rd = bytes.NewReader(body)
-	}
-	req, err := http.NewRequestWithContext(ctx, method, base+path, rd)
-	if err != nil {
-		return nil, err
-	}
-	if body != nil {
-		req.Header.Set("Content-Type", "application/json")
-	}
-	if c.token != "" {
-		req.Header.Set("Authorization", "Bearer "+c.token)
-	}
-	if idemKey != "" {
-		req.Header.Set("Idempotency-Key", idemKey)
-	}
 	start := time.Now()
-	resp, err := c.hc.Do(req)
-	if err != nil {
-		c.m.upstreamLatency.WithLabelValues(op, "error").Observe(time.Since(start).Seconds())
-		return nil, err
+	a, err := c.api.Send(ctx, base, shardapi.Request{Method: method, Path: path, Body: body, IdempotencyKey: idemKey}, nil)
+	code := "error"
+	if a.Status != 0 {
+		code = strconv.Itoa(a.Status)
 	}
-	defer resp.Body.Close()
-	b, err := io.ReadAll(io.LimitReader(resp.Body, 16<<20))
-	c.m.upstreamLatency.WithLabelValues(op, fmt.Sprint(resp.StatusCode)).Observe(time.Since(start).Seconds())
+	c.m.upstreamLatency.WithLabelValues(op, code).Observe(time.Since(start).Seconds())
 	if err != nil {
 		return nil, err
 	}
-	return &shardResponse{Status: resp.StatusCode, Body: b}, nil
+	return &a, nil
 }

@@ -12,6 +12,8 @@ import (
 	"net/http"
 	"strconv"
 	"time"
+
+	"boxoffice.dev/boxoffice/shard/shardapi"
 )
 
 // upstream keeps the pod's single event stream from the shard and applies it
@@ -58,17 +60,14 @@ func (u *upstream) run(ctx context.Context) {
 func (u *upstream) checkShowtime(ctx context.Context, base string) error {
 	ctx, cancel := context.WithTimeout(ctx, 5*time.Second)
 	defer cancel()
-	resp, err := u.c.onceAt(ctx, base, "status", http.MethodGet, "/v1/status", nil, "")
+	resp, err := u.c.onceAt(ctx, base, "status", http.MethodGet, shardapi.PathStatus, nil, "")
 	if err != nil {
 		return err
 	}
 	if resp.Status != http.StatusOK {
 		return fmt.Errorf("GET /v1/status: %d %s", resp.Status, bytes.TrimSpace(resp.Body))
 	}
-	var st struct {
-		Showtime string `json:"showtime"`
-		Version  uint64 `json:"version"`
-	}
+	var st shardapi.Status
 	if err := json.Unmarshal(resp.Body, &st); err != nil {
 		return fmt.Errorf("GET /v1/status: %v", err)
 	}
@@ -93,23 +92,20 @@ func (u *upstream) streamOnce(ctx context.Context) error {
 	if err := u.checkShowtime(ctx, base); err != nil {
 		return err
 	}
-	req, err := http.NewRequestWithContext(ctx, http.MethodGet, base+"/v1/events", nil)
+	call := shardapi.Request{Method: http.MethodGet, Path: shardapi.PathEvents}
+	select {
+	case <-u.hub.Loaded():
+		call.LastEventID = strconv.FormatUint(u.hub.Version(), 10)
+	default:
+	}
+	req, err := u.c.api.NewRequest(ctx, base, call)
 	if err != nil {
 		return err
 	}
 	req.Header.Set("Accept", "text/event-stream")
-	if u.c.token != "" {
-		req.Header.Set("Authorization", "Bearer "+u.c.token)
-	}
-	select {
-	case <-u.hub.Loaded():
-		req.Header.Set("Last-Event-ID", strconv.FormatUint(u.hub.Version(), 10))
-	default:
-	}
 	// The stream client has no overall timeout; the dialer's TCP keep-alive
 	// notices a peer that vanished.
-	hc := &http.Client{Transport: u.c.hc.Transport, CheckRedirect: noRedirects}
-	resp, err := hc.Do(req)
+	resp, err := u.c.hc.Do(req)
 	if err != nil {
 		return err
 	}
@@ -123,14 +119,14 @@ func (u *upstream) streamOnce(ctx context.Context) error {
 	return readSSE(resp.Body, func(ev sseEvent) error {
 		now := time.Now()
 		switch ev.Event {
-		case "snapshot":
-			var s snapshotEvent
+		case shardapi.EventSnapshot:
+			var s shardapi.SnapshotEvent
 			if err := json.Unmarshal(ev.Data, &s); err != nil {
 				return fmt.Errorf("bad snapshot event: %v", err)
 			}
 			u.hub.applySnapshot(s.Version, s.Seats, now)
-		case "seats":
-			var s seatsEvent
+		case shardapi.EventSeats:
+			var s shardapi.SeatsEvent
 			if err := json.Unmarshal(ev.Data, &s); err != nil {
 				return fmt.Errorf("bad seats event: %v", err)
 			}

@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Admission latency of the Showtime freeze webhook with 100 active
 # FreezeWindows, against an envtest kube-apiserver and etcd on loopback
-# (see hack/bench/admission for the details). Prints p50, p90, p99 and max of:
+# (see test/bench/admission for the details). Prints p50, p90, p99 and max of:
 #   - in process: the validator's ValidateUpdate alone, windows from an
 #     informer cache (no TLS, AdmissionReview decoding or API server), for a
 #     denied edit and an allowed rollback;
@@ -20,5 +20,5 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 export KUBEBUILDER_ASSETS="${KUBEBUILDER_ASSETS:-$(hack/envtest-bins.sh kube-apiserver etcd)}"
-go run ./hack/bench/admission -root . -windows "${WINDOWS:-100}" -n "${N:-2000}" \
+go run ./test/bench/admission -root . -windows "${WINDOWS:-100}" -n "${N:-2000}" \
   -inproc-n "${INPROC_N:-5000}" -e2e-time "${E2E_TIME:-75s}"

@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# Fan-out benchmark of the booking front end (hack/bench/fanout): one shard and
+# Fan-out benchmark of the booking front end (test/bench/fanout): one shard and
 # one front-end process on 127.0.0.1, N SSE clients on the front end spread
 # over several loopback source addresses, seat changes committed at the shard
 # at a steady rate. Prints, per N: delivery delay p50/p99 from shard commit to
@@ -36,7 +36,7 @@ if [[ -z $bin ]]; then
   go build -o "$tmp/boxoffice" ./cmd/boxoffice
   bin=$tmp/boxoffice
 fi
-go build -o "$tmp/fanout" ./hack/bench/fanout
+go build -o "$tmp/fanout" ./test/bench/fanout
 
 args=(--bin "$bin" --clients "$FANOUT_CLIENTS" --duration "$FANOUT_DURATION" --rate "$FANOUT_RATE" --dir "$tmp/run")
 if [[ -n ${FANOUT_JSON:-} ]]; then args+=(--json "$FANOUT_JSON"); fi

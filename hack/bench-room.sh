@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# Waiting-room benchmark (hack/bench/fanout, `fanout room`): one shard with
+# Waiting-room benchmark (test/bench/fanout, `fanout room`): one shard with
 # its waiting room on and a 2,000-seat hall, four front-end processes, the
 # waiting browsers in client processes of 15,000 streams each, and
 # everything on 127.0.0.0/8. Prints:
@@ -15,7 +15,7 @@
 # Each front end holds ROOM_CLIENTS/ROOM_FRONTENDS sockets and each client
 # process ROOM_PER_WORKER: both must stay under the open-file hard limit
 # (`ulimit -Hn`; the benchmark raises the soft one). See
-# hack/bench/fanout/README.md for what is measured and the figures.
+# test/bench/fanout/README.md for what is measured and the figures.
 #
 # Knobs (environment):
 #   ROOM_CLIENTS=50000      waiting browsers (a quick run: 2000)
@@ -47,7 +47,7 @@ if [[ -z $bin ]]; then
   go build -o "$tmp/boxoffice" ./cmd/boxoffice
   bin=$tmp/boxoffice
 fi
-go build -o "$tmp/fanout" ./hack/bench/fanout
+go build -o "$tmp/fanout" ./test/bench/fanout
 
 args=(room -bin "$bin" -clients "$ROOM_CLIENTS" -joins "$ROOM_JOINS" -frontends "$ROOM_FRONTENDS"
   -per-worker "$ROOM_PER_WORKER" -admissions "$ROOM_ADMISSIONS" -spacing "$ROOM_SPACING" -dir "$tmp/run")

@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Benchmark behind `make bench`: the same seat-holding workload, from one load
-# generator (hack/bench/loadgen), against
-#   - the Box office shard (bin/boxoffice shard, HTTP per SHARD-API.md),
+# generator (test/bench/loadgen), against
+#   - the Box office shard (bin/boxoffice shard, HTTP per docs/api/shard-v1.openapi.yaml),
 #   - Redis 7 (appendonly yes, appendfsync always; Lua scripts, all-or-nothing),
 #   - PostgreSQL 15 (fsync on, synchronous_commit on; one transaction per hold),
 #   - the shard as a three-member cluster (contract v2) on loopback, against
@@ -132,7 +132,7 @@ install_missing() {
 
 build() {
   log "building the load generator"
-  go build -o "$TMP/loadgen" ./hack/bench/loadgen
+  go build -o "$TMP/loadgen" ./test/bench/loadgen
   LG=$TMP/loadgen
 
   SHARD_OK=

@@ -31,20 +31,7 @@ type shardAPI struct {
 // removes it). bad says the request breaks the document on purpose.
 func (s *shardAPI) do(method, path, body string, bad bool, hdr ...string) openapitest.Answer {
 	s.t.Helper()
-	req, _ := http.NewRequest(method, "http://"+s.p.addr+path, nil)
-	req.Header.Set("Authorization", "Bearer tok")
-	var b []byte
-	if body != "" {
-		req.Header.Set("Content-Type", "application/json")
-		b = []byte(body)
-	}
-	for i := 0; i+1 < len(hdr); i += 2 {
-		if hdr[i+1] == "" {
-			req.Header.Del(hdr[i])
-		} else {
-			req.Header.Set(hdr[i], hdr[i+1])
-		}
-	}
+	req, b := openapitest.Request(method, "http://"+s.p.addr+path, body, append([]string{"Authorization", "Bearer tok"}, hdr...)...)
 	a := s.c.Do(s.hc, req, b, bad)
 	s.noteCode(a)
 	return a

@@ -324,3 +324,24 @@ func (c *Checker) Unexercised() []string {
 	slices.Sort(out)
 	return out
 }
+
+// Request builds a request for Do: method and url, body as JSON text ("" for
+// none, which sends no Content-Type), then hdr as name, value pairs applied
+// in order (a value "" removes the header, so a test can drop a token set
+// before).
+func Request(method, url, body string, hdr ...string) (*http.Request, []byte) {
+	req, _ := http.NewRequest(method, url, nil)
+	var b []byte
+	if body != "" {
+		req.Header.Set("Content-Type", "application/json")
+		b = []byte(body)
+	}
+	for i := 0; i+1 < len(hdr); i += 2 {
+		if hdr[i+1] == "" {
+			req.Header.Del(hdr[i])
+		} else {
+			req.Header.Set(hdr[i], hdr[i+1])
+		}
+	}
+	return req, b
+}

@@ -26,6 +26,11 @@ const (
 	MaxSeatsPerCommand = 1024
 )
 
+// MaxSeatsPerHold is the most seats one hold may name, and so the highest
+// per-holder seat limit (Command.MaxSeats) a shard or front end may be set
+// to: a log record carries at most MaxSeatsPerCommand seats.
+const MaxSeatsPerHold = MaxSeatsPerCommand
+
 // AppendBinary appends the command's encoding.
 func (c *Command) AppendBinary(b []byte) []byte {
 	b = append(b, byte(c.Op))

@@ -393,24 +393,53 @@ func (m *Machine) View(id uint64) (HoldView, bool) {
 	return h.view(), true
 }
 
+// Errors of a hold request's shape (ValidateHold).
+var (
+	ErrNoSeats  = errors.New("seats must name at least one seat")
+	ErrNoHolder = errors.New("holder is required")
+	ErrBadTTL   = errors.New("ttlSeconds must be positive")
+)
+
+// DuplicateSeatError is a hold that names a seat twice; Index is the second
+// mention's position in the request.
+type DuplicateSeatError struct{ Index int }
+
+func (e *DuplicateSeatError) Error() string { return "a seat is named twice" }
+
 // ValidateHold checks a hold request's shape (the rules that do not depend on
-// state): at least one seat, no seat twice, a holder, a positive ttl.
-func ValidateHold(holder string, seats []int32, ttl int64) error {
+// state): at least one seat, a holder, a positive ttl, no seat twice, in that
+// order. S is a seat as the caller has it: an index (the machine) or an id
+// (the HTTP layer checks before resolving ids, so a seat named twice is
+// invalid even when the map does not know it). It runs in linear time.
+//
+// The seat limits (MaxSeatsPerHold, and a holder's own Command.MaxSeats)
+// are not shape: Apply answers ErrTooMany.
+func ValidateHold[S comparable](holder string, seats []S, ttl int64) error {
 	if len(seats) == 0 {
-		return errors.New("a hold names at least one seat")
+		return ErrNoSeats
 	}
 	if holder == "" {
-		return errors.New("holder is required")
+		return ErrNoHolder
 	}
 	if ttl <= 0 {
-		return errors.New("ttlSeconds must be positive")
+		return ErrBadTTL
 	}
-	for i := 1; i < len(seats); i++ {
-		for j := 0; j < i; j++ {
-			if seats[i] == seats[j] {
-				return errors.New("a seat is named twice")
+	if len(seats) <= 16 {
+		for i := 1; i < len(seats); i++ {
+			for j := 0; j < i; j++ {
+				if seats[i] == seats[j] {
+					return &DuplicateSeatError{Index: i}
+				}
 			}
 		}
+		return nil
+	}
+	named := make(map[S]struct{}, len(seats))
+	for i, s := range seats {
+		if _, dup := named[s]; dup {
+			return &DuplicateSeatError{Index: i}
+		}
+		named[s] = struct{}{}
 	}
 	return nil
 }

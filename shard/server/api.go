@@ -16,14 +16,15 @@ import (
 	"github.com/prometheus/client_golang/prometheus/promhttp"
 
 	"boxoffice.dev/boxoffice/shard/seats"
+	"boxoffice.dev/boxoffice/shard/shardapi"
 	"boxoffice.dev/boxoffice/shard/wal"
 )
 
-// Limits on what a request may carry.
+// Limits on what a request may carry (the contract's).
 const (
-	MaxHolderLen         = 256
-	MaxOrderIDLen        = 256
-	MaxIdempotencyKeyLen = 255
+	MaxHolderLen         = shardapi.MaxHolderLen
+	MaxOrderIDLen        = shardapi.MaxOrderIDLen
+	MaxIdempotencyKeyLen = shardapi.MaxIdempotencyKeyLen
 )
 
 // Handler serves the shard contract.
@@ -70,13 +71,13 @@ func (s *Server) Handler() http.Handler {
 	v1("GET /v1/status", "status", s.status)
 	s.registerRoom(v1)
 	mux.HandleFunc("/v1/", func(w http.ResponseWriter, r *http.Request) {
-		writeError(w, http.StatusNotFound, "not_found", "no such endpoint: "+r.Method+" "+r.URL.Path, nil)
+		writeError(w, shardapi.CodeNotFound, "no such endpoint: "+r.Method+" "+r.URL.Path, nil)
 	})
 	// /v1/* needs the token whatever the method or path (also for 404 and 405).
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		if strings.HasPrefix(r.URL.Path, "/v1/") && !s.authorized(r) {
 			w.Header().Set("WWW-Authenticate", `Bearer realm="boxoffice-shard"`)
-			writeError(w, http.StatusUnauthorized, "unauthorized", "a valid bearer token is required", nil)
+			writeError(w, shardapi.CodeUnauthorized, "a valid bearer token is required", nil)
 			return
 		}
 		mux.ServeHTTP(w, r)
@@ -92,14 +93,14 @@ func (s *Server) guard(obs prometheus.Observer, codes *[6]prometheus.Counter, st
 		t0 := time.Now()
 		if !s.ready.Load() {
 			w.Header().Set("Retry-After", "1")
-			writeError(w, http.StatusServiceUnavailable, "not_ready", "the shard is starting or stopping; retry", nil)
+			writeError(w, shardapi.CodeNotReady, "the shard is starting or stopping; retry", nil)
 			codes[5].Inc()
 			return
 		}
 		if writer && (s.fullSpace.Load() || s.writeStart.Load() != 0) {
 			if ok, why := s.readiness(); !ok {
 				w.Header().Set("Retry-After", "1")
-				writeError(w, http.StatusServiceUnavailable, "not_ready", why+"; retry", nil)
+				writeError(w, shardapi.CodeNotReady, why+"; retry", nil)
 				codes[5].Inc()
 				return
 			}
@@ -184,9 +185,18 @@ func writeJSON(w http.ResponseWriter, status int, body []byte) {
 	w.Write(body)
 }
 
-func writeError(w http.ResponseWriter, status int, code, msg string, seatIDs []string) {
+// writeError answers an error of the contract, with the code's status.
+func writeError(w http.ResponseWriter, code shardapi.Code, msg string, seatIDs []string) {
+	writeErrorBody(w, &shardapi.Error{Code: code, Message: msg, Seats: seatIDs})
+}
+
+func writeErrorBody(w http.ResponseWriter, e *shardapi.Error) {
 	b := getBuf()
-	out := appendError(b.AvailableBuffer(), code, msg, seatIDs)
+	out := e.AppendJSON(b.AvailableBuffer())
+	status := e.Code.HTTPStatus()
+	if status == 0 {
+		status = http.StatusInternalServerError // not a code of the contract: a bug
+	}
 	writeJSON(w, status, out)
 	b.Write(out)
 	putBuf(b)
@@ -197,45 +207,28 @@ func readBody(w http.ResponseWriter, r *http.Request, buf *bytes.Buffer) bool {
 	if _, err := buf.ReadFrom(r.Body); err != nil {
 		var mbe *http.MaxBytesError
 		if errors.As(err, &mbe) {
-			writeError(w, http.StatusRequestEntityTooLarge, "payload_too_large",
+			writeError(w, shardapi.CodePayloadTooLarge,
 				"the body is larger than "+strconv.FormatInt(mbe.Limit, 10)+" bytes", nil)
 			return false
 		}
-		writeError(w, http.StatusBadRequest, "invalid_request", "reading the body: "+err.Error(), nil)
+		writeError(w, shardapi.CodeInvalidRequest, "reading the body: "+err.Error(), nil)
 		return false
 	}
 	return true
 }
 
-// HoldRequest is the body of POST /v1/holds.
-type HoldRequest struct {
-	Seats      []string `json:"seats"`
-	Holder     string   `json:"holder"`
-	TTLSeconds *int64   `json:"ttlSeconds"`
-}
-
-// TTLRequest is the body of extend and await-payment.
-type TTLRequest struct {
-	TTLSeconds *int64 `json:"ttlSeconds"`
-}
-
-// ConfirmRequest is the body of confirm.
-type ConfirmRequest struct {
-	OrderID string `json:"orderId"`
-}
-
 // RequestError is a request that breaks the contract's shape rules.
 type RequestError struct {
-	Status int
-	Code   string
+	Status int // Code.HTTPStatus()
+	Code   shardapi.Code
 	Msg    string
 	Seats  []string
 }
 
-func (e *RequestError) Error() string { return e.Code + ": " + e.Msg }
+func (e *RequestError) Error() string { return string(e.Code) + ": " + e.Msg }
 
 func invalid(msg string) *RequestError {
-	return &RequestError{Status: http.StatusBadRequest, Code: "invalid_request", Msg: msg}
+	return &RequestError{Status: shardapi.CodeInvalidRequest.HTTPStatus(), Code: shardapi.CodeInvalidRequest, Msg: msg}
 }
 
 // decodeJSON decodes an optional JSON object body (empty means {}).
@@ -249,66 +242,64 @@ func decodeJSON(body []byte, v any) *RequestError {
 	return nil
 }
 
-// ttl resolves an optional ttlSeconds: absent gives def, capped by max,
-// zero or negative is invalid.
+// resolveTTL resolves an optional ttlSeconds in nanoseconds: absent gives
+// def, capped by max; zero or negative gives 0, which the seat rules refuse.
+func resolveTTL(sec *int64, def, max time.Duration) int64 {
+	switch {
+	case sec == nil:
+		return int64(def)
+	case *sec <= 0:
+		return 0
+	case *sec >= int64(max/time.Second):
+		return int64(max)
+	}
+	return *sec * int64(time.Second)
+}
+
+// ttl resolves the ttl of an extend or await-payment.
 func ttl(sec *int64, def, max time.Duration) (int64, *RequestError) {
-	if sec == nil {
-		return int64(def), nil
+	t := resolveTTL(sec, def, max)
+	if t <= 0 {
+		return 0, invalid(seats.ErrBadTTL.Error())
 	}
-	if *sec <= 0 {
-		return 0, invalid("ttlSeconds must be positive")
+	return t, nil
+}
+
+// invalidHold answers a hold that breaks the seat rules' shape.
+func invalidHold(err error, ids []string) *RequestError {
+	var dup *seats.DuplicateSeatError
+	if errors.As(err, &dup) {
+		return invalid("seat " + strconv.Quote(ids[dup.Index]) + " is named twice")
 	}
-	if *sec >= int64(max/time.Second) {
-		return int64(max), nil
-	}
-	return *sec * int64(time.Second), nil
+	return invalid(err.Error())
 }
 
 // DecodeHold turns a hold body into a command (seats resolved, shape
 // validated). It is what the handler runs on untrusted bytes.
 func DecodeHold(body []byte, ix *seats.Index, holdTTL, maxTTL time.Duration, maxSeats int, c *seats.Command) *RequestError {
-	var req HoldRequest
+	var req shardapi.HoldRequest
 	if len(bytes.TrimSpace(body)) == 0 {
 		return invalid("a body is required")
 	}
 	if e := decodeJSON(body, &req); e != nil {
 		return e
 	}
-	if len(req.Seats) == 0 {
-		return invalid("seats must name at least one seat")
-	}
-	if req.Holder == "" {
-		return invalid("holder is required")
+	// The seat rules' own check, on the ids as given: a seat named twice
+	// is invalid whether or not the map knows it.
+	t := resolveTTL(req.TTLSeconds, holdTTL, maxTTL)
+	if err := seats.ValidateHold(req.Holder, req.Seats, t); err != nil {
+		return invalidHold(err, req.Seats)
 	}
 	if len(req.Holder) > MaxHolderLen {
 		return invalid("holder is longer than " + strconv.Itoa(MaxHolderLen) + " bytes")
 	}
-	t, e := ttl(req.TTLSeconds, holdTTL, maxTTL)
-	if e != nil {
-		return e
-	}
 	if len(req.Seats) > maxSeats {
-		// A malformed request is 400 whatever its size; the map keeps this
-		// linear for long lists (the quadratic check below sees at most
-		// maxSeats ids).
-		named := make(map[string]struct{}, len(req.Seats))
-		for _, id := range req.Seats {
-			if _, dup := named[id]; dup {
-				return invalid("seat " + strconv.Quote(id) + " is named twice")
-			}
-			named[id] = struct{}{}
-		}
-		return &RequestError{Status: http.StatusUnprocessableEntity, Code: "too_many_seats",
+		return &RequestError{Status: shardapi.CodeTooManySeats.HTTPStatus(), Code: shardapi.CodeTooManySeats,
 			Msg: "a holder may hold at most " + strconv.Itoa(maxSeats) + " seats"}
 	}
 	var unknown []string
 	c.Seats = c.Seats[:0]
-	for i, id := range req.Seats {
-		for _, prev := range req.Seats[:i] {
-			if prev == id {
-				return invalid("seat " + strconv.Quote(id) + " is named twice")
-			}
-		}
+	for _, id := range req.Seats {
 		x, ok := ix.Lookup(id)
 		if !ok {
 			unknown = append(unknown, id)
@@ -317,7 +308,7 @@ func DecodeHold(body []byte, ix *seats.Index, holdTTL, maxTTL time.Duration, max
 		c.Seats = append(c.Seats, x)
 	}
 	if unknown != nil {
-		return &RequestError{Status: http.StatusBadRequest, Code: "unknown_seat", Msg: "no such seat in this showtime's map", Seats: unknown}
+		return &RequestError{Status: shardapi.CodeUnknownSeat.HTTPStatus(), Code: shardapi.CodeUnknownSeat, Msg: "no such seat in this showtime's map", Seats: unknown}
 	}
 	c.Op = seats.OpHold
 	c.Holder = req.Holder
@@ -346,7 +337,7 @@ func DecodeHold(body []byte, ix *seats.Index, holdTTL, maxTTL time.Duration, max
 // Idempotency-Key was already used, necessarily with another body: 422
 // idempotency_mismatch, as the contract says for any other body.
 func (s *Server) keyMismatch(r *http.Request, op seats.Op, e *RequestError) *RequestError {
-	k := r.Header.Get("Idempotency-Key")
+	k := r.Header.Get(shardapi.HeaderIdempotencyKey)
 	if e.Status != http.StatusBadRequest || k == "" || len(k) > MaxIdempotencyKeyLen {
 		return e
 	}
@@ -356,12 +347,12 @@ func (s *Server) keyMismatch(r *http.Request, op seats.Op, e *RequestError) *Req
 	if s.submit(q) != nil || q.res.Code != seats.ErrIdempotencyMismatch {
 		return e
 	}
-	return &RequestError{Status: http.StatusUnprocessableEntity, Code: seats.ErrIdempotencyMismatch.String(),
+	return &RequestError{Status: shardapi.CodeIdempotencyMismatch.HTTPStatus(), Code: shardapi.CodeIdempotencyMismatch,
 		Msg: "this Idempotency-Key was used with another request"}
 }
 
 func idempotencyKey(r *http.Request) (string, *RequestError) {
-	k := r.Header.Get("Idempotency-Key")
+	k := r.Header.Get(shardapi.HeaderIdempotencyKey)
 	if len(k) > MaxIdempotencyKeyLen {
 		return "", invalid("Idempotency-Key is longer than " + strconv.Itoa(MaxIdempotencyKeyLen) + " bytes")
 	}
@@ -369,7 +360,7 @@ func idempotencyKey(r *http.Request) (string, *RequestError) {
 }
 
 func writeReqError(w http.ResponseWriter, e *RequestError) {
-	writeError(w, e.Status, e.Code, e.Msg, e.Seats)
+	writeError(w, e.Code, e.Msg, e.Seats)
 }
 
 func (s *Server) postHold(w http.ResponseWriter, r *http.Request) {
@@ -423,7 +414,7 @@ func (s *Server) answer(w http.ResponseWriter, buf *bytes.Buffer, req *request) 
 	for _, x := range res.Seats {
 		ids = append(ids, s.ix.ID(x))
 	}
-	status, msg := http.StatusConflict, ""
+	msg := ""
 	switch res.Code {
 	case seats.ErrUnavailable:
 		msg = "some seats are not free; nothing was held"
@@ -435,17 +426,18 @@ func (s *Server) answer(w http.ResponseWriter, buf *bytes.Buffer, req *request) 
 			msg = "the hold is already sold with another order id"
 		}
 	case seats.ErrNotFound:
-		status, msg = http.StatusNotFound, "no such hold"
+		msg = "no such hold"
 	case seats.ErrTooMany:
-		status, msg = http.StatusUnprocessableEntity, "the holder's active holds would exceed the per-holder seat limit; nothing was held"
+		msg = "the holder's active holds would exceed the per-holder seat limit; nothing was held"
 	case seats.ErrIdempotencyMismatch:
-		status, msg = http.StatusUnprocessableEntity, "this Idempotency-Key was used with another request"
+		msg = "this Idempotency-Key was used with another request"
 	case seats.ErrInvalid:
-		status, msg = http.StatusBadRequest, "invalid request"
+		msg = "invalid request"
 	case seats.ErrUnknownSeat:
-		status, msg = http.StatusBadRequest, "no such seat"
+		msg = "no such seat"
 	}
-	writeError(w, status, res.Code.String(), msg, ids)
+	// The machine's codes are the contract's (shardapi's tests hold them to it).
+	writeError(w, shardapi.Code(res.Code.String()), msg, ids)
 }
 
 // holdOp serves the per-hold endpoints.
@@ -491,9 +483,9 @@ func (s *Server) holdOp(op seats.Op) func(http.ResponseWriter, *http.Request) {
 	}
 }
 
-func codeOf(code string) seats.Code {
+func codeOf(code shardapi.Code) seats.Code {
 	for c := seats.OK; c <= seats.ErrIdempotencyMismatch; c++ {
-		if c.String() == code {
+		if c.String() == string(code) {
 			return c
 		}
 	}
@@ -504,12 +496,12 @@ func codeOf(code string) seats.Code {
 func DecodeHoldOp(op seats.Op, id string, body []byte, holdTTL, maxTTL time.Duration, c *seats.Command) *RequestError {
 	hid, ok := parseHoldID(id)
 	if !ok {
-		return &RequestError{Status: http.StatusNotFound, Code: "hold_not_found", Msg: "no such hold"}
+		return &RequestError{Status: shardapi.CodeHoldNotFound.HTTPStatus(), Code: shardapi.CodeHoldNotFound, Msg: "no such hold"}
 	}
 	c.Op, c.HoldID = op, hid
 	switch op {
 	case seats.OpExtend, seats.OpAwaitPayment:
-		var req TTLRequest
+		var req shardapi.TTLRequest
 		if e := decodeJSON(body, &req); e != nil {
 			return e
 		}
@@ -524,7 +516,7 @@ func DecodeHoldOp(op seats.Op, id string, body []byte, holdTTL, maxTTL time.Dura
 		}
 		c.TTL = t
 	case seats.OpConfirm:
-		var req ConfirmRequest
+		var req shardapi.ConfirmRequest
 		if e := decodeJSON(body, &req); e != nil {
 			return e
 		}
@@ -550,7 +542,7 @@ func (s *Server) getSeats(w http.ResponseWriter, r *http.Request) {
 	v, counts, arr := s.hub.seatsJSON()
 	b := make([]byte, 0, len(arr)+256)
 	b = append(b, `{"showtime":`...)
-	b = appendJSONString(b, s.cfg.Showtime)
+	b = shardapi.AppendString(b, s.cfg.Showtime)
 	b = append(b, `,"version":`...)
 	b = strconv.AppendUint(b, v, 10)
 	b = append(b, `,"seats":`...)
@@ -565,7 +557,7 @@ func (s *Server) status(w http.ResponseWriter, r *http.Request) {
 	v, counts := s.hub.snapshotCounts()
 	b := make([]byte, 0, 512)
 	b = append(b, `{"showtime":`...)
-	b = appendJSONString(b, s.cfg.Showtime)
+	b = shardapi.AppendString(b, s.cfg.Showtime)
 	b = append(b, `,"version":`...)
 	b = strconv.AppendUint(b, v, 10)
 	b = append(b, `,"epoch":`...)

@@ -5,6 +5,8 @@ import (
 	"crypto/subtle"
 	"net/http"
 	"strings"
+
+	"boxoffice.dev/boxoffice/shard/shardapi"
 )
 
 // bearerOK reports whether r carries "Authorization: Bearer <token>" (the
@@ -15,7 +17,7 @@ func bearerOK(r *http.Request, token string) bool {
 	if token == "" {
 		return true
 	}
-	h := r.Header.Get("Authorization")
+	h := r.Header.Get(shardapi.HeaderAuthorization)
 	const prefix = "Bearer "
 	if len(h) < len(prefix) || !strings.EqualFold(h[:len(prefix)], prefix) {
 		return false

@@ -12,6 +12,8 @@ import (
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
+
+	"boxoffice.dev/boxoffice/shard/shardapi"
 )
 
 // recoverCluster starts a cluster member: the Raft log is replayed into the
@@ -129,15 +131,12 @@ func (s *Server) HandOver(ctx context.Context) {
 func writeSubmitError(w http.ResponseWriter, err error) {
 	var nl *NotLeaderError
 	if errors.As(err, &nl) {
-		b := appendError(nil, "not_leader", "this member is not the leader; send the request to the leader", nil)
-		b = append(b[:len(b)-1], `,"leader":`...)
-		b = appendJSONString(b, nl.Leader)
-		b = append(b, '}')
-		writeJSON(w, http.StatusMisdirectedRequest, b)
+		writeErrorBody(w, &shardapi.Error{Code: shardapi.CodeNotLeader,
+			Message: "this member is not the leader; send the request to the leader", Leader: &nl.Leader})
 		return
 	}
 	w.Header().Set("Retry-After", "1")
-	writeError(w, http.StatusServiceUnavailable, "not_ready", err.Error(), nil)
+	writeError(w, shardapi.CodeNotReady, err.Error(), nil)
 }
 
 // appendClusterStatus adds the cluster fields to /v1/status.
@@ -145,13 +144,13 @@ func (s *Server) appendClusterStatus(b []byte) []byte {
 	n := s.node
 	b = append(b, `,"role":`...)
 	if n == nil {
-		return appendJSONString(b, "single")
+		return shardapi.AppendString(b, shardapi.RoleSingle)
 	}
-	b = appendJSONString(b, n.role.Load().(string))
+	b = shardapi.AppendString(b, n.role.Load().(string))
 	b = append(b, `,"term":`...)
 	b = strconv.AppendUint(b, n.term.Load(), 10)
 	b = append(b, `,"leader":`...)
-	b = appendJSONString(b, n.leaderURL())
+	b = shardapi.AppendString(b, n.leaderURL())
 	b = append(b, `,"id":`...)
 	b = strconv.AppendInt(b, int64(n.cfg.ID), 10)
 	b = append(b, `,"raftID":`...)
@@ -172,7 +171,7 @@ func (s *Server) appendClusterStatus(b []byte) []byte {
 			b = append(b, `{"id":`...)
 			b = strconv.AppendInt(b, int64(m.ID), 10)
 			b = append(b, `,"url":`...)
-			b = appendJSONString(b, m.URL)
+			b = shardapi.AppendString(b, m.URL)
 			b = append(b, `,"match":`...)
 			b = strconv.AppendUint(b, m.Match, 10)
 			b = append(b, `,"healthy":`...)
@@ -202,23 +201,22 @@ type clusterMetrics struct {
 }
 
 func (m *metrics) registerCluster() {
-	const ns = "boxoffice_shard"
-	m.raftRole = prometheus.NewGauge(prometheus.GaugeOpts{Namespace: ns, Name: "raft_role",
+	m.raftRole = prometheus.NewGauge(prometheus.GaugeOpts{Name: shardapi.MetricRaftRole,
 		Help: "This member's role: 0 follower, 1 candidate, 2 leader."})
-	m.raftTerm = prometheus.NewGauge(prometheus.GaugeOpts{Namespace: ns, Name: "raft_term", Help: "Current Raft term."})
-	m.raftLeaderChanges = prometheus.NewCounter(prometheus.CounterOpts{Namespace: ns, Name: "raft_leader_changes_total",
+	m.raftTerm = prometheus.NewGauge(prometheus.GaugeOpts{Name: shardapi.MetricRaftTerm, Help: "Current Raft term."})
+	m.raftLeaderChanges = prometheus.NewCounter(prometheus.CounterOpts{Name: shardapi.MetricRaftLeaderChangesTotal,
 		Help: "Times this member saw the leader change."})
-	m.raftCommit = prometheus.NewGauge(prometheus.GaugeOpts{Namespace: ns, Name: "raft_commit_index", Help: "Highest Raft index known committed."})
-	m.raftApplied = prometheus.NewGauge(prometheus.GaugeOpts{Namespace: ns, Name: "raft_applied_index", Help: "Highest Raft index applied to the seats."})
-	m.raftMatch = prometheus.NewGaugeVec(prometheus.GaugeOpts{Namespace: ns, Name: "raft_member_match_index",
+	m.raftCommit = prometheus.NewGauge(prometheus.GaugeOpts{Name: shardapi.MetricRaftCommitIndex, Help: "Highest Raft index known committed."})
+	m.raftApplied = prometheus.NewGauge(prometheus.GaugeOpts{Name: shardapi.MetricRaftAppliedIndex, Help: "Highest Raft index applied to the seats."})
+	m.raftMatch = prometheus.NewGaugeVec(prometheus.GaugeOpts{Name: shardapi.MetricRaftMemberMatchIndex,
 		Help: "On the leader: the highest index known stored on each member."}, []string{"member"})
-	m.raftCommitLatency = prometheus.NewHistogram(prometheus.HistogramOpts{Namespace: ns, Name: "raft_proposal_commit_seconds",
+	m.raftCommitLatency = prometheus.NewHistogram(prometheus.HistogramOpts{Name: shardapi.MetricRaftProposalCommitSeconds,
 		Help:    "Time from proposing a write on the leader to applying it committed.",
 		Buckets: []float64{.0005, .001, .0025, .005, .01, .025, .05, .1, .25, .5, 1, 2.5}})
-	m.raftAppendRTT = prometheus.NewHistogram(prometheus.HistogramOpts{Namespace: ns, Name: "raft_append_round_trip_seconds",
+	m.raftAppendRTT = prometheus.NewHistogram(prometheus.HistogramOpts{Name: shardapi.MetricRaftAppendRoundTripSeconds,
 		Help:    "On the leader: from sending a follower entries until it acknowledges storing them (network both ways plus the follower's log write and fsync, which the follower's wal_fsync_duration_seconds shows); one append per follower timed at a time.",
 		Buckets: fineBuckets})
-	m.peerRejected = prometheus.NewCounterVec(prometheus.CounterOpts{Namespace: ns, Name: "peer_requests_rejected_total",
+	m.peerRejected = prometheus.NewCounterVec(prometheus.CounterOpts{Name: shardapi.MetricPeerRequestsRejectedTotal,
 		Help: "Peer requests refused (unauthorized, invalid, too_large); the connection is closed."}, []string{"reason"})
 	m.reg.MustRegister(m.raftRole, m.raftTerm, m.raftLeaderChanges, m.raftCommit, m.raftApplied, m.raftMatch,
 		m.raftCommitLatency, m.raftAppendRTT, m.peerRejected)

@@ -6,6 +6,7 @@ import (
 	"time"
 
 	"boxoffice.dev/boxoffice/shard/seats"
+	"boxoffice.dev/boxoffice/shard/shardapi"
 )
 
 const heartbeatEvery = 15 * time.Second
@@ -22,7 +23,7 @@ func (s *Server) events(w http.ResponseWriter, r *http.Request) {
 	c, ok := s.hub.subscribe(s.cfg.MaxStreams)
 	if !ok {
 		w.Header().Set("Retry-After", "5")
-		writeError(w, http.StatusServiceUnavailable, "not_ready", "the shard is stopping or serves as many event streams as it allows", nil)
+		writeError(w, shardapi.CodeNotReady, "the shard is stopping or serves as many event streams as it allows", nil)
 		return
 	}
 	defer s.hub.unsubscribe(c)
@@ -48,7 +49,7 @@ func (s *Server) events(w http.ResponseWriter, r *http.Request) {
 
 	cursor := uint64(0)
 	resumed := false
-	if id := r.Header.Get("Last-Event-ID"); id != "" {
+	if id := r.Header.Get(shardapi.HeaderLastEventID); id != "" {
 		if v, err := strconv.ParseUint(id, 10, 64); err == nil && s.hub.retained(v) {
 			cursor, resumed = v, true
 		}

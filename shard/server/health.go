@@ -6,6 +6,7 @@ import (
 	"strconv"
 	"time"
 
+	"boxoffice.dev/boxoffice/shard/shardapi"
 	"boxoffice.dev/boxoffice/shard/wal"
 )
 
@@ -100,7 +101,7 @@ func (s *Server) loadReports(l *wal.Log, rec *wal.Recovered) error {
 	}
 	s.rep.Store(r)
 	if d := rec.Damaged; d != nil {
-		r.addWarning(LogWarning{At: time.Now().UTC().Truncate(time.Second), Kind: "damaged_last_record",
+		r.addWarning(shardapi.LogWarning{At: time.Now().UTC().Truncate(time.Second), Kind: "damaged_last_record",
 			File: d.File, Offset: d.Offset, Bytes: d.Bytes, Record: d.Index,
 			Message: fmt.Sprintf("log %s: the last record (%d, %d bytes at offset %d) was damaged and dropped at start-up (%s); it may have been acknowledged: a hold, sale or release answered before the restart may be lost. Compare with the payment system's orders.",
 				d.File, d.Index, d.Bytes, d.Offset, d.Reason)})
@@ -115,7 +116,7 @@ func (s *Server) loadReports(l *wal.Log, rec *wal.Recovered) error {
 
 // recordLate records confirms that arrived after their hold ended, before
 // they are answered (the syncer, after their group is on disk).
-func (s *Server) recordLate(late []LatePayment) {
+func (s *Server) recordLate(late []shardapi.LatePayment) {
 	n := s.rep.Load().addLate(late)
 	if n == 0 {
 		return
@@ -136,7 +137,7 @@ func (s *Server) appendHealth(b []byte) []byte {
 	ok, why := s.readiness()
 	if !ok {
 		b = append(b, `,"notReadyReason":`...)
-		b = appendJSONString(b, why)
+		b = shardapi.AppendString(b, why)
 	}
 	b = append(b, `,"logWriteStalledSeconds":`...)
 	b = strconv.AppendFloat(b, s.stalledFor().Seconds(), 'f', 3, 64)
@@ -150,15 +151,15 @@ func (s *Server) appendHealth(b []byte) []byte {
 	}
 	st := r.snapshot()
 	if st.PaidAfterExpiry == nil {
-		st.PaidAfterExpiry = []LatePayment{}
+		st.PaidAfterExpiry = []shardapi.LatePayment{}
 	}
 	if st.LogWarnings == nil {
-		st.LogWarnings = []LogWarning{}
+		st.LogWarnings = []shardapi.LogWarning{}
 	}
 	late, _ := json.Marshal(st.PaidAfterExpiry)
 	warn, _ := json.Marshal(st.LogWarnings)
 	b = append(b, `,"reportsId":`...)
-	b = appendJSONString(b, st.ID)
+	b = shardapi.AppendString(b, st.ID)
 	b = append(b, `,"paidAfterExpiryTotal":`...)
 	b = strconv.AppendUint(b, st.PaidAfterExpiryTotal, 10)
 	b = append(b, `,"paidAfterExpiry":`...)

@@ -5,6 +5,7 @@ import (
 	"sync"
 
 	"boxoffice.dev/boxoffice/shard/seats"
+	"boxoffice.dev/boxoffice/shard/shardapi"
 )
 
 // hub holds the durable view of the seats (what is on disk) and a bounded
@@ -122,7 +123,7 @@ func (h *hub) seatsJSON() (uint64, [4]int, []byte) {
 			b = append(b, ',')
 		}
 		b = append(b, `{"id":`...)
-		b = appendJSONString(b, h.ix.ID(int32(i)))
+		b = shardapi.AppendString(b, h.ix.ID(int32(i)))
 		b = append(b, `,"state":"`...)
 		b = append(b, s.String()...)
 		b = append(b, `"}`...)
@@ -218,7 +219,7 @@ func appendChanges(b []byte, ix *seats.Index, version uint64, changes []seats.Ch
 			b = append(b, ',')
 		}
 		b = append(b, `{"id":`...)
-		b = appendJSONString(b, ix.ID(c.Seat))
+		b = shardapi.AppendString(b, ix.ID(c.Seat))
 		b = append(b, `,"state":"`...)
 		b = append(b, c.State.String()...)
 		b = append(b, `"}`...)

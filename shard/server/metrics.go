@@ -8,6 +8,7 @@ import (
 	"time"
 
 	"boxoffice.dev/boxoffice/shard/seats"
+	"boxoffice.dev/boxoffice/shard/shardapi"
 )
 
 type metrics struct {
@@ -39,92 +40,91 @@ type metrics struct {
 
 // resultReplay is the result label of an answer replayed from the
 // idempotency table, whatever the first answer was.
-const resultReplay = "replay"
+const resultReplay = shardapi.ResultReplay
 
 var routes = []string{"seats", "hold", "get_hold", "extend", "await_payment", "confirm", "release", "status", "events"}
 
 func newMetrics(s *Server) *metrics {
 	m := &metrics{reg: prometheus.NewRegistry()}
-	const ns = "boxoffice_shard"
-	m.holds = prometheus.NewCounterVec(prometheus.CounterOpts{Namespace: ns, Name: "holds_total",
+	m.holds = prometheus.NewCounterVec(prometheus.CounterOpts{Name: shardapi.MetricHoldsTotal,
 		Help: "Hold requests answered by the state machine, by result (replay: answered again from the idempotency table)."}, []string{"result"})
-	m.confirms = prometheus.NewCounterVec(prometheus.CounterOpts{Namespace: ns, Name: "confirms_total",
+	m.confirms = prometheus.NewCounterVec(prometheus.CounterOpts{Name: shardapi.MetricConfirmsTotal,
 		Help: "Confirm requests answered by the state machine, by result (replay: answered again from the idempotency table)."}, []string{"result"})
-	m.latency = prometheus.NewHistogramVec(prometheus.HistogramOpts{Namespace: ns, Name: "request_duration_seconds",
+	m.latency = prometheus.NewHistogramVec(prometheus.HistogramOpts{Name: shardapi.MetricRequestDurationSeconds,
 		Help:    "HTTP request latency by route.",
 		Buckets: []float64{.0001, .00025, .0005, .001, .0025, .005, .01, .025, .05, .1, .25, 1}}, []string{"route"})
-	m.fsync = prometheus.NewHistogram(prometheus.HistogramOpts{Namespace: ns, Name: "wal_fsync_duration_seconds",
+	m.fsync = prometheus.NewHistogram(prometheus.HistogramOpts{Name: shardapi.MetricWalFsyncDurationSeconds,
 		Help:    "Time to write and fsync one group of log records.",
 		Buckets: []float64{.00005, .0001, .00025, .0005, .001, .0025, .005, .01, .025, .05, .1, .5}})
-	m.groupSize = prometheus.NewHistogram(prometheus.HistogramOpts{Namespace: ns, Name: "wal_group_size",
+	m.groupSize = prometheus.NewHistogram(prometheus.HistogramOpts{Name: shardapi.MetricWalGroupSize,
 		Help: "Commands per group commit.", Buckets: prometheus.ExponentialBuckets(1, 2, 12)})
-	m.queueWait = prometheus.NewHistogram(prometheus.HistogramOpts{Namespace: ns, Name: "writer_queue_wait_seconds",
+	m.queueWait = prometheus.NewHistogram(prometheus.HistogramOpts{Name: shardapi.MetricWriterQueueWaitSeconds,
 		Help:    "Time a write waits from its handler handing it over until the writer (in cluster mode the Raft loop) takes it: CPU contention and writer backlog.",
 		Buckets: fineBuckets})
-	m.applyTime = prometheus.NewHistogram(prometheus.HistogramOpts{Namespace: ns, Name: "writer_apply_seconds",
+	m.applyTime = prometheus.NewHistogram(prometheus.HistogramOpts{Name: shardapi.MetricWriterApplySeconds,
 		Help:    "Time the writer spends applying one command to the seat map and framing its log record (single mode).",
 		Buckets: fineBuckets})
-	m.commitWait = prometheus.NewHistogram(prometheus.HistogramOpts{Namespace: ns, Name: "writer_commit_wait_seconds",
+	m.commitWait = prometheus.NewHistogram(prometheus.HistogramOpts{Name: shardapi.MetricWriterCommitWaitSeconds,
 		Help:    "Time from a command's apply until it is answered: waiting for the group in progress plus its own group's write and fsync (single mode).",
 		Buckets: fineBuckets})
-	m.recovery = prometheus.NewGauge(prometheus.GaugeOpts{Namespace: ns, Name: "recovery_duration_seconds",
+	m.recovery = prometheus.NewGauge(prometheus.GaugeOpts{Name: shardapi.MetricRecoveryDurationSeconds,
 		Help: "Time spent loading the snapshot and replaying the log at start-up."})
-	m.epoch = prometheus.NewGauge(prometheus.GaugeOpts{Namespace: ns, Name: "epoch",
+	m.epoch = prometheus.NewGauge(prometheus.GaugeOpts{Name: shardapi.MetricEpoch,
 		Help: "Owner epoch of this shard process (incremented on every start)."})
-	m.streamDrop = prometheus.NewCounter(prometheus.CounterOpts{Namespace: ns, Name: "stream_clients_dropped_total",
+	m.streamDrop = prometheus.NewCounter(prometheus.CounterOpts{Name: shardapi.MetricStreamClientsDroppedTotal,
 		Help: "Event-stream clients disconnected for falling behind or writing too slowly."})
-	m.snapshots = prometheus.NewCounterVec(prometheus.CounterOpts{Namespace: ns, Name: "snapshots_total",
+	m.snapshots = prometheus.NewCounterVec(prometheus.CounterOpts{Name: shardapi.MetricSnapshotsTotal,
 		Help: "Snapshots written, by result."}, []string{"result"})
-	m.requests = prometheus.NewCounterVec(prometheus.CounterOpts{Namespace: ns, Name: "requests_total",
+	m.requests = prometheus.NewCounterVec(prometheus.CounterOpts{Name: shardapi.MetricRequestsTotal,
 		Help: "HTTP answers by route and status class (2xx, 4xx, 5xx): 5xx on write routes is the write error ratio."},
 		[]string{"route", "code"})
 	m.reg.MustRegister(m.requests)
-	m.early = prometheus.NewCounter(prometheus.CounterOpts{Namespace: ns, Name: "early_conflicts_total",
+	m.early = prometheus.NewCounter(prometheus.CounterOpts{Name: shardapi.MetricEarlyConflictsTotal,
 		Help: "Conflicts answered before the group's fsync because they read only seats already on disk."})
 	m.reg.MustRegister(m.early)
 	for st := seats.Free; st <= seats.Sold; st++ {
 		st := st
-		m.reg.MustRegister(prometheus.NewGaugeFunc(prometheus.GaugeOpts{Namespace: ns, Name: "seats",
+		m.reg.MustRegister(prometheus.NewGaugeFunc(prometheus.GaugeOpts{Name: shardapi.MetricSeats,
 			Help: "Seats by state (durable view).", ConstLabels: prometheus.Labels{"state": st.String()}},
 			func() float64 { _, c := s.hub.snapshotCounts(); return float64(c[st]) }))
 	}
 	m.reg.MustRegister(
-		prometheus.NewGaugeFunc(prometheus.GaugeOpts{Namespace: ns, Name: "stream_clients",
+		prometheus.NewGaugeFunc(prometheus.GaugeOpts{Name: shardapi.MetricStreamClients,
 			Help: "Connected event-stream clients."}, func() float64 { return float64(s.hub.clientCount()) }),
-		prometheus.NewGaugeFunc(prometheus.GaugeOpts{Namespace: ns, Name: "wal_bytes",
+		prometheus.NewGaugeFunc(prometheus.GaugeOpts{Name: shardapi.MetricWalBytes,
 			Help: "Bytes in log segments."}, func() float64 {
 			if l := s.walLog.Load(); l != nil {
 				return float64(l.Bytes())
 			}
 			return 0
 		}),
-		prometheus.NewGaugeFunc(prometheus.GaugeOpts{Namespace: ns, Name: "version",
+		prometheus.NewGaugeFunc(prometheus.GaugeOpts{Name: shardapi.MetricVersion,
 			Help: "Durable seat-map version."}, func() float64 { v, _ := s.hub.snapshotCounts(); return float64(v) }),
-		prometheus.NewGaugeFunc(prometheus.GaugeOpts{Namespace: ns, Name: "ready",
+		prometheus.NewGaugeFunc(prometheus.GaugeOpts{Name: shardapi.MetricReady,
 			Help: "1 when the shard accepts writes (0 while starting or stopping, while a log write is stalled, or when the data volume is full)."},
 			func() float64 { return b2f(s.Ready()) }),
-		prometheus.NewGaugeFunc(prometheus.GaugeOpts{Namespace: ns, Name: "wal_write_stalled",
+		prometheus.NewGaugeFunc(prometheus.GaugeOpts{Name: shardapi.MetricWalWriteStalled,
 			Help: "1 while a log write (one group's write and fsync) has run longer than the stall timeout: the shard is not ready."},
 			func() float64 { return b2f(s.stalledFor() > 0) }),
-		prometheus.NewGaugeFunc(prometheus.GaugeOpts{Namespace: ns, Name: "wal_write_age_seconds",
+		prometheus.NewGaugeFunc(prometheus.GaugeOpts{Name: shardapi.MetricWalWriteAgeSeconds,
 			Help: "How long the log write in progress has run (0 when none is)."}, func() float64 {
 			if t := s.writeStart.Load(); t != 0 {
 				return time.Since(time.Unix(0, t)).Seconds()
 			}
 			return 0
 		}),
-		prometheus.NewGaugeFunc(prometheus.GaugeOpts{Namespace: ns, Name: "volume_free_bytes",
+		prometheus.NewGaugeFunc(prometheus.GaugeOpts{Name: shardapi.MetricVolumeFreeBytes,
 			Help: "Free space on the data volume (-1 unknown)."}, func() float64 { return float64(s.freeBytes.Load()) }),
-		prometheus.NewGaugeFunc(prometheus.GaugeOpts{Namespace: ns, Name: "volume_low",
+		prometheus.NewGaugeFunc(prometheus.GaugeOpts{Name: shardapi.MetricVolumeLow,
 			Help: "1 when the data volume has less than two log segments' worth free: new segments are not reserved."},
 			func() float64 { return b2f(s.lowSpace.Load()) }),
-		prometheus.NewGaugeFunc(prometheus.GaugeOpts{Namespace: ns, Name: "volume_full",
+		prometheus.NewGaugeFunc(prometheus.GaugeOpts{Name: shardapi.MetricVolumeFull,
 			Help: "1 when the data volume is below the free space writes need: writes are refused (503) and the shard is not ready."},
 			func() float64 { return b2f(s.fullSpace.Load()) }),
-		prometheus.NewCounterFunc(prometheus.CounterOpts{Namespace: ns, Name: "paid_after_expiry_total",
+		prometheus.NewCounterFunc(prometheus.CounterOpts{Name: shardapi.MetricPaidAfterExpiryTotal,
 			Help: "Confirms with an order id answered hold_expired (a payment after its hold ended), counted once per hold and order id; kept in the data directory across restarts."},
 			func() float64 { return float64(s.reportTotals().PaidAfterExpiryTotal) }),
-		prometheus.NewCounterFunc(prometheus.CounterOpts{Namespace: ns, Name: "wal_damaged_records_total",
+		prometheus.NewCounterFunc(prometheus.CounterOpts{Name: shardapi.MetricWalDamagedRecordsTotal,
 			Help: "Damaged last log records dropped at start-up that may have been acknowledged; kept in the data directory across restarts."},
 			func() float64 { return float64(s.reportTotals().LogWarningsTotal) }),
 		m.holds, m.confirms, m.latency, m.fsync, m.groupSize, m.queueWait, m.applyTime, m.commitWait, m.recovery, m.epoch, m.streamDrop, m.snapshots,

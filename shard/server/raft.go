@@ -36,6 +36,7 @@ import (
 	"google.golang.org/protobuf/proto"
 
 	"boxoffice.dev/boxoffice/shard/seats"
+	"boxoffice.dev/boxoffice/shard/shardapi"
 	"boxoffice.dev/boxoffice/shard/waitroom"
 	"boxoffice.dev/boxoffice/shard/wal"
 )
@@ -131,7 +132,7 @@ type Node struct {
 	snapBusy  atomic.Bool
 	snapWG    sync.WaitGroup
 	answered  []*request
-	late      []LatePayment
+	late      []shardapi.LatePayment
 	decodeCmd seats.Command
 	decodeRm  waitroom.Command
 	lastRoom  time.Time
@@ -182,7 +183,7 @@ func newNode(s *Server) *Node {
 		recv: make(chan *pb.Message, 4096), ctrl: make(chan func(), 1024),
 		stop: make(chan struct{}), done: make(chan struct{}),
 		waiters: map[uint64]*request{}, readWait: map[uint64][]*request{}}
-	n.role.Store("follower")
+	n.role.Store(shardapi.RoleFollower)
 	n.joinState.Store("")
 	var sb [8]byte
 	rand.Read(sb[:])
@@ -632,15 +633,15 @@ func (n *Node) setSoftState(ss *raft.SoftState) {
 	prev := n.lead.Load()
 	n.isLeader = ss.RaftState == raft.StateLeader
 	n.lead.Store(ss.Lead)
-	role := "follower"
+	role := shardapi.RoleFollower
 	switch ss.RaftState {
 	case raft.StateLeader:
-		role = "leader"
+		role = shardapi.RoleLeader
 	case raft.StateCandidate, raft.StatePreCandidate:
-		role = "candidate"
+		role = shardapi.RoleCandidate
 	}
 	n.role.Store(role)
-	n.s.met.raftRole.Set(map[string]float64{"follower": 0, "candidate": 1, "leader": 2}[role])
+	n.s.met.raftRole.Set(map[string]float64{shardapi.RoleFollower: 0, shardapi.RoleCandidate: 1, shardapi.RoleLeader: 2}[role])
 	if prev != ss.Lead {
 		n.s.met.raftLeaderChanges.Inc()
 		n.log.Info("leader changed", "leader", slotOf(ss.Lead), "leaderRaftID", ss.Lead, "role", role)
@@ -749,7 +750,7 @@ func (n *Node) applyBatch(data []byte) {
 			continue
 		}
 		if c.Op == seats.OpConfirm && res.Code == seats.ErrExpired && !res.Replayed {
-			n.late = append(n.late, LatePayment{Hold: string(appendHoldID(nil, c.HoldID)), OrderID: c.OrderID,
+			n.late = append(n.late, shardapi.LatePayment{Hold: string(appendHoldID(nil, c.HoldID)), OrderID: c.OrderID,
 				At: time.Unix(0, c.Now).UTC()})
 		}
 		if proposer == n.session {

@@ -10,7 +10,8 @@ import (
 	"os"
 	"path/filepath"
 	"sync"
-	"time"
+
+	"boxoffice.dev/boxoffice/shard/shardapi"
 )
 
 // Reports are what on-call must learn even if the shard restarts before
@@ -33,37 +34,16 @@ const (
 	maxLogWarnings  = 20
 )
 
-// LatePayment is a confirm that came after its hold had expired or was
-// released.
-type LatePayment struct {
-	Seq     uint64    `json:"seq"`
-	Hold    string    `json:"hold"`
-	OrderID string    `json:"orderId"`
-	At      time.Time `json:"at"`
-}
-
-// LogWarning is damage found in the log at start-up.
-type LogWarning struct {
-	Seq     uint64    `json:"seq"`
-	At      time.Time `json:"at"`
-	Kind    string    `json:"kind"` // damaged_last_record
-	File    string    `json:"file"`
-	Offset  int64     `json:"offset"`
-	Bytes   int64     `json:"bytes"`
-	Record  uint64    `json:"record"`
-	Message string    `json:"message"`
-}
-
 // reportState is the file's content. ID names this data directory's reports
 // (random, made with the file) so that Seq, which only grows, is unique
 // together with it: the operator names its events by both.
 type reportState struct {
-	ID                   string        `json:"reportsId"`
-	Seq                  uint64        `json:"seq"`
-	PaidAfterExpiryTotal uint64        `json:"paidAfterExpiryTotal"`
-	PaidAfterExpiry      []LatePayment `json:"paidAfterExpiry"`
-	LogWarningsTotal     uint64        `json:"logWarningsTotal"`
-	LogWarnings          []LogWarning  `json:"logWarnings"`
+	ID                   string                 `json:"reportsId"`
+	Seq                  uint64                 `json:"seq"`
+	PaidAfterExpiryTotal uint64                 `json:"paidAfterExpiryTotal"`
+	PaidAfterExpiry      []shardapi.LatePayment `json:"paidAfterExpiry"`
+	LogWarningsTotal     uint64                 `json:"logWarningsTotal"`
+	LogWarnings          []shardapi.LogWarning  `json:"logWarnings"`
 }
 
 type reports struct {
@@ -93,7 +73,7 @@ func loadReports(dir string) (*reports, error) {
 
 // addLate records new late payments (a repeat of a hold and order id already
 // kept is the same payment) and returns how many were new.
-func (r *reports) addLate(late []LatePayment) int {
+func (r *reports) addLate(late []shardapi.LatePayment) int {
 	r.mu.Lock()
 	defer r.mu.Unlock()
 	n := 0
@@ -116,7 +96,7 @@ next:
 	return n
 }
 
-func (r *reports) addWarning(w LogWarning) {
+func (r *reports) addWarning(w shardapi.LogWarning) {
 	r.mu.Lock()
 	defer r.mu.Unlock()
 	r.st.Seq++
@@ -133,8 +113,8 @@ func (r *reports) snapshot() reportState {
 	r.mu.Lock()
 	defer r.mu.Unlock()
 	st := r.st
-	st.PaidAfterExpiry = append([]LatePayment(nil), st.PaidAfterExpiry...)
-	st.LogWarnings = append([]LogWarning(nil), st.LogWarnings...)
+	st.PaidAfterExpiry = append([]shardapi.LatePayment(nil), st.PaidAfterExpiry...)
+	st.LogWarnings = append([]shardapi.LogWarning(nil), st.LogWarnings...)
 	return st
 }
 

@@ -6,25 +6,13 @@ import (
 	"strconv"
 	"time"
 
+	"boxoffice.dev/boxoffice/shard/shardapi"
 	"boxoffice.dev/boxoffice/shard/waitroom"
 )
 
 // The waiting room's endpoints (contract v1 addition "room"; see
 // shard/README.md). Writes go to the leader (421 not_leader elsewhere), like
 // holds; the room summary is read from the published view on any member.
-
-// RoomConfigRequest is the body of PUT /v1/room.
-type RoomConfigRequest struct {
-	MaxActiveBuyers    int       `json:"maxActiveBuyers"`
-	IdleTimeoutSeconds int64     `json:"idleTimeoutSeconds"`
-	PreQueueSeconds    int64     `json:"preQueueSeconds"`
-	OpensAt            time.Time `json:"opensAt"`
-}
-
-// JoinRequest is the body of POST /v1/room/join.
-type JoinRequest struct {
-	Key string `json:"key"`
-}
 
 func (s *Server) registerRoom(v1 func(pattern, route string, h func(http.ResponseWriter, *http.Request))) {
 	v1("PUT /v1/room", "room_configure", s.roomConfigure)
@@ -37,7 +25,7 @@ func (s *Server) registerRoom(v1 func(pattern, route string, h func(http.Respons
 
 func (s *Server) roomConfigure(w http.ResponseWriter, r *http.Request) {
 	if s.cfg.Room != nil {
-		writeError(w, http.StatusConflict, "room_configured_by_flags",
+		writeError(w, shardapi.CodeRoomConfiguredByFlags,
 			"this shard's waiting room is set by its flags (the Showtime's spec.sales.waitingRoom); change it there", nil)
 		return
 	}
@@ -46,7 +34,7 @@ func (s *Server) roomConfigure(w http.ResponseWriter, r *http.Request) {
 	if !readBody(w, r, buf) {
 		return
 	}
-	var body RoomConfigRequest
+	var body shardapi.RoomConfigRequest
 	if e := decodeJSON(buf.Bytes(), &body); e != nil {
 		writeReqError(w, e)
 		return
@@ -80,7 +68,7 @@ func (s *Server) roomJoin(w http.ResponseWriter, r *http.Request) {
 	if !readBody(w, r, buf) {
 		return
 	}
-	var body JoinRequest
+	var body shardapi.JoinRequest
 	if e := decodeJSON(buf.Bytes(), &body); e != nil {
 		writeReqError(w, e)
 		return
@@ -102,7 +90,7 @@ func (s *Server) roomPlace(op waitroom.Op) func(http.ResponseWriter, *http.Reque
 	return func(w http.ResponseWriter, r *http.Request) {
 		id, err := strconv.ParseUint(r.PathValue("id"), 10, 64)
 		if err != nil || id == 0 {
-			writeError(w, http.StatusNotFound, "place_not_found", "no such place", nil)
+			writeError(w, shardapi.CodePlaceNotFound, "no such place", nil)
 			return
 		}
 		req := getRequest()
@@ -127,22 +115,22 @@ func (s *Server) roomSubmit(w http.ResponseWriter, req *request) {
 			// The flags say there is a room: the leader configures it at
 			// its next tick (after a start or an election).
 			w.Header().Set("Retry-After", "1")
-			writeError(w, http.StatusServiceUnavailable, "not_ready", "the waiting room is being configured; retry", nil)
+			writeError(w, shardapi.CodeNotReady, "the waiting room is being configured; retry", nil)
 			return
 		}
-		writeError(w, http.StatusConflict, "waiting_room_not_configured", "this showtime has no waiting room", nil)
+		writeError(w, shardapi.CodeWaitingRoomNotConfigured, "this showtime has no waiting room", nil)
 		return
 	case waitroom.ErrTooEarly:
-		writeError(w, http.StatusForbidden, "waiting_room_not_open", "the waiting room is not open yet", nil)
+		writeError(w, shardapi.CodeWaitingRoomNotOpen, "the waiting room is not open yet", nil)
 		return
 	case waitroom.ErrNotFound:
-		writeError(w, http.StatusNotFound, "place_not_found", "no such place: it ended, or never was", nil)
+		writeError(w, shardapi.CodePlaceNotFound, "no such place: it ended, or never was", nil)
 		return
 	case waitroom.ErrSoldOut:
-		writeError(w, http.StatusGone, "sold_out", "every seat is sold; the waiting room is closed", nil)
+		writeError(w, shardapi.CodeSoldOut, "every seat is sold; the waiting room is closed", nil)
 		return
 	default:
-		writeError(w, http.StatusBadRequest, "invalid_request", "invalid waiting-room request", nil)
+		writeError(w, shardapi.CodeInvalidRequest, "invalid waiting-room request", nil)
 		return
 	}
 	switch {

@@ -6,6 +6,7 @@ import (
 
 	"github.com/prometheus/client_golang/prometheus"
 
+	"boxoffice.dev/boxoffice/shard/shardapi"
 	"boxoffice.dev/boxoffice/shard/waitroom"
 )
 
@@ -146,7 +147,7 @@ var roomMetricDescs = struct {
 }{gauge: map[string]*prometheus.Desc{}, counter: map[string]*prometheus.Desc{}}
 
 func init() {
-	const p = "boxoffice_shard_waitingroom_"
+	const p = shardapi.MetricPrefix + "waitingroom_"
 	for name, help := range map[string]string{
 		"waiting":               "Buyers in line (not counting the pre-queue).",
 		"pre_queued":            "Buyers in the pre-queue, drawn at opensAt.",

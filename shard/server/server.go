@@ -49,6 +49,7 @@ import (
 	"time"
 
 	"boxoffice.dev/boxoffice/shard/seats"
+	"boxoffice.dev/boxoffice/shard/shardapi"
 	"boxoffice.dev/boxoffice/shard/waitroom"
 	"boxoffice.dev/boxoffice/shard/wal"
 )
@@ -384,7 +385,7 @@ type group struct {
 	// roomView, if set, is published once the group is on disk.
 	roomView *roomView
 	// late: confirms answered hold_expired, recorded before they are answered.
-	late []LatePayment
+	late []shardapi.LatePayment
 }
 
 func (g *group) empty() bool {
@@ -484,7 +485,7 @@ func (s *Server) apply(g *group, r *request) {
 	r.cmd.Now = max(s.cfg.Now().UnixNano(), s.m.Now())
 	r.res = s.applySeat(&r.cmd)
 	if r.cmd.Op == seats.OpConfirm && r.res.Code == seats.ErrExpired && !r.res.Replayed {
-		g.late = append(g.late, LatePayment{Hold: string(appendHoldID(nil, r.cmd.HoldID)), OrderID: r.cmd.OrderID,
+		g.late = append(g.late, shardapi.LatePayment{Hold: string(appendHoldID(nil, r.cmd.HoldID)), OrderID: r.cmd.OrderID,
 			At: time.Unix(0, r.cmd.Now).UTC()})
 	}
 	logged := r.res.Log

@@ -18,6 +18,8 @@ import (
 	"go.etcd.io/raft/v3"
 	pb "go.etcd.io/raft/v3/raftpb"
 	"google.golang.org/protobuf/proto"
+
+	"boxoffice.dev/boxoffice/shard/shardapi"
 )
 
 // Peer traffic is HTTP on --peer-listen, authenticated with the peer token:
@@ -249,7 +251,7 @@ func (n *Node) PeerHandler() http.Handler {
 		if !n.peerAuthorized(r) {
 			n.s.met.peerRejected.WithLabelValues("unauthorized").Inc()
 			w.Header().Set("Connection", "close")
-			writeError(w, http.StatusUnauthorized, "unauthorized", "a valid peer token is required", nil)
+			writeError(w, shardapi.CodeUnauthorized, "a valid peer token is required", nil)
 			return
 		}
 		mux.ServeHTTP(w, r)
@@ -260,12 +262,12 @@ func (n *Node) PeerHandler() http.Handler {
 func (n *Node) badPeer(w http.ResponseWriter, reason string) {
 	n.s.met.peerRejected.WithLabelValues("invalid").Inc()
 	w.Header().Set("Connection", "close")
-	writeError(w, http.StatusBadRequest, "invalid_request", reason, nil)
+	writeError(w, shardapi.CodeInvalidRequest, reason, nil)
 }
 
 func (n *Node) serveMsgs(w http.ResponseWriter, r *http.Request) {
 	if !n.opened.Load() {
-		writeError(w, http.StatusServiceUnavailable, "not_ready", "this member is starting", nil)
+		writeError(w, shardapi.CodeNotReady, "this member is starting", nil)
 		return
 	}
 	from, err := strconv.Atoi(r.Header.Get(fromSlotHeader))
@@ -279,7 +281,7 @@ func (n *Node) serveMsgs(w http.ResponseWriter, r *http.Request) {
 		if errors.As(err, &mbe) {
 			n.s.met.peerRejected.WithLabelValues("too_large").Inc()
 			w.Header().Set("Connection", "close")
-			writeError(w, http.StatusRequestEntityTooLarge, "payload_too_large", "peer body too large", nil)
+			writeError(w, shardapi.CodePayloadTooLarge, "peer body too large", nil)
 			return
 		}
 		n.badPeer(w, "reading the body: "+err.Error())
@@ -338,7 +340,7 @@ func (n *Node) serveJoin(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	if !n.opened.Load() {
-		writeError(w, http.StatusServiceUnavailable, "not_ready", "this member is starting", nil)
+		writeError(w, shardapi.CodeNotReady, "this member is starting", nil)
 		return
 	}
 	if _, known := n.cfg.Peers[slotOf(req.RaftID)]; !known || req.RaftID == uint64(slotOf(req.RaftID)) {
@@ -346,7 +348,7 @@ func (n *Node) serveJoin(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	if _, err := n.AddMember(req.RaftID); err != nil {
-		writeError(w, http.StatusServiceUnavailable, "not_ready", err.Error(), nil)
+		writeError(w, shardapi.CodeNotReady, err.Error(), nil)
 		return
 	}
 	w.WriteHeader(http.StatusNoContent)

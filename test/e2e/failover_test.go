@@ -22,7 +22,7 @@ import (
 	"k8s.io/apimachinery/pkg/labels"
 
 	boxv1 "boxoffice.dev/boxoffice/api/v1alpha1"
-	"boxoffice.dev/boxoffice/hack/localcluster/fault"
+	"boxoffice.dev/boxoffice/internal/localcluster/fault"
 )
 
 // failoverNS keeps the node-loss showtime apart from the main suite's.

@@ -12,7 +12,7 @@ import (
 	corev1 "k8s.io/api/core/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 
-	"boxoffice.dev/boxoffice/hack/localcluster/fault"
+	"boxoffice.dev/boxoffice/internal/localcluster/fault"
 )
 
 // spreadDeployment is n sleeping pods that must each be on their own node.

@@ -1,7 +1,7 @@
 //go:build e2e
 
 // Package e2e runs Box office end to end on the local cluster
-// (hack/localcluster) with the real manager, shard and front end. It needs
+// (cmd/localcluster) with the real manager, shard and front end. It needs
 // root; run it with `make test-e2e`.
 package e2e
 
@@ -36,7 +36,7 @@ type cluster struct {
 	Webhooks   bool   `json:"webhooks"`
 	// BreakGlassKubeconfig is a user in the manager's break-glass group.
 	BreakGlassKubeconfig string `json:"breakGlassKubeconfig"`
-	// ControlSocket takes fault injection (hack/localcluster/fault).
+	// ControlSocket takes fault injection (internal/localcluster/fault).
 	ControlSocket string   `json:"controlSocket"`
 	Nodes         []string `json:"nodes"`
 }
