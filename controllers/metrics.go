@@ -65,6 +65,17 @@ var (
 		Help: "Changes of a replicated shard's leader the operator saw.",
 	}, []string{"namespace", "showtime"})
 
+	shardMemberRestarts = prometheus.NewCounterVec(prometheus.CounterOpts{
+		Name: "boxoffice_showtime_shard_member_restarts_total",
+		Help: "Members of a replicated shard the operator restarted to move them to the StatefulSet's revision, by role.",
+	}, []string{"namespace", "showtime", "role"})
+
+	shardHandoverSeconds = prometheus.NewHistogram(prometheus.HistogramOpts{
+		Name:    "boxoffice_showtime_shard_handover_seconds",
+		Help:    "From the operator's deletion of a replicated shard leader's pod until another member reported that it leads (an upper bound on the write pause of the hand-over).",
+		Buckets: []float64{.025, .05, .1, .2, .3, .5, 1, 2, 5},
+	})
+
 	shardMemberReplacements = prometheus.NewCounterVec(prometheus.CounterOpts{
 		Name: "boxoffice_showtime_shard_member_replacements_total",
 		Help: "Members of a replicated shard the operator replaced because their node was lost.",
@@ -82,7 +93,7 @@ var allPhases = []boxv1.ShowtimePhase{boxv1.PhasePending, boxv1.PhaseProvisionin
 func init() {
 	metrics.Registry.MustRegister(showtimeSeats, showtimePhase, showtimeShardReady, showtimeOnSaleWindow,
 		showtimeOpens, showtimeSoldOut, showtimeFrozen, frontendReplicas, freezeWindowActive, rolloutRollbacks,
-		shardMembers, shardLeaderChanges, shardMemberReplacements)
+		shardMembers, shardLeaderChanges, shardMemberReplacements, shardMemberRestarts, shardHandoverSeconds)
 }
 
 func recordSeatMetrics(st *boxv1.Showtime) {
@@ -151,5 +162,6 @@ func forgetMetrics(key types.NamespacedName) {
 	}
 	shardLeaderChanges.DeletePartialMatch(l)
 	shardMemberReplacements.DeletePartialMatch(l)
+	shardMemberRestarts.DeletePartialMatch(l)
 	roomMetrics.record(key, nil)
 }

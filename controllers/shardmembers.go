@@ -15,6 +15,7 @@ type memberObservation struct {
 	Ordinal int
 	Pod     string
 	Node    string
+	Image   string
 	// Exists is false when the member has no pod right now.
 	Exists bool
 	Ready  bool
@@ -85,7 +86,7 @@ func summarizeMembers(obs []memberObservation, replicas int) clusterView {
 		}
 	}
 	for _, o := range sorted {
-		m := boxv1.ShardMember{Pod: o.Pod, ID: int32(o.Ordinal + 1), Node: o.Node, Ready: o.Exists && o.Ready, Role: boxv1.RoleUnknown}
+		m := boxv1.ShardMember{Pod: o.Pod, ID: int32(o.Ordinal + 1), Node: o.Node, Image: o.Image, Ready: o.Exists && o.Ready, Role: boxv1.RoleUnknown}
 		if o.Report != nil && o.Report.Role != "" {
 			m.Role = boxv1.ShardMemberRole(o.Report.Role)
 		}
@@ -106,9 +107,16 @@ func summarizeMembers(obs []memberObservation, replicas int) clusterView {
 }
 
 // leaderChange describes a change of leader for the event, or "" when the
-// leader did not change or none is known now.
+// leader did not change or none is known now. The same member elected again
+// in a newer term is a change too: writes paused for that election.
 func leaderChange(before, after boxv1.ShardStatus) string {
-	if after.Leader == "" || after.Leader == before.Leader {
+	if after.Leader == "" {
+		return ""
+	}
+	if after.Leader == before.Leader {
+		if before.Term > 0 && after.Term > before.Term {
+			return fmt.Sprintf("%s leads the shard again in term %d (was term %d)", after.Leader, after.Term, before.Term)
+		}
 		return ""
 	}
 	if before.Leader == "" {

@@ -78,6 +78,7 @@ func TestLeaderChange(t *testing.T) {
 		{boxv1.ShardStatus{Leader: "a", Term: 1}, boxv1.ShardStatus{Leader: "a", Term: 1}, ""},
 		{boxv1.ShardStatus{Leader: "a", Term: 1}, boxv1.ShardStatus{}, ""},
 		{boxv1.ShardStatus{Leader: "a", Term: 1}, boxv1.ShardStatus{Leader: "b", Term: 2}, "b leads the shard in term 2 (was a, term 1)"},
+		{boxv1.ShardStatus{Leader: "a", Term: 1}, boxv1.ShardStatus{Leader: "a", Term: 3}, "a leads the shard again in term 3 (was term 1)"},
 	} {
 		if got := leaderChange(tc.before, tc.after); got != tc.want {
 			t.Errorf("leaderChange(%+v, %+v) = %q, want %q", tc.before, tc.after, got, tc.want)

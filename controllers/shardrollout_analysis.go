@@ -13,7 +13,7 @@ import (
 	"boxoffice.dev/boxoffice/internal/canary"
 	"boxoffice.dev/boxoffice/internal/freeze"
 	"boxoffice.dev/boxoffice/internal/rolloutplan"
-	corev1 "k8s.io/api/core/v1"
+
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/types"
 	"k8s.io/utils/ptr"
@@ -38,6 +38,15 @@ func (r *ShardRolloutReconciler) analyze(ctx context.Context, s *rolloutScope) s
 		}
 		switch e.State {
 		case boxv1.ShowtimeUpgrading:
+			if st.Replicated() && e.ToShardImage != "" {
+				// Member by member: each member has its own deadline.
+				if why := s.memberOverdue[entryKey(e)]; why != "" {
+					e.Analysis = boxv1.AnalysisFailed
+					e.Message = fmt.Sprintf("%s: %s", entryKey(e), why)
+					return e.Message
+				}
+				continue
+			}
 			if rolloutplan.ReadyOverdue(e, s.now, deadline) {
 				e.Analysis = boxv1.AnalysisFailed
 				msg := fmt.Sprintf("%s: not ready on the target within %s (%s)", entryKey(e), deadline, e.Message)
@@ -158,8 +167,13 @@ func (r *ShardRolloutReconciler) checkShard(ctx context.Context, s *rolloutScope
 	fail := func(format string, args ...any) ([]canary.Check, string) {
 		return []canary.Check{{Result: boxv1.AnalysisFailed, Reason: "ShardUnhealthy", Note: fmt.Sprintf(format, args...)}}, ""
 	}
-	pod := &corev1.Pod{}
-	if err := r.Get(ctx, types.NamespacedName{Namespace: st.Namespace, Name: st.ShardPodName(0)}, pod); err != nil {
+	if st.Replicated() {
+		if why := r.membersHealthy(ctx, st, e.ToShardImage, a.MaxRestarts); why != "" {
+			return fail("%s", why)
+		}
+	}
+	pod, err := r.analysedShardPod(ctx, st)
+	if err != nil {
 		return fail("shard pod gone during analysis: %v", err)
 	}
 	if img := shardContainerImage(pod); img != e.ToShardImage {

@@ -87,6 +87,9 @@ type rolloutScope struct {
 	// wasInconclusive: the rollout was paused on an inconclusive analysis
 	// when the reconcile began.
 	wasInconclusive bool
+	// memberOverdue says, by replicated showtime, which member missed its
+	// ready deadline on the target.
+	memberOverdue map[types.NamespacedName]string
 	// conflicts counts showtimes whose upgrade met a conflict (changed
 	// since read): they are tried again, not held back.
 	conflicts int
@@ -140,6 +143,8 @@ func (r *ShardRolloutReconciler) newScope(ro *boxv1.ShardRollout) *rolloutScope 
 		showtimes: map[types.NamespacedName]*boxv1.Showtime{},
 		heldBy:    map[types.NamespacedName]string{},
 		frozen:    map[types.NamespacedName][]freeze.Hit{},
+
+		memberOverdue: map[types.NamespacedName]string{},
 
 		inconclusiveReason: map[types.NamespacedName]string{},
 		wasInconclusive:    pausedInconclusive(ro),

@@ -93,10 +93,11 @@ func (r *ShardRolloutReconciler) held(ctx context.Context, s *rolloutScope, e *b
 // upgrade is how one showtime moves to the target: one change of its images
 // (the previous ones recorded in annotations and in the rollout status, for
 // rollback), which its own controller rolls out; observeShowtime follows it
-// to ready. A showtime that moves another way (a replicated shard, member
-// by member) gets its own mover here, chosen per showtime, and its own
-// observer beside observeShowtime: the planner only counts showtimes
-// Upgrading until they are ready.
+// to ready. A replicated shard moves the same way: its Showtime controller
+// restarts the members one at a time, followers first and the leader last
+// (showtime_memberupdate.go), and observeMembers follows them
+// (shardrollout_members.go); the planner only counts showtimes Upgrading
+// until they are ready.
 func (r *ShardRolloutReconciler) upgrade(ctx context.Context, s *rolloutScope, e *boxv1.RolloutShowtime, st *boxv1.Showtime) error {
 	orig := st.DeepCopy()
 	if st.Annotations == nil {

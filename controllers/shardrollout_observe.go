@@ -80,6 +80,9 @@ func (r *ShardRolloutReconciler) observeShowtime(ctx context.Context, s *rollout
 // it went not ready, it is gone) and ends when the new pod is Ready, both
 // from the pod's own timestamps where there are any.
 func (r *ShardRolloutReconciler) observeShard(ctx context.Context, s *rolloutScope, e *boxv1.RolloutShowtime, st *boxv1.Showtime, want string) (bool, string) {
+	if st.Replicated() {
+		return r.observeMembers(ctx, s, e, st, want, e.State == boxv1.ShowtimeRollingBack)
+	}
 	pod := &corev1.Pod{}
 	err := r.Get(ctx, types.NamespacedName{Namespace: st.Namespace, Name: st.ShardPodName(0)}, pod)
 	notePause := func(t time.Time) {
@@ -179,8 +182,12 @@ func podRestarts(pod *corev1.Pod) int32 {
 	return n
 }
 
-// readyShardPod is the showtime's shard pod when it is ready with an IP.
+// readyShardPod is the showtime's shard pod when it is ready with an IP: of
+// a replicated shard, its leader (the member that takes the writes).
 func (r *ShardRolloutReconciler) readyShardPod(ctx context.Context, st *boxv1.Showtime) (*corev1.Pod, bool) {
+	if st.Replicated() {
+		return r.leaderPod(ctx, st)
+	}
 	pod := &corev1.Pod{}
 	if err := r.Get(ctx, types.NamespacedName{Namespace: st.Namespace, Name: st.ShardPodName(0)}, pod); err != nil {
 		return nil, false

@@ -83,22 +83,9 @@ func (r *ShardRolloutReconciler) checkLogFormat(ctx context.Context, s *rolloutS
 		if st == nil || e.State != boxv1.ShowtimePending {
 			continue
 		}
-		pod, ok := r.readyShardPod(ctx, st)
+		f, ok := r.oldestLogFormat(ctx, st)
 		if !ok {
 			continue
-		}
-		tok, err := r.token(ctx, st)
-		if err != nil {
-			continue
-		}
-		rep, err := r.Shards.Status(ctx, pod.Status.PodIP, tok)
-		if err != nil {
-			logf.FromContext(ctx).Info("stable shard status unreadable", "showtime", entryKey(e).String(), "error", err.Error())
-			continue
-		}
-		f := rep.LogFormat
-		if f == 0 {
-			f = 1
 		}
 		if minFormat == 0 || f < minFormat {
 			minFormat = f
@@ -216,4 +203,32 @@ func (r *ShardRolloutReconciler) loadShowtimes(ctx context.Context, s *rolloutSc
 		s.showtimes[entryKey(e)] = st
 	}
 	return nil
+}
+
+// oldestLogFormat is the newest log format every ready member of the
+// showtime's shard reads (the one pod of a single shard): the guard holds
+// for each member, since any of them may lead after a rollback. ok is false
+// when no member could be read.
+func (r *ShardRolloutReconciler) oldestLogFormat(ctx context.Context, st *boxv1.Showtime) (int64, bool) {
+	pods := r.readyMemberPods(ctx, st)
+	if len(pods) == 0 {
+		return 0, false
+	}
+	tok, err := r.token(ctx, st)
+	if err != nil {
+		return 0, false
+	}
+	var oldest int64
+	for _, pod := range pods {
+		rep, err := r.Shards.Status(ctx, pod.Status.PodIP, tok)
+		if err != nil {
+			logf.FromContext(ctx).Info("stable shard status unreadable", "showtime", client.ObjectKeyFromObject(st).String(), "pod", pod.Name, "error", err.Error())
+			continue
+		}
+		f := max(rep.LogFormat, 1)
+		if oldest == 0 || f < oldest {
+			oldest = f
+		}
+	}
+	return oldest, oldest > 0
 }

@@ -69,6 +69,9 @@ type ShowtimeReconciler struct {
 	// MaxConcurrentReconciles is how many showtimes are reconciled at once;
 	// 0 means DefaultMaxConcurrentReconciles.
 	MaxConcurrentReconciles int
+	// HandoverWait bounds how long a leader's restart is watched for the
+	// new leader (DefaultHandoverWait if 0).
+	HandoverWait time.Duration
 	// conflictRetryAfter overrides defaultConflictRetry in tests.
 	conflictRetryAfter time.Duration
 
@@ -102,8 +105,13 @@ type scope struct {
 	// summary of its members; nil for a 1-member shard.
 	memberPods map[string]*corev1.Pod
 	cluster    *clusterView
-	// replacementBlocked says why a lost member is not replaced.
+	// replacementBlocked says why a lost member is not replaced;
+	// memberReplaced: a lost member was replaced in this reconcile.
 	replacementBlocked string
+	memberReplaced     bool
+	// membersUpdating: a member runs another revision than the
+	// StatefulSet's (their status is read more often meanwhile).
+	membersUpdating bool
 	// requeueAfter is the soonest moment a phase wants to look again.
 	requeueAfter time.Duration
 	// stop ends the phase list early without an error.
@@ -211,6 +219,7 @@ func (r *ShowtimeReconciler) runSteps(ctx context.Context, s *scope) (string, er
 		{"shard objects", r.reconcileShardObjects},
 		{"shard pod", r.reconcileShardPods},
 		{"member replacement", r.reconcileMemberReplacement},
+		{"member update", r.reconcileMemberUpdate},
 		{"seat counts", r.reconcileSeats},
 		{"front end", r.reconcileFrontend},
 	}
@@ -362,6 +371,9 @@ func (r *ShowtimeReconciler) reconcileShardObjects(ctx context.Context, s *scope
 		return err
 	}
 	sts := &appsv1.StatefulSet{}
+	if err := r.leaveRollingUpdate(ctx, st); err != nil {
+		return err
+	}
 	if err := applyOwned(ctx, r, st, specs.ShardStatefulSet(st, r.Options), sts, func(o *appsv1.StatefulSet) (any, error) {
 		return appsv1ac.ExtractStatefulSet(o, specs.FieldOwner)
 	}); err != nil {
@@ -562,10 +574,14 @@ func (r *ShowtimeReconciler) scrapeInterval() time.Duration {
 }
 
 func (r *ShowtimeReconciler) cachedScrape(key types.NamespacedName, podUID types.UID, now time.Time) (scrapeEntry, bool) {
+	return r.cachedScrapeWithin(key, podUID, now, r.scrapeInterval())
+}
+
+func (r *ShowtimeReconciler) cachedScrapeWithin(key types.NamespacedName, podUID types.UID, now time.Time, maxAge time.Duration) (scrapeEntry, bool) {
 	r.mu.Lock()
 	defer r.mu.Unlock()
 	e, ok := r.scrapes[key]
-	return e, ok && e.podUID == podUID && now.Sub(e.at) < r.scrapeInterval() && !now.Before(e.at)
+	return e, ok && e.podUID == podUID && now.Sub(e.at) < maxAge && !now.Before(e.at)
 }
 
 func (r *ShowtimeReconciler) storeScrape(key types.NamespacedName, e scrapeEntry) {

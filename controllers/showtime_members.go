@@ -54,17 +54,7 @@ func (r *ShowtimeReconciler) reconcileShardMembers(ctx context.Context, s *scope
 		byName[pods.Items[i].Name] = &pods.Items[i]
 	}
 	s.memberPods = byName
-	for _, name := range st.ShardPodNames() {
-		if p := byName[name]; p != nil {
-			if stale, why := staleBrokenShardPod(s.sts, p); stale {
-				if err := r.Delete(ctx, p, client.Preconditions{UID: &p.UID}); err != nil && !apierrors.IsNotFound(err) {
-					return fmt.Errorf("replacing shard member %s that is not ready on an older version: %w", name, err)
-				}
-				r.Recorder.Eventf(st, p, corev1.EventTypeWarning, "ShardPodReplaced", "Delete", "%s", why)
-				delete(byName, name)
-			}
-		}
-	}
+	s.membersUpdating = membersBehind(s.sts, byName)
 	obs := r.observeMembers(ctx, s, byName)
 	view := summarizeMembers(obs, int(st.ShardReplicas()))
 	s.cluster = &view
@@ -87,15 +77,19 @@ func (r *ShowtimeReconciler) observeMembers(ctx context.Context, s *scope, pods 
 			continue
 		}
 		o := &obs[i]
-		o.Exists, o.Node = true, p.Spec.NodeName
+		o.Exists, o.Node, o.Image = true, p.Spec.NodeName, shardContainerImage(p)
 		o.Ready = podServing(p)
 		if !p.DeletionTimestamp.IsZero() || p.Status.PodIP == "" {
 			continue
 		}
 		key := types.NamespacedName{Namespace: s.st.Namespace, Name: name}
-		if e, fresh := r.cachedScrape(key, p.UID, s.now); fresh {
+		maxAge := r.scrapeInterval()
+		if s.membersUpdating {
+			maxAge = min(maxAge, memberUpdateScrape)
+		}
+		if e, fresh := r.cachedScrapeWithin(key, p.UID, s.now, maxAge); fresh {
 			o.Report, o.Err = e.report, e.err
-			s.requeue(r.scrapeInterval() - s.now.Sub(e.at))
+			s.requeue(maxAge - s.now.Sub(e.at))
 			continue
 		}
 		wg.Add(1)
@@ -108,7 +102,7 @@ func (r *ShowtimeReconciler) observeMembers(ctx context.Context, s *scope, pods 
 			o.Report, o.Err = rep, err
 			r.storeScrape(key, scrapeEntry{at: s.now, podUID: uid, report: rep, err: err})
 		}(p.Status.PodIP, p.UID)
-		s.requeue(r.scrapeInterval())
+		s.requeue(maxAge)
 	}
 	wg.Wait()
 	for _, o := range obs {
@@ -131,6 +125,8 @@ func (r *ShowtimeReconciler) applyClusterStatus(ctx context.Context, s *scope, v
 		Term:             v.Term,
 		Members:          v.Members,
 		LastLeaderChange: before.LastLeaderChange,
+		LastHandover:     before.LastHandover,
+		MemberUpdate:     before.MemberUpdate,
 		Ready:            v.Quorum(),
 		Epoch:            before.Epoch,
 		Version:          before.Version,

@@ -32,18 +32,22 @@ type fakeMembers struct {
 	token   string
 	mu      sync.Mutex
 	reports map[string]*shardapi.Status // by IP; nil: the member does not answer
+	// metrics is what a member answers on /metrics, by IP (404 if none).
+	metrics map[string]string
 	servers []*http.Server
 }
 
 func newFakeMembers(n int) *fakeMembers {
-	fm := &fakeMembers{reports: map[string]*shardapi.Status{}}
+	fm := &fakeMembers{reports: map[string]*shardapi.Status{}, metrics: map[string]string{}}
 	handler := http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		local := r.Context().Value(http.LocalAddrContextKey).(net.Addr)
 		ip, _, _ := net.SplitHostPort(local.String())
 		fm.mu.Lock()
-		rep, tok := fm.reports[ip], fm.token
+		rep, tok, metrics := fm.reports[ip], fm.token, fm.metrics[ip]
 		fm.mu.Unlock()
 		switch {
+		case r.URL.Path == "/metrics" && metrics != "":
+			_, _ = w.Write([]byte(metrics))
 		case r.URL.Path != "/v1/status":
 			http.NotFound(w, r)
 		case r.Header.Get("Authorization") != "Bearer "+tok:
@@ -244,7 +248,7 @@ var _ = Describe("Replicated shard", func() {
 		Expect(sh.Term).To(Equal(int64(4)))
 		Expect(sh.ReadyMembers).To(Equal("3/3"))
 		Expect(sh.Members).To(HaveLen(3))
-		Expect(sh.Members[0]).To(Equal(boxv1.ShardMember{Pod: "standup-shard-0", ID: 1, Node: "n0", Role: boxv1.RoleLeader, Ready: true, Lag: ptr.To(int64(0))}))
+		Expect(sh.Members[0]).To(Equal(boxv1.ShardMember{Pod: "standup-shard-0", ID: 1, Node: "n0", Image: testImage, Role: boxv1.RoleLeader, Ready: true, Lag: ptr.To(int64(0))}))
 		Expect(*sh.Members[2].Lag).To(Equal(int64(3)))
 		Expect(sh.Members[2].Role).To(Equal(boxv1.RoleFollower))
 		Expect(st.Status.Seats.Held).To(Equal(int32(2)))

@@ -47,6 +47,7 @@ func (r *ShowtimeReconciler) reconcileMemberReplacement(ctx context.Context, s *
 	if plan.Replace == nil {
 		return nil
 	}
+	s.memberReplaced = true
 	return r.replaceMember(ctx, s, plan)
 }
 

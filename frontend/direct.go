@@ -19,6 +19,8 @@ type directConn struct {
 	conn net.Conn
 	raw  syscall.RawConn
 	max  int // queued frames before the browser is dropped
+	// roomOnly: a queue page's stream, sent room frames only.
+	roomOnly bool
 
 	mu       sync.Mutex
 	backlog  [][]byte
@@ -157,7 +159,10 @@ func (d *directConn) close() {
 func (h *hub) subscribeDirect(d *directConn, lastID uint64, haveLast bool, head []byte) bool {
 	h.mu.Lock()
 	defer h.mu.Unlock()
-	first := h.firstFramesLocked(lastID, haveLast)
+	first := h.roomFirstLocked()
+	if !d.roomOnly {
+		first = h.firstFramesLocked(lastID, haveLast)
+	}
 	if !d.send(append([][]byte{head}, first...)...) {
 		return false
 	}
@@ -194,6 +199,9 @@ func (h *hub) sendDirect(conns []*directConn, f *frame) {
 			defer wg.Done()
 			var mine []*directConn
 			for _, d := range part {
+				if !f.wants(d.roomOnly) {
+					continue
+				}
 				if !d.send(f.data) {
 					mine = append(mine, d)
 					continue

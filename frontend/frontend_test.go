@@ -253,7 +253,7 @@ func TestHubDropsSlowSubscriberWhoResumes(t *testing.T) {
 		seats[i] = shardapi.Seat{ID: id, State: shardapi.SeatFree}
 	}
 	h.applySnapshot(10, seats, time.Now())
-	slow, first := h.subscribe(0, false)
+	slow, first := h.subscribe(0, false, false)
 	if len(first) != 1 || !bytes.Contains(first[0], []byte("event: snapshot")) {
 		t.Fatalf("first frames: %q", first)
 	}
@@ -275,17 +275,17 @@ func TestHubDropsSlowSubscriberWhoResumes(t *testing.T) {
 		t.Fatalf("buffered %d frames, want 2", got)
 	}
 	// It read up to version 12 and resumes from there: only version 13 comes.
-	_, first = h.subscribe(12, true)
+	_, first = h.subscribe(12, true, false)
 	if len(first) != 1 || !bytes.Contains(first[0], []byte("id: 13\n")) || !bytes.Contains(first[0], []byte(ids[2])) {
 		t.Fatalf("resume frames: %q", first)
 	}
 	// Too old (before the retained frames): a snapshot from memory.
-	_, first = h.subscribe(3, true)
+	_, first = h.subscribe(3, true, false)
 	if len(first) != 1 || !bytes.Contains(first[0], []byte("event: snapshot")) || !bytes.Contains(first[0], []byte("id: 13\n")) {
 		t.Fatalf("old resume: %q", first)
 	}
 	// Up to date: nothing to send.
-	if _, first = h.subscribe(13, true); len(first) != 0 {
+	if _, first = h.subscribe(13, true, false); len(first) != 0 {
 		t.Fatalf("current resume: %q", first)
 	}
 }

@@ -9,6 +9,7 @@ import (
 	"net/http"
 	"net/url"
 	"regexp"
+	"slices"
 	"strconv"
 	"strings"
 	"time"
@@ -49,7 +50,6 @@ type holdReq struct {
 func ttlSeconds(d time.Duration) int64 { return int64(d / time.Second) }
 
 func (s *Server) handleHold(w http.ResponseWriter, r *http.Request) {
-	holder := holderOf(r)
 	var req holdReq
 	if !decodeBody(w, r, &req) {
 		return
@@ -67,6 +67,16 @@ func (s *Server) handleHold(w http.ResponseWriter, r *http.Request) {
 	case <-s.hub.Loaded():
 	default:
 		writeErr(w, http.StatusServiceUnavailable, string(shardapi.CodeNotReady), "the seat map is not loaded yet; retry shortly")
+		return
+	}
+	// With the waiting room on, only an admitted place holds, as itself.
+	holder, maxSeats, err := s.admitted(w, r)
+	if err != nil {
+		return
+	}
+	if len(req.Seats) > maxSeats {
+		writeErr(w, http.StatusUnprocessableEntity, "too_many_seats",
+			fmt.Sprintf("your admission allows at most %d seats", maxSeats))
 		return
 	}
 	for _, id := range req.Seats {
@@ -167,7 +177,7 @@ func (s *Server) handleExtend(w http.ResponseWriter, r *http.Request) {
 	if !ok {
 		return
 	}
-	created, ok := s.holdCreated(req.HoldToken, holder, id)
+	created, ok := s.holdCreated(req.HoldToken, h.Holder, id)
 	if !ok {
 		writeErr(w, http.StatusBadRequest, string(shardapi.CodeInvalidRequest), "holdToken is missing or does not belong to this hold (it comes with the hold when it is made)")
 		return
@@ -206,7 +216,7 @@ func (s *Server) ownHold(w http.ResponseWriter, r *http.Request, holder, id stri
 		writeErr(w, http.StatusBadGateway, "bad_upstream", "unexpected answer from the shard")
 		return nil, nil, false
 	}
-	if h.Holder != holder {
+	if h.Holder != holder && !slices.Contains(s.holdOwners(r), h.Holder) {
 		writeErr(w, http.StatusNotFound, string(shardapi.CodeHoldNotFound), "no such hold")
 		return nil, nil, false
 	}
@@ -240,7 +250,7 @@ func (s *Server) handlePay(w http.ResponseWriter, r *http.Request) {
 			writeRaw(w, http.StatusOK, body)
 			return
 		}
-		key, ok := idempotencyKey(r, holder, "pay")
+		key, ok := idempotencyKey(r, h.Holder, "pay")
 		if !ok {
 			writeErr(w, http.StatusBadRequest, string(shardapi.CodeInvalidRequest), "bad Idempotency-Key")
 			return

@@ -32,12 +32,18 @@ type frame struct {
 	data      []byte
 	at        time.Time // when the oldest change in it reached this pod
 	heartbeat bool
+	room      bool // a waiting-room summary: for room-only streams
 }
+
+// wants says whether a stream of the given kind is sent f: heartbeats go to
+// every stream, room frames to room-only streams, seat frames to the rest.
+func (f *frame) wants(roomOnly bool) bool { return f.heartbeat || f.room == roomOnly }
 
 // subscriber is one browser stream.
 type subscriber struct {
-	ch      chan *frame
-	dropped chan struct{} // closed when the hub disconnects a slow subscriber
+	roomOnly bool // a queue page's stream (GET /api/room/events)
+	ch       chan *frame
+	dropped  chan struct{} // closed when the hub disconnects a slow subscriber
 }
 
 // hub is the pod's in-memory copy of the seat states and the fan-out to
@@ -75,6 +81,12 @@ type hub struct {
 	snap         []byte        // cached snapshot frame
 	snapVersion  uint64
 	layoutJSON   []byte
+
+	// The waiting room (roomhub.go).
+	room        roomSummary
+	roomRaw     []byte
+	roomFrame   *frame
+	roomPending bool
 }
 
 func newHub(log *slog.Logger, m *metrics, coalesce time.Duration, bufSize int, fixed *seatmap.Layout) *hub {
@@ -295,6 +307,7 @@ func (h *hub) run(stop <-chan struct{}) {
 			return
 		case <-t.C:
 			h.flush()
+			h.flushRoom()
 		case <-hb.C:
 			h.mu.Lock()
 			h.broadcastLocked(heartbeat)
@@ -364,6 +377,9 @@ func (h *hub) flush() {
 
 func (h *hub) broadcastLocked(f *frame) {
 	for s := range h.subs {
+		if !f.wants(s.roomOnly) {
+			continue
+		}
 		select {
 		case s.ch <- f:
 		default:
@@ -399,12 +415,16 @@ func (h *hub) snapshotLocked() []byte {
 // subscribe registers a browser stream. lastID is the Last-Event-ID the
 // browser sent (0 if none). The first frames to write are returned: the
 // frames after lastID when it can be resumed, otherwise a snapshot.
-func (h *hub) subscribe(lastID uint64, haveLast bool) (*subscriber, [][]byte) {
+// A room-only stream gets the latest room summary instead.
+func (h *hub) subscribe(lastID uint64, haveLast, roomOnly bool) (*subscriber, [][]byte) {
 	h.mu.Lock()
 	defer h.mu.Unlock()
-	s := &subscriber{ch: make(chan *frame, h.bufSize), dropped: make(chan struct{})}
+	s := &subscriber{roomOnly: roomOnly, ch: make(chan *frame, h.bufSize), dropped: make(chan struct{})}
 	h.subs[s] = struct{}{}
 	h.nsubs.Add(1)
+	if roomOnly {
+		return s, h.roomFirstLocked()
+	}
 	return s, h.firstFramesLocked(lastID, haveLast)
 }
 

@@ -95,13 +95,20 @@ func TestBuyerAPIMatchesOpenAPI(t *testing.T) {
 	})
 	wrongToken := unstartedFrontend(t, sh.url(), "not-the-token", nil)
 	noShard := unstartedFrontend(t, "http://"+freeAddr(t), "x", func(c *Config) { c.RateLimit, c.RateBurst = 0.001, 2 })
-	c := openapitest.New(t, openapitest.Doc("buyer.openapi.yaml"), demo.url, paid.url, wrongToken, noShard)
+	roomShard := startRealShard(t, roomSeatMap)
+	room := startFrontend(t, roomShard.url(), roomShard.token, nil)
+	c := openapitest.New(t, openapitest.Doc("buyer.openapi.yaml"), demo.url, paid.url, wrongToken, noShard, room.url)
 	codes := map[string]bool{}
+	buyerRoom(t, c, codes, roomShard, room)
 
 	a, b := newCaller(t, c, demo.url, codes), newCaller(t, c, demo.url, codes)
 	for _, path := range []string{"/", "/healthz", "/readyz", "/metrics", "/api/session", "/api/seats"} {
 		a.expect(a.do("GET", path, "", false), 200, "")
 	}
+	if m := a.expect(a.do("POST", "/api/room", `{}`, false), 200, ""); m["enabled"] != false {
+		t.Fatalf("POST /api/room without a room: %v", m)
+	}
+	a.expect(a.do("DELETE", "/api/room", "", false), 200, "")
 	stream := openBuyerStream(t, demo.url+"/api/events", "")
 	ext := a.expect(a.do("POST", "/api/holds", `{"seats":["stalls/D/9"]}`, false), 201, "")
 	extMade := time.Now()
@@ -331,4 +338,49 @@ func buyerStreamLimits(t *testing.T, c *openapitest.Checker, p *apiCaller, fe *t
 	p.expect(ans, 503, "too_many_streams")
 	checkBuyerStream(t, c, first, 0)
 	checkBuyerStream(t, c, second, 0)
+}
+
+// buyerRoom drives the waiting room's endpoints against a shard whose room
+// is configured through PUT /v1/room: not open yet, then open with room for
+// one buyer, then sold out.
+func buyerRoom(t *testing.T, c *openapitest.Checker, codes map[string]bool, sh *realShard, fe *testFrontend) {
+	t.Helper()
+	far := time.Now().Add(time.Hour).UTC().Format(time.RFC3339)
+	if code, b := sh.call("PUT", "/v1/room", `{"maxActiveBuyers":1,"idleTimeoutSeconds":60,"opensAt":"`+far+`"}`); code != 200 {
+		t.Fatalf("PUT /v1/room: %d %s", code, b)
+	}
+	waitUntil(t, 10*time.Second, "the front end sees the room", func() bool { return fe.s.roomOn() })
+	a, b := newCaller(t, c, fe.url, codes), newCaller(t, c, fe.url, codes)
+	a.expect(a.do("POST", "/api/room", `{}`, false), 403, "waiting_room_not_open")
+	sh.configureRoom(1, time.Minute)
+	waitRoomOn(t, fe)
+	stream := openBuyerStream(t, fe.url+"/api/room/events", "")
+	if m := a.expect(a.do("POST", "/api/room", `{}`, false), 200, ""); m["state"] != "admitted" {
+		t.Fatalf("first buyer: %v", m)
+	}
+	if m := b.expect(b.do("POST", "/api/room", `{}`, false), 200, ""); m["state"] != "waiting" || m["room"] == nil {
+		t.Fatalf("second buyer: %v", m)
+	}
+	b.expect(b.do("POST", "/api/room", `{"seats":[]}`, true), 400, "invalid_request")
+	b.expect(b.do("POST", "/api/room", `{}`, false, "Sec-Fetch-Site", "cross-site"), 403, "cross_origin")
+	b.expect(b.do("POST", "/api/holds", `{"seats":["stalls/A/1"]}`, false), 403, "admission_required")
+	h := a.expect(a.do("POST", "/api/holds", `{"seats":["stalls/A/1"]}`, false), 201, "")
+	a.expect(a.do("DELETE", "/api/room", "", false), 200, "")
+	a.expect(a.do("POST", "/api/holds", `{"seats":["stalls/A/2"]}`, false), 409, "admission_ended")
+	a.expect(a.do("POST", "/api/holds/"+h["id"].(string)+"/pay", `{}`, false), 200, "")
+	if m := b.expect(b.do("POST", "/api/room", `{}`, false), 200, ""); m["state"] != "admitted" {
+		t.Fatalf("second buyer after the first left: %v", m)
+	}
+	ev, err := stream.st.Next()
+	if err != nil || ev.Event != "room" || ev.ID != "" {
+		t.Fatalf("room stream: %v %+v", err, ev)
+	}
+	c.Event("RoomSummary", []byte(ev.Data))
+	stream.cancel()
+	stream.resp.Body.Close()
+	c.Check(openapitest.Exchange{Req: stream.req, Resp: openapitest.Answer{
+		Status: stream.resp.StatusCode, Header: stream.resp.Header, Body: stream.st.Raw.Bytes()}})
+	hb := b.expect(b.do("POST", "/api/holds", `{"seats":["stalls/A/2","stalls/A/3","stalls/A/4","stalls/A/5","stalls/A/6"]}`, false), 201, "")
+	b.expect(b.do("POST", "/api/holds/"+hb["id"].(string)+"/pay", `{}`, false), 200, "")
+	a.expect(a.do("POST", "/api/room", `{}`, false), 410, "sold_out")
 }

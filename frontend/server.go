@@ -25,6 +25,7 @@ import (
 	"github.com/prometheus/client_golang/prometheus/promhttp"
 
 	"boxoffice.dev/boxoffice/internal/seatmap"
+	"boxoffice.dev/boxoffice/internal/ticket"
 	"boxoffice.dev/boxoffice/shard/shardapi"
 )
 
@@ -48,6 +49,7 @@ type Server struct {
 	lateSeen   seenSet // paid orders without a seat already reported
 	paySecret  []byte
 	show       *showSource
+	roomKeys   *ticket.Keys // waiting-room tickets (room.go)
 	handler    http.Handler
 
 	closing   chan struct{}
@@ -102,7 +104,11 @@ func New(cfg Config, log *slog.Logger) (*Server, error) {
 	if err != nil {
 		return nil, err
 	}
-	s := &Server{cfg: cfg, log: log, show: show,
+	rk, err := roomKeys(key, prevKey)
+	if err != nil {
+		return nil, err
+	}
+	s := &Server{cfg: cfg, log: log, show: show, roomKeys: rk,
 		sess:       &sessions{key: key, prev: prevKey, secure: !cfg.InsecureCookies, maxAge: cfg.SessionMaxAge, now: time.Now},
 		lim:        newLimiter(cfg.RateLimit, cfg.RateBurst, limiterMaxKeys),
 		newSess:    newLimiter(cfg.NewSessionRate, cfg.NewSessionBurst, limiterMaxKeys),
@@ -264,6 +270,9 @@ func (s *Server) routes() http.Handler {
 	mux.Handle("POST /api/holds/{id}/extend", api("extend", s.handleExtend))
 	mux.Handle("POST /api/holds/{id}/pay", api("pay", s.handlePay))
 	mux.Handle("DELETE /api/holds/{id}", api("release", s.handleRelease))
+	mux.Handle("POST /api/room", api("room_join", s.handleRoomJoin))
+	mux.Handle("DELETE /api/room", api("room_leave", s.handleRoomLeave))
+	mux.Handle("GET /api/room/events", api("room_events", s.handleRoomEvents))
 	mux.Handle("POST /payments/callback", s.countOnly("payment_callback", s.handlePaymentCallback))
 	return mux
 }
@@ -423,7 +432,14 @@ func (s *Server) shardAnswer(w http.ResponseWriter, resp *shardapi.Answer, err e
 }
 
 // handleEvents is the browser event stream, served from memory.
-func (s *Server) handleEvents(w http.ResponseWriter, r *http.Request) {
+func (s *Server) handleEvents(w http.ResponseWriter, r *http.Request) { s.serveStream(w, r, false) }
+
+// handleRoomEvents is a queue page's stream: room summaries only.
+func (s *Server) handleRoomEvents(w http.ResponseWriter, r *http.Request) { s.serveStream(w, r, true) }
+
+// serveStream serves one browser stream: seat events, or with roomOnly the
+// waiting room's summaries.
+func (s *Server) serveStream(w http.ResponseWriter, r *http.Request, roomOnly bool) {
 	if s.cfg.MaxStreams > 0 && s.hub.subscribers() >= int64(s.cfg.MaxStreams) {
 		w.Header().Set("Retry-After", "5")
 		writeErr(w, http.StatusServiceUnavailable, "too_many_streams", "this server is full; retry shortly")
@@ -437,12 +453,7 @@ func (s *Server) handleEvents(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	defer func() { release() }() // replaced by a no-op once the hub owns the stream
-	select {
-	case <-s.hub.Loaded():
-	case <-time.After(10 * time.Second):
-		writeErr(w, http.StatusServiceUnavailable, string(shardapi.CodeNotReady), "the seat map is not loaded yet; retry shortly")
-		return
-	case <-r.Context().Done():
+	if !roomOnly && !s.waitLoaded(w, r) {
 		return
 	}
 	lastStr := r.Header.Get("Last-Event-ID")
@@ -466,6 +477,7 @@ func (s *Server) handleEvents(w http.ResponseWriter, r *http.Request) {
 			head := []byte("HTTP/1.1 200 OK\r\nContent-Type: text/event-stream\r\n" +
 				"Cache-Control: no-store\r\nX-Accel-Buffering: no\r\nConnection: close\r\n\r\nretry: 1000\n\n")
 			if d, ok := newDirectConn(conn, s.cfg.ClientBuffer); ok {
+				d.roomOnly = roomOnly
 				d.release, release = release, func() {} // freed when the hub closes it
 				if !s.hub.subscribeDirect(d, last, have, head) {
 					d.close()
@@ -488,7 +500,7 @@ func (s *Server) handleEvents(w http.ResponseWriter, r *http.Request) {
 		out = &httpSink{w: w, rc: http.NewResponseController(w)}
 	}
 
-	sub, first := s.hub.subscribe(last, have)
+	sub, first := s.hub.subscribe(last, have, roomOnly)
 	defer s.hub.unsubscribe(sub)
 
 	if out.write(append([][]byte{[]byte("retry: 1000\n\n")}, first...)) != nil {
@@ -529,6 +541,19 @@ func (s *Server) handleEvents(w http.ResponseWriter, r *http.Request) {
 		case <-r.Context().Done():
 			return
 		}
+	}
+}
+
+// waitLoaded waits (bounded) for the pod's seat copy; false: answered.
+func (s *Server) waitLoaded(w http.ResponseWriter, r *http.Request) bool {
+	select {
+	case <-s.hub.Loaded():
+		return true
+	case <-time.After(10 * time.Second):
+		writeErr(w, http.StatusServiceUnavailable, string(shardapi.CodeNotReady), "the seat map is not loaded yet; retry shortly")
+		return false
+	case <-r.Context().Done():
+		return false
 	}
 }
 

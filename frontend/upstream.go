@@ -68,11 +68,23 @@ func (u *upstream) checkShowtime(ctx context.Context, base string) error {
 		return fmt.Errorf("GET /v1/status: %d %s", resp.Status, bytes.TrimSpace(resp.Body))
 	}
 	var st shardapi.Status
+	// The room summary as the shard wrote it, to relay unchanged.
+	var raw struct {
+		Room json.RawMessage `json:"room"` // only while a waiting room is configured
+	}
+	_ = json.Unmarshal(resp.Body, &raw)
 	if err := json.Unmarshal(resp.Body, &st); err != nil {
 		return fmt.Errorf("GET /v1/status: %v", err)
 	}
 	if u.showtime != "" && st.Showtime != "" && st.Showtime != u.showtime {
 		return fmt.Errorf("shard serves showtime %q but this front end is for %q; check --shard-url", st.Showtime, u.showtime)
+	}
+	// The room's state before the first seat snapshot: holds are gated by it
+	// from the moment the pod is ready, not from the first room event.
+	if len(raw.Room) > 0 {
+		if err := u.hub.applyRoom(raw.Room, time.Now()); err != nil {
+			return fmt.Errorf("GET /v1/status: bad room summary: %v", err)
+		}
 	}
 	// A follower applies what the leader committed a heartbeat later: one
 	// behind our copy would answer Last-Event-ID with a snapshot older than
@@ -131,6 +143,10 @@ func (u *upstream) streamOnce(ctx context.Context) error {
 				return fmt.Errorf("bad seats event: %v", err)
 			}
 			u.hub.applyChanges(s.Version, s.Changes, now)
+		case shardapi.EventRoom:
+			if err := u.hub.applyRoom(ev.Data, now); err != nil {
+				return fmt.Errorf("bad room event: %v", err)
+			}
 		}
 		u.m.upstreamEvents.WithLabelValues(ev.Event).Inc()
 		return nil

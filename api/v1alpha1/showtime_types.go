@@ -570,12 +570,48 @@ type ShardStatus struct {
 	// lastLeaderChange is when the operator last saw the leader change.
 	// +optional
 	LastLeaderChange *metav1.Time `json:"lastLeaderChange,omitempty"`
+	// lastHandover is the last leadership hand-over the operator started by
+	// restarting the leader during a member-by-member update.
+	// +optional
+	LastHandover *ShardHandover `json:"lastHandover,omitempty"`
+	// memberUpdate says where a member-by-member update of a replicated
+	// shard stands ("" when every member runs the StatefulSet's revision).
+	// +optional
+	// +kubebuilder:validation:MaxLength=1024
+	MemberUpdate string `json:"memberUpdate,omitempty"`
 	// members of a replicated shard, by pod name.
 	// +optional
 	// +listType=map
 	// +listMapKey=pod
 	// +kubebuilder:validation:MaxItems=5
 	Members []ShardMember `json:"members,omitempty"`
+}
+
+// ShardHandover is one hand-over of a replicated shard's leadership that
+// the operator started by deleting the leader's pod (its SIGTERM hands
+// leadership to the most up-to-date follower before it exits).
+type ShardHandover struct {
+	// from is the pod that led.
+	// +required
+	// +kubebuilder:validation:MaxLength=253
+	From string `json:"from"`
+	// to is the pod that leads after it ("" when no member was seen leading
+	// within the operator's wait).
+	// +optional
+	// +kubebuilder:validation:MaxLength=253
+	To string `json:"to,omitempty"`
+	// term of the new leader.
+	// +optional
+	Term int64 `json:"term,omitempty"`
+	// startedAt is when the operator asked for the old leader's pod to be
+	// deleted.
+	// +required
+	StartedAt metav1.MicroTime `json:"startedAt"`
+	// duration from startedAt until another member reported that it leads,
+	// as the operator measured it by polling the members (an upper bound on
+	// the hand-over); "" when not seen within the wait.
+	// +optional
+	Duration string `json:"duration,omitempty"`
 }
 
 // ShardMemberRole is a member's Raft role as it reports it.
@@ -606,6 +642,10 @@ type ShardMember struct {
 	// role the member reports; unknown when it did not answer.
 	// +optional
 	Role ShardMemberRole `json:"role,omitempty"`
+	// image the member's pod runs.
+	// +optional
+	// +kubebuilder:validation:MaxLength=512
+	Image string `json:"image,omitempty"`
 	// ready is true when the pod is ready (caught up and part of a majority).
 	// +optional
 	Ready bool `json:"ready,omitempty"`

@@ -174,6 +174,7 @@ func ShardStatefulSet(st *boxv1.Showtime, o Options) *appsv1ac.StatefulSetApplyC
 
 	podSpec := corev1ac.PodSpec()
 	policy := appsv1.OrderedReadyPodManagement
+	strategy := appsv1.RollingUpdateStatefulSetStrategyType
 	if replicated {
 		container.WithPorts(corev1ac.ContainerPort().WithName(PeerPortName).WithContainerPort(PeerPort).WithProtocol(corev1.ProtocolTCP)).
 			WithEnv(clusterEnv()...).
@@ -183,6 +184,11 @@ func ShardStatefulSet(st *boxv1.Showtime, o Options) *appsv1ac.StatefulSetApplyC
 			WithVolumes(corev1ac.Volume().WithName("peer-token").WithSecret(
 				corev1ac.SecretVolumeSource().WithSecretName(st.PeerTokenSecretName()).WithDefaultMode(0o440)))
 		policy = appsv1.ParallelPodManagement
+		// The operator moves the members to a new template itself, one at
+		// a time, followers first and the leader last, each caught up
+		// before the next (controllers/showtime_memberupdate.go): the
+		// StatefulSet only makes a deleted member again on its revision.
+		strategy = appsv1.OnDeleteStatefulSetStrategyType
 	}
 
 	pod := corev1ac.PodTemplateSpec().
@@ -211,7 +217,7 @@ func ShardStatefulSet(st *boxv1.Showtime, o Options) *appsv1ac.StatefulSetApplyC
 			WithReplicas(st.ShardReplicas()).
 			WithServiceName(st.ShardName()).
 			WithPodManagementPolicy(policy).
-			WithUpdateStrategy(appsv1ac.StatefulSetUpdateStrategy().WithType(appsv1.RollingUpdateStatefulSetStrategyType)).
+			WithUpdateStrategy(appsv1ac.StatefulSetUpdateStrategy().WithType(strategy)).
 			WithSelector(metav1ac.LabelSelector().WithMatchLabels(st.SelectorLabels(boxv1.ComponentShard))).
 			WithPersistentVolumeClaimRetentionPolicy(appsv1ac.StatefulSetPersistentVolumeClaimRetentionPolicy().
 				WithWhenDeleted(whenDeleted).

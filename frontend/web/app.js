@@ -14,6 +14,7 @@
   let focusIdx = 0;
   let demoPayments = false;
   let countdownTimer = null;
+  let inRoom = false;        // admitted through the waiting room
 
   const $ = (id) => document.getElementById(id);
   const msg = (text) => { $("msg").textContent = text; };
@@ -263,6 +264,7 @@
     if (!b) return;
     const s = seats[+b.dataset.i];
     setFocus(s.idx, false);
+    if (inRoom) window.boxofficeQueue.touch();
     if (selected.has(s.idx)) {
       selected.delete(s.idx);
     } else if (s.state === "free" && !mineIds.has(s.id)) {
@@ -410,6 +412,8 @@
       if (d.error === "seats_unavailable" && d.seats) {
         for (const id of d.seats) { const s = byId.get(id); if (s) { selected.delete(s.idx); paint(s); } }
         msg("Some seats were just taken: " + d.seats.join(", ") + ". Nothing was held.");
+      } else if (d.error === "admission_required" || d.error === "admission_ended") {
+        msg((d.message || "Your turn has ended.") + " Reload the page to join the line.");
       } else {
         msg(d.message || "Could not hold the seats.");
       }
@@ -441,6 +445,14 @@
     else msg((r.data && r.data.message) || "Could not release.");
   }
 
+  // doLeaveRoom ends this buyer's turn (their held seats stay held until
+  // paid, released or expired) so that the next in line is admitted.
+  async function doLeaveRoom() {
+    $("room-leave").disabled = true;
+    await window.boxofficeQueue.leaveRoom();
+    msg("You let the next buyer in. Your hold, if any, stays yours until it ends.");
+  }
+
   // showHeader names the show: title, date and time in the venue's time zone
   // (as printed on the ticket), venue.
   function showHeader(show, showtime) {
@@ -468,6 +480,15 @@
     });
     $("pay-btn").addEventListener("click", doPay);
     $("release-btn").addEventListener("click", doRelease);
+    // The waiting room: when the showtime has one, wait for this buyer's
+    // turn first (queue.js); the map is built once admitted.
+    const place = await window.boxofficeQueue.admit((show) => showHeader(show, ""));
+    inRoom = !!place.enabled;
+    if (inRoom) {
+      $("room-leave").hidden = false;
+      $("room-leave").addEventListener("click", doLeaveRoom);
+      msg("It is your turn: choose your seats. You may hold up to " + place.maxSeats + ".");
+    }
     let d;
     for (;;) {
       try {
@@ -489,6 +510,7 @@
     zoom.setup($("hall")); // lays the map out once to measure it
     requestAnimationFrame(() => setTimeout(() => performance.mark("seatmap-painted"), 0));
     document.body.dataset.ready = "true";
+    if (inRoom) $("map-heading").focus();
     connect();
     const saved = sessionStorage.getItem("boxoffice-hold");
     if (saved) {

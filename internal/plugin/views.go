@@ -73,12 +73,16 @@ type ShardView struct {
 	Epoch   int64  `json:"epoch"`
 	Version int64  `json:"version"`
 	// A replicated shard's members, leader, term and last leader change.
-	Replicas         int32               `json:"replicas,omitempty"`
-	ReadyMembers     string              `json:"readyMembers,omitempty"`
-	Leader           string              `json:"leader,omitempty"`
-	Term             int64               `json:"term,omitempty"`
-	LastLeaderChange *metav1.Time        `json:"lastLeaderChange,omitempty"`
-	Members          []boxv1.ShardMember `json:"members,omitempty"`
+	Replicas         int32        `json:"replicas,omitempty"`
+	ReadyMembers     string       `json:"readyMembers,omitempty"`
+	Leader           string       `json:"leader,omitempty"`
+	Term             int64        `json:"term,omitempty"`
+	LastLeaderChange *metav1.Time `json:"lastLeaderChange,omitempty"`
+	// LastHandover is the last hand-over the operator started by restarting
+	// the leader; MemberUpdate where a member-by-member update stands.
+	LastHandover *boxv1.ShardHandover `json:"lastHandover,omitempty"`
+	MemberUpdate string               `json:"memberUpdate,omitempty"`
+	Members      []boxv1.ShardMember  `json:"members,omitempty"`
 }
 
 // FrontendView is the front end and its autoscaler. The autoscaler's
@@ -124,7 +128,8 @@ func ShowtimeStatus(ctx context.Context, c client.Reader, namespace, name string
 		Shard: ShardView{Pod: st.Status.Shard.Pod, Image: st.Status.Shard.Image, Ready: st.Status.Shard.Ready,
 			Epoch: st.Status.Shard.Epoch, Version: st.Status.Shard.Version,
 			Replicas: st.Status.Shard.Replicas, ReadyMembers: st.Status.Shard.ReadyMembers, Leader: st.Status.Shard.Leader,
-			Term: st.Status.Shard.Term, LastLeaderChange: st.Status.Shard.LastLeaderChange, Members: st.Status.Shard.Members},
+			Term: st.Status.Shard.Term, LastLeaderChange: st.Status.Shard.LastLeaderChange, Members: st.Status.Shard.Members,
+			LastHandover: st.Status.Shard.LastHandover, MemberUpdate: st.Status.Shard.MemberUpdate},
 		Frontend: FrontendView{
 			Image: st.Status.Frontend.Image, Replicas: st.Status.Frontend.Replicas,
 			ReadyReplicas: st.Status.Frontend.ReadyReplicas, PreScaled: st.Status.Frontend.PreScaled,
@@ -181,7 +186,21 @@ func writeMembers(p func(k, format string, args ...any), sh ShardView) {
 	}
 	p("Shard:", "%s members ready  leader %s  term %d  version %d", sh.ReadyMembers, leader, sh.Term, sh.Version)
 	if sh.LastLeaderChange != nil {
-		p("", "last leader change %s", sh.LastLeaderChange.UTC().Format(time.RFC3339))
+		p("", "last leader change %s (to %s, term %d)", sh.LastLeaderChange.UTC().Format(time.RFC3339), leader, sh.Term)
+	}
+	if h := sh.LastHandover; h != nil {
+		took := "no new leader seen within the operator's wait"
+		if h.To != "" {
+			took = fmt.Sprintf("to %s (term %d) in %s", h.To, h.Term, h.Duration)
+		}
+		p("", "last hand-over %s from %s %s", h.StartedAt.UTC().Format(time.RFC3339), h.From, took)
+	}
+	if sh.MemberUpdate != "" {
+		p("", "updating member by member: %s", sh.MemberUpdate)
+	}
+	mixed := false
+	for _, m := range sh.Members {
+		mixed = mixed || (m.Image != "" && m.Image != sh.Members[0].Image)
 	}
 	for _, m := range sh.Members {
 		ready := "NOT READY"
@@ -195,6 +214,10 @@ func writeMembers(p func(k, format string, args ...any), sh ShardView) {
 		node := m.Node
 		if node == "" {
 			node = "(no node)"
+		}
+		if mixed {
+			p("", "%s  %s  %s  %s  node %s  image %s", m.Pod, m.Role, ready, lag, node, m.Image)
+			continue
 		}
 		p("", "%s  %s  %s  %s  node %s", m.Pod, m.Role, ready, lag, node)
 	}

@@ -4,7 +4,10 @@
 // pass of the rollout's step loop: move these showtimes, wait for them to
 // restart, bake until a time, judge the cohort, roll back, pause on an
 // inconclusive analysis, wait for held-back showtimes or a manual gate, go
-// to the next step, or finish.
+// to the next step, or finish. For a replicated shard it also orders the
+// members of one showtime's move (PlanMembers: followers first, each caught
+// up before the next, the leader last) and finds a member that missed its
+// ready deadline (OverdueMember).
 //
 // Everything here is a pure function of plain values (the rollout spec, the
 // snapshot's per-showtime states, the step index, the analysis verdicts, the

@@ -30,6 +30,7 @@ import (
 	"time"
 
 	"boxoffice.dev/boxoffice/shard/seats"
+	"boxoffice.dev/boxoffice/shard/shardapi"
 	"boxoffice.dev/boxoffice/shard/waitroom"
 	"boxoffice.dev/boxoffice/shard/wal"
 )
@@ -46,8 +47,9 @@ type RoomConfig struct {
 // recordRoom starts a room record (above every seats.Op).
 const recordRoom = 0x80
 
-// AdmissionHolder is the holder of the seats an admission holds.
-func AdmissionHolder(place uint64) string { return "w:" + strconv.FormatUint(place, 10) }
+// AdmissionHolder is the holder of the seats an admission holds
+// (shardapi.AdmissionHolder).
+func AdmissionHolder(place uint64) string { return shardapi.AdmissionHolder(place) }
 
 func admissionOf(holder string) (uint64, bool) {
 	if !strings.HasPrefix(holder, "w:") {

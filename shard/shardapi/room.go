@@ -15,6 +15,12 @@ func RoomPlacePath(id uint64, action string) string {
 	return p
 }
 
+// AdmissionHolder is the holder of the seats a waiting-room admission holds:
+// the place itself, so the per-holder seat limit is per place (a new cookie
+// is a new place, not more seats). The shard derives an admission's activity
+// and its end by purchase from holds by this holder.
+func AdmissionHolder(place uint64) string { return "w:" + strconv.FormatUint(place, 10) }
+
 // RoomConfigRequest is the body of PUT /v1/room.
 type RoomConfigRequest struct {
 	MaxActiveBuyers    int       `json:"maxActiveBuyers"`

@@ -121,10 +121,10 @@ func askStatus(p *corev1.Pod, token string) (memberStatus, bool) {
 	return st, resp.StatusCode == http.StatusOK && json.NewDecoder(resp.Body).Decode(&st) == nil
 }
 
-// shardLeader is the member that says it leads, asked directly (the
+// leaderMember is the member that says it leads, asked directly (the
 // showtime's status may be a few seconds old), once all three answer and
 // exactly one leads.
-func shardLeader(ctx context.Context, token string) (corev1.Pod, memberStatus) {
+func leaderMember(ctx context.Context, token string) (corev1.Pod, memberStatus) {
 	var leader corev1.Pod
 	var st memberStatus
 	Eventually(func(g Gomega) {
@@ -457,7 +457,7 @@ var _ = Describe("Node loss under booking load", Ordered, func() {
 
 	It("kills the leader's node: writes resume through the other front ends, nothing acknowledged is lost, 3/3 again after heal", func(ctx SpecContext) {
 		token := shardToken(ctx)
-		leader, lst := shardLeader(ctx, token)
+		leader, lst := leaderMember(ctx, token)
 		victim := leader.Spec.NodeName
 		fronts := frontendIPs(ctx, victim, false)
 		Expect(fronts).NotTo(BeEmpty(), "a front end off the leader's node")
@@ -515,7 +515,7 @@ var _ = Describe("Node loss under booking load", Ordered, func() {
 
 	It("cuts the leader's node off: the others elect a leader, the old one acknowledges nothing, 3/3 again after heal", func(ctx SpecContext) {
 		token := shardToken(ctx)
-		leader, lst := shardLeader(ctx, token)
+		leader, lst := leaderMember(ctx, token)
 		victim := leader.Spec.NodeName
 		fronts := frontendIPs(ctx, victim, false)
 		Expect(fronts).NotTo(BeEmpty(), "a front end off the leader's node")
