@@ -169,11 +169,6 @@ var _ = Describe("Box office on the local cluster", Ordered, func() {
 
 	It("runs the sample Showtime: shard and front ends Ready, every seat free", func() {
 		st := sampleShowtime()
-		// One member here: this suite's ShardRollout spec judges the upgraded
-		// member by the writes it serves, which only a leader does. The
-		// three-member sample runs in the node-loss specs (failover_test.go)
-		// and the Helm spec.
-		Expect(unstructured.SetNestedField(st.Object, int64(1), "spec", "shard", "replicas")).To(Succeed())
 		name = st.GetName()
 		showtime = boxv1.NamedShowtime(ns, name)
 		began := time.Now()
