@@ -63,6 +63,12 @@ func cmdReport(args []string) error {
 
 	var b strings.Builder
 	p := func(format string, a ...any) { fmt.Fprintf(&b, format, a...) }
+	// pErrors lists the first errors a measurement (what) met.
+	pErrors := func(what string, errs []string) {
+		for _, e := range errs {
+			p("error (%s): %s\n", what, e)
+		}
+	}
 
 	p("Box office benchmark, %s\n", time.Now().UTC().Format("2006-01-02 15:04 MST"))
 	p("machine: %d CPU (%s), linux %s, %s", runtime.NumCPU(), cpuModel(), kernel(), runtime.Version())
@@ -81,6 +87,9 @@ func cmdReport(args []string) error {
 	shard, redis, pg, half := load("shard"), load("redis"), load("postgres"), load("shard-half")
 	redisHalf := load("redis-half")
 	cl, clHalf, redisRep := load("cluster"), load("cluster-half"), load("redis-replica")
+	// The same shards with the front end's batch path (POST /v2/batch).
+	sb, sbHalf, cb, cbHalf := load("shard-batch"), load("shard-batch-half"), load("cluster-batch"), load("cluster-batch-half")
+	all := []*RunResult{shard, sb, redis, pg, half, sbHalf, redisHalf, cl, cb, redisRep, clHalf, cbHalf}
 	var first *RunResult
 	for _, r := range []*RunResult{shard, redis, pg} {
 		if r != nil {
@@ -106,19 +115,31 @@ func cmdReport(args []string) error {
 			r.HoldsPerSec, r.ConflictsPerSec, r.Hold.P50, r.Hold.P99, r.Conflict.P50, r.Conflict.P99, r.Finish.P99, r.Errors, r.LoadAvg)
 	}
 	row("shard", shard)
+	if sb != nil {
+		row("shard, batched", sb)
+	}
 	row("redis", redis)
 	row("postgres", pg)
 	if half != nil {
 		row(fmt.Sprintf("shard, paced %.0f/s", half.TargetRate), half)
 	}
+	if sbHalf != nil {
+		row(fmt.Sprintf("shard, batched, paced %.0f/s", sbHalf.TargetRate), sbHalf)
+	}
 	if redisHalf != nil {
 		row(fmt.Sprintf("redis, paced %.0f/s", redisHalf.TargetRate), redisHalf)
 	}
-	if cl != nil || redisRep != nil {
+	if cl != nil || cb != nil || redisRep != nil {
 		row("shard, 3 members", cl)
+		if cb != nil {
+			row("shard, 3 members, batched", cb)
+		}
 		row("redis + replica, WAIT 1 0", redisRep)
 		if clHalf != nil {
 			row(fmt.Sprintf("shard, 3 members, paced %.0f/s", clHalf.TargetRate), clHalf)
+		}
+		if cbHalf != nil {
+			row(fmt.Sprintf("shard, 3 members, batched, paced %.0f/s", cbHalf.TargetRate), cbHalf)
 		}
 	}
 	tw.Flush()
@@ -130,12 +151,18 @@ func cmdReport(args []string) error {
 		return fmt.Sprintf("%.2fx", a.HoldsPerSec/c.HoldsPerSec)
 	}
 	p("\nthroughput ratios (accepted holds/s): shard/redis %s, shard/postgres %s\n", ratio(shard, redis), ratio(shard, pg))
-	if cl != nil || redisRep != nil {
+	if sb != nil {
+		p("  batched: shard/redis %s, shard/postgres %s, batched/unbatched %s\n", ratio(sb, redis), ratio(sb, pg), ratio(sb, shard))
+	}
+	if cl != nil || cb != nil || redisRep != nil {
 		p("replicated (durable on 2 of 3 members, or on the primary and its replica): shard 3 members/redis + replica %s, shard 3 members/single shard %s\n",
 			ratio(cl, redisRep), ratio(cl, shard))
+		if cb != nil {
+			p("  batched: shard 3 members/redis + replica %s, batched/unbatched %s\n", ratio(cb, redisRep), ratio(cb, cl))
+		}
 	}
 	var gen, srv []string
-	for _, r := range []*RunResult{shard, redis, pg, half, redisHalf, cl, redisRep, clHalf} {
+	for _, r := range all {
 		if r == nil {
 			continue
 		}
@@ -148,7 +175,7 @@ func cmdReport(args []string) error {
 		p("CPU cores used by the system under test: %s\n", strings.Join(srv, ", "))
 	}
 	var rq []string
-	for _, r := range []*RunResult{shard, redis, pg, half, redisHalf, cl, redisRep, clHalf} {
+	for _, r := range all {
 		if r != nil && r.ServerRunqWait > 0 {
 			rq = append(rq, fmt.Sprintf("%s %.0f ms/s", r.System, r.ServerRunqWait*1000))
 		}
@@ -160,14 +187,20 @@ func cmdReport(args []string) error {
 		p("CPU cores used by the load generator (same machine): %s\n", strings.Join(gen, ", "))
 	}
 	if r := cpuRatio(shard, redis); r > 0 {
-		p("holds per CPU-second, shard/redis: %.2fx\n", r)
+		p("holds per CPU-second, shard/redis: %.2fx", r)
+		if r := cpuRatio(sb, redis); r > 0 {
+			p("; batched %.2fx", r)
+		}
+		p("\n")
 	}
-	if cl != nil && cl.LeaderCPU > 0 && cl.HoldsPerSec > 0 {
-		p("3 members: leader %.2f cores = %.0f us of CPU per committed hold (all members %.0f us)\n",
-			cl.LeaderCPU, cl.LeaderCPU/cl.HoldsPerSec*1e6, cl.ServerCPU/cl.HoldsPerSec*1e6)
+	for _, c := range []*RunResult{cl, cb} {
+		if c != nil && c.LeaderCPU > 0 && c.HoldsPerSec > 0 {
+			p("%s: leader %.2f cores = %.0f us of CPU per committed hold (all members %.0f us)\n",
+				c.System, c.LeaderCPU, c.LeaderCPU/c.HoldsPerSec*1e6, c.ServerCPU/c.HoldsPerSec*1e6)
+		}
 	}
-	p("%s", timesSection(shard, half, cl, clHalf))
-	for _, r := range []*RunResult{shard, redis, pg, half, redisHalf, cl, redisRep, clHalf} {
+	p("%s", timesSection([]*RunResult{shard, half, sb, sbHalf}, []*RunResult{cl, clHalf, cb, cbHalf}))
+	for _, r := range all {
 		if r == nil {
 			continue
 		}
@@ -178,9 +211,7 @@ func cmdReport(args []string) error {
 		if r.Late > 0 {
 			p("note: %s: %d paced operations could not be queued on time\n", r.System, r.Late)
 		}
-		for _, e := range r.FirstErrors {
-			p("error (%s): %s\n", r.System, e)
-		}
+		pErrors(r.System, r.FirstErrors)
 	}
 
 	var rec RecoveryResult
@@ -193,18 +224,14 @@ func cmdReport(args []string) error {
 		if rec.KillReadyMs > 0 {
 			p("  then %d more writes, SIGKILL under load, restart -> /readyz 200 in %.0f ms\n", rec.KillWrites, rec.KillReadyMs)
 		}
-		for _, e := range rec.FirstErrors {
-			p("error (recovery fill): %s\n", e)
-		}
+		pErrors("recovery fill", rec.FirstErrors)
 	}
 	var mem MemoryResult
 	haveMem := readJSON(filepath.Join(*dir, "memory.json"), &mem)
 	if haveMem {
 		p("memory, %d seats: VmRSS %.1f MB when ready, %.1f MB after a burst of %d holds (%d seats held), peak (VmHWM) %.1f MB\n",
 			mem.Seats, mb(mem.RSSReady), mb(mem.RSSAfter), mem.BurstHolds, mem.BurstSeats, mb(mem.HWM))
-		for _, e := range mem.FirstErrors {
-			p("error (memory burst): %s\n", e)
-		}
+		pErrors("memory burst", mem.FirstErrors)
 	}
 
 	var fo FailoverResult
@@ -224,14 +251,23 @@ func cmdReport(args []string) error {
 		}
 		return "NOT met"
 	}
-	if shard != nil && redis != nil {
-		p("  throughput >= redis:             %s (%s)\n", mark(shard.HoldsPerSec >= redis.HoldsPerSec), ratio(shard, redis))
+	// vsBaselines prints r's three targets against redis and postgres, each
+	// under its label, where both sides were measured.
+	vsBaselines := func(r *RunResult, redisLabel, pgLabel, cpuLabel string) {
+		if r != nil && redis != nil {
+			p("  %s %s (%s)\n", redisLabel, mark(r.HoldsPerSec >= redis.HoldsPerSec), ratio(r, redis))
+		}
+		if r != nil && pg != nil {
+			p("  %s %s (%s)\n", pgLabel, mark(r.HoldsPerSec >= 10*pg.HoldsPerSec), ratio(r, pg))
+		}
+		if r != nil && redis != nil && cpuRatio(r, redis) > 0 {
+			p("  %s %s (%.2fx)\n", cpuLabel, mark(cpuRatio(r, redis) >= 1), cpuRatio(r, redis))
+		}
 	}
-	if shard != nil && pg != nil {
-		p("  throughput >= 10x postgres:      %s (%s)\n", mark(shard.HoldsPerSec >= 10*pg.HoldsPerSec), ratio(shard, pg))
-	}
-	if shard != nil && redis != nil && cpuRatio(shard, redis) > 0 {
-		p("  holds per CPU-second >= redis:   %s (%.2fx)\n", mark(cpuRatio(shard, redis) >= 1), cpuRatio(shard, redis))
+	vsBaselines(shard, "throughput >= redis:            ", "throughput >= 10x postgres:     ", "holds per CPU-second >= redis:  ")
+	vsBaselines(sb, "batched throughput >= redis:    ", "batched >= 10x postgres:        ", "batched holds per CPU-s >= redis:")
+	if sbHalf != nil {
+		p("  batched hold p99 <= 5 ms at half rate: %s (%.2f ms at %.0f/s%s)\n", mark(sbHalf.Hold.N > 0 && sbHalf.Hold.P99 <= 5), sbHalf.Hold.P99, sbHalf.TargetRate, diskNote(sbHalf))
 	}
 	if half != nil {
 		p("  hold p99 <= 5 ms at half rate:   %s (%.2f ms at %.0f/s%s)\n", mark(half.Hold.N > 0 && half.Hold.P99 <= 5), half.Hold.P99, half.TargetRate, diskNote(half))
@@ -251,6 +287,12 @@ func cmdReport(args []string) error {
 
 	if cl != nil && redisRep != nil {
 		p("  3 members >= redis + replica:    %s (%s)\n", mark(cl.HoldsPerSec >= redisRep.HoldsPerSec), ratio(cl, redisRep))
+	}
+	if cb != nil && redisRep != nil {
+		p("  3 members batched >= redis + replica: %s (%s)\n", mark(cb.HoldsPerSec >= redisRep.HoldsPerSec), ratio(cb, redisRep))
+	}
+	if cbHalf != nil {
+		p("  3 members batched hold p99 <= 10 ms, half rate: %s (%.2f ms at %.0f/s)\n", mark(cbHalf.Hold.N > 0 && cbHalf.Hold.P99 <= 10), cbHalf.Hold.P99, cbHalf.TargetRate)
 	}
 	if clHalf != nil {
 		p("  3 members hold p99 <= 10 ms, half rate: %s (%.2f ms at %.0f/s)\n", mark(clHalf.Hold.N > 0 && clHalf.Hold.P99 <= 10), clHalf.Hold.P99, clHalf.TargetRate)
