@@ -435,6 +435,10 @@ func (s *Server) answer(w http.ResponseWriter, buf *bytes.Buffer, req *request) 
 		msg = "invalid request"
 	case seats.ErrUnknownSeat:
 		msg = "no such seat"
+	case seats.ErrAdmissionRequired:
+		msg = "the waiting room is on: only an admitted place (holder w:<place>) may hold"
+	case seats.ErrAdmissionEnded:
+		msg = "this place's turn in the waiting room has ended"
 	}
 	// The machine's codes are the contract's (shardapi's tests hold them to it).
 	writeError(w, shardapi.Code(res.Code.String()), msg, ids)
