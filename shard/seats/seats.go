@@ -106,6 +106,9 @@ const (
 	ErrAdmissionRequired // a waiting room is on and the holder is not admitted (Admissions)
 	ErrAdmissionEnded    // a waiting room is on and the holder's admission ended
 	numCodes
+
+	// LastCode is the highest code (loops over every code end here).
+	LastCode = numCodes - 1
 )
 
 var codeNames = [...]string{"ok", "invalid_request", "unknown_seat", "hold_not_found", "seats_unavailable",

@@ -488,7 +488,7 @@ func (s *Server) holdOp(op seats.Op) func(http.ResponseWriter, *http.Request) {
 }
 
 func codeOf(code shardapi.Code) seats.Code {
-	for c := seats.OK; c <= seats.ErrIdempotencyMismatch; c++ {
+	for c := seats.OK; c <= seats.LastCode; c++ {
 		if c.String() == string(code) {
 			return c
 		}
