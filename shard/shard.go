@@ -51,6 +51,27 @@ func ParseFlags(args []string, getenv func(string) string, stderr io.Writer) (*O
 	o := &Options{}
 	fs := flag.NewFlagSet("boxoffice shard", flag.ContinueOnError)
 	fs.SetOutput(stderr)
+	o.register(fs, stderr)
+	if err := fs.Parse(args); err != nil {
+		return nil, err
+	}
+	if fs.NArg() > 0 {
+		return nil, fmt.Errorf("unexpected arguments: %q", fs.Args())
+	}
+	set := map[string]bool{}
+	fs.Visit(func(f *flag.Flag) { set[f.Name] = true })
+	if err := setFromEnv(fs, set, getenv); err != nil {
+		return nil, err
+	}
+	if problems := o.validate(set, getenv); len(problems) > 0 {
+		return nil, errors.New(strings.Join(problems, "; "))
+	}
+	return o, nil
+}
+
+// register defines the shard's flags on fs, with o's fields as their targets,
+// and its usage text.
+func (o *Options) register(fs *flag.FlagSet, stderr io.Writer) {
 	fs.StringVar(&o.Showtime, "showtime", "", "showtime identity NAMESPACE/NAME, shown in /v1/status and logs (required)")
 	fs.StringVar(&o.SeatMap, "seat-map", "", "seat map file, YAML or JSON (required)")
 	fs.StringVar(&o.DataDir, "data-dir", "", "directory for the log and snapshots; created if missing (required)")
@@ -69,14 +90,12 @@ func ParseFlags(args []string, getenv func(string) string, stderr io.Writer) (*O
 		fs.PrintDefaults()
 		fmt.Fprintf(stderr, "\nEvery flag is also read from %s<FLAG> (upper case, dashes as underscores);\na flag on the command line wins.\n", EnvPrefix)
 	}
-	if err := fs.Parse(args); err != nil {
-		return nil, err
-	}
-	if fs.NArg() > 0 {
-		return nil, fmt.Errorf("unexpected arguments: %q", fs.Args())
-	}
-	set := map[string]bool{}
-	fs.Visit(func(f *flag.Flag) { set[f.Name] = true })
+}
+
+// setFromEnv sets every flag not set on the command line (set) from its
+// environment variable, if that is not empty; it stops at the first value
+// the flag refuses.
+func setFromEnv(fs *flag.FlagSet, set map[string]bool, getenv func(string) string) error {
 	var envErr error
 	fs.VisitAll(func(f *flag.Flag) {
 		if set[f.Name] || envErr != nil {
@@ -88,9 +107,13 @@ func ParseFlags(args []string, getenv func(string) string, stderr io.Writer) (*O
 			}
 		}
 	})
-	if envErr != nil {
-		return nil, envErr
-	}
+	return envErr
+}
+
+// validate lists every problem with the parsed options. When only
+// --max-hold-ttl was given and it is below the default hold ttl, it lowers
+// the hold ttl to it; set and getenv tell whether --hold-ttl was given.
+func (o *Options) validate(set map[string]bool, getenv func(string) string) []string {
 	var problems []string
 	if o.Showtime == "" {
 		problems = append(problems, "--showtime is required")
@@ -132,11 +155,7 @@ func ParseFlags(args []string, getenv func(string) string, stderr io.Writer) (*O
 		problems = append(problems, fmt.Sprintf("--max-seats-per-holder %d: must be between 1 and 1024", o.MaxSeatsPerHolder))
 	}
 	problems = o.Cluster.validate(o.Auth, problems)
-	problems = o.Room.validate(problems)
-	if len(problems) > 0 {
-		return nil, errors.New(strings.Join(problems, "; "))
-	}
-	return o, nil
+	return o.Room.validate(problems)
 }
 
 // Main runs the shard subcommand and returns the exit code.

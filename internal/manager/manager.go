@@ -15,6 +15,7 @@ import (
 	boxv1 "boxoffice.dev/boxoffice/api/v1alpha1"
 	"boxoffice.dev/boxoffice/controllers"
 	"boxoffice.dev/boxoffice/controllers/specs"
+	"github.com/go-logr/logr"
 	corev1 "k8s.io/api/core/v1"
 	"k8s.io/apimachinery/pkg/runtime"
 	utilruntime "k8s.io/apimachinery/pkg/util/runtime"
@@ -144,6 +145,34 @@ func Main(args []string) int {
 	ctrl.SetLogger(zap.New(zap.UseFlagOptions(zopts)))
 	log := ctrl.Log.WithName("setup")
 
+	mgr, err := ctrl.NewManager(ctrl.GetConfigOrDie(), managerOptions(c))
+	if err != nil {
+		log.Error(err, "unable to create manager")
+		return 1
+	}
+	if c.DefaultImage == "" {
+		img, err := ownImage(mgr.GetAPIReader(), os.Getenv("POD_NAMESPACE"), os.Getenv("POD_NAME"))
+		if err != nil {
+			log.Error(err, "no --default-image and the manager's own image is unknown")
+			return 2
+		}
+		c.DefaultImage = img
+	}
+	if !setupManager(mgr, c, log) {
+		return 1
+	}
+	log.Info("starting manager", "defaultImage", c.DefaultImage, "namespace", c.Namespace, "watchNamespaces", c.WatchNamespaces)
+	if err := mgr.Start(ctrl.SetupSignalHandler()); err != nil {
+		log.Error(err, "manager stopped with an error")
+		return 1
+	}
+	return 0
+}
+
+// managerOptions configures the manager from the flags: metrics and webhook
+// serving (HTTP/2 off unless asked for), health probes, leader election and
+// the watched namespaces.
+func managerOptions(c *Config) ctrl.Options {
 	var tlsOpts []func(*tls.Config)
 	if !c.EnableHTTP2 {
 		tlsOpts = append(tlsOpts, func(t *tls.Config) { t.NextProtos = []string{"http/1.1"} })
@@ -152,8 +181,7 @@ func Main(args []string) int {
 	if c.MetricsSecure {
 		metricsOpts.FilterProvider = filters.WithAuthenticationAndAuthorization
 	}
-
-	mgr, err := ctrl.NewManager(ctrl.GetConfigOrDie(), ctrl.Options{
+	return ctrl.Options{
 		Scheme:                 Scheme(),
 		Metrics:                metricsOpts,
 		HealthProbeBindAddress: c.ProbeAddr,
@@ -165,22 +193,46 @@ func Main(args []string) int {
 		// out the lease.
 		LeaderElectionReleaseOnCancel: true,
 		Cache:                         cacheOptions(c.WatchNamespaces),
-	})
-	if err != nil {
-		log.Error(err, "unable to create manager")
-		return 1
 	}
+}
 
-	if c.DefaultImage == "" {
-		img, err := ownImage(mgr.GetAPIReader(), os.Getenv("POD_NAMESPACE"), os.Getenv("POD_NAME"))
-		if err != nil {
-			log.Error(err, "no --default-image and the manager's own image is unknown")
-			return 2
-		}
-		c.DefaultImage = img
+// setupManager registers the controllers, the freeze windows and the health
+// checks with mgr. It logs what failed and reports whether all went well.
+func setupManager(mgr ctrl.Manager, c *Config, log logr.Logger) bool {
+	if err := showtimeReconciler(mgr, c).SetupWithManager(mgr); err != nil {
+		log.Error(err, "unable to set up controller", "controller", "showtime")
+		return false
 	}
+	if err := (&controllers.ShardRolloutReconciler{
+		Client:       mgr.GetClient(),
+		Recorder:     mgr.GetEventRecorder("boxoffice-rollout"),
+		Clock:        clock.RealClock{},
+		Shards:       controllers.NewHTTPShardProber(specs.ShardPort),
+		DefaultImage: c.DefaultImage,
+	}).SetupWithManager(mgr); err != nil {
+		log.Error(err, "unable to set up controller", "controller", "shardrollout")
+		return false
+	}
+	if err := setupFreeze(mgr, c, log); err != nil {
+		log.Error(err, "unable to set up freeze windows")
+		return false
+	}
+	if err := mgr.AddHealthzCheck("healthz", healthz.Ping); err != nil {
+		log.Error(err, "unable to set up health check")
+		return false
+	}
+	if err := mgr.AddReadyzCheck("readyz", healthz.Ping); err != nil {
+		log.Error(err, "unable to set up ready check")
+		return false
+	}
+	return true
+}
+
+// showtimeReconciler builds the Showtime controller from the flags; c's
+// default image must already be resolved.
+func showtimeReconciler(mgr ctrl.Manager, c *Config) *controllers.ShowtimeReconciler {
 	k, v, _ := strings.Cut(c.OperatorPodLabel, "=")
-	r := &controllers.ShowtimeReconciler{
+	return &controllers.ShowtimeReconciler{
 		Client:    mgr.GetClient(),
 		APIReader: mgr.GetAPIReader(),
 		Scheme:    mgr.GetScheme(),
@@ -199,36 +251,4 @@ func Main(args []string) int {
 		NodeLostAfter:           c.NodeLostAfter,
 		MaxConcurrentReconciles: c.ShowtimeWorkers,
 	}
-	if err := r.SetupWithManager(mgr); err != nil {
-		log.Error(err, "unable to set up controller", "controller", "showtime")
-		return 1
-	}
-	if err := (&controllers.ShardRolloutReconciler{
-		Client:       mgr.GetClient(),
-		Recorder:     mgr.GetEventRecorder("boxoffice-rollout"),
-		Clock:        clock.RealClock{},
-		Shards:       controllers.NewHTTPShardProber(specs.ShardPort),
-		DefaultImage: c.DefaultImage,
-	}).SetupWithManager(mgr); err != nil {
-		log.Error(err, "unable to set up controller", "controller", "shardrollout")
-		return 1
-	}
-	if err := setupFreeze(mgr, c, log); err != nil {
-		log.Error(err, "unable to set up freeze windows")
-		return 1
-	}
-	if err := mgr.AddHealthzCheck("healthz", healthz.Ping); err != nil {
-		log.Error(err, "unable to set up health check")
-		return 1
-	}
-	if err := mgr.AddReadyzCheck("readyz", healthz.Ping); err != nil {
-		log.Error(err, "unable to set up ready check")
-		return 1
-	}
-	log.Info("starting manager", "defaultImage", c.DefaultImage, "namespace", c.Namespace, "watchNamespaces", c.WatchNamespaces)
-	if err := mgr.Start(ctrl.SetupSignalHandler()); err != nil {
-		log.Error(err, "manager stopped with an error")
-		return 1
-	}
-	return 0
 }

@@ -14,7 +14,39 @@ import (
 // output points at the root's -o flag.
 func newRolloutCommand(env *Env, output *string) *cobra.Command {
 	rollout := &cobra.Command{Use: "rollout", Short: "Show and steer ShardRollouts", Args: noArgs}
+	rollout.AddCommand(newRolloutStatusCommand(env, output))
+	rollout.AddCommand(newRolloutPromoteCommand(env, output))
+	rollout.AddCommand(newRolloutActionCommand(env, output, "abort",
+		"Roll every showtime the rollout moved back to its previous image", abort))
+	rollout.AddCommand(newRolloutActionCommand(env, output, "undo",
+		"Move the showtimes of a rollout, also a succeeded one, back to the images they ran before it", undo))
+	rollout.AddCommand(newRolloutActionCommand(env, output, "pause",
+		"Stop new upgrades and step changes (spec.paused); analysis and automatic rollback go on", pause))
+	rollout.AddCommand(newRolloutActionCommand(env, output, "resume",
+		"Undo rollout pause (clear spec.paused)", resume))
+	rollout.AddCommand(newRolloutRetryCommand(env, output))
+	return rollout
+}
 
+// rolloutAction changes the named rollout and returns it with a message.
+type rolloutAction func(ctx context.Context, c client.Client, name string) (*boxv1.ShardRollout, string, error)
+
+// newRolloutActionCommand is `rollout VERB NAME` for an action without flags.
+func newRolloutActionCommand(env *Env, output *string, verb, short string, do rolloutAction) *cobra.Command {
+	return &cobra.Command{
+		Use:   verb + " NAME",
+		Short: short,
+		Args:  exactArgs(1),
+		RunE: func(cmd *cobra.Command, args []string) error {
+			return act(cmd.Context(), env, *output, verb, func(ctx context.Context, c client.Client) (*boxv1.ShardRollout, string, error) {
+				return do(ctx, c, args[0])
+			})
+		},
+	}
+}
+
+// newRolloutStatusCommand is `rollout status NAME [--watch]`.
+func newRolloutStatusCommand(env *Env, output *string) *cobra.Command {
 	var watch bool
 	statusCmd := &cobra.Command{
 		Use:   "status NAME",
@@ -30,10 +62,13 @@ func newRolloutCommand(env *Env, output *string) *cobra.Command {
 		},
 	}
 	statusCmd.Flags().BoolVarP(&watch, "watch", "w", false, "Follow the rollout until it succeeds, rolls back, fails or waits for people")
-	rollout.AddCommand(statusCmd)
+	return statusCmd
+}
 
+// newRolloutPromoteCommand is `rollout promote NAME [--full]`.
+func newRolloutPromoteCommand(env *Env, output *string) *cobra.Command {
 	var full bool
-	promote := &cobra.Command{
+	promoteCmd := &cobra.Command{
 		Use:   "promote NAME",
 		Short: "Approve the manual gate the rollout waits at (--full: move everyone now, skipping steps and analysis)",
 		Args:  exactArgs(1),
@@ -43,49 +78,12 @@ func newRolloutCommand(env *Env, output *string) *cobra.Command {
 			})
 		},
 	}
-	promote.Flags().BoolVar(&full, "full", false, "Skip the remaining steps, bakes and analysis")
-	rollout.AddCommand(promote)
-	rollout.AddCommand(&cobra.Command{
-		Use:   "abort NAME",
-		Short: "Roll every showtime the rollout moved back to its previous image",
-		Args:  exactArgs(1),
-		RunE: func(cmd *cobra.Command, args []string) error {
-			return act(cmd.Context(), env, *output, "abort", func(ctx context.Context, c client.Client) (*boxv1.ShardRollout, string, error) {
-				return abort(ctx, c, args[0])
-			})
-		},
-	})
-	rollout.AddCommand(&cobra.Command{
-		Use:   "undo NAME",
-		Short: "Move the showtimes of a rollout, also a succeeded one, back to the images they ran before it",
-		Args:  exactArgs(1),
-		RunE: func(cmd *cobra.Command, args []string) error {
-			return act(cmd.Context(), env, *output, "undo", func(ctx context.Context, c client.Client) (*boxv1.ShardRollout, string, error) {
-				return undo(ctx, c, args[0])
-			})
-		},
-	})
+	promoteCmd.Flags().BoolVar(&full, "full", false, "Skip the remaining steps, bakes and analysis")
+	return promoteCmd
+}
 
-	rollout.AddCommand(&cobra.Command{
-		Use:   "pause NAME",
-		Short: "Stop new upgrades and step changes (spec.paused); analysis and automatic rollback go on",
-		Args:  exactArgs(1),
-		RunE: func(cmd *cobra.Command, args []string) error {
-			return act(cmd.Context(), env, *output, "pause", func(ctx context.Context, c client.Client) (*boxv1.ShardRollout, string, error) {
-				return pause(ctx, c, args[0])
-			})
-		},
-	})
-	rollout.AddCommand(&cobra.Command{
-		Use:   "resume NAME",
-		Short: "Undo rollout pause (clear spec.paused)",
-		Args:  exactArgs(1),
-		RunE: func(cmd *cobra.Command, args []string) error {
-			return act(cmd.Context(), env, *output, "resume", func(ctx context.Context, c client.Client) (*boxv1.ShardRollout, string, error) {
-				return resume(ctx, c, args[0])
-			})
-		},
-	})
+// newRolloutRetryCommand is `rollout retry NAME [--bake DURATION]`.
+func newRolloutRetryCommand(env *Env, output *string) *cobra.Command {
 	var retryBake time.Duration
 	retryCmd := &cobra.Command{
 		Use:   "retry NAME",
@@ -101,6 +99,5 @@ func newRolloutCommand(env *Env, output *string) *cobra.Command {
 		},
 	}
 	retryCmd.Flags().DurationVar(&retryBake, "bake", 0, "How long the inconclusive showtimes bake again before they are judged (default: the step's bake)")
-	rollout.AddCommand(retryCmd)
-	return rollout
+	return retryCmd
 }

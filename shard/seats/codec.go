@@ -271,23 +271,47 @@ func cmpU64(a, b uint64) int {
 func Restore(ix *Index, opts Options, data []byte) (*Machine, error) {
 	m := New(ix, opts)
 	r := newReader(data)
-	if string(r.Bytes(len(stateMagic))) != stateMagic {
-		return nil, errors.New("seats: not a state encoding")
+	if err := m.restoreHeader(&r); err != nil {
+		return nil, err
 	}
-	h := ix.Hash()
+	m.restoreHolds(&r)
+	m.restoreEnded(&r)
+	m.restoreIdem(&r)
+	if r.Err() == nil && r.Len() != 0 {
+		r.Fail("%d trailing bytes", r.Len())
+	}
+	if r.Err() != nil {
+		return nil, r.Err()
+	}
+	return m, nil
+}
+
+// restoreHeader checks the magic and the seat map's hash and reads the
+// machine's counters.
+func (m *Machine) restoreHeader(r *reader) error {
+	if string(r.Bytes(len(stateMagic))) != stateMagic {
+		return errors.New("seats: not a state encoding")
+	}
+	h := m.ix.Hash()
 	if string(r.Bytes(32)) != string(h[:]) {
-		return nil, errors.New("seats: the state was written for a different seat map")
+		return errors.New("seats: the state was written for a different seat map")
 	}
 	m.version = r.Uvarint()
 	m.nextID = r.Uvarint()
 	m.now = r.Varint()
+	return nil
+}
+
+// restoreHolds reads the hold records, places their seats and rebuilds the
+// expiry heap.
+func (m *Machine) restoreHolds(r *reader) {
 	n := r.Count(1<<40, 8)
 	// One allocation for all holds and presized maps: restore time is
 	// recovery time.
 	slab := make([]hold, n)
 	m.holds = make(map[uint64]*hold, n)
 	for i := 0; i < n && r.Err() == nil; i++ {
-		v := r.view(ix.Len())
+		v := r.view(m.ix.Len())
 		endedAt := r.Varint()
 		if r.Err() != nil {
 			break
@@ -300,75 +324,90 @@ func Restore(ix *Index, opts Options, data []byte) (*Machine, error) {
 		*hd = hold{id: v.ID, seats: v.Seats, holder: v.Holder, state: v.State, expiresAt: v.ExpiresAt,
 			endedAt: endedAt, orderID: v.OrderID, version: v.Version}
 		m.holds[v.ID] = hd
-		var st SeatState
-		switch v.State {
-		case HoldHeld:
-			st = Held
-		case HoldAwaitingPayment:
-			st = AwaitingPayment
-		case HoldSold:
-			st = Sold
-		default:
-			continue
-		}
-		for _, s := range hd.seats {
-			if m.seat[s] != Free {
-				r.Fail("seat %d in two holds", s)
-				break
-			}
-			m.counts[Free]--
-			m.seat[s] = st
-			m.counts[st]++
-			m.owner[s] = hd.id
-			m.seatVer[s] = hd.version
-		}
-		if st != Sold {
-			m.holderSeats[hd.holder] += int32(len(hd.seats))
-			m.exp = append(m.exp, deadline.Entry{At: hd.expiresAt, ID: hd.id})
-		}
+		m.placeRestoredHold(r, hd)
 	}
 	heap.Init(&m.exp)
-	n = r.Count(1<<40, 1)
+}
+
+// placeRestoredHold marks a live hold's seats as its own and, unless they are
+// sold, counts them for its holder and queues its expiry. Ended holds own no
+// seats.
+func (m *Machine) placeRestoredHold(r *reader, hd *hold) {
+	var st SeatState
+	switch hd.state {
+	case HoldHeld:
+		st = Held
+	case HoldAwaitingPayment:
+		st = AwaitingPayment
+	case HoldSold:
+		st = Sold
+	default:
+		return
+	}
+	for _, s := range hd.seats {
+		if m.seat[s] != Free {
+			r.Fail("seat %d in two holds", s)
+			break
+		}
+		m.counts[Free]--
+		m.seat[s] = st
+		m.counts[st]++
+		m.owner[s] = hd.id
+		m.seatVer[s] = hd.version
+	}
+	if st != Sold {
+		m.holderSeats[hd.holder] += int32(len(hd.seats))
+		m.exp = append(m.exp, deadline.Entry{At: hd.expiresAt, ID: hd.id})
+	}
+}
+
+// restoreEnded reads the ids of ended holds, oldest first.
+func (m *Machine) restoreEnded(r *reader) {
+	n := r.Count(1<<40, 1)
 	for i := 0; i < n && r.Err() == nil; i++ {
 		m.ended.push(r.Uvarint())
 	}
-	n = r.Count(1<<40, 20)
+}
+
+// restoreIdem reads the remembered answers to idempotent commands, oldest
+// first.
+func (m *Machine) restoreIdem(r *reader) {
+	n := r.Count(1<<40, 20)
 	ents := make([]idemEntry, n)
 	m.idem = make(map[string]*idemEntry, n)
 	m.idemQ.items = make([]*idemEntry, 0, n)
 	var scratch []int32
 	for i := 0; i < n && r.Err() == nil; i++ {
 		e := &ents[i]
-		*e = idemEntry{key: r.String(MaxStringLen + 2), at: r.Varint()}
-		copy(e.fp[:], r.Bytes(16))
-		e.res.Code = Code(r.Byte())
-		if e.res.Code >= numCodes {
-			r.Fail("bad result code %d", e.res.Code)
-		}
-		e.res.Created = r.Byte()&1 != 0
-		e.res.Hold = r.viewShared(ix.Len(), m, &scratch)
-		if e.res.Hold.State == 0 {
-			e.res.Hold = HoldView{}
-		}
-		k := r.Count(MaxSeatsPerCommand, 1)
-		for j := 0; j < k; j++ {
-			s := r.Uvarint()
-			if s >= uint64(ix.Len()) {
-				r.Fail("seat index %d out of range", s)
-			}
-			e.res.Seats = append(e.res.Seats, int32(s))
-		}
+		r.idemEntry(e, m, &scratch)
 		if _, dup := m.idem[e.key]; dup {
 			r.Fail("duplicate idempotency key")
 		}
 		m.idem[e.key] = e
 		m.idemQ.push(e)
 	}
-	if r.Err() == nil && r.Len() != 0 {
-		r.Fail("%d trailing bytes", r.Len())
+}
+
+// idemEntry decodes one remembered answer into e.
+func (r *reader) idemEntry(e *idemEntry, m *Machine, scratch *[]int32) {
+	nSeats := m.ix.Len()
+	*e = idemEntry{key: r.String(MaxStringLen + 2), at: r.Varint()}
+	copy(e.fp[:], r.Bytes(16))
+	e.res.Code = Code(r.Byte())
+	if e.res.Code >= numCodes {
+		r.Fail("bad result code %d", e.res.Code)
 	}
-	if r.Err() != nil {
-		return nil, r.Err()
+	e.res.Created = r.Byte()&1 != 0
+	e.res.Hold = r.viewShared(nSeats, m, scratch)
+	if e.res.Hold.State == 0 {
+		e.res.Hold = HoldView{}
 	}
-	return m, nil
+	k := r.Count(MaxSeatsPerCommand, 1)
+	for j := 0; j < k; j++ {
+		s := r.Uvarint()
+		if s >= uint64(nSeats) {
+			r.Fail("seat index %d out of range", s)
+		}
+		e.res.Seats = append(e.res.Seats, int32(s))
+	}
 }

@@ -9,7 +9,9 @@ import (
 	"boxoffice.dev/boxoffice/shard/shardapi"
 )
 
-const heartbeatEvery = 15 * time.Second
+// heartbeatEvery is how often an idle stream sends a keep-alive comment (a
+// variable for tests).
+var heartbeatEvery = 15 * time.Second
 
 // events serves GET /v1/events. Memory per client is bounded: the client
 // holds a cursor into the hub's shared ring, copies at most the ring's size
@@ -34,41 +36,8 @@ func (s *Server) events(w http.ResponseWriter, r *http.Request) {
 	h.Set("X-Accel-Buffering", "no")
 	w.WriteHeader(http.StatusOK)
 
-	write := func(b []byte) bool {
-		rc.SetWriteDeadline(time.Now().Add(s.cfg.StreamWriteTimeout))
-		if _, err := w.Write(b); err != nil {
-			s.met.streamDrop.Inc()
-			return false
-		}
-		if err := rc.Flush(); err != nil {
-			s.met.streamDrop.Inc()
-			return false
-		}
-		return true
-	}
-
-	cursor := uint64(0)
-	resumed := false
-	if id := r.Header.Get(shardapi.HeaderLastEventID); id != "" {
-		if v, err := strconv.ParseUint(id, 10, 64); err == nil && s.hub.retained(v) {
-			cursor, resumed = v, true
-		}
-	}
-	var out []byte
-	if !resumed {
-		v, _, arr := s.hub.seatsJSON()
-		out = append(out[:0], "id: "...)
-		out = strconv.AppendUint(out, v, 10)
-		out = append(out, "\nevent: snapshot\ndata: {\"version\":"...)
-		out = strconv.AppendUint(out, v, 10)
-		out = append(out, `,"seats":`...)
-		out = append(out, arr...)
-		out = append(out, "}\n\n"...)
-		if !write(out) {
-			return
-		}
-		cursor = v
-	} else if !write([]byte(": resumed\n\n")) {
+	st := &eventStream{s: s, w: w, rc: rc, c: c, seen: map[int32]int{}}
+	if !st.open(r.Header.Get(shardapi.HeaderLastEventID)) {
 		return
 	}
 	// Wake up once at the start in case changes arrived meanwhile.
@@ -76,71 +45,136 @@ func (s *Server) events(w http.ResponseWriter, r *http.Request) {
 	case c.notify <- struct{}{}:
 	default:
 	}
+	st.run(r)
+}
+
+// eventStream is one client's event stream: where it is in the hub's ring
+// and the buffers reused from one event to the next.
+type eventStream struct {
+	s  *Server
+	w  http.ResponseWriter
+	rc *http.ResponseController
+	c  *streamClient
+
+	cursor  uint64 // the last seat version the client has
+	out     []byte
+	changes []seats.Change
+	seen    map[int32]int
+	room    *roomPacer
+}
+
+// write sends b at once, within StreamWriteTimeout; false means the client
+// is gone and the stream ends.
+func (st *eventStream) write(b []byte) bool {
+	st.rc.SetWriteDeadline(time.Now().Add(st.s.cfg.StreamWriteTimeout))
+	if _, err := st.w.Write(b); err != nil {
+		st.s.met.streamDrop.Inc()
+		return false
+	}
+	if err := st.rc.Flush(); err != nil {
+		st.s.met.streamDrop.Inc()
+		return false
+	}
+	return true
+}
+
+// open starts the stream: it resumes after lastEventID if the ring still
+// holds every change since then, and otherwise sends a snapshot of all seats.
+func (st *eventStream) open(lastEventID string) bool {
+	if lastEventID != "" {
+		if v, err := strconv.ParseUint(lastEventID, 10, 64); err == nil && st.s.hub.retained(v) {
+			st.cursor = v
+			return st.write([]byte(": resumed\n\n"))
+		}
+	}
+	v, _, arr := st.s.hub.seatsJSON()
+	st.out = append(st.out[:0], "id: "...)
+	st.out = strconv.AppendUint(st.out, v, 10)
+	st.out = append(st.out, "\nevent: snapshot\ndata: {\"version\":"...)
+	st.out = strconv.AppendUint(st.out, v, 10)
+	st.out = append(st.out, `,"seats":`...)
+	st.out = append(st.out, arr...)
+	st.out = append(st.out, "}\n\n"...)
+	if !st.write(st.out) {
+		return false
+	}
+	st.cursor = v
+	return true
+}
+
+// run sends keep-alives, room views and seat changes until the client or the
+// shard goes away, or the client falls behind the ring.
+func (st *eventStream) run(r *http.Request) {
 	heartbeat := time.NewTicker(heartbeatEvery)
 	defer heartbeat.Stop()
-	room := newRoomPacer()
-	defer room.stop()
-	sendRoom := func() bool {
-		v := room.next(s.roomView.Load(), time.Now())
-		if v == nil {
-			return true
-		}
-		// No id: Last-Event-ID stays the seat version.
-		out = append(out[:0], "event: room\ndata: "...)
-		out = append(out, v.json...)
-		out = append(out, "\n\n"...)
-		return write(out)
-	}
-	var changes []seats.Change
-	seen := map[int32]int{}
+	st.room = newRoomPacer()
+	defer st.room.stop()
 	for {
 		select {
 		case <-r.Context().Done():
 			return
-		case <-s.hub.done:
+		case <-st.s.hub.done:
 			return
 		case <-heartbeat.C:
-			if !write([]byte(": ping\n\n")) {
+			if !st.write([]byte(": ping\n\n")) {
 				return
 			}
-			continue
-		case <-room.timer.C:
-			room.armed = false
-			if !sendRoom() {
+		case <-st.room.timer.C:
+			st.room.armed = false
+			if !st.sendRoom() {
 				return
 			}
-			continue
-		case <-c.notify:
-			if !sendRoom() {
+		case <-st.c.notify:
+			if !st.sendRoom() || !st.sendChanges() {
 				return
 			}
-		}
-		var v uint64
-		var ok bool
-		changes, v, ok = s.hub.since(cursor, changes[:0])
-		if !ok {
-			s.met.streamDrop.Inc()
-			s.log.Info("event-stream client fell too far behind; disconnecting (it resumes with Last-Event-ID)", "cursor", cursor, "version", v)
-			return
-		}
-		if len(changes) == 0 {
-			continue
-		}
-		last := changes[len(changes)-1].Version
-		out = append(out[:0], "id: "...)
-		out = strconv.AppendUint(out, last, 10)
-		out = append(out, "\nevent: seats\ndata: "...)
-		out = appendChanges(out, s.ix, last, changes, seen)
-		out = append(out, "\n\n"...)
-		if !write(out) {
-			return
-		}
-		cursor = last
-		if cap(out) > 1<<20 {
-			out = nil
-		}
-		if cap(changes) > 1<<14 {
-			changes = nil
 		}
 	}
+}
+
+// sendRoom sends the waiting room's view if the pacer says it is due.
+func (st *eventStream) sendRoom() bool {
+	v := st.room.next(st.s.roomView.Load(), time.Now())
+	if v == nil {
+		return true
+	}
+	// No id: Last-Event-ID stays the seat version.
+	st.out = append(st.out[:0], "event: room\ndata: "...)
+	st.out = append(st.out, v.json...)
+	st.out = append(st.out, "\n\n"...)
+	return st.write(st.out)
+}
+
+// sendChanges sends the seat changes after the cursor as one event whose id
+// is the last change's version. It disconnects a client the ring has left
+// behind: it resumes with Last-Event-ID, or a fresh snapshot.
+func (st *eventStream) sendChanges() bool {
+	var v uint64
+	var ok bool
+	st.changes, v, ok = st.s.hub.since(st.cursor, st.changes[:0])
+	if !ok {
+		st.s.met.streamDrop.Inc()
+		st.s.log.Info("event-stream client fell too far behind; disconnecting (it resumes with Last-Event-ID)", "cursor", st.cursor, "version", v)
+		return false
+	}
+	if len(st.changes) == 0 {
+		return true
+	}
+	last := st.changes[len(st.changes)-1].Version
+	st.out = append(st.out[:0], "id: "...)
+	st.out = strconv.AppendUint(st.out, last, 10)
+	st.out = append(st.out, "\nevent: seats\ndata: "...)
+	st.out = appendChanges(st.out, st.s.ix, last, st.changes, st.seen)
+	st.out = append(st.out, "\n\n"...)
+	if !st.write(st.out) {
+		return false
+	}
+	st.cursor = last
+	if cap(st.out) > 1<<20 {
+		st.out = nil
+	}
+	if cap(st.changes) > 1<<14 {
+		st.changes = nil
+	}
+	return true
 }
