@@ -2,21 +2,20 @@ package controllers
 
 import (
 	"context"
-	"encoding/json"
 	"errors"
 	"fmt"
-	"net"
 	"net/http"
 	"net/http/httptest"
-	"strconv"
 	"strings"
 	"sync"
 	"time"
 
 	boxv1 "boxoffice.dev/boxoffice/api/v1alpha1"
 	"boxoffice.dev/boxoffice/controllers/specs"
+	"boxoffice.dev/boxoffice/internal/fakeshard"
 	"boxoffice.dev/boxoffice/internal/freeze"
 	"boxoffice.dev/boxoffice/internal/plugin"
+	"boxoffice.dev/boxoffice/shard/shardapi"
 	. "github.com/onsi/ginkgo/v2"
 	. "github.com/onsi/gomega"
 	appsv1 "k8s.io/api/apps/v1"
@@ -69,13 +68,12 @@ func (r *recorder) events() []string {
 	return append([]string(nil), r.all...)
 }
 
-// shardFarm stands in for every shard of a test: one HTTP handler listening
+// shardFarm stands in for every shard of a test: one fake shard listening
 // on one loopback address per shard pod (127.0.0.x, same port), answering
 // /v1/status and /metrics according to the image the pod runs.
 type shardFarm struct {
+	*fakeshard.Server
 	port      int
-	listeners []net.Listener
-	srv       *http.Server
 	mu        sync.Mutex
 	images    map[string]string // pod IP -> image
 	showtimes map[string]string // pod IP -> namespace/name
@@ -86,31 +84,16 @@ type shardFarm struct {
 }
 
 func newShardFarm(ips []string) *shardFarm {
-	f := &shardFarm{images: map[string]string{}, showtimes: map[string]string{}, frontends: map[string]bool{}, metrics: map[string]string{}}
-	f.srv = &http.Server{Handler: http.HandlerFunc(f.serve), ReadHeaderTimeout: 5 * time.Second}
-	first, err := net.Listen("tcp", ips[0]+":0")
-	Expect(err).NotTo(HaveOccurred())
-	_, p, _ := net.SplitHostPort(first.Addr().String())
-	f.port, _ = strconv.Atoi(p)
-	f.listeners = append(f.listeners, first)
-	for _, ip := range ips[1:] {
-		l, err := net.Listen("tcp", net.JoinHostPort(ip, p))
-		Expect(err).NotTo(HaveOccurred(), "listening on %s", ip)
-		f.listeners = append(f.listeners, l)
-	}
-	for _, l := range f.listeners {
-		go func() { _ = f.srv.Serve(l) }()
-	}
-	DeferCleanup(func() { _ = f.srv.Close() })
-	return f
+	srv, err := fakeshard.New(ips...)
+	Expect(err).NotTo(HaveOccurred(), "listening on %v", ips)
+	DeferCleanup(srv.Close)
+	return &shardFarm{Server: srv, port: srv.Port(),
+		images: map[string]string{}, showtimes: map[string]string{}, frontends: map[string]bool{}, metrics: map[string]string{}}
 }
 
 // listen adds a pod IP on the farm's port.
 func (f *shardFarm) listen(ip string) {
-	l, err := net.Listen("tcp", net.JoinHostPort(ip, strconv.Itoa(f.port)))
-	Expect(err).NotTo(HaveOccurred(), "listening on %s", ip)
-	f.listeners = append(f.listeners, l)
-	go func() { _ = f.srv.Serve(l) }()
+	Expect(f.Listen(ip)).To(Succeed(), "listening on %s", ip)
 }
 
 // setMetrics makes the shard at ip answer /metrics with body.
@@ -118,50 +101,41 @@ func (f *shardFarm) setMetrics(ip, body string) {
 	f.mu.Lock()
 	defer f.mu.Unlock()
 	f.metrics[ip] = body
+	f.publishLocked(ip)
 }
 
 func (f *shardFarm) set(ip, showtime, image string) {
 	f.mu.Lock()
 	defer f.mu.Unlock()
 	f.images[ip], f.showtimes[ip] = image, showtime
+	f.publishLocked(ip)
 }
 
-func (f *shardFarm) serve(w http.ResponseWriter, r *http.Request) {
-	host, _, _ := net.SplitHostPort(r.Context().Value(http.LocalAddrContextKey).(net.Addr).String())
-	f.mu.Lock()
-	image, showtime, frontend, override := f.images[host], f.showtimes[host], f.frontends[host], f.metrics[host]
-	f.mu.Unlock()
-	if image == "" {
-		http.Error(w, "no shard here", http.StatusServiceUnavailable)
-		return
-	}
-	if frontend {
-		if r.URL.Path != "/metrics" {
-			http.NotFound(w, r)
-			return
-		}
-		_, _ = w.Write([]byte(fakeFrontendMetrics(image)))
-		return
-	}
-	if override != "" && r.URL.Path == "/metrics" {
-		_, _ = w.Write([]byte(override))
-		return
-	}
-	switch r.URL.Path {
-	case "/v1/status":
-		format := 1
-		if image == format2Image {
-			format = 2
-		}
-		_ = json.NewEncoder(w).Encode(map[string]any{
-			"showtime": showtime, "version": 7, "epoch": 2, "logFormat": format, "ready": true,
-			"counts": map[string]int{"free": 300, "held": 2, "awaiting_payment": 0, "sold": 50},
-		})
-	case "/metrics":
-		_, _ = w.Write([]byte(fakeMetrics(image)))
+// publishLocked makes ip answer what its image, showtime and overrides say.
+func (f *shardFarm) publishLocked(ip string) {
+	image, showtime := f.images[ip], f.showtimes[ip]
+	switch {
+	case image == "":
+		f.Remove(ip)
+	case f.frontends[ip]:
+		f.Set(ip, fakeshard.Member{Metrics: fakeFrontendMetrics(image)})
 	default:
-		http.NotFound(w, r)
+		m := fakeshard.Member{Metrics: fakeMetrics(image), Status: farmStatus(showtime, image)}
+		if override := f.metrics[ip]; override != "" {
+			m.Metrics = override
+		}
+		f.Set(ip, m)
 	}
+}
+
+// farmStatus is the GET /v1/status of a shard running image.
+func farmStatus(showtime, image string) *shardapi.Status {
+	format := int64(1)
+	if image == format2Image {
+		format = 2
+	}
+	return &shardapi.Status{Showtime: showtime, Version: 7, Epoch: 2, LogFormat: format, Ready: true,
+		Counts: shardapi.Counts{Free: 300, Held: 2, AwaitingPayment: 0, Sold: 50}}
 }
 
 // fakeMetrics is a shard's exposition: 100 holds and 50 confirms; the

@@ -80,13 +80,13 @@ func newMemberWorld() *memberWorld {
 	Expect(k8sClient.Update(ctx, st)).To(Succeed())
 	w.ro = &ShardRolloutReconciler{
 		Client: k8sClient, Recorder: &recorder{}, Clock: fake, DefaultImage: testImage,
-		Shards: &HTTPShardProber{HTTP: NewHTTPShardClient(fm.port).HTTP, Port: fm.port, FrontendPort: fm.port},
+		Shards: &HTTPShardProber{HTTP: NewHTTPShardClient(fm.Port()).HTTP, Port: fm.Port(), FrontendPort: fm.Port()},
 		Freezes: func(context.Context, client.Reader, *boxv1.Showtime, time.Time) ([]freeze.Hit, error) {
 			return nil, nil
 		},
 	}
 	f.reconcile()
-	fm.token = f.token()
+	fm.RequireToken(f.token())
 	for i := 0; i < 3; i++ {
 		w.images[i] = testImage
 		w.createMember(i, testImage)
@@ -131,9 +131,7 @@ func (w *memberWorld) publishLocked() {
 	for i := range 3 {
 		if w.images[i] == "" || w.images[i] == missingImage {
 			w.fm.serve(i, nil)
-			w.fm.mu.Lock()
-			delete(w.fm.metrics, memberIP(i))
-			w.fm.mu.Unlock()
+			w.fm.setMetrics(i, "")
 			continue
 		}
 		var match []int64
@@ -146,9 +144,7 @@ func (w *memberWorld) publishLocked() {
 		}
 		rep := memberReport(w.f, i, w.leader, w.term, w.commit, match...)
 		w.fm.serve(i, rep)
-		w.fm.mu.Lock()
-		w.fm.metrics[memberIP(i)] = fakeMetrics(w.images[i])
-		w.fm.mu.Unlock()
+		w.fm.setMetrics(i, fakeMetrics(w.images[i]))
 	}
 }
 

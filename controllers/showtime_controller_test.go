@@ -2,13 +2,8 @@ package controllers
 
 import (
 	"context"
-	"encoding/json"
 	"errors"
 	"fmt"
-	"net"
-	"net/http"
-	"net/http/httptest"
-	"strconv"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -16,6 +11,7 @@ import (
 
 	boxv1 "boxoffice.dev/boxoffice/api/v1alpha1"
 	"boxoffice.dev/boxoffice/controllers/specs"
+	"boxoffice.dev/boxoffice/internal/fakeshard"
 	"boxoffice.dev/boxoffice/internal/seatmap"
 	"boxoffice.dev/boxoffice/shard/shardapi"
 	. "github.com/onsi/ginkgo/v2"
@@ -42,52 +38,41 @@ import (
 
 const testImage = "registry.example/boxoffice:v1.2.3"
 
-// fakeShard stands in for a shard's GET /v1/status.
+// fakeShard stands in for a shard's GET /v1/status: it answers the report
+// that set builds, to callers with the token of RequireToken.
 type fakeShard struct {
-	srv    *httptest.Server
-	token  atomic.Value // string
-	hits   atomic.Int64
+	*fakeshard.Server
 	mu     sync.Mutex
 	report shardapi.Status
-	fail   bool
 }
 
 func newFakeShard() *fakeShard {
-	f := &fakeShard{}
-	f.token.Store("")
-	f.srv = httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		f.hits.Add(1)
-		if r.URL.Path != "/v1/status" {
-			http.NotFound(w, r)
-			return
-		}
-		if r.Header.Get("Authorization") != "Bearer "+f.token.Load().(string) {
-			w.WriteHeader(http.StatusUnauthorized)
-			_, _ = w.Write([]byte(`{"error":"unauthorized","message":"bad token"}`))
-			return
-		}
-		f.mu.Lock()
-		defer f.mu.Unlock()
-		if f.fail {
-			w.WriteHeader(http.StatusServiceUnavailable)
-			_, _ = w.Write([]byte(`{"error":"not_ready","message":"replaying"}`))
-			return
-		}
-		_ = json.NewEncoder(w).Encode(f.report)
-	}))
+	srv, err := fakeshard.New()
+	Expect(err).NotTo(HaveOccurred())
+	srv.RequireToken("")
+	f := &fakeShard{Server: srv}
+	f.set(func(*shardapi.Status) {})
 	return f
 }
 
-func (f *fakeShard) port() int {
-	_, p, _ := net.SplitHostPort(f.srv.Listener.Addr().String())
-	n, _ := strconv.Atoi(p)
-	return n
-}
+func (f *fakeShard) port() int { return f.Port() }
 
 func (f *fakeShard) set(fn func(r *shardapi.Status)) {
 	f.mu.Lock()
 	defer f.mu.Unlock()
 	fn(&f.report)
+	rep := f.report
+	f.Update(fakeshard.Loopback, func(m *fakeshard.Member) { m.Status = &rep })
+}
+
+// failing makes the shard answer 503 not_ready (replaying), or not.
+func (f *fakeShard) failing(on bool) {
+	f.Update(fakeshard.Loopback, func(m *fakeshard.Member) {
+		m.Err = nil
+		if on {
+			m.Err = fakeshard.NotReady
+		}
+	})
 }
 
 // writeCounter counts the API writes a reconciler makes.
@@ -188,7 +173,7 @@ func newFixture(mutate ...func(*boxv1.Showtime)) *fixture {
 		opens:    baseTime.Add(2 * time.Hour),
 		closes:   baseTime.Add(26 * time.Hour),
 	}
-	DeferCleanup(f.shard.srv.Close)
+	DeferCleanup(f.shard.Close)
 	f.st = newShowtime(f.ns, "standup", f.opens, f.closes)
 	for _, m := range mutate {
 		m(f.st)
@@ -277,7 +262,7 @@ func (f *fixture) setFrontendReady(ready int32) {
 }
 
 func (f *fixture) serveCounts(free, held, awaiting, sold int64) {
-	f.shard.token.Store(f.token())
+	f.shard.RequireToken(f.token())
 	f.shard.set(func(r *shardapi.Status) {
 		*r = shardapi.Status{Showtime: f.ns + "/standup", Version: 42, Epoch: 3,
 			Counts: shardapi.Counts{Free: free, Held: held, AwaitingPayment: awaiting, Sold: sold}}
@@ -732,15 +717,13 @@ var _ = Describe("Showtime controller", func() {
 			f.reconcile()
 			f.reconcile()
 			f.reconcile()
-			Expect(f.shard.hits.Load()).To(BeEquivalentTo(1))
+			Expect(f.shard.Hits()).To(BeEquivalentTo(1))
 
 			f.shard.set(func(r *shardapi.Status) {})
-			f.shard.mu.Lock()
-			f.shard.fail = true
-			f.shard.mu.Unlock()
+			f.shard.failing(true)
 			f.clock.SetTime(baseTime.Add(6 * time.Second))
 			f.reconcile()
-			Expect(f.shard.hits.Load()).To(BeEquivalentTo(2))
+			Expect(f.shard.Hits()).To(BeEquivalentTo(2))
 			c := cond(f.showtime(), "ShardReady")
 			Expect(c.Status).To(Equal(metav1.ConditionFalse))
 			Expect(c.Reason).To(Equal("StatusUnreachable"))
@@ -749,13 +732,11 @@ var _ = Describe("Showtime controller", func() {
 			// A new pod (new UID) is read at once, not after the interval.
 			Expect(k8sClient.Delete(ctx, pod)).To(Succeed())
 			Eventually(func() error { return k8sClient.Get(ctx, client.ObjectKeyFromObject(pod), &corev1.Pod{}) }).ShouldNot(Succeed())
-			f.shard.mu.Lock()
-			f.shard.fail = false
-			f.shard.mu.Unlock()
+			f.shard.failing(false)
 			f.serveCounts(sampleTotal, 0, 0, 0)
 			f.makeShardPod(true)
 			f.reconcile()
-			Expect(f.shard.hits.Load()).To(BeEquivalentTo(3))
+			Expect(f.shard.Hits()).To(BeEquivalentTo(3))
 			Expect(cond(f.showtime(), "ShardReady").Status).To(Equal(metav1.ConditionTrue))
 		})
 

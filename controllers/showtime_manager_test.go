@@ -33,7 +33,7 @@ var _ = Describe("Showtime controller in a manager", Ordered, func() {
 
 	BeforeAll(func() {
 		shard = newFakeShard()
-		DeferCleanup(shard.srv.Close)
+		DeferCleanup(shard.Close)
 		mgr, err := ctrl.NewManager(cfg, ctrl.Options{
 			Scheme:                 scheme,
 			Metrics:                metricsserver.Options{BindAddress: "0"},
@@ -186,7 +186,7 @@ var _ = Describe("Showtime controller in a manager", Ordered, func() {
 		// would do: a ready shard pod at 127.0.0.1, ready front-end replicas.
 		sec := &corev1.Secret{}
 		Expect(get(st.TokenSecretName(), sec)).To(Succeed())
-		shard.token.Store(string(sec.Data[boxv1.TokenSecretKey]))
+		shard.RequireToken(string(sec.Data[boxv1.TokenSecretKey]))
 		shard.set(func(r *shardapi.Status) {
 			*r = shardapi.Status{Showtime: ns + "/healthy", Version: 1, Epoch: 1, Counts: shardapi.Counts{Free: sampleTotal}}
 		})

@@ -1,15 +1,12 @@
 package controllers
 
 import (
-	"encoding/json"
-	"net"
-	"net/http"
 	"strconv"
-	"sync"
 	"time"
 
 	boxv1 "boxoffice.dev/boxoffice/api/v1alpha1"
 	"boxoffice.dev/boxoffice/controllers/specs"
+	"boxoffice.dev/boxoffice/internal/fakeshard"
 	"boxoffice.dev/boxoffice/shard/shardapi"
 	. "github.com/onsi/ginkgo/v2"
 	. "github.com/onsi/gomega"
@@ -27,78 +24,33 @@ import (
 // fakeMembers stands in for a replicated shard's members: one GET
 // /v1/status per member, each at its own loopback address (127.0.0.1+i) and
 // the same port, as pods have their own IPs and one shard port.
-type fakeMembers struct {
-	port    int
-	token   string
-	mu      sync.Mutex
-	reports map[string]*shardapi.Status // by IP; nil: the member does not answer
-	// metrics is what a member answers on /metrics, by IP (404 if none).
-	metrics map[string]string
-	servers []*http.Server
-}
+type fakeMembers struct{ *fakeshard.Server }
 
 func newFakeMembers(n int) *fakeMembers {
-	fm := &fakeMembers{reports: map[string]*shardapi.Status{}, metrics: map[string]string{}}
-	handler := http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		local := r.Context().Value(http.LocalAddrContextKey).(net.Addr)
-		ip, _, _ := net.SplitHostPort(local.String())
-		fm.mu.Lock()
-		rep, tok, metrics := fm.reports[ip], fm.token, fm.metrics[ip]
-		fm.mu.Unlock()
-		switch {
-		case r.URL.Path == "/metrics" && metrics != "":
-			_, _ = w.Write([]byte(metrics))
-		case r.URL.Path != "/v1/status":
-			http.NotFound(w, r)
-		case r.Header.Get("Authorization") != "Bearer "+tok:
-			w.WriteHeader(http.StatusUnauthorized)
-		case rep == nil:
-			w.WriteHeader(http.StatusServiceUnavailable)
-		default:
-			_ = json.NewEncoder(w).Encode(rep)
-		}
-	})
-	for attempt := 0; attempt < 5 && len(fm.servers) < n; attempt++ {
-		fm.close()
-		ln0, err := net.Listen("tcp", "127.0.0.1:0")
-		Expect(err).NotTo(HaveOccurred())
-		fm.port = ln0.Addr().(*net.TCPAddr).Port
-		lns := []net.Listener{ln0}
-		for i := 1; i < n; i++ {
-			ln, err := net.Listen("tcp", net.JoinHostPort(memberIP(i), strconv.Itoa(fm.port)))
-			if err != nil {
-				break // the port is taken on that address: try another
-			}
-			lns = append(lns, ln)
-		}
-		for _, ln := range lns {
-			srv := &http.Server{Handler: handler, ReadHeaderTimeout: time.Second}
-			fm.servers = append(fm.servers, srv)
-			go func() { _ = srv.Serve(ln) }()
-		}
-		if len(lns) < n {
-			continue
-		}
+	ips := make([]string, n)
+	for i := range ips {
+		ips[i] = memberIP(i)
 	}
-	Expect(fm.servers).To(HaveLen(n))
-	DeferCleanup(fm.close)
-	return fm
-}
-
-func (fm *fakeMembers) close() {
-	for _, s := range fm.servers {
-		_ = s.Close()
+	srv, err := fakeshard.New(ips...)
+	Expect(err).NotTo(HaveOccurred())
+	srv.RequireToken("")
+	for _, ip := range ips {
+		srv.Set(ip, fakeshard.Member{}) // not answering until served
 	}
-	fm.servers = nil
+	DeferCleanup(srv.Close)
+	return &fakeMembers{srv}
 }
 
 func memberIP(i int) string { return "127.0.0." + strconv.Itoa(i+1) }
 
-// serve sets what member i answers (nil: it does not answer).
+// serve sets what member i answers on /v1/status (nil: it does not answer).
 func (fm *fakeMembers) serve(i int, rep *shardapi.Status) {
-	fm.mu.Lock()
-	defer fm.mu.Unlock()
-	fm.reports[memberIP(i)] = rep
+	fm.Update(memberIP(i), func(m *fakeshard.Member) { m.Status = rep })
+}
+
+// setMetrics sets what member i answers on /metrics ("": 404).
+func (fm *fakeMembers) setMetrics(i int, body string) {
+	fm.Update(memberIP(i), func(m *fakeshard.Member) { m.Metrics = body })
 }
 
 // memberReport is a member's status: leader is the ordinal of the leader it
@@ -159,7 +111,7 @@ func makeNode(name string, ready bool, since time.Time) {
 func newReplicatedFixture() (*fixture, *fakeMembers) {
 	f := newFixture(func(st *boxv1.Showtime) { st.Spec.Shard.Replicas = 3 })
 	fm := newFakeMembers(3)
-	f.r.Shards = NewHTTPShardClient(fm.port)
+	f.r.Shards = NewHTTPShardClient(fm.Port())
 	return f, fm
 }
 
@@ -235,7 +187,7 @@ var _ = Describe("Replicated shard", func() {
 		f, fm := newReplicatedFixture()
 		f.clock.SetTime(f.opens.Add(time.Minute))
 		f.reconcile()
-		fm.token = f.token()
+		fm.RequireToken(f.token())
 		f.setFrontendReady(2)
 		pods := []*corev1.Pod{f.makeMember(0, "n0", true), f.makeMember(1, "n1", true), f.makeMember(2, "n2", true)}
 		fm.serve(0, memberReport(f, 0, 0, 4, 100, 100, 100, 97))
@@ -299,7 +251,7 @@ var _ = Describe("Replicated shard", func() {
 		f, fm := newReplicatedFixture()
 		f.clock.SetTime(f.opens.Add(time.Minute))
 		f.reconcile()
-		fm.token = f.token()
+		fm.RequireToken(f.token())
 		suffix := f.ns // node names are cluster-wide: one set per spec
 		makeNode("a-"+suffix, true, baseTime)
 		makeNode("b-"+suffix, false, f.clock.Now().Add(-time.Minute)) // NotReady, not long enough yet

@@ -20,7 +20,7 @@ var _ = Describe("Showtime waiting room status", func() {
 		var rep shardapi.Status
 		Expect(json.Unmarshal([]byte(shardStatusWithRoom), &rep)).To(Succeed())
 		rep.Showtime = f.ns + "/standup"
-		f.shard.token.Store(f.token())
+		f.shard.RequireToken(f.token())
 		f.shard.set(func(r *shardapi.Status) { *r = rep })
 		f.reconcile()
 		Expect(f.showtime().Status.WaitingRoom).To(Equal(&boxv1.WaitingRoomStatus{Enabled: true, Reported: true, Open: true,

@@ -184,7 +184,7 @@ func TestBrowserShowsLatePayment(t *testing.T) {
 	requireChromium(t)
 	fs := newFakeShard(testShowtime, testSeatIDs(t))
 	defer fs.Close()
-	fe := startFrontend(t, fs.srv.URL, fs.token, func(c *Config) {
+	fe := startFrontend(t, fs.URL, fs.Token, func(c *Config) {
 		c.DemoPayments = false
 		c.PaymentSecretFile = writeFile(t, t.TempDir(), "pay", "callback-secret-0123456789")
 	})
@@ -197,13 +197,8 @@ func TestBrowserShowsLatePayment(t *testing.T) {
 	cdPoll(ctx, t, "hold shown", `!document.getElementById("hold").hidden`, 10*time.Second)
 	cdRun(ctx, t, "pay", chromedp.Click(chromedp.CSS("#pay-btn")))
 	cdPoll(ctx, t, "waiting for payment", `document.getElementById("hold-state").textContent.startsWith("Waiting for your payment")`, 10*time.Second)
-	fs.mu.Lock()
-	var id string
-	for hid := range fs.holds {
-		id = hid
-	}
-	fs.mu.Unlock()
-	fs.expire(id)
+	ids := fs.HoldIDs() // the buyer's one hold
+	fs.Expire(ids[len(ids)-1])
 	cdPoll(ctx, t, "the page tells the truth", `!document.getElementById("notice").hidden && document.getElementById("notice").textContent.includes("refunded")`, 15*time.Second)
 	if s := cdEval[string](ctx, t, `String(document.getElementById("hold").hidden)`); s != "true" {
 		t.Fatalf("hold panel still shown after the hold expired")

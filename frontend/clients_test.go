@@ -16,7 +16,7 @@ import (
 func TestStreamsCappedPerClient(t *testing.T) {
 	fs := newFakeShard(testShowtime, testSeatIDs(t))
 	defer fs.Close()
-	fe := startFrontend(t, fs.srv.URL, fs.token, func(c *Config) { c.MaxClientStreams = 8 })
+	fe := startFrontend(t, fs.URL, fs.Token, func(c *Config) { c.MaxClientStreams = 8 })
 	ctx, cancel := context.WithCancel(context.Background())
 	defer cancel()
 	var open []*http.Response
@@ -70,7 +70,7 @@ func TestStreamsCappedPerClient(t *testing.T) {
 func TestSlowClientsDoNotPinGoroutines(t *testing.T) {
 	fs := newFakeShard(testShowtime, testSeatIDs(t))
 	defer fs.Close()
-	fe := startFrontend(t, fs.srv.URL, fs.token, func(c *Config) { c.ReadTimeout = time.Second; c.WriteTimeout = time.Second })
+	fe := startFrontend(t, fs.URL, fs.Token, func(c *Config) { c.ReadTimeout = time.Second; c.WriteTimeout = time.Second })
 	srv := fe.s.HTTPServer()
 	ln, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {

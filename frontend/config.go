@@ -11,6 +11,7 @@ import (
 	"time"
 
 	"boxoffice.dev/boxoffice/shard/seats"
+	"boxoffice.dev/boxoffice/shard/shardapi"
 )
 
 // Config is everything the front end needs to run. ParseFlags fills it from
@@ -44,6 +45,7 @@ type Config struct {
 	WriteTimeout      time.Duration // one response (streams refresh their own deadline per write)
 	AllowedOrigins    string        // comma list of extra origins trusted for writes (besides the page's own)
 	RetryBudget       time.Duration // how long one write may be retried through a shard outage
+	ShardBatch        int           // most buyer operations per POST /v2/batch to the shard; 0: one v1 request each
 	Coalesce          time.Duration // fan-out coalescing interval
 	ClientBuffer      int           // frames buffered per browser stream before it is dropped
 	InsecureCookies   bool          // page served over plain HTTP (development): no Secure attribute
@@ -72,6 +74,7 @@ func DefaultConfig() Config {
 		WriteTimeout:      30 * time.Second,
 		SessionMaxAge:     12 * time.Hour,
 		RetryBudget:       15 * time.Second,
+		ShardBatch:        128,
 		Coalesce:          100 * time.Millisecond,
 		ClientBuffer:      64,
 	}
@@ -118,6 +121,7 @@ func ParseFlags(args []string, out io.Writer) (Config, error) {
 	fs.Int64Var(&c.MaxBodyBytes, "max-body-bytes", c.MaxBodyBytes, "largest accepted request body")
 	fs.IntVar(&c.MaxStreams, "max-streams", c.MaxStreams, "most concurrent browser event streams on this pod; 0 means no limit")
 	fs.DurationVar(&c.RetryBudget, "retry-budget", c.RetryBudget, "how long a buyer's write is retried while the shard is unreachable")
+	fs.IntVar(&c.ShardBatch, "shard-batch", c.ShardBatch, "most buyer operations (holds, reads of holds, confirms, releases) carried in one POST /v2/batch request to the shard: concurrent buyers share a round trip and a group commit, each keeps its own answer and Idempotency-Key; 0 sends one v1 request each (a shard without /v2/batch is detected and served by v1 anyway)")
 	fs.DurationVar(&c.Coalesce, "coalesce", c.Coalesce, "interval at which seat changes are merged and sent to browsers")
 	fs.IntVar(&c.ClientBuffer, "client-buffer", c.ClientBuffer, "updates buffered per browser before a slow browser is disconnected")
 	fs.Bool("secure-cookies", true, "deprecated and ignored: the cookie is Secure unless --insecure-cookies")
@@ -205,6 +209,9 @@ func (c Config) Validate() error {
 	}
 	if c.RetryBudget < 0 {
 		errs = append(errs, errors.New("--retry-budget must not be negative"))
+	}
+	if c.ShardBatch < 0 || c.ShardBatch > shardapi.MaxBatchOps {
+		errs = append(errs, fmt.Errorf("--shard-batch must be between 0 and %d", shardapi.MaxBatchOps))
 	}
 	if c.Coalesce < time.Millisecond || c.Coalesce > 10*time.Second {
 		errs = append(errs, errors.New("--coalesce must be between 1ms and 10s"))

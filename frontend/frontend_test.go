@@ -49,7 +49,7 @@ func TestParseFlagsErrorsAndEnv(t *testing.T) {
 func TestSessionCookieIsSignedAndHttpOnly(t *testing.T) {
 	fs := newFakeShard(testShowtime, testSeatIDs(t))
 	defer fs.Close()
-	fe := startFrontend(t, fs.srv.URL, fs.token, nil)
+	fe := startFrontend(t, fs.URL, fs.Token, nil)
 	resp, err := http.Get(fe.url + "/api/session")
 	if err != nil {
 		t.Fatal(err)
@@ -79,7 +79,7 @@ func TestSessionCookieIsSignedAndHttpOnly(t *testing.T) {
 func TestHoldPayReleaseAndIsolation(t *testing.T) {
 	fs := newFakeShard(testShowtime, testSeatIDs(t))
 	defer fs.Close()
-	fe := startFrontend(t, fs.srv.URL, fs.token, nil)
+	fe := startFrontend(t, fs.URL, fs.Token, nil)
 	a, b := newBuyer(t, fe.url), newBuyer(t, fe.url)
 
 	r := a.hold("stalls/A/1", "stalls/A/2")
@@ -150,7 +150,7 @@ func waitUntil(t testing.TB, d time.Duration, what string, cond func() bool) {
 func TestIdempotencyKeyMakesRetriesSafe(t *testing.T) {
 	fs := newFakeShard(testShowtime, testSeatIDs(t))
 	defer fs.Close()
-	fe := startFrontend(t, fs.srv.URL, fs.token, nil)
+	fe := startFrontend(t, fs.URL, fs.Token, nil)
 	a, b := newBuyer(t, fe.url), newBuyer(t, fe.url)
 	body := map[string]any{"seats": []string{"stalls/C/1"}}
 	r1 := a.do("POST", "/api/holds", body, "action-1")
@@ -168,19 +168,19 @@ func TestIdempotencyKeyMakesRetriesSafe(t *testing.T) {
 func TestWritesRetriedWhileShardNotReady(t *testing.T) {
 	fs := newFakeShard(testShowtime, testSeatIDs(t))
 	defer fs.Close()
-	fe := startFrontend(t, fs.srv.URL, fs.token, nil)
+	fe := startFrontend(t, fs.URL, fs.Token, nil)
 	a := newBuyer(t, fe.url)
-	fs.fail503.Store(3)
+	fs.FailWrites(3)
 	r := a.hold("stalls/D/4")
 	mustStatus(t, r, 201, "hold through 503s")
-	if n := fs.fail503.Load(); n != 0 {
+	if n := fs.WritesToFail(); n != 0 {
 		t.Fatalf("%d 503s left, retries did not happen", n)
 	}
 	// Budget exhausted: a clear 503 for the buyer.
-	fe2 := startFrontend(t, fs.srv.URL, fs.token, func(c *Config) { c.RetryBudget = 300 * time.Millisecond })
-	fs.fail503.Store(1000)
+	fe2 := startFrontend(t, fs.URL, fs.Token, func(c *Config) { c.RetryBudget = 300 * time.Millisecond })
+	fs.FailWrites(1000)
 	r = newBuyer(t, fe2.url).hold("stalls/D/5")
-	fs.fail503.Store(0)
+	fs.FailWrites(0)
 	mustStatus(t, r, 503, "budget exhausted")
 	if r.errCode() != "shard_unavailable" {
 		t.Fatalf("code %q", r.errCode())
@@ -190,7 +190,7 @@ func TestWritesRetriedWhileShardNotReady(t *testing.T) {
 func TestFanOutUsesOneUpstreamStream(t *testing.T) {
 	fs := newFakeShard(testShowtime, testSeatIDs(t))
 	defer fs.Close()
-	fe := startFrontend(t, fs.srv.URL, fs.token, nil)
+	fe := startFrontend(t, fs.URL, fs.Token, nil)
 	const n = 40
 	streams := make([]*sseClient, n)
 	views := make([]*seatView, n)
@@ -205,10 +205,10 @@ func TestFanOutUsesOneUpstreamStream(t *testing.T) {
 	for i := range streams {
 		streams[i].waitFor(t, views[i], 5*time.Second, "held seats", statesAre(shardapi.SeatHeld, "balcony/A/1", "balcony/A/2"))
 	}
-	if c := fs.eventsConns.Load(); c != 1 {
+	if c := fs.EventsConns(); c != 1 {
 		t.Fatalf("shard saw %d event streams for %d browsers, want 1", c, n)
 	}
-	if c := fs.seatsCalls.Load(); c != 0 {
+	if c := fs.SeatsCalls(); c != 0 {
 		t.Fatalf("browsers caused %d GET /v1/seats at the shard, want 0", c)
 	}
 	// The metrics page reports the streams.
@@ -230,7 +230,7 @@ func TestFanOutUsesOneUpstreamStream(t *testing.T) {
 func TestChangesAreCoalesced(t *testing.T) {
 	fs := newFakeShard(testShowtime, testSeatIDs(t))
 	defer fs.Close()
-	fe := startFrontend(t, fs.srv.URL, fs.token, func(c *Config) { c.Coalesce = 400 * time.Millisecond })
+	fe := startFrontend(t, fs.URL, fs.Token, func(c *Config) { c.Coalesce = 400 * time.Millisecond })
 	s := openStream(t, fe.url, "")
 	v := &seatView{}
 	s.waitFor(t, v, 5*time.Second, "snapshot", func(v *seatView) bool { return v.snapshots == 1 })
@@ -293,8 +293,8 @@ func TestHubDropsSlowSubscriberWhoResumes(t *testing.T) {
 func TestUpstreamResumesWithLastEventID(t *testing.T) {
 	fs := newFakeShard(testShowtime, testSeatIDs(t))
 	defer fs.Close()
-	fe := startFrontend(t, fs.srv.URL, fs.token, nil)
-	if first := <-fs.lastEventIDs; first != "" {
+	fe := startFrontend(t, fs.URL, fs.Token, nil)
+	if first := <-fs.LastEventIDs(); first != "" {
 		t.Fatalf("first upstream connect sent Last-Event-ID %q", first)
 	}
 	s := openStream(t, fe.url, "")
@@ -305,13 +305,10 @@ func TestUpstreamResumesWithLastEventID(t *testing.T) {
 	s.waitFor(t, v, 5*time.Second, "B1 held", statesAre(shardapi.SeatHeld, "stalls/B/1"))
 
 	// Cut the upstream and commit behind the front end's back.
-	fs.dropStreams()
-	fs.mu.Lock()
-	fs.commitLocked([]shardapi.Seat{{ID: "stalls/B/2", State: shardapi.SeatSold}})
-	fs.commitLocked([]shardapi.Seat{{ID: "stalls/B/3", State: shardapi.SeatSold}})
-	fs.mu.Unlock()
+	fs.DropStreams()
+	fs.Commit([]shardapi.Seat{{ID: "stalls/B/2", State: shardapi.SeatSold}}, []shardapi.Seat{{ID: "stalls/B/3", State: shardapi.SeatSold}})
 	select {
-	case id := <-fs.lastEventIDs:
+	case id := <-fs.LastEventIDs():
 		if id == "" {
 			t.Fatal("upstream reconnected without Last-Event-ID")
 		}
@@ -338,7 +335,7 @@ func TestPaymentCallback(t *testing.T) {
 	fs := newFakeShard(testShowtime, testSeatIDs(t))
 	defer fs.Close()
 	secret := "callback-secret-0123456789"
-	fe := startFrontend(t, fs.srv.URL, fs.token, func(c *Config) {
+	fe := startFrontend(t, fs.URL, fs.Token, func(c *Config) {
 		c.DemoPayments = false
 		c.PaymentSecretFile = writeFile(t, t.TempDir(), "pay", secret)
 		c.PaymentURL = "https://pay.example/checkout"
@@ -384,7 +381,7 @@ func TestPaymentCallback(t *testing.T) {
 func TestRateAndBodyLimits(t *testing.T) {
 	fs := newFakeShard(testShowtime, testSeatIDs(t))
 	defer fs.Close()
-	fe := startFrontend(t, fs.srv.URL, fs.token, func(c *Config) { c.RateLimit = 1; c.RateBurst = 3; c.MaxBodyBytes = 512 })
+	fe := startFrontend(t, fs.URL, fs.Token, func(c *Config) { c.RateLimit = 1; c.RateBurst = 3; c.MaxBodyBytes = 512 })
 	a := newBuyer(t, fe.url)
 	mustStatus(t, a.do("GET", "/api/session", nil, ""), 200, "session")
 	big := make([]string, 60)
@@ -409,7 +406,7 @@ func TestRateAndBodyLimits(t *testing.T) {
 func TestPageIsEmbedded(t *testing.T) {
 	fs := newFakeShard(testShowtime, testSeatIDs(t))
 	defer fs.Close()
-	fe := startFrontend(t, fs.srv.URL, fs.token, nil)
+	fe := startFrontend(t, fs.URL, fs.Token, nil)
 	for path, want := range map[string]string{"/": "<main", "/static/app.js": "EventSource", "/static/style.css": ".seat", "/readyz": "ok", "/healthz": "ok"} {
 		resp, err := http.Get(fe.url + path)
 		if err != nil {

@@ -67,8 +67,8 @@ func TestKeyRotationKeepsBuyersLoggedIn(t *testing.T) {
 	defer fs.Close()
 	dir := t.TempDir()
 	oldKey := writeFile(t, dir, "old", strings.Repeat("o", 32))
-	a := startFrontend(t, fs.srv.URL, fs.token, func(c *Config) { c.SessionKeyFile = oldKey })
-	b := startFrontend(t, fs.srv.URL, fs.token, func(c *Config) {
+	a := startFrontend(t, fs.URL, fs.Token, func(c *Config) { c.SessionKeyFile = oldKey })
+	b := startFrontend(t, fs.URL, fs.Token, func(c *Config) {
 		c.SessionKeyFile = writeFile(t, dir, "new", strings.Repeat("n", 32))
 		c.SessionPrevKey = oldKey
 		c.InsecureCookies = true
@@ -107,7 +107,7 @@ func TestKeyRotationKeepsBuyersLoggedIn(t *testing.T) {
 func TestWritesNeedJSONFromOwnOrigin(t *testing.T) {
 	fs := newFakeShard(testShowtime, testSeatIDs(t))
 	defer fs.Close()
-	fe := startFrontend(t, fs.srv.URL, fs.token, func(c *Config) { c.AllowedOrigins = "https://tickets.example" })
+	fe := startFrontend(t, fs.URL, fs.Token, func(c *Config) { c.AllowedOrigins = "https://tickets.example" })
 	b := newBuyer(t, fe.url)
 	mustStatus(t, b.do("GET", "/api/session", nil, ""), 200, "session")
 	send := func(method, path, ctype string, hdr map[string]string) int {
@@ -145,13 +145,11 @@ func TestWritesNeedJSONFromOwnOrigin(t *testing.T) {
 			t.Errorf("%s: %d, want %d", c.what, got, c.want)
 		}
 	}
-	fs.mu.Lock()
-	for _, p := range fs.paths {
+	for _, p := range fs.Paths() {
 		if strings.Contains(p, "/v1/holds") {
 			t.Errorf("a refused write reached the shard: %s", p)
 		}
 	}
-	fs.mu.Unlock()
 	if got := send("POST", "/api/holds", "application/json; charset=utf-8", map[string]string{"Origin": fe.url}); got != 201 {
 		t.Errorf("own origin: %d", got)
 	}
@@ -166,7 +164,7 @@ func TestWritesNeedJSONFromOwnOrigin(t *testing.T) {
 func TestHoldRequestsCheckedBeforeShard(t *testing.T) {
 	fs := newFakeShard(testShowtime, testSeatIDs(t))
 	defer fs.Close()
-	fe := startFrontend(t, fs.srv.URL, fs.token, func(c *Config) { c.MaxSeatsPerHolder = 4; c.HoldTTL = 5 * time.Minute })
+	fe := startFrontend(t, fs.URL, fs.Token, func(c *Config) { c.MaxSeatsPerHolder = 4; c.HoldTTL = 5 * time.Minute })
 	b := newBuyer(t, fe.url)
 	mustStatus(t, b.do("GET", "/api/session", nil, ""), 200, "session")
 	for _, id := range []string{"..", ".", "h1.json", "h1%2F..%2Fseats", strings.Repeat("h", 65), "h%00"} {
@@ -184,15 +182,13 @@ func TestHoldRequestsCheckedBeforeShard(t *testing.T) {
 	if r := b.hold("stalls/Z/1"); r.Status != 400 || r.errCode() != "unknown_seat" {
 		t.Errorf("unknown seat: %d %s", r.Status, r.Body)
 	}
-	fs.mu.Lock()
-	for _, p := range fs.paths {
+	for _, p := range fs.Paths() {
 		if strings.Contains(p, "/v1/holds") {
 			t.Errorf("reached the shard: %s", p)
 		}
 	}
-	fs.mu.Unlock()
 	mustStatus(t, b.do("POST", "/api/holds", map[string]any{"seats": []string{"stalls/A/1"}, "ttlSeconds": 7200}, ""), 201, "hold")
-	if got := fs.lastTTL(); got != 300 {
+	if got := fs.LastTTL(); got != 300 {
 		t.Fatalf("ttlSeconds sent to the shard: %d, want the showtime's 300", got)
 	}
 }
@@ -239,7 +235,7 @@ func TestExtendTTL(t *testing.T) {
 func TestExtendWithinShowtimeLimits(t *testing.T) {
 	fs := newFakeShard(testShowtime, testSeatIDs(t))
 	defer fs.Close()
-	fe := startFrontend(t, fs.srv.URL, fs.token, func(c *Config) { c.HoldTTL = 4 * time.Second; c.MaxHoldLifetime = 6 * time.Second })
+	fe := startFrontend(t, fs.URL, fs.Token, func(c *Config) { c.HoldTTL = 4 * time.Second; c.MaxHoldLifetime = 6 * time.Second })
 	b := newBuyer(t, fe.url)
 	r := b.hold("stalls/B/1")
 	mustStatus(t, r, 201, "hold")
@@ -262,7 +258,7 @@ func TestExtendWithinShowtimeLimits(t *testing.T) {
 	waitUntil(t, 5*time.Second, "a second to pass", func() bool { return time.Since(created) > 2*time.Second })
 	r = b.do("POST", path, map[string]any{"holdToken": h.HoldToken}, "")
 	mustStatus(t, r, 200, "extend")
-	if ttl := fs.lastTTL(); ttl < 1 || ttl > 4 {
+	if ttl := fs.LastTTL(); ttl < 1 || ttl > 4 {
 		t.Fatalf("extend sent ttlSeconds %d, want 1..4 (holdTTL)", ttl)
 	}
 	limit := created.Add(6*time.Second + time.Second)
@@ -289,7 +285,7 @@ func TestPaymentCallbackFinalOrRetry(t *testing.T) {
 	fs := newFakeShard(testShowtime, testSeatIDs(t))
 	defer fs.Close()
 	secret := []byte("callback-secret-0123456789")
-	fe := startFrontend(t, fs.srv.URL, fs.token, func(c *Config) {
+	fe := startFrontend(t, fs.URL, fs.Token, func(c *Config) {
 		c.DemoPayments = false
 		c.PaymentSecretFile = writeFile(t, t.TempDir(), "pay", string(secret))
 		c.RetryBudget = 200 * time.Millisecond
@@ -311,7 +307,7 @@ func TestPaymentCallbackFinalOrRetry(t *testing.T) {
 	}
 	late := b.hold("stalls/C/1").hold(t)
 	mustStatus(t, b.do("POST", "/api/holds/"+late.ID+"/pay", map[string]any{}, ""), 202, "pay")
-	fs.expire(late.ID)
+	fs.Expire(late.ID)
 	for i := 0; i < 2; i++ { // delivered twice
 		code, a := callback(late.ID, "ord-late", "paid")
 		if code != 409 || a.Error != "hold_expired" || !a.Final || a.Action != "refund" || a.OrderID != "ord-late" {
@@ -337,9 +333,9 @@ func TestPaymentCallbackFinalOrRetry(t *testing.T) {
 	}
 
 	other := b.hold("stalls/C/3").hold(t)
-	fs.fail503.Store(1000)
+	fs.FailWrites(1000)
 	code, a := callback(other.ID, "ord-4", "paid")
-	fs.fail503.Store(0)
+	fs.FailWrites(0)
 	if code != 503 || a.Final || a.Action != "retry" {
 		t.Fatalf("shard unavailable: %d %+v", code, a)
 	}

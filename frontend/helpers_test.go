@@ -67,10 +67,9 @@ func startFrontend(t testing.TB, shardURL, token string, mut func(*Config)) *tes
 	return startFrontendHook(t, shardURL, token, mut, nil)
 }
 
-// startFrontendHook is startFrontend with a hook that may adjust the server
-// (its shard transport, say) before it starts.
-func startFrontendHook(t testing.TB, shardURL, token string, mut func(*Config), hook func(*Server)) *testFrontend {
-	t.Helper()
+// testConfig is the front end's configuration in tests: the shard at
+// shardURL with token, a fixed session key, demo payments.
+func testConfig(t testing.TB, shardURL, token string) Config {
 	dir := t.TempDir()
 	cfg := DefaultConfig()
 	cfg.ShardURL = shardURL
@@ -78,6 +77,14 @@ func startFrontendHook(t testing.TB, shardURL, token string, mut func(*Config), 
 	cfg.SessionKeyFile = writeFile(t, dir, "session", "0123456789abcdef0123456789abcdef")
 	cfg.Showtime = testShowtime
 	cfg.DemoPayments = true
+	return cfg
+}
+
+// startFrontendHook is startFrontend with a hook that may adjust the server
+// (its shard transport, say) before it starts.
+func startFrontendHook(t testing.TB, shardURL, token string, mut func(*Config), hook func(*Server)) *testFrontend {
+	t.Helper()
+	cfg := testConfig(t, shardURL, token)
 	cfg.RateLimit = 1000
 	cfg.RateBurst = 1000
 	cfg.NewSessionRate = 1000 // every test buyer comes from 127.0.0.1

@@ -101,7 +101,9 @@ func (s *Server) handleHold(w http.ResponseWriter, r *http.Request) {
 	}
 	ttl := ttlSeconds(s.cfg.HoldTTL)
 	body := (&shardapi.HoldRequest{Seats: req.Seats, Holder: holder, TTLSeconds: &ttl}).AppendJSON(nil)
-	resp, err := s.shard.do(r.Context(), "hold", http.MethodPost, shardapi.PathHolds, body, key)
+	resp, err := s.shard.write(r.Context(), "hold",
+		shardapi.BatchOp{Op: shardapi.BatchHold, Seats: req.Seats, Holder: holder, TTLSeconds: &ttl, IdempotencyKey: key},
+		http.MethodPost, shardapi.PathHolds, body, key)
 	if err != nil || resp.Status != http.StatusCreated {
 		res.cancel()
 		if !admissionRefused(w, resp, err) {
@@ -210,7 +212,8 @@ func (s *Server) ownHold(w http.ResponseWriter, r *http.Request, holder, id stri
 		writeErr(w, http.StatusNotFound, string(shardapi.CodeHoldNotFound), "no such hold")
 		return nil, nil, false
 	}
-	resp, err := s.shard.do(r.Context(), "get_hold", http.MethodGet, shardapi.HoldPath(url.PathEscape(id), ""), nil, "")
+	resp, err := s.shard.write(r.Context(), "get_hold", shardapi.BatchOp{Op: shardapi.BatchGet, Hold: id},
+		http.MethodGet, shardapi.HoldPath(url.PathEscape(id), ""), nil, "")
 	if err != nil || resp.Status != http.StatusOK {
 		s.shardAnswer(w, resp, err)
 		return nil, nil, false
@@ -238,7 +241,8 @@ func (s *Server) handleRelease(w http.ResponseWriter, r *http.Request) {
 	if _, _, ok := s.ownHold(w, r, holderOf(r), id); !ok {
 		return
 	}
-	resp, err := s.shard.do(r.Context(), "release", http.MethodDelete, shardapi.HoldPath(url.PathEscape(id), ""), nil, "")
+	resp, err := s.shard.write(r.Context(), "release", shardapi.BatchOp{Op: shardapi.BatchRelease, Hold: id},
+		http.MethodDelete, shardapi.HoldPath(url.PathEscape(id), ""), nil, "")
 	s.shardAnswer(w, resp, err)
 }
 
@@ -260,7 +264,8 @@ func (s *Server) handlePay(w http.ResponseWriter, r *http.Request) {
 			return
 		}
 		cb := (&shardapi.ConfirmRequest{OrderID: "demo-" + id}).AppendJSON(nil)
-		resp, err := s.shard.do(r.Context(), "confirm", http.MethodPost, shardapi.HoldPath(url.PathEscape(id), "confirm"), cb, key)
+		resp, err := s.shard.write(r.Context(), "confirm", shardapi.BatchOp{Op: shardapi.BatchConfirm, Hold: id, OrderID: "demo-" + id, IdempotencyKey: key},
+			http.MethodPost, shardapi.HoldPath(url.PathEscape(id), "confirm"), cb, key)
 		s.shardAnswer(w, resp, err)
 		return
 	}

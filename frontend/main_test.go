@@ -4,18 +4,18 @@ import (
 	"bytes"
 	"context"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"io"
-	"net"
 	"net/http"
 	"os"
 	"os/exec"
 	"path/filepath"
 	"strings"
-	"syscall"
 	"testing"
 	"time"
 
+	"boxoffice.dev/boxoffice/internal/testproc"
 	"boxoffice.dev/boxoffice/shard/shardapi"
 )
 
@@ -72,18 +72,16 @@ type realShard struct {
 	addr    string
 	token   string
 	args    []string
-	cmd     *exec.Cmd
-	exited  chan struct{}
+	proc    *testproc.Proc // nil while not running
 	logFile *os.File
 }
 
 func freeAddr(t testing.TB) string {
-	l, err := net.Listen("tcp", "127.0.0.1:0")
+	addr, err := testproc.FreeAddr()
 	if err != nil {
 		t.Fatal(err)
 	}
-	defer l.Close()
-	return l.Addr().String()
+	return addr
 }
 
 func startRealShard(t testing.TB, seatMap string, extra ...string) *realShard {
@@ -133,45 +131,31 @@ func (s *realShard) launch() {
 	cmd := exec.Command(boxofficeBin, s.args...)
 	cmd.Stdout = s.logFile
 	cmd.Stderr = s.logFile
-	if err := cmd.Start(); err != nil {
+	p, err := testproc.Start(cmd)
+	if err != nil {
 		s.t.Fatal(err)
 	}
-	s.cmd = cmd
-	s.exited = make(chan struct{})
-	go func() { _ = cmd.Wait(); close(s.exited) }()
+	s.proc = p
 }
 
 func (s *realShard) waitReady() {
 	s.t.Helper()
-	deadline := time.Now().Add(20 * time.Second)
-	for {
-		resp, err := http.Get(s.url() + "/readyz")
-		if err == nil {
-			resp.Body.Close()
-			if resp.StatusCode == 200 {
-				return
-			}
-		}
-		select {
-		case <-s.exited:
-			s.t.Fatalf("shard exited before it was ready")
-		default:
-		}
-		if time.Now().After(deadline) {
-			s.t.Fatalf("shard not ready within 20s at %s", s.addr)
-		}
-		time.Sleep(20 * time.Millisecond)
+	err := testproc.Poll{Exited: s.proc.Done()}.WaitHTTPFor(s.url()+"/readyz", http.StatusOK, 20*time.Second)
+	if errors.Is(err, testproc.ErrExited) {
+		s.t.Fatalf("shard exited before it was ready")
+	}
+	if err != nil {
+		s.t.Fatalf("shard not ready within 20s at %s: %v", s.addr, err)
 	}
 }
 
 // kill ends the shard with SIGKILL and waits for it.
 func (s *realShard) kill() {
-	if s.cmd == nil {
+	if s.proc == nil {
 		return
 	}
-	_ = s.cmd.Process.Signal(syscall.SIGKILL)
-	<-s.exited
-	s.cmd = nil
+	s.proc.Kill()
+	s.proc = nil
 }
 
 // restart starts the shard again on the same address and data.

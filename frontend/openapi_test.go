@@ -57,13 +57,7 @@ func (a *apiCaller) expect(ans openapitest.Answer, status int, code string) map[
 // unstartedFrontend is a front end whose upstream never ran: it has no seat
 // map, and its shard calls go to shardURL with token.
 func unstartedFrontend(t *testing.T, shardURL, token string, mut func(*Config)) string {
-	dir := t.TempDir()
-	cfg := DefaultConfig()
-	cfg.ShardURL = shardURL
-	cfg.ShardTokenFile = writeFile(t, dir, "token", token+"\n")
-	cfg.SessionKeyFile = writeFile(t, dir, "session", "0123456789abcdef0123456789abcdef")
-	cfg.Showtime = testShowtime
-	cfg.DemoPayments = true
+	cfg := testConfig(t, shardURL, token)
 	cfg.RetryBudget = 300 * time.Millisecond
 	if mut != nil {
 		mut(&cfg)

@@ -112,10 +112,12 @@ func (s *Server) handlePaymentCallback(w http.ResponseWriter, r *http.Request) {
 			return
 		}
 		cbody := (&shardapi.ConfirmRequest{OrderID: cb.OrderID}).AppendJSON(nil)
-		resp, err := s.shard.do(r.Context(), "confirm", http.MethodPost, shardapi.HoldPath(id, "confirm"), cbody, "pay:"+cb.HoldID+":"+cb.OrderID)
+		key := "pay:" + cb.HoldID + ":" + cb.OrderID
+		resp, err := s.shard.write(r.Context(), "confirm", shardapi.BatchOp{Op: shardapi.BatchConfirm, Hold: cb.HoldID, OrderID: cb.OrderID, IdempotencyKey: key},
+			http.MethodPost, shardapi.HoldPath(id, "confirm"), cbody, key)
 		s.callbackAnswer(w, cb, resp, err)
 	case "failed":
-		resp, err := s.shard.do(r.Context(), "release", http.MethodDelete, shardapi.HoldPath(id, ""), nil, "")
+		resp, err := s.shard.write(r.Context(), "release", shardapi.BatchOp{Op: shardapi.BatchRelease, Hold: cb.HoldID}, http.MethodDelete, shardapi.HoldPath(id, ""), nil, "")
 		s.callbackAnswer(w, cb, resp, err)
 	default:
 		callbackErr(w, http.StatusBadRequest, CallbackAnswer{Error: string(shardapi.CodeInvalidRequest), Final: true, Action: "none", HoldID: cb.HoldID,

@@ -90,7 +90,7 @@ func TestClientAddr(t *testing.T) {
 func TestNewSessionsLimitedPerAddress(t *testing.T) {
 	fs := newFakeShard(testShowtime, testSeatIDs(t))
 	defer fs.Close()
-	fe := startFrontend(t, fs.srv.URL, fs.token, func(c *Config) {
+	fe := startFrontend(t, fs.URL, fs.Token, func(c *Config) {
 		c.NewSessionRate = 0.01 // effectively no refill during the test
 		c.NewSessionBurst = 3
 	})
@@ -152,7 +152,7 @@ func TestNewSessionsLimitedPerAddress(t *testing.T) {
 	}
 
 	// Behind a trusted proxy the client is the address the proxy appended.
-	fe2 := startFrontend(t, fs.srv.URL, fs.token, func(c *Config) {
+	fe2 := startFrontend(t, fs.URL, fs.Token, func(c *Config) {
 		c.NewSessionRate = 0.01
 		c.NewSessionBurst = 1
 		c.TrustedProxyHops = 1

@@ -119,6 +119,7 @@ func New(cfg Config, log *slog.Logger) (*Server, error) {
 	s.m = newMetrics(func() float64 { return float64(s.hub.subscribers()) })
 	s.hub = newHub(log, s.m, cfg.Coalesce, cfg.ClientBuffer, fixed)
 	s.shard = newShardClient(cfg.ShardURL, string(token), cfg.RetryBudget, s.m)
+	s.shard.enableBatch(cfg.ShardBatch)
 	s.up = &upstream{c: s.shard, hub: s.hub, log: log, m: s.m, showtime: cfg.Showtime}
 	s.handler = s.routes()
 	return s, nil

@@ -33,6 +33,7 @@ type shardClient struct {
 	budget  time.Duration
 	attempt time.Duration // timeout of one attempt
 	m       *metrics
+	batch   batchState // shardbatch.go
 }
 
 // errShardUnavailable is returned when the budget ran out.

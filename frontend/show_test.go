@@ -63,7 +63,7 @@ func TestSeatsCarryTheShow(t *testing.T) {
 	fs := newFakeShard(testShowtime, testSeatIDs(t))
 	defer fs.Close()
 	path := writeFile(t, t.TempDir(), "show.json", `{"title":"Night 1","venue":"Riverside Hall"}`)
-	fe := startFrontend(t, fs.srv.URL, fs.token, func(c *Config) { c.ShowFile = path })
+	fe := startFrontend(t, fs.URL, fs.Token, func(c *Config) { c.ShowFile = path })
 	r := newBuyer(t, fe.url).do("GET", "/api/seats", nil, "")
 	var v struct {
 		Show ShowInfo `json:"show"`

@@ -18,7 +18,10 @@
 #   BENCH_DURATION=20s   measured window per system     BENCH_WARMUP=5s
 #   BENCH_CLIENTS=64     concurrent clients              BENCH_SEATS=50000
 #   BENCH_CONFIRM=0.1    share of accepted holds confirmed (the rest released)
-#   BENCH_SYSTEMS="shard redis postgres cluster redis-replica failover"   any subset, for quick runs
+#   BENCH_SYSTEMS="shard shard-batch redis postgres cluster cluster-batch redis-replica failover"   any subset
+#                        (shard-batch, cluster-batch: the same shards with the front end's batch path,
+#                        POST /v2/batch, up to BENCH_BATCH operations per request)
+#   BENCH_BATCH=128      operations per batch at most
 #   BENCH_KILLS=10 BENCH_HANDOVERS=5   leader SIGKILLs and SIGTERM hand-overs (failover)
 #   BENCH_RECOVERY_WRITES=1000000  writes logged before the restart (0: skip)
 #   BENCH_RECOVERY_MAX=180s        cap on the time spent logging them (the report says how many)
@@ -40,7 +43,8 @@ BENCH_WARMUP=${BENCH_WARMUP:-5s}
 BENCH_CLIENTS=${BENCH_CLIENTS:-64}
 BENCH_SEATS=${BENCH_SEATS:-50000}
 BENCH_CONFIRM=${BENCH_CONFIRM:-0.1}
-BENCH_SYSTEMS=${BENCH_SYSTEMS:-shard redis postgres cluster redis-replica failover}
+BENCH_SYSTEMS=${BENCH_SYSTEMS:-shard shard-batch redis postgres cluster cluster-batch redis-replica failover}
+BENCH_BATCH=${BENCH_BATCH:-128}
 BENCH_KILLS=${BENCH_KILLS:-10}
 BENCH_HANDOVERS=${BENCH_HANDOVERS:-5}
 BENCH_RECOVERY_WRITES=${BENCH_RECOVERY_WRITES:-1000000}
@@ -136,7 +140,7 @@ build() {
   LG=$TMP/loadgen
 
   SHARD_OK=
-  if want shard || want cluster || want failover; then
+  if want shard || want shard-batch || want cluster || want cluster-batch || want failover; then
     log "building bin/boxoffice"
     mkdir -p bin
     built=1
@@ -156,19 +160,30 @@ build() {
   RUN=(-seats "$BENCH_SEATS" -clients "$BENCH_CLIENTS" -warmup "$BENCH_WARMUP" -duration "$BENCH_DURATION" -confirm "$BENCH_CONFIRM")
 }
 
+# shard_runs BACKEND LABEL FILE [loadgen flags]: a closed-loop run, then (with
+# BENCH_HALF) a paced run of a fresh shard at half its measured rate.
+shard_runs() {
+  local backend=$1 label=$2 file=$3
+  shift 3
+  settle
+  log "$label: $BENCH_SEATS seats, closed loop"
+  "$LG" run -backend "$backend" -name "$label" "${SPAWN[@]}" "${RUN[@]}" "$@" -out "$RES/$file.json" ||
+    echo "bench: $label run failed" >&2
+  if [[ $BENCH_HALF != 0 && -s $RES/$file.json ]]; then
+    settle
+    log "$label: paced at half the measured rate (fresh shard)"
+    "$LG" run -backend "$backend" -name "$label, half rate" "${SPAWN[@]}" "${RUN[@]}" "$@" \
+      -rate-from "$RES/$file.json" -rate-factor 0.5 -out "$RES/$file-half.json" ||
+      echo "bench: paced $label run failed" >&2
+  fi
+}
+
 bench_shard() {
   if [[ -n $SHARD_OK ]] && want shard; then
-    settle
-    log "shard: $BENCH_SEATS seats, closed loop"
-    "$LG" run -backend shard -name shard "${SPAWN[@]}" "${RUN[@]}" -out "$RES/shard.json" ||
-      echo "bench: shard run failed" >&2
-    if [[ $BENCH_HALF != 0 && -s $RES/shard.json ]]; then
-      settle
-      log "shard: paced at half the measured rate (fresh shard)"
-      "$LG" run -backend shard -name "shard, half rate" "${SPAWN[@]}" "${RUN[@]}" \
-        -rate-from "$RES/shard.json" -rate-factor 0.5 -out "$RES/shard-half.json" ||
-        echo "bench: paced shard run failed" >&2
-    fi
+    shard_runs shard shard shard
+  fi
+  if [[ -n $SHARD_OK ]] && want shard-batch; then
+    shard_runs shard "shard, batched" shard-batch -batch "$BENCH_BATCH"
   fi
 }
 
@@ -222,17 +237,10 @@ bench_redis() {
 
 bench_cluster() {
   if [[ -n $SHARD_OK ]] && want cluster; then
-    settle
-    log "shard, 3 members: $BENCH_SEATS seats, closed loop (writes go to the leader)"
-    "$LG" run -backend cluster -name "shard, 3 members" "${SPAWN[@]}" "${RUN[@]}" -out "$RES/cluster.json" ||
-      echo "bench: cluster run failed" >&2
-    if [[ $BENCH_HALF != 0 && -s $RES/cluster.json ]]; then
-      settle
-      log "shard, 3 members: paced at half the measured rate (fresh cluster)"
-      "$LG" run -backend cluster -name "shard, 3 members, half rate" "${SPAWN[@]}" "${RUN[@]}" \
-        -rate-from "$RES/cluster.json" -rate-factor 0.5 -out "$RES/cluster-half.json" ||
-        echo "bench: paced cluster run failed" >&2
-    fi
+    shard_runs cluster "shard, 3 members" cluster
+  fi
+  if [[ -n $SHARD_OK ]] && want cluster-batch; then
+    shard_runs cluster "shard, 3 members, batched" cluster-batch -batch "$BENCH_BATCH"
   fi
   if [[ -n $SHARD_OK ]] && want failover; then
     settle

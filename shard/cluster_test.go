@@ -2,9 +2,9 @@ package shard_test
 
 import (
 	"encoding/json"
+	"errors"
 	"fmt"
 	"math/rand/v2"
-	"net"
 	"net/http"
 	"os"
 	"path/filepath"
@@ -17,6 +17,7 @@ import (
 	"testing"
 	"time"
 
+	"boxoffice.dev/boxoffice/internal/testproc"
 	"github.com/anishathalye/porcupine"
 )
 
@@ -34,13 +35,12 @@ type cluster struct {
 	deadline time.Time
 }
 
-func freePort(t *testing.T) string {
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
+func freeAddr(t *testing.T) string {
+	addr, err := testproc.FreeAddr()
 	if err != nil {
 		t.Fatal(err)
 	}
-	defer ln.Close()
-	return ln.Addr().String()
+	return addr
 }
 
 func newCluster(t *testing.T, extra ...string) *cluster {
@@ -49,7 +49,7 @@ func newCluster(t *testing.T, extra ...string) *cluster {
 	c.peerTok = filepath.Join(t.TempDir(), "peer-token")
 	os.WriteFile(c.peerTok, []byte("peer-secret\n"), 0o600)
 	for i := 1; i <= 3; i++ {
-		c.api[i], c.peer[i] = freePort(t), freePort(t)
+		c.api[i], c.peer[i] = freeAddr(t), freeAddr(t)
 		c.dataDir[i] = filepath.Join(t.TempDir(), fmt.Sprintf("member-%d", i))
 	}
 	for i := 1; i <= 3; i++ {
@@ -72,8 +72,8 @@ func (c *cluster) start(i int) {
 		"--showtime", "venues/cluster"}, c.extra...)
 	p := launch(c.t, c.dataDir[i], c.mapFile, c.tokFile, args...)
 	select {
-	case <-p.exited:
-		c.t.Fatalf("member %d exited at start: %v\n%s", i, p.err, p.logs())
+	case <-p.Done():
+		c.t.Fatalf("member %d exited at start: %v\n%s", i, p.Err(), p.logs())
 	default:
 	}
 	c.procs[i] = p
@@ -85,7 +85,7 @@ func (c *cluster) alive(i int) bool {
 		return false
 	}
 	select {
-	case <-p.exited:
+	case <-p.Done():
 		return false
 	default:
 		return true
@@ -152,21 +152,14 @@ func (c *cluster) allFullLogs() string {
 
 func (c *cluster) waitReady(i int) {
 	c.t.Helper()
-	deadline := time.Now().Add(20 * time.Second)
-	for time.Now().Before(deadline) {
-		resp, err := http.Get("http://" + c.api[i] + "/readyz")
-		if err == nil {
-			resp.Body.Close()
-			if resp.StatusCode == 200 {
-				return
-			}
-		}
-		if !c.alive(i) {
-			c.t.Fatalf("member %d exited: %v\n%s", i, c.procs[i].err, c.procs[i].logs())
-		}
-		time.Sleep(20 * time.Millisecond)
+	p := c.procs[i]
+	err := testproc.Poll{Exited: p.Done()}.WaitHTTPFor("http://"+c.api[i]+"/readyz", http.StatusOK, 20*time.Second)
+	if errors.Is(err, testproc.ErrExited) {
+		c.t.Fatalf("member %d exited: %v\n%s", i, p.Err(), p.logs())
 	}
-	c.t.Fatalf("member %d not ready within 20s\n%s", i, c.allLogs())
+	if err != nil {
+		c.t.Fatalf("member %d not ready within 20s: %v\n%s", i, err, c.allLogs())
+	}
 }
 
 // converge waits until every member shows the same version and seats.
@@ -488,7 +481,7 @@ func (h *history) checkLinearizable(t *testing.T) {
 }
 
 func (c *cluster) kill(i int)                     { c.procs[i].kill() }
-func (c *cluster) signal(i int, s syscall.Signal) { c.procs[i].cmd.Process.Signal(s) }
+func (c *cluster) signal(i int, s syscall.Signal) { c.procs[i].Signal(s) }
 
 // TestClusterFaults runs three real members under booking load through
 // leader SIGKILLs, a paused leader, SIGTERM hand-over, a member restarted
@@ -567,12 +560,12 @@ func TestClusterFaults(t *testing.T) {
 	l = c.leader()
 	c.signal(l, syscall.SIGTERM)
 	select {
-	case <-c.procs[l].exited:
+	case <-c.procs[l].Done():
 	case <-time.After(30 * time.Second):
 		t.Fatal("SIGTERM: the leader did not exit within 30s")
 	}
-	if c.procs[l].err != nil {
-		t.Fatalf("SIGTERM: exit %v\n%s", c.procs[l].err, c.procs[l].logs())
+	if c.procs[l].Err() != nil {
+		t.Fatalf("SIGTERM: exit %v\n%s", c.procs[l].Err(), c.procs[l].logs())
 	}
 	if !strings.Contains(c.procs[l].logs(), "leadership handed over") {
 		t.Fatalf("SIGTERM: no hand-over in the log\n%s", c.procs[l].logs())

@@ -101,7 +101,9 @@ func TestShardMatchesOpenAPI(t *testing.T) {
 	s.c.RequireAllExercised()
 	routes := openapitest.RoutesInSource(t, filepath.Join("server", "api.go"), "Handler")
 	routes = append(routes, openapitest.RoutesInSource(t, filepath.Join("server", "roomapi.go"), "registerRoom")...)
-	s.c.RequireDocumented(routes, nil)
+	s.c.RequireDocumented(routes, map[string]string{
+		"POST /v2/batch": "contract v3, its own document (TestShardBatchMatchesOpenAPI)",
+	})
 	t.Logf("documented answers not produced here (covered by the server package's tests): %v", s.c.Unexercised())
 }
 

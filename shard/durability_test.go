@@ -5,6 +5,7 @@ import (
 	"bytes"
 	bin "encoding/binary"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"hash/crc32"
 	"io"
@@ -20,6 +21,7 @@ import (
 	"testing"
 	"time"
 
+	"boxoffice.dev/boxoffice/internal/testproc"
 	"boxoffice.dev/boxoffice/internal/testvol"
 )
 
@@ -56,17 +58,23 @@ const seatMap = `sections:
   - {names: "A-J", seats: "1-20"}
 `
 
+// proc is a running shard binary; its log is its stderr, kept in memory.
 type proc struct {
+	*testproc.Proc
 	t      *testing.T
-	cmd    *exec.Cmd
 	addr   string
 	mu     sync.Mutex
 	stderr bytes.Buffer
-	exited chan struct{}
-	err    error
+	logged chan struct{} // closed when all of stderr is in
 }
 
+// logs is the log so far; once the process has exited, all of it.
 func (p *proc) logs() string {
+	select {
+	case <-p.Done():
+		<-p.logged
+	default:
+	}
 	p.mu.Lock()
 	defer p.mu.Unlock()
 	return p.stderr.String()
@@ -85,41 +93,21 @@ func launch(t *testing.T, dataDir, mapFile, tokenFile string, extra ...string) *
 	t.Helper()
 	args := append([]string{"shard", "--showtime", "venues/durable", "--seat-map", mapFile, "--data-dir", dataDir,
 		"--listen", "127.0.0.1:0", "--token-file", tokenFile}, extra...)
-	p := &proc{t: t, cmd: exec.Command(binary, args...), exited: make(chan struct{})}
-	pipe, err := p.cmd.StderrPipe()
-	if err != nil {
-		t.Fatal(err)
-	}
-	if err := p.cmd.Start(); err != nil {
-		t.Fatal(err)
-	}
+	p := &proc{t: t, logged: make(chan struct{})}
 	addr := make(chan string, 1)
-	go func() {
-		sc := bufio.NewScanner(pipe)
-		sc.Buffer(make([]byte, 1<<20), 1<<20)
-		for sc.Scan() {
-			line := sc.Text()
-			p.mu.Lock()
-			p.stderr.WriteString(line + "\n")
-			p.mu.Unlock()
-			var rec struct{ Msg, Addr string }
-			if json.Unmarshal([]byte(line), &rec) == nil && rec.Msg == "listening" {
-				select {
-				case addr <- rec.Addr:
-				default:
-				}
-			}
-		}
-		p.err = p.cmd.Wait()
-		close(p.exited)
-	}()
-	t.Cleanup(func() {
-		p.cmd.Process.Kill()
-		<-p.exited
-	})
+	pr, pw := io.Pipe()
+	cmd := exec.Command(binary, args...)
+	cmd.Stderr = pw
+	go p.scanLog(pr, addr)
+	var err error
+	if p.Proc, err = testproc.Start(cmd); err != nil {
+		t.Fatal(err)
+	}
+	go func() { <-p.Done(); pw.Close() }()
+	t.Cleanup(p.Kill)
 	select {
 	case p.addr = <-addr:
-	case <-p.exited:
+	case <-p.Done():
 		return p
 	case <-time.After(30 * time.Second):
 		t.Fatalf("the shard did not start listening:\n%s", p.logs())
@@ -127,24 +115,36 @@ func launch(t *testing.T, dataDir, mapFile, tokenFile string, extra ...string) *
 	return p
 }
 
-func (p *proc) waitReady() {
-	p.t.Helper()
-	deadline := time.Now().Add(30 * time.Second)
-	for time.Now().Before(deadline) {
-		resp, err := http.Get("http://" + p.addr + "/readyz")
-		if err == nil {
-			resp.Body.Close()
-			if resp.StatusCode == 200 {
-				return
+// scanLog keeps the log and sends the address of its "listening" line.
+func (p *proc) scanLog(r io.Reader, addr chan<- string) {
+	sc := bufio.NewScanner(r)
+	sc.Buffer(make([]byte, 1<<20), 1<<20)
+	for sc.Scan() {
+		line := sc.Text()
+		p.mu.Lock()
+		p.stderr.WriteString(line + "\n")
+		p.mu.Unlock()
+		var rec struct{ Msg, Addr string }
+		if json.Unmarshal([]byte(line), &rec) == nil && rec.Msg == "listening" {
+			select {
+			case addr <- rec.Addr:
+			default:
 			}
 		}
-		select {
-		case <-p.exited:
-			p.t.Fatalf("the shard exited: %v\n%s", p.err, p.logs())
-		case <-time.After(10 * time.Millisecond):
-		}
 	}
-	p.t.Fatalf("not ready after 30s:\n%s", p.logs())
+	_, _ = io.Copy(io.Discard, r) // a line too long: keep the child unblocked
+	close(p.logged)
+}
+
+func (p *proc) waitReady() {
+	p.t.Helper()
+	err := testproc.Poll{Interval: 10 * time.Millisecond, Exited: p.Done()}.WaitHTTPFor("http://"+p.addr+"/readyz", http.StatusOK, 30*time.Second)
+	if errors.Is(err, testproc.ErrExited) {
+		p.t.Fatalf("the shard exited: %v\n%s", p.Err(), p.logs())
+	}
+	if err != nil {
+		p.t.Fatalf("not ready after 30s: %v\n%s", err, p.logs())
+	}
 }
 
 func (p *proc) call(method, path, body string) (int, map[string]any, error) {
@@ -176,10 +176,7 @@ func (p *proc) callTimeout(method, path, body string, hdr map[string]string, tim
 	return resp.StatusCode, m, nil
 }
 
-func (p *proc) kill() {
-	p.cmd.Process.Signal(syscall.SIGKILL)
-	<-p.exited
-}
+func (p *proc) kill() { p.Kill() }
 
 // track is what the clients know: for each hold, the states it may be in.
 type track struct {
@@ -237,14 +234,14 @@ func TestDurabilityUnderSIGKILL(t *testing.T) {
 		time.Sleep(time.Duration(20+rng.IntN(250)) * time.Millisecond)
 		if round == rounds-1 {
 			// The last round stops with SIGTERM: clean exit, nothing lost.
-			p.cmd.Process.Signal(syscall.SIGTERM)
+			p.Signal(syscall.SIGTERM)
 			select {
-			case <-p.exited:
+			case <-p.Done():
 			case <-time.After(30 * time.Second):
 				t.Fatal("no exit 30s after SIGTERM")
 			}
-			if p.err != nil {
-				t.Fatalf("exit after SIGTERM: %v\n%s", p.err, p.logs())
+			if p.Err() != nil {
+				t.Fatalf("exit after SIGTERM: %v\n%s", p.Err(), p.logs())
 			}
 		} else {
 			p.kill()
@@ -477,13 +474,13 @@ func TestTornTailAndCorruptionWithBinary(t *testing.T) {
 	os.WriteFile(seg, b, 0o644)
 	p = launch(t, dataDir, mapFile, tokenFile)
 	select {
-	case <-p.exited:
+	case <-p.Done():
 	case <-time.After(30 * time.Second):
 		t.Fatal("a corrupt log did not stop the shard")
 	}
 	logs := p.logs()
-	if p.err == nil || !strings.Contains(logs, filepath.Base(seg)) || !strings.Contains(logs, "offset") {
-		t.Fatalf("want a refusal naming %s and an offset, got %v:\n%s", filepath.Base(seg), p.err, logs)
+	if p.Err() == nil || !strings.Contains(logs, filepath.Base(seg)) || !strings.Contains(logs, "offset") {
+		t.Fatalf("want a refusal naming %s and an offset, got %v:\n%s", filepath.Base(seg), p.Err(), logs)
 	}
 }
 
@@ -610,13 +607,13 @@ func TestTornHeaderWithBinary(t *testing.T) {
 		os.Truncate(seg, size)
 		p = launch(t, dataDir, mapFile, tokenFile)
 		select {
-		case <-p.exited:
+		case <-p.Done():
 		case <-time.After(30 * time.Second):
 			t.Fatalf("%d-byte segment: the shard did not refuse to start", size)
 		}
-		ee, ok := p.err.(*exec.ExitError)
+		ee, ok := p.Err().(*exec.ExitError)
 		if !ok || ee.ExitCode() != 1 || !strings.Contains(p.logs(), seg) || !strings.Contains(p.logs(), "restore the data directory") {
-			t.Fatalf("%d-byte segment: want exit 1 naming %s and how to recover, got %v:\n%s", size, seg, p.err, p.logs())
+			t.Fatalf("%d-byte segment: want exit 1 naming %s and how to recover, got %v:\n%s", size, seg, p.Err(), p.logs())
 		}
 		if st, err := os.Stat(seg); err != nil || st.Size() != size {
 			t.Fatalf("the damaged segment was removed or changed: %v", err)
@@ -639,14 +636,14 @@ func TestSIGTERMWithFullDisk(t *testing.T) {
 		}
 	}
 	filler := testvol.Fill(t, mnt, 0)
-	p.cmd.Process.Signal(syscall.SIGTERM)
+	p.Signal(syscall.SIGTERM)
 	select {
-	case <-p.exited:
+	case <-p.Done():
 	case <-time.After(30 * time.Second):
 		t.Fatal("no exit after SIGTERM")
 	}
-	if p.err == nil || strings.Contains(p.logs(), "stopped cleanly") || !strings.Contains(p.logs(), "final snapshot") {
-		t.Fatalf("a stop without its final snapshot passed for clean: %v\n%s", p.err, p.logs())
+	if p.Err() == nil || strings.Contains(p.logs(), "stopped cleanly") || !strings.Contains(p.logs(), "final snapshot") {
+		t.Fatalf("a stop without its final snapshot passed for clean: %v\n%s", p.Err(), p.logs())
 	}
 	os.Remove(filler)
 	p = launch(t, dataDir, mapFile, tokenFile)

@@ -60,7 +60,7 @@ func TestClusterRollingRestart(t *testing.T) {
 		r := restart{member: i, leader: step.Leader, from: h.stamp()}
 		c.signal(i, syscall.SIGTERM)
 		select {
-		case <-c.procs[i].exited:
+		case <-c.procs[i].Done():
 		case <-time.After(35 * time.Second):
 			t.Fatalf("member %d did not exit within 35s of SIGTERM\n%s", i, c.procs[i].logs())
 		}

@@ -58,7 +58,11 @@ func (s *Server) Handler() http.Handler {
 		// while it is stalled or full. Seats, events and status read the
 		// durable view and stay available.
 		writer := route != "seats" && route != "events" && route != "status" && route != "room_status"
-		mux.Handle(pattern, s.guard(obs, s.met.codeCounters(route), route == "events", writer, h))
+		limit := s.cfg.MaxBodyBytes
+		if route == "batch" {
+			limit = shardapi.MaxBatchBytes
+		}
+		mux.Handle(pattern, s.guard(obs, s.met.codeCounters(route), route == "events", writer, limit, h))
 	}
 	v1("GET /v1/seats", "seats", s.getSeats)
 	v1("POST /v1/holds", "hold", s.postHold)
@@ -70,12 +74,16 @@ func (s *Server) Handler() http.Handler {
 	v1("GET /v1/events", "events", s.events)
 	v1("GET /v1/status", "status", s.status)
 	s.registerRoom(v1)
-	mux.HandleFunc("/v1/", func(w http.ResponseWriter, r *http.Request) {
+	v1("POST /v2/batch", "batch", s.postBatch) // shardapi.PathBatch; contract v3 (docs/api/shard-batch.openapi.yaml)
+	notFound := func(w http.ResponseWriter, r *http.Request) {
 		writeError(w, shardapi.CodeNotFound, "no such endpoint: "+r.Method+" "+r.URL.Path, nil)
-	})
-	// /v1/* needs the token whatever the method or path (also for 404 and 405).
+	}
+	mux.HandleFunc("/v1/", notFound)
+	mux.HandleFunc("/v2/", notFound)
+	// /v1/* and /v2/* need the token whatever the method or path (also for
+	// 404 and 405).
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		if strings.HasPrefix(r.URL.Path, "/v1/") && !s.authorized(r) {
+		if (strings.HasPrefix(r.URL.Path, "/v1/") || strings.HasPrefix(r.URL.Path, "/v2/")) && !s.authorized(r) {
 			w.Header().Set("WWW-Authenticate", `Bearer realm="boxoffice-shard"`)
 			writeError(w, shardapi.CodeUnauthorized, "a valid bearer token is required", nil)
 			return
@@ -88,7 +96,7 @@ func (s *Server) authorized(r *http.Request) bool { return bearerOK(r, s.cfg.Tok
 
 // guard checks readiness, limits the body and observes latency (the token is
 // checked before routing).
-func (s *Server) guard(obs prometheus.Observer, codes *[6]prometheus.Counter, stream, writer bool, h func(http.ResponseWriter, *http.Request)) http.Handler {
+func (s *Server) guard(obs prometheus.Observer, codes *[6]prometheus.Counter, stream, writer bool, limit int64, h func(http.ResponseWriter, *http.Request)) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		t0 := time.Now()
 		if !s.ready.Load() {
@@ -105,11 +113,11 @@ func (s *Server) guard(obs prometheus.Observer, codes *[6]prometheus.Counter, st
 				return
 			}
 		}
-		if r.ContentLength < 0 || r.ContentLength > s.cfg.MaxBodyBytes {
+		if r.ContentLength < 0 || r.ContentLength > limit {
 			// A body of known length within the limit cannot exceed it
 			// (net/http reads no further than Content-Length): only the
 			// others need the limiting reader and its allocation.
-			r.Body = http.MaxBytesReader(w, r.Body, s.cfg.MaxBodyBytes)
+			r.Body = http.MaxBytesReader(w, r.Body, limit)
 		}
 		if stream {
 			// The stream keeps the plain writer: it needs http.Flusher.
@@ -284,6 +292,13 @@ func DecodeHold(body []byte, ix *seats.Index, holdTTL, maxTTL time.Duration, max
 	if e := decodeJSON(body, &req); e != nil {
 		return e
 	}
+	return HoldCommand(&req, ix, holdTTL, maxTTL, maxSeats, c)
+}
+
+// HoldCommand validates a decoded hold request and turns it into a command
+// (POST /v1/holds and a batch's hold alike, so both fingerprint a request
+// the same way).
+func HoldCommand(req *shardapi.HoldRequest, ix *seats.Index, holdTTL, maxTTL time.Duration, maxSeats int, c *seats.Command) *RequestError {
 	// The seat rules' own check, on the ids as given: a seat named twice
 	// is invalid whether or not the map knows it.
 	t := resolveTTL(req.TTLSeconds, holdTTL, maxTTL)
@@ -337,7 +352,11 @@ func DecodeHold(body []byte, ix *seats.Index, holdTTL, maxTTL time.Duration, max
 // Idempotency-Key was already used, necessarily with another body: 422
 // idempotency_mismatch, as the contract says for any other body.
 func (s *Server) keyMismatch(r *http.Request, op seats.Op, e *RequestError) *RequestError {
-	k := r.Header.Get(shardapi.HeaderIdempotencyKey)
+	return s.keyMismatchOf(r.Header.Get(shardapi.HeaderIdempotencyKey), op, e)
+}
+
+// keyMismatchOf is keyMismatch for the key k (a batch operation's).
+func (s *Server) keyMismatchOf(k string, op seats.Op, e *RequestError) *RequestError {
 	if e.Status != http.StatusBadRequest || k == "" || len(k) > MaxIdempotencyKeyLen {
 		return e
 	}
@@ -397,18 +416,23 @@ func (s *Server) postHold(w http.ResponseWriter, r *http.Request) {
 	s.answer(w, buf, req)
 }
 
-// answer renders a machine result.
+// answer writes a machine result.
 func (s *Server) answer(w http.ResponseWriter, buf *bytes.Buffer, req *request) {
+	status, out := s.renderResult(buf.AvailableBuffer()[:0], req)
+	writeJSON(w, status, out)
+	buf.Write(out)
+}
+
+// renderResult appends the JSON answer of a machine result to b and
+// returns its status.
+func (s *Server) renderResult(b []byte, req *request) (int, []byte) {
 	res := &req.res
 	if res.Code == seats.OK {
 		status := http.StatusOK
 		if res.Created {
 			status = http.StatusCreated
 		}
-		out := appendHold(buf.AvailableBuffer()[:0], s.ix, &res.Hold)
-		writeJSON(w, status, out)
-		buf.Write(out)
-		return
+		return status, appendHold(b, s.ix, &res.Hold)
 	}
 	var ids []string
 	for _, x := range res.Seats {
@@ -441,7 +465,8 @@ func (s *Server) answer(w http.ResponseWriter, buf *bytes.Buffer, req *request) 
 		msg = "this place's turn in the waiting room has ended"
 	}
 	// The machine's codes are the contract's (shardapi's tests hold them to it).
-	writeError(w, shardapi.Code(res.Code.String()), msg, ids)
+	e := shardapi.Error{Code: shardapi.Code(res.Code.String()), Message: msg, Seats: ids}
+	return e.Code.HTTPStatus(), e.AppendJSON(b)
 }
 
 // holdOp serves the per-hold endpoints.
@@ -498,6 +523,37 @@ func codeOf(code shardapi.Code) seats.Code {
 
 // DecodeHoldOp turns a per-hold request (id from the path, body) into a command.
 func DecodeHoldOp(op seats.Op, id string, body []byte, holdTTL, maxTTL time.Duration, c *seats.Command) *RequestError {
+	var ttlSec *int64
+	var orderID string
+	switch op {
+	case seats.OpExtend, seats.OpAwaitPayment:
+		var req shardapi.TTLRequest
+		if e := decodeJSON(body, &req); e != nil {
+			return holdOpFirst(id, e)
+		}
+		ttlSec = req.TTLSeconds
+	case seats.OpConfirm:
+		var req shardapi.ConfirmRequest
+		if e := decodeJSON(body, &req); e != nil {
+			return holdOpFirst(id, e)
+		}
+		orderID = req.OrderID
+	}
+	return HoldOpCommand(op, id, ttlSec, orderID, holdTTL, maxTTL, c)
+}
+
+// holdOpFirst keeps v1's order of checks: an unknown hold id is 404 before
+// the body is looked at.
+func holdOpFirst(id string, e *RequestError) *RequestError {
+	if _, ok := parseHoldID(id); !ok {
+		return &RequestError{Status: shardapi.CodeHoldNotFound.HTTPStatus(), Code: shardapi.CodeHoldNotFound, Msg: "no such hold"}
+	}
+	return e
+}
+
+// HoldOpCommand validates a decoded per-hold request and turns it into a
+// command (the v1 endpoints and a batch's operations alike).
+func HoldOpCommand(op seats.Op, id string, ttlSec *int64, orderID string, holdTTL, maxTTL time.Duration, c *seats.Command) *RequestError {
 	hid, ok := parseHoldID(id)
 	if !ok {
 		return &RequestError{Status: shardapi.CodeHoldNotFound.HTTPStatus(), Code: shardapi.CodeHoldNotFound, Msg: "no such hold"}
@@ -505,33 +561,25 @@ func DecodeHoldOp(op seats.Op, id string, body []byte, holdTTL, maxTTL time.Dura
 	c.Op, c.HoldID = op, hid
 	switch op {
 	case seats.OpExtend, seats.OpAwaitPayment:
-		var req shardapi.TTLRequest
-		if e := decodeJSON(body, &req); e != nil {
-			return e
-		}
 		def := holdTTL
 		if op == seats.OpAwaitPayment {
 			// Offline payment gets the longest allowed window unless asked.
 			def = maxTTL
 		}
-		t, e := ttl(req.TTLSeconds, def, maxTTL)
+		t, e := ttl(ttlSec, def, maxTTL)
 		if e != nil {
 			return e
 		}
 		c.TTL = t
 	case seats.OpConfirm:
-		var req shardapi.ConfirmRequest
-		if e := decodeJSON(body, &req); e != nil {
-			return e
-		}
-		if req.OrderID == "" {
+		if orderID == "" {
 			return invalid("orderId is required")
 		}
-		if len(req.OrderID) > MaxOrderIDLen {
+		if len(orderID) > MaxOrderIDLen {
 			return invalid("orderId is longer than " + strconv.Itoa(MaxOrderIDLen) + " bytes")
 		}
-		c.OrderID = req.OrderID
-		sum := sha256.Sum256([]byte("confirm\x00" + id + "\x00" + req.OrderID))
+		c.OrderID = orderID
+		sum := sha256.Sum256([]byte("confirm\x00" + id + "\x00" + orderID))
 		copy(c.Fingerprint[:], sum[:])
 	}
 	return nil

@@ -129,14 +129,24 @@ func (s *Server) HandOver(ctx context.Context) {
 
 // writeSubmitError answers a write or current read that was not served.
 func writeSubmitError(w http.ResponseWriter, err error) {
+	status, b := renderSubmitError(nil, err)
+	if status == http.StatusServiceUnavailable {
+		w.Header().Set("Retry-After", "1")
+	}
+	writeJSON(w, status, b)
+}
+
+// renderSubmitError appends the answer to a request the writer (or the raft
+// loop) did not take or could not answer: 421 not_leader, else 503.
+func renderSubmitError(b []byte, err error) (int, []byte) {
 	var nl *NotLeaderError
 	if errors.As(err, &nl) {
-		writeErrorBody(w, &shardapi.Error{Code: shardapi.CodeNotLeader,
-			Message: "this member is not the leader; send the request to the leader", Leader: &nl.Leader})
-		return
+		e := shardapi.Error{Code: shardapi.CodeNotLeader,
+			Message: "this member is not the leader; send the request to the leader", Leader: &nl.Leader}
+		return e.Code.HTTPStatus(), e.AppendJSON(b)
 	}
-	w.Header().Set("Retry-After", "1")
-	writeError(w, shardapi.CodeNotReady, err.Error(), nil)
+	e := shardapi.Error{Code: shardapi.CodeNotReady, Message: err.Error()}
+	return e.Code.HTTPStatus(), e.AppendJSON(b)
 }
 
 // appendClusterStatus adds the cluster fields to /v1/status.

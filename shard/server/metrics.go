@@ -19,6 +19,7 @@ type metrics struct {
 	requests   *prometheus.CounterVec
 	fsync      prometheus.Histogram
 	groupSize  prometheus.Histogram
+	batchSize  prometheus.Histogram
 	queueWait  prometheus.Histogram
 	applyTime  prometheus.Histogram
 	commitWait prometheus.Histogram
@@ -42,7 +43,7 @@ type metrics struct {
 // idempotency table, whatever the first answer was.
 const resultReplay = shardapi.ResultReplay
 
-var routes = []string{"seats", "hold", "get_hold", "extend", "await_payment", "confirm", "release", "status", "events"}
+var routes = []string{"seats", "hold", "get_hold", "extend", "await_payment", "confirm", "release", "status", "events", "batch"}
 
 func newMetrics(s *Server) *metrics {
 	m := &metrics{reg: prometheus.NewRegistry()}
@@ -58,6 +59,8 @@ func newMetrics(s *Server) *metrics {
 		Buckets: []float64{.00005, .0001, .00025, .0005, .001, .0025, .005, .01, .025, .05, .1, .5}})
 	m.groupSize = prometheus.NewHistogram(prometheus.HistogramOpts{Name: shardapi.MetricWalGroupSize,
 		Help: "Commands per group commit.", Buckets: prometheus.ExponentialBuckets(1, 2, 12)})
+	m.batchSize = prometheus.NewHistogram(prometheus.HistogramOpts{Name: shardapi.MetricBatchOperations,
+		Help: "Operations per POST /v2/batch request.", Buckets: prometheus.ExponentialBuckets(1, 2, 9)})
 	m.queueWait = prometheus.NewHistogram(prometheus.HistogramOpts{Name: shardapi.MetricWriterQueueWaitSeconds,
 		Help:    "Time a write waits from its handler handing it over until the writer (in cluster mode the Raft loop) takes it: CPU contention and writer backlog.",
 		Buckets: fineBuckets})
@@ -127,7 +130,7 @@ func newMetrics(s *Server) *metrics {
 		prometheus.NewCounterFunc(prometheus.CounterOpts{Name: shardapi.MetricWalDamagedRecordsTotal,
 			Help: "Damaged last log records dropped at start-up that may have been acknowledged; kept in the data directory across restarts."},
 			func() float64 { return float64(s.reportTotals().LogWarningsTotal) }),
-		m.holds, m.confirms, m.latency, m.fsync, m.groupSize, m.queueWait, m.applyTime, m.commitWait, m.recovery, m.epoch, m.streamDrop, m.snapshots,
+		m.holds, m.confirms, m.latency, m.fsync, m.groupSize, m.batchSize, m.queueWait, m.applyTime, m.commitWait, m.recovery, m.epoch, m.streamDrop, m.snapshots,
 		// go_sched_latencies_seconds: how long goroutines wait runnable
 		// for a CPU; with the writer histograms it tells CPU starvation
 		// from the shard's own work.

@@ -806,6 +806,14 @@ func (n *Node) serveRead(r *request) {
 
 // submitCluster is submit in cluster mode.
 func (n *Node) submit(r *request) error {
+	if err := n.enqueue(r); err != nil {
+		return err
+	}
+	return n.wait(r)
+}
+
+// enqueue hands r to the raft loop (a write) or the read queue.
+func (n *Node) enqueue(r *request) error {
 	ch := n.props
 	if r.room && r.rcmd.Op == 0 || !r.room && (r.cmd.Op == seats.OpGet || r.cmd.Op == 0) {
 		ch = n.reads
@@ -821,9 +829,14 @@ func (n *Node) submit(r *request) error {
 	}
 	select {
 	case ch <- r:
+		return nil
 	case <-n.done:
 		return ErrStopped
 	}
+}
+
+// wait waits for the answer of an enqueued request.
+func (n *Node) wait(r *request) error {
 	select {
 	case <-r.done:
 	case <-n.done:

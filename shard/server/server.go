@@ -346,14 +346,32 @@ func (s *Server) appendCmd(c *seats.Command) {
 
 // submit hands a command to the writer and waits for its answer.
 func (s *Server) submit(r *request) error {
+	if err := s.enqueue(r); err != nil {
+		return err
+	}
+	return s.wait(r)
+}
+
+// enqueue hands a command to the writer (the raft loop in cluster mode)
+// without waiting for its answer: a batch hands over all its operations
+// first, so they share a group, then waits for each.
+func (s *Server) enqueue(r *request) error {
 	r.queued = time.Now()
 	if s.node != nil {
-		return s.node.submit(r)
+		return s.node.enqueue(r)
 	}
 	select {
 	case s.reqs <- r:
+		return nil
 	case <-s.writerDone:
 		return ErrStopped
+	}
+}
+
+// wait waits for the answer of an enqueued command.
+func (s *Server) wait(r *request) error {
+	if s.node != nil {
+		return s.node.wait(r)
 	}
 	select {
 	case <-r.done:

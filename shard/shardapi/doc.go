@@ -4,8 +4,9 @@
 // the operator, the front end and the benchmarks use to talk to a shard.
 //
 // The contract itself is written down as OpenAPI 3 documents in docs/api:
-// shard-v1.openapi.yaml (one shard) and shard-v2.openapi.yaml (replicated
-// shards: cluster fields in /v1/status and 421 not_leader). The types here
+// shard-v1.openapi.yaml (one shard), shard-v2.openapi.yaml (replicated
+// shards: cluster fields in /v1/status and 421 not_leader) and
+// shard-batch.openapi.yaml (contract v3: POST /v2/batch, BatchRequest). The types here
 // follow those documents field by field; the shard's contract tests hold the
 // running binary to the documents and these types to the shard's answers.
 //

@@ -7,6 +7,7 @@ package shardapi
 // peer_* metrics exist in cluster mode only, the waitingroom_* ones while a
 // waiting room is configured.
 const (
+	MetricBatchOperations            = "boxoffice_shard_batch_operations"
 	MetricConfirmsTotal              = "boxoffice_shard_confirms_total"
 	MetricEarlyConflictsTotal        = "boxoffice_shard_early_conflicts_total"
 	MetricEpoch                      = "boxoffice_shard_epoch"
@@ -72,6 +73,7 @@ const (
 // MetricNames lists every metric name above.
 func MetricNames() []string {
 	return []string{
+		MetricBatchOperations,
 		MetricConfirmsTotal,
 		MetricEarlyConflictsTotal,
 		MetricEpoch,

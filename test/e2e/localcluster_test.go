@@ -10,6 +10,7 @@ import (
 	"syscall"
 	"time"
 
+	"boxoffice.dev/boxoffice/internal/testproc"
 	. "github.com/onsi/ginkgo/v2"
 	. "github.com/onsi/gomega"
 )
@@ -17,8 +18,7 @@ import (
 // localCluster is a running `localcluster up`, its output in a log file
 // under the temporary directory.
 type localCluster struct {
-	cmd     *exec.Cmd
-	done    chan struct{}
+	*testproc.Proc
 	logPath string
 	ready   string
 }
@@ -29,17 +29,17 @@ type localCluster struct {
 // local cluster is left running.
 func startLocalCluster(name string, args ...string) *localCluster {
 	l := &localCluster{
-		done:    make(chan struct{}),
 		logPath: filepath.Join(os.TempDir(), "boxoffice-"+name+"-localcluster.log"),
 		ready:   filepath.Join(GinkgoT().TempDir(), "ready.json"),
 	}
-	l.cmd = exec.Command(env("LOCALCLUSTER"), append(args, "--ready-file="+l.ready)...)
+	cmd := exec.Command(env("LOCALCLUSTER"), append(args, "--ready-file="+l.ready)...)
 	logFile, err := os.Create(l.logPath)
 	Expect(err).NotTo(HaveOccurred())
-	l.cmd.Stdout, l.cmd.Stderr = logFile, logFile
-	l.cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true, Pdeathsig: syscall.SIGTERM}
-	Expect(l.cmd.Start()).To(Succeed())
-	go func() { _ = l.cmd.Wait(); logFile.Close(); close(l.done) }()
+	cmd.Stdout, cmd.Stderr = logFile, logFile
+	cmd.SysProcAttr = &syscall.SysProcAttr{Pdeathsig: syscall.SIGTERM}
+	l.Proc, err = testproc.Start(cmd)
+	Expect(err).NotTo(HaveOccurred())
+	go func() { <-l.Done(); logFile.Close() }()
 	GinkgoWriter.Printf("local cluster %s starting (log %s)\n", name, l.logPath)
 	return l
 }
@@ -50,7 +50,7 @@ func (l *localCluster) waitReady(timeout time.Duration) cluster {
 	var c cluster
 	Eventually(func() error {
 		select {
-		case <-l.done:
+		case <-l.Done():
 			b, _ := os.ReadFile(l.logPath)
 			StopTrying("the local cluster exited:\n" + string(b)).Now()
 		default:
@@ -65,12 +65,4 @@ func (l *localCluster) waitReady(timeout time.Duration) cluster {
 }
 
 // stop sends SIGTERM and waits up to 90s before killing the process group.
-func (l *localCluster) stop() {
-	_ = l.cmd.Process.Signal(syscall.SIGTERM)
-	select {
-	case <-l.done:
-	case <-time.After(90 * time.Second):
-		_ = syscall.Kill(-l.cmd.Process.Pid, syscall.SIGKILL)
-		<-l.done
-	}
-}
+func (l *localCluster) stop() { l.Stop(90 * time.Second) }

@@ -3,19 +3,18 @@ package controlplane
 import (
 	"os"
 	"os/exec"
-	"syscall"
 	"time"
 
 	"boxoffice.dev/boxoffice/internal/localcluster/state"
+	"boxoffice.dev/boxoffice/internal/testproc"
 )
 
 // Component is one process the cluster runs on the host (a control-plane
 // process or the operator), recorded in the state record while it runs.
 type Component struct {
 	name string
-	cmd  *exec.Cmd
-	done chan struct{}
-	err  error
+	proc *testproc.Proc
+	done chan struct{} // closed once the process has exited and left the record
 }
 
 // StartComponent runs bin with args (and env added to the host's, if any),
@@ -31,17 +30,17 @@ func StartComponent(rec *state.Record, name, logPath string, env []string, bin s
 		cmd.Env = append(os.Environ(), env...)
 	}
 	cmd.Stdout, cmd.Stderr = logFile, logFile
-	cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true, Pdeathsig: syscall.SIGKILL}
-	if err := cmd.Start(); err != nil {
+	p, err := testproc.Start(cmd)
+	if err != nil {
 		logFile.Close()
 		return nil, err
 	}
-	rec.Add(cmd.Process.Pid, name)
-	c := &Component{name: name, cmd: cmd, done: make(chan struct{})}
+	rec.Add(p.Pid(), name)
+	c := &Component{name: name, proc: p, done: make(chan struct{})}
 	go func() {
-		c.err = cmd.Wait()
+		<-p.Done()
 		logFile.Close()
-		rec.Remove(cmd.Process.Pid)
+		rec.Remove(p.Pid())
 		close(c.done)
 	}()
 	return c, nil
@@ -49,20 +48,11 @@ func StartComponent(rec *state.Record, name, logPath string, env []string, bin s
 
 // Done is closed once the process has exited; Err is then its exit error.
 func (c *Component) Done() <-chan struct{} { return c.done }
-func (c *Component) Err() error            { return c.err }
+func (c *Component) Err() error            { return c.proc.Err() }
 
-// Stop sends SIGTERM, then SIGKILL if the process has not exited after grace.
+// Stop sends SIGTERM, then SIGKILL to its group if the process has not
+// exited after grace.
 func (c *Component) Stop(grace time.Duration) {
-	select {
-	case <-c.done:
-		return
-	default:
-	}
-	_ = c.cmd.Process.Signal(syscall.SIGTERM)
-	select {
-	case <-c.done:
-	case <-time.After(grace):
-		_ = c.cmd.Process.Kill()
-		<-c.done
-	}
+	c.proc.Stop(grace)
+	<-c.done
 }

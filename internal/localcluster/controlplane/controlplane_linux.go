@@ -15,6 +15,7 @@ import (
 
 	"boxoffice.dev/boxoffice/internal/localcluster/network"
 	"boxoffice.dev/boxoffice/internal/localcluster/state"
+	"boxoffice.dev/boxoffice/internal/testproc"
 )
 
 // ControlPlane is etcd, kube-apiserver, kube-controller-manager and
@@ -63,7 +64,7 @@ func (cp *ControlPlane) Exited() <-chan string {
 	for _, c := range cp.comps {
 		go func() {
 			<-c.done
-			ch <- fmt.Sprintf("%s exited (%v); see %s", c.name, c.err, filepath.Join(cp.LogDir, c.name+".log"))
+			ch <- fmt.Sprintf("%s exited (%v); see %s", c.name, c.Err(), filepath.Join(cp.LogDir, c.name+".log"))
 		}()
 	}
 	return ch
@@ -76,31 +77,12 @@ func (cp *ControlPlane) Stop() {
 	}
 }
 
-// WaitHTTP polls url until it answers 200 or the deadline passes.
+// WaitHTTP polls url every 500ms with client until it answers 200, for at
+// most timeout; it gives up when died closes (the process exited).
 func WaitHTTP(ctx context.Context, client *http.Client, url string, timeout time.Duration, died <-chan struct{}) error {
-	deadline := time.Now().Add(timeout)
-	var last string
-	for time.Now().Before(deadline) {
-		req, _ := http.NewRequestWithContext(ctx, http.MethodGet, url, nil)
-		resp, err := client.Do(req)
-		if err == nil {
-			resp.Body.Close()
-			if resp.StatusCode == http.StatusOK {
-				return nil
-			}
-			last = resp.Status
-		} else {
-			last = err.Error()
-		}
-		select {
-		case <-ctx.Done():
-			return ctx.Err()
-		case <-died:
-			return fmt.Errorf("process exited while waiting for %s", url)
-		case <-time.After(500 * time.Millisecond):
-		}
-	}
-	return fmt.Errorf("%s not ready after %s: %s", url, timeout, last)
+	ctx, cancel := context.WithTimeout(ctx, timeout)
+	defer cancel()
+	return testproc.Poll{Interval: 500 * time.Millisecond, Exited: died, Client: client}.WaitHTTP(ctx, url, http.StatusOK)
 }
 
 // BreakGlassGroup is the group the manager lets break a freeze on this cluster.
@@ -144,7 +126,7 @@ func (cp *ControlPlane) Up(ctx context.Context, hostIP string) error {
 	}
 	ports := map[string]int{}
 	for _, n := range []string{"etcd", "etcd-peer", "apiserver", "kcm", "scheduler"} {
-		if ports[n], err = FreePort(); err != nil {
+		if ports[n], err = testproc.FreePort(); err != nil {
 			return err
 		}
 	}

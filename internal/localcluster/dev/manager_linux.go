@@ -18,6 +18,7 @@ import (
 
 	"boxoffice.dev/boxoffice/internal/localcluster/controlplane"
 	"boxoffice.dev/boxoffice/internal/localcluster/state"
+	"boxoffice.dev/boxoffice/internal/testproc"
 )
 
 // devSession runs the operator against the local cluster: CRDs, the manager
@@ -90,11 +91,11 @@ func (d *devSession) startManager(ctx context.Context) (*controlplane.Component,
 	if err != nil {
 		return nil, err
 	}
-	metricsPort, err := controlplane.FreePort()
+	metricsPort, err := testproc.FreePort()
 	if err != nil {
 		return nil, err
 	}
-	probePort, err := controlplane.FreePort()
+	probePort, err := testproc.FreePort()
 	if err != nil {
 		return nil, err
 	}

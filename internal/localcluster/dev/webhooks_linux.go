@@ -12,6 +12,7 @@ import (
 	"k8s.io/client-go/dynamic"
 
 	"boxoffice.dev/boxoffice/internal/localcluster/controlplane"
+	"boxoffice.dev/boxoffice/internal/testproc"
 )
 
 // webhookSetup serves the manager's admission webhooks to the API server on
@@ -25,7 +26,7 @@ func (d *devSession) webhookSetup(ctx context.Context, help string) ([]string, e
 		d.logf("admission webhooks: not served (the manager has no --enable-webhooks flag, or config/webhook/manifests.yaml is missing, or --webhooks=false)")
 		return []string{"--enable-webhooks=false"}[:boolInt(hasFlag(help, "-enable-webhooks"))], nil
 	}
-	port, err := controlplane.FreePort()
+	port, err := testproc.FreePort()
 	if err != nil {
 		return nil, err
 	}

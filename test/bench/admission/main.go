@@ -39,19 +39,17 @@ package main
 
 import (
 	"context"
-	"crypto/tls"
 	"flag"
 	"fmt"
 	"log/slog"
-	"net"
 	"os"
-	"path/filepath"
 	"runtime"
 	"slices"
 	"strings"
 	"time"
 
 	boxv1 "boxoffice.dev/boxoffice/api/v1alpha1"
+	"boxoffice.dev/boxoffice/internal/testenv"
 	"boxoffice.dev/boxoffice/internal/webhooks"
 	"github.com/go-logr/logr"
 	admissionv1 "k8s.io/api/admission/v1"
@@ -59,16 +57,11 @@ import (
 	corev1 "k8s.io/api/core/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	k8sruntime "k8s.io/apimachinery/pkg/runtime"
-	utilruntime "k8s.io/apimachinery/pkg/util/runtime"
-	clientgoscheme "k8s.io/client-go/kubernetes/scheme"
 	"k8s.io/client-go/rest"
 	"k8s.io/client-go/tools/events"
 	ctrl "sigs.k8s.io/controller-runtime"
 	"sigs.k8s.io/controller-runtime/pkg/cache"
 	"sigs.k8s.io/controller-runtime/pkg/client"
-	"sigs.k8s.io/controller-runtime/pkg/envtest"
-	metricsserver "sigs.k8s.io/controller-runtime/pkg/metrics/server"
-	"sigs.k8s.io/controller-runtime/pkg/webhook"
 	"sigs.k8s.io/controller-runtime/pkg/webhook/admission"
 )
 
@@ -110,40 +103,30 @@ func main() {
 }
 
 func run(o options) error {
-	if os.Getenv("KUBEBUILDER_ASSETS") == "" {
-		return fmt.Errorf("KUBEBUILDER_ASSETS is not set (hack/envtest-bins.sh prints it)")
-	}
 	// Errors only: the manager's start-up chatter would bury the figures.
 	ctrl.SetLogger(logr.FromSlogHandler(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: slog.LevelError})))
 
-	scheme := k8sruntime.NewScheme()
-	utilruntime.Must(clientgoscheme.AddToScheme(scheme))
-	utilruntime.Must(boxv1.AddToScheme(scheme))
-	env := &envtest.Environment{
-		CRDDirectoryPaths:     []string{filepath.Join(o.root, "config", "crd", "bases")},
-		ErrorIfCRDPathMissing: true,
-		WebhookInstallOptions: envtest.WebhookInstallOptions{
-			Paths:            []string{filepath.Join(o.root, "config", "webhook")},
-			LocalServingHost: "127.0.0.1",
-		},
-	}
-	cfg, err := env.Start()
+	env, err := testenv.Start(testenv.Options{Root: o.root, Webhooks: true, WebhookHost: "127.0.0.1"})
 	if err != nil {
 		return err
 	}
 	defer func() { _ = env.Stop() }()
+	cfg, scheme := env.Config, env.Scheme
 	ctx, cancel := context.WithCancel(context.Background())
 	defer cancel()
 	// The benchmark's client is envtest's admin: not the operator (exempt
 	// from freezes) and not allowed to break glass.
-	c, err := client.New(cfg, client.Options{Scheme: scheme})
-	if err != nil {
-		return err
-	}
+	c := env.Client
 	if err := excludeBaseline(ctx, c); err != nil {
 		return err
 	}
-	mgrDone, err := startWebhooks(ctx, cfg, scheme, &env.WebhookInstallOptions, o.startupTime)
+	mgrDone, err := env.StartWebhooks(ctx, operatorUser, func(mgr ctrl.Manager) error {
+		return webhooks.Setup(mgr, webhooks.Config{
+			BreakGlassGroups:  []string{breakGlassGroup},
+			OperatorUsernames: []string{operatorUser},
+			DefaultImage:      "registry.example/boxoffice:v3",
+		})
+	}, o.startupTime)
 	if err != nil {
 		return err
 	}
@@ -231,53 +214,6 @@ func createWindows(ctx context.Context, c client.Client, n int, now time.Time) e
 		}
 	}
 	return nil
-}
-
-// startWebhooks runs a manager serving the real webhooks (webhooks.Setup) on
-// the port and certificate envtest prepared, as the operator's service
-// account, and waits until its TLS listener answers. The returned channel
-// gets the manager's exit.
-func startWebhooks(ctx context.Context, cfg *rest.Config, scheme *k8sruntime.Scheme, wh *envtest.WebhookInstallOptions, limit time.Duration) (<-chan error, error) {
-	mgrCfg := rest.CopyConfig(cfg)
-	mgrCfg.Impersonate = rest.ImpersonationConfig{UserName: operatorUser, Groups: []string{"system:masters", "system:authenticated"}}
-	mgr, err := ctrl.NewManager(mgrCfg, ctrl.Options{
-		Scheme:                 scheme,
-		Metrics:                metricsserver.Options{BindAddress: "0"},
-		HealthProbeBindAddress: "0",
-		WebhookServer: webhook.NewServer(webhook.Options{
-			Host: wh.LocalServingHost, Port: wh.LocalServingPort, CertDir: wh.LocalServingCertDir,
-		}),
-	})
-	if err != nil {
-		return nil, err
-	}
-	if err := webhooks.Setup(mgr, webhooks.Config{
-		BreakGlassGroups:  []string{breakGlassGroup},
-		OperatorUsernames: []string{operatorUser},
-		DefaultImage:      "registry.example/boxoffice:v3",
-	}); err != nil {
-		return nil, err
-	}
-	done := make(chan error, 1)
-	go func() { done <- mgr.Start(ctx) }()
-	addr := net.JoinHostPort(wh.LocalServingHost, fmt.Sprint(wh.LocalServingPort))
-	deadline := time.Now().Add(limit)
-	for {
-		conn, err := tls.DialWithDialer(&net.Dialer{Timeout: time.Second}, "tcp", addr, &tls.Config{InsecureSkipVerify: true})
-		if err == nil {
-			_ = conn.Close()
-			return done, nil
-		}
-		select {
-		case err := <-done:
-			return nil, fmt.Errorf("webhook manager stopped: %v", err)
-		default:
-		}
-		if time.Now().After(deadline) {
-			return nil, fmt.Errorf("webhook server at %s not serving after %v: %v", addr, limit, err)
-		}
-		time.Sleep(100 * time.Millisecond)
-	}
 }
 
 // inProcess times the validator alone, reading from its own informer cache.

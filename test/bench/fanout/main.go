@@ -43,6 +43,7 @@ import (
 	"syscall"
 	"time"
 
+	"boxoffice.dev/boxoffice/internal/testproc"
 	"boxoffice.dev/boxoffice/shard/shardapi"
 )
 
@@ -177,13 +178,13 @@ func run(bin, clientList string, rate float64, duration time.Duration, nAddrs, r
 	if err := waitReady("http://"+feAddr+"/readyz", 30*time.Second); err != nil {
 		return fmt.Errorf("front end: %v (log in %s)", err, fe.logPath)
 	}
-	log("shard pid %d on %s, front end pid %d on %s, %d seats", shard.cmd.Process.Pid, shardAddr,
-		fe.cmd.Process.Pid, feAddr, rows*100)
+	log("shard pid %d on %s, front end pid %d on %s, %d seats", shard.Pid(), shardAddr,
+		fe.Pid(), feAddr, rows*100)
 
 	w := &writer{base: "http://" + shardAddr, token: "fanout-bench-token", seats: rows * 100}
 	var results []phaseResult
 	for _, n := range counts {
-		r, err := phase(w, feAddr, n, nAddrs, rate, duration, shard.cmd.Process.Pid, fe.cmd.Process.Pid)
+		r, err := phase(w, feAddr, n, nAddrs, rate, duration, shard.Pid(), fe.Pid())
 		if err != nil {
 			return fmt.Errorf("%d clients: %v", n, err)
 		}
@@ -319,11 +320,12 @@ func targetLines(rs []phaseResult) []string {
 // ---- processes ----
 
 type proc struct {
-	cmd     *exec.Cmd
+	*testproc.Proc
 	logPath string
-	done    chan struct{}
 }
 
+// startProc starts bin in its own process group, logging to dir/name.log.
+// The shard and front end die with the benchmark, even on SIGKILL.
 func startProc(dir, name, bin string, args ...string) (*proc, error) {
 	logPath := filepath.Join(dir, name+".log")
 	lf, err := os.Create(logPath)
@@ -332,48 +334,28 @@ func startProc(dir, name, bin string, args ...string) (*proc, error) {
 	}
 	cmd := exec.Command(bin, args...)
 	cmd.Stdout, cmd.Stderr = lf, lf
-	// The shard and front end die with the benchmark, even on SIGKILL.
-	cmd.SysProcAttr = &syscall.SysProcAttr{Pdeathsig: syscall.SIGKILL}
-	if err := cmd.Start(); err != nil {
+	tp, err := testproc.Start(cmd)
+	if err != nil {
+		lf.Close()
 		return nil, fmt.Errorf("starting %s: %v", name, err)
 	}
-	p := &proc{cmd: cmd, logPath: logPath, done: make(chan struct{})}
-	go func() { _ = cmd.Wait(); lf.Close(); close(p.done) }()
-	return p, nil
+	go func() { <-tp.Done(); lf.Close() }()
+	return &proc{Proc: tp, logPath: logPath}, nil
 }
 
-func (p *proc) stop() {
-	_ = p.cmd.Process.Signal(syscall.SIGTERM)
-	select {
-	case <-p.done:
-	case <-time.After(10 * time.Second):
-		_ = p.cmd.Process.Kill()
-		<-p.done
-	}
-}
+func (p *proc) stop() { p.Stop(10 * time.Second) }
 
 func freeAddr() string {
-	l, err := net.Listen("tcp", "127.0.0.1:0")
+	addr, err := testproc.FreeAddr()
 	if err != nil {
 		panic(err)
 	}
-	defer l.Close()
-	return l.Addr().String()
+	return addr
 }
 
+// waitReady polls url every 50ms until it answers 200, for at most d.
 func waitReady(url string, d time.Duration) error {
-	deadline := time.Now().Add(d)
-	for time.Now().Before(deadline) {
-		resp, err := http.Get(url)
-		if err == nil {
-			resp.Body.Close()
-			if resp.StatusCode == 200 {
-				return nil
-			}
-		}
-		time.Sleep(50 * time.Millisecond)
-	}
-	return fmt.Errorf("%s not ready within %v", url, d)
+	return testproc.Poll{Interval: 50 * time.Millisecond}.WaitHTTPFor(url, http.StatusOK, d)
 }
 
 func raiseNoFile(want uint64) error {

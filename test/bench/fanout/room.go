@@ -248,7 +248,7 @@ func startRoomWorld(o roomOptions) (*roomWorld, error) {
 			return nil, fmt.Errorf("front end %d: %v (log in %s)", i, err, fe.logPath)
 		}
 	}
-	log("shard pid %d on %s (room on, %d active), %d front ends on %v", w.shard.cmd.Process.Pid, w.shardAddr,
+	log("shard pid %d on %s (room on, %d active), %d front ends on %v", w.shard.Pid(), w.shardAddr,
 		o.admissions, len(w.fes), w.feAddrs)
 	return w, nil
 }
@@ -349,10 +349,10 @@ func (w *roomWorld) measureJoins(o roomOptions, r *roomResult) error {
 	var next, ok, bad atomic.Int64
 	var wg sync.WaitGroup
 	deadline := time.Now().Add(o.joinLimit)
-	shard0 := cpuNow(w.shard.cmd.Process.Pid)
+	shard0 := cpuNow(w.shard.Pid())
 	fe0 := make([]cpuSample, len(w.fes))
 	for i, fe := range w.fes {
-		fe0[i] = cpuNow(fe.cmd.Process.Pid)
+		fe0[i] = cpuNow(fe.Pid())
 	}
 	t0 := time.Now()
 	for range o.workers {
@@ -382,7 +382,7 @@ func (w *roomWorld) measureJoins(o roomOptions, r *roomResult) error {
 	}
 	wg.Wait()
 	r.JoinSeconds = time.Since(t0).Seconds()
-	r.ShardCPUSeconds, r.ShardCPUSource = cpuNow(w.shard.cmd.Process.Pid).since(shard0)
+	r.ShardCPUSeconds, r.ShardCPUSource = cpuNow(w.shard.Pid()).since(shard0)
 	r.Joins, r.JoinErrors = ok.Load(), bad.Load()
 	if r.Joins == 0 {
 		return fmt.Errorf("no join succeeded (%d errors; logs in %s)", r.JoinErrors, o.dir)
@@ -393,7 +393,7 @@ func (w *roomWorld) measureJoins(o roomOptions, r *roomResult) error {
 		r.JoinsPerSecondPod = r.JoinsPerSecond / float64(len(w.fes))
 		var feCPU float64
 		for i, fe := range w.fes {
-			d, _ := cpuNow(fe.cmd.Process.Pid).since(fe0[i])
+			d, _ := cpuNow(fe.Pid()).since(fe0[i])
 			feCPU += d
 		}
 		r.FrontendCPUPerJoin = 1e6 * feCPU / float64(r.Joins)

@@ -205,7 +205,7 @@ func workerPIDs(workers []*clientWorker) []int {
 func (w *roomWorld) frontendPIDs() []int {
 	var out []int
 	for _, fe := range w.fes {
-		out = append(out, fe.cmd.Process.Pid)
+		out = append(out, fe.Pid())
 	}
 	return out
 }

@@ -16,6 +16,7 @@ import (
 	"sync/atomic"
 	"time"
 
+	"boxoffice.dev/boxoffice/internal/testproc"
 	"boxoffice.dev/boxoffice/shard/shardapi"
 )
 
@@ -43,11 +44,11 @@ func (s *spawnFlags) startCluster(ctx context.Context, name string, seats, n int
 	var peers []string
 	peerAddr := make([]string, n)
 	for i := range n {
-		port, err := freePort()
+		addr, err := testproc.FreeAddr()
 		if err != nil {
 			return nil, err
 		}
-		peerAddr[i] = "127.0.0.1:" + strconv.Itoa(port)
+		peerAddr[i] = addr
 		peers = append(peers, fmt.Sprintf("%d=http://%s", i+1, peerAddr[i]))
 	}
 	for i := range n {
@@ -55,11 +56,11 @@ func (s *spawnFlags) startCluster(ctx context.Context, name string, seats, n int
 		p.dataDir = filepath.Join(dir, fmt.Sprintf("data-%d", i+1))
 		p.logPath = filepath.Join(dir, fmt.Sprintf("member-%d.log", i+1))
 		if i > 0 {
-			port, err := freePort()
+			addr, err := testproc.FreeAddr()
 			if err != nil {
 				return nil, err
 			}
-			p.listen = "127.0.0.1:" + strconv.Itoa(port)
+			p.listen = addr
 			p.url = "http://" + p.listen
 		}
 		p.extra = []string{"--id", strconv.Itoa(i + 1), "--peers", strings.Join(peers, ","), "--peer-listen", peerAddr[i],
@@ -86,7 +87,7 @@ func (c *shardCluster) stop() {
 
 func (c *shardCluster) alive(i int) bool {
 	select {
-	case <-c.members[i].exited:
+	case <-c.members[i].exited():
 		return false
 	default:
 		return true
@@ -152,7 +153,7 @@ func (p *prober) run(ctx context.Context, tokFile string, seats []string) {
 		seat := seats[rng.IntN(len(seats))]
 		req := shardapi.HoldRequest{Seats: []string{seat}, Holder: "probe-" + strconv.FormatInt(p.n.Add(1), 10)}
 		rctx, cancel := context.WithTimeout(ctx, time.Second)
-		h, err := backends[i].api.Hold(rctx, backends[i].base, &req, "")
+		h, err := backends[i].api.Hold(rctx, backends[i].base(), &req, "")
 		cancel()
 		var e *shardapi.Error
 		errors.As(err, &e)
@@ -163,7 +164,7 @@ func (p *prober) run(ctx context.Context, tokFile string, seats []string) {
 			p.mu.Unlock()
 			if err == nil {
 				rctx, cancel := context.WithTimeout(ctx, time.Second)
-				backends[i].api.Release(rctx, backends[i].base, h.ID)
+				backends[i].api.Release(rctx, backends[i].base(), h.ID)
 				cancel()
 			}
 		case e != nil && e.Code == shardapi.CodeNotLeader:
@@ -279,10 +280,7 @@ func cmdFailover(args []string) error {
 		}
 		res.KillMs = append(res.KillMs, float64(d)/float64(time.Millisecond))
 		fmt.Fprintf(os.Stderr, "  failover %d: leader %d SIGKILLed, next acknowledged write after %.0f ms\n", k+1, l+1, res.KillMs[k])
-		if err := c.members[l].launch(); err != nil {
-			return err
-		}
-		if _, err := c.members[l].waitReady(60 * time.Second); err != nil {
+		if _, err := c.members[l].restart(60 * time.Second); err != nil {
 			return err
 		}
 	}
@@ -306,10 +304,7 @@ func cmdFailover(args []string) error {
 		gap := p.maxGap(t, time.Now())
 		res.HandoverMs = append(res.HandoverMs, float64(gap)/float64(time.Millisecond))
 		fmt.Fprintf(os.Stderr, "  hand-over %d: leader %d SIGTERMed, longest write pause %.0f ms\n", k+1, l+1, res.HandoverMs[k])
-		if err := c.members[l].launch(); err != nil {
-			return err
-		}
-		if _, err := c.members[l].waitReady(60 * time.Second); err != nil {
+		if _, err := c.members[l].restart(60 * time.Second); err != nil {
 			return err
 		}
 	}

@@ -10,6 +10,8 @@ import (
 // shown in ms), and the group size (commands, shown as is).
 const (
 	mHold       = `boxoffice_shard_request_duration_seconds{route="hold"}`
+	mBatch      = `boxoffice_shard_request_duration_seconds{route="batch"}`
+	mBatchOps   = "boxoffice_shard_batch_operations"
 	mQueue      = "boxoffice_shard_writer_queue_wait_seconds"
 	mApply      = "boxoffice_shard_writer_apply_seconds"
 	mCommitWait = "boxoffice_shard_writer_commit_wait_seconds"
@@ -24,7 +26,11 @@ const (
 // measured window: its own histograms, scraped at the window's start and
 // end (a shard, or a cluster's leader), and its followers' fsyncs.
 type ServerTimes struct {
-	HoldMs       Dist `json:"holdMs"`       // the shard's own hold latency (no client or network)
+	HoldMs Dist `json:"holdMs"` // the shard's own hold latency (no client or network)
+	// BatchMs and BatchOps: POST /v2/batch requests (time in the shard) and
+	// operations per request, when the client batched.
+	BatchMs      Dist `json:"batchMs,omitempty"`
+	BatchOps     Dist `json:"batchOps,omitempty"`
 	QueueMs      Dist `json:"queueMs"`      // handler -> writer (or raft loop)
 	ApplyMs      Dist `json:"applyMs"`      // single mode
 	CommitWaitMs Dist `json:"commitWaitMs"` // single mode: apply -> answer
@@ -103,7 +109,7 @@ func attribute(d []map[string]Hist, leader int) *ServerTimes {
 	t := &ServerTimes{
 		HoldMs: l[mHold].Dist(1000), QueueMs: l[mQueue].Dist(1000), ApplyMs: l[mApply].Dist(1000),
 		CommitWaitMs: l[mCommitWait].Dist(1000), FsyncMs: l[mFsync].Dist(1000), GroupSize: l[mGroup].Dist(1),
-		SchedMs:  l[mSched].Dist(1000),
+		SchedMs: l[mSched].Dist(1000), BatchMs: l[mBatch].Dist(1000), BatchOps: l[mBatchOps].Dist(1),
 		CommitMs: l[mCommit].Dist(1000), RoundTripMs: l[mRTT].Dist(1000),
 	}
 	var f Hist

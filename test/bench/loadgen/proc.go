@@ -11,7 +11,6 @@ import (
 	"io/fs"
 	"math"
 	mrand "math/rand/v2"
-	"net"
 	"net/http"
 	"os"
 	"os/exec"
@@ -20,9 +19,9 @@ import (
 	"strings"
 	"sync"
 	"sync/atomic"
-	"syscall"
 	"time"
 
+	"boxoffice.dev/boxoffice/internal/testproc"
 	"boxoffice.dev/boxoffice/shard/shardapi"
 )
 
@@ -41,10 +40,8 @@ func (s *spawnFlags) register(fs *flag.FlagSet) {
 
 // shardProc is one running shard started by us.
 type shardProc struct {
-	cmd       *exec.Cmd
+	proc      *testproc.Proc
 	started   time.Time
-	exited    chan struct{}
-	exitErr   error
 	url       string
 	tokenFile string
 	dataDir   string
@@ -91,11 +88,9 @@ func (s *spawnFlags) start(ctx context.Context, name string, n int) (*shardProc,
 	if err := os.WriteFile(p.tokenFile, []byte(hex.EncodeToString(tok)+"\n"), 0o600); err != nil {
 		return nil, err
 	}
-	port, err := freePort()
-	if err != nil {
+	if p.listen, err = testproc.FreeAddr(); err != nil {
 		return nil, err
 	}
-	p.listen = "127.0.0.1:" + strconv.Itoa(port)
 	p.url = "http://" + p.listen
 	return p, p.launch()
 }
@@ -118,73 +113,73 @@ func (p *shardProc) launch() error {
 	cmd.Args = append(cmd.Args, p.extra...)
 	cmd.Stdout, cmd.Stderr = logf, logf
 	// Own process group: a Ctrl-C on the terminal reaches us, and we stop the
-	// shard in order; the caller's trap kills it by pid if we die first.
-	cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true, Pdeathsig: syscall.SIGKILL}
-	p.cmd = cmd
-	p.exited = make(chan struct{})
+	// shard in order; it dies with us, and the caller's trap kills it by pid
+	// if we are killed first.
 	p.started = time.Now()
-	if err := cmd.Start(); err != nil {
+	proc, err := testproc.Start(cmd)
+	if err != nil {
 		logf.Close()
 		return err
 	}
+	p.proc = proc
 	if p.pidfile != "" {
 		if f, err := os.OpenFile(p.pidfile, os.O_CREATE|os.O_WRONLY|os.O_APPEND, 0o644); err == nil {
-			fmt.Fprintln(f, cmd.Process.Pid)
+			fmt.Fprintln(f, proc.Pid())
 			f.Close()
 		}
 	}
 	go func() {
-		p.exitErr = cmd.Wait()
+		<-proc.Done()
 		logf.Close()
-		close(p.exited)
 	}()
 	return nil
 }
 
-func (p *shardProc) pid() int { return p.cmd.Process.Pid }
-
-// waitReady returns the time from process start to the first /readyz 200.
-func (p *shardProc) waitReady(timeout time.Duration) (time.Duration, error) {
-	d, err := waitReady(p.url+"/readyz", p.started, timeout, p.exited)
+// startReady starts a shard (see start) and waits up to a minute for its
+// /readyz; it returns the time from start to ready. The caller stops it.
+func (s *spawnFlags) startReady(ctx context.Context, name string, n int) (*shardProc, time.Duration, error) {
+	p, err := s.start(ctx, name, n)
 	if err != nil {
+		return nil, 0, err
+	}
+	d, err := p.waitReady(60 * time.Second)
+	if err != nil {
+		p.stop(30 * time.Second)
+		return nil, 0, err
+	}
+	return p, d, nil
+}
+
+// restart launches the process again on its data and port and waits up to
+// timeout for /readyz; it returns the time from start to ready.
+func (p *shardProc) restart(timeout time.Duration) (time.Duration, error) {
+	if err := p.launch(); err != nil {
+		return 0, err
+	}
+	return p.waitReady(timeout)
+}
+
+func (p *shardProc) pid() int { return p.proc.Pid() }
+
+// exited closes when the running process has exited.
+func (p *shardProc) exited() <-chan struct{} { return p.proc.Done() }
+
+// waitReady returns the time from process start to the first /readyz 200,
+// polled every 2ms for at most timeout from the start.
+func (p *shardProc) waitReady(timeout time.Duration) (time.Duration, error) {
+	ctx, cancel := context.WithDeadline(context.Background(), p.started.Add(timeout))
+	defer cancel()
+	if err := (testproc.Poll{Interval: 2 * time.Millisecond, Exited: p.proc.Done()}).WaitHTTP(ctx, p.url+"/readyz", http.StatusOK); err != nil {
 		return 0, fmt.Errorf("%w; last lines of %s:\n%s", err, p.logPath, tail(p.logPath, 15))
 	}
-	return d, nil
+	return time.Since(p.started), nil
 }
 
 // stop sends SIGTERM and waits up to grace, then SIGKILL. It returns how long
 // the shutdown took and whether it was clean (exit 0 within grace).
-func (p *shardProc) stop(grace time.Duration) (time.Duration, bool) {
-	select {
-	case <-p.exited:
-		return 0, p.exitErr == nil
-	default:
-	}
-	t := time.Now()
-	p.cmd.Process.Signal(syscall.SIGTERM)
-	select {
-	case <-p.exited:
-		return time.Since(t), p.exitErr == nil
-	case <-time.After(grace):
-		p.cmd.Process.Kill()
-		<-p.exited
-		return time.Since(t), false
-	}
-}
+func (p *shardProc) stop(grace time.Duration) (time.Duration, bool) { return p.proc.Stop(grace) }
 
-func (p *shardProc) kill() {
-	p.cmd.Process.Kill()
-	<-p.exited
-}
-
-func freePort() (int, error) {
-	l, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		return 0, err
-	}
-	defer l.Close()
-	return l.Addr().(*net.TCPAddr).Port, nil
-}
+func (p *shardProc) kill() { p.proc.Kill() }
 
 func tail(path string, n int) string {
 	data, err := os.ReadFile(path)
@@ -249,6 +244,15 @@ func treeCPU(pid int) time.Duration {
 		return time.Duration(u+s) * tick
 	}
 	total := cpu(statFields(pid))
+	for _, child := range children(pid) {
+		total += cpu(statFields(child))
+	}
+	return total
+}
+
+// children are the direct children of pid (their /proc/PID/stat parent).
+func children(pid int) []int {
+	var out []int
 	ents, _ := os.ReadDir("/proc")
 	want := strconv.Itoa(pid)
 	for _, e := range ents {
@@ -257,10 +261,10 @@ func treeCPU(pid int) time.Duration {
 			continue
 		}
 		if f := statFields(child); len(f) > 1 && f[1] == want {
-			total += cpu(f)
+			out = append(out, child)
 		}
 	}
-	return total
+	return out
 }
 
 func dirSize(dir string) int64 {
@@ -378,15 +382,11 @@ func cmdRecovery(args []string) error {
 	defer cancel()
 	res := RecoveryResult{Seats: *seats, TargetWrites: *writes}
 
-	p, err := sp.start(ctx, "recovery", *seats)
+	p, d, err := sp.startReady(ctx, "recovery", *seats)
 	if err != nil {
 		return err
 	}
 	defer p.stop(30 * time.Second)
-	d, err := p.waitReady(60 * time.Second)
-	if err != nil {
-		return err
-	}
 	res.FreshReadyMs = ms(d)
 	fmt.Fprintf(os.Stderr, "  recovery: fresh start ready in %.0f ms; logging %d writes with %d clients\n", res.FreshReadyMs, *writes, *clients)
 
@@ -417,10 +417,7 @@ func cmdRecovery(args []string) error {
 	sd, clean := p.stop(60 * time.Second)
 	res.StopMs, res.StopClean = ms(sd), clean
 	res.DataBytes = dirSize(p.dataDir)
-	if err := p.launch(); err != nil {
-		return err
-	}
-	if d, err = p.waitReady(5 * time.Minute); err != nil {
+	if d, err = p.restart(5 * time.Minute); err != nil {
 		return err
 	}
 	res.ReadyMs = ms(d)
@@ -456,10 +453,7 @@ func cmdRecovery(args []string) error {
 		if ctx.Err() != nil {
 			return ctx.Err()
 		}
-		if err := p.launch(); err != nil {
-			return err
-		}
-		if d, err = p.waitReady(5 * time.Minute); err != nil {
+		if d, err = p.restart(5 * time.Minute); err != nil {
 			return err
 		}
 		res.KillReadyMs = ms(d)
@@ -510,15 +504,11 @@ func cmdMemory(args []string) error {
 	ctx, cancel := signalContext()
 	defer cancel()
 	res := MemoryResult{Seats: *seats}
-	p, err := sp.start(ctx, "memory", *seats)
+	p, d, err := sp.startReady(ctx, "memory", *seats)
 	if err != nil {
 		return err
 	}
 	defer p.stop(30 * time.Second)
-	d, err := p.waitReady(60 * time.Second)
-	if err != nil {
-		return err
-	}
 	res.ReadyMs = ms(d)
 	time.Sleep(time.Second) // let start-up garbage be collected
 	if res.RSSReady, err = readVmRSS(p.pid()); err != nil {
@@ -591,18 +581,7 @@ func mb(b int64) float64 { return math.Round(float64(b)/(1<<20)*10) / 10 }
 // second field), as counted now: what other work on the machine took from
 // the system under test. 0 where the kernel keeps no schedstats.
 func runqWait(pid int) time.Duration {
-	pids := []int{pid}
-	ents, _ := os.ReadDir("/proc")
-	want := strconv.Itoa(pid)
-	for _, e := range ents {
-		child, err := strconv.Atoi(e.Name())
-		if err != nil || child == pid {
-			continue
-		}
-		if f := statFields(child); len(f) > 1 && f[1] == want {
-			pids = append(pids, child)
-		}
-	}
+	pids := append([]int{pid}, children(pid)...)
 	var total time.Duration
 	for _, p := range pids {
 		tasks, _ := os.ReadDir(fmt.Sprintf("/proc/%d/task", p))

@@ -81,6 +81,9 @@ func cmdReport(args []string) error {
 	shard, redis, pg, half := load("shard"), load("redis"), load("postgres"), load("shard-half")
 	redisHalf := load("redis-half")
 	cl, clHalf, redisRep := load("cluster"), load("cluster-half"), load("redis-replica")
+	// The same shards with the front end's batch path (POST /v2/batch).
+	sb, sbHalf, cb, cbHalf := load("shard-batch"), load("shard-batch-half"), load("cluster-batch"), load("cluster-batch-half")
+	all := []*RunResult{shard, sb, redis, pg, half, sbHalf, redisHalf, cl, cb, redisRep, clHalf, cbHalf}
 	var first *RunResult
 	for _, r := range []*RunResult{shard, redis, pg} {
 		if r != nil {
@@ -106,19 +109,31 @@ func cmdReport(args []string) error {
 			r.HoldsPerSec, r.ConflictsPerSec, r.Hold.P50, r.Hold.P99, r.Conflict.P50, r.Conflict.P99, r.Finish.P99, r.Errors, r.LoadAvg)
 	}
 	row("shard", shard)
+	if sb != nil {
+		row("shard, batched", sb)
+	}
 	row("redis", redis)
 	row("postgres", pg)
 	if half != nil {
 		row(fmt.Sprintf("shard, paced %.0f/s", half.TargetRate), half)
 	}
+	if sbHalf != nil {
+		row(fmt.Sprintf("shard, batched, paced %.0f/s", sbHalf.TargetRate), sbHalf)
+	}
 	if redisHalf != nil {
 		row(fmt.Sprintf("redis, paced %.0f/s", redisHalf.TargetRate), redisHalf)
 	}
-	if cl != nil || redisRep != nil {
+	if cl != nil || cb != nil || redisRep != nil {
 		row("shard, 3 members", cl)
+		if cb != nil {
+			row("shard, 3 members, batched", cb)
+		}
 		row("redis + replica, WAIT 1 0", redisRep)
 		if clHalf != nil {
 			row(fmt.Sprintf("shard, 3 members, paced %.0f/s", clHalf.TargetRate), clHalf)
+		}
+		if cbHalf != nil {
+			row(fmt.Sprintf("shard, 3 members, batched, paced %.0f/s", cbHalf.TargetRate), cbHalf)
 		}
 	}
 	tw.Flush()
@@ -130,12 +145,18 @@ func cmdReport(args []string) error {
 		return fmt.Sprintf("%.2fx", a.HoldsPerSec/c.HoldsPerSec)
 	}
 	p("\nthroughput ratios (accepted holds/s): shard/redis %s, shard/postgres %s\n", ratio(shard, redis), ratio(shard, pg))
-	if cl != nil || redisRep != nil {
+	if sb != nil {
+		p("  batched: shard/redis %s, shard/postgres %s, batched/unbatched %s\n", ratio(sb, redis), ratio(sb, pg), ratio(sb, shard))
+	}
+	if cl != nil || cb != nil || redisRep != nil {
 		p("replicated (durable on 2 of 3 members, or on the primary and its replica): shard 3 members/redis + replica %s, shard 3 members/single shard %s\n",
 			ratio(cl, redisRep), ratio(cl, shard))
+		if cb != nil {
+			p("  batched: shard 3 members/redis + replica %s, batched/unbatched %s\n", ratio(cb, redisRep), ratio(cb, cl))
+		}
 	}
 	var gen, srv []string
-	for _, r := range []*RunResult{shard, redis, pg, half, redisHalf, cl, redisRep, clHalf} {
+	for _, r := range all {
 		if r == nil {
 			continue
 		}
@@ -148,7 +169,7 @@ func cmdReport(args []string) error {
 		p("CPU cores used by the system under test: %s\n", strings.Join(srv, ", "))
 	}
 	var rq []string
-	for _, r := range []*RunResult{shard, redis, pg, half, redisHalf, cl, redisRep, clHalf} {
+	for _, r := range all {
 		if r != nil && r.ServerRunqWait > 0 {
 			rq = append(rq, fmt.Sprintf("%s %.0f ms/s", r.System, r.ServerRunqWait*1000))
 		}
@@ -160,14 +181,20 @@ func cmdReport(args []string) error {
 		p("CPU cores used by the load generator (same machine): %s\n", strings.Join(gen, ", "))
 	}
 	if r := cpuRatio(shard, redis); r > 0 {
-		p("holds per CPU-second, shard/redis: %.2fx\n", r)
+		p("holds per CPU-second, shard/redis: %.2fx", r)
+		if r := cpuRatio(sb, redis); r > 0 {
+			p("; batched %.2fx", r)
+		}
+		p("\n")
 	}
-	if cl != nil && cl.LeaderCPU > 0 && cl.HoldsPerSec > 0 {
-		p("3 members: leader %.2f cores = %.0f us of CPU per committed hold (all members %.0f us)\n",
-			cl.LeaderCPU, cl.LeaderCPU/cl.HoldsPerSec*1e6, cl.ServerCPU/cl.HoldsPerSec*1e6)
+	for _, c := range []*RunResult{cl, cb} {
+		if c != nil && c.LeaderCPU > 0 && c.HoldsPerSec > 0 {
+			p("%s: leader %.2f cores = %.0f us of CPU per committed hold (all members %.0f us)\n",
+				c.System, c.LeaderCPU, c.LeaderCPU/c.HoldsPerSec*1e6, c.ServerCPU/c.HoldsPerSec*1e6)
+		}
 	}
-	p("%s", timesSection(shard, half, cl, clHalf))
-	for _, r := range []*RunResult{shard, redis, pg, half, redisHalf, cl, redisRep, clHalf} {
+	p("%s", timesSection([]*RunResult{shard, half, sb, sbHalf}, []*RunResult{cl, clHalf, cb, cbHalf}))
+	for _, r := range all {
 		if r == nil {
 			continue
 		}
@@ -233,6 +260,18 @@ func cmdReport(args []string) error {
 	if shard != nil && redis != nil && cpuRatio(shard, redis) > 0 {
 		p("  holds per CPU-second >= redis:   %s (%.2fx)\n", mark(cpuRatio(shard, redis) >= 1), cpuRatio(shard, redis))
 	}
+	if sb != nil && redis != nil {
+		p("  batched throughput >= redis:     %s (%s)\n", mark(sb.HoldsPerSec >= redis.HoldsPerSec), ratio(sb, redis))
+	}
+	if sb != nil && pg != nil {
+		p("  batched >= 10x postgres:         %s (%s)\n", mark(sb.HoldsPerSec >= 10*pg.HoldsPerSec), ratio(sb, pg))
+	}
+	if sb != nil && redis != nil && cpuRatio(sb, redis) > 0 {
+		p("  batched holds per CPU-s >= redis: %s (%.2fx)\n", mark(cpuRatio(sb, redis) >= 1), cpuRatio(sb, redis))
+	}
+	if sbHalf != nil {
+		p("  batched hold p99 <= 5 ms at half rate: %s (%.2f ms at %.0f/s%s)\n", mark(sbHalf.Hold.N > 0 && sbHalf.Hold.P99 <= 5), sbHalf.Hold.P99, sbHalf.TargetRate, diskNote(sbHalf))
+	}
 	if half != nil {
 		p("  hold p99 <= 5 ms at half rate:   %s (%.2f ms at %.0f/s%s)\n", mark(half.Hold.N > 0 && half.Hold.P99 <= 5), half.Hold.P99, half.TargetRate, diskNote(half))
 		if half.Conflict.N > 0 {
@@ -251,6 +290,12 @@ func cmdReport(args []string) error {
 
 	if cl != nil && redisRep != nil {
 		p("  3 members >= redis + replica:    %s (%s)\n", mark(cl.HoldsPerSec >= redisRep.HoldsPerSec), ratio(cl, redisRep))
+	}
+	if cb != nil && redisRep != nil {
+		p("  3 members batched >= redis + replica: %s (%s)\n", mark(cb.HoldsPerSec >= redisRep.HoldsPerSec), ratio(cb, redisRep))
+	}
+	if cbHalf != nil {
+		p("  3 members batched hold p99 <= 10 ms, half rate: %s (%.2f ms at %.0f/s)\n", mark(cbHalf.Hold.N > 0 && cbHalf.Hold.P99 <= 10), cbHalf.Hold.P99, cbHalf.TargetRate)
 	}
 	if clHalf != nil {
 		p("  3 members hold p99 <= 10 ms, half rate: %s (%.2f ms at %.0f/s)\n", mark(clHalf.Hold.N > 0 && clHalf.Hold.P99 <= 10), clHalf.Hold.P99, clHalf.TargetRate)

@@ -4,6 +4,7 @@ import (
 	"bufio"
 	"bytes"
 	"context"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"io"
@@ -13,8 +14,10 @@ import (
 	"os"
 	"strconv"
 	"strings"
+	"sync"
 	"time"
 
+	"boxoffice.dev/boxoffice/shard/batch"
 	"boxoffice.dev/boxoffice/shard/shardapi"
 )
 
@@ -41,17 +44,24 @@ type Backend interface {
 // between them and the caller), CPU the shard would otherwise have. The
 // Redis and PostgreSQL clients are lean native-protocol clients too.
 type shardBackend struct {
-	base string
-	host string // host:port
-	api  shardapi.Client
+	// host (host:port) is the member that takes the writes; a 421
+	// not_leader moves it to the leader it names (follow).
+	hostMu sync.Mutex
+	host   string
+	api    shardapi.Client
 	// conns holds idle connections; a request takes one or dials.
 	conns chan *shardConn
+	// co, if set, carries every operation in POST /v2/batch requests (the
+	// way the front end talks to a shard): concurrent clients' operations
+	// share a request, each keeps its own answer.
+	co *batch.Coalescer
 }
 
 type shardConn struct {
-	c   net.Conn
-	br  *bufio.Reader
-	req []byte
+	c    net.Conn
+	br   *bufio.Reader
+	req  []byte
+	host string
 }
 
 func newShardBackend(base, tokenFile string, conns int) (*shardBackend, error) {
@@ -64,7 +74,6 @@ func newShardBackend(base, tokenFile string, conns int) (*shardBackend, error) {
 		return nil, fmt.Errorf("shard url %q: want http://HOST:PORT", base)
 	}
 	b := &shardBackend{
-		base:  strings.TrimRight(base, "/"),
 		host:  u.Host,
 		conns: make(chan *shardConn, max(conns, 1)*2),
 	}
@@ -73,19 +82,56 @@ func newShardBackend(base, tokenFile string, conns int) (*shardBackend, error) {
 }
 
 func (b *shardBackend) conn() (*shardConn, error) {
-	select {
-	case c := <-b.conns:
-		return c, nil
-	default:
+	host := b.target()
+	for {
+		select {
+		case c := <-b.conns:
+			if c.host == host {
+				return c, nil
+			}
+			c.c.Close() // to a member that no longer leads
+			continue
+		default:
+		}
+		break
 	}
-	c, err := net.DialTimeout("tcp", b.host, 5*time.Second)
+	c, err := net.DialTimeout("tcp", host, 5*time.Second)
 	if err != nil {
 		return nil, err
 	}
-	return &shardConn{c: c, br: bufio.NewReaderSize(c, 8<<10)}, nil
+	return &shardConn{c: c, br: bufio.NewReaderSize(c, 8<<10), host: host}, nil
+}
+
+// target is the member the writes go to; base its URL.
+func (b *shardBackend) target() string {
+	b.hostMu.Lock()
+	defer b.hostMu.Unlock()
+	return b.host
+}
+
+func (b *shardBackend) base() string { return "http://" + b.target() }
+
+// follow moves the writes to the leader a 421 named; false if it names
+// nothing new.
+func (b *shardBackend) follow(leaderURL string) bool {
+	u, err := url.Parse(leaderURL)
+	if err != nil || u.Host == "" {
+		return false
+	}
+	b.hostMu.Lock()
+	defer b.hostMu.Unlock()
+	if b.host == u.Host {
+		return false
+	}
+	b.host = u.Host
+	return true
 }
 
 func (b *shardBackend) put(c *shardConn) {
+	if c.host != b.target() {
+		c.c.Close() // a member that no longer leads
+		return
+	}
 	select {
 	case b.conns <- c:
 	default:
@@ -110,7 +156,7 @@ func (b *shardBackend) Do(req *http.Request) (*http.Response, error) {
 	q = append(q, ' ')
 	q = append(q, req.URL.RequestURI()...)
 	q = append(q, " HTTP/1.1\r\nHost: "...)
-	q = append(q, b.host...)
+	q = append(q, c.host...)
 	for k, vs := range req.Header {
 		for _, v := range vs {
 			q = append(q, "\r\n"...)
@@ -176,30 +222,101 @@ func (r *connBody) Close() error {
 	return err
 }
 
+// useBatch sends operations through POST /v2/batch from now on: at most
+// flights batches in flight, each of up to maxOps operations.
+func (b *shardBackend) useBatch(maxOps, flights int) {
+	b.co = batch.NewCoalescer(b.sendBatch, maxOps, flights)
+}
+
+// sendBatch posts one batch on a pooled connection.
+func (b *shardBackend) sendBatch(ctx context.Context, ops []shardapi.BatchOp) ([]shardapi.BatchResult, error) {
+	body, err := json.Marshal(shardapi.BatchRequest{Ops: ops})
+	if err != nil {
+		return nil, err
+	}
+	ctx, cancel := context.WithTimeout(ctx, 30*time.Second)
+	defer cancel()
+	a, err := b.api.Send(ctx, b.base(), shardapi.Request{Method: http.MethodPost, Path: shardapi.PathBatch, Body: body}, nil)
+	if err != nil {
+		return nil, err
+	}
+	if a.Status != http.StatusOK {
+		return nil, fmt.Errorf("POST %s: %d %.200s", shardapi.PathBatch, a.Status, a.Body)
+	}
+	var r shardapi.BatchResponse
+	if err := json.Unmarshal(a.Body, &r); err != nil {
+		return nil, fmt.Errorf("POST %s: undecodable answer %.200q", shardapi.PathBatch, a.Body)
+	}
+	return r.Results, nil
+}
+
+// call sends one operation: alone (v1: req) or in a batch (op). A 421
+// not_leader (the cluster's leadership moved) sends it again to the leader
+// it names, a few times at most.
+func (b *shardBackend) call(ctx context.Context, req shardapi.Request, op shardapi.BatchOp) (shardapi.Answer, error) {
+	for try := 0; ; try++ {
+		a, err := b.callOnce(ctx, req, op)
+		if err != nil || a.Status != http.StatusMisdirectedRequest || try == 3 {
+			return a, err
+		}
+		if to, _ := shardapi.LeaderHint(a.Body); !b.follow(to) {
+			return a, nil
+		}
+	}
+}
+
+func (b *shardBackend) callOnce(ctx context.Context, req shardapi.Request, op shardapi.BatchOp) (shardapi.Answer, error) {
+	if b.co == nil {
+		return b.api.Send(ctx, b.base(), req, nil)
+	}
+	r, err := b.co.Do(ctx, op)
+	return shardapi.Answer{Status: r.Status, Body: r.Body}, err
+}
+
 func (b *shardBackend) Hold(ctx context.Context, ref string, seats []string) (string, bool, error) {
-	h, err := b.api.Hold(ctx, b.base, &shardapi.HoldRequest{Seats: seats, Holder: ref}, "")
-	if err == nil {
+	hr := &shardapi.HoldRequest{Seats: seats, Holder: ref}
+	a, err := b.call(ctx, shardapi.Request{Method: http.MethodPost, Path: shardapi.PathHolds, Body: hr.AppendJSON(nil)},
+		shardapi.BatchOp{Op: shardapi.BatchHold, Seats: seats, Holder: ref})
+	if err != nil {
+		return "", false, fmt.Errorf("POST /v1/holds: %w", err)
+	}
+	if a.Status == http.StatusCreated {
+		var h shardapi.Hold
+		if err := json.Unmarshal(a.Body, &h); err != nil || h.ID == "" {
+			return "", false, fmt.Errorf("POST /v1/holds: undecodable hold %.200q", a.Body)
+		}
 		return h.ID, false, nil
 	}
 	var e *shardapi.Error
-	if errors.As(err, &e) && e.Code == shardapi.CodeSeatsUnavailable {
+	if errors.As(a.Err(), &e) && e.Code == shardapi.CodeSeatsUnavailable {
 		if os.Getenv("LG_DEBUG") != "" { // LG_DEBUG=1: show every conflict
 			fmt.Fprintf(os.Stderr, "conflict %s %v: %s %v\n", ref, seats, e.Message, e.Seats)
 		}
 		return "", true, nil
 	}
-	return "", false, fmt.Errorf("POST /v1/holds: %w", err)
+	return "", false, fmt.Errorf("POST /v1/holds: %w", a.Err())
 }
 
 func (b *shardBackend) Confirm(ctx context.Context, id string, _ []string, orderID string) error {
-	if _, err := b.api.Confirm(ctx, b.base, url.PathEscape(id), orderID, ""); err != nil {
+	cr := &shardapi.ConfirmRequest{OrderID: orderID}
+	a, err := b.call(ctx, shardapi.Request{Method: http.MethodPost, Path: shardapi.HoldPath(url.PathEscape(id), "confirm"), Body: cr.AppendJSON(nil)},
+		shardapi.BatchOp{Op: shardapi.BatchConfirm, Hold: id, OrderID: orderID})
+	if err == nil && a.Status != http.StatusOK {
+		err = a.Err()
+	}
+	if err != nil {
 		return fmt.Errorf("POST confirm: %w", err)
 	}
 	return nil
 }
 
 func (b *shardBackend) Release(ctx context.Context, id string, _ []string) error {
-	if _, err := b.api.Release(ctx, b.base, url.PathEscape(id)); err != nil {
+	a, err := b.call(ctx, shardapi.Request{Method: http.MethodDelete, Path: shardapi.HoldPath(url.PathEscape(id), "")},
+		shardapi.BatchOp{Op: shardapi.BatchRelease, Hold: id})
+	if err == nil && a.Status != http.StatusOK {
+		err = a.Err()
+	}
+	if err != nil {
 		return fmt.Errorf("DELETE hold: %w", err)
 	}
 	return nil
@@ -212,31 +329,6 @@ func (b *shardBackend) Close() {
 			c.c.Close()
 		default:
 			return
-		}
-	}
-}
-
-// waitReady polls url every interval until it answers 200 and returns how
-// long that took from start. It gives up at deadline or when exited closes.
-func waitReady(url string, start time.Time, timeout time.Duration, exited <-chan struct{}) (time.Duration, error) {
-	c := &http.Client{Timeout: time.Second, Transport: &http.Transport{Proxy: nil, DisableKeepAlives: true}}
-	deadline := start.Add(timeout)
-	for {
-		resp, err := c.Get(url)
-		if err == nil {
-			io.Copy(io.Discard, resp.Body)
-			resp.Body.Close()
-			if resp.StatusCode == http.StatusOK {
-				return time.Since(start), nil
-			}
-		}
-		if time.Now().After(deadline) {
-			return 0, fmt.Errorf("%s not ready after %s (last error: %v)", url, timeout, err)
-		}
-		select {
-		case <-exited:
-			return 0, errors.New("process exited before it was ready")
-		case <-time.After(2 * time.Millisecond):
 		}
 	}
 }

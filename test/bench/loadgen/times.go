@@ -50,10 +50,10 @@ func fmtDist(d Dist) string {
 // went beside what the client saw, so that a p99 can be put on the disk
 // (fsync), on CPU (queue wait, apply) or on group forming (commit wait
 // minus fsync).
-func timesSection(shard, half, cl, clHalf *RunResult) string {
+func timesSection(singles, clusters []*RunResult) string {
 	var b strings.Builder
 	any := false
-	for _, r := range []*RunResult{shard, half} {
+	for _, r := range singles {
 		if r == nil || r.Times == nil {
 			continue
 		}
@@ -63,12 +63,12 @@ func timesSection(shard, half, cl, clHalf *RunResult) string {
 			any = true
 		}
 		t := r.Times
-		fmt.Fprintf(&b, "  %s: client hold %.2f/%.2f%s; shard hold %s\n", r.System, r.Hold.P50, r.Hold.P99, startNote(r), fmtDist(t.HoldMs))
+		fmt.Fprintf(&b, "  %s: client hold %.2f/%.2f%s; %s\n", r.System, r.Hold.P50, r.Hold.P99, startNote(r), shardTime(t))
 		fmt.Fprintf(&b, "    queue wait %s; apply %s; commit wait %s\n", fmtDist(t.QueueMs), fmtDist(t.ApplyMs), fmtDist(t.CommitWaitMs))
 		fmt.Fprintf(&b, "    fsync %s over %.0f groups; group size %s; goroutines waiting for a CPU %s\n",
 			fmtDist(t.FsyncMs), t.FsyncMs.N, fmtDist(t.GroupSize), fmtDist(t.SchedMs))
 	}
-	for _, r := range []*RunResult{cl, clHalf} {
+	for _, r := range clusters {
 		if r == nil || r.Times == nil {
 			continue
 		}
@@ -77,8 +77,8 @@ func timesSection(shard, half, cl, clHalf *RunResult) string {
 			any = true
 		}
 		t := r.Times
-		fmt.Fprintf(&b, "  %s: client hold %.2f/%.2f%s; leader: hold %s, queue wait %s, proposal->commit %s\n",
-			r.System, r.Hold.P50, r.Hold.P99, startNote(r), fmtDist(t.HoldMs), fmtDist(t.QueueMs), fmtDist(t.CommitMs))
+		fmt.Fprintf(&b, "  %s: client hold %.2f/%.2f%s; leader: %s, queue wait %s, proposal->commit %s\n",
+			r.System, r.Hold.P50, r.Hold.P99, startNote(r), shardTime(t), fmtDist(t.QueueMs), fmtDist(t.CommitMs))
 		fmt.Fprintf(&b, "    leader goroutines waiting for a CPU %s\n", fmtDist(t.SchedMs))
 		fmt.Fprintf(&b, "    leader fsync %s; append round trip %s = network + follower fsync %s",
 			fmtDist(t.FsyncMs), fmtDist(t.RoundTripMs), fmtDist(t.FollowerFsyncMs))
@@ -88,4 +88,13 @@ func timesSection(shard, half, cl, clHalf *RunResult) string {
 		b.WriteString("\n")
 	}
 	return b.String()
+}
+
+// shardTime is the shard's own time for the client's requests: a v1 hold,
+// or a batch request and its size.
+func shardTime(t *ServerTimes) string {
+	if t.BatchMs.N > 0 {
+		return "shard batch request " + fmtDist(t.BatchMs) + ", operations per batch " + fmtDist(t.BatchOps)
+	}
+	return "shard hold " + fmtDist(t.HoldMs)
 }

@@ -4,7 +4,6 @@ import (
 	"flag"
 	"fmt"
 	"math/rand/v2"
-	"net"
 	"os"
 	"slices"
 	"strconv"
@@ -13,6 +12,7 @@ import (
 	"sigs.k8s.io/yaml"
 
 	"boxoffice.dev/boxoffice/internal/seatmap"
+	"boxoffice.dev/boxoffice/internal/testproc"
 )
 
 // Venue shape: sections "sec-NN" of rows A-T with seats 1-100 (2,000 seats a
@@ -90,12 +90,11 @@ func cmdSeatmap(args []string) error {
 }
 
 func cmdFreeport(args []string) error {
-	l, err := net.Listen("tcp", "127.0.0.1:0")
+	port, err := testproc.FreePort()
 	if err != nil {
 		return err
 	}
-	defer l.Close()
-	fmt.Println(l.Addr().(*net.TCPAddr).Port)
+	fmt.Println(port)
 	return nil
 }
 

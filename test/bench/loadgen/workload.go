@@ -400,6 +400,8 @@ func cmdRun(args []string) error {
 	out := fs.String("out", "", "write the JSON result here")
 	serverPid := fs.Int("server-pid", 0, "pid of the system under test, to report its CPU use (shards started here: automatic)")
 	members := fs.Int("members", 3, "backend cluster: members started")
+	batchOps := fs.Int("batch", 0, "backends shard and cluster: carry operations in POST /v2/batch requests of up to this many, as the front end does (0: one v1 request each)")
+	batchFlights := fs.Int("batch-flights", 2, "with -batch: batches in flight at once")
 	redisWait := fs.Int("redis-wait", 0, "backend redis: WAIT for this many replicas (timeout 0) after every write script")
 	fs.Parse(args)
 
@@ -441,14 +443,10 @@ func cmdRun(args []string) error {
 	case "shard":
 		url, tok := *shardURL, *tokenFile
 		if sp.bin != "" {
-			proc, err = sp.start(ctx, "run", *seats)
-			if err != nil {
+			if proc, _, err = sp.startReady(ctx, "run", *seats); err != nil {
 				return err
 			}
 			defer proc.stop(30 * time.Second)
-			if _, err := proc.waitReady(60 * time.Second); err != nil {
-				return err
-			}
 			url, tok = proc.url, proc.tokenFile
 		}
 		sb, err := newShardBackend(url, tok, *clients)
@@ -483,6 +481,9 @@ func cmdRun(args []string) error {
 		return fmt.Errorf("unknown backend %q", *backend)
 	}
 	defer b.Close()
+	if sb, ok := b.(*shardBackend); ok && *batchOps > 0 {
+		sb.useBatch(*batchOps, *batchFlights)
+	}
 
 	if *name == "" {
 		*name = *backend

@@ -1,0 +1,93 @@
+package frontend
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"fmt"
+	"net/http"
+	"sync/atomic"
+	"time"
+
+	"boxoffice.dev/boxoffice/shard/batch"
+	"boxoffice.dev/boxoffice/shard/shardapi"
+)
+
+// The buyers' holds, reads of holds, confirms and releases reach the shard
+// through POST /v2/batch: concurrent buyers' operations share one request
+// (and on the shard one group commit), at most two batches in flight; an
+// operation that arrives meanwhile leaves with the next one as soon as a
+// batch returns (no timer: alone under light load). Each buyer keeps its own
+// answer and Idempotency-Key.
+//
+// Anything a batch cannot settle goes the v1 way (shardClient.do), which
+// retries and follows the leader: a batch that failed as a whole (the
+// network, a 503), and each operation answered 421 not_leader or 502/503/504.
+// That is safe because it is what do's own retries already are: holds and
+// confirms carry their key, reads and releases are repeatable. A shard
+// without /v2/batch (an older binary: 404 or 405) turns batching off for a
+// minute.
+
+// batchFlights is how many batches may be in flight at once: while the shard
+// writes one group, the next batch is applied into the following one.
+const batchFlights = 2
+
+// batchOffFor is how long batching stays off after a shard said it has no
+// batch endpoint.
+const batchOffFor = time.Minute
+
+// batchState is the client's batch path.
+type batchState struct {
+	co       *batch.Coalescer
+	offUntil atomic.Int64 // unix ns; batching off before this
+}
+
+// enableBatch makes write calls go through POST /v2/batch, up to maxOps
+// operations a request (0: never).
+func (c *shardClient) enableBatch(maxOps int) {
+	if maxOps > 0 {
+		c.batch.co = batch.NewCoalescer(c.sendBatch, maxOps, batchFlights)
+	}
+}
+
+// write sends op (which is method path body key in v1) in a batch if it can,
+// else as one v1 request; the answer is the one v1 would give.
+func (c *shardClient) write(ctx context.Context, name string, op shardapi.BatchOp, method, path string, body []byte, key string) (*shardapi.Answer, error) {
+	if c.batch.co == nil || time.Now().UnixNano() < c.batch.offUntil.Load() {
+		return c.do(ctx, name, method, path, body, key)
+	}
+	res, err := c.batch.co.Do(ctx, op)
+	if ctx.Err() != nil {
+		return nil, ctx.Err()
+	}
+	if err != nil || res.Status == http.StatusMisdirectedRequest || retryableStatus(res.Status) {
+		c.m.upstreamRetries.WithLabelValues(name).Inc()
+		return c.do(ctx, name, method, path, body, key)
+	}
+	return &shardapi.Answer{Status: res.Status, Body: res.Body}, nil
+}
+
+// sendBatch posts one batch to the member believed to lead.
+func (c *shardClient) sendBatch(ctx context.Context, ops []shardapi.BatchOp) ([]shardapi.BatchResult, error) {
+	body, err := json.Marshal(shardapi.BatchRequest{Ops: ops})
+	if err != nil {
+		return nil, err
+	}
+	a, err := c.onceAt(ctx, c.members.leader(), "batch", http.MethodPost, shardapi.PathBatch, body, "")
+	if err != nil {
+		return nil, err
+	}
+	switch a.Status {
+	case http.StatusOK:
+	case http.StatusNotFound, http.StatusMethodNotAllowed:
+		c.batch.offUntil.Store(time.Now().Add(batchOffFor).UnixNano())
+		return nil, fmt.Errorf("the shard has no %s (answered %d): batching off for %s", shardapi.PathBatch, a.Status, batchOffFor)
+	default:
+		return nil, fmt.Errorf("%s answered %d: %s", shardapi.PathBatch, a.Status, bytes.TrimSpace(a.Body))
+	}
+	var out shardapi.BatchResponse
+	if err := json.Unmarshal(a.Body, &out); err != nil {
+		return nil, fmt.Errorf("%s: undecodable answer: %w", shardapi.PathBatch, err)
+	}
+	return out.Results, nil
+}
