@@ -27,18 +27,9 @@ FANOUT_DURATION=${FANOUT_DURATION:-15s}
 FANOUT_RATE=${FANOUT_RATE:-20}
 FANOUT_TIMEOUT=${FANOUT_TIMEOUT:-200s}
 
-tmp=$(mktemp -d)
-trap 'rm -rf "$tmp"' EXIT
-
-bin=${BOXOFFICE_BIN:-}
-if [[ -z $bin ]]; then
-  printf '==> building boxoffice\n' >&2
-  go build -o "$tmp/boxoffice" ./cmd/boxoffice
-  bin=$tmp/boxoffice
-fi
-go build -o "$tmp/fanout" ./test/bench/fanout
+# shellcheck source=hack/fanout-lib.sh
+source hack/fanout-lib.sh
 
 args=(--bin "$bin" --clients "$FANOUT_CLIENTS" --duration "$FANOUT_DURATION" --rate "$FANOUT_RATE" --dir "$tmp/run")
 if [[ -n ${FANOUT_JSON:-} ]]; then args+=(--json "$FANOUT_JSON"); fi
-mkdir -p "$tmp/run"
 timeout --kill-after=10s "$FANOUT_TIMEOUT" "$tmp/fanout" "${args[@]}"

@@ -38,19 +38,10 @@ ROOM_ADMISSIONS=${ROOM_ADMISSIONS:-20}
 ROOM_SPACING=${ROOM_SPACING:-2s}
 ROOM_TIMEOUT=${ROOM_TIMEOUT:-400s}
 
-tmp=$(mktemp -d)
-trap 'rm -rf "$tmp"' EXIT
-
-bin=${BOXOFFICE_BIN:-}
-if [[ -z $bin ]]; then
-  printf '==> building boxoffice\n' >&2
-  go build -o "$tmp/boxoffice" ./cmd/boxoffice
-  bin=$tmp/boxoffice
-fi
-go build -o "$tmp/fanout" ./test/bench/fanout
+# shellcheck source=hack/fanout-lib.sh
+source hack/fanout-lib.sh
 
 args=(room -bin "$bin" -clients "$ROOM_CLIENTS" -joins "$ROOM_JOINS" -frontends "$ROOM_FRONTENDS"
   -per-worker "$ROOM_PER_WORKER" -admissions "$ROOM_ADMISSIONS" -spacing "$ROOM_SPACING" -dir "$tmp/run")
 if [[ -n ${ROOM_JSON:-} ]]; then args+=(-json "$ROOM_JSON"); fi
-mkdir -p "$tmp/run"
 timeout --kill-after=10s "$ROOM_TIMEOUT" "$tmp/fanout" "${args[@]}"

@@ -9,7 +9,6 @@ import (
 	appsv1 "k8s.io/api/apps/v1"
 	autoscalingv2 "k8s.io/api/autoscaling/v2"
 	corev1 "k8s.io/api/core/v1"
-	"k8s.io/apimachinery/pkg/api/resource"
 	"k8s.io/apimachinery/pkg/util/intstr"
 	appsv1ac "k8s.io/client-go/applyconfigurations/apps/v1"
 	autoscalingv2ac "k8s.io/client-go/applyconfigurations/autoscaling/v2"
@@ -117,23 +116,12 @@ func FrontendArgs(st *boxv1.Showtime, o Options) []string {
 
 // DefaultFrontendResources apply when a Showtime names none. The CPU request
 // is the base of the autoscaler's utilisation target, so it must be set.
-var DefaultFrontendResources = corev1.ResourceRequirements{
-	Requests: corev1.ResourceList{
-		corev1.ResourceCPU:    resource.MustParse("250m"),
-		corev1.ResourceMemory: resource.MustParse("128Mi"),
-	},
-	Limits: corev1.ResourceList{
-		corev1.ResourceMemory: resource.MustParse("512Mi"),
-	},
-}
+var DefaultFrontendResources = defaultResources("250m", "128Mi", "512Mi")
 
 // FrontendDeployment runs the stateless front end. Its replica count belongs
 // to the autoscaler, so it is never applied here.
 func FrontendDeployment(st *boxv1.Showtime, o Options) *appsv1ac.DeploymentApplyConfiguration {
-	res := st.Spec.Frontend.Resources
-	if len(res.Requests) == 0 && len(res.Limits) == 0 {
-		res = DefaultFrontendResources
-	}
+	res := resourcesOr(st.Spec.Frontend.Resources, DefaultFrontendResources)
 	mounts := []*corev1ac.VolumeMountApplyConfiguration{
 		corev1ac.VolumeMount().WithName("seatmap").WithMountPath(SeatMapDir).WithReadOnly(true),
 		corev1ac.VolumeMount().WithName("token").WithMountPath(TokenDir).WithReadOnly(true),
@@ -153,16 +141,7 @@ func FrontendDeployment(st *boxv1.Showtime, o Options) *appsv1ac.DeploymentApply
 			corev1ac.SecretVolumeSource().WithSecretName(name).WithDefaultMode(0o440).
 				WithItems(corev1ac.KeyToPath().WithKey(boxv1.PaymentSecretKey).WithPath(boxv1.PaymentSecretKey))))
 	}
-	container := corev1ac.Container().
-		WithName(boxv1.ComponentFrontend).
-		WithImage(FrontendImage(st, o)).
-		WithImagePullPolicy(corev1.PullIfNotPresent).
-		WithArgs(FrontendArgs(st, o)...).
-		WithPorts(corev1ac.ContainerPort().WithName(ShardPortName).WithContainerPort(FrontendPort).WithProtocol(corev1.ProtocolTCP)).
-		WithLivenessProbe(httpProbe("/healthz", 10, 3)).
-		WithReadinessProbe(httpProbe("/readyz", 2, 2)).
-		WithResources(resourcesApply(res)).
-		WithSecurityContext(restrictedContainerSecurity()).
+	container := serverContainer(boxv1.ComponentFrontend, FrontendImage(st, o), FrontendArgs(st, o), FrontendPort, 2, res).
 		WithVolumeMounts(mounts...)
 
 	return appsv1ac.Deployment(st.FrontendName(), st.Namespace).
@@ -177,16 +156,9 @@ func FrontendDeployment(st *boxv1.Showtime, o Options) *appsv1ac.DeploymentApply
 					WithMaxSurge(intstr.FromString("25%")))).
 			WithTemplate(corev1ac.PodTemplateSpec().
 				WithLabels(st.OwnedLabels(boxv1.ComponentFrontend)).
-				WithSpec(corev1ac.PodSpec().
-					WithAutomountServiceAccountToken(false).
-					WithEnableServiceLinks(false).
-					WithTerminationGracePeriodSeconds(30).
-					WithSecurityContext(corev1ac.PodSecurityContext().
-						WithRunAsNonRoot(true).
-						// The secret volumes are mode 0440: the non-root user
-						// reads them through this group.
-						WithFSGroup(NonRootUID).
-						WithSeccompProfile(corev1ac.SeccompProfile().WithType(corev1.SeccompProfileTypeRuntimeDefault))).
+				// The secret volumes are mode 0440: the non-root user reads them
+				// through the pod's file group.
+				WithSpec(restrictedPod(corev1ac.PodSpec()).
 					WithContainers(container).
 					WithVolumes(volumes...))))
 }
@@ -199,11 +171,7 @@ func FrontendService(st *boxv1.Showtime, o Options) *corev1ac.ServiceApplyConfig
 		WithSpec(corev1ac.ServiceSpec().
 			WithType(corev1.ServiceTypeClusterIP).
 			WithSelector(st.SelectorLabels(boxv1.ComponentFrontend)).
-			WithPorts(corev1ac.ServicePort().
-				WithName(ShardPortName).
-				WithProtocol(corev1.ProtocolTCP).
-				WithPort(FrontendServicePort).
-				WithTargetPort(intstr.FromString(ShardPortName))))
+			WithPorts(servicePort(ShardPortName, FrontendServicePort)))
 }
 
 // FrontendPDB lets a drain take one front-end pod at a time.

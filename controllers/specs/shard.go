@@ -52,18 +52,10 @@ func ShardService(st *boxv1.Showtime, o Options) *corev1ac.ServiceApplyConfigura
 	spec := corev1ac.ServiceSpec().
 		WithClusterIP(corev1.ClusterIPNone).
 		WithSelector(st.SelectorLabels(boxv1.ComponentShard)).
-		WithPorts(corev1ac.ServicePort().
-			WithName(ShardPortName).
-			WithProtocol(corev1.ProtocolTCP).
-			WithPort(ShardPort).
-			WithTargetPort(intstr.FromString(ShardPortName)))
+		WithPorts(servicePort(ShardPortName, ShardPort))
 	if st.Replicated() {
 		spec.WithPublishNotReadyAddresses(true).
-			WithPorts(corev1ac.ServicePort().
-				WithName(PeerPortName).
-				WithProtocol(corev1.ProtocolTCP).
-				WithPort(PeerPort).
-				WithTargetPort(intstr.FromString(PeerPortName)))
+			WithPorts(servicePort(PeerPortName, PeerPort))
 	}
 	return corev1ac.Service(st.ShardName(), st.Namespace).
 		WithLabels(ObjectLabels(st, boxv1.ComponentShard, ShardImage(st, o))).
@@ -91,6 +83,66 @@ func httpProbe(path string, period, failures int32) *corev1ac.ProbeApplyConfigur
 		WithFailureThreshold(failures)
 }
 
+// servicePort is a Service's TCP port to the container port of the same name.
+func servicePort(name string, port int32) *corev1ac.ServicePortApplyConfiguration {
+	return corev1ac.ServicePort().
+		WithName(name).
+		WithProtocol(corev1.ProtocolTCP).
+		WithPort(port).
+		WithTargetPort(intstr.FromString(name))
+}
+
+// serverContainer is a Box office server's container: its HTTP port (named
+// ShardPortName), liveness on /healthz every 10 s, readiness on /readyz every
+// readyPeriod seconds (two failures take it out), res and the restricted
+// security context.
+func serverContainer(name, image string, args []string, port, readyPeriod int32, res corev1.ResourceRequirements) *corev1ac.ContainerApplyConfiguration {
+	return corev1ac.Container().
+		WithName(name).
+		WithImage(image).
+		WithImagePullPolicy(corev1.PullIfNotPresent).
+		WithArgs(args...).
+		WithPorts(corev1ac.ContainerPort().WithName(ShardPortName).WithContainerPort(port).WithProtocol(corev1.ProtocolTCP)).
+		WithLivenessProbe(httpProbe("/healthz", 10, 3)).
+		WithReadinessProbe(httpProbe("/readyz", readyPeriod, 2)).
+		WithResources(resourcesApply(res)).
+		WithSecurityContext(restrictedContainerSecurity())
+}
+
+// restrictedPod gives spec what every Box office pod has: no service
+// account token, no service links, 30 s to stop after SIGTERM, and a
+// non-root user (file group NonRootUID) under the runtime's seccomp profile.
+func restrictedPod(spec *corev1ac.PodSpecApplyConfiguration) *corev1ac.PodSpecApplyConfiguration {
+	return spec.
+		WithAutomountServiceAccountToken(false).
+		WithEnableServiceLinks(false).
+		WithTerminationGracePeriodSeconds(30).
+		WithSecurityContext(corev1ac.PodSecurityContext().
+			WithRunAsNonRoot(true).
+			WithFSGroup(NonRootUID).
+			WithSeccompProfile(corev1ac.SeccompProfile().WithType(corev1.SeccompProfileTypeRuntimeDefault)))
+}
+
+// defaultResources is a container's default: a CPU and memory request and a
+// memory limit (no CPU limit, so a busy process is never throttled).
+func defaultResources(cpu, memory, memoryLimit string) corev1.ResourceRequirements {
+	return corev1.ResourceRequirements{
+		Requests: corev1.ResourceList{
+			corev1.ResourceCPU:    resource.MustParse(cpu),
+			corev1.ResourceMemory: resource.MustParse(memory),
+		},
+		Limits: corev1.ResourceList{corev1.ResourceMemory: resource.MustParse(memoryLimit)},
+	}
+}
+
+// resourcesOr is r, or def when r names neither requests nor limits.
+func resourcesOr(r, def corev1.ResourceRequirements) corev1.ResourceRequirements {
+	if len(r.Requests) == 0 && len(r.Limits) == 0 {
+		return def
+	}
+	return r
+}
+
 func resourcesApply(r corev1.ResourceRequirements) *corev1ac.ResourceRequirementsApplyConfiguration {
 	out := corev1ac.ResourceRequirements()
 	if len(r.Requests) > 0 {
@@ -104,15 +156,7 @@ func resourcesApply(r corev1.ResourceRequirements) *corev1ac.ResourceRequirement
 
 // DefaultShardResources apply when a Showtime names none: the shard is one
 // goroutine-heavy process whose memory grows with seats and open holds.
-var DefaultShardResources = corev1.ResourceRequirements{
-	Requests: corev1.ResourceList{
-		corev1.ResourceCPU:    resource.MustParse("500m"),
-		corev1.ResourceMemory: resource.MustParse("256Mi"),
-	},
-	Limits: corev1.ResourceList{
-		corev1.ResourceMemory: resource.MustParse("1Gi"),
-	},
-}
+var DefaultShardResources = defaultResources("500m", "256Mi", "1Gi")
 
 // ShardStatefulSet runs the shard's members. A 1-member shard is one pod:
 // the only writer of the showtime's seats; one replica, a ReadWriteOncePod
@@ -135,10 +179,7 @@ func ShardStatefulSet(st *boxv1.Showtime, o Options) *appsv1ac.StatefulSetApplyC
 	if storage.WhenDeleted == boxv1.DeleteVolume {
 		whenDeleted = appsv1.DeletePersistentVolumeClaimRetentionPolicyType
 	}
-	res := st.Spec.Shard.Resources
-	if len(res.Requests) == 0 && len(res.Limits) == 0 {
-		res = DefaultShardResources
-	}
+	res := resourcesOr(st.Spec.Shard.Resources, DefaultShardResources)
 
 	pvcSpec := corev1ac.PersistentVolumeClaimSpec().
 		WithAccessModes(access).
@@ -149,23 +190,14 @@ func ShardStatefulSet(st *boxv1.Showtime, o Options) *appsv1ac.StatefulSetApplyC
 	}
 
 	replicated := st.Replicated()
-	container := corev1ac.Container().
-		WithName(boxv1.ComponentShard).
-		WithImage(ShardImage(st, o)).
-		WithImagePullPolicy(corev1.PullIfNotPresent).
-		WithArgs(ShardArgs(st, o)...).
-		WithPorts(corev1ac.ContainerPort().WithName(ShardPortName).WithContainerPort(ShardPort).WithProtocol(corev1.ProtocolTCP)).
-		// No startup probe: the shard serves /healthz from its first
-		// milliseconds, while it replays its log, so liveness is safe from
-		// the start, and /readyz turns 200 once the replay is done. A restart
-		// (an upgrade, a rescheduled pod) is a write pause for the whole
-		// showtime, so readiness is probed every second and not chained
-		// behind a startup probe's own period. Readiness still needs two
-		// failures in a row to take a serving shard out.
-		WithLivenessProbe(httpProbe("/healthz", 10, 3)).
-		WithReadinessProbe(httpProbe("/readyz", 1, 2)).
-		WithResources(resourcesApply(res)).
-		WithSecurityContext(restrictedContainerSecurity()).
+	// No startup probe: the shard serves /healthz from its first
+	// milliseconds, while it replays its log, so liveness is safe from the
+	// start, and /readyz turns 200 once the replay is done. A restart (an
+	// upgrade, a rescheduled pod) is a write pause for the whole showtime, so
+	// readiness is probed every second and not chained behind a startup
+	// probe's own period. Readiness still needs two failures in a row to take
+	// a serving shard out.
+	container := serverContainer(boxv1.ComponentShard, ShardImage(st, o), ShardArgs(st, o), ShardPort, 1, res).
 		WithVolumeMounts(
 			corev1ac.VolumeMount().WithName(boxv1.ShardDataVolume).WithMountPath(ShardDataDir),
 			corev1ac.VolumeMount().WithName("seatmap").WithMountPath(SeatMapDir).WithReadOnly(true),
@@ -193,15 +225,8 @@ func ShardStatefulSet(st *boxv1.Showtime, o Options) *appsv1ac.StatefulSetApplyC
 
 	pod := corev1ac.PodTemplateSpec().
 		WithLabels(st.OwnedLabels(boxv1.ComponentShard)).
-		WithSpec(podSpec.
-			WithAutomountServiceAccountToken(false).
-			WithEnableServiceLinks(false).
-			// SIGTERM lets the shard finish acknowledged work and flush.
-			WithTerminationGracePeriodSeconds(30).
-			WithSecurityContext(corev1ac.PodSecurityContext().
-				WithRunAsNonRoot(true).
-				WithFSGroup(NonRootUID).
-				WithSeccompProfile(corev1ac.SeccompProfile().WithType(corev1.SeccompProfileTypeRuntimeDefault))).
+		// SIGTERM lets the shard finish acknowledged work and flush.
+		WithSpec(restrictedPod(podSpec).
 			WithContainers(container).
 			WithVolumes(
 				corev1ac.Volume().WithName("seatmap").WithConfigMap(

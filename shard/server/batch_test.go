@@ -98,6 +98,24 @@ func TestBatchEachOperationItsOwnAnswer(t *testing.T) {
 	sameAsV1(t, "get", h.batchDo(`{"op":"get","hold":"` + hold.ID + `"}`)[0], h.do("GET", "/v1/holds/"+hold.ID, ""))
 }
 
+// Holds carried by a batch count in the hold route's latency histogram, which
+// the canary analysis reads (its sample count and p99): a front end that
+// batches every hold must not look like a shard serving none.
+func TestBatchHoldsCountInTheHoldLatency(t *testing.T) {
+	h := start(t, t.TempDir(), nil)
+	h.batchDo(
+		`{"op":"hold","seats":["stalls/A/1"],"holder":"b1"}`,
+		`{"op":"hold","seats":["stalls/A/2"],"holder":"b2"}`,
+		`{"op":"hold","seats":["stalls/A/1"],"holder":"b3"}`,
+		`{"op":"release","hold":"nope"}`,
+	)
+	m := h.do("GET", "/metrics", "").body
+	want := shardapi.MetricRequestDurationSeconds + `_count{route="hold"} 3`
+	if !strings.Contains(m, want) {
+		t.Fatalf("metrics lack %q:\n%s", want, m)
+	}
+}
+
 // Keys keep their scope and first answer across the two versions and a
 // restart: a v1 hold's key replays in a batch, another body with a used key
 // is 422, and so is an undecodable operation with a used key (as v1).

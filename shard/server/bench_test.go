@@ -25,14 +25,9 @@ import (
 func BenchmarkHoldRelease(b *testing.B) {
 	s, cfg := benchServer(b)
 	h := s.Handler()
-	var next atomic.Int64
-	b.SetParallelism(32)
-	b.ReportAllocs()
-	b.ResetTimer()
-	b.RunParallel(func(pb *testing.PB) {
+	benchParallel(b, cfg.SeatIDs, func(pb *testing.PB, next func() (int64, string)) {
 		for pb.Next() {
-			n := next.Add(1)
-			seat := cfg.SeatIDs[int(n)%len(cfg.SeatIDs)]
+			n, seat := next()
 			body := fmt.Sprintf(`{"seats":[%q],"holder":"b%d"}`, seat, n)
 			w := httptest.NewRecorder()
 			h.ServeHTTP(w, httptest.NewRequest("POST", "/v1/holds", strings.NewReader(body)))
@@ -57,18 +52,8 @@ func BenchmarkHoldRelease(b *testing.B) {
 // not change between shard versions). Profile with -cpuprofile.
 func BenchmarkHoldReleaseHTTP(b *testing.B) {
 	s, cfg := benchServer(b)
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		b.Fatal(err)
-	}
-	hs := NewHTTPServer(s.Handler(), cfg.Logger)
-	go hs.Serve(ln)
-	addr := ln.Addr().String()
-	var next atomic.Int64
-	b.SetParallelism(32)
-	b.ReportAllocs()
-	b.ResetTimer()
-	b.RunParallel(func(pb *testing.PB) {
+	hs, addr := benchHTTP(b, s, cfg)
+	benchParallel(b, cfg.SeatIDs, func(pb *testing.PB, next func() (int64, string)) {
 		c, err := net.Dial("tcp", addr)
 		if err != nil {
 			b.Error(err)
@@ -94,8 +79,7 @@ func BenchmarkHoldReleaseHTTP(b *testing.B) {
 			return resp.StatusCode, string(out)
 		}
 		for pb.Next() {
-			n := next.Add(1)
-			seat := cfg.SeatIDs[int(n)%len(cfg.SeatIDs)]
+			n, seat := next()
 			code, out := do("POST", "/v1/holds", fmt.Sprintf(`{"seats":[%q],"holder":"b%d"}`, seat, n))
 			if code == http.StatusCreated {
 				id := out[7:]
@@ -138,15 +122,10 @@ func benchServer(b *testing.B) (*Server, Config) {
 // The clients' coalescing and JSON are counted too. Profile with -cpuprofile.
 func BenchmarkHoldReleaseBatchHTTP(b *testing.B) {
 	s, cfg := benchServer(b)
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		b.Fatal(err)
-	}
-	hs := NewHTTPServer(s.Handler(), cfg.Logger)
-	go hs.Serve(ln)
+	hs, addr := benchHTTP(b, s, cfg)
 	conns := make(chan *benchConn, 4)
 	for range 4 {
-		c, err := net.Dial("tcp", ln.Addr().String())
+		c, err := net.Dial("tcp", addr)
 		if err != nil {
 			b.Fatal(err)
 		}
@@ -158,14 +137,9 @@ func BenchmarkHoldReleaseBatchHTTP(b *testing.B) {
 		defer func() { conns <- c }()
 		return c.batch(ops)
 	}, 128, 2)
-	var next atomic.Int64
-	b.SetParallelism(32)
-	b.ReportAllocs()
-	b.ResetTimer()
-	b.RunParallel(func(pb *testing.PB) {
+	benchParallel(b, cfg.SeatIDs, func(pb *testing.PB, next func() (int64, string)) {
 		for pb.Next() {
-			n := next.Add(1)
-			seat := cfg.SeatIDs[int(n)%len(cfg.SeatIDs)]
+			n, seat := next()
 			r, err := co.Do(context.Background(), shardapi.BatchOp{Op: shardapi.BatchHold, Seats: []string{seat}, Holder: "b" + strconv.FormatInt(n, 10)})
 			if err != nil {
 				b.Error(err)
@@ -185,6 +159,33 @@ func BenchmarkHoldReleaseBatchHTTP(b *testing.B) {
 	hs.Close()
 	s.BeginShutdown()
 	s.Close(b.Context())
+}
+
+// benchHTTP serves s over HTTP/1.1 on a loopback port; close the server
+// when done.
+func benchHTTP(b *testing.B, s *Server, cfg Config) (*http.Server, string) {
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		b.Fatal(err)
+	}
+	hs := NewHTTPServer(s.Handler(), cfg.Logger)
+	go hs.Serve(ln)
+	return hs, ln.Addr().String()
+}
+
+// benchParallel runs body on 32 goroutines per CPU with allocations
+// reported; next hands out a fresh number and the seat it picks (the seats in
+// turn).
+func benchParallel(b *testing.B, seats []string, body func(pb *testing.PB, next func() (int64, string))) {
+	var count atomic.Int64
+	next := func() (int64, string) {
+		n := count.Add(1)
+		return n, seats[int(n)%len(seats)]
+	}
+	b.SetParallelism(32)
+	b.ReportAllocs()
+	b.ResetTimer()
+	b.RunParallel(func(pb *testing.PB) { body(pb, next) })
 }
 
 // benchConn is one kept-alive client connection of the batch benchmark.

@@ -13,12 +13,12 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
-	"sort"
 	"strings"
 	"sync"
 	"time"
 
 	boxv1 "boxoffice.dev/boxoffice/api/v1alpha1"
+	"boxoffice.dev/boxoffice/internal/localcluster/network"
 	. "github.com/onsi/ginkgo/v2"
 	. "github.com/onsi/gomega"
 	corev1 "k8s.io/api/core/v1"
@@ -78,16 +78,7 @@ func seatCount(u *unstructured.Unstructured, field string) int64 {
 func readyAddresses(ctx context.Context, svc string) []string {
 	l, err := kube.DiscoveryV1().EndpointSlices(ns).List(ctx, metav1.ListOptions{LabelSelector: discoveryv1.LabelServiceName + "=" + svc})
 	Expect(err).NotTo(HaveOccurred())
-	var ips []string
-	for _, es := range l.Items {
-		for _, ep := range es.Endpoints {
-			if ep.Conditions.Ready == nil || *ep.Conditions.Ready {
-				ips = append(ips, ep.Addresses...)
-			}
-		}
-	}
-	sort.Strings(ips)
-	return ips
+	return network.ReadyAddresses(l.Items)
 }
 
 func podReady(p *corev1.Pod) bool {

@@ -3,7 +3,6 @@ package dev
 import (
 	"context"
 	"fmt"
-	"sort"
 	"time"
 
 	discoveryv1 "k8s.io/api/discovery/v1"
@@ -103,14 +102,5 @@ func (d *devSession) readyAddresses(ctx context.Context, ns, svc string) []strin
 	if err != nil {
 		return nil
 	}
-	var ips []string
-	for _, es := range l.Items {
-		for _, ep := range es.Endpoints {
-			if ep.Conditions.Ready == nil || *ep.Conditions.Ready {
-				ips = append(ips, ep.Addresses...)
-			}
-		}
-	}
-	sort.Strings(ips)
-	return ips
+	return network.ReadyAddresses(l.Items)
 }

@@ -73,3 +73,19 @@ func dedupe(s []string) []string {
 	}
 	return out
 }
+
+// ReadyAddresses are the endpoint IPs in slices that are ready (or do not say),
+// sorted: a Service's ready endpoints when slices are the ones labelled with
+// its name.
+func ReadyAddresses(slices []discoveryv1.EndpointSlice) []string {
+	var ips []string
+	for _, es := range slices {
+		for _, ep := range es.Endpoints {
+			if ep.Conditions.Ready == nil || *ep.Conditions.Ready {
+				ips = append(ips, ep.Addresses...)
+			}
+		}
+	}
+	sort.Strings(ips)
+	return ips
+}

@@ -70,3 +70,18 @@ func TestServiceHostsWithoutSlices(t *testing.T) {
 		t.Errorf("a Service with no endpoints resolves: %+v", got)
 	}
 }
+
+func TestReadyAddresses(t *testing.T) {
+	no, yes := false, true
+	v4 := discoveryv1.AddressTypeIPv4
+	got := ReadyAddresses([]discoveryv1.EndpointSlice{
+		*slice("shows", "web", v4, ep{addr: "10.244.0.9"}, ep{addr: "10.244.0.2", ready: &no}),
+		*slice("shows", "web", v4, ep{addr: "10.244.0.3", ready: &yes}),
+	})
+	if want := []string{"10.244.0.3", "10.244.0.9"}; !reflect.DeepEqual(got, want) {
+		t.Fatalf("ReadyAddresses = %v, want %v (ready or unsaid, sorted)", got, want)
+	}
+	if got := ReadyAddresses(nil); got != nil {
+		t.Fatalf("ReadyAddresses(nil) = %v, want nil", got)
+	}
+}

@@ -47,16 +47,13 @@ func (r *Reader) Uvarint() uint64 {
 
 // Varint reads a signed (zig-zag) varint.
 func (r *Reader) Varint() int64 {
-	if r.err != nil {
-		return 0
+	// Zig-zag decoding, as binary.Varint does on top of binary.Uvarint.
+	ux := r.Uvarint()
+	x := int64(ux >> 1)
+	if ux&1 != 0 {
+		x = ^x
 	}
-	v, n := binary.Varint(r.b)
-	if n <= 0 {
-		r.err = r.short
-		return 0
-	}
-	r.b = r.b[n:]
-	return v
+	return x
 }
 
 // Int32 reads a signed varint that must fit an int32.

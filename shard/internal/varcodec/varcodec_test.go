@@ -3,6 +3,7 @@ package varcodec
 import (
 	"encoding/binary"
 	"errors"
+	"math"
 	"strings"
 	"testing"
 )
@@ -65,5 +66,20 @@ func TestReaderErrorsStick(t *testing.T) {
 	r = NewReader(AppendString(nil, "toolong"), errShort, "x")
 	if r.String(3) != "" || r.Err() == nil {
 		t.Fatalf("String over max: %v", r.Err())
+	}
+}
+
+// Varint decodes as binary.Varint does, extremes and short input included.
+func TestVarintMatchesBinary(t *testing.T) {
+	for _, v := range []int64{0, 1, -1, 63, -64, 64, -65, math.MaxInt64, math.MinInt64} {
+		b := binary.AppendVarint(nil, v)
+		r := NewReader(b, errShort, "x")
+		if got := r.Varint(); got != v || r.Err() != nil || r.Len() != 0 {
+			t.Fatalf("Varint(%d) = %d, err %v, %d left", v, got, r.Err(), r.Len())
+		}
+		r = NewReader(b[:len(b)-1], errShort, "x")
+		if got := r.Varint(); got != 0 || r.Err() == nil {
+			t.Fatalf("Varint of %d cut short = %d, err %v; want 0 and an error", v, got, r.Err())
+		}
 	}
 }

@@ -3,7 +3,6 @@ package main
 import (
 	"context"
 	"errors"
-	"flag"
 	"fmt"
 	"math/rand/v2"
 	"net/http"
@@ -221,21 +220,19 @@ func (p *prober) maxGap(from, to time.Time) time.Duration {
 }
 
 func cmdFailover(args []string) error {
-	fs := flag.NewFlagSet("failover", flag.ExitOnError)
-	var sp spawnFlags
-	sp.register(fs)
-	seats := fs.Int("seats", 50000, "venue size")
-	kills := fs.Int("kills", 10, "leader SIGKILLs")
-	handovers := fs.Int("handovers", 5, "leader SIGTERMs (hand-over)")
-	out := fs.String("out", "", "write the JSON result here")
-	fs.Parse(args)
-	ctx, cancel := signalContext()
-	defer cancel()
-	ids, _, err := venueSeats(*seats)
+	cmd := newSpawnCmd("failover", 50000)
+	kills := cmd.fs.Int("kills", 10, "leader SIGKILLs")
+	handovers := cmd.fs.Int("handovers", 5, "leader SIGTERMs (hand-over)")
+	ctx, cancel, err := cmd.parse(args, false)
 	if err != nil {
 		return err
 	}
-	c, err := sp.startCluster(ctx, "failover", *seats, 3)
+	defer cancel()
+	ids, _, err := venueSeats(*cmd.seats)
+	if err != nil {
+		return err
+	}
+	c, err := cmd.sp.startCluster(ctx, "failover", *cmd.seats, 3)
 	if err != nil {
 		return err
 	}
@@ -264,7 +261,9 @@ func cmdFailover(args []string) error {
 		}
 		return errors.New("writes stopped being acknowledged")
 	}
-	for k := 0; k < *kills; k++ {
+	// disrupt waits for writes to flow, does act to the leader, then
+	// restarts it.
+	disrupt := func(act func(l int) error) error {
 		if err := waitAcks(50); err != nil {
 			return err
 		}
@@ -272,42 +271,46 @@ func cmdFailover(args []string) error {
 		if err != nil {
 			return err
 		}
-		t := time.Now()
-		c.members[l].kill()
-		d, ok := p.firstAckAfter(t, 30*time.Second)
-		if !ok {
-			return fmt.Errorf("kill %d: no write acknowledged within 30s", k+1)
+		if err := act(l); err != nil {
+			return err
 		}
-		res.KillMs = append(res.KillMs, float64(d)/float64(time.Millisecond))
-		fmt.Fprintf(os.Stderr, "  failover %d: leader %d SIGKILLed, next acknowledged write after %.0f ms\n", k+1, l+1, res.KillMs[k])
-		if _, err := c.members[l].restart(60 * time.Second); err != nil {
+		_, err = c.members[l].restart(60 * time.Second)
+		return err
+	}
+	for k := 0; k < *kills; k++ {
+		if err := disrupt(func(l int) error {
+			t := time.Now()
+			c.members[l].kill()
+			d, ok := p.firstAckAfter(t, 30*time.Second)
+			if !ok {
+				return fmt.Errorf("kill %d: no write acknowledged within 30s", k+1)
+			}
+			res.KillMs = append(res.KillMs, float64(d)/float64(time.Millisecond))
+			fmt.Fprintf(os.Stderr, "  failover %d: leader %d SIGKILLed, next acknowledged write after %.0f ms\n", k+1, l+1, res.KillMs[k])
+			return nil
+		}); err != nil {
 			return err
 		}
 	}
 	res.Kills = len(res.KillMs)
 	for k := 0; k < *handovers; k++ {
-		if err := waitAcks(50); err != nil {
-			return err
-		}
-		l, err := c.leader(30 * time.Second)
-		if err != nil {
-			return err
-		}
-		t := time.Now()
-		c.members[l].stop(30 * time.Second)
-		if _, ok := p.firstAckAfter(time.Now(), 30*time.Second); !ok {
-			return fmt.Errorf("hand-over %d: no write acknowledged within 30s", k+1)
-		}
-		if err := waitAcks(20); err != nil {
-			return err
-		}
-		gap := p.maxGap(t, time.Now())
-		res.HandoverMs = append(res.HandoverMs, float64(gap)/float64(time.Millisecond))
-		fmt.Fprintf(os.Stderr, "  hand-over %d: leader %d SIGTERMed, longest write pause %.0f ms\n", k+1, l+1, res.HandoverMs[k])
-		if _, err := c.members[l].restart(60 * time.Second); err != nil {
+		if err := disrupt(func(l int) error {
+			t := time.Now()
+			c.members[l].stop(30 * time.Second)
+			if _, ok := p.firstAckAfter(time.Now(), 30*time.Second); !ok {
+				return fmt.Errorf("hand-over %d: no write acknowledged within 30s", k+1)
+			}
+			if err := waitAcks(20); err != nil {
+				return err
+			}
+			gap := p.maxGap(t, time.Now())
+			res.HandoverMs = append(res.HandoverMs, float64(gap)/float64(time.Millisecond))
+			fmt.Fprintf(os.Stderr, "  hand-over %d: leader %d SIGTERMed, longest write pause %.0f ms\n", k+1, l+1, res.HandoverMs[k])
+			return nil
+		}); err != nil {
 			return err
 		}
 	}
 	res.Handovers = len(res.HandoverMs)
-	return writeJSON(*out, res)
+	return writeJSON(*cmd.out, res)
 }

@@ -38,6 +38,34 @@ func (s *spawnFlags) register(fs *flag.FlagSet) {
 	fs.StringVar(&s.pidfile, "pidfile", "", "append the pid of every started shard here (for the caller's cleanup)")
 }
 
+// spawnCmd is a subcommand that starts shards of its own: its flag set with
+// the spawn flags, -seats and -out.
+type spawnCmd struct {
+	fs    *flag.FlagSet
+	sp    spawnFlags
+	seats *int
+	out   *string
+}
+
+func newSpawnCmd(name string, seats int) *spawnCmd {
+	c := &spawnCmd{fs: flag.NewFlagSet(name, flag.ExitOnError)}
+	c.sp.register(c.fs)
+	c.seats = c.fs.Int("seats", seats, "venue size")
+	c.out = c.fs.String("out", "", "write the JSON result here")
+	return c
+}
+
+// parse parses args (requiring -shard-bin if needBin) and returns the
+// context that ends on SIGINT or SIGTERM.
+func (c *spawnCmd) parse(args []string, needBin bool) (context.Context, context.CancelFunc, error) {
+	c.fs.Parse(args)
+	if needBin && c.sp.bin == "" {
+		return nil, nil, errors.New("-shard-bin is required")
+	}
+	ctx, cancel := signalContext()
+	return ctx, cancel, nil
+}
+
 // shardProc is one running shard started by us.
 type shardProc struct {
 	proc      *testproc.Proc
@@ -365,24 +393,19 @@ func fill(ctx context.Context, sb *shardBackend, pool *seatPool, clients int, ta
 }
 
 func cmdRecovery(args []string) error {
-	fset := flag.NewFlagSet("recovery", flag.ExitOnError)
-	var sp spawnFlags
-	sp.register(fset)
-	seats := fset.Int("seats", 50000, "venue size")
-	writes := fset.Int64("writes", 1000000, "acknowledged writes (holds + releases) to log before the restart")
-	clients := fset.Int("clients", 128, "concurrent clients while filling the log")
-	maxFill := fset.Duration("max-fill", 5*time.Minute, "stop filling after this long even if short of -writes")
-	killWrites := fset.Int64("kill-writes", 100000, "crash variant: writes on top before the SIGKILL (0: skip)")
-	out := fset.String("out", "", "write the JSON result here")
-	fset.Parse(args)
-	if sp.bin == "" {
-		return errors.New("-shard-bin is required")
+	cmd := newSpawnCmd("recovery", 50000)
+	writes := cmd.fs.Int64("writes", 1000000, "acknowledged writes (holds + releases) to log before the restart")
+	clients := cmd.fs.Int("clients", 128, "concurrent clients while filling the log")
+	maxFill := cmd.fs.Duration("max-fill", 5*time.Minute, "stop filling after this long even if short of -writes")
+	killWrites := cmd.fs.Int64("kill-writes", 100000, "crash variant: writes on top before the SIGKILL (0: skip)")
+	ctx, cancel, err := cmd.parse(args, true)
+	if err != nil {
+		return err
 	}
-	ctx, cancel := signalContext()
 	defer cancel()
-	res := RecoveryResult{Seats: *seats, TargetWrites: *writes}
+	res := RecoveryResult{Seats: *cmd.seats, TargetWrites: *writes}
 
-	p, d, err := sp.startReady(ctx, "recovery", *seats)
+	p, d, err := cmd.sp.startReady(ctx, "recovery", *cmd.seats)
 	if err != nil {
 		return err
 	}
@@ -394,7 +417,7 @@ func cmdRecovery(args []string) error {
 	if err != nil {
 		return err
 	}
-	ids, _, _ := venueSeats(*seats)
+	ids, _, _ := venueSeats(*cmd.seats)
 	pool := newSeatPool(ids)
 	fillCtx, fillCancel := context.WithTimeout(ctx, *maxFill)
 	defer fillCancel()
@@ -459,7 +482,7 @@ func cmdRecovery(args []string) error {
 		res.KillReadyMs = ms(d)
 		fmt.Fprintf(os.Stderr, "  recovery: %d more writes, SIGKILL under load, restart ready in %.0f ms\n", res.KillWrites, res.KillReadyMs)
 	}
-	return writeJSON(*out, res)
+	return writeJSON(*cmd.out, res)
 }
 
 func shardStatus(p *shardProc) (*shardapi.Status, error) {
@@ -490,21 +513,16 @@ type MemoryResult struct {
 }
 
 func cmdMemory(args []string) error {
-	fset := flag.NewFlagSet("memory", flag.ExitOnError)
-	var sp spawnFlags
-	sp.register(fset)
-	seats := fset.Int("seats", 100000, "venue size")
-	holds := fset.Int64("holds", 20000, "accepted holds in the burst (kept, not released)")
-	clients := fset.Int("clients", 64, "concurrent clients in the burst")
-	out := fset.String("out", "", "write the JSON result here")
-	fset.Parse(args)
-	if sp.bin == "" {
-		return errors.New("-shard-bin is required")
+	cmd := newSpawnCmd("memory", 100000)
+	holds := cmd.fs.Int64("holds", 20000, "accepted holds in the burst (kept, not released)")
+	clients := cmd.fs.Int("clients", 64, "concurrent clients in the burst")
+	ctx, cancel, err := cmd.parse(args, true)
+	if err != nil {
+		return err
 	}
-	ctx, cancel := signalContext()
 	defer cancel()
-	res := MemoryResult{Seats: *seats}
-	p, d, err := sp.startReady(ctx, "memory", *seats)
+	res := MemoryResult{Seats: *cmd.seats}
+	p, d, err := cmd.sp.startReady(ctx, "memory", *cmd.seats)
 	if err != nil {
 		return err
 	}
@@ -519,7 +537,7 @@ func cmdMemory(args []string) error {
 		return err
 	}
 	defer sb.Close()
-	ids, _, _ := venueSeats(*seats)
+	ids, _, _ := venueSeats(*cmd.seats)
 	pool := newSeatPool(ids)
 	var held, seatsHeld, errs atomic.Int64
 	var mu sync.Mutex
@@ -571,7 +589,7 @@ func cmdMemory(args []string) error {
 	res.HWM, _ = readStatusKB(p.pid(), "VmHWM")
 	fmt.Fprintf(os.Stderr, "  memory: %d seats: VmRSS %.1f MB ready, %.1f MB after %d holds (%d seats held), peak %.1f MB\n",
 		res.Seats, mb(res.RSSReady), mb(res.RSSAfter), res.BurstHolds, res.BurstSeats, mb(res.HWM))
-	return writeJSON(*out, res)
+	return writeJSON(*cmd.out, res)
 }
 
 func mb(b int64) float64 { return math.Round(float64(b)/(1<<20)*10) / 10 }

@@ -63,6 +63,12 @@ func cmdReport(args []string) error {
 
 	var b strings.Builder
 	p := func(format string, a ...any) { fmt.Fprintf(&b, format, a...) }
+	// pErrors lists the first errors a measurement (what) met.
+	pErrors := func(what string, errs []string) {
+		for _, e := range errs {
+			p("error (%s): %s\n", what, e)
+		}
+	}
 
 	p("Box office benchmark, %s\n", time.Now().UTC().Format("2006-01-02 15:04 MST"))
 	p("machine: %d CPU (%s), linux %s, %s", runtime.NumCPU(), cpuModel(), kernel(), runtime.Version())
@@ -205,9 +211,7 @@ func cmdReport(args []string) error {
 		if r.Late > 0 {
 			p("note: %s: %d paced operations could not be queued on time\n", r.System, r.Late)
 		}
-		for _, e := range r.FirstErrors {
-			p("error (%s): %s\n", r.System, e)
-		}
+		pErrors(r.System, r.FirstErrors)
 	}
 
 	var rec RecoveryResult
@@ -220,18 +224,14 @@ func cmdReport(args []string) error {
 		if rec.KillReadyMs > 0 {
 			p("  then %d more writes, SIGKILL under load, restart -> /readyz 200 in %.0f ms\n", rec.KillWrites, rec.KillReadyMs)
 		}
-		for _, e := range rec.FirstErrors {
-			p("error (recovery fill): %s\n", e)
-		}
+		pErrors("recovery fill", rec.FirstErrors)
 	}
 	var mem MemoryResult
 	haveMem := readJSON(filepath.Join(*dir, "memory.json"), &mem)
 	if haveMem {
 		p("memory, %d seats: VmRSS %.1f MB when ready, %.1f MB after a burst of %d holds (%d seats held), peak (VmHWM) %.1f MB\n",
 			mem.Seats, mb(mem.RSSReady), mb(mem.RSSAfter), mem.BurstHolds, mem.BurstSeats, mb(mem.HWM))
-		for _, e := range mem.FirstErrors {
-			p("error (memory burst): %s\n", e)
-		}
+		pErrors("memory burst", mem.FirstErrors)
 	}
 
 	var fo FailoverResult
@@ -251,24 +251,21 @@ func cmdReport(args []string) error {
 		}
 		return "NOT met"
 	}
-	if shard != nil && redis != nil {
-		p("  throughput >= redis:             %s (%s)\n", mark(shard.HoldsPerSec >= redis.HoldsPerSec), ratio(shard, redis))
+	// vsBaselines prints r's three targets against redis and postgres, each
+	// under its label, where both sides were measured.
+	vsBaselines := func(r *RunResult, redisLabel, pgLabel, cpuLabel string) {
+		if r != nil && redis != nil {
+			p("  %s %s (%s)\n", redisLabel, mark(r.HoldsPerSec >= redis.HoldsPerSec), ratio(r, redis))
+		}
+		if r != nil && pg != nil {
+			p("  %s %s (%s)\n", pgLabel, mark(r.HoldsPerSec >= 10*pg.HoldsPerSec), ratio(r, pg))
+		}
+		if r != nil && redis != nil && cpuRatio(r, redis) > 0 {
+			p("  %s %s (%.2fx)\n", cpuLabel, mark(cpuRatio(r, redis) >= 1), cpuRatio(r, redis))
+		}
 	}
-	if shard != nil && pg != nil {
-		p("  throughput >= 10x postgres:      %s (%s)\n", mark(shard.HoldsPerSec >= 10*pg.HoldsPerSec), ratio(shard, pg))
-	}
-	if shard != nil && redis != nil && cpuRatio(shard, redis) > 0 {
-		p("  holds per CPU-second >= redis:   %s (%.2fx)\n", mark(cpuRatio(shard, redis) >= 1), cpuRatio(shard, redis))
-	}
-	if sb != nil && redis != nil {
-		p("  batched throughput >= redis:     %s (%s)\n", mark(sb.HoldsPerSec >= redis.HoldsPerSec), ratio(sb, redis))
-	}
-	if sb != nil && pg != nil {
-		p("  batched >= 10x postgres:         %s (%s)\n", mark(sb.HoldsPerSec >= 10*pg.HoldsPerSec), ratio(sb, pg))
-	}
-	if sb != nil && redis != nil && cpuRatio(sb, redis) > 0 {
-		p("  batched holds per CPU-s >= redis: %s (%.2fx)\n", mark(cpuRatio(sb, redis) >= 1), cpuRatio(sb, redis))
-	}
+	vsBaselines(shard, "throughput >= redis:            ", "throughput >= 10x postgres:     ", "holds per CPU-second >= redis:  ")
+	vsBaselines(sb, "batched throughput >= redis:    ", "batched >= 10x postgres:        ", "batched holds per CPU-s >= redis:")
 	if sbHalf != nil {
 		p("  batched hold p99 <= 5 ms at half rate: %s (%.2f ms at %.0f/s%s)\n", mark(sbHalf.Hold.N > 0 && sbHalf.Hold.P99 <= 5), sbHalf.Hold.P99, sbHalf.TargetRate, diskNote(sbHalf))
 	}

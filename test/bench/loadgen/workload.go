@@ -230,36 +230,60 @@ func (w *workload) closedLoop(ctx context.Context, warmup, dur time.Duration) {
 	ctx, cancel := context.WithDeadline(ctx, mEnd.Add(10*time.Second))
 	defer cancel()
 	var soldOut atomic.Bool
+	w.runClients(0x5eed, func(cl *opClient) {
+		for n := 0; ctx.Err() == nil; n++ {
+			t0 := time.Now()
+			if !t0.Before(mEnd) {
+				break
+			}
+			if !cl.do(ctx, n, t0, !t0.Before(mStart)) {
+				soldOut.Store(true)
+				break
+			}
+		}
+	})
+	w.res.Mode = "closed"
+	w.res.WarmupSec = warmup.Seconds()
+	w.res.WindowSec = min(time.Since(mStart), dur).Seconds()
+	w.res.SoldOut = soldOut.Load()
+}
+
+// opClient is one client goroutine's state: its random stream, its stats
+// and the buffers its operations reuse.
+type opClient struct {
+	w       *workload
+	ci      int
+	r       *rand.Rand
+	c       *clientStats
+	idxBuf  []int
+	seatBuf []string
+}
+
+// do runs the client's operation n, started at t0 and recorded if rec;
+// false: the venue is sold out.
+func (cl *opClient) do(ctx context.Context, n int, t0 time.Time, rec bool) bool {
+	ref := cl.w.refPrefix + strconv.Itoa(cl.ci) + "-" + strconv.Itoa(n)
+	var ok bool
+	cl.idxBuf, cl.seatBuf, ok = cl.w.op(ctx, cl.r, cl.c, ref, t0, rec, cl.idxBuf, cl.seatBuf)
+	return ok
+}
+
+// runClients runs loop in w.clients goroutines, each with its own client
+// (random stream seeded from seed and its index), merges their stats and
+// waits for all.
+func (w *workload) runClients(seed uint64, loop func(cl *opClient)) {
 	var wg sync.WaitGroup
 	for ci := range w.clients {
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
-			r := rand.New(rand.NewPCG(uint64(ci)+1, 0x5eed))
-			c := &clientStats{}
-			idxBuf, seatBuf := make([]int, 0, 4), make([]string, 0, 4)
-			for n := 0; ctx.Err() == nil; n++ {
-				t0 := time.Now()
-				if !t0.Before(mEnd) {
-					break
-				}
-				rec := !t0.Before(mStart)
-				ref := w.refPrefix + strconv.Itoa(ci) + "-" + strconv.Itoa(n)
-				var ok bool
-				idxBuf, seatBuf, ok = w.op(ctx, r, c, ref, t0, rec, idxBuf, seatBuf)
-				if !ok {
-					soldOut.Store(true)
-					break
-				}
-			}
-			w.merge(c)
+			cl := &opClient{w: w, ci: ci, r: rand.New(rand.NewPCG(uint64(ci)+1, seed)), c: &clientStats{},
+				idxBuf: make([]int, 0, 4), seatBuf: make([]string, 0, 4)}
+			loop(cl)
+			w.merge(cl.c)
 		}()
 	}
 	wg.Wait()
-	w.res.Mode = "closed"
-	w.res.WarmupSec = warmup.Seconds()
-	w.res.WindowSec = min(time.Since(mStart), dur).Seconds()
-	w.res.SoldOut = soldOut.Load()
 }
 
 // openLoop paces operations at rate per second (warm-up included) whatever
@@ -294,35 +318,22 @@ func (w *workload) openLoop(ctx context.Context, rate float64, warmup, dur time.
 		}
 	}()
 	var soldOut atomic.Bool
-	var wg sync.WaitGroup
-	for ci := range w.clients {
-		wg.Add(1)
-		go func() {
-			defer wg.Done()
-			r := rand.New(rand.NewPCG(uint64(ci)+1, 0x0bee))
-			c := &clientStats{}
-			idxBuf, seatBuf := make([]int, 0, 4), make([]string, 0, 4)
-			n := 0
-			for t0 := range slots {
-				if ctx.Err() != nil || soldOut.Load() {
-					continue // drain
-				}
-				rec := !t0.Before(mStart)
-				if rec {
-					c.startLat = append(c.startLat, time.Since(t0))
-				}
-				ref := w.refPrefix + strconv.Itoa(ci) + "-" + strconv.Itoa(n)
-				n++
-				var ok bool
-				idxBuf, seatBuf, ok = w.op(ctx, r, c, ref, t0, rec, idxBuf, seatBuf)
-				if !ok {
-					soldOut.Store(true)
-				}
+	w.runClients(0x0bee, func(cl *opClient) {
+		n := 0
+		for t0 := range slots {
+			if ctx.Err() != nil || soldOut.Load() {
+				continue // drain
 			}
-			w.merge(c)
-		}()
-	}
-	wg.Wait()
+			rec := !t0.Before(mStart)
+			if rec {
+				cl.c.startLat = append(cl.c.startLat, time.Since(t0))
+			}
+			if !cl.do(ctx, n, t0, rec) {
+				soldOut.Store(true)
+			}
+			n++
+		}
+	})
 	w.res.Mode = "open"
 	w.res.TargetRate = rate
 	w.res.WarmupSec = warmup.Seconds()
