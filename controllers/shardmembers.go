@@ -4,6 +4,7 @@ import (
 	"fmt"
 	"sort"
 	"strings"
+	"time"
 
 	boxv1 "boxoffice.dev/boxoffice/api/v1alpha1"
 	"boxoffice.dev/boxoffice/shard/shardapi"
@@ -33,11 +34,29 @@ type clusterView struct {
 	Leader       string
 	LeaderReport *shardapi.Status
 	Term         int64
+	// Electing: no leader is known, but for less than electionGrace and
+	// with a majority ready: the members are electing one (about a second
+	// after a leader is lost; a status round that started during the
+	// election, waiting out an unreachable member, reports none for longer).
+	Electing bool
 }
 
-// Quorum tells whether a majority serves: a leader is known and a majority
-// of members is ready.
-func (v clusterView) Quorum() bool { return v.Leader != "" && v.Ready >= v.Replicas/2+1 }
+// electionGrace is how long a majority of ready members may show no leader
+// before the showtime counts as having lost its quorum.
+const electionGrace = 10 * time.Second
+
+// Quorum tells whether a majority serves: a majority of members is ready and
+// a leader is known or being elected.
+func (v clusterView) Quorum() bool {
+	return (v.Leader != "" || v.Electing) && v.Ready >= v.Replicas/2+1
+}
+
+// electing tells whether a view without a leader is an election in progress:
+// leaderless since (the first view without one) less than electionGrace
+// before now, with a majority ready.
+func electing(v clusterView, since, now time.Time) bool {
+	return v.Leader == "" && v.Ready >= v.Replicas/2+1 && now.Sub(since) < electionGrace
+}
 
 // Redundancy tells whether every member serves.
 func (v clusterView) Redundancy() bool { return v.Quorum() && v.Ready == v.Replicas }

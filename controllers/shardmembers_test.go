@@ -3,6 +3,9 @@ package controllers
 import (
 	"errors"
 	"testing"
+	"time"
+
+	"k8s.io/apimachinery/pkg/types"
 
 	boxv1 "boxoffice.dev/boxoffice/api/v1alpha1"
 	"boxoffice.dev/boxoffice/shard/shardapi"
@@ -93,5 +96,58 @@ func TestMemberRolesAreTheContracts(t *testing.T) {
 		if string(api) != wire {
 			t.Errorf("status role %q for the shard's %q", api, wire)
 		}
+	}
+}
+
+// A leader lost with a majority still ready is an election, not a lost
+// quorum, for electionGrace: the showtime stays OnSale (ShardQuorum=True,
+// reason Electing) while the members elect; past the grace, or without a
+// majority, it is NoLeader.
+func TestElectionKeepsQuorumForAGrace(t *testing.T) {
+	t0 := time.Date(2026, 12, 1, 20, 0, 0, 0, time.UTC)
+	leaderless := clusterView{Replicas: 3, Ready: 3}
+	cases := []struct {
+		name     string
+		v        clusterView
+		since    time.Time
+		now      time.Time
+		electing bool
+		reason   string
+	}{
+		{"just lost its leader", leaderless, t0, t0, true, "Electing"},
+		{"within the grace, one member down", clusterView{Replicas: 3, Ready: 2}, t0, t0.Add(electionGrace - time.Millisecond), true, "Electing"},
+		{"grace over", leaderless, t0, t0.Add(electionGrace), false, "NoLeader"},
+		{"no majority ready", clusterView{Replicas: 3, Ready: 1}, t0, t0, false, "NoLeader"},
+		{"a leader is known", clusterView{Replicas: 3, Ready: 3, Leader: "st-shard-1"}, t0, t0, false, "Majority"},
+	}
+	for _, c := range cases {
+		c.v.Electing = electing(c.v, c.since, c.now)
+		if c.v.Electing != c.electing {
+			t.Errorf("%s: electing %v, want %v", c.name, c.v.Electing, c.electing)
+		}
+		if want := c.electing || c.v.Leader != ""; c.v.Quorum() != want {
+			t.Errorf("%s: quorum %v, want %v", c.name, c.v.Quorum(), want)
+		}
+		if reason, _, _, _ := clusterConditionText(c.v); reason != c.reason {
+			t.Errorf("%s: reason %s, want %s", c.name, reason, c.reason)
+		}
+	}
+}
+
+// leaderlessSince keeps the start of a leaderless stretch and forgets it once
+// a leader is seen.
+func TestLeaderlessSince(t *testing.T) {
+	r := &ShowtimeReconciler{}
+	key := types.NamespacedName{Namespace: "e2e", Name: "st"}
+	t0 := time.Date(2026, 12, 1, 20, 0, 0, 0, time.UTC)
+	if got := r.leaderlessSince(key, true, t0); !got.Equal(t0) {
+		t.Fatalf("first leaderless view: %v", got)
+	}
+	if got := r.leaderlessSince(key, true, t0.Add(3*time.Second)); !got.Equal(t0) {
+		t.Fatalf("still leaderless: since %v, want %v", got, t0)
+	}
+	r.leaderlessSince(key, false, t0.Add(4*time.Second))
+	if got := r.leaderlessSince(key, true, t0.Add(20*time.Second)); !got.Equal(t0.Add(20 * time.Second)) {
+		t.Fatalf("a new stretch after a leader: since %v", got)
 	}
 }

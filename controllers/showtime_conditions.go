@@ -211,6 +211,8 @@ func cond0(st *boxv1.Showtime, typ string) *metav1.Condition {
 func clusterConditionText(v clusterView) (qReason, qMsg, rReason, rMsg string) {
 	majority := v.Replicas/2 + 1
 	switch {
+	case v.Leader == "" && v.Electing:
+		qReason, qMsg = "Electing", fmt.Sprintf("the members are electing a leader; %s members ready, %d needed", v.ReadyMembers(), majority)
 	case v.Leader == "":
 		qReason, qMsg = "NoLeader", fmt.Sprintf("no member leads; %s members ready, %d needed", v.ReadyMembers(), majority)
 	case v.Ready < majority:

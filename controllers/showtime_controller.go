@@ -77,6 +77,9 @@ type ShowtimeReconciler struct {
 
 	mu      sync.Mutex
 	scrapes map[types.NamespacedName]scrapeEntry
+	// leaderless: since when each replicated showtime's members show no
+	// leader (see electionGrace).
+	leaderless map[types.NamespacedName]time.Time
 }
 
 type scrapeEntry struct {

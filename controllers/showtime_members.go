@@ -57,6 +57,11 @@ func (r *ShowtimeReconciler) reconcileShardMembers(ctx context.Context, s *scope
 	s.membersUpdating = membersBehind(s.sts, byName)
 	obs := r.observeMembers(ctx, s, byName)
 	view := summarizeMembers(obs, int(st.ShardReplicas()))
+	view.Electing = electing(view, r.leaderlessSince(types.NamespacedName{Namespace: st.Namespace, Name: st.Name}, view.Leader == "", s.now), s.now)
+	if view.Leader == "" {
+		// Look again soon: on-call wants the new leader as soon as it leads.
+		s.requeue(memberUpdateScrape)
+	}
 	s.cluster = &view
 	r.applyClusterStatus(ctx, s, view)
 	return nil
@@ -84,7 +89,7 @@ func (r *ShowtimeReconciler) observeMembers(ctx context.Context, s *scope, pods 
 		}
 		key := types.NamespacedName{Namespace: s.st.Namespace, Name: name}
 		maxAge := r.scrapeInterval()
-		if s.membersUpdating {
+		if s.membersUpdating || s.st.Status.Shard.Leader == "" {
 			maxAge = min(maxAge, memberUpdateScrape)
 		}
 		if e, fresh := r.cachedScrapeWithin(key, p.UID, s.now, maxAge); fresh {
@@ -156,4 +161,24 @@ func memberImage(p *corev1.Pod) string {
 		return ""
 	}
 	return shardContainerImage(p)
+}
+
+// leaderlessSince is when the showtime's members were first seen without a
+// leader in the current leaderless stretch (now when they have one).
+func (r *ShowtimeReconciler) leaderlessSince(key types.NamespacedName, leaderless bool, now time.Time) time.Time {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	if !leaderless {
+		delete(r.leaderless, key)
+		return now
+	}
+	if r.leaderless == nil {
+		r.leaderless = map[types.NamespacedName]time.Time{}
+	}
+	since, ok := r.leaderless[key]
+	if !ok {
+		since = now
+		r.leaderless[key] = since
+	}
+	return since
 }
