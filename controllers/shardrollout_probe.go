@@ -122,6 +122,8 @@ var businessResults = map[string]bool{
 	string(shardapi.CodeHoldNotFound): true, string(shardapi.CodeSeatsUnavailable): true,
 	string(shardapi.CodeHoldExpired): true, string(shardapi.CodeHoldSold): true,
 	string(shardapi.CodeTooManySeats): true, string(shardapi.CodeIdempotencyMismatch): true,
+	// The waiting room refusing a hold or extension without a live admission.
+	string(shardapi.CodeAdmissionRequired): true, string(shardapi.CodeAdmissionEnded): true,
 	// An answer replayed from the idempotency table (a client retrying).
 	shardapi.ResultReplay: true,
 }

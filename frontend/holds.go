@@ -106,7 +106,9 @@ func (s *Server) handleHold(w http.ResponseWriter, r *http.Request) {
 		http.MethodPost, shardapi.PathHolds, body, key)
 	if err != nil || resp.Status != http.StatusCreated {
 		res.cancel()
-		s.shardAnswer(w, resp, err)
+		if !admissionRefused(w, resp, err) {
+			s.shardAnswer(w, resp, err)
+		}
 		return
 	}
 	writeRaw(w, resp.Status, s.withHoldToken(resp.Body, holder))
@@ -198,7 +200,9 @@ func (s *Server) handleExtend(w http.ResponseWriter, r *http.Request) {
 	sec := ttlSeconds(ttl)
 	body := (&shardapi.TTLRequest{TTLSeconds: &sec}).AppendJSON(nil)
 	resp, err := s.shard.do(r.Context(), "extend", http.MethodPost, shardapi.HoldPath(url.PathEscape(id), "extend"), body, "")
-	s.shardAnswer(w, resp, err)
+	if !admissionRefused(w, resp, err) {
+		s.shardAnswer(w, resp, err)
+	}
 }
 
 // ownHold fetches a hold and checks that the caller's session holds it. A

@@ -111,6 +111,27 @@ type roomAnswer struct {
 
 const msgNotAdmitted = "You are not admitted yet; your place in line is kept."
 
+const msgTurnEnded = "Your turn to choose seats has ended (you left, bought, or were idle too long). Join the line again to choose more."
+
+// admissionRefused answers the shard's own refusal of a hold or an extension
+// under the waiting room's rule (decided with the hold itself: a turn that
+// idled out after admitted checked it, or a room this pod has not heard of
+// yet) as the buyer's errors of the same name, and reports whether it did.
+func admissionRefused(w http.ResponseWriter, resp *shardapi.Answer, err error) bool {
+	if err != nil || resp == nil || (resp.Status != http.StatusForbidden && resp.Status != http.StatusConflict) {
+		return false
+	}
+	switch shardapi.DecodeError(resp.Status, resp.Body).Code {
+	case shardapi.CodeAdmissionRequired:
+		writeErr(w, http.StatusForbidden, string(shardapi.CodeAdmissionRequired), msgNotAdmitted)
+	case shardapi.CodeAdmissionEnded:
+		writeErr(w, http.StatusConflict, string(shardapi.CodeAdmissionEnded), msgTurnEnded)
+	default:
+		return false
+	}
+	return true
+}
+
 // placeCall asks the shard about a place (op: room_place, room_touch or
 // room_leave).
 func (s *Server) placeCall(r *http.Request, op, method string, place uint64, action string) (*shardapi.Answer, error) {
@@ -210,7 +231,7 @@ func (s *Server) admitted(w http.ResponseWriter, r *http.Request) (holder string
 	}
 	at, ok := s.ticketOf(r, AdmissionCookie, ticket.Admission)
 	if !ok {
-		writeErr(w, http.StatusForbidden, "admission_required", msgNotAdmitted)
+		writeErr(w, http.StatusForbidden, string(shardapi.CodeAdmissionRequired), msgNotAdmitted)
 		return "", 0, errAnswered
 	}
 	resp, err := s.placeCall(r, "room_place", http.MethodGet, at.Place, "")
@@ -220,8 +241,7 @@ func (s *Server) admitted(w http.ResponseWriter, r *http.Request) (holder string
 		return "", 0, errAnswered
 	case resp.Status == http.StatusNotFound, resp.Status == http.StatusOK && placeState(resp.Body) != shardapi.PlaceAdmitted:
 		// The ticket stays: it still proves the place's holds (to pay them).
-		writeErr(w, http.StatusConflict, "admission_ended",
-			"Your turn to choose seats has ended (you left, bought, or were idle too long). Join the line again to choose more.")
+		writeErr(w, http.StatusConflict, string(shardapi.CodeAdmissionEnded), msgTurnEnded)
 		return "", 0, errAnswered
 	case resp.Status != http.StatusOK:
 		s.shardAnswer(w, resp, err)

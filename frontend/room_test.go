@@ -183,6 +183,19 @@ func TestRoomAdmitsInTurnAcrossPods(t *testing.T) {
 func TestRoomSoldOutClosesTheLine(t *testing.T) {
 	sh := startRealShard(t, roomSeatMap)
 	fe := startFrontend(t, sh.url(), sh.token, nil)
+	// Every seat but one sold at the box office before the room is on (with
+	// it on, only admitted places hold); the last one goes to a.
+	for i := 2; i <= 6; i++ {
+		if code, body := sh.call("POST", "/v1/holds", fmt.Sprintf(`{"seats":["stalls/A/%d"],"holder":"box-%d"}`, i, i)); code != 201 {
+			t.Fatalf("direct hold: %d %s", code, body)
+		} else {
+			var h shardapi.Hold
+			_ = json.Unmarshal(body, &h)
+			if code, body := sh.call("POST", "/v1/holds/"+h.ID+"/confirm", `{"orderId":"o"}`); code != 200 {
+				t.Fatalf("confirm: %d %s", code, body)
+			}
+		}
+	}
 	sh.configureRoom(1, time.Minute)
 	waitRoomOn(t, fe)
 	a, b := newBuyer(t, fe.url), newBuyer(t, fe.url)
@@ -195,19 +208,7 @@ func TestRoomSoldOutClosesTheLine(t *testing.T) {
 	events := openRoomStream(t, fe.url)
 	events.waitRoom(t, "the first summary", func(m map[string]any) bool { return m["configured"] == true })
 
-	// Every seat but one sold elsewhere, and the last one by a.
-	for i := 2; i <= 6; i++ {
-		if code, body := sh.call("POST", "/v1/holds", fmt.Sprintf(`{"seats":["stalls/A/%d"],"holder":"box-%d"}`, i, i)); code != 201 {
-			t.Fatalf("direct hold: %d %s", code, body)
-		} else {
-			var h shardapi.Hold
-			_ = json.Unmarshal(body, &h)
-			if code, body := sh.call("POST", "/v1/holds/"+h.ID+"/confirm", `{"orderId":"o"}`); code != 200 {
-				t.Fatalf("confirm: %d %s", code, body)
-			}
-		}
-	}
-	events.waitRoom(t, "no seat free but one held? (none yet)", func(m map[string]any) bool { return m["free"] == float64(1) })
+	events.waitRoom(t, "one seat free", func(m map[string]any) bool { return m["free"] == float64(1) })
 	h := a.hold("stalls/A/1")
 	mustStatus(t, h, 201, "the last seat")
 	events.waitRoom(t, "seats may return", func(m map[string]any) bool { return m["seatsMayReturn"] == true })
@@ -320,4 +321,56 @@ func TestHubSendsRoomFramesToRoomStreamsOnly(t *testing.T) {
 	if sum, _ := h.roomState(); !sum.Configured || !sum.Open {
 		t.Fatalf("room state %+v", sum)
 	}
+}
+
+// TestRoomShardRefusesWhatThePodLetThrough: the shard checks every hold and
+// extension itself. A pod that has not heard of the room yet holds as the
+// session and the shard refuses it (the buyer gets 403 admission_required);
+// an extension after the turn ended is 409 admission_ended, while paying for
+// the hold still works.
+func TestRoomShardRefusesWhatThePodLetThrough(t *testing.T) {
+	sh := startRealShard(t, roomSeatMap)
+	fe := startFrontend(t, sh.url(), sh.token, nil)
+	sh.configureRoom(1, time.Minute)
+	waitRoomOn(t, fe)
+	a := newBuyer(t, fe.url)
+	if p := a.room(); p.State != "admitted" {
+		t.Fatalf("first buyer: %+v", p)
+	}
+	r := a.hold("stalls/A/1")
+	mustStatus(t, r, 201, "admitted hold")
+	var h struct {
+		shardapi.Hold
+		HoldToken string `json:"holdToken"`
+	}
+	if err := json.Unmarshal(r.Body, &h); err != nil || h.HoldToken == "" {
+		t.Fatalf("hold answer: %s", r.Body)
+	}
+	made := time.Now()
+
+	// The pod as it is when it read /v1/status before the room was on.
+	_, on := fe.s.hub.roomState()
+	if err := fe.s.hub.applyRoom([]byte(`{"configured":false}`), time.Now()); err != nil {
+		t.Fatal(err)
+	}
+	r = newBuyer(t, fe.url).hold("stalls/A/2")
+	if r.Status != 403 || r.errCode() != "admission_required" || !bytes.Contains(r.Body, []byte(msgNotAdmitted)) {
+		t.Fatalf("hold through a pod unaware of the room: %d %s", r.Status, r.Body)
+	}
+	if code, m := sh.call("GET", "/metrics", ""); code != 200 || !bytes.Contains(m, []byte(`boxoffice_shard_holds_total{result="admission_required"} 1`)) {
+		t.Fatalf("the shard did not refuse the hold itself: %d\n%s", code, m)
+	}
+	if err := fe.s.hub.applyRoom(on, time.Now()); err != nil {
+		t.Fatal(err)
+	}
+
+	// a's turn ends: no extension (the pod cannot tell; the shard can), but
+	// the hold is still a's to pay.
+	mustStatus(t, a.do("DELETE", "/api/room", nil, ""), 200, "leave")
+	waitUntil(t, 5*time.Second, "an extension to gain a second", func() bool { return time.Since(made) > 1500*time.Millisecond })
+	r = a.do("POST", "/api/holds/"+h.ID+"/extend", map[string]any{"holdToken": h.HoldToken}, "")
+	if r.Status != 409 || r.errCode() != "admission_ended" || !bytes.Contains(r.Body, []byte(msgTurnEnded)) {
+		t.Fatalf("extend after the turn: %d %s", r.Status, r.Body)
+	}
+	mustStatus(t, a.do("POST", "/api/holds/"+h.ID+"/pay", map[string]any{}, ""), 200, "pay after the turn")
 }

@@ -82,7 +82,8 @@ func (s *shardAPI) waitRoom(ok func(map[string]any) bool) {
 }
 
 // roomFromFlags runs a second shard with --waiting-room and two seats: PUT
-// /v1/room is refused, and selling both seats closes the room.
+// /v1/room is refused, only the admitted place holds, and selling both seats
+// closes the room.
 func roomFromFlags(t *testing.T, codes map[string]bool) {
 	dir := t.TempDir()
 	mapFile, tokenFile := filepath.Join(dir, "map.yaml"), filepath.Join(dir, "token")
@@ -97,8 +98,12 @@ func roomFromFlags(t *testing.T, codes map[string]bool) {
 	s.waitRoom(func(m map[string]any) bool { return m["open"] == true })
 	a := s.expect(s.do("POST", "/v1/room/join", fmt.Sprintf(`{"key":"%032x"}`, 1), false), 200, "")
 	b := s.expect(s.do("POST", "/v1/room/join", fmt.Sprintf(`{"key":"%032x"}`, 2), false), 200, "")
+	// With the room on, only an admitted place holds.
+	s.expect(s.do("POST", "/v1/holds", `{"seats":["box/A/1"],"holder":"b-1"}`, false), 403, "admission_required")
+	s.expect(s.do("POST", "/v1/holds", fmt.Sprintf(`{"seats":["box/A/1"],"holder":"w:%v"}`, b["place"]), false), 403, "admission_required")
 	h := s.expect(s.do("POST", "/v1/holds", fmt.Sprintf(`{"seats":["box/A/1","box/A/2"],"holder":"w:%v"}`, a["place"]), false), 201, "")
 	s.expect(s.do("POST", "/v1/holds/"+h["id"].(string)+"/confirm", `{"orderId":"o1"}`, false), 200, "")
+	s.expect(s.do("POST", "/v1/holds", fmt.Sprintf(`{"seats":["box/A/1"],"holder":"w:%v"}`, a["place"]), false), 409, "admission_ended")
 	pb := fmt.Sprintf("/v1/room/places/%v", b["place"])
 	s.expect(s.do("GET", pb, "", false), 410, "sold_out")
 	s.expect(s.do("POST", pb+"/touch", "", false), 410, "sold_out")

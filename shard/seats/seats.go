@@ -14,6 +14,12 @@
 //     that were not free).
 //   - A holder's active holds (held or awaiting payment) together hold at most
 //     Command.MaxSeats seats.
+//   - With Admissions set (a waiting room is on), a hold and an extension are
+//     made only for a holder it admits at the command's time, and a hold within
+//     the admission's own limit too; others answer ErrAdmissionRequired or
+//     ErrAdmissionEnded. The answer is decided in the same Apply as the seat
+//     change, so it is the same on every replay and on every member that
+//     applies the same commands to the same states.
 //   - A hold expires at its deadline: before any command runs, every hold whose
 //     deadline is at or before the command's time expires, in (deadline, id)
 //     order, from a heap (one entry per deadline set, stale entries skipped).
@@ -97,11 +103,16 @@ const (
 	ErrSold
 	ErrTooMany
 	ErrIdempotencyMismatch
+	ErrAdmissionRequired // a waiting room is on and the holder is not admitted (Admissions)
+	ErrAdmissionEnded    // a waiting room is on and the holder's admission ended
 	numCodes
+
+	// LastCode is the highest code (loops over every code end here).
+	LastCode = numCodes - 1
 )
 
 var codeNames = [...]string{"ok", "invalid_request", "unknown_seat", "hold_not_found", "seats_unavailable",
-	"hold_expired", "hold_sold", "too_many_seats", "idempotency_mismatch"}
+	"hold_expired", "hold_sold", "too_many_seats", "idempotency_mismatch", "admission_required", "admission_ended"}
 
 // String is the error code of the HTTP contract ("ok" for OK).
 func (c Code) String() string {
@@ -313,7 +324,26 @@ type Machine struct {
 
 	changes []Change
 	dirty   bool
+
+	admissions Admissions
 }
+
+// Admissions decides, while a waiting room is on, who may hold seats. It is
+// consulted inside Apply, at the command's time, so the decision is part of
+// the same step as the seat change and is the same on every replay.
+type Admissions interface {
+	// Admit answers whether holder may hold (or extend a hold) at now: OK
+	// with the most seats it may hold at once (limit), or
+	// ErrAdmissionRequired or ErrAdmissionEnded. With no room on it answers
+	// OK and a limit of at least every seat.
+	Admit(holder string, now int64) (limit int32, code Code)
+}
+
+// SetAdmissions makes a new hold and an extension answer to a (nil: anyone
+// may hold, the default). It is not state: a restored machine has none until
+// it is set again. Confirm, payment and release never ask, so a hold made
+// under an admission can be paid or released after the turn ended.
+func (m *Machine) SetAdmissions(a Admissions) { m.admissions = a }
 
 // New gives a machine with every seat free.
 func New(ix *Index, opts Options) *Machine {
@@ -591,7 +621,15 @@ func (m *Machine) hold(c *Command) Result {
 			return Result{Code: ErrUnknownSeat}
 		}
 	}
-	if int64(m.holderSeats[c.Holder])+int64(len(c.Seats)) > int64(c.MaxSeats) {
+	limit := c.MaxSeats
+	if m.admissions != nil {
+		admitted, code := m.admissions.Admit(c.Holder, m.now)
+		if code != OK {
+			return Result{Code: code}
+		}
+		limit = min(limit, admitted)
+	}
+	if int64(m.holderSeats[c.Holder])+int64(len(c.Seats)) > int64(limit) {
 		return Result{Code: ErrTooMany}
 	}
 	var busy []int32
@@ -644,6 +682,11 @@ func (m *Machine) extend(h *hold, c *Command) Result {
 	}
 	if c.TTL <= 0 {
 		return Result{Code: ErrInvalid}
+	}
+	if m.admissions != nil {
+		if _, code := m.admissions.Admit(h.holder, m.now); code != OK {
+			return Result{Code: code}
+		}
 	}
 	m.setDeadline(h, c.TTL)
 	return Result{Hold: h.view()}

@@ -459,6 +459,10 @@ func (s *Server) renderResult(b []byte, req *request) (int, []byte) {
 		msg = "invalid request"
 	case seats.ErrUnknownSeat:
 		msg = "no such seat"
+	case seats.ErrAdmissionRequired:
+		msg = "the waiting room is on: only an admitted place (holder w:<place>) may hold"
+	case seats.ErrAdmissionEnded:
+		msg = "this place's turn in the waiting room has ended"
 	}
 	// The machine's codes are the contract's (shardapi's tests hold them to it).
 	e := shardapi.Error{Code: shardapi.Code(res.Code.String()), Message: msg, Seats: ids}
@@ -509,7 +513,7 @@ func (s *Server) holdOp(op seats.Op) func(http.ResponseWriter, *http.Request) {
 }
 
 func codeOf(code shardapi.Code) seats.Code {
-	for c := seats.OK; c <= seats.ErrIdempotencyMismatch; c++ {
+	for c := seats.OK; c <= seats.LastCode; c++ {
 		if c.String() == string(code) {
 			return c
 		}

@@ -72,7 +72,7 @@ func newMetrics(s *Server) *metrics {
 			collectors.GoRuntimeMetricsRule{Matcher: regexp.MustCompile(`^/sched/latencies:seconds$`)})),
 		collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}),
 	)
-	for c := seats.OK; c <= seats.ErrIdempotencyMismatch; c++ {
+	for c := seats.OK; c <= seats.LastCode; c++ {
 		m.holdResult[c] = m.holds.WithLabelValues(c.String())
 		m.confirmResult[c] = m.confirms.WithLabelValues(c.String())
 	}

@@ -25,7 +25,7 @@ import (
 	"encoding/binary"
 	"errors"
 	"fmt"
-	"strconv"
+	"math"
 	"strings"
 	"time"
 
@@ -51,12 +51,22 @@ const recordRoom = 0x80
 // (shardapi.AdmissionHolder).
 func AdmissionHolder(place uint64) string { return shardapi.AdmissionHolder(place) }
 
-func admissionOf(holder string) (uint64, bool) {
-	if !strings.HasPrefix(holder, "w:") {
-		return 0, false
+func admissionOf(holder string) (uint64, bool) { return waitroom.PlaceOfHolder(holder) }
+
+// roomAdmissions lets the seats ask the room, inside the seat command, who
+// may hold (seats.Admissions): the room's verdict at the command's time.
+type roomAdmissions struct{ s *Server }
+
+func (a roomAdmissions) Admit(holder string, now int64) (int32, seats.Code) {
+	switch v, limit := a.s.room.MayHoldAt(holder, now); v {
+	case waitroom.MayHold:
+		return limit, seats.OK
+	case waitroom.NotAdmitted:
+		return 0, seats.ErrAdmissionRequired
+	case waitroom.TurnEnded:
+		return 0, seats.ErrAdmissionEnded
 	}
-	id, err := strconv.ParseUint(holder[2:], 10, 64)
-	return id, err == nil && id != 0
+	return math.MaxInt32, seats.OK
 }
 
 // roomConfig turns flags into the machine's configuration.
@@ -68,7 +78,13 @@ func (s *Server) roomConfig(rc *RoomConfig) waitroom.Config {
 
 // applySeat applies a seat command and then what it means for the room
 // (every member, and replay, alike).
+//
+// While the room is configured a hold or an extension is made only for an
+// admission (roomAdmissions), decided in the same Apply as the seat change.
+// The machines are replaced on restore, so the seats are pointed at the
+// room's verdict here, before every command.
 func (s *Server) applySeat(c *seats.Command) seats.Result {
+	s.m.SetAdmissions(roomAdmissions{s})
 	res := s.m.Apply(c)
 	holders := s.m.TakeHolders()
 	if !res.Log {

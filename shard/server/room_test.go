@@ -232,7 +232,20 @@ func TestRoomCluster(t *testing.T) {
 	}
 	clk.advance(time.Minute)
 	waitRoom(t, "opened", status(l), func(m map[string]any) bool { return m["open"] == true && num(m["active"]) == 2 })
-	hold := c.doLeader("POST", "/v1/holds", `{"seats":["stalls/A/1"],"holder":"w:1"}`)
+	// Only an admitted place holds (decided where the hold is applied).
+	var admitted, waiting any
+	for _, p := range places {
+		switch c.doLeader("GET", fmt.Sprintf("/v1/room/places/%v", p), "").body["state"] {
+		case "admitted":
+			admitted = p
+		case "waiting":
+			waiting = p
+		}
+	}
+	if a := c.doLeader("POST", "/v1/holds", fmt.Sprintf(`{"seats":["stalls/A/1"],"holder":"w:%v"}`, waiting)); a.status != http.StatusForbidden || a.body["error"] != "admission_required" {
+		t.Fatalf("hold by a waiting place: %d %s", a.status, a.raw)
+	}
+	hold := c.doLeader("POST", "/v1/holds", fmt.Sprintf(`{"seats":["stalls/A/1"],"holder":"w:%v"}`, admitted))
 	if hold.status != http.StatusCreated {
 		t.Fatalf("hold: %d %s", hold.status, hold.raw)
 	}
@@ -264,6 +277,9 @@ func TestRoomCluster(t *testing.T) {
 		if a.status != http.StatusOK || a.body["place"] != p {
 			t.Fatalf("join %d retried on the new leader: %d %s, want place %v", i, a.status, a.raw, p)
 		}
+	}
+	if a := c.doLeader("POST", "/v1/holds", `{"seats":["stalls/A/2"],"holder":"b-1"}`); a.status != http.StatusForbidden || a.body["error"] != "admission_required" {
+		t.Fatalf("hold without an admission on the new leader: %d %s", a.status, a.raw)
 	}
 	c.start(l)
 	c.converge()
@@ -350,5 +366,60 @@ func TestRoomSummaryAtOnceOnAQuietStream(t *testing.T) {
 	ev := readEvents(t, r, 2)
 	if ev[0].event != "snapshot" || ev[1].event != "room" || !strings.Contains(ev[1].data, `"active":1,`) {
 		t.Fatalf("a new stream's first events: %+v", ev)
+	}
+}
+
+// The shard itself holds the waiting room's rule (single mode, through
+// HTTP): while the room is on only an admitted place holds or extends, within
+// its admission's limit; its holds are paid and released after its turn.
+func TestRoomAdmissionAtTheShard(t *testing.T) {
+	clk := &clock{}
+	t0 := time.Date(2026, 6, 1, 10, 0, 0, 0, time.UTC)
+	clk.ns.Store(t0.UnixNano())
+	h := start(t, t.TempDir(), func(cfg *Config) {
+		cfg.Now = clk.now
+		cfg.Room = &RoomConfig{MaxActive: 1, IdleTimeout: time.Minute, PreQueue: time.Hour, OpensAt: t0.Add(time.Second)}
+	})
+	status := func() map[string]any { return h.do("GET", "/v1/room/status", "").json(t) }
+	waitRoom(t, "configured", status, func(m map[string]any) bool { return m["configured"] == true })
+	holdAs := func(holder string, seats ...string) answer {
+		return h.do("POST", "/v1/holds", fmt.Sprintf(`{"seats":["%s"],"holder":"%s"}`, strings.Join(seats, `","`), holder))
+	}
+	h.expect(holdAs("b-1", "stalls/A/1"), http.StatusForbidden, "admission_required")
+	a := h.expect(h.do("POST", "/v1/room/join", `{"key":"`+roomKey(0)+`"}`), http.StatusOK, "")
+	b := h.expect(h.do("POST", "/v1/room/join", `{"key":"`+roomKey(1)+`"}`), http.StatusOK, "")
+	wa, wb := fmt.Sprintf("w:%v", a["place"]), fmt.Sprintf("w:%v", b["place"])
+	h.expect(holdAs(wa, "stalls/A/1"), http.StatusForbidden, "admission_required") // pre-queued
+	clk.advance(time.Second)
+	waitRoom(t, "opened", status, func(m map[string]any) bool { return m["open"] == true && num(m["active"]) == 1 })
+	if h.do("GET", fmt.Sprintf("/v1/room/places/%v", a["place"]), "").json(t)["state"] != "admitted" {
+		wa, wb = wb, wa
+	}
+	h.expect(holdAs(wb, "stalls/A/1"), http.StatusForbidden, "admission_required") // waiting
+	h.expect(holdAs(wa, "stalls/A/1", "stalls/A/2", "stalls/A/3", "stalls/A/4", "stalls/A/5"), http.StatusUnprocessableEntity, "too_many_seats")
+	first := h.expect(holdAs(wa, "stalls/A/1", "stalls/A/2"), http.StatusCreated, "")
+	second := h.expect(holdAs(wa, "stalls/A/3"), http.StatusCreated, "")
+	h.expect(h.do("POST", "/v1/holds/"+first["id"].(string)+"/extend", `{"ttlSeconds":60}`), http.StatusOK, "")
+
+	// The turn ends (the place leaves; the next is admitted): no more holds
+	// or extensions, but the holds it made are still paid and released.
+	h.expect(h.do("DELETE", "/v1/room/places/"+strings.TrimPrefix(wa, "w:"), ""), http.StatusOK, "")
+	h.expect(holdAs(wa, "stalls/A/4"), http.StatusConflict, "admission_ended")
+	h.expect(h.do("POST", "/v1/holds/"+first["id"].(string)+"/extend", `{"ttlSeconds":60}`), http.StatusConflict, "admission_ended")
+	h.expect(h.do("POST", "/v1/holds/"+first["id"].(string)+"/await-payment", `{"ttlSeconds":60}`), http.StatusOK, "")
+	h.expect(h.do("POST", "/v1/holds/"+first["id"].(string)+"/confirm", `{"orderId":"o-1"}`), http.StatusOK, "")
+	h.expect(h.do("DELETE", "/v1/holds/"+second["id"].(string), ""), http.StatusOK, "")
+
+	// The next buyer's turn idles out with no seat held: from that instant
+	// (the idle deadline, by the shard's clock) its holds are refused.
+	if h.do("GET", fmt.Sprintf("/v1/room/places/%v", strings.TrimPrefix(wb, "w:")), "").json(t)["state"] != "admitted" {
+		t.Fatal("the next was not admitted when the first left")
+	}
+	h.expect(h.do("DELETE", "/v1/holds/"+h.expect(holdAs(wb, "stalls/A/5"), http.StatusCreated, "")["id"].(string), ""), http.StatusOK, "")
+	clk.advance(time.Minute) // the release set its idle deadline to now + 1 min
+	h.expect(holdAs(wb, "stalls/A/6"), http.StatusConflict, "admission_ended")
+	if m := h.do("GET", "/metrics", "").body; !strings.Contains(m, `boxoffice_shard_holds_total{result="admission_required"} 3`) ||
+		!strings.Contains(m, `boxoffice_shard_holds_total{result="admission_ended"} 2`) {
+		t.Fatalf("hold results:\n%s", m)
 	}
 }

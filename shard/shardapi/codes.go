@@ -24,6 +24,8 @@ const (
 
 	// The waiting room's (/v1/room*).
 	CodeWaitingRoomNotOpen       Code = "waiting_room_not_open"       // 403
+	CodeAdmissionRequired        Code = "admission_required"          // 403: hold or extend while the room is on, not as an admitted place
+	CodeAdmissionEnded           Code = "admission_ended"             // 409: hold or extend after the place's turn ended
 	CodePlaceNotFound            Code = "place_not_found"             // 404
 	CodeWaitingRoomNotConfigured Code = "waiting_room_not_configured" // 409
 	CodeRoomConfiguredByFlags    Code = "room_configured_by_flags"    // 409
@@ -45,6 +47,8 @@ var codeStatus = map[Code]int{
 	CodeIdempotencyMismatch:      http.StatusUnprocessableEntity,
 	CodeNotReady:                 http.StatusServiceUnavailable,
 	CodeWaitingRoomNotOpen:       http.StatusForbidden,
+	CodeAdmissionRequired:        http.StatusForbidden,
+	CodeAdmissionEnded:           http.StatusConflict,
 	CodePlaceNotFound:            http.StatusNotFound,
 	CodeWaitingRoomNotConfigured: http.StatusConflict,
 	CodeRoomConfiguredByFlags:    http.StatusConflict,

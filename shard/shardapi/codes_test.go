@@ -10,7 +10,7 @@ import (
 // Every answer code of the seat machine is a code of the contract, and
 // every code has a status.
 func TestSeatCodesAreContractCodes(t *testing.T) {
-	for c := seats.ErrInvalid; c <= seats.ErrIdempotencyMismatch; c++ {
+	for c := seats.ErrInvalid; c <= seats.LastCode; c++ {
 		if shardapi.Code(c.String()).HTTPStatus() == 0 {
 			t.Errorf("seats.%v answers %q, which the contract does not list", c, c.String())
 		}

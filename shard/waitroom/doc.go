@@ -34,6 +34,10 @@
 //     new place at the back, not more seats.
 //   - Before any command runs, every admission whose idle deadline is at or
 //     before the command's time ends, in (deadline, id) order, from a heap.
+//   - While the room is configured, only an admission may hold seats: the
+//     seat machine asks MayHoldAt (holder "w:<place>", read only) at its
+//     command's time, which answers with the same boundary as the expiry
+//     above, whether or not a command has ended the admission yet.
 //
 // A waiting place has a slot in the line that never changes while it waits
 // (snapshots keep it). Line summarises the line in buckets of slots, small

@@ -146,8 +146,9 @@ var _ = Describe("The Helm chart on the local cluster", Ordered, func() {
 			Expect(podReady(&p)).To(BeTrue(), "%s: %v", p.Name, p.Status)
 			Expect(*p.Spec.SecurityContext.RunAsUser).To(BeEquivalentTo(65532))
 		}
-		// Both serve the webhooks, leader or not.
-		Expect(readyWebhookEndpoints()).To(Equal(2))
+		// Both serve the webhooks, leader or not. The EndpointSlice follows
+		// the pods' readiness a moment after helm --wait saw it.
+		Eventually(readyWebhookEndpoints).WithTimeout(20 * time.Second).WithPolling(250 * time.Millisecond).Should(Equal(2))
 		_, err := hkube.PolicyV1().PodDisruptionBudgets(sysNS).Get(ctx, release+"-boxoffice", metav1.GetOptions{})
 		Expect(err).NotTo(HaveOccurred())
 

@@ -5,10 +5,12 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"net"
 	"os"
 	"os/exec"
 	"os/signal"
 	"path/filepath"
+	"strconv"
 	"strings"
 	"syscall"
 	"time"
@@ -17,6 +19,7 @@ import (
 	"k8s.io/client-go/rest"
 	"k8s.io/client-go/tools/clientcmd"
 
+	"boxoffice.dev/boxoffice/internal/localcluster/clusterdns"
 	"boxoffice.dev/boxoffice/internal/localcluster/controlplane"
 	"boxoffice.dev/boxoffice/internal/localcluster/fault"
 	"boxoffice.dev/boxoffice/internal/localcluster/network"
@@ -203,6 +206,12 @@ func (c *cluster) start(ctx context.Context) error {
 	c.cfg = cfg
 	agentCtx, stopAgents := context.WithCancel(context.Background())
 	c.stopAgents = stopAgents
+	dnsAddr := net.JoinHostPort(c.pn.HostIP().String(), strconv.Itoa(network.DNSPort))
+	dns := &clusterdns.Server{Addr: dnsAddr, Domain: network.ClusterDomain, Client: c.cs}
+	if err := dns.Start(agentCtx); err != nil {
+		return err
+	}
+	c.o.Logf("cluster DNS on %s", dnsAddr)
 	c.fleet = nodeagent.NewFleet(agentCtx, c.specs, c.pn, nodeagent.Config{
 		Client: c.cs, StateDir: c.o.StateDir, Self: c.self, Images: c.images, Record: c.rec, Logf: c.o.Logf,
 		APIHost: c.cp.Host, APIPort: c.cp.Port,

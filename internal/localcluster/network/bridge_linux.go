@@ -72,11 +72,17 @@ func Blackhole(netns string, ranges []netip.Prefix, del bool) error {
 	}
 	var errs []error
 	for _, p := range ranges {
-		if err := IP("-n", netns, "route", verb, "Blackhole", p.String()); err != nil {
+		if err := IP(blackholeArgs(netns, verb, p)...); err != nil {
 			errs = append(errs, err)
 		}
 	}
 	return errors.Join(errs...)
+}
+
+// blackholeArgs are the ip arguments that add or delete (verb) a route in
+// netns that drops traffic to p.
+func blackholeArgs(netns, verb string, p netip.Prefix) []string {
+	return []string{"-n", netns, "route", verb, "blackhole", p.String()}
 }
 
 func (n *PodNetwork) Up() error {

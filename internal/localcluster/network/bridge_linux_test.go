@@ -4,6 +4,7 @@ package network
 
 import (
 	"net/netip"
+	"strings"
 	"testing"
 )
 
@@ -52,5 +53,14 @@ func TestNodeAllocatesFromItsPool(t *testing.T) {
 	}
 	if node.hostIP != n.hostIP || node.prefix != n.prefix {
 		t.Errorf("a node keeps the bridge's host address and range: %s %s", node.hostIP, node.prefix)
+	}
+}
+
+// The route type is the keyword ip knows ("blackhole"): with another
+// spelling ip refuses the route and a cut node stays connected.
+func TestBlackholeArgsNameTheRouteType(t *testing.T) {
+	got := strings.Join(blackholeArgs("ns-1", "add", netip.MustParsePrefix("10.244.0.64/26")), " ")
+	if want := "-n ns-1 route add blackhole 10.244.0.64/26"; got != want {
+		t.Errorf("ip %s, want ip %s", got, want)
 	}
 }

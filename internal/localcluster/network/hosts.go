@@ -3,13 +3,11 @@ package network
 import (
 	"bytes"
 	"fmt"
-	"sort"
-	"strings"
 )
 
-// SvcHosts is what one Service contributes to pods' hosts files: the
-// addresses its name should resolve to, and per-address host names (headless
-// Services with pods that have a hostname, such as StatefulSet pods).
+// SvcHosts is what one Service's names resolve to (ServiceHosts): the
+// addresses of its own name, and per-address host names (headless Services
+// with pods that have a hostname, such as StatefulSet pods).
 type SvcHosts struct {
 	Namespace string
 	Name      string
@@ -20,48 +18,31 @@ type SvcHosts struct {
 	Hostnames map[string]string
 }
 
-// ClusterDomain is the suffix every Service name also answers to.
+// ClusterDomain is the suffix of every Service and pod name the cluster DNS
+// answers (internal/localcluster/clusterdns).
 const ClusterDomain = "cluster.local"
 
-// RenderHosts builds the /etc/hosts of one pod. Names of Services in the pod's
-// own namespace also resolve by their short name, as with a cluster's DNS
-// search path. The output is deterministic for a given input.
-func RenderHosts(podIP, hostname, podNamespace string, svcs []SvcHosts) []byte {
+// DNSPort is where the cluster DNS listens on the bridge's host address.
+const DNSPort = 53
+
+// RenderHosts builds the /etc/hosts of one pod: localhost and the pod's own
+// names. Service and pod names come from the cluster DNS, so a pod that
+// moves is found at its new address by the next lookup (Go programs re-read
+// a hosts file only every 5 s).
+func RenderHosts(podIP, hostname string) []byte {
 	var b bytes.Buffer
-	b.WriteString("# Written by the local cluster's node agent; kept current as Services change.\n")
+	b.WriteString("# Written by the local cluster's node agent; other names come from the cluster DNS.\n")
 	b.WriteString("127.0.0.1\tlocalhost\n::1\tlocalhost ip6-localhost ip6-loopback\n")
 	if podIP != "" && hostname != "" {
 		fmt.Fprintf(&b, "%s\t%s\n", podIP, hostname)
 	}
-	sorted := append([]SvcHosts(nil), svcs...)
-	sort.Slice(sorted, func(i, j int) bool {
-		if sorted[i].Namespace != sorted[j].Namespace {
-			return sorted[i].Namespace < sorted[j].Namespace
-		}
-		return sorted[i].Name < sorted[j].Name
-	})
-	for _, s := range sorted {
-		base := s.Name + "." + s.Namespace
-		names := []string{base + ".svc", base + ".svc." + ClusterDomain, base}
-		if s.Namespace == podNamespace {
-			names = append(names, s.Name)
-		}
-		for _, ip := range s.IPs {
-			fmt.Fprintf(&b, "%s\t%s\n", ip, strings.Join(names, " "))
-		}
-		ips := make([]string, 0, len(s.Hostnames))
-		for ip := range s.Hostnames {
-			ips = append(ips, ip)
-		}
-		sort.Strings(ips)
-		for _, ip := range ips {
-			h := s.Hostnames[ip] + "." + base
-			line := []string{h + ".svc", h + ".svc." + ClusterDomain}
-			if s.Namespace == podNamespace {
-				line = append(line, s.Hostnames[ip]+"."+s.Name)
-			}
-			fmt.Fprintf(&b, "%s\t%s\n", ip, strings.Join(line, " "))
-		}
-	}
 	return b.Bytes()
+}
+
+// ResolvConf is a pod's resolv.conf: the cluster DNS at nameserver, and a
+// cluster's search path, so NAME, NAME.NS and NAME.NS.svc resolve as they
+// do on a cluster.
+func ResolvConf(namespace, nameserver string) string {
+	return "search " + namespace + ".svc." + ClusterDomain + " svc." + ClusterDomain + " " + ClusterDomain + "\n" +
+		"nameserver " + nameserver + "\noptions ndots:5 attempts:2 timeout:1\n"
 }

@@ -7,7 +7,8 @@ import (
 	discoveryv1 "k8s.io/api/discovery/v1"
 )
 
-// ServiceHosts is what pods' hosts files say about Services, from the
+// ServiceHosts is what Service names resolve to (the cluster DNS answers
+// from it), from the
 // Services and their EndpointSlices: each name resolves to its ready IPv4
 // endpoints (one of them for a Service with a cluster IP: with no
 // kube-proxy a cluster IP would not route), and a headless Service's

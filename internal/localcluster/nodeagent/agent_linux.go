@@ -10,7 +10,6 @@ import (
 
 	coordinationv1 "k8s.io/api/coordination/v1"
 	corev1 "k8s.io/api/core/v1"
-	discoveryv1 "k8s.io/api/discovery/v1"
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	"k8s.io/apimachinery/pkg/api/resource"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
@@ -47,11 +46,8 @@ type agent struct {
 	apiHost string
 	apiPort int
 
-	factory   informers.SharedInformerFactory
-	podInf    cache.SharedIndexInformer
-	svcInf    cache.SharedIndexInformer
-	sliceInf  cache.SharedIndexInformer
-	hostsKick chan struct{}
+	factory informers.SharedInformerFactory
+	podInf  cache.SharedIndexInformer
 
 	// frozen: the node is paused; the agent neither acts nor reports.
 	frozen atomic.Bool
@@ -65,7 +61,6 @@ type agent struct {
 
 	mu      sync.Mutex
 	runners map[types.UID]*podruntime.Runner
-	svcs    []network.SvcHosts
 }
 
 // Config is what every node agent of a cluster shares.
@@ -89,12 +84,6 @@ func newAgent(ctx context.Context, spec network.NodeSpec, net *network.PodNetwor
 		images: c.Images, net: net, rec: c.Record, logf: c.Logf, apiHost: c.APIHost, apiPort: c.APIPort}
 }
 
-func (a *agent) currentServices() []network.SvcHosts {
-	a.mu.Lock()
-	defer a.mu.Unlock()
-	return a.svcs
-}
-
 func (a *agent) cachedPod(ns, name string) *corev1.Pod {
 	obj, ok, err := a.podInf.GetStore().GetByKey(ns + "/" + name)
 	if err != nil || !ok {
@@ -108,9 +97,8 @@ func (a *agent) start() error {
 	a.pod = &podruntime.Node{
 		Ctx: a.ctx, Client: a.cs, Net: a.net, Images: a.images, Self: a.self, Record: a.rec,
 		StateDir: a.stateDir, Logf: a.logf, APIHost: a.apiHost, APIPort: a.apiPort,
-		Frozen: a.frozen.Load, Services: a.currentServices, CachedPod: a.cachedPod,
+		Frozen: a.frozen.Load, CachedPod: a.cachedPod,
 	}
-	a.hostsKick = make(chan struct{}, 1)
 	if err := a.registerNode(); err != nil {
 		return fmt.Errorf("registering node: %w", err)
 	}
@@ -119,8 +107,6 @@ func (a *agent) start() error {
 	}
 	a.factory = informers.NewSharedInformerFactory(a.cs, 10*time.Minute)
 	a.podInf = a.factory.Core().V1().Pods().Informer()
-	a.svcInf = a.factory.Core().V1().Services().Informer()
-	a.sliceInf = a.factory.Discovery().V1().EndpointSlices().Informer()
 	pvcInf := a.factory.Core().V1().PersistentVolumeClaims().Informer()
 
 	podHandler := cache.ResourceEventHandlerFuncs{
@@ -140,11 +126,6 @@ func (a *agent) start() error {
 			}
 		},
 	}
-	kicker := cache.ResourceEventHandlerFuncs{
-		AddFunc:    func(any) { podruntime.Kick(a.hostsKick) },
-		UpdateFunc: func(any, any) { podruntime.Kick(a.hostsKick) },
-		DeleteFunc: func(any) { podruntime.Kick(a.hostsKick) },
-	}
 	pvcHandler := cache.ResourceEventHandlerFuncs{
 		AddFunc:    func(o any) { a.onClaim(o.(*corev1.PersistentVolumeClaim)) },
 		UpdateFunc: func(_, o any) { a.onClaim(o.(*corev1.PersistentVolumeClaim)) },
@@ -152,7 +133,7 @@ func (a *agent) start() error {
 	for _, h := range []struct {
 		inf cache.SharedIndexInformer
 		h   cache.ResourceEventHandler
-	}{{a.podInf, podHandler}, {a.svcInf, kicker}, {a.sliceInf, kicker}, {pvcInf, pvcHandler}} {
+	}{{a.podInf, podHandler}, {pvcInf, pvcHandler}} {
 		if _, err := h.inf.AddEventHandler(h.h); err != nil {
 			return err
 		}
@@ -163,7 +144,6 @@ func (a *agent) start() error {
 			return fmt.Errorf("informer for %v did not sync", typ)
 		}
 	}
-	go a.hostsLoop()
 	go a.heartbeat()
 	return nil
 }
@@ -344,42 +324,4 @@ func (a *agent) onClaim(pvc *corev1.PersistentVolumeClaim) {
 	if err := volumes.Provision(a.ctx, a.cs, pvc, a.node, a.stateDir); err != nil && a.ctx.Err() == nil {
 		a.logf("provisioning a volume for %s/%s: %v", pvc.Namespace, pvc.Name, err)
 	}
-}
-
-// hostsLoop recomputes Service names from Services and EndpointSlices and
-// rewrites every pod's hosts file when they change.
-func (a *agent) hostsLoop() {
-	for {
-		select {
-		case <-a.ctx.Done():
-			return
-		case <-a.hostsKick:
-		}
-		time.Sleep(50 * time.Millisecond)
-		svcs := a.computeServices()
-		a.mu.Lock()
-		a.svcs = svcs
-		var rs []*podruntime.Runner
-		for _, r := range a.runners {
-			rs = append(rs, r)
-		}
-		a.mu.Unlock()
-		for _, r := range rs {
-			if err := r.WriteHosts(svcs); err != nil && a.ctx.Err() == nil {
-				a.logf("pod %s: hosts file: %v", r.Key(), err)
-			}
-		}
-	}
-}
-
-func (a *agent) computeServices() []network.SvcHosts {
-	var svcs []*corev1.Service
-	for _, o := range a.svcInf.GetStore().List() {
-		svcs = append(svcs, o.(*corev1.Service))
-	}
-	var slices []*discoveryv1.EndpointSlice
-	for _, o := range a.sliceInf.GetStore().List() {
-		slices = append(slices, o.(*discoveryv1.EndpointSlice))
-	}
-	return network.ServiceHosts(svcs, slices)
 }

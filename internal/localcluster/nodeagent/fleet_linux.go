@@ -209,5 +209,4 @@ func (a *agent) resync() {
 		}
 		r.Changed()
 	}
-	podruntime.Kick(a.hostsKick)
 }

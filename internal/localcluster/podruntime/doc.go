@@ -1,6 +1,7 @@
 // Package podruntime runs the local cluster's pods as host processes, as a
 // kubelet with a container runtime would: each pod gets a network namespace
-// on the bridge, its own /etc (hosts kept current with Services), its
+// on the bridge, its own /etc (its own names in hosts, the cluster DNS in
+// resolv.conf), its
 // volumes and environment; each container is the host binary its image maps
 // to, started through the hidden pod-exec subcommand that builds the
 // container's root and mounts in a fresh mount namespace, chroots and execs.

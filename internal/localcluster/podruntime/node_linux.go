@@ -33,8 +33,6 @@ type Node struct {
 	APIPort int
 	// Frozen reports a paused node: its pods neither probe nor report.
 	Frozen func() bool
-	// Services are the current Service names for hosts files.
-	Services func() []network.SvcHosts
 	// CachedPod is the informer's copy of a pod (nil when there is none).
 	CachedPod func(ns, name string) *corev1.Pod
 }
