@@ -83,47 +83,101 @@ type e2eCase struct {
 // endToEnd times dry-run Showtime updates sent to the API server, which calls
 // the webhook over TLS, and returns the p99 of the denied case.
 func endToEnd(ctx context.Context, cfg *rest.Config, scheme *k8sruntime.Scheme, frozen, baseline *boxv1.Showtime, o options) (time.Duration, error) {
-	// A client of its own: no client-side rate limiting, warnings kept
-	// rather than logged.
+	r, err := newE2ERun(ctx, cfg, scheme, o.windows)
+	if err != nil {
+		return 0, err
+	}
+	for _, st := range []*boxv1.Showtime{frozen, baseline} {
+		if err := r.c.Get(ctx, client.ObjectKeyFromObject(st), st); err != nil {
+			return 0, err
+		}
+	}
+	denied := frozen.DeepCopy()
+	denied.Spec.Title = "changed"
+	baseEdit := baseline.DeepCopy()
+	baseEdit.Spec.Title = "changed"
+	cases := r.cases(denied, frozen, baseline)
+
+	if err := r.waitReady(denied, baseEdit, o.startupTime); err != nil {
+		return 0, err
+	}
+	// Warm up connections, caches and the webhook's compiled windows.
+	for range warmupRounds {
+		for _, tc := range cases {
+			_, w, err := r.do(tc.obj)
+			if e := tc.check(err, w); e != nil {
+				return 0, fmt.Errorf("%s: %v", tc.name, e)
+			}
+		}
+	}
+	rounds, elapsed, err := r.measure(cases, o.n, o.e2eTime)
+	if err != nil {
+		return 0, err
+	}
+	return r.print(cases, rounds, elapsed, o), nil
+}
+
+// e2eRun sends the end-to-end measurement's requests.
+type e2eRun struct {
+	ctx     context.Context
+	c       client.Client
+	warn    *warnings
+	windows int // freeze windows a denial must name
+	msgLen  int // length of the last denial's message
+}
+
+// newE2ERun makes a client of its own: no client-side rate limiting,
+// warnings kept rather than logged.
+func newE2ERun(ctx context.Context, cfg *rest.Config, scheme *k8sruntime.Scheme, windows int) (*e2eRun, error) {
 	ccfg := rest.CopyConfig(cfg)
 	ccfg.RateLimiter = flowcontrol.NewFakeAlwaysRateLimiter()
 	warn := &warnings{}
 	ccfg.WarningHandler, ccfg.WarningHandlerWithContext = nil, warn
 	c, err := client.New(ccfg, client.Options{Scheme: scheme})
 	if err != nil {
-		return 0, err
+		return nil, err
 	}
-	for _, st := range []*boxv1.Showtime{frozen, baseline} {
-		if err := c.Get(ctx, client.ObjectKeyFromObject(st), st); err != nil {
-			return 0, err
-		}
+	return &e2eRun{ctx: ctx, c: c, warn: warn, windows: windows}, nil
+}
+
+// do sends obj as a dry-run update and returns how long the answer took, the
+// warning that came with it and its error.
+func (r *e2eRun) do(obj *boxv1.Showtime) (time.Duration, string, error) {
+	o := obj.DeepCopy()
+	r.warn.take()
+	t0 := time.Now()
+	err := r.c.Update(r.ctx, o, client.DryRunAll)
+	d := time.Since(t0)
+	w, _ := r.warn.take()
+	return d, w, err
+}
+
+// deniedCheck wants a denial by the Showtime webhook that names every
+// window.
+func (r *e2eRun) deniedCheck(err error, _ string) error {
+	if err == nil {
+		return fmt.Errorf("allowed, want denied")
 	}
-	denied := frozen.DeepCopy()
-	denied.Spec.Title = "changed"
+	msg := err.Error()
+	if !strings.Contains(msg, deniedPrefix) {
+		return fmt.Errorf("want a denial by %s, got %v", showtimeHook, err)
+	}
+	if got := strings.Count(msg, `FreezeWindow "`); got != r.windows {
+		return fmt.Errorf("denial names %d of %d windows", got, r.windows)
+	}
+	r.msgLen = len(msg)
+	return nil
+}
+
+// cases are the three measured updates: the denied edit, the allowed
+// scale-up, and the same scale-up of the baseline the webhook never sees.
+func (r *e2eRun) cases(denied, frozen, baseline *boxv1.Showtime) []*e2eCase {
 	scaleUp := frozen.DeepCopy()
 	scaleUp.Spec.Frontend.Autoscaling.MaxReplicas = 60
 	baseScaleUp := baseline.DeepCopy()
 	baseScaleUp.Spec.Frontend.Autoscaling.MaxReplicas = 60
-	baseEdit := baseline.DeepCopy()
-	baseEdit.Spec.Title = "changed"
-
-	var msgLen int
-	deniedCheck := func(err error, _ string) error {
-		if err == nil {
-			return fmt.Errorf("allowed, want denied")
-		}
-		msg := err.Error()
-		if !strings.Contains(msg, deniedPrefix) {
-			return fmt.Errorf("want a denial by %s, got %v", showtimeHook, err)
-		}
-		if got := strings.Count(msg, `FreezeWindow "`); got != o.windows {
-			return fmt.Errorf("denial names %d of %d windows", got, o.windows)
-		}
-		msgLen = len(msg)
-		return nil
-	}
-	cases := []*e2eCase{
-		{name: "denied edit", what: "title change, denied by the webhook (message names every window)", obj: denied, check: deniedCheck},
+	return []*e2eCase{
+		{name: "denied edit", what: "title change, denied by the webhook (message names every window)", obj: denied, check: r.deniedCheck},
 		{name: "allowed scale-up", what: "spec.frontend.autoscaling.maxReplicas 50 -> 60, allowed by the webhook with a warning", obj: scaleUp,
 			check: func(err error, warning string) error {
 				if err != nil {
@@ -145,66 +199,58 @@ func endToEnd(ctx context.Context, cfg *rest.Config, scheme *k8sruntime.Scheme, 
 				return nil
 			}},
 	}
-	do := func(obj *boxv1.Showtime) (time.Duration, string, error) {
-		o := obj.DeepCopy()
-		warn.take()
-		t0 := time.Now()
-		err := c.Update(ctx, o, client.DryRunAll)
-		d := time.Since(t0)
-		w, _ := warn.take()
-		return d, w, err
-	}
+}
 
-	// Wait until the webhook's cache holds every window and the API server
-	// applies the objectSelector: the denial names all windows, and a title
-	// change of the baseline Showtime, which the webhook would deny, passes.
-	deadline := time.Now().Add(o.startupTime)
+// waitReady waits until the webhook's cache holds every window and the API
+// server applies the objectSelector: the denial names all windows, and a
+// title change of the baseline Showtime, which the webhook would deny,
+// passes.
+func (r *e2eRun) waitReady(denied, baseEdit *boxv1.Showtime, startupTime time.Duration) error {
+	deadline := time.Now().Add(startupTime)
 	for {
-		_, _, errDenied := do(denied)
-		_, _, errBase := do(baseEdit)
-		e := deniedCheck(errDenied, "")
+		_, _, errDenied := r.do(denied)
+		_, _, errBase := r.do(baseEdit)
+		e := r.deniedCheck(errDenied, "")
 		if e == nil && errBase == nil {
-			break
+			return nil
 		}
 		if e == nil {
 			e = fmt.Errorf("baseline still goes to the webhook: %v", errBase)
 		}
 		if time.Now().After(deadline) {
-			return 0, fmt.Errorf("end to end not ready after %v: %v", o.startupTime, e)
+			return fmt.Errorf("end to end not ready after %v: %v", startupTime, e)
 		}
 		time.Sleep(100 * time.Millisecond)
 	}
-	// Warm up connections, caches and the webhook's compiled windows.
-	for range warmupRounds {
-		for _, tc := range cases {
-			_, w, err := do(tc.obj)
-			if e := tc.check(err, w); e != nil {
-				return 0, fmt.Errorf("%s: %v", tc.name, e)
-			}
-		}
-	}
+}
 
-	// Interleaved, with the order rotated each round, so that noise from a
-	// busy machine falls on all cases alike.
+// measure times up to n rounds of the cases, within limit. They are
+// interleaved, with the order rotated each round, so that noise from a busy
+// machine falls on all cases alike.
+func (r *e2eRun) measure(cases []*e2eCase, n int, limit time.Duration) (int, time.Duration, error) {
 	for _, tc := range cases {
-		tc.lat = make([]time.Duration, 0, o.n)
+		tc.lat = make([]time.Duration, 0, n)
 	}
 	start := time.Now()
-	stop := start.Add(o.e2eTime)
+	stop := start.Add(limit)
 	rounds := 0
-	for rounds < o.n && time.Now().Before(stop) {
+	for rounds < n && time.Now().Before(stop) {
 		for k := range cases {
 			tc := cases[(rounds+k)%len(cases)]
-			d, w, err := do(tc.obj)
+			d, w, err := r.do(tc.obj)
 			if e := tc.check(err, w); e != nil {
-				return 0, fmt.Errorf("%s: %v", tc.name, e)
+				return 0, 0, fmt.Errorf("%s: %v", tc.name, e)
 			}
 			tc.lat = append(tc.lat, d)
 		}
 		rounds++
 	}
-	elapsed := time.Since(start)
+	return rounds, time.Since(start), nil
+}
 
+// print prints the cases' latencies and what the webhook adds to the
+// baseline's p99, and returns the denied case's p99.
+func (r *e2eRun) print(cases []*e2eCase, rounds int, elapsed time.Duration, o options) time.Duration {
 	fmt.Printf("end to end: dry-run (dryRun=All) Showtime updates from a client to the envtest kube-apiserver on loopback, timed from request to the API server's answer,\n")
 	fmt.Printf("  through its AdmissionReview call over TLS to the webhook served by a controller-runtime manager (webhooks.Setup); %d rounds of the three cases interleaved in %v", rounds, elapsed.Round(time.Millisecond))
 	if rounds < o.n {
@@ -216,7 +262,7 @@ func endToEnd(ctx context.Context, cfg *rest.Config, scheme *k8sruntime.Scheme, 
 		st[i] = summarize(tc.lat)
 		fmt.Printf("  %-17s %s  %s", tc.name, st[i], tc.what)
 		if i == 0 {
-			fmt.Printf(", message=%d bytes", msgLen)
+			fmt.Printf(", message=%d bytes", r.msgLen)
 		}
 		fmt.Println()
 	}
@@ -226,5 +272,5 @@ func endToEnd(ctx context.Context, cfg *rest.Config, scheme *k8sruntime.Scheme, 
 		fmt.Printf("  webhook's added p99, %-17s p99 %s - baseline p99 %s = %s (%.2fx the baseline)\n",
 			tc.name+":", ms(st[i].p99), ms(base), ms(st[i].p99-base), float64(st[i].p99)/float64(base))
 	}
-	return st[0].p99, nil
+	return st[0].p99
 }

@@ -700,25 +700,8 @@ func phase(w *writer, feAddr string, n, nAddrs int, rate float64, duration time.
 	}
 	log("%d clients: connecting from %d loopback addresses", n, nAddrs)
 	start := time.Now()
-	ready := make(chan struct{}, n)
-	sem := make(chan struct{}, 256) // connects in flight
-	go func() {
-		for i := 0; i < n; i++ {
-			sem <- struct{}{}
-			cs.wg.Add(1)
-			go func(i int) {
-				cs.run(ctx, i, ver, ready)
-			}(i)
-			go func() { time.Sleep(2 * time.Millisecond); <-sem }()
-		}
-	}()
-	timeout := time.After(90 * time.Second)
-	for got := 0; got < n; got++ {
-		select {
-		case <-ready:
-		case <-timeout:
-			return r, fmt.Errorf("only %d of %d clients connected within 90s", got, n)
-		}
+	if err := connectClients(ctx, cs, n, ver); err != nil {
+		return r, err
 	}
 	r.ConnectSeconds = time.Since(start).Seconds()
 	time.Sleep(time.Second) // settle
@@ -727,42 +710,9 @@ func phase(w *writer, feAddr string, n, nAddrs int, rate float64, duration time.
 	log("%d clients connected in %.1fs; front end RSS %.1f MiB (was %.1f MiB)", n, r.ConnectSeconds,
 		float64(r.FrontendRSS)/(1<<20), float64(r.FrontendRSSBase)/(1<<20))
 
-	// Measured window: commits at a steady rate.
-	v0, err := w.shardVersion()
+	fan0, err := measureWindow(w, feAddr, rate, duration, shardPID, fePID, &r)
 	if err != nil {
 		return r, err
-	}
-	w.startWindow(v0)
-	fan0, err := fanoutBuckets(feAddr)
-	if err != nil {
-		return r, err
-	}
-	shardCPU0, feCPU0, self0 := cpuNow(shardPID), cpuNow(fePID), cpuNow(os.Getpid())
-	t0 := time.Now()
-	interval := time.Duration(float64(time.Second) / rate)
-	tick := time.NewTicker(interval)
-	end := t0.Add(duration)
-	var lastVersion uint64
-	for time.Now().Before(end) {
-		<-tick.C
-		v, err := w.commit()
-		if err != nil {
-			tick.Stop()
-			return r, err
-		}
-		r.Commits++
-		lastVersion = v
-	}
-	tick.Stop()
-	w.endWindow(lastVersion)
-	r.WindowSeconds = time.Since(t0).Seconds()
-	var shardSrc string
-	r.ShardCPUSeconds, shardSrc = cpuNow(shardPID).since(shardCPU0)
-	r.ShardCPUPrecise = shardSrc == "schedstat"
-	r.FrontCPUSeconds, _ = cpuNow(fePID).since(feCPU0)
-	r.BenchCPUSeconds, _ = cpuNow(os.Getpid()).since(self0)
-	if r.Commits > 0 {
-		r.ShardCPUPerCommitMs = 1000 * r.ShardCPUSeconds / float64(r.Commits)
 	}
 	// Let the last changes arrive.
 	r.Expected = int64(n) * int64(r.Commits)
@@ -780,6 +730,75 @@ func phase(w *writer, feAddr string, n, nAddrs int, rate float64, duration time.
 	r.P50ms, r.P99ms, r.MaxMs = cs.h.quantile(0.50), cs.h.quantile(0.99), cs.h.maxMs()
 	log("%d clients: %d commits, p50 %.1f ms, p99 %.1f ms, delivered %d/%d", n, r.Commits, r.P50ms, r.P99ms, r.Deliveries, r.Expected)
 	return r, nil
+}
+
+// connectClients starts n clients of cs, at most 256 connecting at once,
+// and waits (up to 90 s) until every one is connected.
+func connectClients(ctx context.Context, cs *clientSet, n int, ver uint64) error {
+	ready := make(chan struct{}, n)
+	sem := make(chan struct{}, 256) // connects in flight
+	go func() {
+		for i := 0; i < n; i++ {
+			sem <- struct{}{}
+			cs.wg.Add(1)
+			go func(i int) {
+				cs.run(ctx, i, ver, ready)
+			}(i)
+			go func() { time.Sleep(2 * time.Millisecond); <-sem }()
+		}
+	}()
+	timeout := time.After(90 * time.Second)
+	for got := 0; got < n; got++ {
+		select {
+		case <-ready:
+		case <-timeout:
+			return fmt.Errorf("only %d of %d clients connected within 90s", got, n)
+		}
+	}
+	return nil
+}
+
+// measureWindow commits at a steady rate for duration and records in r the
+// commits and the CPU each process used; it returns the front end's fan-out
+// histogram from the window's start.
+func measureWindow(w *writer, feAddr string, rate float64, duration time.Duration, shardPID, fePID int, r *phaseResult) (map[float64]float64, error) {
+	v0, err := w.shardVersion()
+	if err != nil {
+		return nil, err
+	}
+	w.startWindow(v0)
+	fan0, err := fanoutBuckets(feAddr)
+	if err != nil {
+		return nil, err
+	}
+	shardCPU0, feCPU0, self0 := cpuNow(shardPID), cpuNow(fePID), cpuNow(os.Getpid())
+	t0 := time.Now()
+	interval := time.Duration(float64(time.Second) / rate)
+	tick := time.NewTicker(interval)
+	end := t0.Add(duration)
+	var lastVersion uint64
+	for time.Now().Before(end) {
+		<-tick.C
+		v, err := w.commit()
+		if err != nil {
+			tick.Stop()
+			return nil, err
+		}
+		r.Commits++
+		lastVersion = v
+	}
+	tick.Stop()
+	w.endWindow(lastVersion)
+	r.WindowSeconds = time.Since(t0).Seconds()
+	var shardSrc string
+	r.ShardCPUSeconds, shardSrc = cpuNow(shardPID).since(shardCPU0)
+	r.ShardCPUPrecise = shardSrc == "schedstat"
+	r.FrontCPUSeconds, _ = cpuNow(fePID).since(feCPU0)
+	r.BenchCPUSeconds, _ = cpuNow(os.Getpid()).since(self0)
+	if r.Commits > 0 {
+		r.ShardCPUPerCommitMs = 1000 * r.ShardCPUSeconds / float64(r.Commits)
+	}
+	return fan0, nil
 }
 
 // fanoutBuckets reads the front end's fan-out delay histogram (cumulative

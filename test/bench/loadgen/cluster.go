@@ -247,70 +247,93 @@ func cmdFailover(args []string) error {
 	defer pcancel()
 	go p.run(pctx, c.members[0].tokenFile, ids[:min(len(ids), 1000)])
 	res := FailoverResult{}
-	waitAcks := func(n int64) error {
-		p.mu.Lock()
-		target := len(p.acks) + int(n)
-		p.mu.Unlock()
-		for deadline := time.Now().Add(30 * time.Second); time.Now().Before(deadline); time.Sleep(5 * time.Millisecond) {
-			p.mu.Lock()
-			ok := len(p.acks) >= target
-			p.mu.Unlock()
-			if ok {
-				return nil
-			}
-		}
-		return errors.New("writes stopped being acknowledged")
-	}
-	// disrupt waits for writes to flow, does act to the leader, then
-	// restarts it.
-	disrupt := func(act func(l int) error) error {
-		if err := waitAcks(50); err != nil {
-			return err
-		}
-		l, err := c.leader(30 * time.Second)
-		if err != nil {
-			return err
-		}
-		if err := act(l); err != nil {
-			return err
-		}
-		_, err = c.members[l].restart(60 * time.Second)
+	if res.KillMs, err = p.measureKills(*kills); err != nil {
 		return err
 	}
-	for k := 0; k < *kills; k++ {
-		if err := disrupt(func(l int) error {
+	res.Kills = len(res.KillMs)
+	if res.HandoverMs, err = p.measureHandovers(*handovers); err != nil {
+		return err
+	}
+	res.Handovers = len(res.HandoverMs)
+	return writeJSON(*cmd.out, res)
+}
+
+// waitAcks waits (up to 30 s) until n more writes are acknowledged.
+func (p *prober) waitAcks(n int64) error {
+	p.mu.Lock()
+	target := len(p.acks) + int(n)
+	p.mu.Unlock()
+	for deadline := time.Now().Add(30 * time.Second); time.Now().Before(deadline); time.Sleep(5 * time.Millisecond) {
+		p.mu.Lock()
+		ok := len(p.acks) >= target
+		p.mu.Unlock()
+		if ok {
+			return nil
+		}
+	}
+	return errors.New("writes stopped being acknowledged")
+}
+
+// disrupt waits for writes to flow, does act to the leader, then restarts
+// it.
+func (p *prober) disrupt(act func(l int) error) error {
+	if err := p.waitAcks(50); err != nil {
+		return err
+	}
+	l, err := p.c.leader(30 * time.Second)
+	if err != nil {
+		return err
+	}
+	if err := act(l); err != nil {
+		return err
+	}
+	_, err = p.c.members[l].restart(60 * time.Second)
+	return err
+}
+
+// measureKills SIGKILLs the leader n times and returns, in ms, how long
+// each time the next acknowledged write took.
+func (p *prober) measureKills(n int) ([]float64, error) {
+	var killMs []float64
+	for k := 0; k < n; k++ {
+		if err := p.disrupt(func(l int) error {
 			t := time.Now()
-			c.members[l].kill()
+			p.c.members[l].kill()
 			d, ok := p.firstAckAfter(t, 30*time.Second)
 			if !ok {
 				return fmt.Errorf("kill %d: no write acknowledged within 30s", k+1)
 			}
-			res.KillMs = append(res.KillMs, float64(d)/float64(time.Millisecond))
-			fmt.Fprintf(os.Stderr, "  failover %d: leader %d SIGKILLed, next acknowledged write after %.0f ms\n", k+1, l+1, res.KillMs[k])
+			killMs = append(killMs, float64(d)/float64(time.Millisecond))
+			fmt.Fprintf(os.Stderr, "  failover %d: leader %d SIGKILLed, next acknowledged write after %.0f ms\n", k+1, l+1, killMs[k])
 			return nil
 		}); err != nil {
-			return err
+			return killMs, err
 		}
 	}
-	res.Kills = len(res.KillMs)
-	for k := 0; k < *handovers; k++ {
-		if err := disrupt(func(l int) error {
+	return killMs, nil
+}
+
+// measureHandovers SIGTERMs the leader n times and returns, in ms, the
+// longest pause between acknowledged writes around each hand-over.
+func (p *prober) measureHandovers(n int) ([]float64, error) {
+	var handoverMs []float64
+	for k := 0; k < n; k++ {
+		if err := p.disrupt(func(l int) error {
 			t := time.Now()
-			c.members[l].stop(30 * time.Second)
+			p.c.members[l].stop(30 * time.Second)
 			if _, ok := p.firstAckAfter(time.Now(), 30*time.Second); !ok {
 				return fmt.Errorf("hand-over %d: no write acknowledged within 30s", k+1)
 			}
-			if err := waitAcks(20); err != nil {
+			if err := p.waitAcks(20); err != nil {
 				return err
 			}
 			gap := p.maxGap(t, time.Now())
-			res.HandoverMs = append(res.HandoverMs, float64(gap)/float64(time.Millisecond))
-			fmt.Fprintf(os.Stderr, "  hand-over %d: leader %d SIGTERMed, longest write pause %.0f ms\n", k+1, l+1, res.HandoverMs[k])
+			handoverMs = append(handoverMs, float64(gap)/float64(time.Millisecond))
+			fmt.Fprintf(os.Stderr, "  hand-over %d: leader %d SIGTERMed, longest write pause %.0f ms\n", k+1, l+1, handoverMs[k])
 			return nil
 		}); err != nil {
-			return err
+			return handoverMs, err
 		}
 	}
-	res.Handovers = len(res.HandoverMs)
-	return writeJSON(*cmd.out, res)
+	return handoverMs, nil
 }

@@ -413,17 +413,34 @@ func cmdRecovery(args []string) error {
 	res.FreshReadyMs = ms(d)
 	fmt.Fprintf(os.Stderr, "  recovery: fresh start ready in %.0f ms; logging %d writes with %d clients\n", res.FreshReadyMs, *writes, *clients)
 
-	sb, err := newShardBackend(p.url, p.tokenFile, *clients)
+	ids, _, _ := venueSeats(*cmd.seats)
+	pool := newSeatPool(ids)
+	if err := fillLog(ctx, p, pool, *clients, *writes, *maxFill, &res); err != nil {
+		return err
+	}
+	if err := stopAndRestart(p, &res); err != nil {
+		return err
+	}
+	if *killWrites > 0 {
+		if err := crashAndRestart(ctx, p, pool, *clients, *killWrites, &res); err != nil {
+			return err
+		}
+	}
+	return writeJSON(*cmd.out, res)
+}
+
+// fillLog logs writes acknowledged writes (for at most maxFill) on p with
+// clients concurrent clients and records how it went in res.
+func fillLog(ctx context.Context, p *shardProc, pool *seatPool, clients int, writes int64, maxFill time.Duration, res *RecoveryResult) error {
+	sb, err := newShardBackend(p.url, p.tokenFile, clients)
 	if err != nil {
 		return err
 	}
-	ids, _, _ := venueSeats(*cmd.seats)
-	pool := newSeatPool(ids)
-	fillCtx, fillCancel := context.WithTimeout(ctx, *maxFill)
+	fillCtx, fillCancel := context.WithTimeout(ctx, maxFill)
 	defer fillCancel()
 	t0 := time.Now()
 	var st fillStats
-	fill(fillCtx, sb, pool, *clients, *writes, "fill-", &st, func(v int64) {
+	fill(fillCtx, sb, pool, clients, writes, "fill-", &st, func(v int64) {
 		el := time.Since(t0).Seconds()
 		fmt.Fprintf(os.Stderr, "  recovery: %d writes in %.0f s (%.0f/s)\n", v, el, float64(v)/el)
 	})
@@ -435,12 +452,17 @@ func cmdRecovery(args []string) error {
 		return ctx.Err()
 	}
 	fmt.Fprintf(os.Stderr, "  recovery: %d writes in %.1f s (%.0f/s), %d errors\n", res.Writes, res.FillSec, res.WritesPerSec, res.Errors)
+	return nil
+}
 
-	// SIGTERM, restart: the number the target is about.
+// stopAndRestart SIGTERMs p and restarts it: the number the target is
+// about.
+func stopAndRestart(p *shardProc, res *RecoveryResult) error {
 	sd, clean := p.stop(60 * time.Second)
 	res.StopMs, res.StopClean = ms(sd), clean
 	res.DataBytes = dirSize(p.dataDir)
-	if d, err = p.restart(5 * time.Minute); err != nil {
+	d, err := p.restart(5 * time.Minute)
+	if err != nil {
 		return err
 	}
 	res.ReadyMs = ms(d)
@@ -448,41 +470,44 @@ func cmdRecovery(args []string) error {
 		res.StatusVersion, res.StatusHeldSeat = int64(st.Version), st.Counts.Held
 	}
 	fmt.Fprintf(os.Stderr, "  recovery: SIGTERM took %.0f ms; restart ready in %.0f ms (data dir %.1f MB)\n", res.StopMs, res.ReadyMs, float64(res.DataBytes)/(1<<20))
+	return nil
+}
 
-	// Crash: more writes, SIGKILL while they are still coming, restart.
-	if *killWrites > 0 {
-		sb, err := newShardBackend(p.url, p.tokenFile, *clients)
-		if err != nil {
-			return err
-		}
-		kctx, kcancel := context.WithTimeout(ctx, 30*time.Second)
-		var kst fillStats
-		reached := make(chan struct{})
-		var once sync.Once
-		go func() {
-			fill(kctx, sb, pool, *clients, 1<<62, "crash-", &kst, nil)
-		}()
-		go func() {
-			for kctx.Err() == nil && kst.writes.Load() < *killWrites {
-				time.Sleep(5 * time.Millisecond)
-			}
-			once.Do(func() { close(reached) })
-		}()
-		<-reached
-		p.kill() // mid-load: requests in flight get cut off
-		kcancel()
-		sb.Close()
-		res.KillWrites = kst.writes.Load()
-		if ctx.Err() != nil {
-			return ctx.Err()
-		}
-		if d, err = p.restart(5 * time.Minute); err != nil {
-			return err
-		}
-		res.KillReadyMs = ms(d)
-		fmt.Fprintf(os.Stderr, "  recovery: %d more writes, SIGKILL under load, restart ready in %.0f ms\n", res.KillWrites, res.KillReadyMs)
+// crashAndRestart is the crash variant: killWrites more writes, SIGKILL
+// while they are still coming, restart.
+func crashAndRestart(ctx context.Context, p *shardProc, pool *seatPool, clients int, killWrites int64, res *RecoveryResult) error {
+	sb, err := newShardBackend(p.url, p.tokenFile, clients)
+	if err != nil {
+		return err
 	}
-	return writeJSON(*cmd.out, res)
+	kctx, kcancel := context.WithTimeout(ctx, 30*time.Second)
+	var kst fillStats
+	reached := make(chan struct{})
+	var once sync.Once
+	go func() {
+		fill(kctx, sb, pool, clients, 1<<62, "crash-", &kst, nil)
+	}()
+	go func() {
+		for kctx.Err() == nil && kst.writes.Load() < killWrites {
+			time.Sleep(5 * time.Millisecond)
+		}
+		once.Do(func() { close(reached) })
+	}()
+	<-reached
+	p.kill() // mid-load: requests in flight get cut off
+	kcancel()
+	sb.Close()
+	res.KillWrites = kst.writes.Load()
+	if ctx.Err() != nil {
+		return ctx.Err()
+	}
+	d, err := p.restart(5 * time.Minute)
+	if err != nil {
+		return err
+	}
+	res.KillReadyMs = ms(d)
+	fmt.Fprintf(os.Stderr, "  recovery: %d more writes, SIGKILL under load, restart ready in %.0f ms\n", res.KillWrites, res.KillReadyMs)
+	return nil
 }
 
 func shardStatus(p *shardProc) (*shardapi.Status, error) {

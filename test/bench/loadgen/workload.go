@@ -390,152 +390,206 @@ func cmdPrep(args []string) error {
 }
 
 func cmdRun(args []string) error {
-	fs := flag.NewFlagSet("run", flag.ExitOnError)
-	backend := fs.String("backend", "", "shard, redis or postgres")
-	name := fs.String("name", "", "system name in the report (default: backend)")
-	addr := fs.String("addr", "", "redis host:port")
-	dsn := fs.String("dsn", "", "postgres connection string")
-	shardURL := fs.String("shard-url", "", "base URL of a running shard (or use -shard-bin)")
-	tokenFile := fs.String("token-file", "", "shard bearer token file (with -shard-url)")
-	var sp spawnFlags
-	sp.register(fs)
-	seats := fs.Int("seats", 50000, "venue size")
-	clients := fs.Int("clients", 64, "concurrent clients")
-	warmup := fs.Duration("warmup", 5*time.Second, "warm-up, not measured")
-	dur := fs.Duration("duration", 20*time.Second, "measured window")
-	confirm := fs.Float64("confirm", 0.1, "share of accepted holds that are confirmed (the rest are released)")
-	maxSold := fs.Float64("max-sold", 0.8, "once this share of the venue is sold, confirms become releases")
-	rate := fs.Float64("rate", 0, "open loop: operations per second (0: closed loop)")
-	rateFrom := fs.String("rate-from", "", "open loop: take the rate from this result file's holds/s")
-	rateFactor := fs.Float64("rate-factor", 0.5, "with -rate-from: share of that rate")
-	out := fs.String("out", "", "write the JSON result here")
-	serverPid := fs.Int("server-pid", 0, "pid of the system under test, to report its CPU use (shards started here: automatic)")
-	members := fs.Int("members", 3, "backend cluster: members started")
-	batchOps := fs.Int("batch", 0, "backends shard and cluster: carry operations in POST /v2/batch requests of up to this many, as the front end does (0: one v1 request each)")
-	batchFlights := fs.Int("batch-flights", 2, "with -batch: batches in flight at once")
-	redisWait := fs.Int("redis-wait", 0, "backend redis: WAIT for this many replicas (timeout 0) after every write script")
-	fs.Parse(args)
-
-	ids, _, err := venueSeats(*seats)
+	o := parseRunFlags(args)
+	ids, _, err := venueSeats(o.seats)
 	if err != nil {
 		return err
 	}
-	if *rateFrom != "" {
-		var prev RunResult
-		data, err := os.ReadFile(*rateFrom)
-		if err != nil {
+	if o.rateFrom != "" {
+		if o.rate, err = pacedRate(o.rateFrom, o.rateFactor); err != nil {
 			return err
-		}
-		if err := json.Unmarshal(data, &prev); err != nil {
-			return err
-		}
-		*rate = prev.HoldsPerSec * *rateFactor
-		if *rate < 1 {
-			return fmt.Errorf("%s: holds/s %.1f too low to pace from", *rateFrom, prev.HoldsPerSec)
 		}
 	}
 	ctx, cancel := signalContext()
 	defer cancel()
 
-	var b Backend
-	var proc *shardProc
 	pr := &probe{leader: 0}
-	switch *backend {
-	case "redis":
-		rb := newRedisBackend(*addr, *clients)
-		rb.wait = *redisWait
-		b = rb
-	case "postgres":
-		pb, err := newPGBackend(ctx, *dsn, *clients)
-		if err != nil {
-			return err
-		}
-		b = pb
-	case "shard":
-		url, tok := *shardURL, *tokenFile
-		if sp.bin != "" {
-			if proc, _, err = sp.startReady(ctx, "run", *seats); err != nil {
-				return err
-			}
-			defer proc.stop(30 * time.Second)
-			url, tok = proc.url, proc.tokenFile
-		}
-		sb, err := newShardBackend(url, tok, *clients)
-		if err != nil {
-			return err
-		}
-		b = sb
-	case "cluster":
-		if sp.bin == "" {
-			return errors.New("-backend cluster needs -shard-bin")
-		}
-		cl, err := sp.startCluster(ctx, "cluster", *seats, *members)
-		if err != nil {
-			return err
-		}
-		defer cl.stop()
-		l, err := cl.leader(60 * time.Second)
-		if err != nil {
-			return err
-		}
-		for _, m := range cl.members {
-			pr.pids = append(pr.pids, m.pid())
-			pr.urls = append(pr.urls, m.url)
-		}
-		pr.leader = l
-		sb, err := newShardBackend(cl.members[l].url, cl.members[l].tokenFile, *clients)
-		if err != nil {
-			return err
-		}
-		b = sb
-	default:
-		return fmt.Errorf("unknown backend %q", *backend)
+	b, proc, stop, err := o.openBackend(ctx, pr)
+	if err != nil {
+		return err
 	}
+	defer stop()
 	defer b.Close()
-	if sb, ok := b.(*shardBackend); ok && *batchOps > 0 {
-		sb.useBatch(*batchOps, *batchFlights)
+	if sb, ok := b.(*shardBackend); ok && o.batchOps > 0 {
+		sb.useBatch(o.batchOps, o.batchFlights)
 	}
 
-	if *name == "" {
-		*name = *backend
-	}
 	w := &workload{
 		b:            b,
 		pool:         newSeatPool(ids),
-		clients:      *clients,
-		confirmRatio: *confirm,
-		maxSold:      int64(*maxSold * float64(len(ids))),
+		clients:      o.clients,
+		confirmRatio: o.confirm,
+		maxSold:      int64(o.maxSold * float64(len(ids))),
 		refPrefix:    fmt.Sprintf("bench-%d-", time.Now().UnixNano()%1e9),
 	}
-	w.res.System = *name
+	w.res.System = o.name
 	if proc != nil {
 		pr.pids, pr.urls = []int{proc.pid()}, []string{proc.url}
-	} else if *serverPid > 0 {
-		pr.pids = []int{*serverPid}
-		if *backend == "shard" {
-			pr.urls = []string{*shardURL}
+	} else if o.serverPid > 0 {
+		pr.pids = []int{o.serverPid}
+		if o.backend == "shard" {
+			pr.urls = []string{o.shardURL}
 		}
 	}
+	res, err := o.measure(ctx, w, pr)
+	if err != nil {
+		return err
+	}
+	logRun(res, proc)
+	return writeJSON(o.out, res)
+}
+
+// runFlags are the flags of the run command.
+type runFlags struct {
+	backend, name, addr, dsn, shardURL, tokenFile string
+	sp                                            spawnFlags
+	seats, clients                                int
+	warmup, dur                                   time.Duration
+	confirm, maxSold                              float64
+	rate, rateFactor                              float64
+	rateFrom, out                                 string
+	serverPid, members, batchOps, batchFlights    int
+	redisWait                                     int
+}
+
+func parseRunFlags(args []string) *runFlags {
+	o := &runFlags{}
+	fs := flag.NewFlagSet("run", flag.ExitOnError)
+	fs.StringVar(&o.backend, "backend", "", "shard, redis or postgres")
+	fs.StringVar(&o.name, "name", "", "system name in the report (default: backend)")
+	fs.StringVar(&o.addr, "addr", "", "redis host:port")
+	fs.StringVar(&o.dsn, "dsn", "", "postgres connection string")
+	fs.StringVar(&o.shardURL, "shard-url", "", "base URL of a running shard (or use -shard-bin)")
+	fs.StringVar(&o.tokenFile, "token-file", "", "shard bearer token file (with -shard-url)")
+	o.sp.register(fs)
+	fs.IntVar(&o.seats, "seats", 50000, "venue size")
+	fs.IntVar(&o.clients, "clients", 64, "concurrent clients")
+	fs.DurationVar(&o.warmup, "warmup", 5*time.Second, "warm-up, not measured")
+	fs.DurationVar(&o.dur, "duration", 20*time.Second, "measured window")
+	fs.Float64Var(&o.confirm, "confirm", 0.1, "share of accepted holds that are confirmed (the rest are released)")
+	fs.Float64Var(&o.maxSold, "max-sold", 0.8, "once this share of the venue is sold, confirms become releases")
+	fs.Float64Var(&o.rate, "rate", 0, "open loop: operations per second (0: closed loop)")
+	fs.StringVar(&o.rateFrom, "rate-from", "", "open loop: take the rate from this result file's holds/s")
+	fs.Float64Var(&o.rateFactor, "rate-factor", 0.5, "with -rate-from: share of that rate")
+	fs.StringVar(&o.out, "out", "", "write the JSON result here")
+	fs.IntVar(&o.serverPid, "server-pid", 0, "pid of the system under test, to report its CPU use (shards started here: automatic)")
+	fs.IntVar(&o.members, "members", 3, "backend cluster: members started")
+	fs.IntVar(&o.batchOps, "batch", 0, "backends shard and cluster: carry operations in POST /v2/batch requests of up to this many, as the front end does (0: one v1 request each)")
+	fs.IntVar(&o.batchFlights, "batch-flights", 2, "with -batch: batches in flight at once")
+	fs.IntVar(&o.redisWait, "redis-wait", 0, "backend redis: WAIT for this many replicas (timeout 0) after every write script")
+	fs.Parse(args)
+	if o.name == "" {
+		o.name = o.backend
+	}
+	return o
+}
+
+// pacedRate is factor times the holds/s of the result saved in path.
+func pacedRate(path string, factor float64) (float64, error) {
+	var prev RunResult
+	data, err := os.ReadFile(path)
+	if err != nil {
+		return 0, err
+	}
+	if err := json.Unmarshal(data, &prev); err != nil {
+		return 0, err
+	}
+	rate := prev.HoldsPerSec * factor
+	if rate < 1 {
+		return 0, fmt.Errorf("%s: holds/s %.1f too low to pace from", path, prev.HoldsPerSec)
+	}
+	return rate, nil
+}
+
+// openBackend connects to the system under test, starting the shard or the
+// cluster first when asked to; stop ends what it started. A cluster's
+// members are set in pr.
+func (o *runFlags) openBackend(ctx context.Context, pr *probe) (b Backend, proc *shardProc, stop func(), err error) {
+	stop = func() {}
+	switch o.backend {
+	case "redis":
+		rb := newRedisBackend(o.addr, o.clients)
+		rb.wait = o.redisWait
+		return rb, nil, stop, nil
+	case "postgres":
+		pb, err := newPGBackend(ctx, o.dsn, o.clients)
+		if err != nil {
+			return nil, nil, stop, err
+		}
+		return pb, nil, stop, nil
+	case "shard":
+		url, tok := o.shardURL, o.tokenFile
+		if o.sp.bin != "" {
+			if proc, _, err = o.sp.startReady(ctx, "run", o.seats); err != nil {
+				return nil, nil, stop, err
+			}
+			stop = func() { proc.stop(30 * time.Second) }
+			url, tok = proc.url, proc.tokenFile
+		}
+		sb, err := newShardBackend(url, tok, o.clients)
+		if err != nil {
+			stop()
+			return nil, nil, func() {}, err
+		}
+		return sb, proc, stop, nil
+	case "cluster":
+		b, stop, err := o.openCluster(ctx, pr)
+		return b, nil, stop, err
+	}
+	return nil, nil, stop, fmt.Errorf("unknown backend %q", o.backend)
+}
+
+// openCluster starts a cluster of shards and connects to its leader.
+func (o *runFlags) openCluster(ctx context.Context, pr *probe) (Backend, func(), error) {
+	none := func() {}
+	if o.sp.bin == "" {
+		return nil, none, errors.New("-backend cluster needs -shard-bin")
+	}
+	cl, err := o.sp.startCluster(ctx, "cluster", o.seats, o.members)
+	if err != nil {
+		return nil, none, err
+	}
+	l, err := cl.leader(60 * time.Second)
+	if err != nil {
+		cl.stop()
+		return nil, none, err
+	}
+	for _, m := range cl.members {
+		pr.pids = append(pr.pids, m.pid())
+		pr.urls = append(pr.urls, m.url)
+	}
+	pr.leader = l
+	sb, err := newShardBackend(cl.members[l].url, cl.members[l].tokenFile, o.clients)
+	if err != nil {
+		cl.stop()
+		return nil, none, err
+	}
+	return sb, cl.stop, nil
+}
+
+// measure runs the workload (warm-up, then the measured window) and sums
+// it up, with the system's CPU and histograms over the window.
+func (o *runFlags) measure(ctx context.Context, w *workload, pr *probe) (RunResult, error) {
 	// The system's CPU and histograms are taken over the measured window
 	// only (as the throughput is): once when the warm-up ends, once after.
 	winStart := make(chan probeSnap, 1)
 	go func() {
 		select {
-		case <-time.After(*warmup):
+		case <-time.After(o.warmup):
 			winStart <- pr.snap()
 		case <-ctx.Done():
 		}
 	}()
 	cpu0, t0 := selfCPU(), time.Now()
-	if *rate > 0 {
-		fmt.Fprintf(os.Stderr, "  %s: open loop at %.0f holds/s, %d clients, %s warm-up + %s\n", *name, *rate, *clients, *warmup, *dur)
-		w.openLoop(ctx, *rate, *warmup, *dur)
+	if o.rate > 0 {
+		fmt.Fprintf(os.Stderr, "  %s: open loop at %.0f holds/s, %d clients, %s warm-up + %s\n", o.name, o.rate, o.clients, o.warmup, o.dur)
+		w.openLoop(ctx, o.rate, o.warmup, o.dur)
 	} else {
-		fmt.Fprintf(os.Stderr, "  %s: closed loop, %d clients, %s warm-up + %s\n", *name, *clients, *warmup, *dur)
-		w.closedLoop(ctx, *warmup, *dur)
+		fmt.Fprintf(os.Stderr, "  %s: closed loop, %d clients, %s warm-up + %s\n", o.name, o.clients, o.warmup, o.dur)
+		w.closedLoop(ctx, o.warmup, o.dur)
 	}
 	if ctx.Err() != nil {
-		return ctx.Err()
+		return RunResult{}, ctx.Err()
 	}
 	end := pr.snap()
 	res := w.finish()
@@ -548,6 +602,12 @@ func cmdRun(args []string) error {
 	case <-time.After(10 * time.Second):
 		fmt.Fprintln(os.Stderr, "    (the window-start probe did not finish: no server CPU)")
 	}
+	return res, nil
+}
+
+// logRun prints the run's summary, its first errors and the shard's memory
+// (when started here) on stderr.
+func logRun(res RunResult, proc *shardProc) {
 	fmt.Fprintf(os.Stderr, "  %s: %.0f holds/s, %.0f conflicts/s, hold p50 %.2f ms p99 %.2f ms, conflict p50 %.2f ms p99 %.2f ms, errors %d\n",
 		res.System, res.HoldsPerSec, res.ConflictsPerSec, res.Hold.P50, res.Hold.P99, res.Conflict.P50, res.Conflict.P99, res.Errors)
 	for _, e := range res.FirstErrors {
@@ -558,7 +618,6 @@ func cmdRun(args []string) error {
 			fmt.Fprintf(os.Stderr, "  %s: shard VmRSS after the run: %.1f MB\n", res.System, float64(rss)/(1<<20))
 		}
 	}
-	return writeJSON(*out, res)
 }
 
 // selfCPU is the user plus system CPU time this process has used.
