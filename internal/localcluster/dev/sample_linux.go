@@ -88,7 +88,7 @@ func (d *devSession) applySample(ctx context.Context) error {
     kubectl delete pod %[4]s     # the member comes back on its volume; the others sell on
     kubectl get showtime %[1]s -o jsonpath='{.status.shard.members[?(@.role=="leader")].node}'
                                                # the leader's node: kill or cut it (Faults below);
-                                               # writes pause a few seconds, MEMBERS shows 2/3
+                                               # writes pause about a second, MEMBERS shows 2/3
     kubectl label showtime %[1]s tier=headline   # refused: the sale freeze (webhook)
     book seats in the page, then kubectl get showtimes again
   Logs: manager %[2]s/logs/manager.log, pods %[2]s/pods/*/<container>.log
