@@ -443,35 +443,67 @@ func (s *Server) handleRoomEvents(w http.ResponseWriter, r *http.Request) { s.se
 // serveStream serves one browser stream: seat events, or with roomOnly the
 // waiting room's summaries.
 func (s *Server) serveStream(w http.ResponseWriter, r *http.Request, roomOnly bool) {
-	if s.cfg.MaxStreams > 0 && s.hub.subscribers() >= int64(s.cfg.MaxStreams) {
-		w.Header().Set("Retry-After", "5")
-		writeErr(w, http.StatusServiceUnavailable, "too_many_streams", "this server is full; retry shortly")
-		return
-	}
-	release, ok := s.streams.acquire(clientAddr(r, s.cfg.TrustedProxyHops))
+	release, ok := s.admitStream(w, r)
 	if !ok {
-		s.m.refused.WithLabelValues("client_streams").Inc()
-		w.Header().Set("Retry-After", "5")
-		writeErr(w, http.StatusTooManyRequests, "too_many_streams", "too many live updates open from your address; close a tab")
 		return
 	}
 	defer func() { release() }() // replaced by a no-op once the hub owns the stream
 	if !roomOnly && !s.waitLoaded(w, r) {
 		return
 	}
+	last, have := lastEventID(r)
+	out, handed := s.openSink(w, r, roomOnly, last, have, &release)
+	if handed || out == nil {
+		return
+	}
+	if c, ok := out.(*connSink); ok {
+		defer c.conn.Close()
+	}
+	sub, first := s.hub.subscribe(last, have, roomOnly)
+	defer s.hub.unsubscribe(sub)
+	if out.write(append([][]byte{[]byte("retry: 1000\n\n")}, first...)) != nil {
+		return
+	}
+	s.pumpStream(r, sub, out)
+}
+
+// admitStream applies the pod's and the client address's stream limits;
+// false: refused and answered. release gives the client's slot back.
+func (s *Server) admitStream(w http.ResponseWriter, r *http.Request) (release func(), ok bool) {
+	if s.cfg.MaxStreams > 0 && s.hub.subscribers() >= int64(s.cfg.MaxStreams) {
+		w.Header().Set("Retry-After", "5")
+		writeErr(w, http.StatusServiceUnavailable, "too_many_streams", "this server is full; retry shortly")
+		return nil, false
+	}
+	release, ok = s.streams.acquire(clientAddr(r, s.cfg.TrustedProxyHops))
+	if !ok {
+		s.m.refused.WithLabelValues("client_streams").Inc()
+		w.Header().Set("Retry-After", "5")
+		writeErr(w, http.StatusTooManyRequests, "too_many_streams", "too many live updates open from your address; close a tab")
+		return nil, false
+	}
+	return release, true
+}
+
+// lastEventID is where a resuming stream left off (the header, or the
+// query parameter a page reload carries); have: one was given.
+func lastEventID(r *http.Request) (last uint64, have bool) {
 	lastStr := r.Header.Get("Last-Event-ID")
 	if lastStr == "" {
 		lastStr = r.URL.Query().Get("lastEventId")
 	}
 	last, perr := strconv.ParseUint(lastStr, 10, 64)
-	have := lastStr != "" && perr == nil
+	return last, lastStr != "" && perr == nil
+}
 
-	// On HTTP/1.1 the connection is taken over: the response is written
-	// without chunk framing, and on a plain socket the hub writes frames to it
-	// directly from its fan-out workers (see directConn), so an idle browser
-	// costs no goroutine. Elsewhere (HTTP/2 through a proxy, TLS) a goroutine
-	// per stream writes through the ResponseWriter or the connection.
-	var out sink
+// openSink starts the response. On HTTP/1.1 the connection is taken over:
+// the response is written without chunk framing, and on a plain socket the
+// hub writes frames to it directly from its fan-out workers (see
+// directConn), so an idle browser costs no goroutine: handed is true and
+// the hub owns the stream (and *release). Elsewhere (HTTP/2 through a
+// proxy, TLS) a goroutine per stream writes through the ResponseWriter or
+// the connection; out is nil when the head could not be written.
+func (s *Server) openSink(w http.ResponseWriter, r *http.Request, roomOnly bool, last uint64, have bool, release *func()) (out sink, handed bool) {
 	if r.ProtoMajor == 1 {
 		if conn, _, err := http.NewResponseController(w).Hijack(); err == nil {
 			// The server's read and write deadlines stay on a taken-over
@@ -481,34 +513,31 @@ func (s *Server) serveStream(w http.ResponseWriter, r *http.Request, roomOnly bo
 				"Cache-Control: no-store\r\nX-Accel-Buffering: no\r\nConnection: close\r\n\r\nretry: 1000\n\n")
 			if d, ok := newDirectConn(conn, s.cfg.ClientBuffer); ok {
 				d.roomOnly = roomOnly
-				d.release, release = release, func() {} // freed when the hub closes it
+				d.release, *release = *release, func() {} // freed when the hub closes it
 				if !s.hub.subscribeDirect(d, last, have, head) {
 					d.close()
 				}
-				return
+				return nil, true
 			}
-			defer conn.Close()
-			out = &connSink{conn: conn}
-			if err := out.write([][]byte{head[:len(head)-len("retry: 1000\n\n")]}); err != nil {
-				return
+			c := &connSink{conn: conn}
+			if err := c.write([][]byte{head[:len(head)-len("retry: 1000\n\n")]}); err != nil {
+				conn.Close()
+				return nil, false
 			}
+			return c, false
 		}
 	}
-	if out == nil {
-		h := w.Header()
-		h.Set("Content-Type", "text/event-stream")
-		h.Set("Cache-Control", "no-store")
-		h.Set("X-Accel-Buffering", "no")
-		w.WriteHeader(http.StatusOK)
-		out = &httpSink{w: w, rc: http.NewResponseController(w)}
-	}
+	h := w.Header()
+	h.Set("Content-Type", "text/event-stream")
+	h.Set("Cache-Control", "no-store")
+	h.Set("X-Accel-Buffering", "no")
+	w.WriteHeader(http.StatusOK)
+	return &httpSink{w: w, rc: http.NewResponseController(w)}, false
+}
 
-	sub, first := s.hub.subscribe(last, have, roomOnly)
-	defer s.hub.unsubscribe(sub)
-
-	if out.write(append([][]byte{[]byte("retry: 1000\n\n")}, first...)) != nil {
-		return
-	}
+// pumpStream writes the subscriber's frames, up to 64 at a time in one
+// write, until the client goes, the hub drops it or the pod stops.
+func (s *Server) pumpStream(r *http.Request, sub *subscriber, out sink) {
 	batch := make([][]byte, 0, 8)
 	var frames []*frame
 	for {
