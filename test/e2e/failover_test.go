@@ -418,6 +418,39 @@ var _ = Describe("Node loss under booking load", Ordered, func() {
 		}).WithTimeout(40 * time.Second).WithPolling(250 * time.Millisecond).Should(Succeed())
 	}
 
+	// loadBeforeFault starts booking through fronts and watching the phase
+	// once the load has booked and run a second.
+	loadBeforeFault := func(ctx SpecContext, fronts []string) (*contestedLoad, *phaseWatch) {
+		ld := startContestedLoad(fronts, takeSeats(700), 3, 75*time.Second)
+		Eventually(ld.acked).WithTimeout(10*time.Second).WithPolling(100*time.Millisecond).
+			Should(BeNumerically(">", 0), "the load books before the fault")
+		time.Sleep(time.Second)
+		return ld, watchPhase(ctx)
+	}
+	// applyNodeFault applies a to the victim node, records under took how
+	// long it took to be in place, and heals the node when the spec ends
+	// unhealed.
+	applyNodeFault := func(ctx SpecContext, victim string, a fault.Action, took string) *nodeFault {
+		healed := false
+		f := &nodeFault{began: time.Now()}
+		_, err := fc.Do(ctx, victim, a)
+		Expect(err).NotTo(HaveOccurred())
+		f.inPlace = time.Now()
+		timings[took] = f.inPlace.Sub(f.began)
+		DeferCleanup(func(ctx SpecContext) {
+			if !healed {
+				_, _ = fc.Do(ctx, victim, fault.Heal)
+			}
+		})
+		f.heal = func(ctx SpecContext, label string) {
+			_, err := fc.Do(ctx, victim, fault.Heal)
+			Expect(err).NotTo(HaveOccurred())
+			healed = true
+			back(ctx, label, time.Now())
+		}
+		return f
+	}
+
 	BeforeAll(func(ctx SpecContext) {
 		_, err := kube.CoreV1().Namespaces().Create(ctx, &corev1.Namespace{ObjectMeta: metav1.ObjectMeta{Name: failoverNS}}, metav1.CreateOptions{})
 		if err != nil && !apierrors.IsAlreadyExists(err) {
@@ -463,35 +496,17 @@ var _ = Describe("Node loss under booking load", Ordered, func() {
 		Expect(fronts).NotTo(BeEmpty(), "a front end off the leader's node")
 		By(fmt.Sprintf("booking through %v, then killing %s (leader %s, term %d)", fronts, victim, leader.Name, lst.Term))
 
-		ld := startContestedLoad(fronts, takeSeats(700), 3, 75*time.Second)
-		Eventually(ld.acked).WithTimeout(10*time.Second).WithPolling(100*time.Millisecond).
-			Should(BeNumerically(">", 0), "the load books before the fault")
-		time.Sleep(time.Second)
-		pw := watchPhase(ctx)
-		killed := time.Now()
-		_, err := fc.Do(ctx, victim, fault.Kill)
-		Expect(err).NotTo(HaveOccurred())
+		ld, pw := loadBeforeFault(ctx, fronts)
 		// Writes resume is measured from the moment every process on the
 		// node is gone (the kill answered): a hold sent while the kill was
 		// still under way may be answered by the old leader, which says
 		// nothing about the failover.
-		killDone := time.Now()
-		timings["failover: node kill takes (every pod process SIGKILLed)"] = killDone.Sub(killed)
-		healed := false
-		DeferCleanup(func(ctx SpecContext) {
-			if !healed {
-				_, _ = fc.Do(ctx, victim, fault.Heal)
-			}
-		})
+		nf := applyNodeFault(ctx, victim, fault.Kill, "failover: node kill takes (every pod process SIGKILLed)")
+		killed, killDone := nf.began, nf.inPlace
 
 		elected := electedAfter(ctx, token, leader.Name, lst.Term, killed)
 		timings["failover: node kill -> a member leads (asked every 20 ms)"] = elected
-		var resume time.Duration
-		Eventually(func() bool {
-			var ok bool
-			resume, ok = resumedAfter(ld.snapshot(), killDone)
-			return ok
-		}).WithTimeout(20*time.Second).WithPolling(50*time.Millisecond).Should(BeTrue(), "a hold sent after the kill is acknowledged")
+		resume := awaitResume(ld, killDone, "a hold sent after the kill is acknowledged")
 		timings["failover: node kill -> next acknowledged hold"] = resume
 		GinkgoWriter.Printf("node kill of the leader's node %s: a new leader %s, writes resumed %s after the kill\n", victim, elected.Round(time.Millisecond), resume.Round(time.Millisecond))
 		AddReportEntry("writes resumed after killing the leader's node", resume.String())
@@ -501,10 +516,7 @@ var _ = Describe("Node loss under booking load", Ordered, func() {
 		time.Sleep(2 * time.Second) // more holds on the new leader
 		Expect(pw.stop()).To(BeEmpty(), "the showtime stays OnSale")
 
-		_, err = fc.Do(ctx, victim, fault.Heal)
-		Expect(err).NotTo(HaveOccurred())
-		healed = true
-		back(ctx, "failover: heal of the killed node -> 3/3", time.Now())
+		nf.heal(ctx, "failover: heal of the killed node -> 3/3")
 		holds := ld.stop()
 		AddReportEntry("hold attempts around the kill (seconds from the kill's end)", timeline(holds, killDone, resume))
 		failures := summarize("booking load through the kill", holds, killed)
@@ -528,25 +540,12 @@ var _ = Describe("Node loss under booking load", Ordered, func() {
 		cutFronts := frontendIPs(ctx, victim, true)
 		By(fmt.Sprintf("booking through %v (and %v on the cut side), then cutting %s (leader %s)", fronts, cutFronts, victim, leader.Name))
 
-		ld := startContestedLoad(fronts, takeSeats(700), 3, 75*time.Second)
-		Eventually(ld.acked).WithTimeout(10*time.Second).WithPolling(100*time.Millisecond).
-			Should(BeNumerically(">", 0), "the load books before the fault")
-		time.Sleep(time.Second)
-		pw := watchPhase(ctx)
-		cut := time.Now()
-		_, err := fc.Do(ctx, victim, fault.Cut)
-		Expect(err).NotTo(HaveOccurred())
+		ld, pw := loadBeforeFault(ctx, fronts)
 		// The cut is in place in every pod on the node once Do returns
 		// (routes are added pod by pod): what is sent from then on cannot
 		// reach the old leader's followers.
-		cutDone := time.Now()
-		timings["failover: node cut takes (routes in every pod)"] = cutDone.Sub(cut)
-		healed := false
-		DeferCleanup(func(ctx SpecContext) {
-			if !healed {
-				_, _ = fc.Do(ctx, victim, fault.Heal)
-			}
-		})
+		nf := applyNodeFault(ctx, victim, fault.Cut, "failover: node cut takes (routes in every pod)")
+		cut, cutDone := nf.began, nf.inPlace
 		// The cut side: the old leader asked directly, and the front end on
 		// its node, both from the host (which still reaches them).
 		old := startOldLeaderProbe(&leader, token, takeSeats(60))
@@ -557,13 +556,7 @@ var _ = Describe("Node loss under booking load", Ordered, func() {
 
 		elected := electedAfter(ctx, token, leader.Name, lst.Term, cut)
 		timings["failover: node cut -> a member leads (asked every 20 ms)"] = elected
-		var resume time.Duration
-		Eventually(func() bool {
-			var ok bool
-			resume, ok = resumedAfter(ld.snapshot(), cutDone)
-			return ok
-		}).WithTimeout(20*time.Second).WithPolling(50*time.Millisecond).Should(BeTrue(), "a hold sent after the cut is acknowledged")
-		resume += cutDone.Sub(cut)
+		resume := awaitResume(ld, cutDone, "a hold sent after the cut is acknowledged") + cutDone.Sub(cut)
 		timings["failover: node cut -> next acknowledged hold"] = resume
 		GinkgoWriter.Printf("network cut of the leader's node %s: a new leader %s, writes resumed %s after the cut\n", victim, elected.Round(time.Millisecond), resume.Round(time.Millisecond))
 		AddReportEntry("writes resumed after cutting the leader's node off", resume.String())
@@ -578,10 +571,7 @@ var _ = Describe("Node loss under booking load", Ordered, func() {
 			cutHolds = cutSide.stop()
 		}
 
-		_, err = fc.Do(ctx, victim, fault.Heal)
-		Expect(err).NotTo(HaveOccurred())
-		healed = true
-		back(ctx, "failover: heal of the cut node -> 3/3", time.Now())
+		nf.heal(ctx, "failover: heal of the cut node -> 3/3")
 		holds := ld.stop()
 		AddReportEntry("hold attempts around the cut (seconds from the start of the cut)", timeline(holds, cut, resume))
 		summarize("booking load through the cut", holds, cut)
@@ -648,4 +638,23 @@ func (b *buyer) shardHold(token, seat string) int {
 	}
 	resp.Body.Close()
 	return resp.StatusCode
+}
+
+// nodeFault is a fault applied to a node: when it began, when it was in
+// place, and how to heal it (and wait for 3/3 again, timed under a label).
+type nodeFault struct {
+	began, inPlace time.Time
+	heal           func(ctx SpecContext, label string)
+}
+
+// awaitResume waits (bounded) until a hold sent after t is acknowledged and
+// returns how long after t that was.
+func awaitResume(ld *contestedLoad, t time.Time, what string) time.Duration {
+	var resume time.Duration
+	Eventually(func() bool {
+		var ok bool
+		resume, ok = resumedAfter(ld.snapshot(), t)
+		return ok
+	}).WithTimeout(20*time.Second).WithPolling(50*time.Millisecond).Should(BeTrue(), what)
+	return resume
 }
