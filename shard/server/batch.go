@@ -92,10 +92,9 @@ func (s *Server) postBatch(w http.ResponseWriter, r *http.Request) {
 // canary analysis judges a shard by that histogram (its p99 and its count),
 // and a front end that batches sends no v1 holds at all.
 func (s *Server) observeBatchedHolds(ops []batchOp, d time.Duration) {
-	obs := s.met.latency.WithLabelValues("hold")
 	for i := range ops {
 		if ops[i].kind == seats.OpHold {
-			obs.Observe(d.Seconds())
+			s.met.holdLatency.Observe(d.Seconds())
 		}
 	}
 }
