@@ -76,6 +76,11 @@ func setClusterShardReady(s *scope) {
 	case !v.Quorum():
 		c := meta.FindStatusCondition(st.Status.Conditions, boxv1.ConditionShardQuorum)
 		setCondition(st, boxv1.ConditionShardReady, false, "NoQuorum", c.Message)
+	case v.Leader == "":
+		// Quorum without a leader is an election within its grace
+		// (clusterView.Electing): no leader to ask, and no outage yet.
+		c := meta.FindStatusCondition(st.Status.Conditions, boxv1.ConditionShardQuorum)
+		setCondition(st, boxv1.ConditionShardReady, true, "Electing", c.Message)
 	case s.scrapeErr != nil:
 		setCondition(st, boxv1.ConditionShardReady, false, "StatusUnreachable", s.scrapeErr.Error())
 	default:

@@ -172,9 +172,15 @@ var _ = Describe("Box office on the local cluster", Ordered, func() {
 		}).WithTimeout(5 * time.Minute).WithPolling(500 * time.Millisecond).Should(Succeed())
 		timings["apply -> Showtime Ready"] = time.Since(began)
 
-		shard, err := kube.CoreV1().Pods(ns).Get(ctx, showtime.ShardPodName(0), metav1.GetOptions{})
-		Expect(err).NotTo(HaveOccurred())
-		Expect(podReady(shard)).To(BeTrue())
+		// Ready needs a majority of the three members: the first may still
+		// be catching up for a moment.
+		var shard *corev1.Pod
+		Eventually(func(g Gomega) {
+			var err error
+			shard, err = kube.CoreV1().Pods(ns).Get(ctx, showtime.ShardPodName(0), metav1.GetOptions{})
+			g.Expect(err).NotTo(HaveOccurred())
+			g.Expect(podReady(shard)).To(BeTrue())
+		}).WithTimeout(60 * time.Second).WithPolling(500 * time.Millisecond).Should(Succeed())
 		Eventually(func(g Gomega) {
 			pods, err := kube.CoreV1().Pods(ns).List(ctx, metav1.ListOptions{LabelSelector: "app.kubernetes.io/component=frontend,boxoffice.dev/showtime=" + name})
 			g.Expect(err).NotTo(HaveOccurred())
