@@ -4,6 +4,7 @@ import (
 	"net"
 	"runtime"
 	"sync"
+	"sync/atomic"
 	"syscall"
 	"time"
 )
@@ -30,6 +31,10 @@ type directConn struct {
 	dropped  bool // closed for being slow
 	onClose  func(*directConn)
 	release  func() // gives back the client's stream slot; called once, on close
+
+	// lastSent is when the hub last sent it a frame (UnixNano): a stream
+	// sent something recently needs no heartbeat.
+	lastSent atomic.Int64
 }
 
 func newDirectConn(conn net.Conn, max int) (*directConn, bool) {
@@ -167,6 +172,7 @@ func (h *hub) subscribeDirect(d *directConn, lastID uint64, haveLast bool, head 
 		return false
 	}
 	d.onClose = h.removeDirect
+	d.lastSent.Store(time.Now().UnixNano())
 	h.direct[d] = struct{}{}
 	h.nsubs.Add(1)
 	return true
@@ -182,11 +188,17 @@ func (h *hub) removeDirect(d *directConn) {
 }
 
 // sendDirect offers a frame to every direct connection, on as many workers
-// as there are processors, then forgets the connections that closed.
+// as there are processors, then forgets the connections that closed. Each
+// connection costs one non-blocking write of the shared frame; a socket
+// that takes only part of it gets the rest from its own queue, so a page
+// that stops reading holds back nobody else. A heartbeat skips the
+// connections sent a frame in the last half heartbeat interval.
 func (h *hub) sendDirect(conns []*directConn, f *frame) {
 	if len(conns) == 0 {
 		return
 	}
+	start := time.Now()
+	quiet := start.Add(-heartbeatEvery / 2).UnixNano()
 	workers := min(runtime.GOMAXPROCS(0), (len(conns)+255)/256)
 	var wg sync.WaitGroup
 	var mu sync.Mutex
@@ -194,34 +206,43 @@ func (h *hub) sendDirect(conns []*directConn, f *frame) {
 	chunk := (len(conns) + workers - 1) / workers
 	for w := 0; w < workers; w++ {
 		part := conns[min(w*chunk, len(conns)):min((w+1)*chunk, len(conns))]
-		wg.Add(1)
-		go func() {
-			defer wg.Done()
-			var mine []*directConn
-			for _, d := range part {
-				if !f.wants(d.roomOnly) {
-					continue
-				}
-				if !d.send(f.data) {
-					mine = append(mine, d)
-					continue
-				}
-				if !f.heartbeat {
-					h.m.fanoutDelay.Observe(time.Since(f.at).Seconds())
-				}
-			}
-			if len(mine) > 0 {
+		wg.Go(func() {
+			if mine := h.sendPart(part, f, start, quiet); len(mine) > 0 {
 				mu.Lock()
 				gone = append(gone, mine...)
 				mu.Unlock()
 			}
-		}()
+		})
 	}
 	wg.Wait()
-	if len(gone) == 0 {
-		return
+	if len(gone) > 0 {
+		h.forgetDirect(gone)
 	}
+}
+
+// sendPart is one fan-out worker's share: it returns the connections that
+// closed.
+func (h *hub) sendPart(part []*directConn, f *frame, start time.Time, quiet int64) (gone []*directConn) {
+	for _, d := range part {
+		if !f.wants(d.roomOnly) || (f.heartbeat && d.lastSent.Load() > quiet) {
+			continue
+		}
+		if !d.send(f.data) {
+			gone = append(gone, d)
+			continue
+		}
+		d.lastSent.Store(start.UnixNano())
+		if !f.heartbeat {
+			h.m.fanoutDelay.Observe(time.Since(f.at).Seconds())
+		}
+	}
+	return gone
+}
+
+// forgetDirect removes closed connections from the hub.
+func (h *hub) forgetDirect(gone []*directConn) {
 	h.mu.Lock()
+	defer h.mu.Unlock()
 	for _, d := range gone {
 		if _, ok := h.direct[d]; ok {
 			delete(h.direct, d)
@@ -233,5 +254,4 @@ func (h *hub) sendDirect(conns []*directConn, f *frame) {
 			d.mu.Unlock()
 		}
 	}
-	h.mu.Unlock()
 }

@@ -44,6 +44,7 @@ type subscriber struct {
 	roomOnly bool // a queue page's stream (GET /api/room/events)
 	ch       chan *frame
 	dropped  chan struct{} // closed when the hub disconnects a slow subscriber
+	lastSent time.Time     // when the hub last offered it a frame (h.mu)
 }
 
 // hub is the pod's in-memory copy of the seat states and the fan-out to
@@ -87,12 +88,14 @@ type hub struct {
 	roomRaw     []byte
 	roomFrame   *frame
 	roomPending bool
+	roomKick    chan struct{} // a new summary: fan it out now (run goroutine)
 }
 
 func newHub(log *slog.Logger, m *metrics, coalesce time.Duration, bufSize int, fixed *seatmap.Layout) *hub {
 	return &hub{
 		log: log, m: m, coalesce: coalesce, bufSize: bufSize, maxFrames: 2048, fixed: fixed,
 		loadedCh: make(chan struct{}),
+		roomKick: make(chan struct{}, 1),
 		pending:  map[int]struct{}{},
 		subs:     map[*subscriber]struct{}{},
 		direct:   map[*directConn]struct{}{},
@@ -294,28 +297,57 @@ func (h *hub) applyChanges(version uint64, changes []shardapi.Seat, at time.Time
 	}
 }
 
-// run flushes merged changes every coalesce interval and sends heartbeats.
+// heartbeatEvery is how often a stream that was sent nothing gets a
+// comment line, so that proxies and browsers keep an idle stream open.
+const heartbeatEvery = 15 * time.Second
+
+// run flushes merged changes every coalesce interval, fans a new room
+// summary out as soon as it arrives (the shard paces them), and sends
+// heartbeats.
 func (h *hub) run(stop <-chan struct{}) {
 	t := time.NewTicker(h.coalesce)
 	defer t.Stop()
-	hb := time.NewTicker(15 * time.Second)
+	hb := time.NewTicker(heartbeatEvery)
 	defer hb.Stop()
-	heartbeat := &frame{data: []byte(": keep-alive\n\n"), heartbeat: true}
 	for {
 		select {
 		case <-stop:
 			return
+		case <-h.roomKick:
+			h.flushRoom()
 		case <-t.C:
 			h.flush()
 			h.flushRoom()
-		case <-hb.C:
-			h.mu.Lock()
-			h.broadcastLocked(heartbeat)
-			conns := h.directListLocked()
-			h.mu.Unlock()
-			h.sendDirect(conns, heartbeat)
+		case now := <-hb.C:
+			h.heartbeat(now)
 		}
 	}
+}
+
+// heartbeat sends a keep-alive comment to every stream that was sent no
+// frame in the last half heartbeat interval: a stream busy with frames
+// needs none (so no stream goes more than 1.5 intervals without a byte),
+// and fifty thousand waiting pages that just got a room summary are not
+// written to again for nothing.
+func (h *hub) heartbeat(now time.Time) {
+	f := &frame{data: []byte(": keep-alive\n\n"), at: now, heartbeat: true}
+	quiet := now.Add(-heartbeatEvery / 2)
+	h.mu.Lock()
+	for s := range h.subs {
+		if s.lastSent.After(quiet) {
+			continue
+		}
+		s.lastSent = now
+		select {
+		case s.ch <- f:
+		default:
+			h.dropLocked(s)
+			h.m.streamsDropped.Inc()
+		}
+	}
+	conns := h.directListLocked()
+	h.mu.Unlock()
+	h.sendDirect(conns, f)
 }
 
 func encodeEvent(event string, id uint64, v any) []byte {
@@ -376,10 +408,12 @@ func (h *hub) flush() {
 }
 
 func (h *hub) broadcastLocked(f *frame) {
+	now := time.Now()
 	for s := range h.subs {
 		if !f.wants(s.roomOnly) {
 			continue
 		}
+		s.lastSent = now
 		select {
 		case s.ch <- f:
 		default:

@@ -23,8 +23,12 @@ type roomSummary struct {
 	SeatsMayReturn bool `json:"seatsMayReturn"`
 }
 
-// applyRoom takes a room summary from the shard. The frame is built and sent
-// by the run goroutine at its next tick.
+// applyRoom takes a room summary from the shard and wakes the run goroutine,
+// which fans the frame out at once: the shard already paces summaries (at
+// once after a quiet second, else a second after the last), so the pod adds
+// no tick of its own. A summary that arrives while the last one is still
+// going out replaces it if that one has not started yet (pages get every
+// summary or the latest).
 func (h *hub) applyRoom(raw []byte, at time.Time) error {
 	var sum roomSummary
 	if err := json.Unmarshal(raw, &sum); err != nil {
@@ -40,6 +44,10 @@ func (h *hub) applyRoom(raw []byte, at time.Time) error {
 	h.roomRaw = append(h.roomRaw[:0], raw...)
 	h.roomFrame = &frame{data: data, at: at, room: true}
 	h.roomPending = true
+	select {
+	case h.roomKick <- struct{}{}:
+	default: // the run goroutine is already woken
+	}
 	return nil
 }
 
