@@ -25,6 +25,7 @@ import (
 	"net"
 	"net/http"
 	"os"
+	"runtime"
 	"strconv"
 	"strings"
 	"sync"
@@ -40,6 +41,7 @@ type admissionLog struct {
 	admitted []int64      // the room's admitted count once it is applied
 	sendAt   []int64
 	ackAt    []atomic.Int64
+	events   atomic.Int64 // events the streams parsed (all kinds)
 }
 
 // roomStream is one event stream and the first time it showed each
@@ -51,6 +53,7 @@ type roomStream struct {
 }
 
 func (s *roomStream) observe(adm *admissionLog, event string, id uint64, data []byte, now int64) {
+	adm.events.Add(1)
 	n := int(adm.n.Load())
 	switch event {
 	case "room":
@@ -245,8 +248,12 @@ func runClientsCmd(args []string) error {
 	adm := newAdmissionLog(o.admissions)
 	ctx, cancel := context.WithCancel(context.Background())
 	defer cancel()
-	streams, wg, err := openStreams(ctx, o, adm)
+	streams, stop, err := openStreams(ctx, o, adm)
 	if err != nil {
+		cancel()
+		if stop != nil {
+			stop()
+		}
 		return err
 	}
 	out := bufio.NewWriter(os.Stdout)
@@ -256,7 +263,7 @@ func runClientsCmd(args []string) error {
 		return err
 	}
 	cancel()
-	wg.Wait()
+	stop()
 	parts := workerParts{Room: partOf(adm, streams, func(s *roomStream) []int64 { return s.roomAt }),
 		Seats: partOf(adm, streams, func(s *roomStream) []int64 { return s.seatsAt })}
 	b, _ := json.Marshal(parts)
@@ -296,25 +303,44 @@ func followCommands(in *bufio.Scanner, out *bufio.Writer, adm *admissionLog) err
 	return fmt.Errorf("stdin closed before end: %v", in.Err())
 }
 
-// openStreams opens this worker's streams and returns once all are open
-// (at most 180 s).
-func openStreams(ctx context.Context, o clientsOptions, adm *admissionLog) ([]*roomStream, *sync.WaitGroup, error) {
-	wg := &sync.WaitGroup{}
-	ready := make(chan struct{}, o.n)
-	sem := make(chan struct{}, 256) // connects in flight
-	streams := make([]*roomStream, o.n)
-	for i := range streams {
-		streams[i] = newRoomStream(o.admissions)
+// openStreams opens this worker's streams, read by one epoll loop per
+// processor (room_epoll.go), and returns once all are open (at most 180 s).
+// stop, after ctx ended, waits for the loops and closes the sockets.
+func openStreams(ctx context.Context, o clientsOptions, adm *admissionLog) (streams []*roomStream, stop func(), err error) {
+	c, err := newEpollClients(runtime.GOMAXPROCS(0), adm, o.path)
+	if err != nil {
+		return nil, nil, err
 	}
+	streams = make([]*roomStream, o.n)
+	for i := range streams {
+		g := o.from + i
+		fe := g % len(o.fes)
+		streams[i] = newRoomStream(o.admissions)
+		l := c.loops[i%len(c.loops)]
+		l.streams = append(l.streams, &epollStream{s: streams[i], fd: -1, src: net.IPv4(127, 0, 0, byte(2+g%o.addrs)),
+			fe: o.fes[fe], p: sseParser{last: o.versions[fe]}})
+	}
+	var loops sync.WaitGroup
+	for _, l := range c.loops {
+		l.back = make(chan int, len(l.streams))
+		loops.Go(func() { c.run(ctx, l) })
+	}
+	stop = func() { loops.Wait(); c.stop() }
+	ready := make(chan struct{}, o.n)
 	go func() {
-		for i, s := range streams {
-			g := o.from + i
-			fe := g % len(o.fes)
-			src := net.IPv4(127, 0, 0, byte(2+g%o.addrs))
+		sem := make(chan struct{}, 256) // connects in flight
+		for i := range o.n {
+			l, k := c.loops[i%len(c.loops)], i/len(c.loops)
 			sem <- struct{}{}
-			wg.Go(func() {
-				s.follow(ctx, src, o.fes[fe], o.path, "", o.versions[fe], adm,
-					func() { <-sem; ready <- struct{}{} })
+			c.wg.Go(func() {
+				defer func() { <-sem }()
+				for ctx.Err() == nil {
+					if c.open(ctx, l, k) == nil {
+						ready <- struct{}{}
+						return
+					}
+					time.Sleep(100 * time.Millisecond)
+				}
 			})
 		}
 	}()
@@ -323,10 +349,10 @@ func openStreams(ctx context.Context, o clientsOptions, adm *admissionLog) ([]*r
 		select {
 		case <-ready:
 		case <-timeout:
-			return nil, nil, fmt.Errorf("only %d of %d streams opened within 180s", got, o.n)
+			return nil, stop, fmt.Errorf("only %d of %d streams opened within 180s", got, o.n)
 		}
 	}
-	return streams, wg, nil
+	return streams, stop, nil
 }
 
 func newAdmissionLog(n int) *admissionLog {
