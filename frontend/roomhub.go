@@ -6,7 +6,7 @@ import (
 )
 
 // The waiting room's summary in the hub. The shard sends it as `room` events
-// (at most once a second while the room changes; also in /v1/status); the
+// (paced per stream: shard/server/roompacer.go; also in /v1/status); the
 // pod keeps the latest one, learns from it whether the room is on, and fans
 // it out as an `event: room` frame without an id (Last-Event-ID stays a seat
 // version) to every browser stream. Queue pages open room-only streams
@@ -24,9 +24,8 @@ type roomSummary struct {
 }
 
 // applyRoom takes a room summary from the shard and wakes the run goroutine,
-// which fans the frame out at once: the shard already paces summaries (at
-// once after a quiet second, else a second after the last), so the pod adds
-// no tick of its own. A summary that arrives while the last one is still
+// which fans the frame out at once: the shard already paces summaries, so
+// the pod adds no tick of its own. A summary that arrives while the last one is still
 // going out replaces it if that one has not started yet (pages get every
 // summary or the latest).
 func (h *hub) applyRoom(raw []byte, at time.Time) error {

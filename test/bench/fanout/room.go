@@ -72,7 +72,7 @@ func runRoomCmd(args []string) error {
 	fs.IntVar(&o.joins, "joins", 50000, "joins measured (the waiting clients' places)")
 	fs.IntVar(&o.workers, "join-workers", 64, "concurrent joiners")
 	fs.IntVar(&o.admissions, "admissions", 20, "admissions measured (also the room's active cap)")
-	fs.DurationVar(&o.spacing, "spacing", 2*time.Second, "time between admissions (the shard sends room events at most once a second)")
+	fs.DurationVar(&o.spacing, "spacing", 2*time.Second, "time between admissions (the shard paces room events: at most once a second, four a second for admissions)")
 	fs.DurationVar(&o.joinLimit, "join-limit", 120*time.Second, "cap on the join phase")
 	fs.IntVar(&o.addrs, "source-addrs", 8, "loopback source addresses 127.0.0.2.. to spread client connections over")
 	fs.StringVar(&o.dir, "dir", "", "work directory (default: a temporary one, removed at the end)")
