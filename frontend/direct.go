@@ -18,8 +18,12 @@ import (
 // Last-Event-ID.
 type directConn struct {
 	conn net.Conn
-	raw  syscall.RawConn
-	max  int // queued frames before the browser is dropped
+	// fd is conn's socket, written with non-blocking system calls while mu
+	// is held: conn is closed only under mu (closeLocked), so the number
+	// cannot be reused under a write, and the queue's goroutine writes only
+	// while the queue is not empty, when send queues instead of writing.
+	fd  uintptr
+	max int // queued frames before the browser is dropped
 	// roomOnly: a queue page's stream, sent room frames only.
 	roomOnly bool
 
@@ -49,7 +53,11 @@ func newDirectConn(conn net.Conn, max int) (*directConn, bool) {
 	if err != nil {
 		return nil, false
 	}
-	return &directConn{conn: conn, raw: raw, max: max}, true
+	d := &directConn{conn: conn, max: max}
+	if raw.Control(func(fd uintptr) { d.fd = fd }) != nil {
+		return nil, false
+	}
+	return d, true
 }
 
 // send queues frames and writes what the socket takes now. It reports false
@@ -88,29 +96,23 @@ func (d *directConn) send(frames ...[]byte) bool {
 	return true
 }
 
-// tryWrite writes as much of b as the socket accepts without waiting.
+// tryWrite writes as much of b as the socket accepts without waiting (d.mu
+// held). One system call on the socket itself, with no poller round trip
+// or allocation: a fan-out to tens of thousands of pages makes one per page.
 func (d *directConn) tryWrite(b []byte) (int, error) {
 	n := 0
-	var werr error
-	err := d.raw.Write(func(fd uintptr) bool {
-		for len(b) > 0 {
-			m, again, e := writeNonblock(fd, b)
-			if again {
-				break
-			}
-			if e != nil {
-				werr = e
-				break
-			}
-			n += m
-			b = b[m:]
+	for len(b) > 0 {
+		m, again, err := writeNonblock(d.fd, b)
+		if again {
+			break
 		}
-		return true // never wait for the socket here
-	})
-	if werr != nil {
-		return n, werr
+		if err != nil {
+			return n, err
+		}
+		n += m
+		b = b[m:]
 	}
-	return n, err
+	return n, nil
 }
 
 // flush drains the queue with blocking writes bounded by a deadline.
