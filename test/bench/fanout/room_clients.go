@@ -41,7 +41,7 @@ type admissionLog struct {
 	admitted []int64      // the room's admitted count once it is applied
 	sendAt   []int64
 	ackAt    []atomic.Int64
-	events   atomic.Int64 // events the streams parsed (all kinds)
+	events   atomic.Int64 // events the epoll loops parsed (all kinds)
 }
 
 // roomStream is one event stream and the first time it showed each
@@ -53,7 +53,6 @@ type roomStream struct {
 }
 
 func (s *roomStream) observe(adm *admissionLog, event string, id uint64, data []byte, now int64) {
-	adm.events.Add(1)
 	n := int(adm.n.Load())
 	switch event {
 	case "room":
@@ -244,6 +243,9 @@ func runClientsCmd(args []string) error {
 	}
 	if err := raiseNoFileTo(uint64(o.n) + 256); err != nil {
 		return err
+	}
+	if err := batchScheduling(); err != nil {
+		return fmt.Errorf("SCHED_BATCH: %v", err)
 	}
 	adm := newAdmissionLog(o.admissions)
 	ctx, cancel := context.WithCancel(context.Background())

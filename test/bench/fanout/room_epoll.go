@@ -15,8 +15,9 @@ package main
 // The clients share the cores with the front ends they measure, so they
 // keep out of their way: a loop that found few sockets ready pauses for
 // readPause before it polls again (so the front ends' writes do not wake it
-// once per message), and runs on a thread with the SCHED_BATCH policy (a
-// woken client does not preempt a front end in the middle of its fan-out).
+// once per message), and the client processes run with the SCHED_BATCH
+// policy (a woken client does not preempt a front end in the middle of its
+// fan-out: batchScheduling).
 // Both only make the clients read later, never earlier: a delay they add is
 // part of what is measured.
 
@@ -28,7 +29,7 @@ import (
 	"fmt"
 	"net"
 	"net/http"
-	"runtime"
+	"os"
 	"strconv"
 	"sync"
 	"time"
@@ -130,6 +131,7 @@ type epollLoop struct {
 	streams []*epollStream
 	back    chan int // streams reconnected, to add back to the set
 	buf     []byte
+	seen    int64 // events parsed since the last count (the loop's own)
 }
 
 // epollClients is one worker's streams spread over a few epoll loops.
@@ -206,7 +208,10 @@ func (c *epollClients) handshake(ctx context.Context, es *epollStream) error {
 	}
 	rest, _ := br.Peek(br.Buffered())
 	es.p = sseParser{last: es.p.last}
-	es.p.feed(rest, time.Now().UnixNano(), es.observe(c.adm))
+	es.p.feed(rest, time.Now().UnixNano(), func(event string, id uint64, data []byte, now int64) {
+		c.adm.events.Add(1)
+		es.s.observe(c.adm, event, id, data, now)
+	})
 	var fd int
 	var derr error
 	rc, err := conn.(*net.TCPConn).SyscallConn()
@@ -228,32 +233,33 @@ func (c *epollClients) handshake(ctx context.Context, es *epollStream) error {
 	return nil
 }
 
-func (es *epollStream) observe(adm *admissionLog) func(string, uint64, []byte, int64) {
-	return func(event string, id uint64, data []byte, now int64) { es.s.observe(adm, event, id, data, now) }
-}
-
-// run reads l's streams until ctx ends.
+// run reads l's streams until ctx ends. It polls without blocking and
+// sleeps readPause whenever it found fewer ready sockets than a batch: the
+// thread never blocks in a system call, so the Go runtime has no processor
+// to hand off and no thread to wake for it.
 func (c *epollClients) run(ctx context.Context, l *epollLoop) {
-	runtime.LockOSThread() // the policy is the thread's
-	_ = unix.SchedSetAttr(0, &unix.SchedAttr{Size: unix.SizeofSchedAttr, Policy: unix.SCHED_BATCH}, 0)
 	events := make([]unix.EpollEvent, 256)
 	observers := make([]func(string, uint64, []byte, int64), len(l.streams))
 	for i, es := range l.streams {
-		observers[i] = es.observe(c.adm)
+		observers[i] = func(event string, id uint64, data []byte, now int64) {
+			l.seen++
+			es.s.observe(c.adm, event, id, data, now)
+		}
 	}
 	for ctx.Err() == nil {
 		c.addBack(ctx, l)
 		n, err := unix.EpollWait(l.ep, events, 0)
-		if err == nil && n == 0 {
-			n, err = unix.EpollWait(l.ep, events, 50) // idle: sleep until a socket is readable
-		}
 		if err != nil && !errors.Is(err, unix.EINTR) {
 			return
 		}
 		for _, ev := range events[:max(n, 0)] {
 			c.readOne(ctx, l, int(ev.Fd), observers[ev.Fd])
 		}
-		if n > 0 && n < len(events) {
+		if l.seen > 0 {
+			c.adm.events.Add(l.seen)
+			l.seen = 0
+		}
+		if n < len(events) {
 			time.Sleep(readPause)
 		}
 	}
@@ -328,4 +334,27 @@ func (c *epollClients) stop() {
 		}
 	}
 	c.closeLoops()
+}
+
+// batchScheduling gives every thread of this process the SCHED_BATCH
+// policy; threads started later inherit it from the thread that starts
+// them. Twice, for a thread started while the first pass ran.
+func batchScheduling() error {
+	attr := &unix.SchedAttr{Size: unix.SizeofSchedAttr, Policy: unix.SCHED_BATCH}
+	for range 2 {
+		tasks, err := os.ReadDir("/proc/self/task")
+		if err != nil {
+			return err
+		}
+		for _, t := range tasks {
+			tid, err := strconv.Atoi(t.Name())
+			if err != nil {
+				continue
+			}
+			if err := unix.SchedSetAttr(tid, attr, 0); err != nil && !errors.Is(err, unix.ESRCH) {
+				return err
+			}
+		}
+	}
+	return nil
 }
