@@ -233,10 +233,9 @@ func (c *epollClients) handshake(ctx context.Context, es *epollStream) error {
 	return nil
 }
 
-// run reads l's streams until ctx ends. It polls without blocking and
-// sleeps readPause whenever it found fewer ready sockets than a batch: the
-// thread never blocks in a system call, so the Go runtime has no processor
-// to hand off and no thread to wake for it.
+// run reads l's streams until ctx ends. It polls without blocking while
+// sockets keep becoming ready, sleeping readPause after a batch that was
+// not full, and blocks in epoll_wait only when a poll found none (idle).
 func (c *epollClients) run(ctx context.Context, l *epollLoop) {
 	events := make([]unix.EpollEvent, 256)
 	observers := make([]func(string, uint64, []byte, int64), len(l.streams))
@@ -249,6 +248,9 @@ func (c *epollClients) run(ctx context.Context, l *epollLoop) {
 	for ctx.Err() == nil {
 		c.addBack(ctx, l)
 		n, err := unix.EpollWait(l.ep, events, 0)
+		if err == nil && n == 0 {
+			n, err = unix.EpollWait(l.ep, events, 50)
+		}
 		if err != nil && !errors.Is(err, unix.EINTR) {
 			return
 		}
@@ -259,7 +261,7 @@ func (c *epollClients) run(ctx context.Context, l *epollLoop) {
 			c.adm.events.Add(l.seen)
 			l.seen = 0
 		}
-		if n < len(events) {
+		if n > 0 && n < len(events) {
 			time.Sleep(readPause)
 		}
 	}
