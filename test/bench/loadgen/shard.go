@@ -4,7 +4,6 @@ import (
 	"bufio"
 	"bytes"
 	"context"
-	"encoding/json"
 	"errors"
 	"fmt"
 	"io"
@@ -230,10 +229,7 @@ func (b *shardBackend) useBatch(maxOps, flights int) {
 
 // sendBatch posts one batch on a pooled connection.
 func (b *shardBackend) sendBatch(ctx context.Context, ops []shardapi.BatchOp) ([]shardapi.BatchResult, error) {
-	body, err := json.Marshal(shardapi.BatchRequest{Ops: ops})
-	if err != nil {
-		return nil, err
-	}
+	body := (&shardapi.BatchRequest{Ops: ops}).AppendJSON(nil)
 	ctx, cancel := context.WithTimeout(ctx, 30*time.Second)
 	defer cancel()
 	a, err := b.api.Send(ctx, b.base(), shardapi.Request{Method: http.MethodPost, Path: shardapi.PathBatch, Body: body}, nil)
@@ -243,11 +239,11 @@ func (b *shardBackend) sendBatch(ctx context.Context, ops []shardapi.BatchOp) ([
 	if a.Status != http.StatusOK {
 		return nil, fmt.Errorf("POST %s: %d %.200s", shardapi.PathBatch, a.Status, a.Body)
 	}
-	var r shardapi.BatchResponse
-	if err := json.Unmarshal(a.Body, &r); err != nil {
+	res, err := decodeBatchAnswer(a.Body)
+	if err != nil {
 		return nil, fmt.Errorf("POST %s: undecodable answer %.200q", shardapi.PathBatch, a.Body)
 	}
-	return r.Results, nil
+	return res, nil
 }
 
 // call sends one operation: alone (v1: req) or in a batch (op). A 421
@@ -281,11 +277,11 @@ func (b *shardBackend) Hold(ctx context.Context, ref string, seats []string) (st
 		return "", false, fmt.Errorf("POST /v1/holds: %w", err)
 	}
 	if a.Status == http.StatusCreated {
-		var h shardapi.Hold
-		if err := json.Unmarshal(a.Body, &h); err != nil || h.ID == "" {
+		id, err := holdID(a.Body)
+		if err != nil || id == "" {
 			return "", false, fmt.Errorf("POST /v1/holds: undecodable hold %.200q", a.Body)
 		}
-		return h.ID, false, nil
+		return id, false, nil
 	}
 	var e *shardapi.Error
 	if errors.As(a.Err(), &e) && e.Code == shardapi.CodeSeatsUnavailable {

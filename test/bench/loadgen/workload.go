@@ -11,6 +11,7 @@ import (
 	"os"
 	"os/signal"
 	"path/filepath"
+	"runtime/pprof"
 	"slices"
 	"strconv"
 	"sync"
@@ -431,7 +432,20 @@ func cmdRun(args []string) error {
 			pr.urls = []string{o.shardURL}
 		}
 	}
+	if o.cpuProfile != "" {
+		f, err := os.Create(o.cpuProfile)
+		if err != nil {
+			return err
+		}
+		defer f.Close()
+		if err := pprof.StartCPUProfile(f); err != nil {
+			return err
+		}
+	}
 	res, err := o.measure(ctx, w, pr)
+	if o.cpuProfile != "" {
+		pprof.StopCPUProfile()
+	}
 	if err != nil {
 		return err
 	}
@@ -450,6 +464,7 @@ type runFlags struct {
 	rateFrom, out                                 string
 	serverPid, members, batchOps, batchFlights    int
 	redisWait                                     int
+	cpuProfile                                    string
 }
 
 func parseRunFlags(args []string) *runFlags {
@@ -477,6 +492,7 @@ func parseRunFlags(args []string) *runFlags {
 	fs.IntVar(&o.batchOps, "batch", 0, "backends shard and cluster: carry operations in POST /v2/batch requests of up to this many, as the front end does (0: one v1 request each)")
 	fs.IntVar(&o.batchFlights, "batch-flights", 2, "with -batch: batches in flight at once")
 	fs.IntVar(&o.redisWait, "redis-wait", 0, "backend redis: WAIT for this many replicas (timeout 0) after every write script")
+	fs.StringVar(&o.cpuProfile, "cpuprofile", "", "write the generator's own CPU profile of the run (warm-up included) here")
 	fs.Parse(args)
 	if o.name == "" {
 		o.name = o.backend
