@@ -30,12 +30,16 @@ type spawnFlags struct {
 	bin     string
 	workdir string
 	pidfile string
+	// cpus, if set, confines every started shard to these CPUs (taskset
+	// -c: a list such as "1" or "1-3"); Go sizes GOMAXPROCS to them.
+	cpus string
 }
 
 func (s *spawnFlags) register(fs *flag.FlagSet) {
 	fs.StringVar(&s.bin, "shard-bin", "", "start shards from this binary (bin/boxoffice)")
 	fs.StringVar(&s.workdir, "workdir", "", "directory for seat maps, tokens, data and logs of started shards")
 	fs.StringVar(&s.pidfile, "pidfile", "", "append the pid of every started shard here (for the caller's cleanup)")
+	fs.StringVar(&s.cpus, "shard-cpus", "", "run every started shard on these CPUs only (taskset -c LIST; empty: wherever the kernel puts it)")
 }
 
 // spawnCmd is a subcommand that starts shards of its own: its flag set with
@@ -78,6 +82,7 @@ type shardProc struct {
 	logPath   string
 	pidfile   string
 	bin       string
+	cpus      string // taskset -c LIST, or "" (spawnFlags.cpus)
 	// extra flags (cluster members)
 	extra []string
 }
@@ -102,6 +107,7 @@ func (s *spawnFlags) start(ctx context.Context, name string, n int) (*shardProc,
 	}
 	p := &shardProc{
 		bin:       s.bin,
+		cpus:      s.cpus,
 		pidfile:   s.pidfile,
 		seatMap:   filepath.Join(dir, "seatmap.yaml"),
 		tokenFile: filepath.Join(dir, "token"),
@@ -139,6 +145,10 @@ func (p *shardProc) launch() error {
 		"--max-seats-per-holder", "8",
 	)
 	cmd.Args = append(cmd.Args, p.extra...)
+	if p.cpus != "" {
+		// taskset execs the shard: the pid stays the shard's.
+		cmd = exec.Command("taskset", append([]string{"-c", p.cpus}, cmd.Args...)...)
+	}
 	cmd.Stdout, cmd.Stderr = logf, logf
 	// Own process group: a Ctrl-C on the terminal reaches us, and we stop the
 	// shard in order; it dies with us, and the caller's trap kills it by pid
