@@ -34,7 +34,7 @@ func TestDecodeBatchAnswerAsEncodingJSON(t *testing.T) {
 
 func TestHoldIDWhereverItIs(t *testing.T) {
 	for body, want := range map[string]string{
-		`{"id":"h1","seats":["A-1"],"holder":"x","state":"held","version":1}`:   "h1",
+		`{"id":"h1","seats":["A-1"],"holder":"x","state":"held","version":1}`:  "h1",
 		`{"seats":["A-1"],"holder":"x","state":"held","version":1,"id":"h22"}`: "h22",
 		`{"state":"held"}`: "",
 	} {

@@ -580,6 +580,7 @@ func (o *runFlags) openCluster(ctx context.Context, pr *probe) (Backend, func(),
 		cl.stop()
 		return nil, none, err
 	}
+	sb.members = pr.urls
 	return sb, cl.stop, nil
 }
 
