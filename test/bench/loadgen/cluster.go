@@ -52,6 +52,7 @@ func (s *spawnFlags) startCluster(ctx context.Context, name string, seats, n int
 	}
 	for i := range n {
 		p := *first
+		p.pprofAddr = "" // a port of its own, chosen when it is launched
 		p.dataDir = filepath.Join(dir, fmt.Sprintf("data-%d", i+1))
 		p.logPath = filepath.Join(dir, fmt.Sprintf("member-%d.log", i+1))
 		if i > 0 {

@@ -51,6 +51,7 @@ type probe struct {
 	pids   []int    // CPU is summed over these (and their direct children)
 	leader int      // index into pids/urls of the member that took the writes (-1: none)
 	urls   []string // shard base URLs, same order as pids (empty for redis/postgres)
+	pprofs []string // shards' --pprof-listen addresses, same order ("": none)
 }
 
 type probeSnap struct {

@@ -33,6 +33,9 @@ type spawnFlags struct {
 	// cpus, if set, confines every started shard to these CPUs (taskset
 	// -c: a list such as "1" or "1-3"); Go sizes GOMAXPROCS to them.
 	cpus string
+	// pprof: every started shard serves its profiles (--pprof-listen on a
+	// loopback port of its own).
+	pprof bool
 }
 
 func (s *spawnFlags) register(fs *flag.FlagSet) {
@@ -83,6 +86,8 @@ type shardProc struct {
 	pidfile   string
 	bin       string
 	cpus      string // taskset -c LIST, or "" (spawnFlags.cpus)
+	pprof     bool   // serve profiles on pprofAddr (chosen at the first launch)
+	pprofAddr string
 	// extra flags (cluster members)
 	extra []string
 }
@@ -108,6 +113,7 @@ func (s *spawnFlags) start(ctx context.Context, name string, n int) (*shardProc,
 	p := &shardProc{
 		bin:       s.bin,
 		cpus:      s.cpus,
+		pprof:     s.pprof,
 		pidfile:   s.pidfile,
 		seatMap:   filepath.Join(dir, "seatmap.yaml"),
 		tokenFile: filepath.Join(dir, "token"),
@@ -145,6 +151,15 @@ func (p *shardProc) launch() error {
 		"--max-seats-per-holder", "8",
 	)
 	cmd.Args = append(cmd.Args, p.extra...)
+	if p.pprof {
+		if p.pprofAddr == "" {
+			if p.pprofAddr, err = testproc.FreeAddr(); err != nil {
+				logf.Close()
+				return err
+			}
+		}
+		cmd.Args = append(cmd.Args, "--pprof-listen", p.pprofAddr)
+	}
 	if p.cpus != "" {
 		// taskset execs the shard: the pid stays the shard's.
 		cmd = exec.Command("taskset", append([]string{"-c", p.cpus}, cmd.Args...)...)

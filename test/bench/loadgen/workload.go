@@ -425,7 +425,7 @@ func cmdRun(args []string) error {
 	}
 	w.res.System = o.name
 	if proc != nil {
-		pr.pids, pr.urls = []int{proc.pid()}, []string{proc.url}
+		pr.pids, pr.urls, pr.pprofs = []int{proc.pid()}, []string{proc.url}, []string{proc.pprofAddr}
 	} else if o.serverPid > 0 {
 		pr.pids = []int{o.serverPid}
 		if o.backend == "shard" {
@@ -464,7 +464,7 @@ type runFlags struct {
 	rateFrom, out                                 string
 	serverPid, members, batchOps, batchFlights    int
 	redisWait                                     int
-	cpuProfile                                    string
+	cpuProfile, shardProfile                      string
 }
 
 func parseRunFlags(args []string) *runFlags {
@@ -493,10 +493,12 @@ func parseRunFlags(args []string) *runFlags {
 	fs.IntVar(&o.batchFlights, "batch-flights", 2, "with -batch: batches in flight at once")
 	fs.IntVar(&o.redisWait, "redis-wait", 0, "backend redis: WAIT for this many replicas (timeout 0) after every write script")
 	fs.StringVar(&o.cpuProfile, "cpuprofile", "", "write the generator's own CPU profile of the run (warm-up included) here")
+	fs.StringVar(&o.shardProfile, "shard-profile", "", "shards started here: write the CPU profile of the shard taking the writes over the measured window here (through its --pprof-listen)")
 	fs.Parse(args)
 	if o.name == "" {
 		o.name = o.backend
 	}
+	o.sp.pprof = o.shardProfile != ""
 	return o
 }
 
@@ -573,6 +575,7 @@ func (o *runFlags) openCluster(ctx context.Context, pr *probe) (Backend, func(),
 	for _, m := range cl.members {
 		pr.pids = append(pr.pids, m.pid())
 		pr.urls = append(pr.urls, m.url)
+		pr.pprofs = append(pr.pprofs, m.pprofAddr)
 	}
 	pr.leader = l
 	sb, err := newShardBackend(cl.members[l].url, cl.members[l].tokenFile, o.clients)
@@ -590,6 +593,14 @@ func (o *runFlags) measure(ctx context.Context, w *workload, pr *probe) (RunResu
 	// The system's CPU and histograms are taken over the measured window
 	// only (as the throughput is): once when the warm-up ends, once after.
 	winStart := make(chan probeSnap, 1)
+	var profiled <-chan error
+	if o.shardProfile != "" && pr.leader >= 0 && pr.leader < len(pr.pprofs) && pr.pprofs[pr.leader] != "" {
+		// From the window's start, for the window (a timer of its own, so
+		// that the scrape below does not delay it).
+		ch := make(chan error, 1)
+		profiled = ch
+		time.AfterFunc(o.warmup, func() { ch <- <-profileShard(ctx, pr.pprofs[pr.leader], o.dur, o.shardProfile) })
+	}
 	go func() {
 		select {
 		case <-time.After(o.warmup):
@@ -609,6 +620,16 @@ func (o *runFlags) measure(ctx context.Context, w *workload, pr *probe) (RunResu
 		return RunResult{}, ctx.Err()
 	}
 	end := pr.snap()
+	if profiled != nil {
+		select {
+		case err := <-profiled:
+			if err != nil {
+				fmt.Fprintf(os.Stderr, "    (no shard profile: %v)\n", err)
+			}
+		case <-time.After(40 * time.Second):
+			fmt.Fprintln(os.Stderr, "    (the shard profile did not finish)")
+		}
+	}
 	res := w.finish()
 	elapsed := time.Since(t0).Seconds()
 	res.GenCPU = (selfCPU() - cpu0).Seconds() / elapsed
