@@ -276,6 +276,7 @@ func (w *reportWriter) cpu(res *benchResults) {
 		}
 	}
 	w.p("%s", timesSection([]*RunResult{res.shard, res.half, res.sb, res.sbHalf}, []*RunResult{res.cl, res.clHalf, res.cb, res.cbHalf}))
+	w.p("%s", pacedSection([]*RunResult{res.half, res.sbHalf, res.redisHalf, res.clHalf, res.cbHalf}))
 }
 
 // notes prints what each run met on the way: the sold cap, late paced

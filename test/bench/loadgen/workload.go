@@ -44,6 +44,14 @@ type RunResult struct {
 	SoldOut           bool  `json:"soldOut"`
 	// Late counts paced operations that could not be queued on time (open loop).
 	Late int64 `json:"late,omitempty"`
+	// PacerLate (open loop) is how late the generator's pacer emitted each
+	// slot: its timer and its share of the CPU, before any client.
+	PacerLate Lat `json:"pacerLate,omitempty"`
+	// GenSchedMs and GenGCPauseMs: over the measured window, how long the
+	// generator's goroutines waited runnable for a CPU and how long its
+	// garbage collector stopped it (Go runtime).
+	GenSchedMs   Dist `json:"generatorSchedMs,omitempty"`
+	GenGCPauseMs Dist `json:"generatorGcPauseMs,omitempty"`
 
 	HoldsPerSec     float64 `json:"holdsPerSec"`
 	ConflictsPerSec float64 `json:"conflictsPerSec"`
@@ -297,6 +305,7 @@ func (w *workload) openLoop(ctx context.Context, rate float64, warmup, dur time.
 	defer cancel()
 	slots := make(chan time.Time, 1<<16)
 	var late atomic.Int64
+	var pacerLate []time.Duration // written by the pacer, read after close(slots)
 	go func() {
 		defer close(slots)
 		next := start
@@ -313,6 +322,9 @@ func (w *workload) openLoop(ctx context.Context, rate float64, warmup, dur time.
 					if !next.Before(mStart) {
 						late.Add(1)
 					}
+				}
+				if !next.Before(mStart) {
+					pacerLate = append(pacerLate, now.Sub(next))
 				}
 				next = next.Add(interval)
 			}
@@ -340,6 +352,7 @@ func (w *workload) openLoop(ctx context.Context, rate float64, warmup, dur time.
 	w.res.WarmupSec = warmup.Seconds()
 	w.res.WindowSec = dur.Seconds()
 	w.res.Late = late.Load()
+	w.res.PacerLate = summarize(pacerLate)
 	w.res.SoldOut = soldOut.Load()
 }
 
