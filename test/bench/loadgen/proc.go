@@ -666,3 +666,18 @@ func runqWait(pid int) time.Duration {
 	}
 	return total
 }
+
+// cpusAllowed is the CPUs process pid ("self" for this one) may run on, as
+// /proc/PID/status lists them ("0-1"), or "" if unknown.
+func cpusAllowed(pid string) string {
+	b, err := os.ReadFile("/proc/" + pid + "/status")
+	if err != nil {
+		return ""
+	}
+	for _, line := range strings.Split(string(b), "\n") {
+		if k, v, ok := strings.Cut(line, ":"); ok && k == "Cpus_allowed_list" {
+			return strings.TrimSpace(v)
+		}
+	}
+	return ""
+}

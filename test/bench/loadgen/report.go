@@ -8,6 +8,7 @@ import (
 	"os"
 	"path/filepath"
 	"runtime"
+	"slices"
 	"strings"
 	"text/tabwriter"
 	"time"
@@ -253,6 +254,7 @@ func (w *reportWriter) cpu(res *benchResults) {
 			rq = append(rq, fmt.Sprintf("%s %.0f ms/s", r.System, r.ServerRunqWait*1000))
 		}
 	}
+	w.p("%s", placement(res.all))
 	if len(srv) > 0 {
 		w.p("CPU cores used by the system under test: %s\n", strings.Join(srv, ", "))
 	}
@@ -401,4 +403,46 @@ func maxOf(v []float64) float64 {
 		m = max(m, x)
 	}
 	return m
+}
+
+// placement says on which CPUs the systems and the generator ran: one line
+// when every run had the same placement, else one entry per run.
+func placement(runs []*RunResult) string {
+	all := "0"
+	if n := runtime.NumCPU(); n > 1 {
+		all = fmt.Sprintf("0-%d", n-1)
+	}
+	desc := func(r *RunResult) string {
+		sys, gen := r.ServerCPUs, r.GenCPUs
+		if (sys == "" || sys == all) && (gen == "" || gen == all) {
+			return "not pinned (system and generator on all CPUs, placed by the kernel)"
+		}
+		return fmt.Sprintf("system on CPUs %s, generator on CPUs %s", orAll(sys, all), orAll(gen, all))
+	}
+	var seen []string
+	var per []string
+	for _, r := range runs {
+		if r == nil {
+			continue
+		}
+		d := desc(r)
+		per = append(per, r.System+": "+d)
+		if !slices.Contains(seen, d) {
+			seen = append(seen, d)
+		}
+	}
+	switch len(seen) {
+	case 0:
+		return ""
+	case 1:
+		return "placement: " + seen[0] + "\n"
+	}
+	return "placement: " + strings.Join(per, "; ") + "\n"
+}
+
+func orAll(cpus, all string) string {
+	if cpus == "" {
+		return all
+	}
+	return cpus
 }

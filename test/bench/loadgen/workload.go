@@ -67,6 +67,10 @@ type RunResult struct {
 	// LoadAvg is the 1-minute load average at the end of the run: the
 	// machine is shared, and this says how much else was running.
 	LoadAvg string `json:"loadAvg"`
+	// GenCPUs and ServerCPUs are the CPUs the generator and the system
+	// under test may run on (Cpus_allowed_list): the run's placement.
+	GenCPUs    string `json:"generatorCpus,omitempty"`
+	ServerCPUs string `json:"serverCpus,omitempty"`
 	// GenCPU is the CPU time the generator itself used per second of the run
 	// (warm-up included): what it took away from the system under test.
 	GenCPU float64 `json:"generatorCpu"`
@@ -633,6 +637,10 @@ func (o *runFlags) measure(ctx context.Context, w *workload, pr *probe) (RunResu
 		return RunResult{}, ctx.Err()
 	}
 	end := pr.snap()
+	w.res.GenCPUs = cpusAllowed("self")
+	if len(pr.pids) > 0 {
+		w.res.ServerCPUs = cpusAllowed(strconv.Itoa(pr.pids[max(pr.leader, 0)]))
+	}
 	if profiled != nil {
 		select {
 		case err := <-profiled:
