@@ -64,10 +64,11 @@ type probeSnap struct {
 	runq  []time.Duration
 	hists []map[string]Hist
 	self  map[string]Hist // the generator's own runtime (selfHists)
+	selfRunq time.Duration // the generator's threads' run-queue wait
 }
 
 func (p *probe) snap() probeSnap {
-	s := probeSnap{at: time.Now(), self: selfHists()}
+	s := probeSnap{at: time.Now(), self: selfHists(), selfRunq: runqWait(os.Getpid())}
 	for _, pid := range p.pids {
 		s.cpu = append(s.cpu, treeCPU(pid))
 		s.runq = append(s.runq, runqWait(pid))
@@ -87,7 +88,11 @@ func (p *probe) result(a, b probeSnap, r *RunResult) {
 	secs := b.at.Sub(a.at).Seconds()
 	gen := histDelta(a.self, b.self)
 	r.GenSchedMs, r.GenGCPauseMs = gen[rtSched].Dist(1000), gen[rtGCPause].Dist(1000)
-	if secs <= 0 || len(p.pids) == 0 {
+	if secs <= 0 {
+		return
+	}
+	r.GenRunqWait = (b.selfRunq - a.selfRunq).Seconds() / secs
+	if len(p.pids) == 0 {
 		return
 	}
 	var sum, runq time.Duration

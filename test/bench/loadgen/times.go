@@ -22,8 +22,13 @@ func diskNote(r *RunResult) string {
 	if r.Times.FsyncMs.P99 > 5 {
 		return fmt.Sprintf("; the disk's fsync p99 was %.2f ms: above 5 ms", r.Times.FsyncMs.P99)
 	}
-	return fmt.Sprintf("; the disk's fsync p99 was %.2f ms: the rest is CPU, the shard's or other work's (load %s; its threads waited %.0f ms/s in the run queue)",
-		r.Times.FsyncMs.P99, r.LoadAvg, r.ServerRunqWait*1000)
+	gen := ""
+	if r.Start.N > 0 {
+		gen = fmt.Sprintf("; the generator's part: waiting for a free client p99 %.2f ms, its pacer late p99 %.2f ms, its threads waited %.0f ms/s",
+			r.Start.P99, r.PacerLate.P99, r.GenRunqWait*1000)
+	}
+	return fmt.Sprintf("; the disk's fsync p99 was %.2f ms: the rest is CPU, the shard's or other work's (load %s; its threads waited %.0f ms/s in the run queue%s)",
+		r.Times.FsyncMs.P99, r.LoadAvg, r.ServerRunqWait*1000, gen)
 }
 
 // startNote is, for a paced run, the part of the client's hold latency
@@ -123,8 +128,8 @@ func pacedSection(runs []*RunResult) string {
 			b.WriteString("\npaced runs, the client's hold p99 taken apart (ms as p50/p99, over the measured window):\n")
 		}
 		fmt.Fprintf(&b, "  %s at %.0f/s, %d clients: client hold %.2f/%.2f\n", r.System, r.TargetRate, r.Clients, r.Hold.P50, r.Hold.P99)
-		fmt.Fprintf(&b, "    generator: pacer late %.2f/%.2f; waiting for a free client %.2f/%.2f; its goroutines waiting for a CPU %s; its GC pauses %s; %.2f cores\n",
-			r.PacerLate.P50, r.PacerLate.P99, r.Start.P50, r.Start.P99, fmtDist(r.GenSchedMs), fmtPauses(r.GenGCPauseMs), r.GenCPU)
+		fmt.Fprintf(&b, "    generator: pacer late %.2f/%.2f; waiting for a free client %.2f/%.2f; its goroutines waiting for a CPU %s; its GC pauses %s; %.2f cores; its threads waited %.0f ms/s in the kernel's run queue\n",
+			r.PacerLate.P50, r.PacerLate.P99, r.Start.P50, r.Start.P99, fmtDist(r.GenSchedMs), fmtPauses(r.GenGCPauseMs), r.GenCPU, r.GenRunqWait*1000)
 		t := r.Times
 		if t == nil {
 			if r.ServerCPU > 0 {

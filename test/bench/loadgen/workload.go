@@ -52,6 +52,8 @@ type RunResult struct {
 	// garbage collector stopped it (Go runtime).
 	GenSchedMs   Dist `json:"generatorSchedMs,omitempty"`
 	GenGCPauseMs Dist `json:"generatorGcPauseMs,omitempty"`
+	// GenRunqWait is ServerRunqWait for the generator's own threads.
+	GenRunqWait float64 `json:"generatorRunqWait,omitempty"`
 
 	HoldsPerSec     float64 `json:"holdsPerSec"`
 	ConflictsPerSec float64 `json:"conflictsPerSec"`
