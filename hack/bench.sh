@@ -225,7 +225,7 @@ shard_runs() {
     log "$label: the shard's CPU profile over the measured window ($BENCH_PROFILE/$file.pprof), top lines"
     { go tool pprof -top -nodecount=20 "$BENCH_PROFILE/$file.pprof" | sed -n '4,30p'
       echo "  (cumulative)"
-      go tool pprof -top -cum -nodecount=25 "$BENCH_PROFILE/$file.pprof" | sed -n '6,35p'; } 2>/dev/null >&2 || true
+      go tool pprof -top -cum -nodecount=25 "$BENCH_PROFILE/$file.pprof" | sed -n '6,35p'; } >&2 2>/dev/null || true
   fi
   if [[ $BENCH_HALF != 0 && -s $RES/$file.json ]]; then
     settle
