@@ -59,12 +59,12 @@ type probe struct {
 }
 
 type probeSnap struct {
-	at    time.Time
-	cpu   []time.Duration
-	runq  []time.Duration
-	hists []map[string]Hist
-	self  map[string]Hist // the generator's own runtime (selfHists)
-	selfRunq time.Duration // the generator's threads' run-queue wait
+	at       time.Time
+	cpu      []time.Duration
+	runq     []time.Duration
+	hists    []map[string]Hist
+	self     map[string]Hist // the generator's own runtime (selfHists)
+	selfRunq time.Duration   // the generator's threads' run-queue wait
 }
 
 func (p *probe) snap() probeSnap {
