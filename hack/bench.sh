@@ -39,9 +39,11 @@
 #                        use more at their maximum). The half rate is always half of
 #                        the maximum measured under the same placement. The report
 #                        says what placement was used.
-#   BENCH_PROFILE=DIR    CPU profiles into DIR: the shard's over the measured window
-#                        of the shard and shard-batch runs (top lines printed) and
-#                        the generator's own of every closed-loop run
+#   BENCH_PROFILE=DIR    keep the CPU profiles in DIR (default: the temporary directory;
+#                        0: take none): the shard's over the measured window of the
+#                        shard and shard-batch runs (through its --pprof-listen; top
+#                        lines printed and added to the report) and the generator's
+#                        own of every closed-loop run (loadgen-SYSTEM.pprof)
 #   BENCH_OUT=FILE       also write the table to FILE (BENCH_OUT=1: ./bench-results.txt)
 #   BENCH_KEEP=1         keep the temporary directory (logs, data, JSON results)
 # The generator collects garbage only at a 1 GiB memory limit (GOGC/GOMEMLIMIT
@@ -74,7 +76,7 @@ BENCH_HALF_CLIENTS=${BENCH_HALF_CLIENTS:-256}
 BENCH_CPUS=${BENCH_CPUS:-}
 BENCH_PROFILE=${BENCH_PROFILE:-}
 case $BENCH_PROFILE in
-  "" | /*) ;;
+  "" | /* | 0) ;;
   *) BENCH_PROFILE=$CALLER_PWD/$BENCH_PROFILE ;;
 esac
 BENCH_REDIS_PACED=${BENCH_REDIS_PACED:-}
@@ -223,9 +225,11 @@ shard_runs() {
     echo "bench: $label run failed" >&2
   if [[ -n $prof && -s ${BENCH_PROFILE:-/nonexistent}/$file.pprof ]]; then
     log "$label: the shard's CPU profile over the measured window ($BENCH_PROFILE/$file.pprof), top lines"
-    { go tool pprof -top -nodecount=20 "$BENCH_PROFILE/$file.pprof" | sed -n '4,30p'
+    { echo "the shard's CPU profile under load, $label (closed loop, measured window; $BENCH_PROFILE/$file.pprof):"
+      go tool pprof -top -nodecount=20 "$BENCH_PROFILE/$file.pprof" | sed -n '4,30p'
       echo "  (cumulative)"
-      go tool pprof -top -cum -nodecount=25 "$BENCH_PROFILE/$file.pprof" | sed -n '6,35p'; } >&2 2>/dev/null || true
+      go tool pprof -top -cum -nodecount=25 "$BENCH_PROFILE/$file.pprof" | sed -n '6,35p'
+      echo; } 2>/dev/null | tee -a "$RES/profiles.txt" >&2 || true
   fi
   if [[ $BENCH_HALF != 0 && -s $RES/$file.json ]]; then
     settle
@@ -445,6 +449,10 @@ main() {
   trap cleanup EXIT
   trap 'exit 130' INT
   trap 'exit 143' TERM
+  case $BENCH_PROFILE in
+    0) BENCH_PROFILE= ;;
+    "") BENCH_PROFILE=$TMP/profiles ;;
+  esac
   if [[ -n $BENCH_PROFILE ]]; then mkdir -p "$BENCH_PROFILE"; fi
   if [[ -n $BENCH_CPUS ]]; then log "placement: systems on CPUs ${BENCH_CPUS%%:*}, the load generator on CPUs ${BENCH_CPUS#*:}"; fi
   build

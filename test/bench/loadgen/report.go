@@ -72,6 +72,10 @@ func cmdReport(args []string) error {
 	w.recoveryMemoryFailover(res)
 	w.targets(res)
 	w.replicatedTargets(res)
+	// The shard's CPU profiles, when bench.sh took them (BENCH_PROFILE).
+	if prof, err := os.ReadFile(filepath.Join(*dir, "profiles.txt")); err == nil && len(prof) > 0 {
+		w.p("\n%s", prof)
+	}
 
 	fmt.Print(w.String())
 	if *out != "" {
