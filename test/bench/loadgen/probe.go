@@ -68,7 +68,7 @@ type probeSnap struct {
 }
 
 func (p *probe) snap() probeSnap {
-	s := probeSnap{at: time.Now(), self: selfHists(), selfRunq: runqWait(os.Getpid())}
+	s := probeSnap{at: time.Now(), self: selfHists(), selfRunq: tasksRunqWait(os.Getpid())}
 	for _, pid := range p.pids {
 		s.cpu = append(s.cpu, treeCPU(pid))
 		s.runq = append(s.runq, runqWait(pid))

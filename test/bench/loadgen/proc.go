@@ -649,19 +649,26 @@ func mb(b int64) float64 { return math.Round(float64(b)/(1<<20)*10) / 10 }
 // second field), as counted now: what other work on the machine took from
 // the system under test. 0 where the kernel keeps no schedstats.
 func runqWait(pid int) time.Duration {
-	pids := append([]int{pid}, children(pid)...)
+	total := tasksRunqWait(pid)
+	for _, c := range children(pid) {
+		total += tasksRunqWait(c)
+	}
+	return total
+}
+
+// tasksRunqWait is runqWait for the threads of pid alone (not its
+// children: the generator's own, apart from the shards it started).
+func tasksRunqWait(pid int) time.Duration {
 	var total time.Duration
-	for _, p := range pids {
-		tasks, _ := os.ReadDir(fmt.Sprintf("/proc/%d/task", p))
-		for _, t := range tasks {
-			b, err := os.ReadFile(fmt.Sprintf("/proc/%d/task/%s/schedstat", p, t.Name()))
-			if err != nil {
-				continue
-			}
-			if f := strings.Fields(string(b)); len(f) >= 2 {
-				ns, _ := strconv.ParseInt(f[1], 10, 64)
-				total += time.Duration(ns)
-			}
+	tasks, _ := os.ReadDir(fmt.Sprintf("/proc/%d/task", pid))
+	for _, t := range tasks {
+		b, err := os.ReadFile(fmt.Sprintf("/proc/%d/task/%s/schedstat", pid, t.Name()))
+		if err != nil {
+			continue
+		}
+		if f := strings.Fields(string(b)); len(f) >= 2 {
+			ns, _ := strconv.ParseInt(f[1], 10, 64)
+			total += time.Duration(ns)
 		}
 	}
 	return total
