@@ -98,3 +98,20 @@ func TestRoomSwitchOffInACluster(t *testing.T) {
 	c.start(l)
 	c.converge()
 }
+
+// A room switched off before anyone joined is announced all the same (front
+// ends that saw it on must stop gating), also after a restart.
+func TestRoomSwitchedOffBeforeAnyoneJoined(t *testing.T) {
+	dir := t.TempDir()
+	h := start(t, dir, nil)
+	h.expect(h.do("PUT", "/v1/room", `{"maxActiveBuyers":1,"idleTimeoutSeconds":60,"opensAt":"2030-01-01T00:00:00Z"}`), http.StatusOK, "")
+	h.expect(h.do("DELETE", "/v1/room", ""), http.StatusOK, "")
+	for round := 1; round <= 2; round++ {
+		if r, _ := h.do("GET", "/v1/status", "").json(t)["room"].(map[string]any); r == nil || r["configured"] != false {
+			t.Fatalf("round %d: /v1/status does not tell that the room was switched off: room %v", round, r)
+		}
+		h.expect(h.do("POST", "/v1/holds", fmt.Sprintf(`{"seats":["stalls/A/%d"],"holder":"b-1"}`, round)), http.StatusCreated, "")
+		h.stop()
+		h = start(t, dir, nil) // from the final snapshot
+	}
+}

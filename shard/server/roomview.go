@@ -34,7 +34,7 @@ func (v *roomView) announced() bool { return v != nil && (v.st.Configured || v.o
 func (s *Server) buildRoomView() *roomView {
 	s.roomSeq++
 	st := s.room.Status()
-	v := &roomView{st: st, seq: s.roomSeq, off: !st.Configured && !s.room.Pristine()}
+	v := &roomView{st: st, seq: s.roomSeq, off: s.room.SwitchedOff()}
 	v.json = appendRoomSummary(nil, &st, s.room.Line(roomBucket))
 	return v
 }

@@ -114,12 +114,21 @@ func TestSwitchOffUngatesAndOnAgainGates(t *testing.T) {
 	if r := m.Apply(&Command{Op: OpSwitchOff, Now: 102 * sec}); r.Log {
 		t.Fatal("switching off a room that is off changed the state")
 	}
+	if !m.SwitchedOff() || m.Pristine() {
+		t.Fatal("a room switched off is not known as switched off")
+	}
 
 	m, err := Restore(m.AppendState(nil))
 	if err != nil {
 		t.Fatal(err)
 	}
+	if !m.SwitchedOff() {
+		t.Fatal("a snapshot forgot that the room was switched off")
+	}
 	m.Apply(&Command{Op: OpConfigure, Now: 103 * sec, Config: testConfig()})
+	if m.SwitchedOff() {
+		t.Fatal("configured again, the room still says it is switched off")
+	}
 	if v, _ := m.MayHoldAt("session-1", 103*sec); v != NotAdmitted {
 		t.Fatalf("room on again: a session holder is %v, want not_admitted", v)
 	}
@@ -133,5 +142,21 @@ func TestSwitchOffUngatesAndOnAgainGates(t *testing.T) {
 	m.Apply(&Command{Op: OpOpen, Now: 104 * sec, Seed: [2]uint64{3, 4}})
 	if v, limit := m.MayHoldAt(HolderPrefix+strconv.FormatUint(d, 10), 105*sec); v != MayHold || limit != 4 {
 		t.Fatalf("the new place %d is %v (limit %d), want may_hold 4", d, v, limit)
+	}
+}
+
+// A room switched off before anyone joined is still known to be off (a
+// front end that saw it on must be told), also in a snapshot.
+func TestSwitchOffBeforeAnyoneJoined(t *testing.T) {
+	m := configured(t)
+	if r := m.Apply(&Command{Op: OpSwitchOff, Now: sec}); !r.Log {
+		t.Fatal("switching off a configured room changed nothing")
+	}
+	if m.Pristine() || !m.SwitchedOff() {
+		t.Fatal("a room switched off before anyone joined looks as if it never was")
+	}
+	r, err := Restore(m.AppendState(nil))
+	if err != nil || r.Pristine() || !r.SwitchedOff() {
+		t.Fatalf("restored: %v, pristine %v", err, r != nil && r.Pristine())
 	}
 }

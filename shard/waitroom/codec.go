@@ -125,7 +125,7 @@ func flags(bs ...bool) byte {
 // places in id order, the pre-queue and the line without ended places.
 func (m *Machine) AppendState(b []byte) []byte {
 	b = append(b, stateMagic...)
-	b = append(b, flags(m.configured, m.opened, m.closed, m.seatsKnown, m.cfg.Managed))
+	b = append(b, flags(m.configured, m.opened, m.closed, m.seatsKnown, m.cfg.Managed, m.off))
 	b = appendConfig(b, m.cfg)
 	b = binary.AppendVarint(b, m.now)
 	b = appendSeats(b, m.seats)
@@ -196,9 +196,9 @@ func Restore(data []byte) (*Machine, error) {
 	f := r.Byte()
 	m.configured, m.opened, m.closed, m.seatsKnown = f&1 != 0, f&2 != 0, f&4 != 0, f&8 != 0
 	m.cfg = r.config()
-	m.cfg.Managed = f&16 != 0
-	if f > 31 || (m.cfg.Managed && !m.configured) {
-		r.Fail("unknown state flags %#x", f)
+	m.cfg.Managed, m.off = f&16 != 0, f&32 != 0
+	if f > 63 || m.cfg.Managed && !m.configured || m.off && m.configured {
+		r.Fail("bad state flags %#x", f)
 	}
 	m.now = r.Varint()
 	m.seats = r.seats()

@@ -159,6 +159,7 @@ type entry struct {
 type Machine struct {
 	cfg        Config
 	configured bool
+	off        bool // switched off (OpSwitchOff) and not configured since
 	now        int64
 	opened     bool
 	closed     bool
@@ -244,7 +245,7 @@ func (m *Machine) configure(c Config) Result {
 	if m.configured && c == m.cfg {
 		return Result{}
 	}
-	m.cfg, m.configured, m.dirty = c, true, true
+	m.cfg, m.configured, m.off, m.dirty = c, true, false, true
 	return Result{}
 }
 
@@ -339,7 +340,7 @@ func (m *Machine) switchOff() {
 	if !m.configured {
 		return
 	}
-	m.cfg, m.configured, m.opened = Config{}, false, false
+	m.cfg, m.configured, m.opened, m.off = Config{}, false, false, true
 	m.entries = map[uint64]*entry{}
 	m.byKey = map[[16]byte]uint64{}
 	m.pre, m.preN = nil, 0
@@ -349,10 +350,14 @@ func (m *Machine) switchOff() {
 	m.dirty = true
 }
 
-// Pristine reports whether the machine is as New made it: never configured
-// and no place ever taken. A machine that is not must be kept in snapshots
-// even while switched off, so place ids are never reused.
-func (m *Machine) Pristine() bool { return !m.configured && m.nextID == 1 }
+// Pristine reports whether the machine is as New made it: never configured.
+// A machine that is not must be kept in snapshots even while switched off,
+// so that place ids are never reused and the room is still known to be off.
+func (m *Machine) Pristine() bool { return !m.configured && !m.off && m.nextID == 1 }
+
+// SwitchedOff reports whether the room was switched off and not configured
+// again since.
+func (m *Machine) SwitchedOff() bool { return m.off }
 
 // close ends every place: every seat is sold and none can come back.
 func (m *Machine) close() {
