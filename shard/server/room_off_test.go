@@ -5,6 +5,8 @@ import (
 	"net/http"
 	"testing"
 	"time"
+
+	"boxoffice.dev/boxoffice/shard/shardapi"
 )
 
 // Switching the Showtime's room off: the operator starts the shard without
@@ -113,5 +115,25 @@ func TestRoomSwitchedOffBeforeAnyoneJoined(t *testing.T) {
 		h.expect(h.do("POST", "/v1/holds", fmt.Sprintf(`{"seats":["stalls/A/%d"],"holder":"b-1"}`, round)), http.StatusCreated, "")
 		h.stop()
 		h = start(t, dir, nil) // from the final snapshot
+	}
+}
+
+// The summary decodes into shardapi.RoomSummary (unknown fields refused):
+// with the room on it carries the pre-queue's and the sale's times; switched
+// off, just that it is off.
+func TestRoomSummaryCarriesOpensAt(t *testing.T) {
+	h := start(t, t.TempDir(), nil)
+	h.expect(h.do("PUT", "/v1/room", `{"maxActiveBuyers":1,"idleTimeoutSeconds":60,"preQueueSeconds":1800,"opensAt":"2030-01-01T19:00:00Z"}`), http.StatusOK, "")
+	var on shardapi.RoomSummary
+	strict(t, h.do("GET", "/v1/room/status", "").body, &on)
+	if !on.Configured || on.OpensAt == nil || !on.OpensAt.Equal(time.Date(2030, 1, 1, 19, 0, 0, 0, time.UTC)) ||
+		on.PreQueueAt == nil || !on.PreQueueAt.Equal(time.Date(2030, 1, 1, 18, 30, 0, 0, time.UTC)) {
+		t.Fatalf("summary with the room on: %+v", on)
+	}
+	h.expect(h.do("DELETE", "/v1/room", ""), http.StatusOK, "")
+	var off shardapi.RoomSummary
+	strict(t, h.do("GET", "/v1/room/status", "").body, &off)
+	if off.Configured || off.OpensAt != nil || off.PreQueueAt != nil {
+		t.Fatalf("summary with the room off: %+v", off)
 	}
 }
