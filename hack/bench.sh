@@ -28,10 +28,29 @@
 #   BENCH_CRASH_WRITES=50000       then this many more writes, SIGKILL under load, restart (0: skip)
 #   BENCH_MEMORY_SEATS=100000      BENCH_MEMORY_HOLDS=20000 (BENCH_MEMORY_SEATS=0: skip)
 #   BENCH_HALF=1         paced run of the shard at half its measured rate (0: skip)
+#   BENCH_HALF_CLIENTS=256  clients of the paced runs: enough that the generator
+#                        is not its own bottleneck (an operation is two calls; at
+#                        half of 20,000 holds/s a short stall takes more than 64)
 #   BENCH_REDIS_PACED=1  also Redis paced at that same rate (off by default: +30 s)
+#   BENCH_CPUS=SYS:GEN   CPU placement (taskset -c), the same for every system: Redis,
+#                        PostgreSQL and the shards on SYS, the load generator on GEN,
+#                        e.g. BENCH_CPUS=1:0. Default: not pinned (on 2 CPUs, pinning
+#                        caps each system at one core: PostgreSQL and the v1 shard
+#                        use more at their maximum). The half rate is always half of
+#                        the maximum measured under the same placement. The report
+#                        says what placement was used.
+#   BENCH_PROFILE=DIR    keep the CPU profiles in DIR (default: the temporary directory;
+#                        0: take none): the shard's over the measured window of the
+#                        shard and shard-batch runs (through its --pprof-listen; top
+#                        lines printed and added to the report) and the generator's
+#                        own of every closed-loop run (loadgen-SYSTEM.pprof)
 #   BENCH_OUT=FILE       also write the table to FILE (BENCH_OUT=1: ./bench-results.txt)
 #   BENCH_KEEP=1         keep the temporary directory (logs, data, JSON results)
-# Quick check: BENCH_DURATION=3s BENCH_WARMUP=1s BENCH_RECOVERY_WRITES=20000 hack/bench.sh
+# The generator collects garbage only at a 1 GiB memory limit (GOGC/GOMEMLIMIT
+# in the environment override that).
+# Quick check (about 2 minutes on 2 idle cores):
+#   BENCH_DURATION=3s BENCH_WARMUP=1s BENCH_RECOVERY_WRITES=20000 BENCH_MEMORY_SEATS=20000 \
+#   BENCH_KILLS=2 BENCH_HANDOVERS=1 hack/bench.sh
 set -euo pipefail
 
 CALLER_PWD=$PWD
@@ -53,6 +72,13 @@ BENCH_CRASH_WRITES=${BENCH_CRASH_WRITES:-50000}
 BENCH_MEMORY_SEATS=${BENCH_MEMORY_SEATS:-100000}
 BENCH_MEMORY_HOLDS=${BENCH_MEMORY_HOLDS:-20000}
 BENCH_HALF=${BENCH_HALF:-1}
+BENCH_HALF_CLIENTS=${BENCH_HALF_CLIENTS:-256}
+BENCH_CPUS=${BENCH_CPUS:-}
+BENCH_PROFILE=${BENCH_PROFILE:-}
+case $BENCH_PROFILE in
+  "" | /* | 0) ;;
+  *) BENCH_PROFILE=$CALLER_PWD/$BENCH_PROFILE ;;
+esac
 BENCH_REDIS_PACED=${BENCH_REDIS_PACED:-}
 BENCH_OUT=${BENCH_OUT:-}
 case $BENCH_OUT in
@@ -79,6 +105,23 @@ settle() {
   sleep "${BENCH_SETTLE:-2}"
 }
 want() { [[ " $BENCH_SYSTEMS " == *" $1 "* ]]; }
+
+# CPU placement (BENCH_CPUS=SYS:GEN): SYS_PIN prefixes every system's start,
+# GEN_PIN every run of the generator; both empty when not pinned.
+SYS_PIN=()
+GEN_PIN=()
+SHARD_PIN=()
+if [[ -n $BENCH_CPUS ]]; then
+  if [[ $BENCH_CPUS != *:* ]] || ! command -v taskset >/dev/null; then
+    echo "bench: BENCH_CPUS=$BENCH_CPUS: want SYSTEM_CPUS:GENERATOR_CPUS (e.g. 1:0) and taskset (util-linux)" >&2
+    exit 2
+  fi
+  SYS_PIN=(taskset -c "${BENCH_CPUS%%:*}")
+  GEN_PIN=(taskset -c "${BENCH_CPUS#*:}")
+  SHARD_PIN=(-shard-cpus "${BENCH_CPUS%%:*}")
+fi
+# lg runs the load generator with its placement.
+lg() { "${GEN_PIN[@]}" "$LG" "$@"; }
 
 # Run a command as the PostgreSQL user when we are root (initdb refuses root).
 as_pg() {
@@ -156,23 +199,42 @@ build() {
       echo "bench: bin/boxoffice has no working 'shard' subcommand; the shard is skipped" >&2
     fi
   fi
-  SPAWN=(-shard-bin "$ROOT/bin/boxoffice" -workdir "$TMP/shard" -pidfile "$PIDFILE")
+  SPAWN=(-shard-bin "$ROOT/bin/boxoffice" -workdir "$TMP/shard" -pidfile "$PIDFILE" "${SHARD_PIN[@]}")
   RUN=(-seats "$BENCH_SEATS" -clients "$BENCH_CLIENTS" -warmup "$BENCH_WARMUP" -duration "$BENCH_DURATION" -confirm "$BENCH_CONFIRM")
 }
 
+# profile FILE [shard]: the generator's profile flags for a closed-loop run
+# writing FILE.json, and the shard's too when asked (BENCH_PROFILE).
+profile() {
+  [[ -n $BENCH_PROFILE ]] || return 0
+  echo "-cpuprofile $BENCH_PROFILE/loadgen-$1.pprof"
+  if [[ ${2:-} == shard ]]; then echo "-shard-profile $BENCH_PROFILE/$1.pprof"; fi
+}
+
 # shard_runs BACKEND LABEL FILE [loadgen flags]: a closed-loop run, then (with
-# BENCH_HALF) a paced run of a fresh shard at half its measured rate.
+# BENCH_HALF) a paced run of a fresh shard at half its measured rate, with
+# BENCH_HALF_CLIENTS clients.
 shard_runs() {
-  local backend=$1 label=$2 file=$3
+  local backend=$1 label=$2 file=$3 prof=
   shift 3
+  [[ $file == shard || $file == shard-batch ]] && prof=shard
   settle
   log "$label: $BENCH_SEATS seats, closed loop"
-  "$LG" run -backend "$backend" -name "$label" "${SPAWN[@]}" "${RUN[@]}" "$@" -out "$RES/$file.json" ||
+  # shellcheck disable=SC2046 # profile's words are flags
+  lg run -backend "$backend" -name "$label" "${SPAWN[@]}" "${RUN[@]}" "$@" $(profile "$file" $prof) -out "$RES/$file.json" ||
     echo "bench: $label run failed" >&2
+  if [[ -n $prof && -s ${BENCH_PROFILE:-/nonexistent}/$file.pprof ]]; then
+    log "$label: the shard's CPU profile over the measured window ($BENCH_PROFILE/$file.pprof), top lines"
+    { echo "the shard's CPU profile under load, $label (closed loop, measured window; $BENCH_PROFILE/$file.pprof):"
+      go tool pprof -top -nodecount=20 "$BENCH_PROFILE/$file.pprof" | sed -n '4,30p'
+      echo "  (cumulative)"
+      go tool pprof -top -cum -nodecount=25 "$BENCH_PROFILE/$file.pprof" | sed -n '6,35p'
+      echo; } 2>/dev/null | tee -a "$RES/profiles.txt" >&2 || true
+  fi
   if [[ $BENCH_HALF != 0 && -s $RES/$file.json ]]; then
     settle
-    log "$label: paced at half the measured rate (fresh shard)"
-    "$LG" run -backend "$backend" -name "$label, half rate" "${SPAWN[@]}" "${RUN[@]}" "$@" \
+    log "$label: paced at half the measured rate (fresh shard, $BENCH_HALF_CLIENTS clients)"
+    lg run -backend "$backend" -name "$label, half rate" "${SPAWN[@]}" "${RUN[@]}" "$@" -clients "$BENCH_HALF_CLIENTS" \
       -rate-from "$RES/$file.json" -rate-factor 0.5 -out "$RES/$file-half.json" ||
       echo "bench: paced $label run failed" >&2
   fi
@@ -199,9 +261,9 @@ bench_redis() {
       --maxclients 1000)
     if [[ $(id -u) == 0 ]] && id redis >/dev/null 2>&1; then
       # setpriv execs redis-server itself (no session wrapper between us and its pid)
-      setpriv --reuid=redis --regid=redis --init-groups -- "${redis_cmd[@]}" &
+      "${SYS_PIN[@]}" setpriv --reuid=redis --regid=redis --init-groups -- "${redis_cmd[@]}" &
     else
-      "${redis_cmd[@]}" &
+      "${SYS_PIN[@]}" "${redis_cmd[@]}" &
     fi
     REDIS_PID=$!
     for _ in $(seq 100); do
@@ -216,7 +278,8 @@ bench_redis() {
     fi
     settle
     log "redis: closed loop"
-    "$LG" run -backend redis -addr "127.0.0.1:$port" -server-pid "$REDIS_PID" "${RUN[@]}" -out "$RES/redis.json" ||
+    # shellcheck disable=SC2046 # profile's words are flags
+    lg run -backend redis -addr "127.0.0.1:$port" -server-pid "$REDIS_PID" "${RUN[@]}" $(profile redis) -out "$RES/redis.json" ||
       echo "bench: redis run failed" >&2
     if [[ -n $BENCH_REDIS_PACED && $BENCH_REDIS_PACED != 0 && -s $RES/shard.json ]]; then
       # Same paced rate as the shard's half-rate run: the latency floor of this
@@ -224,7 +287,7 @@ bench_redis() {
       if "$LG" prep -backend redis -addr "127.0.0.1:$port" -seats "$BENCH_SEATS"; then
         settle
         log "redis: paced at the shard's half rate"
-        "$LG" run -backend redis -name "redis, shard's half rate" -addr "127.0.0.1:$port" -server-pid "$REDIS_PID" "${RUN[@]}" \
+        lg run -backend redis -name "redis, shard's half rate" -addr "127.0.0.1:$port" -server-pid "$REDIS_PID" "${RUN[@]}" -clients "$BENCH_HALF_CLIENTS" \
           -rate-from "$RES/shard.json" -rate-factor 0.5 -out "$RES/redis-half.json" ||
           echo "bench: paced redis run failed" >&2
       fi
@@ -245,7 +308,7 @@ bench_cluster() {
   if [[ -n $SHARD_OK ]] && want failover; then
     settle
     log "shard, 3 members: $BENCH_KILLS leader SIGKILLs, $BENCH_HANDOVERS SIGTERM hand-overs, under a steady writer"
-    "$LG" failover "${SPAWN[@]}" -seats "$BENCH_SEATS" -kills "$BENCH_KILLS" -handovers "$BENCH_HANDOVERS" -out "$RES/failover.json" ||
+    lg failover "${SPAWN[@]}" -seats "$BENCH_SEATS" -kills "$BENCH_KILLS" -handovers "$BENCH_HANDOVERS" -out "$RES/failover.json" ||
       echo "bench: failover measurement failed" >&2
   fi
 }
@@ -261,9 +324,9 @@ start_redis() { # port dir extra...
     --appendonly yes --appendfsync always --save "" --protected-mode yes --logfile "$dir/redis.log"
     --maxclients 1000 "$@")
   if [[ $(id -u) == 0 ]] && id redis >/dev/null 2>&1; then
-    setpriv --reuid=redis --regid=redis --init-groups -- "${cmd[@]}" &
+    "${SYS_PIN[@]}" setpriv --reuid=redis --regid=redis --init-groups -- "${cmd[@]}" &
   else
-    "${cmd[@]}" &
+    "${SYS_PIN[@]}" "${cmd[@]}" &
   fi
 }
 
@@ -291,7 +354,7 @@ bench_redis_replica() {
     done
     settle
     log "redis + replica: closed loop"
-    "$LG" run -backend redis -name "redis + replica" -redis-wait 1 -addr "127.0.0.1:$port" -server-pid "$REDIS_PID" "${RUN[@]}" \
+    lg run -backend redis -name "redis + replica" -redis-wait 1 -addr "127.0.0.1:$port" -server-pid "$REDIS_PID" "${RUN[@]}" \
       -out "$RES/redis-replica.json" || echo "bench: redis + replica run failed" >&2
     kill -TERM "$REDIS_PID" "$REPLICA_PID" 2>/dev/null || true
     wait "$REDIS_PID" "$REPLICA_PID" 2>/dev/null || true
@@ -312,7 +375,8 @@ bench_postgres() {
       return 0
     fi
     PG_STARTED=1
-    if ! as_pg "$PGBIN/pg_ctl" -D "$TMP/pg/data" -l "$TMP/pg/postgres.log" -w -t 60 start -o \
+    # (the postmaster and its backends inherit the placement)
+    if ! as_pg "${SYS_PIN[@]}" "$PGBIN/pg_ctl" -D "$TMP/pg/data" -l "$TMP/pg/postgres.log" -w -t 60 start -o \
       "-c listen_addresses=127.0.0.1 -p $port -c unix_socket_directories=$TMP/pg/sock -c fsync=on -c synchronous_commit=on -c full_page_writes=on -c max_connections=200 -c shared_buffers=256MB" >/dev/null; then
       echo "bench: postgres did not start; skipped" >&2
       tail -5 "$TMP/pg/postgres.log" >&2 || true
@@ -326,7 +390,8 @@ bench_postgres() {
     fi
     settle
     log "postgres: closed loop"
-    "$LG" run -backend postgres -dsn "$dsn" -server-pid "$(head -1 "$TMP/pg/data/postmaster.pid")" "${RUN[@]}" -out "$RES/postgres.json" ||
+    # shellcheck disable=SC2046 # profile's words are flags
+    lg run -backend postgres -dsn "$dsn" -server-pid "$(head -1 "$TMP/pg/data/postmaster.pid")" "${RUN[@]}" $(profile postgres) -out "$RES/postgres.json" ||
       echo "bench: postgres run failed" >&2
     as_pg "$PGBIN/pg_ctl" -D "$TMP/pg/data" -m fast -w stop >/dev/null || true
     PG_STARTED=
@@ -338,14 +403,14 @@ bench_shard_more() {
     if [[ $BENCH_RECOVERY_WRITES != 0 ]]; then
       settle
       log "shard: recovery after $BENCH_RECOVERY_WRITES logged writes"
-      "$LG" recovery "${SPAWN[@]}" -seats "$BENCH_SEATS" -writes "$BENCH_RECOVERY_WRITES" \
+      lg recovery "${SPAWN[@]}" -seats "$BENCH_SEATS" -writes "$BENCH_RECOVERY_WRITES" \
         -max-fill "$BENCH_RECOVERY_MAX" -kill-writes "$BENCH_CRASH_WRITES" -out "$RES/recovery.json" ||
         echo "bench: recovery measurement failed" >&2
     fi
     if [[ $BENCH_MEMORY_SEATS != 0 ]]; then
       settle
       log "shard: memory at $BENCH_MEMORY_SEATS seats"
-      "$LG" memory "${SPAWN[@]}" -seats "$BENCH_MEMORY_SEATS" -holds "$BENCH_MEMORY_HOLDS" \
+      lg memory "${SPAWN[@]}" -seats "$BENCH_MEMORY_SEATS" -holds "$BENCH_MEMORY_HOLDS" \
         -clients "$BENCH_CLIENTS" -out "$RES/memory.json" ||
         echo "bench: memory measurement failed" >&2
     fi
@@ -384,6 +449,12 @@ main() {
   trap cleanup EXIT
   trap 'exit 130' INT
   trap 'exit 143' TERM
+  case $BENCH_PROFILE in
+    0) BENCH_PROFILE= ;;
+    "") BENCH_PROFILE=$TMP/profiles ;;
+  esac
+  if [[ -n $BENCH_PROFILE ]]; then mkdir -p "$BENCH_PROFILE"; fi
+  if [[ -n $BENCH_CPUS ]]; then log "placement: systems on CPUs ${BENCH_CPUS%%:*}, the load generator on CPUs ${BENCH_CPUS#*:}"; fi
   build
   versions=()
   bench_shard

@@ -5,6 +5,7 @@ import (
 	"net/http"
 	"os"
 	"path/filepath"
+	"strings"
 	"testing"
 	"time"
 
@@ -64,6 +65,34 @@ func (s *shardAPI) room() {
 	if st := s.expect(s.do("GET", "/v1/status", "", false), 200, ""); st["room"] == nil {
 		s.t.Fatal("no room in /v1/status with a configured room")
 	}
+	if st := s.expect(s.do("GET", "/v1/room/status", "", false), 200, ""); st["opensAt"] != now {
+		s.t.Fatalf("the summary's opensAt is %v, want %s", st["opensAt"], now)
+	}
+	s.switchOff(stream)
+}
+
+// switchOff switches the room off: holds are no longer gated, and the
+// stream and /v1/status say {"configured":false}.
+func (s *shardAPI) switchOff(stream *openStream) {
+	s.t.Helper()
+	s.expect(s.do("DELETE", "/v1/room", "", false), 200, "")
+	s.expect(s.do("DELETE", "/v1/room", "", false), 200, "") // off already: unchanged
+	for {
+		ev, err := stream.st.Next()
+		if err != nil {
+			s.t.Fatalf("event stream after switching off: %v", err)
+		}
+		if ev.Event == "room" && strings.Contains(ev.Data, `"configured":false`) {
+			s.c.Event("RoomSummary", []byte(ev.Data))
+			break
+		}
+	}
+	if st := s.expect(s.do("GET", "/v1/status", "", false), 200, ""); st["room"] == nil || st["room"].(map[string]any)["configured"] != false {
+		s.t.Fatalf("/v1/status after switching the room off: room %v", st["room"])
+	}
+	h := s.expect(s.do("POST", "/v1/holds", `{"seats":["stalls/E/2"],"holder":"grace"}`, false), 201, "")
+	s.expect(s.do("DELETE", "/v1/holds/"+h["id"].(string), "", false), 200, "")
+	s.expect(s.do("POST", "/v1/room/join", `{"key":"00000000000000000000000000000009"}`, false), 409, "waiting_room_not_configured")
 }
 
 func (s *shardAPI) waitRoom(ok func(map[string]any) bool) {
@@ -95,6 +124,7 @@ func roomFromFlags(t *testing.T, codes map[string]bool) {
 	s := &shardAPI{t: t, p: p, c: openapitest.New(t, openapitest.Doc("shard-v1.openapi.yaml"), "http://"+p.addr),
 		hc: &http.Client{Timeout: 10 * time.Second}, codes: codes}
 	s.expect(s.do("PUT", "/v1/room", `{"maxActiveBuyers":5,"idleTimeoutSeconds":60,"opensAt":"2030-01-01T00:00:00Z"}`, false), 409, "room_configured_by_flags")
+	s.expect(s.do("DELETE", "/v1/room", "", false), 409, "room_configured_by_flags")
 	s.waitRoom(func(m map[string]any) bool { return m["open"] == true })
 	a := s.expect(s.do("POST", "/v1/room/join", fmt.Sprintf(`{"key":"%032x"}`, 1), false), 200, "")
 	b := s.expect(s.do("POST", "/v1/room/join", fmt.Sprintf(`{"key":"%032x"}`, 2), false), 200, "")

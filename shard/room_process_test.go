@@ -142,3 +142,67 @@ func TestRoomLeaderFailover(t *testing.T) {
 	}
 	c.start(l)
 }
+
+// The Showtime's room switched off, as the operator does it: the shard
+// binary is started again without --waiting-room (after a SIGKILL, from its
+// log). The room is then off: a hold without an admission succeeds and
+// joins are refused. Started with the flags again, holds are gated again.
+func TestRoomSwitchedOffByItsFlags(t *testing.T) {
+	if testing.Short() {
+		t.Skip("process test")
+	}
+	mapFile, tokenFile := writeFiles(t)
+	dir := t.TempDir()
+	room := []string{"--waiting-room", "--waiting-room-max-active", "1",
+		"--opens-at", time.Now().Add(-time.Second).UTC().Format(time.RFC3339)}
+	hold := func(p *proc, holder, seat string) int {
+		code, m, err := p.call("POST", "/v1/holds", fmt.Sprintf(`{"seats":[%q],"holder":%q}`, seat, holder))
+		if err != nil {
+			t.Fatalf("hold: %v", err)
+		}
+		if code != 201 && m["error"] != "admission_required" {
+			t.Fatalf("hold by %s: %d %v", holder, code, m)
+		}
+		return code
+	}
+	p := launch(t, dir, mapFile, tokenFile, room...)
+	p.waitReady()
+	places := roomJoinAll(t, p, 2)
+	waitRoomOpen(t, p, 1)
+	if code := hold(p, "b-1", "stalls/A/1"); code != 403 {
+		t.Fatalf("room on: a hold without an admission answered %d", code)
+	}
+
+	p.kill()
+	p = launch(t, dir, mapFile, tokenFile)
+	p.waitReady()
+	deadline := time.Now().Add(10 * time.Second)
+	for {
+		_, m, _ := p.call("GET", "/v1/status", "")
+		if r, _ := m["room"].(map[string]any); r != nil && r["configured"] == false {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("the room is not off without its flags: %v\n%s", m["room"], p.logs())
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+	if code := hold(p, "b-1", "stalls/A/1"); code != 201 {
+		t.Fatalf("room off: a hold without an admission answered %d", code)
+	}
+	if code, m, _ := p.call("POST", "/v1/room/join", fmt.Sprintf(`{"key":"%032x"}`, 9)); code != 409 || m["error"] != "waiting_room_not_configured" {
+		t.Fatalf("join with the room off: %d %v", code, m)
+	}
+
+	p.kill()
+	p = launch(t, dir, mapFile, tokenFile, room...)
+	p.waitReady()
+	again := roomJoinAll(t, p, 1)
+	waitRoomOpen(t, p, 1)
+	if first, last := again[0].(float64), places[1].(float64); first <= last {
+		t.Fatalf("the first place after switching on again is %v, not after %v", again[0], places[1])
+	}
+	if code := hold(p, "b-2", "stalls/A/2"); code != 403 {
+		t.Fatalf("room on again: a hold without an admission answered %d", code)
+	}
+}

@@ -36,6 +36,7 @@ type Options struct {
 	MaxSeatsPerHolder int
 	ShutdownTimeout   time.Duration
 	SnapshotEvery     uint64
+	PprofListen       string
 	Cluster           clusterFlags
 	Room              roomFlags
 }
@@ -83,6 +84,7 @@ func (o *Options) register(fs *flag.FlagSet, stderr io.Writer) {
 	fs.IntVar(&o.MaxSeatsPerHolder, "max-seats-per-holder", 8, "seats a holder's active holds may hold together")
 	fs.Uint64Var(&o.SnapshotEvery, "snapshot-every", 100000, "log records between snapshots (bounds replay time)")
 	fs.DurationVar(&o.ShutdownTimeout, "shutdown-timeout", 25*time.Second, "how long SIGTERM waits for requests in flight")
+	fs.StringVar(&o.PprofListen, "pprof-listen", "", "optional separate address (e.g. 127.0.0.1:6060) serving Go profiles, without authentication; off when empty")
 	o.Cluster.register(fs)
 	o.Room.register(fs)
 	fs.Usage = func() {
@@ -220,6 +222,13 @@ func run(o *Options, log *slog.Logger) error {
 	srv, err := server.New(cfg)
 	if err != nil {
 		return err
+	}
+	if o.PprofListen != "" {
+		_, stop, err := servePprof(o.PprofListen, log)
+		if err != nil {
+			return err
+		}
+		defer stop()
 	}
 	ln, err := net.Listen("tcp", o.Listen)
 	if err != nil {

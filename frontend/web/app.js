@@ -488,6 +488,8 @@
       $("room-leave").hidden = false;
       $("room-leave").addEventListener("click", doLeaveRoom);
       msg("It is your turn: choose your seats. You may hold up to " + place.maxSeats + ".");
+    } else if (place.roomOff) {
+      msg("The waiting room was switched off: everyone may choose seats now.");
     }
     let d;
     for (;;) {
@@ -510,7 +512,7 @@
     zoom.setup($("hall")); // lays the map out once to measure it
     requestAnimationFrame(() => setTimeout(() => performance.mark("seatmap-painted"), 0));
     document.body.dataset.ready = "true";
-    if (inRoom) $("map-heading").focus();
+    if (inRoom || place.roomOff) $("map-heading").focus();
     connect();
     const saved = sessionStorage.getItem("boxoffice-hold");
     if (saved) {

@@ -18,6 +18,7 @@ window.boxofficeQueue = (function () {
   let lastTouch = 0;
   let answeredAt = 0;    // when me was answered
   let renderLater = null;
+  let opensTimer = null; // ticks the countdown to the sale while pre-queued
 
   const sleep = (ms) => new Promise((res) => setTimeout(res, ms));
   const fmt = (n) => Number(n).toLocaleString();
@@ -74,6 +75,51 @@ window.boxofficeQueue = (function () {
     return Math.max(n, 0);
   }
 
+  // localTime is the sale's opening in the buyer's own time zone and
+  // language, with the zone's name so that nobody has to convert.
+  function localTime(at) {
+    return at.toLocaleString(undefined, { weekday: "long", day: "numeric", month: "long",
+      hour: "2-digit", minute: "2-digit", hourCycle: "h23", timeZoneName: "short" });
+  }
+
+  // countdown: "2 days 3 h", "1 h 05 min", "4 min 09 s", "9 s".
+  function countdown(ms) {
+    const s = Math.max(Math.ceil(ms / 1000), 0);
+    const d = Math.floor(s / 86400), h = Math.floor(s % 86400 / 3600), m = Math.floor(s % 3600 / 60), sec = s % 60;
+    const two = (n) => String(n).padStart(2, "0");
+    if (d > 0) return d + " day" + (d === 1 ? "" : "s") + " " + h + " h";
+    if (h > 0) return h + " h " + two(m) + " min";
+    if (m > 0) return m + " min " + two(sec) + " s";
+    return sec + " s";
+  }
+
+  // showOpens shows when the sale opens (iso, from the room summary) and
+  // counts down to it, while this place is pre-queued; null hides it. The
+  // countdown is not spoken (aria-live off); the status region says the
+  // time when the pre-queue is announced.
+  function showOpens(iso) {
+    const el = $("q-opens");
+    if (!iso || !me || me.state !== "pre_queued") {
+      el.hidden = true;
+      clearInterval(opensTimer);
+      opensTimer = null;
+      return;
+    }
+    const at = new Date(iso);
+    const t = $("q-opens-at");
+    if (t.getAttribute("datetime") !== iso) {
+      t.setAttribute("datetime", iso);
+      t.textContent = localTime(at);
+    }
+    el.hidden = false;
+    const tick = () => {
+      const left = at - Date.now();
+      $("q-countdown").textContent = left > 0 ? countdown(left) : "a moment: the places are being drawn";
+    };
+    tick();
+    if (!opensTimer) opensTimer = setInterval(tick, 1000);
+  }
+
   function render() {
     if (!me || (me.state !== "waiting" && me.state !== "pre_queued") || document.body.dataset.queue === "left") return;
     const q = $("queue");
@@ -85,11 +131,14 @@ window.boxofficeQueue = (function () {
       $("q-ahead").textContent = "—";
       $("q-wait").textContent = duration(me.waitSeconds || 0) + " after the sale opens";
       const others = Math.max((room ? room.preQueued : me.preQueue) - 1, 0);
+      showOpens(room && room.opensAt);
       status("You are in the pre-queue with " + fmt(others) + " other" + (others === 1 ? "" : "s") +
         ". When the sale opens, everyone here gets a random place in line, so there is no need to refresh.");
-      speak("You are in the pre-queue with " + fmt(others) + " others. Places are drawn when the sale opens.", 0, false);
+      const when = room && room.opensAt ? " The sale opens " + localTime(new Date(room.opensAt)) + "." : "";
+      speak("You are in the pre-queue with " + fmt(others) + " others. Places are drawn when the sale opens." + when, 0, false);
       return;
     }
+    showOpens(null);
     // A summary read just after the place was answered may predate it (it
     // travels through the shard's one-second tick and this pod) and would
     // miscount this place's own bucket; the answer is exact, so it wins
@@ -120,6 +169,7 @@ window.boxofficeQueue = (function () {
 
   function soldOut() {
     if (es) { es.close(); es = null; }
+    showOpens(null);
     document.body.dataset.queue = "sold_out";
     $("q-heading").textContent = "Sold out";
     $("q-facts").hidden = true;
@@ -136,6 +186,7 @@ window.boxofficeQueue = (function () {
     es.addEventListener("room", (ev) => {
       room = JSON.parse(ev.data);
       if (room.soldOut) { soldOut(); return; }
+      if (!room.configured) { switchedOff(); return; }
       // The sale opened (places drawn), or the head passed this slot: ask.
       if ((me.state === "pre_queued" && room.open) || (me.state === "waiting" && room.head > me.slot)) {
         rejoin(me.state === "pre_queued" ? 3000 : 500);
@@ -147,6 +198,19 @@ window.boxofficeQueue = (function () {
       $("conn").classList.add("bad");
       if (es.readyState === EventSource.CLOSED) setTimeout(connect, 2000 + Math.random() * 3000);
     });
+  }
+
+  // switchedOff: the showtime's waiting room was switched off, so everyone
+  // may choose seats. The page says so and asks POST /api/room (after a
+  // random pause, so that the whole line does not ask at once), which
+  // answers {"enabled":false}: the seat map follows.
+  function switchedOff() {
+    if (es) { es.close(); es = null; }
+    showOpens(null);
+    $("q-heading").textContent = "The waiting room is closed";
+    status("The waiting room was switched off: everyone may choose seats now. Opening the seat map…");
+    speak("The waiting room was switched off. Opening the seat map.", 0, true);
+    rejoin(2000);
   }
 
   // rejoin asks for the place again after a random pause (spread, so that a
@@ -170,12 +234,14 @@ window.boxofficeQueue = (function () {
     me = r.data;
     answeredAt = Date.now();
     if (me.room) room = me.room;
+    if (!me.enabled) me.roomOff = true; // it was on when this page started waiting
     if (!me.enabled || me.state === "admitted") { finish(); return; }
     render();
   }
 
   function finish() {
     if (es) { es.close(); es = null; }
+    showOpens(null);
     $("queue").hidden = true;
     $("q-live").textContent = "";
     document.body.dataset.queue = me.enabled ? "admitted" : "off";
@@ -188,6 +254,7 @@ window.boxofficeQueue = (function () {
     $("q-leave").disabled = true;
     await call("DELETE");
     if (es) { es.close(); es = null; }
+    showOpens(null);
     document.body.dataset.queue = "left";
     $("q-heading").textContent = "You left the line";
     $("q-facts").hidden = true;

@@ -641,7 +641,7 @@ func (s *Server) status(w http.ResponseWriter, r *http.Request) {
 		b = strconv.AppendInt(b, l.Bytes(), 10)
 	}
 	b = s.appendHealth(b)
-	if rv := s.roomView.Load(); rv != nil && rv.st.Configured {
+	if rv := s.roomView.Load(); rv.announced() {
 		b = append(b, `,"room":`...)
 		b = append(b, rv.json...)
 	}

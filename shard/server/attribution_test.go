@@ -25,7 +25,9 @@ func TestWriteTimeAttribution(t *testing.T) {
 		`boxoffice_shard_early_conflicts_total 1`,
 		`boxoffice_shard_wal_group_size_sum 2`,
 		// How long goroutines waited for a CPU: CPU starvation apart from work.
-		`# TYPE go_sched_latencies_seconds histogram`)
+		`# TYPE go_sched_latencies_seconds histogram`,
+		// How long the garbage collector stopped the world.
+		`# TYPE go_sched_pauses_total_gc_seconds histogram`)
 }
 
 func msgApp(to, last uint64) *pb.Message {

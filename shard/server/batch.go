@@ -6,6 +6,8 @@ import (
 	"strconv"
 	"time"
 
+	jsonv2 "github.com/go-json-experiment/json"
+
 	"boxoffice.dev/boxoffice/shard/seats"
 	"boxoffice.dev/boxoffice/shard/shardapi"
 )
@@ -50,7 +52,11 @@ func (s *Server) postBatch(w http.ResponseWriter, r *http.Request) {
 	var in struct {
 		Ops []json.RawMessage `json:"ops"`
 	}
-	fastErr := json.Unmarshal(buf.Bytes(), &fast)
+	fastErr := decodeBatchStrict(buf.Bytes(), &fast)
+	if fastErr != nil {
+		fast.Ops = nil
+		fastErr = json.Unmarshal(buf.Bytes(), &fast)
+	}
 	n := len(fast.Ops)
 	if fastErr != nil {
 		if err := json.Unmarshal(buf.Bytes(), &in); err != nil {
@@ -194,4 +200,16 @@ func (s *Server) countResult(kind seats.Op, code seats.Code, replayed bool) {
 	case kind == seats.OpConfirm:
 		s.met.confirmResult[code].Inc()
 	}
+}
+
+// decodeBatchStrict decodes a batch written exactly as the contract spells
+// it, with the JSON v2 prototype's decoder: about three times faster than
+// encoding/json, which was a tenth of the shard's CPU on the batched path.
+// It takes only what encoding/json reads the same way: the exact field
+// names and nothing unknown, no duplicate name, valid UTF-8, numbers that
+// fit their fields. Anything else fails here and is decoded as before (by
+// encoding/json, case-insensitive names and all), so a batch's answers do
+// not depend on which decoder read it.
+func decodeBatchStrict(body []byte, v any) error {
+	return jsonv2.Unmarshal(body, v, jsonv2.RejectUnknownMembers(true))
 }

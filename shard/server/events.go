@@ -61,6 +61,7 @@ type eventStream struct {
 	changes []seats.Change
 	seen    map[int32]int
 	room    *roomPacer
+	offSeq  uint64 // the switched-off room view last sent
 }
 
 // write sends b at once, within StreamWriteTimeout; false means the client
@@ -134,9 +135,16 @@ func (st *eventStream) run(r *http.Request) {
 
 // sendRoom sends the waiting room's view if the pacer says it is due.
 func (st *eventStream) sendRoom() bool {
-	v := st.room.next(st.s.roomView.Load(), time.Now())
+	cur := st.s.roomView.Load()
+	v := st.room.next(cur, time.Now())
+	if v == nil && cur != nil && cur.off && cur.seq != st.offSeq {
+		v = cur // a room switched off is told at once, outside the pacing
+	}
 	if v == nil {
 		return true
+	}
+	if v.off {
+		st.offSeq = v.seq
 	}
 	// No id: Last-Event-ID stays the seat version.
 	st.out = append(st.out[:0], "event: room\ndata: "...)

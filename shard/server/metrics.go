@@ -70,9 +70,11 @@ func newMetrics(s *Server) *metrics {
 		m.holds, m.confirms, m.latency, m.fsync, m.groupSize, m.batchSize, m.queueWait, m.applyTime, m.commitWait, m.recovery, m.epoch, m.streamDrop, m.snapshots,
 		// go_sched_latencies_seconds: how long goroutines wait runnable
 		// for a CPU; with the writer histograms it tells CPU starvation
-		// from the shard's own work.
+		// from the shard's own work. go_sched_pauses_total_gc_seconds:
+		// how long the garbage collector stopped the world (every request
+		// waits through such a pause).
 		collectors.NewGoCollector(collectors.WithGoCollectorRuntimeMetrics(
-			collectors.GoRuntimeMetricsRule{Matcher: regexp.MustCompile(`^/sched/latencies:seconds$`)})),
+			collectors.GoRuntimeMetricsRule{Matcher: regexp.MustCompile(`^/sched/(latencies|pauses/total/gc):seconds$`)})),
 		collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}),
 	)
 	for c := seats.OK; c <= seats.LastCode; c++ {

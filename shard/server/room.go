@@ -151,11 +151,19 @@ func appendRoomRecord(b []byte, c *waitroom.Command) []byte {
 // the flags, the opening with a fresh seed, idle expiry.
 func (s *Server) roomDue(now int64) []waitroom.Command {
 	var out []waitroom.Command
-	if s.cfg.Room != nil {
+	have, ok := s.room.Config()
+	switch {
+	case s.cfg.Room != nil:
 		want := s.roomConfig(s.cfg.Room)
-		if have, ok := s.room.Config(); !ok || have != want {
+		want.Managed = true
+		if !ok || have != want {
 			out = append(out, waitroom.Command{Op: waitroom.OpConfigure, Now: now, Config: want})
 		}
+	case ok && have.Managed:
+		// The flags that kept this room are gone (the Showtime's room was
+		// switched off): switch it off, as the last leader with them would
+		// have switched it on.
+		return append(out, waitroom.Command{Op: waitroom.OpSwitchOff, Now: now})
 	}
 	cfg, ok := s.room.Config()
 	if len(out) > 0 {
@@ -176,7 +184,7 @@ func (s *Server) roomDue(now int64) []waitroom.Command {
 	return out
 }
 
-// Snapshot state (format 2, only when the room is configured):
+// Snapshot state (format 2, once a room was ever configured):
 //
 //	"BOXSNAP2", uvarint length of the seats' state, the seats' state,
 //	the room's state (waitroom.AppendState)
@@ -184,9 +192,10 @@ func (s *Server) roomDue(now int64) []waitroom.Command {
 // Format 1 is the seats' state alone (it starts with the seats' own magic).
 const stateMagic2 = "BOXSNAP2"
 
-// roomState captures the room for a snapshot (nil: no room to keep).
+// roomState captures the room for a snapshot (nil: no room to keep). A room
+// switched off is kept: its next place id must outlive it.
 func (s *Server) roomState() []byte {
-	if _, ok := s.room.Config(); !ok {
+	if s.room.Pristine() {
 		return nil
 	}
 	return s.room.AppendState(nil)

@@ -16,6 +16,7 @@ import (
 
 func (s *Server) registerRoom(v1 func(pattern, route string, h func(http.ResponseWriter, *http.Request))) {
 	v1("PUT /v1/room", "room_configure", s.roomConfigure)
+	v1("DELETE /v1/room", "room_switch_off", s.roomSwitchOff)
 	v1("POST /v1/room/join", "room_join", s.roomJoin)
 	v1("GET /v1/room/places/{id}", "room_place", s.roomPlace(0))
 	v1("POST /v1/room/places/{id}/touch", "room_touch", s.roomPlace(waitroom.OpTouch))
@@ -59,6 +60,22 @@ func (s *Server) roomConfigure(w http.ResponseWriter, r *http.Request) {
 	req.rcmd = waitroom.Command{Op: waitroom.OpConfigure, Config: s.roomConfig(&RoomConfig{MaxActive: body.MaxActiveBuyers,
 		IdleTimeout: time.Duration(body.IdleTimeoutSeconds) * time.Second,
 		PreQueue:    time.Duration(body.PreQueueSeconds) * time.Second, OpensAt: body.OpensAt})}
+	s.roomSubmit(w, req)
+}
+
+// roomSwitchOff switches a room configured by PUT off: every place ends and
+// holds are no longer gated. A room kept by flags is switched off by
+// starting the shard without them (the Showtime's room switched off).
+func (s *Server) roomSwitchOff(w http.ResponseWriter, r *http.Request) {
+	if s.cfg.Room != nil {
+		writeError(w, shardapi.CodeRoomConfiguredByFlags,
+			"this shard's waiting room is set by its flags (the Showtime's spec.sales.waitingRoom); switch it off there", nil)
+		return
+	}
+	req := getRequest()
+	defer putRequest(req)
+	req.room = true
+	req.rcmd = waitroom.Command{Op: waitroom.OpSwitchOff}
 	s.roomSubmit(w, req)
 }
 
@@ -138,6 +155,8 @@ func (s *Server) roomSubmit(w http.ResponseWriter, req *request) {
 		writeJSON(w, http.StatusOK, appendPlace(nil, &req.place))
 	case req.rcmd.Op == waitroom.OpConfigure:
 		writeJSON(w, http.StatusOK, appendRoomConfig(nil, req.rcmd.Config))
+	case req.rcmd.Op == waitroom.OpSwitchOff:
+		writeJSON(w, http.StatusOK, []byte(`{"configured":false}`))
 	default:
 		writeJSON(w, http.StatusOK, []byte("{}"))
 	}

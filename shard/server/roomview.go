@@ -21,12 +21,20 @@ type roomView struct {
 	st   waitroom.Status
 	json []byte // the summary object of /v1/room/status, /v1/status and room events
 	seq  uint64 // changes with every build
+	// off: a room that was on is switched off. The summary ({"configured":
+	// false}) is still published, once, so that front ends stop gating
+	// holds and waiting pages move on to the seat map.
+	off bool
 }
+
+// announced reports whether the view goes into /v1/status and room events:
+// a configured room, or one switched off.
+func (v *roomView) announced() bool { return v != nil && (v.st.Configured || v.off) }
 
 func (s *Server) buildRoomView() *roomView {
 	s.roomSeq++
 	st := s.room.Status()
-	v := &roomView{st: st, seq: s.roomSeq}
+	v := &roomView{st: st, seq: s.roomSeq, off: s.room.SwitchedOff()}
 	v.json = appendRoomSummary(nil, &st, s.room.Line(roomBucket))
 	return v
 }
@@ -62,6 +70,12 @@ func appendRoomSummary(b []byte, st *waitroom.Status, line waitroom.LineSummary)
 	b = strconv.AppendBool(b, st.SoldOut)
 	b = append(b, `,"seatsMayReturn":`...)
 	b = strconv.AppendBool(b, st.SeatsMayReturn)
+	if st.Configured {
+		b = append(b, `,"preQueueAt":`...)
+		b = appendTime(b, st.PreQueueAt)
+		b = append(b, `,"opensAt":`...)
+		b = appendTime(b, st.OpensAt)
+	}
 	for _, f := range []struct {
 		k string
 		v int

@@ -115,3 +115,41 @@ func (r *ConfirmRequest) AppendJSON(b []byte) []byte {
 	b = AppendString(b, r.OrderID)
 	return append(b, '}')
 }
+
+// AppendJSON appends the batch's body, as encoding/json would write it
+// (the same fields, omitted when empty).
+func (r *BatchRequest) AppendJSON(b []byte) []byte {
+	b = append(b, `{"ops":[`...)
+	for i := range r.Ops {
+		if i > 0 {
+			b = append(b, ',')
+		}
+		b = r.Ops[i].AppendJSON(b)
+	}
+	return append(b, "]}"...)
+}
+
+// AppendJSON appends the operation as an element of a batch's ops.
+func (op *BatchOp) AppendJSON(b []byte) []byte {
+	b = append(b, `{"op":`...)
+	b = AppendString(b, op.Op)
+	str := func(name, v string) {
+		if v != "" {
+			b = append(b, name...)
+			b = AppendString(b, v)
+		}
+	}
+	str(`,"hold":`, op.Hold)
+	str(`,"idempotencyKey":`, op.IdempotencyKey)
+	if len(op.Seats) > 0 {
+		b = append(b, `,"seats":`...)
+		b = appendStrings(b, op.Seats)
+	}
+	str(`,"holder":`, op.Holder)
+	if op.TTLSeconds != nil {
+		b = append(b, `,"ttlSeconds":`...)
+		b = strconv.AppendInt(b, *op.TTLSeconds, 10)
+	}
+	str(`,"orderId":`, op.OrderID)
+	return append(b, '}')
+}

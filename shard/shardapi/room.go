@@ -70,25 +70,29 @@ type Place struct {
 // "room" in /v1/status and the data of "event: room". Counts are signed so
 // that a reader can refuse nonsense instead of wrapping it.
 type RoomSummary struct {
-	Configured        bool    `json:"configured"`
-	Open              bool    `json:"open,omitempty"`
-	SoldOut           bool    `json:"soldOut,omitempty"`
-	SeatsMayReturn    bool    `json:"seatsMayReturn,omitempty"`
-	PreQueued         int64   `json:"preQueued,omitempty"`
-	Waiting           int64   `json:"waiting,omitempty"`
-	Active            int64   `json:"active,omitempty"`
-	Choosing          int64   `json:"choosing,omitempty"`
-	Free              int64   `json:"free,omitempty"`
-	Held              int64   `json:"held,omitempty"`
-	Sold              int64   `json:"sold,omitempty"`
-	Admitted          int64   `json:"admitted,omitempty"`
-	TimedOut          int64   `json:"timedOut,omitempty"`
-	Bought            int64   `json:"bought,omitempty"`
-	Rate              float64 `json:"rate,omitempty"`
-	MedianWaitSeconds float64 `json:"medianWaitSeconds,omitempty"`
-	P99WaitSeconds    float64 `json:"p99WaitSeconds,omitempty"`
-	Head              int64   `json:"head,omitempty"`
-	BucketStart       int64   `json:"bucketStart,omitempty"`
-	BucketSize        int64   `json:"bucketSize,omitempty"`
-	Buckets           []int64 `json:"buckets,omitempty"`
+	Configured     bool `json:"configured"`
+	Open           bool `json:"open,omitempty"`
+	SoldOut        bool `json:"soldOut,omitempty"`
+	SeatsMayReturn bool `json:"seatsMayReturn,omitempty"`
+	// PreQueueAt and OpensAt are set while the room is configured: when the
+	// pre-queue opened (or opens) and when the sale opens.
+	PreQueueAt        *time.Time `json:"preQueueAt,omitempty"`
+	OpensAt           *time.Time `json:"opensAt,omitempty"`
+	PreQueued         int64      `json:"preQueued,omitempty"`
+	Waiting           int64      `json:"waiting,omitempty"`
+	Active            int64      `json:"active,omitempty"`
+	Choosing          int64      `json:"choosing,omitempty"`
+	Free              int64      `json:"free,omitempty"`
+	Held              int64      `json:"held,omitempty"`
+	Sold              int64      `json:"sold,omitempty"`
+	Admitted          int64      `json:"admitted,omitempty"`
+	TimedOut          int64      `json:"timedOut,omitempty"`
+	Bought            int64      `json:"bought,omitempty"`
+	Rate              float64    `json:"rate,omitempty"`
+	MedianWaitSeconds float64    `json:"medianWaitSeconds,omitempty"`
+	P99WaitSeconds    float64    `json:"p99WaitSeconds,omitempty"`
+	Head              int64      `json:"head,omitempty"`
+	BucketStart       int64      `json:"bucketStart,omitempty"`
+	BucketSize        int64      `json:"bucketSize,omitempty"`
+	Buckets           []int64    `json:"buckets,omitempty"`
 }

@@ -2,6 +2,7 @@ package waitroom
 
 import (
 	"fmt"
+	"strconv"
 	"testing"
 )
 
@@ -70,5 +71,92 @@ func TestPlaceOfHolder(t *testing.T) {
 		if id, ok := PlaceOfHolder(holder); id != want && ok || ok != (want != 0) {
 			t.Errorf("%q: %d %v, want %d", holder, id, ok, want)
 		}
+	}
+}
+
+// TestSwitchOffUngatesAndOnAgainGates: switching the room off ends every
+// place and lets anyone hold; switching it on again gates holds again, with
+// place ids that never repeat one from before (an old admission's holds
+// must not become a new place's), across a snapshot taken while off.
+func TestSwitchOffUngatesAndOnAgainGates(t *testing.T) {
+	m := configured(t)
+	a := mustJoin(t, m, 50*sec, 1)
+	b := mustJoin(t, m, 50*sec, 2)
+	c := mustJoin(t, m, 50*sec, 3)
+	m.Apply(&Command{Op: OpOpen, Now: 100 * sec, Seed: [2]uint64{1, 2}})
+	if m.Status().Active != 2 || m.Status().Waiting != 1 {
+		t.Fatalf("before: %+v", m.Status())
+	}
+	if v, _ := m.MayHoldAt("session-1", 101*sec); v != NotAdmitted {
+		t.Fatalf("room on: a session holder is %v, want not_admitted", v)
+	}
+
+	if r := m.Apply(&Command{Op: OpSwitchOff, Now: 101 * sec}); r.Code != OK || !r.Log {
+		t.Fatalf("switch off: %+v", r)
+	}
+	st := m.Status()
+	if st.Configured || st.Open || st.Active+st.Waiting+st.PreQueued != 0 || st.Admitted != 2 {
+		t.Fatalf("after switching off: %+v", st)
+	}
+	for _, h := range []string{"session-1", HolderPrefix + "1", HolderPrefix + "99"} {
+		if v, _ := m.MayHoldAt(h, 101*sec); v != Unguarded {
+			t.Fatalf("room off: %q is %v, want unguarded", h, v)
+		}
+	}
+	for _, id := range []uint64{a, b, c} {
+		if _, ok := m.Place(id); ok {
+			t.Fatalf("place %d outlived the room", id)
+		}
+	}
+	if r := m.Apply(&Command{Op: OpJoin, Now: 102 * sec, Key: key(4)}); r.Code != ErrNotConfigured {
+		t.Fatalf("join with the room off: %+v", r)
+	}
+	if r := m.Apply(&Command{Op: OpSwitchOff, Now: 102 * sec}); r.Log {
+		t.Fatal("switching off a room that is off changed the state")
+	}
+	if !m.SwitchedOff() || m.Pristine() {
+		t.Fatal("a room switched off is not known as switched off")
+	}
+
+	m, err := Restore(m.AppendState(nil))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !m.SwitchedOff() {
+		t.Fatal("a snapshot forgot that the room was switched off")
+	}
+	m.Apply(&Command{Op: OpConfigure, Now: 103 * sec, Config: testConfig()})
+	if m.SwitchedOff() {
+		t.Fatal("configured again, the room still says it is switched off")
+	}
+	if v, _ := m.MayHoldAt("session-1", 103*sec); v != NotAdmitted {
+		t.Fatalf("room on again: a session holder is %v, want not_admitted", v)
+	}
+	if v, _ := m.MayHoldAt(HolderPrefix+"1", 103*sec); v != TurnEnded {
+		t.Fatalf("room on again: the old admission 1 is %v, want turn_ended", v)
+	}
+	d := mustJoin(t, m, 104*sec, 1) // the same key is a new place
+	if d <= c {
+		t.Fatalf("a place after switching on again is %d, not after %d", d, c)
+	}
+	m.Apply(&Command{Op: OpOpen, Now: 104 * sec, Seed: [2]uint64{3, 4}})
+	if v, limit := m.MayHoldAt(HolderPrefix+strconv.FormatUint(d, 10), 105*sec); v != MayHold || limit != 4 {
+		t.Fatalf("the new place %d is %v (limit %d), want may_hold 4", d, v, limit)
+	}
+}
+
+// A room switched off before anyone joined is still known to be off (a
+// front end that saw it on must be told), also in a snapshot.
+func TestSwitchOffBeforeAnyoneJoined(t *testing.T) {
+	m := configured(t)
+	if r := m.Apply(&Command{Op: OpSwitchOff, Now: sec}); !r.Log {
+		t.Fatal("switching off a configured room changed nothing")
+	}
+	if m.Pristine() || !m.SwitchedOff() {
+		t.Fatal("a room switched off before anyone joined looks as if it never was")
+	}
+	r, err := Restore(m.AppendState(nil))
+	if err != nil || r.Pristine() || !r.SwitchedOff() {
+		t.Fatalf("restored: %v, pristine %v", err, r != nil && r.Pristine())
 	}
 }

@@ -53,6 +53,9 @@ func (c *Command) AppendBinary(b []byte) []byte {
 	switch c.Op {
 	case OpConfigure:
 		b = appendConfig(b, c.Config)
+		if c.Config.Managed {
+			b = append(b, 1) // absent in records from before Managed: false
+		}
 	case OpJoin:
 		b = append(b, c.Key[:]...)
 	case OpOpen:
@@ -77,6 +80,12 @@ func DecodeCommand(b []byte, c *Command) error {
 	switch c.Op {
 	case OpConfigure:
 		c.Config = r.config()
+		if r.Err() == nil && r.Len() > 0 {
+			if r.Byte() != 1 {
+				r.Fail("bad managed marker")
+			}
+			c.Config.Managed = true
+		}
 	case OpJoin:
 		c.Key = r.Key()
 	case OpOpen:
@@ -90,7 +99,7 @@ func DecodeCommand(b []byte, c *Command) error {
 	case OpLeave:
 		c.ID = r.Uvarint()
 		c.Reason = Reason(r.Byte())
-	case OpTick:
+	case OpTick, OpSwitchOff:
 	default:
 		r.Fail("unknown command %d", c.Op)
 	}
@@ -116,7 +125,7 @@ func flags(bs ...bool) byte {
 // places in id order, the pre-queue and the line without ended places.
 func (m *Machine) AppendState(b []byte) []byte {
 	b = append(b, stateMagic...)
-	b = append(b, flags(m.configured, m.opened, m.closed, m.seatsKnown))
+	b = append(b, flags(m.configured, m.opened, m.closed, m.seatsKnown, m.cfg.Managed, m.off))
 	b = appendConfig(b, m.cfg)
 	b = binary.AppendVarint(b, m.now)
 	b = appendSeats(b, m.seats)
@@ -187,6 +196,10 @@ func Restore(data []byte) (*Machine, error) {
 	f := r.Byte()
 	m.configured, m.opened, m.closed, m.seatsKnown = f&1 != 0, f&2 != 0, f&4 != 0, f&8 != 0
 	m.cfg = r.config()
+	m.cfg.Managed, m.off = f&16 != 0, f&32 != 0
+	if f > 63 || m.cfg.Managed && !m.configured || m.off && m.configured {
+		r.Fail("bad state flags %#x", f)
+	}
 	m.now = r.Varint()
 	m.seats = r.seats()
 	m.nextID = r.Uvarint()

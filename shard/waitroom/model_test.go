@@ -5,6 +5,7 @@ import (
 	"cmp"
 	"math/rand/v2"
 	"slices"
+	"strconv"
 	"testing"
 	"time"
 )
@@ -129,6 +130,13 @@ func (r *ref) do(c *Command) Result {
 		}
 	case OpTouch, OpLeave:
 		return r.onPlace(c)
+	case OpSwitchOff:
+		if r.configured {
+			r.cfg, r.configured, r.opened = Config{}, false, false
+			for _, p := range r.places {
+				p.gone = true
+			}
+		}
 	}
 	return Result{}
 }
@@ -158,6 +166,22 @@ func (r *ref) join(key [16]byte) Result {
 	}
 	r.places = append(r.places, p)
 	return Result{ID: p.id}
+}
+
+// mayHold is MayHoldAt's verdict for place id at the model's time.
+func (r *ref) mayHold(id uint64) Verdict {
+	p := r.find(id)
+	switch {
+	case !r.configured:
+		return Unguarded
+	case p == nil:
+		return TurnEnded // every id up to len(places) was taken
+	case p.state != Admitted:
+		return NotAdmitted
+	case p.deadline <= r.now:
+		return TurnEnded
+	}
+	return MayHold
 }
 
 func (r *ref) onPlace(c *Command) Result {
@@ -276,7 +300,8 @@ func randomCommand(rng *rand.Rand, now int64, maxID uint64) *Command {
 	case x < 4:
 		c.Op = OpConfigure
 		c.Config = Config{MaxActive: int32(rng.IntN(4)), IdleTimeout: int64(rng.IntN(8)) * sec,
-			MaxSeats: int32(1 + rng.IntN(6)), PreQueueAt: int64(rng.IntN(10)) * sec, OpensAt: int64(5+rng.IntN(20)) * sec}
+			MaxSeats: int32(1 + rng.IntN(6)), PreQueueAt: int64(rng.IntN(10)) * sec, OpensAt: int64(5+rng.IntN(20)) * sec,
+			Managed: rng.IntN(2) == 0}
 	case x < 40:
 		c.Op = OpJoin
 		c.Key = randomKey(rng, 60)
@@ -300,8 +325,10 @@ func randomCommand(rng *rand.Rand, now int64, maxID uint64) *Command {
 		c.Op = OpLeave
 		c.ID = uint64(rng.IntN(int(maxID) + 2))
 		c.Reason = Reason(rng.IntN(4))
-	case x < 98:
+	case x < 96:
 		c.Op = OpTick
+	case x < 98:
+		c.Op = OpSwitchOff
 	default:
 		c.Op = Op(maxOp + Op(rng.IntN(3)))
 	}
@@ -376,6 +403,13 @@ func compare(t *testing.T, m *Machine, model *ref, seed uint64, step int) {
 		Choosing:       model.count(func(p *refPlace) bool { return p.state == Admitted && p.holding == 0 }),
 		Admitted:       model.admitted, TimedOut: model.timedOut, Bought: model.bought,
 		Rate: model.rate(), MedianWait: s.MedianWait, P99Wait: s.P99Wait, Seats: model.seats,
+		PreQueueAt: model.cfg.PreQueueAt, OpensAt: model.cfg.OpensAt,
+	}
+	for id := uint64(1); id <= uint64(len(model.places)); id++ {
+		got, _ := m.MayHoldAt(HolderPrefix+strconv.FormatUint(id, 10), model.now)
+		if want := model.mayHold(id); got != want {
+			t.Fatalf("seed %d step %d: may place %d hold? machine %v, model %v", seed, step, id, got, want)
+		}
 	}
 	if s != want {
 		t.Fatalf("seed %d step %d: status\nmachine %+v\nmodel   %+v", seed, step, s, want)

@@ -49,6 +49,10 @@ type Status struct {
 	MedianWait time.Duration
 	P99Wait    time.Duration
 	Seats      SeatCounts
+	// PreQueueAt and OpensAt are the configuration's times (unix
+	// nanoseconds; zero while not configured), so a summary can tell a
+	// waiting buyer when the sale opens.
+	PreQueueAt, OpensAt int64
 }
 
 // Place answers where a place stands, without applying anything. ok is
@@ -123,6 +127,8 @@ func (m *Machine) Status() Status {
 		MedianWait:     m.stats.quantile(0.5),
 		P99Wait:        m.stats.quantile(0.99),
 		Seats:          m.seats,
+		PreQueueAt:     m.cfg.PreQueueAt,
+		OpensAt:        m.cfg.OpensAt,
 	}
 }
 

@@ -19,6 +19,7 @@ const (
 	OpTouch                   // admission Command.ID is active and holds Command.Holding seats
 	OpLeave                   // place Command.ID ends for Command.Reason
 	OpTick                    // only time passes
+	OpSwitchOff               // the room is switched off: every place ends, holds are no longer gated
 	maxOp
 )
 
@@ -45,6 +46,10 @@ type Config struct {
 	PreQueueAt int64
 	// OpensAt is when the sale opens; OpOpen is refused before it.
 	OpensAt int64
+	// Managed marks a room kept by the shard's flags (the operator's):
+	// a leader started without them switches such a room off, while a
+	// room configured by hand (PUT /v1/room) stays until switched off.
+	Managed bool
 }
 
 // Validate checks a configuration and names the bad field.
@@ -154,6 +159,7 @@ type entry struct {
 type Machine struct {
 	cfg        Config
 	configured bool
+	off        bool // switched off (OpSwitchOff) and not configured since
 	now        int64
 	opened     bool
 	closed     bool
@@ -224,6 +230,8 @@ func (m *Machine) Apply(c *Command) Result {
 	case OpLeave:
 		r = m.leave(c.ID, c.Reason)
 	case OpTick:
+	case OpSwitchOff:
+		m.switchOff()
 	}
 	m.fill()
 	r.Log = m.dirty
@@ -237,7 +245,7 @@ func (m *Machine) configure(c Config) Result {
 	if m.configured && c == m.cfg {
 		return Result{}
 	}
-	m.cfg, m.configured, m.dirty = c, true, true
+	m.cfg, m.configured, m.off, m.dirty = c, true, false, true
 	return Result{}
 }
 
@@ -320,6 +328,36 @@ func (m *Machine) livePre() []uint64 {
 	}
 	return live
 }
+
+// switchOff turns the room off: every place ends (nobody is counted as
+// timed out or as a buyer), joins answer ErrNotConfigured and MayHoldAt
+// answers Unguarded. What must outlive the room stays: place ids go on from
+// nextID (holds of "w:<place>" made earlier never name a later place), slots
+// go on from the line's end, and the seat counts, the sold-out close and
+// the statistics are kept. Configuring again starts an empty room, opened
+// by the leader's next OpOpen.
+func (m *Machine) switchOff() {
+	if !m.configured {
+		return
+	}
+	m.cfg, m.configured, m.opened, m.off = Config{}, false, false, true
+	m.entries = map[uint64]*entry{}
+	m.byKey = map[[16]byte]uint64{}
+	m.pre, m.preN = nil, 0
+	m.line = line{base: m.line.base + len(m.line.ids)}
+	m.exp = nil
+	m.active, m.shopping = 0, 0
+	m.dirty = true
+}
+
+// Pristine reports whether the machine is as New made it: never configured.
+// A machine that is not must be kept in snapshots even while switched off,
+// so that place ids are never reused and the room is still known to be off.
+func (m *Machine) Pristine() bool { return !m.configured && !m.off && m.nextID == 1 }
+
+// SwitchedOff reports whether the room was switched off and not configured
+// again since.
+func (m *Machine) SwitchedOff() bool { return m.off }
 
 // close ends every place: every seat is sold and none can come back.
 func (m *Machine) close() {

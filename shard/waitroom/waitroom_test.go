@@ -87,6 +87,7 @@ func TestTransitions(t *testing.T) {
 		"tick":          func(uint64) *Command { return &Command{Op: OpTick, Now: now} },
 		"all sold":      func(uint64) *Command { return &Command{Op: OpSeats, Now: now, Seats: SeatCounts{Sold: 10}} },
 		"all held":      func(uint64) *Command { return &Command{Op: OpSeats, Now: now, Seats: SeatCounts{Held: 3, Sold: 7}} },
+		"switch off":    func(uint64) *Command { return &Command{Op: OpSwitchOff, Now: now} },
 	}
 	cases := []struct {
 		from, cmd string
@@ -101,12 +102,14 @@ func TestTransitions(t *testing.T) {
 		{"pre_queued", "tick", want{OK, PreQueued, false}},
 		{"pre_queued", "all sold", want{OK, 0, true}},
 		{"pre_queued", "all held", want{OK, PreQueued, true}},
+		{"pre_queued", "switch off", want{OK, 0, true}},
 
 		// The two ahead were admitted at 101 s and idle out at 111 s, so by
 		// 150 s place 3 was admitted on joining; it idles out at 160 s.
 		{"waiting", "join same key", want{OK, 0, true}},
 		{"waiting", "touch", want{ErrNotFound, 0, true}},
 		{"waiting", "tick", want{OK, 0, true}},
+		{"waiting", "switch off", want{OK, 0, true}},
 
 		{"admitted", "join same key", want{OK, Admitted, false}},
 		{"admitted", "open", want{OK, Admitted, false}},
@@ -117,12 +120,14 @@ func TestTransitions(t *testing.T) {
 		{"admitted", "tick", want{OK, 0, true}}, // idle deadline 200 s
 		{"admitted", "all sold", want{OK, 0, true}},
 		{"admitted", "all held", want{OK, Admitted, true}},
+		{"admitted", "switch off", want{OK, 0, true}},
 
 		{"admitted_holding", "touch", want{OK, Admitted, true}},
 		{"admitted_holding", "touch holding", want{OK, Admitted, true}},
 		{"admitted_holding", "tick", want{OK, Admitted, false}}, // no idle deadline while holding
 		{"admitted_holding", "bought", want{OK, 0, true}},
 		{"admitted_holding", "all sold", want{OK, 0, true}},
+		{"admitted_holding", "switch off", want{OK, 0, true}},
 
 		{"sold_out", "join same key", want{ErrSoldOut, 0, false}},
 		{"sold_out", "open", want{OK, 0, true}},
@@ -130,6 +135,7 @@ func TestTransitions(t *testing.T) {
 		{"sold_out", "leave", want{ErrSoldOut, 0, false}},
 		{"sold_out", "tick", want{OK, 0, false}},
 		{"sold_out", "all held", want{OK, 0, true}},
+		{"sold_out", "switch off", want{OK, 0, true}},
 	}
 	for _, tc := range cases {
 		t.Run(tc.from+"/"+tc.cmd, func(t *testing.T) {

@@ -52,6 +52,7 @@ func (s *spawnFlags) startCluster(ctx context.Context, name string, seats, n int
 	}
 	for i := range n {
 		p := *first
+		p.pprofAddr = "" // a port of its own, chosen when it is launched
 		p.dataDir = filepath.Join(dir, fmt.Sprintf("data-%d", i+1))
 		p.logPath = filepath.Join(dir, fmt.Sprintf("member-%d.log", i+1))
 		if i > 0 {
@@ -128,13 +129,23 @@ type FailoverResult struct {
 }
 
 // prober writes continuously (one hold at a time, on whichever member
-// leads), and records when each write was acknowledged.
+// leads), and records when each write was sent and acknowledged.
 type prober struct {
 	c     *shardCluster
 	guess atomic.Int32
 	mu    sync.Mutex
-	acks  []time.Time
+	acks  []ack // in order: one write at a time
 	n     atomic.Int64
+}
+
+// ack is one acknowledged write: when it was sent, when its answer came.
+type ack struct{ sent, at time.Time }
+
+// acked records a write sent at sent and acknowledged now.
+func (p *prober) acked(sent time.Time) {
+	p.mu.Lock()
+	p.acks = append(p.acks, ack{sent: sent, at: time.Now()})
+	p.mu.Unlock()
 }
 
 func (p *prober) run(ctx context.Context, tokFile string, seats []string) {
@@ -152,15 +163,14 @@ func (p *prober) run(ctx context.Context, tokFile string, seats []string) {
 		seat := seats[rng.IntN(len(seats))]
 		req := shardapi.HoldRequest{Seats: []string{seat}, Holder: "probe-" + strconv.FormatInt(p.n.Add(1), 10)}
 		rctx, cancel := context.WithTimeout(ctx, time.Second)
+		sent := time.Now()
 		h, err := backends[i].api.Hold(rctx, backends[i].base(), &req, "")
 		cancel()
 		var e *shardapi.Error
 		errors.As(err, &e)
 		switch {
 		case err == nil || (e != nil && e.Code == shardapi.CodeSeatsUnavailable):
-			p.mu.Lock()
-			p.acks = append(p.acks, time.Now())
-			p.mu.Unlock()
+			p.acked(sent)
 			if err == nil {
 				rctx, cancel := context.WithTimeout(ctx, time.Second)
 				backends[i].api.Release(rctx, backends[i].base(), h.ID)
@@ -181,23 +191,28 @@ func (p *prober) run(ctx context.Context, tokFile string, seats []string) {
 	}
 }
 
-// firstAckAfter returns the first acknowledgement after t.
+// firstAckAfter returns how long after t the first write sent at or after
+// t was acknowledged. A write sent before t does not count even if its
+// answer came after t: after a leader's SIGKILL that is an answer the old
+// leader had committed, not a sign that a new one serves.
 func (p *prober) firstAckAfter(t time.Time, timeout time.Duration) (time.Duration, bool) {
 	deadline := time.Now().Add(timeout)
-	for time.Now().Before(deadline) {
+	for {
 		p.mu.Lock()
-		i, _ := slices.BinarySearchFunc(p.acks, t, func(a, b time.Time) int { return a.Compare(b) })
+		i, _ := slices.BinarySearchFunc(p.acks, t, func(a ack, t time.Time) int { return a.sent.Compare(t) })
 		var at time.Time
 		if i < len(p.acks) {
-			at = p.acks[i]
+			at = p.acks[i].at
 		}
 		p.mu.Unlock()
 		if !at.IsZero() {
 			return at.Sub(t), true
 		}
+		if !time.Now().Before(deadline) {
+			return 0, false
+		}
 		time.Sleep(time.Millisecond)
 	}
-	return 0, false
 }
 
 // maxGap is the longest time between acknowledgements in [from, to].
@@ -207,14 +222,14 @@ func (p *prober) maxGap(from, to time.Time) time.Duration {
 	var gap time.Duration
 	prev := from
 	for _, a := range p.acks {
-		if a.Before(from) {
+		if a.at.Before(from) {
 			continue
 		}
-		if a.After(to) {
+		if a.at.After(to) {
 			break
 		}
-		gap = max(gap, a.Sub(prev))
-		prev = a
+		gap = max(gap, a.at.Sub(prev))
+		prev = a.at
 	}
 	return max(gap, to.Sub(prev))
 }
@@ -297,9 +312,8 @@ func (p *prober) measureKills(n int) ([]float64, error) {
 	var killMs []float64
 	for k := 0; k < n; k++ {
 		if err := p.disrupt(func(l int) error {
-			t := time.Now()
-			p.c.members[l].kill()
-			d, ok := p.firstAckAfter(t, 30*time.Second)
+			p.c.members[l].kill() // returns once the process is gone
+			d, ok := p.firstAckAfter(time.Now(), 30*time.Second)
 			if !ok {
 				return fmt.Errorf("kill %d: no write acknowledged within 30s", k+1)
 			}

@@ -20,6 +20,7 @@ const (
 	mCommit     = "boxoffice_shard_raft_proposal_commit_seconds"
 	mRTT        = "boxoffice_shard_raft_append_round_trip_seconds"
 	mSched      = "go_sched_latencies_seconds"
+	mGCPause    = "go_sched_pauses_total_gc_seconds"
 )
 
 // ServerTimes is where the system under test says its time went over the
@@ -39,6 +40,9 @@ type ServerTimes struct {
 	// SchedMs is how long the shard's goroutines waited runnable for a CPU
 	// (Go runtime): high when the machine's CPUs are oversubscribed.
 	SchedMs Dist `json:"schedMs"`
+	// GCPauseMs: the garbage collector's stop-the-world pauses (every
+	// request in the shard waits through one).
+	GCPauseMs Dist `json:"gcPauseMs,omitempty"`
 	// Cluster mode, on the leader.
 	CommitMs        Dist `json:"commitMs,omitempty"`        // proposal -> applied committed
 	RoundTripMs     Dist `json:"roundTripMs,omitempty"`     // append -> follower's acknowledgement
@@ -51,17 +55,20 @@ type probe struct {
 	pids   []int    // CPU is summed over these (and their direct children)
 	leader int      // index into pids/urls of the member that took the writes (-1: none)
 	urls   []string // shard base URLs, same order as pids (empty for redis/postgres)
+	pprofs []string // shards' --pprof-listen addresses, same order ("": none)
 }
 
 type probeSnap struct {
-	at    time.Time
-	cpu   []time.Duration
-	runq  []time.Duration
-	hists []map[string]Hist
+	at       time.Time
+	cpu      []time.Duration
+	runq     []time.Duration
+	hists    []map[string]Hist
+	self     map[string]Hist // the generator's own runtime (selfHists)
+	selfRunq time.Duration   // the generator's threads' run-queue wait
 }
 
 func (p *probe) snap() probeSnap {
-	s := probeSnap{at: time.Now()}
+	s := probeSnap{at: time.Now(), self: selfHists(), selfRunq: tasksRunqWait(os.Getpid())}
 	for _, pid := range p.pids {
 		s.cpu = append(s.cpu, treeCPU(pid))
 		s.runq = append(s.runq, runqWait(pid))
@@ -79,7 +86,13 @@ func (p *probe) snap() probeSnap {
 // result fills the CPU and time attribution of r from two snapshots.
 func (p *probe) result(a, b probeSnap, r *RunResult) {
 	secs := b.at.Sub(a.at).Seconds()
-	if secs <= 0 || len(p.pids) == 0 {
+	gen := histDelta(a.self, b.self)
+	r.GenSchedMs, r.GenGCPauseMs = gen[rtSched].Dist(1000), gen[rtGCPause].Dist(1000)
+	if secs <= 0 {
+		return
+	}
+	r.GenRunqWait = (b.selfRunq - a.selfRunq).Seconds() / secs
+	if len(p.pids) == 0 {
 		return
 	}
 	var sum, runq time.Duration
@@ -109,7 +122,7 @@ func attribute(d []map[string]Hist, leader int) *ServerTimes {
 	t := &ServerTimes{
 		HoldMs: l[mHold].Dist(1000), QueueMs: l[mQueue].Dist(1000), ApplyMs: l[mApply].Dist(1000),
 		CommitWaitMs: l[mCommitWait].Dist(1000), FsyncMs: l[mFsync].Dist(1000), GroupSize: l[mGroup].Dist(1),
-		SchedMs: l[mSched].Dist(1000), BatchMs: l[mBatch].Dist(1000), BatchOps: l[mBatchOps].Dist(1),
+		SchedMs: l[mSched].Dist(1000), GCPauseMs: l[mGCPause].Dist(1000), BatchMs: l[mBatch].Dist(1000), BatchOps: l[mBatchOps].Dist(1),
 		CommitMs: l[mCommit].Dist(1000), RoundTripMs: l[mRTT].Dist(1000),
 	}
 	var f Hist

@@ -30,12 +30,19 @@ type spawnFlags struct {
 	bin     string
 	workdir string
 	pidfile string
+	// cpus, if set, confines every started shard to these CPUs (taskset
+	// -c: a list such as "1" or "1-3"); Go sizes GOMAXPROCS to them.
+	cpus string
+	// pprof: every started shard serves its profiles (--pprof-listen on a
+	// loopback port of its own).
+	pprof bool
 }
 
 func (s *spawnFlags) register(fs *flag.FlagSet) {
 	fs.StringVar(&s.bin, "shard-bin", "", "start shards from this binary (bin/boxoffice)")
 	fs.StringVar(&s.workdir, "workdir", "", "directory for seat maps, tokens, data and logs of started shards")
 	fs.StringVar(&s.pidfile, "pidfile", "", "append the pid of every started shard here (for the caller's cleanup)")
+	fs.StringVar(&s.cpus, "shard-cpus", "", "run every started shard on these CPUs only (taskset -c LIST; empty: wherever the kernel puts it)")
 }
 
 // spawnCmd is a subcommand that starts shards of its own: its flag set with
@@ -78,6 +85,9 @@ type shardProc struct {
 	logPath   string
 	pidfile   string
 	bin       string
+	cpus      string // taskset -c LIST, or "" (spawnFlags.cpus)
+	pprof     bool   // serve profiles on pprofAddr (chosen at the first launch)
+	pprofAddr string
 	// extra flags (cluster members)
 	extra []string
 }
@@ -102,6 +112,8 @@ func (s *spawnFlags) start(ctx context.Context, name string, n int) (*shardProc,
 	}
 	p := &shardProc{
 		bin:       s.bin,
+		cpus:      s.cpus,
+		pprof:     s.pprof,
 		pidfile:   s.pidfile,
 		seatMap:   filepath.Join(dir, "seatmap.yaml"),
 		tokenFile: filepath.Join(dir, "token"),
@@ -139,6 +151,19 @@ func (p *shardProc) launch() error {
 		"--max-seats-per-holder", "8",
 	)
 	cmd.Args = append(cmd.Args, p.extra...)
+	if p.pprof {
+		if p.pprofAddr == "" {
+			if p.pprofAddr, err = testproc.FreeAddr(); err != nil {
+				logf.Close()
+				return err
+			}
+		}
+		cmd.Args = append(cmd.Args, "--pprof-listen", p.pprofAddr)
+	}
+	if p.cpus != "" {
+		// taskset execs the shard: the pid stays the shard's.
+		cmd = exec.Command("taskset", append([]string{"-c", p.cpus}, cmd.Args...)...)
+	}
 	cmd.Stdout, cmd.Stderr = logf, logf
 	// Own process group: a Ctrl-C on the terminal reaches us, and we stop the
 	// shard in order; it dies with us, and the caller's trap kills it by pid
@@ -624,20 +649,42 @@ func mb(b int64) float64 { return math.Round(float64(b)/(1<<20)*10) / 10 }
 // second field), as counted now: what other work on the machine took from
 // the system under test. 0 where the kernel keeps no schedstats.
 func runqWait(pid int) time.Duration {
-	pids := append([]int{pid}, children(pid)...)
+	total := tasksRunqWait(pid)
+	for _, c := range children(pid) {
+		total += tasksRunqWait(c)
+	}
+	return total
+}
+
+// tasksRunqWait is runqWait for the threads of pid alone (not its
+// children: the generator's own, apart from the shards it started).
+func tasksRunqWait(pid int) time.Duration {
 	var total time.Duration
-	for _, p := range pids {
-		tasks, _ := os.ReadDir(fmt.Sprintf("/proc/%d/task", p))
-		for _, t := range tasks {
-			b, err := os.ReadFile(fmt.Sprintf("/proc/%d/task/%s/schedstat", p, t.Name()))
-			if err != nil {
-				continue
-			}
-			if f := strings.Fields(string(b)); len(f) >= 2 {
-				ns, _ := strconv.ParseInt(f[1], 10, 64)
-				total += time.Duration(ns)
-			}
+	tasks, _ := os.ReadDir(fmt.Sprintf("/proc/%d/task", pid))
+	for _, t := range tasks {
+		b, err := os.ReadFile(fmt.Sprintf("/proc/%d/task/%s/schedstat", pid, t.Name()))
+		if err != nil {
+			continue
+		}
+		if f := strings.Fields(string(b)); len(f) >= 2 {
+			ns, _ := strconv.ParseInt(f[1], 10, 64)
+			total += time.Duration(ns)
 		}
 	}
 	return total
+}
+
+// cpusAllowed is the CPUs process pid ("self" for this one) may run on, as
+// /proc/PID/status lists them ("0-1"), or "" if unknown.
+func cpusAllowed(pid string) string {
+	b, err := os.ReadFile("/proc/" + pid + "/status")
+	if err != nil {
+		return ""
+	}
+	for _, line := range strings.Split(string(b), "\n") {
+		if k, v, ok := strings.Cut(line, ":"); ok && k == "Cpus_allowed_list" {
+			return strings.TrimSpace(v)
+		}
+	}
+	return ""
 }

@@ -8,6 +8,7 @@ import (
 	"os"
 	"path/filepath"
 	"runtime"
+	"slices"
 	"strings"
 	"text/tabwriter"
 	"time"
@@ -71,6 +72,10 @@ func cmdReport(args []string) error {
 	w.recoveryMemoryFailover(res)
 	w.targets(res)
 	w.replicatedTargets(res)
+	// The shard's CPU profiles, when bench.sh took them (BENCH_PROFILE).
+	if prof, err := os.ReadFile(filepath.Join(*dir, "profiles.txt")); err == nil && len(prof) > 0 {
+		w.p("\n%s", prof)
+	}
 
 	fmt.Print(w.String())
 	if *out != "" {
@@ -253,6 +258,7 @@ func (w *reportWriter) cpu(res *benchResults) {
 			rq = append(rq, fmt.Sprintf("%s %.0f ms/s", r.System, r.ServerRunqWait*1000))
 		}
 	}
+	w.p("%s", placement(res.all))
 	if len(srv) > 0 {
 		w.p("CPU cores used by the system under test: %s\n", strings.Join(srv, ", "))
 	}
@@ -276,6 +282,7 @@ func (w *reportWriter) cpu(res *benchResults) {
 		}
 	}
 	w.p("%s", timesSection([]*RunResult{res.shard, res.half, res.sb, res.sbHalf}, []*RunResult{res.cl, res.clHalf, res.cb, res.cbHalf}))
+	w.p("%s", pacedSection([]*RunResult{res.half, res.sbHalf, res.redisHalf, res.clHalf, res.cbHalf}))
 }
 
 // notes prints what each run met on the way: the sold cap, late paced
@@ -400,4 +407,46 @@ func maxOf(v []float64) float64 {
 		m = max(m, x)
 	}
 	return m
+}
+
+// placement says on which CPUs the systems and the generator ran: one line
+// when every run had the same placement, else one entry per run.
+func placement(runs []*RunResult) string {
+	all := "0"
+	if n := runtime.NumCPU(); n > 1 {
+		all = fmt.Sprintf("0-%d", n-1)
+	}
+	desc := func(r *RunResult) string {
+		sys, gen := r.ServerCPUs, r.GenCPUs
+		if (sys == "" || sys == all) && (gen == "" || gen == all) {
+			return "not pinned (system and generator on all CPUs, placed by the kernel)"
+		}
+		return fmt.Sprintf("system on CPUs %s, generator on CPUs %s", orAll(sys, all), orAll(gen, all))
+	}
+	var seen []string
+	var per []string
+	for _, r := range runs {
+		if r == nil {
+			continue
+		}
+		d := desc(r)
+		per = append(per, r.System+": "+d)
+		if !slices.Contains(seen, d) {
+			seen = append(seen, d)
+		}
+	}
+	switch len(seen) {
+	case 0:
+		return ""
+	case 1:
+		return "placement: " + seen[0] + "\n"
+	}
+	return "placement: " + strings.Join(per, "; ") + "\n"
+}
+
+func orAll(cpus, all string) string {
+	if cpus == "" {
+		return all
+	}
+	return cpus
 }

@@ -4,7 +4,6 @@ import (
 	"bufio"
 	"bytes"
 	"context"
-	"encoding/json"
 	"errors"
 	"fmt"
 	"io"
@@ -16,6 +15,8 @@ import (
 	"strings"
 	"sync"
 	"time"
+
+	"golang.org/x/sync/singleflight"
 
 	"boxoffice.dev/boxoffice/shard/batch"
 	"boxoffice.dev/boxoffice/shard/shardapi"
@@ -55,6 +56,10 @@ type shardBackend struct {
 	// way the front end talks to a shard): concurrent clients' operations
 	// share a request, each keeps its own answer.
 	co *batch.Coalescer
+	// members (a cluster's base URLs) are asked who leads when a 421 names
+	// no leader (an election) or the member the writes go to is gone.
+	members []string
+	find    singleflight.Group
 }
 
 type shardConn struct {
@@ -230,10 +235,7 @@ func (b *shardBackend) useBatch(maxOps, flights int) {
 
 // sendBatch posts one batch on a pooled connection.
 func (b *shardBackend) sendBatch(ctx context.Context, ops []shardapi.BatchOp) ([]shardapi.BatchResult, error) {
-	body, err := json.Marshal(shardapi.BatchRequest{Ops: ops})
-	if err != nil {
-		return nil, err
-	}
+	body := (&shardapi.BatchRequest{Ops: ops}).AppendJSON(nil)
 	ctx, cancel := context.WithTimeout(ctx, 30*time.Second)
 	defer cancel()
 	a, err := b.api.Send(ctx, b.base(), shardapi.Request{Method: http.MethodPost, Path: shardapi.PathBatch, Body: body}, nil)
@@ -243,26 +245,64 @@ func (b *shardBackend) sendBatch(ctx context.Context, ops []shardapi.BatchOp) ([
 	if a.Status != http.StatusOK {
 		return nil, fmt.Errorf("POST %s: %d %.200s", shardapi.PathBatch, a.Status, a.Body)
 	}
-	var r shardapi.BatchResponse
-	if err := json.Unmarshal(a.Body, &r); err != nil {
+	res, err := decodeBatchAnswer(a.Body)
+	if err != nil {
 		return nil, fmt.Errorf("POST %s: undecodable answer %.200q", shardapi.PathBatch, a.Body)
 	}
-	return r.Results, nil
+	return res, nil
 }
 
 // call sends one operation: alone (v1: req) or in a batch (op). A 421
 // not_leader (the cluster's leadership moved) sends it again to the leader
-// it names, a few times at most.
+// it names or, when it names none, to the leader the members name (see
+// rediscover); so does a member that cannot be reached. A few times at most.
 func (b *shardBackend) call(ctx context.Context, req shardapi.Request, op shardapi.BatchOp) (shardapi.Answer, error) {
 	for try := 0; ; try++ {
 		a, err := b.callOnce(ctx, req, op)
-		if err != nil || a.Status != http.StatusMisdirectedRequest || try == 3 {
+		var dial *net.OpError
+		unreachable := errors.As(err, &dial) && dial.Op == "dial"
+		if (err != nil && !unreachable) || (err == nil && a.Status != http.StatusMisdirectedRequest) || try == 5 {
 			return a, err
 		}
-		if to, _ := shardapi.LeaderHint(a.Body); !b.follow(to) {
-			return a, nil
+		if to, _ := shardapi.LeaderHint(a.Body); to != "" {
+			b.follow(to) // (another caller may have moved there already)
+			continue
+		}
+		if !b.rediscover(ctx) {
+			return a, err
 		}
 	}
+}
+
+// rediscover asks the members (for up to 10 s) which one leads and moves
+// the writes there; false if none did or this is no cluster. Concurrent
+// callers share one search.
+func (b *shardBackend) rediscover(ctx context.Context) bool {
+	if len(b.members) == 0 {
+		return false
+	}
+	found, _, _ := b.find.Do("leader", func() (any, error) {
+		api := shardapi.Client{HTTP: statusHTTP, Token: b.api.Token}
+		ctx, cancel := context.WithTimeout(ctx, 10*time.Second)
+		defer cancel()
+		for ctx.Err() == nil {
+			for _, m := range b.members {
+				sctx, scancel := context.WithTimeout(ctx, time.Second)
+				st, err := api.Status(sctx, m)
+				scancel()
+				if err == nil && st.Role == shardapi.RoleLeader {
+					b.follow(m)
+					return true, nil
+				}
+			}
+			select {
+			case <-ctx.Done():
+			case <-time.After(20 * time.Millisecond):
+			}
+		}
+		return false, nil
+	})
+	return found.(bool)
 }
 
 func (b *shardBackend) callOnce(ctx context.Context, req shardapi.Request, op shardapi.BatchOp) (shardapi.Answer, error) {
@@ -281,11 +321,11 @@ func (b *shardBackend) Hold(ctx context.Context, ref string, seats []string) (st
 		return "", false, fmt.Errorf("POST /v1/holds: %w", err)
 	}
 	if a.Status == http.StatusCreated {
-		var h shardapi.Hold
-		if err := json.Unmarshal(a.Body, &h); err != nil || h.ID == "" {
+		id, err := holdID(a.Body)
+		if err != nil || id == "" {
 			return "", false, fmt.Errorf("POST /v1/holds: undecodable hold %.200q", a.Body)
 		}
-		return h.ID, false, nil
+		return id, false, nil
 	}
 	var e *shardapi.Error
 	if errors.As(a.Err(), &e) && e.Code == shardapi.CodeSeatsUnavailable {

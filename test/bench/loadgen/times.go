@@ -22,8 +22,13 @@ func diskNote(r *RunResult) string {
 	if r.Times.FsyncMs.P99 > 5 {
 		return fmt.Sprintf("; the disk's fsync p99 was %.2f ms: above 5 ms", r.Times.FsyncMs.P99)
 	}
-	return fmt.Sprintf("; the disk's fsync p99 was %.2f ms: the rest is CPU, the shard's or other work's (load %s; its threads waited %.0f ms/s in the run queue)",
-		r.Times.FsyncMs.P99, r.LoadAvg, r.ServerRunqWait*1000)
+	gen := ""
+	if r.Start.N > 0 {
+		gen = fmt.Sprintf("; the generator's part: waiting for a free client p99 %.2f ms, its pacer late p99 %.2f ms, its threads waited %.0f ms/s",
+			r.Start.P99, r.PacerLate.P99, r.GenRunqWait*1000)
+	}
+	return fmt.Sprintf("; the disk's fsync p99 was %.2f ms: the rest is CPU, the shard's or other work's (load %s; its threads waited %.0f ms/s in the run queue%s)",
+		r.Times.FsyncMs.P99, r.LoadAvg, r.ServerRunqWait*1000, gen)
 }
 
 // startNote is, for a paced run, the part of the client's hold latency
@@ -65,8 +70,8 @@ func timesSection(singles, clusters []*RunResult) string {
 		t := r.Times
 		fmt.Fprintf(&b, "  %s: client hold %.2f/%.2f%s; %s\n", r.System, r.Hold.P50, r.Hold.P99, startNote(r), shardTime(t))
 		fmt.Fprintf(&b, "    queue wait %s; apply %s; commit wait %s\n", fmtDist(t.QueueMs), fmtDist(t.ApplyMs), fmtDist(t.CommitWaitMs))
-		fmt.Fprintf(&b, "    fsync %s over %.0f groups; group size %s; goroutines waiting for a CPU %s\n",
-			fmtDist(t.FsyncMs), t.FsyncMs.N, fmtDist(t.GroupSize), fmtDist(t.SchedMs))
+		fmt.Fprintf(&b, "    fsync %s over %.0f groups; group size %s; goroutines waiting for a CPU %s; GC pauses %s\n",
+			fmtDist(t.FsyncMs), t.FsyncMs.N, fmtDist(t.GroupSize), fmtDist(t.SchedMs), fmtPauses(t.GCPauseMs))
 	}
 	for _, r := range clusters {
 		if r == nil || r.Times == nil {
@@ -79,7 +84,7 @@ func timesSection(singles, clusters []*RunResult) string {
 		t := r.Times
 		fmt.Fprintf(&b, "  %s: client hold %.2f/%.2f%s; leader: %s, queue wait %s, proposal->commit %s\n",
 			r.System, r.Hold.P50, r.Hold.P99, startNote(r), shardTime(t), fmtDist(t.QueueMs), fmtDist(t.CommitMs))
-		fmt.Fprintf(&b, "    leader goroutines waiting for a CPU %s\n", fmtDist(t.SchedMs))
+		fmt.Fprintf(&b, "    leader goroutines waiting for a CPU %s; GC pauses %s\n", fmtDist(t.SchedMs), fmtPauses(t.GCPauseMs))
 		fmt.Fprintf(&b, "    leader fsync %s; append round trip %s = network + follower fsync %s",
 			fmtDist(t.FsyncMs), fmtDist(t.RoundTripMs), fmtDist(t.FollowerFsyncMs))
 		if t.RoundTripMs.N > 0 && t.FollowerFsyncMs.N > 0 {
@@ -97,4 +102,48 @@ func shardTime(t *ServerTimes) string {
 		return "shard batch request " + fmtDist(t.BatchMs) + ", operations per batch " + fmtDist(t.BatchOps)
 	}
 	return "shard hold " + fmtDist(t.HoldMs)
+}
+
+// fmtPauses is a pause histogram: how many, p99 and mean.
+func fmtPauses(d Dist) string {
+	if d.N == 0 {
+		return "none"
+	}
+	return fmt.Sprintf("%.0f, p99 %.3g ms (mean %.3g)", d.N, d.P99, d.Mean)
+}
+
+// pacedSection takes each paced run's client hold p99 apart: what the
+// generator added (its pacer, the wait for a free client, its own CPU
+// waits and GC pauses) and what the system took (for shards: the request,
+// the writer's queue, the commit wait, the disk's fsync, group sizes, CPU
+// waits and GC pauses), all over the measured window, so that a p99 can be
+// put on the generator, the disk or the system's CPU.
+func pacedSection(runs []*RunResult) string {
+	var b strings.Builder
+	for _, r := range runs {
+		if r == nil || r.Mode != "open" {
+			continue
+		}
+		if b.Len() == 0 {
+			b.WriteString("\npaced runs, the client's hold p99 taken apart (ms as p50/p99, over the measured window):\n")
+		}
+		fmt.Fprintf(&b, "  %s at %.0f/s, %d clients: client hold %.2f/%.2f\n", r.System, r.TargetRate, r.Clients, r.Hold.P50, r.Hold.P99)
+		fmt.Fprintf(&b, "    generator: pacer late %.2f/%.2f; waiting for a free client %.2f/%.2f; its goroutines waiting for a CPU %s; its GC pauses %s; %.2f cores; its threads waited %.0f ms/s in the kernel's run queue\n",
+			r.PacerLate.P50, r.PacerLate.P99, r.Start.P50, r.Start.P99, fmtDist(r.GenSchedMs), fmtPauses(r.GenGCPauseMs), r.GenCPU, r.GenRunqWait*1000)
+		t := r.Times
+		if t == nil {
+			if r.ServerCPU > 0 {
+				fmt.Fprintf(&b, "    system: %.2f cores; its threads waited %.0f ms/s in the kernel's run queue\n", r.ServerCPU, r.ServerRunqWait*1000)
+			}
+			continue
+		}
+		fmt.Fprintf(&b, "    shard: %s; writer queue wait %s; commit wait %s\n", shardTime(t), fmtDist(t.QueueMs), fmtDist(t.CommitWaitMs))
+		if t.CommitMs.N > 0 {
+			fmt.Fprintf(&b, "    leader: proposal->commit %s; append round trip %s; followers' fsync %s\n", fmtDist(t.CommitMs), fmtDist(t.RoundTripMs), fmtDist(t.FollowerFsyncMs))
+		}
+		fmt.Fprintf(&b, "    disk: fsync %s over %.0f groups; group size %s\n", fmtDist(t.FsyncMs), t.FsyncMs.N, fmtDist(t.GroupSize))
+		fmt.Fprintf(&b, "    shard CPU: %.2f cores; goroutines waiting for a CPU %s; GC pauses %s; its threads waited %.0f ms/s in the kernel's run queue\n",
+			r.ServerCPU, fmtDist(t.SchedMs), fmtPauses(t.GCPauseMs), r.ServerRunqWait*1000)
+	}
+	return b.String()
 }

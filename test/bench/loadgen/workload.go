@@ -11,6 +11,7 @@ import (
 	"os"
 	"os/signal"
 	"path/filepath"
+	"runtime/pprof"
 	"slices"
 	"strconv"
 	"sync"
@@ -43,6 +44,16 @@ type RunResult struct {
 	SoldOut           bool  `json:"soldOut"`
 	// Late counts paced operations that could not be queued on time (open loop).
 	Late int64 `json:"late,omitempty"`
+	// PacerLate (open loop) is how late the generator's pacer emitted each
+	// slot: its timer and its share of the CPU, before any client.
+	PacerLate Lat `json:"pacerLate,omitempty"`
+	// GenSchedMs and GenGCPauseMs: over the measured window, how long the
+	// generator's goroutines waited runnable for a CPU and how long its
+	// garbage collector stopped it (Go runtime).
+	GenSchedMs   Dist `json:"generatorSchedMs,omitempty"`
+	GenGCPauseMs Dist `json:"generatorGcPauseMs,omitempty"`
+	// GenRunqWait is ServerRunqWait for the generator's own threads.
+	GenRunqWait float64 `json:"generatorRunqWait,omitempty"`
 
 	HoldsPerSec     float64 `json:"holdsPerSec"`
 	ConflictsPerSec float64 `json:"conflictsPerSec"`
@@ -58,6 +69,10 @@ type RunResult struct {
 	// LoadAvg is the 1-minute load average at the end of the run: the
 	// machine is shared, and this says how much else was running.
 	LoadAvg string `json:"loadAvg"`
+	// GenCPUs and ServerCPUs are the CPUs the generator and the system
+	// under test may run on (Cpus_allowed_list): the run's placement.
+	GenCPUs    string `json:"generatorCpus,omitempty"`
+	ServerCPUs string `json:"serverCpus,omitempty"`
 	// GenCPU is the CPU time the generator itself used per second of the run
 	// (warm-up included): what it took away from the system under test.
 	GenCPU float64 `json:"generatorCpu"`
@@ -296,6 +311,7 @@ func (w *workload) openLoop(ctx context.Context, rate float64, warmup, dur time.
 	defer cancel()
 	slots := make(chan time.Time, 1<<16)
 	var late atomic.Int64
+	var pacerLate []time.Duration // written by the pacer, read after close(slots)
 	go func() {
 		defer close(slots)
 		next := start
@@ -312,6 +328,9 @@ func (w *workload) openLoop(ctx context.Context, rate float64, warmup, dur time.
 					if !next.Before(mStart) {
 						late.Add(1)
 					}
+				}
+				if !next.Before(mStart) {
+					pacerLate = append(pacerLate, now.Sub(next))
 				}
 				next = next.Add(interval)
 			}
@@ -339,6 +358,7 @@ func (w *workload) openLoop(ctx context.Context, rate float64, warmup, dur time.
 	w.res.WarmupSec = warmup.Seconds()
 	w.res.WindowSec = dur.Seconds()
 	w.res.Late = late.Load()
+	w.res.PacerLate = summarize(pacerLate)
 	w.res.SoldOut = soldOut.Load()
 }
 
@@ -424,14 +444,27 @@ func cmdRun(args []string) error {
 	}
 	w.res.System = o.name
 	if proc != nil {
-		pr.pids, pr.urls = []int{proc.pid()}, []string{proc.url}
+		pr.pids, pr.urls, pr.pprofs = []int{proc.pid()}, []string{proc.url}, []string{proc.pprofAddr}
 	} else if o.serverPid > 0 {
 		pr.pids = []int{o.serverPid}
 		if o.backend == "shard" {
 			pr.urls = []string{o.shardURL}
 		}
 	}
+	if o.cpuProfile != "" {
+		f, err := os.Create(o.cpuProfile)
+		if err != nil {
+			return err
+		}
+		defer f.Close()
+		if err := pprof.StartCPUProfile(f); err != nil {
+			return err
+		}
+	}
 	res, err := o.measure(ctx, w, pr)
+	if o.cpuProfile != "" {
+		pprof.StopCPUProfile()
+	}
 	if err != nil {
 		return err
 	}
@@ -450,6 +483,7 @@ type runFlags struct {
 	rateFrom, out                                 string
 	serverPid, members, batchOps, batchFlights    int
 	redisWait                                     int
+	cpuProfile, shardProfile                      string
 }
 
 func parseRunFlags(args []string) *runFlags {
@@ -477,10 +511,13 @@ func parseRunFlags(args []string) *runFlags {
 	fs.IntVar(&o.batchOps, "batch", 0, "backends shard and cluster: carry operations in POST /v2/batch requests of up to this many, as the front end does (0: one v1 request each)")
 	fs.IntVar(&o.batchFlights, "batch-flights", 2, "with -batch: batches in flight at once")
 	fs.IntVar(&o.redisWait, "redis-wait", 0, "backend redis: WAIT for this many replicas (timeout 0) after every write script")
+	fs.StringVar(&o.cpuProfile, "cpuprofile", "", "write the generator's own CPU profile of the run (warm-up included) here")
+	fs.StringVar(&o.shardProfile, "shard-profile", "", "shards started here: write the CPU profile of the shard taking the writes over the measured window here (through its --pprof-listen)")
 	fs.Parse(args)
 	if o.name == "" {
 		o.name = o.backend
 	}
+	o.sp.pprof = o.shardProfile != ""
 	return o
 }
 
@@ -557,6 +594,7 @@ func (o *runFlags) openCluster(ctx context.Context, pr *probe) (Backend, func(),
 	for _, m := range cl.members {
 		pr.pids = append(pr.pids, m.pid())
 		pr.urls = append(pr.urls, m.url)
+		pr.pprofs = append(pr.pprofs, m.pprofAddr)
 	}
 	pr.leader = l
 	sb, err := newShardBackend(cl.members[l].url, cl.members[l].tokenFile, o.clients)
@@ -564,6 +602,7 @@ func (o *runFlags) openCluster(ctx context.Context, pr *probe) (Backend, func(),
 		cl.stop()
 		return nil, none, err
 	}
+	sb.members = pr.urls
 	return sb, cl.stop, nil
 }
 
@@ -573,6 +612,14 @@ func (o *runFlags) measure(ctx context.Context, w *workload, pr *probe) (RunResu
 	// The system's CPU and histograms are taken over the measured window
 	// only (as the throughput is): once when the warm-up ends, once after.
 	winStart := make(chan probeSnap, 1)
+	var profiled <-chan error
+	if o.shardProfile != "" && pr.leader >= 0 && pr.leader < len(pr.pprofs) && pr.pprofs[pr.leader] != "" {
+		// From the window's start, for the window (a timer of its own, so
+		// that the scrape below does not delay it).
+		ch := make(chan error, 1)
+		profiled = ch
+		time.AfterFunc(o.warmup, func() { ch <- <-profileShard(ctx, pr.pprofs[pr.leader], o.dur, o.shardProfile) })
+	}
 	go func() {
 		select {
 		case <-time.After(o.warmup):
@@ -592,6 +639,20 @@ func (o *runFlags) measure(ctx context.Context, w *workload, pr *probe) (RunResu
 		return RunResult{}, ctx.Err()
 	}
 	end := pr.snap()
+	w.res.GenCPUs = cpusAllowed("self")
+	if len(pr.pids) > 0 {
+		w.res.ServerCPUs = cpusAllowed(strconv.Itoa(pr.pids[max(pr.leader, 0)]))
+	}
+	if profiled != nil {
+		select {
+		case err := <-profiled:
+			if err != nil {
+				fmt.Fprintf(os.Stderr, "    (no shard profile: %v)\n", err)
+			}
+		case <-time.After(40 * time.Second):
+			fmt.Fprintln(os.Stderr, "    (the shard profile did not finish)")
+		}
+	}
 	res := w.finish()
 	elapsed := time.Since(t0).Seconds()
 	res.GenCPU = (selfCPU() - cpu0).Seconds() / elapsed

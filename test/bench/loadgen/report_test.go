@@ -1,0 +1,55 @@
+package main
+
+import (
+	"fmt"
+	"runtime"
+	"strings"
+	"testing"
+)
+
+// A paced run's line names every part of the client's p99 the run
+// measured: the generator's (pacer, free client, CPU waits, GC) and the
+// shard's (request, writer queue, commit wait, fsync, groups, CPU, GC).
+func TestPacedSectionTakesTheP99Apart(t *testing.T) {
+	r := &RunResult{System: "shard, batched", Mode: "open", TargetRate: 10888, Clients: 256,
+		Hold: Lat{P50: 1.2, P99: 11.4}, Start: Lat{N: 10, P50: 0.01, P99: 7.9}, PacerLate: Lat{N: 10, P50: 0.02, P99: 0.3},
+		GenSchedMs: Dist{N: 5, P50: 0.01, P99: 0.2}, GenGCPauseMs: Dist{N: 2, P99: 0.05, Mean: 0.04}, GenCPU: 0.25,
+		ServerCPU: 0.4, ServerRunqWait: 0.012,
+		Times: &ServerTimes{BatchMs: Dist{N: 100, P50: 0.5, P99: 0.98}, BatchOps: Dist{N: 100, P50: 6, P99: 30},
+			QueueMs: Dist{N: 9, P99: 0.2}, CommitWaitMs: Dist{N: 9, P99: 0.9}, FsyncMs: Dist{N: 4000, P50: 0.3, P99: 0.5},
+			GroupSize: Dist{N: 4000, P50: 5, P99: 40}, SchedMs: Dist{N: 9, P99: 0.4}, GCPauseMs: Dist{N: 12, P99: 0.3, Mean: 0.1}}}
+	closed := &RunResult{System: "shard", Mode: "closed"}
+	got := pacedSection([]*RunResult{closed, r, nil})
+	for _, want := range []string{
+		"shard, batched at 10888/s, 256 clients: client hold 1.20/11.40",
+		"pacer late 0.02/0.30", "waiting for a free client 0.01/7.90", "its GC pauses 2, p99 0.05 ms",
+		"shard batch request 0.5/0.98", "writer queue wait", "commit wait", "fsync 0.3/0.5 (mean 0) over 4000 groups",
+		"group size 5/40", "GC pauses 12, p99 0.3 ms", "12 ms/s in the kernel's run queue",
+	} {
+		if !strings.Contains(got, want) {
+			t.Errorf("missing %q in:\n%s", want, got)
+		}
+	}
+	if strings.Contains(got, "shard at") {
+		t.Errorf("a closed-loop run in the paced section:\n%s", got)
+	}
+}
+
+func TestPlacementLine(t *testing.T) {
+	all := "0"
+	if n := runtime.NumCPU(); n > 1 {
+		all = fmt.Sprintf("0-%d", n-1)
+	}
+	free := []*RunResult{{System: "shard", ServerCPUs: all, GenCPUs: all}, nil, {System: "redis", GenCPUs: all}}
+	if got := placement(free); !strings.Contains(got, "not pinned") || strings.Count(got, "\n") != 1 {
+		t.Errorf("unpinned runs: %q", got)
+	}
+	pinned := []*RunResult{{System: "shard", ServerCPUs: "1", GenCPUs: "0"}, {System: "redis", ServerCPUs: "1", GenCPUs: "0"}}
+	if got := placement(pinned); got != "placement: system on CPUs 1, generator on CPUs 0\n" {
+		t.Errorf("pinned runs: %q", got)
+	}
+	mixed := append(pinned, &RunResult{System: "postgres", ServerCPUs: all, GenCPUs: all})
+	if got := placement(mixed); !strings.Contains(got, "postgres: not pinned") || !strings.Contains(got, "redis: system on CPUs 1") {
+		t.Errorf("mixed placement: %q", got)
+	}
+}
