@@ -53,8 +53,9 @@ type Server struct {
 }
 
 // New starts a Server listening on every ip (Loopback when none), all on the
-// same free port. It tries five ports before it gives up when another
-// address has the chosen port taken.
+// same free port. It tries up to 50 ports before it gives up when another
+// address has the chosen port taken (a benchmark holding tens of thousands of
+// loopback sockets can take most of them).
 func New(ips ...string) (*Server, error) {
 	if len(ips) == 0 {
 		ips = []string{Loopback}
@@ -64,7 +65,7 @@ func New(ips ...string) (*Server, error) {
 	s.mux.HandleFunc("GET /metrics", s.metrics)
 	s.srv = &http.Server{Handler: http.HandlerFunc(s.serve), ReadHeaderTimeout: 5 * time.Second}
 	var err error
-	for range 5 {
+	for range 50 {
 		if err = s.listenAll(ips); err == nil {
 			return s, nil
 		}
