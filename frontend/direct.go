@@ -26,6 +26,9 @@ type directConn struct {
 	max int // queued frames before the browser is dropped
 	// roomOnly: a queue page's stream, sent room frames only.
 	roomOnly bool
+	// after is the seat version its first frames brought it to (set before
+	// the hub lists it, read by the fan-out workers).
+	after uint64
 
 	mu       sync.Mutex
 	backlog  [][]byte
@@ -168,7 +171,7 @@ func (h *hub) subscribeDirect(d *directConn, lastID uint64, haveLast bool, head 
 	defer h.mu.Unlock()
 	first := h.roomFirstLocked()
 	if !d.roomOnly {
-		first = h.firstFramesLocked(lastID, haveLast)
+		first, d.after = h.firstFramesLocked(lastID, haveLast)
 	}
 	if !d.send(append([][]byte{head}, first...)...) {
 		return false
@@ -226,7 +229,7 @@ func (h *hub) sendDirect(conns []*directConn, f *frame) {
 // closed.
 func (h *hub) sendPart(part []*directConn, f *frame, start time.Time, quiet int64) (gone []*directConn) {
 	for _, d := range part {
-		if !f.wants(d.roomOnly) || (f.heartbeat && d.lastSent.Load() > quiet) {
+		if !f.wants(d.roomOnly, d.after) || (f.heartbeat && d.lastSent.Load() > quiet) {
 			continue
 		}
 		if !d.send(f.data) {

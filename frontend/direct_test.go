@@ -44,7 +44,7 @@ func TestDirectConnDropsAStalledBrowser(t *testing.T) {
 	h.nsubs.Add(1)
 	d.onClose = h.removeDirect
 	h.mu.Unlock()
-	big := &frame{data: bytes.Repeat([]byte("x"), 256<<10), at: time.Now()}
+	big := &frame{version: 1, data: bytes.Repeat([]byte("x"), 256<<10), at: time.Now()}
 	// The browser reads nothing: after a few frames the queue passes its budget.
 	for i := 0; i < 10 && h.subscribers() > 0; i++ {
 		h.sendDirect([]*directConn{d}, big)

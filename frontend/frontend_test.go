@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"io"
 	"net/http"
+	"slices"
 	"strconv"
 	"strings"
 	"testing"
@@ -423,6 +424,55 @@ func TestPageIsEmbedded(t *testing.T) {
 		b, _ := webFS.ReadFile(f)
 		if bytes.Contains(b, []byte("http://")) || bytes.Contains(b, []byte("https://")) {
 			t.Errorf("%s refers to an outside URL", f)
+		}
+	}
+}
+
+// A browser that read a version the pod has not flushed yet (GET /api/seats
+// answers from memory, pending changes included) and resumes from it, or
+// gets a snapshot at it, is not sent that version again when it is flushed:
+// the frame would repeat an event id it already has.
+func TestHubDoesNotRepeatAVersionAStreamHas(t *testing.T) {
+	h := newHub(testLogger(t), newMetrics(func() float64 { return 0 }), time.Hour, 8, nil)
+	ids := testSeatIDs(t)
+	seats := make([]shardapi.Seat, len(ids))
+	for i, id := range ids {
+		seats[i] = shardapi.Seat{ID: id, State: shardapi.SeatFree}
+	}
+	change := func(v uint64, i int) {
+		h.applyChanges(v, []shardapi.Seat{{ID: ids[i], State: shardapi.SeatHeld}}, time.Now())
+	}
+	h.applySnapshot(5, seats, time.Now())
+	change(6, 0)
+	h.flush()
+	change(7, 1) // not flushed yet
+	at7, first := h.subscribe(7, true, false)
+	if len(first) != 0 {
+		t.Fatalf("resume at the current version sent %q", first)
+	}
+	fresh, first := h.subscribe(0, false, false)
+	if len(first) != 1 || !bytes.Contains(first[0], []byte("id: 7\n")) {
+		t.Fatalf("snapshot: %q", first)
+	}
+	at6, first := h.subscribe(6, true, false)
+	if len(first) != 0 {
+		t.Fatalf("resume at the last flushed version sent %q", first)
+	}
+	h.flush() // the frame of version 7
+	change(8, 2)
+	h.flush()
+	versions := func(s *subscriber) (got []uint64) {
+		for len(s.ch) > 0 {
+			got = append(got, (<-s.ch).version)
+		}
+		return got
+	}
+	for name, c := range map[string]struct {
+		s    *subscriber
+		want []uint64
+	}{"resumed at 7": {at7, []uint64{8}}, "snapshot at 7": {fresh, []uint64{8}}, "resumed at 6": {at6, []uint64{7, 8}}} {
+		if got := versions(c.s); !slices.Equal(got, c.want) {
+			t.Errorf("%s: frames of versions %v, want %v", name, got, c.want)
 		}
 	}
 }

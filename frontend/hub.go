@@ -36,8 +36,16 @@ type frame struct {
 }
 
 // wants says whether a stream of the given kind is sent f: heartbeats go to
-// every stream, room frames to room-only streams, seat frames to the rest.
-func (f *frame) wants(roomOnly bool) bool { return f.heartbeat || f.room == roomOnly }
+// every stream, room frames to room-only streams, seat frames to the rest
+// when newer than what the stream already has (after: the Last-Event-ID it
+// resumed from or the version of its snapshot, which may include changes not
+// yet flushed; their frame would repeat that version's id).
+func (f *frame) wants(roomOnly bool, after uint64) bool {
+	if f.heartbeat || f.room {
+		return f.heartbeat || roomOnly
+	}
+	return !roomOnly && f.version > after
+}
 
 // subscriber is one browser stream.
 type subscriber struct {
@@ -45,6 +53,7 @@ type subscriber struct {
 	ch       chan *frame
 	dropped  chan struct{} // closed when the hub disconnects a slow subscriber
 	lastSent time.Time     // when the hub last offered it a frame (h.mu)
+	after    uint64        // seat version its first frames brought it to
 }
 
 // hub is the pod's in-memory copy of the seat states and the fan-out to
@@ -410,7 +419,7 @@ func (h *hub) flush() {
 func (h *hub) broadcastLocked(f *frame) {
 	now := time.Now()
 	for s := range h.subs {
-		if !f.wants(s.roomOnly) {
+		if !f.wants(s.roomOnly, s.after) {
 			continue
 		}
 		s.lastSent = now
@@ -459,12 +468,14 @@ func (h *hub) subscribe(lastID uint64, haveLast, roomOnly bool) (*subscriber, []
 	if roomOnly {
 		return s, h.roomFirstLocked()
 	}
-	return s, h.firstFramesLocked(lastID, haveLast)
+	first, upTo := h.firstFramesLocked(lastID, haveLast)
+	s.after = upTo
+	return s, first
 }
 
-// firstFramesLocked is what a new stream must be sent before live frames.
-func (h *hub) firstFramesLocked(lastID uint64, haveLast bool) [][]byte {
-	var first [][]byte
+// firstFramesLocked is what a new stream must be sent before live frames,
+// and the seat version they bring it to.
+func (h *hub) firstFramesLocked(lastID uint64, haveLast bool) (first [][]byte, upTo uint64) {
 	if haveLast && lastID >= h.base && lastID <= h.version {
 		for _, f := range h.frames {
 			if f.version > lastID {
@@ -472,13 +483,12 @@ func (h *hub) firstFramesLocked(lastID uint64, haveLast bool) [][]byte {
 			}
 		}
 		h.m.streamResumes.WithLabelValues("frames").Inc()
-	} else {
-		first = append(first, h.snapshotLocked())
-		if haveLast {
-			h.m.streamResumes.WithLabelValues("snapshot").Inc()
-		}
+		return first, lastID
 	}
-	return first
+	if haveLast {
+		h.m.streamResumes.WithLabelValues("snapshot").Inc()
+	}
+	return [][]byte{h.snapshotLocked()}, h.version
 }
 
 func (h *hub) unsubscribe(s *subscriber) {
