@@ -37,6 +37,7 @@ type Options struct {
 	ShutdownTimeout   time.Duration
 	SnapshotEvery     uint64
 	PprofListen       string
+	GCPercent         int
 	Cluster           clusterFlags
 	Room              roomFlags
 }
@@ -85,6 +86,7 @@ func (o *Options) register(fs *flag.FlagSet, stderr io.Writer) {
 	fs.Uint64Var(&o.SnapshotEvery, "snapshot-every", 100000, "log records between snapshots (bounds replay time)")
 	fs.DurationVar(&o.ShutdownTimeout, "shutdown-timeout", 25*time.Second, "how long SIGTERM waits for requests in flight")
 	fs.StringVar(&o.PprofListen, "pprof-listen", "", "optional separate address (e.g. 127.0.0.1:6060) serving Go profiles, without authentication; off when empty")
+	fs.IntVar(&o.GCPercent, "gc-percent", 400, "collect garbage when the heap has grown by this percent of the live heap (Go's GOGC; the environment's GOGC wins); see gc.go")
 	o.Cluster.register(fs)
 	o.Room.register(fs)
 	fs.Usage = func() {
@@ -153,6 +155,9 @@ func (o *Options) validate(set map[string]bool, getenv func(string) string) []st
 	if o.HoldTTL%time.Second != 0 || o.MaxHoldTTL%time.Second != 0 {
 		problems = append(problems, "--hold-ttl and --max-hold-ttl must be whole seconds (ttls are counted in seconds: ttlSeconds)")
 	}
+	if o.GCPercent < 10 || o.GCPercent > 10000 {
+		problems = append(problems, fmt.Sprintf("--gc-percent %d: must be between 10 and 10000", o.GCPercent))
+	}
 	if o.MaxSeatsPerHolder < 1 || o.MaxSeatsPerHolder > 1024 {
 		problems = append(problems, fmt.Sprintf("--max-seats-per-holder %d: must be between 1 and 1024", o.MaxSeatsPerHolder))
 	}
@@ -219,6 +224,7 @@ func run(o *Options, log *slog.Logger) error {
 	if err != nil {
 		return err
 	}
+	applyGC(o.GCPercent, log)
 	srv, err := server.New(cfg)
 	if err != nil {
 		return err
