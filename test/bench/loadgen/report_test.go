@@ -5,6 +5,7 @@ import (
 	"runtime"
 	"strings"
 	"testing"
+	"time"
 )
 
 // A paced run's line names every part of the client's p99 the run
@@ -14,7 +15,7 @@ func TestPacedSectionTakesTheP99Apart(t *testing.T) {
 	r := &RunResult{System: "shard, batched", Mode: "open", TargetRate: 10888, Clients: 256,
 		Hold: Lat{P50: 1.2, P99: 11.4}, Start: Lat{N: 10, P50: 0.01, P99: 7.9}, PacerLate: Lat{N: 10, P50: 0.02, P99: 0.3},
 		GenSchedMs: Dist{N: 5, P50: 0.01, P99: 0.2}, GenGCPauseMs: Dist{N: 2, P99: 0.05, Mean: 0.04}, GenCPU: 0.25,
-		ServerCPU: 0.4, ServerRunqWait: 0.012,
+		ServerCPU: 0.4, ServerRunqWait: 0.012, BatchTrip: Lat{N: 700, P50: 0.9, P99: 3.1},
 		Times: &ServerTimes{BatchMs: Dist{N: 100, P50: 0.5, P99: 0.98}, BatchOps: Dist{N: 100, P50: 6, P99: 30},
 			QueueMs: Dist{N: 9, P99: 0.2}, CommitWaitMs: Dist{N: 9, P99: 0.9}, FsyncMs: Dist{N: 4000, P50: 0.3, P99: 0.5},
 			GroupSize: Dist{N: 4000, P50: 5, P99: 40}, SchedMs: Dist{N: 9, P99: 0.4}, GCPauseMs: Dist{N: 12, P99: 0.3, Mean: 0.1}}}
@@ -25,6 +26,7 @@ func TestPacedSectionTakesTheP99Apart(t *testing.T) {
 		"pacer late 0.02/0.30", "waiting for a free client 0.01/7.90", "its GC pauses 2, p99 0.05 ms",
 		"shard batch request 0.5/0.98", "writer queue wait", "commit wait", "fsync 0.3/0.5 (mean 0) over 4000 groups",
 		"group size 5/40", "GC pauses 12, p99 0.3 ms", "12 ms/s in the kernel's run queue",
+		"round trip 0.90/3.10 over 700 batches",
 	} {
 		if !strings.Contains(got, want) {
 			t.Errorf("missing %q in:\n%s", want, got)
@@ -51,5 +53,24 @@ func TestPlacementLine(t *testing.T) {
 	mixed := append(pinned, &RunResult{System: "postgres", ServerCPUs: all, GenCPUs: all})
 	if got := placement(mixed); !strings.Contains(got, "postgres: not pinned") || !strings.Contains(got, "redis: system on CPUs 1") {
 		t.Errorf("mixed placement: %q", got)
+	}
+}
+
+// The generator's own account of the batches it sent counts only those sent
+// in the measured window.
+func TestBatchRoundTripsInTheWindow(t *testing.T) {
+	b := &shardBackend{}
+	t0 := time.Now()
+	for i, took := range []time.Duration{time.Millisecond, 2 * time.Millisecond, 3 * time.Millisecond, 4 * time.Millisecond} {
+		b.trips.add(t0.Add(time.Duration(i)*time.Second), took)
+	}
+	got := b.BatchRoundTrips(t0.Add(time.Second), t0.Add(3*time.Second))
+	if len(got) != 2 || got[0] != 2*time.Millisecond || got[1] != 3*time.Millisecond {
+		t.Fatalf("round trips in [1 s, 3 s): %v", got)
+	}
+	r := &RunResult{System: "shard, batched", Hold: Lat{P50: 1, P99: 3}, BatchTrip: Lat{N: 2, P50: 2, P99: 3},
+		Times: &ServerTimes{BatchMs: Dist{N: 2, P50: 0.4, P99: 0.9}}}
+	if s := timesSection([]*RunResult{r}, nil); !strings.Contains(s, "batch round trip at the generator 2.00/3.00") {
+		t.Errorf("closed-loop attribution without the round trip:\n%s", s)
 	}
 }

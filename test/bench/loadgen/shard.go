@@ -60,6 +60,37 @@ type shardBackend struct {
 	// no leader (an election) or the member the writes go to is gone.
 	members []string
 	find    singleflight.Group
+	// trips are the batches' round trips as the generator saw them (sent
+	// to answer read): the shard's own batch request time plus loopback,
+	// HTTP and both processes' scheduling.
+	trips roundTrips
+}
+
+// roundTrips records when each batch was sent and how long it took.
+type roundTrips struct {
+	mu   sync.Mutex
+	at   []time.Time
+	took []time.Duration
+}
+
+func (t *roundTrips) add(at time.Time, took time.Duration) {
+	t.mu.Lock()
+	t.at = append(t.at, at)
+	t.took = append(t.took, took)
+	t.mu.Unlock()
+}
+
+// BatchRoundTrips are the round trips of the batches sent in [from, to).
+func (b *shardBackend) BatchRoundTrips(from, to time.Time) []time.Duration {
+	b.trips.mu.Lock()
+	defer b.trips.mu.Unlock()
+	var out []time.Duration
+	for i, at := range b.trips.at {
+		if !at.Before(from) && at.Before(to) {
+			out = append(out, b.trips.took[i])
+		}
+	}
+	return out
 }
 
 type shardConn struct {
@@ -238,10 +269,12 @@ func (b *shardBackend) sendBatch(ctx context.Context, ops []shardapi.BatchOp) ([
 	body := (&shardapi.BatchRequest{Ops: ops}).AppendJSON(nil)
 	ctx, cancel := context.WithTimeout(ctx, 30*time.Second)
 	defer cancel()
+	sent := time.Now()
 	a, err := b.api.Send(ctx, b.base(), shardapi.Request{Method: http.MethodPost, Path: shardapi.PathBatch, Body: body}, nil)
 	if err != nil {
 		return nil, err
 	}
+	b.trips.add(sent, time.Since(sent))
 	if a.Status != http.StatusOK {
 		return nil, fmt.Errorf("POST %s: %d %.200s", shardapi.PathBatch, a.Status, a.Body)
 	}

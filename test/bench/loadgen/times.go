@@ -68,7 +68,7 @@ func timesSection(singles, clusters []*RunResult) string {
 			any = true
 		}
 		t := r.Times
-		fmt.Fprintf(&b, "  %s: client hold %.2f/%.2f%s; %s\n", r.System, r.Hold.P50, r.Hold.P99, startNote(r), shardTime(t))
+		fmt.Fprintf(&b, "  %s: client hold %.2f/%.2f%s; %s%s\n", r.System, r.Hold.P50, r.Hold.P99, startNote(r), shardTime(t), tripNote(r))
 		fmt.Fprintf(&b, "    queue wait %s; apply %s; commit wait %s\n", fmtDist(t.QueueMs), fmtDist(t.ApplyMs), fmtDist(t.CommitWaitMs))
 		fmt.Fprintf(&b, "    fsync %s over %.0f groups; group size %s; goroutines waiting for a CPU %s; GC pauses %s\n",
 			fmtDist(t.FsyncMs), t.FsyncMs.N, fmtDist(t.GroupSize), fmtDist(t.SchedMs), fmtPauses(t.GCPauseMs))
@@ -82,8 +82,8 @@ func timesSection(singles, clusters []*RunResult) string {
 			any = true
 		}
 		t := r.Times
-		fmt.Fprintf(&b, "  %s: client hold %.2f/%.2f%s; leader: %s, queue wait %s, proposal->commit %s\n",
-			r.System, r.Hold.P50, r.Hold.P99, startNote(r), shardTime(t), fmtDist(t.QueueMs), fmtDist(t.CommitMs))
+		fmt.Fprintf(&b, "  %s: client hold %.2f/%.2f%s; leader: %s, queue wait %s, proposal->commit %s%s\n",
+			r.System, r.Hold.P50, r.Hold.P99, startNote(r), shardTime(t), fmtDist(t.QueueMs), fmtDist(t.CommitMs), tripNote(r))
 		fmt.Fprintf(&b, "    leader goroutines waiting for a CPU %s; GC pauses %s\n", fmtDist(t.SchedMs), fmtPauses(t.GCPauseMs))
 		fmt.Fprintf(&b, "    leader fsync %s; append round trip %s = network + follower fsync %s",
 			fmtDist(t.FsyncMs), fmtDist(t.RoundTripMs), fmtDist(t.FollowerFsyncMs))
@@ -93,6 +93,14 @@ func timesSection(singles, clusters []*RunResult) string {
 		b.WriteString("\n")
 	}
 	return b.String()
+}
+
+// tripNote is a batched run's batch round trip as the generator saw it.
+func tripNote(r *RunResult) string {
+	if r.BatchTrip.N == 0 {
+		return ""
+	}
+	return fmt.Sprintf("; batch round trip at the generator %.2f/%.2f", r.BatchTrip.P50, r.BatchTrip.P99)
 }
 
 // shardTime is the shard's own time for the client's requests: a v1 hold,
@@ -136,6 +144,10 @@ func pacedSection(runs []*RunResult) string {
 				fmt.Fprintf(&b, "    system: %.2f cores; its threads waited %.0f ms/s in the kernel's run queue\n", r.ServerCPU, r.ServerRunqWait*1000)
 			}
 			continue
+		}
+		if r.BatchTrip.N > 0 {
+			fmt.Fprintf(&b, "    batches as the generator saw them: round trip %.2f/%.2f over %d batches (the shard's batch request plus loopback, HTTP and both ends' scheduling)\n",
+				r.BatchTrip.P50, r.BatchTrip.P99, r.BatchTrip.N)
 		}
 		fmt.Fprintf(&b, "    shard: %s; writer queue wait %s; commit wait %s\n", shardTime(t), fmtDist(t.QueueMs), fmtDist(t.CommitWaitMs))
 		if t.CommitMs.N > 0 {

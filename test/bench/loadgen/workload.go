@@ -61,6 +61,12 @@ type RunResult struct {
 	Hold            Lat     `json:"hold"`
 	Conflict        Lat     `json:"conflict"`
 	Finish          Lat     `json:"finish"` // confirm or release
+	// BatchTrip (batched shards) is each batch's round trip as the
+	// generator saw it, sent to answer read, over the measured window: the
+	// shard's batch request time plus loopback, HTTP and scheduling on both
+	// ends. An operation may also wait in the coalescer for a batch to leave
+	// (at most the batches in flight at once are out).
+	BatchTrip Lat `json:"batchTrip,omitempty"`
 	// Start (open loop) is how long a paced operation waited for a free
 	// client after its slot: part of its hold latency, spent in the
 	// generator's queue because every client was still busy (the system was
@@ -125,6 +131,8 @@ type workload struct {
 	confirmRatio float64
 	maxSold      int64
 	refPrefix    string
+
+	mStart, mEnd time.Time // the measured window of the last loop
 
 	mu          sync.Mutex
 	holdLat     []time.Duration
@@ -258,6 +266,7 @@ func (w *workload) closedLoop(ctx context.Context, warmup, dur time.Duration) {
 		}
 	})
 	w.res.Mode = "closed"
+	w.mStart, w.mEnd = mStart, mEnd
 	w.res.WarmupSec = warmup.Seconds()
 	w.res.WindowSec = min(time.Since(mStart), dur).Seconds()
 	w.res.SoldOut = soldOut.Load()
@@ -354,6 +363,7 @@ func (w *workload) openLoop(ctx context.Context, rate float64, warmup, dur time.
 		}
 	})
 	w.res.Mode = "open"
+	w.mStart, w.mEnd = mStart, mEnd
 	w.res.TargetRate = rate
 	w.res.WarmupSec = warmup.Seconds()
 	w.res.WindowSec = dur.Seconds()
@@ -377,6 +387,11 @@ func (w *workload) finish() RunResult {
 	r.Conflict = summarize(w.conflictLat)
 	r.Finish = summarize(w.finishLat)
 	r.Start = summarize(w.startLat)
+	if bt, ok := w.b.(interface {
+		BatchRoundTrips(from, to time.Time) []time.Duration
+	}); ok {
+		r.BatchTrip = summarize(bt.BatchRoundTrips(w.mStart, w.mEnd))
+	}
 	r.LoadAvg = loadAvg()
 	return r
 }
