@@ -65,10 +65,11 @@ type probeSnap struct {
 	hists    []map[string]Hist
 	self     map[string]Hist // the generator's own runtime (selfHists)
 	selfRunq time.Duration   // the generator's threads' run-queue wait
+	host     hostTimes       // the whole machine (/proc/stat)
 }
 
 func (p *probe) snap() probeSnap {
-	s := probeSnap{at: time.Now(), self: selfHists(), selfRunq: tasksRunqWait(os.Getpid())}
+	s := probeSnap{at: time.Now(), self: selfHists(), selfRunq: tasksRunqWait(os.Getpid()), host: readHostTimes()}
 	for _, pid := range p.pids {
 		s.cpu = append(s.cpu, treeCPU(pid))
 		s.runq = append(s.runq, runqWait(pid))
@@ -92,6 +93,7 @@ func (p *probe) result(a, b probeSnap, r *RunResult) {
 		return
 	}
 	r.GenRunqWait = (b.selfRunq - a.selfRunq).Seconds() / secs
+	r.HostSteal, r.HostIOWait = b.host.steal.perSecond(a.host.steal, secs), b.host.iowait.perSecond(a.host.iowait, secs)
 	if len(p.pids) == 0 {
 		return
 	}

@@ -15,7 +15,8 @@ func TestPacedSectionTakesTheP99Apart(t *testing.T) {
 	r := &RunResult{System: "shard, batched", Mode: "open", TargetRate: 10888, Clients: 256,
 		Hold: Lat{P50: 1.2, P99: 11.4}, Start: Lat{N: 10, P50: 0.01, P99: 7.9}, PacerLate: Lat{N: 10, P50: 0.02, P99: 0.3},
 		GenSchedMs: Dist{N: 5, P50: 0.01, P99: 0.2}, GenGCPauseMs: Dist{N: 2, P99: 0.05, Mean: 0.04}, GenCPU: 0.25,
-		ServerCPU: 0.4, ServerRunqWait: 0.012, BatchTrip: Lat{N: 700, P50: 0.9, P99: 3.1},
+		ServerCPU: 0.4, ServerRunqWait: 0.012, BatchTrip: Lat{N: 700, P50: 0.9, P99: 3.1, Max: 312},
+		HostSteal: 0.045, HostIOWait: 0.2,
 		Times: &ServerTimes{BatchMs: Dist{N: 100, P50: 0.5, P99: 0.98}, BatchOps: Dist{N: 100, P50: 6, P99: 30},
 			QueueMs: Dist{N: 9, P99: 0.2}, CommitWaitMs: Dist{N: 9, P99: 0.9}, FsyncMs: Dist{N: 4000, P50: 0.3, P99: 0.5},
 			GroupSize: Dist{N: 4000, P50: 5, P99: 40}, SchedMs: Dist{N: 9, P99: 0.4}, GCPauseMs: Dist{N: 12, P99: 0.3, Mean: 0.1}}}
@@ -26,7 +27,8 @@ func TestPacedSectionTakesTheP99Apart(t *testing.T) {
 		"pacer late 0.02/0.30", "waiting for a free client 0.01/7.90", "its GC pauses 2, p99 0.05 ms",
 		"shard batch request 0.5/0.98", "writer queue wait", "commit wait", "fsync 0.3/0.5 (mean 0) over 4000 groups",
 		"group size 5/40", "GC pauses 12, p99 0.3 ms", "12 ms/s in the kernel's run queue",
-		"round trip 0.90/3.10 over 700 batches",
+		"round trip 0.90/3.10 over 700 batches", "batch round trip 312.0 ms",
+		"45 ms/s of CPU stolen by the hypervisor, 200 ms/s idle waiting on the disk",
 	} {
 		if !strings.Contains(got, want) {
 			t.Errorf("missing %q in:\n%s", want, got)
@@ -72,5 +74,19 @@ func TestBatchRoundTripsInTheWindow(t *testing.T) {
 		Times: &ServerTimes{BatchMs: Dist{N: 2, P50: 0.4, P99: 0.9}}}
 	if s := timesSection([]*RunResult{r}, nil); !strings.Contains(s, "batch round trip at the generator 2.00/3.00") {
 		t.Errorf("closed-loop attribution without the round trip:\n%s", s)
+	}
+}
+
+func TestHostTimesFromProcStat(t *testing.T) {
+	a := parseCPULine("cpu  2519383 81720 866165 1230963 294630 0 102232 9409 0 0")
+	b := parseCPULine("cpu  2519860 81720 866377 1231157 294639 0 102300 9413 0 0")
+	if got := b.steal.perSecond(a.steal, 2); got != 0.02 {
+		t.Errorf("steal: %v CPU-s/s, want 0.02", got)
+	}
+	if got := b.iowait.perSecond(a.iowait, 1); got != 0.09 {
+		t.Errorf("iowait: %v CPU-s/s, want 0.09", got)
+	}
+	if bad := parseCPULine("cpu0 1 2 3"); bad.steal.valid || bad.steal.perSecond(a.steal, 1) != 0 {
+		t.Errorf("a short or per-CPU line read as %+v", bad)
 	}
 }

@@ -27,8 +27,8 @@ func diskNote(r *RunResult) string {
 		gen = fmt.Sprintf("; the generator's part: waiting for a free client p99 %.2f ms, its pacer late p99 %.2f ms, its threads waited %.0f ms/s",
 			r.Start.P99, r.PacerLate.P99, r.GenRunqWait*1000)
 	}
-	return fmt.Sprintf("; the disk's fsync p99 was %.2f ms: the rest is CPU, the shard's or other work's (load %s; its threads waited %.0f ms/s in the run queue%s)",
-		r.Times.FsyncMs.P99, r.LoadAvg, r.ServerRunqWait*1000, gen)
+	return fmt.Sprintf("; the disk's fsync p99 was %.2f ms: the rest is CPU, the shard's or other work's (load %s; its threads waited %.0f ms/s in the run queue%s; the hypervisor stole %.0f ms/s; the longest hold %.0f ms)",
+		r.Times.FsyncMs.P99, r.LoadAvg, r.ServerRunqWait*1000, gen, r.HostSteal*1000, r.Hold.Max)
 }
 
 // startNote is, for a paced run, the part of the client's hold latency
@@ -145,6 +145,11 @@ func pacedSection(runs []*RunResult) string {
 			}
 			continue
 		}
+		fmt.Fprintf(&b, "    longest: hold %.1f ms, wait for a free client %.1f ms, pacer late %.1f ms", r.Hold.Max, r.Start.Max, r.PacerLate.Max)
+		if r.BatchTrip.N > 0 {
+			fmt.Fprintf(&b, ", batch round trip %.1f ms", r.BatchTrip.Max)
+		}
+		fmt.Fprintf(&b, "; the host: %.0f ms/s of CPU stolen by the hypervisor, %.0f ms/s idle waiting on the disk\n", r.HostSteal*1000, r.HostIOWait*1000)
 		if r.BatchTrip.N > 0 {
 			fmt.Fprintf(&b, "    batches as the generator saw them: round trip %.2f/%.2f over %d batches (the shard's batch request plus loopback, HTTP and both ends' scheduling)\n",
 				r.BatchTrip.P50, r.BatchTrip.P99, r.BatchTrip.N)

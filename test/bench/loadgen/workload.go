@@ -52,6 +52,13 @@ type RunResult struct {
 	// garbage collector stopped it (Go runtime).
 	GenSchedMs   Dist `json:"generatorSchedMs,omitempty"`
 	GenGCPauseMs Dist `json:"generatorGcPauseMs,omitempty"`
+	// HostSteal and HostIOWait are, over the measured window, the CPU time
+	// per second the hypervisor gave to other guests while this machine
+	// wanted it (steal) and the idle CPU time per second spent with a disk
+	// write outstanding (iowait), summed over CPUs (/proc/stat): a stall
+	// that neither the generator nor the system under test made.
+	HostSteal  float64 `json:"hostSteal,omitempty"`
+	HostIOWait float64 `json:"hostIowait,omitempty"`
 	// GenRunqWait is ServerRunqWait for the generator's own threads.
 	GenRunqWait float64 `json:"generatorRunqWait,omitempty"`
 
