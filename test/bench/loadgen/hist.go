@@ -92,6 +92,10 @@ type Dist struct {
 	// Over is the share of observations above the highest finite bound
 	// (the p99 is then a lower bound).
 	Over float64 `json:"over,omitempty"`
+	// MaxLo and MaxHi bound the largest observation: the bucket it fell in
+	// (MaxHi is +Inf above the highest finite bound).
+	MaxLo float64 `json:"maxLo,omitempty"`
+	MaxHi float64 `json:"maxHi,omitempty"`
 }
 
 func (h Hist) Dist(scale float64) Dist {
@@ -102,7 +106,32 @@ func (h Hist) Dist(scale float64) Dist {
 	if n := len(h.Cum); n >= 2 {
 		d.Over = (h.Cum[n-1] - h.Cum[n-2]) / h.Count
 	}
+	for i := len(h.Cum) - 1; i >= 0; i-- {
+		below := 0.0
+		if i > 0 {
+			below = h.Cum[i-1]
+		}
+		if h.Cum[i] > below {
+			d.MaxHi = h.Upper[i] * scale
+			if i > 0 {
+				d.MaxLo = h.Upper[i-1] * scale
+			}
+			break
+		}
+	}
 	return d
+}
+
+// fmtMax is where a histogram's largest observation lies, in ms.
+func fmtMax(d Dist) string {
+	switch {
+	case d.N == 0:
+		return "-"
+	case math.IsInf(d.MaxHi, 1):
+		return fmt.Sprintf("over %.3g ms", d.MaxLo)
+	default:
+		return fmt.Sprintf("%.3g-%.3g ms", d.MaxLo, d.MaxHi)
+	}
 }
 
 // parseHists reads the histograms of a Prometheus text exposition, keyed by

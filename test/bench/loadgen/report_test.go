@@ -2,6 +2,7 @@ package main
 
 import (
 	"fmt"
+	"math"
 	"runtime"
 	"strings"
 	"testing"
@@ -88,5 +89,17 @@ func TestHostTimesFromProcStat(t *testing.T) {
 	}
 	if bad := parseCPULine("cpu0 1 2 3"); bad.steal.valid || bad.steal.perSecond(a.steal, 1) != 0 {
 		t.Errorf("a short or per-CPU line read as %+v", bad)
+	}
+}
+
+func TestDistBoundsTheLargestObservation(t *testing.T) {
+	h := Hist{Upper: []float64{0.001, 0.01, 0.1, math.Inf(1)}, Cum: []float64{5, 9, 10, 10}, Count: 10}
+	if d := h.Dist(1000); d.MaxLo != 10 || d.MaxHi != 100 || fmtMax(d) != "10-100 ms" {
+		t.Errorf("largest in (10, 100] ms: %+v %q", d, fmtMax(d))
+	}
+	h.Cum[3] = 11
+	h.Count = 11
+	if d := h.Dist(1000); fmtMax(d) != "over 100 ms" {
+		t.Errorf("largest above the top bound: %q", fmtMax(d))
 	}
 }

@@ -95,6 +95,14 @@ func timesSection(singles, clusters []*RunResult) string {
 	return b.String()
 }
 
+// longestRequest bounds the shard's longest request for the client's writes.
+func longestRequest(t *ServerTimes) string {
+	if t.BatchMs.N > 0 {
+		return "batch request " + fmtMax(t.BatchMs)
+	}
+	return "hold " + fmtMax(t.HoldMs)
+}
+
 // tripNote is a batched run's batch round trip as the generator saw it.
 func tripNote(r *RunResult) string {
 	if r.BatchTrip.N == 0 {
@@ -155,6 +163,8 @@ func pacedSection(runs []*RunResult) string {
 				r.BatchTrip.P50, r.BatchTrip.P99, r.BatchTrip.N)
 		}
 		fmt.Fprintf(&b, "    shard: %s; writer queue wait %s; commit wait %s\n", shardTime(t), fmtDist(t.QueueMs), fmtDist(t.CommitWaitMs))
+		fmt.Fprintf(&b, "    the shard's longest: %s, writer queue wait %s, commit wait %s, fsync %s, GC pause %s\n",
+			longestRequest(t), fmtMax(t.QueueMs), fmtMax(t.CommitWaitMs), fmtMax(t.FsyncMs), fmtMax(t.GCPauseMs))
 		if t.CommitMs.N > 0 {
 			fmt.Fprintf(&b, "    leader: proposal->commit %s; append round trip %s; followers' fsync %s\n", fmtDist(t.CommitMs), fmtDist(t.RoundTripMs), fmtDist(t.FollowerFsyncMs))
 		}
