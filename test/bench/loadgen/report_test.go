@@ -103,3 +103,15 @@ func TestDistBoundsTheLargestObservation(t *testing.T) {
 		t.Errorf("largest above the top bound: %q", fmtMax(d))
 	}
 }
+
+// A half-rate p99 made by one long fsync is put on the disk.
+func TestDiskNoteNamesOneLongFsync(t *testing.T) {
+	r := &RunResult{Hold: Lat{P99: 91, Max: 205}, Times: &ServerTimes{FsyncMs: Dist{N: 50000, P99: 0.7, MaxLo: 100, MaxHi: 500}}}
+	if got := diskNote(r); !strings.Contains(got, "its longest fsync took 100-500 ms") || !strings.Contains(got, "a stall of the disk") {
+		t.Errorf("one long fsync: %q", got)
+	}
+	r.Times.FsyncMs.MaxLo, r.Times.FsyncMs.MaxHi = 1, 2.5
+	if got := diskNote(r); !strings.Contains(got, "the rest is CPU") {
+		t.Errorf("no long fsync: %q", got)
+	}
+}

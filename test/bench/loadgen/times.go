@@ -22,6 +22,10 @@ func diskNote(r *RunResult) string {
 	if r.Times.FsyncMs.P99 > 5 {
 		return fmt.Sprintf("; the disk's fsync p99 was %.2f ms: above 5 ms", r.Times.FsyncMs.P99)
 	}
+	if f := r.Times.FsyncMs; f.MaxLo >= 5 {
+		return fmt.Sprintf("; the disk's fsync p99 was %.2f ms, but its longest fsync took %s and every write waited behind it (the longest hold %.0f ms): a stall of the disk, not a steady tail",
+			f.P99, fmtMax(f), r.Hold.Max)
+	}
 	gen := ""
 	if r.Start.N > 0 {
 		gen = fmt.Sprintf("; the generator's part: waiting for a free client p99 %.2f ms, its pacer late p99 %.2f ms, its threads waited %.0f ms/s",
