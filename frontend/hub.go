@@ -343,15 +343,8 @@ func (h *hub) heartbeat(now time.Time) {
 	quiet := now.Add(-heartbeatEvery / 2)
 	h.mu.Lock()
 	for s := range h.subs {
-		if s.lastSent.After(quiet) {
-			continue
-		}
-		s.lastSent = now
-		select {
-		case s.ch <- f:
-		default:
-			h.dropLocked(s)
-			h.m.streamsDropped.Inc()
+		if !s.lastSent.After(quiet) {
+			h.offerLocked(s, f, now)
 		}
 	}
 	conns := h.directListLocked()
@@ -419,16 +412,21 @@ func (h *hub) flush() {
 func (h *hub) broadcastLocked(f *frame) {
 	now := time.Now()
 	for s := range h.subs {
-		if !f.wants(s.roomOnly, s.after) {
-			continue
+		if f.wants(s.roomOnly, s.after) {
+			h.offerLocked(s, f, now)
 		}
-		s.lastSent = now
-		select {
-		case s.ch <- f:
-		default:
-			h.dropLocked(s)
-			h.m.streamsDropped.Inc()
-		}
+	}
+}
+
+// offerLocked queues f for s without blocking; a subscriber whose buffer is
+// full is dropped (it resumes with Last-Event-ID).
+func (h *hub) offerLocked(s *subscriber, f *frame, now time.Time) {
+	s.lastSent = now
+	select {
+	case s.ch <- f:
+	default:
+		h.dropLocked(s)
+		h.m.streamsDropped.Inc()
 	}
 }
 
