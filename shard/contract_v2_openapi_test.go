@@ -23,6 +23,48 @@ type v2API struct {
 	c  *cluster
 	ch *openapitest.Checker
 	hc *http.Client
+	l  int   // the member last found leading
+	fs []int // the others
+}
+
+// findLeader waits for a ready leader and records it and its followers.
+// The document is checked whoever leads: on a loaded machine an election
+// may move leadership between two steps of the test, which is not a
+// contract failure.
+func (s *v2API) findLeader() {
+	s.t.Helper()
+	s.l, s.fs = s.c.leader(), nil
+	for i := 1; i <= 3; i++ {
+		if i != s.l {
+			s.fs = append(s.fs, i)
+		}
+	}
+}
+
+// moved reports whether an answer says leadership has left the member
+// asked (421 not_leader, or 503 not_ready: no leader, or the outcome of a
+// write lost to an election).
+func moved(a openapitest.Answer) bool {
+	return a.Status == http.StatusMisdirectedRequest || a.Status == http.StatusServiceUnavailable
+}
+
+// write sends a leader-only request to the leader and requires status,
+// following leadership if it moves: each try is checked against the
+// document, and a retry carries the same body and Idempotency-Key, which
+// the contract makes safe. Every write in this test is also safe to repeat
+// without a key (extend, await-payment, confirm with the same orderId,
+// release of a released hold).
+func (s *v2API) write(method, path, body string, status int, v any, hdr ...string) {
+	s.t.Helper()
+	for try := 0; ; try++ {
+		a := s.do(s.l, method, path, body, hdr...)
+		if !moved(a) || try == 5 {
+			s.expect(a, status, v)
+			return
+		}
+		s.t.Logf("%s %s on member %d: %d %s; finding the leader again", method, path, s.l, a.Status, a.Body)
+		s.findLeader()
+	}
 }
 
 func (s *v2API) do(member int, method, path, body string, hdr ...string) openapitest.Answer {
@@ -51,22 +93,16 @@ func (s *v2API) expect(a openapitest.Answer, status int, v any) {
 // of every leader-only operation on a follower.
 func TestShardV2MatchesOpenAPI(t *testing.T) {
 	c := newCluster(t)
-	l := c.leader()
-	var followers []int
 	var bases []string
 	for i := 1; i <= 3; i++ {
 		bases = append(bases, "http://"+c.api[i])
-		if i != l {
-			followers = append(followers, i)
-		}
 	}
 	s := &v2API{t: t, c: c, ch: openapitest.New(t, openapitest.Doc("shard-v2.openapi.yaml"), bases...),
 		hc: &http.Client{Timeout: 10 * time.Second}}
-	f := followers[0]
-	leaderURL := "http://" + c.api[l]
+	s.findLeader()
 
-	s.leaderStatus(l)
-	for _, i := range followers {
+	s.leaderStatus()
+	for _, i := range s.fs {
 		var st shardapi.Status
 		s.expect(s.do(i, "GET", "/v1/status", ""), 200, &st)
 		if st.ID != i || st.Role == shardapi.RoleLeader || len(st.Members) != 0 {
@@ -76,24 +112,24 @@ func TestShardV2MatchesOpenAPI(t *testing.T) {
 
 	// Writes on the leader.
 	var h, r shardapi.Hold
-	s.expect(s.do(l, "POST", "/v1/holds", `{"seats":["stalls/A/1","stalls/A/2"],"holder":"ann"}`, "Idempotency-Key", "v2-1"), 201, &h)
-	s.expect(s.do(l, "POST", "/v1/holds", `{"seats":["stalls/B/1"],"holder":"bob"}`), 201, &r)
+	s.write("POST", "/v1/holds", `{"seats":["stalls/A/1","stalls/A/2"],"holder":"ann"}`, 201, &h, "Idempotency-Key", "v2-1")
+	s.write("POST", "/v1/holds", `{"seats":["stalls/B/1"],"holder":"bob"}`, 201, &r, "Idempotency-Key", "v2-2")
 	id := "/v1/holds/" + h.ID
-	s.expect(s.do(l, "GET", id, ""), 200, nil)
-	s.expect(s.do(l, "POST", id+"/extend", `{"ttlSeconds":120}`), 200, nil)
-	s.expect(s.do(l, "POST", id+"/await-payment", `{}`), 200, nil)
-	s.expect(s.do(l, "POST", id+"/confirm", `{"orderId":"o-1"}`, "Idempotency-Key", "v2-c1"), 200, nil)
-	s.expect(s.do(l, "DELETE", "/v1/holds/"+r.ID, ""), 200, nil)
+	s.write("GET", id, "", 200, nil)
+	s.write("POST", id+"/extend", `{"ttlSeconds":120}`, 200, nil)
+	s.write("POST", id+"/await-payment", `{}`, 200, nil)
+	s.write("POST", id+"/confirm", `{"orderId":"o-1"}`, 200, nil, "Idempotency-Key", "v2-c1")
+	s.write("DELETE", "/v1/holds/"+r.ID, "", 200, nil)
 
 	// Committed state on every member.
 	deadline := time.Now().Add(10 * time.Second)
-	for _, i := range followers {
+	for i := 1; i <= 3; i++ {
 		for {
 			var seats shardapi.Seats
 			s.expect(s.do(i, "GET", "/v1/seats", ""), 200, &seats)
 			if seats.Counts.Sold == 2 || time.Now().After(deadline) {
 				if seats.Counts.Sold != 2 {
-					t.Fatalf("follower %d: %d sold, want 2", i, seats.Counts.Sold)
+					t.Fatalf("member %d: %d sold, want 2", i, seats.Counts.Sold)
 				}
 				break
 			}
@@ -116,11 +152,7 @@ func TestShardV2MatchesOpenAPI(t *testing.T) {
 		{"POST", "/v1/room/places/1/touch", ""},
 		{"DELETE", "/v1/room/places/1", ""},
 	} {
-		var e shardapi.Error
-		s.expect(s.do(f, op.method, op.path, op.body), http.StatusMisdirectedRequest, &e)
-		if e.Code != shardapi.CodeNotLeader || e.LeaderURL() != leaderURL {
-			t.Fatalf("%s %s on follower %d: %+v, want not_leader naming %s", op.method, op.path, f, e, leaderURL)
-		}
+		s.notLeader(op.method, op.path, op.body)
 	}
 	if codes := s.ch.Enum("Error", "error"); !slices.Contains(codes, string(shardapi.CodeNotLeader)) {
 		t.Fatalf("the Error schema does not list not_leader: %v", codes)
@@ -130,19 +162,46 @@ func TestShardV2MatchesOpenAPI(t *testing.T) {
 	}
 }
 
+// notLeader requires a follower's 421 not_leader naming the leader's
+// advertise URL. If the answer names another member, or the follower has
+// no leader to name, leadership moved since it was found: it is found
+// again and the request repeated on a follower of the new leader (a few
+// times at most).
+func (s *v2API) notLeader(method, path, body string) {
+	s.t.Helper()
+	for try := 0; ; try++ {
+		f, leaderURL := s.fs[0], "http://"+s.c.api[s.l]
+		a := s.do(f, method, path, body)
+		var e shardapi.Error
+		if a.Status == http.StatusMisdirectedRequest && json.Unmarshal(a.Body, &e) == nil &&
+			e.Code == shardapi.CodeNotLeader && e.LeaderURL() == leaderURL {
+			return
+		}
+		if try == 5 || (a.Status != http.StatusMisdirectedRequest && a.Status != http.StatusServiceUnavailable) {
+			s.t.Fatalf("%s %s on follower %d: %d %s, want 421 not_leader naming %s", method, path, f, a.Status, a.Body, leaderURL)
+		}
+		s.t.Logf("%s %s on follower %d: %d %s; finding the leader again", method, path, f, a.Status, a.Body)
+		s.findLeader()
+	}
+}
+
 // leaderStatus reads the leader's status until it lists its three members
-// (it does once it has heard from them), each answer checked.
-func (s *v2API) leaderStatus(l int) {
+// (it does once it has heard from them), each answer checked; if the
+// member no longer leads, the leader is found again.
+func (s *v2API) leaderStatus() {
 	s.t.Helper()
 	deadline := time.Now().Add(10 * time.Second)
 	for {
 		var st shardapi.Status
-		s.expect(s.do(l, "GET", "/v1/status", ""), 200, &st)
-		if st.Role == shardapi.RoleLeader && st.ID == l && len(st.Members) == 3 && st.Leader == "http://"+s.c.api[l] {
+		s.expect(s.do(s.l, "GET", "/v1/status", ""), 200, &st)
+		if st.Role == shardapi.RoleLeader && st.ID == s.l && len(st.Members) == 3 && st.Leader == "http://"+s.c.api[s.l] {
 			return
 		}
 		if time.Now().After(deadline) {
-			s.t.Fatalf("leader %d status %+v", l, st)
+			s.t.Fatalf("leader %d status %+v", s.l, st)
+		}
+		if st.Role != shardapi.RoleLeader {
+			s.findLeader()
 		}
 		time.Sleep(20 * time.Millisecond)
 	}
