@@ -92,10 +92,12 @@ type Dist struct {
 	// Over is the share of observations above the highest finite bound
 	// (the p99 is then a lower bound).
 	Over float64 `json:"over,omitempty"`
-	// MaxLo and MaxHi bound the largest observation: the bucket it fell in
-	// (MaxHi is +Inf above the highest finite bound).
-	MaxLo float64 `json:"maxLo,omitempty"`
-	MaxHi float64 `json:"maxHi,omitempty"`
+	// MaxLo and MaxHi bound the largest observation: the bucket it fell in.
+	// Above the highest finite bound, MaxAbove is set and MaxHi is 0 (JSON
+	// has no +Inf: a Dist travels from a run to the report as JSON).
+	MaxLo    float64 `json:"maxLo,omitempty"`
+	MaxHi    float64 `json:"maxHi,omitempty"`
+	MaxAbove bool    `json:"maxAbove,omitempty"`
 }
 
 func (h Hist) Dist(scale float64) Dist {
@@ -112,7 +114,11 @@ func (h Hist) Dist(scale float64) Dist {
 			below = h.Cum[i-1]
 		}
 		if h.Cum[i] > below {
-			d.MaxHi = h.Upper[i] * scale
+			if math.IsInf(h.Upper[i], 1) {
+				d.MaxAbove = true
+			} else {
+				d.MaxHi = h.Upper[i] * scale
+			}
 			if i > 0 {
 				d.MaxLo = h.Upper[i-1] * scale
 			}
@@ -127,7 +133,7 @@ func fmtMax(d Dist) string {
 	switch {
 	case d.N == 0:
 		return "-"
-	case math.IsInf(d.MaxHi, 1):
+	case d.MaxAbove:
 		return fmt.Sprintf("over %.3g ms", d.MaxLo)
 	default:
 		return fmt.Sprintf("%.3g-%.3g ms", d.MaxLo, d.MaxHi)

@@ -1,6 +1,7 @@
 package main
 
 import (
+	"encoding/json"
 	"fmt"
 	"math"
 	"runtime"
@@ -99,8 +100,19 @@ func TestDistBoundsTheLargestObservation(t *testing.T) {
 	}
 	h.Cum[3] = 11
 	h.Count = 11
-	if d := h.Dist(1000); fmtMax(d) != "over 100 ms" {
+	d := h.Dist(1000)
+	if fmtMax(d) != "over 100 ms" {
 		t.Errorf("largest above the top bound: %q", fmtMax(d))
+	}
+	// It reaches the report as JSON, which has no +Inf (make bench once
+	// failed a run on "json: unsupported value: +Inf").
+	b, err := json.Marshal(d)
+	var back Dist
+	if err == nil {
+		err = json.Unmarshal(b, &back)
+	}
+	if err != nil || back != d {
+		t.Errorf("JSON round trip of %+v: %s, %+v, %v", d, b, back, err)
 	}
 }
 
