@@ -82,6 +82,21 @@ func (h Hist) Quantile(q float64) float64 {
 	return lower + (h.Upper[i]-lower)*(rank-below)/in
 }
 
+// TimeOver is a lower bound, in the histogram's unit, on the time its
+// observations lasted beyond over: each observation in a bucket whose lower
+// bound is at or above over counts as that bound minus over. For fsyncs and
+// over = 5 ms, it is time during which a write that arrived would have
+// waited more than 5 ms for an fsync already under way.
+func (h Hist) TimeOver(over float64) float64 {
+	t := 0.0
+	for i := 1; i < len(h.Cum); i++ {
+		if lo := h.Upper[i-1]; lo >= over {
+			t += (h.Cum[i] - h.Cum[i-1]) * (lo - over)
+		}
+	}
+	return t
+}
+
 // Dist summarises a histogram for the report: count, mean, p50 and p99, in
 // the histogram's unit times scale (1000 for seconds shown as ms).
 type Dist struct {

@@ -36,7 +36,11 @@ type ServerTimes struct {
 	ApplyMs      Dist `json:"applyMs"`      // single mode
 	CommitWaitMs Dist `json:"commitWaitMs"` // single mode: apply -> answer
 	FsyncMs      Dist `json:"fsyncMs"`      // this member's log write + fsync per group
-	GroupSize    Dist `json:"groupSize"`    // single mode: commands per group
+	// FsyncStallMs is at least how long, over the window, a write that
+	// arrived would have waited more than 5 ms for an fsync already under
+	// way (Hist.TimeOver): the disk's share of a p99 above 5 ms.
+	FsyncStallMs float64 `json:"fsyncStallMs,omitempty"`
+	GroupSize    Dist    `json:"groupSize"` // single mode: commands per group
 	// SchedMs is how long the shard's goroutines waited runnable for a CPU
 	// (Go runtime): high when the machine's CPUs are oversubscribed.
 	SchedMs Dist `json:"schedMs"`
@@ -117,6 +121,10 @@ func (p *probe) result(a, b probeSnap, r *RunResult) {
 	r.Times = attribute(d, p.leader)
 }
 
+// stallOver is the wait, in seconds, that the half-rate target allows a
+// hold (5 ms).
+const stallOver = 0.005
+
 // attribute summarises per-member histogram deltas; leader is the member
 // that took the writes (the only one in single mode).
 func attribute(d []map[string]Hist, leader int) *ServerTimes {
@@ -127,6 +135,7 @@ func attribute(d []map[string]Hist, leader int) *ServerTimes {
 		SchedMs: l[mSched].Dist(1000), GCPauseMs: l[mGCPause].Dist(1000), BatchMs: l[mBatch].Dist(1000), BatchOps: l[mBatchOps].Dist(1),
 		CommitMs: l[mCommit].Dist(1000), RoundTripMs: l[mRTT].Dist(1000),
 	}
+	t.FsyncStallMs = l[mFsync].TimeOver(stallOver) * 1000
 	var f Hist
 	for i, m := range d {
 		if i != leader {

@@ -122,8 +122,32 @@ func TestDiskNoteNamesOneLongFsync(t *testing.T) {
 	if got := diskNote(r); !strings.Contains(got, "its longest fsync took 100-500 ms") || !strings.Contains(got, "a stall of the disk") {
 		t.Errorf("one long fsync: %q", got)
 	}
+	// Fsyncs over 5 ms that covered 1.5% of a 20 s window: more than 1% of
+	// arrivals waited over 5 ms for the disk alone.
+	r.WindowSec, r.Times.FsyncStallMs = 20, 300
+	if got := diskNote(r); !strings.Contains(got, "covered at least 1.5% of the window") || !strings.Contains(got, "this disk kept the p99 above 5 ms") {
+		t.Errorf("stalls over 1%% of the window: %q", got)
+	}
+	r.Times.FsyncStallMs = 150
+	if got := diskNote(r); !strings.Contains(got, "a stall of the disk") || !strings.Contains(got, "at least 0.75% of the window") {
+		t.Errorf("stalls under 1%% of the window: %q", got)
+	}
 	r.Times.FsyncMs.MaxLo, r.Times.FsyncMs.MaxHi = 1, 2.5
 	if got := diskNote(r); !strings.Contains(got, "the rest is CPU") {
 		t.Errorf("no long fsync: %q", got)
+	}
+}
+
+// TimeOver counts each observation from its bucket's lower bound: a lower
+// bound on the time spent beyond over.
+func TestHistTimeOver(t *testing.T) {
+	// 0.001 s buckets: 900 fast fsyncs, 3 in (0.01, 0.1], 1 in (0.1, 1], 1 above 1 s.
+	h := Hist{Upper: []float64{0.001, 0.005, 0.01, 0.1, 1, math.Inf(1)}, Cum: []float64{900, 900, 900, 903, 904, 905}, Count: 905}
+	want := 3*(0.01-0.005) + 1*(0.1-0.005) + 1*(1-0.005)
+	if got := h.TimeOver(0.005); math.Abs(got-want) > 1e-12 {
+		t.Errorf("TimeOver(5 ms) = %v, want %v", got, want)
+	}
+	if got := (Hist{}).TimeOver(0.005); got != 0 {
+		t.Errorf("empty: %v", got)
 	}
 }

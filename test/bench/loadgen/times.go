@@ -23,8 +23,16 @@ func diskNote(r *RunResult) string {
 		return fmt.Sprintf("; the disk's fsync p99 was %.2f ms: above 5 ms", r.Times.FsyncMs.P99)
 	}
 	if f := r.Times.FsyncMs; f.MaxLo >= 5 {
-		return fmt.Sprintf("; the disk's fsync p99 was %.2f ms, but its longest fsync took %s and every write waited behind it (the longest hold %.0f ms): a stall of the disk, not a steady tail",
-			f.P99, fmtMax(f), r.Hold.Max)
+		share := 0.0
+		if r.WindowSec > 0 {
+			share = r.Times.FsyncStallMs / (r.WindowSec * 1000)
+		}
+		if share >= 0.01 {
+			return fmt.Sprintf("; the disk's fsync p99 was %.2f ms, but fsyncs over 5 ms covered at least %.1f%% of the window (its longest took %s): a write arriving then waited over 5 ms for the disk alone, more than 1%% of the window, so this disk kept the p99 above 5 ms whatever the system (the longest hold %.0f ms)",
+				f.P99, share*100, fmtMax(f), r.Hold.Max)
+		}
+		return fmt.Sprintf("; the disk's fsync p99 was %.2f ms, but its longest fsync took %s and every write waited behind it (the longest hold %.0f ms; fsyncs over 5 ms covered at least %.2f%% of the window): a stall of the disk, not a steady tail",
+			f.P99, fmtMax(f), r.Hold.Max, share*100)
 	}
 	gen := ""
 	if r.Start.N > 0 {
@@ -33,6 +41,14 @@ func diskNote(r *RunResult) string {
 	}
 	return fmt.Sprintf("; the disk's fsync p99 was %.2f ms: the rest is CPU, the shard's or other work's (load %s; its threads waited %.0f ms/s in the run queue%s; the hypervisor stole %.0f ms/s; the longest hold %.0f ms)",
 		r.Times.FsyncMs.P99, r.LoadAvg, r.ServerRunqWait*1000, gen, r.HostSteal*1000, r.Hold.Max)
+}
+
+// stallNote is the time fsyncs spent beyond 5 ms, when there was any.
+func stallNote(t *ServerTimes) string {
+	if t.FsyncStallMs <= 0 {
+		return ""
+	}
+	return fmt.Sprintf(" (beyond 5 ms: at least %.0f ms of the window)", t.FsyncStallMs)
 }
 
 // startNote is, for a paced run, the part of the client's hold latency
@@ -74,8 +90,8 @@ func timesSection(singles, clusters []*RunResult) string {
 		t := r.Times
 		fmt.Fprintf(&b, "  %s: client hold %.2f/%.2f%s; %s%s\n", r.System, r.Hold.P50, r.Hold.P99, startNote(r), shardTime(t), tripNote(r))
 		fmt.Fprintf(&b, "    queue wait %s; apply %s; commit wait %s\n", fmtDist(t.QueueMs), fmtDist(t.ApplyMs), fmtDist(t.CommitWaitMs))
-		fmt.Fprintf(&b, "    fsync %s over %.0f groups; group size %s; goroutines waiting for a CPU %s; GC pauses %s\n",
-			fmtDist(t.FsyncMs), t.FsyncMs.N, fmtDist(t.GroupSize), fmtDist(t.SchedMs), fmtPauses(t.GCPauseMs))
+		fmt.Fprintf(&b, "    fsync %s over %.0f groups%s; group size %s; goroutines waiting for a CPU %s; GC pauses %s\n",
+			fmtDist(t.FsyncMs), t.FsyncMs.N, stallNote(t), fmtDist(t.GroupSize), fmtDist(t.SchedMs), fmtPauses(t.GCPauseMs))
 	}
 	for _, r := range clusters {
 		if r == nil || r.Times == nil {
@@ -172,7 +188,7 @@ func pacedSection(runs []*RunResult) string {
 		if t.CommitMs.N > 0 {
 			fmt.Fprintf(&b, "    leader: proposal->commit %s; append round trip %s; followers' fsync %s\n", fmtDist(t.CommitMs), fmtDist(t.RoundTripMs), fmtDist(t.FollowerFsyncMs))
 		}
-		fmt.Fprintf(&b, "    disk: fsync %s over %.0f groups; group size %s\n", fmtDist(t.FsyncMs), t.FsyncMs.N, fmtDist(t.GroupSize))
+		fmt.Fprintf(&b, "    disk: fsync %s over %.0f groups%s; group size %s\n", fmtDist(t.FsyncMs), t.FsyncMs.N, stallNote(t), fmtDist(t.GroupSize))
 		fmt.Fprintf(&b, "    shard CPU: %.2f cores; goroutines waiting for a CPU %s; GC pauses %s; its threads waited %.0f ms/s in the kernel's run queue\n",
 			r.ServerCPU, fmtDist(t.SchedMs), fmtPauses(t.GCPauseMs), r.ServerRunqWait*1000)
 	}
