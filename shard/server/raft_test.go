@@ -10,7 +10,10 @@ import (
 	"net/http"
 	"net/http/httptest"
 	"os"
+	"slices"
+	"strings"
 	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -88,6 +91,7 @@ type memCluster struct {
 	srv  map[int]*Server
 	http map[int]*httptest.Server
 	mod  func(*Config)
+	keys atomic.Int64 // doLeader's Idempotency-Keys
 }
 
 func newMemCluster(t *testing.T, mod func(*Config)) *memCluster {
@@ -177,10 +181,10 @@ type canswer struct {
 	body   map[string]any
 }
 
-func (c *memCluster) do(i int, method, path, body string) canswer {
+func (c *memCluster) do(i int, method, path, body string, hdr ...string) canswer {
 	c.t.Helper()
 	h := &harness{t: c.t, http: c.http[i]}
-	a := h.do(method, path, body)
+	a := h.do(method, path, body, hdr...)
 	return canswer{status: a.status, raw: a.body, body: a.json(c.t)}
 }
 
@@ -214,11 +218,18 @@ func TestClusterInMemory(t *testing.T) {
 
 // doLeader sends a request to the leader, again while leadership moves
 // (421, 503): a busy machine can delay heartbeats past an election timeout.
-func (c *memCluster) doLeader(method, path, body string) canswer {
+// A hold or a confirm sent without an Idempotency-Key gets one of its own,
+// the same on every try: a 503 can mean the write's outcome is unknown (an
+// election on a loaded machine), and a repeat without a key would hold
+// twice, or count a late payment twice.
+func (c *memCluster) doLeader(method, path, body string, hdr ...string) canswer {
 	c.t.Helper()
+	if method == "POST" && (path == "/v1/holds" || strings.HasSuffix(path, "/confirm")) && !slices.Contains(hdr, "Idempotency-Key") {
+		hdr = append(hdr, "Idempotency-Key", fmt.Sprintf("doLeader-%d", c.keys.Add(1)))
+	}
 	deadline := time.Now().Add(10 * time.Second)
 	for {
-		a := c.do(c.leader(), method, path, body)
+		a := c.do(c.leader(), method, path, body, hdr...)
 		if (a.status != http.StatusMisdirectedRequest && a.status != http.StatusServiceUnavailable) || time.Now().After(deadline) {
 			return a
 		}
