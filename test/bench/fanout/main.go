@@ -612,30 +612,56 @@ func (cs *clientSet) run(ctx context.Context, i int, startVersion uint64, ready 
 	}
 }
 
-func (cs *clientSet) stream(ctx context.Context, src net.IP, last *uint64, onOpen func()) error {
+// openEventStream dials addr from src and asks for an event stream at
+// path+last (path ends in the query parameter that carries the last event
+// id), with Last-Event-ID and, if token is set, a bearer token, as every
+// client of these benchmarks does. It returns the connection, the reader
+// holding the bytes read past the response head, and the 200 response;
+// on any error the connection is closed. The handshake is bounded by 30 s;
+// after it the connection has no deadline.
+func openEventStream(ctx context.Context, src net.IP, addr, path string, last uint64, token string) (net.Conn, *bufio.Reader, *http.Response, error) {
 	d := net.Dialer{LocalAddr: &net.TCPAddr{IP: src}, Timeout: 10 * time.Second}
-	conn, err := d.DialContext(ctx, "tcp", cs.feAddr)
+	conn, err := d.DialContext(ctx, "tcp", addr)
+	if err != nil {
+		return nil, nil, nil, err
+	}
+	id := strconv.FormatUint(last, 10)
+	req, _ := http.NewRequest("GET", "http://"+addr+path+id, nil)
+	req.Header.Set("Accept", "text/event-stream")
+	req.Header.Set("Last-Event-ID", id)
+	if token != "" {
+		req.Header.Set("Authorization", "Bearer "+token)
+	}
+	_ = conn.SetDeadline(time.Now().Add(30 * time.Second))
+	br := bufio.NewReaderSize(conn, 4096)
+	resp, err := func() (*http.Response, error) {
+		if err := req.Write(conn); err != nil {
+			return nil, err
+		}
+		resp, err := http.ReadResponse(br, req)
+		if err == nil && resp.StatusCode != 200 {
+			resp.Body.Close()
+			err = fmt.Errorf("status %d", resp.StatusCode)
+		}
+		return resp, err
+	}()
+	if err != nil {
+		conn.Close()
+		return nil, nil, nil, err
+	}
+	_ = conn.SetDeadline(time.Time{})
+	return conn, br, resp, nil
+}
+
+func (cs *clientSet) stream(ctx context.Context, src net.IP, last *uint64, onOpen func()) error {
+	conn, _, resp, err := openEventStream(ctx, src, cs.feAddr, "/api/events?lastEventId=", *last, "")
 	if err != nil {
 		return err
 	}
 	defer conn.Close()
 	stop := context.AfterFunc(ctx, func() { conn.Close() })
 	defer stop()
-	req, _ := http.NewRequest("GET", "http://"+cs.feAddr+"/api/events?lastEventId="+strconv.FormatUint(*last, 10), nil)
-	req.Header.Set("Accept", "text/event-stream")
-	req.Header.Set("Last-Event-ID", strconv.FormatUint(*last, 10))
-	if err := req.Write(conn); err != nil {
-		return err
-	}
-	br := bufio.NewReaderSize(conn, 4096)
-	resp, err := http.ReadResponse(br, req)
-	if err != nil {
-		return err
-	}
 	defer resp.Body.Close()
-	if resp.StatusCode != 200 {
-		return fmt.Errorf("status %d", resp.StatusCode)
-	}
 	cs.connected.Add(1)
 	defer cs.connected.Add(-1)
 	onOpen()

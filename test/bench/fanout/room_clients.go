@@ -23,7 +23,6 @@ import (
 	"flag"
 	"fmt"
 	"net"
-	"net/http"
 	"os"
 	"runtime"
 	"strconv"
@@ -103,31 +102,14 @@ func (s *roomStream) follow(ctx context.Context, src net.IP, addr, path, token s
 }
 
 func (s *roomStream) streamOnce(ctx context.Context, src net.IP, addr, path, token string, last *uint64, adm *admissionLog, onOpen func()) error {
-	d := net.Dialer{LocalAddr: &net.TCPAddr{IP: src}, Timeout: 10 * time.Second}
-	conn, err := d.DialContext(ctx, "tcp", addr)
+	conn, _, resp, err := openEventStream(ctx, src, addr, path, *last, token)
 	if err != nil {
 		return err
 	}
 	defer conn.Close()
 	stop := context.AfterFunc(ctx, func() { conn.Close() })
 	defer stop()
-	req, _ := http.NewRequest("GET", "http://"+addr+path+strconv.FormatUint(*last, 10), nil)
-	req.Header.Set("Accept", "text/event-stream")
-	req.Header.Set("Last-Event-ID", strconv.FormatUint(*last, 10))
-	if token != "" {
-		req.Header.Set("Authorization", "Bearer "+token)
-	}
-	if err := req.Write(conn); err != nil {
-		return err
-	}
-	resp, err := http.ReadResponse(bufio.NewReaderSize(conn, 4096), req)
-	if err != nil {
-		return err
-	}
 	defer resp.Body.Close()
-	if resp.StatusCode != 200 {
-		return fmt.Errorf("status %d", resp.StatusCode)
-	}
 	onOpen()
 	body := bufio.NewReaderSize(resp.Body, 8192)
 	var event string

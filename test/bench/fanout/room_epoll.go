@@ -22,13 +22,10 @@ package main
 // part of what is measured.
 
 import (
-	"bufio"
 	"bytes"
 	"context"
 	"errors"
-	"fmt"
 	"net"
-	"net/http"
 	"os"
 	"strconv"
 	"sync"
@@ -184,28 +181,11 @@ func (c *epollClients) handBack(ctx context.Context, l *epollLoop, i int) {
 // keeps a non-blocking duplicate of its socket for the loop, and parses the
 // bytes read past the response head.
 func (c *epollClients) handshake(ctx context.Context, es *epollStream) error {
-	d := net.Dialer{LocalAddr: &net.TCPAddr{IP: es.src}, Timeout: 10 * time.Second}
-	conn, err := d.DialContext(ctx, "tcp", es.fe)
+	conn, br, _, err := openEventStream(ctx, es.src, es.fe, c.path, es.p.last, "")
 	if err != nil {
 		return err
 	}
 	defer conn.Close() // the duplicate stays open
-	last := strconv.FormatUint(es.p.last, 10)
-	req, _ := http.NewRequest("GET", "http://"+es.fe+c.path+last, nil)
-	req.Header.Set("Accept", "text/event-stream")
-	req.Header.Set("Last-Event-ID", last)
-	_ = conn.SetDeadline(time.Now().Add(30 * time.Second))
-	if err := req.Write(conn); err != nil {
-		return err
-	}
-	br := bufio.NewReaderSize(conn, 4096)
-	resp, err := http.ReadResponse(br, req)
-	if err != nil {
-		return err
-	}
-	if resp.StatusCode != 200 {
-		return fmt.Errorf("status %d", resp.StatusCode)
-	}
 	rest, _ := br.Peek(br.Buffered())
 	es.p = sseParser{last: es.p.last}
 	es.p.feed(rest, time.Now().UnixNano(), func(event string, id uint64, data []byte, now int64) {
