@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"strings"
+	"time"
 
 	"github.com/redis/go-redis/v9"
 )
@@ -163,4 +164,67 @@ func prepRedis(ctx context.Context, addr string, ids []string) error {
 		}
 	}
 	return nil
+}
+
+// SlowFsyncs is Redis's own account of its slow fsyncs over a run's measured
+// window, from its latency monitor (LATENCY HISTORY aof-fsync-always, with
+// latency-monitor-threshold at SlowFsyncMs): the monitor keeps, per second,
+// the longest fsync at or over the threshold, so Seconds counts the seconds
+// of the window that had one and MaxMs is the longest.
+type SlowFsyncs struct {
+	ThresholdMs int     `json:"thresholdMs"`
+	Seconds     int     `json:"seconds"`
+	MaxMs       float64 `json:"maxMs"`
+}
+
+// SlowFsyncMs is the latency monitor's threshold set for a run.
+const SlowFsyncMs = 5
+
+// watchFsyncs turns Redis's latency monitor on (threshold SlowFsyncMs) and
+// empties its history, so that slowFsyncs sees this run's fsyncs only.
+func (b *redisBackend) watchFsyncs(ctx context.Context) error {
+	if err := b.c.ConfigSet(ctx, "latency-monitor-threshold", fmt.Sprint(SlowFsyncMs)).Err(); err != nil {
+		return fmt.Errorf("CONFIG SET latency-monitor-threshold: %w", err)
+	}
+	if err := b.c.Do(ctx, "LATENCY", "RESET").Err(); err != nil {
+		return fmt.Errorf("LATENCY RESET: %w", err)
+	}
+	return nil
+}
+
+// slowFsyncs reads the monitor's aof-fsync-always history and keeps the
+// whole seconds of the window [from, to].
+func (b *redisBackend) slowFsyncs(ctx context.Context, from, to time.Time) (*SlowFsyncs, error) {
+	v, err := b.c.Do(ctx, "LATENCY", "HISTORY", "aof-fsync-always").Slice()
+	if err != nil {
+		return nil, fmt.Errorf("LATENCY HISTORY aof-fsync-always: %w", err)
+	}
+	first := from.Unix()
+	if from.After(time.Unix(first, 0)) {
+		first++
+	}
+	return countSlowFsyncs(v, first, to.Unix()-1)
+}
+
+// countSlowFsyncs sums up LATENCY HISTORY's answer (pairs of unix second and
+// the longest latency in ms that second) over the seconds first to last.
+func countSlowFsyncs(hist []any, first, last int64) (*SlowFsyncs, error) {
+	s := &SlowFsyncs{ThresholdMs: SlowFsyncMs}
+	for _, e := range hist {
+		pair, ok := e.([]any)
+		if !ok || len(pair) != 2 {
+			return nil, fmt.Errorf("LATENCY HISTORY: unexpected entry %v", e)
+		}
+		ts, ok1 := pair[0].(int64)
+		ms, ok2 := pair[1].(int64)
+		if !ok1 || !ok2 {
+			return nil, fmt.Errorf("LATENCY HISTORY: unexpected entry %v", e)
+		}
+		if ts < first || ts > last {
+			continue
+		}
+		s.Seconds++
+		s.MaxMs = max(s.MaxMs, float64(ms))
+	}
+	return s, nil
 }

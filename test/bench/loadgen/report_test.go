@@ -151,3 +151,33 @@ func TestHistTimeOver(t *testing.T) {
 		t.Errorf("empty: %v", got)
 	}
 }
+
+// Redis's latency monitor answers LATENCY HISTORY with [unix second, longest
+// ms] pairs; only the window's seconds count.
+func TestCountSlowFsyncsKeepsTheWindow(t *testing.T) {
+	hist := []any{
+		[]any{int64(99), int64(400)}, // before the window (the warm-up)
+		[]any{int64(100), int64(7)},
+		[]any{int64(105), int64(120)},
+		[]any{int64(119), int64(9)},
+		[]any{int64(120), int64(800)}, // after it
+	}
+	got, err := countSlowFsyncs(hist, 100, 119)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got.Seconds != 3 || got.MaxMs != 120 || got.ThresholdMs != SlowFsyncMs {
+		t.Errorf("got %+v, want 3 seconds, longest 120 ms", got)
+	}
+	if _, err := countSlowFsyncs([]any{[]any{"x", int64(1)}}, 0, 1); err == nil {
+		t.Error("a malformed entry was accepted")
+	}
+	r := &RunResult{WindowSec: 20, Hold: Lat{Max: 130}, RedisFsync: got}
+	if note := redisFsyncNote(r); !strings.Contains(note, "in 3 of the window's 20 seconds, the longest 120 ms") {
+		t.Errorf("note: %q", note)
+	}
+	r.RedisFsync = &SlowFsyncs{ThresholdMs: 5}
+	if note := redisFsyncNote(r); !strings.Contains(note, "no fsync of 5 ms or more") {
+		t.Errorf("note without slow fsyncs: %q", note)
+	}
+}

@@ -43,6 +43,20 @@ func diskNote(r *RunResult) string {
 		r.Times.FsyncMs.P99, r.LoadAvg, r.ServerRunqWait*1000, gen, r.HostSteal*1000, r.Hold.Max)
 }
 
+// redisFsyncNote is Redis's own account of its slow fsyncs in a run, when
+// its latency monitor was read.
+func redisFsyncNote(r *RunResult) string {
+	f := r.RedisFsync
+	if f == nil {
+		return ""
+	}
+	if f.Seconds == 0 {
+		return fmt.Sprintf("; its latency monitor saw no fsync of %d ms or more", f.ThresholdMs)
+	}
+	return fmt.Sprintf("; its latency monitor saw an fsync of %d ms or more in %d of the window's %.0f seconds, the longest %.0f ms (the longest hold %.0f ms)",
+		f.ThresholdMs, f.Seconds, r.WindowSec, f.MaxMs, r.Hold.Max)
+}
+
 // stallNote is the time fsyncs spent beyond 5 ms, when there was any.
 func stallNote(t *ServerTimes) string {
 	if t.FsyncStallMs <= 0 {
@@ -170,6 +184,9 @@ func pacedSection(runs []*RunResult) string {
 		if t == nil {
 			if r.ServerCPU > 0 {
 				fmt.Fprintf(&b, "    system: %.2f cores; its threads waited %.0f ms/s in the kernel's run queue\n", r.ServerCPU, r.ServerRunqWait*1000)
+			}
+			if r.RedisFsync != nil {
+				fmt.Fprintf(&b, "    disk: %s\n", strings.TrimPrefix(redisFsyncNote(r), "; "))
 			}
 			continue
 		}

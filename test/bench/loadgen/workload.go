@@ -98,6 +98,9 @@ type RunResult struct {
 	ServerRunqWait float64 `json:"serverRunqWait,omitempty"`
 	// LeaderCPU is the cluster leader's share of ServerCPU.
 	LeaderCPU float64 `json:"leaderCpu,omitempty"`
+	// RedisFsync is Redis's own account of its fsyncs over 5 ms in the
+	// window (Redis only).
+	RedisFsync *SlowFsyncs `json:"redisFsync,omitempty"`
 	// Times is the shard's own account of a write's time (shards only).
 	Times *ServerTimes `json:"times,omitempty"`
 	// CPUWindowSec is the span ServerCPU and Times cover: the measured
@@ -483,12 +486,25 @@ func cmdRun(args []string) error {
 			return err
 		}
 	}
+	rb, _ := b.(*redisBackend)
+	if rb != nil {
+		if err := rb.watchFsyncs(ctx); err != nil {
+			return err
+		}
+	}
+	winFrom := time.Now().Add(o.warmup)
 	res, err := o.measure(ctx, w, pr)
 	if o.cpuProfile != "" {
 		pprof.StopCPUProfile()
 	}
 	if err != nil {
 		return err
+	}
+	if rb != nil {
+		winTo := winFrom.Add(time.Duration(res.WindowSec * float64(time.Second)))
+		if res.RedisFsync, err = rb.slowFsyncs(ctx, winFrom, winTo); err != nil {
+			return err
+		}
 	}
 	logRun(res, proc)
 	return writeJSON(o.out, res)
