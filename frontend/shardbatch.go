@@ -3,7 +3,6 @@ package frontend
 import (
 	"bytes"
 	"context"
-	"encoding/json"
 	"fmt"
 	"net/http"
 	"sync/atomic"
@@ -69,10 +68,7 @@ func (c *shardClient) write(ctx context.Context, name string, op shardapi.BatchO
 
 // sendBatch posts one batch to the member believed to lead.
 func (c *shardClient) sendBatch(ctx context.Context, ops []shardapi.BatchOp) ([]shardapi.BatchResult, error) {
-	body, err := json.Marshal(shardapi.BatchRequest{Ops: ops})
-	if err != nil {
-		return nil, err
-	}
+	body := (&shardapi.BatchRequest{Ops: ops}).AppendJSON(nil)
 	a, err := c.onceAt(ctx, c.members.leader(), "batch", http.MethodPost, shardapi.PathBatch, body, "")
 	if err != nil {
 		return nil, err
@@ -85,9 +81,9 @@ func (c *shardClient) sendBatch(ctx context.Context, ops []shardapi.BatchOp) ([]
 	default:
 		return nil, fmt.Errorf("%s answered %d: %s", shardapi.PathBatch, a.Status, bytes.TrimSpace(a.Body))
 	}
-	var out shardapi.BatchResponse
-	if err := json.Unmarshal(a.Body, &out); err != nil {
+	res, err := shardapi.DecodeBatchResponse(a.Body)
+	if err != nil {
 		return nil, fmt.Errorf("%s: undecodable answer: %w", shardapi.PathBatch, err)
 	}
-	return out.Results, nil
+	return res, nil
 }

@@ -129,6 +129,11 @@ func (c *Client) Send(ctx context.Context, base string, req Request, buf []byte)
 	if max <= 0 {
 		max = 16 << 20
 	}
+	if cl := resp.ContentLength; cl >= int64(cap(buf)) && cl <= max {
+		// The whole answer in one allocation (+1: readAll's last Read
+		// needs room to see the end).
+		buf = make([]byte, 0, cl+1)
+	}
 	body, err := readAll(resp.Body, buf[:0], max)
 	if err != nil {
 		return Answer{Status: resp.StatusCode}, fmt.Errorf("%s %s%s: reading the answer: %w", req.Method, base, req.Path, err)

@@ -1,6 +1,7 @@
 package shardapi
 
 import (
+	"slices"
 	"strconv"
 	"unicode/utf8"
 )
@@ -119,6 +120,10 @@ func (r *ConfirmRequest) AppendJSON(b []byte) []byte {
 // AppendJSON appends the batch's body, as encoding/json would write it
 // (the same fields, omitted when empty).
 func (r *BatchRequest) AppendJSON(b []byte) []byte {
+	// One allocation for the whole body when b is short: growing it by
+	// doubling was a fifth of a batching client's CPU (the copies and the
+	// zeroing of each larger array).
+	b = slices.Grow(b, r.sizeHint())
 	b = append(b, `{"ops":[`...)
 	for i := range r.Ops {
 		if i > 0 {
@@ -129,27 +134,64 @@ func (r *BatchRequest) AppendJSON(b []byte) []byte {
 	return append(b, "]}"...)
 }
 
+// sizeHint is the body's length when no string needs escaping (escapes make
+// it longer; append then grows the buffer as usual).
+func (r *BatchRequest) sizeHint() int {
+	n := len(`{"ops":[]}`) + len(r.Ops)
+	for i := range r.Ops {
+		n += r.Ops[i].sizeHint()
+	}
+	return n
+}
+
+func (op *BatchOp) sizeHint() int {
+	n := len(`{"op":""}`) + len(op.Op)
+	n += fieldSize(`,"hold":`, op.Hold) + fieldSize(`,"idempotencyKey":`, op.IdempotencyKey) +
+		fieldSize(`,"holder":`, op.Holder) + fieldSize(`,"orderId":`, op.OrderID)
+	if len(op.Seats) > 0 {
+		n += len(`,"seats":[]`)
+		for _, s := range op.Seats {
+			n += len(s) + 3
+		}
+	}
+	if op.TTLSeconds != nil {
+		n += len(`,"ttlSeconds":-9223372036854775808`)
+	}
+	return n
+}
+
+func fieldSize(name, v string) int {
+	if v == "" {
+		return 0
+	}
+	return len(name) + len(v) + 2
+}
+
 // AppendJSON appends the operation as an element of a batch's ops.
 func (op *BatchOp) AppendJSON(b []byte) []byte {
 	b = append(b, `{"op":`...)
 	b = AppendString(b, op.Op)
-	str := func(name, v string) {
-		if v != "" {
-			b = append(b, name...)
-			b = AppendString(b, v)
-		}
-	}
-	str(`,"hold":`, op.Hold)
-	str(`,"idempotencyKey":`, op.IdempotencyKey)
+	b = appendField(b, `,"hold":`, op.Hold)
+	b = appendField(b, `,"idempotencyKey":`, op.IdempotencyKey)
 	if len(op.Seats) > 0 {
 		b = append(b, `,"seats":`...)
 		b = appendStrings(b, op.Seats)
 	}
-	str(`,"holder":`, op.Holder)
+	b = appendField(b, `,"holder":`, op.Holder)
 	if op.TTLSeconds != nil {
 		b = append(b, `,"ttlSeconds":`...)
 		b = strconv.AppendInt(b, *op.TTLSeconds, 10)
 	}
-	str(`,"orderId":`, op.OrderID)
+	b = appendField(b, `,"orderId":`, op.OrderID)
 	return append(b, '}')
+}
+
+// appendField appends name (with its comma and colon) and v, unless v is
+// empty (omitempty).
+func appendField(b []byte, name, v string) []byte {
+	if v == "" {
+		return b
+	}
+	b = append(b, name...)
+	return AppendString(b, v)
 }

@@ -14,7 +14,7 @@ func TestDecodeBatchAnswerAsEncodingJSON(t *testing.T) {
 		`{"status":201,"body":{"id":"h7","seats":["A-1"],"holder":"b","state":"held","expiresAt":"2026-12-01T20:00:00Z","orderId":"","version":3}},` +
 		`{"status":409,"body":{"error":"seats_unavailable","message":"taken","seats":["A-2"]}},` +
 		`{"status":200,"body":{"id":"h5","state":"released"}}]}`)
-	got, err := decodeBatchAnswer(body)
+	got, err := shardapi.DecodeBatchResponse(body)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -26,7 +26,7 @@ func TestDecodeBatchAnswerAsEncodingJSON(t *testing.T) {
 		t.Fatalf("got %+v, want %+v", got, want.Results)
 	}
 	for _, bad := range []string{``, `{"results":[{"status":"201"}]}`, `{"results":[{"status":201,"body":{]}`, `[1]`} {
-		if _, err := decodeBatchAnswer([]byte(bad)); err == nil {
+		if _, err := shardapi.DecodeBatchResponse([]byte(bad)); err == nil {
 			t.Errorf("%q decoded without an error", bad)
 		}
 	}
@@ -60,7 +60,7 @@ func BenchmarkDecodeBatchAnswer(b *testing.B) {
 	body = append(body, "]}"...)
 	b.ReportAllocs()
 	for b.Loop() {
-		res, err := decodeBatchAnswer(body)
+		res, err := shardapi.DecodeBatchResponse(body)
 		if err != nil {
 			b.Fatal(err)
 		}

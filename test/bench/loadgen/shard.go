@@ -278,7 +278,7 @@ func (b *shardBackend) sendBatch(ctx context.Context, ops []shardapi.BatchOp) ([
 	if a.Status != http.StatusOK {
 		return nil, fmt.Errorf("POST %s: %d %.200s", shardapi.PathBatch, a.Status, a.Body)
 	}
-	res, err := decodeBatchAnswer(a.Body)
+	res, err := shardapi.DecodeBatchResponse(a.Body)
 	if err != nil {
 		return nil, fmt.Errorf("POST %s: undecodable answer %.200q", shardapi.PathBatch, a.Body)
 	}
