@@ -285,13 +285,13 @@ func (b *shardBackend) sendBatch(ctx context.Context, ops []shardapi.BatchOp) ([
 	return res, nil
 }
 
-// call sends one operation: alone (v1: req) or in a batch (op). A 421
+// call sends one operation: alone (its v1 request, v1Request) or in a batch. A 421
 // not_leader (the cluster's leadership moved) sends it again to the leader
 // it names or, when it names none, to the leader the members name (see
 // rediscover); so does a member that cannot be reached. A few times at most.
-func (b *shardBackend) call(ctx context.Context, req shardapi.Request, op shardapi.BatchOp) (shardapi.Answer, error) {
+func (b *shardBackend) call(ctx context.Context, op shardapi.BatchOp) (shardapi.Answer, error) {
 	for try := 0; ; try++ {
-		a, err := b.callOnce(ctx, req, op)
+		a, err := b.callOnce(ctx, op)
 		var dial *net.OpError
 		unreachable := errors.As(err, &dial) && dial.Op == "dial"
 		if (err != nil && !unreachable) || (err == nil && a.Status != http.StatusMisdirectedRequest) || try == 5 {
@@ -338,18 +338,33 @@ func (b *shardBackend) rediscover(ctx context.Context) bool {
 	return found.(bool)
 }
 
-func (b *shardBackend) callOnce(ctx context.Context, req shardapi.Request, op shardapi.BatchOp) (shardapi.Answer, error) {
+func (b *shardBackend) callOnce(ctx context.Context, op shardapi.BatchOp) (shardapi.Answer, error) {
 	if b.co == nil {
-		return b.api.Send(ctx, b.base(), req, nil)
+		return b.api.Send(ctx, b.base(), v1Request(op), nil)
 	}
 	r, err := b.co.Do(ctx, op)
 	return shardapi.Answer{Status: r.Status, Body: r.Body}, err
 }
 
+// v1Request is the v1 request of one of the generator's operations (hold,
+// confirm, release), built only when it is sent that way: a batching
+// generator never needs it.
+func v1Request(op shardapi.BatchOp) shardapi.Request {
+	switch op.Op {
+	case shardapi.BatchHold:
+		return shardapi.Request{Method: http.MethodPost, Path: shardapi.PathHolds,
+			Body: (&shardapi.HoldRequest{Seats: op.Seats, Holder: op.Holder}).AppendJSON(nil)}
+	case shardapi.BatchConfirm:
+		return shardapi.Request{Method: http.MethodPost, Path: shardapi.HoldPath(url.PathEscape(op.Hold), "confirm"),
+			Body: (&shardapi.ConfirmRequest{OrderID: op.OrderID}).AppendJSON(nil)}
+	case shardapi.BatchRelease:
+		return shardapi.Request{Method: http.MethodDelete, Path: shardapi.HoldPath(url.PathEscape(op.Hold), "")}
+	}
+	panic("loadgen: no v1 request for operation " + op.Op)
+}
+
 func (b *shardBackend) Hold(ctx context.Context, ref string, seats []string) (string, bool, error) {
-	hr := &shardapi.HoldRequest{Seats: seats, Holder: ref}
-	a, err := b.call(ctx, shardapi.Request{Method: http.MethodPost, Path: shardapi.PathHolds, Body: hr.AppendJSON(nil)},
-		shardapi.BatchOp{Op: shardapi.BatchHold, Seats: seats, Holder: ref})
+	a, err := b.call(ctx, shardapi.BatchOp{Op: shardapi.BatchHold, Seats: seats, Holder: ref})
 	if err != nil {
 		return "", false, fmt.Errorf("POST /v1/holds: %w", err)
 	}
@@ -371,9 +386,7 @@ func (b *shardBackend) Hold(ctx context.Context, ref string, seats []string) (st
 }
 
 func (b *shardBackend) Confirm(ctx context.Context, id string, _ []string, orderID string) error {
-	cr := &shardapi.ConfirmRequest{OrderID: orderID}
-	a, err := b.call(ctx, shardapi.Request{Method: http.MethodPost, Path: shardapi.HoldPath(url.PathEscape(id), "confirm"), Body: cr.AppendJSON(nil)},
-		shardapi.BatchOp{Op: shardapi.BatchConfirm, Hold: id, OrderID: orderID})
+	a, err := b.call(ctx, shardapi.BatchOp{Op: shardapi.BatchConfirm, Hold: id, OrderID: orderID})
 	if err == nil && a.Status != http.StatusOK {
 		err = a.Err()
 	}
@@ -384,8 +397,7 @@ func (b *shardBackend) Confirm(ctx context.Context, id string, _ []string, order
 }
 
 func (b *shardBackend) Release(ctx context.Context, id string, _ []string) error {
-	a, err := b.call(ctx, shardapi.Request{Method: http.MethodDelete, Path: shardapi.HoldPath(url.PathEscape(id), "")},
-		shardapi.BatchOp{Op: shardapi.BatchRelease, Hold: id})
+	a, err := b.call(ctx, shardapi.BatchOp{Op: shardapi.BatchRelease, Hold: id})
 	if err == nil && a.Status != http.StatusOK {
 		err = a.Err()
 	}
