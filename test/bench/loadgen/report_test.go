@@ -132,6 +132,16 @@ func TestDiskNoteNamesOneLongFsync(t *testing.T) {
 	if got := diskNote(r); !strings.Contains(got, "a stall of the disk") || !strings.Contains(got, "at least 0.75% of the window") {
 		t.Errorf("stalls under 1%% of the window: %q", got)
 	}
+	// A longest fsync of 5-10 ms cannot make a 12 ms p99 (make bench put
+	// one such p99 on the disk), nor one of 10-25 ms a 7.5 ms p99 over a
+	// 20 s window (it held back far fewer than 1% of the writes).
+	for _, c := range []struct{ p99, lo, hi float64 }{{12, 5, 10}, {7.5, 10, 25}} {
+		r.Hold.P99, r.Times.FsyncMs.MaxLo, r.Times.FsyncMs.MaxHi, r.Times.FsyncStallMs = c.p99, c.lo, c.hi, 1
+		if got := diskNote(r); !strings.Contains(got, "the rest is CPU") || !strings.Contains(got, "too short or too rare to make the p99") {
+			t.Errorf("p99 %v, longest fsync %v-%v ms: %q", c.p99, c.lo, c.hi, got)
+		}
+	}
+	r.Hold.P99 = 91
 	r.Times.FsyncMs.MaxLo, r.Times.FsyncMs.MaxHi = 1, 2.5
 	if got := diskNote(r); !strings.Contains(got, "the rest is CPU") {
 		t.Errorf("no long fsync: %q", got)

@@ -22,6 +22,7 @@ func diskNote(r *RunResult) string {
 	if r.Times.FsyncMs.P99 > 5 {
 		return fmt.Sprintf("; the disk's fsync p99 was %.2f ms: above 5 ms", r.Times.FsyncMs.P99)
 	}
+	slow := ""
 	if f := r.Times.FsyncMs; f.MaxLo >= 5 {
 		share := 0.0
 		if r.WindowSec > 0 {
@@ -31,16 +32,35 @@ func diskNote(r *RunResult) string {
 			return fmt.Sprintf("; the disk's fsync p99 was %.2f ms, but fsyncs over 5 ms covered at least %.1f%% of the window (its longest took %s): a write arriving then waited over 5 ms for the disk alone, more than 1%% of the window, so this disk kept the p99 above 5 ms whatever the system (the longest hold %.0f ms)",
 				f.P99, share*100, fmtMax(f), r.Hold.Max)
 		}
-		return fmt.Sprintf("; the disk's fsync p99 was %.2f ms, but its longest fsync took %s and every write waited behind it (the longest hold %.0f ms; fsyncs over 5 ms covered at least %.2f%% of the window): a stall of the disk, not a steady tail",
-			f.P99, fmtMax(f), r.Hold.Max, share*100)
+		// One stall alone makes the p99 only if it lasted at least the
+		// p99 and long enough to hold back 1% of the window's writes.
+		if stallMayMakeP99(f, r.Hold.P99, r.WindowSec) {
+			return fmt.Sprintf("; the disk's fsync p99 was %.2f ms, but its longest fsync took %s and every write waited behind it (the longest hold %.0f ms; fsyncs over 5 ms covered at least %.2f%% of the window): a stall of the disk, not a steady tail",
+				f.P99, fmtMax(f), r.Hold.Max, share*100)
+		}
+		slow = fmt.Sprintf(", its longest %s, too short or too rare to make the p99", fmtMax(f))
 	}
 	gen := ""
 	if r.Start.N > 0 {
 		gen = fmt.Sprintf("; the generator's part: waiting for a free client p99 %.2f ms, its pacer late p99 %.2f ms, its threads waited %.0f ms/s",
 			r.Start.P99, r.PacerLate.P99, r.GenRunqWait*1000)
 	}
-	return fmt.Sprintf("; the disk's fsync p99 was %.2f ms: the rest is CPU, the shard's or other work's (load %s; its threads waited %.0f ms/s in the run queue%s; the hypervisor stole %.0f ms/s; the longest hold %.0f ms)",
-		r.Times.FsyncMs.P99, r.LoadAvg, r.ServerRunqWait*1000, gen, r.HostSteal*1000, r.Hold.Max)
+	return fmt.Sprintf("; the disk's fsync p99 was %.2f ms%s: the rest is CPU, the shard's or other work's (load %s; its threads waited %.0f ms/s in the run queue%s; the hypervisor stole %.0f ms/s; the longest hold %.0f ms)",
+		r.Times.FsyncMs.P99, slow, r.LoadAvg, r.ServerRunqWait*1000, gen, r.HostSteal*1000, r.Hold.Max)
+}
+
+// stallMayMakeP99 says whether the longest fsync (f's top bucket, its upper
+// bound) could alone have made a hold p99 of p99 ms over a window of
+// windowSec (0: unknown, not checked): it lasted at least that long, and
+// writes arriving during its part beyond 5 ms were at least 1% of the window.
+func stallMayMakeP99(f Dist, p99, windowSec float64) bool {
+	if f.MaxAbove {
+		return true
+	}
+	if f.MaxHi < p99 {
+		return false
+	}
+	return windowSec <= 0 || (f.MaxHi-5)/(windowSec*1000) >= 0.01
 }
 
 // redisFsyncNote is Redis's own account of its slow fsyncs in a run, when
