@@ -115,7 +115,8 @@ func TestBatchRequestAppendJSONAllocatesOnce(t *testing.T) {
 		}
 	}
 	r := &BatchRequest{Ops: ops}
-	if n := testing.AllocsPerRun(20, func() { r.AppendJSON(nil) }); n != 1 {
+	// (The race detector's instrumentation allocates on its own.)
+	if n := testing.AllocsPerRun(20, func() { r.AppendJSON(nil) }); n != 1 && !raceEnabled {
 		t.Fatalf("%v allocations for a 128-operation batch, want 1", n)
 	}
 	if got, hint := len(r.AppendJSON(nil)), r.sizeHint(); got > hint {

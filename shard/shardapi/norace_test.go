@@ -1,0 +1,5 @@
+//go:build !race
+
+package shardapi
+
+const raceEnabled = false
