@@ -111,7 +111,32 @@ func newMemCluster(t *testing.T, mod func(*Config)) *memCluster {
 			c.stop(i)
 		}
 	})
+	c.formed()
 	return c
+}
+
+// formed waits until all three members are voters. A member that starts
+// late sees its peers past their first term and joins under a new raft id
+// instead of bootstrapping with them; until that join is done, stopping
+// either of the other two leaves no quorum (a test that did so once found no
+// leader for 10 s under the race detector).
+func (c *memCluster) formed() {
+	c.t.Helper()
+	deadline := time.Now().Add(20 * time.Second)
+	for {
+		ok := len(c.srv) == 3
+		for _, s := range c.srv {
+			v := s.node.voters()
+			ok = ok && s.node.joinState.Load() != "joining" && len(v) == 3 && slices.Contains(v, s.node.raftID)
+		}
+		if ok {
+			return
+		}
+		if time.Now().After(deadline) {
+			c.t.Fatal("the three members did not all become voters within 20s")
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
 }
 
 func (c *memCluster) start(i int) {
