@@ -75,7 +75,8 @@ type BatchResponse struct {
 // without reflection and without copying the bodies; anything else is
 // read by encoding/json, so the results never depend on which decoder ran
 // (FuzzDecodeBatchResponseAgreesWithEncodingJSON). The fast path exists
-// because decoding the answers was a sixth of a batching client's CPU.
+// because decoding the answers was about 15% of the batching load
+// generator's CPU in its profile.
 func DecodeBatchResponse(body []byte) ([]BatchResult, error) {
 	if res, ok := decodeBatchResponseFast(body); ok {
 		return res, nil
@@ -106,7 +107,6 @@ func decodeBatchResponseFast(body []byte) (res []BatchResult, ok bool) {
 			if _, err := d.ReadToken(); err != nil {
 				return nil, false
 			}
-			res = nil
 			continue
 		}
 		if !readDelim(d, '[') {

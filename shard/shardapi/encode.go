@@ -121,8 +121,8 @@ func (r *ConfirmRequest) AppendJSON(b []byte) []byte {
 // (the same fields, omitted when empty).
 func (r *BatchRequest) AppendJSON(b []byte) []byte {
 	// One allocation for the whole body when b is short: growing it by
-	// doubling was a fifth of a batching client's CPU (the copies and the
-	// zeroing of each larger array).
+	// doubling (the copies and the zeroing of each larger array) was about
+	// 9% of the batching load generator's CPU in its profile.
 	b = slices.Grow(b, r.sizeHint())
 	b = append(b, `{"ops":[`...)
 	for i := range r.Ops {
