@@ -4,6 +4,7 @@ import (
 	"container/heap"
 	"encoding/binary"
 	"errors"
+	"maps"
 	"slices"
 
 	"boxoffice.dev/boxoffice/shard/internal/deadline"
@@ -188,29 +189,29 @@ func (r *reader) viewShared(nSeats int, m *Machine, scratch *[]int32) HoldView {
 	return v
 }
 
-// Capture is a copy of the machine's state that can be encoded on another
-// goroutine while the machine goes on: hold records are copied by value, and
-// idempotency entries and the data holds point to (seats, holder, order id)
-// never change once written.
+// Capture is the machine's state at one moment, to be encoded on another
+// goroutine while the machine goes on. It shares the hold records instead of
+// copying them: the machine copies a record before its first change after a
+// Capture (Machine.writable). Idempotency entries and the data holds point to
+// (seats, holder, order id) never change once written.
 type Capture struct {
 	hash    [32]byte
 	version uint64
 	nextID  uint64
 	now     int64
-	holds   []hold
+	holds   map[uint64]*hold
 	ended   []uint64
 	idem    []*idemEntry
 }
 
-// Capture copies the state (milliseconds for 100,000 holds), for AppendTo.
+// Capture takes the state for AppendTo: copies of the hold map and of the two
+// queues, not of the records (about 1 ms for 100,000 holds).
 func (m *Machine) Capture() *Capture {
 	c := &Capture{hash: m.ix.Hash(), version: m.version, nextID: m.nextID, now: m.now,
-		holds: make([]hold, 0, len(m.holds))}
-	for _, h := range m.holds {
-		c.holds = append(c.holds, *h)
-	}
+		holds: maps.Clone(m.holds)}
 	c.ended = slices.Clone(m.ended.items[m.ended.head:])
 	c.idem = slices.Clone(m.idemQ.items[m.idemQ.head:])
+	m.gen++
 	return c
 }
 
@@ -224,10 +225,13 @@ func (c *Capture) AppendTo(b []byte) []byte {
 	b = binary.AppendUvarint(b, c.version)
 	b = binary.AppendUvarint(b, c.nextID)
 	b = binary.AppendVarint(b, c.now)
-	slices.SortFunc(c.holds, func(x, y hold) int { return cmpU64(x.id, y.id) })
-	b = binary.AppendUvarint(b, uint64(len(c.holds)))
-	for i := range c.holds {
-		h := &c.holds[i]
+	holds := make([]*hold, 0, len(c.holds))
+	for _, h := range c.holds {
+		holds = append(holds, h)
+	}
+	slices.SortFunc(holds, func(x, y *hold) int { return cmpU64(x.id, y.id) })
+	b = binary.AppendUvarint(b, uint64(len(holds)))
+	for _, h := range holds {
 		v := h.view()
 		b = appendView(b, &v)
 		b = binary.AppendVarint(b, h.endedAt)

@@ -260,6 +260,10 @@ type hold struct {
 	endedAt   int64
 	orderID   string
 	version   uint64
+	// gen is the capture generation the record was made in: a record of an
+	// older generation may be shared with a Capture and is copied before it
+	// changes (see writable).
+	gen uint64
 }
 
 func (h *hold) view() HoldView {
@@ -321,6 +325,9 @@ type Machine struct {
 	version uint64
 	nextID  uint64
 	now     int64
+	// gen counts Captures: hold records of an older generation are
+	// shared with a capture and are copied on their first change.
+	gen uint64
 
 	changes []Change
 	dirty   bool
@@ -504,7 +511,11 @@ func (m *Machine) Apply(c *Command) Result {
 			}
 			break
 		}
-		r = m.withHold(c, func(h *hold, _ *Command) Result { return Result{Hold: h.view()} })
+		if h, ok := m.holds[c.HoldID]; ok {
+			r = Result{Hold: h.view()}
+		} else {
+			r = Result{Code: ErrNotFound}
+		}
 	default:
 		r = Result{Code: ErrInvalid}
 	}
@@ -530,7 +541,7 @@ func (m *Machine) expire(now int64) {
 		if h == nil || !h.state.active() || h.expiresAt != e.At {
 			continue
 		}
-		m.end(h, HoldExpired, now)
+		m.end(m.writable(h), HoldExpired, now)
 	}
 }
 
@@ -643,7 +654,7 @@ func (m *Machine) hold(c *Command) Result {
 	}
 	m.bump()
 	h := &hold{id: m.nextID, seats: slices.Clone(c.Seats), holder: c.Holder, state: HoldHeld,
-		expiresAt: m.now + c.TTL, version: m.version}
+		expiresAt: m.now + c.TTL, version: m.version, gen: m.gen}
 	m.nextID++
 	m.holds[h.id] = h
 	for _, s := range h.seats {
@@ -655,12 +666,31 @@ func (m *Machine) hold(c *Command) Result {
 	return Result{Hold: h.view(), Created: true}
 }
 
+// withHold runs f, which may change the hold, on the hold c names.
 func (m *Machine) withHold(c *Command, f func(*hold, *Command) Result) Result {
 	h, ok := m.holds[c.HoldID]
 	if !ok {
 		return Result{Code: ErrNotFound}
 	}
-	return f(h, c)
+	return f(m.writable(h), c)
+}
+
+// writable gives a hold record that may be changed in place: h itself, or,
+// if h may be shared with a Capture (made in an older generation), a copy
+// that replaces it in the machine. The seats, holder and order id it points
+// to are never changed in place, so the copy shares them.
+//
+// Copy-on-write rather than copying every record in Capture: Capture runs on
+// the shard's writer loop, and copying 100,000 records there held every
+// write back for 20-45 ms per snapshot.
+func (m *Machine) writable(h *hold) *hold {
+	if h.gen == m.gen {
+		return h
+	}
+	c := *h
+	c.gen = m.gen
+	m.holds[c.id] = &c
+	return &c
 }
 
 func (m *Machine) setDeadline(h *hold, ttl int64) {

@@ -28,8 +28,10 @@ func (n *Node) maybeSnapshot() {
 	if err != nil {
 		return
 	}
+	tc := time.Now()
 	capture := n.s.m.Capture()
 	roomState := n.s.roomState()
+	captured := time.Since(tc)
 	conf := proto.Clone(n.conf).(*pb.ConfState)
 	hs := proto.Clone(n.hs).(*pb.HardState)
 	last, _ := n.ms.LastIndex()
@@ -67,7 +69,7 @@ func (n *Node) maybeSnapshot() {
 			n.ms.Compact(idx - retainEntries)
 		}
 		n.s.met.snapshots.WithLabelValues("ok").Inc()
-		n.log.Info("snapshot written", "index", idx, "bytes", len(payload), "duration", time.Since(t0).String())
+		n.log.Info("snapshot written", "index", idx, "bytes", len(payload), "capture", captured.String(), "duration", time.Since(t0).String())
 	}()
 }
 

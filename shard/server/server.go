@@ -400,6 +400,7 @@ type group struct {
 	snap      *seats.Capture
 	snapRoom  []byte // the room's state at the snapshot (nil: no room)
 	snapIndex uint64
+	snapTook  time.Duration // the capture's time on the writer loop
 	// roomView, if set, is published once the group is on disk.
 	roomView *roomView
 	// late: confirms answered hold_expired, recorded before they are answered.
@@ -560,7 +561,7 @@ func (s *Server) endCommand(g *group) {
 		g.snapIndex = s.wl.NextIndex() - 1
 		s.lastSnap = g.snapIndex
 		s.snapBusy.Store(true)
-		s.log.Debug("state captured for a snapshot", "index", g.snapIndex, "duration", time.Since(t0).String())
+		g.snapTook = time.Since(t0)
 	}
 }
 
@@ -613,7 +614,7 @@ func (s *Server) syncer(in <-chan *group, free chan<- *group, done chan<- struct
 				r.done <- struct{}{}
 			}
 			if g.snap != nil {
-				s.writeSnapshot(g.snap, g.snapRoom, g.snapIndex)
+				s.writeSnapshot(g.snap, g.snapRoom, g.snapIndex, g.snapTook)
 			}
 		}
 		g.reset()
@@ -622,8 +623,9 @@ func (s *Server) syncer(in <-chan *group, free chan<- *group, done chan<- struct
 }
 
 // writeSnapshot rolls the log (the group holding the snapshot's last record
-// is on disk) and writes the snapshot in the background.
-func (s *Server) writeSnapshot(c *seats.Capture, room []byte, index uint64) {
+// is on disk) and writes the snapshot in the background. captured is the
+// time the capture held the writer loop.
+func (s *Server) writeSnapshot(c *seats.Capture, room []byte, index uint64, captured time.Duration) {
 	if err := s.wl.Roll(); err != nil {
 		s.log.Error("rolling the log segment", "err", err)
 		s.snapBusy.Store(false)
@@ -643,7 +645,8 @@ func (s *Server) writeSnapshot(c *seats.Capture, room []byte, index uint64) {
 			return
 		}
 		s.met.snapshots.WithLabelValues("ok").Inc()
-		s.log.Info("snapshot written", "index", index, "bytes", len(state), "encode", encode.String(), "duration", time.Since(t0).String())
+		s.log.Info("snapshot written", "index", index, "bytes", len(state), "capture", captured.String(),
+			"encode", encode.String(), "duration", time.Since(t0).String())
 	}()
 }
 
