@@ -131,6 +131,7 @@ type Node struct {
 	leadURLs  sync.Map // slot -> advertise URL
 	snapBusy  atomic.Bool
 	snapWG    sync.WaitGroup
+	snapSpare atomic.Pointer[seats.Capture] // the last snapshot's capture, released: its buffers are reused
 	answered  []*request
 	late      []shardapi.LatePayment
 	decodeCmd seats.Command

@@ -29,7 +29,7 @@ func (n *Node) maybeSnapshot() {
 		return
 	}
 	tc := time.Now()
-	capture := n.s.m.Capture()
+	capture := n.s.m.Capture(n.snapSpare.Swap(nil))
 	roomState := n.s.roomState()
 	captured := time.Since(tc)
 	conf := proto.Clone(n.conf).(*pb.ConfState)
@@ -55,6 +55,8 @@ func (n *Node) maybeSnapshot() {
 		defer n.snapBusy.Store(false)
 		t0 := time.Now()
 		state := encodeState(capture.AppendTo(nil), roomState)
+		capture.Release()
+		n.snapSpare.Store(capture)
 		meta := &pb.SnapshotMetadata{Index: proto.Uint64(idx), Term: proto.Uint64(term), ConfState: conf}
 		payload, err := encodeRaftSnapshot(hs, meta, state, tail)
 		if err == nil {

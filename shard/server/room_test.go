@@ -169,7 +169,7 @@ func TestRoomSnapshotFormats(t *testing.T) {
 	}
 	s.m = seats.New(s.ix, seats.DefaultOptions())
 	s.applySeat(&seats.Command{Op: seats.OpHold, Now: 1, Holder: "w:1", Seats: []int32{0}, TTL: 100, MaxSeats: 2})
-	v1 := s.m.Capture().AppendTo(nil)
+	v1 := s.m.Capture(nil).AppendTo(nil)
 	if got := encodeState(v1, s.roomState()); !bytes.Equal(got, v1) {
 		t.Fatal("a shard without a room wrote a format-2 snapshot")
 	}
@@ -182,7 +182,7 @@ func TestRoomSnapshotFormats(t *testing.T) {
 	}
 	s.applyRoom(&waitroom.Command{Op: waitroom.OpConfigure, Now: 2, Config: waitroom.Config{MaxActive: 1, IdleTimeout: 10, MaxSeats: 2, PreQueueAt: 0, OpensAt: 0}})
 	s.applyRoom(&waitroom.Command{Op: waitroom.OpJoin, Now: 3, Key: [16]byte{1}})
-	v2 := encodeState(s.m.Capture().AppendTo(nil), s.roomState())
+	v2 := encodeState(s.m.Capture(nil).AppendTo(nil), s.roomState())
 	if !strings.HasPrefix(string(v2), stateMagic2) {
 		t.Fatal("no format-2 header with a room")
 	}

@@ -124,6 +124,7 @@ type Server struct {
 
 	snapBusy     atomic.Bool
 	snapWG       sync.WaitGroup
+	snapSpare    atomic.Pointer[seats.Capture] // the last snapshot's capture, released: its buffers are reused
 	lastSnap     uint64
 	durable      atomic.Uint64 // seat-map version on disk
 	broken       atomic.Bool   // a log write failed
@@ -556,7 +557,7 @@ func (s *Server) endCommand(g *group) {
 	g.version = s.m.Version()
 	if s.wl.NextIndex()-1-s.lastSnap >= s.cfg.SnapshotEvery && !s.snapBusy.Load() && g.snap == nil {
 		t0 := time.Now()
-		g.snap = s.m.Capture()
+		g.snap = s.m.Capture(s.snapSpare.Swap(nil))
 		g.snapRoom = s.roomState()
 		g.snapIndex = s.wl.NextIndex() - 1
 		s.lastSnap = g.snapIndex
@@ -637,6 +638,8 @@ func (s *Server) writeSnapshot(c *seats.Capture, room []byte, index uint64, capt
 		defer s.snapBusy.Store(false)
 		t0 := time.Now()
 		state := encodeState(c.AppendTo(make([]byte, 0, s.lastSnapSize.Load()+s.lastSnapSize.Load()/4)), room)
+		c.Release()
+		s.snapSpare.Store(c)
 		s.lastSnapSize.Store(int64(len(state)))
 		encode := time.Since(t0)
 		if err := s.wl.WriteSnapshot(state, index); err != nil {
@@ -659,7 +662,7 @@ func (s *Server) finish() error {
 	if index := s.wl.NextIndex() - 1; index != s.lastSnap {
 		t0 := time.Now()
 		if err = s.wl.Roll(); err == nil {
-			err = s.wl.WriteSnapshot(encodeState(s.m.Capture().AppendTo(nil), s.roomState()), index)
+			err = s.wl.WriteSnapshot(encodeState(s.m.Capture(nil).AppendTo(nil), s.roomState()), index)
 		}
 		if err != nil {
 			s.met.snapshots.WithLabelValues("error").Inc()
