@@ -209,9 +209,8 @@ type Capture struct {
 //
 // reuse, if not nil, is an earlier capture that nothing reads any more
 // (Release was called): its buffers are filled again, so that a capture in
-// steady state allocates nothing. A capture that allocated megabytes while a
-// garbage collection was marking was made to help mark them first, which
-// took it from about 1 ms to 10-22 ms.
+// steady state allocates nothing (otherwise about 4 MB per snapshot for
+// 100,000 holds, on the loop every write waits for).
 func (m *Machine) Capture(reuse *Capture) *Capture {
 	c := reuse
 	if c == nil {
