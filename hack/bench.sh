@@ -22,7 +22,7 @@
 #                        (shard-batch, cluster-batch: the same shards with the front end's batch path,
 #                        POST /v2/batch, up to BENCH_BATCH operations per request)
 #   BENCH_BATCH=128      operations per batch at most
-#   BENCH_BATCH_FLIGHTS=2  batches in flight at once (2: what the front end does)
+#   BENCH_BATCH_FLIGHTS=1  batches in flight at once (1: what a front-end pod does)
 #   BENCH_KILLS=10 BENCH_HANDOVERS=5   leader SIGKILLs and SIGTERM hand-overs (failover)
 #   BENCH_RECOVERY_WRITES=1000000  writes logged before the restart (0: skip)
 #   BENCH_RECOVERY_MAX=180s        cap on the time spent logging them (the report says how many)
@@ -67,7 +67,7 @@ BENCH_SEATS=${BENCH_SEATS:-50000}
 BENCH_CONFIRM=${BENCH_CONFIRM:-0.1}
 BENCH_SYSTEMS=${BENCH_SYSTEMS:-shard shard-batch redis postgres cluster cluster-batch redis-replica failover}
 BENCH_BATCH=${BENCH_BATCH:-128}
-BENCH_BATCH_FLIGHTS=${BENCH_BATCH_FLIGHTS:-2}
+BENCH_BATCH_FLIGHTS=${BENCH_BATCH_FLIGHTS:-1}
 BENCH_KILLS=${BENCH_KILLS:-10}
 BENCH_HANDOVERS=${BENCH_HANDOVERS:-5}
 BENCH_RECOVERY_WRITES=${BENCH_RECOVERY_WRITES:-1000000}

@@ -549,7 +549,7 @@ func parseRunFlags(args []string) *runFlags {
 	fs.IntVar(&o.serverPid, "server-pid", 0, "pid of the system under test, to report its CPU use (shards started here: automatic)")
 	fs.IntVar(&o.members, "members", 3, "backend cluster: members started")
 	fs.IntVar(&o.batchOps, "batch", 0, "backends shard and cluster: carry operations in POST /v2/batch requests of up to this many, as the front end does (0: one v1 request each)")
-	fs.IntVar(&o.batchFlights, "batch-flights", 2, "with -batch: batches in flight at once")
+	fs.IntVar(&o.batchFlights, "batch-flights", 1, "with -batch: batches in flight at once (1: what a front-end pod does)")
 	fs.IntVar(&o.redisWait, "redis-wait", 0, "backend redis: WAIT for this many replicas (timeout 0) after every write script")
 	fs.StringVar(&o.cpuProfile, "cpuprofile", "", "write the generator's own CPU profile of the run (warm-up included) here")
 	fs.StringVar(&o.shardProfile, "shard-profile", "", "shards started here: write the CPU profile of the shard taking the writes over the measured window here (through its --pprof-listen)")
