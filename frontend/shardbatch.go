@@ -30,7 +30,7 @@ import (
 // batchFlights is how many batches a pod may have in flight at once. One: the
 // next batch gathers what arrives during the round trip, so it is larger, and
 // the shard pays one request and one fsync for it where two flights paid two.
-// Measured against two flights (closed loop, 64 clients, loopback): 15-24%
+// Measured against two flights (closed loop, 64 clients, loopback): 13-23%
 // less shard CPU per hold, as many or more holds/s (single shard and three
 // members), and a lower hold p99 at 5,500 holds/s paced (shard/README.md,
 // "One batch in flight"). Two flights were chosen so that the shard applies
