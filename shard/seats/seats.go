@@ -511,8 +511,8 @@ func (m *Machine) Apply(c *Command) Result {
 			}
 			break
 		}
-		if h, ok := m.holds[c.HoldID]; ok {
-			r = Result{Hold: h.view()}
+		if v, ok := m.View(c.HoldID); ok {
+			r = Result{Hold: v}
 		} else {
 			r = Result{Code: ErrNotFound}
 		}
