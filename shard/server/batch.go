@@ -51,18 +51,11 @@ func (s *Server) postBatch(w http.ResponseWriter, r *http.Request) {
 	var in struct {
 		Ops []json.RawMessage `json:"ops"`
 	}
-	var fastErr error
-	var ok bool
-	sc.in, ok = shardapi.DecodeBatchRequestFast(buf.Bytes(), sc.in[:0])
-	if !ok {
-		var std struct {
-			Ops []shardapi.BatchOp `json:"ops"`
-		}
-		fastErr = json.Unmarshal(buf.Bytes(), &std)
-		sc.in = std.Ops
-	}
+	// typedErr: the operations do not all fit their fields.
+	var typedErr error
+	sc.in, typedErr = decodeBatchOps(buf.Bytes(), sc.in[:0])
 	n := len(sc.in)
-	if fastErr != nil {
+	if typedErr != nil {
 		if err := json.Unmarshal(buf.Bytes(), &in); err != nil {
 			writeError(w, shardapi.CodeInvalidRequest, "the body is not a batch ({\"ops\":[...]}): "+err.Error(), nil)
 			return
@@ -80,7 +73,7 @@ func (s *Server) postBatch(w http.ResponseWriter, r *http.Request) {
 	sc.ops = sc.ops[:n]
 	ops := sc.ops
 	for i := range ops {
-		if fastErr == nil {
+		if typedErr == nil {
 			s.startBatchOp(&ops[i], &sc.in[i], nil)
 		} else {
 			var op shardapi.BatchOp
@@ -208,6 +201,19 @@ func (s *Server) countResult(kind seats.Op, code seats.Code, replayed bool) {
 	case kind == seats.OpConfirm:
 		s.met.confirmResult[code].Inc()
 	}
+}
+
+// decodeBatchOps reads a batch's operations into ops: token by token when
+// it is spelled as the contract writes it, otherwise by encoding/json.
+func decodeBatchOps(body []byte, ops []shardapi.BatchOp) ([]shardapi.BatchOp, error) {
+	if ops, ok := shardapi.DecodeBatchRequestFast(body, ops); ok {
+		return ops, nil
+	}
+	var std struct {
+		Ops []shardapi.BatchOp `json:"ops"`
+	}
+	err := json.Unmarshal(body, &std)
+	return std.Ops, err
 }
 
 // batchScratch is a batch request's reused memory: its decoded operations

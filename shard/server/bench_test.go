@@ -117,8 +117,10 @@ func benchServer(b *testing.B) (*Server, Config) {
 
 // BenchmarkHoldReleaseBatchHTTP is BenchmarkHoldReleaseHTTP with the 64
 // clients' operations carried in POST /v2/batch requests through one
-// batch.Coalescer (up to 128 operations a request, two in flight), as the
-// front end sends them: per operation, the HTTP work is shared by a batch.
+// batch.Coalescer (up to 128 operations a request), as the front end sends
+// them, but with two batches in flight where a front-end pod keeps one (the
+// figures in shard/README.md were taken so): per operation, the HTTP work is
+// shared by a batch.
 // The clients' coalescing and JSON are counted too. Profile with -cpuprofile.
 func BenchmarkHoldReleaseBatchHTTP(b *testing.B) {
 	s, cfg := benchServer(b)
