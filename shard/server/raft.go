@@ -151,6 +151,8 @@ type Node struct {
 	// snapsInstalled counts snapshots received from a leader.
 	snapsInstalled atomic.Int64
 	joinState      atomic.Value // string
+	// inStreams are the peers' open streams into this member (peerstream.go).
+	inStreams streamConns
 }
 
 type pendingRead struct {

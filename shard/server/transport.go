@@ -13,6 +13,7 @@ import (
 	"strconv"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"go.etcd.io/raft/v3"
@@ -30,14 +31,22 @@ import (
 //	                  directory to decide between bootstrap and join
 //	POST /raft/join   {"raftID":N}: the leader replaces the slot's old Raft id
 //
+//	POST /raft/stream one long-lived request per peer carrying its messages
+//	                  as they come, framed as in /raft/msgs (peerstream.go)
+//
 // Each peer has one sender goroutine with a bounded queue (full: the message
-// is dropped, Raft retries) that posts what is queued as one batch on a
-// kept-alive connection. A body larger than MaxPeerBody, or one that does not
-// decode into messages addressed to this member from a known slot, is 400
-// and the connection is closed; nothing of it reaches Raft.
+// is dropped, Raft retries). It keeps a stream open to the peer; while it
+// cannot (the peer is down, or is an older member without streams) it posts
+// what is queued as one batch on a kept-alive connection. Snapshots always
+// go by /raft/msgs, from a goroutine of their own. A body larger than
+// MaxPeerBody, or one that does not decode into messages addressed to this
+// member from a known slot, is 400 and the connection is closed; nothing of
+// it reaches Raft. A stream is checked frame by frame: a bad frame ends it
+// and closes the connection, and the frames before it have been stepped.
 const (
 	MaxPeerBody      = 256 << 20 // default ClusterConfig.MaxPeerBody
 	peerQueue        = 4096
+	snapQueue        = 4
 	maxMsgsPerPost   = 1024
 	advertiseHeader  = "X-Boxoffice-Advertise"
 	fromSlotHeader   = "X-Boxoffice-From"
@@ -47,13 +56,19 @@ const (
 type httpTransport struct {
 	n      *Node
 	client *http.Client
-	srv    *http.Server
-	ln     net.Listener
-	peers  map[int]chan *pb.Message
-	stop   chan struct{}
-	ctx    context.Context // cancelled by Stop: posts in flight end
-	cancel context.CancelFunc
-	wg     sync.WaitGroup
+	// streams opens the outgoing streams, on connections of their own.
+	streams *http.Client
+	srv     *http.Server
+	ln      net.Listener
+	peers   map[int]chan *pb.Message
+	snaps   map[int]chan *pb.Message
+	// Messages handed to streams and to posts, and streams open now.
+	streamed, posted atomic.Int64
+	open             atomic.Int32
+	stop             chan struct{}
+	ctx              context.Context // cancelled by Stop: posts in flight end
+	cancel           context.CancelFunc
+	wg               sync.WaitGroup
 }
 
 func newHTTPTransport(n *Node) *httpTransport {
@@ -62,8 +77,14 @@ func newHTTPTransport(n *Node) *httpTransport {
 		MaxIdleConnsPerHost: 4,
 		IdleConnTimeout:     90 * time.Second,
 	}
+	str := &http.Transport{
+		DialContext:           (&net.Dialer{Timeout: 2 * time.Second, KeepAlive: 30 * time.Second}).DialContext,
+		ExpectContinueTimeout: streamStuck,
+		MaxIdleConnsPerHost:   1,
+	}
 	ctx, cancel := context.WithCancel(context.Background())
-	return &httpTransport{n: n, client: &http.Client{Transport: tr}, stop: make(chan struct{}), peers: map[int]chan *pb.Message{},
+	return &httpTransport{n: n, client: &http.Client{Transport: tr}, streams: &http.Client{Transport: str},
+		stop: make(chan struct{}), peers: map[int]chan *pb.Message{}, snaps: map[int]chan *pb.Message{},
 		ctx: ctx, cancel: cancel}
 }
 
@@ -82,8 +103,11 @@ func (t *httpTransport) Start(n *Node) error {
 		}
 		q := make(chan *pb.Message, peerQueue)
 		t.peers[slot] = q
-		t.wg.Add(1)
+		sq := make(chan *pb.Message, snapQueue)
+		t.snaps[slot] = sq
+		t.wg.Add(2)
 		go t.sender(slot, q)
+		go t.snapSender(slot, sq)
 	}
 	return nil
 }
@@ -99,6 +123,7 @@ func (t *httpTransport) Stop() {
 	if t.srv == nil {
 		return
 	}
+	t.n.inStreams.end()
 	ctx, cancel := context.WithTimeout(context.Background(), time.Second)
 	defer cancel()
 	t.srv.Shutdown(ctx)
@@ -109,6 +134,9 @@ func (t *httpTransport) Stop() {
 func (t *httpTransport) Send(msgs []*pb.Message) {
 	for _, m := range msgs {
 		q, ok := t.peers[slotOf(m.GetTo())]
+		if m.GetType() == pb.MsgSnap {
+			q, ok = t.snaps[slotOf(m.GetTo())]
+		}
 		if !ok {
 			continue
 		}
@@ -140,17 +168,66 @@ func (t *httpTransport) authorize(r *http.Request) {
 	r.Header.Set(advertiseHeader, t.n.cfg.AdvertiseURL)
 }
 
+// sender keeps a stream open to slot; while it cannot, it posts.
 func (t *httpTransport) sender(slot int, q chan *pb.Message) {
 	defer t.wg.Done()
-	url := strings.TrimRight(t.n.cfg.Peers[slot], "/") + "/raft/msgs"
+	quiet := false // a failure to open was logged since the last stream
+	for {
+		began := time.Now()
+		opened, err := t.stream(slot, q)
+		select {
+		case <-t.stop:
+			return
+		default:
+		}
+		if opened && time.Since(began) > time.Second {
+			continue // open it again at once (the peer restarted, say)
+		}
+		if opened {
+			quiet = false
+		}
+		if !opened && !quiet {
+			t.n.log.Info("no stream to the peer: posting meanwhile", "peer", slot, "reason", err.Error())
+			quiet = true
+		}
+		retry := streamRetry
+		if errors.Is(err, errNoStreamEndpoint) {
+			retry = streamNoEndpoint
+		}
+		if !t.post(slot, q, time.Now().Add(retry)) {
+			return
+		}
+	}
+}
+
+// snapSender posts the snapshots for slot, one at a time.
+func (t *httpTransport) snapSender(slot int, q chan *pb.Message) {
+	defer t.wg.Done()
+	for {
+		select {
+		case m := <-q:
+			t.postBatch(slot, []*pb.Message{m}, nil)
+		case <-t.stop:
+			return
+		}
+	}
+}
+
+// post sends q's messages to slot by /raft/msgs until the deadline; false:
+// the transport stopped.
+func (t *httpTransport) post(slot int, q chan *pb.Message, until time.Time) bool {
 	var body []byte
 	var batch []*pb.Message
+	timer := time.NewTimer(time.Until(until))
+	defer timer.Stop()
 	for {
 		var first *pb.Message
 		select {
 		case first = <-q:
+		case <-timer.C:
+			return true
 		case <-t.stop:
-			return
+			return false
 		}
 		batch = append(batch[:0], first)
 	drain:
@@ -162,37 +239,46 @@ func (t *httpTransport) sender(slot int, q chan *pb.Message) {
 				break drain
 			}
 		}
-		body = body[:0]
-		snap := false
-		for _, m := range batch {
-			b, err := proto.Marshal(m)
-			if err != nil {
-				continue
-			}
-			body = binary.AppendUvarint(body, uint64(len(b)))
-			body = append(body, b...)
-			snap = snap || m.GetType() == pb.MsgSnap
-		}
-		timeout := 3 * time.Second
-		if snap {
-			timeout = 60 * time.Second
-		}
-		err := t.post(url, body, timeout)
-		for _, m := range batch {
-			if err != nil {
-				t.failed(m)
-			} else if m.GetType() == pb.MsgSnap {
-				to := m.GetTo()
-				t.n.report(func(rn *raft.RawNode) { rn.ReportSnapshot(to, raft.SnapshotFinish) })
-			}
-		}
-		if cap(body) > 8<<20 {
-			body = nil
-		}
+		body = t.postBatch(slot, batch, body)
 	}
 }
 
-func (t *httpTransport) post(url string, body []byte, timeout time.Duration) error {
+// postBatch posts batch to slot by /raft/msgs and reports what failed; it
+// returns body, the buffer it encoded into, for reuse.
+func (t *httpTransport) postBatch(slot int, batch []*pb.Message, body []byte) []byte {
+	url := strings.TrimRight(t.n.cfg.Peers[slot], "/") + "/raft/msgs"
+	body = body[:0]
+	snap := false
+	for _, m := range batch {
+		b, err := proto.Marshal(m)
+		if err != nil {
+			continue
+		}
+		body = binary.AppendUvarint(body, uint64(len(b)))
+		body = append(body, b...)
+		snap = snap || m.GetType() == pb.MsgSnap
+	}
+	timeout := 3 * time.Second
+	if snap {
+		timeout = 60 * time.Second
+	}
+	t.posted.Add(int64(len(batch)))
+	err := t.postBody(url, body, timeout)
+	for _, m := range batch {
+		if err != nil {
+			t.failed(m)
+		} else if m.GetType() == pb.MsgSnap {
+			to := m.GetTo()
+			t.n.report(func(rn *raft.RawNode) { rn.ReportSnapshot(to, raft.SnapshotFinish) })
+		}
+	}
+	if cap(body) > 8<<20 {
+		body = nil
+	}
+	return body
+}
+
+func (t *httpTransport) postBody(url string, body []byte, timeout time.Duration) error {
 	ctx, cancel := context.WithTimeout(t.ctx, timeout)
 	defer cancel()
 	req, err := http.NewRequestWithContext(ctx, http.MethodPost, url, bytes.NewReader(body))
@@ -233,7 +319,7 @@ func (t *httpTransport) Hello(slot int) (PeerHello, error) {
 
 func (t *httpTransport) Join(slot int, raftID uint64) error {
 	body := []byte(`{"raftID":` + strconv.FormatUint(raftID, 10) + `}`)
-	return t.post(strings.TrimRight(t.n.cfg.Peers[slot], "/")+"/raft/join", body, 2*time.Second)
+	return t.postBody(strings.TrimRight(t.n.cfg.Peers[slot], "/")+"/raft/join", body, 2*time.Second)
 }
 
 func (n *Node) peerAuthorized(r *http.Request) bool { return bearerOK(r, n.cfg.PeerToken) }
@@ -242,6 +328,7 @@ func (n *Node) peerAuthorized(r *http.Request) bool { return bearerOK(r, n.cfg.P
 func (n *Node) PeerHandler() http.Handler {
 	mux := http.NewServeMux()
 	mux.HandleFunc("POST /raft/msgs", n.serveMsgs)
+	mux.HandleFunc("POST "+streamPath, n.serveStream)
 	mux.HandleFunc("GET /raft/hello", func(w http.ResponseWriter, r *http.Request) {
 		b, _ := json.Marshal(n.hello())
 		writeJSON(w, http.StatusOK, b)
@@ -316,18 +403,26 @@ func (n *Node) decodeMsgs(body []byte, from int) ([]*pb.Message, string) {
 			return nil, "a message does not decode: " + err.Error()
 		}
 		body = body[k+int(l):]
-		if _, ok := pb.MessageType_name[int32(m.GetType())]; !ok || raft.IsLocalMsg(m.GetType()) {
-			return nil, "a message has a type peers do not send"
-		}
-		if slotOf(m.GetFrom()) != from || slotOf(m.GetTo()) != n.cfg.ID {
-			return nil, "a message is not from the sending slot to this member"
-		}
-		if m.GetType() == pb.MsgSnap && m.GetSnapshot().GetMetadata().GetIndex() == 0 {
-			return nil, "a snapshot message without a snapshot"
+		if reason := n.checkPeerMsg(m, from); reason != "" {
+			return nil, reason
 		}
 		msgs = append(msgs, m)
 	}
 	return msgs, ""
+}
+
+// checkPeerMsg says what is wrong with a message from slot from ("": nothing).
+func (n *Node) checkPeerMsg(m *pb.Message, from int) string {
+	if _, ok := pb.MessageType_name[int32(m.GetType())]; !ok || raft.IsLocalMsg(m.GetType()) {
+		return "a message has a type peers do not send"
+	}
+	if slotOf(m.GetFrom()) != from || slotOf(m.GetTo()) != n.cfg.ID {
+		return "a message is not from the sending slot to this member"
+	}
+	if m.GetType() == pb.MsgSnap && m.GetSnapshot().GetMetadata().GetIndex() == 0 {
+		return "a snapshot message without a snapshot"
+	}
+	return ""
 }
 
 func (n *Node) serveJoin(w http.ResponseWriter, r *http.Request) {
