@@ -180,11 +180,11 @@ func (t *httpTransport) sender(slot int, q chan *pb.Message) {
 			return
 		default:
 		}
-		if opened && time.Since(began) > time.Second {
-			continue // open it again at once (the peer restarted, say)
-		}
 		if opened {
 			quiet = false
+			if time.Since(began) > time.Second {
+				continue // open it again at once (the peer restarted, say)
+			}
 		}
 		if !opened && !quiet {
 			t.n.log.Info("no stream to the peer: posting meanwhile", "peer", slot, "reason", err.Error())
