@@ -124,20 +124,16 @@ func (s *msgStream) Read(p []byte) (int, error) {
 }
 
 func (s *msgStream) append(buf []byte, m *pb.Message) []byte {
-	s.taken.Add(1)
-	s.t.streamed.Add(1)
-	s.to.Store(m.GetTo())
+	start := len(buf)
 	buf = binary.AppendUvarint(buf, uint64(proto.Size(m)))
 	out, err := proto.MarshalOptions{}.MarshalAppend(buf, m)
 	if err != nil {
-		return buf[:len(buf)-uvarintLen(uint64(proto.Size(m)))]
+		return buf[:start] // dropped, as a full queue drops: Raft retries
 	}
+	s.taken.Add(1)
+	s.t.streamed.Add(1)
+	s.to.Store(m.GetTo())
 	return out
-}
-
-func uvarintLen(v uint64) int {
-	var b [binary.MaxVarintLen64]byte
-	return binary.PutUvarint(b[:], v)
 }
 
 // stream carries q's messages to slot on one stream until it ends. opened
