@@ -218,3 +218,88 @@ func TestClusterPeerStreamGarbage(t *testing.T) {
 	}
 	c.converge()
 }
+
+// A sender that goes quiet (a half-open connection: no frames, not even
+// keepalives) is dropped after streamIdle.
+func TestPeerStreamQuietSenderIsDropped(t *testing.T) {
+	t.Parallel()
+	recv := streamNode(2, map[int]string{1: "http://127.0.0.1:1"})
+	srv := httptest.NewServer(recv.PeerHandler())
+	defer srv.Close()
+	pr, pw := io.Pipe()
+	defer pw.Close()
+	go pw.Write([]byte{0}) // one keepalive, then nothing
+	req, _ := http.NewRequest("POST", srv.URL+streamPath, pr)
+	req.Header.Set(fromSlotHeader, "1")
+	began := time.Now()
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil || resp.StatusCode != http.StatusOK {
+		t.Fatalf("opening: %v %v", resp, err)
+	}
+	io.Copy(io.Discard, resp.Body)
+	resp.Body.Close()
+	if d := time.Since(began); d < streamIdle-time.Second || d > streamIdle+3*time.Second {
+		t.Fatalf("the quiet stream ended after %s, want about %s", d.Round(time.Millisecond), streamIdle)
+	}
+}
+
+// A peer that accepts a stream and then stops reading (stopped, or gone
+// without a reset) holds the sender's writes; after streamStuck the sender
+// ends that stream, tells Raft, and opens another.
+func TestPeerStreamStuckWriteEndsTheStream(t *testing.T) {
+	t.Parallel()
+	var mu sync.Mutex
+	opened := 0
+	release := make(chan struct{})
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if r.URL.Path != streamPath {
+			http.NotFound(w, r)
+			return
+		}
+		rc := http.NewResponseController(w)
+		rc.EnableFullDuplex()
+		r.Body.Read(make([]byte, 1))
+		w.WriteHeader(http.StatusOK)
+		rc.Flush()
+		mu.Lock()
+		opened++
+		mu.Unlock()
+		<-release // never reads again
+	}))
+	defer srv.Close()
+	defer close(release) // before Close, which waits for the handlers
+	send := streamNode(1, map[int]string{1: "http://127.0.0.1:1", 2: srv.URL})
+	tr := newHTTPTransport(send)
+	if err := tr.Start(send); err != nil {
+		t.Fatal(err)
+	}
+	defer tr.Stop()
+	waitUntil(t, "a stream opens", func() bool { return tr.open.Load() == 1 })
+	began := time.Now()
+	big := appMsgs(100)
+	for _, m := range big {
+		m.Entries[0].Data = bytes.Repeat([]byte{1}, 256<<10)
+	}
+	tr.Send(big) // 25 MB: more than the sockets between them hold
+	deadline := time.Now().Add(streamStuck + 5*time.Second)
+	for {
+		mu.Lock()
+		n := opened
+		mu.Unlock()
+		if n >= 2 {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("the stuck stream was not replaced within %s", streamStuck+5*time.Second)
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+	if d := time.Since(began); d < streamStuck-time.Second {
+		t.Fatalf("the stream was replaced after %s, before the writes could be called stuck", d)
+	}
+	select {
+	case <-send.ctrl:
+	default:
+		t.Fatal("the stuck stream was not reported to Raft")
+	}
+}
