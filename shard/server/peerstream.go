@@ -8,7 +8,6 @@ import (
 	"fmt"
 	"io"
 	"net/http"
-	"strconv"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -25,15 +24,16 @@ import (
 // direction, as etcd's rafthttp keeps one stream per peer. Its chunked body
 // carries the sender's messages as they come, each framed as in
 // /raft/msgs (uvarint length, protobuf raftpb.Message); a zero length is a
-// keepalive. The receiver answers 200 at once and then only reads, stepping
-// each message into Raft as it arrives, so the sender never waits for a
-// round trip before its next message. POST /raft/msgs stays for snapshots
+// keepalive. The receiver answers 200 once it has read the first frame (a
+// keepalive the sender writes at once) and then only reads, stepping each
+// message into Raft as it arrives, so the sender never waits for a round
+// trip before its next message. POST /raft/msgs stays for snapshots
 // (they go on their own, as in etcd) and for a peer that has no stream
 // endpoint or cannot be reached (its messages fail fast and Raft hears
 // that the peer is unreachable).
 //
-// A stream is ended and opened again when a frame is refused (400 and the
-// connection closed, as for /raft/msgs), when the receiver has heard
+// A stream is ended and opened again when a frame is refused (the
+// connection is closed: the 200 has gone already), when the receiver has heard
 // nothing, not even a keepalive, for streamIdle, and when the sender's
 // writes make no progress for streamStuck (a stopped or gone peer).
 const (
@@ -144,6 +144,7 @@ func (t *httpTransport) stream(slot int, q chan *pb.Message) (opened bool, err e
 	defer cancel()
 	body := &msgStream{t: t, q: q, done: ctx.Done(), tick: time.NewTicker(streamKeepalive)}
 	defer body.tick.Stop()
+	defer t.streamEnded(body)
 	body.busySince.Store(time.Now().UnixNano())
 	url := strings.TrimRight(t.n.cfg.Peers[slot], "/") + streamPath
 	req, err := http.NewRequestWithContext(ctx, http.MethodPost, url, body)
@@ -168,17 +169,14 @@ func (t *httpTransport) stream(slot int, q chan *pb.Message) (opened bool, err e
 		err = fmt.Errorf("the peer did not answer in %s", streamStuck)
 	}
 	if err != nil {
-		t.streamEnded(body)
 		return false, err
 	}
 	defer resp.Body.Close()
 	switch resp.StatusCode {
 	case http.StatusOK:
 	case http.StatusNotFound, http.StatusMethodNotAllowed:
-		t.streamEnded(body)
 		return false, errNoStreamEndpoint
 	default:
-		t.streamEnded(body)
 		return false, fmt.Errorf("peer answered %s", resp.Status)
 	}
 	t.n.log.Info("peer stream open", "peer", slot)
@@ -211,7 +209,6 @@ func (t *httpTransport) stream(slot int, q chan *pb.Message) (opened bool, err e
 		}
 		break
 	}
-	t.streamEnded(body)
 	if err == nil {
 		err = errors.New("the peer ended the stream")
 	}
@@ -219,8 +216,9 @@ func (t *httpTransport) stream(slot int, q chan *pb.Message) (opened bool, err e
 	return true, err
 }
 
-// streamEnded tells Raft the peer may have missed what the stream took:
-// it probes the peer again rather than wait for answers that will not come.
+// streamEnded tells Raft the peer may have missed what a stream that ended
+// (or never opened) took: it probes the peer again rather than wait for
+// answers that will not come.
 func (t *httpTransport) streamEnded(s *msgStream) {
 	if s.taken.Load() == 0 {
 		return
@@ -270,13 +268,8 @@ func (c *streamConns) end() {
 
 // serveStream reads one peer's stream (see the top of this file).
 func (n *Node) serveStream(w http.ResponseWriter, r *http.Request) {
-	if !n.opened.Load() {
-		writeError(w, shardapi.CodeNotReady, "this member is starting", nil)
-		return
-	}
-	from, err := strconv.Atoi(r.Header.Get(fromSlotHeader))
-	if _, known := n.cfg.Peers[from]; err != nil || !known || from == n.cfg.ID {
-		n.badPeer(w, "unknown sender slot")
+	from, ok := n.peerSender(w, r)
+	if !ok {
 		return
 	}
 	if a := r.Header.Get(advertiseHeader); a != "" && len(a) <= maxAdvertiseSize {

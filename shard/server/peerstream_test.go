@@ -26,6 +26,19 @@ func streamNode(id int, peers map[int]string) *Node {
 	return n
 }
 
+// startSender starts slot 1's transport, its peer slot 2 at url. The caller
+// defers its Stop, to run before the peer's server closes (which waits for
+// the stream's handler).
+func startSender(t *testing.T, url string) (*Node, *httpTransport) {
+	t.Helper()
+	send := streamNode(1, map[int]string{1: "http://127.0.0.1:1", 2: url})
+	tr := newHTTPTransport(send)
+	if err := tr.Start(send); err != nil {
+		t.Fatal(err)
+	}
+	return send, tr
+}
+
 func waitUntil(t *testing.T, what string, ok func() bool) {
 	t.Helper()
 	deadline := time.Now().Add(10 * time.Second)
@@ -74,11 +87,7 @@ func TestPeerStreamCarriesMessagesInOrder(t *testing.T) {
 	srv := httptest.NewServer(recv.PeerHandler())
 	defer srv.Close()
 	recv.cfg.Peers = map[int]string{1: "http://127.0.0.1:1", 2: srv.URL}
-	send := streamNode(1, map[int]string{1: "http://127.0.0.1:1", 2: srv.URL})
-	tr := newHTTPTransport(send)
-	if err := tr.Start(send); err != nil {
-		t.Fatal(err)
-	}
+	send, tr := startSender(t, srv.URL)
 	defer tr.Stop()
 	waitUntil(t, "a stream opens", func() bool { return tr.open.Load() == 1 })
 
@@ -134,11 +143,7 @@ func TestPeerStreamFallsBackToPosts(t *testing.T) {
 	})
 	srv := httptest.NewServer(old)
 	defer srv.Close()
-	send := streamNode(1, map[int]string{1: "http://127.0.0.1:1", 2: srv.URL})
-	tr := newHTTPTransport(send)
-	if err := tr.Start(send); err != nil {
-		t.Fatal(err)
-	}
+	_, tr := startSender(t, srv.URL)
 	defer tr.Stop()
 	msgs := appMsgs(500)
 	for i := 0; i < len(msgs); i += 50 {
@@ -268,11 +273,7 @@ func TestPeerStreamStuckWriteEndsTheStream(t *testing.T) {
 	}))
 	defer srv.Close()
 	defer close(release) // before Close, which waits for the handlers
-	send := streamNode(1, map[int]string{1: "http://127.0.0.1:1", 2: srv.URL})
-	tr := newHTTPTransport(send)
-	if err := tr.Start(send); err != nil {
-		t.Fatal(err)
-	}
+	send, tr := startSender(t, srv.URL)
 	defer tr.Stop()
 	waitUntil(t, "a stream opens", func() bool { return tr.open.Load() == 1 })
 	began := time.Now()

@@ -352,14 +352,25 @@ func (n *Node) badPeer(w http.ResponseWriter, reason string) {
 	writeError(w, shardapi.CodeInvalidRequest, reason, nil)
 }
 
-func (n *Node) serveMsgs(w http.ResponseWriter, r *http.Request) {
+// peerSender answers a peer request this member cannot take now (503
+// while starting) or that names no other known slot (400), and otherwise
+// returns the sending slot.
+func (n *Node) peerSender(w http.ResponseWriter, r *http.Request) (int, bool) {
 	if !n.opened.Load() {
 		writeError(w, shardapi.CodeNotReady, "this member is starting", nil)
-		return
+		return 0, false
 	}
 	from, err := strconv.Atoi(r.Header.Get(fromSlotHeader))
 	if _, known := n.cfg.Peers[from]; err != nil || !known || from == n.cfg.ID {
 		n.badPeer(w, "unknown sender slot")
+		return 0, false
+	}
+	return from, true
+}
+
+func (n *Node) serveMsgs(w http.ResponseWriter, r *http.Request) {
+	from, ok := n.peerSender(w, r)
+	if !ok {
 		return
 	}
 	body, err := io.ReadAll(http.MaxBytesReader(w, r.Body, n.cfg.MaxPeerBody))
