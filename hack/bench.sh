@@ -32,6 +32,11 @@
 #   BENCH_HALF_CLIENTS=256  clients of the paced runs: enough that the generator
 #                        is not its own bottleneck (an operation is two calls; at
 #                        half of 20,000 holds/s a short stall takes more than 64)
+#   BENCH_FLOOR=1        with BENCH_HALF: the floor, a server that only logs each batch
+#                        (write + fdatasync into a reserved file, no seats), paced at the
+#                        batched shard's half rate with the same generator and client: the
+#                        part of a half-rate p99 that the machine, the generator and the
+#                        disk leave any server (0: skip; about 30 s)
 #   BENCH_REDIS_PACED=1  Redis paced at half its own measured rate, the same target held
 #                        to the alternative on the same disk, with its latency monitor's
 #                        count of fsyncs over 5 ms (0: skip; about 30 s)
@@ -84,6 +89,7 @@ case $BENCH_PROFILE in
   *) BENCH_PROFILE=$CALLER_PWD/$BENCH_PROFILE ;;
 esac
 BENCH_REDIS_PACED=${BENCH_REDIS_PACED:-1}
+BENCH_FLOOR=${BENCH_FLOOR:-1}
 BENCH_OUT=${BENCH_OUT:-}
 case $BENCH_OUT in
   "" | 0) BENCH_OUT= ;;
@@ -250,7 +256,19 @@ bench_shard() {
   fi
   if [[ -n $SHARD_OK ]] && want shard-batch; then
     shard_runs shard "shard, batched" shard-batch -batch "$BENCH_BATCH" -batch-flights "$BENCH_BATCH_FLIGHTS"
+    floor_run
   fi
+}
+
+# floor_run: (BENCH_FLOOR, BENCH_HALF) the floor server (loadgen floor-serve),
+# paced at the batched shard's half rate with the same clients and batching.
+floor_run() {
+  [[ $BENCH_HALF != 0 && $BENCH_FLOOR != 0 && -s $RES/shard-batch.json ]] || return 0
+  settle
+  log "floor: a server that only logs each batch, at the batched shard's half rate ($BENCH_HALF_CLIENTS clients)"
+  lg run -backend floor -name "floor, half rate" -workdir "$TMP/floor" "${SHARD_PIN[@]}" "${RUN[@]}" -clients "$BENCH_HALF_CLIENTS" \
+    -batch "$BENCH_BATCH" -batch-flights "$BENCH_BATCH_FLIGHTS" -rate-from "$RES/shard-batch.json" -rate-factor 0.5 -out "$RES/floor-half.json" ||
+    echo "bench: floor run failed" >&2
 }
 
 bench_redis() {

@@ -12,11 +12,12 @@
 //	loadgen seatmap  -seats N -out FILE          write a YAML seat map of exactly N seats
 //	loadgen freeport                              print a free loopback TCP port
 //	loadgen prep     -backend redis|postgres ...  load the venue into Redis or PostgreSQL
-//	loadgen run      -backend shard|cluster|redis|postgres ...  closed or open-loop workload
+//	loadgen run      -backend shard|cluster|redis|postgres|floor ...  closed or open-loop workload
 //	loadgen recovery ...                          shard: start-up time after N logged writes
 //	loadgen memory   ...                          shard: VmRSS at N seats, before/after a burst
 //	loadgen failover ...                          cluster: leader SIGKILL -> next write, SIGTERM hand-over pause
 //	loadgen report   -dir DIR                     print the table and ratios
+//	loadgen floor-serve -dir DIR -token-file F    the floor server -backend floor starts (floor.go)
 package main
 
 import (
@@ -31,14 +32,15 @@ func main() {
 		os.Exit(2)
 	}
 	cmds := map[string]func([]string) error{
-		"seatmap":  cmdSeatmap,
-		"freeport": cmdFreeport,
-		"prep":     cmdPrep,
-		"run":      cmdRun,
-		"recovery": cmdRecovery,
-		"memory":   cmdMemory,
-		"report":   cmdReport,
-		"failover": cmdFailover,
+		"seatmap":     cmdSeatmap,
+		"freeport":    cmdFreeport,
+		"prep":        cmdPrep,
+		"run":         cmdRun,
+		"recovery":    cmdRecovery,
+		"memory":      cmdMemory,
+		"report":      cmdReport,
+		"failover":    cmdFailover,
+		"floor-serve": cmdFloorServe,
 	}
 	gcSettings()
 	f, ok := cmds[os.Args[1]]
@@ -53,7 +55,7 @@ func main() {
 }
 
 func usage() {
-	fmt.Fprintln(os.Stderr, "usage: loadgen seatmap|freeport|prep|run|recovery|memory|failover|report [flags]")
+	fmt.Fprintln(os.Stderr, "usage: loadgen seatmap|freeport|prep|run|recovery|memory|failover|report|floor-serve [flags]")
 }
 
 // gcSettings makes the generator collect garbage rarely: it shares the

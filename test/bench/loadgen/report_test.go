@@ -191,3 +191,28 @@ func TestCountSlowFsyncsKeepsTheWindow(t *testing.T) {
 		t.Errorf("note without slow fsyncs: %q", note)
 	}
 }
+
+// The floor's run says, under the half-rate target, whether the machine
+// alone leaves room for 5 ms, and its paced line shows its batches.
+func TestFloorInTheReport(t *testing.T) {
+	if got := floorNote(nil); got != "" {
+		t.Errorf("no floor run: %q", got)
+	}
+	over := &RunResult{System: "floor, half rate", Mode: "open", TargetRate: 5911, Clients: 256,
+		Hold: Lat{N: 1000, P50: 1.4, P99: 5.68}, ServerCPU: 0.66, ServerRunqWait: 0.5, BatchTrip: Lat{N: 300, P50: 0.54, P99: 1.37}}
+	if got := floorNote(over); !strings.Contains(got, "hold p99 5.68 ms at 5911/s") || !strings.Contains(got, "the machine alone misses the target") {
+		t.Errorf("floor over 5 ms: %q", got)
+	}
+	under := *over
+	under.Hold.P99 = 3.2
+	if got := floorNote(&under); !strings.Contains(got, "hold p99 3.20 ms") || !strings.Contains(got, "leaves room for the target") {
+		t.Errorf("floor under 5 ms: %q", got)
+	}
+	got := pacedSection([]*RunResult{over})
+	for _, want := range []string{"floor, half rate at 5911/s, 256 clients: client hold 1.40/5.68", "system: 0.66 cores; its threads waited 500 ms/s",
+		"round trip 0.54/1.37 over 300 batches (one log write and fdatasync"} {
+		if !strings.Contains(got, want) {
+			t.Errorf("missing %q in:\n%s", want, got)
+		}
+	}
+}

@@ -529,7 +529,7 @@ type runFlags struct {
 func parseRunFlags(args []string) *runFlags {
 	o := &runFlags{}
 	fs := flag.NewFlagSet("run", flag.ExitOnError)
-	fs.StringVar(&o.backend, "backend", "", "shard, redis or postgres")
+	fs.StringVar(&o.backend, "backend", "", "shard, cluster, redis, postgres or floor (a server that only logs each batch: what the machine and the generator leave to any server; needs -batch)")
 	fs.StringVar(&o.name, "name", "", "system name in the report (default: backend)")
 	fs.StringVar(&o.addr, "addr", "", "redis host:port")
 	fs.StringVar(&o.dsn, "dsn", "", "postgres connection string")
@@ -612,6 +612,22 @@ func (o *runFlags) openBackend(ctx context.Context, pr *probe) (b Backend, proc 
 	case "cluster":
 		b, stop, err := o.openCluster(ctx, pr)
 		return b, nil, stop, err
+	case "floor":
+		if o.batchOps <= 0 || o.sp.workdir == "" {
+			return nil, nil, stop, errors.New("-backend floor needs -batch (it answers batches only) and -workdir (for its log)")
+		}
+		cmd, url, tok, err := startFloor(ctx, filepath.Join(o.sp.workdir, "floor"), o.sp.cpus)
+		if err != nil {
+			return nil, nil, stop, err
+		}
+		stop = func() { stopFloor(cmd) }
+		sb, err := newShardBackend(url, tok, o.clients)
+		if err != nil {
+			stop()
+			return nil, nil, func() {}, err
+		}
+		pr.pids = []int{cmd.Process.Pid}
+		return sb, nil, stop, nil
 	}
 	return nil, nil, stop, fmt.Errorf("unknown backend %q", o.backend)
 }
