@@ -224,8 +224,8 @@ func cmdFloorServe(args []string) error {
 }
 
 // startFloor starts a floor server as a child process (its own runtime and
-// scheduler, as a shard has) with its log in dir, and gives its base URL,
-// token file and a stop function.
+// scheduler, as a shard has) with its log and token in dir, on cpus if set,
+// and gives the process (for stopFloor), its base URL and its token file.
 func startFloor(ctx context.Context, dir, cpus string) (cmd *exec.Cmd, url, tokenFile string, err error) {
 	if err := os.MkdirAll(dir, 0o755); err != nil {
 		return nil, "", "", err
