@@ -14,7 +14,6 @@ package main
 // shard: it accepts every hold, and the file wraps around.
 
 import (
-	"bufio"
 	"context"
 	"crypto/subtle"
 	"encoding/binary"
@@ -36,6 +35,7 @@ import (
 
 	"github.com/go-json-experiment/json/jsontext"
 
+	"boxoffice.dev/boxoffice/internal/testproc"
 	"boxoffice.dev/boxoffice/shard/shardapi"
 )
 
@@ -75,9 +75,16 @@ func newFloorServer(dir, token string, size int64) (*floorServer, error) {
 
 func (s *floorServer) Close() error { return s.log.Close() }
 
+// floorReady answers 200 once the server takes connections (no token, as
+// the shard's /readyz).
+const floorReady = "/readyz"
+
 func (s *floorServer) ServeHTTP(w http.ResponseWriter, r *http.Request) {
+	if r.URL.Path == floorReady && r.Method == http.MethodGet {
+		return
+	}
 	if r.URL.Path != shardapi.PathBatch || r.Method != http.MethodPost {
-		floorError(w, shardapi.CodeNotFound, "the floor answers POST "+shardapi.PathBatch+" only")
+		floorError(w, shardapi.CodeNotFound, "the floor answers POST "+shardapi.PathBatch+" (and GET "+floorReady+") only")
 		return
 	}
 	if subtle.ConstantTimeCompare([]byte(r.Header.Get("Authorization")), s.token) != 1 {
@@ -183,8 +190,7 @@ func floorError(w http.ResponseWriter, code shardapi.Code, msg string) {
 	w.Write(append(b, `,"seats":[]}`...))
 }
 
-// cmdFloorServe runs a floor server until SIGTERM or SIGINT. It prints
-// "listening on HOST:PORT" once it takes connections.
+// cmdFloorServe runs a floor server on -listen until SIGTERM or SIGINT.
 func cmdFloorServe(args []string) error {
 	fs := flag.NewFlagSet("floor-serve", flag.ExitOnError)
 	listen := fs.String("listen", "127.0.0.1:0", "address to listen on (loopback)")
@@ -216,7 +222,6 @@ func cmdFloorServe(args []string) error {
 		defer cancel()
 		hs.Shutdown(sctx)
 	}()
-	fmt.Printf("listening on %s\n", ln.Addr())
 	if err := hs.Serve(ln); !errors.Is(err, http.ErrServerClosed) {
 		return err
 	}
@@ -224,66 +229,39 @@ func cmdFloorServe(args []string) error {
 }
 
 // startFloor starts a floor server as a child process (its own runtime and
-// scheduler, as a shard has) with its log and token in dir, on cpus if set,
-// and gives the process (for stopFloor), its base URL and its token file.
-func startFloor(ctx context.Context, dir, cpus string) (cmd *exec.Cmd, url, tokenFile string, err error) {
+// scheduler, as a shard has; testproc: it dies with the generator) with its
+// log and token in dir, on cpus if set, and waits until it answers. It
+// gives the process, its base URL and its token file.
+func startFloor(ctx context.Context, dir, cpus string) (*testproc.Proc, string, string, error) {
 	if err := os.MkdirAll(dir, 0o755); err != nil {
 		return nil, "", "", err
 	}
-	tokenFile = filepath.Join(dir, "token")
-	if err := os.WriteFile(tokenFile, []byte(strconv.FormatInt(time.Now().UnixNano(), 36)+"\n"), 0o600); err != nil {
+	tokenFile := filepath.Join(dir, "token")
+	if err := writeToken(tokenFile); err != nil {
+		return nil, "", "", err
+	}
+	addr, err := testproc.FreeAddr()
+	if err != nil {
 		return nil, "", "", err
 	}
 	self, err := os.Executable()
 	if err != nil {
 		return nil, "", "", err
 	}
-	argv := []string{self, "floor-serve", "-dir", dir, "-token-file", tokenFile}
+	argv := []string{self, "floor-serve", "-dir", dir, "-token-file", tokenFile, "-listen", addr}
 	if cpus != "" {
 		argv = append([]string{"taskset", "-c", cpus}, argv...) // taskset execs it: the pid stays the server's
 	}
-	cmd = exec.Command(argv[0], argv[1:]...)
-	cmd.Stderr = os.Stderr
-	// A generator killed mid-run takes its floor server with it.
-	cmd.SysProcAttr = &syscall.SysProcAttr{Pdeathsig: syscall.SIGKILL}
-	out, err := cmd.StdoutPipe()
+	cmd := exec.Command(argv[0], argv[1:]...)
+	cmd.Stdout, cmd.Stderr = os.Stderr, os.Stderr
+	proc, err := testproc.Start(cmd)
 	if err != nil {
 		return nil, "", "", err
 	}
-	if err := cmd.Start(); err != nil {
-		return nil, "", "", err
+	url := "http://" + addr
+	if err := (testproc.Poll{Exited: proc.Done()}).WaitHTTP(ctx, url+floorReady, http.StatusOK); err != nil {
+		proc.Kill()
+		return nil, "", "", fmt.Errorf("floor server: %w", err)
 	}
-	line := make(chan string, 1)
-	go func() {
-		l, _ := bufio.NewReader(out).ReadString('\n')
-		line <- l
-		io.Copy(io.Discard, out)
-	}()
-	select {
-	case l := <-line:
-		if addr, ok := strings.CutPrefix(strings.TrimSpace(l), "listening on "); ok {
-			return cmd, "http://" + addr, tokenFile, nil
-		}
-		err = fmt.Errorf("floor server did not start (said %q)", l)
-	case <-time.After(30 * time.Second):
-		err = errors.New("floor server did not start within 30 s")
-	case <-ctx.Done():
-		err = ctx.Err()
-	}
-	cmd.Process.Kill()
-	cmd.Wait()
-	return nil, "", "", err
-}
-
-// stopFloor ends a floor server started by startFloor.
-func stopFloor(cmd *exec.Cmd) {
-	cmd.Process.Signal(syscall.SIGTERM)
-	done := make(chan struct{})
-	go func() { cmd.Wait(); close(done) }()
-	select {
-	case <-done:
-	case <-time.After(10 * time.Second):
-		cmd.Process.Kill()
-		<-done
-	}
+	return proc, url, tokenFile, nil
 }

@@ -145,27 +145,27 @@ func TestFloorServerLogWraps(t *testing.T) {
 }
 
 // startFloor starts a floor server process the generator can drive, and
-// stopFloor ends it.
+// SIGTERM ends it cleanly.
 func TestStartFloorProcess(t *testing.T) {
 	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
 	defer cancel()
-	cmd, url, tok, err := startFloor(ctx, t.TempDir(), "")
+	fp, url, tok, err := startFloor(ctx, t.TempDir(), "")
 	if err != nil {
 		t.Fatal(err)
 	}
 	b, err := newShardBackend(url, tok, 1)
 	if err != nil {
-		stopFloor(cmd)
+		fp.Kill()
 		t.Fatal(err)
 	}
 	b.useBatch(4, 1)
 	id, _, err := b.Hold(ctx, "buyer", []string{"stalls/A/1"})
 	b.Close()
-	stopFloor(cmd)
+	_, clean := fp.Stop(10 * time.Second)
 	if err != nil || id == "" {
 		t.Fatalf("hold through the floor process: %q, %v", id, err)
 	}
-	if !cmd.ProcessState.Exited() || cmd.ProcessState.ExitCode() != 0 {
-		t.Fatalf("floor server did not exit cleanly on SIGTERM: %v", cmd.ProcessState)
+	if !clean || fp.Err() != nil {
+		t.Fatalf("floor server did not exit cleanly on SIGTERM: %v", fp.Err())
 	}
 }

@@ -123,9 +123,7 @@ func (s *spawnFlags) start(ctx context.Context, name string, n int) (*shardProc,
 	if err := os.WriteFile(p.seatMap, data, 0o644); err != nil {
 		return nil, err
 	}
-	tok := make([]byte, 24)
-	rand.Read(tok)
-	if err := os.WriteFile(p.tokenFile, []byte(hex.EncodeToString(tok)+"\n"), 0o600); err != nil {
+	if err := writeToken(p.tokenFile); err != nil {
 		return nil, err
 	}
 	if p.listen, err = testproc.FreeAddr(); err != nil {
@@ -133,6 +131,14 @@ func (s *spawnFlags) start(ctx context.Context, name string, n int) (*shardProc,
 	}
 	p.url = "http://" + p.listen
 	return p, p.launch()
+}
+
+// writeToken writes a new random bearer token to path (the shards' and the
+// floor's).
+func writeToken(path string) error {
+	tok := make([]byte, 24)
+	rand.Read(tok)
+	return os.WriteFile(path, []byte(hex.EncodeToString(tok)+"\n"), 0o600)
 }
 
 // launch starts the process (again, on the same data dir and port).

@@ -616,17 +616,17 @@ func (o *runFlags) openBackend(ctx context.Context, pr *probe) (b Backend, proc 
 		if o.batchOps <= 0 || o.sp.workdir == "" {
 			return nil, nil, stop, errors.New("-backend floor needs -batch (it answers batches only) and -workdir (for its log)")
 		}
-		cmd, url, tok, err := startFloor(ctx, filepath.Join(o.sp.workdir, "floor"), o.sp.cpus)
+		fp, url, tok, err := startFloor(ctx, filepath.Join(o.sp.workdir, "floor"), o.sp.cpus)
 		if err != nil {
 			return nil, nil, stop, err
 		}
-		stop = func() { stopFloor(cmd) }
+		stop = func() { fp.Stop(10 * time.Second) }
 		sb, err := newShardBackend(url, tok, o.clients)
 		if err != nil {
 			stop()
 			return nil, nil, func() {}, err
 		}
-		pr.pids = []int{cmd.Process.Pid}
+		pr.pids = []int{fp.Pid()}
 		return sb, nil, stop, nil
 	}
 	return nil, nil, stop, fmt.Errorf("unknown backend %q", o.backend)
